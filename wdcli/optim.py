@@ -1,0 +1,128 @@
+"""Optimizers for the two parts: FTRL-Proximal for the wide part, AdaGrad for the deep part.
+
+Both update only the rows a batch touched when the gradient is sparse (embedding tables), so a step costs
+in proportion to the batch, not to the table.
+
+FTRL-Proximal (McMahan et al., 2013, "Ad Click Prediction: a View from the Trenches", Algorithm 1), per
+coordinate i with gradient g:
+    sigma = (sqrt(n_i + g^2) - sqrt(n_i)) / alpha
+    z_i  += g - sigma * w_i
+    n_i  += g^2
+    w_i   = 0                                                   if |z_i| <= l1
+          = -(z_i - sign(z_i) * l1) / ((beta + sqrt(n_i)) / alpha + l2)   otherwise
+so L1 sets weak weights to exactly zero.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _rows(grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(unique row ids, summed gradient rows) of a sparse gradient."""
+    grad = grad.coalesce()
+    return grad.indices()[0], grad.values()
+
+
+class FTRL(torch.optim.Optimizer):
+    def __init__(self, params, alpha: float = 0.05, beta: float = 1.0, l1: float = 0.0, l2: float = 0.0):
+        super().__init__(params, dict(alpha=alpha, beta=beta, l1=l1, l2=l2))
+
+    @staticmethod
+    def _update(w, z, n, g, alpha, beta, l1, l2):
+        """FTRL on matching slices; returns the new weights, z and n (all the same shape)."""
+        n_new = n + g * g
+        sigma = (n_new.sqrt() - n.sqrt()) / alpha
+        z = z + g - sigma * w
+        w = torch.where(z.abs() <= l1, torch.zeros_like(z),
+                        -(z - z.sign() * l1) / ((beta + n_new.sqrt()) / alpha + l2))
+        return w, z, n_new
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            hp = (group["alpha"], group["beta"], group["l1"], group["l2"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["z"] = torch.zeros_like(p)
+                    state["n"] = torch.zeros_like(p)
+                z, n = state["z"], state["n"]
+                if p.grad.is_sparse:
+                    idx, g = _rows(p.grad)
+                    w_new, z_new, n_new = self._update(p[idx], z[idx], n[idx], g, *hp)
+                    p.index_copy_(0, idx, w_new)
+                    z.index_copy_(0, idx, z_new)
+                    n.index_copy_(0, idx, n_new)
+                else:
+                    w_new, z_new, n_new = self._update(p, z, n, p.grad, *hp)
+                    p.copy_(w_new)
+                    z.copy_(z_new)
+                    n.copy_(n_new)
+
+
+class Adagrad(torch.optim.Optimizer):
+    """AdaGrad (Duchi et al., 2011) with sparse row updates: sum += g^2; w -= lr * g / (sqrt(sum) + eps)."""
+
+    def __init__(self, params, lr: float = 0.05, initial_accumulator: float = 0.1, weight_decay: float = 0.0,
+                 eps: float = 1e-10):
+        super().__init__(params, dict(lr=lr, initial_accumulator=initial_accumulator, weight_decay=weight_decay,
+                                      eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["sum"] = torch.full_like(p, group["initial_accumulator"])
+                acc = state["sum"]
+                if p.grad.is_sparse:
+                    idx, g = _rows(p.grad)
+                    a = acc[idx] + g * g
+                    acc.index_copy_(0, idx, a)
+                    p.index_add_(0, idx, -lr * g / (a.sqrt() + eps))
+                else:
+                    g = p.grad if wd == 0 else p.grad + wd * p
+                    acc.addcmul_(g, g)
+                    p.addcdiv_(g, acc.sqrt().add_(eps), value=-lr)
+
+
+def make_optimizers(model, train) -> list[torch.optim.Optimizer]:
+    """One optimizer (or a sparse/dense pair) per part, as the spec's train section says."""
+    out = []
+    wide, deep = model.wide_parameters(), model.deep_parameters()
+    # the shared bias learns with the deep part's optimizer when there is one (FTRL's L1 would pull it to 0)
+    (deep if deep else wide).append(model.bias)
+    sparse = {id(p) for p in model.sparse_parameters()}
+    for params, opt in ((wide, train.wide_optimizer), (deep, train.deep_optimizer)):
+        if params:
+            out += _make(params, opt, sparse)
+    return out
+
+
+def _make(params, opt, sparse_ids: set[int]) -> list[torch.optim.Optimizer]:
+    if opt.name == "ftrl":
+        return [FTRL(params, opt.alpha, opt.beta, opt.l1, opt.l2)]
+    if opt.name == "adagrad":
+        return [Adagrad(params, opt.lr, opt.initial_accumulator, opt.weight_decay)]
+    sparse = [p for p in params if id(p) in sparse_ids]
+    dense = [p for p in params if p not in sparse]
+    out = []
+    if opt.name in ("adam", "adamw"):
+        if sparse:
+            out.append(torch.optim.SparseAdam(sparse, lr=opt.lr))
+        cls = torch.optim.Adam if opt.name == "adam" else torch.optim.AdamW
+        if dense:
+            out.append(cls(dense, lr=opt.lr, weight_decay=opt.weight_decay))
+    else:  # sgd: torch's SGD takes sparse gradients when momentum is 0
+        if sparse:
+            out.append(torch.optim.SGD(sparse, lr=opt.lr))
+        if dense:
+            out.append(torch.optim.SGD(dense, lr=opt.lr, momentum=opt.momentum))
+    return out

@@ -1,0 +1,113 @@
+"""The model's configuration, compiled from a spec and its fitted pipeline: plain data, no torch.
+
+The checkpoint carries this config, so loading rebuilds the model from data (`wdcli.model.WideDeep`).
+`validate` prints it as the plan, with the parameter count of each part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .pipeline import FittedPipeline
+
+
+@dataclass(frozen=True)
+class SparseInput:
+    name: str
+    cardinality: int
+    column: int  # index into Encoded.sparse, or -1 for a multivalent feature (Encoded.multi[name])
+    combiner: str = "sum"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    cardinality: int
+    dim: int
+    features: list[str]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    model: str  # wide_deep | wide | deep
+    wide: list[SparseInput] = field(default_factory=list)
+    deep: list[SparseInput] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    dense: list[int] = field(default_factory=list)  # indices into Encoded.dense of the deep part's numeric inputs
+    hidden: list[int] = field(default_factory=list)
+    activation: str = "relu"
+    dropout: float = 0.0
+    batch_norm: bool = False
+
+    @property
+    def n_dense(self) -> int:
+        return len(self.dense)
+
+    @property
+    def wide_size(self) -> int:
+        return sum(f.cardinality for f in self.wide)
+
+    @property
+    def deep_input_width(self) -> int:
+        dims = {t.name: t.dim for t in self.tables}
+        return sum(dims[self.table_of(f.name)] for f in self.deep) + self.n_dense
+
+    def table_of(self, feature: str) -> str:
+        for t in self.tables:
+            if feature in t.features:
+                return t.name
+        raise KeyError(feature)
+
+    def param_counts(self) -> dict[str, int]:
+        """Parameters of each part: the wide weights (+ the shared bias), embeddings, and the MLP."""
+        wide = self.wide_size if self.model != "deep" else 0
+        embeddings = sum(t.cardinality * t.dim for t in self.tables) if self.model != "wide" else 0
+        mlp = 0
+        if self.model != "wide":
+            width = self.deep_input_width
+            for h in self.hidden:
+                mlp += width * h + h + (2 * h if self.batch_norm else 0)
+                width = h
+            mlp += width  # the output layer (no bias: the model has one shared bias)
+        return {"wide": wide, "embeddings": embeddings, "mlp": mlp, "bias": 1, "total": wide + embeddings + mlp + 1}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> ModelConfig:
+        return ModelConfig(
+            model=d["model"], wide=[SparseInput(**x) for x in d["wide"]], deep=[SparseInput(**x) for x in d["deep"]],
+            tables=[Table(**t) for t in d["tables"]], dense=list(d["dense"]), hidden=list(d["hidden"]),
+            activation=d["activation"], dropout=d["dropout"], batch_norm=d["batch_norm"],
+        )
+
+
+def build_config(fitted: FittedPipeline) -> ModelConfig:
+    spec = fitted.spec
+    column = {name: i for i, name in enumerate(fitted.univalent)}
+
+    def sparse_input(name: str, combiner: str = "sum") -> SparseInput:
+        return SparseInput(name, fitted.cardinality(name), column.get(name, -1), combiner)
+
+    wide = [sparse_input(n) for n in spec.wide_features()] if spec.uses_wide() else []
+    deep, tables, dense = [], [], []
+    if spec.uses_deep():
+        embed = spec.deep_embed()
+        for name in embed:
+            col = spec.columns[name]
+            deep.append(sparse_input(name, getattr(col, "combiner", "sum")))
+        for table, members in spec.deep.shared.items():
+            members = [m for m in members if m in embed]
+            if members:
+                dim = spec.deep.embedding_dims.get(table, spec.deep.embedding_dim)
+                card = max(fitted.cardinality(m) for m in members)
+                tables.append(Table(table, card, dim, members))
+        for name in embed:
+            if spec.shared_table_of(name) is None:
+                dim = spec.deep.embedding_dims.get(name, spec.deep.embedding_dim)
+                tables.append(Table(name, fitted.cardinality(name), dim, [name]))
+        dense = [fitted.dense.index(n) for n in spec.deep_dense()]
+    d = spec.deep
+    return ModelConfig(spec.model, wide, deep, tables, dense, list(d.hidden) if spec.uses_deep() else [],
+                       d.activation, d.dropout, d.batch_norm)
