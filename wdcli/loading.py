@@ -213,6 +213,8 @@ def _message(err: dict) -> str:
         allowed = sorted(model.model_fields) if model else []
         hint = _suggest(loc[-1], allowed) or (f"; allowed: {', '.join(allowed)}" if allowed else "")
         return f"unknown key '{loc[-1]}'{hint}"
+    if t == "too_short" and loc and loc[-1] == "columns":
+        return f"a cross needs two or more columns (got {len(inp) if isinstance(inp, list) else 0})"
     if t == "missing":
         return f"required key '{loc[-1]}' is missing"
     if t == "union_tag_invalid":
@@ -276,8 +278,8 @@ def _check_references(data: dict, file: str, lines, base: Path) -> list[Problem]
                 add(("crosses", i, "columns", j), f"numeric column '{c}' cannot be crossed; add a bucketized "
                     f"column with source: {c} and cross that")
         key = cross.get("name") or "_x_".join(str(c) for c in cols)
-        if key in columns or key in cross_names:
-            add(("crosses", i), f"cross name '{key}' is already used; give it a distinct name:")
+        if len(cols) >= 2 and (key in columns or key in cross_names):
+            add(("crosses", i), f"cross name '{key}' is already used; give this cross a distinct name:")
         cross_names.append(key)
 
     wide_ok = sparse + cross_names

@@ -196,25 +196,21 @@ def _multi_values(df: pl.DataFrame, name: str, col: Multivalent, where: str) -> 
     elif not isinstance(s.dtype, (pl.List, pl.Array)):
         raise DataError(f"{where}: column '{name}' is not a list column; set columns.{name}.separator")
     s = s.cast(pl.List(pl.String))
-    keep = pl.element().str.strip_chars()
-    flat_all = s.list.eval(keep)
-    valid = flat_all.list.eval(pl.element().is_not_null() & (pl.element() != "")
-                               & ~pl.element().is_in(col.missing or [""]))
+    raw_counts = s.list.len().fill_null(0).to_numpy().astype(np.int64)
+    flat = s.explode(empty_as_null=False, keep_nulls=False).str.strip_chars()
+    valid = (flat.is_not_null() & (flat != "") & ~flat.is_in(col.missing or [""])).to_numpy()
+    rows = np.repeat(np.arange(len(s)), raw_counts)[valid]
     if col.weights:
         w = df[col.weights]
         if col.separator is not None and w.dtype == pl.String:
             w = w.str.split(col.separator)
         w = w.cast(pl.List(pl.Float64), strict=False)
-        if not (w.list.len().fill_null(0) == s.list.len().fill_null(0)).all():
+        if not np.array_equal(w.list.len().fill_null(0).to_numpy(), raw_counts):
             raise DataError(f"{where}: column '{col.weights}' must hold one weight per value of '{name}' in every row")
-        w = pl.DataFrame({"w": w, "m": valid}).select(pl.col("w").list.gather(pl.col("m").list.arg_true()))["w"]
-        flat_w = w.explode(empty_as_null=False, keep_nulls=False).fill_null(0.0).to_numpy().astype(np.float32)
-    values = pl.DataFrame({"v": flat_all, "m": valid}).select(pl.col("v").list.gather(pl.col("m").list.arg_true()))["v"]
-    counts = values.list.len().fill_null(0).to_numpy().astype(np.int64)
-    flat = values.explode(empty_as_null=False, keep_nulls=False)
-    if not col.weights:
-        flat_w = np.ones(len(flat), dtype=np.float32)
-    return flat, counts, flat_w
+        flat_w = w.explode(empty_as_null=False, keep_nulls=False).fill_null(0.0).to_numpy().astype(np.float32)[valid]
+    else:
+        flat_w = np.ones(int(valid.sum()), dtype=np.float32)
+    return flat.filter(pl.Series(valid)), np.bincount(rows, minlength=len(s)).astype(np.int64), flat_w
 
 
 def _pad(flat_ids: np.ndarray, counts: np.ndarray, flat_w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

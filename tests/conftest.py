@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("COLUMNS", "200")  # rich tables in CLI tests: wide enough not to fold names
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """Run in a temporary folder (runs/ lands there)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def apps_frame(n: int = 400, seed: int = 0) -> pl.DataFrame:
+    """A small frame with every column kind, multivalent included."""
+    rng = np.random.default_rng(seed)
+    apps = [f"app{i}" for i in range(30)]
+    installed = ["|".join(rng.choice(apps, size=rng.integers(0, 5), replace=False)) for _ in range(n)]
+    imp = rng.choice(apps, size=n)
+    y = np.array([int(a in s.split("|")) for a, s in zip(imp, installed)])
+    y = np.where(rng.random(n) < 0.2, 1 - y, y)
+    return pl.DataFrame({
+        "user": [f"u{i % 50}" for i in range(n)],
+        "installed": installed,
+        "impression": imp,
+        "country": rng.choice(["us", "de", "?", "fr"], size=n),
+        "age": rng.integers(15, 80, size=n).astype(float),
+        "clicked": y,
+    })
+
+
+APPS_SPEC = """
+data: {{train: {path}, split: {{validation: 0.2, test: 0.2, seed: 3}}}}
+label: {{column: clicked, group: user}}
+columns:
+  installed: {{kind: multivalent, separator: "|", combiner: sqrtn}}
+  impression: categorical
+  country: {{kind: categorical, missing: ["?"]}}
+  age: {{kind: numeric, transform: quantile, quantiles: 10}}
+  age_b: {{kind: bucketized, source: age, quantiles: 4}}
+crosses:
+  - {{columns: [installed, impression], hash_buckets: 500}}
+  - {{columns: [country, age_b], min_count: 1}}
+deep:
+  embedding_dim: 4
+  shared: {{apps: [installed, impression]}}
+  hidden: [8]
+train: {{epochs: 2, batch_size: 64, seed: 1}}
+"""
+
+
+@pytest.fixture
+def apps_spec(tmp_path) -> Path:
+    data = tmp_path / "apps.csv"
+    apps_frame().write_csv(data)
+    spec = tmp_path / "apps.yaml"
+    spec.write_text(APPS_SPEC.format(path=data.name))
+    return spec

@@ -1,0 +1,116 @@
+"""The fitted pipeline: fit on training rows only, transform identically at training and scoring time."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from wdcli.data import load_splits, split_rows
+from wdcli.errors import DataError
+from wdcli.loading import load_spec
+from wdcli.pipeline import fit_pipeline, load_pipeline, transform
+
+from .conftest import SPECS, apps_frame
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    spec = load_spec(SPECS / "tiny.yaml")
+    frames = load_splits(spec.data)
+    return spec, frames, fit_pipeline(spec, frames["train"])
+
+
+def test_split_is_seeded_and_disjoint():
+    a = split_rows(1000, 0.1, 0.2, 7)
+    b = split_rows(1000, 0.1, 0.2, 7)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert sorted(np.concatenate(a).tolist()) == list(range(1000))
+    assert [len(x) for x in a] == [700, 100, 200]
+
+
+def test_vocab_fitted_on_train_only_and_ordered(tiny):
+    spec, frames, fitted = tiny
+    vocab = fitted.states["education"]["vocab"]
+    counts = frames["train"]["education"].value_counts()
+    kept = counts.filter(pl.col("count") >= 2).sort(["count", "education"], descending=[True, False])
+    assert vocab == kept["education"].to_list()
+    assert "?" not in fitted.states["occupation"]["vocab"]  # a declared missing marker is not a value
+
+
+def test_transform_is_row_independent(tiny):
+    spec, frames, fitted = tiny
+    full = transform(fitted, frames["test"])
+    one = transform(fitted, frames["test"][5:6])
+    assert np.array_equal(full.sparse[5], one.sparse[0]) and np.allclose(full.dense[5], one.dense[0])
+
+
+def test_unseen_missing_and_null_values_never_crash(tiny):
+    spec, frames, fitted = tiny
+    row = frames["test"][:3].with_columns(
+        education=pl.Series(["Never-seen", None, ""]), occupation=pl.Series(["?", "Sales", None]),
+        age=pl.Series(["", None, "1e308"]), **{"native-country": pl.Series(["?", "Atlantis", None])})
+    enc = transform(fitted, row)
+    cols = fitted.univalent
+    edu, occ, nat = (enc.sparse[:, cols.index(c)] for c in ("education", "occupation", "native-country"))
+    assert edu.tolist() == [1, 0, 0]  # unseen -> OOV bucket 1; null and '' -> missing 0
+    assert occ[0] == 0 and occ[2] == 0 and occ[1] >= 2
+    assert nat[0] == 0 and nat[2] == 0 and 1 <= nat[1] <= 50
+    assert np.isfinite(enc.dense).all()
+    for name in cols:
+        assert (enc.sparse[:, cols.index(name)] < fitted.cardinality(name)).all()
+
+
+def test_quantile_normalization_matches_paper(tiny):
+    spec, frames, fitted = tiny
+    b = fitted.states["age"]["boundaries"]
+    enc = transform(fitted, frames["train"])
+    x = enc.dense[:, fitted.dense.index("age")]
+    assert x.min() == 0.0 and x.max() == 1.0
+    # value in the i-th of n quantiles -> (i-1)/(n-1)
+    assert sorted(set(np.round(x * len(b)).astype(int).tolist())) == list(range(len(b) + 1))
+
+
+def test_save_and_load_roundtrip(tiny, tmp_path):
+    spec, frames, fitted = tiny
+    fitted.save(tmp_path)
+    again = load_pipeline(tmp_path, spec)
+    a, b = transform(fitted, frames["test"]), transform(again, frames["test"])
+    assert np.array_equal(a.sparse, b.sparse) and np.array_equal(a.dense, b.dense)
+    assert not list(tmp_path.glob("*.pkl"))
+
+
+def test_large_vocab_goes_to_parquet(tmp_path):
+    from wdcli.spec import Spec
+
+    n = 12_000
+    df = pl.DataFrame({"item": [f"i{i}" for i in range(n)], "y": [i % 2 for i in range(n)]})
+    spec = Spec.model_validate({"data": {"train": "x"}, "label": {"column": "y"}, "columns": {"item": "categorical"}})
+    fitted = fit_pipeline(spec, df)
+    files = fitted.save(tmp_path)
+    assert any(f.endswith(".parquet") for f in files)
+    assert load_pipeline(tmp_path, spec).states["item"]["vocab"] == fitted.states["item"]["vocab"]
+
+
+def test_multivalent_cross_and_shared_vocab(apps_spec):
+    spec = load_spec(apps_spec)
+    frame = apps_frame(60)
+    fitted = fit_pipeline(spec, frame)
+    # a shared table means one vocabulary for both columns
+    assert fitted.states["installed"]["vocab"] == fitted.states["impression"]["vocab"]
+    enc = transform(fitted, frame)
+    ids, w = enc.multi["installed"]
+    counts = frame["installed"].str.split("|").list.eval(pl.element().filter(pl.element() != "")).list.len().to_numpy()
+    assert (w.sum(1) == counts).all()
+    cross_ids, _ = enc.multi["installed_x_impression"]
+    assert ((cross_ids > 0).sum(1) == counts).all()  # one cross id per installed app x the impression
+
+
+def test_data_errors_name_the_column(tiny):
+    spec, frames, fitted = tiny
+    with pytest.raises(DataError, match="missing column 'education'"):
+        transform(fitted, frames["test"].drop("education"))
+    with pytest.raises(DataError, match="column 'age' is declared numeric but holds text such as 'old'"):
+        transform(fitted, frames["test"].with_columns(age=pl.lit("old")))
+    with pytest.raises(DataError, match="all missing"):
+        fit_pipeline(spec, frames["train"].with_columns(education=pl.lit(None, pl.String)))
+    with pytest.raises(DataError, match="label column 'income' has 3 distinct values"):
+        fit_pipeline(spec, frames["train"].with_columns(income=pl.Series(["a", "b", "c"] * 80)))

@@ -1,0 +1,89 @@
+"""Training: determinism, the artifact round trip, and a smoke run of every shipped spec."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from wdcli.artifact import load_artifact
+from wdcli.errors import ArtifactError
+from wdcli.loading import load_spec
+from wdcli.run import run_training
+from wdcli.score import Scorer
+from wdcli.train import train
+
+from .conftest import SPECS
+
+SHIPPED = sorted(SPECS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_every_shipped_spec_smoke_trains(path, workdir):
+    spec = load_spec(path, ["train.epochs=1", "train.max_rows=2000"])
+    result, folder = run_training(spec)
+    art = load_artifact(folder)
+    for split, m in art.metrics["splits"].items():
+        assert np.isfinite(m["logloss"]), split
+        assert 0.0 <= m["auc"] <= 1.0 or np.isnan(m["auc"])
+    assert (workdir / "runs" / "LATEST").read_text().strip() == f"{spec.name}/{folder.name}"
+
+
+def test_same_spec_data_seed_same_weights():
+    spec = load_spec(SPECS / "tiny.yaml")
+    a, b = train(spec), train(spec)
+    for (k, v), (_, w) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        assert torch.equal(v, w), k
+
+
+def test_model_parts_train_alone():
+    for model in ("wide", "deep"):
+        spec = load_spec(SPECS / "tiny.yaml", [f"model={model}"])
+        r = train(spec)
+        counts = r.config.param_counts()
+        assert (counts["wide"] == 0) == (model == "deep") and (counts["mlp"] == 0) == (model == "wide")
+        assert sum(p.numel() for p in r.model.parameters()) == counts["total"]
+
+
+def test_reloaded_artifact_scores_exactly_as_in_memory(workdir):
+    spec = load_spec(SPECS / "tiny.yaml")
+    result, folder = run_training(spec)
+    from wdcli.data import load_splits
+    from wdcli.pipeline import transform
+    from wdcli.train import Tensors, score
+
+    test = load_splits(spec.data)["test"]
+    in_memory = score(result.model, Tensors.of(transform(result.fitted, test)))
+    reloaded = Scorer.load(folder).score(test)
+    assert np.array_equal(in_memory, reloaded)
+
+
+def test_wide_weights_start_at_zero():
+    from wdcli.model import WideDeep
+    from wdcli.pipeline import fit_pipeline
+    from wdcli.plan import build_config
+    from wdcli.data import load_splits
+
+    spec = load_spec(SPECS / "tiny.yaml")
+    fitted = fit_pipeline(spec, load_splits(spec.data)["train"])
+    assert torch.count_nonzero(WideDeep(build_config(fitted)).wide.weight) == 0
+
+
+def test_artifact_faults_are_reported(workdir):
+    spec = load_spec(SPECS / "tiny.yaml", ["train.epochs=1"])
+    _, folder = run_training(spec)
+    (folder / "metrics.json").write_text((folder / "metrics.json").read_text() + " ")
+    with pytest.raises(ArtifactError, match="metrics.json: checksum mismatch"):
+        load_artifact(folder)
+    _, folder = run_training(spec)
+    (folder / "model.json").unlink()
+    with pytest.raises(ArtifactError, match="missing file model.json"):
+        load_artifact(folder)
+    _, folder = run_training(spec)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="format version 99 is newer"):
+        load_artifact(folder)
+    with pytest.raises(ArtifactError, match="no such model folder"):
+        load_artifact(workdir / "nope")

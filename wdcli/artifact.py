@@ -1,0 +1,178 @@
+"""The model artifact: one folder per run, plain data only, written atomically.
+
+    runs/<spec name>/<run id>/
+        manifest.json       format version, wdcli version, sha256 of every other file
+        spec.yaml           the resolved spec
+        pipeline.json       the fitted pipeline (vocab/*.parquet for large vocabularies)
+        model.json          the ModelConfig the model is rebuilt from
+        weights.safetensors the weights
+        metrics.json        final metrics per split and the per-epoch history
+    runs/<spec name>/LATEST, runs/LATEST   the relative path of the latest run
+
+A run is written into a hidden temporary folder and renamed into place when complete, so a killed run leaves
+no folder that loads as a model. Loading checks the format version and every checksum and never runs code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import __version__
+from .errors import ArtifactError
+from .pipeline import FittedPipeline, load_pipeline
+from .plan import ModelConfig
+from .spec import Spec
+
+FORMAT_VERSION = 1
+REQUIRED = ("spec.yaml", "pipeline.json", "model.json", "weights.safetensors", "metrics.json")
+
+
+@dataclass
+class Artifact:
+    path: Path
+    spec: Spec
+    fitted: FittedPipeline
+    config: ModelConfig
+    model: object  # WideDeep
+    metrics: dict
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_run_files(folder: Path, spec: Spec, fitted: FittedPipeline, config: ModelConfig, model, metrics: dict) -> None:
+    """Write every file of an artifact into `folder`, manifest last."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+    files = fitted.save(folder)
+    (folder / "model.json").write_text(json.dumps(config.to_dict(), indent=1))
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / "weights.safetensors"))
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    names = ["spec.yaml", *files, "model.json", "weights.safetensors", "metrics.json"]
+    manifest = {"format_version": FORMAT_VERSION, "wdcli_version": __version__, "name": spec.name,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": {n: _sha256(folder / n) for n in names}}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+
+
+def save_artifact(spec: Spec, fitted: FittedPipeline, config: ModelConfig, model, metrics: dict,
+                  output: str | Path | None = None) -> Path:
+    """Save a run atomically. Without `output`: runs/<name>/<run id>, and the LATEST pointers are updated."""
+    if output is not None:
+        final = Path(output)
+        root = None
+    else:
+        root = Path(spec.train.output)
+        run_id = time.strftime("%Y%m%d-%H%M%S")
+        final = root / spec.name / run_id
+        k = 1
+        while final.exists():
+            final = root / spec.name / f"{run_id}-{k}"
+            k += 1
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    write_run_files(tmp, spec, fitted, config, model, metrics)
+    if final.exists():  # replace a previous artifact: old aside, new in, old removed
+        old = final.parent / f".old-{final.name}-{os.getpid()}"
+        os.rename(final, old)
+        os.rename(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, final)
+    if root is not None:
+        _write_text_atomic(root / spec.name / "LATEST", final.name + "\n")
+        _write_text_atomic(root / "LATEST", f"{spec.name}/{final.name}\n")
+    return final
+
+
+def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Path:
+    """A model folder from --model: a run folder, a folder with a LATEST pointer, or (None) the latest run."""
+    path = Path(model) if model is not None else Path(runs)
+    for _ in range(3):
+        if (path / "manifest.json").exists():
+            return path
+        pointer = path / "LATEST"
+        if pointer.exists():
+            target = pointer.read_text().strip()
+            if Path(target).is_absolute() or ".." in Path(target).parts:
+                raise ArtifactError(f"{pointer}: points outside its folder ('{target}')")
+            path = path / target
+            continue
+        break
+    if model is None:
+        raise ArtifactError(f"no trained model found under '{runs}/'; run `wdcli train SPEC` first, or pass --model DIR")
+    if not path.exists():
+        raise ArtifactError(f"{path}: no such model folder; pass the folder `wdcli train` printed")
+    raise ArtifactError(f"{path}: not a model folder (no manifest.json); pass the folder `wdcli train` printed")
+
+
+def load_artifact(model: str | Path | None = None) -> Artifact:
+    """Load and verify an artifact, rebuilding the model from its saved config."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .model import WideDeep
+
+    path = resolve_model_dir(model)
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        version = manifest["format_version"]
+        files = manifest["files"]
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
+        raise ArtifactError(f"{path}/manifest.json: corrupted (not a wdcli manifest); retrain or restore the folder") from None
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ArtifactError(f"{path}: artifact format version {version} is newer than this wdcli understands "
+                            f"({FORMAT_VERSION}); upgrade wdcli to load it")
+    for name in REQUIRED:
+        if name not in files:
+            raise ArtifactError(f"{path}/manifest.json: does not list {name}; the folder is incomplete, retrain")
+    for name, digest in files.items():
+        f = path / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ArtifactError(f"{path}/manifest.json: file '{name}' is outside the model folder")
+        if not f.exists():
+            raise ArtifactError(f"{path}: missing file {name}; the folder is incomplete, retrain or copy it whole")
+        if _sha256(f) != digest:
+            raise ArtifactError(f"{path}/{name}: checksum mismatch (corrupted or truncated); retrain or restore it")
+    try:
+        spec = Spec.model_validate(yaml.safe_load((path / "spec.yaml").read_text()))
+        fitted = load_pipeline(path, spec)
+        config = ModelConfig.from_dict(json.loads((path / "model.json").read_text()))
+        metrics = json.loads((path / "metrics.json").read_text())
+        state = load_file(str(path / "weights.safetensors"))
+    except (ValueError, KeyError, TypeError, SafetensorError, yaml.YAMLError) as e:
+        raise ArtifactError(f"{path}: cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+    net = WideDeep(config)
+    expected = net.state_dict()
+    problems = [f"{k}: saved {tuple(v.shape)}, config needs {tuple(expected[k].shape)}"
+                for k, v in state.items() if k in expected and v.shape != expected[k].shape]
+    problems += [f"{k}: missing" for k in expected if k not in state]
+    problems += [f"{k}: not part of this model" for k in state if k not in expected]
+    if problems:
+        raise ArtifactError(f"{path}/weights.safetensors: does not match model.json: " + "; ".join(problems[:5]))
+    net.load_state_dict(state)
+    net.eval()
+    return Artifact(path, spec, fitted, config, net, metrics)
