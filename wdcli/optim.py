@@ -112,7 +112,7 @@ def _make(params, opt, sparse_ids: set[int]) -> list[torch.optim.Optimizer]:
     if opt.name == "adagrad":
         return [Adagrad(params, opt.lr, opt.initial_accumulator, opt.weight_decay)]
     sparse = [p for p in params if id(p) in sparse_ids]
-    dense = [p for p in params if p not in sparse]
+    dense = [p for p in params if id(p) not in sparse_ids]
     out = []
     if opt.name in ("adam", "adamw"):
         if sparse:

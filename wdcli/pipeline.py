@@ -50,6 +50,12 @@ class Encoded:
 class FittedPipeline:
     spec: Spec
     states: dict[str, dict] = field(default_factory=dict)  # feature name -> fitted plain data
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)  # Enum dtypes, built once
+
+    def enum(self, name: str) -> pl.Enum:
+        if name not in self._cache:
+            self._cache[name] = pl.Enum(self.states[name]["vocab"])
+        return self._cache[name]
 
     @property
     def univalent(self) -> list[str]:
@@ -272,13 +278,20 @@ def fit_pipeline(spec: Spec, train: pl.DataFrame, where: str = "training data") 
     # value counts of vocabulary columns; columns sharing a table share one vocabulary
     text = {n: c for n, c in spec.columns.items() if isinstance(c, (Categorical, Multivalent))}
     counts: dict[str, pl.DataFrame] = {}
-    cleaned = train.select([_clean_text(n, c.missing) for n, c in text.items() if isinstance(c, Categorical)])
+    raw_counts = pl.collect_all([train.lazy().select(pl.col(n).cast(pl.String).value_counts(name="count"))
+                                 .unnest(n).rename({n: "value"}) for n, c in text.items()
+                                 if isinstance(c, Categorical)])
+    raw_counts = dict(zip([n for n, c in text.items() if isinstance(c, Categorical)], raw_counts))
     for name, col in text.items():
-        values = cleaned[name] if isinstance(col, Categorical) else _multi_values(train, name, col, where)[0]
-        if values.null_count() == len(values):
+        if isinstance(col, Categorical):
+            c = raw_counts[name].with_columns(_clean_text("value", col.missing)).drop_nulls("value")
+            c = c.group_by("value").agg(pl.col("count").sum())
+        else:
+            values = _multi_values(train, name, col, where)[0]
+            c = values.value_counts(name="count").rename({values.name: "value"})
+        if len(c) == 0:
             raise DataError(f"{where}: column '{name}' has no values (all missing); fix the data or remove the column")
-        if col.encoding == "vocab":
-            counts[name] = values.drop_nulls().value_counts(name="count").rename({values.name: "value"})
+        counts[name] = c
     for name, col in text.items():
         vocab = None
         if col.encoding == "vocab":
@@ -320,7 +333,7 @@ def _fit_numeric(values: pl.Series, col: Numeric, name: str, where: str) -> dict
     if isinstance(col.fill, float | int) and not isinstance(col.fill, bool):
         fill = float(col.fill)
     else:
-        fill = {"mean": present.mean(), "median": present.median(), "zero": 0.0}[col.fill]
+        fill = {"mean": present.mean, "median": present.median, "zero": lambda: 0.0}[col.fill]()
     filled = values.fill_null(fill)
     if col.transform == "log1p":
         filled = filled.sign() * filled.abs().log1p()
@@ -336,7 +349,7 @@ def _fit_cross(fitted: FittedPipeline, cross, train: pl.DataFrame, where: str) -
     multivalent = any(fitted.states[c]["multivalent"] for c in cross.columns)
     base = {"kind": "cross", "multivalent": multivalent, "columns": list(cross.columns), "encoding": cross.encoding}
     rows, h = _cross_hashes(fitted, cross.columns, train, where)
-    sample = min(len(h), 200_000)
+    sample = min(len(h), 50_000)
     names = _cross_names(fitted, cross.columns, train.head(sample), where)
     combos = pl.DataFrame({"h": h[: len(names)] if not multivalent else h[rows < sample], "name": names})
     counts = pl.DataFrame({"h": h}).group_by("h").len("count")
@@ -432,8 +445,22 @@ def _bucket_ids(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str)
     return ids.astype(np.int64)
 
 
-def _lookup(values: pl.Series, state: dict) -> np.ndarray:
+def _vocab_ids(fitted: FittedPipeline, name: str, raw: pl.Series, codes: pl.Series) -> np.ndarray:
+    """Vocabulary ids of a raw column whose values were cast to the vocabulary's Enum (`codes`). Only the
+    values not found as they are (OOV, missing markers, stray whitespace) go through cleaning."""
+    state = fitted.states[name]
+    ids = codes.fill_null(-1).to_numpy().astype(np.int64) + 1 + state["oov"]
+    unresolved = codes.is_null()
+    if unresolved.any():
+        mask = unresolved.to_numpy()
+        rest = pl.DataFrame({name: raw.filter(unresolved)}).select(_clean_text(name, fitted.spec.columns[name].missing))
+        ids[mask] = _lookup(fitted, name, rest[name])
+    return ids
+
+
+def _lookup(fitted: FittedPipeline, name: str, values: pl.Series) -> np.ndarray:
     """Ids of cleaned text values (nulls = missing) under a categorical state."""
+    state = fitted.states[name]
     missing = values.is_null().to_numpy()
     enc = state["encoding"]
     if enc == "hash":
@@ -445,7 +472,7 @@ def _lookup(values: pl.Series, state: dict) -> np.ndarray:
         ids = np.where((v >= 0) & (v < state["num_ids"]) & ~num.is_null().to_numpy(), v + 2, 1)
     else:
         oov = state["oov"]
-        codes = values.cast(pl.Enum(state["vocab"]), strict=False).to_physical()
+        codes = values.cast(fitted.enum(name), strict=False).to_physical()
         unknown = codes.is_null().to_numpy() & ~missing
         ids = codes.fill_null(0).to_numpy().astype(np.int64) + 1 + oov
         if unknown.any():
@@ -501,30 +528,35 @@ def transform(fitted: FittedPipeline, df: pl.DataFrame, where: str = "data", wit
         with_label = spec.label.column in df.columns
     check_columns(spec, df, where, need_label=with_label)
     n = len(df)
-    cats = [c for c in fitted.univalent if fitted.states[c]["kind"] in ("categorical",)]
-    cleaned = df.select([_clean_text(c, spec.columns[c].missing) for c in cats]) if cats else None
-    sparse_cols, multi = [], {}
-    for name in fitted.univalent:
+    sparse = np.empty((n, len(fitted.univalent)), dtype=np.int64)
+    multi = {}
+    vocab_cols = [c for c in fitted.univalent if fitted.states[c]["kind"] == "categorical"
+                  and fitted.states[c]["encoding"] == "vocab"]
+    codes = df.select([pl.col(c).cast(pl.String).cast(fitted.enum(c), strict=False).to_physical()
+                       for c in vocab_cols]) if vocab_cols else None
+    for j, name in enumerate(fitted.univalent):
         kind = fitted.states[name]["kind"]
-        if kind == "categorical":
-            sparse_cols.append(_lookup(cleaned[name], fitted.states[name]))
+        if name in vocab_cols:
+            sparse[:, j] = _vocab_ids(fitted, name, df[name], codes[name])
+        elif kind == "categorical":
+            sparse[:, j] = _lookup(fitted, name, df.select(_clean_text(name, spec.columns[name].missing))[name])
         elif kind == "bucketized":
-            sparse_cols.append(_bucket_ids(fitted, name, df, where))
+            sparse[:, j] = _bucket_ids(fitted, name, df, where)
         else:
-            sparse_cols.append(_cross_ids(fitted, name, df, where))
+            sparse[:, j] = _cross_ids(fitted, name, df, where)
     for name in fitted.multivalent:
         if fitted.states[name]["kind"] == "cross":
             multi[name] = _cross_ids(fitted, name, df, where)
         else:
             flat, counts, w = _multi_values(df, name, spec.columns[name], where)
-            multi[name] = _pad(_lookup(flat, fitted.states[name]), counts, w)
-    sparse = np.stack(sparse_cols, axis=1) if sparse_cols else np.zeros((n, 0), dtype=np.int64)
-    dense_cols = [_dense(fitted, c, df, where) for c in fitted.dense]
-    dense = np.stack(dense_cols, axis=1) if dense_cols else np.zeros((n, 0), dtype=np.float32)
+            multi[name] = _pad(_lookup(fitted, name, flat), counts, w)
+    dense = np.empty((n, len(fitted.dense)), dtype=np.float32)
+    for j, name in enumerate(fitted.dense):
+        dense[:, j] = _dense(fitted, name, df, where)
     label = label_array(spec, df, where) if with_label else None
     weight = weight_array(spec, df, where) if with_label and spec.label.weight else None
     group = df[spec.label.group].to_numpy() if spec.label.group and spec.label.group in df.columns else None
-    return Encoded(np.ascontiguousarray(sparse), multi, np.ascontiguousarray(dense), label, weight, group, n)
+    return Encoded(sparse, multi, dense, label, weight, group, n)
 
 
 # ---------------------------------------------------------------------------------------- label, weight
