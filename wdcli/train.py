@@ -71,8 +71,9 @@ class TrainResult:
     seconds: float = 0.0
 
 
-@torch.no_grad()
-def predict_logits(model: WideDeep, data: Tensors, batch_size: int = 65536) -> np.ndarray:
+@torch.inference_mode()
+def predict_logits(model: WideDeep, data: Tensors, batch_size: int = 1024) -> np.ndarray:
+    """Logits in batches; ~1,000 rows a batch keeps the MLP's activations in cache (fastest on CPU)."""
     model.eval()
     out = [model(b.sparse, b.multi, b.dense) for b in (data.slice(a, a + batch_size)
                                                        for a in range(0, len(data), batch_size))]

@@ -1,0 +1,87 @@
+"""Bad data gives a clear error (exit 2, no traceback) that names the file or column and what to do;
+merely unusual data (unseen values, nulls, extra columns) is scored."""
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+
+from .conftest import SPECS
+
+runner = CliRunner()
+HEADER = "age,hours-per-week,capital-gain,education,occupation,native-country,educational-num,income\n"
+ROW = "39,40,0,Bachelors,Adm-clerical,United-States,13,<=50K\n"
+POS = "52,45,0,HS-grad,Exec-managerial,United-States,9,>50K\n"
+GOOD = HEADER + (ROW + POS) * 20
+
+
+def spec_for(tmp_path, data_text: bytes | str, name="data.csv") -> str:
+    data = tmp_path / name
+    data.write_bytes(data_text if isinstance(data_text, bytes) else data_text.encode())
+    text = (SPECS / "tiny.yaml").read_text().replace("data/tiny.csv", name)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    return str(spec)
+
+
+BAD_DATA = {
+    "empty file": ("", "the file is empty"),
+    "header only": (HEADER, "no rows to fit on"),
+    "missing column": (GOOD.replace("education,", "educatoin,"), "missing column 'education' (needed by columns.education) (did you mean 'educatoin'?)"),
+    "numeric holds text": (GOOD.replace("39,40", "old,40"), "column 'age' is declared numeric but holds text such as 'old'"),
+    "all-null column": (GOOD.replace("Bachelors", "").replace("HS-grad", ""), "column 'education' has no values (all missing)"),
+    "short ragged row": (GOOD + "1,2,3\n", "label column 'income' is missing in 1 rows"),
+    "long ragged row": (GOOD + "1,2,3,4,5,6,7,8,9,10,11\n", "cannot be read as CSV"),
+    "label with other values": (GOOD + "30,40,0,HS-grad,Sales,Mexico,9,maybe\n", "label column 'income' has 3 distinct values"),
+    "positive never occurs": (HEADER + ROW * 30, "label.positive '>50K' never occurs in column 'income'"),
+    "non-UTF-8 bytes": ((GOOD + "30,40,0,HS-grad,Sales,M\xe9xico,9,<=50K\n").encode("latin-1"), "not valid UTF-8"),
+    "no header": ((ROW + POS) * 20, "missing column"),
+    "one-row training set": (HEADER + POS, "training needs at least 2"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATA), ids=list(BAD_DATA))
+def test_bad_training_data(case, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text, expected = BAD_DATA[case]
+    spec = spec_for(tmp_path, text)
+    args = ["train", spec, "-q"] + (["--set", "data.split={validation: 0.0, test: 0.0}"] if "one-row" in case else [])
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output
+    assert expected in r.stderr, r.stderr
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*/2*")), "no artifact on failure"
+
+
+def test_nan_inf_and_unusual_values_are_scored(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = spec_for(tmp_path, GOOD)
+    assert runner.invoke(app, ["train", spec, "-q"]).exit_code == 0
+    odd = pl.DataFrame({"age": ["NaN", "inf", "-inf", "", "1e300"], "hours-per-week": ["40"] * 5,
+                        "capital-gain": ["0"] * 5, "education": ["Unseen", None, "x" * 100_000, "", "Bachelors"],
+                        "occupation": ["?", "Sales", "日本", None, "Adm-clerical"],
+                        "native-country": [None, "Atlantis", "?", "", "United-States"],
+                        "educational-num": ["13", "-5", "abc", "", "999"], "extra": [1, 2, 3, 4, 5]})
+    odd.write_csv(tmp_path / "odd.csv")
+    r = runner.invoke(app, ["predict", "--input", str(tmp_path / "odd.csv")])
+    assert r.exit_code == 0, r.output
+    scores = pl.read_csv(r.stdout.encode())["score"]
+    assert scores.len() == 5 and scores.is_between(0, 1).all() and scores.is_finite().all()
+
+
+def test_rank_without_group_column(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = spec_for(tmp_path, GOOD)
+    assert runner.invoke(app, ["train", spec, "-q"]).exit_code == 0
+    r = runner.invoke(app, ["rank", "--input", str(tmp_path / "data.csv"), "--group-by", "request"])
+    assert r.exit_code == 2 and "missing group column 'request' that rank needs" in r.stderr
+
+
+def test_model_folder_missing_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = spec_for(tmp_path, GOOD)
+    assert runner.invoke(app, ["train", spec, "-q", "--output", "m"]).exit_code == 0
+    (tmp_path / "m" / "weights.safetensors").unlink()
+    r = runner.invoke(app, ["predict", "--model", "m", "--input", str(tmp_path / "data.csv")])
+    assert r.exit_code == 2 and "missing file weights.safetensors" in r.stderr
