@@ -177,7 +177,6 @@ class _Progress:
 @command
 def train(spec: SpecArg, set: SetOpt = None,
           output: Annotated[Optional[Path], typer.Option("--output", help="Write the artifact here.")] = None,
-          resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Fit the pipeline, train the model, save the artifact and print the final metrics."""
     from .loading import load_spec
@@ -188,7 +187,7 @@ def train(spec: SpecArg, set: SetOpt = None,
     if progress:
         progress.bar.start()
     try:
-        result, path = run_training(s, output=output, reporter=progress, resume=resume)
+        result, path = run_training(s, output=output, reporter=progress)
     finally:
         if progress:
             progress.bar.stop()

@@ -15,7 +15,7 @@ from .spec import Spec
 from .train import TrainResult, train
 
 
-def run_training(spec: Spec, output: str | Path | None = None, reporter=None, resume: bool = False,
+def run_training(spec: Spec, output: str | Path | None = None, reporter=None,
                  frames: dict | None = None) -> tuple[TrainResult, Path]:
     """Train a spec and save its artifact; returns the result and the artifact's folder."""
     result = train(spec, frames, reporter)

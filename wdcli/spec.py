@@ -227,7 +227,6 @@ class Train(Strict):
     seed: int = 0
     threads: PositiveInt | None = Field(None, description="Torch threads; default: all cores.")
     output: str = Field("runs", description="Folder of the runs, relative to the working directory.")
-    checkpoint_every: PositiveInt | None = Field(None, description="Checkpoint every N batches (and each epoch).")
 
 
 # ----------------------------------------------------------------------------------------------- spec
