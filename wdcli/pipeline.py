@@ -40,11 +40,6 @@ class Encoded:
     group: np.ndarray | None  # the group column's values
     n: int
 
-    def take(self, idx: np.ndarray) -> Encoded:
-        pick = lambda a: None if a is None else a[idx]  # noqa: E731
-        return Encoded(self.sparse[idx], {k: (i[idx], w[idx]) for k, (i, w) in self.multi.items()},
-                       self.dense[idx], pick(self.label), pick(self.weight), pick(self.group), len(idx))
-
 
 @dataclass(frozen=True)
 class FittedPipeline:
@@ -407,7 +402,7 @@ def _cross_names(fitted: FittedPipeline, columns: list[str], df: pl.DataFrame, w
             labels = [_bucket_label(fitted.states[c]["boundaries"], i - 1) if i else "<missing>"
                       for i in range(fitted.states[c]["cardinality"])]
             ids = _bucket_ids(fitted, c, df, where)
-            parts.append((np.arange(len(df)), pl.Series([labels[i] for i in range(len(labels))])[ids]))
+            parts.append((np.arange(len(df)), pl.Series(labels)[ids]))
         elif isinstance(col, Multivalent):
             flat, counts, _ = _multi_values(df, c, col, where)
             parts.append((np.repeat(np.arange(len(df)), counts), flat))
@@ -466,7 +461,6 @@ def _lookup(fitted: FittedPipeline, name: str, values: pl.Series) -> np.ndarray:
     if enc == "hash":
         ids = hashing.bucket(hashing.hash_strings(values), state["buckets"]) + 1
     elif enc == "identity":
-        v = values.cast(pl.Int64, strict=False).to_numpy(allow_copy=True)
         num = values.cast(pl.Int64, strict=False)
         v = num.fill_null(-1).to_numpy()
         ids = np.where((v >= 0) & (v < state["num_ids"]) & ~num.is_null().to_numpy(), v + 2, 1)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from .artifact import Artifact, load_artifact, save_artifact
+from .artifact import Artifact, save_artifact
 from .data import file_format, load_splits, read_one
 from .score import Scorer, write_frame
 from .spec import Spec

@@ -33,15 +33,6 @@ class Scorer:
     def load(model: str | Path | None = None) -> Scorer:
         return Scorer(load_artifact(model))
 
-    def needed_columns(self) -> set[str]:
-        """The raw input columns the model reads."""
-        need = set()
-        for name, col in self.spec.columns.items():
-            need.add(getattr(col, "source", name))
-            if getattr(col, "weights", None):
-                need.add(col.weights)
-        return need
-
     @torch.no_grad()
     def score(self, frame: pl.DataFrame, where: str = "input") -> np.ndarray:
         """P(y=1) for each row of raw columns. Unseen values and nulls are scored (OOV and missing ids)."""
