@@ -52,6 +52,19 @@ class FittedPipeline:
             self._cache[name] = pl.Enum(self.states[name]["vocab"])
         return self._cache[name]
 
+    def cross_vocab_ids(self, name: str, h: np.ndarray) -> np.ndarray:
+        """Ids of combination hashes under a cross's fitted vocabulary (1 = not in it)."""
+        key = ("cross", name)
+        if key not in self._cache:
+            vocab = np.asarray(self.states[name]["hashes"], dtype=np.uint64)
+            order = np.argsort(vocab)
+            self._cache[key] = (vocab[order], order)
+        sorted_vocab, order = self._cache[key]
+        if len(sorted_vocab) == 0:
+            return np.ones(len(h), dtype=np.int64)
+        pos = np.clip(np.searchsorted(sorted_vocab, h), 0, len(sorted_vocab) - 1)
+        return np.where(sorted_vocab[pos] == h, order[pos] + 2, 1).astype(np.int64)
+
     @property
     def univalent(self) -> list[str]:
         return [n for n, s in self.states.items() if s["kind"] != "numeric" and not s["multivalent"]]
@@ -139,17 +152,17 @@ def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool, ne
         want[spec.label.column] = "label.column"
     if spec.label.weight and need_label:
         want[spec.label.weight] = "label.weight"
-    problems = []
+    problems, schema = [], df.schema
     for column, path in want.items():
         if column not in have:
             close = difflib.get_close_matches(column, list(have), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             problems.append(f"missing column '{column}' (needed by {path}){hint}")
     for name, col in spec.columns.items():
-        if name in have and not isinstance(col, Multivalent) and isinstance(df.schema[name], (pl.List, pl.Array)):
+        if name in have and not isinstance(col, Multivalent) and isinstance(schema[name], (pl.List, pl.Array)):
             problems.append(f"column '{name}' holds lists; declare it kind: multivalent")
         if name in have and isinstance(col, Multivalent) and col.separator is None and not isinstance(
-                df.schema[name], (pl.List, pl.Array)):
+                schema[name], (pl.List, pl.Array)):
             problems.append(f"column '{name}' is not a list column; give columns.{name}.separator to split its text")
     if problems:
         cols = ", ".join(df.columns[:20]) + (" ..." if len(df.columns) > 20 else "")
@@ -434,8 +447,12 @@ def _bucket_ids(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str)
     state = fitted.states[name]
     source = fitted.spec.columns.get(state["source"])
     values = _numeric_values(df, state["source"], source.missing if isinstance(source, Numeric) else [], where)
-    x = values.fill_null(np.nan).to_numpy()
-    ids = np.searchsorted(np.asarray(state["boundaries"], dtype=np.float64), x, side="right") + 1
+    return bucketize(state["boundaries"], values.fill_null(np.nan).to_numpy())
+
+
+def bucketize(boundaries: list[float], x: np.ndarray) -> np.ndarray:
+    """Bucket ids of float64 values with NaN for missing: 0 = missing, then one id per interval."""
+    ids = np.searchsorted(np.asarray(boundaries, dtype=np.float64), x, side="right") + 1
     ids[np.isnan(x)] = 0
     return ids.astype(np.int64)
 
@@ -485,12 +502,7 @@ def _cross_ids(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str):
     if state["encoding"] == "hash":
         ids = hashing.bucket(h, state["buckets"]) + 1
     else:
-        vocab = np.asarray(state["hashes"], dtype=np.uint64)
-        order = np.argsort(vocab)
-        sorted_vocab = vocab[order]
-        pos = np.clip(np.searchsorted(sorted_vocab, h), 0, max(len(vocab) - 1, 0))
-        found = (sorted_vocab[pos] == h) if len(vocab) else np.zeros(len(h), dtype=bool)
-        ids = np.where(found, order[pos] + 2 if len(vocab) else 0, 1).astype(np.int64)
+        ids = fitted.cross_vocab_ids(name, h)
     if not state["multivalent"]:
         return ids
     return _pad(ids, np.bincount(rows, minlength=len(df)))
@@ -498,10 +510,15 @@ def _cross_ids(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str):
 
 def _dense(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str) -> np.ndarray:
     state, col = fitted.states[name], fitted.spec.columns[name]
-    s = _numeric_values(df, name, col.missing, where)
+    return dense_values(state, _numeric_values(df, name, col.missing, where).fill_null(np.nan).to_numpy())
+
+
+def dense_values(state: dict, x: np.ndarray) -> np.ndarray:
+    """A numeric column's model input from float64 values with NaN for missing."""
+    x = x.astype(np.float64)
     if state["clip"]:
-        s = s.clip(*state["clip"])
-    x = s.fill_null(state["fill"]).to_numpy().astype(np.float64)
+        x = np.clip(x, *state["clip"])
+    x[np.isnan(x)] = state["fill"]
     t = state["transform"]
     if t == "log1p":
         x = np.sign(x) * np.log1p(np.abs(x))

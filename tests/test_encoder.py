@@ -1,0 +1,107 @@
+"""The serving encoder must give exactly the arrays `transform` gives, for every kind of column and value."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from wdcli.data import read_one
+from wdcli.encoder import Encoder
+from wdcli.errors import DataError
+from wdcli.loading import load_spec
+from wdcli.pipeline import fit_pipeline, transform
+
+from .conftest import SPECS
+
+EVERY_ENCODING = """
+data: {train: data.csv}
+label: {column: y}
+columns:
+  city: {kind: categorical, missing: ["?", "n/a"], min_count: 2}
+  shop: {kind: categorical, oov_buckets: 3}
+  token: {kind: categorical, hash_buckets: 50}
+  slot: {kind: categorical, num_ids: 5}
+  tags: {kind: multivalent, separator: ";"}
+  price: {kind: numeric, transform: quantile, quantiles: 8, missing: ["-"]}
+  size: {kind: numeric, transform: standardize, clip: [0, 40], fill: median}
+  weight: {kind: numeric, transform: log1p}
+  price_b: {kind: bucketized, source: price, quantiles: 5}
+  size_b: {kind: bucketized, source: size, boundaries: [5, 10, 20]}
+crosses:
+  - {columns: [city, shop], hash_buckets: 97}
+  - {columns: [city, price_b], min_count: 1}
+  - {columns: [token, size_b, slot], hash_buckets: 31}
+  - {columns: [tags, city], hash_buckets: 41}
+"""
+
+
+def every_encoding_frame(n: int, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]  # noqa: E731
+    columns = {
+        "city": pick(["paris", " paris ", "rome", "oslo", "?", "n/a", "", None, "lima", "ürümqi", "🙂"]),
+        "shop": pick([f"s{i}" for i in range(12)] + [None, "  "]),
+        "token": pick([f"t{i}" for i in range(30)] + [None, "?"]),
+        "slot": pick(["0", "1", "4", "5", "-1", "x", None, " 2 "]),
+        "tags": pick(["a;b", "b", "", None, "c; a ;d", "zz;a"]),
+        "price": pick(["1.5", " 2 ", "-", "", None, "1e3", "7", "NaN", "inf", "-3"]),
+        "size": pick(["3", "8", "15", "60", "-2", None, "12.5"]),
+        "weight": pick(["0", "1", "100", "-5", None]),
+        "y": pick(["0", "1"]),
+    }
+    return pl.DataFrame(columns, schema={c: pl.String for c in columns})
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("enc")
+    every_encoding_frame(600, 0).write_csv(folder / "data.csv")
+    (folder / "s.yaml").write_text(EVERY_ENCODING)
+    spec = load_spec(folder / "s.yaml")
+    return fit_pipeline(spec, read_one(folder / "data.csv"))
+
+
+def assert_same(fitted, frame):
+    got, want = Encoder(fitted)(frame), transform(fitted, frame, with_label=False)
+    np.testing.assert_array_equal(got.sparse, want.sparse)
+    np.testing.assert_array_equal(got.dense, want.dense)
+    assert got.multi.keys() == want.multi.keys()
+    for k in got.multi:
+        np.testing.assert_array_equal(got.multi[k][0], want.multi[k][0])
+        np.testing.assert_array_equal(got.multi[k][1], want.multi[k][1])
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("n", [0, 1, 7, 500])
+def test_every_encoding_equals_transform(fitted, n, seed):
+    assert_same(fitted, every_encoding_frame(n, seed))
+
+
+def test_typed_columns_equal_transform(fitted):
+    """Numbers as numbers (with nulls, NaN and inf), text as Categorical, lists as lists, a column of nulls."""
+    frame = every_encoding_frame(300, 5).with_columns(
+        pl.col("size").cast(pl.Float64), pl.col("city").cast(pl.Categorical), pl.col("tags").str.split(";"),
+        pl.Series("weight", [None] * 300, dtype=pl.Null),
+        pl.Series("price", np.r_[np.nan, np.inf, -np.inf, np.arange(297.0)]))
+    assert_same(fitted, frame)
+
+
+def test_text_in_a_numeric_column_is_the_same_error(fitted):
+    frame = every_encoding_frame(20, 3).with_columns(pl.lit("heavy").alias("weight"))
+    with pytest.raises(DataError, match="'weight' is declared numeric but holds text such as 'heavy'"):
+        Encoder(fitted)(frame)
+
+
+@pytest.mark.parametrize("name", ["census", "apps", "tiny"])
+def test_sample_specs_equal_transform(name):
+    spec = load_spec(SPECS / f"{name}.yaml")
+    frame = read_one(spec.data.train[0]).head(3000)
+    fitted = fit_pipeline(spec, frame)
+    assert_same(fitted, frame)
+    # the same rows with their text shuffled between rows and some values unseen
+    rng = np.random.default_rng(0)
+    shuffled = frame.with_columns([pl.col(c).shuffle(seed=int(rng.integers(1 << 30))) for c in frame.columns])
+    text = [c for c, col in spec.columns.items() if col.kind == "categorical"][:3]
+    shuffled = shuffled.with_columns([pl.col(c).cast(pl.String) + "_new" for c in text])
+    assert_same(fitted, shuffled)

@@ -1,0 +1,285 @@
+"""The serving encoder: the same arrays as `pipeline.transform`, for one request's candidates in about a
+millisecond.
+
+`transform` looks text up by casting it to each vocabulary's Enum, which costs time in proportion to the
+vocabulary on every call: nothing next to a million rows, but 60 ms for a request of 50 candidates. The encoder
+pays that cost once, when a model is loaded: for each text column it keeps a sorted table of the Polars hashes
+of the values it knows (the vocabulary, the missing markers, "" and null) with their ids and their stable FNV
+hashes (which crosses combine). A request is then one `select` that strips and hashes every text column and
+casts every numeric one, and a binary search per column in numpy.
+
+Polars hashes are stable within one Polars version, which is all a table built in this process needs; none is
+ever saved. A value whose 64-bit hash matched a known value by chance would take that value's id: with 100,000
+known values that happens about once in 10^14 lookups. Values the tables do not know (out of the vocabulary)
+get their FNV hash computed as `transform` does, and the rare inputs the fast path does not cover (text in a
+numeric column, identity-encoded and multivalent columns) go through `transform`'s own functions, so the arrays
+always equal `transform`'s (tests/test_encoder.py checks this on every sample spec and on fuzzed input).
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+import numpy as np
+import polars as pl
+
+from . import hashing
+from .pipeline import (Encoded, FittedPipeline, _clean_text, _cross_ids, _lookup, _multi_values, _numeric_values,
+                       _pad, bucketize, check_columns, dense_values)
+from .spec import Bucketized, Categorical, Multivalent, Numeric
+
+_SEED = 0x5EED  # any fixed seed: the tables and the requests are hashed in the same process
+
+
+class _HashTable:
+    """Open addressing with linear probing over uint64 keys, probed for many keys at once in numpy. Kept at
+    most a quarter full, so that a lookup costs a little more than one random read."""
+
+    def __init__(self, keys: np.ndarray):
+        self.keys = keys
+        size = 1 << max(int(4 * len(keys) - 1).bit_length(), 4)
+        self.mask = np.uint64(size - 1)
+        self.slots = np.full(size, -1, dtype=np.int64)
+        slot = (keys & self.mask).astype(np.int64)
+        pending = np.arange(len(keys))
+        while pending.size:  # place, per free slot, the first key that wants it; the others move one on
+            s = slot[pending]
+            free = self.slots[s] == -1
+            _, first = np.unique(s[free], return_index=True)
+            winners = pending[free][first]
+            self.slots[slot[winners]] = winners
+            placed = np.zeros(len(keys), dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            slot[pending] = (slot[pending] + 1) & (size - 1)
+
+    def find(self, h: np.ndarray) -> np.ndarray:
+        """The entry of each key, -1 where the table does not hold it."""
+        slot = (h & self.mask).astype(np.int64)
+        entry = self.slots[slot]
+        found = (entry >= 0) & (self.keys[entry] == h)
+        todo = np.flatnonzero(~found & (entry >= 0))
+        while todo.size:
+            slot[todo] = (slot[todo] + 1) & int(self.mask)
+            e = self.slots[slot[todo]]
+            ok = (e >= 0) & (self.keys[e] == h[todo])
+            entry[todo] = e
+            found[todo] = ok
+            todo = todo[~ok & (e >= 0)]
+        return np.where(found, entry, -1)
+
+
+class _TextTables:
+    """The known values of every text column, in one hash table: each column's values are hashed with a seed
+    of their own. Per entry: the id (-1 for columns without a vocabulary), whether the value counts as
+    missing, and its stable FNV hash (NULL_HASH for missing)."""
+
+    def __init__(self, fitted: FittedPipeline, names: list[str]):
+        keys, ids, missing, fnv = [], [], [], []
+        for j, name in enumerate(names):
+            state, markers = fitted.states[name], fitted.spec.columns[name].missing
+            vocab = state["vocab"] if state["encoding"] == "vocab" else []
+            absent = [m for m in dict.fromkeys([*markers, ""]) if m not in vocab] + [None]
+            values = pl.Series([*vocab, *absent], dtype=pl.String)
+            keys.append(values.hash(_SEED + j).to_numpy())
+            first = 1 + state.get("oov", 0)
+            ids.append(np.r_[np.arange(first, first + len(vocab)), np.zeros(len(absent))])
+            missing.append(np.r_[np.zeros(len(vocab), dtype=bool), np.ones(len(absent), dtype=bool)])
+            fnv.append(np.r_[hashing.fnv1a64(values.head(len(vocab))), np.full(len(absent), hashing.NULL_HASH)])
+        self.table = _HashTable(np.concatenate(keys)) if keys else None
+        self.ids = np.concatenate(ids).astype(np.int64) if ids else None
+        self.missing = np.concatenate(missing) if missing else None
+        self.fnv = np.concatenate(fnv).astype(np.uint64) if fnv else None
+
+
+class _Column:
+    """One text column of one request: what the tables know of each row, the rest computed on demand."""
+
+    def __init__(self, tables: _TextTables, name: str, missing: list[str], raw: pl.Series, entry: np.ndarray):
+        self.name, self.missing_markers, self.raw = name, missing, raw
+        self.found = entry >= 0
+        self.ids = np.where(self.found, tables.ids[entry], -1)
+        self.is_missing = self.found & tables.missing[entry]
+        self._table_fnv, self._entry = tables.fnv, entry
+        self._fnv = None
+
+    def unknown_text(self) -> pl.Series:
+        """The cleaned text of the rows the tables do not know."""
+        frame = pl.DataFrame({self.name: self.raw.filter(pl.Series(~self.found))})
+        return frame.select(_clean_text(self.name, self.missing_markers))[self.name]
+
+    def fnv(self) -> np.ndarray:
+        """The stable hash of each row's cleaned value (NULL_HASH when missing), as crosses use it."""
+        if self._fnv is None:
+            out = self._table_fnv[self._entry]
+            if not self.found.all():
+                out[~self.found] = hashing.hash_strings(self.unknown_text())
+            self._fnv = out
+        return self._fnv
+
+
+class Encoder:
+    """Build once per loaded model (`Encoder(fitted)`), then `encoder(frame)` for each request."""
+
+    def __init__(self, fitted: FittedPipeline):
+        self.fitted = fitted
+        spec = fitted.spec
+        self.text: list[str] = []  # univalent text columns looked up in the tables
+        self.lists: list[str] = []  # multivalent columns looked up in the tables, value by value
+        self.numeric: dict[str, list[str]] = {}  # numeric source column -> its missing markers
+        for name in fitted.univalent + fitted.multivalent + fitted.dense:
+            state = fitted.states[name]
+            for p in state["columns"] if state["kind"] == "cross" else [name]:
+                col = spec.columns[p]
+                if isinstance(col, Categorical) and col.encoding != "identity" and p not in self.text:
+                    self.text.append(p)
+                elif isinstance(col, Multivalent) and col.encoding != "identity" and not col.weights \
+                        and p not in self.lists:
+                    self.lists.append(p)
+                elif isinstance(col, Bucketized):
+                    source = spec.columns.get(col.source)
+                    self.numeric[col.source] = source.missing if isinstance(source, Numeric) else []
+                elif isinstance(col, Numeric):
+                    self.numeric[p] = col.missing
+        self.tables = _TextTables(fitted, self.text + self.lists)
+        self._hash_exprs = [pl.col(c).cast(pl.String).str.strip_chars().hash(_SEED + j).alias(f"h:{c}")
+                            for j, c in enumerate(self.text)]
+        self._cache: dict[tuple, tuple[list[pl.Expr], dict[str, list[pl.Expr]]]] = {}  # by input dtypes
+
+    def _exprs(self, schema: pl.Schema) -> tuple[list[pl.Expr], dict[str, list[pl.Expr]]]:
+        """The request's one row-aligned select, and one select per list column (its values, flattened).
+        A column whose type the fast path does not cover is left out: transform's functions take it."""
+        dtypes = tuple(schema[c] for c in [*self.numeric, *self.lists])
+        if dtypes in self._cache:
+            return self._cache[dtypes]
+        exprs, flat = list(self._hash_exprs), {}
+        for name, missing in self.numeric.items():
+            dtype = schema[name]
+            if dtype == pl.String:
+                text = pl.col(name).str.strip_chars()
+                absent = text.is_in(missing) | (text == "") if missing else text == ""
+                text = pl.when(absent).then(None).otherwise(text)
+                value = text.cast(pl.Float64, strict=False)
+                exprs += [value.alias(f"n:{name}"), (value.is_null() & text.is_not_null()).any().alias(f"bad:{name}")]
+            elif dtype == pl.Null or dtype == pl.Boolean or dtype.is_numeric():
+                exprs.append(pl.col(name).cast(pl.Float64).alias(f"n:{name}"))
+        for j, name in enumerate(self.lists, start=len(self.text)):
+            col, dtype = self.fitted.spec.columns[name], schema[name]
+            if col.separator is not None and dtype == pl.String:
+                lists = pl.col(name).str.split(col.separator)
+            elif isinstance(dtype, (pl.List, pl.Array)):
+                lists = pl.col(name).cast(pl.List(pl.String))
+            else:
+                continue
+            exprs.append(lists.list.len().fill_null(0).alias(f"len:{name}"))
+            values = lists.explode(empty_as_null=False, keep_nulls=False).str.strip_chars()
+            flat[name] = [values.alias("v"), values.hash(_SEED + j).alias("h")]
+        self._cache[dtypes] = exprs, flat
+        return exprs, flat
+
+    def __call__(self, df: pl.DataFrame, where: str = "input") -> Encoded:
+        fitted, spec = self.fitted, self.fitted.spec
+        check_columns(spec, df, where, need_label=False)
+        n = len(df)
+        exprs, flat_exprs = self._exprs(df.schema)
+        if n:  # (an eager select costs less than a lazy one on small frames)
+            out = df.select(exprs) if exprs else None
+            flats = {c: df.select(e) for c, e in flat_exprs.items()}
+        else:
+            out, flats = None, {}
+        # every known text value of the request, univalent and flattened lists, found in one probe
+        hashes = [out.get_column(f"h:{c}").to_numpy() for c in self.text] if out is not None else []
+        hashes += [f.get_column("h").to_numpy() for f in flats.values()]
+        entries = self.tables.table.find(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.int64)
+        columns, lists, at = {}, {}, 0
+        for c in self.text:
+            raw = df.get_column(c)
+            columns[c] = _Column(self.tables, c, spec.columns[c].missing, raw, entries[at: at + n] if n else entries)
+            at += n
+        for c, f in flats.items():
+            m = len(f)
+            col = _Column(self.tables, c, spec.columns[c].missing, f.get_column("v"), entries[at: at + m])
+            at += m
+            valid = ~col.is_missing
+            rows = np.repeat(np.arange(n), out.get_column(f"len:{c}").to_numpy())[valid]
+            lists[c] = (col, valid, rows)
+        numbers: dict[str, np.ndarray] = {}
+
+        def number(name: str) -> np.ndarray:
+            """float64 values with NaN for missing, NaN and inf; text is the same error transform gives."""
+            if name not in numbers:
+                if out is None or f"n:{name}" not in out.columns or (f"bad:{name}" in out.columns
+                                                                     and out[f"bad:{name}"][0]):
+                    x = _numeric_values(df, name, self.numeric.get(name, []), where).to_numpy()
+                else:
+                    x = out[f"n:{name}"].to_numpy()  # nulls come out as NaN
+                x = np.array(x, dtype=np.float64)
+                x[~np.isfinite(x)] = np.nan
+                numbers[name] = x
+            return numbers[name]
+
+        def component_hash(name: str) -> np.ndarray:
+            if isinstance(spec.columns[name], Bucketized):
+                return hashing.hash_ints(bucketize(fitted.states[name]["boundaries"],
+                                                   number(spec.columns[name].source)))
+            return columns[name].fnv()
+
+        def fast(part: str) -> bool:
+            return part in columns or part in lists or isinstance(spec.columns[part], Bucketized)
+
+        sparse = np.empty((n, len(fitted.univalent)), dtype=np.int64)
+        for j, name in enumerate(fitted.univalent):
+            state = fitted.states[name]
+            if state["kind"] == "bucketized":
+                sparse[:, j] = bucketize(state["boundaries"], number(state["source"]))
+            elif state["kind"] == "cross":
+                if not all(fast(c) for c in state["columns"]):
+                    sparse[:, j] = _cross_ids(fitted, name, df, where)
+                    continue
+                h = reduce(hashing.combine, [component_hash(c) for c in state["columns"]])
+                sparse[:, j] = self._cross_ids(fitted, name, h)
+            elif name not in columns:  # identity encoding
+                clean = df.select(_clean_text(name, spec.columns[name].missing))[name]
+                sparse[:, j] = _lookup(fitted, name, clean)
+            else:
+                sparse[:, j] = self._categorical_ids(state, columns[name])
+        multi = {}
+        for name in fitted.multivalent:
+            state = fitted.states[name]
+            if state["kind"] == "cross":
+                parts = state["columns"]
+                listed = [c for c in parts if c in lists]
+                if len(listed) != 1 or not all(fast(c) for c in parts):
+                    multi[name] = _cross_ids(fitted, name, df, where)  # several list columns: every combination
+                    continue
+                col, valid, rows = lists[listed[0]]
+                h = reduce(hashing.combine, [col.fnv()[valid] if c in lists else component_hash(c)[rows]
+                                             for c in parts])
+                multi[name] = _pad(self._cross_ids(fitted, name, h), np.bincount(rows, minlength=n))
+            elif name in lists:
+                col, valid, rows = lists[name]
+                multi[name] = _pad(self._categorical_ids(state, col)[valid], np.bincount(rows, minlength=n))
+            else:
+                flat, counts, w = _multi_values(df, name, spec.columns[name], where)
+                multi[name] = _pad(_lookup(fitted, name, flat), counts, w)
+        dense = np.empty((n, len(fitted.dense)), dtype=np.float32)
+        for j, name in enumerate(fitted.dense):
+            dense[:, j] = dense_values(fitted.states[name], number(name))
+        return Encoded(sparse, multi, dense, None, None, None, n)
+
+    @staticmethod
+    def _cross_ids(fitted: FittedPipeline, name: str, h: np.ndarray) -> np.ndarray:
+        state = fitted.states[name]
+        if state["encoding"] == "hash":
+            return hashing.bucket(h, state["buckets"]) + 1
+        return fitted.cross_vocab_ids(name, h)
+
+    @staticmethod
+    def _categorical_ids(state: dict, col: _Column) -> np.ndarray:
+        if state["encoding"] == "hash":
+            return np.where(col.is_missing, 0, hashing.bucket(col.fnv(), state["buckets"]) + 1)
+        ids = col.ids.copy()
+        unknown = ~col.found
+        if unknown.any():  # out of the vocabulary: the OOV bucket(s)
+            ids[unknown] = 1 if state["oov"] == 1 else hashing.bucket(col.fnv()[unknown], state["oov"]) + 1
+        return ids
