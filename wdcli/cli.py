@@ -265,6 +265,8 @@ def inspect(model: ModelOpt = None,
         return
     rows = heaviest_wide(art, top)
     for title, key in (("heaviest crosses", "cross"), ("heaviest single values", "single")):
+        if not rows[key]:  # e.g. a wide part of crosses only
+            continue
         t = Table(title=f"wide part: {title}")
         t.add_column("weight", justify="right")
         t.add_column("feature = value", overflow="fold")
