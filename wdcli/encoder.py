@@ -3,17 +3,18 @@ millisecond.
 
 `transform` looks text up by casting it to each vocabulary's Enum, which costs time in proportion to the
 vocabulary on every call: nothing next to a million rows, but 60 ms for a request of 50 candidates. The encoder
-pays that cost once, when a model is loaded: for each text column it keeps a sorted table of the Polars hashes
-of the values it knows (the vocabulary, the missing markers, "" and null) with their ids and their stable FNV
-hashes (which crosses combine). A request is then one `select` that strips and hashes every text column and
-casts every numeric one, and a binary search per column in numpy.
+pays that cost once, when a model is loaded: one hash table (open addressing, probed in numpy) holds the Polars
+hashes of the values each text column knows (its vocabulary, its missing markers, "" and null) with their ids
+and their stable FNV hashes (which crosses combine). A request is then one `select` that strips and hashes
+every text column and casts every numeric one, one probe of the table for all of them, and numpy.
 
 Polars hashes are stable within one Polars version, which is all a table built in this process needs; none is
 ever saved. A value whose 64-bit hash matched a known value by chance would take that value's id: with 100,000
 known values that happens about once in 10^14 lookups. Values the tables do not know (out of the vocabulary)
 get their FNV hash computed as `transform` does, and the rare inputs the fast path does not cover (text in a
-numeric column, identity-encoded and multivalent columns) go through `transform`'s own functions, so the arrays
-always equal `transform`'s (tests/test_encoder.py checks this on every sample spec and on fuzzed input).
+numeric column, identity-encoded columns, crosses of several list columns) go through `transform`'s own
+functions, so the arrays always equal `transform`'s (tests/test_encoder.py checks this on every sample spec and
+on fuzzed input). Frames of more than LARGE rows go to `transform` itself, which is faster there.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import numpy as np
 import polars as pl
 
 from . import hashing
-from .pipeline import (Encoded, FittedPipeline, _clean_text, _cross_ids, _lookup, _multi_values, _numeric_values,
-                       _pad, bucketize, check_columns, dense_values)
+from .pipeline import (DenseTransform, Encoded, FittedPipeline, _clean_text, _cross_ids, _lookup, _multi_values,
+                       _numeric_values, _pad, bucketize, check_columns, transform)
 from .spec import Bucketized, Categorical, Multivalent, Numeric
 
 _SEED = 0x5EED  # any fixed seed: the tables and the requests are hashed in the same process
+LARGE = 20_000  # frames above this many rows go to transform, whose parallel Enum casts are faster there
 
 
 class _HashTable:
@@ -113,7 +115,9 @@ class _Column:
         if self._fnv is None:
             out = self._table_fnv[self._entry]
             if not self.found.all():
-                out[~self.found] = hashing.hash_strings(self.unknown_text())
+                text = self.unknown_text()  # no nulls: null and the missing markers are in the tables
+                small = len(text) <= 4096 and text.null_count() == 0  # too few to gain from hashing distinct values
+                out[~self.found] = hashing.fnv1a64(text) if small else hashing.hash_strings(text)
             self._fnv = out
         return self._fnv
 
@@ -142,17 +146,36 @@ class Encoder:
                 elif isinstance(col, Numeric):
                     self.numeric[p] = col.missing
         self.tables = _TextTables(fitted, self.text + self.lists)
-        self._hash_exprs = [pl.col(c).cast(pl.String).str.strip_chars().hash(_SEED + j).alias(f"h:{c}")
-                            for j, c in enumerate(self.text)]
-        self._cache: dict[tuple, tuple[list[pl.Expr], dict[str, list[pl.Expr]]]] = {}  # by input dtypes
+        # the univalent features by how they are computed: (column in `sparse`, ...)
+        self.vocab1, self.lookups, self.identity, self.buckets, self.crosses = [], [], [], [], []
+        for j, name in enumerate(fitted.univalent):
+            state = fitted.states[name]
+            if state["kind"] == "bucketized":
+                self.buckets.append((j, state["boundaries"], state["source"]))
+            elif state["kind"] == "cross":
+                self.crosses.append((j, name, state["columns"]))
+            elif name not in self.text:
+                self.identity.append((j, name))
+            elif state["encoding"] == "vocab" and state["oov"] == 1:
+                self.vocab1.append((j, self.text.index(name)))
+            else:
+                self.lookups.append((j, name, state))
+        self.dense = DenseTransform([fitted.states[c] for c in fitted.dense])
+        self._plans: dict[tuple, tuple] = {}  # by the input's column names and types
 
-    def _exprs(self, schema: pl.Schema) -> tuple[list[pl.Expr], dict[str, list[pl.Expr]]]:
-        """The request's one row-aligned select, and one select per list column (its values, flattened).
-        A column whose type the fast path does not cover is left out: transform's functions take it."""
-        dtypes = tuple(schema[c] for c in [*self.numeric, *self.lists])
-        if dtypes in self._cache:
-            return self._cache[dtypes]
-        exprs, flat = list(self._hash_exprs), {}
+    def _plan(self, df: pl.DataFrame, where: str) -> tuple[list[pl.Expr], dict[str, list[pl.Expr]], list[str],
+                                                           list[str]]:
+        """Check the input's columns once per schema, and make the request's selects: one row-aligned, and
+        one per list column (its values, flattened). A column whose type the fast path does not cover is
+        left out; transform's functions take it (and give its error, if any)."""
+        key = (tuple(df.columns), tuple(df.dtypes))
+        if key in self._plans:
+            return self._plans[key]
+        check_columns(self.fitted.spec, df, where, need_label=False)
+        schema = df.schema
+        exprs = [pl.col(c).cast(pl.String).str.strip_chars().hash(_SEED + j).alias(f"h:{c}")
+                 for j, c in enumerate(self.text)]
+        numbers, checks, flat = [], [], {}  # numeric columns selected; those of them read from text
         for name, missing in self.numeric.items():
             dtype = schema[name]
             if dtype == pl.String:
@@ -161,8 +184,12 @@ class Encoder:
                 text = pl.when(absent).then(None).otherwise(text)
                 value = text.cast(pl.Float64, strict=False)
                 exprs += [value.alias(f"n:{name}"), (value.is_null() & text.is_not_null()).any().alias(f"bad:{name}")]
+                checks.append(name)
             elif dtype == pl.Null or dtype == pl.Boolean or dtype.is_numeric():
                 exprs.append(pl.col(name).cast(pl.Float64).alias(f"n:{name}"))
+            else:
+                continue
+            numbers.append(name)
         for j, name in enumerate(self.lists, start=len(self.text)):
             col, dtype = self.fitted.spec.columns[name], schema[name]
             if col.separator is not None and dtype == pl.String:
@@ -174,75 +201,77 @@ class Encoder:
             exprs.append(lists.list.len().fill_null(0).alias(f"len:{name}"))
             values = lists.explode(empty_as_null=False, keep_nulls=False).str.strip_chars()
             flat[name] = [values.alias("v"), values.hash(_SEED + j).alias("h")]
-        self._cache[dtypes] = exprs, flat
-        return exprs, flat
+        self._plans[key] = exprs, flat, numbers, checks
+        return self._plans[key]
 
     def __call__(self, df: pl.DataFrame, where: str = "input") -> Encoded:
-        fitted, spec = self.fitted, self.fitted.spec
-        check_columns(spec, df, where, need_label=False)
-        n = len(df)
-        exprs, flat_exprs = self._exprs(df.schema)
-        if n:  # (an eager select costs less than a lazy one on small frames)
-            out = df.select(exprs) if exprs else None
-            flats = {c: df.select(e) for c, e in flat_exprs.items()}
-        else:
-            out, flats = None, {}
-        # every known text value of the request, univalent and flattened lists, found in one probe
+        fitted, spec, n = self.fitted, self.fitted.spec, len(df)
+        if n > LARGE:
+            return transform(fitted, df, where, with_label=False)
+        exprs, flat_exprs, fast_numbers, checks = self._plan(df, where)
+        # (on small frames a sequential select costs less than a parallel one)
+        out = df.select_seq(exprs) if n and exprs else None
+        flats = {c: df.select_seq(e) for c, e in flat_exprs.items()} if n else {}
+
+        # every text value of the request, univalent and flattened lists, looked up in one probe
         hashes = [out.get_column(f"h:{c}").to_numpy() for c in self.text] if out is not None else []
         hashes += [f.get_column("h").to_numpy() for f in flats.values()]
         entries = self.tables.table.find(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.int64)
-        columns, lists, at = {}, {}, 0
-        for c in self.text:
-            raw = df.get_column(c)
-            columns[c] = _Column(self.tables, c, spec.columns[c].missing, raw, entries[at: at + n] if n else entries)
-            at += n
+        text_entries = entries[: len(self.text) * n].reshape(len(self.text), n)
+        columns: dict[str, _Column] = {}
+
+        def column(name: str) -> _Column:
+            if name not in columns:
+                columns[name] = _Column(self.tables, name, spec.columns[name].missing, df.get_column(name),
+                                        text_entries[self.text.index(name)])
+            return columns[name]
+
+        lists, at = {}, len(self.text) * n
         for c, f in flats.items():
-            m = len(f)
-            col = _Column(self.tables, c, spec.columns[c].missing, f.get_column("v"), entries[at: at + m])
-            at += m
+            col = _Column(self.tables, c, spec.columns[c].missing, f.get_column("v"), entries[at: at + len(f)])
+            at += len(f)
             valid = ~col.is_missing
             rows = np.repeat(np.arange(n), out.get_column(f"len:{c}").to_numpy())[valid]
             lists[c] = (col, valid, rows)
-        numbers: dict[str, np.ndarray] = {}
+
+        # numbers: float64 with NaN for missing, NaN and inf; text in a numeric column is transform's error
+        bad = {c for c in checks if out is not None and out.get_column(f"bad:{c}")[0]}
+        good = [c for c in fast_numbers if out is not None and c not in bad]
+        block = np.column_stack([out.get_column(f"n:{c}").to_numpy() for c in good]) if good else \
+            np.empty((n, 0))
+        block = np.where(np.isfinite(block), block, np.nan)
+        where_number = {c: k for k, c in enumerate(good)}
 
         def number(name: str) -> np.ndarray:
-            """float64 values with NaN for missing, NaN and inf; text is the same error transform gives."""
-            if name not in numbers:
-                if out is None or f"n:{name}" not in out.columns or (f"bad:{name}" in out.columns
-                                                                     and out[f"bad:{name}"][0]):
-                    x = _numeric_values(df, name, self.numeric.get(name, []), where).to_numpy()
-                else:
-                    x = out[f"n:{name}"].to_numpy()  # nulls come out as NaN
-                x = np.array(x, dtype=np.float64)
-                x[~np.isfinite(x)] = np.nan
-                numbers[name] = x
-            return numbers[name]
+            if name in where_number:
+                return block[:, where_number[name]]
+            return _numeric_values(df, name, self.numeric.get(name, []), where).fill_null(np.nan).to_numpy()
 
         def component_hash(name: str) -> np.ndarray:
             if isinstance(spec.columns[name], Bucketized):
                 return hashing.hash_ints(bucketize(fitted.states[name]["boundaries"],
                                                    number(spec.columns[name].source)))
-            return columns[name].fnv()
+            return column(name).fnv()
 
         def fast(part: str) -> bool:
-            return part in columns or part in lists or isinstance(spec.columns[part], Bucketized)
+            return part in self.text or part in lists or isinstance(spec.columns[part], Bucketized)
 
         sparse = np.empty((n, len(fitted.univalent)), dtype=np.int64)
-        for j, name in enumerate(fitted.univalent):
-            state = fitted.states[name]
-            if state["kind"] == "bucketized":
-                sparse[:, j] = bucketize(state["boundaries"], number(state["source"]))
-            elif state["kind"] == "cross":
-                if not all(fast(c) for c in state["columns"]):
-                    sparse[:, j] = _cross_ids(fitted, name, df, where)
-                    continue
-                h = reduce(hashing.combine, [component_hash(c) for c in state["columns"]])
-                sparse[:, j] = self._cross_ids(fitted, name, h)
-            elif name not in columns:  # identity encoding
-                clean = df.select(_clean_text(name, spec.columns[name].missing))[name]
-                sparse[:, j] = _lookup(fitted, name, clean)
-            else:
-                sparse[:, j] = self._categorical_ids(state, columns[name])
+        if self.vocab1:  # vocabulary columns with one OOV id: the bulk of most models, in one step
+            cols, rows = zip(*self.vocab1)
+            e = text_entries[list(rows)]
+            sparse[:, list(cols)] = np.where(e >= 0, self.tables.ids[e], 1).T
+        for j, name, state in self.lookups:
+            sparse[:, j] = self._categorical_ids(state, column(name))
+        for j, name in self.identity:
+            sparse[:, j] = _lookup(fitted, name, df.select(_clean_text(name, spec.columns[name].missing))[name])
+        for j, boundaries, source in self.buckets:
+            sparse[:, j] = bucketize(boundaries, number(source))
+        for j, name, parts in self.crosses:
+            if not all(fast(c) for c in parts):
+                sparse[:, j] = _cross_ids(fitted, name, df, where)
+                continue
+            sparse[:, j] = self._cross_ids(fitted, name, reduce(hashing.combine, [component_hash(c) for c in parts]))
         multi = {}
         for name in fitted.multivalent:
             state = fitted.states[name]
@@ -262,9 +291,7 @@ class Encoder:
             else:
                 flat, counts, w = _multi_values(df, name, spec.columns[name], where)
                 multi[name] = _pad(_lookup(fitted, name, flat), counts, w)
-        dense = np.empty((n, len(fitted.dense)), dtype=np.float32)
-        for j, name in enumerate(fitted.dense):
-            dense[:, j] = dense_values(fitted.states[name], number(name))
+        dense = self.dense(np.column_stack([number(c) for c in fitted.dense]) if fitted.dense else np.empty((n, 0)))
         return Encoded(sparse, multi, dense, None, None, None, n)
 
     @staticmethod
