@@ -85,3 +85,50 @@ def test_model_folder_missing_a_file(tmp_path, monkeypatch):
     (tmp_path / "m" / "weights.safetensors").unlink()
     r = runner.invoke(app, ["predict", "--model", "m", "--input", str(tmp_path / "data.csv")])
     assert r.exit_code == 2 and "missing file weights.safetensors" in r.stderr
+
+
+def test_weights_whose_shape_does_not_match_the_config(tmp_path, monkeypatch):
+    """Even with a manifest that vouches for them (checksums updated), wrong-shaped weights are refused."""
+    import hashlib
+    import json
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    monkeypatch.chdir(tmp_path)
+    spec = spec_for(tmp_path, GOOD)
+    assert runner.invoke(app, ["train", spec, "-q", "--output", "m"]).exit_code == 0
+    weights = tmp_path / "m" / "weights.safetensors"
+    state = load_file(str(weights))
+    state["wide.weight"] = torch.zeros(7, 1)
+    save_file(state, str(weights))
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    manifest["files"]["weights.safetensors"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
+    r = runner.invoke(app, ["predict", "--model", "m", "--input", str(tmp_path / "data.csv")])
+    assert r.exit_code == 2, r.output
+    assert "m/weights.safetensors: does not match model.json: wide.weight: saved (7, 1), config needs" in r.stderr
+
+
+def test_truncated_weights_are_reported_as_such(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = spec_for(tmp_path, GOOD)
+    assert runner.invoke(app, ["train", spec, "-q", "--output", "m"]).exit_code == 0
+    weights = tmp_path / "m" / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    r = runner.invoke(app, ["rank", "--model", "m", "--input", str(tmp_path / "data.csv"), "--group-by", "age"])
+    assert r.exit_code == 2 and "weights.safetensors: checksum mismatch (corrupted or truncated)" in r.stderr
+
+
+def test_unusual_training_data_trains(tmp_path, monkeypatch):
+    """NaN, inf, empty cells, unseen markers and very long strings in training data are not errors."""
+    monkeypatch.chdir(tmp_path)
+    odd = ("NaN,40,0,Bachelors,Adm-clerical,United-States,13,<=50K\n"
+           "inf,-inf,1e308,HS-grad,?,,9,>50K\n"
+           f"30,,0,{'x' * 100_000},Sales,{'日本' * 1000},13,<=50K\n")
+    spec = spec_for(tmp_path, GOOD + odd * 5)
+    r = runner.invoke(app, ["train", spec, "-q", "--output", "m"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["predict", "--model", "m", "--input", str(tmp_path / "data.csv")])
+    scores = pl.read_csv(r.stdout.encode())["score"]
+    assert scores.is_finite().all() and scores.is_between(0, 1).all()

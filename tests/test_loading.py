@@ -49,7 +49,7 @@ deep: {embedding_dim: 0, hidden: [8], dropuot: 0.1}
     assert "s.yaml:8 crosses[0].columns[1]: unknown column 'ocupation' (did you mean 'occupation'?)" in joined
     assert "s.yaml:9 crosses[1].columns[0]: numeric column 'age' cannot be crossed" in joined
     assert "s.yaml:10 crosses[2].columns: a cross needs two or more columns (got 1)" in joined
-    assert "s.yaml:11 deep.embedding_dim: Input should be greater than 0" in joined
+    assert "s.yaml:11 deep.embedding_dim: should be greater than 0" in joined
     assert "s.yaml:11 deep.dropuot: unknown key 'dropuot' (did you mean 'dropout'?)" in joined
     assert len(got) == 5
 
@@ -71,7 +71,7 @@ def test_wrong_types_and_shapes(tmp_path):
     assert "the spec is empty" in _problems(tmp_path, "")[0]
     assert "not valid YAML" in _problems(tmp_path, "data: [unclosed\n")[0]
     got = _problems(tmp_path, BASE + "train: {epochs: many}\n")
-    assert any("train.epochs: Input should be a valid integer" in p for p in got)
+    assert any("train.epochs: should be a valid integer" in p for p in got)
 
 
 def test_references_checked(tmp_path):
@@ -93,7 +93,7 @@ def test_overrides_apply_and_validate(tmp_path):
     spec = load_spec(f, ["train.epochs=1", "deep.hidden=[4, 2]", "columns.education.min_count=7"], check_paths=False)
     assert spec.train.epochs == 1 and spec.deep.hidden == [4, 2] and spec.columns["education"].min_count == 7
     got = _problems(tmp_path, BASE, ["train.epochs=0", "train.bogus=1", "nonsense"])
-    assert "--set train.epochs: Input should be greater than 0 (got 0)" in got
+    assert "--set train.epochs: should be greater than 0 (got 0)" in got
     assert any(p.startswith("--set train.bogus: unknown key 'bogus'") for p in got)
     assert any("expected key.path=value" in p for p in got)
 

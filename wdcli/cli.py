@@ -93,17 +93,17 @@ METRIC_KEYS = ["rows", "auc", "logloss", "accuracy", "mean_score", "base_rate"]
 @command
 def validate(spec: SpecArg, set: SetOpt = None) -> None:
     """Check a spec (and its data, where it can be read) and print the compiled plan."""
-    from .data import load_splits
+    from .data import load_splits, split_names
     from .loading import load_spec
     from .pipeline import fit_pipeline, transform
     from .plan import build_config
 
     s = load_spec(spec, set or [])
-    frames = load_splits(s.data)
+    frames, names = load_splits(s.data), split_names(s.data)
+    fitted = fit_pipeline(s, frames["train"], names["train"])
     for split, frame in frames.items():
         if split != "train" and len(frame):
-            transform(fit_pipeline(s, frames["train"].head(1000)), frame.head(1000), f"{split} data")
-    fitted = fit_pipeline(s, frames["train"], "training data")
+            transform(fitted, frame.head(1000), names[split])
     cfg = build_config(fitted)
     wide = {f.name for f in cfg.wide}
     dims = {f: t.dim for t in cfg.tables for f in t.features}
@@ -177,17 +177,38 @@ class _Progress:
 @command
 def train(spec: SpecArg, set: SetOpt = None,
           output: Annotated[Optional[Path], typer.Option("--output", help="Write the artifact here.")] = None,
+          resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
-    """Fit the pipeline, train the model, save the artifact and print the final metrics."""
+    """Fit the pipeline, train the model, save the artifact and print the final metrics.
+
+    Checkpoints are written as it trains; Ctrl-C stops after writing one, and --resume continues from it."""
+    import shlex
+
+    from .checkpoint import Interrupted, checkpoint_path
     from .loading import load_spec
     from .run import run_training
 
     s = load_spec(spec, set or [])
+    ckpt = checkpoint_path(s, output)
+    if resume and not ckpt.exists():
+        err.print(f"no checkpoint at {ckpt}: training from the start")
+    elif not resume and ckpt.exists():
+        err.print(f"note: {ckpt} holds an interrupted run; it will be replaced (--resume continues it instead)")
+    elif resume:
+        err.print(f"resuming from {ckpt}")
     progress = None if quiet else _Progress(err)
     if progress:
         progress.bar.start()
     try:
-        result, path = run_training(s, output=output, reporter=progress)
+        result, path = run_training(s, output=output, reporter=progress, resume=resume)
+    except Interrupted as e:
+        if progress:
+            progress.bar.stop()
+        err.print(str(e), markup=False, highlight=False)
+        if e.checkpoint is not None:
+            again = ["wdcli", *sys.argv[1:]] + ([] if resume else ["--resume"])
+            err.print("continue with: " + " ".join(shlex.quote(a) for a in again), markup=False, highlight=False)
+        raise typer.Exit(e.exit_code)
     finally:
         if progress:
             progress.bar.stop()

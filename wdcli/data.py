@@ -47,14 +47,37 @@ def read_one(path: str | Path) -> pl.DataFrame:
     return df
 
 
-def read_table(patterns: str | list[str]) -> pl.DataFrame:
-    """Read and concatenate every file matching the pattern(s)."""
+def expand_paths(patterns: str | list[str]) -> list[str]:
+    """The files matching the pattern(s), sorted; an error when there are none."""
     patterns = [patterns] if isinstance(patterns, str) else list(patterns)
-    paths = sorted({p for pat in patterns for p in glob.glob(pat)} or set())
+    paths = sorted({p for pat in patterns for p in glob.glob(pat)})
     if not paths:
         raise DataError(f"no file matches {', '.join(patterns)}")
+    return paths
+
+
+def read_table(patterns: str | list[str]) -> pl.DataFrame:
+    """Read and concatenate every file matching the pattern(s)."""
+    paths = expand_paths(patterns)
     frames = [read_one(p) for p in paths]
     return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+
+
+def split_names(data) -> dict[str, str]:
+    """How messages name each split's rows: its file(s), and for a split taken from the training file(s), which
+    part (e.g. 'data/adult.parquet (validation split)')."""
+    def files(patterns) -> str:
+        try:
+            return ", ".join(expand_paths(patterns))
+        except DataError:
+            return ", ".join([patterns] if isinstance(patterns, str) else patterns)
+
+    train = files(data.train)
+    names = {"train": f"{train} (training rows)" if data.validation is None or data.test is None else train}
+    for split in ("validation", "test"):
+        given = getattr(data, split)
+        names[split] = files(given) if given is not None else f"{train} ({split} split)"
+    return names
 
 
 def split_rows(n: int, validation: float, test: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

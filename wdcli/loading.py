@@ -60,7 +60,12 @@ def _compose(text: str, file: str) -> tuple[Any, dict[Path_, int], list[Problem]
 
     if root is not None:
         walk(root, ())
-    data = yaml.safe_load(text)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as e:  # e.g. a !!python/object tag: never built, always refused
+        mark = e.problem_mark
+        raise SpecError([Problem(file, mark.line + 1 if mark else None, "",
+                                 f"not valid YAML for a spec: {e.problem}; use plain values (no !! tags)")]) from None
     return data, lines, dupes
 
 
@@ -228,6 +233,9 @@ def _message(err: dict) -> str:
     msg = err["msg"]
     if t.startswith("value_error"):
         msg = msg.removeprefix("Value error, ")
+    if loc and loc[-1] == "columns" and isinstance(inp, list):
+        return "should be a mapping of column name to kind (e.g. `age: numeric`), not a list"
+    msg = msg.replace("Input should be", "should be")
     if inp is not None and not isinstance(inp, (dict, list)) and t not in ("value_error",):
         msg += f" (got {inp!r})"
     return msg
@@ -251,8 +259,10 @@ def _check_references(data: dict, file: str, lines, base: Path) -> list[Problem]
     kinds = {n: (c if isinstance(c, str) else as_dict(c).get("kind")) for n, c in columns.items()}
     sparse = [n for n, k in kinds.items() if k in SPARSE_KINDS]
     numeric = [n for n, k in kinds.items() if k == "numeric"]
-    if "columns" in data and not columns:
+    if "columns" in data and not columns and not isinstance(data["columns"], list):
         add(("columns",), "declare at least one column")
+    if not isinstance(data.get("columns"), dict):
+        return problems  # references to columns cannot be checked without them
 
     label = as_dict(data.get("label"))
     for key in ("column", "weight", "group"):

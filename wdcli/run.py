@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from .artifact import Artifact, save_artifact
+from .checkpoint import checkpoint_path
 from .data import file_format, load_splits, read_one
 from .score import Scorer, write_frame
 from .spec import Spec
@@ -16,12 +17,18 @@ from .train import TrainResult, train
 
 
 def run_training(spec: Spec, output: str | Path | None = None, reporter=None,
-                 frames: dict | None = None) -> tuple[TrainResult, Path]:
-    """Train a spec and save its artifact; returns the result and the artifact's folder."""
-    result = train(spec, frames, reporter)
+                 frames: dict | None = None, resume: bool = False) -> tuple[TrainResult, Path]:
+    """Train a spec and save its artifact; returns the result and the artifact's folder.
+
+    Reading the data files itself (no `frames`), it writes checkpoints beside the runs, continues from one
+    with `resume=True`, and deletes it once the artifact is saved."""
+    checkpoint = checkpoint_path(spec, output) if frames is None else None
+    result = train(spec, frames, reporter, checkpoint=checkpoint, resume=resume)
     metrics = {"splits": result.metrics, "history": result.history, "seconds": result.seconds,
                "parameters": result.config.param_counts()}
     path = save_artifact(spec, result.fitted, result.config, result.model, metrics, output)
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
     return result, path
 
 

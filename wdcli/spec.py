@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
 
 
 class Strict(BaseModel):
@@ -217,6 +218,13 @@ class EarlyStopping(Strict):
     patience: int = Field(2, ge=0, description="Epochs without improvement before stopping.")
 
 
+class Checkpoint(Strict):
+    enabled: bool = Field(True, description="Write checkpoints, so that `train --resume` continues a killed run.")
+    every_seconds: PositiveFloat | None = Field(
+        60.0, description="Write one when this many seconds have passed since the last (and after every epoch).")
+    every_steps: PositiveInt | None = Field(None, description="Also write one every N batches.")
+
+
 class Train(Strict):
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 512
@@ -227,6 +235,7 @@ class Train(Strict):
     seed: int = 0
     threads: PositiveInt | None = Field(None, description="Torch threads; default: all cores.")
     output: str = Field("runs", description="Folder of the runs, relative to the working directory.")
+    checkpoint: Checkpoint = Field(default_factory=Checkpoint)
 
 
 # ----------------------------------------------------------------------------------------------- spec

@@ -7,8 +7,10 @@ epoch a validation pass feeds early stopping, and the best weights are the ones 
 from __future__ import annotations
 
 import copy
+import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -16,7 +18,8 @@ import polars as pl
 import torch
 import torch.nn.functional as F
 
-from .data import load_splits
+from . import checkpoint as ckpt
+from .data import load_splits, split_names
 from .errors import DataError
 from .metrics import evaluate
 from .model import WideDeep
@@ -95,20 +98,27 @@ def _better(metric: str, new: float, best: float | None) -> bool:
     return new > best if metric == "auc" else new < best
 
 
-def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: Reporter | None = None) -> TrainResult:
-    """Fit the pipeline on the training rows, train the model, keep the best epoch's weights."""
+def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: Reporter | None = None,
+          checkpoint: Path | None = None, resume: bool = False) -> TrainResult:
+    """Fit the pipeline on the training rows, train the model, keep the best epoch's weights.
+
+    With `checkpoint`, the run's state is written there now and then (spec.train.checkpoint) and on Ctrl-C or
+    SIGTERM, which stop the run with `Interrupted`; `resume=True` continues from the checkpoint there."""
     cfg = spec.train
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    frames = frames if frames is not None else load_splits(spec.data)
+    fp = ckpt.fingerprint(spec) if checkpoint is not None else ""
+    names = {"train": "training data", "validation": "validation data", "test": "test data"}
+    if frames is None:
+        frames, names = load_splits(spec.data), split_names(spec.data)
     train_df = frames["train"]
     if cfg.max_rows is not None and len(train_df) > cfg.max_rows:
         train_df = train_df.head(cfg.max_rows)
-    fitted = fit_pipeline(spec, train_df, "training data")
-    encoded = {"train": transform(fitted, train_df, "training data", with_label=True)}
+    fitted = fit_pipeline(spec, train_df, names["train"])
+    encoded = {"train": transform(fitted, train_df, names["train"], with_label=True)}
     for split in ("validation", "test"):
         if split in frames and len(frames[split]):
-            encoded[split] = transform(fitted, frames[split], f"{split} data", with_label=True)
+            encoded[split] = transform(fitted, frames[split], names[split], with_label=True)
     tensors = {k: Tensors.of(v) for k, v in encoded.items()}
     config = build_config(fitted)
     torch.manual_seed(cfg.seed)
@@ -117,52 +127,96 @@ def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: R
     monitor = "validation" if "validation" in tensors else "train"
     metric = cfg.early_stopping.metric
     result = TrainResult(spec, fitted, config, model)
-    best, best_state, since_best = None, None, 0
     gen = torch.Generator().manual_seed(cfg.seed)
     data = tensors["train"]
     n = len(data)
     if n < 2:
-        raise DataError(f"training data: {n} row{'s' if n != 1 else ''} after the split; training needs at least 2")
-    start = time.perf_counter()
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        t0 = time.perf_counter()
-        if reporter:
-            reporter.start_epoch(epoch, cfg.epochs, n)
-        perm = torch.randperm(n, generator=gen)
-        total, seen = 0.0, 0
-        for a in range(0, n, cfg.batch_size):
-            b = data.rows(perm[a:a + cfg.batch_size])
-            if len(b) < 2 and model.cfg.batch_norm:
-                continue
-            logits = model(b.sparse, b.multi, b.dense)
-            loss = F.binary_cross_entropy_with_logits(logits, b.label, weight=b.weight)
-            for opt in optimizers:
-                opt.zero_grad(set_to_none=True)
-            loss.backward()
-            for opt in optimizers:
-                opt.step()
-            total += loss.item() * len(b)
-            seen += len(b)
+        raise DataError(f"{names['train']}: {n} row{'s' if n != 1 else ''} to train on; training needs at least 2")
+    pos = ckpt.Position(epoch=1)
+    if resume and checkpoint is not None and checkpoint.exists():
+        pos = ckpt.load(checkpoint, fp, model, optimizers)
+        if pos.generator is not None:
+            gen.set_state(pos.generator)
+        if pos.rng is not None:
+            torch.set_rng_state(pos.rng)
+    saving = checkpoint is not None and cfg.checkpoint.enabled
+    every_s, every_steps = cfg.checkpoint.every_seconds, cfg.checkpoint.every_steps
+    start = time.perf_counter() - pos.elapsed
+    last_save, steps = time.perf_counter(), 0
+    best, best_state, since_best, result.history = pos.best, pos.best_state, pos.since_best, pos.history
+
+    def save(position: ckpt.Position) -> None:
+        nonlocal last_save
+        position.generator, position.rng = gen.get_state(), torch.get_rng_state()
+        position.best, position.best_state, position.since_best = best, best_state, since_best
+        position.history, position.elapsed = result.history, time.perf_counter() - start
+        ckpt.save(checkpoint, fp, model, optimizers, position)
+        last_save = time.perf_counter()
+
+    with ckpt.StopRequests() as stop:
+        for epoch in range(pos.epoch, cfg.epochs + 1):
+            model.train()
+            t0 = time.perf_counter()
             if reporter:
-                reporter.advance(len(b), total / seen)
-        record = {"epoch": epoch, "train_loss": total / max(seen, 1), "seconds": time.perf_counter() - t0,
-                  "rows_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
-        val = evaluate_split(model, tensors[monitor], encoded[monitor])
-        record.update({f"{monitor}_{k}": v for k, v in val.items() if k in ("auc", "logloss", "gauc")})
-        result.history.append(record)
-        if reporter:
-            reporter.end_epoch(record)
-        if _better(metric, val[metric], best):
-            best, best_state, since_best = val[metric], copy.deepcopy(model.state_dict()), 0
-            record["best"] = True
-        else:
-            since_best += 1
-            if since_best > cfg.early_stopping.patience:
-                break
+                reporter.start_epoch(epoch, cfg.epochs, n)
+            if epoch == pos.epoch and pos.perm is not None:  # resuming part-way through this epoch
+                perm, at, total, seen = pos.perm, pos.at, pos.total, pos.seen
+                if reporter and at:
+                    reporter.advance(at, total / max(seen, 1))
+            else:
+                perm, at, total, seen = torch.randperm(n, generator=gen), 0, 0.0, 0
+            for a in range(at, n, cfg.batch_size):
+                b = data.rows(perm[a:a + cfg.batch_size])
+                if not (len(b) < 2 and model.cfg.batch_norm):
+                    logits = model(b.sparse, b.multi, b.dense)
+                    loss = F.binary_cross_entropy_with_logits(logits, b.label, weight=b.weight)
+                    for opt in optimizers:
+                        opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    for opt in optimizers:
+                        opt.step()
+                    total += loss.item() * len(b)
+                    seen += len(b)
+                    if reporter:
+                        reporter.advance(len(b), total / seen)
+                steps += 1
+                done = a + cfg.batch_size
+                if stop.signal is not None or (saving and done < n and (
+                        (every_steps and steps % every_steps == 0)
+                        or (every_s and time.perf_counter() - last_save >= every_s))):
+                    if saving:
+                        save(ckpt.Position(epoch, done, perm, total=total, seen=seen))
+                    if stop.signal is not None:
+                        raise _interrupted(stop.signal, checkpoint if saving else None)
+            record = {"epoch": epoch, "train_loss": total / max(seen, 1), "seconds": time.perf_counter() - t0,
+                      "rows_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
+            val = evaluate_split(model, tensors[monitor], encoded[monitor])
+            record.update({f"{monitor}_{k}": v for k, v in val.items() if k in ("auc", "logloss", "gauc")})
+            result.history.append(record)
+            if reporter:
+                reporter.end_epoch(record)
+            if _better(metric, val[metric], best):
+                best, best_state, since_best = val[metric], copy.deepcopy(model.state_dict()), 0
+                record["best"] = True
+            else:
+                since_best += 1
+                if since_best > cfg.early_stopping.patience:
+                    break
+            if saving and epoch < cfg.epochs:
+                save(ckpt.Position(epoch + 1))
+            if stop.signal is not None:
+                raise _interrupted(stop.signal, checkpoint if saving else None)
     result.seconds = time.perf_counter() - start
     if best_state is not None:
         model.load_state_dict(best_state)
     for split in tensors:
         result.metrics[split] = evaluate_split(model, tensors[split], encoded[split])
     return result
+
+
+def _interrupted(signum: int, checkpoint: Path | None) -> ckpt.Interrupted:
+    what = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "stopped by SIGTERM"
+    code = 130 if signum == signal.SIGINT else 143
+    if checkpoint is None:
+        return ckpt.Interrupted(f"training {what}; nothing was saved", code)
+    return ckpt.Interrupted(f"training {what}; checkpoint written to {checkpoint}", code, checkpoint)

@@ -1,0 +1,179 @@
+"""Checkpoints, so that a killed or interrupted training run continues where it stopped (`train --resume`).
+
+One file, `<runs>/<name>/checkpoint.safetensors` (beside the folder given with `--output`, if any), holds the
+model's weights, every optimizer's state (FTRL's z and n, AdaGrad's sums, Adam's moments), the best epoch's
+weights so far, the current epoch's permutation of the training rows, and both random generators (the
+permutation's and torch's global one, which dropout draws from). Its header's metadata holds the rest as JSON:
+the epoch and the position in it, the running loss, the history, the early-stopping state, and a fingerprint
+of the spec and the training data, so that a checkpoint is never resumed against a different spec or data.
+
+Resuming replays nothing: the pipeline is refitted (it is a pure function of the spec and the training rows),
+the state is loaded, and the loop continues from the saved position. On CPU the final weights are bit for
+bit those of a run that was never interrupted (tests/test_checkpoint.py kills a run with SIGKILL to check).
+
+The file is written to a temporary name, flushed to disk and renamed over the previous checkpoint, so a kill at
+any moment leaves the previous checkpoint or the new one. Loading reads tensors and JSON only: nothing in a
+checkpoint can run code. A run that completes saves its artifact, then deletes the checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .errors import WdcliError
+from .spec import Spec
+
+FORMAT = 1
+# train settings that may change between a run and its resumption (more epochs, other threads or output)
+MAY_CHANGE = ("epochs", "threads", "output", "checkpoint")
+
+
+class Interrupted(WdcliError):
+    """Training stopped on Ctrl-C or SIGTERM (after writing a checkpoint, when it could)."""
+
+    def __init__(self, message: str, exit_code: int, checkpoint: Path | None = None):
+        super().__init__(message)
+        self.exit_code, self.checkpoint = exit_code, checkpoint
+
+
+@dataclass
+class Position:
+    """Where a training run is: everything the loop needs to continue, besides the model and optimizers."""
+
+    epoch: int  # the epoch under way (1-based)
+    at: int = 0  # rows of this epoch's permutation already trained on
+    perm: torch.Tensor | None = None  # this epoch's permutation (None at an epoch's start)
+    generator: torch.Tensor | None = None  # the permutation generator's state
+    rng: torch.Tensor | None = None  # torch's global generator's state (dropout)
+    total: float = 0.0  # this epoch's summed loss so far
+    seen: int = 0  # this epoch's rows so far
+    best: float | None = None
+    since_best: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    history: list[dict] = field(default_factory=list)
+    elapsed: float = 0.0  # training seconds before this process
+
+
+def checkpoint_path(spec: Spec, output: str | Path | None) -> Path:
+    if output is not None:
+        out = Path(output)
+        return out.parent / f"{out.name}.checkpoint.safetensors"
+    return Path(spec.train.output) / spec.name / "checkpoint.safetensors"
+
+
+def fingerprint(spec: Spec) -> str:
+    """A hash of the spec (less the settings that may change) and of the training data files' sizes and
+    modification times."""
+    from .data import expand_paths
+
+    d = spec.model_dump(mode="json")
+    for key in MAY_CHANGE:
+        d["train"].pop(key, None)
+    files = []
+    for split in ("train", "validation", "test"):
+        paths = getattr(spec.data, split)
+        for p in expand_paths(paths) if paths else []:
+            st = os.stat(p)
+            files.append([str(p), st.st_size, st.st_mtime_ns])
+    return hashlib.sha256(json.dumps([d, files], sort_keys=True).encode()).hexdigest()
+
+
+def save(path: Path, fp: str, model, optimizers, pos: Position) -> None:
+    """Write a checkpoint atomically (temporary file, fsync, rename)."""
+    from safetensors.torch import save_file
+
+    tensors: dict[str, torch.Tensor] = {f"model.{k}": v for k, v in model.state_dict().items()}
+    scalars: dict[str, object] = {}
+    for j, opt in enumerate(optimizers):
+        for idx, state in opt.state_dict()["state"].items():
+            for key, value in state.items():
+                name = f"opt{j}.{idx}.{key}"
+                if isinstance(value, torch.Tensor):
+                    tensors[name] = value
+                else:
+                    scalars[name] = value
+    for k, v in (pos.best_state or {}).items():
+        tensors[f"best.{k}"] = v
+    for name in ("perm", "generator", "rng"):
+        if getattr(pos, name) is not None:
+            tensors[name] = getattr(pos, name)
+    meta = {"format": FORMAT, "fingerprint": fp, "epoch": pos.epoch, "at": pos.at, "total": pos.total,
+            "seen": pos.seen, "best": pos.best, "since_best": pos.since_best, "has_best": pos.best_state is not None,
+            "history": pos.history, "elapsed": pos.elapsed, "scalars": scalars, "optimizers": len(optimizers),
+            "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, str(tmp),
+              metadata={"wdcli_checkpoint": json.dumps(meta, default=float)})
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load(path: Path, fp: str, model, optimizers) -> Position:
+    """Restore the model and optimizers from a checkpoint; returns where to continue."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {})["wdcli_checkpoint"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise WdcliError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e}); delete it and train "
+                         "without --resume") from None
+    if meta.get("format") != FORMAT:
+        raise WdcliError(f"{path}: checkpoint format {meta.get('format')} is not {FORMAT}, the one this wdcli "
+                         "writes; delete it and train without --resume")
+    if meta["fingerprint"] != fp:
+        raise WdcliError(f"{path}: the spec or its training data changed since this checkpoint was written, so it "
+                         "cannot be resumed; undo the change, or delete the checkpoint and train without --resume")
+    if meta["optimizers"] != len(optimizers):
+        raise WdcliError(f"{path}: written for {meta['optimizers']} optimizers, the spec makes {len(optimizers)}")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    for j, opt in enumerate(optimizers):
+        sd = opt.state_dict()
+        state: dict[int, dict] = {}
+        prefix = f"opt{j}."
+        for k, v in [*tensors.items(), *meta["scalars"].items()]:
+            if k.startswith(prefix):
+                idx, key = k[len(prefix):].split(".", 1)
+                state.setdefault(int(idx), {})[key] = v
+        sd["state"] = state
+        opt.load_state_dict(sd)
+    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} if meta["has_best"] else None
+    return Position(epoch=meta["epoch"], at=meta["at"], perm=tensors.get("perm"), generator=tensors.get("generator"),
+                    rng=tensors.get("rng"), total=meta["total"], seen=meta["seen"], best=meta["best"],
+                    since_best=meta["since_best"], best_state=best, history=meta["history"], elapsed=meta["elapsed"])
+
+
+class StopRequests:
+    """While training: the first Ctrl-C (or SIGTERM) asks the loop to stop after the current step, write a
+    checkpoint and exit; a second Ctrl-C stops at once. Only in the main thread (where signals arrive)."""
+
+    def __init__(self):
+        self.signal: int | None = None
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
