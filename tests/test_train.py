@@ -29,11 +29,20 @@ def test_every_shipped_spec_smoke_trains(path, workdir):
     assert (workdir / "runs" / "LATEST").read_text().strip() == f"{spec.name}/{folder.name}"
 
 
-def test_same_spec_data_seed_same_weights():
+def test_same_spec_data_seed_same_weights_and_scores():
+    from wdcli.data import load_splits
+    from wdcli.pipeline import transform
+    from wdcli.train import Tensors, score
+
     spec = load_spec(SPECS / "tiny.yaml")
     a, b = train(spec), train(spec)
     for (k, v), (_, w) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
         assert torch.equal(v, w), k
+    test = load_splits(spec.data)["test"]
+    sa = score(a.model, Tensors.of(transform(a.fitted, test)))
+    sb = score(b.model, Tensors.of(transform(b.fitted, test)))
+    assert np.array_equal(sa, sb)
+    assert a.metrics == b.metrics
 
 
 def test_model_parts_train_alone():
