@@ -526,8 +526,8 @@ class DenseTransform:
                          for j, s in enumerate(states) if s["transform"] == "quantile"]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.clip(x, self.lo, self.hi)
-        x = np.where(np.isnan(x), self.fill, x)
+        x = np.clip(x, self.lo, self.hi)  # a copy; NaN stays NaN
+        np.copyto(x, np.broadcast_to(self.fill, x.shape), where=np.isnan(x))
         if len(self.log):
             v = x[:, self.log]
             x[:, self.log] = np.sign(v) * np.log1p(np.abs(v))
@@ -537,12 +537,12 @@ class DenseTransform:
             x[:, self.minmax] = (x[:, self.minmax] - self.min) / self.range
         for j, bounds, k in self.quantile:
             x[:, j] = np.searchsorted(bounds, x[:, j], side="right") / k
-        return x.astype(np.float32)
+        return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def numeric_block(fitted: FittedPipeline, names: list[str], df: pl.DataFrame, where: str) -> np.ndarray:
     """float64 [n, len(names)] of numeric columns, NaN for missing markers, nulls, NaN and inf."""
-    x = np.empty((len(df), len(names)), dtype=np.float64)
+    x = np.empty((len(df), len(names)), dtype=np.float64, order="F")  # column by column: contiguous columns
     for j, name in enumerate(names):
         x[:, j] = _numeric_values(df, name, fitted.spec.columns[name].missing, where).fill_null(np.nan).to_numpy()
     return x
