@@ -205,94 +205,55 @@ class Encoder:
         return self._plans[key]
 
     def __call__(self, df: pl.DataFrame, where: str = "input") -> Encoded:
-        fitted, spec, n = self.fitted, self.fitted.spec, len(df)
-        if n > LARGE:
-            return transform(fitted, df, where, with_label=False)
-        exprs, flat_exprs, fast_numbers, checks = self._plan(df, where)
-        # (on small frames a sequential select costs less than a parallel one)
-        out = df.select_seq(exprs) if n and exprs else None
-        flats = {c: df.select_seq(e) for c, e in flat_exprs.items()} if n else {}
+        if len(df) > LARGE:
+            return transform(self.fitted, df, where, with_label=False)
+        r = _Request(self, df, where)
+        dense = self.dense(np.column_stack([r.number(c) for c in self.fitted.dense]) if self.fitted.dense
+                           else np.empty((r.n, 0)))
+        return Encoded(self._univalent(r), self._multivalent(r), dense, None, None, None, r.n)
 
-        # every text value of the request, univalent and flattened lists, looked up in one probe
-        hashes = [out.get_column(f"h:{c}").to_numpy() for c in self.text] if out is not None else []
-        hashes += [f.get_column("h").to_numpy() for f in flats.values()]
-        entries = self.tables.table.find(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.int64)
-        text_entries = entries[: len(self.text) * n].reshape(len(self.text), n)
-        columns: dict[str, _Column] = {}
-
-        def column(name: str) -> _Column:
-            if name not in columns:
-                columns[name] = _Column(self.tables, name, spec.columns[name].missing, df.get_column(name),
-                                        text_entries[self.text.index(name)])
-            return columns[name]
-
-        lists, at = {}, len(self.text) * n
-        for c, f in flats.items():
-            col = _Column(self.tables, c, spec.columns[c].missing, f.get_column("v"), entries[at: at + len(f)])
-            at += len(f)
-            valid = ~col.is_missing
-            rows = np.repeat(np.arange(n), out.get_column(f"len:{c}").to_numpy())[valid]
-            lists[c] = (col, valid, rows)
-
-        # numbers: float64 with NaN for missing, NaN and inf; text in a numeric column is transform's error
-        bad = {c for c in checks if out is not None and out.get_column(f"bad:{c}")[0]}
-        good = [c for c in fast_numbers if out is not None and c not in bad]
-        block = np.column_stack([out.get_column(f"n:{c}").to_numpy() for c in good]) if good else \
-            np.empty((n, 0))
-        block = np.where(np.isfinite(block), block, np.nan)
-        where_number = {c: k for k, c in enumerate(good)}
-
-        def number(name: str) -> np.ndarray:
-            if name in where_number:
-                return block[:, where_number[name]]
-            return _numeric_values(df, name, self.numeric.get(name, []), where).fill_null(np.nan).to_numpy()
-
-        def component_hash(name: str) -> np.ndarray:
-            if isinstance(spec.columns[name], Bucketized):
-                return hashing.hash_ints(bucketize(fitted.states[name]["boundaries"],
-                                                   number(spec.columns[name].source)))
-            return column(name).fnv()
-
-        def fast(part: str) -> bool:
-            return part in self.text or part in lists or isinstance(spec.columns[part], Bucketized)
-
+    def _univalent(self, r: _Request) -> np.ndarray:
+        fitted, n = self.fitted, r.n
         sparse = np.empty((n, len(fitted.univalent)), dtype=np.int64)
         if self.vocab1:  # vocabulary columns with one OOV id: the bulk of most models, in one step
             cols, rows = zip(*self.vocab1)
-            e = text_entries[list(rows)]
+            e = r.text_entries[list(rows)]
             sparse[:, list(cols)] = np.where(e >= 0, self.tables.ids[e], 1).T
         for j, name, state in self.lookups:
-            sparse[:, j] = self._categorical_ids(state, column(name))
+            sparse[:, j] = self._categorical_ids(state, r.column(name))
         for j, name in self.identity:
-            sparse[:, j] = _lookup(fitted, name, df.select(_clean_text(name, spec.columns[name].missing))[name])
+            clean = r.df.select(_clean_text(name, fitted.spec.columns[name].missing))[name]
+            sparse[:, j] = _lookup(fitted, name, clean)
         for j, boundaries, source in self.buckets:
-            sparse[:, j] = bucketize(boundaries, number(source))
+            sparse[:, j] = bucketize(boundaries, r.number(source))
         for j, name, parts in self.crosses:
-            if not all(fast(c) for c in parts):
-                sparse[:, j] = _cross_ids(fitted, name, df, where)
-                continue
-            sparse[:, j] = self._cross_ids(fitted, name, reduce(hashing.combine, [component_hash(c) for c in parts]))
-        multi = {}
+            if all(r.fast(c) for c in parts):
+                sparse[:, j] = self._cross_ids(fitted, name, reduce(hashing.combine, map(r.component_hash, parts)))
+            else:
+                sparse[:, j] = _cross_ids(fitted, name, r.df, r.where)
+        return sparse
+
+    def _multivalent(self, r: _Request) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        fitted, multi = self.fitted, {}
         for name in fitted.multivalent:
             state = fitted.states[name]
             if state["kind"] == "cross":
                 parts = state["columns"]
-                listed = [c for c in parts if c in lists]
-                if len(listed) != 1 or not all(fast(c) for c in parts):
-                    multi[name] = _cross_ids(fitted, name, df, where)  # several list columns: every combination
+                listed = [c for c in parts if c in r.lists]
+                if len(listed) != 1 or not all(r.fast(c) for c in parts):
+                    multi[name] = _cross_ids(fitted, name, r.df, r.where)  # several list columns: every combination
                     continue
-                col, valid, rows = lists[listed[0]]
-                h = reduce(hashing.combine, [col.fnv()[valid] if c in lists else component_hash(c)[rows]
+                col, valid, rows = r.lists[listed[0]]
+                h = reduce(hashing.combine, [col.fnv()[valid] if c in r.lists else r.component_hash(c)[rows]
                                              for c in parts])
-                multi[name] = _pad(self._cross_ids(fitted, name, h), np.bincount(rows, minlength=n))
-            elif name in lists:
-                col, valid, rows = lists[name]
-                multi[name] = _pad(self._categorical_ids(state, col)[valid], np.bincount(rows, minlength=n))
+                multi[name] = _pad(self._cross_ids(fitted, name, h), np.bincount(rows, minlength=r.n))
+            elif name in r.lists:
+                col, valid, rows = r.lists[name]
+                multi[name] = _pad(self._categorical_ids(state, col)[valid], np.bincount(rows, minlength=r.n))
             else:
-                flat, counts, w = _multi_values(df, name, spec.columns[name], where)
+                flat, counts, w = _multi_values(r.df, name, fitted.spec.columns[name], r.where)
                 multi[name] = _pad(_lookup(fitted, name, flat), counts, w)
-        dense = self.dense(np.column_stack([number(c) for c in fitted.dense]) if fitted.dense else np.empty((n, 0)))
-        return Encoded(sparse, multi, dense, None, None, None, n)
+        return multi
 
     @staticmethod
     def _cross_ids(fitted: FittedPipeline, name: str, h: np.ndarray) -> np.ndarray:
@@ -310,3 +271,59 @@ class Encoder:
         if unknown.any():  # out of the vocabulary: the OOV bucket(s)
             ids[unknown] = 1 if state["oov"] == 1 else hashing.bucket(col.fnv()[unknown], state["oov"]) + 1
         return ids
+
+
+class _Request:
+    """One request's selected columns and table lookups, and what is computed from them on demand."""
+
+    def __init__(self, enc: Encoder, df: pl.DataFrame, where: str):
+        self.enc, self.df, self.where, self.n = enc, df, where, len(df)
+        self.spec = enc.fitted.spec
+        exprs, flat_exprs, fast_numbers, checks = enc._plan(df, where)
+        n = self.n
+        # (on small frames a sequential select costs less than a parallel one)
+        out = df.select_seq(exprs) if n and exprs else None
+        flats = {c: df.select_seq(e) for c, e in flat_exprs.items()} if n else {}
+
+        # every text value of the request, univalent and flattened lists, looked up in one probe
+        hashes = [out.get_column(f"h:{c}").to_numpy() for c in enc.text] if out is not None else []
+        hashes += [f.get_column("h").to_numpy() for f in flats.values()]
+        entries = enc.tables.table.find(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.int64)
+        self.text_entries = entries[: len(enc.text) * n].reshape(len(enc.text), n)
+        self.columns: dict[str, _Column] = {}
+        self.lists: dict[str, tuple[_Column, np.ndarray, np.ndarray]] = {}  # name -> (values, valid, their rows)
+        at = len(enc.text) * n
+        for c, f in flats.items():
+            col = _Column(enc.tables, c, self.spec.columns[c].missing, f.get_column("v"), entries[at: at + len(f)])
+            at += len(f)
+            valid = ~col.is_missing
+            self.lists[c] = (col, valid, np.repeat(np.arange(n), out.get_column(f"len:{c}").to_numpy())[valid])
+
+        # numbers: float64 with NaN for missing, NaN and inf; text in a numeric column is transform's error
+        bad = {c for c in checks if out is not None and out.get_column(f"bad:{c}")[0]}
+        good = [c for c in fast_numbers if out is not None and c not in bad]
+        block = np.column_stack([out.get_column(f"n:{c}").to_numpy() for c in good]) if good else np.empty((n, 0))
+        self.block = np.where(np.isfinite(block), block, np.nan)
+        self.block_index = {c: k for k, c in enumerate(good)}
+
+    def column(self, name: str) -> _Column:
+        if name not in self.columns:
+            self.columns[name] = _Column(self.enc.tables, name, self.spec.columns[name].missing,
+                                         self.df.get_column(name), self.text_entries[self.enc.text.index(name)])
+        return self.columns[name]
+
+    def number(self, name: str) -> np.ndarray:
+        if name in self.block_index:
+            return self.block[:, self.block_index[name]]
+        return _numeric_values(self.df, name, self.enc.numeric.get(name, []), self.where).fill_null(np.nan).to_numpy()
+
+    def component_hash(self, name: str) -> np.ndarray:
+        """A cross component's stable hash per row: FNV of the value, or the mixed bucket id."""
+        col = self.spec.columns[name]
+        if isinstance(col, Bucketized):
+            return hashing.hash_ints(bucketize(self.enc.fitted.states[name]["boundaries"], self.number(col.source)))
+        return self.column(name).fnv()
+
+    def fast(self, part: str) -> bool:
+        """Whether a cross component is covered here (else the cross goes through transform's functions)."""
+        return part in self.enc.text or part in self.lists or isinstance(self.spec.columns[part], Bucketized)

@@ -382,7 +382,7 @@ def _fit_cross(fitted: FittedPipeline, cross, train: pl.DataFrame, where: str) -
 
 def _component_hashes(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str):
     """(rows, hashes) of one cross component: the stable hash of each raw value (bucket for bucketized)."""
-    spec, state = fitted.spec, fitted.states[name]
+    spec = fitted.spec
     col = spec.columns[name]
     n = len(df)
     if isinstance(col, Bucketized):

@@ -11,7 +11,7 @@ import polars as pl
 from .artifact import Artifact, save_artifact
 from .checkpoint import checkpoint_path
 from .data import file_format, load_splits, read_one
-from .score import Scorer, write_frame
+from .score import Scorer
 from .spec import Spec
 from .train import TrainResult, train
 
