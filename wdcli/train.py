@@ -98,6 +98,22 @@ def _better(metric: str, new: float, best: float | None) -> bool:
     return new > best if metric == "auc" else new < best
 
 
+def _fit_and_encode(spec: Spec, frames: dict[str, pl.DataFrame] | None):
+    """Fit the pipeline on the training rows and encode every split; also how messages name each split."""
+    names = {"train": "training data", "validation": "validation data", "test": "test data"}
+    if frames is None:
+        frames, names = load_splits(spec.data), split_names(spec.data)
+    train_df = frames["train"]
+    if spec.train.max_rows is not None and len(train_df) > spec.train.max_rows:
+        train_df = train_df.head(spec.train.max_rows)
+    fitted = fit_pipeline(spec, train_df, names["train"])
+    encoded = {"train": transform(fitted, train_df, names["train"], with_label=True)}
+    for split in ("validation", "test"):
+        if split in frames and len(frames[split]):
+            encoded[split] = transform(fitted, frames[split], names[split], with_label=True)
+    return fitted, encoded, names
+
+
 def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: Reporter | None = None,
           checkpoint: Path | None = None, resume: bool = False) -> TrainResult:
     """Fit the pipeline on the training rows, train the model, keep the best epoch's weights.
@@ -108,17 +124,7 @@ def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: R
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     fp = ckpt.fingerprint(spec) if checkpoint is not None else ""
-    names = {"train": "training data", "validation": "validation data", "test": "test data"}
-    if frames is None:
-        frames, names = load_splits(spec.data), split_names(spec.data)
-    train_df = frames["train"]
-    if cfg.max_rows is not None and len(train_df) > cfg.max_rows:
-        train_df = train_df.head(cfg.max_rows)
-    fitted = fit_pipeline(spec, train_df, names["train"])
-    encoded = {"train": transform(fitted, train_df, names["train"], with_label=True)}
-    for split in ("validation", "test"):
-        if split in frames and len(frames[split]):
-            encoded[split] = transform(fitted, frames[split], names[split], with_label=True)
+    fitted, encoded, names = _fit_and_encode(spec, frames)
     tensors = {k: Tensors.of(v) for k, v in encoded.items()}
     config = build_config(fitted)
     torch.manual_seed(cfg.seed)
