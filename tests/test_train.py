@@ -1,6 +1,7 @@
 """Training: determinism, the artifact round trip, and a smoke run of every shipped spec."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -96,3 +97,42 @@ def test_artifact_faults_are_reported(workdir):
         load_artifact(folder)
     with pytest.raises(ArtifactError, match="no such model folder"):
         load_artifact(workdir / "nope")
+
+
+def test_a_crash_while_saving_keeps_the_previous_artifact(workdir, monkeypatch):
+    """Killed part-way through writing, a run leaves the previous artifact whole and nothing that loads."""
+    import wdcli.artifact as artifact
+
+    spec = load_spec(SPECS / "tiny.yaml", ["train.epochs=1"])
+    _, first = run_training(spec, output=workdir / "m")
+    before = load_artifact(first).model.state_dict()
+    real = artifact.write_run_files
+
+    def crash_half_way(folder, *a, **k):
+        real(folder, *a, **k)
+        (folder / "manifest.json").unlink()  # as if killed before the manifest, the last file, was written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(artifact, "write_run_files", crash_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        run_training(load_spec(SPECS / "tiny.yaml", ["train.epochs=2", "train.seed=5"]), output=workdir / "m")
+    after = load_artifact(workdir / "m").model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    leftovers = [p for p in workdir.iterdir() if p.name.startswith(".tmp-")]
+    assert leftovers and all(not (p / "manifest.json").exists() for p in leftovers)
+    with pytest.raises(ArtifactError, match="not a model folder"):
+        load_artifact(leftovers[0])
+
+
+def test_stale_temporary_files_of_dead_processes_are_removed(workdir):
+    import subprocess
+
+    from wdcli.artifact import remove_stale
+
+    p = subprocess.Popen(["true"])  # a process id that has exited
+    p.wait()
+    (workdir / f".tmp-20260101-000000-{p.pid}").mkdir()
+    (workdir / f".checkpoint.safetensors.tmp{p.pid}").write_text("x")
+    (workdir / f".tmp-20260101-000001-{os.getpid()}").mkdir()  # this process: alive, kept
+    remove_stale(workdir)
+    assert sorted(x.name for x in workdir.iterdir()) == [f".tmp-20260101-000001-{os.getpid()}"]

@@ -76,6 +76,29 @@ def write_run_files(folder: Path, spec: Spec, fitted: FittedPipeline, config: Mo
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
 
+def remove_stale(folder: Path) -> None:
+    """Remove what killed processes left half-written in a runs folder: temporary artifact folders and
+    checkpoint files named after a process id that is no longer running."""
+    for path in [*folder.glob(".tmp-*-*"), *folder.glob(".old-*-*"), *folder.glob(".*.tmp*")]:
+        pid = path.name.rsplit("-", 1)[-1] if path.name.startswith((".tmp-", ".old-")) else path.name.rsplit("tmp", 1)[-1]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def save_artifact(spec: Spec, fitted: FittedPipeline, config: ModelConfig, model, metrics: dict,
                   output: str | Path | None = None) -> Path:
     """Save a run atomically. Without `output`: runs/<name>/<run id>, and the LATEST pointers are updated."""
@@ -91,6 +114,7 @@ def save_artifact(spec: Spec, fitted: FittedPipeline, config: ModelConfig, model
             final = root / spec.name / f"{run_id}-{k}"
             k += 1
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(final.parent)
     tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
