@@ -37,14 +37,6 @@ FORMAT = 1
 MAY_CHANGE = ("epochs", "threads", "output", "checkpoint")
 
 
-class Interrupted(WdcliError):
-    """Training stopped on Ctrl-C or SIGTERM (after writing a checkpoint, when it could)."""
-
-    def __init__(self, message: str, exit_code: int, checkpoint: Path | None = None):
-        super().__init__(message)
-        self.exit_code, self.checkpoint = exit_code, checkpoint
-
-
 @dataclass
 class Position:
     """Where a training run is: everything the loop needs to continue, besides the model and optimizers."""

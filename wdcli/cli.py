@@ -40,10 +40,13 @@ def command(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from .errors import SpecError, WdcliError
+        from .errors import Interrupted, SpecError, WdcliError
 
         try:
             return fn(*args, **kwargs)
+        except Interrupted as e:
+            err.print(str(e), markup=False, highlight=False)
+            raise typer.Exit(e.exit_code)
         except SpecError as e:
             err.print(f"[bold red]error:[/] {len(e.problems)} problem{'s' if len(e.problems) != 1 else ''} in the spec")
             for p in e.problems:
@@ -184,7 +187,8 @@ def train(spec: SpecArg, set: SetOpt = None,
     Checkpoints are written as it trains; Ctrl-C stops after writing one, and --resume continues from it."""
     import shlex
 
-    from .checkpoint import Interrupted, checkpoint_path
+    from .checkpoint import checkpoint_path
+    from .errors import Interrupted
     from .loading import load_spec
     from .run import run_training
 

@@ -6,6 +6,7 @@ The CLI prints them without a traceback; library users catch `WdcliError`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class WdcliError(Exception):
@@ -42,3 +43,11 @@ class DataError(WdcliError):
 
 class ArtifactError(WdcliError):
     """A model folder that is missing files, corrupted, or of an unknown format version."""
+
+
+class Interrupted(WdcliError):
+    """Training stopped on Ctrl-C or SIGTERM (after writing a checkpoint, when it could)."""
+
+    def __init__(self, message: str, exit_code: int, checkpoint: Path | None = None):
+        super().__init__(message)
+        self.exit_code, self.checkpoint = exit_code, checkpoint

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from . import checkpoint as ckpt
 from .data import load_splits, split_names
-from .errors import DataError
+from .errors import DataError, Interrupted
 from .metrics import evaluate
 from .model import WideDeep
 from .optim import make_optimizers
@@ -220,9 +220,9 @@ def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: R
     return result
 
 
-def _interrupted(signum: int, checkpoint: Path | None) -> ckpt.Interrupted:
+def _interrupted(signum: int, checkpoint: Path | None) -> Interrupted:
     what = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "stopped by SIGTERM"
     code = 130 if signum == signal.SIGINT else 143
     if checkpoint is None:
-        return ckpt.Interrupted(f"training {what}; nothing was saved", code)
-    return ckpt.Interrupted(f"training {what}; checkpoint written to {checkpoint}", code, checkpoint)
+        return Interrupted(f"training {what}; nothing was saved", code)
+    return Interrupted(f"training {what}; checkpoint written to {checkpoint}", code, checkpoint)
