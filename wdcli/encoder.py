@@ -228,7 +228,7 @@ class Encoder:
             sparse[:, j] = bucketize(boundaries, r.number(source))
         for j, name, parts in self.crosses:
             if all(r.fast(c) for c in parts):
-                sparse[:, j] = self._cross_ids(fitted, name, reduce(hashing.combine, map(r.component_hash, parts)))
+                sparse[:, j] = fitted.cross_ids(name, reduce(hashing.combine, map(r.component_hash, parts)))
             else:
                 sparse[:, j] = _cross_ids(fitted, name, r.df, r.where)
         return sparse
@@ -246,7 +246,7 @@ class Encoder:
                 col, valid, rows = r.lists[listed[0]]
                 h = reduce(hashing.combine, [col.fnv()[valid] if c in r.lists else r.component_hash(c)[rows]
                                              for c in parts])
-                multi[name] = _pad(self._cross_ids(fitted, name, h), np.bincount(rows, minlength=r.n))
+                multi[name] = _pad(fitted.cross_ids(name, h), np.bincount(rows, minlength=r.n))
             elif name in r.lists:
                 col, valid, rows = r.lists[name]
                 multi[name] = _pad(self._categorical_ids(state, col)[valid], np.bincount(rows, minlength=r.n))
@@ -254,13 +254,6 @@ class Encoder:
                 flat, counts, w = _multi_values(r.df, name, fitted.spec.columns[name], r.where)
                 multi[name] = _pad(_lookup(fitted, name, flat), counts, w)
         return multi
-
-    @staticmethod
-    def _cross_ids(fitted: FittedPipeline, name: str, h: np.ndarray) -> np.ndarray:
-        state = fitted.states[name]
-        if state["encoding"] == "hash":
-            return hashing.bucket(h, state["buckets"]) + 1
-        return fitted.cross_vocab_ids(name, h)
 
     @staticmethod
     def _categorical_ids(state: dict, col: _Column) -> np.ndarray:

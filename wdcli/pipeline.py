@@ -52,8 +52,12 @@ class FittedPipeline:
             self._cache[name] = pl.Enum(self.states[name]["vocab"])
         return self._cache[name]
 
-    def cross_vocab_ids(self, name: str, h: np.ndarray) -> np.ndarray:
-        """Ids of combination hashes under a cross's fitted vocabulary (1 = not in it)."""
+    def cross_ids(self, name: str, h: np.ndarray) -> np.ndarray:
+        """Ids of a cross's combination hashes: their bucket, or their place in the fitted vocabulary (1 = not
+        in it)."""
+        state = self.states[name]
+        if state["encoding"] == "hash":
+            return hashing.bucket(h, state["buckets"]) + 1
         key = ("cross", name)
         if key not in self._cache:
             vocab = np.asarray(self.states[name]["hashes"], dtype=np.uint64)
@@ -499,10 +503,7 @@ def _lookup(fitted: FittedPipeline, name: str, values: pl.Series) -> np.ndarray:
 def _cross_ids(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str):
     state = fitted.states[name]
     rows, h = _cross_hashes(fitted, state["columns"], df, where)
-    if state["encoding"] == "hash":
-        ids = hashing.bucket(h, state["buckets"]) + 1
-    else:
-        ids = fitted.cross_vocab_ids(name, h)
+    ids = fitted.cross_ids(name, h)
     if not state["multivalent"]:
         return ids
     return _pad(ids, np.bincount(rows, minlength=len(df)))
