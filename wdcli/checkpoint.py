@@ -104,7 +104,7 @@ def save(path: Path, fp: str, model, optimizers, pos: Position) -> None:
             "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, str(tmp),
+    save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(tmp),
               metadata={"wdcli_checkpoint": json.dumps(meta, default=float)})
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
