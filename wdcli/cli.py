@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -46,6 +47,9 @@ def command(fn):
             return fn(*args, **kwargs)
         except Interrupted as e:
             err.print(str(e), markup=False, highlight=False)
+            if e.checkpoint is not None:  # the same command line, resuming
+                again = ["wdcli", *sys.argv[1:]] + ([] if "--resume" in sys.argv else ["--resume"])
+                err.print("continue with: " + shlex.join(again), markup=False, highlight=False)
             raise typer.Exit(e.exit_code)
         except SpecError as e:
             err.print(f"[bold red]error:[/] {len(e.problems)} problem{'s' if len(e.problems) != 1 else ''} in the spec")
@@ -185,10 +189,7 @@ def train(spec: SpecArg, set: SetOpt = None,
     """Fit the pipeline, train the model, save the artifact and print the final metrics.
 
     Checkpoints are written as it trains; Ctrl-C stops after writing one, and --resume continues from it."""
-    import shlex
-
     from .checkpoint import checkpoint_path
-    from .errors import Interrupted
     from .loading import load_spec
     from .run import run_training
 
@@ -203,16 +204,8 @@ def train(spec: SpecArg, set: SetOpt = None,
     progress = None if quiet else _Progress(err)
     if progress:
         progress.bar.start()
-    try:
+    try:  # Ctrl-C: the progress bar stops here, then `command` prints how to resume
         result, path = run_training(s, output=output, reporter=progress, resume=resume)
-    except Interrupted as e:
-        if progress:
-            progress.bar.stop()
-        err.print(str(e), markup=False, highlight=False)
-        if e.checkpoint is not None:
-            again = ["wdcli", *sys.argv[1:]] + ([] if resume else ["--resume"])
-            err.print("continue with: " + " ".join(shlex.quote(a) for a in again), markup=False, highlight=False)
-        raise typer.Exit(e.exit_code)
     finally:
         if progress:
             progress.bar.stop()
