@@ -73,8 +73,9 @@ class _HashTable:
 
 class _TextTables:
     """The known values of every text column, in one hash table: each column's values are hashed with a seed
-    of their own. Per entry: the id (-1 for columns without a vocabulary), whether the value counts as
-    missing, and its stable FNV hash (NULL_HASH for missing)."""
+    of their own: a column's vocabulary (if it has one) and what counts as missing (its markers, "" and null).
+    Per entry: the id (0 for missing), whether the value counts as missing, and its stable FNV hash (NULL_HASH
+    for missing)."""
 
     def __init__(self, fitted: FittedPipeline, names: list[str]):
         keys, ids, missing, fnv = [], [], [], []
