@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from wdcli.loading import load_spec
+from wdcli.spec import load_spec
 from wdcli.run import run_training
 from wdcli.score import Scorer
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from wdcli.loading import load_spec
-from wdcli.pipeline import fit_pipeline, transform
+from wdcli.spec import load_spec
+from wdcli.features import fit_pipeline, transform
 
 HERE = Path(__file__).parent
 
@@ -41,7 +41,7 @@ def main() -> None:
     fit_s, fitted = timed(lambda: fit_pipeline(spec, df), a.repeat)
     tr_s, enc = timed(lambda: transform(fitted, df), a.repeat)
     print(f"rows: {df.height:,}  columns: {df.width}  (13 numeric, 26 categorical, 2 crosses)")
-    print(f"largest vocabulary: {max(s.get('cardinality', 0) for s in fitted.states.values()):,} ids")
+    print(f"largest vocabulary: {max(fitted.cardinality(n) for n in fitted.univalent):,} ids")
     print(f"polars read_parquet (floor): {read_s:.3f} s")
     print(f"fit:                         {fit_s:.3f} s")
     print(f"transform:                   {tr_s:.3f} s")

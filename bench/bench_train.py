@@ -15,39 +15,35 @@ import time
 from pathlib import Path
 
 import polars as pl
-import torch
-import torch.nn.functional as F
 
-from wdcli.loading import load_spec
-from wdcli.model import WideDeep
-from wdcli.optim import make_optimizers
-from wdcli.pipeline import fit_pipeline, transform
-from wdcli.plan import build_config
-from wdcli.train import Tensors, predict_logits
+from wdcli.data.batch import Batch
+from wdcli.data.memory import InMemory
+from wdcli.features import fit_pipeline, transform
+from wdcli.model.plan import build_config
+from wdcli.model.widedeep import probabilities
+from wdcli.spec import load_spec
+from wdcli.train.runtime import Runtime
+from wdcli.train.trainer import Trainer
 
 HERE = Path(__file__).parent
 
 
-def epoch(model, optimizers, data: Tensors, batch: int, seed: int = 0) -> dict:
-    gen = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(len(data), generator=gen)
-    t_fb = t_opt = 0.0
+def epoch(trainer: Trainer, data: InMemory) -> dict:
+    """One epoch of the trainer's own step; the optimizers' share is timed by wrapping their `step`."""
+    t_opt = [0.0]
+    for opt in trainer.optimizers:
+        def timed(*a, _step=opt.step, **k):
+            t = time.perf_counter()
+            out = _step(*a, **k)
+            t_opt[0] += time.perf_counter() - t
+            return out
+        opt.step = timed
     start = time.perf_counter()
-    model.train()
-    for a in range(0, len(data), batch):
-        b = data.rows(perm[a:a + batch])
-        t0 = time.perf_counter()
-        loss = F.binary_cross_entropy_with_logits(model(b.sparse, b.multi, b.dense), b.label)
-        for o in optimizers:
-            o.zero_grad(set_to_none=True)
-        loss.backward()
-        t1 = time.perf_counter()
-        for o in optimizers:
-            o.step()
-        t_fb += t1 - t0
-        t_opt += time.perf_counter() - t1
+    for batch in data.batches():
+        trainer.step(batch)
     total = time.perf_counter() - start
-    return {"rows_per_s": len(data) / total, "seconds": total, "forward_backward_s": t_fb, "optimizer_s": t_opt}
+    return {"rows_per_s": data.rows / total, "seconds": total, "forward_backward_s": total - t_opt[0],
+            "optimizer_s": t_opt[0]}
 
 
 def main() -> None:
@@ -56,38 +52,37 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--pairs", default="ftrl+adagrad,sgd+sgd,adam+adam")
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    runtime = Runtime.start(threads=2)
     spec = load_spec(HERE / "synth.yaml", check_paths=False)
     df = pl.read_parquet(a.data).head(a.rows)
     t = time.perf_counter()
     fitted = fit_pipeline(spec, df)
-    data = Tensors.of(transform(fitted, df))
+    encoded = Batch.of(transform(fitted, df))
     prep = time.perf_counter() - t
     cfg = build_config(fitted)
     p = cfg.param_counts()
-    print(f"rows {len(data):,}; parameters: wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,}")
+    print(f"rows {len(encoded):,}; parameters: wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,}")
     print(f"preprocessing (fit + transform to tensors): {prep:.2f} s")
     print(f"{'wide + deep optimizers':<24}{'rows/s':>10}{'epoch s':>9}{'fwd+bwd s':>11}{'optim s':>9}")
-    model = None
+    trainer = None
     for pair in a.pairs.split(","):
         wide, deep = pair.split("+")
         opt = {"ftrl": "{name: ftrl}", "adagrad": "{name: adagrad}", "sgd": "{name: sgd, lr: 0.05}",
                "adam": "{name: adam}"}
         s = load_spec(HERE / "synth.yaml", [f"train.wide_optimizer={opt[wide]}", f"train.deep_optimizer={opt[deep]}"],
                       check_paths=False)
-        torch.manual_seed(0)
-        model = WideDeep(cfg)
-        r = epoch(model, make_optimizers(model, s.train), data, s.train.batch_size)
+        trainer = Trainer(cfg, s.train.model_copy(update={"seed": 0}), runtime)
+        r = epoch(trainer, InMemory(encoded, s.train.batch_size, seed=0))
         print(f"{pair:<24}{r['rows_per_s']:>10,.0f}{r['seconds']:>9.1f}{r['forward_backward_s']:>11.1f}"
               f"{r['optimizer_s']:>9.1f}")
     t = time.perf_counter()
-    predict_logits(model, data)
+    probabilities(trainer.model, encoded.chunks())
     score_s = time.perf_counter() - t
-    print(f"bulk scoring (encoded tensors, batches of 1,024): {len(data) / score_s:,.0f} rows/s")
+    print(f"bulk scoring (encoded tensors, batches of 1,024): {len(encoded) / score_s:,.0f} rows/s")
     t = time.perf_counter()
-    predict_logits(model, Tensors.of(transform(fitted, df)))
+    probabilities(trainer.model, Batch.of(transform(fitted, df)).chunks())
     full_s = time.perf_counter() - t
-    print(f"bulk scoring from raw columns (transform included): {len(data) / full_s:,.0f} rows/s")
+    print(f"bulk scoring from raw columns (transform included): {len(encoded) / full_s:,.0f} rows/s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS): {peak:,.0f} MiB")
 

@@ -15,9 +15,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from wdcli.checkpoint import checkpoint_path
+from wdcli.train.checkpoint import checkpoint_path
 from wdcli.errors import WdcliError
-from wdcli.loading import load_spec
+from wdcli.spec import load_spec
 from wdcli.run import run_training
 
 from .conftest import SPECS

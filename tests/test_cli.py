@@ -83,3 +83,48 @@ def test_schema_is_json():
 def test_no_model_yet(workdir):
     r = invoke("rank", "--input", "x.csv")
     assert r.exit_code == 2 and "run `wdcli train SPEC` first" in r.stderr
+
+
+def test_tsv_in_and_out_and_typed_parquet(apps_spec, workdir):
+    assert invoke("train", apps_spec, "--set", "train.epochs=1", "-q").exit_code == 0
+    tsv = workdir / "candidates.tsv"
+    tsv.write_text(apps_frame(30, seed=4).write_csv(separator="\t"))
+    r = invoke("predict", "--input", tsv, "--output", workdir / "scores.tsv")
+    assert r.exit_code == 0, r.output
+    scored = pl.read_csv(workdir / "scores.tsv", separator="\t")
+    assert scored.height == 30 and "score" in scored.columns and "age" in scored.columns
+    csv = workdir / "candidates.csv"
+    apps_frame(30, seed=4).write_csv(csv)
+    assert invoke("predict", "--input", csv, "--output", workdir / "scores.parquet").exit_code == 0
+    schema = pl.read_parquet_schema(workdir / "scores.parquet")
+    assert schema["age"] == pl.Float64 and schema["score"] == pl.Float64  # numbers stay numbers
+    assert schema["impression"] == pl.String
+
+
+def test_model_may_be_a_run_a_spec_runs_folder_or_its_latest_file(apps_spec, workdir):
+    assert invoke("train", apps_spec, "--set", "train.epochs=1", "-q").exit_code == 0
+    csv = workdir / "c.csv"
+    apps_frame(20, seed=2).write_csv(csv)
+    run = next(p for p in (workdir / "runs" / "apps").iterdir() if p.is_dir())
+    outputs = set()
+    for model in (run, workdir / "runs" / "apps", workdir / "runs" / "apps" / "LATEST", workdir / "runs" / "LATEST"):
+        r = invoke("predict", "--model", model, "--input", csv)
+        assert r.exit_code == 0, (model, r.output)
+        outputs.add(r.stdout)
+    assert len(outputs) == 1
+
+
+def test_group_column_may_also_be_a_feature(apps_spec, workdir):
+    spec = apps_spec.read_text().replace("columns:\n", "columns:\n  user: categorical\n", 1)
+    apps_spec.write_text(spec)
+    r = invoke("train", apps_spec, "--set", "train.epochs=1", "-q")
+    assert r.exit_code == 0, r.output
+    bad = apps_spec.read_text().replace("  user: categorical\n", "  clicked: categorical\n")
+    apps_spec.write_text(bad)
+    r = invoke("validate", apps_spec)
+    assert r.exit_code == 2 and "label.column: 'clicked' is also declared as a feature column" in r.stderr
+
+
+def test_shell_completion_is_offered():
+    r = invoke("--help")
+    assert r.exit_code == 0 and "--install-completion" in r.output

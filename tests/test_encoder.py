@@ -6,11 +6,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from wdcli.data import read_one
-from wdcli.encoder import Encoder
+from wdcli.data.io import read_one
+from wdcli.features import Encoder
 from wdcli.errors import DataError
-from wdcli.loading import load_spec
-from wdcli.pipeline import fit_pipeline, transform
+from wdcli.spec import load_spec
+from wdcli.features import fit_pipeline, transform
 
 from .conftest import SPECS
 
@@ -68,8 +68,9 @@ def assert_same(fitted, frame):
     np.testing.assert_array_equal(got.dense, want.dense)
     assert got.multi.keys() == want.multi.keys()
     for k in got.multi:
-        np.testing.assert_array_equal(got.multi[k][0], want.multi[k][0])
-        np.testing.assert_array_equal(got.multi[k][1], want.multi[k][1])
+        np.testing.assert_array_equal(got.multi[k].ids, want.multi[k].ids)
+        np.testing.assert_array_equal(got.multi[k].offsets, want.multi[k].offsets)
+        np.testing.assert_array_equal(got.multi[k].weights, want.multi[k].weights)
 
 
 @pytest.mark.parametrize("seed", [1, 2])

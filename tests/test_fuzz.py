@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wdcli.errors import DataError
-from wdcli.loading import load_spec
+from wdcli.spec import load_spec
 from wdcli.run import run_training
 from wdcli.score import Scorer
-from wdcli.pipeline import transform
+from wdcli.features import transform
 
 from .conftest import SPECS
 from .test_encoder import EVERY_ENCODING, every_encoding_frame
@@ -58,12 +58,15 @@ def check(scorer: Scorer, frame: pl.DataFrame) -> None:
     for j, name in enumerate(fitted.univalent):
         ids = enc.sparse[:, j]
         assert ((ids >= 0) & (ids < fitted.cardinality(name))).all(), name
-    for name, (ids, w) in enc.multi.items():
-        assert ((ids >= 0) & (ids < fitted.cardinality(name))).all(), name
-        assert np.isfinite(w).all()
+    for name, bag in enc.multi.items():
+        assert ((bag.ids >= 0) & (bag.ids < fitted.cardinality(name))).all(), name
+        assert np.isfinite(bag.weights).all() and len(bag.offsets) == len(frame) + 1
     assert np.isfinite(enc.dense).all()
     want = transform(fitted, frame, with_label=False)
     assert np.array_equal(enc.sparse, want.sparse) and np.array_equal(enc.dense, want.dense)
+    for name, bag in want.multi.items():  # list columns and crosses with them, ragged
+        got = enc.multi[name]
+        assert all(np.array_equal(getattr(got, k), getattr(bag, k)) for k in ("ids", "offsets", "weights")), name
     scores = scorer.score(frame)
     assert len(scores) == len(frame)
     assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()

@@ -3,7 +3,7 @@
 import numpy as np
 import polars as pl
 
-from wdcli import hashing
+from wdcli.features import hashing
 
 
 def test_fnv1a64_known_vectors():

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from wdcli.errors import SpecError
-from wdcli.loading import load_spec
+from wdcli.spec import load_spec
 from wdcli.spec import Spec
 
 from .conftest import SPECS

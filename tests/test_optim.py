@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from wdcli.optim import FTRL, Adagrad
+from wdcli.model.optim import FTRL, Adagrad
 
 
 def reference_ftrl(grads, alpha, beta, l1, l2, dim):
@@ -83,3 +83,35 @@ def test_adagrad_sparse_equals_dense():
             opt.step()
     # untouched rows differ only in never having been updated; touched rows must match exactly
     assert torch.allclose(a.weight, b.weight, atol=1e-6)
+
+
+def _sparse_step(opt_factory, rows=(1, 3)):
+    """One step of an optimizer on a sparse table where only `rows` got a gradient; returns (before, after)."""
+    emb = torch.nn.Embedding(6, 2, sparse=True)
+    torch.nn.init.constant_(emb.weight, 1.0)
+    opt = opt_factory([emb.weight])
+    emb(torch.tensor(list(rows))).sum().mul(0.0).backward()  # a zero gradient: only weight decay moves rows
+    before = emb.weight.detach().clone()
+    opt.step()
+    return before, emb.weight.detach()
+
+
+def test_weight_decay_and_momentum_are_not_ignored_on_sparse_tables():
+    """Weight decay and momentum act on the rows a batch touched (lazily), and only on them."""
+    from wdcli.model.optim import SparseAdam, SparseSGD
+
+    for factory in (lambda p: Adagrad(p, lr=0.1, weight_decay=0.5),
+                    lambda p: SparseAdam(p, lr=0.1, weight_decay=0.5),
+                    lambda p: SparseAdam(p, lr=0.1, weight_decay=0.5, decoupled=True)):
+        before, after = _sparse_step(factory)
+        assert (after[[1, 3]] < before[[1, 3]]).all(), factory
+        assert torch.equal(after[[0, 2, 4, 5]], before[[0, 2, 4, 5]])
+    emb = torch.nn.Embedding(4, 1, sparse=True)
+    torch.nn.init.zeros_(emb.weight)
+    opt = SparseSGD([emb.weight], lr=0.1, momentum=0.9)
+    for _ in range(2):
+        opt.zero_grad()
+        emb(torch.tensor([2])).sum().backward()  # gradient 1 on row 2, twice
+        opt.step()
+    assert torch.allclose(emb.weight[2], torch.tensor([-0.1 - 0.1 * 1.9]))  # v = 1, then 0.9 + 1
+    assert emb.weight[[0, 1, 3]].abs().sum() == 0

@@ -4,10 +4,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from wdcli.data import load_splits, split_rows
+from wdcli.data.split import load_splits, split_rows
 from wdcli.errors import DataError
-from wdcli.loading import load_spec
-from wdcli.pipeline import fit_pipeline, load_pipeline, transform
+from wdcli.spec import load_spec
+from wdcli.features import fit_pipeline, load_pipeline, transform
 
 from .conftest import SPECS, apps_frame
 
@@ -29,11 +29,11 @@ def test_split_is_seeded_and_disjoint():
 
 def test_vocab_fitted_on_train_only_and_ordered(tiny):
     spec, frames, fitted = tiny
-    vocab = fitted.states["education"]["vocab"]
+    vocab = fitted.features["education"].values
     counts = frames["train"]["education"].value_counts()
     kept = counts.filter(pl.col("count") >= 2).sort(["count", "education"], descending=[True, False])
     assert vocab == kept["education"].to_list()
-    assert "?" not in fitted.states["occupation"]["vocab"]  # a declared missing marker is not a value
+    assert "?" not in fitted.features["occupation"].values  # a declared missing marker is not a value
 
 
 def test_transform_is_row_independent(tiny):
@@ -61,7 +61,7 @@ def test_unseen_missing_and_null_values_never_crash(tiny):
 
 def test_quantile_normalization_matches_paper(tiny):
     spec, frames, fitted = tiny
-    b = fitted.states["age"]["boundaries"]
+    b = fitted.features["age"].boundaries
     enc = transform(fitted, frames["train"])
     x = enc.dense[:, fitted.dense.index("age")]
     assert x.min() == 0.0 and x.max() == 1.0
@@ -87,7 +87,7 @@ def test_large_vocab_goes_to_parquet(tmp_path):
     fitted = fit_pipeline(spec, df)
     files = fitted.save(tmp_path)
     assert any(f.endswith(".parquet") for f in files)
-    assert load_pipeline(tmp_path, spec).states["item"]["vocab"] == fitted.states["item"]["vocab"]
+    assert load_pipeline(tmp_path, spec).features["item"].values == fitted.features["item"].values
 
 
 def test_multivalent_cross_and_shared_vocab(apps_spec):
@@ -95,13 +95,14 @@ def test_multivalent_cross_and_shared_vocab(apps_spec):
     frame = apps_frame(60)
     fitted = fit_pipeline(spec, frame)
     # a shared table means one vocabulary for both columns
-    assert fitted.states["installed"]["vocab"] == fitted.states["impression"]["vocab"]
+    assert fitted.features["installed"].values == fitted.features["impression"].values
     enc = transform(fitted, frame)
-    ids, w = enc.multi["installed"]
+    bag = enc.multi["installed"]
     counts = frame["installed"].str.split("|").list.eval(pl.element().filter(pl.element() != "")).list.len().to_numpy()
-    assert (w.sum(1) == counts).all()
-    cross_ids, _ = enc.multi["installed_x_impression"]
-    assert ((cross_ids > 0).sum(1) == counts).all()  # one cross id per installed app x the impression
+    assert (np.add.reduceat(bag.weights, bag.offsets[:-1])[counts > 0] == counts[counts > 0]).all()
+    assert (np.diff(bag.offsets) == counts).all()  # ragged: each row holds its own values, no padding
+    cross = enc.multi["installed_x_impression"]
+    assert (np.diff(cross.offsets) == counts).all() and (cross.ids > 0).all()  # one id per installed app x impression
 
 
 def test_data_errors_name_the_column(tiny):
@@ -114,3 +115,37 @@ def test_data_errors_name_the_column(tiny):
         fit_pipeline(spec, frames["train"].with_columns(education=pl.lit(None, pl.String)))
     with pytest.raises(DataError, match="label column 'income' has 3 distinct values"):
         fit_pipeline(spec, frames["train"].with_columns(income=pl.Series(["a", "b", "c"] * 80)))
+
+
+def test_a_pipeline_written_by_wdcli_0_1_still_loads(tiny, tmp_path):
+    """Format 1 (untyped states) is read as the typed features, and transforms alike."""
+    import shutil
+
+    from .conftest import ROOT
+
+    spec, frames, fitted = tiny
+    shutil.copy(ROOT / "tests" / "data" / "pipeline_format1_tiny.json", tmp_path / "pipeline.json")
+    old = load_pipeline(tmp_path, spec)
+    assert old.features.keys() == fitted.features.keys()
+    for name, f in old.features.items():  # (0.1 named a hashed bucket after any of its most frequent combinations)
+        assert f.model_dump(exclude={"examples"}) == fitted.features[name].model_dump(exclude={"examples"}), name
+    a, b = transform(fitted, frames["test"]), transform(old, frames["test"])
+    assert np.array_equal(a.sparse, b.sparse) and np.array_equal(a.dense, b.dense)
+
+
+def test_a_damaged_pipeline_file_names_the_file_and_key(tiny, tmp_path):
+    import json
+
+    from wdcli.errors import ArtifactError
+
+    spec, frames, fitted = tiny
+    fitted.save(tmp_path)
+    raw = json.loads((tmp_path / "pipeline.json").read_text())
+    raw["features"][1]["oov"] = "many"
+    (tmp_path / "pipeline.json").write_text(json.dumps(raw))
+    with pytest.raises(ArtifactError, match=r"pipeline.json: features\[1\]\.vocabulary\.oov: .*integer"):
+        load_pipeline(tmp_path, spec)
+    raw["format"] = 99
+    (tmp_path / "pipeline.json").write_text(json.dumps(raw))
+    with pytest.raises(ArtifactError, match="pipeline format 99 is not one this wdcli reads"):
+        load_pipeline(tmp_path, spec)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from wdcli.artifact import load_artifact
 from wdcli.cli import app
 from wdcli.errors import ArtifactError, DataError
-from wdcli.loading import load_spec
+from wdcli.spec import load_spec
 from wdcli.run import run_training
 
 from .conftest import ROOT, SPECS
@@ -65,13 +65,13 @@ def test_latest_pointing_outside_is_refused(model, workdir):
 
 
 def test_vocabulary_file_outside_the_folder_is_refused(model):
-    from wdcli.pipeline import load_pipeline
+    from wdcli.features import load_pipeline
 
     pipeline = json.loads((model / "pipeline.json").read_text())
-    name = next(iter(k for k, s in pipeline["states"].items() if "vocab" in s))
-    pipeline["states"][name]["vocab"] = {"parquet": "../outside.parquet"}
+    feature = next(f for f in pipeline["features"] if "values" in f)
+    feature["values"] = {"parquet": "../outside.parquet"}
     (model / "pipeline.json").write_text(json.dumps(pipeline))
-    with pytest.raises(DataError, match="points outside the model folder"):
+    with pytest.raises(ArtifactError, match="points outside the model folder"):
         load_pipeline(model, load_spec(SPECS / "tiny.yaml"))
 
 

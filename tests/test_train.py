@@ -9,7 +9,7 @@ import torch
 
 from wdcli.artifact import load_artifact
 from wdcli.errors import ArtifactError
-from wdcli.loading import load_spec
+from wdcli.spec import load_spec
 from wdcli.run import run_training
 from wdcli.score import Scorer
 from wdcli.train import train
@@ -31,17 +31,18 @@ def test_every_shipped_spec_smoke_trains(path, workdir):
 
 
 def test_same_spec_data_seed_same_weights_and_scores():
-    from wdcli.data import load_splits
-    from wdcli.pipeline import transform
-    from wdcli.train import Tensors, score
+    from wdcli.data.split import load_splits
+    from wdcli.features import transform
+    from wdcli.data.batch import Batch
+    from wdcli.model.widedeep import probabilities
 
     spec = load_spec(SPECS / "tiny.yaml")
     a, b = train(spec), train(spec)
     for (k, v), (_, w) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
         assert torch.equal(v, w), k
     test = load_splits(spec.data)["test"]
-    sa = score(a.model, Tensors.of(transform(a.fitted, test)))
-    sb = score(b.model, Tensors.of(transform(b.fitted, test)))
+    sa = probabilities(a.model, Batch.of(transform(a.fitted, test)).chunks())
+    sb = probabilities(b.model, Batch.of(transform(b.fitted, test)).chunks())
     assert np.array_equal(sa, sb)
     assert a.metrics == b.metrics
 
@@ -58,21 +59,22 @@ def test_model_parts_train_alone():
 def test_reloaded_artifact_scores_exactly_as_in_memory(workdir):
     spec = load_spec(SPECS / "tiny.yaml")
     result, folder = run_training(spec)
-    from wdcli.data import load_splits
-    from wdcli.pipeline import transform
-    from wdcli.train import Tensors, score
+    from wdcli.data.split import load_splits
+    from wdcli.features import transform
+    from wdcli.data.batch import Batch
+    from wdcli.model.widedeep import probabilities
 
     test = load_splits(spec.data)["test"]
-    in_memory = score(result.model, Tensors.of(transform(result.fitted, test)))
+    in_memory = probabilities(result.model, Batch.of(transform(result.fitted, test)).chunks())
     reloaded = Scorer.load(folder).score(test)
     assert np.array_equal(in_memory, reloaded)
 
 
 def test_wide_weights_start_at_zero():
-    from wdcli.model import WideDeep
-    from wdcli.pipeline import fit_pipeline
-    from wdcli.plan import build_config
-    from wdcli.data import load_splits
+    from wdcli.model.widedeep import WideDeep
+    from wdcli.features import fit_pipeline
+    from wdcli.model.plan import build_config
+    from wdcli.data.split import load_splits
 
     spec = load_spec(SPECS / "tiny.yaml")
     fitted = fit_pipeline(spec, load_splits(spec.data)["train"])

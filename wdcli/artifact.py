@@ -27,8 +27,8 @@ import yaml
 
 from . import __version__
 from .errors import ArtifactError
-from .pipeline import FittedPipeline, load_pipeline
-from .plan import ModelConfig
+from .features import FittedPipeline, load_pipeline
+from .model.plan import ModelConfig
 from .spec import Spec
 
 FORMAT_VERSION = 1
@@ -133,8 +133,11 @@ def save_artifact(spec: Spec, fitted: FittedPipeline, config: ModelConfig, model
 
 
 def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Path:
-    """A model folder from --model: a run folder, a folder with a LATEST pointer, or (None) the latest run."""
+    """A model folder from --model: a run folder, a folder with a LATEST pointer (`runs/census`: its latest
+    run), a LATEST file itself, or (None) the latest run of all."""
     path = Path(model) if model is not None else Path(runs)
+    if path.name == "LATEST" and path.is_file():
+        path = path.parent
     for _ in range(3):
         if (path / "manifest.json").exists():
             return path
@@ -158,7 +161,7 @@ def load_artifact(model: str | Path | None = None) -> Artifact:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from .model import WideDeep
+    from .model.widedeep import WideDeep
 
     path = resolve_model_dir(model)
     try:

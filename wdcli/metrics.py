@@ -1,9 +1,11 @@
-"""Binary classification metrics, vectorized with numpy: AUC (tie-aware), log loss, accuracy, calibration,
-and gAUC (AUC per group, averaged with the groups' sizes as weights, over groups with both classes)."""
+"""Metrics, vectorized: binary classification (AUC, tie-aware; log loss, accuracy, calibration; gAUC, the AUC
+per group averaged with the groups' sizes as weights, over groups with both classes) and ranking (NDCG@k, MAP,
+MRR, HitRate@k) over groups of ranked candidates."""
 
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
 
 def _pair_auc(y: np.ndarray, s: np.ndarray, w: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,3 +67,30 @@ def evaluate(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, groups: 
     if groups is not None:
         out["gauc"] = gauc(y, p, groups)
     return out
+
+
+def ranking_metrics(ranked: pl.DataFrame, group: str, label: pl.Expr, k: int) -> dict:
+    """NDCG@k, MAP, MRR, HitRate@k and gAUC over groups of a ranked frame (rank 1 = best) with 0/1 labels.
+
+    NDCG, MAP and MRR average over groups with at least one positive; gAUC over groups with both classes.
+    """
+    r = ranked.with_columns(rel=label.cast(pl.Float64)).sort([group, "rank"])
+    per = r.group_by(group).agg(
+        npos=pl.col("rel").sum(),
+        dcg=(pl.col("rel") / (pl.col("rank").cast(pl.Float64) + 1).log(2)).filter(pl.col("rank") <= k).sum(),
+        ap=((pl.col("rel").cum_sum() / pl.col("rank")) * pl.col("rel")).sum(),
+        first=pl.col("rank").filter(pl.col("rel") > 0).min(),
+        hit=(pl.col("rel").filter(pl.col("rank") <= k).sum() > 0),
+    ).filter(pl.col("npos") > 0)
+    if len(per) == 0:
+        return {"groups_with_positives": 0}
+    ideal = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
+    idcg = ideal[np.minimum(per["npos"].to_numpy().astype(np.int64), k) - 1]
+    return {
+        "groups_with_positives": len(per),
+        f"ndcg@{k}": float(np.mean(per["dcg"].to_numpy() / idcg)),
+        "map": float((per["ap"] / per["npos"]).mean()),
+        "mrr": float((1.0 / per["first"].cast(pl.Float64)).mean()),
+        f"hitrate@{k}": float(per["hit"].cast(pl.Float64).mean()),
+        "gauc": gauc(r["rel"].to_numpy(), r["score"].to_numpy(), r[group].to_numpy()),
+    }

@@ -29,30 +29,32 @@ from pathlib import Path
 
 import torch
 
-from .errors import WdcliError
-from .spec import Spec
+from ..errors import WdcliError
+from ..spec import Spec
 
-FORMAT = 1
+FORMAT = 2  # 2: the batch source's state under source.*, random states under rng.*
 # train settings that may change between a run and its resumption (more epochs, other threads or output)
 MAY_CHANGE = ("epochs", "threads", "output", "checkpoint")
 
 
 @dataclass
-class Position:
-    """Where a training run is: everything the loop needs to continue, besides the model and optimizers."""
+class Progress:
+    """Where a training run is, besides the model, the optimizers and the batch source's own position."""
 
-    epoch: int  # the epoch under way (1-based)
-    at: int = 0  # rows of this epoch's permutation already trained on
-    perm: torch.Tensor | None = None  # this epoch's permutation (None at an epoch's start)
-    generator: torch.Tensor | None = None  # the permutation generator's state
-    rng: torch.Tensor | None = None  # torch's global generator's state (dropout)
+    epoch: int = 1  # the epoch under way (1-based)
     total: float = 0.0  # this epoch's summed loss so far
     seen: int = 0  # this epoch's rows so far
-    best: float | None = None
-    since_best: int = 0
-    best_state: dict[str, torch.Tensor] | None = None
     history: list[dict] = field(default_factory=list)
     elapsed: float = 0.0  # training seconds before this process
+
+
+@dataclass
+class Saved:
+    """What a checkpoint holds, read back."""
+
+    progress: Progress
+    source: dict  # the training source's state (its permutation, position and generator)
+    rng: dict[str, torch.Tensor]
 
 
 def checkpoint_path(spec: Spec, output: str | Path | None) -> Path:
@@ -65,7 +67,7 @@ def checkpoint_path(spec: Spec, output: str | Path | None) -> Path:
 def fingerprint(spec: Spec) -> str:
     """A hash of the spec (less the settings that may change) and of the training data files' sizes and
     modification times."""
-    from .data import expand_paths
+    from ..data.io import expand_paths
 
     d = spec.model_dump(mode="json")
     for key in MAY_CHANGE:
@@ -79,40 +81,38 @@ def fingerprint(spec: Spec) -> str:
     return hashlib.sha256(json.dumps([d, files], sort_keys=True).encode()).hexdigest()
 
 
-def save(path: Path, fp: str, model, optimizers, pos: Position) -> None:
+def save(path: Path, fp: str, trainer, stopper, source_state: dict, rng: dict[str, torch.Tensor],
+         progress: Progress) -> None:
     """Write a checkpoint atomically (temporary file, fsync, rename)."""
     from safetensors.torch import save_file
 
-    tensors: dict[str, torch.Tensor] = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, object] = {}
-    for j, opt in enumerate(optimizers):
-        for idx, state in opt.state_dict()["state"].items():
-            for key, value in state.items():
-                name = f"opt{j}.{idx}.{key}"
-                if isinstance(value, torch.Tensor):
-                    tensors[name] = value
-                else:
-                    scalars[name] = value
-    for k, v in (pos.best_state or {}).items():
+    for k, v in trainer.state().items():
+        (tensors if isinstance(v, torch.Tensor) else scalars)[k] = v
+    for k, v in (stopper.best_state or {}).items():
         tensors[f"best.{k}"] = v
-    for name in ("perm", "generator", "rng"):
-        if getattr(pos, name) is not None:
-            tensors[name] = getattr(pos, name)
-    meta = {"format": FORMAT, "fingerprint": fp, "epoch": pos.epoch, "at": pos.at, "total": pos.total,
-            "seen": pos.seen, "best": pos.best, "since_best": pos.since_best, "has_best": pos.best_state is not None,
-            "history": pos.history, "elapsed": pos.elapsed, "scalars": scalars, "optimizers": len(optimizers),
-            "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    for k, v in source_state.items():
+        if isinstance(v, torch.Tensor):
+            tensors[f"source.{k}"] = v
+        elif v is not None:
+            scalars[f"source.{k}"] = v
+    tensors.update(rng)
+    meta = {"format": FORMAT, "fingerprint": fp, "epoch": progress.epoch, "total": progress.total,
+            "seen": progress.seen, "best": stopper.best, "since_best": stopper.since_best,
+            "has_best": stopper.best_state is not None, "history": progress.history, "elapsed": progress.elapsed,
+            "scalars": scalars, "optimizers": len(trainer.optimizers), "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(tmp),
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
               metadata={"wdcli_checkpoint": json.dumps(meta, default=float)})
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
-def load(path: Path, fp: str, model, optimizers) -> Position:
-    """Restore the model and optimizers from a checkpoint; returns where to continue."""
+def load(path: Path, fp: str, trainer, stopper) -> Saved:
+    """Restore the trainer (model, optimizers) and early stopping from a checkpoint; returns the rest."""
     from safetensors import safe_open
 
     try:
@@ -128,23 +128,20 @@ def load(path: Path, fp: str, model, optimizers) -> Position:
     if meta["fingerprint"] != fp:
         raise WdcliError(f"{path}: the spec or its training data changed since this checkpoint was written, so it "
                          "cannot be resumed; undo the change, or delete the checkpoint and train without --resume")
-    if meta["optimizers"] != len(optimizers):
-        raise WdcliError(f"{path}: written for {meta['optimizers']} optimizers, the spec makes {len(optimizers)}")
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    for j, opt in enumerate(optimizers):
-        sd = opt.state_dict()
-        state: dict[int, dict] = {}
-        prefix = f"opt{j}."
-        for k, v in [*tensors.items(), *meta["scalars"].items()]:
-            if k.startswith(prefix):
-                idx, key = k[len(prefix):].split(".", 1)
-                state.setdefault(int(idx), {})[key] = v
-        sd["state"] = state
-        opt.load_state_dict(sd)
-    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} if meta["has_best"] else None
-    return Position(epoch=meta["epoch"], at=meta["at"], perm=tensors.get("perm"), generator=tensors.get("generator"),
-                    rng=tensors.get("rng"), total=meta["total"], seen=meta["seen"], best=meta["best"],
-                    since_best=meta["since_best"], best_state=best, history=meta["history"], elapsed=meta["elapsed"])
+    if meta["optimizers"] != len(trainer.optimizers):
+        raise WdcliError(f"{path}: written for {meta['optimizers']} optimizers, the spec makes "
+                         f"{len(trainer.optimizers)}")
+    flat = {**tensors, **meta["scalars"]}
+    trainer.load_state({k: v for k, v in flat.items() if k.startswith(("model.", "opt"))})
+    stopper.best, stopper.since_best = meta["best"], meta["since_best"]
+    device = trainer.runtime.device
+    stopper.best_state = ({k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+                          if meta["has_best"] else None)
+    source = {k[7:]: v for k, v in flat.items() if k.startswith("source.")}
+    rng = {k: v for k, v in tensors.items() if k.startswith("rng.")}
+    progress = Progress(epoch=meta["epoch"], total=meta["total"], seen=meta["seen"], history=meta["history"],
+                        elapsed=meta["elapsed"])
+    return Saved(progress, source, rng)
 
 
 class StopRequests:

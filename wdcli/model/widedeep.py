@@ -7,13 +7,19 @@ Storage: the wide part is one weight per id of every wide feature, in a single t
 [wide_size, 1]) at per-feature offsets, started at zero as FTRL does. The deep part's tables are stored one
 physical table per embedding dimension (`embed.<dim>.weight`), logical tables at row offsets, so that a
 batch needs one lookup per dimension. Both are sparse: a batch's gradient touches only the rows it used.
+Multivalent features arrive ragged (`wdcli.data.batch.Bag`) and go through `embedding_bag`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from ..data.batch import Bag, Batch
 from .plan import ModelConfig
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
@@ -71,28 +77,29 @@ class WideDeep(nn.Module):
         self.out = nn.Linear(width, 1, bias=False)
         self.register_buffer("dense_cols", torch.tensor(cfg.dense, dtype=torch.long), persistent=False)
 
-    def forward(self, sparse: torch.Tensor, multi: dict[str, tuple[torch.Tensor, torch.Tensor]],
-                dense: torch.Tensor) -> torch.Tensor:
-        """sparse [B, S] int64, multi name -> ([B, L] int64, [B, L] float), dense [B, D] float -> logits [B]."""
+    def forward(self, sparse: torch.Tensor, multi: dict[str, Bag], dense: torch.Tensor) -> torch.Tensor:
+        """sparse [B, S] int64, multi name -> Bag (ragged ids, offsets [B + 1], weights), dense [B, D] float
+        -> logits [B]."""
         logit = self.bias.expand(sparse.shape[0])
         if self.cfg.wide:
             ids = sparse[:, self.wide_cols] + self.wide_offsets  # [B, W]
             logit = logit + self.wide(ids).sum(dim=(1, 2))  # [B]
             for name, offset in self.wide_multi:
-                ids, w = multi[name]  # [B, L], [B, L]
-                logit = logit + (self.wide(ids + offset).squeeze(-1) * w).sum(1)
+                logit = logit + _bag_sum(self.wide.weight, multi[name], offset).squeeze(-1)  # [B]
         if self.cfg.deep:
             parts = []
             for d, cols, offsets in self.deep_uni:
                 ids = sparse[:, getattr(self, cols)] + getattr(self, offsets)  # [B, k]
                 parts.append(self.embed[str(d)](ids).flatten(1))  # [B, k * d]
             for name, d, offset, combiner in self.deep_multi:
-                ids, w = multi[name]
-                e = (self.embed[str(d)](ids + offset) * w.unsqueeze(-1)).sum(1)  # [B, d]
-                if combiner == "mean":
-                    e = e / w.sum(1, keepdim=True).clamp(min=1e-12)
-                elif combiner == "sqrtn":
-                    e = e / w.pow(2).sum(1, keepdim=True).sqrt().clamp(min=1e-12)
+                bag = multi[name]
+                e = _bag_sum(self.embed[str(d)].weight, bag, offset)  # [B, d]: sum of w_i * e_i
+                if combiner != "sum":
+                    w = bag.weights if combiner == "mean" else bag.weights * bag.weights
+                    rows = torch.repeat_interleave(torch.arange(len(bag.offsets) - 1, device=w.device),
+                                                   bag.offsets.diff(), output_size=len(w))
+                    norm = torch.zeros(len(e), dtype=w.dtype, device=w.device).index_add_(0, rows, w)  # [B]
+                    e = e / (norm if combiner == "mean" else norm.sqrt()).clamp(min=1e-12).unsqueeze(1)
                 parts.append(e)
             parts.append(dense[:, self.dense_cols])  # [B, D']
             x = torch.cat(parts, dim=1)  # [B, deep_input_width]
@@ -110,3 +117,18 @@ class WideDeep(nn.Module):
         if not self.cfg.deep:
             return []
         return [p for n, p in self.named_parameters() if not n.startswith("wide.") and n != "bias"]
+
+
+def _bag_sum(table: torch.Tensor, bag: Bag, offset: int) -> torch.Tensor:
+    """Sum of each row's weighted embeddings: [B, dim] (a sparse gradient for the table)."""
+    return F.embedding_bag(bag.ids + offset, table, bag.offsets, mode="sum", sparse=True,
+                           per_sample_weights=bag.weights, include_last_offset=True)
+
+
+@torch.inference_mode()
+def probabilities(model: WideDeep, batches: Iterable[Batch]) -> np.ndarray:
+    """P(y=1) of every row of the batches, in order, as float64 (the sigmoid taken in float64)."""
+    model.eval()
+    logits = [model(b.sparse, b.multi, b.dense).float().cpu() for b in batches]
+    x = torch.cat(logits).numpy().astype(np.float64) if logits else np.zeros(0)
+    return 1.0 / (1.0 + np.exp(-x))

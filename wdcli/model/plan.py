@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .pipeline import FittedPipeline
+from ..features import FittedPipeline
 
 
 @dataclass(frozen=True)
@@ -111,3 +111,23 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
     d = spec.deep
     return ModelConfig(spec.model, wide, deep, tables, dense, list(d.hidden) if spec.uses_deep() else [],
                        d.activation, d.dropout, d.batch_norm)
+
+
+def plan_rows(fitted: FittedPipeline, config: ModelConfig) -> list[tuple[str, str, str, str, str]]:
+    """The plan `wdcli validate` prints, a row per feature: name, kind, ids (or transform), whether the wide part
+    holds it, and what the deep part makes of it."""
+    spec = fitted.spec
+    wide = {f.name for f in config.wide}
+    tables = {f: t for t in config.tables for f in t.features}
+    dense = {fitted.dense[i] for i in config.dense}
+    rows = []
+    for name, f in fitted.features.items():
+        col = spec.columns.get(name)
+        kind = col.kind if col is not None else "cross" + (" (multi)" if f.multivalent else "")
+        if name in tables:
+            t = tables[name]
+            deep = f"dim {t.dim}" + (f" (table {t.name})" if len(t.features) > 1 else "")
+        else:
+            deep = "dense" if name in dense else ""
+        rows.append((name, kind, f.describe(), "yes" if name in wide else "", deep))
+    return rows

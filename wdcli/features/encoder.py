@@ -24,10 +24,10 @@ from functools import reduce
 import numpy as np
 import polars as pl
 
-from . import hashing
-from .pipeline import (DenseTransform, Encoded, FittedPipeline, _clean_text, _cross_ids, _lookup, _multi_values,
-                       _numeric_values, _pad, bucketize, check_columns, transform)
-from .spec import Bucketized, Categorical, Multivalent, Numeric
+from . import clean, hashing
+from .fitted import Buckets, FittedPipeline, Hashed, Identity, Numeric, Vocabulary, _Categorical, _Cross
+from .inputs import check_columns
+from .transform import DenseTransform, Encoded, Ragged, cross_ids, transform
 
 _SEED = 0x5EED  # any fixed seed: the tables and the requests are hashed in the same process
 LARGE = 20_000  # frames above this many rows go to transform, whose parallel Enum casts are faster there
@@ -80,12 +80,12 @@ class _TextTables:
     def __init__(self, fitted: FittedPipeline, names: list[str]):
         keys, ids, missing, fnv = [], [], [], []
         for j, name in enumerate(names):
-            state, markers = fitted.states[name], fitted.spec.columns[name].missing
-            vocab = state["vocab"] if state["encoding"] == "vocab" else []
-            absent = [m for m in dict.fromkeys([*markers, ""]) if m not in vocab] + [None]
+            f = fitted.features[name]
+            vocab = f.values if isinstance(f, Vocabulary) else []
+            absent = [m for m in dict.fromkeys([*f.source.missing, ""]) if m not in vocab] + [None]
             values = pl.Series([*vocab, *absent], dtype=pl.String)
             keys.append(values.hash(_SEED + j).to_numpy())
-            first = 1 + state.get("oov", 0)
+            first = 1 + (f.oov if isinstance(f, Vocabulary) else 0)
             ids.append(np.r_[np.arange(first, first + len(vocab)), np.zeros(len(absent))])
             missing.append(np.r_[np.zeros(len(vocab), dtype=bool), np.ones(len(absent), dtype=bool)])
             fnv.append(np.r_[hashing.fnv1a64(values.head(len(vocab))), np.full(len(absent), hashing.NULL_HASH)])
@@ -109,7 +109,7 @@ class _Column:
     def unknown_text(self) -> pl.Series:
         """The cleaned text of the rows the tables do not know."""
         frame = pl.DataFrame({self.name: self.raw.filter(pl.Series(~self.found))})
-        return frame.select(_clean_text(self.name, self.missing_markers))[self.name]
+        return frame.select(clean.text(self.name, self.missing_markers))[self.name]
 
     def fnv(self) -> np.ndarray:
         """The stable hash of each row's cleaned value (NULL_HASH when missing), as crosses use it."""
@@ -128,44 +128,39 @@ class Encoder:
 
     def __init__(self, fitted: FittedPipeline):
         self.fitted = fitted
-        spec = fitted.spec
         self.text: list[str] = []  # univalent text columns looked up in the tables
         self.lists: list[str] = []  # multivalent columns looked up in the tables, value by value
         self.numeric: dict[str, list[str]] = {}  # numeric source column -> its missing markers
         for name in fitted.univalent + fitted.multivalent + fitted.dense:
-            state = fitted.states[name]
-            for p in state["columns"] if state["kind"] == "cross" else [name]:
-                col = spec.columns[p]
-                if isinstance(col, Categorical) and col.encoding != "identity" and p not in self.text:
+            f = fitted.features[name]
+            for p in f.columns if isinstance(f, _Cross) else [name]:
+                part = fitted.features[p]
+                if isinstance(part, (Vocabulary, Hashed)) and not part.multivalent and p not in self.text:
                     self.text.append(p)
-                elif isinstance(col, Multivalent) and col.encoding != "identity" and not col.weights \
-                        and p not in self.lists:
+                elif isinstance(part, (Vocabulary, Hashed)) and not part.source.weights and p not in self.lists \
+                        and part.multivalent:
                     self.lists.append(p)
-                elif isinstance(col, Bucketized):
-                    source = spec.columns.get(col.source)
-                    self.numeric[col.source] = source.missing if isinstance(source, Numeric) else []
-                elif isinstance(col, Numeric):
-                    self.numeric[p] = col.missing
+                elif isinstance(part, Buckets):
+                    self.numeric[part.column] = part.missing
+                elif isinstance(part, Numeric):
+                    self.numeric[p] = part.missing
         self.tables = _TextTables(fitted, self.text + self.lists)
         # the univalent features by how they are computed: (column in `sparse`, ...)
-        self.vocab1, self.lookups, self.identity, self.buckets, self.crosses = [], [], [], [], []
+        self.vocab1, self.lookups, self.others, self.crosses = [], [], [], []
         for j, name in enumerate(fitted.univalent):
-            state = fitted.states[name]
-            if state["kind"] == "bucketized":
-                self.buckets.append((j, state["boundaries"], state["source"]))
-            elif state["kind"] == "cross":
-                self.crosses.append((j, name, state["columns"]))
-            elif name not in self.text:
-                self.identity.append((j, name))
-            elif state["encoding"] == "vocab" and state["oov"] == 1:
+            f = fitted.features[name]
+            if isinstance(f, _Cross):
+                self.crosses.append((j, f))
+            elif name not in self.text:  # identity ids and buckets
+                self.others.append((j, f))
+            elif isinstance(f, Vocabulary) and f.oov == 1:
                 self.vocab1.append((j, self.text.index(name)))
             else:
-                self.lookups.append((j, name, state))
-        self.dense = DenseTransform([fitted.states[c] for c in fitted.dense])
+                self.lookups.append((j, f))
+        self.dense = DenseTransform([fitted.features[c] for c in fitted.dense])
         self._plans: dict[tuple, tuple] = {}  # by the input's column names and types
 
-    def _plan(self, df: pl.DataFrame, where: str) -> tuple[list[pl.Expr], dict[str, list[pl.Expr]], list[str],
-                                                           list[str]]:
+    def _plan(self, df: pl.DataFrame, where: str) -> tuple[list[pl.Expr], dict[str, list[pl.Expr]], list[str]]:
         """Check the input's columns once per schema, and make the request's selects: one row-aligned, and
         one per list column (its values, flattened). A column whose type the fast path does not cover is
         left out; transform's functions take it (and give its error, if any)."""
@@ -176,33 +171,21 @@ class Encoder:
         schema = df.schema
         exprs = [pl.col(c).cast(pl.String).str.strip_chars().hash(_SEED + j).alias(f"h:{c}")
                  for j, c in enumerate(self.text)]
-        numbers, checks, flat = [], [], {}  # numeric columns selected; those of them read from text
+        numbers, flat = [], {}  # numeric columns selected; lists' values
         for name, missing in self.numeric.items():
-            dtype = schema[name]
-            if dtype == pl.String:
-                text = pl.col(name).str.strip_chars()
-                absent = text.is_in(missing) | (text == "") if missing else text == ""
-                text = pl.when(absent).then(None).otherwise(text)
-                value = text.cast(pl.Float64, strict=False)
-                exprs += [value.alias(f"n:{name}"), (value.is_null() & text.is_not_null()).any().alias(f"bad:{name}")]
-                checks.append(name)
-            elif dtype == pl.Null or dtype == pl.Boolean or dtype.is_numeric():
-                exprs.append(pl.col(name).cast(pl.Float64).alias(f"n:{name}"))
-            else:
-                continue
-            numbers.append(name)
+            number = clean.number(name, missing, schema[name])
+            if number is not None:
+                exprs += [number[0].alias(f"n:{name}"), number[1].any().alias(f"bad:{name}")]
+                numbers.append(name)
         for j, name in enumerate(self.lists, start=len(self.text)):
-            col, dtype = self.fitted.spec.columns[name], schema[name]
-            if col.separator is not None and dtype == pl.String:
-                lists = pl.col(name).str.split(col.separator)
-            elif isinstance(dtype, (pl.List, pl.Array)):
-                lists = pl.col(name).cast(pl.List(pl.String))
-            else:
+            source = self.fitted.features[name].source
+            lists = clean.lists(name, source.separator, schema[name])
+            if lists is None:
                 continue
             exprs.append(lists.list.len().fill_null(0).alias(f"len:{name}"))
             values = lists.explode(empty_as_null=False, keep_nulls=False).str.strip_chars()
             flat[name] = [values.alias("v"), values.hash(_SEED + j).alias("h")]
-        self._plans[key] = exprs, flat, numbers, checks
+        self._plans[key] = exprs, flat, numbers
         return self._plans[key]
 
     def __call__(self, df: pl.DataFrame, where: str = "input") -> Encoded:
@@ -214,56 +197,55 @@ class Encoder:
         return Encoded(self._univalent(r), self._multivalent(r), dense, None, None, None, r.n)
 
     def _univalent(self, r: _Request) -> np.ndarray:
-        fitted, n = self.fitted, r.n
-        sparse = np.empty((n, len(fitted.univalent)), dtype=np.int64)
+        sparse = np.empty((r.n, len(self.fitted.univalent)), dtype=np.int64)
         if self.vocab1:  # vocabulary columns with one OOV id: the bulk of most models, in one step
             cols, rows = zip(*self.vocab1)
             e = r.text_entries[list(rows)]
             sparse[:, list(cols)] = np.where(e >= 0, self.tables.ids[e], 1).T
-        for j, name, state in self.lookups:
-            sparse[:, j] = self._categorical_ids(state, r.column(name))
-        for j, name in self.identity:
-            clean = r.df.select(_clean_text(name, fitted.spec.columns[name].missing))[name]
-            sparse[:, j] = _lookup(fitted, name, clean)
-        for j, boundaries, source in self.buckets:
-            sparse[:, j] = bucketize(boundaries, r.number(source))
-        for j, name, parts in self.crosses:
-            if all(r.fast(c) for c in parts):
-                sparse[:, j] = fitted.cross_ids(name, reduce(hashing.combine, map(r.component_hash, parts)))
+        for j, f in self.lookups:
+            sparse[:, j] = self._categorical_ids(f, r.column(f.name))
+        for j, f in self.others:
+            if isinstance(f, Identity):
+                sparse[:, j] = f.ids(r.df.select(clean.text(f.source.column, f.source.missing))[f.source.column])
             else:
-                sparse[:, j] = _cross_ids(fitted, name, r.df, r.where)
+                sparse[:, j] = f.ids(r.number(f.column))
+        for j, f in self.crosses:
+            if all(r.fast(c) for c in f.columns):
+                sparse[:, j] = f.ids(reduce(hashing.combine, map(r.component_hash, f.columns)))
+            else:
+                sparse[:, j] = cross_ids(self.fitted, f.name, r.df, r.where)
         return sparse
 
-    def _multivalent(self, r: _Request) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _multivalent(self, r: _Request) -> dict[str, Ragged]:
         fitted, multi = self.fitted, {}
         for name in fitted.multivalent:
-            state = fitted.states[name]
-            if state["kind"] == "cross":
-                parts = state["columns"]
-                listed = [c for c in parts if c in r.lists]
-                if len(listed) != 1 or not all(r.fast(c) for c in parts):
-                    multi[name] = _cross_ids(fitted, name, r.df, r.where)  # several list columns: every combination
+            f = fitted.features[name]
+            if isinstance(f, _Cross):
+                listed = [c for c in f.columns if c in r.lists]
+                if len(listed) != 1 or not all(r.fast(c) for c in f.columns):
+                    multi[name] = cross_ids(fitted, name, r.df, r.where)  # several list columns: every combination
                     continue
                 col, valid, rows = r.lists[listed[0]]
                 h = reduce(hashing.combine, [col.fnv()[valid] if c in r.lists else r.component_hash(c)[rows]
-                                             for c in parts])
-                multi[name] = _pad(fitted.cross_ids(name, h), np.bincount(rows, minlength=r.n))
+                                             for c in f.columns])
+                multi[name] = Ragged.of(f.ids(h), np.bincount(rows, minlength=r.n))
             elif name in r.lists:
                 col, valid, rows = r.lists[name]
-                multi[name] = _pad(self._categorical_ids(state, col)[valid], np.bincount(rows, minlength=r.n))
+                multi[name] = Ragged.of(self._categorical_ids(f, col)[valid], np.bincount(rows, minlength=r.n))
             else:
-                flat, counts, w = _multi_values(r.df, name, fitted.spec.columns[name], r.where)
-                multi[name] = _pad(_lookup(fitted, name, flat), counts, w)
+                s = f.source
+                flat, counts, w = clean.list_values(r.df, s.column, s.separator, s.missing, s.weights, r.where)
+                multi[name] = Ragged.of(f.ids(flat), counts, w)
         return multi
 
     @staticmethod
-    def _categorical_ids(state: dict, col: _Column) -> np.ndarray:
-        if state["encoding"] == "hash":
-            return np.where(col.is_missing, 0, hashing.bucket(col.fnv(), state["buckets"]) + 1)
+    def _categorical_ids(f: _Categorical, col: _Column) -> np.ndarray:
+        if isinstance(f, Hashed):
+            return f.ids_of_hashes(col.fnv(), col.is_missing)
         ids = col.ids.copy()
         unknown = ~col.found
         if unknown.any():  # out of the vocabulary: the OOV bucket(s)
-            ids[unknown] = 1 if state["oov"] == 1 else hashing.bucket(col.fnv()[unknown], state["oov"]) + 1
+            ids[unknown] = f.oov_ids(col.fnv()[unknown])
         return ids
 
 
@@ -272,8 +254,8 @@ class _Request:
 
     def __init__(self, enc: Encoder, df: pl.DataFrame, where: str):
         self.enc, self.df, self.where, self.n = enc, df, where, len(df)
-        self.spec = enc.fitted.spec
-        exprs, flat_exprs, fast_numbers, checks = enc._plan(df, where)
+        self.features = enc.fitted.features
+        exprs, flat_exprs, fast_numbers = enc._plan(df, where)
         n = self.n
         # (on small frames a sequential select costs less than a parallel one)
         out = df.select_seq(exprs) if n and exprs else None
@@ -288,36 +270,35 @@ class _Request:
         self.lists: dict[str, tuple[_Column, np.ndarray, np.ndarray]] = {}  # name -> (values, valid, their rows)
         at = len(enc.text) * n
         for c, f in flats.items():
-            col = _Column(enc.tables, c, self.spec.columns[c].missing, f.get_column("v"), entries[at: at + len(f)])
+            col = _Column(enc.tables, c, self.features[c].source.missing, f.get_column("v"), entries[at: at + len(f)])
             at += len(f)
             valid = ~col.is_missing
             self.lists[c] = (col, valid, np.repeat(np.arange(n), out.get_column(f"len:{c}").to_numpy())[valid])
 
         # numbers: float64 with NaN for missing, NaN and inf; text in a numeric column is transform's error
-        bad = {c for c in checks if out is not None and out.get_column(f"bad:{c}")[0]}
-        good = [c for c in fast_numbers if out is not None and c not in bad]
+        good = [c for c in fast_numbers if out is not None and not out.get_column(f"bad:{c}")[0]]
         block = np.column_stack([out.get_column(f"n:{c}").to_numpy() for c in good]) if good else np.empty((n, 0))
-        self.block = np.where(np.isfinite(block), block, np.nan)
+        self.block = clean.finite(block)
         self.block_index = {c: k for k, c in enumerate(good)}
 
     def column(self, name: str) -> _Column:
         if name not in self.columns:
-            self.columns[name] = _Column(self.enc.tables, name, self.spec.columns[name].missing,
+            self.columns[name] = _Column(self.enc.tables, name, self.features[name].source.missing,
                                          self.df.get_column(name), self.text_entries[self.enc.text.index(name)])
         return self.columns[name]
 
     def number(self, name: str) -> np.ndarray:
         if name in self.block_index:
             return self.block[:, self.block_index[name]]
-        return _numeric_values(self.df, name, self.enc.numeric.get(name, []), self.where).fill_null(np.nan).to_numpy()
+        return clean.numbers(self.df, name, self.enc.numeric.get(name, []), self.where)
 
     def component_hash(self, name: str) -> np.ndarray:
         """A cross component's stable hash per row: FNV of the value, or the mixed bucket id."""
-        col = self.spec.columns[name]
-        if isinstance(col, Bucketized):
-            return hashing.hash_ints(bucketize(self.enc.fitted.states[name]["boundaries"], self.number(col.source)))
+        f = self.features[name]
+        if isinstance(f, Buckets):
+            return hashing.hash_ints(f.ids(self.number(f.column)))
         return self.column(name).fnv()
 
     def fast(self, part: str) -> bool:
         """Whether a cross component is covered here (else the cross goes through transform's functions)."""
-        return part in self.enc.text or part in self.lists or isinstance(self.spec.columns[part], Bucketized)
+        return part in self.enc.text or part in self.lists or isinstance(self.features[part], Buckets)

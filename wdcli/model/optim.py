@@ -1,7 +1,9 @@
-"""Optimizers for the two parts: FTRL-Proximal for the wide part, AdaGrad for the deep part.
+"""Optimizers for the two parts: FTRL-Proximal for the wide part, AdaGrad for the deep part (and Adam, AdamW,
+SGD as alternatives).
 
-Both update only the rows a batch touched when the gradient is sparse (embedding tables), so a step costs
-in proportion to the batch, not to the table.
+All update only the rows a batch touched when the gradient is sparse (the wide table, embedding tables), so a
+step costs in proportion to the batch, not to the table. Weight decay on such a table is lazy: it applies to
+the rows a batch touched, when it touched them (as in TensorFlow's sparse optimizers).
 
 FTRL-Proximal (McMahan et al., 2013, "Ad Click Prediction: a View from the Trenches", Algorithm 1), per
 coordinate i with gradient g:
@@ -24,13 +26,13 @@ def _rows(grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if grad.is_coalesced():
         return grad.indices()[0], grad.values()
     idx, vals = grad._indices()[0], grad._values()
-    n = grad.shape[0]
-    seen = torch.zeros(n, dtype=torch.bool)
+    n, device = grad.shape[0], vals.device
+    seen = torch.zeros(n, dtype=torch.bool, device=device)
     seen[idx] = True
     rows = seen.nonzero().squeeze(1)
-    pos = torch.empty(n, dtype=torch.long)
-    pos[rows] = torch.arange(len(rows))
-    summed = torch.zeros((len(rows), *vals.shape[1:]), dtype=vals.dtype).index_add_(0, pos[idx], vals)
+    pos = torch.empty(n, dtype=torch.long, device=device)
+    pos[rows] = torch.arange(len(rows), device=device)
+    summed = torch.zeros((len(rows), *vals.shape[1:]), dtype=vals.dtype, device=device).index_add_(0, pos[idx], vals)
     return rows, summed
 
 
@@ -74,7 +76,8 @@ class FTRL(torch.optim.Optimizer):
 
 
 class Adagrad(torch.optim.Optimizer):
-    """AdaGrad (Duchi et al., 2011) with sparse row updates: sum += g^2; w -= lr * g / (sqrt(sum) + eps)."""
+    """AdaGrad (Duchi et al., 2011) with sparse row updates: g += weight_decay * w; sum += g^2;
+    w -= lr * g / (sqrt(sum) + eps)."""
 
     def __init__(self, params, lr: float = 0.05, initial_accumulator: float = 0.1, weight_decay: float = 0.0,
                  eps: float = 1e-10):
@@ -94,6 +97,8 @@ class Adagrad(torch.optim.Optimizer):
                 acc = state["sum"]
                 if p.grad.is_sparse:
                     idx, g = _rows(p.grad)
+                    if wd:
+                        g = g + wd * p[idx]
                     a = acc[idx] + g * g
                     acc.index_copy_(0, idx, a)
                     p.index_add_(0, idx, -lr * g / (a.sqrt() + eps))
@@ -101,6 +106,58 @@ class Adagrad(torch.optim.Optimizer):
                     g = p.grad if wd == 0 else p.grad + wd * p
                     acc.addcmul_(g, g)
                     p.addcdiv_(g, acc.sqrt().add_(eps), value=-lr)
+
+
+class SparseAdam(torch.optim.SparseAdam):
+    """torch's lazy Adam for sparse tables, with weight decay on the rows a batch touched: added to their
+    gradient (adam), or decoupled, w -= lr * weight_decay * w after the step (adamw, Loshchilov & Hutter)."""
+
+    def __init__(self, params, lr: float, weight_decay: float = 0.0, decoupled: bool = False):
+        super().__init__(params, lr=lr)
+        self.weight_decay, self.decoupled = weight_decay, decoupled
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        if not self.weight_decay:
+            return super().step(closure)
+        touched = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                idx, g = _rows(p.grad)
+                if not self.decoupled:
+                    g = g + self.weight_decay * p[idx]
+                p.grad = torch.sparse_coo_tensor(idx.unsqueeze(0), g, p.shape, check_invariants=False, is_coalesced=True)
+                touched.append((p, idx, group["lr"]))
+        super().step(closure)
+        if self.decoupled:
+            for p, idx, lr in touched:
+                p.index_copy_(0, idx, p[idx] * (1 - lr * self.weight_decay))
+
+
+class SparseSGD(torch.optim.Optimizer):
+    """SGD for sparse tables, with lazy momentum: the rows a batch touched get v = momentum * v + g and
+    w -= lr * v; other rows keep their velocity until they are touched again."""
+
+    def __init__(self, params, lr: float, momentum: float = 0.0):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            lr, m = group["lr"], group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                idx, g = _rows(p.grad)
+                if m:
+                    state = self.state[p]
+                    if not state:
+                        state["velocity"] = torch.zeros_like(p)
+                    g = m * state["velocity"][idx] + g
+                    state["velocity"].index_copy_(0, idx, g)
+                p.index_add_(0, idx, -lr * g)
 
 
 def make_optimizers(model, train) -> list[torch.optim.Optimizer]:
@@ -126,13 +183,13 @@ def _make(params, opt, sparse_ids: set[int]) -> list[torch.optim.Optimizer]:
     out = []
     if opt.name in ("adam", "adamw"):
         if sparse:
-            out.append(torch.optim.SparseAdam(sparse, lr=opt.lr))
+            out.append(SparseAdam(sparse, lr=opt.lr, weight_decay=opt.weight_decay, decoupled=opt.name == "adamw"))
         cls = torch.optim.Adam if opt.name == "adam" else torch.optim.AdamW
         if dense:
             out.append(cls(dense, lr=opt.lr, weight_decay=opt.weight_decay))
-    else:  # sgd: torch's SGD takes sparse gradients when momentum is 0
+    else:
         if sparse:
-            out.append(torch.optim.SGD(sparse, lr=opt.lr))
+            out.append(SparseSGD(sparse, lr=opt.lr, momentum=opt.momentum))
         if dense:
             out.append(torch.optim.SGD(dense, lr=opt.lr, momentum=opt.momentum))
     return out

@@ -1,0 +1,41 @@
+"""`wdcli validate` and `wdcli schema`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rich.table import Table
+
+from .common import SetOpt, SpecArg, command, out
+
+
+@command
+def validate(spec: SpecArg, set: SetOpt = None) -> None:
+    """Check a spec (and its data, where it can be read) and print the compiled plan."""
+    from ..model.plan import plan_rows
+    from ..run import check
+    from ..spec import load_spec
+
+    c = check(load_spec(spec, set or []))
+    t = Table(title=f"{c.spec.name}: {c.rows['train']:,} training rows, "
+                    + ", ".join(f"{v:,} {k}" for k, v in c.rows.items() if k != "train"))
+    for name in ("feature", "kind", "ids / transform", "wide", "deep"):
+        t.add_column(name, overflow="fold")
+    for row in plan_rows(c.fitted, c.config):
+        t.add_row(*row)
+    out.print(t)
+    cfg, p = c.config, c.config.param_counts()
+    out.print(f"model: {c.spec.model}   wide dimension: {cfg.wide_size:,}   deep input width: "
+              f"{cfg.deep_input_width if cfg.deep else 0}   hidden: {cfg.hidden}")
+    out.print(f"parameters: wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,}, "
+              f"total {p['total']:,}")
+    out.print(f"[green]ok[/]: {spec} is valid")
+
+
+@command
+def schema() -> None:
+    """Print the spec's JSON Schema (for editors)."""
+    from ..spec import Spec
+
+    sys.stdout.write(json.dumps(Spec.model_json_schema(), indent=2) + "\n")

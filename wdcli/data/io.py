@@ -1,0 +1,153 @@
+"""Tables on disk, by extension, in one place: CSV (`.csv`), TSV (`.tsv`, `.tab`), Parquet (`.parquet`, `.pq`)
+and NDJSON (`.ndjson`, `.jsonl`, `.json`), one file or many (globs), read whole, lazily or in batches, and
+written atomically (a temporary name renamed into place, so a killed write leaves no half-written file).
+
+CSV and TSV are read as text: the pipeline casts each column as its spec says, so a CSV and a Parquet copy of
+the same data give the same model. Every read error becomes a `DataError` that names the file.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+
+from ..errors import DataError
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
+           ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson"}
+SEPARATORS = {"csv": ",", "tsv": "\t"}
+
+
+def file_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise DataError(f"{path}: unknown file type '{suffix}'; use .csv, .tsv, .parquet or .ndjson/.jsonl")
+    return FORMATS[suffix]
+
+
+def expand_paths(patterns: str | Path | list) -> list[str]:
+    """The files matching the pattern(s), sorted; an error when there are none."""
+    patterns = [str(patterns)] if isinstance(patterns, (str, Path)) else [str(p) for p in patterns]
+    paths = sorted({p for pat in patterns for p in (glob.glob(pat) or ([pat] if os.path.isfile(pat) else []))})
+    if not paths:
+        raise DataError(f"no file matches {', '.join(patterns)}")
+    for p in paths:
+        file_format(p)
+    return paths
+
+
+def scan_one(path: str | Path) -> pl.LazyFrame:
+    """One file as a LazyFrame (nothing is read until it is collected)."""
+    fmt = file_format(path)
+    if fmt in SEPARATORS:
+        return pl.scan_csv(path, infer_schema=False, separator=SEPARATORS[fmt])
+    return pl.scan_parquet(path) if fmt == "parquet" else pl.scan_ndjson(path)
+
+
+def _read_error(path: str | Path, e: Exception) -> DataError:
+    fmt = file_format(path).upper()
+    if isinstance(e, FileNotFoundError):
+        return DataError(f"{path}: no such file")
+    if isinstance(e, IsADirectoryError):
+        return DataError(f"{path}: is a folder, not a file")
+    if isinstance(e, PermissionError):
+        return DataError(f"{path}: cannot be read (permission denied)")
+    if isinstance(e, pl.exceptions.NoDataError):
+        return DataError(f"{path}: the file is empty; it needs a header row and data rows")
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if "utf-8" in msg.lower() or "utf8" in msg.lower():
+        return DataError(f"{path}: not valid UTF-8 text; re-encode it (e.g. iconv -f latin1 -t utf-8)")
+    if isinstance(e, pl.exceptions.ComputeError) and fmt in ("CSV", "TSV"):
+        return DataError(f"{path}: cannot be read as {fmt}: {msg}; check the rows have the same number of fields "
+                         "as the header")
+    return DataError(f"{path}: cannot be read as {fmt}: {msg}")
+
+
+def read_one(path: str | Path) -> pl.DataFrame:
+    try:
+        return scan_one(path).collect()
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise _read_error(path, e) from None
+
+
+def read_table(patterns: str | Path | list) -> pl.DataFrame:
+    """Read and concatenate every file matching the pattern(s)."""
+    frames = [read_one(p) for p in expand_paths(patterns)]
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+
+
+def iter_batches(patterns: str | Path | list, rows: int) -> Iterator[pl.DataFrame]:
+    """Frames of at most `rows` rows, file after file, read lazily: files larger than memory stream through."""
+    for path in expand_paths(patterns):
+        try:
+            batches = scan_one(path).collect_batches(chunk_size=rows)
+            first = next(batches, None)
+        except (pl.exceptions.PolarsError, OSError) as e:
+            raise _read_error(path, e) from None
+        if first is None:
+            read_one(path)  # an empty file: its clear error
+            continue
+        yield first
+        try:
+            yield from batches
+        except (pl.exceptions.PolarsError, OSError) as e:
+            raise _read_error(path, e) from None
+
+
+def write_table(frame: pl.DataFrame, path: str | Path) -> None:
+    """Write one frame by extension, atomically."""
+    write_batches([frame], path)
+
+
+def write_batches(frames: Iterable[pl.DataFrame], path: str | Path) -> int:
+    """Write a stream of frames as one file by extension, atomically, in bounded memory; returns the rows.
+    Parquet is written as parts and joined by Polars' streaming sink."""
+    path = Path(path)
+    fmt = file_format(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with _atomic(path) as tmp:
+        if fmt == "parquet":
+            parts = Path(tempfile.mkdtemp(prefix=".wdcli-parts-", dir=path.parent))
+            try:
+                files = []
+                for i, frame in enumerate(frames):
+                    files.append(parts / f"{i:06d}.parquet")
+                    frame.write_parquet(files[-1])
+                    rows += len(frame)
+                if files:
+                    pl.scan_parquet(files).sink_parquet(tmp)
+                else:
+                    pl.DataFrame().write_parquet(tmp)
+            finally:
+                shutil.rmtree(parts, ignore_errors=True)
+        else:
+            with open(tmp, "w", encoding="utf-8") as f:
+                for i, frame in enumerate(frames):
+                    f.write(text(frame, fmt, header=i == 0))
+                    rows += len(frame)
+    return rows
+
+
+def text(frame: pl.DataFrame, fmt: str = "csv", header: bool = True) -> str:
+    """A frame as CSV, TSV or NDJSON text."""
+    if fmt in SEPARATORS:
+        return frame.write_csv(separator=SEPARATORS[fmt], include_header=header)
+    return frame.write_ndjson()
+
+
+@contextmanager
+def _atomic(path: Path):
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,93 @@
+"""The cleaning rules, in one place: how raw cells become values. `transform` and the serving encoder both
+use them; they differ only in how they look the cleaned values up.
+
+- text: surrounding spaces stripped; "" and the declared missing markers are missing (null);
+- numbers: text is stripped and parsed; "", markers, NaN and +-inf are missing; other text is an error;
+- lists: a list column, or text split on the declared separator; each value cleaned as text.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from ..errors import DataError
+
+LISTS = (pl.List, pl.Array)
+
+
+def text(column: str | pl.Expr, missing: list[str] | tuple[str, ...]) -> pl.Expr:
+    """A column as stripped text, with "" and the missing markers as null (named as the column)."""
+    e = (pl.col(column) if isinstance(column, str) else column).cast(pl.String).str.strip_chars()
+    absent = (e == "") | e.is_in(list(missing)) if missing else (e == "")
+    out = pl.when(absent).then(None).otherwise(e)
+    return out.alias(column) if isinstance(column, str) else out
+
+
+def number(column: str, missing: list[str] | tuple[str, ...], dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr] | None:
+    """(Float64 value, is-unparsable-text) expressions of a numeric column of this type, or None when the type
+    cannot hold numbers. Non-finite values are left for `finite` (numpy does them faster)."""
+    if dtype == pl.String:
+        t = text(column, missing)
+        value = t.cast(pl.Float64, strict=False)
+        return value, value.is_null() & t.is_not_null()
+    if dtype == pl.Null or dtype == pl.Boolean or dtype.is_numeric():
+        return pl.col(column).cast(pl.Float64), pl.lit(False)
+    return None
+
+
+def numbers(df: pl.DataFrame, column: str, missing: list[str] | tuple[str, ...], where: str) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing (markers, "", null, NaN, +-inf). Text is an error."""
+    exprs = number(column, missing, df.schema[column])
+    if exprs is None:
+        raise DataError(f"{where}: column '{column}' has type {df.schema[column]}, which is not numeric; declare "
+                        "it categorical")
+    value, bad = exprs
+    out = df.select(value.alias("v"), bad.alias("bad"))
+    if out["bad"].any():
+        raw = df.filter(out["bad"])[column].cast(pl.String).str.strip_chars()
+        examples = raw.unique(maintain_order=True).head(3).to_list()
+        raise DataError(f"{where}: column '{column}' is declared numeric but holds text such as "
+                        f"{', '.join(repr(x) for x in examples)} ({out['bad'].sum()} rows); declare it categorical, "
+                        f"or list such values under columns.{column}.missing")
+    return finite(out["v"].to_numpy())
+
+
+def finite(x: np.ndarray) -> np.ndarray:
+    """float64 values with NaN for null, NaN and +-inf."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.where(np.isfinite(x), x, np.nan)
+
+
+def lists(column: str, separator: str | None, dtype: pl.DataType) -> pl.Expr | None:
+    """A multivalent column as List(String), or None when its type holds no lists (and no separator splits it)."""
+    if separator is not None and dtype == pl.String:
+        return pl.col(column).str.split(separator)
+    if isinstance(dtype, LISTS):
+        return pl.col(column).cast(pl.List(pl.String))
+    return None
+
+
+def list_values(df: pl.DataFrame, column: str, separator: str | None, missing: list[str] | tuple[str, ...],
+                weights: str | None, where: str) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+    """(the valid values, flat; per-row counts of them; their weights) of a multivalent column. Values that are
+    missing are dropped, with their weights."""
+    expr = lists(column, separator, df.schema[column])
+    if expr is None:
+        raise DataError(f"{where}: column '{column}' is not a list column; set columns.{column}.separator")
+    s = df.select(expr)[column]
+    raw_counts = s.list.len().fill_null(0).to_numpy().astype(np.int64)
+    flat = s.explode(empty_as_null=False, keep_nulls=False).str.strip_chars()
+    valid = (flat.is_not_null() & (flat != "") & ~flat.is_in(list(missing) or [""])).to_numpy()
+    rows = np.repeat(np.arange(len(s)), raw_counts)[valid]
+    if weights:
+        w = df[weights]
+        if separator is not None and w.dtype == pl.String:
+            w = w.str.split(separator)
+        w = w.cast(pl.List(pl.Float64), strict=False)
+        if not np.array_equal(w.list.len().fill_null(0).to_numpy(), raw_counts):
+            raise DataError(f"{where}: column '{weights}' must hold one weight per value of '{column}' in every row")
+        flat_w = w.explode(empty_as_null=False, keep_nulls=False).fill_null(0.0).to_numpy().astype(np.float32)[valid]
+    else:
+        flat_w = np.ones(int(valid.sum()), dtype=np.float32)
+    return flat.filter(pl.Series(valid)), np.bincount(rows, minlength=len(s)).astype(np.int64), flat_w

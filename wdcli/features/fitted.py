@@ -1,0 +1,384 @@
+"""The fitted feature pipeline as typed, frozen, plain data: what was learned from the training rows, beside
+what was declared, one object per feature.
+
+A feature is one of a closed set of kinds (a tagged union on `kind`): `vocabulary`, `hashed`, `identity`
+(categorical or multivalent columns), `buckets` (a bucketized numeric column), `numeric` (a dense input) and
+`hashed_cross` / `vocabulary_cross`. Each knows its id count (`cardinality`), a readable name for each id
+(`id_name`), and how its ids are produced from cleaned values. Every sparse feature's ids follow one layout:
+0 = missing, then the out-of-vocabulary bucket(s) where there are any, then the values.
+
+Saved as `pipeline.json` (format 2), with large lists in Parquet beside it; loading validates every key and
+names the file and key of any problem. It never runs code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal, Union
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from ..errors import ArtifactError
+from ..spec import Spec
+from . import hashing
+
+FORMAT = 2
+BIG_LIST = 5000  # lists longer than this are stored as Parquet beside pipeline.json
+
+
+class _Fitted(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Fitted):
+    """Where a categorical feature's values come from, and how they are cleaned (`wdcli.features.clean`)."""
+
+    column: str
+    missing: list[str] = []
+    multivalent: bool = False
+    separator: str | None = None  # multivalent text is split on this; None: a list column
+    weights: str | None = None  # a column of per-value weights (multivalent)
+
+
+class _Sparse(_Fitted):
+    """What every sparse feature shares: id 0 means missing; `describe` says how many ids and of what kind."""
+
+    encoding: ClassVar[str]
+    name: str
+
+    def id_name(self, i: int) -> str:
+        """A readable name for id i, e.g. 'education=Masters'."""
+        return f"{self.name}=<missing>" if i == 0 else self.value_name(i)
+
+    def describe(self) -> str:
+        return f"{self.cardinality:,} {self.encoding}"
+
+
+class _Categorical(_Sparse):
+    source: Text
+
+    @property
+    def multivalent(self) -> bool:
+        return self.source.multivalent
+
+
+class Vocabulary(_Categorical):
+    """Values seen at least `min_count` times, most frequent first; unseen values share `oov` buckets."""
+
+    kind: Literal["vocabulary"] = "vocabulary"
+    encoding: ClassVar[str] = "vocab"
+    values: list[str]
+    oov: int = Field(ge=1)
+
+    @property
+    def cardinality(self) -> int:
+        return 1 + self.oov + len(self.values)
+
+    @cached_property
+    def enum(self) -> pl.Enum:
+        return pl.Enum(self.values)
+
+    def ids(self, text: pl.Series) -> np.ndarray:
+        """Ids of cleaned text (null = missing)."""
+        codes = text.cast(self.enum, strict=False).to_physical()
+        missing = text.is_null().to_numpy()
+        ids = codes.fill_null(0).to_numpy().astype(np.int64) + 1 + self.oov
+        unknown = codes.is_null().to_numpy() & ~missing
+        if unknown.any():
+            ids[unknown] = self.oov_ids(hashing.hash_strings(text.filter(pl.Series(unknown))))
+        ids[missing] = 0
+        return ids
+
+    def oov_ids(self, h: np.ndarray) -> np.ndarray:
+        """The out-of-vocabulary id of values with these stable hashes."""
+        return np.ones(len(h), dtype=np.int64) if self.oov == 1 else hashing.bucket(h, self.oov) + 1
+
+    def value_name(self, i: int) -> str:
+        return f"{self.name}={self.values[i - 1 - self.oov]}" if i > self.oov else f"{self.name}=<other>"
+
+
+class Hashed(_Categorical):
+    """Values hashed into `buckets` ids with a stable hash (FNV-1a 64): no vocabulary to fit or to store."""
+
+    kind: Literal["hashed"] = "hashed"
+    encoding: ClassVar[str] = "hash"
+    buckets: int = Field(ge=1)
+
+    @property
+    def cardinality(self) -> int:
+        return self.buckets + 1
+
+    def ids(self, text: pl.Series) -> np.ndarray:
+        return self.ids_of_hashes(hashing.hash_strings(text), text.is_null().to_numpy())
+
+    def ids_of_hashes(self, h: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        return np.where(missing, 0, hashing.bucket(h, self.buckets) + 1)
+
+    def value_name(self, i: int) -> str:
+        return f"{self.name}#bucket{i - 1}"
+
+
+class Identity(_Categorical):
+    """Values that are integer ids in [0, num_ids); others share one out-of-range id."""
+
+    kind: Literal["identity"] = "identity"
+    encoding: ClassVar[str] = "identity"
+    num_ids: int = Field(ge=1)
+
+    def ids(self, text: pl.Series) -> np.ndarray:
+        num = text.cast(pl.Int64, strict=False)
+        v = num.fill_null(-1).to_numpy()
+        ids = np.where((v >= 0) & (v < self.num_ids) & ~num.is_null().to_numpy(), v + 2, 1).astype(np.int64)
+        ids[text.is_null().to_numpy()] = 0
+        return ids
+
+    @property
+    def cardinality(self) -> int:
+        return self.num_ids + 2
+
+    def value_name(self, i: int) -> str:
+        return f"{self.name}={i - 2}" if i >= 2 else f"{self.name}=<out of range>"
+
+
+class Buckets(_Sparse):
+    """A numeric column cut at boundaries: bucket i holds boundaries[i-1] <= x < boundaries[i]."""
+
+    kind: Literal["buckets"] = "buckets"
+    encoding: ClassVar[str] = "buckets"
+    column: str  # the numeric source column
+    missing: list[str] = []
+    boundaries: list[float]
+    multivalent: Literal[False] = False
+
+    @property
+    def cardinality(self) -> int:
+        return len(self.boundaries) + 2
+
+    @cached_property
+    def _bounds(self) -> np.ndarray:
+        return np.asarray(self.boundaries, dtype=np.float64)
+
+    def ids(self, x: np.ndarray) -> np.ndarray:
+        """Bucket ids of float64 values with NaN for missing: 0 = missing, then one id per interval."""
+        ids = np.searchsorted(self._bounds, x, side="right") + 1
+        ids[np.isnan(x)] = 0
+        return ids.astype(np.int64)
+
+    def label(self, i: int) -> str:
+        """'<25', '[25,35)', '>=65' for bucket id i (1-based)."""
+        b, k = self.boundaries, i - 1
+        if not b:
+            return "all"
+        if k == 0:
+            return f"<{b[0]:g}"
+        return f">={b[-1]:g}" if k == len(b) else f"[{b[k - 1]:g},{b[k]:g})"
+
+    def value_name(self, i: int) -> str:
+        return f"{self.name}={self.label(i)}"
+
+
+class Numeric(_Fitted):
+    """A dense input: clipped, missing filled, then transformed with the fitted statistics."""
+
+    kind: Literal["numeric"] = "numeric"
+    name: str
+    missing: list[str] = []
+    transform: Literal["none", "standardize", "minmax", "log1p", "quantile"]
+    fill: float
+    clip: tuple[float, float] | None = None
+    mean: float
+    std: float
+    min: float
+    max: float
+    boundaries: list[float] = []  # transform: quantile
+    multivalent: Literal[False] = False
+
+    def describe(self) -> str:
+        return self.transform
+
+
+class _Cross(_Sparse):
+    columns: list[str] = Field(min_length=2)  # features (categorical or buckets), in order
+    multivalent: bool = False
+
+
+class HashedCross(_Cross):
+    kind: Literal["hashed_cross"] = "hashed_cross"
+    encoding: ClassVar[str] = "hash"
+    buckets: int = Field(ge=1)
+    examples: dict[int, str] = {}  # a readable combination for the most frequent buckets (`wdcli inspect`)
+
+    @property
+    def cardinality(self) -> int:
+        return self.buckets + 1
+
+    def ids(self, h: np.ndarray) -> np.ndarray:
+        """Ids of combination hashes."""
+        return hashing.bucket(h, self.buckets) + 1
+
+    def value_name(self, i: int) -> str:
+        return self.examples.get(i, f"{self.name}#bucket{i - 1}")
+
+
+class VocabularyCross(_Cross):
+    kind: Literal["vocabulary_cross"] = "vocabulary_cross"
+    encoding: ClassVar[str] = "vocab"
+    hashes: list[int]  # combinations seen at least min_count times, most frequent first
+    names: list[str]  # their readable names ('a=x AND b=y')
+
+    @property
+    def cardinality(self) -> int:
+        return 2 + len(self.hashes)
+
+    @cached_property
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        vocab = np.asarray(self.hashes, dtype=np.uint64)
+        order = np.argsort(vocab)
+        return vocab[order], order
+
+    def ids(self, h: np.ndarray) -> np.ndarray:
+        """Ids of combination hashes: their place in the vocabulary, or 1 (not in it)."""
+        vocab, order = self._sorted
+        if len(vocab) == 0:
+            return np.ones(len(h), dtype=np.int64)
+        pos = np.clip(np.searchsorted(vocab, h), 0, len(vocab) - 1)
+        return np.where(vocab[pos] == h, order[pos] + 2, 1).astype(np.int64)
+
+    def value_name(self, i: int) -> str:
+        return self.names[i - 2] if i >= 2 else f"{self.name}=<other>"
+
+
+Categorical = Union[Vocabulary, Hashed, Identity]
+Cross = Union[HashedCross, VocabularyCross]
+Sparse = Union[Vocabulary, Hashed, Identity, Buckets, HashedCross, VocabularyCross]
+Feature = Annotated[Union[Vocabulary, Hashed, Identity, Buckets, Numeric, HashedCross, VocabularyCross],
+                    Field(discriminator="kind")]
+_FEATURES = TypeAdapter(list[Feature])
+
+
+@dataclass(frozen=True)
+class FittedPipeline:
+    """The spec it was fitted for, and its features in model order: sparse columns, crosses, numeric columns."""
+
+    spec: Spec
+    features: dict[str, Feature] = field(default_factory=dict)
+
+    @cached_property
+    def univalent(self) -> list[str]:
+        """Sparse features with one id per row: the columns of `Encoded.sparse`, in order."""
+        return [n for n, f in self.features.items() if not isinstance(f, Numeric) and not f.multivalent]
+
+    @cached_property
+    def multivalent(self) -> list[str]:
+        return [n for n, f in self.features.items() if not isinstance(f, Numeric) and f.multivalent]
+
+    @cached_property
+    def dense(self) -> list[str]:
+        """Numeric features: the columns of `Encoded.dense`, in order."""
+        return [n for n, f in self.features.items() if isinstance(f, Numeric)]
+
+    def cardinality(self, name: str) -> int:
+        return self.features[name].cardinality
+
+    def id_name(self, name: str, i: int) -> str:
+        """A readable name for id i of a sparse feature, e.g. 'education=Masters'."""
+        return self.features[name].id_name(i)
+
+    # ------------------------------------------------------------------------------------------- save/load
+    def save(self, folder: Path) -> list[str]:
+        """Write pipeline.json (and vocab/*.parquet for large lists); returns the files written."""
+        folder.mkdir(parents=True, exist_ok=True)
+        written, features = [], []
+        for f in _FEATURES.dump_python(list(self.features.values()), mode="json"):
+            for key in ("values", "hashes", "names"):
+                if key in f and len(f[key]) > BIG_LIST:
+                    rel = f"vocab/{len(written)}_{key}.parquet"
+                    (folder / "vocab").mkdir(exist_ok=True)
+                    dtype = pl.UInt64 if key == "hashes" else pl.String
+                    pl.DataFrame({key: pl.Series(f[key], dtype=dtype)}).write_parquet(folder / rel)
+                    written.append(rel)
+                    f[key] = {"parquet": rel}
+            features.append(f)
+        (folder / "pipeline.json").write_text(json.dumps({"format": FORMAT, "features": features}))
+        return ["pipeline.json", *written]
+
+
+def load_pipeline(folder: Path, spec: Spec) -> FittedPipeline:
+    """Read and validate pipeline.json (format 1, written by wdcli 0.1, is read too)."""
+    file = folder / "pipeline.json"
+    try:
+        raw = json.loads(file.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"{file}: cannot be read ({type(e).__name__}); retrain or restore the folder") from None
+    if not isinstance(raw, dict) or raw.get("format") not in (1, FORMAT):
+        version = raw.get("format") if isinstance(raw, dict) else None
+        raise ArtifactError(f"{file}: pipeline format {version!r} is not one this wdcli reads (1 or {FORMAT}); "
+                            "upgrade wdcli, or retrain")
+    features = raw.get("features") if raw["format"] == FORMAT else _from_format_1(raw.get("states"), spec)
+    if not isinstance(features, list):
+        raise ArtifactError(f"{file}: 'features' should be a list; retrain or restore the folder")
+    for i, f in enumerate(features):
+        for key in ("values", "hashes", "names"):
+            if isinstance(f, dict) and isinstance(f.get(key), dict):
+                rel = str(f[key].get("parquet", ""))
+                if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+                    raise ArtifactError(f"{file}: features[{i}].{key} points outside the model folder")
+                try:  # (the file's one column: format 1 named it 'vocab')
+                    f[key] = pl.read_parquet(folder / rel).to_series(0).to_list()
+                except (OSError, pl.exceptions.PolarsError) as e:
+                    raise ArtifactError(f"{folder / rel}: cannot be read ({str(e).splitlines()[0][:120]})") from None
+    try:
+        typed = _FEATURES.validate_python(features)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = "features" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        raise ArtifactError(f"{file}: {where}: {first['msg']} ({e.error_count()} problem"
+                            f"{'s' if e.error_count() != 1 else ''}); retrain or restore the folder") from None
+    return FittedPipeline(spec, {f.name: f for f in typed})
+
+
+def _from_format_1(states, spec: Spec) -> list[dict] | None:
+    """Format 1 (`{"states": {name: {...}}}`, untyped) as format 2's list of features."""
+    if not isinstance(states, dict):
+        return None
+    out = []
+    for name, s in states.items():
+        if not isinstance(s, dict):
+            return None
+        col = spec.columns.get(name)
+        missing = list(getattr(col, "missing", []))
+        kind = s.get("kind")
+        if kind in ("categorical", "multivalent"):
+            source = {"column": name, "missing": missing, "multivalent": kind == "multivalent",
+                      "separator": getattr(col, "separator", None), "weights": getattr(col, "weights", None)}
+            base = {"name": name, "source": source}
+            enc = s.get("encoding")
+            if enc == "hash":
+                out.append({**base, "kind": "hashed", "buckets": s.get("buckets")})
+            elif enc == "identity":
+                out.append({**base, "kind": "identity", "num_ids": s.get("num_ids")})
+            else:
+                out.append({**base, "kind": "vocabulary", "values": s.get("vocab"), "oov": s.get("oov")})
+        elif kind == "bucketized":
+            src = spec.columns.get(s.get("source"))
+            out.append({"kind": "buckets", "name": name, "column": s.get("source"), "boundaries": s.get("boundaries"),
+                        "missing": list(getattr(src, "missing", []))})
+        elif kind == "numeric":
+            keep = ("transform", "fill", "clip", "mean", "std", "min", "max")
+            out.append({"kind": "numeric", "name": name, "missing": missing,
+                        "boundaries": s.get("boundaries", []), **{k: s.get(k) for k in keep}})
+        elif kind == "cross":
+            base = {"name": name, "columns": s.get("columns"), "multivalent": s.get("multivalent", False)}
+            if s.get("encoding") == "hash":
+                out.append({**base, "kind": "hashed_cross", "buckets": s.get("buckets"),
+                            "examples": s.get("examples", {})})
+            else:
+                out.append({**base, "kind": "vocabulary_cross", "hashes": s.get("hashes"), "names": s.get("names")})
+        else:
+            return None
+    return out

@@ -1,0 +1,189 @@
+"""Reading a spec file: YAML with line numbers, `--set` overrides, and every problem reported at once.
+
+`load_spec(path, overrides)` returns a `Spec` or raises `SpecError` listing each problem as
+`file:line yaml.path: message (did you mean ...?)`. Structural problems come from pydantic; references
+between sections (a cross of an undeclared column, say) are checked here on the raw data, so that both
+kinds are reported together.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import Problem, SpecError
+from .overrides import apply_overrides
+from .references import path_problems, reference_problems
+from .types import Spec
+from .yaml_lines import Path_, compose, fmt, line_of, suggest
+
+
+# ----------------------------------------------------------------------------------- pydantic problems
+
+
+def _tag_of(model: type) -> tuple[str, tuple] | None:
+    for field in ("kind", "name"):
+        f = model.model_fields.get(field)
+        if f is not None and typing.get_origin(f.annotation) is typing.Literal:
+            return field, typing.get_args(f.annotation)
+    return None
+
+
+def _step(tp: Any, seg: str | int) -> Any:
+    """The type found one step into `tp` along a pydantic error location segment."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _step(typing.get_args(tp)[0], seg)
+    if origin in (typing.Union, types.UnionType):
+        members = typing.get_args(tp)
+        for m in members:
+            if isinstance(m, type) and issubclass(m, BaseModel) and (tag := _tag_of(m)) and seg in tag[1]:
+                return ("tagged", m)
+        for m in members:
+            r = _step(m, seg)
+            if r is not None:
+                return r
+        return None
+    if origin is dict:
+        return typing.get_args(tp)[1]
+    if origin is list:
+        return typing.get_args(tp)[0]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        f = tp.model_fields.get(seg) if isinstance(seg, str) else None
+        return f.annotation if f is not None else None
+    return None
+
+
+def _model_at(loc: tuple) -> type | None:
+    tp: Any = Spec
+    for seg in loc:
+        r = _step(tp, seg)
+        if isinstance(r, tuple):
+            tp = r[1]  # a tag segment: the union member it selects
+        elif r is None:
+            return None
+        else:
+            tp = r
+    while typing.get_origin(tp) in (typing.Annotated,):
+        tp = typing.get_args(tp)[0]
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _clean_loc(loc: tuple, data: Any) -> Path_:
+    """Drop the segments pydantic adds for union members (tags, type names) so the path matches the YAML."""
+    out: list[str | int] = []
+    node = data
+    for seg in loc:
+        if isinstance(node, dict) and seg in node:
+            out.append(seg)
+            node = node[seg]
+        elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
+            out.append(seg)
+            node = node[seg]
+        elif isinstance(node, dict) and not out[-1:] == [seg] and seg not in ("kind", "name") and (
+            node.get("kind") == seg or node.get("name") == seg
+        ):
+            continue  # tag of a tagged union
+        elif isinstance(node, (dict, list)):
+            out.append(seg)  # a missing key
+            node = None
+        else:
+            break  # a scalar: the rest names union member types
+    return tuple(out)
+
+
+
+
+def _message(err: dict) -> str:
+    t, loc, inp = err["type"], err["loc"], err.get("input")
+    if t == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        allowed = sorted(model.model_fields) if model else []
+        hint = suggest(loc[-1], allowed) or (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        return f"unknown key '{loc[-1]}'{hint}"
+    if t == "too_short" and loc and loc[-1] == "columns":
+        return f"a cross needs two or more columns (got {len(inp) if isinstance(inp, list) else 0})"
+    if t == "missing":
+        return f"required key '{loc[-1]}' is missing"
+    if t == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        expected = [s.strip().strip("'") for s in str(ctx.get("expected_tags", "")).split(",")]
+        tag = ctx.get("discriminator", "kind").strip("'")
+        return f"unknown {tag} '{ctx.get('tag')}'{suggest(ctx.get('tag'), expected)}; expected one of: {', '.join(expected)}"
+    if t == "union_tag_not_found":
+        tag = err.get("ctx", {}).get("discriminator", "kind").strip("'")
+        return f"'{tag}' is missing; say which {tag} this is"
+    msg = err["msg"]
+    if t.startswith("value_error"):
+        msg = msg.removeprefix("Value error, ")
+    if loc and loc[-1] == "columns" and isinstance(inp, list):
+        return "should be a mapping of column name to kind (e.g. `age: numeric`), not a list"
+    msg = msg.replace("Input should be", "should be")
+    if inp is not None and not isinstance(inp, (dict, list)) and t not in ("value_error",):
+        msg += f" (got {inp!r})"
+    return msg
+
+
+# ------------------------------------------------------------------------------------------- load_spec
+
+
+def resolve_patterns(value: str | list[str] | None, base: Path) -> list[str] | None:
+    if value is None:
+        return None
+    patterns = [value] if isinstance(value, str) else value
+    return [str((base / p).resolve()) if not Path(p).is_absolute() else p for p in patterns]
+
+
+def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), check_paths: bool = True) -> Spec:
+    """Read, override and validate a spec file. Raises SpecError with every problem found."""
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([Problem(file, None, "", "no such file; check the path")]) from None
+    except UnicodeDecodeError:
+        raise SpecError([Problem(file, None, "", "not UTF-8 text; save the spec as UTF-8")]) from None
+    except OSError as e:
+        raise SpecError([Problem(file, None, "", f"cannot read: {e.strerror}")]) from None
+    data, lines, problems = compose(text, file)
+    if data is None:
+        raise SpecError([Problem(file, None, "", "the spec is empty; start from specs/tiny.yaml")])
+    if not isinstance(data, dict):
+        raise SpecError([Problem(file, 1, "", f"the spec must be a mapping of keys (data, label, columns, ...), "
+                                 f"not a {type(data).__name__}")])
+    data, more = apply_overrides(data, list(overrides), lines)
+    problems += more
+    base = path.parent.resolve()
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as e:
+        spec = None
+        expanded = Spec._expand_columns(data)
+        seen = set()
+        for err in e.errors():
+            clean = _clean_loc(err["loc"], expanded)
+            msg = _message(err)
+            if (clean, msg) in seen:
+                continue
+            seen.add((clean, msg))
+            line = line_of(lines, clean)
+            problems.append(Problem("--set" if line == -1 else file, None if line == -1 else line, fmt(clean), msg))
+    problems += reference_problems(Spec._expand_columns(data), file, lines, base)
+    if check_paths:
+        problems += path_problems(data, file, lines, base)
+    if problems:
+        problems.sort(key=lambda p: (p.file != file, p.line or 0))
+        raise SpecError(problems)
+    assert spec is not None
+    d = spec.data
+    resolved = d.model_copy(update={
+        "train": resolve_patterns(d.train, base),
+        "validation": resolve_patterns(d.validation, base),
+        "test": resolve_patterns(d.test, base),
+    })
+    return spec.model_copy(update={"data": resolved, "name": spec.name or path.stem})

@@ -1,0 +1,184 @@
+"""A training run: set up (fit the pipeline, make the batch sources and the trainer, resume), train epoch by
+epoch with early stopping and checkpoints, clean up (keep the best weights, final metrics).
+
+    result = train(spec)                 # reads the spec's files
+    result = train(spec, frames)         # or given frames: {"train": ..., "validation": ..., "test": ...}
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import polars as pl
+
+from ..data.batch import Batch
+from ..data.memory import InMemory
+from ..data.split import load_splits, split_names
+from ..errors import DataError, Interrupted
+from ..features import FittedPipeline, fit_pipeline, transform
+from ..model.plan import ModelConfig, build_config
+from ..model.widedeep import WideDeep
+from ..spec import Spec
+from . import checkpoint as ckpt
+from .runtime import Runtime
+from .trainer import EarlyStopping, Trainer
+
+
+class Reporter(Protocol):
+    def start_epoch(self, epoch: int, epochs: int, rows: int) -> None: ...
+    def advance(self, rows: int, loss: float) -> None: ...
+    def end_epoch(self, record: dict) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    spec: Spec
+    fitted: FittedPipeline
+    config: ModelConfig
+    model: WideDeep
+    metrics: dict[str, dict] = field(default_factory=dict)  # split -> metrics of the kept weights
+    history: list[dict] = field(default_factory=list)  # one record per epoch
+    seconds: float = 0.0
+
+
+def prepare(spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime
+            ) -> tuple[FittedPipeline, dict[str, InMemory], dict[str, str]]:
+    """Fit the pipeline on the training rows and make a batch source of every split; also how messages name
+    each split's rows."""
+    names = {"train": "training data", "validation": "validation data", "test": "test data"}
+    if frames is None:
+        frames, names = load_splits(spec.data), split_names(spec.data)
+    train_df = frames["train"]
+    if spec.train.max_rows is not None and len(train_df) > spec.train.max_rows:
+        train_df = train_df.head(spec.train.max_rows)
+    fitted = fit_pipeline(spec, train_df, names["train"])
+    sources = {}
+    for split, df in (("train", train_df), ("validation", frames.get("validation")), ("test", frames.get("test"))):
+        if df is not None and (split == "train" or len(df)):
+            enc = transform(fitted, df, names[split], with_label=True)
+            sources[split] = InMemory(Batch.of(enc, runtime.device), spec.train.batch_size, spec.train.seed, enc.group)
+    if sources["train"].rows < 2:
+        n = sources["train"].rows
+        raise DataError(f"{names['train']}: {n} row{'s' if n != 1 else ''} to train on; training needs at least 2")
+    return fitted, sources, names
+
+
+def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: Reporter | None = None,
+          checkpoint: Path | None = None, resume: bool = False) -> TrainResult:
+    """Fit the pipeline on the training rows, train the model, keep the best epoch's weights.
+
+    With `checkpoint`, the run's state is written there now and then (spec.train.checkpoint) and on Ctrl-C or
+    SIGTERM, which stop the run with `Interrupted`; `resume=True` continues from the checkpoint there."""
+    cfg = spec.train
+    runtime = Runtime.start(cfg.threads)
+    fp = ckpt.fingerprint(spec) if checkpoint is not None else ""
+    fitted, sources, names = prepare(spec, frames, runtime)
+    config = build_config(fitted)
+    trainer = Trainer(config, cfg, runtime)
+    stopper = EarlyStopping(cfg.early_stopping.metric, cfg.early_stopping.patience)
+    data = sources["train"]
+    monitor = sources.get("validation", data)
+    run = _Run(spec, trainer, stopper, data, runtime, checkpoint, fp, reporter)
+    if resume and checkpoint is not None and checkpoint.exists():
+        run.resume()
+    with ckpt.StopRequests() as stop:
+        run.stop = stop
+        for epoch in range(run.progress.epoch, cfg.epochs + 1):
+            run.epoch(epoch)
+            record = run.progress.history[-1]
+            val = trainer.evaluate(monitor)
+            split = "validation" if "validation" in sources else "train"
+            record.update({f"{split}_{k}": v for k, v in val.items() if k in ("auc", "logloss", "gauc")})
+            if reporter:
+                reporter.end_epoch(record)
+            if stopper.update(val[stopper.metric], trainer.model):
+                record["best"] = True
+            elif stopper.stop:
+                break
+            run.progress = ckpt.Progress(epoch + 1, history=run.progress.history, elapsed=run.progress.elapsed)
+            if epoch < cfg.epochs:
+                run.save()
+            run.check_stop()
+    result = TrainResult(spec, fitted, config, trainer.model, history=run.progress.history, seconds=run.elapsed())
+    if stopper.best_state is not None:
+        trainer.model.load_state_dict(stopper.best_state)
+    result.metrics = {split: trainer.evaluate(source) for split, source in sources.items()}
+    return result
+
+
+class _Run:
+    """One run's loop state: progress, checkpoint timing, stop requests."""
+
+    def __init__(self, spec, trainer: Trainer, stopper: EarlyStopping, data: InMemory, runtime: Runtime,
+                 checkpoint: Path | None, fp: str, reporter: Reporter | None):
+        self.spec, self.trainer, self.stopper, self.data, self.runtime = spec, trainer, stopper, data, runtime
+        self.checkpoint, self.fp, self.reporter = checkpoint, fp, reporter
+        self.saving = checkpoint is not None and spec.train.checkpoint.enabled
+        self.progress = ckpt.Progress()
+        self.source_state: dict | None = None  # where to resume within the epoch
+        self.start = time.perf_counter()
+        self.last_save = time.perf_counter()
+        self.steps = 0
+        self.stop = None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def resume(self) -> None:
+        saved = ckpt.load(self.checkpoint, self.fp, self.trainer, self.stopper)
+        self.progress, self.source_state = saved.progress, saved.source
+        self.data.restore(saved.source)
+        self.runtime.set_rng_state(saved.rng)
+        self.start -= saved.progress.elapsed
+
+    def epoch(self, epoch: int) -> None:
+        """Train one epoch, writing checkpoints as the spec says and stopping cleanly when asked."""
+        cfg, p = self.spec.train, self.progress
+        t0 = time.perf_counter()
+        if self.reporter:
+            self.reporter.start_epoch(epoch, cfg.epochs, self.data.rows)
+        state, self.source_state = self.source_state, None
+        if self.reporter and state and state.get("at"):  # resuming part-way through this epoch
+            self.reporter.advance(int(state["at"]), p.total / max(p.seen, 1))
+        every_s, every_steps = cfg.checkpoint.every_seconds, cfg.checkpoint.every_steps
+        for batch in self.data.batches(state):
+            loss = self.trainer.step(batch)
+            if loss is not None:
+                p.total += float(loss)
+                p.seen += len(batch)
+                if self.reporter:
+                    self.reporter.advance(len(batch), p.total / p.seen)
+            self.steps += 1
+            mid_epoch = self.data.position < self.data.rows
+            if self.stop.signal is not None or (self.saving and mid_epoch and (
+                    (every_steps and self.steps % every_steps == 0)
+                    or (every_s and time.perf_counter() - self.last_save >= every_s))):
+                self.save()
+                self.check_stop()
+        seconds = time.perf_counter() - t0
+        p.history.append({"epoch": epoch, "train_loss": p.total / max(p.seen, 1), "seconds": seconds,
+                          "rows_per_s": p.seen / max(seconds, 1e-9)})
+
+    def save(self) -> None:
+        if not self.saving:
+            return
+        self.progress.elapsed = self.elapsed()
+        ckpt.save(self.checkpoint, self.fp, self.trainer, self.stopper, self.data.state(), self.runtime.rng_state(),
+                  self.progress)
+        self.last_save = time.perf_counter()
+
+    def check_stop(self) -> None:
+        if self.stop is not None and self.stop.signal is not None:
+            raise _interrupted(self.stop.signal, self.checkpoint if self.saving else None)
+
+
+def _interrupted(signum: int, checkpoint: Path | None) -> Interrupted:
+    what = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "stopped by SIGTERM"
+    code = 130 if signum == signal.SIGINT else 143
+    if checkpoint is None:
+        return Interrupted(f"training {what}; nothing was saved", code)
+    return Interrupted(f"training {what}; checkpoint written to {checkpoint}", code, checkpoint)
