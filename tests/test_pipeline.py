@@ -4,7 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from wdcli.data.split import load_splits, split_rows
+from wdcli.data.split import Rule, load_splits
 from wdcli.errors import DataError
 from wdcli.spec import load_spec
 from wdcli.features import fit_pipeline, load_pipeline, transform
@@ -19,12 +19,22 @@ def tiny():
     return spec, frames, fit_pipeline(spec, frames["train"])
 
 
-def test_split_is_seeded_and_disjoint():
-    a = split_rows(1000, 0.1, 0.2, 7)
-    b = split_rows(1000, 0.1, 0.2, 7)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    assert sorted(np.concatenate(a).tolist()) == list(range(1000))
-    assert [len(x) for x in a] == [700, 100, 200]
+def test_split_is_seeded_stable_and_disjoint():
+    """A row's part comes from a stable hash of its file name and position: the same for the same seed, however
+    the file is read (whole or in batches), fractions kept in expectation."""
+    frame = pl.DataFrame({"x": range(20_000), "user": [f"u{i % 500}" for i in range(20_000)]})
+    rule = Rule(validation=0.1, test=0.2, seed=7)
+    whole = rule.parts(frame, "data/a.csv", 0)
+    batched = np.concatenate([rule.parts(frame[a:a + 3000], "elsewhere/a.csv", a) for a in range(0, 20_000, 3000)])
+    assert np.array_equal(whole, batched)
+    assert np.array_equal(whole, Rule(validation=0.1, test=0.2, seed=7).parts(frame, "a.csv", 0))
+    assert not np.array_equal(whole, Rule(validation=0.1, test=0.2, seed=8).parts(frame, "a.csv", 0))
+    shares = np.bincount(whole, minlength=3) / len(whole)
+    assert np.allclose(shares, [0.7, 0.1, 0.2], atol=0.01)
+    by_user = Rule(validation=0.1, test=0.2, seed=7, key="user").parts(frame, "a.csv", 0)
+    assert pl.DataFrame({"user": frame["user"], "part": by_user}).group_by("user").agg(
+        pl.col("part").n_unique())["part"].max() == 1  # a user never straddles two parts
+    assert np.allclose(np.bincount(by_user, minlength=3) / len(by_user), [0.7, 0.1, 0.2], atol=0.05)
 
 
 def test_vocab_fitted_on_train_only_and_ordered(tiny):
@@ -114,16 +124,21 @@ def test_data_errors_name_the_column(tiny):
     with pytest.raises(DataError, match="all missing"):
         fit_pipeline(spec, frames["train"].with_columns(education=pl.lit(None, pl.String)))
     with pytest.raises(DataError, match="label column 'income' has 3 distinct values"):
-        fit_pipeline(spec, frames["train"].with_columns(income=pl.Series(["a", "b", "c"] * 80)))
+        train = frames["train"]
+        fit_pipeline(spec, train.with_columns(income=pl.Series(["a", "b", "c"] * len(train))[:len(train)]))
 
 
 def test_a_pipeline_written_by_wdcli_0_1_still_loads(tiny, tmp_path):
-    """Format 1 (untyped states) is read as the typed features, and transforms alike."""
+    """Format 1 (untyped states) is read as the typed features, and transforms alike. (The file was fitted by
+    wdcli 0.1 on every row of tiny.csv.)"""
     import shutil
+
+    from wdcli.data.io import read_table
 
     from .conftest import ROOT
 
-    spec, frames, fitted = tiny
+    spec, frames, _ = tiny
+    fitted = fit_pipeline(spec, read_table(spec.data.train))
     shutil.copy(ROOT / "tests" / "data" / "pipeline_format1_tiny.json", tmp_path / "pipeline.json")
     old = load_pipeline(tmp_path, spec)
     assert old.features.keys() == fitted.features.keys()

@@ -1,7 +1,17 @@
 """`fit_pipeline(spec, train)`: learn every feature's state from the training rows only (vocabularies,
-quantile boundaries, statistics, cross vocabularies), as the typed features of `wdcli.features.fitted`."""
+quantile boundaries, statistics, cross vocabularies), as the typed features of `wdcli.features.fitted`.
+
+Fitting is a reduction over batches of rows (`Fitter.update`), so data larger than memory fits in memory bounded
+by the fitted state: value counts per column, running moments of numeric columns, and a row sample for quantiles.
+The sample holds every row up to SAMPLE_ROWS training rows, so quantiles are exact there; beyond, it is a uniform
+sample of SAMPLE_ROWS rows (bottom-k of a stable hash of the row's position), and a boundary's rank is within
++-0.27% of its target with probability 1 - 1e-6 (the Dvoretzky-Kiefer-Wolfowitz bound). Vocabulary crosses need
+the fitted buckets, so a spec with any takes a second pass over the rows.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import polars as pl
@@ -17,6 +27,8 @@ from .inputs import check_columns, label_array
 from .transform import cross_hashes
 
 NAMED_ROWS = 50_000  # readable names of cross combinations are taken from the first rows
+SAMPLE_ROWS = 1_000_000  # quantiles are exact up to this many training rows
+MERGE_EVERY = 8  # batches of value counts merged at once
 
 
 def quantile_boundaries(values: np.ndarray, q: int) -> list[float]:
@@ -35,113 +47,234 @@ def vocabulary(counts: pl.DataFrame, min_count: int, max_size: int | None) -> li
     return v["value"].to_list()
 
 
+class _Counts:
+    """Value counts summed over batches, merged a few batches at a time."""
+
+    def __init__(self, key: str = "value"):
+        self.key, self.parts, self.total = key, [], None
+
+    def add(self, counts: pl.DataFrame) -> None:
+        self.parts.append(counts)
+        if len(self.parts) >= MERGE_EVERY:
+            self._merge()
+
+    def _merge(self) -> None:
+        frames = ([self.total] if self.total is not None else []) + self.parts
+        self.total = pl.concat(frames).group_by(self.key).agg(pl.col("count").sum()) if frames else None
+        self.parts = []
+
+    def result(self) -> pl.DataFrame:
+        self._merge()
+        return self.total if self.total is not None else pl.DataFrame({self.key: [], "count": []})
+
+
+class _Moments:
+    """Count, mean, sum of squared deviations, min and max, merged batch by batch (Chan et al.'s parallel
+    update), in float64."""
+
+    def __init__(self, n: int = 0, mean: float = 0.0, m2: float = 0.0, lo: float = np.inf, hi: float = -np.inf):
+        self.n, self.mean, self.m2, self.min, self.max = n, mean, m2, lo, hi
+
+    def add(self, x: np.ndarray) -> None:
+        """Add the values x (no NaN)."""
+        if len(x):
+            with np.errstate(over="ignore"):  # values near 1e308: an infinite spread, as it is
+                mean = float(np.mean(x))
+                self.merge(_Moments(len(x), mean, float(np.sum((x - mean) ** 2)), float(x.min()), float(x.max())))
+
+    def merge(self, other: _Moments) -> None:
+        if other.n == 0:
+            return
+        total, delta = self.n + other.n, other.mean - self.mean
+        self.mean += delta * other.n / total
+        self.m2 += other.m2 + delta * delta * self.n * other.n / total
+        self.n, self.min, self.max = total, min(self.min, other.min), max(self.max, other.max)
+
+    def with_copies(self, copies: int, value: float) -> _Moments:
+        """These moments and `copies` more values equal to `value` (the missing ones, filled)."""
+        out = _Moments(self.n, self.mean, self.m2, self.min, self.max)
+        out.merge(_Moments(copies, value, 0.0, value, value) if copies else _Moments())
+        return out
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(self.m2 / (self.n - 1))) if self.n > 1 else 0.0
+
+
+def _log1p(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+class Fitter:
+    """Fit a pipeline from batches of training rows: `update(frame)` for each, then `finish()`."""
+
+    def __init__(self, spec: Spec, where: str = "training data"):
+        self.spec, self.where = spec, where
+        self.rows = 0
+        self.labels: set[str] = set()
+        cols = spec.columns
+        self.text = {n: c for n, c in cols.items() if isinstance(c, (Categorical, Multivalent))}
+        self.counts = {n: _Counts() for n in self.text}
+        self.numeric = {n: c for n, c in cols.items() if isinstance(c, NumericSpec)}
+        # every column read as numbers: the numeric columns and the sources of bucketized ones
+        self.sources = list(dict.fromkeys([*self.numeric, *(c.source for c in cols.values()
+                                                             if isinstance(c, Bucketized))]))
+        self.raw = {n: _Moments() for n in self.numeric}  # present values, clipped, in raw units (the fill)
+        self.moments = {n: _Moments() for n in self.numeric}  # present values, clipped and transformed
+        self.sample_keys = np.zeros(0, dtype=np.uint64)
+        self.sample = np.zeros((0, len(self.sources)))
+        self.head: list[pl.DataFrame] = []  # the first NAMED_ROWS rows
+
+    def update(self, df: pl.DataFrame) -> None:
+        spec, where = self.spec, self.where
+        check_columns(spec, df, where, need_label=True)
+        if len(df) == 0:
+            return
+        label_array(spec, df, where)  # nulls and values that cannot be 0/1, named in this batch
+        self.labels.update(df[spec.label.column].cast(pl.String).str.strip_chars().unique().to_list())
+        univalent = [n for n, c in self.text.items() if isinstance(c, Categorical)]
+        raw = pl.collect_all([df.lazy().select(pl.col(n).cast(pl.String).value_counts(name="count"))
+                              .unnest(n).rename({n: "value"}) for n in univalent])  # counted raw, in parallel
+        for name, counts in zip(univalent, raw):
+            self.counts[name].add(counts)
+        for name, col in self.text.items():
+            if isinstance(col, Multivalent):
+                values = clean.list_values(df, name, col.separator, col.missing, None, where)[0]
+                self.counts[name].add(values.value_counts(name="count").rename({values.name: "value"}))
+        self._numbers(df)
+        if sum(len(h) for h in self.head) < NAMED_ROWS:
+            self.head.append(df.head(NAMED_ROWS - sum(len(h) for h in self.head)))
+        self.rows += len(df)
+
+    def _numbers(self, df: pl.DataFrame) -> None:
+        if not self.sources:
+            return
+        x = np.column_stack([clean.numbers(df, c, getattr(self.spec.columns.get(c), "missing", []), self.where)
+                             for c in self.sources])
+        for name, col in self.numeric.items():
+            v = x[:, self.sources.index(name)]
+            v = v[~np.isnan(v)]
+            if col.clip is not None:
+                v = np.clip(v, col.clip[0], col.clip[1])
+            self.raw[name].add(v)
+            self.moments[name].add(_log1p(v) if col.transform == "log1p" else v)
+        keys = hashing.hash_ints(np.arange(self.rows, self.rows + len(df), dtype=np.int64))
+        if len(self.sample_keys) >= SAMPLE_ROWS:  # full: only rows below the largest key kept can enter
+            keep = keys < self.sample_keys.max()
+            keys, x = keys[keep], x[keep]
+        self.sample_keys = np.concatenate([self.sample_keys, keys])
+        self.sample = np.concatenate([self.sample, x])
+        if len(self.sample_keys) > SAMPLE_ROWS:
+            top = np.argpartition(self.sample_keys, SAMPLE_ROWS - 1)[:SAMPLE_ROWS]
+            self.sample_keys, self.sample = self.sample_keys[top], self.sample[top]
+
+    def finish(self) -> tuple[dict[str, Feature], pl.DataFrame]:
+        """The fitted columns (crosses are fitted from them: `fit_crosses`), and the first rows, for names."""
+        spec, where = self.spec, self.where
+        if self.rows == 0:
+            raise DataError(f"{where}: no rows to fit on")
+        label = spec.label.column
+        label_array(spec, pl.DataFrame({label: sorted(self.labels)}), where, fitting=True)
+        counts = {}
+        for name, col in self.text.items():
+            c = self.counts[name].result()
+            if isinstance(col, Categorical):  # clean the distinct raw values only
+                c = c.with_columns(clean.text("value", col.missing)).drop_nulls("value")
+                c = c.group_by("value").agg(pl.col("count").sum())
+            if len(c) == 0:
+                raise DataError(f"{where}: column '{name}' has no values (all missing); fix the data or remove "
+                                "the column")
+            counts[name] = c
+        features: dict[str, Feature] = {}
+        for name, col in spec.columns.items():
+            if isinstance(col, (Categorical, Multivalent)):
+                features[name] = _categorical(spec, name, col, counts)
+            elif isinstance(col, NumericSpec):
+                features[name] = self._numeric(name, col)
+            elif isinstance(col, Bucketized):
+                values = self.sample[:, self.sources.index(col.source)]
+                values = np.sort(values[~np.isnan(values)])
+                source = spec.columns.get(col.source)
+                bounds = list(col.boundaries) if col.boundaries is not None else quantile_boundaries(values,
+                                                                                                    col.quantiles)
+                features[name] = Buckets(name=name, column=col.source, boundaries=bounds,
+                                         missing=source.missing if isinstance(source, NumericSpec) else [])
+        return features, pl.concat(self.head) if self.head else pl.DataFrame()
+
+    def _numeric(self, name: str, col: NumericSpec) -> Numeric:
+        raw = self.raw[name]
+        if raw.n == 0:
+            raise DataError(f"{self.where}: column '{name}' has no values (all missing, NaN or inf); fix the data "
+                            "or remove the column")
+        values = self.sample[:, self.sources.index(name)]
+        if col.clip is not None:
+            values = np.clip(values, col.clip[0], col.clip[1])  # (NaN stays NaN)
+        if isinstance(col.fill, float | int) and not isinstance(col.fill, bool):
+            fill = float(col.fill)
+        else:
+            fill = {"mean": raw.mean, "median": float(np.median(values[~np.isnan(values)])), "zero": 0.0}[col.fill]
+        g = _log1p if col.transform == "log1p" else (lambda v: v)
+        m = self.moments[name].with_copies(self.rows - raw.n, float(g(np.array([fill]))[0]))
+        bounds = []
+        if col.transform == "quantile":
+            bounds = quantile_boundaries(np.sort(g(np.where(np.isnan(values), fill, values))), col.quantiles)
+        return Numeric(name=name, missing=col.missing, transform=col.transform, fill=fill, clip=col.clip,
+                       mean=m.mean, std=m.std, min=m.min, max=m.max, boundaries=bounds)
+
+
 def text_source(name: str, col: Categorical | Multivalent) -> Text:
     if isinstance(col, Multivalent):
         return Text(column=name, missing=col.missing, multivalent=True, separator=col.separator, weights=col.weights)
     return Text(column=name, missing=col.missing)
 
 
-def _categorical(name: str, col: Categorical | Multivalent, values: list[str] | None) -> Feature:
+def _categorical(spec: Spec, name: str, col: Categorical | Multivalent, counts: dict[str, pl.DataFrame]) -> Feature:
     source = text_source(name, col)
     if col.encoding == "hash":
         return Hashed(name=name, source=source, buckets=col.hash_buckets)
     if col.encoding == "identity":
         return Identity(name=name, source=source, num_ids=col.num_ids)
-    return Vocabulary(name=name, source=source, values=values, oov=col.oov_buckets)
+    table = spec.shared_table_of(name)  # columns sharing a table share one vocabulary
+    group = [c for c in spec.deep.shared.get(table, [name]) if c in counts] if table else [name]
+    merged = pl.concat([counts[c] for c in group]).group_by("value").agg(pl.col("count").sum())
+    return Vocabulary(name=name, source=source, values=vocabulary(merged, col.min_count, col.max_size),
+                      oov=col.oov_buckets)
 
 
-def _value_counts(spec: Spec, train: pl.DataFrame, where: str) -> dict[str, pl.DataFrame]:
-    """Counts of the cleaned values of every categorical and multivalent column (value, count)."""
-    text = {n: c for n, c in spec.columns.items() if isinstance(c, (Categorical, Multivalent))}
-    univalent = [n for n, c in text.items() if isinstance(c, Categorical)]
-    raw = dict(zip(univalent, pl.collect_all([  # counted raw, in parallel; only the distinct values are cleaned
-        train.lazy().select(pl.col(n).cast(pl.String).value_counts(name="count")).unnest(n).rename({n: "value"})
-        for n in univalent])))
-    counts = {}
-    for name, col in text.items():
-        if isinstance(col, Categorical):
-            c = raw[name].with_columns(clean.text("value", col.missing).alias("value")).drop_nulls("value")
-            c = c.group_by("value").agg(pl.col("count").sum())
-        else:
-            values = clean.list_values(train, name, col.separator, col.missing, None, where)[0]
-            c = values.value_counts(name="count").rename({values.name: "value"})
-        if len(c) == 0:
-            raise DataError(f"{where}: column '{name}' has no values (all missing); fix the data or remove the column")
-        counts[name] = c
-    return counts
+Rows = pl.DataFrame | Callable[[], Iterable[pl.DataFrame]]
 
 
-def fit_numeric(values: pl.Series, col: NumericSpec, name: str, where: str) -> Numeric:
-    if col.clip is not None:
-        values = values.clip(col.clip[0], col.clip[1])
-    present = values.drop_nulls()
-    if len(present) == 0:
-        raise DataError(f"{where}: column '{name}' has no values (all missing, NaN or inf); fix the data or "
-                        "remove the column")
-    if isinstance(col.fill, float | int) and not isinstance(col.fill, bool):
-        fill = float(col.fill)
-    else:
-        fill = {"mean": present.mean, "median": present.median, "zero": lambda: 0.0}[col.fill]()
-    filled = values.fill_null(fill)
-    if col.transform == "log1p":
-        filled = filled.sign() * filled.abs().log1p()
-    bounds = quantile_boundaries(filled.sort().to_numpy(), col.quantiles) if col.transform == "quantile" else []
-    return Numeric(name=name, missing=col.missing, transform=col.transform, fill=float(fill), clip=col.clip,
-                   mean=float(filled.mean()), std=float(filled.std() or 0.0), min=float(filled.min()),
-                   max=float(filled.max()), boundaries=bounds)
+def fit_pipeline(spec: Spec, train: Rows, where: str = "training data") -> FittedPipeline:
+    """Learn every feature's state from the training rows: a frame, or a function that returns an iterable of
+    frames (called once, or twice when the spec has vocabulary crosses)."""
+    batches = (lambda: [train]) if isinstance(train, pl.DataFrame) else train
+    fitter = Fitter(spec, where)
+    for df in batches():
+        fitter.update(df)
+    columns, head = fitter.finish()
+    fitted = FittedPipeline(spec, columns)
+    crosses = {x.key: x for x in spec.crosses}
+    counts = {k: _Counts("h") for k, x in crosses.items() if x.encoding == "vocab"}
+    if counts:  # a second pass: combinations are hashed with the fitted buckets
+        for df in batches():
+            for key in counts:
+                h = cross_hashes(fitted, crosses[key].columns, df, where)[1]
+                counts[key].add(pl.DataFrame({"h": h}).group_by("h").len("count"))
+    fitted_crosses = {k: fit_cross(fitted, x, head, counts[k].result() if k in counts else None, where)
+                      for k, x in crosses.items()}
+    sparse = {n: f for n, f in columns.items() if not isinstance(f, Numeric)}  # model order: sparse columns,
+    dense = {n: f for n, f in columns.items() if isinstance(f, Numeric)}  # crosses, then numeric columns
+    return FittedPipeline(spec, {**sparse, **fitted_crosses, **dense})
 
 
-def fit_pipeline(spec: Spec, train: pl.DataFrame, where: str = "training data") -> FittedPipeline:
-    """Learn every feature's state from the training rows."""
-    check_columns(spec, train, where, need_label=True)
-    if len(train) == 0:
-        raise DataError(f"{where}: no rows to fit on")
-    label_array(spec, train, where, fitting=True)
-    features: dict[str, Feature] = {}
-    numbers: dict[str, pl.Series] = {}  # each numeric source column parsed once
-
-    def values(column: str) -> pl.Series:
-        if column not in numbers:
-            source = spec.columns.get(column)
-            missing = source.missing if isinstance(source, NumericSpec) else []
-            numbers[column] = pl.Series(column, clean.numbers(train, column, missing, where)).fill_nan(None)
-        return numbers[column]
-
-    counts = _value_counts(spec, train, where)
-    for name, col in spec.columns.items():
-        if isinstance(col, (Categorical, Multivalent)):
-            vocab = None
-            if col.encoding == "vocab":  # columns sharing a table share one vocabulary
-                table = spec.shared_table_of(name)
-                group = [c for c in spec.deep.shared.get(table, [name]) if c in counts] if table else [name]
-                merged = pl.concat([counts[c] for c in group]).group_by("value").agg(pl.col("count").sum())
-                vocab = vocabulary(merged, col.min_count, col.max_size)
-            features[name] = _categorical(name, col, vocab)
-        elif isinstance(col, NumericSpec):
-            features[name] = fit_numeric(values(name), col, name, where)
-        elif isinstance(col, Bucketized):
-            source = spec.columns.get(col.source)
-            bounds = list(col.boundaries) if col.boundaries is not None else quantile_boundaries(
-                values(col.source).drop_nulls().sort().to_numpy(), col.quantiles)
-            features[name] = Buckets(name=name, column=col.source, boundaries=bounds,
-                                     missing=source.missing if isinstance(source, NumericSpec) else [])
-    fitted = FittedPipeline(spec, features)
-    crosses = {x.key: fit_cross(fitted, x, train, where) for x in spec.crosses}
-    # model order: sparse columns, crosses, then numeric columns (the dense block)
-    sparse = {n: f for n, f in features.items() if not isinstance(f, Numeric)}
-    dense = {n: f for n, f in features.items() if isinstance(f, Numeric)}
-    return FittedPipeline(spec, {**sparse, **crosses, **dense})
-
-
-def fit_cross(fitted: FittedPipeline, cross, train: pl.DataFrame, where: str) -> HashedCross | VocabularyCross:
+def fit_cross(fitted: FittedPipeline, cross, head: pl.DataFrame, counts: pl.DataFrame | None,
+              where: str) -> HashedCross | VocabularyCross:
+    """A cross from the combination counts (vocabulary) and the first rows (readable names)."""
     multivalent = any(fitted.features[c].multivalent for c in cross.columns)
-    rows, h = cross_hashes(fitted, cross.columns, train, where)
-    named = min(len(train), NAMED_ROWS)
-    names = cross_names(fitted, cross.columns, train.head(named), where)
-    combos = pl.DataFrame({"h": h[rows < named], "name": names})
+    rows, h = cross_hashes(fitted, cross.columns, head, where)
+    combos = pl.DataFrame({"h": h, "name": cross_names(fitted, cross.columns, head, where)})
     base = {"name": cross.key, "columns": list(cross.columns), "multivalent": multivalent}
     if cross.encoding == "vocab":
-        counts = pl.DataFrame({"h": h}).group_by("h").len("count")
         vocab = counts.filter(pl.col("count") >= cross.min_count).sort(["count", "h"], descending=[True, False])
         if cross.max_size:
             vocab = vocab.head(cross.max_size)

@@ -24,11 +24,14 @@ class Strict(BaseModel):
 
 
 class Split(Strict):
-    """A seeded random split of the train files, used when no validation/test files are given."""
+    """A seeded split of the train files' rows, used for whichever of validation/test has no files of its own.
+    A row's part comes from a stable hash of its key column, or of its file's name and position."""
 
     validation: float = Field(0.1, ge=0.0, lt=1.0, description="Fraction held out for early stopping.")
     test: float = Field(0.2, ge=0.0, lt=1.0, description="Fraction held out for the final metrics.")
     seed: int = Field(42, description="Seed of the split; the same seed gives the same rows.")
+    key: str | None = Field(None, description="Split by this column's values (a user or request id), so that a "
+                                              "group never straddles two parts; default: by file and row position.")
 
     @model_validator(mode="after")
     def _fractions(self) -> Split:
