@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..features import Encoded
@@ -51,20 +52,21 @@ class Batch:
     dense: torch.Tensor  # float32 [B, D]
     label: torch.Tensor | None = None  # float32 [B]
     weight: torch.Tensor | None = None  # float32 [B]
+    group: np.ndarray | None = None  # the group column's values (metrics only; stays on the CPU)
 
     @staticmethod
     def of(enc: Encoded, device: torch.device | str = "cpu") -> Batch:
         t = lambda a: None if a is None else torch.from_numpy(a).to(device)  # noqa: E731
         multi = {k: Bag(t(r.ids), t(r.offsets), t(r.weights)) for k, r in enc.multi.items()}
-        return Batch(t(enc.sparse), multi, t(enc.dense), t(enc.label), t(enc.weight))
+        return Batch(t(enc.sparse), multi, t(enc.dense), t(enc.label), t(enc.weight), enc.group)
 
     def __len__(self) -> int:
         return self.sparse.shape[0]
 
-    def _map(self, dense_fn, bag_fn) -> Batch:
+    def _map(self, dense_fn, bag_fn, group: np.ndarray | None) -> Batch:
         f = lambda a: None if a is None else dense_fn(a)  # noqa: E731
         return Batch(f(self.sparse), {k: bag_fn(b) for k, b in self.multi.items()}, f(self.dense), f(self.label),
-                     f(self.weight))
+                     f(self.weight), group)
 
     def chunks(self, rows: int = 1024) -> Iterator[Batch]:
         """Consecutive slices of at most `rows` rows (about 1,000 keeps the MLP's activations in cache)."""
@@ -72,13 +74,16 @@ class Batch:
             yield self.slice(a, a + rows)
 
     def rows(self, idx: torch.Tensor) -> Batch:
-        return self._map(lambda a: a.index_select(0, idx), lambda b: b.take(idx))
+        group = None if self.group is None else self.group[idx.cpu().numpy()]
+        return self._map(lambda a: a.index_select(0, idx), lambda b: b.take(idx), group)
 
     def slice(self, a: int, b: int) -> Batch:
-        return self._map(lambda x: x[a:b], lambda bag: bag.slice(a, min(b, len(self))))
+        group = None if self.group is None else self.group[a:b]
+        return self._map(lambda x: x[a:b], lambda bag: bag.slice(a, min(b, len(self))), group)
 
     def to(self, device: torch.device, non_blocking: bool = False) -> Batch:
-        return self._map(lambda a: a.to(device, non_blocking=non_blocking), lambda b: b.to(device, non_blocking))
+        return self._map(lambda a: a.to(device, non_blocking=non_blocking), lambda b: b.to(device, non_blocking),
+                         self.group)
 
     def pin_memory(self) -> Batch:
-        return self._map(lambda a: a.pin_memory(), lambda b: b.pin_memory())
+        return self._map(lambda a: a.pin_memory(), lambda b: b.pin_memory(), self.group)

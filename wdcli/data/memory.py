@@ -10,19 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 
 from .batch import Batch
 
 
 class InMemory:
-    def __init__(self, data: Batch, batch_size: int, seed: int, group: np.ndarray | None = None):
+    def __init__(self, data: Batch, batch_size: int, seed: int):
         self.data, self.batch_size = data, batch_size
         self.rows = len(data)
-        self.label = data.label.cpu().numpy() if data.label is not None else None
-        self.weight = data.weight.cpu().numpy() if data.weight is not None else None
-        self.group = group
         self.generator = torch.Generator().manual_seed(seed)
         self._perm: torch.Tensor | None = None
         self._at = 0

@@ -68,26 +68,41 @@ def lists(column: str, separator: str | None, dtype: pl.DataType) -> pl.Expr | N
     return None
 
 
-def list_values(df: pl.DataFrame, column: str, separator: str | None, missing: list[str] | tuple[str, ...],
-                weights: str | None, where: str) -> tuple[pl.Series, np.ndarray, np.ndarray]:
-    """(the valid values, flat; per-row counts of them; their weights) of a multivalent column. Values that are
-    missing are dropped, with their weights."""
+def list_values(df: pl.DataFrame, source, where: str, weights: bool = True) -> tuple[pl.Series, np.ndarray,
+                                                                                       np.ndarray]:
+    """(the valid values, flat; per-row counts of them; their weights) of a multivalent column, as its `source`
+    (`wdcli.features.fitted.Text`) says: values that are missing are dropped with their weights, and a row keeps
+    its first `max_values`."""
+    column, separator = source.column, source.separator
     expr = lists(column, separator, df.schema[column])
     if expr is None:
         raise DataError(f"{where}: column '{column}' is not a list column; set columns.{column}.separator")
     s = df.select(expr)[column]
     raw_counts = s.list.len().fill_null(0).to_numpy().astype(np.int64)
     flat = s.explode(empty_as_null=False, keep_nulls=False).str.strip_chars()
-    valid = (flat.is_not_null() & (flat != "") & ~flat.is_in(list(missing) or [""])).to_numpy()
-    rows = np.repeat(np.arange(len(s)), raw_counts)[valid]
-    if weights:
-        w = df[weights]
+    valid = (flat.is_not_null() & (flat != "") & ~flat.is_in(list(source.missing) or [""])).to_numpy()
+    rows = np.repeat(np.arange(len(s)), raw_counts)
+    if source.max_values is not None:
+        valid[np.flatnonzero(valid)[~first_values(rows[valid], source.max_values)]] = False
+    rows = rows[valid]
+    if weights and source.weights:
+        w = df[source.weights]
         if separator is not None and w.dtype == pl.String:
             w = w.str.split(separator)
         w = w.cast(pl.List(pl.Float64), strict=False)
         if not np.array_equal(w.list.len().fill_null(0).to_numpy(), raw_counts):
-            raise DataError(f"{where}: column '{weights}' must hold one weight per value of '{column}' in every row")
+            raise DataError(f"{where}: column '{source.weights}' must hold one weight per value of '{column}' in "
+                            "every row")
         flat_w = w.explode(empty_as_null=False, keep_nulls=False).fill_null(0.0).to_numpy().astype(np.float32)[valid]
     else:
         flat_w = np.ones(int(valid.sum()), dtype=np.float32)
     return flat.filter(pl.Series(valid)), np.bincount(rows, minlength=len(s)).astype(np.int64), flat_w
+
+
+def first_values(rows: np.ndarray, max_values: int) -> np.ndarray:
+    """Which values to keep so that each row keeps its first `max_values` (rows: each value's row, ascending)."""
+    if len(rows) == 0:
+        return np.ones(0, dtype=bool)
+    starts = np.r_[0, np.flatnonzero(np.diff(rows)) + 1]
+    first = np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+    return (np.arange(len(rows)) - first) < max_values

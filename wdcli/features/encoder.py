@@ -234,7 +234,7 @@ class Encoder:
                 multi[name] = Ragged.of(self._categorical_ids(f, col)[valid], np.bincount(rows, minlength=r.n))
             else:
                 s = f.source
-                flat, counts, w = clean.list_values(r.df, s.column, s.separator, s.missing, s.weights, r.where)
+                flat, counts, w = clean.list_values(r.df, s, r.where)
                 multi[name] = Ragged.of(f.ids(flat), counts, w)
         return multi
 
@@ -273,7 +273,13 @@ class _Request:
             col = _Column(enc.tables, c, self.features[c].source.missing, f.get_column("v"), entries[at: at + len(f)])
             at += len(f)
             valid = ~col.is_missing
-            self.lists[c] = (col, valid, np.repeat(np.arange(n), out.get_column(f"len:{c}").to_numpy())[valid])
+            rows = np.repeat(np.arange(n), out.get_column(f"len:{c}").to_numpy())[valid]
+            cap = self.features[c].source.max_values
+            if cap is not None:  # each row's first max_values, as transform keeps them
+                keep = clean.first_values(rows, cap)
+                valid[np.flatnonzero(valid)[~keep]] = False
+                rows = rows[keep]
+            self.lists[c] = (col, valid, rows)
 
         # numbers: float64 with NaN for missing, NaN and inf; text in a numeric column is transform's error
         good = [c for c in fast_numbers if out is not None and not out.get_column(f"bad:{c}")[0]]

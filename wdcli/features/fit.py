@@ -139,7 +139,7 @@ class Fitter:
             self.counts[name].add(counts)
         for name, col in self.text.items():
             if isinstance(col, Multivalent):
-                values = clean.list_values(df, name, col.separator, col.missing, None, where)[0]
+                values = clean.list_values(df, text_source(name, col), where, weights=False)[0]
                 self.counts[name].add(values.value_counts(name="count").rename({values.name: "value"}))
         self._numbers(df)
         if sum(len(h) for h in self.head) < NAMED_ROWS:
@@ -224,7 +224,8 @@ class Fitter:
 
 def text_source(name: str, col: Categorical | Multivalent) -> Text:
     if isinstance(col, Multivalent):
-        return Text(column=name, missing=col.missing, multivalent=True, separator=col.separator, weights=col.weights)
+        return Text(column=name, missing=col.missing, multivalent=True, separator=col.separator, weights=col.weights,
+                    max_values=col.max_values)
     return Text(column=name, missing=col.missing)
 
 
@@ -264,7 +265,7 @@ def fit_pipeline(spec: Spec, train: Rows, where: str = "training data") -> Fitte
                       for k, x in crosses.items()}
     sparse = {n: f for n, f in columns.items() if not isinstance(f, Numeric)}  # model order: sparse columns,
     dense = {n: f for n, f in columns.items() if isinstance(f, Numeric)}  # crosses, then numeric columns
-    return FittedPipeline(spec, {**sparse, **fitted_crosses, **dense})
+    return FittedPipeline(spec, {**sparse, **fitted_crosses, **dense}, fitter.rows)
 
 
 def fit_cross(fitted: FittedPipeline, cross, head: pl.DataFrame, counts: pl.DataFrame | None,
@@ -298,7 +299,7 @@ def cross_names(fitted: FittedPipeline, columns: list[str], df: pl.DataFrame, wh
             parts.append((np.arange(len(df)), pl.Series(labels)[f.ids(clean.numbers(df, f.column, f.missing, where))]))
         elif f.multivalent:
             s = f.source
-            flat, counts, _ = clean.list_values(df, s.column, s.separator, s.missing, None, where)
+            flat, counts, _ = clean.list_values(df, f.source, where, weights=False)
             parts.append((np.repeat(np.arange(len(df)), counts), flat))
         else:
             text = df.select(clean.text(f.source.column, f.source.missing))[f.source.column]

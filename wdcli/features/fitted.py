@@ -34,6 +34,11 @@ BIG_LIST = 5000  # lists longer than this are stored as Parquet beside pipeline.
 class _Fitted(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def __eq__(self, other) -> bool:  # the fields only (not the lookup tables cached beside them)
+        return type(self) is type(other) and self.model_dump() == other.model_dump()
+
+    __hash__ = None
+
 
 class Text(_Fitted):
     """Where a categorical feature's values come from, and how they are cleaned (`wdcli.features.clean`)."""
@@ -43,6 +48,7 @@ class Text(_Fitted):
     multivalent: bool = False
     separator: str | None = None  # multivalent text is split on this; None: a list column
     weights: str | None = None  # a column of per-value weights (multivalent)
+    max_values: int | None = Field(None, ge=1)  # a row keeps its first max_values values (multivalent)
 
 
 class _Sparse(_Fitted):
@@ -267,6 +273,7 @@ class FittedPipeline:
 
     spec: Spec
     features: dict[str, Feature] = field(default_factory=dict)
+    rows: int = 0  # the training rows it was fitted on
 
     @cached_property
     def univalent(self) -> list[str]:
@@ -304,7 +311,7 @@ class FittedPipeline:
                     written.append(rel)
                     f[key] = {"parquet": rel}
             features.append(f)
-        (folder / "pipeline.json").write_text(json.dumps({"format": FORMAT, "features": features}))
+        (folder / "pipeline.json").write_text(json.dumps({"format": FORMAT, "rows": self.rows, "features": features}))
         return ["pipeline.json", *written]
 
 
@@ -339,7 +346,8 @@ def load_pipeline(folder: Path, spec: Spec) -> FittedPipeline:
         where = "features" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
         raise ArtifactError(f"{file}: {where}: {first['msg']} ({e.error_count()} problem"
                             f"{'s' if e.error_count() != 1 else ''}); retrain or restore the folder") from None
-    return FittedPipeline(spec, {f.name: f for f in typed})
+    rows = raw.get("rows", 0)
+    return FittedPipeline(spec, {f.name: f for f in typed}, rows if isinstance(rows, int) else 0)
 
 
 def _from_format_1(states, spec: Spec) -> list[dict] | None:

@@ -46,6 +46,23 @@ class Encoded:
     group: np.ndarray | None  # the group column's values
     n: int
 
+    @staticmethod
+    def concat(parts: list[Encoded]) -> Encoded:
+        """The rows of several encodings, one after the other (one copy of each array)."""
+        if len(parts) == 1:
+            return parts[0]
+        cat = lambda key: None if getattr(parts[0], key) is None else np.concatenate(  # noqa: E731
+            [getattr(p, key) for p in parts])
+        multi = {}
+        for name in parts[0].multi:
+            bags = [p.multi[name] for p in parts]
+            starts = np.cumsum([0] + [len(b.ids) for b in bags[:-1]])
+            offsets = np.concatenate([bags[0].offsets[:1]] + [b.offsets[1:] + s for b, s in zip(bags, starts)])
+            multi[name] = Ragged(np.concatenate([b.ids for b in bags]), offsets,
+                                 np.concatenate([b.weights for b in bags]))
+        return Encoded(cat("sparse"), multi, cat("dense"), cat("label"), cat("weight"), cat("group"),
+                       sum(p.n for p in parts))
+
 
 # ---------------------------------------------------------------------------------------------- crosses
 
@@ -59,7 +76,7 @@ def component_hashes(fitted: FittedPipeline, name: str, df: pl.DataFrame, where:
         return np.arange(n), hashing.hash_ints(f.ids(clean.numbers(df, f.column, f.missing, where)))
     s = f.source
     if s.multivalent:
-        flat, counts, _ = clean.list_values(df, s.column, s.separator, s.missing, None, where)
+        flat, counts, _ = clean.list_values(df, s, where, weights=False)
         return np.repeat(np.arange(n), counts), hashing.hash_strings(flat)
     return np.arange(n), hashing.hash_strings(df.select(clean.text(s.column, s.missing))[s.column])
 
@@ -90,7 +107,7 @@ def cross_ids(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str) -
 def categorical_ids(f: _Categorical, df: pl.DataFrame, where: str) -> np.ndarray | Ragged:
     s = f.source
     if s.multivalent:
-        flat, counts, w = clean.list_values(df, s.column, s.separator, s.missing, s.weights, where)
+        flat, counts, w = clean.list_values(df, s, where)
         return Ragged.of(f.ids(flat), counts, w)
     return f.ids(df.select(clean.text(s.column, s.missing))[s.column])
 

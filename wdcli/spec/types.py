@@ -93,6 +93,7 @@ class Multivalent(_Categorical):
     separator: str | None = Field(None, description="Split a string column on this; omit for a list column.")
     combiner: Literal["mean", "sum", "sqrtn"] = Field("mean", description="How the deep part combines values.")
     weights: str | None = Field(None, description="Column of per-value weights, aligned with the values.")
+    max_values: PositiveInt | None = Field(None, description="Keep at most this many values of a row (the first).")
 
 
 class Numeric(Strict):
@@ -228,6 +229,17 @@ class Checkpoint(Strict):
     every_steps: PositiveInt | None = Field(None, description="Also write one every N batches.")
 
 
+class TrainData(Strict):
+    """How training reads its rows: all encoded in memory, or streamed from the files window by window."""
+
+    mode: Literal["auto", "memory", "stream"] = Field(
+        "auto", description="auto: each part in memory when its encoded rows fit memory_budget_mb, else streamed.")
+    shuffle_buffer: PositiveInt = Field(1_000_000, description="Stream: rows shuffled together (one window).")
+    read_batch_rows: PositiveInt = Field(250_000, description="Stream: rows read from a file at a time.")
+    memory_budget_mb: PositiveInt | None = Field(
+        None, description="auto: memory for encoded rows; default a quarter of the machine's memory.")
+
+
 class Train(Strict):
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 512
@@ -239,6 +251,7 @@ class Train(Strict):
     threads: PositiveInt | None = Field(None, description="Torch threads; default: all cores.")
     output: str = Field("runs", description="Folder of the runs, relative to the working directory.")
     checkpoint: Checkpoint = Field(default_factory=Checkpoint)
+    data: TrainData = Field(default_factory=TrainData)
 
 
 # ----------------------------------------------------------------------------------------------- spec

@@ -15,23 +15,30 @@ from typing import Protocol
 
 import polars as pl
 
-from ..data.batch import Batch
-from ..data.memory import InMemory
-from ..data.split import load_splits, split_names
-from ..errors import DataError, Interrupted
-from ..features import FittedPipeline, fit_pipeline, transform
+from ..errors import Interrupted
+from ..features import FittedPipeline
 from ..model.plan import ModelConfig, build_config
 from ..model.widedeep import WideDeep
 from ..spec import Spec
 from . import checkpoint as ckpt
 from .runtime import Runtime
+from .sources import prepare
 from .trainer import EarlyStopping, Trainer
 
 
 class Reporter(Protocol):
+    """What a run says as it goes. A reporter may also have `task(description, total)`, which returns a
+    function called with each number of rows done, for the work around the epochs (fitting, encoding,
+    evaluating)."""
+
     def start_epoch(self, epoch: int, epochs: int, rows: int) -> None: ...
     def advance(self, rows: int, loss: float) -> None: ...
     def end_epoch(self, record: dict) -> None: ...
+
+
+def _progress(reporter: Reporter | None):
+    task = getattr(reporter, "task", None)
+    return task if task is not None else (lambda description, total: (lambda rows: None))
 
 
 @dataclass
@@ -45,28 +52,6 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def prepare(spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime
-            ) -> tuple[FittedPipeline, dict[str, InMemory], dict[str, str]]:
-    """Fit the pipeline on the training rows and make a batch source of every split; also how messages name
-    each split's rows."""
-    names = {"train": "training data", "validation": "validation data", "test": "test data"}
-    if frames is None:
-        frames, names = load_splits(spec.data), split_names(spec.data)
-    train_df = frames["train"]
-    if spec.train.max_rows is not None and len(train_df) > spec.train.max_rows:
-        train_df = train_df.head(spec.train.max_rows)
-    fitted = fit_pipeline(spec, train_df, names["train"])
-    sources = {}
-    for split, df in (("train", train_df), ("validation", frames.get("validation")), ("test", frames.get("test"))):
-        if df is not None and (split == "train" or len(df)):
-            enc = transform(fitted, df, names[split], with_label=True)
-            sources[split] = InMemory(Batch.of(enc, runtime.device), spec.train.batch_size, spec.train.seed, enc.group)
-    if sources["train"].rows < 2:
-        n = sources["train"].rows
-        raise DataError(f"{names['train']}: {n} row{'s' if n != 1 else ''} to train on; training needs at least 2")
-    return fitted, sources, names
-
-
 def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: Reporter | None = None,
           checkpoint: Path | None = None, resume: bool = False) -> TrainResult:
     """Fit the pipeline on the training rows, train the model, keep the best epoch's weights.
@@ -76,7 +61,8 @@ def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: R
     cfg = spec.train
     runtime = Runtime.start(cfg.threads)
     fp = ckpt.fingerprint(spec) if checkpoint is not None else ""
-    fitted, sources, names = prepare(spec, frames, runtime)
+    progress = _progress(reporter)
+    fitted, sources, names = prepare(spec, frames, runtime, progress)
     config = build_config(fitted)
     trainer = Trainer(config, cfg, runtime)
     stopper = EarlyStopping(cfg.early_stopping.metric, cfg.early_stopping.patience)
@@ -106,7 +92,8 @@ def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: R
     result = TrainResult(spec, fitted, config, trainer.model, history=run.progress.history, seconds=run.elapsed())
     if stopper.best_state is not None:
         trainer.model.load_state_dict(stopper.best_state)
-    result.metrics = {split: trainer.evaluate(source) for split, source in sources.items()}
+    result.metrics = {split: trainer.evaluate(source, progress(f"evaluating on {split} rows", source.rows))
+                      for split, source in sources.items()}
     return result
 
 

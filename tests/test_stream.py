@@ -1,0 +1,114 @@
+"""Data larger than memory: the streamed fit equals the in-memory one, streamed training sees every training row
+once an epoch and resumes bit-identically, chunked reading of every format, ragged and capped lists."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from wdcli.data import io
+from wdcli.data.files import Chunk, ChunkReader, Files
+from wdcli.data.split import load_splits
+from wdcli.features import fit_pipeline, transform
+from wdcli.run import run_training
+from wdcli.spec import load_spec
+
+from .conftest import APPS_SPEC, apps_frame
+from .test_checkpoint import StopAfter, assert_same_weights
+
+
+@pytest.fixture
+def many_files(tmp_path):
+    """The apps frame in four Parquet files and one CSV, with the spec reading them all."""
+    frame = apps_frame(1200, seed=5)
+    for i in range(4):
+        frame.slice(i * 250, 250).write_parquet(tmp_path / f"part-{i}.parquet")
+    spec = tmp_path / "apps.yaml"
+    spec.write_text(APPS_SPEC.format(path="part-*.parquet"))
+    return tmp_path, spec, frame.head(1000)
+
+
+STREAM = ["train.data.mode=stream", "train.data.read_batch_rows=64", "train.data.shuffle_buffer=200"]
+
+
+def test_streamed_fit_equals_the_fit_of_the_whole_table(many_files):
+    folder, path, _ = many_files
+    spec = load_spec(path)
+    frames = load_splits(spec.data)
+    whole = fit_pipeline(spec, frames["train"])
+    train = Files.of(spec.data)["train"]
+    streamed = fit_pipeline(spec, lambda: train.frames(37))
+    assert streamed.rows == whole.rows == len(frames["train"])
+    for name, f in whole.features.items():
+        g = streamed.features[name]
+        if f.kind == "numeric":  # moments merged batch by batch: equal up to rounding
+            d = f.model_dump()
+            for k, v in g.model_dump().items():
+                assert v == (pytest.approx(d[k], rel=1e-12, abs=1e-12) if isinstance(v, float) else d[k]), (name, k)
+        else:
+            assert g == f, name
+
+
+def test_stream_mode_trains_on_every_training_row_and_scores_like_memory(many_files, workdir):
+    folder, path, _ = many_files
+    spec = load_spec(path, ["train.epochs=2"])
+    memory, _ = run_training(spec.model_copy(update={"train": spec.train.model_copy(update={
+        "data": spec.train.data.model_copy(update={"mode": "memory"})})}), output=workdir / "m")
+    stream, _ = run_training(load_spec(path, ["train.epochs=2", *STREAM]), output=workdir / "s")
+    for split in ("train", "validation", "test"):
+        assert stream.metrics[split]["rows"] == memory.metrics[split]["rows"], split
+    assert stream.history[0]["rows_per_s"] > 0 and len(stream.history) == 2
+    assert abs(stream.metrics["test"]["auc"] - memory.metrics["test"]["auc"]) < 0.1
+
+
+def test_a_streamed_run_resumes_bit_identically(many_files, workdir):
+    folder, path, _ = many_files
+    spec = load_spec(path, ["train.epochs=3", "train.batch_size=16", "train.checkpoint.every_steps=3",
+                            "train.threads=1", *STREAM])
+    _, straight = run_training(spec, output=workdir / "straight")
+    for crash_after in (5, 40):  # within the first window, and in a later window of a later epoch
+        out = workdir / f"resumed{crash_after}"
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            run_training(spec, output=out, reporter=StopAfter(crash_after))
+        _, resumed = run_training(spec, output=out, resume=True)
+        assert_same_weights(straight, resumed)
+
+
+@pytest.mark.parametrize("ext", ["csv", "tsv", "parquet", "ndjson"])
+def test_chunks_of_every_format_read_the_right_rows(tmp_path, ext):
+    frame = pl.DataFrame({"i": [str(i) for i in range(1000)]})
+    path = tmp_path / f"t.{ext}"
+    io.write_table(frame, path)
+    reader = ChunkReader([str(path)])
+    got = [reader.read(Chunk(0, a, min(128, 1000 - a))) for a in range(0, 1000, 128)]
+    assert pl.concat(got)["i"].cast(pl.Int64).to_list() == list(range(1000))
+    assert reader.read(Chunk(0, 300, 5))["i"].cast(pl.Int64).to_list() == [300, 301, 302, 303, 304]  # out of order
+
+
+def test_max_rows_caps_the_training_rows_in_file_order(many_files):
+    folder, path, _ = many_files
+    spec = load_spec(path)
+    train = Files.of(spec.data)["train"]
+    train.cap(333)
+    rows = pl.concat(list(train.frames(50)))
+    assert len(rows) == 333
+    assert rows.equals(load_splits(spec.data)["train"].head(333))
+
+
+def test_long_lists_stay_ragged_and_can_be_capped(tmp_path):
+    frame = pl.DataFrame({"tags": ["|".join(f"t{i}" for i in range(2000)), "t1|t2", ""], "y": [1, 0, 1]})
+    text = "data: {train: x.csv}\nlabel: {column: y}\ncolumns:\n  tags: {kind: multivalent, separator: '|'%s}\n"
+    (tmp_path / "a.yaml").write_text(text % "")
+    (tmp_path / "b.yaml").write_text(text % ", max_values: 3")
+    (tmp_path / "x.csv").write_text("x")
+    enc = transform(fit_pipeline(load_spec(tmp_path / "a.yaml"), frame), frame)
+    assert enc.multi["tags"].ids.shape == (2002,) and enc.multi["tags"].offsets.tolist() == [0, 2000, 2002, 2002]
+    capped = transform(fit_pipeline(load_spec(tmp_path / "b.yaml"), frame), frame)
+    assert capped.multi["tags"].offsets.tolist() == [0, 3, 5, 5]
+    from wdcli.features import Encoder
+
+    fitted = fit_pipeline(load_spec(tmp_path / "b.yaml"), frame)
+    assert np.array_equal(Encoder(fitted)(frame).multi["tags"].ids, capped.multi["tags"].ids)
+    assert torch.is_tensor(torch.from_numpy(capped.multi["tags"].ids))
