@@ -16,7 +16,11 @@ N_NUM, N_CAT = 13, 26
 CARDINALITIES = np.unique(np.geomspace(10, 100_000, N_CAT).astype(int)).tolist()
 
 
-def make(rows: int, seed: int = 0) -> pl.DataFrame:
+def make(rows: int, seed: int = 0, model_seed: int = 0) -> pl.DataFrame:
+    """`rows` rows drawn with `seed` from the planted model of `model_seed` (the same model for every seed, so
+    that files made with different seeds are parts of one data set)."""
+    model = np.random.default_rng(model_seed)
+    effects = [model.normal(scale=0.4, size=card) for card in CARDINALITIES]
     rng = np.random.default_rng(seed)
     cols: dict[str, np.ndarray | pl.Series] = {}
     logit = np.full(rows, -1.2)
@@ -29,14 +33,26 @@ def make(rows: int, seed: int = 0) -> pl.DataFrame:
         ranks = np.minimum(rng.zipf(1.3, size=rows), card) - 1  # heavy head, long tail ...
         ranks = np.where(rng.random(rows) < 0.3, rng.integers(0, card, size=rows), ranks)  # ... and a flat part
         ids = (ranks * 2654435761 + j) % card
-        effect = rng.normal(scale=0.4, size=card)
-        logit += effect[ids] * (0.6 if j < 8 else 0.2)
+        logit += effects[j][ids] * (0.6 if j < 8 else 0.2)
         cols[f"C{j + 1}"] = pl.Series(ids).cast(pl.String).str.pad_start(6, "0")
     # a planted interaction that only a cross can memorize
     inter = (np.asarray(cols["C1"].cast(pl.Int64)) * 31 + np.asarray(cols["C2"].cast(pl.Int64))) % 97 == 0
     logit += 1.5 * inter
     y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
     return pl.DataFrame({**cols, "label": y})
+
+
+def write_parts(folder: Path, rows: int, part_rows: int = 1_000_000, seed: int = 0) -> list[Path]:
+    """`rows` rows as Parquet files of `part_rows` (part-00000.parquet, ...), made one at a time: memory stays
+    that of one part. Parts already there are kept."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, a in enumerate(range(0, rows, part_rows)):
+        path = folder / f"part-{i:05d}.parquet"
+        if not path.exists():
+            make(min(part_rows, rows - a), seed=seed * 1_000_003 + i).write_parquet(path)
+        paths.append(path)
+    return paths
 
 
 def main() -> None:

@@ -112,3 +112,27 @@ def test_long_lists_stay_ragged_and_can_be_capped(tmp_path):
     fitted = fit_pipeline(load_spec(tmp_path / "b.yaml"), frame)
     assert np.array_equal(Encoder(fitted)(frame).multi["tags"].ids, capped.multi["tags"].ids)
     assert torch.is_tensor(torch.from_numpy(capped.multi["tags"].ids))
+
+
+def test_eval_and_rank_stream_and_agree_with_memory(apps_spec, workdir):
+    """A file grouped by its group column is ranked one group range at a time, with the metrics of ranking it
+    whole; an ungrouped one is ranked whole (and says so); eval in batches gives the metrics of eval whole."""
+    from wdcli.score import Scorer
+    from wdcli.score.files import evaluate_file, rank_file
+
+    _, model = run_training(load_spec(apps_spec, ["train.epochs=1"]))
+    scorer = Scorer.load(model)
+    frame = apps_frame(700, seed=11)
+    ungrouped, grouped = workdir / "u.csv", workdir / "g.parquet"
+    frame.write_csv(ungrouped)
+    frame.sort("user", maintain_order=True).write_parquet(grouped)
+    whole = scorer.rank(frame, top_k=3)
+    for path, streamed in ((grouped, True), (ungrouped, False)):
+        out = workdir / f"ranked-{path.stem}.csv"
+        r = rank_file(None, path, out, top_k=3, batch_rows=64, scorer=scorer)
+        assert r.streamed is streamed and r.groups == whole.groups and r.rows == len(whole.frame)
+        assert r.metrics == pytest.approx(whole.metrics, rel=1e-9)
+        got = pl.read_csv(out).sort(["user", "rank"])
+        assert got["score"].to_list() == pytest.approx(whole.frame.sort(["user", "rank"])["score"].to_list())
+    batched = evaluate_file(None, ungrouped, scorer=scorer, batch_rows=64)
+    assert batched == pytest.approx(scorer.evaluate(frame), rel=1e-9)

@@ -63,7 +63,8 @@ def command(fn):
         except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
             if STATE["debug"]:
                 raise
-            err.print(f"[bold red]internal error:[/] {type(e).__name__}: {e}", markup=True, highlight=False)
+            err.print("[bold red]internal error:[/] ", end="")
+            err.print(f"{type(e).__name__}: {e}", markup=False, highlight=False)
             err.print("run again with --debug for the traceback, and please report it")
             raise typer.Exit(1)
 

@@ -79,16 +79,17 @@ def rank(model: ModelOpt = None, input: InputOpt = ...,
          group_by: Annotated[Optional[str], typer.Option("--group-by", help="Group column; default: the spec's label.group.")] = None,
          top_k: Annotated[Optional[int], typer.Option("--top-k", help="Keep the k best of each group.")] = None,
          output: Annotated[Optional[Path], typer.Option("--output", help="CSV, Parquet or NDJSON; default: CSV on stdout.")] = None) -> None:
-    """Score candidates, order each group best first, add `rank`; with labels, print ranking metrics."""
-    from ..data import io
+    """Score candidates, order each group best first, add `rank`; with labels, print ranking metrics.
+
+    A file whose rows are grouped by the group column streams in bounded memory; another is read whole."""
     from ..score.files import rank_file
 
-    ranked = rank_file(model, input, group_by, top_k)
-    if output is None:
-        sys.stdout.write(io.text(ranked.frame))
-    else:
-        io.write_table(ranked.frame, output)
-        err.print(f"wrote {len(ranked.frame):,} rows of {ranked.groups:,} groups to {output}")
+    ranked = rank_file(model, input, output, group_by, top_k)
+    if not ranked.streamed:
+        err.print(f"note: {input} is not grouped by its group column, so it was ranked in memory; sort it by that "
+                  "column to rank it in bounded memory", markup=False, highlight=False)
+    if output is not None:
+        err.print(f"wrote {ranked.rows:,} rows of {ranked.groups:,} groups to {output}", markup=False)
     if ranked.metrics is not None:
         m = ranked.metrics
         t = Table(title=f"ranking metrics over {m.get('groups_with_positives', 0):,} groups with a positive")

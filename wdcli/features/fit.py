@@ -32,11 +32,12 @@ MERGE_EVERY = 8  # batches of value counts merged at once
 
 
 def quantile_boundaries(values: np.ndarray, q: int) -> list[float]:
-    """Interior boundaries of q quantile buckets of the sorted values (duplicates merged)."""
+    """Interior boundaries of q quantile buckets of the values (duplicates merged): the values at ranks
+    ceil(i/q * n) for i = 1..q-1, found by partial sorting."""
     if len(values) == 0:
         return []
-    idx = np.clip(np.ceil(np.arange(1, q) / q * len(values)).astype(np.int64) - 1, 0, len(values) - 1)
-    return [float(x) for x in np.unique(values[idx])]
+    idx = np.unique(np.clip(np.ceil(np.arange(1, q) / q * len(values)).astype(np.int64) - 1, 0, len(values) - 1))
+    return [float(x) for x in np.unique(np.partition(values, idx)[idx])]
 
 
 def vocabulary(counts: pl.DataFrame, min_count: int, max_size: int | None) -> list[str]:
@@ -193,7 +194,7 @@ class Fitter:
                 features[name] = self._numeric(name, col)
             elif isinstance(col, Bucketized):
                 values = self.sample[:, self.sources.index(col.source)]
-                values = np.sort(values[~np.isnan(values)])
+                values = values[~np.isnan(values)]
                 source = spec.columns.get(col.source)
                 bounds = list(col.boundaries) if col.boundaries is not None else quantile_boundaries(values,
                                                                                                     col.quantiles)
@@ -217,7 +218,7 @@ class Fitter:
         m = self.moments[name].with_copies(self.rows - raw.n, float(g(np.array([fill]))[0]))
         bounds = []
         if col.transform == "quantile":
-            bounds = quantile_boundaries(np.sort(g(np.where(np.isnan(values), fill, values))), col.quantiles)
+            bounds = quantile_boundaries(g(np.where(np.isnan(values), fill, values)), col.quantiles)
         return Numeric(name=name, missing=col.missing, transform=col.transform, fill=fill, clip=col.clip,
                        mean=m.mean, std=m.std, min=m.min, max=m.max, boundaries=bounds)
 

@@ -12,6 +12,7 @@ Scoring never imports the trainer: a served model carries no optimizers, checkpo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from ..artifact import Artifact, load_artifact
 from ..data.batch import Batch
 from ..errors import DataError
 from ..features import Encoder, label_array, weight_array
-from ..metrics import evaluate, ranking_metrics
+from ..metrics import evaluate, ranking_metrics_of, ranking_sums
 from ..model.widedeep import probabilities
 
 DEFAULT_K = 10  # the k of NDCG@k and HitRate@k when neither --top-k nor --k names one
@@ -34,6 +35,8 @@ class Ranked:
     group: str  # the column ranked within
     groups: int
     metrics: dict | None  # NDCG@k, MAP, MRR, HitRate@k, gAUC over all candidates, when they are labelled
+    sums: dict | None = None  # what the metrics are made of (frames of other groups add up: metrics.add_sums)
+    k: int = 10
 
 
 class Scorer:
@@ -62,18 +65,31 @@ class Scorer:
         return out.with_columns(score=pl.Series(self.score(frame, where), dtype=pl.Float64))
 
     def labels(self, frame: pl.DataFrame, where: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """The label, weight and group of labelled rows. A label that never equals the model's positive value
-        is an error: AUC would be undefined and accuracy meaningless."""
+        """The label, weight and group of labelled rows."""
         spec = self.spec
-        y = label_array(spec, frame, where, fitting=True)
+        y = label_array(spec, frame, where)
         w = weight_array(spec, frame, where) if spec.label.weight else None
         group = frame[spec.label.group].to_numpy() if spec.label.group and spec.label.group in frame.columns else None
         return y, w, group
 
-    def evaluate(self, frame: pl.DataFrame, where: str = "input") -> dict:
-        """AUC, log loss, accuracy, calibration and row count (and gAUC with the spec's group column)."""
-        y, w, group = self.labels(frame, where)
-        return evaluate(y, self.score(frame, where), w, group)
+    def check_positive(self, seen: Iterable[str], where: str) -> None:
+        """A label that never equals the model's positive value is an error: AUC would be undefined and accuracy
+        meaningless. `seen`: the label's distinct values (as text)."""
+        label = self.spec.label.column
+        label_array(self.spec, pl.DataFrame({label: sorted(set(seen))}, schema={label: pl.String}), where,
+                    fitting=True)
+
+    def evaluate(self, frame: pl.DataFrame | Iterable[pl.DataFrame], where: str = "input") -> dict:
+        """AUC, log loss, accuracy, calibration and row count (and gAUC with the spec's group column), of a frame
+        or of batches of rows (exact, holding 12 to 20 bytes a row)."""
+        parts, seen = [], set()
+        for batch in [frame] if isinstance(frame, pl.DataFrame) else frame:
+            y, w, group = self.labels(batch, where)
+            seen.update(batch[self.spec.label.column].cast(pl.String).str.strip_chars().unique().to_list())
+            parts.append((y, self.score(batch, where), w, group))
+        self.check_positive(seen, where)
+        cat = lambda i: None if not parts or parts[0][i] is None else np.concatenate([p[i] for p in parts])  # noqa: E731
+        return evaluate(cat(0), cat(1), cat(2), cat(3))
 
     def rank(self, frame: pl.DataFrame, group_by: str | None = None, top_k: int | None = None,
              k: int | None = None, where: str = "input") -> Ranked:
@@ -88,9 +104,11 @@ class Scorer:
         scored = self.predict(frame, where=where).with_row_index("_row")
         ranked = (scored.sort([group, "score", "_row"], descending=[False, True, False], maintain_order=True)
                   .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(group))).drop("_row")
-        metrics = None
+        metrics = sums = None
+        k = k or top_k or DEFAULT_K
         if self.spec.label.column in frame.columns:
             y, _, _ = self.labels(ranked, where)
-            metrics = ranking_metrics(ranked, group, pl.lit(pl.Series(y)), k or top_k or DEFAULT_K)
+            sums = ranking_sums(ranked, group, y, k)
+            metrics = ranking_metrics_of(sums, k)
         shown = ranked.filter(pl.col("rank") <= top_k) if top_k is not None else ranked
-        return Ranked(shown, group, ranked[group].n_unique(), metrics)
+        return Ranked(shown, group, ranked[group].n_unique(), metrics, sums, k)

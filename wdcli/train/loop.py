@@ -15,6 +15,7 @@ from typing import Protocol
 
 import polars as pl
 
+from ..data.stream import Stream
 from ..errors import Interrupted
 from ..features import FittedPipeline
 from ..model.plan import ModelConfig, build_config
@@ -24,6 +25,9 @@ from . import checkpoint as ckpt
 from .runtime import Runtime
 from .sources import prepare
 from .trainer import EarlyStopping, Trainer
+
+
+TRAIN_METRIC_ROWS = 1_000_000  # final metrics of streamed training rows are taken on their first rows
 
 
 class Reporter(Protocol):
@@ -92,8 +96,10 @@ def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: R
     result = TrainResult(spec, fitted, config, trainer.model, history=run.progress.history, seconds=run.elapsed())
     if stopper.best_state is not None:
         trainer.model.load_state_dict(stopper.best_state)
-    result.metrics = {split: trainer.evaluate(source, progress(f"evaluating on {split} rows", source.rows))
-                      for split, source in sources.items()}
+    for split, source in sources.items():  # (streamed training rows: the first TRAIN_METRIC_ROWS of them)
+        limit = TRAIN_METRIC_ROWS if split == "train" and isinstance(source, Stream) else None
+        rows = min(source.rows, limit or source.rows)
+        result.metrics[split] = trainer.evaluate(source, progress(f"evaluating on {split} rows", rows), limit)
     return result
 
 
