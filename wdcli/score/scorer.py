@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..artifact import Artifact, load_artifact
+from ..artifact import Artifact, load_artifact, spec_names
 from ..data.batch import Batch
-from ..errors import DataError
+from ..errors import DataError, MissingColumns
 from ..features import Encoder, label_array, weight_array
 from ..metrics import evaluate, ranking_metrics
 from ..model.widedeep import probabilities
@@ -34,6 +34,7 @@ class Ranked:
     group: str  # the column ranked within
     groups: int
     metrics: dict | None  # NDCG@k, MAP, MRR, HitRate@k, gAUC over all candidates, when they are labelled
+    note: str | None = None  # why there are no metrics although the label column is there
 
 
 class Scorer:
@@ -50,14 +51,27 @@ class Scorer:
 
     def score(self, frame: pl.DataFrame, where: str = "input") -> np.ndarray:
         """P(y=1) for each row of raw columns. Unseen values and nulls are scored (OOV and missing ids)."""
-        return probabilities(self.model, Batch.of(self.encoder(frame, where)).chunks())
+        try:
+            encoded = self.encoder(frame, where)
+        except MissingColumns as e:
+            raise self.mismatch(e) from None
+        return probabilities(self.model, Batch.of(encoded).chunks())
+
+    def mismatch(self, e: MissingColumns) -> MissingColumns:
+        """A missing-column error that names this model and how to choose another: the file may be meant
+        for a different model (runs/LATEST is the latest run of any spec)."""
+        names = [n for n in spec_names(self.artifact.path) if n != self.spec.name]
+        others = f", e.g. {', '.join(f'runs/{n}' for n in names[:5])}" if names else ""
+        return MissingColumns(f"{e}\n  the model is {self.artifact.path} (spec '{self.spec.name}'); if this file is "
+                              f"meant for another model, pass --model runs/NAME{others}")
 
     def predict(self, frame: pl.DataFrame, keep: list[str] | None = None, where: str = "input") -> pl.DataFrame:
         if keep is not None:
-            absent = [c for c in keep if c not in frame.columns]
+            absent = [c for c in dict.fromkeys(keep) if c not in frame.columns]
             if absent:
                 raise DataError(f"{where}: no column {', '.join(repr(c) for c in absent)} to keep; it has: "
                                 f"{', '.join(frame.columns[:20])}")
+            keep = list(dict.fromkeys(keep))  # a column named twice is kept once
         out = frame if keep is None else frame.select(keep)
         return out.with_columns(score=pl.Series(self.score(frame, where), dtype=pl.Float64))
 
@@ -65,7 +79,10 @@ class Scorer:
         """The label, weight and group of labelled rows. A label that never equals the model's positive value
         is an error: AUC would be undefined and accuracy meaningless."""
         spec = self.spec
-        y = label_array(spec, frame, where, fitting=True)
+        try:
+            y = label_array(spec, frame, where, evaluating=True)
+        except MissingColumns as e:
+            raise self.mismatch(e) from None
         w = weight_array(spec, frame, where) if spec.label.weight else None
         group = frame[spec.label.group].to_numpy() if spec.label.group and spec.label.group in frame.columns else None
         return y, w, group
@@ -88,9 +105,12 @@ class Scorer:
         scored = self.predict(frame, where=where).with_row_index("_row")
         ranked = (scored.sort([group, "score", "_row"], descending=[False, True, False], maintain_order=True)
                   .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(group))).drop("_row")
-        metrics = None
-        if self.spec.label.column in frame.columns:
-            y, _, _ = self.labels(ranked, where)
-            metrics = ranking_metrics(ranked, group, pl.lit(pl.Series(y)), k or top_k or DEFAULT_K)
+        metrics = note = None
+        if self.spec.label.column in frame.columns:  # labelled candidates: metrics, or why there are none
+            try:
+                y, _, _ = self.labels(ranked, where)
+                metrics = ranking_metrics(ranked, group, pl.lit(pl.Series(y)), k or top_k or DEFAULT_K)
+            except DataError as e:
+                note = f"no ranking metrics: {e}"
         shown = ranked.filter(pl.col("rank") <= top_k) if top_k is not None else ranked
-        return Ranked(shown, group, ranked[group].n_unique(), metrics)
+        return Ranked(shown, group, ranked[group].n_unique(), metrics, note)
