@@ -34,9 +34,7 @@ from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
-from .progress import Progress
-
-__all__ = ["Progress"]  # (the rest is imported by name)
+from .progress import Progress  # noqa: F401 - the commands take it from here, with the rest
 
 STATE = {"debug": False, "argv": None}  # set by each invocation: --debug, and the command line as typed
 PIPED_WIDTH = 10_000  # when output is not a terminal, tables and lines are never folded or cut
@@ -140,6 +138,17 @@ def input_problem(text: str) -> str | None:
     return None
 
 
+def spec_problem(text: str) -> str | None:
+    """What is wrong with a spec file to read, or None (what is wrong inside it, `load_spec` says)."""
+    path = Path(text)
+    if path.is_dir():
+        specs = sorted(p.name for p in path.glob("*.y*ml"))[:5]
+        return f"{text} is a folder; give a spec file" + (f", e.g. {path / specs[0]}" if specs else "")
+    if path.exists() and not os.access(path, os.R_OK):
+        return f"cannot read {text} (permission denied)"
+    return None
+
+
 def output_problem(text: str, folder: bool = False) -> str | None:
     """What stops writing a file (or, with `folder`, a folder) here, or None."""
     from ..data.io import FORMATS
@@ -190,14 +199,15 @@ def count_option(name: str, help: str):
     return typer.Option(name, metavar="N", callback=_at_least_one, help=help)
 
 
-SpecArg = Annotated[Path, typer.Argument(metavar="SPEC", help="The YAML spec file.", show_default=False)]
+SpecArg = Annotated[Path, typer.Argument(metavar="SPEC", help="The YAML spec file.", show_default=False,
+                                         callback=_checked(spec_problem), readable=False)]
 SetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", metavar="KEY=VALUE", help="Override a spec key, e.g. train.epochs=1 (repeatable). The value is YAML: "
     "quote yes, no, on and off to keep them text ('label.positive=\"yes\"').")]
 ModelOpt = Annotated[Optional[Path], typer.Option(
     "--model", metavar="DIR", help="A run folder, runs/NAME (its latest run) or a LATEST file; default: the "
     "latest run of any spec (runs/LATEST).")]
-InputOpt = Annotated[Path, typer.Option("--input", metavar="FILE", callback=_checked(input_problem),
+InputOpt = Annotated[Path, typer.Option("--input", metavar="FILE", callback=_checked(input_problem), readable=False,
                                         help="CSV, TSV, Parquet or NDJSON file (or a quoted glob).",
                                         show_default=False)]
 OutputOpt = Annotated[Optional[Path], typer.Option(

@@ -202,6 +202,9 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), che
             tag = (err.get("ctx") or {}).get("discriminator", "").strip("'")
             if err["type"].startswith("union_tag") and lines.get(clean + (tag,)) == FROM_SET:
                 line = FROM_SET  # `--set columns.x.kind=...` named a kind that does not exist
+            setters = [q for q, n in lines.items() if n == FROM_SET and len(q) > len(clean) and q[:len(clean)] == clean]
+            if line != FROM_SET and setters:  # the file's mapping, as --set changed it
+                msg += f" (after --set {', '.join(fmt(q) for q in setters)})"
             problems.append(Problem("--set" if line == FROM_SET else file, None if line == FROM_SET else line,
                                     fmt(_as_written(clean, booleans)), msg))
     problems += reference_problems(Spec._expand_columns(data), file, lines, base)

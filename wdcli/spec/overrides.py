@@ -12,7 +12,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel
+
 from ..errors import Problem, SpecError
+from .types import Spec
 from .yaml_lines import Path_, compose, fmt
 
 FROM_SET = -1  # the "line" of a path that came from --set
@@ -39,7 +42,7 @@ def _child(node: Any, seg: str | int, path: Path_, next_seg: str | int | None, c
         if isinstance(seg, int) and seg not in node:
             seg = str(seg)  # a key that looks like a number (a column named 2019, say)
         if seg not in node or node[seg] is None:
-            node[seg] = [] if isinstance(next_seg, int) else {}
+            node[seg] = [] if isinstance(next_seg, int) else _seed(path)
             created.append(path)
         elif path[:1] == ("columns",) and len(path) == 2 and isinstance(node[seg], str):
             node[seg] = {"kind": node[seg]}  # `education: categorical` -> {kind: categorical}
@@ -54,6 +57,25 @@ def _child(node: Any, seg: str | int, path: Path_, next_seg: str | int | None, c
             created.append(path)
         return node[seg]
     raise _Refused(f"'{where}' is the value {node!r}, not a mapping; set '{where}' itself")
+
+
+def _seed(path: Path_) -> dict:
+    """A new mapping at `path`: empty, or naming the kind of the default there, so that
+    `--set train.wide_optimizer.alpha=0.2` changes the default optimizer (FTRL) instead of an unnamed one."""
+    model, default = Spec, None
+    for seg in path:
+        field = model.model_fields.get(seg) if isinstance(seg, str) else None
+        if field is None:
+            return {}
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            model = type(default)
+        elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            model = field.annotation
+        else:
+            return {}
+    tag = next((t for t in ("kind", "name") if t in type(default).model_fields), None) if default is not None else None
+    return {tag: getattr(default, tag)} if tag else {}
 
 
 def _no_item(node: list, path: Path_) -> str:
