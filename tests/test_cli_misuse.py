@@ -12,7 +12,7 @@ import os
 import polars as pl
 import pytest
 
-from .cli_world import base_args, commands, invoke, make_world, unreadable
+from .cli_world import base_args, commands, inside, invoke, make_world, unreadable
 
 COMMANDS = commands()
 
@@ -232,17 +232,33 @@ def churn(tmp_path_factory):
     (root / "unquoted.yaml").write_text(spec % "yes")
     (root / "markers.yaml").write_text(spec.replace("plan: categorical", "plan: {kind: categorical, missing: [no]}")
                                        % '"yes"')
+    with inside(root):
+        assert invoke("train", "quoted.yaml", "-q").exit_code == 0
     return root
 
 
 def test_3_eval_refuses_a_file_where_the_positive_label_never_occurs(churn, monkeypatch):
     monkeypatch.chdir(churn)
-    assert invoke("train", "quoted.yaml", "-q").exit_code == 0
     r = invoke("eval", "--input", "shouting.csv")
     clean_exit_2(r, "no row has the model's positive label 'yes' in column 'churned' (values: ['NO', 'YES'])",
                  "AUC is undefined", "check that this file writes the label as the training data did")
     r = invoke("rank", "--input", "shouting.csv", "--group-by", "plan")
     assert r.exit_code == 0 and "note: no ranking metrics" in r.stderr and "'YES'" in r.stderr
+    pl.read_csv("churn.csv").filter(pl.col("churned") == "yes").write_csv("all_yes.csv")
+    r = invoke("eval", "--input", "all_yes.csv", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["auc"] is None  # NaN is null in JSON
+    assert "warning: AUC is undefined on all_yes.csv: every row has the same label" in r.stderr
+
+
+def test_3_the_scorer_says_the_same_without_the_cli(churn):
+    from wdcli.errors import DataError, MissingColumns
+    from wdcli.score import Scorer
+
+    scorer = Scorer.load(churn / "runs" / "quoted")
+    with pytest.raises(DataError, match="no row has the model's positive label 'yes'"):
+        scorer.evaluate(pl.read_csv(churn / "shouting.csv"))
+    with pytest.raises(MissingColumns, match=r"the model is .*runs/quoted/.* \(spec 'quoted'\); if this file is meant"):
+        scorer.score(pl.DataFrame({"plan": ["pro"]}))
 
 
 def test_4_yaml_booleans_are_explained_where_values_meet_data(churn, monkeypatch):

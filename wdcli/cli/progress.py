@@ -78,7 +78,7 @@ class Progress:
         """A step outside the epochs (fitting the pipeline, the final evaluation): one line."""
         self.flush()
         if not self.quiet:
-            self.console.print(message, markup=False, highlight=False)
+            self.console.print(message, markup=False, highlight=False, soft_wrap=True)
 
     def flush(self) -> None:
         record, self.pending = self.pending, None
@@ -94,4 +94,4 @@ class Progress:
             f"epoch {record.get('epoch', '?')}/{self.epochs}  loss {record.get('train_loss', float('nan')):.4f}  "
             f"{_figures(record)}  {record.get('seconds', 0.0):.1f}s"
             + (f"  {rows_s:,.0f} rows/s" if rows_s is not None else "") + best,
-            markup=False, highlight=False)
+            markup=False, highlight=False, soft_wrap=True)
