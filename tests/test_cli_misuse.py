@@ -331,3 +331,6 @@ def test_10_outputs_say_what_they_wrote_and_rank_k_is_an_option(w):
     assert r.exit_code == 0 and "ndcg@5" in r.stderr and "wrote" in r.stderr
     assert "ndcg@2" in invoke("rank", "--input", w.data, "--group-by", "education", "--top-k", "2").stderr
     assert "ndcg@10" in invoke("rank", "--input", w.data, "--group-by", "education").stderr
+    pl.read_csv(w.data).with_columns(_row=0, score=0.5, rank=1).write_csv("ranked_before.csv")  # names rank uses
+    r = invoke("rank", "--input", "ranked_before.csv", "--group-by", "education", "--top-k", "1")
+    assert r.exit_code == 0 and pl.read_csv(r.stdout.encode())["rank"].max() == 1

@@ -102,9 +102,9 @@ class Scorer:
         if group not in frame.columns:
             raise DataError(f"{where}: missing group column '{group}' that rank needs; add it or pass --group-by "
                             f"with one of: {', '.join(frame.columns[:15])}")
-        scored = self.predict(frame, where=where).with_row_index("_row")
-        ranked = (scored.sort([group, "score", "_row"], descending=[False, True, False], maintain_order=True)
-                  .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(group))).drop("_row")
+        scored = self.predict(frame, where=where)  # a stable sort: ties keep the input's order
+        ranked = (scored.sort([group, "score"], descending=[False, True], maintain_order=True)
+                  .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(group)))
         metrics = note = None
         if self.spec.label.column in frame.columns:  # labelled candidates: metrics, or why there are none
             try:
