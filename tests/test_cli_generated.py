@@ -21,7 +21,9 @@ GOOD_SETS = ["train.epochs=1", "train.max_rows=60", "columns.education.min_count
              "deep.embedding_dim=1", "model=deep", "model=wide", "train.wide_optimizer.alpha=0.2",
              "train.deep_optimizer={name: sgd, momentum: 0.5}", "train.early_stopping.patience=0",
              "train.batch_size=7", "data.split={validation: 0.0, test: 0.0}", "train.checkpoint.enabled=false",
-             "name=other", "defaults.categorical.min_count=2", "train.output=elsewhere", "label.weight=age"]
+             "name=other", "defaults.categorical.min_count=2", "train.output=elsewhere", "label.weight=age",
+             "train.data.mode=stream", "train.data.shuffle_buffer=50", "train.data.read_batch_rows=64",
+             "data.split.key=education", "train.data.mode=memory"]
 BAD_SETS = ["train.epochs=0", "train.epochs=ten", "trian.epochs=2", "train.epoks=2", "columns.education.min_count=-1",
             "columns.education.x=1", "columns.education.kind=numerc", "columns.nope.kind=categorical",
             "columns.occupation.missing=[no, off]", "label.positive=yes", "label.column=nope", "label.column=age",
@@ -30,7 +32,8 @@ BAD_SETS = ["train.epochs=0", "train.epochs=ten", "trian.epochs=2", "train.epoks
             "train.wide_optimizer.name=adam", "train.deep_optimizer={name: sgd, momentum: 2}", "train.max_rows=1",
             "data.train=nothere.csv", "data.split.validation=0.9", "name=yes", "=", "=1", "train", "a.b.c.d=1",
             "columns=3", "columns.age.quantiles=1", "columns.age_buckets.source=education", "defaults.x=1",
-            "label.positive=maybe", "columns.age.clip=[5, 1]", "crosses[0].name={x: 1}"]
+            "label.positive=maybe", "columns.age.clip=[5, 1]", "crosses[0].name={x: 1}", "train.data.mode=strem",
+            "train.data.read_batch_rows=0", "data.split.key=nope", "data.split.key=income", "train.data=3"]
 
 
 def values_for(world, opt, wrong: bool) -> st.SearchStrategy:
