@@ -55,6 +55,11 @@ EXPECTED = {
     "bucketized_source_undeclared": [f"{DATA} (training rows): missing column 'aeg' (needed by "
                                      "columns.age_buckets.source) (did you mean 'age'?)"],
     "label_column_absent": [f"{DATA} (training rows): missing column 'salary' (needed by label.column)"],
+    "missing_yaml_boolean": ['{f}:12 columns.occupation.missing[1]: should be text: YAML read unquoted no as the '
+                             'boolean false; quote it to keep it text: "no"'],
+    "positive_yaml_boolean": [f"{DATA} (training rows): label.positive is the boolean true, but column 'income' "
+                              "holds ['<=50K', '>50K']: YAML reads unquoted yes, no, on, off, true and false as "
+                              'booleans; quote the value to keep it text: positive: "yes"'],
     "positive_never_occurs": [f"{DATA} (training rows): label.positive '>100K' never occurs in column 'income' "
                               "(values: ['<=50K', '>50K']); fix label.positive"],
 }

@@ -81,6 +81,7 @@ def test_schema_is_json():
 
 
 def test_no_model_yet(workdir):
+    (workdir / "x.csv").write_text("a,b\n1,2\n")
     r = invoke("rank", "--input", "x.csv")
     assert r.exit_code == 2 and "run `wdcli train SPEC` first" in r.stderr
 

@@ -95,7 +95,7 @@ def test_overrides_apply_and_validate(tmp_path):
     got = _problems(tmp_path, BASE, ["train.epochs=0", "train.bogus=1", "nonsense"])
     assert "--set train.epochs: should be greater than 0 (got 0)" in got
     assert any(p.startswith("--set train.bogus: unknown key 'bogus'") for p in got)
-    assert any("expected key.path=value" in p for p in got)
+    assert any("expected KEY=VALUE" in p for p in got)
 
 
 def test_data_path_missing_is_reported_with_line(tmp_path):

@@ -156,6 +156,15 @@ def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Pa
     raise ArtifactError(f"{path}: not a model folder (no manifest.json); pass the folder `wdcli train` printed")
 
 
+def spec_names(run: Path) -> list[str]:
+    """The names under the runs folder a run lives in (runs/<name>/<run id>) that have a latest run: what
+    `--model runs/<name>` can choose. Empty for a run folder outside such a tree."""
+    root = run.parent.parent
+    if not (run.parent / "LATEST").is_file():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "LATEST").is_file())
+
+
 def load_artifact(model: str | Path | None = None) -> Artifact:
     """Load and verify an artifact, rebuilding the model from its saved config."""
     from safetensors import SafetensorError

@@ -41,6 +41,10 @@ class DataError(WdcliError):
     """The data does not match the spec (missing column, wrong type, bad label...)."""
 
 
+class MissingColumns(DataError):
+    """A frame lacks columns the spec (or the model) needs: often a file meant for another model."""
+
+
 class ArtifactError(WdcliError):
     """A model folder that is missing files, corrupted, or of an unknown format version."""
 

@@ -1,74 +1,350 @@
-"""What every command shares: the app, the consoles, the option types, the error handling, the tables."""
+"""What every command shares: the app, the consoles, the options and their checks, the error handling, the
+line that names the model a command loaded, the tables and JSON, and the training progress.
+
+A new command is a typed function registered with `command`; it gets `--debug` (accepted anywhere among its
+options), its WdcliErrors and OS errors (permission denied, disk full) become one message with exit 2, and any
+other exception an internal error (exit 1) that says how to see the traceback:
+
+    @command
+    def mine(spec: SpecArg, set: SetOpt = None, top: Annotated[int, count_option("--top", "How many.")] = 10,
+             json_: JsonOpt = False) -> None:
+        \"\"\"One line of help.\"\"\"
+        ...  # one library call; results on `out` (or `emit_json`), notes on `err`
+
+Options that name files check them before any work starts (`InputOpt`, `OutputOpt`, `input_problem`,
+`output_problem`); counts are whole numbers of 1 or more (`count_option`).
+"""
 
 from __future__ import annotations
 
+import errno
 import functools
+import glob
+import inspect
 import json
 import math
+import os
 import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
-app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
+from .progress import Progress  # noqa: F401 - the commands take it from here, with the rest
+
+STATE = {"debug": False, "argv": None}  # set by each invocation: --debug, and the command line as typed
+PIPED_WIDTH = 10_000  # when output is not a terminal, tables and lines are never folded or cut
+BOOL_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
+
+
+# ------------------------------------------------------------------------------------- consoles, help
+
+
+class _Console(Console):
+    """A rich console whose output, when it is not a terminal (a pipe, a file), is never folded or cut."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)
+        return size if self.is_terminal else ConsoleDimensions(PIPED_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new) -> None:
+        Console.size.fset(self, new)
+
+
+out = _Console()
+err = _Console(stderr=True, soft_wrap=True)
+
+
+class _Tidy:
+    """Help that reads like a well-kept click tool: flags show no value type, arguments no braces; and a flag
+    given a value (`--resume true`) says that it takes none."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for p in params:
+            if getattr(p, "is_flag", False) and getattr(p, "metavar", None) is None:
+                p.metavar = ""
+        return params
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in super().collect_usage_pieces(ctx)]
+
+    def parse_args(self, ctx, args: list[str]):
+        if isinstance(self, TyperGroup):
+            STATE["argv"] = list(args)
+        else:
+            _flags_take_no_value(self.get_params(ctx), args, ctx)
+        return super().parse_args(ctx, args)
+
+
+class Group(_Tidy, TyperGroup):
+    pass
+
+
+class Command(_Tidy, TyperCommand):
+    pass
+
+
+def _flags_take_no_value(params, args: list[str], ctx) -> None:
+    options = [p for p in params if getattr(p, "param_type_name", "") == "option"]
+    flags = {o for p in options if getattr(p, "is_flag", False) for o in (*p.opts, *p.secondary_opts)}
+    valued = {o for p in options if not getattr(p, "is_flag", False) for o in p.opts}
+    i = 0
+    while i < len(args) and args[i] != "--":
+        name, eq, value = args[i].partition("=")
+        nxt = args[i + 1] if i + 1 < len(args) else None
+        if name in flags and (eq or (nxt is not None and nxt.lower() in BOOL_WORDS and not os.path.exists(nxt))):
+            raise typer.BadParameter(f"{name} is a flag and takes no value ('{value if eq else nxt}'); write {name} "
+                                     "alone to turn it on, or leave it out", ctx=ctx, param_hint=f"'{name}'")
+        i += 2 if args[i] in valued else 1
+
+
+app = typer.Typer(cls=Group, add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Wide & Deep learning from declarative YAML specs.")
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-STATE = {"debug": False}
-
-SpecArg = Annotated[Path, typer.Argument(help="The YAML spec file.", show_default=False)]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a spec key: key.path=value (repeatable).")]
-ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="Model folder; default: the latest run under runs/.")]
-InputOpt = Annotated[Path, typer.Option("--input", help="CSV, Parquet or NDJSON file.", show_default=False)]
 
 
 @app.callback()
-def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error (also accepted after "
+                                             "the command).")] = False) -> None:
     STATE["debug"] = debug
 
 
+# ---------------------------------------------------------------------------------- options and checks
+
+
+def input_problem(text: str) -> str | None:
+    """What is wrong with a file (or glob) to read, or None."""
+    from ..data.io import FORMATS
+
+    if glob.has_magic(text):
+        return None if glob.glob(text) else f"no file matches {text}"
+    path = Path(text)
+    if not path.exists():
+        folder = path.parent if path.parent.is_dir() else None
+        close = _closest(path.name, [p.name for p in folder.iterdir()] if folder else [])
+        return f"no such file: {text}" + (f" (did you mean {folder / close}?)" if close else "")
+    if path.is_dir():
+        return f"{text} is a folder; give a file, or a pattern such as {path / '*.csv'}"
+    if not os.access(path, os.R_OK):
+        return f"cannot read {text} (permission denied)"
+    if path.suffix.lower() not in FORMATS:
+        return f"{text}: unknown file type '{path.suffix}'; use .csv, .tsv, .parquet or .ndjson/.jsonl"
+    return None
+
+
+def spec_problem(text: str) -> str | None:
+    """What is wrong with a spec file to read, or None (what is wrong inside it, `load_spec` says)."""
+    path = Path(text)
+    if path.is_dir():
+        specs = sorted(p.name for p in path.glob("*.y*ml"))[:5]
+        return f"{text} is a folder; give a spec file" + (f", e.g. {path / specs[0]}" if specs else "")
+    if path.exists() and not os.access(path, os.R_OK):
+        return f"cannot read {text} (permission denied)"
+    return None
+
+
+def output_problem(text: str, folder: bool = False) -> str | None:
+    """What stops writing a file (or, with `folder`, a folder) here, or None."""
+    from ..data.io import FORMATS
+
+    path = Path(text)
+    if not folder and path.is_dir():
+        return f"{text} is a folder; give a file name, e.g. {path / 'scores.csv'}"
+    if folder and path.exists() and not path.is_dir():
+        return f"{text} is a file; give a folder for the run"
+    if not folder and path.suffix.lower() not in FORMATS:
+        return f"{text}: unknown file type '{path.suffix}'; use .csv, .tsv, .parquet or .ndjson/.jsonl"
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot write {text}: {parent} is not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot write in {parent} (permission denied); choose another place"
+    return None
+
+
+def _closest(name: str, names: list[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _checked(problem):
+    def callback(value):
+        if value is not None and (why := problem(str(value))):
+            raise typer.BadParameter(why)
+        return value
+
+    return callback
+
+
+def _at_least_one(value):
+    if value is not None and value < 1:
+        raise typer.BadParameter(f"must be 1 or more (got {value})")
+    if value is not None and value > 2**31 - 1:
+        raise typer.BadParameter(f"must be at most {2**31 - 1:,} (got {value:,})")
+    return value
+
+
+def count_option(name: str, help: str):
+    """An option that counts things: a whole number of 1 or more."""
+    return typer.Option(name, metavar="N", callback=_at_least_one, help=help)
+
+
+SpecArg = Annotated[Path, typer.Argument(metavar="SPEC", help="The YAML spec file.", show_default=False,
+                                         callback=_checked(spec_problem), readable=False)]
+SetOpt = Annotated[Optional[list[str]], typer.Option(
+    "--set", metavar="KEY=VALUE", help="Override a spec key, e.g. train.epochs=1 (repeatable). The value is YAML: "
+    "quote yes, no, on and off to keep them text ('label.positive=\"yes\"').")]
+ModelOpt = Annotated[Optional[Path], typer.Option(
+    "--model", metavar="DIR", help="A run folder, runs/NAME (its latest run) or a LATEST file; default: the "
+    "latest run of any spec (runs/LATEST).")]
+InputOpt = Annotated[Path, typer.Option("--input", metavar="FILE", callback=_checked(input_problem), readable=False,
+                                        help="CSV, TSV, Parquet or NDJSON file (or a quoted glob).",
+                                        show_default=False)]
+OutputOpt = Annotated[Optional[Path], typer.Option(
+    "--output", metavar="FILE", callback=_checked(output_problem),
+    help="Write here, by extension (.csv, .tsv, .parquet, .ndjson); default: CSV on stdout.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr (which model, rows written).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+
 def command(fn):
-    """Register a command whose WdcliErrors print as messages, with exit code 2."""
+    """Register a command: `--debug` among its options, and its errors as messages (see the module's doc)."""
+    sig = inspect.signature(fn, eval_str=True)
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from ..errors import Interrupted, SpecError, WdcliError
+    def wrapper(*args, debug: bool = False, **kwargs):
+        STATE["debug"] = STATE["debug"] or debug
+        return _guarded(fn, args, kwargs)
 
-        try:
-            return fn(*args, **kwargs)
-        except Interrupted as e:
-            err.print(str(e), markup=False, highlight=False)
-            if e.checkpoint is not None:  # the same command line, resuming
-                again = ["wdcli", *sys.argv[1:]] + ([] if "--resume" in sys.argv else ["--resume"])
-                err.print("continue with: " + shlex.join(again), markup=False, highlight=False)
-            raise typer.Exit(e.exit_code)
-        except SpecError as e:
+    params = [*sig.parameters.values(),
+              inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOpt)]
+    wrapper.__signature__ = sig.replace(parameters=params)
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return app.command(cls=Command)(wrapper)
+
+
+def _command_line(*extra: str) -> str:
+    argv = STATE["argv"] if STATE["argv"] is not None else sys.argv[1:]
+    return shlex.join(["wdcli", *argv, *[e for e in extra if e not in argv]])
+
+
+def _guarded(fn, args, kwargs):
+    from ..errors import Interrupted, SpecError, WdcliError
+
+    try:
+        result = fn(*args, **kwargs)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return result
+    except Interrupted as e:
+        err.print(str(e), markup=False, highlight=False)
+        if e.checkpoint is not None:  # the same command line, resuming
+            err.print("continue with: " + _command_line("--resume"), markup=False, highlight=False)
+        raise typer.Exit(e.exit_code)
+    except WdcliError as e:
+        _debug_traceback()
+        if isinstance(e, SpecError):
             err.print(f"[bold red]error:[/] {len(e.problems)} problem{'s' if len(e.problems) != 1 else ''} in the spec")
             for p in e.problems:
                 err.print(f"  {p}", markup=False, highlight=False)
-            raise typer.Exit(2)
-        except WdcliError as e:
+        else:
             err.print("[bold red]error:[/] ", end="")
             err.print(str(e), markup=False, highlight=False)
-            raise typer.Exit(2)
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(130)
-        except (typer.Exit, typer.Abort):
-            raise
-        except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
-            if STATE["debug"]:
-                raise
-            err.print("[bold red]internal error:[/] ", end="")
-            err.print(f"{type(e).__name__}: {e}", markup=False, highlight=False)
-            err.print("run again with --debug for the traceback, and please report it")
-            raise typer.Exit(1)
+        raise typer.Exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130)
+    except BrokenPipeError:  # `wdcli predict ... | head`: the reader left; stop quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(141)
+    except (typer.Exit, typer.Abort):
+        raise
+    except OSError as e:
+        if e.filename is None or STATE["debug"]:
+            _internal(e)
+        err.print("[bold red]error:[/] ", end="")
+        err.print(f"{e.filename}: {_os_reason(e)}", markup=False, highlight=False)
+        raise typer.Exit(2)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
+        _internal(e)
 
-    return app.command()(wrapper)
+
+def _debug_traceback() -> None:
+    if STATE["debug"]:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+
+
+def _internal(e: Exception):
+    if STATE["debug"]:
+        raise e
+    err.print(f"[bold red]internal error:[/] {type(e).__name__}: ", end="", highlight=False)
+    err.print(str(e), markup=False, highlight=False)
+    err.print("this is a bug in wdcli, not in your input; please report it with the traceback, which this shows:\n  "
+              + _command_line("--debug"), markup=False, highlight=False)
+    raise typer.Exit(1)
+
+
+def _os_reason(e: OSError) -> str:
+    what = {errno.EACCES: "permission denied; check its permissions, or choose another path",
+            errno.EPERM: "permission denied; check its permissions, or choose another path",
+            errno.ENOSPC: "no space left on the device; free some space, or write elsewhere",
+            errno.EROFS: "the file system is read-only; write elsewhere",
+            errno.ENOENT: "no such file or folder",
+            errno.EISDIR: "is a folder, not a file",
+            errno.ENOTDIR: "a part of the path is not a folder"}
+    return what.get(e.errno, (e.strerror or type(e).__name__).lower())
+
+
+# ------------------------------------------------------------------------------------ model, output
+
+
+def load_scorer(model: Path | None, quiet: bool = False):
+    """The Scorer of --model (or the latest run), named in one line on stderr unless quiet."""
+    from ..score.scorer import Scorer
+
+    scorer = Scorer.load(model)
+    note_model(scorer.artifact, model, quiet)
+    return scorer
+
+
+def note_model(artifact, model: Path | None, quiet: bool = False) -> None:
+    """One line on stderr: which run a command loaded, and (without --model) how it was chosen."""
+    if quiet:
+        return
+    path = artifact.path
+    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
+    how = (", the latest run of any spec; --model runs/NAME picks another" if model is None else
+           f", the latest run in {model}" if Path(model).resolve() != Path(path).resolve() else "")
+    err.print(f"model: {shown} (spec '{artifact.spec.name}'{how})", markup=False, highlight=False)
+
+
+def emit_json(value, stream=None) -> None:
+    """One line of JSON on stdout (or `stream`); NaN and infinities as null: JSON has no such numbers."""
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    (stream or sys.stdout).write(json.dumps(clean(value), default=str) + "\n")
 
 
 def fmt(v) -> str:
@@ -88,36 +364,3 @@ def metrics_table(title: str, rows: dict[str, dict], keys: list[str]) -> Table:
 
 
 METRIC_KEYS = ["rows", "auc", "logloss", "accuracy", "mean_score", "base_rate"]
-
-
-class Progress:
-    """A rich progress bar: epoch, rows/s, running loss, and the last epoch's validation metrics."""
-
-    def __init__(self, console: Console):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                            TextColumn("{task.fields[speed]} rows/s  loss {task.fields[loss]}  {task.fields[last]}"),
-                            TimeRemainingColumn(), console=console, transient=False)
-        self.task = None
-        self.last = ""
-
-    def start_epoch(self, epoch, epochs, rows):
-        import time
-
-        self.t0 = time.perf_counter()
-        if self.task is not None:
-            self.bar.stop_task(self.task)
-        self.task = self.bar.add_task("", total=rows, epoch=f"{epoch}/{epochs}", speed="-", loss="-", last=self.last)
-
-    def advance(self, rows, loss):
-        import time
-
-        done = self.bar.tasks[-1].completed + rows
-        speed = f"{done / max(time.perf_counter() - self.t0, 1e-9):,.0f}"
-        self.bar.update(self.task, advance=rows, speed=speed, loss=f"{loss:.4f}")
-
-    def end_epoch(self, record):
-        self.last = "  ".join(f"{k.split('_', 1)[1]} {v:.4f}" for k, v in record.items()
-                              if k.startswith(("validation_", "train_auc")) and isinstance(v, float))
-        self.bar.update(self.task, last=self.last + ("  *" if record.get("best") else ""))

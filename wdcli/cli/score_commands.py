@@ -1,8 +1,9 @@
-"""`wdcli eval`, `predict`, `rank` and `inspect`: what a trained model says."""
+"""`wdcli eval`, `predict`, `rank` and `inspect`: what a trained model says. Each names the run it loaded in
+one line on stderr (`--quiet` drops it)."""
 
 from __future__ import annotations
 
-import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,43 +11,55 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from .common import METRIC_KEYS, InputOpt, ModelOpt, command, err, fmt, metrics_table, out
+from .common import (METRIC_KEYS, InputOpt, JsonOpt, ModelOpt, OutputOpt, QuietOpt, command, count_option, emit_json,
+                     err, fmt, load_scorer, metrics_table, note_model, out)
 
 
 @command
-def eval(model: ModelOpt = None, input: InputOpt = ...,
-         json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def eval(model: ModelOpt = None, input: InputOpt = ..., json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """AUC, log loss, accuracy, calibration and row count (and gAUC with a group column) on a labelled file."""
     from ..score.files import evaluate_file
-    from ..score.scorer import Scorer
 
-    scorer = Scorer.load(model)
+    scorer = load_scorer(model, quiet)
     m = evaluate_file(model, input, scorer=scorer)
+    if isinstance(m.get("auc"), float) and math.isnan(m["auc"]):
+        err.print(f"warning: AUC is undefined on {input}: every row has the same label", markup=False,
+                  highlight=False)
     if json_:
-        sys.stdout.write(json.dumps(m) + "\n")
+        emit_json(m)
         return
     out.print(metrics_table(f"{scorer.artifact.path}", {input.name: m}, [*METRIC_KEYS, "calibration"]
                             + (["gauc"] if "gauc" in m else [])))
 
 
 @command
-def inspect(model: ModelOpt = None,
-            top: Annotated[int, typer.Option("--top", help="How many weights to list.")] = 15) -> None:
+def inspect(model: ModelOpt = None, top: Annotated[int, count_option("--top", "How many weights to list.")] = 15,
+            json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """The model's shape, and what the wide part memorized: its heaviest features and crosses."""
     from ..artifact import load_artifact
     from ..score.inspect import heaviest_wide
 
     art = load_artifact(model)
+    note_model(art, model, quiet)
     cfg = art.config
     p = cfg.param_counts()
+    rows = heaviest_wide(art, top) if cfg.wide else {"cross": [], "single": [], "nonzero": 0}
+    if json_:
+        emit_json({"path": str(art.path), "name": art.spec.name, "model": cfg.model, "parameters": p,
+                   "deep": {"tables": len(cfg.tables), "input_width": cfg.deep_input_width, "hidden": cfg.hidden}
+                   if cfg.deep else None,
+                   "wide": {"size": cfg.wide_size, "nonzero": rows["nonzero"],
+                            "heaviest_crosses": [{"weight": w, "name": n} for w, n in rows["cross"]],
+                            "heaviest_values": [{"weight": w, "name": n} for w, n in rows["single"]]}
+                   if cfg.wide else None})
+        return
     out.print(f"[bold]{art.spec.name}[/] ({art.path}): model {cfg.model}, parameters {p['total']:,} "
-              f"(wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,})")
+              f"(wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,})", highlight=False)
     if cfg.deep:
         out.print(f"deep: {len(cfg.tables)} tables, input width {cfg.deep_input_width}, hidden {cfg.hidden}, "
                   f"{cfg.activation}, dropout {cfg.dropout}, batch norm {cfg.batch_norm}")
     if not cfg.wide:
         return
-    rows = heaviest_wide(art, top)
     for title, key in (("heaviest crosses", "cross"), ("heaviest single values", "single")):
         if not rows[key]:  # e.g. a wide part of crosses only
             continue
@@ -62,38 +75,62 @@ def inspect(model: ModelOpt = None,
 # ------------------------------------------------------------------------------------ predict, rank
 
 
+def _wrote(rows: int, output: Path | None, quiet: bool, extra: str = "") -> None:
+    if not quiet:
+        err.print(f"wrote {rows:,} rows{extra} to {output if output is not None else 'stdout'}", markup=False,
+                  highlight=False)
+
+
 @command
-def predict(model: ModelOpt = None, input: InputOpt = ...,
-            output: Annotated[Optional[Path], typer.Option("--output", help="CSV, Parquet or NDJSON; default: CSV on stdout.")] = None,
-            columns: Annotated[Optional[str], typer.Option("--columns", help="Comma-separated input columns to keep.")] = None,
-            batch_rows: Annotated[int, typer.Option("--batch-rows", help="Rows scored per streamed batch.")] = 200_000) -> None:
+def predict(model: ModelOpt = None, input: InputOpt = ..., output: OutputOpt = None,
+            columns: Annotated[Optional[str], typer.Option(
+                "--columns", metavar="A,B", help="Comma-separated input columns to keep; default: all.")] = None,
+            batch_rows: Annotated[int, count_option("--batch-rows", "Rows scored per streamed batch.")] = 200_000,
+            quiet: QuietOpt = False) -> None:
     """Score every row; the output keeps the input's columns (or --columns) and adds `score`."""
+    from ..errors import DataError
     from ..score.files import predict_file
 
-    keep = [c.strip() for c in columns.split(",")] if columns else None
-    predict_file(model, input, output, keep, batch_rows)
+    keep = [c.strip() for c in columns.split(",")] if columns is not None else None
+    if keep is not None and not all(keep):
+        raise DataError(f"--columns {columns!r}: a column name is empty; give names separated by commas, e.g. "
+                        "--columns id,age")
+    scorer = load_scorer(model, quiet)
+    rows = predict_file(model, input, output, keep, batch_rows, scorer=scorer)
+    _wrote(rows, output, quiet)
 
 
 @command
 def rank(model: ModelOpt = None, input: InputOpt = ...,
-         group_by: Annotated[Optional[str], typer.Option("--group-by", help="Group column; default: the spec's label.group.")] = None,
-         top_k: Annotated[Optional[int], typer.Option("--top-k", help="Keep the k best of each group.")] = None,
-         output: Annotated[Optional[Path], typer.Option("--output", help="CSV, Parquet or NDJSON; default: CSV on stdout.")] = None) -> None:
+         group_by: Annotated[Optional[str], typer.Option(
+             "--group-by", metavar="COLUMN", help="Group column; default: the spec's label.group.")] = None,
+         top_k: Annotated[Optional[int], count_option("--top-k", "Keep the k best of each group; default: all.")] = None,
+         k: Annotated[Optional[int], count_option(
+             "--k", "The k of the metrics NDCG@k and HitRate@k; default: --top-k, else 10.")] = None,
+         output: OutputOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Score candidates, order each group best first, add `rank`; with labels, print ranking metrics.
 
+    The ranked rows go to --output (or CSV on stdout); the metrics to stdout with --output, else to stderr.
     A file whose rows are grouped by the group column streams in bounded memory; another is read whole."""
     from ..score.files import rank_file
 
-    ranked = rank_file(model, input, output, group_by, top_k)
-    if not ranked.streamed:
+    scorer = load_scorer(model, quiet)
+    ranked = rank_file(model, input, output, group_by, top_k, k, scorer=scorer)
+    if not ranked.streamed and not quiet:
         err.print(f"note: {input} is not grouped by its group column, so it was ranked in memory; sort it by that "
                   "column to rank it in bounded memory", markup=False, highlight=False)
-    if output is not None:
-        err.print(f"wrote {ranked.rows:,} rows of {ranked.groups:,} groups to {output}", markup=False)
-    if ranked.metrics is not None:
-        m = ranked.metrics
-        t = Table(title=f"ranking metrics over {m.get('groups_with_positives', 0):,} groups with a positive")
-        for key in m:
-            t.add_column(key, justify="right")
-        t.add_row(*[fmt(v) for v in m.values()])
-        err.print(t)
+    _wrote(ranked.rows, output, quiet, f" of {ranked.groups:,} groups")
+    if ranked.note is not None:
+        err.print(f"note: {ranked.note}", markup=False, highlight=False)
+    if ranked.metrics is None:
+        return
+    shown = out if output is not None else err  # stdout carries the rows when there is no --output
+    m = ranked.metrics
+    if json_:
+        emit_json(m, sys.stdout if output is not None else sys.stderr)
+        return
+    t = Table(title=f"ranking metrics over {m.get('groups_with_positives', 0):,} groups with a positive")
+    for key in m:
+        t.add_column(key, justify="right")
+    t.add_row(*[fmt(v) for v in m.values()])
+    shown.print(t)

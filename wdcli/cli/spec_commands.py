@@ -7,30 +7,39 @@ import sys
 
 from rich.table import Table
 
-from .common import SetOpt, SpecArg, command, out
+from .common import JsonOpt, SetOpt, SpecArg, command, emit_json, out
+
+PLAN_COLUMNS = ("feature", "kind", "ids / transform", "wide", "deep")
 
 
 @command
-def validate(spec: SpecArg, set: SetOpt = None) -> None:
+def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False) -> None:
     """Check a spec (and its data, where it can be read) and print the compiled plan."""
     from ..model.plan import plan_rows
     from ..run import check
     from ..spec import load_spec
 
     c = check(load_spec(spec, set or []))
+    cfg, p = c.config, c.config.param_counts()
+    rows = plan_rows(c.fitted, c.config)
+    if json_:
+        emit_json({"spec": str(spec), "name": c.spec.name, "valid": True, "rows": c.rows, "model": c.spec.model,
+                   "features": [dict(zip(("feature", "kind", "ids", "wide", "deep"), r)) for r in rows],
+                   "wide_size": cfg.wide_size, "deep_input_width": cfg.deep_input_width if cfg.deep else 0,
+                   "hidden": cfg.hidden, "parameters": p})
+        return
     t = Table(title=f"{c.spec.name}: {c.rows['train']:,} training rows, "
                     + ", ".join(f"{v:,} {k}" for k, v in c.rows.items() if k != "train"))
-    for name in ("feature", "kind", "ids / transform", "wide", "deep"):
+    for name in PLAN_COLUMNS:
         t.add_column(name, overflow="fold")
-    for row in plan_rows(c.fitted, c.config):
+    for row in rows:
         t.add_row(*row)
     out.print(t)
-    cfg, p = c.config, c.config.param_counts()
     out.print(f"model: {c.spec.model}   wide dimension: {cfg.wide_size:,}   deep input width: "
               f"{cfg.deep_input_width if cfg.deep else 0}   hidden: {cfg.hidden}")
     out.print(f"parameters: wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,}, "
               f"total {p['total']:,}")
-    out.print(f"[green]ok[/]: {spec} is valid")
+    out.print(f"[green]ok[/]: {spec} is valid", highlight=False)
 
 
 @command

@@ -2,63 +2,80 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from .common import METRIC_KEYS, Progress, SetOpt, SpecArg, command, err, fmt, metrics_table, out
+from .common import (METRIC_KEYS, JsonOpt, Progress, SetOpt, SpecArg, command, emit_json, err, fmt, metrics_table,
+                     out, output_problem)
+
+
+def _folder(value):
+    if value is not None and (why := output_problem(str(value), folder=True)):
+        raise typer.BadParameter(why)
+    return value
 
 
 @command
 def train(spec: SpecArg, set: SetOpt = None,
-          output: Annotated[Optional[Path], typer.Option("--output", help="Write the artifact here.")] = None,
+          output: Annotated[Optional[Path], typer.Option(
+              "--output", metavar="DIR", callback=_folder,
+              help="Write the run to this folder instead of runs/NAME/RUN_ID (an existing one needs --force).")] = None,
+          force: Annotated[bool, typer.Option("--force", help="Replace the run already in --output DIR.")] = False,
           resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
-          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
-    """Fit the pipeline, train the model, save the artifact and print the final metrics.
+          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+          json_: JsonOpt = False) -> None:
+    """Fit the pipeline, train the model, save the run and print the final metrics.
 
-    Checkpoints are written as it trains; Ctrl-C stops after writing one, and --resume continues from it."""
-    from ..train.checkpoint import checkpoint_path
-    from ..spec import load_spec
+    Progress shows as a live bar on a terminal, and as one line per epoch when piped.
+
+    Checkpoints are written as it trains: Ctrl-C stops after writing one, and --resume continues from it."""
+    from ..errors import ArtifactError
     from ..run import run_training
+    from ..spec import load_spec
+    from ..train.checkpoint import checkpoint_path
 
     s = load_spec(spec, set or [])
+    if output is not None and output.is_dir() and any(output.iterdir()) and not force:
+        what = "a run" if (output / "manifest.json").exists() else "files"
+        raise ArtifactError(f"{output} already holds {what}; pass --force to replace it (the new run replaces it "
+                            "only once it is complete), or choose another --output")
     ckpt = checkpoint_path(s, output)
     if resume and not ckpt.exists():
-        err.print(f"no checkpoint at {ckpt}: training from the start")
+        err.print(f"no checkpoint at {ckpt}: training from the start", markup=False, highlight=False)
     elif not resume and ckpt.exists():
-        err.print(f"note: {ckpt} holds an interrupted run; it will be replaced (--resume continues it instead)")
+        err.print(f"note: {ckpt} holds an interrupted run; it will be replaced (--resume continues it instead)",
+                  markup=False, highlight=False)
     elif resume:
-        err.print(f"resuming from {ckpt}")
-    progress = None if quiet else Progress(err)
-    if progress:
-        progress.bar.start()
-    try:  # Ctrl-C: the progress bar stops here, then `command` prints how to resume
+        err.print(f"resuming from {ckpt}", markup=False, highlight=False)
+    replacing = output is not None and output.is_dir() and any(output.iterdir())
+    with Progress(err, quiet) as progress:  # Ctrl-C: the progress stops here, then `command` says how to resume
         result, path = run_training(s, output=output, reporter=progress, resume=resume)
-    finally:
-        if progress:
-            progress.bar.stop()
+    if replacing:
+        err.print(f"replaced the previous contents of {output}", markup=False, highlight=False)
+    if json_:
+        emit_json({"path": str(path), "name": s.name, "model": s.model, "epochs": len(result.history),
+                   "seconds": result.seconds, "metrics": result.metrics, "history": result.history})
+        return
     out.print(metrics_table(f"{s.name}: {s.model}, {len(result.history)} epochs in {result.seconds:.1f}s",
                              result.metrics, METRIC_KEYS))
-    out.print(f"saved: {path}")
+    out.print(f"saved: {path}", markup=False, highlight=False)
 
 
 @command
-def compare(spec: SpecArg, set: SetOpt = None,
-            json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def compare(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False) -> None:
     """Train wide, deep and wide_deep on the same split: the paper's Table 1 for this data."""
-    from ..spec import load_spec
     from ..run import compare_models
+    from ..spec import load_spec
 
     s = load_spec(spec, set or [])
     rows = compare_models(s, reporter=None)
     if json_:
-        sys.stdout.write(json.dumps(rows) + "\n")
+        emit_json(rows)
         return
-    split = "test" if "test_auc" in rows[0] else "validation"
+    split = next(s for s in ("test", "validation", "train") if f"{s}_auc" in rows[0])
     t = Table(title=f"{s.name}: wide vs deep vs wide & deep ({split} split)")
     for c in ("model", "AUC", "log loss", "parameters", "train seconds", "epochs"):
         t.add_column(c, justify="right")

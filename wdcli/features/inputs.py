@@ -8,33 +8,35 @@ import difflib
 import numpy as np
 import polars as pl
 
-from ..errors import DataError
+from ..errors import DataError, MissingColumns
 from ..spec import Spec
 from ..spec.types import Bucketized, Multivalent
 from .clean import LISTS, numbers
 
 
 def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool) -> None:
-    """Raise one DataError naming every declared column the frame lacks or cannot use."""
+    """Raise one DataError naming every declared column the frame lacks or cannot use (`MissingColumns` when
+    some are absent). A missing column is blamed on the keys that need it, the declared column first."""
     have = set(df.columns)
-    want = {}
+    want: dict[str, list[str]] = {}
     for name, col in spec.columns.items():
-        if isinstance(col, Bucketized):
-            want[col.source] = f"columns.{name}.source"
+        if not isinstance(col, Bucketized):
+            want.setdefault(name, []).insert(0, f"columns.{name}")
         else:
-            want[name] = f"columns.{name}"
+            want.setdefault(col.source, []).append(f"columns.{name}.source")
         if isinstance(col, Multivalent) and col.weights:
-            want[col.weights] = f"columns.{name}.weights"
+            want.setdefault(col.weights, []).append(f"columns.{name}.weights")
     if need_label:
-        want[spec.label.column] = "label.column"
+        want.setdefault(spec.label.column, []).append("label.column")
     if spec.label.weight and need_label:
-        want[spec.label.weight] = "label.weight"
-    problems, schema = [], df.schema
-    for column, path in want.items():
+        want.setdefault(spec.label.weight, []).append("label.weight")
+    problems, schema, missing = [], df.schema, False
+    for column, paths in want.items():
         if column not in have:
             close = difflib.get_close_matches(column, list(have), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(f"missing column '{column}' (needed by {path}){hint}")
+            problems.append(f"missing column '{column}' (needed by {', '.join(paths)}){hint}")
+            missing = True
     for name, col in spec.columns.items():
         if name in have and not isinstance(col, Multivalent) and isinstance(schema[name], LISTS):
             problems.append(f"column '{name}' holds lists; declare it kind: multivalent")
@@ -43,37 +45,58 @@ def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool) ->
             problems.append(f"column '{name}' is not a list column; give columns.{name}.separator to split its text")
     if problems:
         cols = ", ".join(df.columns[:20]) + (" ..." if len(df.columns) > 20 else "")
-        raise DataError(f"{where}: " + "; ".join(problems) + f". The file has: {cols}")
+        error = MissingColumns if missing else DataError
+        raise error(f"{where}: " + "; ".join(problems) + f". The file has: {cols}")
 
 
-def label_array(spec: Spec, df: pl.DataFrame, where: str, fitting: bool = False) -> np.ndarray:
-    """The label as 0/1 float32. Errors name the column and the values found."""
+YAML_TRUE, YAML_FALSE = ("yes", "on", "true", "y"), ("no", "off", "false", "n")
+
+
+def label_array(spec: Spec, df: pl.DataFrame, where: str, fitting: bool = False, evaluating: bool = False
+                ) -> np.ndarray:
+    """The label as 0/1 float32. Errors name the column and the values found. Fitting and evaluating need at
+    least one positive row (AUC is undefined without one); their messages say what to check."""
     name, positive = spec.label.column, spec.label.positive
     if name not in df.columns:
-        raise DataError(f"{where}: missing label column '{name}' (label.column)")
+        raise MissingColumns(f"{where}: missing label column '{name}' (label.column)")
     s = df[name]
     if s.null_count():
         raise DataError(f"{where}: label column '{name}' is missing in {s.null_count()} rows; drop or fill them")
     text = s.cast(pl.String).str.strip_chars()
     seen = text.unique().sort().to_list()
-    if positive is None:
-        ones, zeros = {"1", "1.0", "true", "True"}, {"0", "0.0", "false", "False"}
-        other = [v for v in seen if v not in ones | zeros]
+    if positive is None or isinstance(positive, bool):
+        ones, zeros = {"1", "1.0", "true"}, {"0", "0.0", "false"}
+        other = [v for v in seen if v.lower() not in ones | zeros]
+        if other and positive is not None:
+            guess = next((v for v in seen if v.lower() in (YAML_TRUE if positive else YAML_FALSE)),
+                         "yes" if positive else "no")
+            raise DataError(f"{where}: label.positive is the boolean {str(positive).lower()}, but column '{name}' "
+                            f"holds {show(seen)}: YAML reads unquoted yes, no, on, off, true and false as booleans; "
+                            f"quote the value to keep it text: positive: \"{guess}\" "
+                            f"(or --set 'label.positive=\"{guess}\"')")
         if other:
             raise DataError(f"{where}: label column '{name}' has values {show(other)} that are not 0/1 or "
                             f"true/false; name the positive value with label.positive")
-        return text.is_in(list(ones)).to_numpy().astype(np.float32)
-    pos = str(positive).lower() if isinstance(positive, bool) else str(positive)
-    if isinstance(positive, bool):
-        text = text.str.to_lowercase()
-        seen = [v.lower() for v in seen]
-    if len(seen) > 2:
-        raise DataError(f"{where}: label column '{name}' has {len(seen)} distinct values {show(seen)}; "
-                        f"a binary label has two (positive: {pos!r} and one other)")
-    if fitting and pos not in seen:
+        pos = "1" if positive is None else str(positive).lower()
+        y = text.str.to_lowercase().is_in(list(ones if positive in (None, True) else zeros))
+    else:
+        pos = str(positive)
+        if len(seen) > 2:
+            raise DataError(f"{where}: label column '{name}' has {len(seen)} distinct values {show(seen)}; "
+                            f"a binary label has two (positive: {pos!r} and one other)")
+        y = text == pos
+    y = y.to_numpy().astype(np.float32)
+    if (fitting or evaluating) and len(y) and not y.any():
+        if evaluating:
+            raise DataError(f"{where}: no row has the model's positive label {pos!r} in column '{name}' (values: "
+                            f"{show(seen)}), so AUC is undefined and accuracy meaningless; evaluate on rows with "
+                            "both outcomes, and check that this file writes the label as the training data did")
+        if positive is None:
+            raise DataError(f"{where}: label column '{name}' has no positive rows (1 or true; values: {show(seen)}); "
+                            "training needs both outcomes, or name the positive value with label.positive")
         raise DataError(f"{where}: label.positive {pos!r} never occurs in column '{name}' (values: {show(seen)}); "
                         "fix label.positive")
-    return (text == pos).to_numpy().astype(np.float32)
+    return y
 
 
 def weight_array(spec: Spec, df: pl.DataFrame, where: str) -> np.ndarray:

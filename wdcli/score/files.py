@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from ..data import io
-from ..metrics import add_sums, ranking_metrics_of
+from ..metrics import add_sums
 from ..spec import Spec
 from .scorer import Scorer
 
@@ -55,17 +55,21 @@ class RankedFile:
     groups: int
     metrics: dict | None
     streamed: bool  # False: the input was not grouped by its group column, so it was ranked whole
+    note: str | None = None  # why there are no metrics although the label column is there
 
 
 def grouped(input: str | Path, group: str) -> bool:
     """Whether each value of the group column stands in one run of consecutive rows (sorted, or at least grouped),
     which lets rank stream the file one group range at a time. Reads that column only."""
-    lf = pl.concat([io.scan_one(p) for p in io.expand_paths(input)])
-    if group not in lf.collect_schema().names():
-        return True  # the scorer names the missing column
-    g = pl.col(group)
-    starts = ((g != g.shift()) | g.shift().is_null()).sum().alias("runs")
-    runs, distinct = lf.select(starts, g.n_unique().alias("distinct")).collect().row(0)
+    try:
+        lf = pl.concat([io.scan_one(p) for p in io.expand_paths(input)])
+        if group not in lf.collect_schema().names():
+            return True  # the scorer names the missing column
+        g = pl.col(group)
+        starts = ((g != g.shift()) | g.shift().is_null()).sum().alias("runs")
+        runs, distinct = lf.select(starts, g.n_unique().alias("distinct")).collect().row(0)
+    except (pl.exceptions.PolarsError, OSError):
+        return True  # an unreadable file: reading it in batches names the problem
     return runs == distinct
 
 
@@ -79,15 +83,18 @@ def rank_file(model: str | Path | None, input: str | Path, output: str | Path | 
     scorer = scorer or Scorer.load(model)
     group = group_by or scorer.spec.label.group
     where = str(input)
-    totals = {"groups": 0, "sums": None, "k": None}
+    totals = {"groups": 0, "sums": None, "k": None, "note": None, "seen": frozenset()}
 
     def ranked_frames(frames) -> Iterator[pl.DataFrame]:
         for frame in frames:
             r = scorer.rank(frame, group, top_k, k, where)
             totals["groups"] += r.groups
             totals["k"] = r.k
+            totals["seen"] |= r.seen
             if r.sums is not None:
                 totals["sums"] = add_sums(totals["sums"], r.sums)
+            elif r.note is not None:
+                totals["note"] = r.note
             yield r.frame
 
     streamed = group is None or grouped(input, group)
@@ -99,8 +106,8 @@ def rank_file(model: str | Path | None, input: str | Path, output: str | Path | 
             rows += len(frame)
     else:
         rows = io.write_batches(ranked_frames(frames), output)
-    metrics = ranking_metrics_of(totals["sums"], totals["k"]) if totals["sums"] is not None else None
-    return RankedFile(rows, totals["groups"], metrics, streamed)
+    metrics, note = scorer.ranking_metrics(totals["sums"], totals["k"], where, totals["note"], totals["seen"])
+    return RankedFile(rows, totals["groups"], metrics, streamed, note)
 
 
 def _group_ranges(batches: Iterator[pl.DataFrame], group: str | None) -> Iterator[pl.DataFrame]:

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..artifact import Artifact, load_artifact
+from ..artifact import Artifact, load_artifact, spec_names
 from ..data.batch import Batch
-from ..errors import DataError
+from ..errors import DataError, MissingColumns
 from ..features import Encoder, label_array, weight_array
 from ..metrics import evaluate, ranking_metrics_of, ranking_sums
 from ..model.widedeep import probabilities
@@ -37,6 +37,8 @@ class Ranked:
     metrics: dict | None  # NDCG@k, MAP, MRR, HitRate@k, gAUC over all candidates, when they are labelled
     sums: dict | None = None  # what the metrics are made of (frames of other groups add up: metrics.add_sums)
     k: int = 10
+    note: str | None = None  # why there are no metrics although the label column is there
+    seen: frozenset = frozenset()  # the label's distinct values (as text)
 
 
 class Scorer:
@@ -53,21 +55,37 @@ class Scorer:
 
     def score(self, frame: pl.DataFrame, where: str = "input") -> np.ndarray:
         """P(y=1) for each row of raw columns. Unseen values and nulls are scored (OOV and missing ids)."""
-        return probabilities(self.model, Batch.of(self.encoder(frame, where)).chunks())
+        try:
+            encoded = self.encoder(frame, where)
+        except MissingColumns as e:
+            raise self.mismatch(e) from None
+        return probabilities(self.model, Batch.of(encoded).chunks())
+
+    def mismatch(self, e: MissingColumns) -> MissingColumns:
+        """A missing-column error that names this model and how to choose another: the file may be meant
+        for a different model (runs/LATEST is the latest run of any spec)."""
+        names = [n for n in spec_names(self.artifact.path) if n != self.spec.name]
+        others = f", e.g. {', '.join(f'runs/{n}' for n in names[:5])}" if names else ""
+        return MissingColumns(f"{e}\n  the model is {self.artifact.path} (spec '{self.spec.name}'); if this file is "
+                              f"meant for another model, pass --model runs/NAME{others}")
 
     def predict(self, frame: pl.DataFrame, keep: list[str] | None = None, where: str = "input") -> pl.DataFrame:
         if keep is not None:
-            absent = [c for c in keep if c not in frame.columns]
+            absent = [c for c in dict.fromkeys(keep) if c not in frame.columns]
             if absent:
                 raise DataError(f"{where}: no column {', '.join(repr(c) for c in absent)} to keep; it has: "
                                 f"{', '.join(frame.columns[:20])}")
+            keep = list(dict.fromkeys(keep))  # a column named twice is kept once
         out = frame if keep is None else frame.select(keep)
         return out.with_columns(score=pl.Series(self.score(frame, where), dtype=pl.Float64))
 
     def labels(self, frame: pl.DataFrame, where: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The label, weight and group of labelled rows."""
         spec = self.spec
-        y = label_array(spec, frame, where)
+        try:
+            y = label_array(spec, frame, where)
+        except MissingColumns as e:
+            raise self.mismatch(e) from None
         w = weight_array(spec, frame, where) if spec.label.weight else None
         group = frame[spec.label.group].to_numpy() if spec.label.group and spec.label.group in frame.columns else None
         return y, w, group
@@ -77,7 +95,7 @@ class Scorer:
         meaningless. `seen`: the label's distinct values (as text)."""
         label = self.spec.label.column
         label_array(self.spec, pl.DataFrame({label: sorted(set(seen))}, schema={label: pl.String}), where,
-                    fitting=True)
+                    evaluating=True)
 
     def evaluate(self, frame: pl.DataFrame | Iterable[pl.DataFrame], where: str = "input") -> dict:
         """AUC, log loss, accuracy, calibration and row count (and gAUC with the spec's group column), of a frame
@@ -101,14 +119,32 @@ class Scorer:
         if group not in frame.columns:
             raise DataError(f"{where}: missing group column '{group}' that rank needs; add it or pass --group-by "
                             f"with one of: {', '.join(frame.columns[:15])}")
-        scored = self.predict(frame, where=where).with_row_index("_row")
-        ranked = (scored.sort([group, "score", "_row"], descending=[False, True, False], maintain_order=True)
-                  .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(group))).drop("_row")
-        metrics = sums = None
+        scored = self.predict(frame, where=where)  # a stable sort: ties keep the input's order
+        ranked = (scored.sort([group, "score"], descending=[False, True], maintain_order=True)
+                  .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(group)))
+        metrics = sums = note = None
+        seen: frozenset = frozenset()
         k = k or top_k or DEFAULT_K
-        if self.spec.label.column in frame.columns:
-            y, _, _ = self.labels(ranked, where)
-            sums = ranking_sums(ranked, group, y, k)
-            metrics = ranking_metrics_of(sums, k)
+        label = self.spec.label.column
+        if label in frame.columns:  # labelled candidates: metrics, or why there are none
+            try:
+                y, _, _ = self.labels(ranked, where)
+                sums = ranking_sums(ranked, group, y, k)
+                seen = frozenset(frame[label].cast(pl.String).str.strip_chars().unique().to_list())
+            except DataError as e:
+                note = f"no ranking metrics: {e}"
+            metrics, note = self.ranking_metrics(sums, k, where, note, seen)
         shown = ranked.filter(pl.col("rank") <= top_k) if top_k is not None else ranked
-        return Ranked(shown, group, ranked[group].n_unique(), metrics, sums, k)
+        return Ranked(shown, group, ranked[group].n_unique(), metrics, sums, k, note, seen)
+
+    def ranking_metrics(self, sums: dict | None, k: int, where: str, note: str | None = None,
+                        seen: frozenset = frozenset()) -> tuple[dict | None, str | None]:
+        """The metrics of summed ranking figures, or why there are none (no row has the positive label)."""
+        if sums is None:
+            return None, note
+        if sums["groups_with_positives"] == 0:
+            try:
+                self.check_positive(seen, where)
+            except DataError as e:
+                return None, f"no ranking metrics: {e}"
+        return ranking_metrics_of(sums, k), note

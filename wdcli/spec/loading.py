@@ -19,7 +19,8 @@ from ..errors import Problem, SpecError
 from .overrides import apply_overrides
 from .references import path_problems, reference_problems
 from .types import Spec
-from .yaml_lines import Path_, compose, fmt, line_of, suggest
+from .overrides import FROM_SET
+from .yaml_lines import Path_, compose, fmt, line_of, read_as_text, suggest
 
 
 # ----------------------------------------------------------------------------------- pydantic problems
@@ -79,6 +80,7 @@ def _clean_loc(loc: tuple, data: Any) -> Path_:
     node = data
     for seg in loc:
         if isinstance(node, dict) and seg in node:
+            seg = next(k for k in node if k == seg)  # the key itself (pydantic writes the key True as 1)
             out.append(seg)
             node = node[seg]
         elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
@@ -98,8 +100,30 @@ def _clean_loc(loc: tuple, data: Any) -> Path_:
 
 
 
-def _message(err: dict) -> str:
+def _from_defaults(path: Path_, data: dict) -> Path_:
+    """`columns.X.key` as `defaults.KIND.key` when the column's value of `key` came from the defaults."""
+    if len(path) < 3 or path[0] != "columns":
+        return path
+    col = data.get("columns", {}).get(path[1]) if isinstance(data.get("columns"), dict) else None
+    kind = col if isinstance(col, str) else col.get("kind") if isinstance(col, dict) else None
+    if isinstance(col, dict) and path[2] in col:
+        return path
+    defaults = data.get("defaults")
+    if isinstance(defaults, dict) and isinstance(defaults.get(kind), dict) and path[2] in defaults[kind]:
+        return ("defaults", kind, *path[2:])
+    return path
+
+
+def _as_written(path: Path_, booleans: dict[Path_, str]) -> Path_:
+    """The path with each key YAML read as a boolean written as in the file (`columns.on`, not `columns.True`)."""
+    return tuple(booleans.get(path[:i + 1] + ("[key]",), seg) if isinstance(seg, bool) else seg
+                 for i, seg in enumerate(path))
+
+
+def _message(err: dict, raw: str | None = None) -> str:
     t, loc, inp = err["type"], err["loc"], err.get("input")
+    if t == "string_type" and isinstance(inp, (bool, int, float)):  # YAML read `yes` or `007` as no text
+        return f"should be text: {read_as_text(inp, raw)}"
     if t == "extra_forbidden":
         model = _model_at(loc[:-1])
         allowed = sorted(model.model_fields) if model else []
@@ -150,13 +174,14 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), che
         raise SpecError([Problem(file, None, "", "not UTF-8 text; save the spec as UTF-8")]) from None
     except OSError as e:
         raise SpecError([Problem(file, None, "", f"cannot read: {e.strerror}")]) from None
-    data, lines, problems = compose(text, file)
+    booleans: dict[Path_, str] = {}
+    data, lines, problems = compose(text, file, booleans)
     if data is None:
         raise SpecError([Problem(file, None, "", "the spec is empty; start from specs/tiny.yaml")])
     if not isinstance(data, dict):
         raise SpecError([Problem(file, 1, "", f"the spec must be a mapping of keys (data, label, columns, ...), "
                                  f"not a {type(data).__name__}")])
-    data, more = apply_overrides(data, list(overrides), lines)
+    data, more = apply_overrides(data, list(overrides), lines, booleans)
     problems += more
     base = path.parent.resolve()
     try:
@@ -166,13 +191,22 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), che
         expanded = Spec._expand_columns(data)
         seen = set()
         for err in e.errors():
-            clean = _clean_loc(err["loc"], expanded)
-            msg = _message(err)
+            key = err["loc"][-1:] == ("[key]",)
+            clean = _clean_loc(err["loc"][:-1] if key else err["loc"], expanded)
+            clean = _from_defaults(clean, data)
+            msg = _message(err, booleans.get(clean + ("[key]",) if key else clean))
             if (clean, msg) in seen:
                 continue
             seen.add((clean, msg))
             line = line_of(lines, clean)
-            problems.append(Problem("--set" if line == -1 else file, None if line == -1 else line, fmt(clean), msg))
+            tag = (err.get("ctx") or {}).get("discriminator", "").strip("'")
+            if err["type"].startswith("union_tag") and lines.get(clean + (tag,)) == FROM_SET:
+                line = FROM_SET  # `--set columns.x.kind=...` named a kind that does not exist
+            setters = [q for q, n in lines.items() if n == FROM_SET and len(q) > len(clean) and q[:len(clean)] == clean]
+            if line != FROM_SET and setters:  # the file's mapping, as --set changed it
+                msg += f" (after --set {', '.join(fmt(q) for q in setters)})"
+            problems.append(Problem("--set" if line == FROM_SET else file, None if line == FROM_SET else line,
+                                    fmt(_as_written(clean, booleans)), msg))
     problems += reference_problems(Spec._expand_columns(data), file, lines, base)
     if check_paths:
         problems += path_problems(data, file, lines, base)

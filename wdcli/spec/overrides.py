@@ -1,14 +1,24 @@
-"""`--set key.path=value` overrides, applied to the raw spec data before it is validated."""
+"""`--set key.path=value` overrides, applied to the raw spec data before it is validated.
+
+A value is read as YAML (`train.epochs=3` is a number, `deep.hidden=[64, 32]` a list), so unquoted yes, no,
+on, off, true and false are booleans: `--set 'label.positive="yes"'` keeps it text. Setting a key under a
+column written in short form (`education: categorical`) expands it to its mapping (`{kind: categorical}`).
+Every path an override touches is marked in `lines` with -1, so that problems there name `--set`, not a line
+of the file.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-import yaml
+from pydantic import BaseModel
 
-from ..errors import Problem
-from .yaml_lines import Path_, fmt
+from ..errors import Problem, SpecError
+from .types import Spec
+from .yaml_lines import Path_, compose, fmt
+
+FROM_SET = -1  # the "line" of a path that came from --set
 
 
 def parse_key(key: str) -> Path_:
@@ -21,36 +31,101 @@ def parse_key(key: str) -> Path_:
     return tuple(parts)
 
 
-def apply_overrides(data: Any, overrides: list[str], lines: dict[Path_, int]) -> tuple[Any, list[Problem]]:
-    """Apply `key.path=value` overrides (values parsed as YAML) to the raw spec data."""
+class _Refused(Exception):
+    """An override that cannot be applied; the message says why."""
+
+
+def _child(node: Any, seg: str | int, path: Path_, next_seg: str | int | None, created: list[Path_]) -> Any:
+    """The container one step down from `node` along `seg`, made (or expanded from a short form) when needed."""
+    where = fmt(path[:-1]) or "the spec"
+    if isinstance(node, dict):
+        if isinstance(seg, int) and seg not in node:
+            seg = str(seg)  # a key that looks like a number (a column named 2019, say)
+        if seg not in node or node[seg] is None:
+            node[seg] = [] if isinstance(next_seg, int) else _seed(path)
+            created.append(path)
+        elif path[:1] == ("columns",) and len(path) == 2 and isinstance(node[seg], str):
+            node[seg] = {"kind": node[seg]}  # `education: categorical` -> {kind: categorical}
+        return node[seg]
+    if isinstance(node, list):
+        if not isinstance(seg, int):
+            raise _Refused(f"'{where}' is a list; pick an item by its index, e.g. {fmt(path[:-1])}[0]")
+        if seg > len(node) or (seg == len(node) and next_seg is None):
+            raise _Refused(_no_item(node, path))
+        if seg == len(node):  # one past the end: a new item
+            node.append([] if isinstance(next_seg, int) else {})
+            created.append(path)
+        return node[seg]
+    raise _Refused(f"'{where}' is the value {node!r}, not a mapping; set '{where}' itself")
+
+
+def _seed(path: Path_) -> dict:
+    """A new mapping at `path`: empty, or naming the kind of the default there, so that
+    `--set train.wide_optimizer.alpha=0.2` changes the default optimizer (FTRL) instead of an unnamed one."""
+    model, default = Spec, None
+    for seg in path:
+        field = model.model_fields.get(seg) if isinstance(seg, str) else None
+        if field is None:
+            return {}
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            model = type(default)
+        elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            model = field.annotation
+        else:
+            return {}
+    tag = next((t for t in ("kind", "name") if t in type(default).model_fields), None) if default is not None else None
+    return {tag: getattr(default, tag)} if tag else {}
+
+
+def _no_item(node: list, path: Path_) -> str:
+    n = len(node)
+    have = f"it has {n} item{'s' if n != 1 else ''}" + (f" ({fmt(path[:-1])}[0] to [{n - 1}])" if n else "")
+    return f"'{fmt(path[:-1])}' has no item [{path[-1]}]: {have}; [{n}] adds one"
+
+
+def apply_overrides(data: Any, overrides: list[str], lines: dict[Path_, int],
+                    booleans: dict[Path_, str] | None = None) -> tuple[Any, list[Problem]]:
+    """Apply `key.path=value` overrides (values parsed as YAML) to the raw spec data. `booleans` (if given)
+    collects the text of each value YAML read as a boolean, for the messages that explain it."""
     problems = []
     for item in overrides:
-        if "=" not in item:
-            problems.append(Problem("--set", None, item, "expected key.path=value, e.g. train.epochs=1"))
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            problems.append(Problem("--set", None, item, "expected KEY=VALUE, e.g. --set train.epochs=1"))
             continue
-        key, value = item.split("=", 1)
-        path = parse_key(key.strip())
+        path = parse_key(key)
+        if not path:
+            problems.append(Problem("--set", None, item, "no key before '='; e.g. --set train.epochs=1"))
+            continue
+        read: dict[Path_, str] = {}  # the value's own booleans, by their path within it
         try:
-            parsed = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
+            parsed = compose(value, "--set", read)[0] if value.strip() else ""
+        except SpecError:  # not YAML: the text as it is
             parsed = value
-        node = data
-        for i, seg in enumerate(path[:-1]):
+        node, created = data, []
+        try:
+            for i, seg in enumerate(path[:-1]):
+                node = _child(node, seg, path[: i + 1], path[i + 1], created)
+            last = path[-1]
             if isinstance(node, dict):
-                node = node.setdefault(seg, {} if not isinstance(path[i + 1], int) else [])
-            elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
-                node = node[seg]
+                node[str(last) if isinstance(last, int) and last not in node else last] = parsed
+            elif isinstance(node, list) and isinstance(last, int) and last <= len(node):
+                node.append(parsed) if last == len(node) else node.__setitem__(last, parsed)
+            elif isinstance(node, list):
+                raise _Refused(_no_item(node, path) if isinstance(last, int) else
+                               f"'{fmt(path[:-1])}' is a list; pick an item by its index, e.g. {fmt(path[:-1])}[0]")
             else:
-                problems.append(Problem("--set", None, key, f"cannot set: '{fmt(path[: i + 1])}' is not a mapping"))
-                break
-        else:
-            last = path[-1] if path else None
-            if isinstance(node, dict):
-                node[last] = parsed
-            elif isinstance(node, list) and isinstance(last, int) and last < len(node):
-                node[last] = parsed
-            else:
-                problems.append(Problem("--set", None, key, "cannot set: no such list item"))
-                continue
-            lines[path] = -1  # marks "came from --set"
+                raise _Refused(f"'{fmt(path[:-1])}' is the value {node!r}, not a mapping; set '{fmt(path[:-1])}' itself")
+        except _Refused as e:
+            problems.append(Problem("--set", None, key, f"cannot set: {e}"))
+            continue
+        for known in (lines, booleans if booleans is not None else {}):
+            for stale in [p for p in known if p[: len(path)] == path]:
+                del known[stale]  # what the file said under a replaced value no longer applies
+        for p in (*created, path):
+            lines[p] = FROM_SET
+        if booleans is not None:
+            booleans.update({path + p: text for p, text in read.items()})
     return data, problems

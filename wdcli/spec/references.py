@@ -49,12 +49,15 @@ def reference_problems(data: dict, file: str, lines, base: Path) -> list[Problem
         cross = as_dict(cross)
         cols = cross.get("columns") if isinstance(cross.get("columns"), list) else []
         for j, c in enumerate(cols):
+            if not isinstance(c, str):
+                continue  # not a name: the type check says so
             if c not in columns:
                 add(("crosses", i, "columns", j), f"unknown column '{c}'{suggest(c, columns)}")
             elif kinds[c] == "numeric":
                 add(("crosses", i, "columns", j), f"numeric column '{c}' cannot be crossed; add a bucketized "
                     f"column with source: {c} and cross that")
-        key = cross.get("name") or "_x_".join(str(c) for c in cols)
+        name = cross.get("name")
+        key = name if isinstance(name, str) and name else "_x_".join(str(c) for c in cols)
         if len(cols) >= 2 and (key in columns or key in cross_names):
             add(("crosses", i), f"cross name '{key}' is already used; give this cross a distinct name:")
         cross_names.append(key)

@@ -13,8 +13,13 @@ from ..errors import Problem, SpecError
 Path_ = tuple[str | int, ...]
 
 
-def compose(text: str, file: str) -> tuple[Any, dict[Path_, int], list[Problem]]:
-    """Parse YAML into plain data plus a map from each YAML path to its 1-based line; flag duplicate keys."""
+BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+def compose(text: str, file: str, booleans: dict[Path_, str] | None = None
+            ) -> tuple[Any, dict[Path_, int], list[Problem]]:
+    """Parse YAML into plain data plus a map from each YAML path to its 1-based line; flag duplicate keys.
+    `booleans` (if given) collects the text of each key or value YAML read as a boolean (`yes`, `off`, ...)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:
@@ -31,6 +36,10 @@ def compose(text: str, file: str) -> tuple[Any, dict[Path_, int], list[Problem]]
             seen: dict[Any, int] = {}
             for key_node, value_node in node.value:
                 key = key_node.value
+                if key_node.tag == BOOL_TAG:  # an unquoted `on:` is the key True in the data
+                    key = yaml.safe_load(key_node.value)
+                    if booleans is not None:
+                        booleans[path + (key, "[key]")] = key_node.value
                 if key in seen:
                     dupes.append(
                         Problem(file, key_node.start_mark.line + 1, fmt(path + (key,)),
@@ -39,6 +48,8 @@ def compose(text: str, file: str) -> tuple[Any, dict[Path_, int], list[Problem]]
                 seen[key] = key_node.start_mark.line + 1
                 walk(value_node, path + (key,))
                 lines[path + (key,)] = key_node.start_mark.line + 1
+        elif node.tag == BOOL_TAG and booleans is not None:
+            booleans[path] = node.value
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 walk(item, path + (i,))
@@ -57,7 +68,8 @@ def compose(text: str, file: str) -> tuple[Any, dict[Path_, int], list[Problem]]
 def fmt(path: Path_) -> str:
     out = ""
     for seg in path:
-        out += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if out else str(seg))
+        index = isinstance(seg, int) and not isinstance(seg, bool)
+        out += f"[{seg}]" if index else (f".{seg}" if out else str(seg))
     return out
 
 
@@ -68,6 +80,16 @@ def line_of(lines: dict[Path_, int], path: Path_) -> int | None:
         path = path[:-1]
     return lines.get(())
 
+
+
+def read_as_text(value: Any, raw: str | None) -> str:
+    """Why a value YAML did not read as text is not text, and the quoting that keeps it text."""
+    if isinstance(value, bool):
+        if raw is None:
+            return (f"YAML read an unquoted word as the boolean {str(value).lower()} (yes, no, on, off, true and "
+                    f"false are booleans); quote it to keep it text, e.g. \"{'yes' if value else 'no'}\"")
+        return f"YAML read unquoted {raw} as the boolean {str(value).lower()}; quote it to keep it text: \"{raw}\""
+    return f"YAML read unquoted {raw or value} as a number; quote it to keep it text: \"{raw or value}\""
 
 
 def suggest(word: str, choices) -> str:

@@ -1,0 +1,115 @@
+"""Hundreds of generated command lines, each a thing a user could type: every command, its options in any
+order, right and wrong values (missing, unreadable and wrong files; counts of 0, negative or text; flags
+with values; --set at every depth, typos, YAML booleans; unknown options and stray words). Each ends in
+exit 0 (it worked) or 2 (a message about the input); never 1: an internal error means a bug in wdcli."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .cli_world import commands, invoke, make_world, unreadable
+
+COMMANDS = commands()
+CORPUS = ["not_yaml", "unknown_kind", "wrong_type_epochs", "cross_of_undeclared", "positive_never_occurs"]
+GOOD_SETS = ["train.epochs=1", "train.max_rows=60", "columns.education.min_count=3", "columns.education.kind=numeric",
+             "columns.age.kind=categorical", "columns.occupation.missing=[none, n/a]", "label.positive='>50K'",
+             "label.group=education", "crosses[2]={columns: [education, age_buckets]}", "deep.hidden=[4]",
+             "deep.embedding_dim=1", "model=deep", "model=wide", "train.wide_optimizer.alpha=0.2",
+             "train.deep_optimizer={name: sgd, momentum: 0.5}", "train.early_stopping.patience=0",
+             "train.batch_size=7", "data.split={validation: 0.0, test: 0.0}", "train.checkpoint.enabled=false",
+             "name=other", "defaults.categorical.min_count=2", "train.output=elsewhere", "label.weight=age",
+             "train.data.mode=stream", "train.data.shuffle_buffer=50", "train.data.read_batch_rows=64",
+             "data.split.key=education", "train.data.mode=memory"]
+BAD_SETS = ["train.epochs=0", "train.epochs=ten", "trian.epochs=2", "train.epoks=2", "columns.education.min_count=-1",
+            "columns.education.x=1", "columns.education.kind=numerc", "columns.nope.kind=categorical",
+            "columns.occupation.missing=[no, off]", "label.positive=yes", "label.column=nope", "label.column=age",
+            "crosses[0].hash_buckets=0", "crosses[5].x=1", "crosses.x=1", "deep.hidden=[]", "deep.hidden=[0]",
+            "deep.embed=[nope]", "deep.dense=[education]", "model=widdeep", "wide.features=[]",
+            "train.wide_optimizer.name=adam", "train.deep_optimizer={name: sgd, momentum: 2}", "train.max_rows=1",
+            "data.train=nothere.csv", "data.split.validation=0.9", "name=yes", "=", "=1", "train", "a.b.c.d=1",
+            "columns=3", "columns.age.quantiles=1", "columns.age_buckets.source=education", "defaults.x=1",
+            "label.positive=maybe", "columns.age.clip=[5, 1]", "crosses[0].name={x: 1}", "train.data.mode=strem",
+            "train.data.read_batch_rows=0", "data.split.key=nope", "data.split.key=income", "train.data=3"]
+
+
+def values_for(world, opt, wrong: bool) -> st.SearchStrategy:
+    """What a user might give this option: right, or (`wrong`) a mistake. None: a flag alone."""
+    b = world.bad
+
+    def pick(good, bad):
+        return st.sampled_from(bad if wrong else good)
+
+    if opt.argument:
+        return pick([world.spec], [b["missing"], b["folder"], b["empty"], b["unreadable"], world.data,
+                                   *[world.corpus / f"{c}.yaml" for c in CORPUS]])
+    if opt.kind is bool:
+        return pick([None], ["true", "no"])
+    if opt.kind is int:
+        return pick(["1", "2", "5", "40"], ["0", "-1", "ten", "1.5", str(2**40), ""])
+    if opt.kind is list:
+        return pick(GOOD_SETS, BAD_SETS)
+    if opt.names[0] == "--model":
+        return pick(["runs/tiny", "runs/tiny/LATEST", "runs", "runs/LATEST"], [b["missing"], world.data, b["folder"]])
+    if opt.names[0] == "--input":
+        return pick([world.data, "d*.csv"], [*b.values(), "nomatch*.csv", "*.csv", ""])
+    if opt.names[0] == "--output":
+        if opt.metavar == "DIR":
+            return pick(["runA", "runB", "sub/run"], [world.data, b["under a file"]])
+        return pick(["out.csv", "out.parquet", "out.ndjson", "out.tsv", "sub/out.csv"],
+                    [b["folder"], b["wrong extension"], b["under a file"], "out"])
+    return pick(["age", "education", "age,income", "income", "age,age"], ["nope", "", ",", "age,,age", "score"])
+
+
+@st.composite
+def command_lines(draw, world):
+    """A command with some of its options, zero to two of them wrong, in any order."""
+    name = draw(st.sampled_from(sorted(COMMANDS)))
+    opts = [o for o in COMMANDS[name] if o.names[0] != "--debug"]  # --debug shows tracebacks on purpose
+    needed = ("--input", "--group-by")  # (rank needs a group: the world's spec names none)
+    chosen = [o for o in opts if o.argument or o.names[0] in needed or draw(st.integers(0, 2)) == 0]
+    wrong = set(draw(st.lists(st.sampled_from(range(len(chosen))), max_size=2))) if chosen else set()
+    groups = []
+    for i, opt in enumerate(chosen):
+        for _ in range(draw(st.integers(1, 3)) if opt.kind is list else 1):
+            value = draw(values_for(world, opt, i in wrong))
+            if opt.argument:
+                groups.append([str(value)])
+            else:
+                groups.append([draw(st.sampled_from(opt.names))] + ([] if value is None else [str(value)]))
+    if name in ("train", "compare"):
+        groups.append(["--set", "train.max_rows=60"])  # keep training lines quick
+    if draw(st.integers(0, 9)) == 0:  # now and then something that is no option at all
+        groups.append([draw(st.sampled_from(["--nope", "stray", "-x", "--help", "--json", "--quiet"]))])
+    order = draw(st.permutations(range(len(groups))))
+    return [name, *[a for j in order for a in groups[j]]]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from .conftest import ROOT
+
+    w = make_world(tmp_path_factory.mktemp("generated"))
+    w.corpus = ROOT / "tests" / "corpus" / "specs"
+    return w
+
+
+def test_no_command_line_a_user_can_type_is_an_internal_error(world, monkeypatch):
+    monkeypatch.chdir(world.root)
+    seen = []
+
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(command_lines(world))
+    def check(line):
+        with unreadable([world.bad["unreadable"]]):
+            r = invoke(*line)
+        seen.append(r.exit_code)
+        assert r.exit_code in (0, 2), f"wdcli {shlex.join(line)}\n-> exit {r.exit_code}\n{r.output}"
+        assert "Traceback" not in r.output and "internal error" not in r.output, shlex.join(line)
+
+    check()
+    assert seen.count(0) >= 60 and seen.count(2) >= 100, (seen.count(0), seen.count(2))  # both kinds were met

@@ -1,0 +1,156 @@
+"""`--set` at every depth of the schema, read from the spec's own types: every key can be set (to its
+default) in a spec that does not mention it, under a column written in short form, under every kind of
+column and optimizer; a misspelled key anywhere is blamed on --set with "did you mean"; and no problem that
+comes from --set is ever blamed on a line of the file."""
+
+from __future__ import annotations
+
+import json
+import typing
+
+import pytest
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from wdcli.errors import SpecError
+from wdcli.spec import load_spec
+from wdcli.spec.types import Spec
+from wdcli.spec.yaml_lines import fmt
+
+SPEC = """\
+data: {train: x.csv}
+label: {column: y}
+columns:
+  n: numeric
+  b: {kind: bucketized, source: n, boundaries: [1, 2]}
+  c: categorical
+  m: {kind: multivalent, separator: "|"}
+crosses:
+  - {columns: [c, b]}
+"""
+COLUMN_OF_KIND = {"numeric": "n", "bucketized": "b", "categorical": "c", "multivalent": "m"}
+
+
+def _members(annotation) -> list[type[BaseModel]]:
+    """The models of a tagged union (Annotated[Union[...], Field(discriminator=...)]), or []."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) is typing.Union:
+        return [m for m in typing.get_args(annotation) if isinstance(m, type) and issubclass(m, BaseModel)]
+    return []
+
+
+def _tag(model: type[BaseModel]) -> tuple[str, str]:
+    name = "kind" if "kind" in model.model_fields else "name"
+    return name, typing.get_args(model.model_fields[name].annotation)[0]
+
+
+def cases() -> list[tuple[tuple, str, object, list[str]]]:
+    """(path, key, its field, the overrides that select its union member) for every key of the schema."""
+    out = []
+
+    def walk(model, prefix, pre):
+        for key, field in model.model_fields.items():
+            path = prefix + (key,)
+            out.append((path, key, field, pre))
+            members = _members(field.annotation)
+            if path == ("columns",):
+                for member in _members(typing.get_args(field.annotation)[1]):
+                    walk(member, ("columns", COLUMN_OF_KIND[_tag(member)[1]]), pre)
+            elif path == ("crosses",):
+                walk(typing.get_args(field.annotation)[0], ("crosses", 0), pre)
+            elif members:
+                for member in members:
+                    tag, value = _tag(member)
+                    walk(member, path, pre + [f"{fmt(path)}.{tag}={value}"])
+            elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                walk(field.annotation, path, pre)
+
+    walk(Spec, (), [])
+    return out
+
+
+CASES = cases()
+
+
+def load(tmp_path, overrides):
+    f = tmp_path / "s.yaml"
+    f.write_text(SPEC)
+    return load_spec(f, overrides, check_paths=False)
+
+
+def problems(tmp_path, overrides) -> list:
+    with pytest.raises(SpecError) as e:
+        load(tmp_path, overrides)
+    return e.value.problems
+
+
+def test_the_sweep_reaches_every_depth():
+    depths = {len(p) for p, *_ in CASES}
+    assert max(depths) >= 3 and len(CASES) > 80
+    assert ("columns", "c", "min_count") in [p for p, *_ in CASES]  # under a short-form column
+    assert ("train", "deep_optimizer", "momentum") in [p for p, *_ in CASES]  # under an optimizer's kind
+
+
+@pytest.mark.parametrize("path,key,field,pre", CASES, ids=[fmt(c[0]) + str(len(c[3])) for c in CASES])
+def test_every_key_can_be_set_to_its_default(path, key, field, pre, tmp_path):
+    default = field.get_default(call_default_factory=True)
+    if default is PydanticUndefined or key in ("kind", "name") or path in (("columns",), ("crosses",)):
+        return  # required keys (the base spec gives them) and tags (the pre-overrides set them)
+    if path == ("columns", "b", "boundaries"):
+        return  # b has boundaries; without them it has neither rule (the next test's case)
+    value = default.model_dump(mode="json") if isinstance(default, BaseModel) else default
+    spec = load(tmp_path, [*pre, f"{fmt(path)}={json.dumps(value)}"])
+    got = spec
+    for seg in path:
+        got = got[seg] if isinstance(seg, int) or isinstance(got, dict) else getattr(got, seg)
+    assert (got.model_dump(mode="json") if isinstance(got, BaseModel) else got) == (
+        list(value) if isinstance(value, tuple) else value)
+
+
+@pytest.mark.parametrize("path,key,field,pre", CASES, ids=[fmt(c[0]) + str(len(c[3])) for c in CASES])
+def test_a_misspelled_key_at_any_depth_is_blamed_on_set(path, key, field, pre, tmp_path):
+    typo = fmt(path[:-1] + (key + "x",))
+    got = problems(tmp_path, [*pre, f"{typo}=1"])
+    assert [str(p) for p in got] == [f"--set {typo}: unknown key '{key}x' (did you mean '{key}'?)"]
+
+
+@pytest.mark.parametrize("path,key,field,pre", CASES, ids=[fmt(c[0]) + str(len(c[3])) for c in CASES])
+def test_a_key_under_a_value_is_blamed_on_set(path, key, field, pre, tmp_path):
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, (BaseModel, dict)) or key in ("columns", "crosses", "data", "label"):
+        return  # mappings take keys; those are the typo test's
+    got = problems(tmp_path, [*pre, f"{fmt(path)}.deeper=1"])
+    assert got and all(p.file == "--set" for p in got), [str(p) for p in got]
+
+
+def test_set_messages_name_set_and_say_what_to_do(tmp_path):
+    def says(override):
+        return [str(p) for p in problems(tmp_path, [override])]
+
+    assert says("columns.c.min_count=0") == ["--set columns.c.min_count: should be greater than 0 (got 0)"]
+    assert says("label.column.x=1") == ["--set label.column.x: cannot set: 'label.column' is the value 'y', not a "
+                                        "mapping; set 'label.column' itself"]
+    assert says("crosses[3].hash_buckets=9") == ["--set crosses[3].hash_buckets: cannot set: 'crosses' has no item "
+                                                 "[3]: it has 1 item (crosses[0] to [0]); [1] adds one"]
+    assert says("crosses.name=x") == ["--set crosses.name: cannot set: 'crosses' is a list; pick an item by its "
+                                      "index, e.g. crosses[0]"]
+    assert says("name=yes") == ['--set name: should be text: YAML read unquoted yes as the boolean true; quote it '
+                                'to keep it text: "yes"']
+    assert says("columns.c.kind=categorial")[0].startswith("--set columns.c: unknown kind 'categorial'")
+    assert says("train.epochs") == ["--set train.epochs: expected KEY=VALUE, e.g. --set train.epochs=1"]
+
+
+def test_a_problem_the_file_and_set_make_together_names_both(tmp_path):
+    assert [str(p) for p in problems(tmp_path, ["columns.b.boundaries=null"])] == [
+        f"{tmp_path / 's.yaml'}:5 columns.b: give exactly one of boundaries or quantiles (after --set "
+        "columns.b.boundaries)"]
+
+
+def test_set_expands_short_forms_adds_list_items_and_keeps_default_kinds(tmp_path):
+    spec = load(tmp_path, ["columns.c.min_count=3", "crosses[1]={columns: [c, m]}", "train.wide_optimizer.alpha=0.5",
+                           'label.positive="yes"'])
+    assert spec.columns["c"].kind == "categorical" and spec.columns["c"].min_count == 3
+    assert [x.columns for x in spec.crosses] == [["c", "b"], ["c", "m"]]
+    assert spec.train.wide_optimizer.name == "ftrl" and spec.train.wide_optimizer.alpha == 0.5
+    assert spec.label.positive == "yes"
