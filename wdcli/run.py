@@ -47,9 +47,15 @@ def run_training(spec: Spec, output: str | Path | None = None, reporter=None,
     result = train(spec, frames, reporter, checkpoint=checkpoint, resume=resume)
     metrics = {"splits": result.metrics, "history": result.history, "seconds": result.seconds,
                "parameters": result.config.param_counts()}
-    path = save_artifact(spec, result.fitted, result.config, result.model, metrics, output)
-    if checkpoint is not None:
-        checkpoint.unlink(missing_ok=True)
+    runtime = result.runtime
+    path = checkpoint_path(spec, output).parent  # (the other processes of a torchrun job only learn the folder)
+    if runtime is None or runtime.main:
+        path = save_artifact(spec, result.fitted, result.config, result.model, metrics, output)
+        if checkpoint is not None:
+            checkpoint.unlink(missing_ok=True)
+    if runtime is not None:
+        runtime.barrier()
+        runtime.close()
     return result, path
 
 

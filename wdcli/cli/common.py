@@ -204,6 +204,8 @@ SpecArg = Annotated[Path, typer.Argument(metavar="SPEC", help="The YAML spec fil
 SetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", metavar="KEY=VALUE", help="Override a spec key, e.g. train.epochs=1 (repeatable). The value is YAML: "
     "quote yes, no, on and off to keep them text ('label.positive=\"yes\"').")]
+DeviceOpt = Annotated[str, typer.Option(
+    "--device", metavar="DEVICE", help="Score on auto (a GPU when there is one), cpu, cuda, cuda:N or mps.")]
 ModelOpt = Annotated[Optional[Path], typer.Option(
     "--model", metavar="DIR", help="A run folder, runs/NAME (its latest run) or a LATEST file; default: the "
     "latest run of any spec (runs/LATEST).")]
@@ -250,6 +252,8 @@ def _guarded(fn, args, kwargs):
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return result
     except Interrupted as e:
+        if int(os.environ.get("RANK", 0)) > 0:  # another process of a torchrun job: the first one speaks
+            raise typer.Exit(e.exit_code)
         err.print(str(e), markup=False, highlight=False)
         if e.checkpoint is not None:  # the same command line, resuming
             err.print("continue with: " + _command_line("--resume"), markup=False, highlight=False)
@@ -313,11 +317,11 @@ def _os_reason(e: OSError) -> str:
 # ------------------------------------------------------------------------------------ model, output
 
 
-def load_scorer(model: Path | None, quiet: bool = False):
+def load_scorer(model: Path | None, quiet: bool = False, device: str = "cpu"):
     """The Scorer of --model (or the latest run), named in one line on stderr unless quiet."""
     from ..score.scorer import Scorer
 
-    scorer = Scorer.load(model)
+    scorer = Scorer.load(model, device)
     note_model(scorer.artifact, model, quiet)
     return scorer
 

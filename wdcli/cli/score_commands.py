@@ -11,16 +11,17 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from .common import (METRIC_KEYS, InputOpt, JsonOpt, ModelOpt, OutputOpt, QuietOpt, command, count_option, emit_json,
-                     err, fmt, load_scorer, metrics_table, note_model, out)
+from .common import (METRIC_KEYS, DeviceOpt, InputOpt, JsonOpt, ModelOpt, OutputOpt, QuietOpt, command, count_option,
+                     emit_json, err, fmt, load_scorer, metrics_table, note_model, out)
 
 
 @command
-def eval(model: ModelOpt = None, input: InputOpt = ..., json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
+def eval(model: ModelOpt = None, input: InputOpt = ..., json_: JsonOpt = False, quiet: QuietOpt = False,
+         device: DeviceOpt = "auto") -> None:
     """AUC, log loss, accuracy, calibration and row count (and gAUC with a group column) on a labelled file."""
     from ..score.files import evaluate_file
 
-    scorer = load_scorer(model, quiet)
+    scorer = load_scorer(model, quiet, device)
     m = evaluate_file(model, input, scorer=scorer)
     if isinstance(m.get("auc"), float) and math.isnan(m["auc"]):
         err.print(f"warning: AUC is undefined on {input}: every row has the same label", markup=False,
@@ -86,7 +87,7 @@ def predict(model: ModelOpt = None, input: InputOpt = ..., output: OutputOpt = N
             columns: Annotated[Optional[str], typer.Option(
                 "--columns", metavar="A,B", help="Comma-separated input columns to keep; default: all.")] = None,
             batch_rows: Annotated[int, count_option("--batch-rows", "Rows scored per streamed batch.")] = 200_000,
-            quiet: QuietOpt = False) -> None:
+            quiet: QuietOpt = False, device: DeviceOpt = "auto") -> None:
     """Score every row; the output keeps the input's columns (or --columns) and adds `score`."""
     from ..errors import DataError
     from ..score.files import predict_file
@@ -95,7 +96,7 @@ def predict(model: ModelOpt = None, input: InputOpt = ..., output: OutputOpt = N
     if keep is not None and not all(keep):
         raise DataError(f"--columns {columns!r}: a column name is empty; give names separated by commas, e.g. "
                         "--columns id,age")
-    scorer = load_scorer(model, quiet)
+    scorer = load_scorer(model, quiet, device)
     rows = predict_file(model, input, output, keep, batch_rows, scorer=scorer)
     _wrote(rows, output, quiet)
 
@@ -107,14 +108,15 @@ def rank(model: ModelOpt = None, input: InputOpt = ...,
          top_k: Annotated[Optional[int], count_option("--top-k", "Keep the k best of each group; default: all.")] = None,
          k: Annotated[Optional[int], count_option(
              "--k", "The k of the metrics NDCG@k and HitRate@k; default: --top-k, else 10.")] = None,
-         output: OutputOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
+         output: OutputOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False,
+         device: DeviceOpt = "auto") -> None:
     """Score candidates, order each group best first, add `rank`; with labels, print ranking metrics.
 
     The ranked rows go to --output (or CSV on stdout); the metrics to stdout with --output, else to stderr.
     A file whose rows are grouped by the group column streams in bounded memory; another is read whole."""
     from ..score.files import rank_file
 
-    scorer = load_scorer(model, quiet)
+    scorer = load_scorer(model, quiet, device)
     ranked = rank_file(model, input, output, group_by, top_k, k, scorer=scorer)
     if not ranked.streamed and not quiet:
         err.print(f"note: {input} is not grouped by its group column, so it was ranked in memory; sort it by that "

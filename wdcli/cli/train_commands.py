@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from .common import (METRIC_KEYS, JsonOpt, Progress, SetOpt, SpecArg, command, emit_json, err, fmt, metrics_table,
-                     out, output_problem)
+from .common import (METRIC_KEYS, JsonOpt, Progress, SetOpt, SpecArg, command, count_option, emit_json, err, fmt,
+                     metrics_table, out, output_problem)
 
 
 def _folder(value):
@@ -26,18 +26,32 @@ def train(spec: SpecArg, set: SetOpt = None,
           force: Annotated[bool, typer.Option("--force", help="Replace the run already in --output DIR.")] = False,
           resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
-          json_: JsonOpt = False) -> None:
+          json_: JsonOpt = False,
+          device: Annotated[Optional[str], typer.Option(
+              "--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps (sets train.device).")] = None,
+          nproc: Annotated[Optional[int], count_option(
+              "--nproc", "Train in N processes on this machine (data parallel, as torchrun starts them).")] = None
+          ) -> None:
     """Fit the pipeline, train the model, save the run and print the final metrics.
 
     Progress shows as a live bar on a terminal, and as one line per epoch when piped.
 
-    Checkpoints are written as it trains: Ctrl-C stops after writing one, and --resume continues from it."""
+    Checkpoints are written as it trains: Ctrl-C stops after writing one, and --resume continues from it.
+    Under torchrun (`torchrun --nproc-per-node N -m wdcli train SPEC`, or --nproc N) every process trains on its
+    share of each batch; the first one reports and saves."""
+    import os
+
     from ..errors import ArtifactError
     from ..run import run_training
     from ..spec import load_spec
     from ..train.checkpoint import checkpoint_path
 
-    s = load_spec(spec, set or [])
+    overrides = list(set or []) + ([f"train.device={device}"] if device else [])
+    s = load_spec(spec, overrides)
+    if nproc is not None and nproc > 1 and "RANK" not in os.environ:
+        raise typer.Exit(_spawn(nproc, spec, overrides, output, force, resume, quiet, json_))
+    if int(os.environ.get("RANK", 0)) > 0:  # another process of a torchrun job: the first one speaks
+        quiet = True
     if output is not None and output.is_dir() and any(output.iterdir()) and not force:
         what = "a run" if (output / "manifest.json").exists() else "files"
         raise ArtifactError(f"{output} already holds {what}; pass --force to replace it (the new run replaces it "
@@ -53,6 +67,8 @@ def train(spec: SpecArg, set: SetOpt = None,
     replacing = output is not None and output.is_dir() and any(output.iterdir())
     with Progress(err, quiet) as progress:  # Ctrl-C: the progress stops here, then `command` says how to resume
         result, path = run_training(s, output=output, reporter=progress, resume=resume)
+    if result.runtime is not None and not result.runtime.main:
+        return
     if replacing:
         err.print(f"replaced the previous contents of {output}", markup=False, highlight=False)
     if json_:
@@ -62,6 +78,50 @@ def train(spec: SpecArg, set: SetOpt = None,
     out.print(metrics_table(f"{s.name}: {s.model}, {len(result.history)} epochs in {result.seconds:.1f}s",
                              result.metrics, METRIC_KEYS))
     out.print(f"saved: {path}", markup=False, highlight=False)
+
+
+def _spawn(nproc: int, spec: Path, overrides: list[str], output: Path | None, force: bool, resume: bool,
+           quiet: bool, json_: bool) -> int:
+    """Run this training in `nproc` processes on this machine, as torchrun would start them (RANK, WORLD_SIZE,
+    MASTER_ADDR, ... in their environment); returns the first failing process's exit code, else 0. A process
+    that fails stops the others."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:  # a free port on this machine for the processes to meet on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [sys.executable, "-m", "wdcli", "train", str(spec), *[f"--set={o}" for o in overrides]]
+    args += (["--output", str(output)] if output else []) + (["--force"] if force else [])
+    args += (["--resume"] if resume else []) + (["-q"] if quiet else []) + (["--json"] if json_ else [])
+    threads = str(max(1, (os.cpu_count() or 1) // nproc))
+    if not quiet:
+        err.print(f"starting {nproc} processes (data parallel, {threads} thread{'s' if threads != '1' else ''} each)",
+                  markup=False, highlight=False)
+    procs = []
+    for rank in range(nproc):
+        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc),
+               "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+               "OMP_NUM_THREADS": threads}
+        procs.append(subprocess.Popen(args, env=env))
+    code = 0
+    try:
+        while any(p.poll() is None for p in procs):
+            failed = [p.returncode for p in procs if p.returncode not in (None, 0)]
+            if failed and not code:
+                code = failed[0]
+                for p in procs:
+                    if p.poll() is None:
+                        p.send_signal(signal.SIGTERM)
+            time.sleep(0.1)
+    except KeyboardInterrupt:  # the processes got the Ctrl-C too: let them write their checkpoint and stop
+        for p in procs:
+            p.wait()
+    return code or next((p.returncode for p in procs if p.returncode), 0)
 
 
 @command

@@ -81,9 +81,10 @@ class Files:
         return frame.filter(pl.Series(self.rule.parts(frame, self.paths[chunk.file], chunk.start)
                                       == PARTS.index(self.part)))
 
-    def frames(self, rows: int = 250_000, chunks: list[Chunk] | None = None) -> Iterator[pl.DataFrame]:
+    def frames(self, rows: int = 250_000, chunks: list[Chunk] | None = None, reader: ChunkReader | None = None
+               ) -> Iterator[pl.DataFrame]:
         """The part's rows, chunk by chunk (all chunks in file order by default)."""
-        reader = ChunkReader(self.paths)
+        reader = reader or ChunkReader(self.paths)
         for c in chunks if chunks is not None else self.chunks(rows):
             yield self.keep(reader.read(c), c)
 

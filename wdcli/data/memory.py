@@ -16,9 +16,11 @@ from .batch import Batch
 
 
 class InMemory:
-    def __init__(self, data: Batch, batch_size: int, seed: int):
+    def __init__(self, data: Batch, batch_size: int, seed: int, rank: int = 0, world: int = 1):
         self.data, self.batch_size = data, batch_size
+        self.rank, self.world = rank, world  # in a data-parallel run: this process's share of each batch
         self.rows = len(data)
+        self.global_rows = 0  # rows of the last batch of all processes together
         self.generator = torch.Generator().manual_seed(seed)
         self._perm: torch.Tensor | None = None
         self._at = 0
@@ -34,7 +36,8 @@ class InMemory:
         while self._at < self.rows:
             idx = perm[self._at:self._at + self.batch_size]
             self._at += len(idx)
-            yield self.data.rows(idx)
+            self.global_rows = len(idx)
+            yield self.data.rows(idx[self.rank::self.world] if self.world > 1 else idx)
         self._perm = None
 
     @property
@@ -50,6 +53,8 @@ class InMemory:
         """Continue the generator of a checkpoint (the epoch's own position is given to `batches`)."""
         self.generator.set_state(state["generator"])
 
-    def ordered(self, rows: int = 1024) -> Iterator[Batch]:
-        """Every row in order, in slices of `rows` (about 1,000 keeps the MLP's activations in cache)."""
-        return self.data.chunks(rows)
+    def ordered(self, rows: int = 1024, rank: int = 0, world: int = 1) -> Iterator[Batch]:
+        """Every row in order (this process's share of them: a contiguous range), in slices of `rows` (about
+        1,000 keeps the MLP's activations in cache)."""
+        lo, hi = self.rows * rank // world, self.rows * (rank + 1) // world
+        return (self.data if world == 1 else self.data.slice(lo, hi)).chunks(rows)

@@ -12,57 +12,38 @@ generator, and a resumed run re-reads the window and continues with the very sam
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Callable, Iterator
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import torch
 
 from ..features import Encoded, FittedPipeline, transform
 from .batch import Batch
-from .files import Chunk, Files
+from .files import Chunk, ChunkReader, Files
 
 
-def prefetch(items: Iterator, depth: int = 1) -> Iterator:
-    """The items of an iterator, made by a background thread up to `depth` ahead. Errors are raised here."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def work():
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put((done, None))
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer, which raises it
-            q.put((None, e))
-
-    thread = threading.Thread(target=work, daemon=True, name="wdcli-prefetch")
-    thread.start()
+def prefetch(fn: Callable, items: Iterable, workers: int = 1, ahead: int = 1) -> Iterator:
+    """fn(item) for each item, in order, made by `workers` background threads while the caller uses the results:
+    at most `workers + ahead - 1` are made beyond the one in use. A worker's error is raised here."""
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="wdcli-read")
+    pending: deque = deque()
     try:
-        while True:
-            item, error = q.get()
-            if error is not None:
-                raise error
-            if item is done:
-                return
-            yield item
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > workers + ahead - 1:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
     finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting to put, then let it end
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                pass
-            thread.join(timeout=0.05)
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def readers() -> int:
+    """Threads that read and encode windows: one on small machines, up to four where there are cores to spare."""
+    return max(1, min(4, (os.cpu_count() or 2) // 4))
 
 
 def _seed(*parts: int) -> int:
@@ -79,13 +60,22 @@ class Stream:
 
     def __init__(self, files: Files, fitted: FittedPipeline, batch_size: int, seed: int, rows: int,
                  shuffle_buffer: int = 1_000_000, read_rows: int = 250_000, where: str = "data",
-                 device: torch.device | None = None, on_read: Callable[[int], None] | None = None):
-        self.files, self.fitted, self.batch_size, self.where = files, fitted, batch_size, where
+                 device: torch.device | None = None, on_read: Callable[[int], None] | None = None,
+                 rank: int = 0, world: int = 1):
+        self.files, self.fitted, self.where = files, fitted, where
+        # in a data-parallel run each process reads its share of each window's chunks and trains on batches of
+        # batch_size / world rows; the processes agree on each window's number of steps
+        self.rank, self.world = rank, world
+        self.batch_size = batch_size if world == 1 else max(1, batch_size // world)
+        self.global_rows = 0  # rows of the last batch of all processes together
         self.rows = rows  # the part's rows (counted when the pipeline was fitted)
-        self.read_rows, self.window_chunks = read_rows, max(1, shuffle_buffer // read_rows)
+        self.read_rows, self.window_chunks = read_rows, max(world, shuffle_buffer // read_rows)
         self.device = device or torch.device("cpu")
         self.generator = torch.Generator().manual_seed(seed)
         self.on_read = on_read
+        # text files are read in order by one reader (and so one thread); Parquet chunks by any thread
+        self.reader = None if files.seekable else ChunkReader(files.paths)
+        self.workers = readers() if files.seekable else 1
         self._epoch_seed: int | None = None
         self._window, self._taken, self._at = 0, 0, 0
 
@@ -103,11 +93,25 @@ class Stream:
         return [chunks[i:i + k] for i in range(0, len(chunks), k)]
 
     def _encode(self, chunks: list[Chunk]) -> Batch:
-        frames = list(self.files.frames(chunks=chunks))
+        mine = chunks[self.rank::self.world]
+        frames = list(self.files.frames(chunks=mine or chunks[:1], reader=self.reader))
         frame = pl.concat(frames) if len(frames) > 1 else frames[0]
+        if not mine:  # no chunk of the epoch's last window for this process: none of its rows
+            frame = frame.head(0)
         if self.on_read:
             self.on_read(len(frame))
-        return Batch.of(transform(self.fitted, frame, self.where, with_label=True))
+        batch = Batch.of(transform(self.fitted, frame, self.where, with_label=True))
+        return batch.pin_memory() if self.device.type == "cuda" else batch  # so that the copy to the GPU overlaps
+
+    def _steps(self, rows: int) -> int:
+        """A window's batches: all of them in one process; in several, the full batches all processes have."""
+        if self.world == 1:
+            return -(-rows // self.batch_size)
+        import torch.distributed as dist
+
+        steps = torch.tensor([rows // self.batch_size], device=self.device)
+        dist.all_reduce(steps, op=dist.ReduceOp.MIN)
+        return int(steps.item())
 
     def batches(self, state: dict | None = None) -> Iterator[Batch]:
         """One epoch of training batches; from `state` (a checkpoint's) if given."""
@@ -120,15 +124,17 @@ class Stream:
             self._window, self._taken, self._at = 0, 0, 0
         windows = self._order(self._epoch_seed)
         first, skip = self._window, self._taken
-        for w, data in enumerate(prefetch(self._encode(c) for c in windows[first:]), start=first):
-            perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(_seed(self._epoch_seed, w)))
-            data = data.to(self.device)
-            perm = perm.to(self.device)
+        for w, data in enumerate(prefetch(self._encode, windows[first:], self.workers), start=first):
+            seed = _seed(self._epoch_seed, w, self.rank)
+            perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)).to(self.device)
+            data = data.to(self.device, non_blocking=True)
+            end = min(len(data), self._steps(len(data)) * self.batch_size)
             self._window, self._taken = w, skip
-            for a in range(skip, len(data), self.batch_size):
-                idx = perm[a:a + self.batch_size]
+            for a in range(skip, end, self.batch_size):
+                idx = perm[a:min(a + self.batch_size, end)]
                 self._taken += len(idx)
-                self._at += len(idx)
+                self._at += len(idx) * self.world
+                self.global_rows = len(idx) * self.world
                 yield data.rows(idx)
             skip = 0
             self._window, self._taken = w + 1, 0
@@ -147,14 +153,15 @@ class Stream:
         self.generator.set_state(state["generator"])
 
     # ---------------------------------------------------------------------------------------- evaluation
-    def ordered(self, rows: int = 1024) -> Iterator[Batch]:
-        """Every row of the part in file order, in batches of `rows`."""
-        def encoded() -> Iterator[Encoded]:
-            for frame in self.files.frames(self.read_rows):
-                if len(frame):
-                    if self.on_read:
-                        self.on_read(len(frame))
-                    yield transform(self.fitted, frame, self.where, with_label=True)
+    def ordered(self, rows: int = 1024, rank: int = 0, world: int = 1) -> Iterator[Batch]:
+        """Every row of the part in file order (this process's share: every world-th chunk), in batches of
+        `rows`."""
+        def encoded(chunk: Chunk) -> Encoded | None:
+            frame = next(self.files.frames(chunks=[chunk], reader=self.reader))
+            if self.on_read:
+                self.on_read(len(frame))
+            return transform(self.fitted, frame, self.where, with_label=True) if len(frame) else None
 
-        for enc in prefetch(encoded()):
-            yield from Batch.of(enc, self.device).chunks(rows)
+        for enc in prefetch(encoded, self.files.chunks(self.read_rows)[rank::world], self.workers):
+            if enc is not None:
+                yield from Batch.of(enc, self.device).chunks(rows)

@@ -252,6 +252,9 @@ class Train(Strict):
     output: str = Field("runs", description="Folder of the runs, relative to the working directory.")
     checkpoint: Checkpoint = Field(default_factory=Checkpoint)
     data: TrainData = Field(default_factory=TrainData)
+    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
+                        description="auto (a GPU when there is one), cpu, cuda, cuda:N or mps.")
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: autocast the MLP's matrix products.")
 
 
 # ----------------------------------------------------------------------------------------------- spec

@@ -33,8 +33,8 @@ from ..errors import WdcliError
 from ..spec import Spec
 
 FORMAT = 2  # 2: the batch source's state under source.*, random states under rng.*
-# train settings that may change between a run and its resumption (more epochs, other threads or output)
-MAY_CHANGE = ("epochs", "threads", "output", "checkpoint")
+# train settings that may change between a run and its resumption (more epochs, other threads, output, device)
+MAY_CHANGE = ("epochs", "threads", "output", "checkpoint", "device")
 
 
 @dataclass
@@ -82,7 +82,7 @@ def fingerprint(spec: Spec) -> str:
 
 
 def save(path: Path, fp: str, trainer, stopper, source_state: dict, rng: dict[str, torch.Tensor],
-         progress: Progress) -> None:
+         progress: Progress, world: int = 1) -> None:
     """Write a checkpoint atomically (temporary file, fsync, rename)."""
     from safetensors.torch import save_file
 
@@ -101,7 +101,8 @@ def save(path: Path, fp: str, trainer, stopper, source_state: dict, rng: dict[st
     meta = {"format": FORMAT, "fingerprint": fp, "epoch": progress.epoch, "total": progress.total,
             "seen": progress.seen, "best": stopper.best, "since_best": stopper.since_best,
             "has_best": stopper.best_state is not None, "history": progress.history, "elapsed": progress.elapsed,
-            "scalars": scalars, "optimizers": len(trainer.optimizers), "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "scalars": scalars, "optimizers": len(trainer.optimizers), "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "processes": world}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
@@ -111,7 +112,7 @@ def save(path: Path, fp: str, trainer, stopper, source_state: dict, rng: dict[st
     os.replace(tmp, path)
 
 
-def load(path: Path, fp: str, trainer, stopper) -> Saved:
+def load(path: Path, fp: str, trainer, stopper, world: int = 1) -> Saved:
     """Restore the trainer (model, optimizers) and early stopping from a checkpoint; returns the rest."""
     from safetensors import safe_open
 
@@ -128,6 +129,9 @@ def load(path: Path, fp: str, trainer, stopper) -> Saved:
     if meta["fingerprint"] != fp:
         raise WdcliError(f"{path}: the spec or its training data changed since this checkpoint was written, so it "
                          "cannot be resumed; undo the change, or delete the checkpoint and train without --resume")
+    if meta.get("processes", 1) != world:
+        raise WdcliError(f"{path}: written by a run of {meta.get('processes', 1)} process(es); resume it with as many "
+                         f"(this run has {world}), or delete it and train without --resume")
     if meta["optimizers"] != len(trainer.optimizers):
         raise WdcliError(f"{path}: written for {meta['optimizers']} optimizers, the spec makes "
                          f"{len(trainer.optimizers)}")

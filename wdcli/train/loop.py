@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 import polars as pl
+import torch
 
 from ..data.stream import Stream
 from ..errors import Interrupted
@@ -54,6 +55,7 @@ class TrainResult:
     metrics: dict[str, dict] = field(default_factory=dict)  # split -> metrics of the kept weights
     history: list[dict] = field(default_factory=list)  # one record per epoch
     seconds: float = 0.0
+    runtime: Runtime | None = None  # where it ran (its rank decides who saves the artifact)
 
 
 def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: Reporter | None = None,
@@ -61,9 +63,11 @@ def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: R
     """Fit the pipeline on the training rows, train the model, keep the best epoch's weights.
 
     With `checkpoint`, the run's state is written there now and then (spec.train.checkpoint) and on Ctrl-C or
-    SIGTERM, which stop the run with `Interrupted`; `resume=True` continues from the checkpoint there."""
+    SIGTERM, which stop the run with `Interrupted`; `resume=True` continues from the checkpoint there.
+    Started by torchrun, every process runs this (on its share of the rows); the first reports and writes."""
     cfg = spec.train
-    runtime = Runtime.start(cfg.threads)
+    runtime = Runtime.start(cfg.threads, cfg.device, cfg.precision)
+    reporter = reporter if runtime.main else None
     fp = ckpt.fingerprint(spec) if checkpoint is not None else ""
     progress = _progress(reporter)
     fitted, sources, names = prepare(spec, frames, runtime, progress)
@@ -83,11 +87,11 @@ def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: R
             val = trainer.evaluate(monitor)
             split = "validation" if "validation" in sources else "train"
             record.update({f"{split}_{k}": v for k, v in val.items() if k in ("auc", "logloss", "gauc")})
-            if reporter:
-                reporter.end_epoch(record)
             if stopper.update(val[stopper.metric], trainer.model):
                 record["best"] = True
-            elif stopper.stop:
+            if reporter:
+                reporter.end_epoch(record)
+            if stopper.stop:
                 break
             run.progress = ckpt.Progress(epoch + 1, history=run.progress.history, elapsed=run.progress.elapsed)
             if epoch < cfg.epochs:
@@ -100,13 +104,16 @@ def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: R
         limit = TRAIN_METRIC_ROWS if split == "train" and isinstance(source, Stream) else None
         rows = min(source.rows, limit or source.rows)
         result.metrics[split] = trainer.evaluate(source, progress(f"evaluating on {split} rows", rows), limit)
+    result.runtime = runtime
     return result
 
 
 class _Run:
-    """One run's loop state: progress, checkpoint timing, stop requests."""
+    """One run's loop state: progress, checkpoint timing, stop requests (agreed by every process)."""
 
-    def __init__(self, spec, trainer: Trainer, stopper: EarlyStopping, data: InMemory, runtime: Runtime,
+    REPORT_EVERY = 0.25  # seconds between progress reports off the CPU (each one waits for the device)
+
+    def __init__(self, spec, trainer: Trainer, stopper: EarlyStopping, data, runtime: Runtime,
                  checkpoint: Path | None, fp: str, reporter: Reporter | None):
         self.spec, self.trainer, self.stopper, self.data, self.runtime = spec, trainer, stopper, data, runtime
         self.checkpoint, self.fp, self.reporter = checkpoint, fp, reporter
@@ -122,7 +129,7 @@ class _Run:
         return time.perf_counter() - self.start
 
     def resume(self) -> None:
-        saved = ckpt.load(self.checkpoint, self.fp, self.trainer, self.stopper)
+        saved = ckpt.load(self.checkpoint, self.fp, self.trainer, self.stopper, self.runtime.world)
         self.progress, self.source_state = saved.progress, saved.source
         self.data.restore(saved.source)
         self.runtime.set_rng_state(saved.rng)
@@ -138,20 +145,34 @@ class _Run:
         if self.reporter and state and state.get("at"):  # resuming part-way through this epoch
             self.reporter.advance(int(state["at"]), p.total / max(p.seen, 1))
         every_s, every_steps = cfg.checkpoint.every_seconds, cfg.checkpoint.every_steps
+        on_cpu = self.runtime.device.type == "cpu"
+        total = p.total if on_cpu else torch.tensor(p.total, dtype=torch.float64, device=self.runtime.device)
+        unreported, last_report = 0, time.perf_counter()
         for batch in self.data.batches(state):
-            loss = self.trainer.step(batch)
-            if loss is not None:
-                p.total += float(loss)
-                p.seen += len(batch)
-                if self.reporter:
-                    self.reporter.advance(len(batch), p.total / p.seen)
-            self.steps += 1
             mid_epoch = self.data.position < self.data.rows
-            if self.stop.signal is not None or (self.saving and mid_epoch and (
-                    (every_steps and self.steps % every_steps == 0)
-                    or (every_s and time.perf_counter() - self.last_save >= every_s))):
+            save = self.saving and self.runtime.main and mid_epoch and bool(
+                (every_steps and (self.steps + 1) % every_steps == 0)
+                or (every_s and time.perf_counter() - self.last_save >= every_s))
+            self.trainer.flags = torch.tensor([float(self.stop.signal is not None), float(save)], dtype=torch.float64)
+            done = self.trainer.step(batch, self.data.global_rows if self.runtime.distributed else None)
+            if done is not None:
+                loss, rows = done
+                total = total + (float(loss) if on_cpu else loss)
+                p.seen += rows
+                unreported += rows
+                if self.reporter and (on_cpu or time.perf_counter() - last_report >= self.REPORT_EVERY):
+                    p.total = float(total)
+                    self.reporter.advance(unreported, p.total / p.seen)
+                    unreported, last_report = 0, time.perf_counter()
+            self.steps += 1
+            flags = self.trainer.flags  # (summed over the processes of a data-parallel run)
+            if flags[0] > 0 or flags[1] > 0:
+                p.total = float(total)
                 self.save()
-                self.check_stop()
+                self.check_stop(force=bool(flags[0] > 0))
+        p.total = float(total)  # (off the CPU: summed on the device, read here)
+        if self.reporter and unreported:
+            self.reporter.advance(unreported, p.total / max(p.seen, 1))
         seconds = time.perf_counter() - t0
         p.history.append({"epoch": epoch, "train_loss": p.total / max(p.seen, 1), "seconds": seconds,
                           "rows_per_s": p.seen / max(seconds, 1e-9)})
@@ -160,13 +181,16 @@ class _Run:
         if not self.saving:
             return
         self.progress.elapsed = self.elapsed()
-        ckpt.save(self.checkpoint, self.fp, self.trainer, self.stopper, self.data.state(), self.runtime.rng_state(),
-                  self.progress)
+        if self.runtime.main:
+            ckpt.save(self.checkpoint, self.fp, self.trainer, self.stopper, self.data.state(),
+                      self.runtime.rng_state(), self.progress, self.runtime.world)
         self.last_save = time.perf_counter()
+        self.runtime.barrier()
 
-    def check_stop(self) -> None:
-        if self.stop is not None and self.stop.signal is not None:
-            raise _interrupted(self.stop.signal, self.checkpoint if self.saving else None)
+    def check_stop(self, force: bool = False) -> None:
+        if self.stop is not None and (force or self.stop.signal is not None):
+            signum = self.stop.signal if self.stop.signal is not None else signal.SIGTERM
+            raise _interrupted(signum, self.checkpoint if self.saving else None)
 
 
 def _interrupted(signum: int, checkpoint: Path | None) -> Interrupted:

@@ -62,7 +62,8 @@ def prepare(spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime
         train.cap(cfg.max_rows)
     read = cfg.data.read_batch_rows
     expected = _expected_rows(train) if cfg.max_rows is None else min(_expected_rows(train), cfg.max_rows)
-    fitted = fit_pipeline(spec, lambda: _counted(train.frames(read), progress("fitting the pipeline", expected)),
+    passes = iter(["fitting the pipeline", "fitting the crosses (a second pass)"])
+    fitted = fit_pipeline(spec, lambda: _counted(train.frames(read), progress(next(passes), expected)),
                           names["train"])
     if fitted.rows < 2:
         raise DataError(f"{names['train']}: {fitted.rows} row{'s' if fitted.rows != 1 else ''} to train on; "
@@ -85,10 +86,11 @@ def prepare(spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime
             encoded = [transform(fitted, f, names[part], with_label=True) for f in _counted(files.frames(read), advance)
                        if len(f)]
             if encoded:
-                sources[part] = InMemory(Batch.of(Encoded.concat(encoded), runtime.device), cfg.batch_size, cfg.seed)
+                sources[part] = InMemory(Batch.of(Encoded.concat(encoded), runtime.device), cfg.batch_size, cfg.seed,
+                                         runtime.rank, runtime.world)
         else:
             sources[part] = Stream(files, fitted, cfg.batch_size, cfg.seed, rows, cfg.data.shuffle_buffer, read,
-                                   names[part], runtime.device)
+                                   names[part], runtime.device, rank=runtime.rank, world=runtime.world)
     return fitted, {p: sources[p] for p in ("train", "validation", "test") if p in sources}, names
 
 
@@ -123,5 +125,6 @@ def _from_frames(spec: Spec, frames: dict[str, pl.DataFrame], runtime: Runtime):
     for part, df in (("train", train_df), ("validation", frames.get("validation")), ("test", frames.get("test"))):
         if df is not None and len(df):
             enc = transform(fitted, df, names[part], with_label=True)
-            sources[part] = InMemory(Batch.of(enc, runtime.device), cfg.batch_size, cfg.seed)
+            sources[part] = InMemory(Batch.of(enc, runtime.device), cfg.batch_size, cfg.seed, runtime.rank,
+                                     runtime.world)
     return fitted, sources, names

@@ -21,51 +21,74 @@ from ..model.optim import make_optimizers
 from ..model.plan import ModelConfig
 from ..model.widedeep import WideDeep, probabilities
 from ..spec.types import Train
+from .exchange import Exchange
 from .runtime import Runtime
 
 
 class Trainer:
     def __init__(self, config: ModelConfig, train: Train, runtime: Runtime):
         self.runtime = runtime
-        torch.manual_seed(train.seed)  # the initial weights
+        torch.manual_seed(train.seed)  # the initial weights (the same on every process)
         self.model = WideDeep(config).to(runtime.device)
         self.optimizers = make_optimizers(self.model, train)
+        self.exchange = Exchange(self.model, runtime.device) if runtime.distributed else None
+        self.flags = torch.zeros(2, dtype=torch.float64)  # requests shared across processes: stop, save
 
-    def step(self, batch: Batch) -> torch.Tensor | None:
-        """One optimization step on one batch (on the model's device). Returns the batch's summed loss as a
-        float64 tensor on the device (reading it is the caller's choice: on a GPU that waits for the step), or
-        None for a batch too small to train on (one row, with batch norm)."""
+    def step(self, batch: Batch, global_rows: int | None = None) -> tuple[torch.Tensor, int] | None:
+        """One optimization step on one batch (on the model's device). Returns the summed loss of the (global)
+        batch as a float64 tensor on the device (reading it is the caller's choice: on a GPU that waits for the
+        step) and its rows, or None for a batch too small to train on (one row, with batch norm).
+
+        In a data-parallel run each process gives its own rows and `global_rows`, the rows of all processes'
+        batches together; the gradients are exchanged (`exchange.Exchange`) and `flags` summed on the way."""
         self.model.train()
-        if len(batch) < 2 and self.model.cfg.batch_norm:
+        if len(batch) < 2 and self.model.cfg.batch_norm and self.exchange is None:
             return None
-        logits = self.model(batch.sparse, batch.multi, batch.dense)
-        loss = F.binary_cross_entropy_with_logits(logits, batch.label, weight=batch.weight)
+        with self.runtime.autocast():
+            logits = self.model(batch.sparse, batch.multi, batch.dense)
+        logits = logits.float()
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.exchange is None:
+            loss = F.binary_cross_entropy_with_logits(logits, batch.label, weight=batch.weight)
+            loss.backward()
+            total, rows = loss.detach().double() * len(batch), len(batch)
+        else:  # this process's share of the global batch's mean loss
+            loss = F.binary_cross_entropy_with_logits(logits, batch.label, weight=batch.weight, reduction="sum")
+            (loss / global_rows).backward()
+            shared = self.exchange(torch.cat([loss.detach().double().reshape(1).cpu(), self.flags]))
+            total, rows, self.flags = shared[0], global_rows, shared[1:]
         for opt in self.optimizers:
             opt.step()
-        return loss.detach().double() * len(batch)
+        return total, rows
 
     def evaluate(self, source, advance=None, limit: int | None = None) -> dict:
         """The metrics of the current weights on the rows of a labelled source (`wdcli.metrics.evaluate`):
-        exact, over all rows (or the first `limit`), holding 12 to 20 bytes a row (score, label, weight, group)."""
-        scores, labels, weights, groups, seen = [], [], [], [], 0
-        for batch in source.ordered():
+        exact, over all rows (or the first `limit`), holding 12 to 20 bytes a row (score, label, weight, group).
+        In a data-parallel run each process scores its share of the rows and all get every row's figures."""
+        parts: dict[str, list[np.ndarray]] = {"score": [], "label": [], "weight": [], "group": []}
+        seen = 0
+        for batch in source.ordered(rank=self.runtime.rank, world=self.runtime.world):
             if limit is not None and seen >= limit:
                 break
             seen += len(batch)
-            scores.append(probabilities(self.model, [batch]))
-            labels.append(batch.label.cpu().numpy())
+            with self.runtime.autocast():
+                parts["score"].append(probabilities(self.model, [batch]))
+            parts["label"].append(batch.label.cpu().numpy())
             if batch.weight is not None:
-                weights.append(batch.weight.cpu().numpy())
+                parts["weight"].append(batch.weight.cpu().numpy())
             if batch.group is not None:
-                groups.append(batch.group)
-            if advance is not None:
+                parts["group"].append(_group_ids(batch.group) if self.runtime.distributed else batch.group)
+            if advance is not None and not self.runtime.distributed:
                 advance(len(batch))
-        cat = lambda xs: np.concatenate(xs) if xs else None  # noqa: E731
-        y = cat(labels) if labels else np.zeros(0, dtype=np.float32)
-        return evaluate(y, cat(scores) if scores else np.zeros(0), cat(weights), cat(groups))
+        cat = {k: np.concatenate(v) if v else np.zeros(0, dtype=_DTYPES[k]) for k, v in parts.items()}
+        if self.runtime.distributed:
+            cat = {k: gather(v, self.runtime) for k, v in cat.items()}
+            if advance is not None:
+                advance(len(cat["label"]))
+        n = len(cat["label"])
+        weight, group = (cat[k] if n and len(cat[k]) == n else None for k in ("weight", "group"))
+        return evaluate(cat["label"], cat["score"], weight, group)
 
     def state(self) -> dict[str, torch.Tensor | object]:
         """The model's and every optimizer's state, flat (`model.<key>`, `opt<j>.<param>.<key>`)."""
@@ -89,6 +112,33 @@ class Trainer:
                     state.setdefault(int(idx), {})[key] = v.to(device) if isinstance(v, torch.Tensor) else v
             sd["state"] = state
             opt.load_state_dict(sd)
+
+
+def _group_ids(group: np.ndarray) -> np.ndarray:
+    """Group values as int64 ids that are the same in every process (a stable hash of their text)."""
+    import polars as pl
+
+    from ..features import hashing
+
+    return hashing.hash_strings(pl.Series(group).cast(pl.String)).view(np.int64)
+
+
+def gather(values: np.ndarray, runtime: Runtime) -> np.ndarray:
+    """Every process's array, concatenated (rank order), on every process."""
+    import torch.distributed as dist
+
+    t = torch.from_numpy(np.ascontiguousarray(values)).to(runtime.device)
+    n = torch.tensor([len(t)], device=runtime.device)
+    sizes = [torch.zeros_like(n) for _ in range(runtime.world)]
+    dist.all_gather(sizes, n)
+    counts = [int(x.item()) for x in sizes]
+    padded = torch.nn.functional.pad(t, (0, max(counts) - len(t)))
+    parts = [torch.zeros_like(padded) for _ in range(runtime.world)]
+    dist.all_gather(parts, padded)
+    return np.concatenate([p[:c].cpu().numpy() for p, c in zip(parts, counts)])
+
+
+_DTYPES = {"score": np.float64, "label": np.float32, "weight": np.float32, "group": np.int64}
 
 
 @dataclass
