@@ -25,13 +25,17 @@ def train(spec: SpecArg, set: SetOpt = None,
               help="Write the run to this folder instead of runs/NAME/RUN_ID (an existing one needs --force).")] = None,
           force: Annotated[bool, typer.Option("--force", help="Replace the run already in --output DIR.")] = False,
           resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
+          warm_start: Annotated[Optional[Path], typer.Option(
+              "--warm-start", help="Start from this previous run's weights and optimizer state (a run folder, "
+                                   "or runs/NAME for its latest).")] = None,
           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
           json_: JsonOpt = False) -> None:
     """Fit the pipeline, train the model, save the run and print the final metrics.
 
     Progress shows as a live bar on a terminal, and as one line per epoch when piped.
 
-    Checkpoints are written as it trains: Ctrl-C stops after writing one, and --resume continues from it."""
+    Checkpoints are written as it trains: Ctrl-C stops after writing one, and --resume continues from it.
+    --warm-start RUN carries the previous run's weights over, value by value, to the new data's features."""
     from ..errors import ArtifactError
     from ..run import run_training
     from ..spec import load_spec
@@ -52,16 +56,31 @@ def train(spec: SpecArg, set: SetOpt = None,
         err.print(f"resuming from {ckpt}", markup=False, highlight=False)
     replacing = output is not None and output.is_dir() and any(output.iterdir())
     with Progress(err, quiet) as progress:  # Ctrl-C: the progress stops here, then `command` says how to resume
-        result, path = run_training(s, output=output, reporter=progress, resume=resume)
+        result, path = run_training(s, output=output, reporter=progress, resume=resume,
+                                    warm_from=warm_start)
     if replacing:
         err.print(f"replaced the previous contents of {output}", markup=False, highlight=False)
     if json_:
         emit_json({"path": str(path), "name": s.name, "model": s.model, "epochs": len(result.history),
-                   "seconds": result.seconds, "metrics": result.metrics, "history": result.history})
+                   "seconds": result.seconds, "metrics": result.metrics, "history": result.history,
+                   **({"warm_start": result.warm_start} if result.warm_start else {})})
         return
+    if result.warm_start:
+        out.print(warm_table(result.warm_start))
     out.print(metrics_table(f"{s.name}: {s.model}, {len(result.history)} epochs in {result.seconds:.1f}s",
                              result.metrics, METRIC_KEYS))
     out.print(f"saved: {path}", markup=False, highlight=False)
+
+
+def warm_table(report: dict) -> Table:
+    """What a warm start carried over, per feature (ids)."""
+    t = Table(title=f"warm start from {report['from']}: mlp {report['mlp']}, optimizer state {report['optimizer_state']}")
+    for c in ("feature", "carried", "new", "dropped"):
+        t.add_column(c, justify="left" if c == "feature" else "right")
+    t.add_column("note")
+    for name, r in report["features"].items():
+        t.add_row(name, fmt(r["carried"]), fmt(r["new"]), fmt(r["dropped"]), r.get("note", ""))
+    return t
 
 
 @command
