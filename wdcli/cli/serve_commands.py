@@ -1,0 +1,59 @@
+"""`wdcli verify`, `serve` and `export`: the production loop after training (docs/serving.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from .common import InputOpt, command, err, fmt, out
+
+VERIFY_FAILED = 3  # the exit code of a model that may not be served (docs/errors.md)
+
+
+def _threshold(flag: str, text: str):
+    return Annotated[Optional[float], typer.Option(flag, help=text + " Default: the new run's spec (verify:).",
+                                                   show_default=False)]
+
+
+@command
+def verify(new: Annotated[Path, typer.Argument(help="The new run's folder (or runs/NAME for its latest).",
+                                               show_default=False)],
+           baseline: Annotated[Path, typer.Option("--baseline", help="The run it would replace.", show_default=False)],
+           input: InputOpt = ...,
+           max_auc_drop: _threshold("--max-auc-drop", "Largest AUC drop allowed.") = None,
+           max_logloss_increase: _threshold("--max-logloss-increase", "Largest log loss increase allowed.") = None,
+           max_calibration_error: _threshold("--max-calibration-error", "Largest |mean score / base rate - 1|.") = None,
+           max_gauc_drop: _threshold("--max-gauc-drop", "Largest gAUC drop allowed (with a group column).") = None,
+           moved_by: _threshold("--moved-by", "A score moved when it changed by more than this.") = None,
+           max_moved_share: _threshold("--max-moved-share", "Largest share of rows whose score moved.") = None,
+           max_psi: _threshold("--max-psi", "Largest population stability index of the scores.") = None,
+           json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """May NEW replace the baseline? Both score the labelled rows of --input; exit 0 if every check passes,
+    3 if one fails (with a table saying which)."""
+    from ..score.verify import verify_runs
+
+    overrides = dict(max_auc_drop=max_auc_drop, max_logloss_increase=max_logloss_increase,
+                     max_calibration_error=max_calibration_error, max_gauc_drop=max_gauc_drop, moved_by=moved_by,
+                     max_moved_share=max_moved_share, max_psi=max_psi)
+    v = verify_runs(new, baseline, input, overrides)
+    if json_:
+        sys.stdout.write(json.dumps(v.to_dict(), default=float) + "\n")
+    else:
+        t = Table(title=f"verify {new} against {baseline} on {v.rows:,} rows of {input.name}")
+        for c in ("check", "new", "baseline", "rule", "result"):
+            t.add_column(c, justify="left" if c in ("check", "rule", "result") else "right")
+        for c in v.checks:
+            t.add_row(c.name, fmt(c.new), "" if c.baseline is None else fmt(c.baseline), c.limit,
+                      "[green]pass[/]" if c.passed else "[bold red]FAIL[/]")
+        out.print(t)
+        if v.passed:
+            out.print(f"[green]ok[/]: {new} may replace {baseline}")
+        else:
+            err.print(f"[bold red]not verified:[/] {', '.join(v.failed)} failed; {new} should not be served")
+    if not v.passed:
+        raise typer.Exit(VERIFY_FAILED)
