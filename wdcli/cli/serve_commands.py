@@ -57,3 +57,42 @@ def verify(new: Annotated[Path, typer.Argument(help="The new run's folder (or ru
             err.print(f"[bold red]not verified:[/] {', '.join(v.failed)} failed; {new} should not be served")
     if not v.passed:
         raise typer.Exit(VERIFY_FAILED)
+
+
+@command
+def serve(model: Annotated[Optional[Path], typer.Option(
+              "--model", help="A run folder, or a folder with a LATEST pointer (runs/apps), watched for new runs; "
+                              "default: the latest run under runs/.")] = None,
+          host: Annotated[str, typer.Option("--host", help="Address to bind; 0.0.0.0 exposes the server to the "
+                                                          "network.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option("--port")] = 8000,
+          workers: Annotated[int, typer.Option("--workers", min=1, help="Processes, each with the model.")] = 1,
+          threads: Annotated[int, typer.Option("--threads", min=1, help="Torch threads per worker.")] = 1,
+          batch_window_ms: Annotated[float, typer.Option(
+              "--batch-window-ms", min=0, help="How long a batch waits for requests still being received.")] = 2.0,
+          max_batch: Annotated[int, typer.Option("--max-batch", min=1, help="Candidates per micro-batch.")] = 8192,
+          max_candidates: Annotated[int, typer.Option("--max-candidates", min=1,
+                                                      help="Candidates per request.")] = 100_000,
+          max_body_mb: Annotated[float, typer.Option("--max-body-mb", min=0.001, help="Request body limit.")] = 32.0,
+          watch: Annotated[bool, typer.Option("--watch/--no-watch", help="Reload when --model points at a new "
+                                                                         "run.")] = True,
+          watch_interval: Annotated[float, typer.Option("--watch-interval", min=0.1, help="Seconds.")] = 2.0,
+          verify_input: Annotated[Optional[Path], typer.Option(
+              "--verify-input", help="Labelled holdout: a new run is served only if it passes `verify` against "
+                                     "the current one.")] = None,
+          access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False) -> None:
+    """Serve a model over HTTP: POST /predict, /rank, /reload; GET /health, /metadata, /metrics."""
+    from ..errors import WdcliError
+
+    try:
+        from ..serve.app import ServeConfig, Server, serve as run_server
+    except ImportError as e:
+        raise WdcliError(f"wdcli serve needs the serve extra ({e.name} is not installed): "
+                         "pip install 'wdcli[serve]'") from None
+    config = ServeConfig(str(model) if model else None, host, port, workers, batch_window_ms, max_batch,
+                         max_candidates, max_body_mb, watch, watch_interval,
+                         str(verify_input) if verify_input else None, threads, access_log)
+    server = Server(config)  # load (and check) the model here, so that a bad folder is a clear error
+    err.print(f"serving {server.models.current.path} on http://{host}:{port} ({workers} worker"
+              f"{'s' if workers > 1 else ''}; watching for new runs: {'yes' if watch else 'no'})")
+    run_server(config, server if workers == 1 else None)
