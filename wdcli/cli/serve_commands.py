@@ -96,3 +96,16 @@ def serve(model: Annotated[Optional[Path], typer.Option(
     err.print(f"serving {server.models.current.path} on http://{host}:{port} ({workers} worker"
               f"{'s' if workers > 1 else ''}; watching for new runs: {'yes' if watch else 'no'})")
     run_server(config, server if workers == 1 else None)
+
+
+@command
+def export(model: Annotated[Optional[Path], typer.Argument(
+               help="The run's folder (or runs/NAME for its latest); default: the latest run.", show_default=False)] = None,
+           format: Annotated[str, typer.Option("--format", help="onnx")] = "onnx",
+           output: Annotated[Optional[Path], typer.Option(
+               "--output", help="Folder to write; default: exports/<name>/<run id>.")] = None) -> None:
+    """Write the model as ONNX (inputs: the encoded tensors) and its fitted pipeline as JSON, for other runtimes."""
+    from ..export import export_run
+
+    folder = export_run(model, output, format)
+    out.print(f"exported: {folder} (model.onnx, pipeline.json, signature.json)")
