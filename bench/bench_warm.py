@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from wdcli.data.io import read_table
-from wdcli.data.split import split_rows
+from wdcli.data.split import Rule
 from wdcli.spec import load_spec
 from wdcli.train import train
 from wdcli.train.warm import Previous, optimizer_state, warm_start
@@ -26,9 +26,10 @@ from wdcli.train.warm import Previous, optimizer_state, warm_start
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 
 
-def day_frames(frame: pl.DataFrame, split) -> dict[str, pl.DataFrame]:
-    tr, va, te = split_rows(len(frame), split.validation, split.test, split.seed)
-    return {"train": frame[tr], "validation": frame[va], "test": frame[te]}
+def day_frames(frame: pl.DataFrame, split, day: str) -> dict[str, pl.DataFrame]:
+    """A day's rows split as the spec's data.split says."""
+    parts = Rule(split.validation, split.test, split.seed, split.key).parts(frame, day, 0)
+    return {name: frame.filter(pl.Series(parts == i)) for i, name in enumerate(("train", "validation", "test"))}
 
 
 def main() -> None:
@@ -42,8 +43,8 @@ def main() -> None:
         data = spec.data.train if isinstance(spec.data.train, str) else spec.data.train[0]
         frame = read_table(data)
         half = len(frame) // 2
-        day1, day2 = day_frames(frame.head(half), spec.data.split), day_frames(frame.tail(len(frame) - half),
-                                                                                spec.data.split)
+        day1 = day_frames(frame.head(half), spec.data.split, "day1")
+        day2 = day_frames(frame.tail(len(frame) - half), spec.data.split, "day2")
         t0 = time.perf_counter()
         first = train(spec, day1)
         print(f"{name}: day 1 ({len(day1['train']):,} training rows): {len(first.history)} epochs, validation AUC "

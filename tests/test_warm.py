@@ -13,7 +13,6 @@ import torch
 from typer.testing import CliRunner
 
 from wdcli.cli import app
-from wdcli.data.split import split_rows
 from wdcli.features import fit_pipeline
 from wdcli.features.fitted import Buckets, Hashed, Text, Vocabulary
 from wdcli.model.optim import init_state, make_optimizers
@@ -77,8 +76,8 @@ def days(path, n: int) -> tuple[dict, dict]:
     df = pl.read_parquet(path).head(n)
     out = []
     for day in (df.head(n // 2), df.tail(n - n // 2)):
-        tr, va, _ = split_rows(len(day), 0.2, 0.0, 5)
-        out.append({"train": day[tr], "validation": day[va]})
+        validation = np.random.default_rng(5).random(len(day)) < 0.2
+        out.append({"train": day.filter(~validation), "validation": day.filter(validation)})
     return out[0], out[1]
 
 
