@@ -95,7 +95,9 @@ def serve(model: Annotated[Optional[Path], typer.Option(
     server = Server(config)  # load (and check) the model here, so that a bad folder is a clear error
     err.print(f"serving {server.models.current.path} on http://{host}:{port} ({workers} worker"
               f"{'s' if workers > 1 else ''}; watching for new runs: {'yes' if watch else 'no'})")
-    run_server(config, server if workers == 1 else None)
+    if workers > 1:
+        server = None  # (each worker loads its own; the parent only supervises them)
+    run_server(config, server)
 
 
 @command
