@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -123,11 +123,14 @@ class Server:
             raise BadRequest(413, f"the body is {int(size):,} bytes; this server takes at most {self.max_body:,} "
                                   "(wdcli serve --max-body-mb)")
         chunks, total = [], 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > self.max_body:
-                raise BadRequest(413, f"the body is over {self.max_body:,} bytes (wdcli serve --max-body-mb)")
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > self.max_body:
+                    raise BadRequest(413, f"the body is over {self.max_body:,} bytes (wdcli serve --max-body-mb)")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise BadRequest(400, "the client went away before sending the whole body") from None
         return b"".join(chunks)
 
     def route(self, path: str, handler, methods: list[str]) -> Route:
