@@ -154,3 +154,22 @@ def test_cli_warm_start_stores_what_was_carried(workdir):
     assert r.exit_code == 2 and "nowhere" in r.output
     r = runner.invoke(app, ["train", str(tiny), "-q", "--warm-start", "day1", "--set", "label.positive=<=50K"])
     assert r.exit_code == 2 and "same label" in r.output
+
+
+def test_first_layer_copied_by_feature_when_a_deep_feature_is_added():
+    base = ["train.epochs=1", "train.threads=1"]
+    old_spec = load_spec(SPECS / "tiny.yaml", [*base, "deep.embed=[education, occupation]"])
+    new_spec = load_spec(SPECS / "tiny.yaml", [*base, "deep.embed=[education, native-country, occupation]"])
+    first = train(old_spec)
+    fitted = fit_pipeline(new_spec, pl.read_csv(SPECS / "data" / "tiny.csv"))
+    torch.manual_seed(0)
+    model = WideDeep(build_config(fitted))
+    fresh = model.mlp[0].weight.detach().clone()
+    report = warm_start(previous_of(first), model, make_optimizers(model, new_spec.train), fitted)
+    assert report["mlp"] == "3 of 3 layers copied"
+    old_w, w = first.model.mlp[0].weight, model.mlp[0].weight
+    d = new_spec.deep.embedding_dim  # the input: education, native-country, occupation (d each), then numeric
+    assert torch.equal(w[:, :d], old_w[:, :d])  # education
+    assert torch.equal(w[:, d:2 * d], fresh[:, d:2 * d])  # native-country: new, fresh
+    assert torch.equal(w[:, 2 * d:], old_w[:, d:])  # occupation and the numeric columns
+    assert torch.equal(model.mlp[2].weight, first.model.mlp[2].weight)
