@@ -65,11 +65,24 @@ class Load:
         self.latencies: list[float] = []
         self.errors: list[str] = []
         self.scored = 0
+        self.reconnects = 0  # idle connections the server had closed, sent again on a new one
 
     async def one(self, i: int, due: float) -> None:
-        conn = self.idle.pop() if self.idle else await Connection.open(self.port)
+        body = self.bodies[i % len(self.bodies)]
+        reused = bool(self.idle)
+        conn = self.idle.pop() if reused else await Connection.open(self.port)
         try:
-            status, body = await conn.request("POST", "/predict", self.bodies[i % len(self.bodies)])
+            try:
+                status, body = await conn.request("POST", "/predict", body)
+            except (OSError, asyncio.IncompleteReadError):
+                if not reused:
+                    raise
+                # the server closed this idle keep-alive connection (uvicorn: after 5 s idle), as any HTTP
+                # client meets now and then: send again on a new one, as httpx and browsers do
+                conn.close()
+                self.reconnects += 1
+                conn = await Connection.open(self.port)
+                status, body = await conn.request("POST", "/predict", body)
         except (OSError, asyncio.IncompleteReadError) as e:
             self.errors.append(f"{type(e).__name__}: {e}")
             conn.close()
@@ -112,10 +125,12 @@ class Load:
                "p90_ms": float(np.percentile(lat, 90)) if len(lat) else None,
                "p99_ms": float(np.percentile(lat, 99)) if len(lat) else None,
                "max_ms": float(lat.max()) if len(lat) else None,
-               "requests_per_s": len(lat) / seconds, "candidates_per_s": self.scored / seconds}
+               "requests_per_s": len(lat) / seconds, "candidates_per_s": self.scored / seconds,
+               "reconnects": self.reconnects}
         print(f"{name:>28}: {out['requests']:6,} requests, {out['errors']} errors, p50 {out['p50_ms']:.2f} ms, "
               f"p90 {out['p90_ms']:.2f} ms, p99 {out['p99_ms']:.2f} ms, max {out['max_ms']:.1f} ms, "
-              f"{out['requests_per_s']:,.0f} req/s, {out['candidates_per_s']:,.0f} candidates/s", flush=True)
+              f"{out['requests_per_s']:,.0f} req/s, {out['candidates_per_s']:,.0f} candidates/s"
+              + (f" ({self.reconnects} stale keep-alive connections reopened)" if self.reconnects else ""), flush=True)
         for e in self.errors[:3]:
             print(f"{'':>30}error: {e}")
         return out
