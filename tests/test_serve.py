@@ -300,5 +300,16 @@ def test_serve_without_a_model_is_a_clear_error(workdir):
 
     from wdcli.cli import app
 
-    r = CliRunner().invoke(app, ["serve", "--port", "0"])
+    r = CliRunner().invoke(app, ["serve", "--port", "8999"])
     assert r.exit_code == 2 and "no trained model" in r.output
+    r = CliRunner().invoke(app, ["serve", "--port", "0"])
+    assert r.exit_code == 2 and "must be 1 or more" in r.output
+
+
+def test_serve_check_loads_and_exits(runs):
+    from typer.testing import CliRunner
+
+    from wdcli.cli import app
+
+    r = CliRunner().invoke(app, ["serve", "--model", str(runs / "runs" / "apps"), "--check", "--port", "8123"])
+    assert r.exit_code == 0 and "loads" in r.output and "http://127.0.0.1:8123" in r.output

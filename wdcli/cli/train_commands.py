@@ -26,7 +26,7 @@ def train(spec: SpecArg, set: SetOpt = None,
           force: Annotated[bool, typer.Option("--force", help="Replace the run already in --output DIR.")] = False,
           resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
           warm_start: Annotated[Optional[Path], typer.Option(
-              "--warm-start", help="Start from this previous run's weights and optimizer state (a run folder, "
+              "--warm-start", metavar="DIR", help="Start from this previous run's weights and optimizer state (a run folder, "
                                    "or runs/NAME for its latest).")] = None,
           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
           json_: JsonOpt = False) -> None:
