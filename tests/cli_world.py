@@ -139,4 +139,7 @@ def base_args(w: World) -> dict[str, list]:
         "predict": ["--input", w.data, "-q"],
         "rank": ["--input", w.data, "--group-by", "education", "-q"],
         "inspect": ["-q"],
+        "verify": ["runs/tiny", "--baseline", "runs/tiny", "--input", w.data],
+        "serve": ["--model", "runs/tiny", "--check"],  # (--check: load and check, then exit instead of serving)
+        "export": ["runs/tiny", "--output", w.fresh("export")],
     }

@@ -69,7 +69,8 @@ def command_lines(draw, world):
     """A command with some of its options, zero to two of them wrong, in any order."""
     name = draw(st.sampled_from(sorted(COMMANDS)))
     opts = [o for o in COMMANDS[name] if o.names[0] != "--debug"]  # --debug shows tracebacks on purpose
-    needed = ("--input", "--group-by")  # (rank needs a group: the world's spec names none)
+    needed = ("--input", "--group-by", "--check")  # (rank needs a group: the world's spec names none; serve
+    # with --check loads and checks, then exits instead of serving)
     chosen = [o for o in opts if o.argument or o.names[0] in needed or draw(st.integers(0, 2)) == 0]
     wrong = set(draw(st.lists(st.sampled_from(range(len(chosen))), max_size=2))) if chosen else set()
     groups = []

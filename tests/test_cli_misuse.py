@@ -102,7 +102,8 @@ WRITE_CASES = {"folder": "is a folder", "wrong extension": "unknown file type '.
 def file_options():
     """(command, option, role) for every option that names a file or folder."""
     roles = {("--input", "FILE"): "read", ("--output", "FILE"): "write", ("--output", "DIR"): "run folder",
-             ("--model", "DIR"): "model", ("SPEC", "SPEC"): "spec"}
+             ("--model", "DIR"): "model", ("SPEC", "SPEC"): "spec", ("--baseline", "DIR"): "model", ("--warm-start", "DIR"): "model",
+             ("--verify-input", "FILE"): "read", ("RUN", "RUN"): "run", ("--output", "FOLDER"): "export folder"}
     found = []
     for name, opts in COMMANDS.items():
         for o in opts:
@@ -156,9 +157,19 @@ def test_every_file_option_with_a_wrong_file(name, opt, role, w):
         clean_exit_2(invoke(name, *replace_option(base, opt.names[0], taken)), "already holds a run; pass --force")
         assert invoke(name, *replace_option(base, opt.names[0], taken), "--force").exit_code == 0
     elif role == "model":
-        clean_exit_2(invoke(name, *base, "--model", w.bad["missing"]), "no such model folder")
-        clean_exit_2(invoke(name, *base, "--model", w.data), "not a model folder")
-        clean_exit_2(invoke(name, *base, "--model", w.bad["folder"]), "not a model folder")
+        clean_exit_2(invoke(name, *base, opt.names[0], w.bad["missing"]), "no such model folder")
+        clean_exit_2(invoke(name, *base, opt.names[0], w.data), "not a model folder")
+        clean_exit_2(invoke(name, *base, opt.names[0], w.bad["folder"]), "not a model folder")
+    elif role == "run":  # a run folder as the first argument
+        clean_exit_2(invoke(name, w.bad["missing"], *base[1:]), "no such model folder")
+        clean_exit_2(invoke(name, w.data, *base[1:]), "not a model folder")
+        clean_exit_2(invoke(name, w.bad["folder"], *base[1:]), "not a model folder")
+    elif role == "export folder":
+        clean_exit_2(invoke(name, *replace_option(base, opt.names[0], w.data)), "is a file; give a folder")
+        taken = w.fresh("export")
+        taken.mkdir()
+        (taken / "x.txt").write_text("")
+        clean_exit_2(invoke(name, *replace_option(base, opt.names[0], taken)), "already holds files; pass --force")
 
 
 def test_os_errors_anywhere_are_messages_not_internal_errors(w, monkeypatch):

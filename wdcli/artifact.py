@@ -6,7 +6,8 @@
         pipeline.json       the fitted pipeline (vocab/*.parquet for large vocabularies)
         model.json          the ModelConfig the model is rebuilt from
         weights.safetensors the weights
-        metrics.json        final metrics per split and the per-epoch history
+        metrics.json        final metrics per split and the per-epoch history (and what a warm start carried)
+        optimizer.safetensors  the optimizers' state by parameter name, for a later warm start (optional)
     runs/<spec name>/LATEST, runs/LATEST   the relative path of the latest run
 
 A run is written into a hidden temporary folder and renamed into place when complete, so a killed run leaves
@@ -32,6 +33,7 @@ from .model.plan import ModelConfig
 from .spec import Spec
 
 FORMAT_VERSION = 1
+OPTIMIZER = "optimizer.safetensors"
 REQUIRED = ("spec.yaml", "pipeline.json", "model.json", "weights.safetensors", "metrics.json")
 
 
@@ -59,7 +61,8 @@ def _write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_run_files(folder: Path, spec: Spec, fitted: FittedPipeline, config: ModelConfig, model, metrics: dict) -> None:
+def write_run_files(folder: Path, spec: Spec, fitted: FittedPipeline, config: ModelConfig, model, metrics: dict,
+                    optimizer: dict | None = None) -> None:
     """Write every file of an artifact into `folder`, manifest last."""
     from safetensors.torch import save_file
 
@@ -71,6 +74,9 @@ def write_run_files(folder: Path, spec: Spec, fitted: FittedPipeline, config: Mo
     save_file(state, str(folder / "weights.safetensors"))
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     names = ["spec.yaml", *files, "model.json", "weights.safetensors", "metrics.json"]
+    if optimizer:
+        save_file({k: v.detach().cpu().contiguous() for k, v in optimizer.items()}, str(folder / OPTIMIZER))
+        names.append(OPTIMIZER)
     manifest = {"format_version": FORMAT_VERSION, "wdcli_version": __version__, "name": spec.name,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": {n: _sha256(folder / n) for n in names}}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
@@ -100,8 +106,9 @@ def _alive(pid: int) -> bool:
 
 
 def save_artifact(spec: Spec, fitted: FittedPipeline, config: ModelConfig, model, metrics: dict,
-                  output: str | Path | None = None) -> Path:
-    """Save a run atomically. Without `output`: runs/<name>/<run id>, and the LATEST pointers are updated."""
+                  output: str | Path | None = None, optimizer: dict | None = None) -> Path:
+    """Save a run atomically. Without `output`: runs/<name>/<run id>, and the LATEST pointers are updated.
+    `optimizer`: the optimizers' state by parameter name, kept for a later warm start."""
     if output is not None:
         final = Path(output)
         root = None
@@ -118,7 +125,7 @@ def save_artifact(spec: Spec, fitted: FittedPipeline, config: ModelConfig, model
     tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
-    write_run_files(tmp, spec, fitted, config, model, metrics)
+    write_run_files(tmp, spec, fitted, config, model, metrics, optimizer)
     if final.exists():  # replace a previous artifact: old aside, new in, old removed
         old = final.parent / f".old-{final.name}-{os.getpid()}"
         os.rename(final, old)
@@ -212,3 +219,17 @@ def load_artifact(model: str | Path | None = None) -> Artifact:
     net.load_state_dict(state)
     net.eval()
     return Artifact(path, spec, fitted, config, net, metrics)
+
+
+def load_optimizer_state(art: Artifact) -> dict:
+    """The optimizers' state a run kept (checked with the rest by `load_artifact`); {} for a run without it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    file = art.path / OPTIMIZER
+    if not file.exists():
+        return {}
+    try:
+        return load_file(str(file))
+    except (OSError, SafetensorError) as e:
+        raise ArtifactError(f"{file}: cannot be read ({e}); retrain or restore the folder") from None

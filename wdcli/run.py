@@ -7,13 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifact import save_artifact
+from .artifact import load_artifact, load_optimizer_state, save_artifact
 from .data.split import load_splits, split_names
+from .errors import ArtifactError
 from .features import FittedPipeline, fit_pipeline, transform
 from .model.plan import ModelConfig, build_config
 from .spec import Spec
 from .train import TrainResult, train
 from .train.checkpoint import checkpoint_path
+from .train.warm import Previous, optimizer_state, warm_start
 
 
 @dataclass(frozen=True)
@@ -38,25 +40,46 @@ def check(spec: Spec) -> Checked:
 
 
 def run_training(spec: Spec, output: str | Path | None = None, reporter=None,
-                 frames: dict | None = None, resume: bool = False) -> tuple[TrainResult, Path]:
+                 frames: dict | None = None, resume: bool = False,
+                 warm_from: str | Path | None = None) -> tuple[TrainResult, Path]:
     """Train a spec and save its artifact; returns the result and the artifact's folder.
 
     Reading the data files itself (no `frames`), it writes checkpoints beside the runs, continues from one
-    with `resume=True`, and deletes it once the artifact is saved."""
+    with `resume=True`, and deletes it once the artifact is saved. `warm_from` (a run folder, or a folder with
+    a LATEST pointer) starts from that run's weights and optimizer state (`wdcli.train.warm`)."""
     checkpoint = checkpoint_path(spec, output) if frames is None else None
-    result = train(spec, frames, reporter, checkpoint=checkpoint, resume=resume)
+    warm, report = None, {}
+    if warm_from is not None:
+        previous = load_previous(warm_from, spec)
+        warm = lambda trainer, fitted: report.update(  # noqa: E731
+            warm_start(previous, trainer.model, trainer.optimizers, fitted))
+    result = train(spec, frames, reporter, checkpoint=checkpoint, resume=resume, warm=warm)
     metrics = {"splits": result.metrics, "history": result.history, "seconds": result.seconds,
                "parameters": result.config.param_counts()}
+    if report:
+        result.warm_start = metrics["warm_start"] = report
     runtime = result.runtime
     path = checkpoint_path(spec, output).parent  # (the other processes of a torchrun job only learn the folder)
     if runtime is None or runtime.main:
-        path = save_artifact(spec, result.fitted, result.config, result.model, metrics, output)
+        opt = optimizer_state(result.trainer.model, result.trainer.optimizers) if result.trainer is not None else None
+        path = save_artifact(spec, result.fitted, result.config, result.model, metrics, output, opt)
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
     if runtime is not None:
         runtime.barrier()
         runtime.close()
     return result, path
+
+
+def load_previous(model: str | Path, spec: Spec) -> Previous:
+    """A previous run to warm-start from: it must predict the same label."""
+    art = load_artifact(model)
+    old, new = art.spec.label, spec.label
+    if (old.column, old.positive) != (new.column, new.positive):
+        raise ArtifactError(f"{art.path}: predicts '{old.column}'" + (f" = {old.positive!r}" if old.positive else "")
+                            + f", the spec predicts '{new.column}'" + (f" = {new.positive!r}" if new.positive else "")
+                            + "; a warm start needs the same label (train without --warm-start)")
+    return Previous(str(art.path), art.fitted, art.config, art.model, load_optimizer_state(art))
 
 
 def compare_models(spec: Spec, reporter=None) -> list[dict]:

@@ -25,6 +25,9 @@ def train(spec: SpecArg, set: SetOpt = None,
               help="Write the run to this folder instead of runs/NAME/RUN_ID (an existing one needs --force).")] = None,
           force: Annotated[bool, typer.Option("--force", help="Replace the run already in --output DIR.")] = False,
           resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
+          warm_start: Annotated[Optional[Path], typer.Option(
+              "--warm-start", metavar="DIR", help="Start from this previous run's weights and optimizer state (a run folder, "
+                                   "or runs/NAME for its latest).")] = None,
           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
           json_: JsonOpt = False,
           device: Annotated[Optional[str], typer.Option(
@@ -38,7 +41,8 @@ def train(spec: SpecArg, set: SetOpt = None,
 
     Checkpoints are written as it trains: Ctrl-C stops after writing one, and --resume continues from it.
     Under torchrun (`torchrun --nproc-per-node N -m wdcli train SPEC`, or --nproc N) every process trains on its
-    share of each batch; the first one reports and saves."""
+    share of each batch; the first one reports and saves.
+    --warm-start RUN carries the previous run's weights over, value by value, to the new data's features."""
     import os
 
     from ..errors import ArtifactError
@@ -49,7 +53,7 @@ def train(spec: SpecArg, set: SetOpt = None,
     overrides = list(set or []) + ([f"train.device={device}"] if device else [])
     s = load_spec(spec, overrides)
     if nproc is not None and nproc > 1 and "RANK" not in os.environ:
-        raise typer.Exit(_spawn(nproc, spec, overrides, output, force, resume, quiet, json_))
+        raise typer.Exit(_spawn(nproc, spec, overrides, output, force, resume, quiet, json_, warm_start))
     if int(os.environ.get("RANK", 0)) > 0:  # another process of a torchrun job: the first one speaks
         quiet = True
     if output is not None and output.is_dir() and any(output.iterdir()) and not force:
@@ -66,22 +70,26 @@ def train(spec: SpecArg, set: SetOpt = None,
         err.print(f"resuming from {ckpt}", markup=False, highlight=False)
     replacing = output is not None and output.is_dir() and any(output.iterdir())
     with Progress(err, quiet) as progress:  # Ctrl-C: the progress stops here, then `command` says how to resume
-        result, path = run_training(s, output=output, reporter=progress, resume=resume)
+        result, path = run_training(s, output=output, reporter=progress, resume=resume,
+                                    warm_from=warm_start)
     if result.runtime is not None and not result.runtime.main:
         return
     if replacing:
         err.print(f"replaced the previous contents of {output}", markup=False, highlight=False)
     if json_:
         emit_json({"path": str(path), "name": s.name, "model": s.model, "epochs": len(result.history),
-                   "seconds": result.seconds, "metrics": result.metrics, "history": result.history})
+                   "seconds": result.seconds, "metrics": result.metrics, "history": result.history,
+                   **({"warm_start": result.warm_start} if result.warm_start else {})})
         return
+    if result.warm_start:
+        out.print(warm_table(result.warm_start))
     out.print(metrics_table(f"{s.name}: {s.model}, {len(result.history)} epochs in {result.seconds:.1f}s",
                              result.metrics, METRIC_KEYS))
     out.print(f"saved: {path}", markup=False, highlight=False)
 
 
 def _spawn(nproc: int, spec: Path, overrides: list[str], output: Path | None, force: bool, resume: bool,
-           quiet: bool, json_: bool) -> int:
+           quiet: bool, json_: bool, warm_start: Path | None) -> int:
     """Run this training in `nproc` processes on this machine, as torchrun would start them (RANK, WORLD_SIZE,
     MASTER_ADDR, ... in their environment); returns the first failing process's exit code, else 0. A process
     that fails stops the others."""
@@ -98,6 +106,7 @@ def _spawn(nproc: int, spec: Path, overrides: list[str], output: Path | None, fo
     args = [sys.executable, "-m", "wdcli", "train", str(spec), *[f"--set={o}" for o in overrides]]
     args += (["--output", str(output)] if output else []) + (["--force"] if force else [])
     args += (["--resume"] if resume else []) + (["-q"] if quiet else []) + (["--json"] if json_ else [])
+    args += ["--warm-start", str(warm_start)] if warm_start else []
     threads = str(max(1, (os.cpu_count() or 1) // nproc))
     if not quiet:
         err.print(f"starting {nproc} processes (data parallel, {threads} thread{'s' if threads != '1' else ''} each)",
@@ -122,6 +131,17 @@ def _spawn(nproc: int, spec: Path, overrides: list[str], output: Path | None, fo
         for p in procs:
             p.wait()
     return code or next((p.returncode for p in procs if p.returncode), 0)
+
+
+def warm_table(report: dict) -> Table:
+    """What a warm start carried over, per feature (ids)."""
+    t = Table(title=f"warm start from {report['from']}: mlp {report['mlp']}, optimizer state {report['optimizer_state']}")
+    for c in ("feature", "carried", "new", "dropped"):
+        t.add_column(c, justify="left" if c == "feature" else "right")
+    t.add_column("note")
+    for name, r in report["features"].items():
+        t.add_row(name, fmt(r["carried"]), fmt(r["new"]), fmt(r["dropped"]), r.get("note", ""))
+    return t
 
 
 @command

@@ -297,11 +297,15 @@ class FittedPipeline:
         return self.features[name].id_name(i)
 
     # ------------------------------------------------------------------------------------------- save/load
+    def feature_dicts(self) -> list[dict]:
+        """Every feature as plain JSON data, lists inline (what pipeline.json holds, less the Parquet files)."""
+        return _FEATURES.dump_python(list(self.features.values()), mode="json")
+
     def save(self, folder: Path) -> list[str]:
         """Write pipeline.json (and vocab/*.parquet for large lists); returns the files written."""
         folder.mkdir(parents=True, exist_ok=True)
         written, features = [], []
-        for f in _FEATURES.dump_python(list(self.features.values()), mode="json"):
+        for f in self.feature_dicts():
             for key in ("values", "hashes", "names"):
                 if key in f and len(f[key]) > BIG_LIST:
                     rel = f"vocab/{len(written)}_{key}.parquet"

@@ -193,3 +193,31 @@ def _make(params, opt, sparse_ids: set[int]) -> list[torch.optim.Optimizer]:
         if dense:
             out.append(torch.optim.SGD(dense, lr=opt.lr, momentum=opt.momentum))
     return out
+
+
+def init_state(opt: torch.optim.Optimizer) -> None:
+    """Create every parameter's state now, as its first step would (each optimizer above does it lazily), so
+    that a warm start (`wdcli.train.warm`) can fill it in before the first step. State already there is kept."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            state = opt.state[p]
+            if state:
+                continue
+            if isinstance(opt, FTRL):
+                state["z"], state["n"] = torch.zeros_like(p), torch.zeros_like(p)
+            elif isinstance(opt, Adagrad):
+                state["sum"] = torch.full_like(p, group["initial_accumulator"])
+            elif isinstance(opt, SparseSGD | torch.optim.SGD):
+                if group["momentum"]:
+                    # (torch's SGD starts its buffer as the first gradient: momentum * 0 + g is the same)
+                    state["velocity" if isinstance(opt, SparseSGD) else "momentum_buffer"] = torch.zeros_like(p)
+            elif isinstance(opt, torch.optim.SparseAdam):
+                state["step"] = 0
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            elif isinstance(opt, torch.optim.Adam | torch.optim.AdamW):
+                state["step"] = torch.tensor(0.0)
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            else:  # pragma: no cover - every optimizer _make builds is handled above
+                raise TypeError(f"no eager state for {type(opt).__name__}")

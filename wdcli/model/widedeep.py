@@ -128,7 +128,8 @@ def _bag_sum(table: torch.Tensor, bag: Bag, offset: int) -> torch.Tensor:
 @torch.inference_mode()
 def probabilities(model: WideDeep, batches: Iterable[Batch]) -> np.ndarray:
     """P(y=1) of every row of the batches, in order, as float64 (the sigmoid taken in float64)."""
-    model.eval()
+    if model.training:
+        model.eval()
     logits = [model(b.sparse, b.multi, b.dense).float().cpu() for b in batches]
     x = torch.cat(logits).numpy().astype(np.float64) if logits else np.zeros(0)
     return 1.0 / (1.0 + np.exp(-x))

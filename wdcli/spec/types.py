@@ -257,6 +257,23 @@ class Train(Strict):
     precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: autocast the MLP's matrix products.")
 
 
+# ---------------------------------------------------------------------------------------------- verify
+
+
+class Verify(Strict):
+    """The gate `wdcli verify` (and `wdcli serve`'s reload) applies before a new model replaces a served one:
+    both score the same labelled rows, and each check compares the new model with the baseline."""
+
+    max_auc_drop: float = Field(0.005, ge=0, description="The new AUC may be at most this much below the baseline's.")
+    max_logloss_increase: float = Field(0.01, ge=0, description="The new log loss may be at most this much higher.")
+    max_calibration_error: float = Field(
+        0.1, ge=0, description="|mean score / base rate - 1| of the new model (or the baseline's, if larger).")
+    max_gauc_drop: float = Field(0.005, ge=0, description="With label.group: the new gAUC's largest drop.")
+    moved_by: float = Field(0.1, gt=0, lt=1, description="A row's score moved when it changed by more than this.")
+    max_moved_share: float = Field(0.2, ge=0, le=1, description="The largest share of rows whose score moved.")
+    max_psi: float = Field(0.2, ge=0, description="Population stability index of the scores, new vs baseline.")
+
+
 # ----------------------------------------------------------------------------------------------- spec
 
 
@@ -273,6 +290,7 @@ class Spec(Strict):
     deep: Deep = Field(default_factory=Deep)
     model: Literal["wide_deep", "wide", "deep"] = "wide_deep"
     train: Train = Field(default_factory=Train)
+    verify: Verify = Field(default_factory=Verify)
 
     @model_validator(mode="before")
     @classmethod

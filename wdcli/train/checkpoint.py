@@ -72,6 +72,7 @@ def fingerprint(spec: Spec) -> str:
     d = spec.model_dump(mode="json")
     for key in MAY_CHANGE:
         d["train"].pop(key, None)
+    d.pop("verify", None)  # the serving gate's thresholds do not change training
     files = []
     for split in ("train", "validation", "test"):
         paths = getattr(spec.data, split)

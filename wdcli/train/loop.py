@@ -11,7 +11,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import polars as pl
 import torch
@@ -56,15 +56,19 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)  # one record per epoch
     seconds: float = 0.0
     runtime: Runtime | None = None  # where it ran (its rank decides who saves the artifact)
+    trainer: Trainer | None = None  # its optimizers' state goes into the artifact (for a later warm start)
+    warm_start: dict | None = None  # what a warm start carried (wdcli.train.warm), set by its caller
 
 
 def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: Reporter | None = None,
-          checkpoint: Path | None = None, resume: bool = False) -> TrainResult:
+          checkpoint: Path | None = None, resume: bool = False,
+          warm: Callable[[Trainer, FittedPipeline], None] | None = None) -> TrainResult:
     """Fit the pipeline on the training rows, train the model, keep the best epoch's weights.
 
     With `checkpoint`, the run's state is written there now and then (spec.train.checkpoint) and on Ctrl-C or
     SIGTERM, which stop the run with `Interrupted`; `resume=True` continues from the checkpoint there.
-    Started by torchrun, every process runs this (on its share of the rows); the first reports and writes."""
+    Started by torchrun, every process runs this (on its share of the rows); the first reports and writes.
+    `warm(trainer, fitted)` initialises the new trainer from a previous run (`wdcli.train.warm`)."""
     cfg = spec.train
     runtime = Runtime.start(cfg.threads, cfg.device, cfg.precision)
     reporter = reporter if runtime.main else None
@@ -73,6 +77,8 @@ def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: R
     fitted, sources, names = prepare(spec, frames, runtime, progress)
     config = build_config(fitted)
     trainer = Trainer(config, cfg, runtime)
+    if warm is not None:
+        warm(trainer, fitted)
     stopper = EarlyStopping(cfg.early_stopping.metric, cfg.early_stopping.patience)
     data = sources["train"]
     monitor = sources.get("validation", data)
@@ -97,7 +103,8 @@ def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: R
             if epoch < cfg.epochs:
                 run.save()
             run.check_stop()
-    result = TrainResult(spec, fitted, config, trainer.model, history=run.progress.history, seconds=run.elapsed())
+    result = TrainResult(spec, fitted, config, trainer.model, history=run.progress.history, seconds=run.elapsed(),
+                         trainer=trainer)
     if stopper.best_state is not None:
         trainer.model.load_state_dict(stopper.best_state)
     for split, source in sources.items():  # (streamed training rows: the first TRAIN_METRIC_ROWS of them)

@@ -1,0 +1,69 @@
+"""`wdcli export RUN --format onnx`: onnxruntime's scores equal torch's to 1e-5 (census and apps models), and
+the pipeline's JSON reads back as the same fitted features."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+from wdcli.export import export_run
+from wdcli.export.onnx import feeds
+from wdcli.features.fitted import _FEATURES
+from wdcli.score import Scorer
+
+from .conftest import SPECS
+
+runner = CliRunner()
+
+CASES = {  # spec, rows to score, training overrides (small: the check is the graph, not the model's quality)
+    "census": ("census.yaml", lambda: pl.read_parquet(SPECS / "data" / "adult.parquet").tail(3000),
+               ["train.max_rows=4000"]),
+    "apps": ("apps.yaml", lambda: pl.read_csv(SPECS / "data" / "apps_candidates.csv"), ["train.max_rows=6000"]),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_onnxruntime_scores_equal_torch(name, tmp_path):
+    spec, rows, overrides = CASES[name]
+    sets = [x for o in ["train.epochs=1", "train.threads=1", *overrides] for x in ("--set", o)]
+    r = runner.invoke(app, ["train", str(SPECS / spec), "-q", "--output", str(tmp_path / "run"), *sets])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["export", str(tmp_path / "run"), "--format", "onnx", "--output", str(tmp_path / "onnx")])
+    assert r.exit_code == 0, r.output
+    assert {p.name for p in (tmp_path / "onnx").iterdir()} == {"model.onnx", "pipeline.json", "signature.json"}
+
+    scorer = Scorer.load(tmp_path / "run")
+    frame = rows()
+    session = ort.InferenceSession(str(tmp_path / "onnx" / "model.onnx"), providers=["CPUExecutionProvider"])
+    x = feeds(scorer.encoder(frame), scorer.fitted)
+    signature = json.loads((tmp_path / "onnx" / "signature.json").read_text())
+    assert [i.name for i in session.get_inputs()] == [i["name"] for i in signature["inputs"]] == list(x)
+    score, logit = session.run(["score", "logit"], x)
+    expected = scorer.score(frame)
+    assert score.shape == (len(frame),) and np.abs(score - expected).max() < 1e-5
+    assert np.allclose(1 / (1 + np.exp(-logit.astype(np.float64))), expected, atol=1e-5)
+    one = session.run(["score"], feeds(scorer.encoder(frame.head(1)), scorer.fitted))[0]  # any batch size
+    assert abs(one[0] - expected[0]) < 1e-5
+
+    pipeline = json.loads((tmp_path / "onnx" / "pipeline.json").read_text())
+    assert pipeline["order"] == {"sparse": scorer.fitted.univalent, "multivalent": scorer.fitted.multivalent,
+                                 "dense": scorer.fitted.dense}
+    assert _FEATURES.validate_python(pipeline["features"]) == list(scorer.fitted.features.values())
+
+
+def test_unknown_format_is_an_error(tmp_path):
+    r = runner.invoke(app, ["export", str(tmp_path), "--format", "tflite"])
+    assert r.exit_code == 2 and "tflite" in r.output
+
+
+def test_export_run_default_folder(workdir):
+    r = runner.invoke(app, ["train", str(SPECS / "tiny.yaml"), "-q", "--set", "train.epochs=1"])
+    assert r.exit_code == 0, r.output
+    folder = export_run(None)
+    assert folder.parts[0] == "exports" and folder.parts[1] == "tiny" and (folder / "model.onnx").exists()

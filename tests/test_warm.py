@@ -1,0 +1,175 @@
+"""Warm start: ids matched by value, rows and optimizer state carried, new values fresh; and the two-days
+test: a warm start from day 1, trained on day 2, reaches the cold start's validation AUC in a third of its
+epochs (census and the apps sample)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+from wdcli.features import fit_pipeline
+from wdcli.features.fitted import Buckets, Hashed, Text, Vocabulary
+from wdcli.model.optim import init_state, make_optimizers
+from wdcli.model.widedeep import WideDeep
+from wdcli.model.plan import build_config
+from wdcli.spec import load_spec
+from wdcli.train import train
+from wdcli.train.warm import Previous, id_map, optimizer_state, warm_start
+
+from .conftest import SPECS
+
+runner = CliRunner()
+
+
+def vocab(values, oov=1):
+    return Vocabulary(name="c", source=Text(column="c"), values=values, oov=oov)
+
+
+def test_vocabulary_ids_match_by_value():
+    m = id_map(vocab(["a", "b", "c"]), vocab(["c", "d", "a"]))
+    pairs = dict(zip(m.new_ids.tolist(), m.old_ids.tolist()))
+    # ids: 0 missing, 1 OOV, then the values; 'c' was id 4 and is now 2, 'a' was 2 and is now 4; 'd' is new
+    assert pairs == {0: 0, 1: 1, 2: 4, 4: 2}
+    assert (m.carried, m.new, m.dropped) == (3, 1, 1)
+
+
+def test_other_kinds_match_by_bucket_or_interval():
+    h = Hashed(name="c", source=Text(column="c"), buckets=50)
+    assert id_map(h, h).carried == 50
+    other = id_map(h, h.model_copy(update={"buckets": 60}))
+    assert other.carried == 0 and "50 buckets, now 60" in other.note
+    old = Buckets(name="b", column="x", boundaries=[10, 20, 30])
+    new = Buckets(name="b", column="x", boundaries=[10, 20, 25])
+    pairs = dict(zip(*(a.tolist() for a in (id_map(old, new).new_ids, id_map(old, new).old_ids))))
+    assert pairs == {0: 0, 1: 1, 2: 2}  # (-inf,10) and [10,20) are the same intervals; the others are not
+    assert id_map(None, new).note == "new feature"
+    assert "was buckets" in id_map(old, vocab(["a"])).note
+
+
+def test_more_oov_buckets_do_not_carry_the_old_ones():
+    m = id_map(vocab(["a"], oov=1), vocab(["a"], oov=3))
+    assert dict(zip(m.new_ids.tolist(), m.old_ids.tolist())) == {0: 0, 4: 2}
+
+
+@pytest.mark.parametrize("deep_optimizer", ["adagrad", "adam", "sgd"])
+def test_eager_state_trains_like_lazy_state(deep_optimizer):
+    spec = load_spec(SPECS / "tiny.yaml", [f"train.deep_optimizer={{name: {deep_optimizer}}}",
+                                           "train.wide_optimizer={name: ftrl, l1: 0.01}",
+                                           "train.deep_optimizer.momentum=0.5" if deep_optimizer == "sgd" else
+                                           "train.seed=0"])
+    a = train(spec)
+    torch.manual_seed(0)
+    # the same run with every optimizer's state created before the first step
+    b = train(spec, warm=lambda trainer, fitted: [init_state(o) for o in trainer.optimizers])
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+
+
+def days(path, n: int) -> tuple[dict, dict]:
+    """Two 'days' of a data set (its first and second halves of n rows), each split into train/validation."""
+    df = pl.read_parquet(path).head(n)
+    out = []
+    for day in (df.head(n // 2), df.tail(n - n // 2)):
+        validation = np.random.default_rng(5).random(len(day)) < 0.2
+        out.append({"train": day.filter(~validation), "validation": day.filter(validation)})
+    return out[0], out[1]
+
+
+def previous_of(result) -> Previous:
+    return Previous("day1", result.fitted, result.config, result.model,
+                    optimizer_state(result.trainer.model, result.trainer.optimizers))
+
+
+@pytest.mark.parametrize("name,rows,epochs", [("census", 16000, 6), ("apps", 24000, 6)])
+def test_two_days_warm_start_reaches_cold_auc_in_a_third_of_the_epochs(name, rows, epochs):
+    spec = load_spec(SPECS / f"{name}.yaml", ["train.threads=1", "train.early_stopping.patience=100"])
+    day1, day2 = days(SPECS / "data" / ("adult.parquet" if name == "census" else "apps_train.parquet"), rows)
+    first = train(spec.model_copy(update={"train": spec.train.model_copy(update={"epochs": 3})}), day1)
+    cold = train(spec.model_copy(update={"train": spec.train.model_copy(update={"epochs": epochs})}), day2)
+    cold_auc = max(r["validation_auc"] for r in cold.history)
+    report = {}
+    warm = train(spec.model_copy(update={"train": spec.train.model_copy(update={"epochs": epochs // 3})}), day2,
+                 warm=lambda t, f: report.update(warm_start(previous_of(first), t.model, t.optimizers, f)))
+    warm_aucs = [r["validation_auc"] for r in warm.history]
+    print(f"{name}: cold {[round(r['validation_auc'], 4) for r in cold.history]}, warm {np.round(warm_aucs, 4)}")
+    assert max(warm_aucs) >= cold_auc, (cold_auc, warm_aucs)
+    assert report["mlp"].startswith("3 of 3") and report["optimizer_state"] == "carried"
+
+
+def test_new_value_fresh_row_old_value_learned_row():
+    spec = load_spec(SPECS / "census.yaml", ["train.threads=1", "train.epochs=1", "train.max_rows=3000",
+                                             "train.deep_optimizer={name: adagrad, lr: 0.25}"])
+    df = pl.read_parquet(SPECS / "data" / "adult.parquet").head(6000)
+    day1 = df.head(3000).filter(pl.col("workclass") != "Federal-gov")  # a value day 1 never sees ...
+    day2 = df.tail(3000)
+    first = train(spec, {"train": day1})
+    f2 = fit_pipeline(spec, day2)
+    new_cfg = build_config(f2)
+    torch.manual_seed(spec.train.seed)
+    model = WideDeep(new_cfg)
+    fresh = {k: v.clone() for k, v in model.state_dict().items()}
+    opts = make_optimizers(model, spec.train)
+    report = warm_start(previous_of(first), model, opts, f2)
+    old_wc, new_wc = first.fitted.features["workclass"], f2.features["workclass"]
+    assert "Federal-gov" in new_wc.values and "Federal-gov" not in old_wc.values  # ... that day 2 has
+    assert report["features"]["workclass"]["new"] >= 1
+
+    def row(m, cfg, feature, fitted, value):
+        t = next(t for t in cfg.tables if feature in t.features)
+        at = sum(x.cardinality for x in cfg.tables[:cfg.tables.index(t)] if x.dim == t.dim)
+        i = fitted.features[feature].values.index(value) + 1 + fitted.features[feature].oov
+        return m.state_dict()[f"embed.{t.dim}.weight"][at + i], f"embed.{t.dim}.weight", at + i
+
+    learned, _, _ = row(first.model, first.config, "workclass", first.fitted, "Private")
+    now, param, r = row(model, new_cfg, "workclass", f2, "Private")
+    assert torch.equal(now, learned) and not torch.equal(now, fresh[param][r])
+    new, param, r = row(model, new_cfg, "workclass", f2, "Federal-gov")
+    assert torch.equal(new, fresh[param][r])
+    state = {n: s for o in opts for p, s in o.state.items() for n, q in model.named_parameters() if q is p}
+    assert torch.all(state[param]["sum"][r] == spec.train.deep_optimizer.initial_accumulator)
+    old_state = optimizer_state(first.trainer.model, first.trainer.optimizers)
+    _, _, old_r = row(first.model, first.config, "workclass", first.fitted, "Private")
+    _, _, r = row(model, new_cfg, "workclass", f2, "Private")
+    assert torch.equal(state[param]["sum"][r], old_state[f"{param}.sum"][old_r])
+
+
+def test_cli_warm_start_stores_what_was_carried(workdir):
+    tiny = SPECS / "tiny.yaml"
+    r = runner.invoke(app, ["train", str(tiny), "-q", "--set", "train.epochs=1", "--output", "day1"])
+    assert r.exit_code == 0, r.output
+    assert (workdir / "day1" / "optimizer.safetensors").exists()
+    r = runner.invoke(app, ["train", str(tiny), "-q", "--set", "train.epochs=1", "--warm-start", "day1",
+                            "--output", "day2"])
+    assert r.exit_code == 0, r.output
+    assert "warm start from day1" in r.output and "carried" in r.output
+    carried = json.loads((workdir / "day2" / "metrics.json").read_text())["warm_start"]
+    assert carried["features"]["education"]["carried"] > 0 and carried["optimizer_state"] == "carried"
+    r = runner.invoke(app, ["train", str(tiny), "-q", "--warm-start", "nowhere"])
+    assert r.exit_code == 2 and "nowhere" in r.output
+    r = runner.invoke(app, ["train", str(tiny), "-q", "--warm-start", "day1", "--set", "label.positive=<=50K"])
+    assert r.exit_code == 2 and "same label" in r.output
+
+
+def test_first_layer_copied_by_feature_when_a_deep_feature_is_added():
+    base = ["train.epochs=1", "train.threads=1"]
+    old_spec = load_spec(SPECS / "tiny.yaml", [*base, "deep.embed=[education, occupation]"])
+    new_spec = load_spec(SPECS / "tiny.yaml", [*base, "deep.embed=[education, native-country, occupation]"])
+    first = train(old_spec)
+    fitted = fit_pipeline(new_spec, pl.read_csv(SPECS / "data" / "tiny.csv"))
+    torch.manual_seed(0)
+    model = WideDeep(build_config(fitted))
+    fresh = model.mlp[0].weight.detach().clone()
+    report = warm_start(previous_of(first), model, make_optimizers(model, new_spec.train), fitted)
+    assert report["mlp"] == "3 of 3 layers copied"
+    old_w, w = first.model.mlp[0].weight, model.mlp[0].weight
+    d = new_spec.deep.embedding_dim  # the input: education, native-country, occupation (d each), then numeric
+    assert torch.equal(w[:, :d], old_w[:, :d])  # education
+    assert torch.equal(w[:, d:2 * d], fresh[:, d:2 * d])  # native-country: new, fresh
+    assert torch.equal(w[:, 2 * d:], old_w[:, d:])  # occupation and the numeric columns
+    assert torch.equal(model.mlp[2].weight, first.model.mlp[2].weight)

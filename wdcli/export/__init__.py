@@ -1,0 +1,50 @@
+"""Exporting a run for other runtimes: the model as ONNX (`onnx`) and the fitted pipeline as plain JSON.
+
+    folder = export_run("runs/apps", "exports/apps")      # model.onnx, pipeline.json, signature.json
+
+Needs the `export` extra (onnx, onnxscript; onnxruntime to run the graph): `pip install 'wdcli[export]'`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from ..artifact import load_artifact
+from ..errors import WdcliError
+
+FORMATS = ("onnx",)
+
+
+def export_run(model: str | Path | None, output: str | Path | None = None, format: str = "onnx") -> Path:
+    """Write a run's model (ONNX), pipeline (JSON) and the graph's signature into a folder, atomically;
+    returns the folder (default: exports/<name>/<run id>)."""
+    if format not in FORMATS:
+        raise WdcliError(f"--format {format!r} is not one wdcli exports ({', '.join(FORMATS)})")
+    try:
+        import onnx  # noqa: F401 - the exporter writes with it
+        import onnxscript  # noqa: F401 - torch's ONNX exporter translates with it
+    except ImportError as e:
+        raise WdcliError(f"wdcli export needs the export extra ({e.name} is not installed): "
+                         "pip install 'wdcli[export]'") from None
+    from .onnx import export_onnx, signature
+
+    art = load_artifact(model)
+    final = Path(output) if output is not None else Path("exports") / art.spec.name / art.path.name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    export_onnx(art.model, art.fitted, tmp / "model.onnx")
+    fitted = art.fitted
+    pipeline = {"format": 2, "name": art.spec.name, "run": art.path.name, "label": art.spec.label.model_dump(),
+                "order": {"sparse": fitted.univalent, "multivalent": fitted.multivalent, "dense": fitted.dense},
+                "features": fitted.feature_dicts()}
+    (tmp / "pipeline.json").write_text(json.dumps(pipeline))
+    (tmp / "signature.json").write_text(json.dumps(signature(fitted), indent=1))
+    if final.exists():
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    return final

@@ -1,0 +1,215 @@
+"""`wdcli serve`: a trained model over HTTP (Starlette under uvicorn), with micro-batching and hot reload.
+
+    POST /predict   {"rows": [...]} or {"columns": {...}}  -> {"model": run, "scores": [...]}
+    POST /rank      the same, + "group_by", "top_k"        -> {"model": run, "groups": [{"group", "candidates"}]}
+    POST /reload    load the run --model points at now (verified first, with --verify-input)
+    GET  /health, /metadata, /metrics (Prometheus text)
+
+A bad request gets a 4xx and a JSON body `{"error": "...", "status": N}` that names the problem; the server
+never answers a bad request with a 500, and never stops on one. See docs/serving.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from ..data import io
+from .batcher import Batcher
+from .bodies import BadRequest, Parsed, dumps, parse
+from .models import Models, log
+from .stats import Stats
+
+ENVIRONMENT = "WDCLI_SERVE_CONFIG"  # how --workers N hands the options to each worker process
+PARSE_IN_THREAD = 1 << 20  # bodies larger than this are parsed off the event loop
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    model: str | None = None  # a run folder, or a folder with a LATEST pointer (runs/apps); None: runs/
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    batch_window_ms: float = 2.0
+    max_batch: int = 8192  # candidates scored in one micro-batch
+    max_candidates: int = 100_000  # per request
+    max_body_mb: float = 32.0
+    watch: bool = True
+    watch_interval: float = 2.0
+    verify_input: str | None = None  # a labelled holdout: a new run must pass `verify` against the current one
+    threads: int = 1  # torch threads per worker
+    access_log: bool = False
+
+
+def _json(body: dict, status: int = 200) -> Response:
+    return Response(dumps(body), status_code=status, media_type="application/json")
+
+
+def _error(status: int, message: str) -> Response:
+    return _json({"error": message, "status": status}, status)
+
+
+class Server:
+    def __init__(self, config: ServeConfig):
+        import torch
+
+        torch.set_num_threads(max(1, config.threads))
+        self.config = config
+        self.stats = Stats()
+        holdout = io.read_table(config.verify_input) if config.verify_input else None
+        self.models = Models(Path(config.model) if config.model else None, self.stats, holdout,
+                             str(config.verify_input or "holdout"))
+        self.batcher = Batcher(self.models, self.stats, config.batch_window_ms / 1000, config.max_batch)
+        self.max_body = int(config.max_body_mb * (1 << 20))
+
+    # --------------------------------------------------------------------------------------- endpoints
+    async def predict(self, request: Request) -> Response:
+        parsed, scores, model = await self._scored(request, ranking=False)
+        body = {"model": model.run, "scores": scores.tolist()}
+        if parsed.keep:
+            kept = parsed.frame.select(parsed.keep).with_columns(score=pl.Series(scores))
+            body["rows"] = kept.to_dicts()
+        return _json(body)
+
+    async def rank(self, request: Request) -> Response:
+        parsed, scores, model = await self._scored(request, ranking=True)
+        default = model.scorer.spec.label.group
+        group = parsed.group_by or (default if default in parsed.frame.columns else None)
+        return _json({"model": model.run, "group_by": group, "groups": ranked(parsed, scores, group)})
+
+    async def reload(self, request: Request) -> Response:
+        status, body = await self.models.reload(explicit=True)
+        return _json(body, status)
+
+    async def health(self, request: Request) -> Response:
+        return _json({"status": "ok", "model": self.models.current.run, "uptime_s": round(self.models.uptime(), 1)})
+
+    async def metadata(self, request: Request) -> Response:
+        return _json(self.models.current.metadata)
+
+    async def metrics(self, request: Request) -> Response:
+        text = self.stats.text(self.models.current.metadata)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    # ------------------------------------------------------------------------------------------ helpers
+    async def _scored(self, request: Request, ranking: bool) -> tuple[Parsed, np.ndarray, object]:
+        self.batcher.receiving_started()
+        try:
+            body = await self._body(request)
+            spec = self.models.current.scorer.spec
+            args = (body, spec, self.config.max_candidates, ranking)
+            parsed = await asyncio.to_thread(parse, *args) if len(body) > PARSE_IN_THREAD else parse(*args)
+        finally:
+            self.batcher.receiving_done()
+        scores, model = await self.batcher.score(parsed.frame)
+        return parsed, scores, model
+
+    async def _body(self, request: Request) -> bytes:
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > self.max_body:
+            raise BadRequest(413, f"the body is {int(size):,} bytes; this server takes at most {self.max_body:,} "
+                                  "(wdcli serve --max-body-mb)")
+        chunks, total = [], 0
+        try:
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > self.max_body:
+                    raise BadRequest(413, f"the body is over {self.max_body:,} bytes (wdcli serve --max-body-mb)")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise BadRequest(400, "the client went away before sending the whole body") from None
+        return b"".join(chunks)
+
+    def route(self, path: str, handler, methods: list[str]) -> Route:
+        name = path.strip("/")
+
+        async def endpoint(request: Request) -> Response:
+            t0 = time.perf_counter()
+            try:
+                response = await handler(request)
+            except BadRequest as e:
+                response = _error(e.status, e.message)
+            except Exception as e:  # noqa: BLE001 - a bug answers 500 and is logged; the server goes on
+                log.exception("%s failed", path)
+                response = _error(500, f"internal error: {type(e).__name__}: {e}")
+            self.stats.request(name, response.status_code, time.perf_counter() - t0)
+            return response
+
+        return Route(path, endpoint, methods=methods)
+
+    def app(self) -> Starlette:
+        @contextlib.asynccontextmanager
+        async def lifespan(app):
+            watcher = (asyncio.get_running_loop().create_task(self.models.watch(self.config.watch_interval))
+                       if self.config.watch else None)
+            try:
+                yield
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
+                self.batcher.close()
+
+        async def http_error(request: Request, exc: HTTPException) -> Response:
+            message = {404: f"no such endpoint: {request.url.path}",
+                       405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, exc.detail)
+            return _error(exc.status_code, message)
+
+        routes = [self.route("/predict", self.predict, ["POST"]), self.route("/rank", self.rank, ["POST"]),
+                  self.route("/reload", self.reload, ["POST"]), self.route("/health", self.health, ["GET"]),
+                  self.route("/metadata", self.metadata, ["GET"]), self.route("/metrics", self.metrics, ["GET"])]
+        return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+
+
+def ranked(parsed: Parsed, scores: np.ndarray, group: str | None) -> list[dict]:
+    """Each group's candidates best first (ties: request order), the top k of each, with their index in the
+    request, rank, score and the kept columns."""
+    frame, k = parsed.frame, parsed.top_k
+    kept = {c: frame[c].to_list() for c in parsed.keep}
+    if group is None:
+        parts = [(None, np.arange(len(frame)))]
+    else:  # the groups in the order they first appear
+        values = frame[group].to_list()
+        rows = frame.select(group).with_row_index("i").group_by(group, maintain_order=True).agg("i")["i"]
+        parts = [(values[r[0]], np.asarray(r, dtype=np.int64)) for r in rows.to_list()]
+    out = []
+    for value, rows in parts:
+        order = rows[np.argsort(-scores[rows], kind="stable")][:k]
+        out.append({"group": value, "candidates": [
+            {"index": int(i), "rank": r, "score": float(scores[i]), **{c: v[i] for c, v in kept.items()}}
+            for r, i in enumerate(order, start=1)]})
+    return out
+
+
+def create_app(config: ServeConfig) -> Starlette:
+    return Server(config).app()
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process (uvicorn's factory, with --workers N)."""
+    return create_app(ServeConfig(**json.loads(os.environ[ENVIRONMENT])))
+
+
+def serve(config: ServeConfig, server: Server | None = None) -> None:
+    """Run the server until stopped (Ctrl-C or SIGTERM); one worker serves `server` if given (loaded)."""
+    import uvicorn
+
+    options = dict(host=config.host, port=config.port, access_log=config.access_log, log_level="info",
+                   loop="auto", http="auto", timeout_graceful_shutdown=5)
+    if config.workers > 1:
+        os.environ[ENVIRONMENT] = json.dumps(asdict(config))
+        uvicorn.run("wdcli.serve.app:app_from_environment", factory=True, workers=config.workers, **options)
+    else:
+        uvicorn.run((server or Server(config)).app(), **options)

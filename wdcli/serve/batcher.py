@@ -1,0 +1,147 @@
+"""Micro-batching, as the paper's serving does: requests that arrive together are encoded and scored as one
+batch, then split back.
+
+One task takes every request waiting when the scorer is free. It waits for more only while other requests are
+still being received (read and parsed), and for at most `window` seconds: a request that arrives alone is
+scored at once, so batching adds no latency under light load, and under heavy load the fixed cost of a
+scoring call (encoder set-up, the model's dozen kernel launches) is paid once per batch instead of once per
+request. Scoring runs in one worker thread (Polars and torch release the GIL), so the event loop keeps
+reading requests meanwhile. Requests are batched with others of the same columns and types, so the encoder's
+per-schema plan applies; if a batch fails (a bad value in one request), each request is scored alone, so only
+the bad one gets the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from ..errors import WdcliError
+from .bodies import BadRequest
+from .models import Loaded, Models
+from .stats import Stats
+
+
+@dataclass
+class _Item:
+    frame: pl.DataFrame
+    future: asyncio.Future
+    key: tuple = field(init=False)
+
+    def __post_init__(self):
+        self.key = (tuple(self.frame.columns), tuple(self.frame.dtypes))
+
+
+class Batcher:
+    def __init__(self, models: Models, stats: Stats, window: float, max_rows: int):
+        self.models, self.stats, self.window, self.max_rows = models, stats, window, max_rows
+        self.pending: list[_Item] = []
+        self.receiving = 0  # requests being read or parsed: they may join the next batch
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="wdcli-score")
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+
+    # ------------------------------------------------------------------------------------ request side
+    def receiving_started(self) -> None:
+        self.receiving += 1
+
+    def receiving_done(self) -> None:
+        self.receiving -= 1
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def score(self, frame: pl.DataFrame) -> tuple[np.ndarray, Loaded]:
+        """The scores of a request's candidates, and the model that gave them."""
+        if self._task is None or self._task.done():
+            self._wakeup = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append(_Item(frame, future))
+        self._wakeup.set()
+        return await future
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------------------------ scoring side
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self.pending:
+                deadline = loop.time() + self.window
+                while self.receiving > 0 and self._rows() < self.max_rows and loop.time() < deadline:
+                    self._wakeup.clear()
+                    try:
+                        await asyncio.wait_for(self._wakeup.wait(), deadline - loop.time())
+                    except TimeoutError:
+                        break
+                batch = self._take()
+                model = self.models.current
+                try:
+                    results = await loop.run_in_executor(self.executor, _score, model, batch)
+                except Exception as e:  # noqa: BLE001 - an unexpected failure answers its requests, never hangs them
+                    results = [e] * len(batch)
+                for item, result in zip(batch, results):
+                    if item.future.done():  # the client went away
+                        continue
+                    if isinstance(result, BaseException):
+                        item.future.set_exception(result)
+                    else:
+                        item.future.set_result((result, model))
+                self.stats.batch(len(batch), sum(len(i.frame) for i in batch))
+
+    def _rows(self) -> int:
+        return sum(len(i.frame) for i in self.pending)
+
+    def _take(self) -> list[_Item]:
+        """The waiting requests, oldest first, up to max_rows candidates (at least one request)."""
+        taken, rows = [], 0
+        while self.pending and (not taken or rows + len(self.pending[0].frame) <= self.max_rows):
+            item = self.pending.pop(0)
+            taken.append(item)
+            rows += len(item.frame)
+        return taken
+
+
+def _score(model: Loaded, batch: list[_Item]) -> list[np.ndarray | BaseException]:
+    """Score a batch in the worker thread: requests of one schema together; a failing group one by one."""
+    results: list[np.ndarray | BaseException | None] = [None] * len(batch)
+    groups: dict[tuple, list[int]] = {}
+    for i, item in enumerate(batch):
+        groups.setdefault(item.key, []).append(i)
+    for members in groups.values():
+        frames = [batch[i].frame for i in members]
+        try:
+            scores = model.scorer.score(pl.concat(frames) if len(frames) > 1 else frames[0], "request")
+        except Exception as e:  # noqa: BLE001 - which request is at fault is found below
+            if len(members) == 1:
+                results[members[0]] = _as_bad_request(e)
+                continue
+            for i in members:
+                try:
+                    results[i] = model.scorer.score(batch[i].frame, "request")
+                except Exception as e:  # noqa: BLE001
+                    results[i] = _as_bad_request(e)
+            continue
+        at = 0
+        for i in members:
+            n = len(batch[i].frame)
+            results[i], at = scores[at:at + n], at + n
+    return results
+
+
+def _as_bad_request(e: Exception) -> BaseException:
+    """A scoring error caused by the request's values as a 422; anything else stays what it is (a 500)."""
+    if isinstance(e, WdcliError):
+        return BadRequest(422, str(e))
+    if isinstance(e, (pl.exceptions.PolarsError, ValueError, TypeError, OverflowError)):
+        return BadRequest(422, f"request: the candidates cannot be scored: {str(e).splitlines()[0][:200]}")
+    return e

@@ -1,0 +1,292 @@
+"""Warm start: a new run begins from a previous run's weights and optimizer state instead of from scratch, as
+the paper's models are, each trained on new data from the one before.
+
+The new pipeline is fitted on the new data, so a vocabulary may gain, lose and reorder values. Each sparse
+feature's ids are matched to the previous run's (`id_map`): vocabulary values by value, crosses' vocabularies
+by combination hash, hashed features and hashed crosses by bucket (when the bucket count is the same), identity
+ids by id, buckets by identical interval; id 0 (missing) always, out-of-vocabulary buckets when their number is
+unchanged. For every matched id the wide weight, the embedding row and their optimizer state (FTRL's z and n,
+AdaGrad's sums, Adam's moments, SGD's velocity) are copied; other ids keep their fresh initialisation. The
+MLP's layers are paired in order and copied where their shapes match; the first layer's input columns are
+copied by the feature they read, so adding or removing a deep feature keeps the rest.
+
+    previous = Previous(path, fitted, config, model, optimizer_state)   # read by wdcli.run from an artifact
+    report = warm_start(previous, trainer, fitted)                      # before the first step
+
+The report says per feature how many ids were carried, are new and were dropped. Optimizer hyperparameters
+come from the new spec; the state copied is the previous run's last epoch's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import torch
+
+from ..features import FittedPipeline
+from ..features.fitted import (Buckets, Feature, Hashed, HashedCross, Identity, Numeric, Vocabulary,
+                               VocabularyCross)
+from ..model.optim import init_state
+from ..model.plan import ModelConfig
+from ..model.widedeep import WideDeep
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What a warm start reads from a previous run: plain data and the rebuilt model."""
+
+    path: str
+    fitted: FittedPipeline
+    config: ModelConfig
+    model: WideDeep
+    optimizer: dict[str, torch.Tensor] = field(default_factory=dict)  # '<parameter>.<key>' (optimizer_state)
+
+
+@dataclass(frozen=True)
+class IdMap:
+    """Which new ids take which old ids' rows, and the counts a report shows (id 0, missing, not counted)."""
+
+    new_ids: np.ndarray
+    old_ids: np.ndarray
+    carried: int
+    new: int
+    dropped: int
+    note: str = ""
+
+
+def optimizer_state(model: torch.nn.Module, optimizers: list[torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
+    """Every optimizer's state by parameter name ('wide.weight.z', 'embed.8.weight.exp_avg'), as tensors."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    out = {}
+    for opt in optimizers:
+        for p, state in opt.state.items():
+            for key, value in state.items():
+                out[f"{names[id(p)]}.{key}"] = (value.detach() if isinstance(value, torch.Tensor)
+                                                else torch.tensor(value))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ ids
+
+
+def id_map(old: Feature | None, new: Feature) -> IdMap:
+    """The ids of `new` that `old` has rows for, matched by what they stand for."""
+    nothing = np.zeros(0, dtype=np.int64)
+    if old is None:
+        return IdMap(nothing, nothing, 0, new.cardinality - 1, 0, "new feature")
+    if old.kind != new.kind:
+        return _pairs(old, new, [0], [0], f"was {old.kind}, now {new.kind}: starts fresh")
+    if isinstance(new, Vocabulary):
+        special = list(range(1 + new.oov)) if old.oov == new.oov else [0]
+        a, b = _match(old.values, new.values, pl.String)
+        return _pairs(old, new, special + list(b + 1 + new.oov), special + list(a + 1 + old.oov))
+    if isinstance(new, VocabularyCross):
+        if new.columns != old.columns:
+            return _pairs(old, new, [0], [0], "crosses other columns: starts fresh")
+        a, b = _match(old.hashes, new.hashes, pl.UInt64)
+        return _pairs(old, new, [0, 1, *(b + 2)], [0, 1, *(a + 2)])
+    if isinstance(new, (Hashed, HashedCross)):
+        if new.buckets != old.buckets:
+            return _pairs(old, new, [0], [0], f"{old.buckets} buckets, now {new.buckets}: starts fresh")
+        if isinstance(new, HashedCross) and new.columns != old.columns:
+            return _pairs(old, new, [0], [0], "crosses other columns: starts fresh")
+        ids = list(range(new.cardinality))
+        return _pairs(old, new, ids, ids)
+    if isinstance(new, Identity):
+        ids = list(range(min(old.cardinality, new.cardinality)))
+        return _pairs(old, new, ids, ids)
+    if isinstance(new, Buckets):  # the same interval, by its bounds
+        def intervals(b: list[float]) -> list[tuple[float, float]]:
+            edges = [-np.inf, *b, np.inf]
+            return list(zip(edges[:-1], edges[1:]))
+        where = {iv: i + 1 for i, iv in enumerate(intervals(old.boundaries))}
+        pairs = [(i + 1, where[iv]) for i, iv in enumerate(intervals(new.boundaries)) if iv in where]
+        return _pairs(old, new, [0, *(n for n, _ in pairs)], [0, *(o for _, o in pairs)])
+    raise TypeError(f"no id map for {type(new).__name__}")  # pragma: no cover - every sparse kind is above
+
+
+def _match(old: list, new: list, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in old, in new) of the values both lists hold."""
+    a = pl.DataFrame({"v": pl.Series(old, dtype=dtype), "a": np.arange(len(old), dtype=np.int64)})
+    b = pl.DataFrame({"v": pl.Series(new, dtype=dtype), "b": np.arange(len(new), dtype=np.int64)})
+    both = a.join(b, on="v", how="inner")
+    return both["a"].to_numpy(), both["b"].to_numpy()
+
+
+def _pairs(old: Feature, new: Feature, new_ids, old_ids, note: str = "") -> IdMap:
+    n, o = np.asarray(new_ids, dtype=np.int64), np.asarray(old_ids, dtype=np.int64)
+    carried = int((n > 0).sum())
+    return IdMap(n, o, carried, new.cardinality - 1 - carried, old.cardinality - 1 - carried, note)
+
+
+# ----------------------------------------------------------------------------------------- the model
+
+
+def _wide_offsets(cfg: ModelConfig) -> dict[str, int]:
+    out, at = {}, 0
+    for f in cfg.wide:
+        out[f.name], at = at, at + f.cardinality
+    return out
+
+
+def _table_rows(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
+    """Logical table -> (dim, row offset in the physical table of that dim), as WideDeep lays them out."""
+    rows: dict[int, int] = {}
+    out = {}
+    for t in cfg.tables:
+        out[t.name] = (t.dim, rows.get(t.dim, 0))
+        rows[t.dim] = rows.get(t.dim, 0) + t.cardinality
+    return out
+
+
+def _input_columns(cfg: ModelConfig, fitted: FittedPipeline) -> list[tuple[str, int]]:
+    """The MLP's input columns in forward's order: (feature, position within its embedding or 0)."""
+    dims = {t.name: t.dim for t in cfg.tables}
+    dim = {f.name: dims[cfg.table_of(f.name)] for f in cfg.deep}
+    cols = []
+    for d in sorted(set(dims.values())):
+        cols += [(f.name, k) for f in cfg.deep if f.column >= 0 and dim[f.name] == d for k in range(d)]
+    cols += [(f.name, k) for f in cfg.deep if f.column < 0 for k in range(dim[f.name])]
+    return cols + [(fitted.dense[i], 0) for i in cfg.dense]
+
+
+class _Copier:
+    """Copies rows (or all) of a previous parameter and its optimizer state into a new one."""
+
+    def __init__(self, previous: Previous, model: WideDeep, optimizers: list[torch.optim.Optimizer]):
+        self.old = dict(previous.model.named_parameters())
+        self.old_buffers = dict(previous.model.named_buffers())
+        self.new = dict(model.named_parameters())
+        self.new_buffers = dict(model.named_buffers())
+        self.old_state = previous.optimizer
+        names = {id(p): n for n, p in self.new.items()}
+        self.state = {names[id(p)]: s for opt in optimizers for p, s in opt.state.items()}
+
+    @torch.no_grad()
+    def rows(self, new: str, old: str, new_rows: np.ndarray, old_rows: np.ndarray) -> None:
+        if len(new_rows) == 0:
+            return
+        n, o = torch.from_numpy(new_rows), torch.from_numpy(old_rows)
+        p = self.new[new]
+        p[n] = self.old[old][o].to(p.dtype)
+        for key, value in self.state.get(new, {}).items():
+            saved = self.old_state.get(f"{old}.{key}")
+            if saved is None:
+                continue
+            if isinstance(value, torch.Tensor) and value.shape == p.shape and saved.shape[1:] == p.shape[1:]:
+                value[n] = saved[o].to(value.dtype)
+            elif not isinstance(value, torch.Tensor) or value.dim() == 0:  # a step count
+                self._scalar(new, key, saved)
+
+    @torch.no_grad()
+    def whole(self, new: str, old: str) -> bool:
+        """Copy a parameter (or buffer) and its state whole when the shapes match; True if copied."""
+        if new in self.new_buffers:
+            if old in self.old_buffers and self.old_buffers[old].shape == self.new_buffers[new].shape:
+                self.new_buffers[new].copy_(self.old_buffers[old])
+                return True
+            return False
+        if old not in self.old or self.old[old].shape != self.new[new].shape:
+            return False
+        self.new[new].copy_(self.old[old])
+        for key, value in self.state.get(new, {}).items():
+            saved = self.old_state.get(f"{old}.{key}")
+            if saved is None:
+                continue
+            if isinstance(value, torch.Tensor) and value.dim() and saved.shape == value.shape:
+                value.copy_(saved)
+            elif not isinstance(value, torch.Tensor) or value.dim() == 0:
+                self._scalar(new, key, saved)
+        return True
+
+    def _scalar(self, new: str, key: str, saved: torch.Tensor) -> None:
+        value = self.state[new][key]
+        self.state[new][key] = int(saved.item()) if isinstance(value, int) else saved.to(value.dtype).clone()
+
+
+def warm_start(previous: Previous, model: WideDeep, optimizers: list[torch.optim.Optimizer],
+               fitted: FittedPipeline) -> dict:
+    """Initialise a new model and its optimizers (before the first step) from a previous run; returns what was
+    carried: per feature `carried`, `new`, `dropped` (ids) and a note, the MLP's layers, the bias."""
+    for opt in optimizers:
+        init_state(opt)
+    copy = _Copier(previous, model, optimizers)
+    old_cfg, cfg = previous.config, model.cfg
+    maps = {name: id_map(previous.fitted.features.get(name), f)
+            for name, f in fitted.features.items() if not isinstance(f, Numeric)}
+    copy.whole("bias", "bias")
+
+    old_wide = _wide_offsets(old_cfg)
+    for name, at in _wide_offsets(cfg).items():
+        if name in old_wide:
+            m = maps[name]
+            copy.rows("wide.weight", "wide.weight", m.new_ids + at, m.old_ids + old_wide[name])
+
+    old_tables, tables = _table_rows(old_cfg), _table_rows(cfg)
+    old_table_of = {f: t.name for t in old_cfg.tables for f in t.features}
+    for t in cfg.tables:
+        member = max(t.features, key=lambda f: fitted.cardinality(f))
+        if member not in old_table_of:
+            continue
+        (dim, at), (old_dim, old_at) = tables[t.name], old_tables[old_table_of[member]]
+        if dim == old_dim:
+            m = maps[member]
+            param = f"embed.{dim}.weight"
+            copy.rows(param, param, m.new_ids + at, m.old_ids + old_at)
+    mlp = _copy_mlp(copy, previous, model, fitted) if cfg.deep and old_cfg.deep else "fresh (no deep part before)"
+
+    features = {name: {"carried": m.carried, "new": m.new, "dropped": m.dropped, **({"note": m.note} if m.note else {})}
+                for name, m in maps.items()}
+    for name, f in previous.fitted.features.items():
+        if name not in fitted.features and not isinstance(f, Numeric):
+            features[name] = {"carried": 0, "new": 0, "dropped": f.cardinality - 1, "note": "no longer a feature"}
+    return {"from": previous.path, "features": features, "mlp": mlp,
+            "optimizer_state": "carried" if previous.optimizer else "fresh (the previous run kept none)"}
+
+
+def _copy_mlp(copy: _Copier, previous: Previous, model: WideDeep, fitted: FittedPipeline) -> str:
+    """Pair the Linear (and batch-norm) layers in order; copy those whose shapes match. The first layer's input
+    columns are copied by the feature they read. Returns what was copied, in words."""
+    def layers(m: WideDeep, kind) -> list[str]:
+        names = [f"mlp.{i}" for i, layer in enumerate(m.mlp) if isinstance(layer, kind)]
+        return names + (["out"] if kind is torch.nn.Linear else [])
+
+    old_lin, new_lin = layers(previous.model, torch.nn.Linear), layers(model, torch.nn.Linear)
+    copied = 0
+    for i, (o, n) in enumerate(zip(old_lin, new_lin)):
+        if i == 0 and n != "out" and o != "out":
+            copied += _copy_first(copy, o, n, previous, model, fitted)
+        elif all(copy.whole(f"{n}.{p}", f"{o}.{p}") for p in ("weight", "bias") if f"{n}.{p}" in copy.new):
+            copied += 1
+    for o, n in zip(layers(previous.model, torch.nn.BatchNorm1d), layers(model, torch.nn.BatchNorm1d)):
+        for key in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+            copy.whole(f"{n}.{key}", f"{o}.{key}")
+    return f"{copied} of {len(new_lin)} layers copied"
+
+
+@torch.no_grad()
+def _copy_first(copy: _Copier, old: str, new: str, previous: Previous, model: WideDeep,
+                fitted: FittedPipeline) -> int:
+    """The first layer: its rows are its outputs, its columns the features it reads; copy the columns of the
+    features both models feed it (when both have the same width out). 1 if anything was copied."""
+    w, old_w = copy.new[f"{new}.weight"], copy.old[f"{old}.weight"]
+    if w.shape[0] != old_w.shape[0]:
+        return 0
+    where = {c: j for j, c in enumerate(_input_columns(previous.config, previous.fitted))}
+    pairs = [(j, where[c]) for j, c in enumerate(_input_columns(model.cfg, fitted)) if c in where]
+    if not pairs:
+        return 0
+    cols, old_cols = (torch.tensor(x) for x in zip(*pairs))
+    copy.whole(f"{new}.bias", f"{old}.bias")
+    w[:, cols] = old_w[:, old_cols]
+    for key, value in copy.state.get(f"{new}.weight", {}).items():
+        saved = copy.old_state.get(f"{old}.weight.{key}")
+        if saved is None:
+            continue
+        if isinstance(value, torch.Tensor) and value.dim() == 2 and saved.dim() == 2:
+            value[:, cols] = saved[:, old_cols].to(value.dtype)
+        else:
+            copy._scalar(f"{new}.weight", key, saved)
+    return 1
