@@ -3,6 +3,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("COLUMNS", "200")  # rich tables in CLI tests: wide enough not to fold names
+# the tests pin bit-identical runs, which hold on the CPU: there `device: auto` means the CPU, also on a machine
+# with a GPU (tests/test_device.py names cuda itself)
+os.environ["WDCLI_AUTO_DEVICE"] = "cpu"
 from pathlib import Path
 
 import numpy as np

@@ -136,3 +136,12 @@ def test_eval_and_rank_stream_and_agree_with_memory(apps_spec, workdir):
         assert got["score"].to_list() == pytest.approx(whole.frame.sort(["user", "rank"])["score"].to_list())
     batched = evaluate_file(None, ungrouped, scorer=scorer, batch_rows=64)
     assert batched == pytest.approx(scorer.evaluate(frame), rel=1e-9)
+
+
+def test_reader_processes_encode_the_very_windows_of_a_thread(many_files, workdir):
+    """Windows encoded by reader processes (as on a GPU machine) train the same weights as one reader thread."""
+    folder, path, _ = many_files
+    base = ["train.epochs=2", "train.threads=1", *STREAM]
+    _, thread = run_training(load_spec(path, [*base, "train.data.readers=0"]), output=workdir / "thread")
+    _, procs = run_training(load_spec(path, [*base, "train.data.readers=2"]), output=workdir / "procs")
+    assert_same_weights(thread, procs)

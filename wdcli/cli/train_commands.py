@@ -115,7 +115,8 @@ def _spawn(nproc: int, spec: Path, overrides: list[str], output: Path | None, fo
     for rank in range(nproc):
         env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc),
                "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-               "OMP_NUM_THREADS": threads}
+               # threads of a process that waits for the others to sleep, not spin on cores the others need
+               "OMP_NUM_THREADS": threads, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
         procs.append(subprocess.Popen(args, env=env))
     code = 0
     try:

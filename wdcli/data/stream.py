@@ -55,13 +55,54 @@ def _seed(*parts: int) -> int:
     return h >> 1
 
 
+class WindowEncoder:
+    """Reads a window's chunks (this process's share of them) and encodes its rows: what a reader thread or a
+    reader process runs. Plain data, so that it travels to reader processes."""
+
+    def __init__(self, files: Files, fitted: FittedPipeline, where: str, rank: int, world: int):
+        self.files, self.fitted, self.where, self.rank, self.world = files, fitted, where, rank, world
+        # text files are read in order by one reader (and so one thread); Parquet chunks by any reader
+        self.reader = None if files.seekable else ChunkReader(files.paths)
+
+    def __call__(self, chunks: tuple[Chunk, ...]) -> Batch:
+        mine = list(chunks[self.rank::self.world])
+        frames = list(self.files.frames(chunks=mine or list(chunks[:1]), reader=self.reader))
+        frame = pl.concat(frames) if len(frames) > 1 else frames[0]
+        if not mine:  # no chunk of the epoch's last window for this process: none of its rows
+            frame = frame.head(0)
+        return Batch.of(transform(self.fitted, frame, self.where, with_label=True))
+
+
+class _Windows(torch.utils.data.Dataset):
+    """The windows a DataLoader's reader processes encode, by their chunks."""
+
+    def __init__(self, encoder: WindowEncoder):
+        self.encoder = encoder
+
+    def __getitem__(self, chunks: tuple[Chunk, ...]) -> Batch:
+        return self.encoder(chunks)
+
+
+class _Order(torch.utils.data.Sampler):
+    """The windows of the epoch under way, in order (set before each epoch)."""
+
+    def __init__(self):
+        self.items: list = []
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
 class Stream:
     """Batches of a part's rows streamed from files (the training part: `batches`; any part: `ordered`)."""
 
     def __init__(self, files: Files, fitted: FittedPipeline, batch_size: int, seed: int, rows: int,
                  shuffle_buffer: int = 1_000_000, read_rows: int = 250_000, where: str = "data",
                  device: torch.device | None = None, on_read: Callable[[int], None] | None = None,
-                 rank: int = 0, world: int = 1):
+                 rank: int = 0, world: int = 1, processes: int = 0):
         self.files, self.fitted, self.where = files, fitted, where
         # in a data-parallel run each process reads its share of each window's chunks and trains on batches of
         # batch_size / world rows; the processes agree on each window's number of steps
@@ -73,9 +114,13 @@ class Stream:
         self.device = device or torch.device("cpu")
         self.generator = torch.Generator().manual_seed(seed)
         self.on_read = on_read
-        # text files are read in order by one reader (and so one thread); Parquet chunks by any thread
-        self.reader = None if files.seekable else ChunkReader(files.paths)
+        self.encoder = WindowEncoder(files, fitted, where, rank, world)
+        self.reader = self.encoder.reader
         self.workers = readers() if files.seekable else 1
+        # reader processes (torch's DataLoader, spawned, kept across epochs) where threads would contend for the
+        # interpreter: many cores feeding a GPU
+        self.processes = processes if files.seekable else 0
+        self._loader: torch.utils.data.DataLoader | None = None
         self._epoch_seed: int | None = None
         self._window, self._taken, self._at = 0, 0, 0
 
@@ -92,16 +137,25 @@ class Stream:
         k = self.window_chunks
         return [chunks[i:i + k] for i in range(0, len(chunks), k)]
 
-    def _encode(self, chunks: list[Chunk]) -> Batch:
-        mine = chunks[self.rank::self.world]
-        frames = list(self.files.frames(chunks=mine or chunks[:1], reader=self.reader))
-        frame = pl.concat(frames) if len(frames) > 1 else frames[0]
-        if not mine:  # no chunk of the epoch's last window for this process: none of its rows
-            frame = frame.head(0)
-        if self.on_read:
-            self.on_read(len(frame))
-        batch = Batch.of(transform(self.fitted, frame, self.where, with_label=True))
-        return batch.pin_memory() if self.device.type == "cuda" else batch  # so that the copy to the GPU overlaps
+    def _windows(self, windows: list[list[Chunk]]) -> Iterator[Batch]:
+        """The encoded windows, in order, made ahead by reader threads or processes."""
+        if self.processes:
+            if self._loader is None:
+                self._order_sampler = _Order()
+                self._loader = torch.utils.data.DataLoader(
+                    _Windows(self.encoder), batch_size=None, sampler=self._order_sampler,
+                    num_workers=self.processes, multiprocessing_context="spawn", persistent_workers=True,
+                    prefetch_factor=2, pin_memory=self.device.type == "cuda")
+            self._order_sampler.items = [tuple(w) for w in windows]
+            windows_out = iter(self._loader)
+        else:
+            pin = self.device.type == "cuda"  # pinned, so that the copy to the GPU overlaps
+            windows_out = prefetch(lambda w: (lambda b: b.pin_memory() if pin else b)(self.encoder(tuple(w))),
+                                   windows, self.workers)
+        for data in windows_out:
+            if self.on_read:
+                self.on_read(len(data))
+            yield data
 
     def _steps(self, rows: int) -> int:
         """A window's batches: all of them in one process; in several, the full batches all processes have."""
@@ -124,7 +178,7 @@ class Stream:
             self._window, self._taken, self._at = 0, 0, 0
         windows = self._order(self._epoch_seed)
         first, skip = self._window, self._taken
-        for w, data in enumerate(prefetch(self._encode, windows[first:], self.workers), start=first):
+        for w, data in enumerate(self._windows(windows[first:]), start=first):
             seed = _seed(self._epoch_seed, w, self.rank)
             perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)).to(self.device)
             data = data.to(self.device, non_blocking=True)

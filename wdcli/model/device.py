@@ -1,7 +1,9 @@
-"""Which torch device a setting names: auto (a GPU when there is one), cpu, cuda, cuda:N or mps."""
+"""Which torch device a setting names: auto (a GPU when there is one, and one for each process of a torchrun
+job; the environment variable WDCLI_AUTO_DEVICE=cpu makes auto the CPU), cpu, cuda, cuda:N or mps."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import torch
@@ -14,9 +16,12 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
         raise WdcliError(f"device {device!r} is not one of auto, cpu, cuda, cuda:N (a GPU's number) or mps")
     if device == "auto":
-        if torch.cuda.is_available():
+        if os.environ.get("WDCLI_AUTO_DEVICE", "").strip():  # what auto means here, e.g. cpu on a GPU machine
+            return resolve_device(os.environ["WDCLI_AUTO_DEVICE"].strip(), local_rank)
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+        if torch.cuda.is_available() and local_world <= torch.cuda.device_count():
             return torch.device("cuda", local_rank % torch.cuda.device_count())
-        return torch.device("cpu")
+        return torch.device("cpu")  # (more processes on this machine than GPUs: the CPU)
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise WdcliError(f"device {device!r}: this machine has no CUDA GPU that torch can use "

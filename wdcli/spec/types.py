@@ -238,6 +238,8 @@ class TrainData(Strict):
     read_batch_rows: PositiveInt = Field(250_000, description="Stream: rows read from a file at a time.")
     memory_budget_mb: PositiveInt | None = Field(
         None, description="auto: memory for encoded rows; default a quarter of the machine's memory.")
+    readers: int | None = Field(None, ge=0, description="Stream: processes that read and encode windows (0: a "
+                                "thread); default: half the cores, up to 8, when training on a GPU, else 0.")
 
 
 class Train(Strict):

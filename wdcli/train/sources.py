@@ -89,8 +89,12 @@ def prepare(spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime
                 sources[part] = InMemory(Batch.of(Encoded.concat(encoded), runtime.device), cfg.batch_size, cfg.seed,
                                          runtime.rank, runtime.world)
         else:
+            readers = cfg.data.readers
+            if readers is None:
+                readers = min(8, (os.cpu_count() or 1) // 2) if runtime.device.type == "cuda" else 0
             sources[part] = Stream(files, fitted, cfg.batch_size, cfg.seed, rows, cfg.data.shuffle_buffer, read,
-                                   names[part], runtime.device, rank=runtime.rank, world=runtime.world)
+                                   names[part], runtime.device, rank=runtime.rank, world=runtime.world,
+                                   processes=readers if part == "train" else 0)
     return fitted, {p: sources[p] for p in ("train", "validation", "test") if p in sources}, names
 
 

@@ -41,7 +41,8 @@ class Trainer:
 
         In a data-parallel run each process gives its own rows and `global_rows`, the rows of all processes'
         batches together; the gradients are exchanged (`exchange.Exchange`) and `flags` summed on the way."""
-        self.model.train()
+        if not self.model.training:
+            self.model.train()
         if len(batch) < 2 and self.model.cfg.batch_norm and self.exchange is None:
             return None
         with self.runtime.autocast():
