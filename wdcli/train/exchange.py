@@ -1,18 +1,20 @@
-"""The gradient exchange of data-parallel training (`torchrun`): after each process's backward pass, every
-process ends with the gradient of the whole global batch, and the optimizers then make the same update on every
-replica. No process holds more than the rows its batch touched.
+"""The gradient exchange of data-parallel training (`torchrun`, `train --nproc`): after each process's backward
+pass, every process ends with the gradient of the whole global batch, and the optimizers then make the same
+update on every replica. No process holds more than the rows its batch touched.
 
-- Dense parameters (the MLP, the bias): their gradients, flattened into one buffer with a few numbers the loop
-  shares (the batch's loss, stop and save requests), are summed by one all-reduce.
-- Sparse tables (the wide weights, the embeddings): each process sums its gradient's rows (`optim._rows`),
-  then one all-gather exchanges the row counts and two more the rows' ids and values, padded to the longest;
-  each process adds up the rows of all. This moves the rows a global batch touched (for 26 categorical
-  columns and a batch of 1,024, some tens of thousands of rows) instead of all-reducing whole tables (millions of
-  rows), or the per-row duplicates that torch's DDP sends for sparse gradients.
+Two collectives a step:
+- one all-reduce (sum) of a float32 buffer: the dense parameters' gradients (the MLP, the bias), the numbers the
+  loop shares (the batch's summed loss, stop and save requests), and each process's row counts of the sparse
+  tables in a slot of its own (a sum of one-hot slots is an all-gather);
+- one all-gather of the rows the batch touched in the sparse tables (the wide weights, the embeddings): each
+  process's unique row ids (int64, carried bit for bit in the float32 buffer) and their summed gradient rows,
+  padded to the longest; each process then adds up the rows of all.
 
-Each process's loss is its rows' summed loss divided by the global batch's rows, so the summed gradient is the
-one a single process would get for the global batch; FTRL and AdaGrad then see the very gradients of
-one-process training.
+This moves the rows a global batch touched (for 26 categorical columns and a batch of 1,024, some tens of
+thousands) instead of all-reducing whole tables (millions of rows), or the per-row duplicates that torch's DDP
+sends for sparse gradients. Each process's loss is its rows' summed loss divided by the global batch's rows, so
+the summed gradient is the one a single process computes for the global batch: FTRL and AdaGrad see the
+gradients of one-process training, up to the order of float additions.
 """
 
 from __future__ import annotations
@@ -29,54 +31,55 @@ class Exchange:
         self.sparse = [p for p in model.parameters() if id(p) in sparse]
         self.dense = [p for p in model.parameters() if id(p) not in sparse and p.requires_grad]
         self.device = device
-        self.world = dist.get_world_size()
+        self.world, self.rank = dist.get_world_size(), dist.get_rank()
 
     def __call__(self, extras: torch.Tensor) -> torch.Tensor:
-        """Sum every gradient across processes; returns `extras` (float64 numbers) summed too."""
-        self._dense(extras)
-        self._sparse()
+        """Sum every gradient across processes; returns `extras` summed too."""
+        local = [_rows(p.grad) if p.grad is not None else
+                 (torch.zeros(0, dtype=torch.long, device=self.device), p.new_zeros((0, *p.shape[1:])))
+                 for p in self.sparse]
+        sizes = self._all_reduce(extras, [len(idx) for idx, _ in local])
+        self._gather_rows(local, sizes)
         return self._extras
 
-    def _dense(self, extras: torch.Tensor) -> None:
+    def _all_reduce(self, extras: torch.Tensor, counts: list[int]) -> list[list[int]]:
+        """Sum the dense gradients and extras; returns every process's sparse row counts [world][param]."""
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.dense]
-        flat = torch.cat([g.reshape(-1).to(torch.float64) for g in grads] + [extras.to(self.device, torch.float64)])
+        slots = torch.zeros((self.world, len(counts)), dtype=torch.float32)
+        slots[self.rank] = torch.tensor(counts, dtype=torch.float32)
+        flat = torch.cat([g.reshape(-1).float() for g in grads]
+                         + [extras.float().to(self.device), slots.reshape(-1).to(self.device)])
         dist.all_reduce(flat)
         at = 0
         for p, g in zip(self.dense, grads):
             n = g.numel()
             p.grad = flat[at:at + n].view_as(g).to(g.dtype)
             at += n
-        self._extras = flat[at:].cpu()
+        self._extras = flat[at:at + len(extras)].double().cpu()
+        return flat[at + len(extras):].view(self.world, len(counts)).round().long().tolist()
 
-    def _sparse(self) -> None:
+    def _gather_rows(self, local: list[tuple[torch.Tensor, torch.Tensor]], sizes: list[list[int]]) -> None:
         if not self.sparse:
             return
-        local = [_rows(p.grad) if p.grad is not None else
-                 (torch.zeros(0, dtype=torch.long, device=self.device), p.new_zeros((0, *p.shape[1:])))
-                 for p in self.sparse]
-        sizes = torch.tensor([len(idx) for idx, _ in local], dtype=torch.long, device=self.device)
-        all_sizes = _gather(sizes, self.world)
-        longest = all_sizes.max(0).values.tolist()
-        all_sizes = all_sizes.tolist()
+        longest = [max(s[j] for s in sizes) for j in range(len(self.sparse))]
         widths = [p[0].numel() for p in self.sparse]
-        ids = torch.cat([torch.nn.functional.pad(idx, (0, m - len(idx))) for (idx, _), m in zip(local, longest)])
-        vals = torch.cat([torch.nn.functional.pad(v.reshape(-1), (0, (m - len(v)) * w))
-                          for (_, v), m, w in zip(local, longest, widths)])
-        all_ids, all_vals = _gather(ids, self.world), _gather(vals, self.world)
-        at_id = at_val = 0
+        pad = torch.nn.functional.pad
+        parts = []
+        for (idx, vals), m, w in zip(local, longest, widths):  # ids as float32 pairs: gathered bit for bit
+            parts += [pad(idx, (0, m - len(idx))).view(torch.float32), pad(vals.reshape(-1).float(), (0, (m - len(idx)) * w))]
+        mine = torch.cat(parts)
+        everyone = [torch.empty_like(mine) for _ in range(self.world)]
+        dist.all_gather(everyone, mine)
+        at = 0
         for j, (p, m, w) in enumerate(zip(self.sparse, longest, widths)):
-            keep = [all_ids[r, at_id:at_id + all_sizes[r][j]] for r in range(self.world)]
-            values = [all_vals[r, at_val:at_val + all_sizes[r][j] * w].view(-1, *p.shape[1:]) for r in range(self.world)]
-            at_id, at_val = at_id + m, at_val + m * w
-            grad = torch.sparse_coo_tensor(torch.cat(keep).unsqueeze(0), torch.cat(values), p.shape,
-                                           check_invariants=False)
-            rows, summed = _rows(grad)
+            ids, vals = [], []
+            for r in range(self.world):
+                n = sizes[r][j]
+                ids.append(everyone[r][at:at + 2 * n].clone().view(torch.long))  # (a copy: aligned to int64)
+                vals.append(everyone[r][at + 2 * m:at + 2 * m + n * w].view(-1, *p.shape[1:]))
+            at += 2 * m + m * w
+            rows, inverse = torch.unique(torch.cat(ids), sorted=True, return_inverse=True)
+            summed = torch.zeros((len(rows), *p.shape[1:]), dtype=p.dtype, device=self.device)
+            summed.index_add_(0, inverse, torch.cat(vals).to(p.dtype))
             p.grad = torch.sparse_coo_tensor(rows.unsqueeze(0), summed, p.shape, is_coalesced=True,
                                              check_invariants=False)
-
-
-def _gather(t: torch.Tensor, world: int) -> torch.Tensor:
-    """[world, *t.shape]: every process's tensor of this shape."""
-    parts = [torch.empty_like(t) for _ in range(world)]
-    dist.all_gather(parts, t)
-    return torch.stack(parts)

@@ -41,6 +41,12 @@ def memory_budget(mb: int | None) -> int:
         return 4 * 2 ** 30
 
 
+def default_readers(runtime: Runtime) -> int:
+    """Reader processes of a stream: half the cores, up to 8, to feed a GPU; none (a reader thread) on a CPU,
+    whose cores the training itself uses."""
+    return min(8, (os.cpu_count() or 1) // 2) if runtime.device.type == "cuda" else 0
+
+
 def row_bytes(enc: Encoded) -> float:
     """Bytes an encoded row takes in memory, measured on a sample."""
     n = max(enc.n, 1)
@@ -89,9 +95,7 @@ def prepare(spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime
                 sources[part] = InMemory(Batch.of(Encoded.concat(encoded), runtime.device), cfg.batch_size, cfg.seed,
                                          runtime.rank, runtime.world)
         else:
-            readers = cfg.data.readers
-            if readers is None:
-                readers = min(8, (os.cpu_count() or 1) // 2) if runtime.device.type == "cuda" else 0
+            readers = cfg.data.readers if cfg.data.readers is not None else default_readers(runtime)
             sources[part] = Stream(files, fitted, cfg.batch_size, cfg.seed, rows, cfg.data.shuffle_buffer, read,
                                    names[part], runtime.device, rank=runtime.rank, world=runtime.world,
                                    processes=readers if part == "train" else 0)
