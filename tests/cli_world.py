@@ -142,4 +142,6 @@ def base_args(w: World) -> dict[str, list]:
         "verify": ["runs/tiny", "--baseline", "runs/tiny", "--input", w.data],
         "serve": ["--model", "runs/tiny", "--check"],  # (--check: load and check, then exit instead of serving)
         "export": ["runs/tiny", "--output", w.fresh("export")],
+        "init": [w.data, "--label", "income", "--sample", "300", "-o", w.root / "draft.yaml", "--force"],
+        "report": ["-o", w.root / "report.html"],
     }

@@ -60,7 +60,8 @@ def test_help_reads_like_a_click_tool(name):
     assert "<bool>" not in r.output and "{" not in r.output.splitlines()[1], r.output
     for o in COMMANDS[name]:
         if o.argument:
-            assert f"Usage: wdcli {name} [OPTIONS] {o.names[0]}" in r.output
+            assert (f"Usage: wdcli {name} [OPTIONS] {o.names[0]}" in r.output  # required, or optional:
+                    or f"Usage: wdcli {name} [OPTIONS] [{o.names[0]}]" in r.output)
         if o.kind is not bool and not o.argument:
             assert o.metavar and o.metavar.isupper() or "=" in (o.metavar or ""), (name, o)  # FILE, N, KEY=VALUE
 
@@ -103,7 +104,8 @@ def file_options():
     """(command, option, role) for every option that names a file or folder."""
     roles = {("--input", "FILE"): "read", ("--output", "FILE"): "write", ("--output", "DIR"): "run folder",
              ("--model", "DIR"): "model", ("SPEC", "SPEC"): "spec", ("--baseline", "DIR"): "model", ("--warm-start", "DIR"): "model",
-             ("--verify-input", "FILE"): "read", ("RUN", "RUN"): "run", ("--output", "FOLDER"): "export folder"}
+             ("--verify-input", "FILE"): "read", ("RUN", "RUN"): "run", ("--output", "FOLDER"): "export folder",
+             ("--png", "DIR"): "figures folder", ("--runs", "DIR"): "runs folder"}
     found = []
     for name, opts in COMMANDS.items():
         for o in opts:
@@ -156,6 +158,10 @@ def test_every_file_option_with_a_wrong_file(name, opt, role, w):
         assert invoke(name, *replace_option(base, opt.names[0], taken)).exit_code == 0
         clean_exit_2(invoke(name, *replace_option(base, opt.names[0], taken)), "already holds a run; pass --force")
         assert invoke(name, *replace_option(base, opt.names[0], taken), "--force").exit_code == 0
+    elif role == "figures folder":
+        clean_exit_2(invoke(name, *replace_option(base, opt.names[0], w.data)), "is a file; give a folder")
+    elif role == "runs folder":
+        clean_exit_2(invoke(name, *replace_option(base, opt.names[0], w.bad["missing"])), "no trained model found")
     elif role == "model":
         clean_exit_2(invoke(name, *base, opt.names[0], w.bad["missing"]), "no such model folder")
         clean_exit_2(invoke(name, *base, opt.names[0], w.data), "not a model folder")

@@ -37,14 +37,18 @@ def auc(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> float:
     return float(num[0] / den[0]) if den[0] > 0 else float("nan")
 
 
-def gauc(y: np.ndarray, s: np.ndarray, groups: np.ndarray) -> float:
-    """Group AUC: mean of per-group AUCs weighted by group size, over groups having both classes."""
+def group_aucs(y: np.ndarray, s: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(the AUC of each group having both classes, the group's size, the number of groups in all)."""
     _, keys, sizes = np.unique(groups, return_inverse=True, return_counts=True)
     num, den = _pair_auc(y.astype(np.float64), s.astype(np.float64), np.ones(len(y)), keys.astype(np.int64))
     ok = den > 0
-    if not ok.any():
-        return float("nan")
-    return float(np.sum(num[ok] / den[ok] * sizes[ok]) / np.sum(sizes[ok]))
+    return num[ok] / den[ok], sizes[ok], len(sizes)
+
+
+def gauc(y: np.ndarray, s: np.ndarray, groups: np.ndarray) -> float:
+    """Group AUC: mean of per-group AUCs weighted by group size, over groups having both classes."""
+    aucs, sizes, _ = group_aucs(y, s, groups)
+    return float(np.sum(aucs * sizes) / np.sum(sizes)) if len(aucs) else float("nan")
 
 
 def logloss(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:

@@ -4,6 +4,7 @@ options and prints."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from .spec import Spec
 from .train import TrainResult, train
 from .train.checkpoint import checkpoint_path
 from .train.warm import Previous, optimizer_state, warm_start
+from .track import Tracking
 
 
 @dataclass(frozen=True)
@@ -46,28 +48,38 @@ def run_training(spec: Spec, output: str | Path | None = None, reporter=None,
 
     Reading the data files itself (no `frames`), it writes checkpoints beside the runs, continues from one
     with `resume=True`, and deletes it once the artifact is saved. `warm_from` (a run folder, or a folder with
-    a LATEST pointer) starts from that run's weights and optimizer state (`wdcli.train.warm`)."""
+    a LATEST pointer) starts from that run's weights and optimizer state (`wdcli.train.warm`). The trackers of
+    `spec.train.log` get the parameters, each epoch's record, the final metrics and the artifact's folder (from
+    the first process of a torchrun job only)."""
     checkpoint = checkpoint_path(spec, output) if frames is None else None
     warm, report = None, {}
     if warm_from is not None:
         previous = load_previous(warm_from, spec)
         warm = lambda trainer, fitted: report.update(  # noqa: E731
             warm_start(previous, trainer.model, trainer.optimizers, fitted))
-    result = train(spec, frames, reporter, checkpoint=checkpoint, resume=resume, warm=warm)
-    metrics = {"splits": result.metrics, "history": result.history, "seconds": result.seconds,
-               "parameters": result.config.param_counts()}
-    if report:
-        result.warm_start = metrics["warm_start"] = report
-    runtime = result.runtime
-    path = checkpoint_path(spec, output).parent  # (the other processes of a torchrun job only learn the folder)
-    if runtime is None or runtime.main:
-        opt = optimizer_state(result.trainer.model, result.trainer.optimizers) if result.trainer is not None else None
-        path = save_artifact(spec, result.fitted, result.config, result.model, metrics, output, opt)
-        if checkpoint is not None:
-            checkpoint.unlink(missing_ok=True)
+    first = int(os.environ.get("RANK", 0)) == 0
+    tracking = Tracking.open(spec if first else spec.model_copy(update={"train": spec.train.model_copy(
+        update={"log": []})}))  # spec.train.log: MLflow, TensorBoard (nothing is imported otherwise)
+    try:
+        result = train(spec, frames, tracking.wrap(reporter), checkpoint=checkpoint, resume=resume, warm=warm)
+        metrics = {"splits": result.metrics, "history": result.history, "seconds": result.seconds,
+                   "parameters": result.config.param_counts()}
+        if report:
+            result.warm_start = metrics["warm_start"] = report
+        runtime = result.runtime
+        path = checkpoint_path(spec, output).parent  # (the other processes of a torchrun job only learn the folder)
+        if runtime is None or runtime.main:
+            opt = optimizer_state(result.trainer.model, result.trainer.optimizers) if result.trainer is not None else None
+            path = save_artifact(spec, result.fitted, result.config, result.model, metrics, output, opt)
+            if checkpoint is not None:
+                checkpoint.unlink(missing_ok=True)
+    except BaseException as e:
+        tracking.fail(e)
+        raise
     if runtime is not None:
         runtime.barrier()
         runtime.close()
+    tracking.finish(result.metrics, result.history, path)
     return result, path
 
 

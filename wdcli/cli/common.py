@@ -149,8 +149,9 @@ def spec_problem(text: str) -> str | None:
     return None
 
 
-def output_problem(text: str, folder: bool = False) -> str | None:
-    """What stops writing a file (or, with `folder`, a folder) here, or None."""
+def output_problem(text: str, folder: bool = False, suffixes: tuple[str, ...] | None = None) -> str | None:
+    """What stops writing a file (or, with `folder`, a folder) here, or None. `suffixes`: the file types allowed
+    (default: the table formats)."""
     from ..data.io import FORMATS
 
     path = Path(text)
@@ -158,7 +159,7 @@ def output_problem(text: str, folder: bool = False) -> str | None:
         return f"{text} is a folder; give a file name, e.g. {path / 'scores.csv'}"
     if folder and path.exists() and not path.is_dir():
         return f"{text} is a file; give a folder for the run"
-    if not folder and path.suffix.lower() not in FORMATS:
+    if not folder and suffixes is None and path.suffix.lower() not in FORMATS:
         return f"{text}: unknown file type '{path.suffix}'; use .csv, .tsv, .parquet or .ndjson/.jsonl"
     parent = path.absolute().parent
     while not parent.exists():
@@ -167,6 +168,8 @@ def output_problem(text: str, folder: bool = False) -> str | None:
         return f"cannot write {text}: {parent} is not a folder"
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"cannot write in {parent} (permission denied); choose another place"
+    if suffixes is not None and not folder and path.suffix.lower() not in suffixes:
+        return f"{text}: unknown file type '{path.suffix}'; use {' or '.join(suffixes)}"
     return None
 
 
@@ -225,6 +228,12 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of a
 
 def command(fn):
     """Register a command: `--debug` among its options, and its errors as messages (see the module's doc)."""
+    return app.command(cls=Command)(guarded(fn))
+
+
+def guarded(fn):
+    """`fn` with `--debug` among its options and its errors as messages: for `command`, and for the commands and
+    callbacks of sub-apps (`wdcli runs`, `wdcli runs diff`)."""
     sig = inspect.signature(fn, eval_str=True)
 
     @functools.wraps(fn)
@@ -236,7 +245,7 @@ def command(fn):
               inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOpt)]
     wrapper.__signature__ = sig.replace(parameters=params)
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
-    return app.command(cls=Command)(wrapper)
+    return wrapper
 
 
 def _command_line(*extra: str) -> str:

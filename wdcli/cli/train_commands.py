@@ -33,7 +33,9 @@ def train(spec: SpecArg, set: SetOpt = None,
           device: Annotated[Optional[str], typer.Option(
               "--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps (sets train.device).")] = None,
           nproc: Annotated[Optional[int], count_option(
-              "--nproc", "Train in N processes on this machine (data parallel, as torchrun starts them).")] = None
+              "--nproc", "Train in N processes on this machine (data parallel, as torchrun starts them).")] = None,
+          log: Annotated[Optional[list[str]], typer.Option("--log", metavar="NAME", help="Also log the run to mlflow "
+                                                           "or tensorboard (repeatable; adds to train.log).")] = None
           ) -> None:
     """Fit the pipeline, train the model, save the run and print the final metrics.
 
@@ -51,6 +53,7 @@ def train(spec: SpecArg, set: SetOpt = None,
     from ..train.checkpoint import checkpoint_path
 
     overrides = list(set or []) + ([f"train.device={device}"] if device else [])
+    overrides += _log_overrides(spec, overrides, log or [])
     s = load_spec(spec, overrides)
     if nproc is not None and nproc > 1 and "RANK" not in os.environ:
         raise typer.Exit(_spawn(nproc, spec, overrides, output, force, resume, quiet, json_, warm_start))
@@ -143,6 +146,14 @@ def warm_table(report: dict) -> Table:
     for name, r in report["features"].items():
         t.add_row(name, fmt(r["carried"]), fmt(r["new"]), fmt(r["dropped"]), r.get("note", ""))
     return t
+def _log_overrides(spec: Path, overrides: list[str], log: list[str]) -> list[str]:
+    """--log NAME as a `train.log` override that adds NAME to the trackers the spec (and --set) already name."""
+    if not log:
+        return []
+    from ..spec import load_spec
+
+    named = list(load_spec(spec, overrides).train.log)
+    return [f"train.log=[{', '.join(dict.fromkeys([*named, *log]))}]"]
 
 
 @command

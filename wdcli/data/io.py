@@ -83,6 +83,42 @@ def read_table(patterns: str | Path | list) -> pl.DataFrame:
     return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
 
 
+def scan_table(patterns: str | Path | list) -> pl.LazyFrame:
+    """Every file matching the pattern(s) as one LazyFrame (columns matched by name; nothing is read yet)."""
+    scans = [scan_one(p) for p in expand_paths(patterns)]
+    return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
+
+
+def sample_table(patterns: str | Path | list, rows: int, seed: int = 0) -> tuple[pl.DataFrame, int]:
+    """A uniform random sample of at most `rows` rows of every file matching the pattern(s), in file order, and
+    the number of rows there are. One streaming pass: memory holds the sample, never the files (the rows with
+    the `rows` smallest hashes of their position are kept; the same seed and files give the same sample)."""
+    paths = expand_paths(patterns)
+    lazy = scan_table(paths).with_row_index("__row")
+    try:
+        total = lazy.select(pl.len()).collect(engine="streaming").item()
+        if total <= rows:
+            sample = lazy.collect(engine="streaming")
+        else:
+            key = pl.col("__row").hash(seed)
+            sample = lazy.bottom_k(rows, by=key).sort("__row").collect(engine="streaming")
+    except (pl.exceptions.PolarsError, OSError) as e:
+        for path in paths:  # name the file that cannot be read
+            read_schema(path)
+        raise _read_error(paths[0], e) from None
+    if total == 0:
+        read_one(paths[0])  # an empty file: its clear error
+    return sample.drop("__row"), total
+
+
+def read_schema(path: str | Path) -> pl.Schema:
+    """The columns and types of one file (reading as little of it as its format allows)."""
+    try:
+        return scan_one(path).collect_schema()
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise _read_error(path, e) from None
+
+
 def iter_batches(patterns: str | Path | list, rows: int) -> Iterator[pl.DataFrame]:
     """Frames of at most `rows` rows, file after file, read lazily: files larger than memory stream through."""
     for path in expand_paths(patterns):

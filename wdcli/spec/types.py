@@ -257,6 +257,8 @@ class Train(Strict):
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
                         description="auto (a GPU when there is one), cpu, cuda, cuda:N or mps.")
     precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: autocast the MLP's matrix products.")
+    log: list[Literal["mlflow", "tensorboard"]] = Field(
+        default_factory=list, description="Trackers to log the run to (extras wdcli[mlflow], wdcli[tensorboard]).")
 
 
 # ---------------------------------------------------------------------------------------------- verify

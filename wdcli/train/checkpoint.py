@@ -33,8 +33,9 @@ from ..errors import WdcliError
 from ..spec import Spec
 
 FORMAT = 2  # 2: the batch source's state under source.*, random states under rng.*
-# train settings that may change between a run and its resumption (more epochs, other threads, output, device)
-MAY_CHANGE = ("epochs", "threads", "output", "checkpoint", "device")
+# train settings that may change between a run and its resumption (more epochs, other threads, output, device,
+# trackers)
+MAY_CHANGE = ("epochs", "threads", "output", "checkpoint", "device", "log")
 
 
 @dataclass

@@ -1,0 +1,123 @@
+"""`wdcli init`: the sampled read, the column rules, and a drafted spec that validates and trains as written."""
+
+import numpy as np
+import polars as pl
+import yaml
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+from wdcli.data import io
+from wdcli.draft import draft_spec, write_draft
+from wdcli.spec import load_spec
+
+from .conftest import SPECS
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_sample_table_is_a_seeded_uniform_sample_of_every_file(tmp_path):
+    for i in range(3):
+        pl.DataFrame({"x": np.arange(i * 1000, (i + 1) * 1000), "f": [i] * 1000}).write_parquet(tmp_path / f"p{i}.parquet")
+    sample, total = io.sample_table(str(tmp_path / "p*.parquet"), 600, seed=1)
+    assert total == 3000 and len(sample) == 600
+    assert sample["x"].is_sorted() and sample["x"].n_unique() == 600  # distinct rows, in file order
+    assert set(sample["f"].to_list()) == {0, 1, 2}  # from every file, not only the first
+    assert sample.equals(io.sample_table(str(tmp_path / "p*.parquet"), 600, seed=1)[0])
+    assert not sample.equals(io.sample_table(str(tmp_path / "p*.parquet"), 600, seed=2)[0])
+    whole, total = io.sample_table(str(tmp_path / "p0.parquet"), 5000)
+    assert total == 1000 and whole["x"].to_list() == list(range(1000))
+
+
+def messy(n: int = 3000, seed: int = 0) -> pl.DataFrame:
+    """Every case the rules name, as text (a CSV is read as text)."""
+    rng = np.random.default_rng(seed)
+    tags = np.array(["red", "green", "blue", "cyan", "pink", "gold"])
+    color = rng.choice(tags[:4], n)
+    amount = np.round(rng.lognormal(10, 1, n)).astype(int)
+    y = rng.random(n) < np.where(color == "red", 0.5, 0.1) + 0.3 * (amount > 30_000)
+    income = amount.astype(str)
+    income[rng.random(n) < 0.05] = "?"
+    income[rng.random(n) < 0.03] = "NA"
+    return pl.DataFrame({
+        "row": np.arange(n),  # a row number
+        "session": [f"s{i:07d}" for i in rng.permutation(n)],  # unique per row
+        "user_id": [f"u{i}" for i in rng.integers(0, 2500, n)],  # many repeated ids
+        "country": np.where(rng.random(n) < 0.05, "-", rng.choice(["us", "de", "fr"], n)),
+        "color": color,
+        "tags": ["|".join(rng.choice(tags, rng.integers(1, 4), replace=False)) for _ in range(n)],
+        "income": income,
+        "constant": ["x"] * n,
+        "empty": [""] * n,
+        "outcome_code": np.where(y, "won", "lost"),  # the label in other words: a leak
+        "label": y.astype(int),
+    })
+
+
+def test_rules_on_messy_text(tmp_path):
+    data = tmp_path / "messy.csv"
+    messy().write_csv(data)
+    out = tmp_path / "specs" / "messy.yaml"
+    d = draft_spec(data, "label", output=out, sample_rows=2000)
+    kinds = {c.name: (c.kind, c.reason) for c in d.columns}
+    assert kinds["row"][0] == "skip" and "row number" in kinds["row"][1]
+    assert kinds["session"][0] == "skip" and "identifier" in kinds["session"][1]
+    assert kinds["constant"][0] == "skip" and "constant" in kinds["constant"][1]
+    assert kinds["empty"][0] == "skip" and "missing in every" in kinds["empty"][1]
+    assert kinds["outcome_code"][0] == "skip" and "leak" in kinds["outcome_code"][1]
+    assert kinds["income"][0] == "numeric"
+    assert kinds["tags"][0] == "multivalent" and next(c for c in d.columns if c.name == "tags").separator == "|"
+    assert next(c for c in d.columns if c.name == "user_id").hashed
+    assert any("color" in x.columns for x in d.crosses) or d.crosses == []
+    spec = write_draft(d, out)
+    raw = yaml.safe_load(out.read_text())
+    assert raw["data"]["train"] == "../messy.csv"  # relative to the spec's folder
+    assert raw["defaults"]["numeric"]["missing"] == ["?", "NA"] and raw["defaults"]["categorical"]["missing"] == ["-"]
+    assert raw["columns"]["tags"] == {"kind": "multivalent", "separator": "|"}
+    assert "hash_buckets" in raw["columns"]["user_id"]
+    assert "income_buckets" in raw["columns"]
+    text = out.read_text()
+    for reason in ("# row: left out", "# session: left out", "# outcome_code: left out: alone predicts the label"):
+        assert reason in text
+    assert spec.name == "messy" and "outcome_code" not in spec.columns
+
+
+def test_init_writes_a_spec_that_trains_as_written(workdir):
+    r = invoke("init", SPECS / "data" / "adult.parquet", "--label", "income", "--positive", ">50K",
+               "-o", "census.yaml", "--sample", "8000")
+    assert r.exit_code == 0, r.output
+    assert "wrote census.yaml" in r.output and "crosses" in r.output
+    text = (workdir / "census.yaml").read_text()
+    assert "missing: ['?']" in text and "held-out log-loss gain" in text and "kind: bucketized" in text
+    spec = load_spec(workdir / "census.yaml")
+    assert spec.label.positive == ">50K" and spec.crosses and spec.columns["age"].transform == "quantile"
+    r = invoke("train", workdir / "census.yaml", "--set", "train.epochs=1", "--set", "train.max_rows=3000", "-q")
+    assert r.exit_code == 0, r.output
+    r = invoke("init", SPECS / "data" / "adult.parquet", "--label", "income", "-o", "census.yaml")
+    assert r.exit_code == 2 and "already exists; pass --force" in r.stderr
+
+
+def test_init_groups_and_lists(workdir):
+    r = invoke("init", SPECS / "data" / "apps_train.parquet", "--label", "installed", "--group", "request_id",
+               "-o", "apps.yaml", "--sample", "6000")
+    assert r.exit_code == 0, r.output
+    spec = load_spec(workdir / "apps.yaml")
+    assert spec.label.group == "request_id" and "request_id" not in spec.columns
+    assert spec.data.split.key == "request_id"  # a request's rows stay in one part
+    assert spec.columns["installed_apps"].kind == "multivalent" and spec.columns["installed_apps"].separator == "|"
+    assert any(set(x.columns) == {"installed_apps", "impression_app"} for x in spec.crosses)
+    assert list(spec.deep.shared.values()) == [["installed_apps", "impression_app"]]
+
+
+def test_init_errors_name_the_column(workdir):
+    r = invoke("init", SPECS / "data" / "adult.parquet", "--label", "incme")
+    assert r.exit_code == 2 and "no column 'incme' (--label) (did you mean 'income'?)" in r.stderr
+    r = invoke("init", SPECS / "data" / "adult.parquet", "--label", "income", "--positive", "rich")
+    assert r.exit_code == 2 and "--positive 'rich' never occurs in column 'income'" in r.stderr
+    r = invoke("init", SPECS / "data" / "adult.parquet", "--label", "education")
+    assert r.exit_code == 2 and "has 16 values" in r.stderr and "wdcli learns a binary label" in r.stderr
+    r = invoke("init", workdir / "none.csv", "--label", "y")
+    assert r.exit_code == 2 and "no such file" in r.stderr

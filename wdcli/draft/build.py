@@ -1,0 +1,232 @@
+"""`draft_spec`: a commented spec from a sample of the data, that validates and trains as it is.
+
+    draft = draft_spec("data/adult.parquet", label="income", positive=">50K", output=Path("census.yaml"))
+    Path("census.yaml").write_text(draft.text)
+
+Each column's kind comes from its type and distinct count (`profile`); numeric columns get the paper's quantile
+transform and a bucketized version for crosses; columns that cannot help (constant, all missing, identifiers)
+and columns that alone give the label away (held-out AUC >= 0.99: likely leaks) are left out with the reason
+as a comment; crosses are ranked by their held-out log-loss gain over their parts (`gain`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ..data import io
+from ..errors import DataError, WdcliError
+from ..features import fit_pipeline
+from ..spec import Spec, load_spec
+from . import gain as G
+from .profile import Column, buckets_for, profile_column
+from .render import render
+
+LEAK_AUC = 0.99
+MIN_GAIN = 0.0005  # nats per row a suggested cross must save on held-out rows
+MAX_CROSSES = 5
+MIN_BUCKET_GAIN = 0.001  # nats per row a bucketized version must save alone to be kept
+CANDIDATES = 20  # columns (best alone first) whose pairs are tried as crosses
+
+
+@dataclass
+class Bucketized:
+    name: str
+    source: str
+    boundaries: list[float]
+
+
+@dataclass
+class Cross:
+    columns: tuple[str, str]
+    gain: float
+    combinations: int  # seen in the sample
+    hash_buckets: int
+
+
+@dataclass
+class Draft:
+    """What `wdcli init` writes and tells."""
+
+    text: str  # the spec, YAML with comments
+    rows: int  # sample rows read
+    total: int  # rows in the data
+    columns: list[Column] = field(default_factory=list)
+    buckets: list[Bucketized] = field(default_factory=list)
+    crosses: list[Cross] = field(default_factory=list)
+    scores: dict[str, tuple[float, float]] = field(default_factory=dict)  # feature -> (gain, held-out AUC)
+    positive: object = None
+    positive_note: str = ""
+    shared: dict[str, list[str]] = field(default_factory=dict)
+    sample: pl.DataFrame | None = field(default=None, repr=False)
+
+
+def draft_spec(data: str | Path | list, label: str, positive: str | None = None, group: str | None = None,
+               output: str | Path = "spec.yaml", sample_rows: int = 100_000, seed: int = 0) -> Draft:
+    """Sample the data and draft a spec for it; `output` is where it will be written (data paths are made
+    relative to its folder)."""
+    patterns = [str(data)] if isinstance(data, (str, Path)) else [str(p) for p in data]
+    sample, total = io.sample_table(patterns, sample_rows, seed)
+    where = ", ".join(patterns)
+    for role, name in (("--label", label), ("--group", group)):
+        if name is not None and name not in sample.columns:
+            close = difflib.get_close_matches(name, sample.columns, n=1)
+            raise DataError(f"{where}: no column '{name}' ({role}){f' (did you mean {close[0]!r}?)' if close else ''}; "
+                            f"it has: {', '.join(sample.columns[:20])}")
+    d = Draft(text="", rows=len(sample), total=total, sample=sample)
+    y = _label(sample, label, positive, where, d)
+    features = [c for c in sample.columns if c not in (label, group)]
+    d.columns = [profile_column(c, sample[c], total) for c in features]
+    d.buckets = [Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns
+                 if c.kind == "numeric" and c.boundaries]
+    coded = _codes(d, len(sample))
+    stats = G.Scorer(y, seed)
+    d.scores = {name: stats.single(f) for name, f in coded.items()}
+    _leave_out_leaks(d, coded)
+    d.buckets = [b for b in d.buckets if d.scores[b.name][0] >= MIN_BUCKET_GAIN]
+    d.crosses = _crosses(d, coded, stats)
+    d.shared = _shared(d)
+    base = Path(output).resolve().parent
+    paths = [_relative(p, base) for p in patterns]
+    d.text = render(d, paths, label, group, patterns)
+    return d
+
+
+def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Spec:
+    """Write the drafted spec, after checking that it validates and that its pipeline fits on the sample (so a
+    bad draft is never left behind); returns the loaded spec."""
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise WdcliError(f"{output}: already exists; pass --force to replace it, or -o another file")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.stem}.tmp{os.getpid()}{output.suffix}")
+    try:
+        tmp.write_text(draft.text, encoding="utf-8")
+        spec = load_spec(tmp).model_copy(update={"name": output.stem})
+        fit_pipeline(spec, draft.sample.head(20_000), "the sample")
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return spec
+
+
+def _relative(pattern: str, base: Path) -> str:
+    """A data path as the spec will hold it: relative to the spec's folder, unless that climbs to the root."""
+    path = Path(pattern).absolute()
+    rel = os.path.relpath(path, base)
+    return str(path) if os.path.commonpath([path, base]) == path.anchor else rel
+
+
+def _label(sample: pl.DataFrame, label: str, positive: str | None, where: str, d: Draft) -> np.ndarray:
+    s = sample[label]
+    if s.null_count():
+        raise DataError(f"{where}: label column '{label}' is missing in {s.null_count()} of {len(s)} sample rows; "
+                        "drop or fill them first")
+    text = s.cast(pl.String).str.strip_chars()
+    counts = text.value_counts(sort=True, name="n")
+    values = counts[label].to_list()
+    if len(values) < 2:
+        raise DataError(f"{where}: label column '{label}' has one value ({values[0]!r}) in the sample; a model "
+                        "needs both classes")
+    if positive is not None:
+        if str(positive) not in values:
+            raise DataError(f"{where}: --positive {positive!r} never occurs in column '{label}' (values: "
+                            f"{', '.join(repr(v) for v in values[:5])})")
+        if len(values) > 2:
+            raise DataError(f"{where}: label column '{label}' has {len(values)} values; wdcli learns a binary label: "
+                            "make a column of two values (or 0/1) first")
+        d.positive = positive
+        return (text == str(positive)).to_numpy().astype(np.float64)
+    if set(values) <= {"0", "1", "0.0", "1.0", "true", "false", "True", "False"}:
+        return text.is_in(["1", "1.0", "true", "True"]).to_numpy().astype(np.float64)
+    if len(values) > 2:
+        raise DataError(f"{where}: label column '{label}' has {len(values)} values "
+                        f"({', '.join(repr(v) for v in values[:5])}, ...); wdcli learns a binary label: make a column "
+                        "of two values (or 0/1) first")
+    d.positive = values[-1]  # the rarer value: usually the event of interest (a click, an install, >50K)
+    d.positive_note = f"the rarer of {values[0]!r} and {values[1]!r}; pass --positive to choose"
+    return (text == d.positive).to_numpy().astype(np.float64)
+
+
+def _codes(d: Draft, n: int) -> dict[str, G.Coded]:
+    """Every candidate feature as integer codes: sparse columns, bucketized columns, and numeric columns cut at
+    20 quantiles (for their held-out AUC, which a leak through a non-monotone relation would not escape)."""
+    out = {}
+    for c in d.columns:
+        if c.kind in ("categorical",):
+            out[c.name] = G.code(c.name, c.values)
+        elif c.kind == "multivalent":
+            lists = c.values.fill_null([]).list.drop_nulls()
+            rows = np.repeat(np.arange(n), lists.list.len().to_numpy())
+            out[c.name] = G.code(c.name, lists.explode(empty_as_null=False, keep_nulls=False), rows)
+        elif c.kind == "numeric":
+            x = c.values.to_numpy().astype(np.float64)
+            ok = np.isfinite(x)
+            cuts = np.unique(np.quantile(x[ok], np.linspace(0, 1, 21)[1:-1]))
+            out[c.name] = G.code(c.name, np.where(ok, np.searchsorted(cuts, np.where(ok, x, 0)), -1))
+    for b in d.buckets:
+        x = next(c for c in d.columns if c.name == b.source).values.to_numpy().astype(np.float64)
+        ok = np.isfinite(x)
+        out[b.name] = G.code(b.name, np.where(ok, np.searchsorted(b.boundaries, np.where(ok, x, 0), side="right"), -1))
+    return out
+
+
+def _leave_out_leaks(d: Draft, coded: dict) -> None:
+    for c in d.columns:
+        if c.name in d.scores and c.kind != "skip" and d.scores[c.name][1] >= LEAK_AUC:
+            c.kind, c.reason = "skip", (f"alone predicts the label with AUC {d.scores[c.name][1]:.3f} on held-out "
+                                        "sample rows: likely a leak (known only with or after the label); add it "
+                                        "back if it is known when you score")
+    leaked = {c.name for c in d.columns if c.kind == "skip"}
+    d.buckets = [b for b in d.buckets if b.source not in leaked]
+    for name in list(coded):
+        if name in leaked:
+            del coded[name]
+
+
+def _crosses(d: Draft, coded: dict, stats: G.Scorer) -> list[Cross]:
+    sparse = [c.name for c in d.columns if c.sparse and c.kind != "skip"] + [b.name for b in d.buckets]
+    # (a column that says little alone may say much in a cross, as the apps a user installed do: all are tried)
+    ranked = sorted(sparse, key=lambda n: -d.scores[n][0])[:CANDIDATES]
+    tried = []
+    for i, a in enumerate(ranked):
+        for b in ranked[i + 1:]:
+            if coded[a].multi and coded[b].multi:
+                continue
+            if coded[b].multi:
+                a, b = b, a
+            g, combos = stats.cross_gain(coded[a], coded[b])
+            tried.append(Cross((a, b), g, combos, buckets_for(combos, d.rows, d.total)))
+    chosen, uses = [], {}
+    for x in sorted(tried, key=lambda x: -x.gain):
+        if x.gain < MIN_GAIN or len(chosen) == MAX_CROSSES:
+            break
+        if all(uses.get(c, 0) < 2 for c in x.columns):
+            chosen.append(x)
+            for c in x.columns:
+                uses[c] = uses.get(c, 0) + 1
+    return chosen
+
+
+def _shared(d: Draft) -> dict[str, list[str]]:
+    """A list column and a column whose values are mostly the same things (the apps installed and the app
+    shown) share one embedding table: what is learned of an app in one serves the other."""
+    lists = [c for c in d.columns if c.kind == "multivalent"]
+    singles = [c for c in d.columns if c.kind == "categorical"]
+    shared, used = {}, set()
+    for m in lists:
+        tokens = set(m.values.explode().drop_nulls().unique().to_list())
+        for s in singles:
+            if s.name in used:
+                continue
+            values = set(s.values.drop_nulls().unique().to_list())
+            if tokens and values and len(tokens & values) >= 0.5 * len(tokens | values):
+                shared[f"{s.name}_table"] = [m.name, s.name]
+                used |= {m.name, s.name}
+                break
+    return shared

@@ -1,0 +1,182 @@
+"""What each column of a data sample is: its kind (from its type and distinct count), its missing markers, the
+separator of list-like text, or why it is left out (constant, all missing, an identifier, an unsupported type).
+
+The rules are those of `wdcli.features.clean`: values are stripped, "" is missing, and the markers found here are
+declared so that the pipeline treats them as missing too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+# cells that commonly mean "missing" in exported tables ("" is missing by wdcli's cleaning rules already)
+MARKERS = ("?", "NA", "N/A", "n/a", "na", "-", "--", "null", "NULL", "None", "nan", "NaN", "#N/A")
+SEPARATORS = ("|", ";", ",")
+HASH_AT = 5_000  # distinct values (estimated over all rows) from which a column is hashed, not given a vocabulary
+ID_NAME = re.compile(r"(^|[_\-\s.])(id|uuid|guid|key)$|[a-z]Id$", re.IGNORECASE)
+
+
+@dataclass
+class Column:
+    """One column of the sample, profiled."""
+
+    name: str
+    kind: str  # numeric | categorical | multivalent | skip
+    reason: str = ""  # why it was left out, or a note on how it is encoded
+    markers: list[str] = field(default_factory=list)  # missing markers found in it
+    distinct: int = 0  # distinct non-missing values (tokens, for multivalent) in the sample
+    estimate: int = 0  # distinct values estimated over all rows
+    missing: float = 0.0  # fraction of sample rows missing
+    separator: str | None = None
+    hashed: bool = False
+    values: pl.Series | None = None  # cleaned: Float64 (numeric), String (categorical), List(String) (multivalent)
+    boundaries: list[float] = field(default_factory=list)  # bucket boundaries of a numeric column, for crosses
+
+    @property
+    def sparse(self) -> bool:
+        return self.kind in ("categorical", "multivalent")
+
+
+def chao1(distinct: int, singletons: int, doubletons: int, sampled: bool, total: int) -> int:
+    """Distinct values over all rows, estimated from a sample (Chao's lower-bound estimator)."""
+    if not sampled:
+        return distinct
+    extra = singletons * (singletons - 1) / (2 * (doubletons + 1))
+    return int(min(distinct + extra, max(total, distinct)))
+
+
+STEPS = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000)
+
+
+def buckets_for(distinct: int, rows: int, total: int) -> int:
+    """Hash buckets for about twice the distinct values expected over all rows (more rows, more values)."""
+    expected = distinct * (1 + np.log(max(total / max(rows, 1), 1.0)))
+    return next((s for s in STEPS if s >= 2 * expected), STEPS[-1])
+
+
+def _markers_in(text: pl.Series) -> list[str]:
+    found = text.filter(text.is_in(list(MARKERS))).unique().to_list()
+    return sorted(found, key=MARKERS.index)
+
+
+def profile_column(name: str, s: pl.Series, total: int) -> Column:
+    """Profile one column of the sample; `total` is the number of rows in all the data."""
+    n, sampled = len(s), len(s) < total
+    if isinstance(s.dtype, (pl.List, pl.Array)):
+        return _categorical(name, s.cast(pl.List(pl.String)), [], None, n, total, sampled)
+    if s.dtype == pl.Boolean:
+        return _categorical(name, s.cast(pl.String), [], None, n, total, sampled)
+    if s.dtype.is_numeric():
+        if ID_NAME.search(name) and s.dtype.is_integer():
+            return _categorical(name, s.cast(pl.String), [], None, n, total, sampled, id_like=True)
+        return _numeric(name, s.cast(pl.Float64), [], n)
+    if s.dtype not in (pl.String, pl.Categorical, pl.Enum, pl.Null):
+        return Column(name, "skip", f"its type {s.dtype} has no column kind; derive numeric or text columns from it")
+    text = s.cast(pl.String).str.strip_chars().alias(name)
+    markers = _markers_in(text)
+    clean = text.to_frame().select(pl.when(pl.col(name).is_in(markers) | (pl.col(name) == "")).then(None)
+                                   .otherwise(pl.col(name)).alias(name))[name]
+    parsed = clean.cast(pl.Float64, strict=False)
+    codes = bool(clean.str.contains(r"^[+-]?0\d").any())  # "00123": a code written with digits, not a quantity
+    if clean.null_count() < n and parsed.null_count() == clean.null_count() and not codes and not (
+            ID_NAME.search(name) and _integral(parsed)):
+        return _numeric(name, parsed, markers, n)
+    separator = _separator(clean.drop_nulls())
+    if separator is not None:
+        lists = clean.str.split(separator).list.eval(pl.element().str.strip_chars())
+        lists = lists.list.eval(pl.element().filter((pl.element() != "") & ~pl.element().is_in(markers)))
+        return _categorical(name, lists, markers, separator, n, total, sampled)
+    return _categorical(name, clean, markers, None, n, total, sampled, id_like=bool(ID_NAME.search(name)))
+
+
+def _integral(x: pl.Series) -> bool:
+    v = x.drop_nulls().to_numpy()
+    return len(v) > 0 and bool(np.all(v == np.round(v)))
+
+
+def _separator(text: pl.Series) -> str | None:
+    """The separator of list-like text: one that most values hold, whose pieces repeat far more than whole values."""
+    if len(text) < 20:
+        return None
+    distinct = text.n_unique()
+    for sep in SEPARATORS:
+        has = text.str.contains(sep, literal=True)
+        if has.mean() < 0.2:
+            continue
+        tokens = text.str.split(sep).explode().str.strip_chars()
+        if tokens.n_unique() < 0.5 * distinct and tokens.len() >= 1.5 * len(text):
+            return sep
+    return None
+
+
+def _numeric(name: str, x: pl.Series, markers: list[str], n: int) -> Column:
+    v = x.to_numpy().astype(np.float64)
+    v = v[np.isfinite(v)]
+    col = Column(name, "numeric", markers=markers, missing=1 - len(v) / max(n, 1), values=x.alias(name))
+    col.distinct = int(len(np.unique(v)))
+    if len(v) == 0:
+        col.kind, col.reason = "skip", "missing in every sample row"
+    elif col.distinct == 1:
+        col.kind, col.reason = "skip", f"constant ({_num(v[0])} in every sample row that has a value)"
+    elif col.distinct == len(v) and len(v) > 100 and _integral(x) and bool(np.all(np.diff(x.drop_nulls().to_numpy()) > 0)):
+        col.kind, col.reason = "skip", "a row number (unique and increasing): it says nothing about the label"
+    elif col.distinct <= 30 and _integral(x):  # a few whole numbers (a count, a grade): a bucket for each
+        col.boundaries = sorted(float(b) for b in np.unique(v))[1:]
+    else:
+        col.boundaries = bucket_boundaries(v)
+    return col
+
+
+def _categorical(name: str, values: pl.Series, markers: list[str], separator: str | None, n: int, total: int,
+                 sampled: bool, id_like: bool = False) -> Column:
+    multi = values.dtype == pl.List(pl.String)
+    flat = values.explode().drop_nulls() if multi else values.drop_nulls()
+    kind = "multivalent" if multi else "categorical"
+    missing = (values.list.len().fill_null(0) == 0).mean() if multi else values.null_count() / max(n, 1)
+    col = Column(name, kind, markers=markers, missing=float(missing or 0.0), separator=separator,
+                 values=values.alias(name))
+    counts = flat.value_counts(name="count")["count"]
+    col.distinct = len(counts)
+    col.estimate = chao1(col.distinct, int((counts == 1).sum()), int((counts == 2).sum()), sampled, total)
+    if col.distinct == 0:
+        col.kind, col.reason = "skip", "missing in every sample row"
+    elif col.distinct == 1 and col.missing == 0:
+        col.kind, col.reason = "skip", f"constant ({flat[0]!r} in every sample row)"
+    elif not multi and col.distinct > 100 and col.distinct >= 0.9 * len(flat):
+        col.kind, col.reason = "skip", (f"unique in {col.distinct / len(flat):.0%} of sample rows: an identifier "
+                                        "or free text, which cannot generalize to new rows")
+    elif col.estimate >= HASH_AT or (id_like and col.estimate >= 1_000):
+        col.hashed = True
+    return col
+
+
+def bucket_boundaries(v: np.ndarray, n: int = 10) -> list[float]:
+    """About n bucket boundaries at quantiles of the values, rounded to two significant digits. When much of
+    the mass sits at the minimum (zero, for most rows of a capital gain), that value gets a bucket of its own
+    and the rest is cut at its own quantiles."""
+    v = np.sort(v)
+    low, edges = v[0], []
+    if np.mean(v == low) > 0.3:
+        v = v[v > low]
+        if len(v) == 0:
+            return []
+        edges.append(float(v[0]))
+    q = np.unique(np.quantile(v, np.linspace(0, 1, n + 1)[1:-1], method="higher"))
+    edges += [float(x) for x in q if x > v[0]]
+    return [b for b in sorted({_round(e) for e in edges}) if b > low]
+
+
+def _round(x: float) -> float:
+    if x == 0:
+        return 0.0
+    digits = 1 - int(np.floor(np.log10(abs(x))))
+    r = round(x, digits)
+    return float(int(r)) if r == int(r) else float(r)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if x == int(x) else f"{x:g}"

@@ -1,0 +1,149 @@
+"""The drafted spec as YAML whose comments say why each choice was made."""
+
+from __future__ import annotations
+
+import yaml
+
+from .profile import MARKERS, buckets_for
+
+TYPE_NOTE = {"numeric": "numbers", "categorical": "values", "multivalent": "values in lists"}
+
+
+def flow(value) -> str:
+    """A value as one line of YAML (flow style); whole floats written as integers."""
+    def tidy(v):
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, list):
+            return [tidy(x) for x in v]
+        if isinstance(v, dict):
+            return {k: tidy(x) for k, x in v.items()}
+        return v
+    return yaml.safe_dump([tidy(value)], default_flow_style=True, width=10**9, sort_keys=False).strip()[1:-1]
+
+
+def line(text: str, comment: str = "", width: int = 44) -> str:
+    """A YAML line with its comment beside it, or above it when the two would not fit in 116 characters."""
+    if not comment:
+        return text
+    if max(len(text), width) + 3 + len(comment) <= 116:
+        return f"{text.ljust(width)} # {comment}"
+    indent = " " * (len(text) - len(text.lstrip()))
+    return f"{indent}# {comment}\n{text}"
+
+
+def min_count(total: int) -> int:
+    """The paper's vocabulary threshold, lower for small data (where every value is rare)."""
+    return 5 if total >= 10_000 else 2 if total >= 1_000 else 1
+
+
+def embedding_dim(cardinality: int) -> int:
+    return 2 if cardinality <= 2 else 4 if cardinality <= 12 else 8 if cardinality <= 200 else 16
+
+
+def render(d, paths: list[str], label: str, group: str | None, patterns: list[str]) -> str:
+    sampled = "all of them" if d.rows == d.total else f"a random sample of {d.rows:,}"
+    split = {"validation": 0.1, "test": 0.2, "seed": 42, **({"key": group} if group else {})}
+    out = [f"# Drafted by `wdcli init` from {d.total:,} rows of {', '.join(patterns)} ({sampled}).",
+           "# Every choice has its reason beside it; 'alone: gain G, AUC A' is what the column alone does on held-out",
+           "# sample rows (G: log loss saved over the base rate, in nats per row). Check it, then `wdcli train` it.",
+           "data:", f"  train: {flow(paths[0] if len(paths) == 1 else paths)}",
+           line(f"  split: {flow(split)}", "seeded: the same rows every run" + (
+               f"; a {group} never straddles two parts" if group else "")),
+           "label:", f"  column: {flow(label)}"]
+    if d.positive is not None:
+        out.append(line(f"  positive: {flow(d.positive)}", d.positive_note))
+    if group is not None:
+        out.append(line(f"  group: {flow(group)}", "rows of one request/user: gAUC, ranking; not a feature"))
+    kept = [c for c in d.columns if c.kind != "skip"]
+    mc = min_count(d.total)
+    out.append("defaults:")
+    for kind in ("categorical", "multivalent", "numeric"):
+        cols = [c for c in kept if c.kind == kind]
+        if not cols:
+            continue
+        markers = sorted({m for c in cols for m in c.markers}, key=MARKERS.index)
+        settings = {"missing": markers} if markers else {}
+        note = f"{', '.join(repr(m) for m in markers)} found as missing in {_names([c for c in cols if c.markers])}" \
+            if markers else ""
+        if kind == "numeric":
+            settings.update({"transform": "quantile", "quantiles": 50, "fill": "median"})
+            note = "the paper's CDF normalization into [0, 1]" + (f"; {note}" if note else "")
+        else:
+            settings["min_count"] = mc
+            note = (f"values seen fewer than {mc} times share the out-of-vocabulary id" if mc > 1 else
+                    "every value seen gets an id") + (f"; {note}" if note else "")
+        out.append(line(f"  {kind}: {flow(settings)}", note))
+
+    out.append("columns:")
+    for c in kept:
+        gain, auc = d.scores.get(c.name, (0.0, float("nan")))
+        alone = f"alone: gain {gain:.4f}, AUC {auc:.3f}"
+        missing = f", {c.missing:.0%} missing" if c.missing >= 0.005 else ""
+        if c.kind == "numeric":
+            out.append(line(f"  {flow(c.name)}: numeric", f"{c.distinct:,} distinct{missing}; {alone}"))
+        elif c.hashed:
+            settings = {"kind": c.kind, "hash_buckets": buckets_for(c.estimate, 1, 1)}
+            if c.separator:
+                settings["separator"] = c.separator
+            out.append(line(f"  {flow(c.name)}: {flow(settings)}",
+                            f"~{c.estimate:,} distinct: hashed{missing}; {alone}"))
+        elif c.kind == "multivalent":
+            settings = {"kind": "multivalent", "separator": c.separator} if c.separator else {"kind": "multivalent"}
+            split = f"lists split on {c.separator!r}" if c.separator else "a list column"
+            out.append(line(f"  {flow(c.name)}: {flow(settings)}", f"{split}, {c.distinct:,} distinct{missing}; {alone}"))
+        else:
+            out.append(line(f"  {flow(c.name)}: categorical", f"{c.distinct:,} distinct{missing}; {alone}"))
+    for b in d.buckets:
+        gain, auc = d.scores[b.name]
+        out.append(line(f"  {flow(b.name)}: {flow({'kind': 'bucketized', 'source': b.source, 'boundaries': b.boundaries})}",
+                        f"for crosses; alone: gain {gain:.4f}, AUC {auc:.3f}"))
+    for c in d.columns:
+        if c.kind == "skip":
+            out.append(f"  # {c.name}: left out: {c.reason}")
+
+    if d.crosses:
+        out += ["crosses:  # the wide part's memory: pairs ranked by held-out log-loss gain of the cross over its two",
+                "          # columns alone (nats per row; a logistic model fitted on half the sample, scored on the other)"]
+        for x in d.crosses:
+            out.append(line(f"  - {flow({'columns': list(x.columns), 'hash_buckets': x.hash_buckets})}",
+                            f"gain {x.gain:.4f}, {x.combinations:,} combinations seen"))
+    else:
+        out.append("crosses: []   # no pair of columns gained over its parts on held-out sample rows")
+    out.append("# wide: every sparse column and cross (the default); deep: every sparse column embedded, numbers dense")
+    out += _deep(d, kept) + _train(d)
+    return "\n".join(out) + "\n"
+
+
+def _deep(d, kept) -> list[str]:
+    out = ["deep:", "  embedding_dim: 8"]
+    dims = {}
+    for c in kept:
+        if c.kind in ("categorical", "multivalent"):
+            dims[c.name] = embedding_dim(buckets_for(c.estimate, 1, 1) if c.hashed else c.distinct)
+    for b in d.buckets:
+        dims[b.name] = embedding_dim(len(b.boundaries) + 1)
+    for table, cols in d.shared.items():
+        dims[table] = max(dims.pop(c) for c in cols)
+    dims = {k: v for k, v in dims.items() if v != 8}
+    if dims:
+        out.append(line(f"  embedding_dims: {flow(dims)}", "from each column's cardinality"))
+    if d.shared:
+        out.append(line(f"  shared: {flow(d.shared)}", "list values and a column naming the same things"))
+    out.append(f"  hidden: {flow([128, 64] if d.total < 1_000_000 else [256, 128, 64])}")
+    return out
+
+
+def _train(d) -> list[str]:
+    batch = 256 if d.total < 100_000 else 512 if d.total < 1_000_000 else 1024
+    return ["train:  # the paper's optimizers: FTRL with L1 for the wide part, AdaGrad for the deep part",
+            "  epochs: 20",
+            f"  batch_size: {batch}",
+            "  wide_optimizer: {name: ftrl, alpha: 0.1, beta: 1.0, l1: 0.001, l2: 0.01}",
+            "  deep_optimizer: {name: adagrad, lr: 0.1}",
+            line("  early_stopping: {metric: auc, patience: 3}", "keeps the best epoch's weights")]
+
+
+def _names(cols) -> str:
+    names = [c.name for c in cols]
+    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")

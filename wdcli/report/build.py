@@ -1,0 +1,146 @@
+"""`build_report`: a run's HTML report (and its figures as PNG files).
+
+    report = build_report("runs/census")                   # the run's own test split
+    report = build_report(None, input="labelled.parquet")  # the latest run, scored on a file
+
+The plots are of scores made now by the run's model (`Scorer`) on its test split, read again through the run's
+spec (`load_splits`: the same files and seed give the same rows), or on `--input`; the page says which.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data import io
+from ..data.split import load_splits, split_names
+from ..errors import DataError, WdcliError
+from ..metrics import evaluate, group_aucs
+from ..score import Scorer
+from ..score.inspect import heaviest_wide
+from . import html as H
+from .curves import curves, reliability
+from .runs import find_run
+
+SECTIONS = {"metrics": "Metrics", "curves": "ROC and precision-recall", "calibration": "Calibration",
+            "scores": "Scores per class", "learning": "Learning curves", "wide": "Wide part",
+            "groups": "Per-group metrics"}
+METRIC_KEYS = ["rows", "auc", "logloss", "accuracy", "mean_score", "base_rate", "calibration", "gauc"]
+
+
+@dataclass
+class Report:
+    path: Path
+    source: str  # where the plotted scores come from
+    sections: list[str]
+    pngs: list[Path] = field(default_factory=list)
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise WdcliError("wdcli report draws its plots with matplotlib, which is not installed; "
+                         "pip install 'wdcli[report]'") from None
+
+
+def scored_rows(scorer: Scorer, input: str | Path | None):
+    """(frame, where, description) of the rows to plot: --input, else the run's test split (else validation)."""
+    spec = scorer.spec
+    if input is not None:
+        frame = io.read_table(input)
+        return frame, str(input), f"{input} (--input, {len(frame):,} rows)"
+    try:
+        frames, names = load_splits(spec.data), split_names(spec.data)
+    except DataError as e:
+        raise DataError(f"the run's data cannot be read again to plot its test split ({e}); pass --input FILE "
+                        "with labelled rows") from None
+    for split in ("test", "validation"):
+        if split in frames and len(frames[split]):
+            return frames[split], names[split], f"the run's {split} split: {names[split]}, {len(frames[split]):,} rows"
+    raise DataError("the run has no test or validation rows to plot; pass --input FILE with labelled rows")
+
+
+def build_report(model: str | Path | None = None, output: str | Path | None = None, png_dir: str | Path | None = None,
+                 input: str | Path | None = None, top: int = 15, runs: str | Path = "runs") -> Report:
+    """Write the report of a run (default: the latest) to `output` (default: report.html in the run's folder)."""
+    _require_matplotlib()
+    from . import figures as F
+
+    scorer = Scorer.load(find_run(model, runs))
+    art, spec = scorer.artifact, scorer.spec
+    frame, where, source = scored_rows(scorer, input)
+    y, w, group = scorer.labels(frame, where)
+    p = scorer.score(frame, where)
+    if len(np.unique(y)) < 2:
+        raise DataError(f"{where}: the rows hold one class only; the curves need both")
+    m = evaluate(y, p, w, group)
+    secs: list[tuple[str, str, str]] = []
+    pngs: list[Path] = []
+    if png_dir is not None:
+        Path(png_dir).mkdir(parents=True, exist_ok=True)
+
+    def show(name: str, fig) -> str:
+        """The figure inline (SVG), and as png_dir/<name>.png when asked."""
+        if png_dir is not None:
+            pngs.append(Path(png_dir) / f"{name}.png")
+            F.png(fig, pngs[-1])
+        return H.figure(F.svg(fig, name))
+
+    splits = {**art.metrics.get("splits", {}), "plotted rows (now)": m}
+    keys = [k for k in METRIC_KEYS if any(k in v for v in splits.values())]
+    secs.append(("metrics", SECTIONS["metrics"], H.table(["split", *keys], [[s, *[v.get(k, "") for k in keys]]
+                                                                            for s, v in splits.items()])
+                 + H.note("The splits' figures are those saved when the run was trained; 'plotted rows' are the "
+                          f"rows plotted below, scored now: {source}.")))
+    c = curves(y, p)
+    secs.append(("curves", SECTIONS["curves"], show("curves", F.roc_pr(c, m["auc"], m["base_rate"]))))
+    r = reliability(y, p)
+    secs.append(("calibration", SECTIONS["calibration"], show("calibration", F.calibration(r))
+                 + H.note(f"Mean score / base rate: {m['calibration']:.4f}; expected calibration error {r.ece:.4f}.")))
+    secs.append(("scores", SECTIONS["scores"], show("scores", F.score_histogram(y, p))))
+    history = art.metrics.get("history", [])
+    if history:
+        secs.append(("learning", SECTIONS["learning"], show("learning", F.learning_curves(history)) + H.table(
+            ["epoch", *[k for k in history[-1] if k not in ("epoch", "best")]],
+            [[h["epoch"], *[h.get(k, "") for k in history[-1] if k not in ("epoch", "best")]] for h in history])))
+    else:
+        secs.append(("learning", SECTIONS["learning"], H.note("This run saved no per-epoch history.")))
+    secs.append(("wide", SECTIONS["wide"], _wide(art, top, show, F)))
+    if group is not None:
+        aucs, sizes, n = group_aucs(y, p, group)
+        shown = show("groups", F.group_distribution(aucs, sizes, m["gauc"])) if len(aucs) else ""
+        secs.append(("groups", SECTIONS["groups"], shown + H.note(
+            f"{spec.label.group}: {n:,} groups, {len(aucs):,} with both classes; gAUC (their AUCs weighted by "
+            f"size) {m['gauc']:.4f}; median group AUC {np.median(aucs) if len(aucs) else float('nan'):.4f}.")))
+
+    output = Path(output) if output is not None else art.path / "report.html"
+    cfg = art.config.param_counts()
+    lines = [f"run {art.path} · model {spec.model} · {cfg['total']:,} parameters · "
+             f"{len(history)} epochs in {art.metrics.get('seconds', 0):.1f} s",
+             f"plots: {source}", f"written {time.strftime('%Y-%m-%d %H:%M:%S')} by wdcli report"]
+    text = H.page(f"wdcli report: {spec.name}", lines, secs)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, output)
+    return Report(output, source, [i for i, _, _ in secs], pngs)
+
+
+def _wide(art, top: int, show, F) -> str:
+    if not art.config.wide:
+        return H.note(f"This model ({art.spec.model}) has no wide part.")
+    rows = heaviest_wide(art, top)
+    parts = []
+    for key, title in (("cross", "Heaviest crosses"), ("single", "Heaviest single values")):
+        if rows[key]:
+            parts.append(show(f"wide_{key}", F.wide_weights(rows[key], title)))
+    out = "".join(parts)
+    body = [[f"{w:+.4f}", kind, name] for kind in ("cross", "single") for w, name in rows[kind]]
+    out += H.table(["weight", "kind", "feature = value"], body, name_columns=(2,))
+    total = art.config.wide_size
+    return out + H.note(f"Non-zero wide weights: {rows['nonzero']:,} of {total:,} (FTRL's L1 keeps the rest at zero).")
