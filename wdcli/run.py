@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .artifact import load_artifact, load_optimizer_state, save_artifact
+from .data.files import Files
 from .data.split import load_splits, split_names
 from .errors import ArtifactError
 from .features import FittedPipeline, fit_pipeline, transform
@@ -32,13 +33,20 @@ class Checked:
 
 def check(spec: Spec) -> Checked:
     """Fit the pipeline on the training rows and encode the first 1,000 rows of every other split: every data
-    problem `train` would meet in its first seconds, without training."""
-    frames, names = load_splits(spec.data), split_names(spec.data)
-    fitted = fit_pipeline(spec, frames["train"], names["train"])
-    for split, frame in frames.items():
-        if split != "train" and len(frame):
-            transform(fitted, frame.head(1000), names[split])
-    return Checked(spec, {k: len(v) for k, v in frames.items()}, fitted, build_config(fitted))
+    problem `train` would meet in its first seconds, without training. The files are streamed: memory stays
+    that of the fitted state and one chunk, whatever their size."""
+    parts, names = Files.of(spec.data), split_names(spec.data)
+    read = spec.train.data.read_batch_rows
+    fitted = fit_pipeline(spec, lambda: parts["train"].frames(read), names["train"])
+    rows = {"train": fitted.rows}
+    for split in ("validation", "test"):
+        if split in parts:
+            rows[split] = 0
+            for frame in parts[split].frames(read):
+                if rows[split] < 1000 and len(frame):
+                    transform(fitted, frame.head(1000 - rows[split]), names[split])
+                rows[split] += len(frame)
+    return Checked(spec, {k: n for k, n in rows.items() if k == "train" or n}, fitted, build_config(fitted))
 
 
 def run_training(spec: Spec, output: str | Path | None = None, reporter=None,
