@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install wdcli with its test dependencies. torch==2.13.0 first: it is the CPU build,
-# and the project's own range (torch>=2.3,<3) then installs nothing more.
+# Create .venv and install wdcli with its test dependencies and `wdcli tune`'s (Optuna). torch==2.13.0 first:
+# it is the CPU build, and the project's own range (torch>=2.3,<3) then installs nothing more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -8,4 +8,4 @@ PY=${PYTHON:-python3}
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -m pip install -q torch==2.13.0
-python -m pip install -q -e '.[test]'
+python -m pip install -q -e '.[test,tune]'

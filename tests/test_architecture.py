@@ -9,7 +9,7 @@ from .conftest import ROOT
 
 PACKAGE = ROOT / "wdcli"
 # lowest first; a module may import from its own layer and the ones before it
-LAYERS = ["errors", "metrics", "spec", "features", "data", "model", "train", "artifact", "score", "run", "cli"]
+LAYERS = ["errors", "metrics", "spec", "features", "data", "model", "train", "artifact", "score", "run", "tune", "cli"]
 LEAVES = {"__init__": 0, "__main__": len(LAYERS) - 1}
 
 

@@ -5,7 +5,7 @@ Errors the user can fix print one clear message and exit 2; anything else exits 
 (`--debug` shows the traceback).
 """
 
-from . import score_commands, spec_commands, train_commands  # noqa: F401 - they register the commands
+from . import score_commands, spec_commands, train_commands, tune_commands  # noqa: F401 - they register the commands
 from .common import app
 
 __all__ = ["app"]
