@@ -139,4 +139,6 @@ def base_args(w: World) -> dict[str, list]:
         "predict": ["--input", w.data, "-q"],
         "rank": ["--input", w.data, "--group-by", "education", "-q"],
         "inspect": ["-q"],
+        "tune": [w.spec, "--trials", "1", "--space", "deep.dropout={choice: [0.0, 0.1]}", "--study", w.fresh("study"),
+                 "-q"],
     }

@@ -102,7 +102,7 @@ WRITE_CASES = {"folder": "is a folder", "wrong extension": "unknown file type '.
 def file_options():
     """(command, option, role) for every option that names a file or folder."""
     roles = {("--input", "FILE"): "read", ("--output", "FILE"): "write", ("--output", "DIR"): "run folder",
-             ("--model", "DIR"): "model", ("SPEC", "SPEC"): "spec"}
+             ("--model", "DIR"): "model", ("SPEC", "SPEC"): "spec", ("--study", "DIR"): "study folder"}
     found = []
     for name, opts in COMMANDS.items():
         for o in opts:
@@ -155,6 +155,10 @@ def test_every_file_option_with_a_wrong_file(name, opt, role, w):
         assert invoke(name, *replace_option(base, opt.names[0], taken)).exit_code == 0
         clean_exit_2(invoke(name, *replace_option(base, opt.names[0], taken)), "already holds a run; pass --force")
         assert invoke(name, *replace_option(base, opt.names[0], taken), "--force").exit_code == 0
+    elif role == "study folder":  # a study continues in its folder: the same line twice works
+        clean_exit_2(invoke(name, *replace_option(base, opt.names[0], w.data)), "is a file; give a folder for the study")
+        again = replace_option(base, opt.names[0], w.fresh("study"))
+        assert invoke(name, *again).exit_code == 0 and invoke(name, *again).exit_code == 0
     elif role == "model":
         clean_exit_2(invoke(name, *base, "--model", w.bad["missing"]), "no such model folder")
         clean_exit_2(invoke(name, *base, "--model", w.data), "not a model folder")

@@ -31,7 +31,7 @@ def invoke(*args):
 def test_tune_end_to_end_resume_and_train_the_best(apps_spec, workdir):
     r = invoke("tune", apps_spec, "--trials", 3, *SPACE, *FAST)
     assert r.exit_code == 0, r.output
-    assert "best trials by validation auc" in r.output and "deep.hidden" in r.output
+    assert "best trials by validation auc" in r.output and "hidden" in r.output and "lr" in r.output
     assert "3 trials (" in r.output and "3 run now" in r.output
     best = workdir / "runs" / "apps" / "tune" / "best.yaml"
     assert best.exists() and (workdir / "runs" / "apps" / "tune" / "study.db").exists()

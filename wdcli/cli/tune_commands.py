@@ -10,21 +10,29 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from .common import SetOpt, SpecArg, command, err, fmt, out
+from .common import JsonOpt, SetOpt, SpecArg, command, count_option, emit_json, err, fmt, out, output_problem
+
+
+def _folder(value):
+    if value is not None and (why := output_problem(str(value), folder=True)):
+        raise typer.BadParameter(why.replace("for the run", "for the study"))
+    return value
 
 
 @command
 def tune(spec: SpecArg, set: SetOpt = None,
-         trials: Annotated[Optional[int], typer.Option("--trials", min=1, help="Trials in the study; a resumed study "
-                                                       "runs the rest. Default: the spec's tune.trials (20).")] = None,
-         space: Annotated[Optional[list[str]], typer.Option("--space", help="Search a key: "
-                          "'key.path={log_uniform: [0.001, 0.3]}' (also uniform, int, log_int, choice); repeatable; "
-                          "adds to the spec's tune.space.")] = None,
-         output: Annotated[Optional[Path], typer.Option("--output", help="Folder of the study and best.yaml; "
-                                                        "default: runs/<name>/tune.")] = None,
+         trials: Annotated[Optional[int], count_option(
+             "--trials", "Trials in the study (default: the spec's tune.trials, 20); a resumed study runs the rest.")
+         ] = None,
+         space: Annotated[Optional[list[str]], typer.Option(
+             "--space", metavar="KEY=RANGE", help="Search a key, e.g. 'train.deep_optimizer.lr={log_uniform: [0.001, "
+             "0.3]}' (or uniform, int, log_int, choice); repeatable; adds to the spec's tune.space.")] = None,
+         study: Annotated[Optional[Path], typer.Option(
+             "--study", metavar="DIR", callback=_folder,
+             help="Folder of the study (study.db) and best.yaml; default: runs/NAME/tune.")] = None,
          fresh: Annotated[bool, typer.Option("--fresh", help="Delete the study there and start a new one.")] = False,
-         top: Annotated[int, typer.Option("--top", min=1, help="Rows in the table of best trials.")] = 10,
-         json_: Annotated[bool, typer.Option("--json", help="Print every trial as JSON instead of the table.")] = False,
+         top: Annotated[int, count_option("--top", "Rows in the table of the best trials.")] = 10,
+         json_: JsonOpt = False,
          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False) -> None:
     """Search the spec's settings on the training and validation rows (never the test rows), stop bad trials
     early, and write the best trial's spec (best.yaml), which `wdcli train` takes.
@@ -36,22 +44,23 @@ def tune(spec: SpecArg, set: SetOpt = None,
     if display:
         display.bar.start()
     try:
-        result = run_tune(spec, set or [], space or [], trials, output, fresh, display)
+        result = run_tune(spec, set or [], space or [], trials, study, fresh, display)
     finally:
         if display:
             display.bar.stop()
     if json_:
-        out.print_json(json.dumps({"metric": result.metric, "study": str(result.study),
-                                   "best_spec": str(result.best_spec) if result.best_spec else None,
-                                   "trials": result.rows}, default=str))
+        emit_json({"metric": result.metric, "study": str(result.study),
+                   "best_spec": str(result.best_spec) if result.best_spec else None, "ran": result.ran,
+                   "trials": json.loads(json.dumps(result.rows, default=str))})
         return
     out.print(best_table(result, top))
     counts = {s: sum(r["state"] == s for r in result.rows) for s in ("complete", "pruned", "failed")}
     out.print(f"{len(result.rows)} trials ({counts['complete']} complete, {counts['pruned']} pruned, "
               f"{counts['failed']} failed; {result.ran} run now), study: {result.study}")
     if result.best_spec is None:
-        err.print("[bold red]no trial completed[/]: nothing to write; see the errors above")
-        raise typer.Exit(1)
+        from ..errors import WdcliError
+
+        raise WdcliError("no trial completed, so there is no best spec to write; the failed trials above say why")
     out.print(f"best spec: {result.best_spec}\ntrain it and see its test metrics: wdcli train {result.best_spec}")
 
 
@@ -59,12 +68,26 @@ def best_table(result, top: int) -> Table:
     rows = [r for r in result.rows if r["state"] == "complete"][:top]
     keys = list(dict.fromkeys(k for r in rows for k in r["params"]))
     t = Table(title=f"best trials by validation {result.metric} ({'higher' if result.maximize else 'lower'} is better)")
-    for c in ("trial", result.metric, "epochs", "seconds", *keys):
+    for c in ("trial", result.metric, "epochs", "seconds", *short_names(keys)):
         t.add_column(c, justify="right", overflow="fold")
     for r in rows:
         t.add_row(str(r["trial"]), fmt(r["value"]), _epochs(r), f"{r['seconds'] or 0:.0f}",
                   *[_short(r["params"].get(k)) for k in keys])
     return t
+
+
+def short_names(keys: list[str]) -> list[str]:
+    """Column names for spec keys: the last part of each (`lr`), or more of it where two would read alike
+    (`wide_optimizer.lr`, `deep_optimizer.lr`)."""
+    out = []
+    for k in keys:
+        parts = k.split(".")
+        for n in range(1, len(parts) + 1):
+            name = ".".join(parts[-n:])
+            if sum(1 for other in keys if other == name or other.endswith("." + name)) == 1:
+                break
+        out.append(name)
+    return out
 
 
 def _epochs(r: dict) -> str:
@@ -111,8 +134,8 @@ class TuneDisplay:
     def end_trial(self, row: dict, best: dict | None) -> None:
         from rich.markup import escape
 
-        params = "  ".join(f"{k.rsplit('.', 1)[-1] if k.count('.') > 1 else k}={_short(v)}"
-                           for k, v in row["params"].items())
+        params = "  ".join(f"{name}={_short(v)}" for name, v in zip(short_names(list(row["params"])),
+                                                                       row["params"].values()))
         if row["state"] == "complete":
             what = f"[bold]{row['value']:.4f}[/] in {row['epochs']} epochs"
         elif row["state"] == "pruned":

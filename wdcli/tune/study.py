@@ -51,10 +51,10 @@ def study_folder(spec: Spec, output: str | Path | None = None) -> Path:
 
 
 def tune(path: str | Path, overrides: list[str] | None = None, space: list[str] | None = None,
-         trials: int | None = None, output: str | Path | None = None, fresh: bool = False,
+         trials: int | None = None, folder: str | Path | None = None, fresh: bool = False,
          reporter: TuneReporter | None = None) -> TuneResult:
     """Run the study of a spec up to `trials` finished trials (the spec's `tune.trials` by default), resuming
-    the one in `output` (default runs/<name>/tune) unless `fresh`; write the best trial's spec there."""
+    the one in `folder` (default runs/<name>/tune) unless `fresh`; write the best trial's spec there."""
     try:
         import optuna
     except ImportError:
@@ -75,7 +75,7 @@ def tune(path: str | Path, overrides: list[str] | None = None, space: list[str] 
         raise DataError(f"{path}: tuning needs validation rows; set data.split.validation (e.g. 0.1) or "
                         "data.validation")
 
-    folder = study_folder(spec, output)
+    folder = study_folder(spec, folder)
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "study.db"
     if fresh:
@@ -86,7 +86,7 @@ def tune(path: str | Path, overrides: list[str] | None = None, space: list[str] 
         storage=f"sqlite:///{db}", study_name=spec.name, load_if_exists=True,
         direction="maximize" if maximize else "minimize",
         sampler=optuna.samplers.TPESampler(seed=spec.tune.seed, multivariate=True),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1) if spec.tune.prune
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2) if spec.tune.prune
         else optuna.pruners.NopPruner())
     _claim(study, db, _fingerprint(spec, searched, metric))
     dists = distributions(searched)
@@ -123,7 +123,7 @@ def _claim(study, db: Path, fp: str) -> None:
         n = len(study.trials)
         raise WdcliError(f"{db} holds a study of another spec, space or data ({n} trial{'s' * (n != 1)}, "
                          f"started {study.user_attrs.get('created', '?')}); run with --fresh to start a new one, "
-                         "or --output to keep both")
+                         "or --study DIR to keep both")
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.set_user_attr(f"stale.{t.number}", True)
         study.tell(t.number, state=TrialState.FAIL)
