@@ -6,14 +6,17 @@ Adam, tuned}: test AUC, epochs run (and the best epoch, whose weights are kept),
     python bench/bench_defaults.py                      # all (about an hour on 2 quiet cores)
     python bench/bench_defaults.py --only census --trials 40
 
+The studies are kept in bench/data/tune/<data set>[-<batch>]/study.db and continued when run again (--fresh starts
+them over); a study of `wdcli tune SPEC` (runs/<name>/tune/study.db) of the same spec may be copied there.
+
 The data sets: census (specs/census.yaml), the apps sample (specs/apps.yaml), bench/synth.py's click data at
 1,000,000 rows one epoch at batch 256, 1,024 and 8,192 (bench/synth.yaml; 750,000 training rows), and few rows
 with wide vocabularies (bench/sparse.yaml). The settings:
 
 - old defaults: FTRL alpha 0.05, beta 1 and AdaGrad lr 0.05, initial_accumulator 0.1 applied to the batch *mean*
   gradient, batch 512, 10 epochs, patience 2, as before per-example sums: written in today's per-example units
-  as beta = B and initial_accumulator = 0.1 B^2 (`old_defaults`); the shared bias now starts at the base rate's
-  log-odds in every row.
+  as beta = B and initial_accumulator = 0.1 B^2 (`old_defaults`), with the bias starting at 0 as it did
+  (`bias_at_zero`); this gives the old code's very AUC (0.6568 on synth at batch 1,024, checked against it).
 - new defaults: the spec with no optimizer settings and the default batch size (its epochs and early stopping
   kept; synth: one epoch at the given batch).
 - shipped: the spec as shipped (census, apps).
@@ -25,6 +28,7 @@ with wide vocabularies (bench/sparse.yaml). The settings:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +37,7 @@ from wdcli.data.split import load_splits
 from wdcli.spec import load_spec
 from wdcli.spec.types import Train
 from wdcli.train import train
+from wdcli.train.trainer import Trainer
 from wdcli.tune import tune
 
 HERE = Path(__file__).parent
@@ -75,6 +80,17 @@ def old_defaults(batch: int) -> list[str]:
             f"train.batch_size={batch}", "train.epochs=10", "train.early_stopping={metric: auc, patience: 2}"]
 
 
+@contextlib.contextmanager
+def bias_at_zero():
+    """Training as before the bias started at the base rate's log-odds (for the old defaults' row)."""
+    start = Trainer.start_bias
+    Trainer.start_bias = lambda self, batch: setattr(self, "bias_pending", False)
+    try:
+        yield
+    finally:
+        Trainer.start_bias = start
+
+
 def settings(name: str, d: Dataset, batch: int | None) -> dict[str, list[str]]:
     fixed = [f"train.batch_size={batch}"] if batch else []
     out = {"old defaults": old_defaults(batch or 512) + (["train.epochs=1"] if name == "synth" else []),
@@ -100,16 +116,21 @@ def main() -> None:
     ap.add_argument("--only", default=",".join(DATASETS), help="comma-separated data sets")
     ap.add_argument("--trials", type=int, default=None, help="trials of every study (default: per data set)")
     ap.add_argument("--no-tune", action="store_true")
+    ap.add_argument("--fresh", action="store_true", help="start the studies over (default: continue them)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (1 on a busy machine)")
     a = ap.parse_args()
     rows = []
     print(f"{'data set':<8} {'batch':>6}  {'setting':<13} {'test AUC':>8}  {'epochs (best)':>13}  {'seconds':>7}",
           flush=True)
     for name in a.only.split(","):
         d = DATASETS[name]
+        if a.threads:
+            d.sets = d.sets + [f"train.threads={a.threads}"]
         frames = load_splits(load_spec(d.spec, d.sets).data)
         for batch in d.batches:
             for setting, sets in settings(name, d, batch).items():
-                r = run(d.spec, d.sets + sets, frames)
+                with bias_at_zero() if setting == "old defaults" else contextlib.nullcontext():
+                    r = run(d.spec, d.sets + sets, frames)
                 rows.append((name, batch, setting, r))
                 print(f"{name:<8} {r['batch']:>6}  {setting:<13} {r['auc']:>8.4f}  {r['epochs']:>13}  "
                       f"{r['seconds']:>7.0f}", flush=True)
@@ -117,7 +138,8 @@ def main() -> None:
                 continue
             base = d.sets + defaults_only() + ([f"train.batch_size={batch}"] if batch else [])
             t = time.perf_counter()
-            study = tune(d.spec, base, d.space, a.trials or d.trials, OUT / f"{name}-{batch or 'any'}", fresh=True)
+            folder = OUT / (f"{name}-{batch}" if batch else name)  # `wdcli tune`'s study may be copied here
+            study = tune(d.spec, base, d.space, a.trials or d.trials, folder, fresh=a.fresh)
             r = run(study.best_spec, [], frames)
             r["seconds"] += time.perf_counter() - t
             rows.append((name, batch, "tuned", r))
