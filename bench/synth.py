@@ -1,7 +1,12 @@
-"""Seeded generator of the benchmark data: 13 numeric and 26 categorical columns (cardinalities from 10 up to
-100,000, Zipf-like frequencies), a few missing values, and a label from a planted logistic model.
+"""Seeded generators of the benchmark data.
+
+`click` (the default): 13 numeric and 26 categorical columns (cardinalities from 10 up to 100,000, Zipf-like
+frequencies), a few missing values, and a label from a planted logistic model (bench/synth.yaml).
+`sparse`: few rows and wide vocabularies: 8 categorical columns of 20,000 to 2,000,000 values (most seen once or
+never), 2 numeric ones, and a planted interaction of two columns (bench/sparse.yaml).
 
     python bench/synth.py --rows 1000000 --out bench/data/synth_1m.parquet
+    python bench/synth.py --shape sparse --rows 50000 --out bench/data/sparse_50k.parquet
 """
 
 from __future__ import annotations
@@ -55,14 +60,39 @@ def write_parts(folder: Path, rows: int, part_rows: int = 1_000_000, seed: int =
     return paths
 
 
+SPARSE_CARDINALITIES = [20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000, 2_000_000]
+
+
+def make_sparse(rows: int, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]:
+    """Few rows, wide vocabularies: the frame and the planted logit (its AUC is the best any model can do)."""
+    rng = np.random.default_rng(seed)
+    cols: dict[str, np.ndarray | pl.Series] = {}
+    logit = np.full(rows, -1.0)
+    for j in range(2):
+        x = rng.normal(size=rows)
+        logit += 0.3 * x * (1 if j else -1)
+        cols[f"N{j + 1}"] = x
+    ids_of = []
+    for j, card in enumerate(SPARSE_CARDINALITIES):
+        ranks = np.minimum(rng.zipf(1.1, size=rows), card) - 1  # a few frequent values, a very long tail
+        ids = (ranks * 2654435761 + j) % card
+        logit += rng.normal(scale=0.8 if j < 4 else 0.3, size=card)[ids]
+        ids_of.append(ids)
+        cols[f"S{j + 1}"] = pl.Series(ids).cast(pl.String)
+    logit += 1.0 * ((ids_of[0] + ids_of[1]) % 7 == 0)  # an interaction only a cross (or the MLP) can learn
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    return pl.DataFrame({**cols, "label": y}), logit
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--shape", choices=["click", "sparse"], default="click")
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="bench/data/synth_1m.parquet")
     a = ap.parse_args()
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    df = make(a.rows, a.seed)
+    df = make(a.rows, a.seed) if a.shape == "click" else make_sparse(a.rows, a.seed)[0]
     (df.write_parquet if a.out.endswith(".parquet") else df.write_csv)(a.out)
     print(f"wrote {a.out}: {df.height:,} rows, {df.width} columns, positive rate {df['label'].mean():.3f}")
 

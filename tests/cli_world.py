@@ -144,4 +144,6 @@ def base_args(w: World) -> dict[str, list]:
         "export": ["runs/tiny", "--output", w.fresh("export")],
         "init": [w.data, "--label", "income", "--sample", "300", "-o", w.root / "draft.yaml", "--force"],
         "report": ["-o", w.root / "report.html"],
+        "tune": [w.spec, "--trials", "1", "--space", "deep.dropout={choice: [0.0, 0.1]}", "--study", w.fresh("study"),
+                 "-q"],
     }

@@ -10,7 +10,7 @@ from .conftest import ROOT
 PACKAGE = ROOT / "wdcli"
 # lowest first; a module may import from its own layer and the ones before it
 LAYERS = ["errors", "metrics", "spec", "features", "data", "draft", "model", "train", "artifact", "score", "serve",
-          "export", "track", "run", "report", "cli"]
+          "export", "track", "run", "tune", "report", "cli"]
 LEAVES = {"__init__": 0, "__main__": len(LAYERS) - 1}
 
 

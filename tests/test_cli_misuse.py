@@ -105,7 +105,8 @@ def file_options():
     roles = {("--input", "FILE"): "read", ("--output", "FILE"): "write", ("--output", "DIR"): "run folder",
              ("--model", "DIR"): "model", ("SPEC", "SPEC"): "spec", ("--baseline", "DIR"): "model", ("--warm-start", "DIR"): "model",
              ("--verify-input", "FILE"): "read", ("RUN", "RUN"): "run", ("--output", "FOLDER"): "export folder",
-             ("--png", "DIR"): "figures folder", ("--runs", "DIR"): "runs folder"}
+             ("--png", "DIR"): "figures folder", ("--runs", "DIR"): "runs folder",
+             ("--study", "DIR"): "study folder"}
     found = []
     for name, opts in COMMANDS.items():
         for o in opts:
@@ -162,6 +163,10 @@ def test_every_file_option_with_a_wrong_file(name, opt, role, w):
         clean_exit_2(invoke(name, *replace_option(base, opt.names[0], w.data)), "is a file; give a folder")
     elif role == "runs folder":
         clean_exit_2(invoke(name, *replace_option(base, opt.names[0], w.bad["missing"])), "no trained model found")
+    elif role == "study folder":  # a study continues in its folder: the same line twice works
+        clean_exit_2(invoke(name, *replace_option(base, opt.names[0], w.data)), "is a file; give a folder for the study")
+        again = replace_option(base, opt.names[0], w.fresh("study"))
+        assert invoke(name, *again).exit_code == 0 and invoke(name, *again).exit_code == 0
     elif role == "model":
         clean_exit_2(invoke(name, *base, opt.names[0], w.bad["missing"]), "no such model folder")
         clean_exit_2(invoke(name, *base, opt.names[0], w.data), "not a model folder")

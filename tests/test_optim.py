@@ -1,10 +1,14 @@
-"""FTRL-Proximal against a plain per-coordinate reference of McMahan et al. (2013), Algorithm 1."""
+"""FTRL-Proximal against a plain per-coordinate reference of McMahan et al. (2013), Algorithm 1, at batch 1
+and at batch 16; FTRL and AdaGrad on per-example sums (the same update whatever the batch size); the sparse
+optimizers' lazy weight decay and momentum."""
 
 import math
 
 import torch
 
-from wdcli.model.optim import FTRL, Adagrad
+import pytest
+
+from wdcli.model.optim import FTRL, Adagrad, step_all
 
 
 def reference_ftrl(grads, alpha, beta, l1, l2, dim):
@@ -56,6 +60,56 @@ def test_ftrl_matches_reference_with_sparse_updates():
     w = emb.weight[:, 0].detach()
     assert (w == 0).sum() >= 3, "L1 drives weak (noise) weights to exactly zero"
     assert w[0] > 0 and w[1] < 0, "the informative weights survive with the right sign"
+
+
+def test_ftrl_at_batch_16_is_the_reference_on_summed_gradients():
+    """The trainer's loss is a batch mean; told the batch size, FTRL takes the step of the paper's algorithm on
+    the per-example sum of the batch's gradients, so beta, l1 and l2 keep their per-example meaning."""
+    alpha, beta, l1, l2, dim = 0.3, 1.0, 8.0, 0.1, 12
+    emb = torch.nn.Embedding(dim, 1, sparse=True)
+    torch.nn.init.zeros_(emb.weight)
+    opt = FTRL([emb.weight], alpha, beta, l1, l2)
+    history = []
+    for ids, y in _logistic_problem(seed=1, steps=120):
+        logits = emb(ids).sum((1, 2))
+        summed = torch.autograd.grad(
+            torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum"), emb.weight,
+            retain_graph=True)[0]
+        touched = {int(i) for i in ids.unique()}
+        history.append({i: float(summed.to_dense()[i, 0]) for i in touched})
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(logits, y).backward()  # the mean, as trained
+        step_all([opt], examples=len(y))
+        ref_w = reference_ftrl(history, alpha, beta, l1, l2, dim)
+        assert torch.allclose(emb.weight[:, 0].detach(), torch.tensor(ref_w), atol=1e-5)
+    assert (emb.weight == 0).sum() >= 3
+
+
+@pytest.mark.parametrize("make", [lambda p: FTRL(p, alpha=0.2, beta=1.0, l1=0.5, l2=0.1),
+                                  lambda p: Adagrad(p, lr=0.1, initial_accumulator=0.1, weight_decay=0.01)],
+                         ids=["ftrl", "adagrad"])
+def test_a_batch_of_distinct_rows_updates_as_its_examples_one_at_a_time(make):
+    """Batch-size invariance: when a batch's examples touch distinct rows, one step at batch B gives the very
+    weights of B steps at batch 1 (a batch-mean gradient used as it is would move each row B times less)."""
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randperm(64, generator=g)[:32].view(8, 4)  # 8 examples, 4 ids each, all distinct
+    y = (torch.rand(8, generator=g) < 0.5).float()
+    weights = []
+    for batch in (8, 1):
+        torch.manual_seed(0)
+        emb = torch.nn.Embedding(64, 1, sparse=True)
+        start = emb.weight.detach().clone()
+        opt = make([emb.weight])
+        for _ in range(3):  # three epochs
+            for at in range(0, 8, batch):
+                opt.zero_grad()
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                    emb(ids[at:at + batch]).sum((1, 2)), y[at:at + batch])
+                loss.backward()
+                step_all([opt], examples=batch)
+        weights.append(emb.weight.detach().clone())
+    assert torch.allclose(weights[0], weights[1], atol=1e-6)
+    assert (weights[0] != start).sum() == 32, "the touched rows moved, and only they"
 
 
 def test_ftrl_untouched_rows_stay_put():

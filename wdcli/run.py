@@ -102,6 +102,19 @@ def load_previous(model: str | Path, spec: Spec) -> Previous:
     return Previous(str(art.path), art.fitted, art.config, art.model, load_optimizer_state(art))
 
 
+def default_settings(spec: Spec) -> list[str]:
+    """The optimizer settings that came from defaults, for the parts the spec trains: one line per part
+    (`wide: ftrl alpha=0.05 beta=1.0 l1=0.0 l2=0.0`) naming the optimizer and its defaulted settings."""
+    lines = []
+    for part, used in (("wide", spec.uses_wide()), ("deep", spec.uses_deep())):
+        opt = getattr(spec.train, f"{part}_optimizer")
+        given = opt.model_fields_set if f"{part}_optimizer" in spec.train.model_fields_set else set()
+        defaulted = [f"{k}={getattr(opt, k)}" for k in type(opt).model_fields if k not in given and k != "name"]
+        if used and defaulted:
+            lines.append(f"{part}: {opt.name} {' '.join(defaulted)}")
+    return lines
+
+
 def compare_models(spec: Spec, reporter=None) -> list[dict]:
     """Train `wide`, `deep` and `wide_deep` on the same split; one row of figures each."""
     frames = load_splits(spec.data)

@@ -6,7 +6,7 @@ Errors the user can fix print one clear message and exit 2; anything else exits 
 """
 
 from . import (init_commands, report_commands, score_commands, serve_commands, spec_commands,  # noqa: F401
-               train_commands)  # (they register the commands)
+               train_commands, tune_commands)  # (they register the commands)
 from .common import app
 
 __all__ = ["app"]

@@ -18,6 +18,15 @@ def _folder(value):
     return value
 
 
+def print_defaults(spec) -> None:
+    """Say which optimizer settings came from defaults (they change between versions; a spec can pin them)."""
+    from ..run import default_settings
+
+    lines = default_settings(spec)
+    if lines:
+        err.print("optimizer settings from defaults: " + "; ".join(lines), markup=False, highlight=False)
+
+
 @command
 def train(spec: SpecArg, set: SetOpt = None,
           output: Annotated[Optional[Path], typer.Option(
@@ -71,6 +80,8 @@ def train(spec: SpecArg, set: SetOpt = None,
                   markup=False, highlight=False)
     elif resume:
         err.print(f"resuming from {ckpt}", markup=False, highlight=False)
+    if int(os.environ.get("RANK", 0)) == 0:  # (the first process speaks)
+        print_defaults(s)
     replacing = output is not None and output.is_dir() and any(output.iterdir())
     with Progress(err, quiet) as progress:  # Ctrl-C: the progress stops here, then `command` says how to resume
         result, path = run_training(s, output=output, reporter=progress, resume=resume,
@@ -163,6 +174,7 @@ def compare(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False) -> None:
     from ..spec import load_spec
 
     s = load_spec(spec, set or [])
+    print_defaults(s.model_copy(update={"model": "wide_deep"}))
     rows = compare_models(s, reporter=None)
     if json_:
         emit_json(rows)

@@ -12,7 +12,28 @@ coordinate i with gradient g:
     n_i  += g^2
     w_i   = 0                                                   if |z_i| <= l1
           = -(z_i - sign(z_i) * l1) / ((beta + sqrt(n_i)) / alpha + l2)   otherwise
-so L1 sets weak weights to exactly zero.
+so L1 sets weak weights to exactly zero. AdaGrad (Duchi et al., 2011), per coordinate:
+    n_i += g^2;   w_i -= lr * g / sqrt(n_i)          (n_i starts at initial_accumulator)
+
+Batch size. The paper states FTRL per example: t counts examples, g is one example's gradient of its log loss,
+and beta ("beta = 1 is usually good enough"), l1 and l2 (the penalties l1 |w|_1 + l2/2 |w|^2 added to the
+*summed* loss) are measured against per-example gradients; AdaGrad's initial accumulator likewise. The trainer's
+loss is the batch *mean*, whose gradient is 1/B of the sum over the batch's B examples; fed as it is, every
+g^2 is B^2 times smaller, beta = 1 and initial_accumulator = 0.1 swamp sqrt(n_i), and both optimizers turn into
+plain SGD with a tiny step (the 10x slower learning measured at batch 1,024 in issue 10). So FTRL and AdaGrad
+step on the per-example sum of the batch's gradients,
+    g_i = sum over the batch's examples e of d loss_e / d w_i   (= B x the mean's gradient: `step(examples=B)`),
+the update the paper's algorithm makes for a coordinate that one example of the batch touches. Both rules are
+invariant to the gradient's scale except through their constants, so this is the same as scaling them with
+the batch on the mean's gradient:
+    FTRL(alpha, beta, l1, l2) on B g      ==  FTRL(alpha, beta / B, l1 / B, l2 / B) on g
+    AdaGrad(lr, initial_accumulator) on B g  ==  AdaGrad(lr, initial_accumulator / B^2) on g
+What this buys: a row that at most one example of a batch touches (most rows of a wide table or an embedding
+table) gets exactly the example-by-example update whatever B is (tests/test_optim.py: one batch of B such
+examples ends at the very weights of B batches of one), and the constants mean the same at every batch size.
+A row that k examples of a batch touch takes one step on their summed gradient, n_i growing by (sum g)^2
+rather than sum g^2: a cautious step (at most about alpha, or lr, at first), since the examples did not see
+each other's updates. Adam and SGD take the mean as it is (their learning rates are stated for it).
 """
 
 from __future__ import annotations
@@ -46,6 +67,8 @@ MARK_TABLE = 64
 
 
 class FTRL(torch.optim.Optimizer):
+    """FTRL-Proximal on the per-example sum of gradients (`step(examples=B)`), as the module's docstring says."""
+
     def __init__(self, params, alpha: float = 0.05, beta: float = 1.0, l1: float = 0.0, l2: float = 0.0):
         super().__init__(params, dict(alpha=alpha, beta=beta, l1=l1, l2=l2))
 
@@ -60,7 +83,8 @@ class FTRL(torch.optim.Optimizer):
         return w, z, n_new
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure=None, examples: float = 1.0):
+        """One update from the gradient of a loss averaged over `examples` rows (1: a summed loss)."""
         for group in self.param_groups:
             hp = (group["alpha"], group["beta"], group["l1"], group["l2"])
             for p in group["params"]:
@@ -73,20 +97,20 @@ class FTRL(torch.optim.Optimizer):
                 z, n = state["z"], state["n"]
                 if p.grad.is_sparse:
                     idx, g = _rows(p.grad)
-                    w_new, z_new, n_new = self._update(p[idx], z[idx], n[idx], g, *hp)
+                    w_new, z_new, n_new = self._update(p[idx], z[idx], n[idx], g * examples, *hp)
                     p.index_copy_(0, idx, w_new)
                     z.index_copy_(0, idx, z_new)
                     n.index_copy_(0, idx, n_new)
                 else:
-                    w_new, z_new, n_new = self._update(p, z, n, p.grad, *hp)
+                    w_new, z_new, n_new = self._update(p, z, n, p.grad * examples, *hp)
                     p.copy_(w_new)
                     z.copy_(z_new)
                     n.copy_(n_new)
 
 
 class Adagrad(torch.optim.Optimizer):
-    """AdaGrad (Duchi et al., 2011) with sparse row updates: g += weight_decay * w; sum += g^2;
-    w -= lr * g / (sqrt(sum) + eps)."""
+    """AdaGrad (Duchi et al., 2011) on the per-example sum of gradients (`step(examples=B)`), with sparse row
+    updates: g = B * grad + weight_decay * w; sum += g^2; w -= lr * g / (sqrt(sum) + eps)."""
 
     def __init__(self, params, lr: float = 0.05, initial_accumulator: float = 0.1, weight_decay: float = 0.0,
                  eps: float = 1e-10):
@@ -94,7 +118,8 @@ class Adagrad(torch.optim.Optimizer):
                                       eps=eps))
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure=None, examples: float = 1.0):
+        """One update from the gradient of a loss averaged over `examples` rows (1: a summed loss)."""
         for group in self.param_groups:
             lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
             for p in group["params"]:
@@ -106,13 +131,16 @@ class Adagrad(torch.optim.Optimizer):
                 acc = state["sum"]
                 if p.grad.is_sparse:
                     idx, g = _rows(p.grad)
+                    g = g * examples
                     if wd:
                         g = g + wd * p[idx]
                     a = acc[idx] + g * g
                     acc.index_copy_(0, idx, a)
                     p.index_add_(0, idx, -lr * g / (a.sqrt() + eps))
                 else:
-                    g = p.grad if wd == 0 else p.grad + wd * p
+                    g = p.grad * examples
+                    if wd:
+                        g = g + wd * p
                     acc.addcmul_(g, g)
                     p.addcdiv_(g, acc.sqrt().add_(eps), value=-lr)
 
@@ -167,6 +195,17 @@ class SparseSGD(torch.optim.Optimizer):
                     g = m * state["velocity"][idx] + g
                     state["velocity"].index_copy_(0, idx, g)
                 p.index_add_(0, idx, -lr * g)
+
+
+def step_all(optimizers: list[torch.optim.Optimizer], examples: int) -> None:
+    """Step every optimizer on the gradients of a loss averaged over `examples` rows (the batch's mean; with
+    gradients averaged across ranks, every rank's rows). FTRL and AdaGrad turn them into the per-example sum;
+    Adam and SGD take the mean as it is."""
+    for opt in optimizers:
+        if isinstance(opt, (FTRL, Adagrad)):
+            opt.step(examples=examples)
+        else:
+            opt.step()
 
 
 def make_optimizers(model, train) -> list[torch.optim.Optimizer]:

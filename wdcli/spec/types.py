@@ -8,7 +8,7 @@ its YAML line.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -189,7 +189,7 @@ class Deep(Strict):
 
 class FTRL(Strict):
     name: Literal["ftrl"]
-    alpha: float = Field(0.05, gt=0)
+    alpha: float = Field(0.02, gt=0)
     beta: float = Field(1.0, ge=0)
     l1: float = Field(0.0, ge=0)
     l2: float = Field(0.0, ge=0)
@@ -278,6 +278,39 @@ class Verify(Strict):
     max_psi: float = Field(0.2, ge=0, description="Population stability index of the scores, new vs baseline.")
 
 
+# ----------------------------------------------------------------------------------------------- tune
+
+
+class Range(Strict):
+    """Where `wdcli tune` searches one key: exactly one of these."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
+    uniform: tuple[float, float] | None = Field(None, description="[low, high], any value between.")
+    log_uniform: tuple[PositiveFloat, PositiveFloat] | None = Field(None, description="[low, high], > 0, on a log scale.")
+    int_: tuple[int, int] | None = Field(None, alias="int", description="[low, high], an integer between, both included.")
+    log_int: tuple[PositiveInt, PositiveInt] | None = Field(None, description="[low, high], an integer, on a log scale.")
+    choice: list[Any] | None = Field(None, min_length=1, description="One of these values (any YAML values).")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Range:
+        given = [k for k in ("uniform", "log_uniform", "int_", "log_int", "choice") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of uniform, log_uniform, int, log_int, choice")
+        bounds = getattr(self, given[0])
+        if given[0] != "choice" and bounds[0] > bounds[1]:
+            raise ValueError("the range must be [low, high] with low <= high")
+        return self
+
+
+class Tune(Strict):
+    space: dict[str, Range] = Field(
+        default_factory=dict, description="Keys to search, by their --set paths; empty: a default space.")
+    trials: PositiveInt = Field(20, description="Trials in the study (a resumed study runs the rest).")
+    metric: Literal["auc", "logloss"] | None = Field(None, description="Default: train.early_stopping.metric.")
+    prune: bool = Field(True, description="Stop trials whose validation metric trails the median of earlier ones.")
+    seed: int = Field(0, description="Seed of the sampler.")
+
+
 # ----------------------------------------------------------------------------------------------- spec
 
 
@@ -295,6 +328,7 @@ class Spec(Strict):
     model: Literal["wide_deep", "wide", "deep"] = "wide_deep"
     train: Train = Field(default_factory=Train)
     verify: Verify = Field(default_factory=Verify)
+    tune: Tune = Field(default_factory=Tune, description="What `wdcli tune` searches; `wdcli train` ignores it.")
 
     @model_validator(mode="before")
     @classmethod

@@ -71,6 +71,7 @@ def fingerprint(spec: Spec) -> str:
     from ..data.io import expand_paths
 
     d = spec.model_dump(mode="json")
+    d.pop("tune", None)  # what `wdcli tune` searches does not change a run
     for key in MAY_CHANGE:
         d["train"].pop(key, None)
     d.pop("verify", None)  # the serving gate's thresholds do not change training

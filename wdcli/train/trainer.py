@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..data.batch import Batch
 from ..metrics import evaluate
-from ..model.optim import make_optimizers
+from ..model.optim import make_optimizers, step_all
 from ..model.plan import ModelConfig
 from ..model.widedeep import WideDeep, probabilities
 from ..spec.types import Train
@@ -33,6 +33,7 @@ class Trainer:
         self.optimizers = make_optimizers(self.model, train)
         self.exchange = Exchange(self.model, runtime.device) if runtime.distributed else None
         self.flags = torch.zeros(2, dtype=torch.float64)  # requests shared across processes: stop, save
+        self.bias_pending = True  # the first step starts the bias at the base rate (not after load_state)
 
     def step(self, batch: Batch, global_rows: int | None = None) -> tuple[torch.Tensor, int] | None:
         """One optimization step on one batch (on the model's device). Returns the summed loss of the (global)
@@ -45,6 +46,8 @@ class Trainer:
             self.model.train()
         if len(batch) < 2 and self.model.cfg.batch_norm and self.exchange is None:
             return None
+        if self.bias_pending:
+            self.start_bias(batch)
         with self.runtime.autocast():
             logits = self.model(batch.sparse, batch.multi, batch.dense)
         logits = logits.float()
@@ -59,9 +62,24 @@ class Trainer:
             (loss / global_rows).backward()
             shared = self.exchange(torch.cat([loss.detach().double().reshape(1).cpu(), self.flags]))
             total, rows, self.flags = shared[0], global_rows, shared[1:]
-        for opt in self.optimizers:
-            opt.step()
+        step_all(self.optimizers, rows)  # the gradient of the mean over `rows` rows
         return total, rows
+
+    @torch.no_grad()
+    def start_bias(self, batch: Batch) -> None:
+        """Start the shared bias at the log-odds of the (global) first batch's label rate, so that the first
+        steps' gradients say what the features add to the base rate instead of all pushing every weight towards
+        it at once (with large batches that overshoots before the next step can correct it: -0.003 AUC at batch
+        8,192 on bench/synth.py's data)."""
+        self.bias_pending = False
+        w = batch.weight if batch.weight is not None else torch.ones_like(batch.label)
+        sums = torch.stack([(w * batch.label).sum(), w.sum()]).double()
+        if self.exchange is not None:
+            import torch.distributed as dist
+
+            dist.all_reduce(sums)
+        p = float((sums[0] / sums[1]).clamp(1e-4, 1 - 1e-4)) if float(sums[1]) > 0 else 0.5
+        self.model.bias.fill_(float(np.log(p / (1 - p))))
 
     def evaluate(self, source, advance=None, limit: int | None = None) -> dict:
         """The metrics of the current weights on the rows of a labelled source (`wdcli.metrics.evaluate`):
@@ -102,6 +120,7 @@ class Trainer:
 
     def load_state(self, flat: dict[str, torch.Tensor | object]) -> None:
         device = self.runtime.device
+        self.bias_pending = False
         self.model.load_state_dict({k[6:]: v for k, v in flat.items() if k.startswith("model.")})
         for j, opt in enumerate(self.optimizers):
             sd = opt.state_dict()

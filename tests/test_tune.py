@@ -1,0 +1,175 @@
+"""`wdcli tune`: a study on the training and validation rows, resumable, its best trial written as a spec that
+`wdcli train` takes; a bad space is an error before any trial; the optimizer settings that came from defaults
+are printed by `train` and `compare`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import wdcli.tune.study as tuning
+from wdcli.cli import app
+from wdcli.errors import Interrupted, SpecError, WdcliError
+from wdcli.spec import load_spec
+from wdcli.tune import check_space, default_space, tune
+
+from .conftest import SPECS
+
+runner = CliRunner()
+FAST = ["--set", "train.epochs=2", "--set", "train.checkpoint.enabled=false"]
+SPACE = ["--space", "train.deep_optimizer.lr={log_uniform: [0.01, 0.3]}",
+         "--space", "deep.hidden={choice: [[8], [16, 8]]}"]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_tune_end_to_end_resume_and_train_the_best(apps_spec, workdir):
+    r = invoke("tune", apps_spec, "--trials", 3, *SPACE, *FAST)
+    assert r.exit_code == 0, r.output
+    assert "best trials by validation auc" in r.output and "hidden" in r.output and "lr" in r.output
+    assert "3 trials (" in r.output and "3 run now" in r.output
+    best = workdir / "runs" / "apps" / "tune" / "best.yaml"
+    assert best.exists() and (workdir / "runs" / "apps" / "tune" / "study.db").exists()
+    data = yaml.safe_load(best.read_text())
+    assert "tune" not in data and data["deep"]["hidden"] in ([8], [16, 8])
+    assert 0.01 <= data["train"]["deep_optimizer"]["lr"] <= 0.3
+
+    r = invoke("tune", apps_spec, "--trials", 4, *SPACE, *FAST)  # the same study, one trial more
+    assert r.exit_code == 0, r.output
+    assert "4 trials (" in r.output and "1 run now" in r.output
+
+    r = invoke("train", best, "-q")  # the best spec trains as it is, and reports the test rows
+    assert r.exit_code == 0, r.output
+    assert "test" in r.output and "saved: runs/apps/" in r.output
+
+    r = invoke("tune", apps_spec, "--trials", 4, "--space", "deep.dropout={uniform: [0, 0.5]}", *FAST)
+    assert r.exit_code == 2 and "holds a study of another spec, space or data" in r.stderr
+    assert "--fresh" in r.stderr
+    r = invoke("tune", apps_spec, "--trials", 1, "--space", "deep.dropout={uniform: [0, 0.5]}", "--fresh",
+               "--json", *FAST)
+    assert r.exit_code == 0, r.output
+    assert [t["trial"] for t in json.loads(r.stdout)["trials"]] == [0]
+
+
+def test_a_bad_space_is_an_error_before_any_trial(apps_spec, workdir):
+    line = len(apps_spec.read_text().splitlines()) + 3  # of the first key under tune.space
+    apps_spec.write_text(apps_spec.read_text() + "tune:\n  space:\n    deep.hiden: {choice: [[8]]}\n"
+                         "    train.batch_size: {uniform: [16, 65]}\n")
+    r = invoke("tune", apps_spec, "--space", "deep.dropout={uniform: [0.5, 0.1]}", "--space", "data.split.seed={int: [1, 3]}",
+               "--space", "deep.hidden={normal: 3}", "--space", "train.deep_optimizer.lr={log_uniform: [0, 1]}")
+    assert r.exit_code == 2, r.output
+    err = r.stderr
+    assert "Traceback" not in r.output
+    assert f"{apps_spec}:{line} tune.space.deep.hiden: [8]: unknown key 'hiden' (did you mean 'hidden'?)" in err
+    assert (f"{apps_spec}:{line + 1} tune.space.train.batch_size: 40.5: should be a valid integer, got a number with a "
+            "fractional part") in err
+    assert "--space deep.dropout: the range must be [low, high] with low <= high" in err
+    assert "--space data.split.seed: a trial may not change this key" in err
+    assert "--space deep.hidden: unknown rule 'normal'; give one of uniform, log_uniform, int, log_int, choice" in err
+    assert "--space train.deep_optimizer.lr: log_uniform.0: should be greater than 0" in err
+    assert not (workdir / "runs").exists(), "no study, no trial"
+
+
+def test_trials_never_see_the_test_rows_and_report_each_epoch(apps_spec, workdir, monkeypatch):
+    seen = []
+    real = tuning.train
+
+    def spy(spec, frames, reporter):
+        seen.append(sorted(frames))
+        return real(spec, frames, reporter)
+
+    monkeypatch.setattr(tuning, "train", spy)
+    result = tune(apps_spec, ["train.epochs=2"], ["deep.dropout={choice: [0.0, 0.2]}"], trials=2)
+    assert seen == [["train", "validation"]] * 2
+    assert [r["state"] for r in result.rows] == ["complete", "complete"]
+    assert result.rows[0]["value"] >= result.rows[1]["value"] and result.rows[0]["epochs"] == 2
+    import optuna
+
+    study = optuna.load_study(study_name="apps", storage=f"sqlite:///{result.study}")
+    assert all(sorted(t.intermediate_values) == [1, 2] for t in study.trials)  # one value per epoch
+
+
+def test_a_trial_that_trails_is_pruned():
+    class Trial:
+        def __init__(self):
+            self.reported = []
+
+        def report(self, value, step):
+            self.reported.append((step, value))
+
+        def should_prune(self):
+            return True
+
+    import optuna
+
+    trial = Trial()
+    pruning = tuning._Pruning(trial, "validation_auc", True, None)
+    with pytest.raises(optuna.TrialPruned):
+        pruning.end_epoch({"epoch": 1, "validation_auc": 0.6})
+    assert trial.reported == [(1, 0.6)]
+    tuning._Pruning(trial, "validation_auc", False, None).end_epoch({"epoch": 2, "validation_auc": 0.7})  # no prune
+
+
+def test_an_interrupted_study_continues_without_counting_the_lost_trial(apps_spec, workdir):
+    class StopInTrial1:
+        def start_trial(self, number, params, done, total):
+            self.number = number
+
+        def start_epoch(self, *a):
+            pass
+
+        def advance(self, *a):
+            pass
+
+        def end_epoch(self, record):
+            if self.number == 1:
+                raise KeyboardInterrupt
+
+        def end_trial(self, row, best):
+            pass
+
+    args = (apps_spec, ["train.epochs=1"], ["deep.dropout={uniform: [0, 0.3]}"])
+    with pytest.raises(Interrupted, match="run the same command again to continue"):
+        tune(*args, trials=3, reporter=StopInTrial1())
+    result = tune(*args, trials=3)
+    assert result.ran == 2 and [r["state"] for r in result.rows].count("complete") == 3
+
+
+def test_no_validation_rows_is_a_clear_error(apps_spec, workdir):
+    with pytest.raises(WdcliError, match="tuning needs validation rows"):
+        tune(apps_spec, ["data.split.validation=0"], ["deep.dropout={uniform: [0, 0.3]}"], trials=1)
+
+
+@pytest.mark.parametrize("name", ["census", "apps", "tiny"])
+def test_the_default_space_fits_every_shipped_spec(name):
+    path = SPECS / f"{name}.yaml"
+    spec = load_spec(path)
+    space = spec.tune.space or default_space(spec)
+    check_space(path, [], space, {})  # raises SpecError on a problem
+    assert "train.batch_size" in default_space(spec)
+
+
+def test_optimizer_settings_from_defaults_are_printed(apps_spec, workdir):
+    r = invoke("train", apps_spec, "-q", "--set", "train.epochs=1", "--set", "train.deep_optimizer.lr=0.1")
+    assert r.exit_code == 0, r.output
+    assert ("optimizer settings from defaults: wide: ftrl alpha=0.02 beta=1.0 l1=0.0 l2=0.0; "
+            "deep: adagrad initial_accumulator=0.1 weight_decay=0.0") in r.stderr
+    r = invoke("compare", apps_spec, "--set", "train.epochs=1", "--set", "train.wide_optimizer={name: adam, lr: 0.01}",
+               "--set", "train.deep_optimizer={name: adagrad, lr: 0.1, initial_accumulator: 0.1, weight_decay: 0}")
+    assert r.exit_code == 0, r.output
+    assert "optimizer settings from defaults: wide: adam weight_decay=0.0" in r.stderr
+    assert "deep:" not in r.stderr
+
+
+def test_overrides_reach_default_optimizers_and_short_columns():
+    spec = load_spec(SPECS / "tiny.yaml", ["train.deep_optimizer.lr=0.1", "columns.education.min_count=3"])
+    assert spec.train.deep_optimizer.name == "adagrad" and spec.train.deep_optimizer.lr == 0.1
+    census = load_spec(SPECS / "census.yaml", ["columns.age.quantiles=20"])
+    assert census.columns["age"].quantiles == 20 and census.columns["age"].transform == "quantile"
+    with pytest.raises(SpecError, match="unknown key 'lrr'"):
+        load_spec(SPECS / "tiny.yaml", ["train.deep_optimizer.lrr=0.1"])

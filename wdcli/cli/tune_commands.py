@@ -1,0 +1,149 @@
+"""`wdcli tune`: an Optuna study of a spec's settings, with a live display and a table of the best trials."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from .common import JsonOpt, SetOpt, SpecArg, command, count_option, emit_json, err, fmt, out, output_problem
+
+
+def _folder(value):
+    if value is not None and (why := output_problem(str(value), folder=True)):
+        raise typer.BadParameter(why.replace("for the run", "for the study"))
+    return value
+
+
+@command
+def tune(spec: SpecArg, set: SetOpt = None,
+         trials: Annotated[Optional[int], count_option(
+             "--trials", "Trials in the study (default: the spec's tune.trials, 20); a resumed study runs the rest.")
+         ] = None,
+         space: Annotated[Optional[list[str]], typer.Option(
+             "--space", metavar="KEY=RANGE", help="Search a key, e.g. 'train.deep_optimizer.lr={log_uniform: [0.001, "
+             "0.3]}' (or uniform, int, log_int, choice); repeatable; adds to the spec's tune.space.")] = None,
+         study: Annotated[Optional[Path], typer.Option(
+             "--study", metavar="DIR", callback=_folder,
+             help="Folder of the study (study.db) and best.yaml; default: runs/NAME/tune.")] = None,
+         fresh: Annotated[bool, typer.Option("--fresh", help="Delete the study there and start a new one.")] = False,
+         top: Annotated[int, count_option("--top", "Rows in the table of the best trials.")] = 10,
+         json_: JsonOpt = False,
+         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False) -> None:
+    """Search the spec's settings on the training and validation rows (never the test rows), stop bad trials
+    early, and write the best trial's spec (best.yaml), which `wdcli train` takes.
+
+    The study is kept in a SQLite file: running the same command again continues it."""
+    from ..tune import tune as run_tune
+
+    display = None if quiet or json_ else TuneDisplay()
+    if display:
+        display.bar.start()
+    try:
+        result = run_tune(spec, set or [], space or [], trials, study, fresh, display)
+    finally:
+        if display:
+            display.bar.stop()
+    if json_:
+        emit_json({"metric": result.metric, "study": str(result.study),
+                   "best_spec": str(result.best_spec) if result.best_spec else None, "ran": result.ran,
+                   "trials": json.loads(json.dumps(result.rows, default=str))})
+        return
+    out.print(best_table(result, top))
+    counts = {s: sum(r["state"] == s for r in result.rows) for s in ("complete", "pruned", "failed")}
+    out.print(f"{len(result.rows)} trials ({counts['complete']} complete, {counts['pruned']} pruned, "
+              f"{counts['failed']} failed; {result.ran} run now), study: {result.study}")
+    if result.best_spec is None:
+        from ..errors import WdcliError
+
+        raise WdcliError("no trial completed, so there is no best spec to write; the failed trials above say why")
+    out.print(f"best spec: {result.best_spec}\ntrain it and see its test metrics: wdcli train {result.best_spec}")
+
+
+def best_table(result, top: int) -> Table:
+    rows = [r for r in result.rows if r["state"] == "complete"][:top]
+    keys = list(dict.fromkeys(k for r in rows for k in r["params"]))
+    t = Table(title=f"best trials by validation {result.metric} ({'higher' if result.maximize else 'lower'} is better)")
+    for c in ("trial", result.metric, "epochs", "seconds", *short_names(keys)):
+        t.add_column(c, justify="right", overflow="fold")
+    for r in rows:
+        t.add_row(str(r["trial"]), fmt(r["value"]), _epochs(r), f"{r['seconds'] or 0:.0f}",
+                  *[_short(r["params"].get(k)) for k in keys])
+    return t
+
+
+def short_names(keys: list[str]) -> list[str]:
+    """Column names for spec keys: the last part of each (`lr`), or more of it where two would read alike
+    (`wide_optimizer.lr`, `deep_optimizer.lr`)."""
+    out = []
+    for k in keys:
+        parts = k.split(".")
+        for n in range(1, len(parts) + 1):
+            name = ".".join(parts[-n:])
+            if sum(1 for other in keys if other == name or other.endswith("." + name)) == 1:
+                break
+        out.append(name)
+    return out
+
+
+def _epochs(r: dict) -> str:
+    return f"{r['epochs']} (best {r['best_epoch']})" if r.get("best_epoch") else str(r["epochs"])
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+
+
+class TuneDisplay:
+    """Two live bars (the study's trials, the current trial's epoch) and one line per finished trial."""
+
+    def __init__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err, transient=True)
+        self.trials = self.epoch = None
+        self.last = ""
+
+    def start_trial(self, number: int, params: dict, done: int, total: int) -> None:
+        if self.trials is None:
+            self.trials = self.bar.add_task("trials", total=total, completed=done, info="")
+        self.bar.update(self.trials, completed=done, total=total)
+        self.number, self.params, self.last = number, params, ""
+
+    def start_epoch(self, epoch: int, epochs: int, rows: int) -> None:
+        self.t0 = time.perf_counter()
+        if self.epoch is None:
+            self.epoch = self.bar.add_task("", total=rows, info="")
+        self.bar.reset(self.epoch, total=rows, description=f"trial {self.number} epoch {epoch}/{epochs}",
+                       info=self.last)
+
+    def advance(self, rows: int, loss: float) -> None:
+        self.bar.update(self.epoch, advance=rows, info=f"loss {loss:.4f}  {self.last}")
+
+    def end_epoch(self, record: dict) -> None:
+        self.last = "  ".join(f"{k.split('_', 1)[1]} {v:.4f}" for k, v in record.items()
+                              if k.startswith("validation_") and isinstance(v, float))
+
+    def end_trial(self, row: dict, best: dict | None) -> None:
+        from rich.markup import escape
+
+        params = "  ".join(f"{name}={_short(v)}" for name, v in zip(short_names(list(row["params"])),
+                                                                       row["params"].values()))
+        if row["state"] == "complete":
+            what = f"[bold]{row['value']:.4f}[/] in {row['epochs']} epochs"
+        elif row["state"] == "pruned":
+            what = f"[yellow]pruned[/] after epoch {row['epochs']}"
+        else:
+            what = f"[red]failed[/]: {escape(row.get('error', ''))}"
+        self.bar.console.print(f"trial {row['trial']:>3}  {what}  ({row['seconds']:.0f}s)  {escape(params)}",
+                               highlight=False)
+        self.bar.advance(self.trials)
+        if best is not None:
+            self.bar.update(self.trials, info=f"best {best['value']:.4f} (trial {best['trial']})")
