@@ -136,12 +136,11 @@ def _deep(d, kept) -> list[str]:
 
 def _train(d) -> list[str]:
     batch = 256 if d.total < 100_000 else 512 if d.total < 1_000_000 else 1024
-    return ["train:  # the paper's optimizers: FTRL with L1 for the wide part, AdaGrad for the deep part",
+    return ["train:  # the default optimizers, the paper's: FTRL for the wide part, AdaGrad for the deep part",
             "  epochs: 20",
-            f"  batch_size: {batch}",
-            "  wide_optimizer: {name: ftrl, alpha: 0.1, beta: 1.0, l1: 0.001, l2: 0.01}",
-            "  deep_optimizer: {name: adagrad, lr: 0.1}",
-            line("  early_stopping: {metric: auc, patience: 3}", "keeps the best epoch's weights")]
+            line(f"  batch_size: {batch}", "FTRL and AdaGrad mean the same at any batch size"),
+            line("  early_stopping: {metric: auc, patience: 3}", "keeps the best epoch's weights"),
+            "  # wdcli tune SPEC searches the optimizers' settings and the model's shape (docs/spec.md#tune)"]
 
 
 def _names(cols) -> str:
