@@ -31,13 +31,19 @@ SAMPLE_ROWS = 1_000_000  # quantiles are exact up to this many training rows
 MERGE_EVERY = 8  # batches of value counts merged at once
 
 
-def quantile_boundaries(values: np.ndarray, q: int) -> list[float]:
+def quantile_boundaries(values: np.ndarray, q: int, presorted: bool = False) -> list[float]:
     """Interior boundaries of q quantile buckets of the values (duplicates merged): the values at ranks
-    ceil(i/q * n) for i = 1..q-1, found by partial sorting."""
+    ceil(i/q * n) for i = 1..q-1."""
     if len(values) == 0:
         return []
     idx = np.unique(np.clip(np.ceil(np.arange(1, q) / q * len(values)).astype(np.int64) - 1, 0, len(values) - 1))
-    return [float(x) for x in np.unique(np.partition(values, idx)[idx])]
+    return [float(x) for x in np.unique((values if presorted else sort(values))[idx])]
+
+
+def sort(values: np.ndarray) -> np.ndarray:
+    """The values in ascending order (Polars' parallel sort: faster than numpy's sort or a partition at the
+    ranks of 20 quantiles)."""
+    return pl.Series(values).sort().to_numpy()
 
 
 def vocabulary(counts: pl.DataFrame, min_count: int, max_size: int | None) -> list[str]:
@@ -102,6 +108,11 @@ class _Moments:
         return float(np.sqrt(self.m2 / (self.n - 1))) if self.n > 1 else 0.0
 
 
+def _median(ordered: np.ndarray) -> float:
+    n = len(ordered)
+    return float((ordered[(n - 1) // 2] + ordered[n // 2]) / 2)
+
+
 def _log1p(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
@@ -123,7 +134,7 @@ class Fitter:
         self.raw = {n: _Moments() for n in self.numeric}  # present values, clipped, in raw units (the fill)
         self.moments = {n: _Moments() for n in self.numeric}  # present values, clipped and transformed
         self.sample_keys = np.zeros(0, dtype=np.uint64)
-        self.sample = np.zeros((0, len(self.sources)))
+        self.sample = np.zeros((len(self.sources), 0))  # a row per source column: each column contiguous
         self.head: list[pl.DataFrame] = []  # the first NAMED_ROWS rows
 
     def update(self, df: pl.DataFrame) -> None:
@@ -150,10 +161,10 @@ class Fitter:
     def _numbers(self, df: pl.DataFrame) -> None:
         if not self.sources:
             return
-        x = np.column_stack([clean.numbers(df, c, getattr(self.spec.columns.get(c), "missing", []), self.where)
-                             for c in self.sources])
+        x = np.stack([clean.numbers(df, c, getattr(self.spec.columns.get(c), "missing", []), self.where)
+                      for c in self.sources])
         for name, col in self.numeric.items():
-            v = x[:, self.sources.index(name)]
+            v = x[self.sources.index(name)]
             v = v[~np.isnan(v)]
             if col.clip is not None:
                 v = np.clip(v, col.clip[0], col.clip[1])
@@ -162,12 +173,12 @@ class Fitter:
         keys = hashing.hash_ints(np.arange(self.rows, self.rows + len(df), dtype=np.int64))
         if len(self.sample_keys) >= SAMPLE_ROWS:  # full: only rows below the largest key kept can enter
             keep = keys < self.sample_keys.max()
-            keys, x = keys[keep], x[keep]
+            keys, x = keys[keep], x[:, keep]
         self.sample_keys = np.concatenate([self.sample_keys, keys])
-        self.sample = np.concatenate([self.sample, x])
+        self.sample = np.concatenate([self.sample, x], axis=1) if self.sample.shape[1] else x
         if len(self.sample_keys) > SAMPLE_ROWS:
             top = np.argpartition(self.sample_keys, SAMPLE_ROWS - 1)[:SAMPLE_ROWS]
-            self.sample_keys, self.sample = self.sample_keys[top], self.sample[top]
+            self.sample_keys, self.sample = self.sample_keys[top], self.sample[:, top]
 
     def finish(self) -> tuple[dict[str, Feature], pl.DataFrame]:
         """The fitted columns (crosses are fitted from them: `fit_crosses`), and the first rows, for names."""
@@ -193,7 +204,7 @@ class Fitter:
             elif isinstance(col, NumericSpec):
                 features[name] = self._numeric(name, col)
             elif isinstance(col, Bucketized):
-                values = self.sample[:, self.sources.index(col.source)]
+                values = self.sample[self.sources.index(col.source)]
                 values = values[~np.isnan(values)]
                 source = spec.columns.get(col.source)
                 bounds = list(col.boundaries) if col.boundaries is not None else quantile_boundaries(values,
@@ -207,18 +218,22 @@ class Fitter:
         if raw.n == 0:
             raise DataError(f"{self.where}: column '{name}' has no values (all missing, NaN or inf); fix the data "
                             "or remove the column")
-        values = self.sample[:, self.sources.index(name)]
+        values = self.sample[self.sources.index(name)]
+        present = values[~np.isnan(values)]
         if col.clip is not None:
-            values = np.clip(values, col.clip[0], col.clip[1])  # (NaN stays NaN)
+            present = np.clip(present, col.clip[0], col.clip[1])
+        ordered = sort(present) if col.fill == "median" or col.transform == "quantile" else present
         if isinstance(col.fill, float | int) and not isinstance(col.fill, bool):
             fill = float(col.fill)
         else:
-            fill = {"mean": raw.mean, "median": float(np.median(values[~np.isnan(values)])), "zero": 0.0}[col.fill]
+            fill = {"mean": raw.mean, "median": _median(ordered), "zero": 0.0}[col.fill]
         g = _log1p if col.transform == "log1p" else (lambda v: v)
         m = self.moments[name].with_copies(self.rows - raw.n, float(g(np.array([fill]))[0]))
         bounds = []
-        if col.transform == "quantile":
-            bounds = quantile_boundaries(g(np.where(np.isnan(values), fill, values)), col.quantiles)
+        if col.transform == "quantile":  # the missing values, filled, take their place among the sorted ones
+            at = int(np.searchsorted(ordered, fill))
+            filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
+            bounds = quantile_boundaries(filled, col.quantiles, presorted=True)
         return Numeric(name=name, missing=col.missing, transform=col.transform, fill=fill, clip=col.clip,
                        mean=m.mean, std=m.std, min=m.min, max=m.max, boundaries=bounds)
 
