@@ -30,6 +30,26 @@ def many_files(tmp_path):
     return tmp_path, spec, frame.head(1000)
 
 
+@pytest.mark.parametrize("sizes", [[3000], [70] * 42 + [60], [199, 1, 800, 2000]])
+def test_the_quantile_sample_is_the_rows_of_the_smallest_position_hashes(monkeypatch, tmp_path, sizes):
+    """Past SAMPLE_ROWS rows the sample is a bottom-k of a stable hash of the row's position, whatever the
+    batches (newcomers replace the rows whose keys leave it in place)."""
+    import wdcli.features.fit as fit
+    from wdcli.features import hashing
+
+    monkeypatch.setattr(fit, "SAMPLE_ROWS", 250)
+    values = np.random.default_rng(1).normal(size=3000)
+    frame = pl.DataFrame({"a": values, "y": np.arange(3000) % 2})
+    (tmp_path / "s.yaml").write_text("data: {train: t.parquet}\nlabel: {column: y}\nmodel: deep\ncolumns: {a: numeric}\n")
+    frame.write_parquet(tmp_path / "t.parquet")
+    fitter, start = fit.Fitter(load_spec(tmp_path / "s.yaml")), 0
+    for n in sizes:
+        fitter.update(frame.slice(start, n))
+        start += n
+    kept = np.argsort(hashing.hash_ints(np.arange(3000, dtype=np.int64)))[:250]
+    assert np.array_equal(np.sort(fitter.sample[0]), np.sort(values[kept]))
+
+
 STREAM = ["train.data.mode=stream", "train.data.read_batch_rows=64", "train.data.shuffle_buffer=200"]
 
 

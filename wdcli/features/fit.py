@@ -171,14 +171,20 @@ class Fitter:
             self.raw[name].add(v)
             self.moments[name].add(_log1p(v) if col.transform == "log1p" else v)
         keys = hashing.hash_ints(np.arange(self.rows, self.rows + len(df), dtype=np.int64))
-        if len(self.sample_keys) >= SAMPLE_ROWS:  # full: only rows below the largest key kept can enter
-            keep = keys < self.sample_keys.max()
-            keys, x = keys[keep], x[:, keep]
-        self.sample_keys = np.concatenate([self.sample_keys, keys])
-        self.sample = np.concatenate([self.sample, x], axis=1) if self.sample.shape[1] else x
-        if len(self.sample_keys) > SAMPLE_ROWS:
-            top = np.argpartition(self.sample_keys, SAMPLE_ROWS - 1)[:SAMPLE_ROWS]
-            self.sample_keys, self.sample = self.sample_keys[top], self.sample[:, top]
+        room = SAMPLE_ROWS - len(self.sample_keys)
+        if room > 0:  # not full: the first rows enter as they are
+            self.sample_keys = np.concatenate([self.sample_keys, keys[:room]])
+            self.sample = np.concatenate([self.sample, x[:, :room]], axis=1) if self.sample.shape[1] else x[:, :room]
+            keys, x = keys[room:], x[:, room:]
+        enter = keys < self.sample_keys.max()  # full: only rows below the largest key kept can enter
+        if enter.any():  # the SAMPLE_ROWS smallest keys of both stay; newcomers take the places of those that go
+            keys, x = keys[enter], x[:, enter]
+            both = np.concatenate([self.sample_keys, keys])
+            gone = np.argpartition(both, SAMPLE_ROWS)[SAMPLE_ROWS:]
+            places = np.sort(gone[gone < SAMPLE_ROWS])
+            stay = np.setdiff1d(np.arange(len(keys)), gone[gone >= SAMPLE_ROWS] - SAMPLE_ROWS, assume_unique=True)
+            self.sample_keys[places] = keys[stay]
+            self.sample[:, places] = x[:, stay]
 
     def finish(self) -> tuple[dict[str, Feature], pl.DataFrame]:
         """The fitted columns (crosses are fitted from them: `fit_crosses`), and the first rows, for names."""
