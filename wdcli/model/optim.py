@@ -187,13 +187,15 @@ class SparseSGD(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if not m:  # the sparse gradient added as it is (torch adds its uncoalesced rows): no need to sum them
+                    p.add_(p.grad, alpha=-lr)
+                    continue
                 idx, g = _rows(p.grad)
-                if m:
-                    state = self.state[p]
-                    if not state:
-                        state["velocity"] = torch.zeros_like(p)
-                    g = m * state["velocity"][idx] + g
-                    state["velocity"].index_copy_(0, idx, g)
+                state = self.state[p]
+                if not state:
+                    state["velocity"] = torch.zeros_like(p)
+                g = m * state["velocity"][idx] + g
+                state["velocity"].index_copy_(0, idx, g)
                 p.index_add_(0, idx, -lr * g)
 
 
