@@ -185,8 +185,7 @@ def transform(fitted: FittedPipeline, df: pl.DataFrame, where: str = "data", wit
     n = len(df)
     sparse = np.empty((n, len(fitted.univalent)), dtype=np.int64)
     vocab = [c for c in fitted.univalent if isinstance(fitted.features[c], Vocabulary)]
-    codes = df.select([pl.col(c).cast(pl.String).cast(fitted.features[c].enum, strict=False).to_physical()
-                       for c in vocab]) if vocab else None  # one parallel select for the bulk of most models
+    codes = df.select([fitted.features[c].codes(c) for c in vocab]) if vocab else None  # one parallel select
     for j, name in enumerate(fitted.univalent):
         if name in vocab:
             sparse[:, j] = vocabulary_ids(fitted.features[name], df[name], codes[name])
