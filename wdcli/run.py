@@ -104,7 +104,7 @@ def load_previous(model: str | Path, spec: Spec) -> Previous:
 
 def default_settings(spec: Spec) -> list[str]:
     """The optimizer settings that came from defaults, for the parts the spec trains: one line per part
-    (`wide: ftrl alpha=0.05 beta=1.0 l1=0.0 l2=0.0`) naming the optimizer and its defaulted settings."""
+    (`wide: ftrl alpha=0.02 beta=1.0 l1=0.0 l2=0.0`) naming the optimizer and its defaulted settings."""
     lines = []
     for part, used in (("wide", spec.uses_wide()), ("deep", spec.uses_deep())):
         opt = getattr(spec.train, f"{part}_optimizer")

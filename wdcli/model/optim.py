@@ -69,7 +69,7 @@ MARK_TABLE = 64
 class FTRL(torch.optim.Optimizer):
     """FTRL-Proximal on the per-example sum of gradients (`step(examples=B)`), as the module's docstring says."""
 
-    def __init__(self, params, alpha: float = 0.05, beta: float = 1.0, l1: float = 0.0, l2: float = 0.0):
+    def __init__(self, params, alpha: float = 0.02, beta: float = 1.0, l1: float = 0.0, l2: float = 0.0):
         super().__init__(params, dict(alpha=alpha, beta=beta, l1=l1, l2=l2))
 
     @staticmethod

@@ -195,8 +195,8 @@ def _run_trial(study, trial, path, overrides, values, frames, metric, prune, rep
         raise
     else:
         value = float(result.metrics["validation"][metric])
-        for k in ("epochs", "seconds"):
-            trial.set_user_attr(k, len(result.history) if k == "epochs" else result.seconds)
+        trial.set_user_attr("epochs", len(result.history))
+        trial.set_user_attr("seconds", result.seconds)
         trial.set_user_attr("best_epoch", max((r["epoch"] for r in result.history if r.get("best")), default=0))
         if math.isnan(value):
             trial.set_user_attr("error", f"validation {metric} is nan")
