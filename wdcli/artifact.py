@@ -105,6 +105,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def move_into_place(tmp: Path, final: Path) -> None:
+    """Rename a finished folder to its final name; a folder already there is set aside first and removed only
+    once the new one is in place, so there is always a complete one."""
+    if final.exists():
+        old = final.parent / f".old-{final.name}-{os.getpid()}"
+        os.rename(final, old)
+        os.rename(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, final)
+
+
 def save_artifact(spec: Spec, fitted: FittedPipeline, config: ModelConfig, model, metrics: dict,
                   output: str | Path | None = None, optimizer: dict | None = None) -> Path:
     """Save a run atomically. Without `output`: runs/<name>/<run id>, and the LATEST pointers are updated.
@@ -126,13 +138,7 @@ def save_artifact(spec: Spec, fitted: FittedPipeline, config: ModelConfig, model
     if tmp.exists():
         shutil.rmtree(tmp)
     write_run_files(tmp, spec, fitted, config, model, metrics, optimizer)
-    if final.exists():  # replace a previous artifact: old aside, new in, old removed
-        old = final.parent / f".old-{final.name}-{os.getpid()}"
-        os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, final)
+    move_into_place(tmp, final)
     if root is not None:
         _write_text_atomic(root / spec.name / "LATEST", final.name + "\n")
         _write_text_atomic(root / "LATEST", f"{spec.name}/{final.name}\n")

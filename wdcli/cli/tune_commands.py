@@ -51,7 +51,7 @@ def tune(spec: SpecArg, set: SetOpt = None,
     if json_:
         emit_json({"metric": result.metric, "study": str(result.study),
                    "best_spec": str(result.best_spec) if result.best_spec else None, "ran": result.ran,
-                   "trials": json.loads(json.dumps(result.rows, default=str))})
+                   "trials": result.rows})
         return
     out.print(best_table(result, top))
     counts = {s: sum(r["state"] == s for r in result.rows) for s in ("complete", "pruned", "failed")}

@@ -149,7 +149,7 @@ def write_batches(frames: Iterable[pl.DataFrame], path: str | Path) -> int:
     fmt = file_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
-    with _atomic(path) as tmp:
+    with atomic(path) as tmp:
         if fmt == "parquet":
             parts = Path(tempfile.mkdtemp(prefix=".wdcli-parts-", dir=path.parent))
             try:
@@ -180,7 +180,7 @@ def text(frame: pl.DataFrame, fmt: str = "csv", header: bool = True) -> str:
 
 
 @contextmanager
-def _atomic(path: Path):
+def atomic(path: Path):
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         yield tmp

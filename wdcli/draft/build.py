@@ -11,7 +11,6 @@ as a comment; crosses are ranked by their held-out log-loss gain over their part
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from ..data import io
 from ..errors import DataError, WdcliError
 from ..features import fit_pipeline
 from ..spec import Spec, load_spec
+from ..spec.yaml_lines import suggest
 from . import gain as G
 from .profile import Column, buckets_for, profile_column
 from .render import render
@@ -75,8 +75,7 @@ def draft_spec(data: str | Path | list, label: str, positive: str | None = None,
     where = ", ".join(patterns)
     for role, name in (("--label", label), ("--group", group)):
         if name is not None and name not in sample.columns:
-            close = difflib.get_close_matches(name, sample.columns, n=1)
-            raise DataError(f"{where}: no column '{name}' ({role}){f' (did you mean {close[0]!r}?)' if close else ''}; "
+            raise DataError(f"{where}: no column '{name}' ({role}){suggest(name, sample.columns)}; "
                             f"it has: {', '.join(sample.columns[:20])}")
     d = Draft(text="", rows=len(sample), total=total, sample=sample)
     y = _label(sample, label, positive, where, d)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from ..metrics import auc
+from ..metrics import auc, logloss
 
 PRIOR = 2.0  # L2 strength of every effect, in units of the Hessian (about 10 rows at a 20% base rate)
 SWEEPS = 8
@@ -70,11 +70,6 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
-def _logloss(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
-
-
 class Scorer:
     """Fits on the rows of one half of the sample, scores on the other."""
 
@@ -102,7 +97,7 @@ class Scorer:
         fit, y = self.fit_half[rows], self.y[rows]
         bias, effects = _fit([t[fit] for t in terms], sizes, y[fit])
         p = _sigmoid(bias + sum(e[t[~fit]] for t, e in zip(terms, effects)))
-        return _logloss(y[~fit], p), p
+        return logloss(y[~fit], p), p
 
     def single(self, f: Coded) -> tuple[float, float]:
         """(held-out log-loss gain over the base rate, held-out AUC) of one feature."""
@@ -110,7 +105,7 @@ class Scorer:
         y_fit, y_test = self.y[rows][self.fit_half[rows]], self.y[rows][~self.fit_half[rows]]
         base = np.full(len(y_test), np.clip(y_fit.mean(), 1e-4, 1 - 1e-4))
         loss, p = self._loss([t], [f.size + 1], rows)
-        return _logloss(y_test, base) - loss, auc(y_test, p)
+        return logloss(y_test, base) - loss, auc(y_test, p)
 
     def cross_gain(self, a: Coded, b: Coded) -> tuple[float, int]:
         """(held-out log-loss gain of a x b over a + b, combinations seen) of two features."""

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..artifact import load_artifact
+from ..artifact import load_artifact, move_into_place
 from ..errors import WdcliError
 
 FORMATS = ("onnx",)
@@ -44,7 +44,5 @@ def export_run(model: str | Path | None, output: str | Path | None = None, forma
                 "features": fitted.feature_dicts()}
     (tmp / "pipeline.json").write_text(json.dumps(pipeline))
     (tmp / "signature.json").write_text(json.dumps(signature(fitted), indent=1))
-    if final.exists():
-        shutil.rmtree(final)
-    os.rename(tmp, final)
+    move_into_place(tmp, final)
     return final

@@ -9,7 +9,6 @@ spec (`load_splits`: the same files and seed give the same rows), or on `--input
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,9 +124,8 @@ def build_report(model: str | Path | None = None, output: str | Path | None = No
              f"plots: {source}", f"written {time.strftime('%Y-%m-%d %H:%M:%S')} by wdcli report"]
     text = H.page(f"wdcli report: {spec.name}", lines, secs)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, output)
+    with io.atomic(output) as tmp:  # (a failed write leaves no stray file)
+        tmp.write_text(text, encoding="utf-8")
     return Report(output, source, [i for i, _, _ in secs], pngs)
 
 
