@@ -165,3 +165,22 @@ def test_reader_processes_encode_the_very_windows_of_a_thread(many_files, workdi
     _, thread = run_training(load_spec(path, [*base, "train.data.readers=0"]), output=workdir / "thread")
     _, procs = run_training(load_spec(path, [*base, "train.data.readers=2"]), output=workdir / "procs")
     assert_same_weights(thread, procs)
+
+
+@pytest.mark.parametrize("ext", ["csv", "ndjson"])
+def test_a_share_of_a_text_files_chunks_reads_the_file_once(tmp_path, ext, monkeypatch):
+    """A process of a run of three reads every third chunk: the reader reads past the others' chunks instead of
+    reopening the file (and parsing it again from its start) for each of its own."""
+    import wdcli.data.files as files
+
+    frame = pl.DataFrame({"a": np.arange(1000)})
+    path = tmp_path / f"t.{ext}"
+    frame.write_csv(path) if ext == "csv" else frame.write_ndjson(path)
+    opened = []
+    monkeypatch.setattr(files, "scan_one", lambda p, _scan=files.scan_one: opened.append(p) or _scan(p))
+    reader = ChunkReader([str(path)])
+    for chunk in [Chunk(0, s, min(64, 1000 - s)) for s in range(0, 1000, 64)][1::3]:
+        assert reader.read(chunk)["a"].cast(pl.Int64).to_list() == list(range(chunk.start, chunk.start + chunk.rows))
+    assert len(opened) == 1
+    assert reader.read(Chunk(0, 10, 3))["a"].cast(pl.Int64).to_list() == [10, 11, 12]  # behind: reopened
+    assert len(opened) == 2

@@ -104,7 +104,7 @@ class Files:
 
 class ChunkReader:
     """Reads chunks: Parquet by slicing; text formats in order with one open batch reader per file (a chunk
-    that does not follow the previous one reopens the file and skips to it)."""
+    ahead of the reader is read up to; one behind it reopens the file and skips to it)."""
 
     def __init__(self, paths: list[str]):
         self.paths = paths
@@ -121,9 +121,17 @@ class ChunkReader:
 
     def _sequential(self, c: Chunk) -> pl.DataFrame:
         at, batches, buffer = self.open.get(c.file, (-1, None, []))
-        if at != c.start:
+        if not 0 <= at <= c.start:  # none open, or the chunk lies behind it: (re)open at the chunk
             lf = scan_one(self.paths[c.file])
             batches, buffer, at = (lf.slice(c.start) if c.start else lf).collect_batches(chunk_size=c.rows), [], c.start
+        while at < c.start:  # chunks between (another process's share): read past them rather than reopen
+            b = buffer.pop(0) if buffer else next(batches, None)
+            if b is None:
+                raise DataError(f"{self.paths[c.file]}: ended at row {at:,}, before row {c.start:,}; was it "
+                                "changed while being read?")
+            if at + len(b) > c.start:
+                buffer.insert(0, b.slice(c.start - at))
+            at = min(at + len(b), c.start)
         have = sum(len(b) for b in buffer)
         while have < c.rows:
             nxt = next(batches, None)
