@@ -59,25 +59,39 @@ DATASETS = {
     "census": Dataset(ROOT / "specs" / "census.yaml", trials=40),
     "apps": Dataset(ROOT / "specs" / "apps.yaml"),
     "sparse": Dataset(HERE / "sparse.yaml"),
-    "synth": Dataset(HERE / "synth.yaml", SYNTH_SPLIT, [256, 1024, 8192], trials=6,
-                     space=["train.wide_optimizer.alpha={log_uniform: [0.005, 0.2]}",
-                            "train.deep_optimizer.lr={log_uniform: [0.003, 0.2]}"]),
+    "synth": Dataset(
+        HERE / "synth.yaml",
+        SYNTH_SPLIT,
+        [256, 1024, 8192],
+        trials=6,
+        space=[
+            "train.wide_optimizer.alpha={log_uniform: [0.005, 0.2]}",
+            "train.deep_optimizer.lr={log_uniform: [0.003, 0.2]}",
+        ],
+    ),
 }
 
 
 def defaults_only() -> list[str]:
     """The overrides that put the optimizers and the batch size back to their defaults."""
     t = Train()
-    return [f"train.wide_optimizer={{name: {t.wide_optimizer.name}}}",
-            f"train.deep_optimizer={{name: {t.deep_optimizer.name}}}", f"train.batch_size={t.batch_size}"]
+    return [
+        f"train.wide_optimizer={{name: {t.wide_optimizer.name}}}",
+        f"train.deep_optimizer={{name: {t.deep_optimizer.name}}}",
+        f"train.batch_size={t.batch_size}",
+    ]
 
 
 def old_defaults(batch: int) -> list[str]:
     """The defaults before per-example sums, on the batch mean: FTRL on g with beta 1 is FTRL on B*g with
     beta B; AdaGrad on g with initial accumulator 0.1 is AdaGrad on B*g with 0.1 B^2."""
-    return [f"train.wide_optimizer={{name: ftrl, alpha: 0.05, beta: {batch}}}",
-            f"train.deep_optimizer={{name: adagrad, lr: 0.05, initial_accumulator: {0.1 * batch * batch}}}",
-            f"train.batch_size={batch}", "train.epochs=10", "train.early_stopping={metric: auc, patience: 2}"]
+    return [
+        f"train.wide_optimizer={{name: ftrl, alpha: 0.05, beta: {batch}}}",
+        f"train.deep_optimizer={{name: adagrad, lr: 0.05, initial_accumulator: {0.1 * batch * batch}}}",
+        f"train.batch_size={batch}",
+        "train.epochs=10",
+        "train.early_stopping={metric: auc, patience: 2}",
+    ]
 
 
 @contextlib.contextmanager
@@ -93,12 +107,17 @@ def bias_at_zero():
 
 def settings(name: str, d: Dataset, batch: int | None) -> dict[str, list[str]]:
     fixed = [f"train.batch_size={batch}"] if batch else []
-    out = {"old defaults": old_defaults(batch or 512) + (["train.epochs=1"] if name == "synth" else []),
-           "new defaults": defaults_only() + fixed}
+    out = {
+        "old defaults": old_defaults(batch or 512) + (["train.epochs=1"] if name == "synth" else []),
+        "new defaults": defaults_only() + fixed,
+    }
     if name in ("census", "apps"):
         out["shipped"] = []
-    out["adam"] = defaults_only() + fixed + ["train.wide_optimizer={name: adam, lr: 0.001}",
-                                             "train.deep_optimizer={name: adam, lr: 0.001}"]
+    out["adam"] = (
+        defaults_only()
+        + fixed
+        + ["train.wide_optimizer={name: adam, lr: 0.001}", "train.deep_optimizer={name: adam, lr: 0.001}"]
+    )
     return out
 
 
@@ -107,8 +126,12 @@ def run(path: Path, sets: list[str], frames) -> dict:
     t = time.perf_counter()
     r = train(spec, frames)
     best = max((h["epoch"] for h in r.history if h.get("best")), default=len(r.history))
-    return {"auc": r.metrics["test"]["auc"], "epochs": f"{len(r.history)} ({best})",
-            "seconds": time.perf_counter() - t, "batch": spec.train.batch_size}
+    return {
+        "auc": r.metrics["test"]["auc"],
+        "epochs": f"{len(r.history)} ({best})",
+        "seconds": time.perf_counter() - t,
+        "batch": spec.train.batch_size,
+    }
 
 
 def main() -> None:
@@ -120,8 +143,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (1 on a busy machine)")
     a = ap.parse_args()
     rows = []
-    print(f"{'data set':<8} {'batch':>6}  {'setting':<13} {'test AUC':>8}  {'epochs (best)':>13}  {'seconds':>7}",
-          flush=True)
+    print(
+        f"{'data set':<8} {'batch':>6}  {'setting':<13} {'test AUC':>8}  {'epochs (best)':>13}  {'seconds':>7}",
+        flush=True,
+    )
     for name in a.only.split(","):
         d = DATASETS[name]
         if a.threads:
@@ -132,8 +157,11 @@ def main() -> None:
                 with bias_at_zero() if setting == "old defaults" else contextlib.nullcontext():
                     r = run(d.spec, d.sets + sets, frames)
                 rows.append((name, batch, setting, r))
-                print(f"{name:<8} {r['batch']:>6}  {setting:<13} {r['auc']:>8.4f}  {r['epochs']:>13}  "
-                      f"{r['seconds']:>7.0f}", flush=True)
+                print(
+                    f"{name:<8} {r['batch']:>6}  {setting:<13} {r['auc']:>8.4f}  {r['epochs']:>13}  "
+                    f"{r['seconds']:>7.0f}",
+                    flush=True,
+                )
             if a.no_tune:
                 continue
             base = d.sets + defaults_only() + ([f"train.batch_size={batch}"] if batch else [])
@@ -143,9 +171,12 @@ def main() -> None:
             r = run(study.best_spec, [], frames)
             r["seconds"] += time.perf_counter() - t
             rows.append((name, batch, "tuned", r))
-            print(f"{name:<8} {r['batch']:>6}  {'tuned':<13} {r['auc']:>8.4f}  {r['epochs']:>13}  {r['seconds']:>7.0f}"
-                  f"   ({a.trials or d.trials} trials; validation {study.metric} {study.rows[0]['value']:.4f}; "
-                  f"{study.best_spec})", flush=True)
+            print(
+                f"{name:<8} {r['batch']:>6}  {'tuned':<13} {r['auc']:>8.4f}  {r['epochs']:>13}  {r['seconds']:>7.0f}"
+                f"   ({a.trials or d.trials} trials; validation {study.metric} {study.rows[0]['value']:.4f}; "
+                f"{study.best_spec})",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

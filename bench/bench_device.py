@@ -73,8 +73,11 @@ def main() -> None:
     write_parts(folder, a.rows, part_rows=(a.rows + 3) // 4)
     print(f"data: {a.rows:,} rows in 4 Parquet files ({time.perf_counter() - t:.1f} s to make)", flush=True)
     crosses = ", ".join(f"{{columns: [C{2 * i + 1}, C{2 * i + 2}], hash_buckets: 1000000}}" for i in range(5))
-    spec = load_spec(HERE / "synth.yaml", [f"data.train={folder}/part-*.parquet", f"crosses=[{crosses}]",
-                                           "data.split={validation: 0.0, test: 0.0}"], check_paths=False)
+    spec = load_spec(
+        HERE / "synth.yaml",
+        [f"data.train={folder}/part-*.parquet", f"crosses=[{crosses}]", "data.split={validation: 0.0, test: 0.0}"],
+        check_paths=False,
+    )
     runtime = Runtime.start(device=a.device)
     device = runtime.device
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
@@ -86,8 +89,11 @@ def main() -> None:
     data = Batch.of(encoded, device)
     config = build_config(fitted)
     p = config.param_counts()
-    print(f"device: {name}; torch {torch.__version__}; rows {len(data):,}; parameters: wide {p['wide']:,}, "
-          f"embeddings {p['embeddings']:,}, mlp {p['mlp']:,}; fit + transform {prep:.1f} s", flush=True)
+    print(
+        f"device: {name}; torch {torch.__version__}; rows {len(data):,}; parameters: wide {p['wide']:,}, "
+        f"embeddings {p['embeddings']:,}, mlp {p['mlp']:,}; fit + transform {prep:.1f} s",
+        flush=True,
+    )
     results, trainer = [], None
     print(f"{'what':<34}{'batch':>8}{'precision':>10}{'rows/s':>14}", flush=True)
 

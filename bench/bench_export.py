@@ -52,20 +52,37 @@ def run(name: str, folder: str, frame: pl.DataFrame) -> None:
     for label, rows, repeat in (("bulk", frame, 5), ("1,000 candidates", frame.head(1000), 200)):
         enc = scorer.encoder(rows)
         batch = Batch.of(enc)
-        encode = best_ms(lambda: scorer.encoder(rows), max(repeat // 5, 3))
-        t = best_ms(lambda: probabilities(scorer.model, batch.chunks()), repeat)
-        o = best_ms(lambda: session.run(["score"], feeds(enc, scorer.fitted)), repeat)
+        encode = best_ms(lambda: scorer.encoder(rows), max(repeat // 5, 3))  # noqa: B023 - called here
+        t = best_ms(lambda: probabilities(scorer.model, batch.chunks()), repeat)  # noqa: B023
+        o = best_ms(lambda: session.run(["score"], feeds(enc, scorer.fitted)), repeat)  # noqa: B023
         diff = np.abs(session.run(["score"], feeds(enc, scorer.fitted))[0] - probabilities(scorer.model, [batch])).max()
-        print(f"{name:>7} {label:>17} ({len(rows):>7,} rows): encode {encode[0]:8.2f} ms | torch {t[0]:8.2f} ms "
-              f"(best {t[1]:.2f}) | onnxruntime {o[0]:8.2f} ms (best {o[1]:.2f}) | "
-              f"{len(rows) / t[0] * 1e3:>10,.0f} vs {len(rows) / o[0] * 1e3:>10,.0f} rows/s | max diff {diff:.1e}",
-              flush=True)
+        print(
+            f"{name:>7} {label:>17} ({len(rows):>7,} rows): encode {encode[0]:8.2f} ms | torch {t[0]:8.2f} ms "
+            f"(best {t[1]:.2f}) | onnxruntime {o[0]:8.2f} ms (best {o[1]:.2f}) | "
+            f"{len(rows) / t[0] * 1e3:>10,.0f} vs {len(rows) / o[0] * 1e3:>10,.0f} rows/s | max diff {diff:.1e}",
+            flush=True,
+        )
 
 
 def trained(spec: str, extra: list[str]) -> str:
     folder = tempfile.mkdtemp(prefix="wdcli-bench-export-") + "/run"
-    subprocess.run([sys.executable, "-m", "wdcli", "train", str(SPECS / spec), "-q", "--output", folder,
-                    "--set", "train.epochs=2", *extra], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wdcli",
+            "train",
+            str(SPECS / spec),
+            "-q",
+            "--output",
+            folder,
+            "--set",
+            "train.epochs=2",
+            *extra,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return folder
 
 

@@ -22,9 +22,9 @@ import numpy as np
 import polars as pl
 import torch
 
-from wdcli.spec import load_spec
 from wdcli.run import run_training
 from wdcli.score import Scorer
+from wdcli.spec import load_spec
 
 HERE = Path(__file__).parent
 SPECS = HERE.parent / "specs"
@@ -32,8 +32,7 @@ SPECS = HERE.parent / "specs"
 
 def measure(scorer: Scorer, pool: pl.DataFrame, n: int, requests: int, seed: int = 0) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
-    frames = [pool.slice(int(rng.integers(0, len(pool) - n)), n)
-              for _ in range(requests)]
+    frames = [pool.slice(int(rng.integers(0, len(pool) - n)), n) for _ in range(requests)]
     for f in frames[:10]:
         scorer.score(f)  # warm up
     times = []
@@ -66,8 +65,10 @@ def main() -> None:
     synth_spec = load_spec(HERE / "synth.yaml", ["train.max_rows=100000"], check_paths=False)
     synth = pl.read_parquet(a.data).head(200_000)
     _, synth_dir = run_training(synth_spec, output=work / "synth", frames={"train": synth})
-    pools = {"apps": (Scorer.load(apps_dir), pl.read_csv(SPECS / "data" / "apps_candidates.csv")),
-             "synth (26 cat + 13 num)": (Scorer.load(synth_dir), synth.drop("label"))}
+    pools = {
+        "apps": (Scorer.load(apps_dir), pl.read_csv(SPECS / "data" / "apps_candidates.csv")),
+        "synth (26 cat + 13 num)": (Scorer.load(synth_dir), synth.drop("label")),
+    }
     print(f"{'model':<26}{'threads':>8}{'N':>7}{'median ms':>11}{'p99 ms':>9}{'rows/s':>12}")
     for name, (scorer, pool) in pools.items():
         for threads in (1, 2):
@@ -77,8 +78,9 @@ def main() -> None:
                 print(f"{name:<26}{threads:>8}{n:>7}{med:>11.2f}{p99:>9.2f}{n / med * 1000:>12,.0f}")
     candidates = work / "candidates_1000.csv"
     pl.read_csv(SPECS / "data" / "apps_candidates.csv").head(1000).write_csv(candidates)
-    rank = process_seconds(["rank", "--model", str(apps_dir), "--input", str(candidates),
-                            "--output", str(work / "ranked.csv")])
+    rank = process_seconds(
+        ["rank", "--model", str(apps_dir), "--input", str(candidates), "--output", str(work / "ranked.csv")]
+    )
     print(f"\nwdcli rank, whole process, 1,000 candidates (apps model): {rank:.2f} s (median of 5)")
     print(f"wdcli --help, whole process: {process_seconds(['--help']):.2f} s (median of 5)")
 

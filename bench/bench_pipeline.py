@@ -14,8 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from wdcli.spec import load_spec
 from wdcli.features import fit_pipeline, transform
+from wdcli.spec import load_spec
 
 HERE = Path(__file__).parent
 
@@ -35,8 +35,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     # the setting: two crosses
-    spec = load_spec(HERE / "synth.yaml", ["crosses=[{columns: [C1, C2], hash_buckets: 100000}, "
-                                           "{columns: [C3, C4], min_count: 2}]"], check_paths=False)
+    spec = load_spec(
+        HERE / "synth.yaml",
+        ["crosses=[{columns: [C1, C2], hash_buckets: 100000}, {columns: [C3, C4], min_count: 2}]"],
+        check_paths=False,
+    )
     read_s, df = timed(lambda: pl.read_parquet(a.data), a.repeat)
     fit_s, fitted = timed(lambda: fit_pipeline(spec, df), a.repeat)
     tr_s, enc = timed(lambda: transform(fitted, df), a.repeat)

@@ -40,18 +40,37 @@ def main() -> None:
         for n in [int(x) for x in a.procs.split(",")]:
             t = time.perf_counter()
             out = subprocess.run(
-                [sys.executable, "-m", "wdcli", "train", str(HERE / "synth.yaml"), "-q", "--json",
-                 f"--set=data.train={folder}/part-*.parquet", "--set=data.split={validation: 0.05, test: 0.05}",
-                 "--set=train.epochs=1", f"--set=train.batch_size={bs}", "--set=train.device=cpu",
-                 "--set=train.checkpoint.enabled=false", "--output", str(folder / f"run-{bs}-{n}")]
-                + (["--nproc", str(n)] if n > 1 else []), capture_output=True, text=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "wdcli",
+                    "train",
+                    str(HERE / "synth.yaml"),
+                    "-q",
+                    "--json",
+                    f"--set=data.train={folder}/part-*.parquet",
+                    "--set=data.split={validation: 0.05, test: 0.05}",
+                    "--set=train.epochs=1",
+                    f"--set=train.batch_size={bs}",
+                    "--set=train.device=cpu",
+                    "--set=train.checkpoint.enabled=false",
+                    "--output",
+                    str(folder / f"run-{bs}-{n}"),
+                ]
+                + (["--nproc", str(n)] if n > 1 else []),
+                capture_output=True,
+                text=True,
+            )
             if out.returncode:
                 print(out.stderr[-3000:])
                 raise SystemExit(out.returncode)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             threads = max(1, (os.cpu_count() or 1) // n)
-            print(f"{bs:>7,}{n:>11}{threads:>14}{r['history'][0]['rows_per_s']:>12,.0f}"
-                  f"{r['metrics']['test']['auc']:>10.4f}{time.perf_counter() - t:>8.1f}", flush=True)
+            print(
+                f"{bs:>7,}{n:>11}{threads:>14}{r['history'][0]['rows_per_s']:>12,.0f}"
+                f"{r['metrics']['test']['auc']:>10.4f}{time.perf_counter() - t:>8.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,10 @@ class Connection:
         return Connection(*await asyncio.open_connection("127.0.0.1", port))
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
         self.writer.write(head + body)
         raw = await self.reader.readuntil(b"\r\n\r\n")
         status = int(raw[9:12])
@@ -116,21 +118,30 @@ class Load:
             while time.perf_counter() < end:
                 await self.one(i, time.perf_counter())
                 i += connections
+
         await asyncio.gather(*(worker(k) for k in range(connections)))
 
     def report(self, name: str, seconds: float) -> dict:
         lat = np.array(self.latencies) * 1e3
-        out = {"phase": name, "requests": len(lat), "errors": len(self.errors),
-               "p50_ms": float(np.percentile(lat, 50)) if len(lat) else None,
-               "p90_ms": float(np.percentile(lat, 90)) if len(lat) else None,
-               "p99_ms": float(np.percentile(lat, 99)) if len(lat) else None,
-               "max_ms": float(lat.max()) if len(lat) else None,
-               "requests_per_s": len(lat) / seconds, "candidates_per_s": self.scored / seconds,
-               "reconnects": self.reconnects}
-        print(f"{name:>28}: {out['requests']:6,} requests, {out['errors']} errors, p50 {out['p50_ms']:.2f} ms, "
-              f"p90 {out['p90_ms']:.2f} ms, p99 {out['p99_ms']:.2f} ms, max {out['max_ms']:.1f} ms, "
-              f"{out['requests_per_s']:,.0f} req/s, {out['candidates_per_s']:,.0f} candidates/s"
-              + (f" ({self.reconnects} stale keep-alive connections reopened)" if self.reconnects else ""), flush=True)
+        out = {
+            "phase": name,
+            "requests": len(lat),
+            "errors": len(self.errors),
+            "p50_ms": float(np.percentile(lat, 50)) if len(lat) else None,
+            "p90_ms": float(np.percentile(lat, 90)) if len(lat) else None,
+            "p99_ms": float(np.percentile(lat, 99)) if len(lat) else None,
+            "max_ms": float(lat.max()) if len(lat) else None,
+            "requests_per_s": len(lat) / seconds,
+            "candidates_per_s": self.scored / seconds,
+            "reconnects": self.reconnects,
+        }
+        print(
+            f"{name:>28}: {out['requests']:6,} requests, {out['errors']} errors, p50 {out['p50_ms']:.2f} ms, "
+            f"p90 {out['p90_ms']:.2f} ms, p99 {out['p99_ms']:.2f} ms, max {out['max_ms']:.1f} ms, "
+            f"{out['requests_per_s']:,.0f} req/s, {out['candidates_per_s']:,.0f} candidates/s"
+            + (f" ({self.reconnects} stale keep-alive connections reopened)" if self.reconnects else ""),
+            flush=True,
+        )
         for e in self.errors[:3]:
             print(f"{'':>30}error: {e}")
         return out
@@ -138,11 +149,13 @@ class Load:
 
 def batch_mean(port: int) -> float:
     """Mean requests per micro-batch so far, from the server's /metrics."""
+
     async def get() -> str:
         c = await Connection.open(port)
         _, body = await c.request("GET", "/metrics")
         c.close()
         return body.decode()
+
     values = {}
     for line in asyncio.run(get()).splitlines():
         if line.startswith(("wdcli_batch_requests_sum", "wdcli_batch_requests_count")):
@@ -198,20 +211,39 @@ def main() -> None:
     model = args.model
     if model is None:
         model = tempfile.mkdtemp(prefix="wdcli-bench-serve-") + "/apps"
-        subprocess.run([sys.executable, "-m", "wdcli", "train", str(ROOT / "specs" / "apps.yaml"), "-q",
-                        "--set", "train.epochs=3", "--output", model], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "wdcli",
+                "train",
+                str(ROOT / "specs" / "apps.yaml"),
+                "-q",
+                "--set",
+                "train.epochs=3",
+                "--output",
+                model,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     port = free_port()
-    print(f"serving {model} on 127.0.0.1:{port}; {args.candidates} candidates per request ({args.format}); "
-          f"{os.cpu_count()} cores")
+    print(
+        f"serving {model} on 127.0.0.1:{port}; {args.candidates} candidates per request ({args.format}); "
+        f"{os.cpu_count()} cores"
+    )
     bodies = bodies_of(args.candidates, 64, args.format)
     server = start_server(model, port, args.server.split())
     results = []
     try:
         for name, run in (
-                ("light load, 20 req/s", lambda ld: ld.fixed_rate(20, 5)),
-                (f"{args.rate:g} req/s for {args.seconds:g} s", lambda ld: ld.fixed_rate(args.rate, args.seconds)),
-                (f"saturation, {args.connections} connections",
-                 lambda ld: ld.saturate(args.connections, args.saturate_seconds))):
+            ("light load, 20 req/s", lambda ld: ld.fixed_rate(20, 5)),
+            (f"{args.rate:g} req/s for {args.seconds:g} s", lambda ld: ld.fixed_rate(args.rate, args.seconds)),
+            (
+                f"saturation, {args.connections} connections",
+                lambda ld: ld.saturate(args.connections, args.saturate_seconds),
+            ),
+        ):
             load = Load(port, bodies, args.candidates)
             before = time.perf_counter()
             asyncio.run(run(load))

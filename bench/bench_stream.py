@@ -48,25 +48,37 @@ def child(folder: str, mode: str, threads: int) -> None:
     from wdcli.spec import load_spec
     from wdcli.train import train
 
-    spec = load_spec(HERE / "synth.yaml", [
-        f"data.train={folder}/part-*.parquet", "data.split={validation: 0.01, test: 0.01, seed: 1}",
-        "train.epochs=1", f"train.data.mode={mode}", f"train.threads={threads}", "train.checkpoint.enabled=false"],
-        check_paths=False)
+    spec = load_spec(
+        HERE / "synth.yaml",
+        [
+            f"data.train={folder}/part-*.parquet",
+            "data.split={validation: 0.01, test: 0.01, seed: 1}",
+            "train.epochs=1",
+            f"train.data.mode={mode}",
+            f"train.threads={threads}",
+            "train.checkpoint.enabled=false",
+        ],
+        check_paths=False,
+    )
     timer = Timer()
     start = time.perf_counter()
     result = train(spec, reporter=timer)
     marks = dict(reversed(timer.marks))  # the first mark of each name
     after_fit = min(t for name, t in timer.marks if name != "fitting the pipeline")
-    print(json.dumps({
-        "fit_s": after_fit - marks["fitting the pipeline"],
-        "setup_s": marks["epoch"] - start,
-        "rows_per_s": result.history[0]["rows_per_s"],
-        "epoch_s": result.history[0]["seconds"],
-        "total_s": time.perf_counter() - start,
-        "train_rows": int(result.history[0]["rows_per_s"] * result.history[0]["seconds"] + 0.5),
-        "test_auc": result.metrics["test"]["auc"],
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))
+    print(
+        json.dumps(
+            {
+                "fit_s": after_fit - marks["fitting the pipeline"],
+                "setup_s": marks["epoch"] - start,
+                "rows_per_s": result.history[0]["rows_per_s"],
+                "epoch_s": result.history[0]["seconds"],
+                "total_s": time.perf_counter() - start,
+                "train_rows": int(result.history[0]["rows_per_s"] * result.history[0]["seconds"] + 0.5),
+                "test_auc": result.metrics["test"]["auc"],
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -86,10 +98,14 @@ def main() -> None:
     folder = Path(a.data)
     t = time.perf_counter()
     write_parts(folder, max(sizes))
-    print(f"data: {max(sizes):,} rows in {folder} ({sum(p.stat().st_size for p in folder.glob('*.parquet')) / 2**30:.2f}"
-          f" GiB, made or found in {time.perf_counter() - t:.0f} s)")
-    print(f"{'rows':>12} {'mode':>7} {'fit s':>7} {'set-up s':>9} {'train rows/s':>13} {'epoch s':>8} "
-          f"{'peak MiB':>9} {'test AUC':>9}")
+    print(
+        f"data: {max(sizes):,} rows in {folder} ({sum(p.stat().st_size for p in folder.glob('*.parquet')) / 2**30:.2f}"
+        f" GiB, made or found in {time.perf_counter() - t:.0f} s)"
+    )
+    print(
+        f"{'rows':>12} {'mode':>7} {'fit s':>7} {'set-up s':>9} {'train rows/s':>13} {'epoch s':>8} "
+        f"{'peak MiB':>9} {'test AUC':>9}"
+    )
     for n in sizes:
         sub = folder / f"first-{n}"  # the first n rows: links to the first parts
         sub.mkdir(exist_ok=True)
@@ -99,14 +115,20 @@ def main() -> None:
         for mode in a.modes.split(","):
             if mode == "memory" and n > a.memory_max:
                 continue
-            out = subprocess.run([sys.executable, __file__, "--child", str(sub), mode, "--threads", str(a.threads)],
-                                 capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(sub), mode, "--threads", str(a.threads)],
+                capture_output=True,
+                text=True,
+            )
             if out.returncode:
                 print(out.stderr[-2000:])
                 raise SystemExit(out.returncode)
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{n:>12,} {mode:>7} {r['fit_s']:>7.1f} {r['setup_s']:>9.1f} {r['rows_per_s']:>13,.0f} "
-                  f"{r['epoch_s']:>8.1f} {r['peak_mb']:>9,.0f} {r['test_auc']:>9.4f}", flush=True)
+            print(
+                f"{n:>12,} {mode:>7} {r['fit_s']:>7.1f} {r['setup_s']:>9.1f} {r['rows_per_s']:>13,.0f} "
+                f"{r['epoch_s']:>8.1f} {r['peak_mb']:>9,.0f} {r['test_auc']:>9.4f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -32,18 +32,24 @@ def epoch(trainer: Trainer, data: InMemory) -> dict:
     """One epoch of the trainer's own step; the optimizers' share is timed by wrapping their `step`."""
     t_opt = [0.0]
     for opt in trainer.optimizers:
+
         def timed(*a, _step=opt.step, **k):
             t = time.perf_counter()
             out = _step(*a, **k)
             t_opt[0] += time.perf_counter() - t
             return out
+
         opt.step = timed
     start = time.perf_counter()
     for batch in data.batches():
         trainer.step(batch)
     total = time.perf_counter() - start
-    return {"rows_per_s": data.rows / total, "seconds": total, "forward_backward_s": total - t_opt[0],
-            "optimizer_s": t_opt[0]}
+    return {
+        "rows_per_s": data.rows / total,
+        "seconds": total,
+        "forward_backward_s": total - t_opt[0],
+        "optimizer_s": t_opt[0],
+    }
 
 
 def main() -> None:
@@ -67,14 +73,23 @@ def main() -> None:
     trainer = None
     for pair in a.pairs.split(","):
         wide, deep = pair.split("+")
-        opt = {"ftrl": "{name: ftrl}", "adagrad": "{name: adagrad}", "sgd": "{name: sgd, lr: 0.05}",
-               "adam": "{name: adam}"}
-        s = load_spec(HERE / "synth.yaml", [f"train.wide_optimizer={opt[wide]}", f"train.deep_optimizer={opt[deep]}"],
-                      check_paths=False)
+        opt = {
+            "ftrl": "{name: ftrl}",
+            "adagrad": "{name: adagrad}",
+            "sgd": "{name: sgd, lr: 0.05}",
+            "adam": "{name: adam}",
+        }
+        s = load_spec(
+            HERE / "synth.yaml",
+            [f"train.wide_optimizer={opt[wide]}", f"train.deep_optimizer={opt[deep]}"],
+            check_paths=False,
+        )
         trainer = Trainer(cfg, s.train.model_copy(update={"seed": 0}), runtime)
         r = epoch(trainer, InMemory(encoded, s.train.batch_size, seed=0))
-        print(f"{pair:<24}{r['rows_per_s']:>10,.0f}{r['seconds']:>9.1f}{r['forward_backward_s']:>11.1f}"
-              f"{r['optimizer_s']:>9.1f}")
+        print(
+            f"{pair:<24}{r['rows_per_s']:>10,.0f}{r['seconds']:>9.1f}{r['forward_backward_s']:>11.1f}"
+            f"{r['optimizer_s']:>9.1f}"
+        )
     t = time.perf_counter()
     probabilities(trainer.model, encoded.chunks())
     score_s = time.perf_counter() - t

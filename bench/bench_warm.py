@@ -47,25 +47,39 @@ def main() -> None:
         day2 = day_frames(frame.tail(len(frame) - half), spec.data.split, "day2")
         t0 = time.perf_counter()
         first = train(spec, day1)
-        print(f"{name}: day 1 ({len(day1['train']):,} training rows): {len(first.history)} epochs, validation AUC "
-              f"{first.metrics['validation']['auc']:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        print(
+            f"{name}: day 1 ({len(day1['train']):,} training rows): {len(first.history)} epochs, validation AUC "
+            f"{first.metrics['validation']['auc']:.4f} ({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
         cold = train(spec, day2)
-        previous = Previous("day 1", first.fitted, first.config, first.model,
-                            optimizer_state(first.trainer.model, first.trainer.optimizers))
+        previous = Previous(
+            "day 1",
+            first.fitted,
+            first.config,
+            first.model,
+            optimizer_state(first.trainer.model, first.trainer.optimizers),
+        )
         report = {}
-        warm = train(spec, day2, warm=lambda t, f: report.update(warm_start(previous, t.model, t.optimizers, f)))
+        warm = train(spec, day2, warm=lambda t, f: report.update(warm_start(previous, t.model, t.optimizers, f)))  # noqa: B023
         c = [r["validation_auc"] for r in cold.history]
         w = [r["validation_auc"] for r in warm.history]
         best, best_epoch = max(c), c.index(max(c)) + 1
         reached = next((i + 1 for i, a in enumerate(w) if a >= best), None)
         print(f"{name}: day 2 cold: {' '.join(f'{a:.4f}' for a in c)}")
         print(f"{name}: day 2 warm: {' '.join(f'{a:.4f}' for a in w)}")
-        print(f"{name}: cold best validation AUC {best:.4f} at epoch {best_epoch} of {len(c)}; warm reaches it at "
-              f"epoch {reached} (target <= {math.ceil(best_epoch / 3)}); warm best {max(w):.4f}; test AUC "
-              f"cold {cold.metrics['test']['auc']:.4f}, warm {warm.metrics['test']['auc']:.4f}", flush=True)
+        print(
+            f"{name}: cold best validation AUC {best:.4f} at epoch {best_epoch} of {len(c)}; warm reaches it at "
+            f"epoch {reached} (target <= {math.ceil(best_epoch / 3)}); warm best {max(w):.4f}; test AUC "
+            f"cold {cold.metrics['test']['auc']:.4f}, warm {warm.metrics['test']['auc']:.4f}",
+            flush=True,
+        )
         carried = report["features"]
-        print(f"{name}: carried: " + ", ".join(f"{k} {v['carried']}/{v['carried'] + v['new']}"
-                                              for k, v in list(carried.items())[:8]) + f", ...; mlp {report['mlp']}")
+        print(
+            f"{name}: carried: "
+            + ", ".join(f"{k} {v['carried']}/{v['carried'] + v['new']}" for k, v in list(carried.items())[:8])
+            + f", ...; mlp {report['mlp']}"
+        )
 
 
 if __name__ == "__main__":

@@ -10,4 +10,6 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
         || echo "note: chromium could not be installed; the browser test of the report will be skipped"
 fi
 . .venv/bin/activate
+ruff check wdcli tests bench specs
+ruff format --check wdcli tests bench specs
 python -m pytest tests "$@"

@@ -56,14 +56,45 @@ def requests(n_users: int, per_user: int, n_candidates: int, seed: int, w, reque
             cands = rng.choice(N_APPS, size=n_candidates, replace=False, p=0.5 * popularity + 0.5 / N_APPS)
             for b in cands:
                 memo = sum((int(a), int(b)) in pair_set for a in installed)
-                logit = (-3.2 + 0.9 * (app_vec[b] @ taste[u]) / np.sqrt(DIM) * 2 + 2.8 * memo
-                         + country_effect[countries[u]] + (0.25 if conn == "wifi" else -0.25))
+                logit = (
+                    -3.2
+                    + 0.9 * (app_vec[b] @ taste[u]) / np.sqrt(DIM) * 2
+                    + 2.8 * memo
+                    + country_effect[countries[u]]
+                    + (0.25 if conn == "wifi" else -0.25)
+                )
                 y = int(rng.random() < 1 / (1 + np.exp(-logit)))
-                rows.append((f"r{req}", f"u{seed}_{u}", "|".join(f"app{a}" for a in installed), f"app{b}",
-                             f"cat{category[b]}", int(ages[u]), countries[u], conn, hour, y))
+                rows.append(
+                    (
+                        f"r{req}",
+                        f"u{seed}_{u}",
+                        "|".join(f"app{a}" for a in installed),
+                        f"app{b}",
+                        f"cat{category[b]}",
+                        int(ages[u]),
+                        countries[u],
+                        conn,
+                        hour,
+                        y,
+                    )
+                )
             req += 1
-    return pl.DataFrame(rows, schema=["request_id", "user_id", "installed_apps", "impression_app", "app_category",
-                                      "age", "country", "connection", "hour", "installed"], orient="row")
+    return pl.DataFrame(
+        rows,
+        schema=[
+            "request_id",
+            "user_id",
+            "installed_apps",
+            "impression_app",
+            "app_category",
+            "age",
+            "country",
+            "connection",
+            "hour",
+            "installed",
+        ],
+        orient="row",
+    )
 
 
 def main() -> None:

@@ -54,14 +54,26 @@ def inside(folder: Path):
 def make_world(root: Path) -> World:
     data = root / "data.csv"
     shutil.copy(SPECS / "data" / "tiny.csv", data)
-    text = (SPECS / "tiny.yaml").read_text().replace("data/tiny.csv", "data.csv").replace(
-        "education: {kind: categorical, min_count: 2}", "education: categorical").replace("epochs: 3", "epochs: 1")
+    text = (
+        (SPECS / "tiny.yaml")
+        .read_text()
+        .replace("data/tiny.csv", "data.csv")
+        .replace("education: {kind: categorical, min_count: 2}", "education: categorical")
+        .replace("epochs: 3", "epochs: 1")
+    )
     spec = root / "tiny.yaml"
     spec.write_text(text)
-    bad = {"missing": root / "nothere.csv", "folder": root / "afolder", "unreadable": root / "unreadable.csv",
-           "wrong extension": root / "data.txt", "empty": root / "empty.csv", "not UTF-8": root / "latin1.csv",
-           "not parquet": root / "garbage.parquet", "another model's data": root / "apps.csv",
-           "under a file": root / "data.csv" / "x.csv"}
+    bad = {
+        "missing": root / "nothere.csv",
+        "folder": root / "afolder",
+        "unreadable": root / "unreadable.csv",
+        "wrong extension": root / "data.txt",
+        "empty": root / "empty.csv",
+        "not UTF-8": root / "latin1.csv",
+        "not parquet": root / "garbage.parquet",
+        "another model's data": root / "apps.csv",
+        "under a file": root / "data.csv" / "x.csv",
+    }
     bad["folder"].mkdir()
     shutil.copy(data, bad["unreadable"])
     bad["unreadable"].chmod(0)
@@ -144,6 +156,14 @@ def base_args(w: World) -> dict[str, list]:
         "export": ["runs/tiny", "--output", w.fresh("export")],
         "init": [w.data, "--label", "income", "--sample", "300", "-o", w.root / "draft.yaml", "--force"],
         "report": ["-o", w.root / "report.html"],
-        "tune": [w.spec, "--trials", "1", "--space", "deep.dropout={choice: [0.0, 0.1]}", "--study", w.fresh("study"),
-                 "-q"],
+        "tune": [
+            w.spec,
+            "--trials",
+            "1",
+            "--space",
+            "deep.dropout={choice: [0.0, 0.1]}",
+            "--study",
+            w.fresh("study"),
+            "-q",
+        ],
     }

@@ -31,14 +31,16 @@ def apps_frame(n: int = 400, seed: int = 0) -> pl.DataFrame:
     imp = rng.choice(apps, size=n)
     y = np.array([int(a in s.split("|")) for a, s in zip(imp, installed)])
     y = np.where(rng.random(n) < 0.2, 1 - y, y)
-    return pl.DataFrame({
-        "user": [f"u{i % 50}" for i in range(n)],
-        "installed": installed,
-        "impression": imp,
-        "country": rng.choice(["us", "de", "?", "fr"], size=n),
-        "age": rng.integers(15, 80, size=n).astype(float),
-        "clicked": y,
-    })
+    return pl.DataFrame(
+        {
+            "user": [f"u{i % 50}" for i in range(n)],
+            "installed": installed,
+            "impression": imp,
+            "country": rng.choice(["us", "de", "?", "fr"], size=n),
+            "age": rng.integers(15, 80, size=n).astype(float),
+            "clicked": y,
+        }
+    )
 
 
 APPS_SPEC = """

@@ -9,8 +9,25 @@ from .conftest import ROOT
 
 PACKAGE = ROOT / "wdcli"
 # lowest first; a module may import from its own layer and the ones before it
-LAYERS = ["errors", "metrics", "spec", "features", "data", "draft", "model", "train", "artifact", "score", "serve",
-          "export", "track", "run", "tune", "report", "cli"]
+LAYERS = [
+    "errors",
+    "metrics",
+    "spec",
+    "features",
+    "data",
+    "draft",
+    "model",
+    "train",
+    "artifact",
+    "score",
+    "serve",
+    "export",
+    "track",
+    "run",
+    "tune",
+    "report",
+    "cli",
+]
 LEAVES = {"__init__": 0, "__main__": len(LAYERS) - 1}
 
 
@@ -59,6 +76,9 @@ def test_imports_flow_one_way():
 
 
 def test_modules_stay_small():
-    big = [f"{p.relative_to(ROOT)}: {n} lines" for p in sorted(PACKAGE.rglob("*.py"))
-           if (n := len(p.read_text().splitlines())) > 400]
+    big = [
+        f"{p.relative_to(ROOT)}: {n} lines"
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if (n := len(p.read_text().splitlines())) > 400
+    ]
     assert not big, big

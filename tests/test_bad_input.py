@@ -28,12 +28,24 @@ def spec_for(tmp_path, data_text: bytes | str, name="data.csv") -> str:
 BAD_DATA = {
     "empty file": ("", "the file is empty"),
     "header only": (HEADER, "no rows to fit on"),
-    "missing column": (GOOD.replace("education,", "educatoin,"), "missing column 'education' (needed by columns.education) (did you mean 'educatoin'?)"),
-    "numeric holds text": (GOOD.replace("39,40", "old,40"), "column 'age' is declared numeric but holds text such as 'old'"),
-    "all-null column": (GOOD.replace("Bachelors", "").replace("HS-grad", ""), "column 'education' has no values (all missing)"),
+    "missing column": (
+        GOOD.replace("education,", "educatoin,"),
+        "missing column 'education' (needed by columns.education) (did you mean 'educatoin'?)",
+    ),
+    "numeric holds text": (
+        GOOD.replace("39,40", "old,40"),
+        "column 'age' is declared numeric but holds text such as 'old'",
+    ),
+    "all-null column": (
+        GOOD.replace("Bachelors", "").replace("HS-grad", ""),
+        "column 'education' has no values (all missing)",
+    ),
     "short ragged row": (GOOD + "1,2,3\n", "label column 'income' is missing in 1 rows"),
     "long ragged row": (GOOD + "1,2,3,4,5,6,7,8,9,10,11\n", "cannot be read as CSV"),
-    "label with other values": (GOOD + "30,40,0,HS-grad,Sales,Mexico,9,maybe\n", "label column 'income' has 3 distinct values"),
+    "label with other values": (
+        GOOD + "30,40,0,HS-grad,Sales,Mexico,9,maybe\n",
+        "label column 'income' has 3 distinct values",
+    ),
     "positive never occurs": (HEADER + ROW * 30, "label.positive '>50K' never occurs in column 'income'"),
     "non-UTF-8 bytes": ((GOOD + "30,40,0,HS-grad,Sales,M\xe9xico,9,<=50K\n").encode("latin-1"), "not valid UTF-8"),
     "no header": ((ROW + POS) * 20, "missing column"),
@@ -58,11 +70,18 @@ def test_nan_inf_and_unusual_values_are_scored(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec = spec_for(tmp_path, GOOD)
     assert runner.invoke(app, ["train", spec, "-q"]).exit_code == 0
-    odd = pl.DataFrame({"age": ["NaN", "inf", "-inf", "", "1e300"], "hours-per-week": ["40"] * 5,
-                        "capital-gain": ["0"] * 5, "education": ["Unseen", None, "x" * 100_000, "", "Bachelors"],
-                        "occupation": ["?", "Sales", "日本", None, "Adm-clerical"],
-                        "native-country": [None, "Atlantis", "?", "", "United-States"],
-                        "educational-num": ["13", "-5", "abc", "", "999"], "extra": [1, 2, 3, 4, 5]})
+    odd = pl.DataFrame(
+        {
+            "age": ["NaN", "inf", "-inf", "", "1e300"],
+            "hours-per-week": ["40"] * 5,
+            "capital-gain": ["0"] * 5,
+            "education": ["Unseen", None, "x" * 100_000, "", "Bachelors"],
+            "occupation": ["?", "Sales", "日本", None, "Adm-clerical"],
+            "native-country": [None, "Atlantis", "?", "", "United-States"],
+            "educational-num": ["13", "-5", "abc", "", "999"],
+            "extra": [1, 2, 3, 4, 5],
+        }
+    )
     odd.write_csv(tmp_path / "odd.csv")
     r = runner.invoke(app, ["predict", "--input", str(tmp_path / "odd.csv")])
     assert r.exit_code == 0, r.output
@@ -123,9 +142,11 @@ def test_truncated_weights_are_reported_as_such(tmp_path, monkeypatch):
 def test_unusual_training_data_trains(tmp_path, monkeypatch):
     """NaN, inf, empty cells, unseen markers and very long strings in training data are not errors."""
     monkeypatch.chdir(tmp_path)
-    odd = ("NaN,40,0,Bachelors,Adm-clerical,United-States,13,<=50K\n"
-           "inf,-inf,1e308,HS-grad,?,,9,>50K\n"
-           f"30,,0,{'x' * 100_000},Sales,{'日本' * 1000},13,<=50K\n")
+    odd = (
+        "NaN,40,0,Bachelors,Adm-clerical,United-States,13,<=50K\n"
+        "inf,-inf,1e308,HS-grad,?,,9,>50K\n"
+        f"30,,0,{'x' * 100_000},Sales,{'日本' * 1000},13,<=50K\n"
+    )
     spec = spec_for(tmp_path, GOOD + odd * 5)
     r = runner.invoke(app, ["train", spec, "-q", "--output", "m"])
     assert r.exit_code == 0, r.output

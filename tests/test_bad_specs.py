@@ -18,11 +18,15 @@ EXPECTED = {
     "not_yaml": ["{f}:3: not valid YAML: expected ',' or '}}', but got ':'; fix the syntax"],
     "a_list": ["{f}:1: the spec must be a mapping of keys (data, label, columns, ...), not a list"],
     "empty": ["{f}: the spec is empty; start from specs/tiny.yaml"],
-    "python_tag": ["{f}:1: not valid YAML for a spec: could not determine a constructor for the tag "
-                   "'tag:yaml.org,2002:python/object/apply:os.system'; use plain values (no !! tags)"],
+    "python_tag": [
+        "{f}:1: not valid YAML for a spec: could not determine a constructor for the tag "
+        "'tag:yaml.org,2002:python/object/apply:os.system'; use plain values (no !! tags)"
+    ],
     "unknown_key_top": ["{f}:13 crosess: unknown key 'crosess' (did you mean 'crosses'?)"],
-    "unknown_key_data": ["{f}:3 data.trian: unknown key 'trian' (did you mean 'train'?)",
-                         "{f}:2 data.train: required key 'train' is missing"],
+    "unknown_key_data": [
+        "{f}:3 data.trian: unknown key 'trian' (did you mean 'train'?)",
+        "{f}:2 data.train: required key 'train' is missing",
+    ],
     "unknown_key_split": ["{f}:4 data.split.sed: unknown key 'sed' (did you mean 'seed'?)"],
     "unknown_key_label": ["{f}:7 label.postive: unknown key 'postive' (did you mean 'positive'?)"],
     "unknown_key_column": ["{f}:9 columns.age.transfrom: unknown key 'transfrom' (did you mean 'transform'?)"],
@@ -32,36 +36,51 @@ EXPECTED = {
     "unknown_key_train": ["{f}:20 train.epoch: unknown key 'epoch' (did you mean 'epochs'?)"],
     "unknown_key_optimizer": ["{f}:21 train.wide_optimizer.alpah: unknown key 'alpah' (did you mean 'alpha'?)"],
     "unknown_key_checkpoint": ["{f}:21 train.checkpoint.every: unknown key 'every' (did you mean 'every_steps'?)"],
-    "unknown_kind": ["{f}:11 columns.education: unknown kind 'categorial' (did you mean 'categorical'?); "
-                     "expected one of: numeric, bucketized, categorical, multivalent"],
-    "unknown_optimizer": ["{f}:21 train.wide_optimizer: unknown name 'ftlr' (did you mean 'ftrl'?); "
-                          "expected one of: ftrl, adagrad, adam, adamw, sgd"],
-    "wrong_type_epochs": ["{f}:20 train.epochs: should be a valid integer, unable to parse string as an integer "
-                          "(got 'ten')"],
+    "unknown_kind": [
+        "{f}:11 columns.education: unknown kind 'categorial' (did you mean 'categorical'?); "
+        "expected one of: numeric, bucketized, categorical, multivalent"
+    ],
+    "unknown_optimizer": [
+        "{f}:21 train.wide_optimizer: unknown name 'ftlr' (did you mean 'ftrl'?); "
+        "expected one of: ftrl, adagrad, adam, adamw, sgd"
+    ],
+    "wrong_type_epochs": [
+        "{f}:20 train.epochs: should be a valid integer, unable to parse string as an integer (got 'ten')"
+    ],
     "wrong_type_hidden": ["{f}:18 deep.hidden: should be a valid list (got 16)"],
-    "wrong_type_dim": ["{f}:17 deep.embedding_dim: should be a valid integer, got a number with a fractional part "
-                       "(got 4.5)"],
+    "wrong_type_dim": [
+        "{f}:17 deep.embedding_dim: should be a valid integer, got a number with a fractional part (got 4.5)"
+    ],
     "wrong_type_boundaries": ["{f}:10 columns.age_buckets.boundaries: should be a valid list (got 'thirty')"],
-    "wrong_type_columns": ["{f}:8 columns: should be a mapping of column name to kind (e.g. `age: numeric`), "
-                           "not a list"],
+    "wrong_type_columns": [
+        "{f}:8 columns: should be a mapping of column name to kind (e.g. `age: numeric`), not a list"
+    ],
     "duplicate_column": ["{f}:12 columns.education: declared twice (first at line 11); keep one"],
     "cross_of_undeclared": ["{f}:14 crosses[0].columns[1]: unknown column 'ocupation' (did you mean 'occupation'?)"],
     "embedding_dim_zero": ["{f}:17 deep.embedding_dim: should be greater than 0 (got 0)"],
     "embedding_dims_zero": ["{f}:18 deep.embedding_dims.education: should be greater than 0 (got 0)"],
-    "missing_data_path": ["{f}:3 data.train: no file matches 'nothere.csv' (paths are relative to the spec file, "
-                          f"in {CORPUS})"],
+    "missing_data_path": [
+        f"{{f}}:3 data.train: no file matches 'nothere.csv' (paths are relative to the spec file, in {CORPUS})"
+    ],
     "split_too_large": ["{f}:4 data.split: validation + test must leave some rows to train on (sum < 1)"],
     # problems only the data can show: the data file, the YAML path and the column are named
-    "bucketized_source_undeclared": [f"{DATA} (training rows): missing column 'aeg' (needed by "
-                                     "columns.age_buckets.source) (did you mean 'age'?)"],
+    "bucketized_source_undeclared": [
+        f"{DATA} (training rows): missing column 'aeg' (needed by columns.age_buckets.source) (did you mean 'age'?)"
+    ],
     "label_column_absent": [f"{DATA} (training rows): missing column 'salary' (needed by label.column)"],
-    "missing_yaml_boolean": ['{f}:12 columns.occupation.missing[1]: should be text: YAML read unquoted no as the '
-                             'boolean false; quote it to keep it text: "no"'],
-    "positive_yaml_boolean": [f"{DATA} (training rows): label.positive is the boolean true, but column 'income' "
-                              "holds ['<=50K', '>50K']: YAML reads unquoted yes, no, on, off, true and false as "
-                              'booleans; quote the value to keep it text: positive: "yes"'],
-    "positive_never_occurs": [f"{DATA} (training rows): label.positive '>100K' never occurs in column 'income' "
-                              "(values: ['<=50K', '>50K']); fix label.positive"],
+    "missing_yaml_boolean": [
+        "{f}:12 columns.occupation.missing[1]: should be text: YAML read unquoted no as the "
+        'boolean false; quote it to keep it text: "no"'
+    ],
+    "positive_yaml_boolean": [
+        f"{DATA} (training rows): label.positive is the boolean true, but column 'income' "
+        "holds ['<=50K', '>50K']: YAML reads unquoted yes, no, on, off, true and false as "
+        'booleans; quote the value to keep it text: positive: "yes"'
+    ],
+    "positive_never_occurs": [
+        f"{DATA} (training rows): label.positive '>100K' never occurs in column 'income' "
+        "(values: ['<=50K', '>50K']); fix label.positive"
+    ],
 }
 
 

@@ -15,21 +15,35 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from wdcli.train.checkpoint import checkpoint_path
 from wdcli.errors import WdcliError
-from wdcli.spec import load_spec
 from wdcli.run import run_training
+from wdcli.spec import load_spec
+from wdcli.train.checkpoint import checkpoint_path
 
 from .conftest import SPECS
 
 # small and slow enough to be stopped part-way: ~4 epochs of ~190 small batches, a checkpoint every 5 batches
-CENSUS = [f"--set={s}" for s in ("train.max_rows=3000", "train.batch_size=16", "train.epochs=4", "train.threads=1",
-                                  "train.early_stopping.patience=9", "train.checkpoint.every_steps=5")]
+CENSUS = [
+    f"--set={s}"
+    for s in (
+        "train.max_rows=3000",
+        "train.batch_size=16",
+        "train.epochs=4",
+        "train.threads=1",
+        "train.early_stopping.patience=9",
+        "train.checkpoint.every_steps=5",
+    )
+]
 
 
 def wdcli(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "wdcli", "train", str(SPECS / "census.yaml"), "-q", *CENSUS, *args],
-                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "wdcli", "train", str(SPECS / "census.yaml"), "-q", *CENSUS, *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(p: subprocess.Popen) -> tuple[int, str]:
@@ -46,10 +60,14 @@ def assert_same_weights(a: Path, b: Path) -> None:
     assert wa.keys() == wb.keys()
     for k in wa:
         assert torch.equal(wa[k], wb[k]), k
-    ha = [{k: v for k, v in r.items() if k not in ("seconds", "rows_per_s")}
-          for r in json.loads((a / "metrics.json").read_text())["history"]]
-    hb = [{k: v for k, v in r.items() if k not in ("seconds", "rows_per_s")}
-          for r in json.loads((b / "metrics.json").read_text())["history"]]
+    ha = [
+        {k: v for k, v in r.items() if k not in ("seconds", "rows_per_s")}
+        for r in json.loads((a / "metrics.json").read_text())["history"]
+    ]
+    hb = [
+        {k: v for k, v in r.items() if k not in ("seconds", "rows_per_s")}
+        for r in json.loads((b / "metrics.json").read_text())["history"]
+    ]
     assert ha == hb
 
 
@@ -132,11 +150,15 @@ class StopAfter:
         pass
 
 
-@pytest.mark.parametrize("overrides", [
-    [],  # FTRL + AdaGrad
-    ["train.wide_optimizer.name=adam", "train.deep_optimizer.name=adam", "deep.dropout=0.3"],
-    ["train.wide_optimizer.name=sgd", "train.deep_optimizer={name: sgd, momentum: 0.9}", "deep.batch_norm=true"],
-], ids=["ftrl-adagrad", "adam-dropout", "sgd-momentum-batchnorm"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],  # FTRL + AdaGrad
+        ["train.wide_optimizer.name=adam", "train.deep_optimizer.name=adam", "deep.dropout=0.3"],
+        ["train.wide_optimizer.name=sgd", "train.deep_optimizer={name: sgd, momentum: 0.9}", "deep.batch_norm=true"],
+    ],
+    ids=["ftrl-adagrad", "adam-dropout", "sgd-momentum-batchnorm"],
+)
 @pytest.mark.parametrize("crash_after", [7, 23])
 def test_every_optimizer_resumes_exactly(apps_spec, workdir, overrides, crash_after):
     base = ["train.epochs=3", "train.batch_size=32", "train.checkpoint.every_steps=3", "train.threads=1", *overrides]

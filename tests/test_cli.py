@@ -47,8 +47,7 @@ def test_end_to_end(apps_spec, workdir):
     assert r.exit_code == 0, r.output
     ranked = pl.read_csv(r.stdout.encode())
     assert ranked.group_by("user").agg(pl.col("rank").max())["rank"].max() <= 3
-    assert all(ranked.filter(pl.col("user") == u)["score"].is_sorted(descending=True)
-               for u in ranked["user"].unique())
+    assert all(ranked.filter(pl.col("user") == u)["score"].is_sorted(descending=True) for u in ranked["user"].unique())
     assert "ndcg@3" in r.stderr and "mrr" in r.stderr
 
     r = invoke("inspect")
@@ -58,8 +57,10 @@ def test_end_to_end(apps_spec, workdir):
 
 def test_bad_spec_exits_2_with_every_problem_and_no_traceback(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("data: {train: x.csv}\nlabel: {column: y}\ncolumns:\n  a: {kind: categorical, min_cont: 1}\n"
-                   "crosses:\n  - columns: [a, b]\n")
+    bad.write_text(
+        "data: {train: x.csv}\nlabel: {column: y}\ncolumns:\n  a: {kind: categorical, min_cont: 1}\n"
+        "crosses:\n  - columns: [a, b]\n"
+    )
     r = invoke("validate", bad)
     assert r.exit_code == 2
     assert "Traceback" not in r.output

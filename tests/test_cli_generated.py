@@ -15,25 +15,81 @@ from .cli_world import commands, invoke, make_world, unreadable
 
 COMMANDS = commands()
 CORPUS = ["not_yaml", "unknown_kind", "wrong_type_epochs", "cross_of_undeclared", "positive_never_occurs"]
-GOOD_SETS = ["train.epochs=1", "train.max_rows=60", "columns.education.min_count=3", "columns.education.kind=numeric",
-             "columns.age.kind=categorical", "columns.occupation.missing=[none, n/a]", "label.positive='>50K'",
-             "label.group=education", "crosses[2]={columns: [education, age_buckets]}", "deep.hidden=[4]",
-             "deep.embedding_dim=1", "model=deep", "model=wide", "train.wide_optimizer.alpha=0.2",
-             "train.deep_optimizer={name: sgd, momentum: 0.5}", "train.early_stopping.patience=0",
-             "train.batch_size=7", "data.split={validation: 0.0, test: 0.0}", "train.checkpoint.enabled=false",
-             "name=other", "defaults.categorical.min_count=2", "train.output=elsewhere", "label.weight=age",
-             "train.data.mode=stream", "train.data.shuffle_buffer=50", "train.data.read_batch_rows=64",
-             "data.split.key=education", "train.data.mode=memory"]
-BAD_SETS = ["train.epochs=0", "train.epochs=ten", "trian.epochs=2", "train.epoks=2", "columns.education.min_count=-1",
-            "columns.education.x=1", "columns.education.kind=numerc", "columns.nope.kind=categorical",
-            "columns.occupation.missing=[no, off]", "label.positive=yes", "label.column=nope", "label.column=age",
-            "crosses[0].hash_buckets=0", "crosses[5].x=1", "crosses.x=1", "deep.hidden=[]", "deep.hidden=[0]",
-            "deep.embed=[nope]", "deep.dense=[education]", "model=widdeep", "wide.features=[]",
-            "train.wide_optimizer.name=adam", "train.deep_optimizer={name: sgd, momentum: 2}", "train.max_rows=1",
-            "data.train=nothere.csv", "data.split.validation=0.9", "name=yes", "=", "=1", "train", "a.b.c.d=1",
-            "columns=3", "columns.age.quantiles=1", "columns.age_buckets.source=education", "defaults.x=1",
-            "label.positive=maybe", "columns.age.clip=[5, 1]", "crosses[0].name={x: 1}", "train.data.mode=strem",
-            "train.data.read_batch_rows=0", "data.split.key=nope", "data.split.key=income", "train.data=3"]
+GOOD_SETS = [
+    "train.epochs=1",
+    "train.max_rows=60",
+    "columns.education.min_count=3",
+    "columns.education.kind=numeric",
+    "columns.age.kind=categorical",
+    "columns.occupation.missing=[none, n/a]",
+    "label.positive='>50K'",
+    "label.group=education",
+    "crosses[2]={columns: [education, age_buckets]}",
+    "deep.hidden=[4]",
+    "deep.embedding_dim=1",
+    "model=deep",
+    "model=wide",
+    "train.wide_optimizer.alpha=0.2",
+    "train.deep_optimizer={name: sgd, momentum: 0.5}",
+    "train.early_stopping.patience=0",
+    "train.batch_size=7",
+    "data.split={validation: 0.0, test: 0.0}",
+    "train.checkpoint.enabled=false",
+    "name=other",
+    "defaults.categorical.min_count=2",
+    "train.output=elsewhere",
+    "label.weight=age",
+    "train.data.mode=stream",
+    "train.data.shuffle_buffer=50",
+    "train.data.read_batch_rows=64",
+    "data.split.key=education",
+    "train.data.mode=memory",
+]
+BAD_SETS = [
+    "train.epochs=0",
+    "train.epochs=ten",
+    "trian.epochs=2",
+    "train.epoks=2",
+    "columns.education.min_count=-1",
+    "columns.education.x=1",
+    "columns.education.kind=numerc",
+    "columns.nope.kind=categorical",
+    "columns.occupation.missing=[no, off]",
+    "label.positive=yes",
+    "label.column=nope",
+    "label.column=age",
+    "crosses[0].hash_buckets=0",
+    "crosses[5].x=1",
+    "crosses.x=1",
+    "deep.hidden=[]",
+    "deep.hidden=[0]",
+    "deep.embed=[nope]",
+    "deep.dense=[education]",
+    "model=widdeep",
+    "wide.features=[]",
+    "train.wide_optimizer.name=adam",
+    "train.deep_optimizer={name: sgd, momentum: 2}",
+    "train.max_rows=1",
+    "data.train=nothere.csv",
+    "data.split.validation=0.9",
+    "name=yes",
+    "=",
+    "=1",
+    "train",
+    "a.b.c.d=1",
+    "columns=3",
+    "columns.age.quantiles=1",
+    "columns.age_buckets.source=education",
+    "defaults.x=1",
+    "label.positive=maybe",
+    "columns.age.clip=[5, 1]",
+    "crosses[0].name={x: 1}",
+    "train.data.mode=strem",
+    "train.data.read_batch_rows=0",
+    "data.split.key=nope",
+    "data.split.key=income",
+    "train.data=3",
+]
 
 
 def values_for(world, opt, wrong: bool) -> st.SearchStrategy:
@@ -44,8 +100,17 @@ def values_for(world, opt, wrong: bool) -> st.SearchStrategy:
         return st.sampled_from(bad if wrong else good)
 
     if opt.argument:
-        return pick([world.spec], [b["missing"], b["folder"], b["empty"], b["unreadable"], world.data,
-                                   *[world.corpus / f"{c}.yaml" for c in CORPUS]])
+        return pick(
+            [world.spec],
+            [
+                b["missing"],
+                b["folder"],
+                b["empty"],
+                b["unreadable"],
+                world.data,
+                *[world.corpus / f"{c}.yaml" for c in CORPUS],
+            ],
+        )
     if opt.kind is bool:
         return pick([None], ["true", "no"])
     if opt.kind is int:
@@ -59,8 +124,10 @@ def values_for(world, opt, wrong: bool) -> st.SearchStrategy:
     if opt.names[0] == "--output":
         if opt.metavar == "DIR":
             return pick(["runA", "runB", "sub/run"], [world.data, b["under a file"]])
-        return pick(["out.csv", "out.parquet", "out.ndjson", "out.tsv", "sub/out.csv"],
-                    [b["folder"], b["wrong extension"], b["under a file"], "out"])
+        return pick(
+            ["out.csv", "out.parquet", "out.ndjson", "out.tsv", "sub/out.csv"],
+            [b["folder"], b["wrong extension"], b["under a file"], "out"],
+        )
     return pick(["age", "education", "age,income", "income", "age,age"], ["nope", "", ",", "age,,age", "score"])
 
 
@@ -102,8 +169,7 @@ def test_no_command_line_a_user_can_type_is_an_internal_error(world, monkeypatch
     monkeypatch.chdir(world.root)
     seen = []
 
-    @settings(max_examples=300, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
     @given(command_lines(world))
     def check(line):
         with unreadable([world.bad["unreadable"]]):

@@ -49,8 +49,12 @@ def test_every_command_has_a_working_base_line(w):
 
 
 def options(kind=None, argument=False):
-    return [(o.command, o) for opts in COMMANDS.values() for o in opts
-            if (kind is None or o.kind is kind) and o.argument == argument]
+    return [
+        (o.command, o)
+        for opts in COMMANDS.values()
+        for o in opts
+        if (kind is None or o.kind is kind) and o.argument == argument
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -60,8 +64,10 @@ def test_help_reads_like_a_click_tool(name):
     assert "<bool>" not in r.output and "{" not in r.output.splitlines()[1], r.output
     for o in COMMANDS[name]:
         if o.argument:
-            assert (f"Usage: wdcli {name} [OPTIONS] {o.names[0]}" in r.output  # required, or optional:
-                    or f"Usage: wdcli {name} [OPTIONS] [{o.names[0]}]" in r.output)
+            assert (
+                f"Usage: wdcli {name} [OPTIONS] {o.names[0]}" in r.output  # required, or optional:
+                or f"Usage: wdcli {name} [OPTIONS] [{o.names[0]}]" in r.output
+            )
         if o.kind is not bool and not o.argument:
             assert o.metavar and o.metavar.isupper() or "=" in (o.metavar or ""), (name, o)  # FILE, N, KEY=VALUE
 
@@ -75,8 +81,12 @@ def test_every_flag_given_a_value_says_it_takes_none(name, opt, w):
 
 @pytest.mark.parametrize("name,opt", options(int), ids=lambda x: getattr(x, "names", [x])[0])
 def test_every_count_refuses_zero_negative_huge_and_text(name, opt, w):
-    for value, says in (("0", "must be 1 or more (got 0)"), ("-3", "must be 1 or more (got -3)"),
-                        (str(2**40), "must be at most"), ("ten", "")):
+    for value, says in (
+        ("0", "must be 1 or more (got 0)"),
+        ("-3", "must be 1 or more (got -3)"),
+        (str(2**40), "must be at most"),
+        ("ten", ""),
+    ):
         r = invoke(name, *base_args(w)[name], opt.names[0], value)
         clean_exit_2(r, f"Invalid value for '{opt.names[0]}'", says)
 
@@ -96,17 +106,31 @@ READ_CASES = {
     "not UTF-8": "not valid UTF-8",
     "not parquet": "cannot be read as PARQUET",
 }
-WRITE_CASES = {"folder": "is a folder", "wrong extension": "unknown file type '.txt'",
-               "under a file": "is not a folder", "unwritable": "permission denied"}
+WRITE_CASES = {
+    "folder": "is a folder",
+    "wrong extension": "unknown file type '.txt'",
+    "under a file": "is not a folder",
+    "unwritable": "permission denied",
+}
 
 
 def file_options():
     """(command, option, role) for every option that names a file or folder."""
-    roles = {("--input", "FILE"): "read", ("--output", "FILE"): "write", ("--output", "DIR"): "run folder",
-             ("--model", "DIR"): "model", ("SPEC", "SPEC"): "spec", ("--baseline", "DIR"): "model", ("--warm-start", "DIR"): "model",
-             ("--verify-input", "FILE"): "read", ("RUN", "RUN"): "run", ("--output", "FOLDER"): "export folder",
-             ("--png", "DIR"): "figures folder", ("--runs", "DIR"): "runs folder",
-             ("--study", "DIR"): "study folder"}
+    roles = {
+        ("--input", "FILE"): "read",
+        ("--output", "FILE"): "write",
+        ("--output", "DIR"): "run folder",
+        ("--model", "DIR"): "model",
+        ("SPEC", "SPEC"): "spec",
+        ("--baseline", "DIR"): "model",
+        ("--warm-start", "DIR"): "model",
+        ("--verify-input", "FILE"): "read",
+        ("RUN", "RUN"): "run",
+        ("--output", "FOLDER"): "export folder",
+        ("--png", "DIR"): "figures folder",
+        ("--runs", "DIR"): "runs folder",
+        ("--study", "DIR"): "study folder",
+    }
     found = []
     for name, opts in COMMANDS.items():
         for o in opts:
@@ -121,7 +145,7 @@ def replace_option(args: list, option: str, value) -> list:
     args = [str(a) for a in args]
     if option in args:
         i = args.index(option)
-        return args[:i] + [option, str(value)] + args[i + 2:]
+        return args[:i] + [option, str(value)] + args[i + 2 :]
     return args + [option, str(value)]
 
 
@@ -147,7 +171,7 @@ def test_every_file_option_with_a_wrong_file(name, opt, role, w):
             with unreadable([]):
                 os_access = os.access
                 if os.geteuid() == 0:  # root may write anywhere: say the folder is not writable
-                    os.access = lambda p, m, *a, **k: False if str(p) == str(locked) else os_access(p, m, *a, **k)
+                    os.access = lambda p, m, *a, **k: False if str(p) == str(locked) else os_access(p, m, *a, **k)  # noqa: B023
                 try:
                     r = invoke(name, *replace_option(base, opt.names[0], target))
                 finally:
@@ -164,7 +188,9 @@ def test_every_file_option_with_a_wrong_file(name, opt, role, w):
     elif role == "runs folder":
         clean_exit_2(invoke(name, *replace_option(base, opt.names[0], w.bad["missing"])), "no trained model found")
     elif role == "study folder":  # a study continues in its folder: the same line twice works
-        clean_exit_2(invoke(name, *replace_option(base, opt.names[0], w.data)), "is a file; give a folder for the study")
+        clean_exit_2(
+            invoke(name, *replace_option(base, opt.names[0], w.data)), "is a file; give a folder for the study"
+        )
         again = replace_option(base, opt.names[0], w.fresh("study"))
         assert invoke(name, *again).exit_code == 0 and invoke(name, *again).exit_code == 0
     elif role == "model":
@@ -192,8 +218,10 @@ def test_os_errors_anywhere_are_messages_not_internal_errors(w, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device", "scores.csv")
 
     monkeypatch.setattr(wdcli.data.io, "write_batches", full)
-    clean_exit_2(invoke("predict", "--input", w.data, "--output", "scores.csv"),
-                 "error: scores.csv: no space left on the device; free some space, or write elsewhere")
+    clean_exit_2(
+        invoke("predict", "--input", w.data, "--output", "scores.csv"),
+        "error: scores.csv: no space left on the device; free some space, or write elsewhere",
+    )
     monkeypatch.undo()
     monkeypatch.chdir(w.root)
 
@@ -243,17 +271,24 @@ def churn(tmp_path_factory):
     """A churn spec whose label is yes/no, trained; and files of the same data written YES/NO."""
     root = tmp_path_factory.mktemp("churn")
     n = 200
-    frame = pl.DataFrame({"plan": [["basic", "pro", "team"][i % 3] for i in range(n)],
-                          "tenure": [float(i % 37) for i in range(n)],
-                          "churned": ["yes" if (i % 3 == 0) != (i % 7 == 0) else "no" for i in range(n)]})
+    frame = pl.DataFrame(
+        {
+            "plan": [["basic", "pro", "team"][i % 3] for i in range(n)],
+            "tenure": [float(i % 37) for i in range(n)],
+            "churned": ["yes" if (i % 3 == 0) != (i % 7 == 0) else "no" for i in range(n)],
+        }
+    )
     frame.write_csv(root / "churn.csv")
     frame.with_columns(pl.col("churned").str.to_uppercase()).write_csv(root / "shouting.csv")
-    spec = ("data: {train: churn.csv}\nlabel: {column: churned, positive: %s}\n"
-            "columns: {plan: categorical, tenure: numeric}\ntrain: {epochs: 1}\n")
+    spec = (
+        "data: {train: churn.csv}\nlabel: {column: churned, positive: %s}\n"
+        "columns: {plan: categorical, tenure: numeric}\ntrain: {epochs: 1}\n"
+    )
     (root / "quoted.yaml").write_text(spec % '"yes"')
     (root / "unquoted.yaml").write_text(spec % "yes")
-    (root / "markers.yaml").write_text(spec.replace("plan: categorical", "plan: {kind: categorical, missing: [no]}")
-                                       % '"yes"')
+    (root / "markers.yaml").write_text(
+        spec.replace("plan: categorical", "plan: {kind: categorical, missing: [no]}") % '"yes"'
+    )
     with inside(root):
         assert invoke("train", "quoted.yaml", "-q").exit_code == 0
     return root
@@ -262,8 +297,12 @@ def churn(tmp_path_factory):
 def test_3_eval_refuses_a_file_where_the_positive_label_never_occurs(churn, monkeypatch):
     monkeypatch.chdir(churn)
     r = invoke("eval", "--input", "shouting.csv")
-    clean_exit_2(r, "no row has the model's positive label 'yes' in column 'churned' (values: ['NO', 'YES'])",
-                 "AUC is undefined", "check that this file writes the label as the training data did")
+    clean_exit_2(
+        r,
+        "no row has the model's positive label 'yes' in column 'churned' (values: ['NO', 'YES'])",
+        "AUC is undefined",
+        "check that this file writes the label as the training data did",
+    )
     r = invoke("rank", "--input", "shouting.csv", "--group-by", "plan")
     assert r.exit_code == 0 and "note: no ranking metrics" in r.stderr and "'YES'" in r.stderr
     pl.read_csv("churn.csv").filter(pl.col("churned") == "yes").write_csv("all_yes.csv")
@@ -285,16 +324,24 @@ def test_3_the_scorer_says_the_same_without_the_cli(churn):
 
 def test_4_yaml_booleans_are_explained_where_values_meet_data(churn, monkeypatch):
     monkeypatch.chdir(churn)
-    says = ("label.positive is the boolean true, but column 'churned' holds ['no', 'yes']",
-            "YAML reads unquoted yes, no, on, off, true and false as booleans", 'positive: "yes"')
+    says = (
+        "label.positive is the boolean true, but column 'churned' holds ['no', 'yes']",
+        "YAML reads unquoted yes, no, on, off, true and false as booleans",
+        'positive: "yes"',
+    )
     for command in ("validate", "train"):
         clean_exit_2(invoke(command, "unquoted.yaml"), *says)
         clean_exit_2(invoke(command, "quoted.yaml", "--set", "label.positive=yes"), *says)
     assert invoke("validate", "quoted.yaml", "--set", 'label.positive="yes"').exit_code == 0
-    clean_exit_2(invoke("validate", "markers.yaml"), "markers.yaml:3 columns.plan.missing[0]: should be text: "
-                 "YAML read unquoted no as the boolean false; quote it to keep it text: \"no\"")
-    clean_exit_2(invoke("validate", "quoted.yaml", "--set", "columns.plan.missing=[off]"),
-                 "--set columns.plan.missing[0]: should be text: YAML read unquoted off as the boolean false")
+    clean_exit_2(
+        invoke("validate", "markers.yaml"),
+        "markers.yaml:3 columns.plan.missing[0]: should be text: "
+        'YAML read unquoted no as the boolean false; quote it to keep it text: "no"',
+    )
+    clean_exit_2(
+        invoke("validate", "quoted.yaml", "--set", "columns.plan.missing=[off]"),
+        "--set columns.plan.missing[0]: should be text: YAML read unquoted off as the boolean false",
+    )
 
 
 def test_5_every_command_that_loads_a_model_names_it_and_a_mismatch_suggests_model(w):
@@ -306,8 +353,12 @@ def test_5_every_command_that_loads_a_model_names_it_and_a_mismatch_suggests_mod
         assert len(line) == 1 and "runs/tiny/" in line[0] and "(spec 'tiny', the latest run of any spec" in line[0]
         assert "model:" not in invoke(name, *args, "-q").stderr
     r = invoke("eval", "--input", w.bad["another model's data"])
-    clean_exit_2(r, "missing label column 'income'", "the model is runs/tiny/",
-                 "if this file is meant for another model, pass --model runs/NAME")
+    clean_exit_2(
+        r,
+        "missing label column 'income'",
+        "the model is runs/tiny/",
+        "if this file is meant for another model, pass --model runs/NAME",
+    )
     r = invoke("predict", "--input", w.bad["another model's data"], "--model", "runs/tiny")
     clean_exit_2(r, "missing column 'education' (needed by columns.education)", "pass --model")
     assert "the latest run in runs/tiny" in r.stderr
@@ -315,14 +366,19 @@ def test_5_every_command_that_loads_a_model_names_it_and_a_mismatch_suggests_mod
 
 def test_10_a_missing_source_column_is_blamed_on_the_declared_column_first(w):
     pl.read_csv(w.data).drop("age").write_csv("no_age.csv")
-    clean_exit_2(invoke("predict", "--input", "no_age.csv"),
-                 "missing column 'age' (needed by columns.age, columns.age_buckets.source)")
+    clean_exit_2(
+        invoke("predict", "--input", "no_age.csv"),
+        "missing column 'age' (needed by columns.age, columns.age_buckets.source)",
+    )
 
 
 def test_6_set_typos_name_set_at_every_depth(w):
-    for key, path in (("trian.epochs", "trian"), ("train.epoks", "train.epoks"),
-                      ("train.wide_optimizer.alpah", "train.wide_optimizer.alpah"),
-                      ("columns.education.min_cont", "columns.education.min_cont")):
+    for key, path in (
+        ("trian.epochs", "trian"),
+        ("train.epoks", "train.epoks"),
+        ("train.wide_optimizer.alpah", "train.wide_optimizer.alpah"),
+        ("columns.education.min_cont", "columns.education.min_cont"),
+    ):
         r = invoke("train", w.spec, "-q", "--set", f"{key}=3")
         clean_exit_2(r, f"--set {path}: unknown key")
         assert "tiny.yaml:" not in r.stderr

@@ -35,8 +35,9 @@ def test_an_unavailable_device_is_a_clear_error(workdir):
 def test_the_gpu_learns_what_the_cpu_learns(workdir, precision):
     spec = ["train.epochs=3", "train.max_rows=8000", f"train.precision={precision}"]
     cpu, _ = run_training(load_spec(SPECS / "census.yaml", [*spec, "train.device=cpu"]), output=workdir / "cpu")
-    gpu_run, folder = run_training(load_spec(SPECS / "census.yaml", [*spec, "train.device=cuda"]),
-                                   output=workdir / "gpu")
+    gpu_run, folder = run_training(
+        load_spec(SPECS / "census.yaml", [*spec, "train.device=cuda"]), output=workdir / "gpu"
+    )
     assert next(gpu_run.model.parameters()).device.type == "cuda"
     assert abs(gpu_run.metrics["test"]["auc"] - cpu.metrics["test"]["auc"]) < 0.01
     test = load_splits(load_spec(SPECS / "census.yaml").data)["test"].head(3000)

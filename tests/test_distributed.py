@@ -27,8 +27,9 @@ CENSUS = ["--set=train.max_rows=6000", "--set=train.epochs=4", "--set=train.earl
 
 def train(cwd: Path, *args: str, nproc: int = 1, wait: bool = True):
     cmd = [sys.executable, "-m", "wdcli", "train", *args, "-q"] + (["--nproc", str(nproc)] if nproc > 1 else [])
-    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+    p = subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     if not wait:
         return p
     out, err = p.communicate(timeout=600)
@@ -55,8 +56,10 @@ def test_two_processes_train_the_model_of_one(census_runs):
     for split in ("train", "validation", "test"):
         assert one[split]["rows"] == two[split]["rows"]
     assert abs(one["test"]["auc"] - two["test"]["auc"]) < 0.005
-    wa, wb = load_file(str(census_runs / "one" / "weights.safetensors")), load_file(
-        str(census_runs / "two" / "weights.safetensors"))
+    wa, wb = (
+        load_file(str(census_runs / "one" / "weights.safetensors")),
+        load_file(str(census_runs / "two" / "weights.safetensors")),
+    )
     assert all(torch.allclose(wa[k], wb[k], atol=1e-3) for k in wa)
 
 
@@ -68,8 +71,14 @@ def test_the_artifact_of_two_processes_scores_like_one(census_runs):
 
 
 def test_a_killed_run_of_two_processes_resumes_with_two(census_runs, tmp_path):
-    args = [str(SPECS / "census.yaml"), *CENSUS, "--set=train.batch_size=64", "--set=train.checkpoint.every_steps=5",
-            "--output", "model"]
+    args = [
+        str(SPECS / "census.yaml"),
+        *CENSUS,
+        "--set=train.batch_size=64",
+        "--set=train.checkpoint.every_steps=5",
+        "--output",
+        "model",
+    ]
     p = train(tmp_path, *args, nproc=2, wait=False)
     ckpt = tmp_path / "model.checkpoint.safetensors"
     deadline = time.time() + 300
@@ -81,12 +90,16 @@ def test_a_killed_run_of_two_processes_resumes_with_two(census_runs, tmp_path):
     os.killpg(p.pid, signal.SIGKILL)  # the launcher and both processes
     p.wait()
     assert not (tmp_path / "model").exists()
-    out = subprocess.run([sys.executable, "-m", "wdcli", "train", *args, "-q", "--resume"], cwd=tmp_path,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "wdcli", "train", *args, "-q", "--resume"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert out.returncode == 2 and "written by a run of 2 process(es)" in out.stderr
     log = train(tmp_path, *args, "--resume", nproc=2)
     assert (tmp_path / "model" / "manifest.json").exists(), log
     straight = tmp_path / "straight"
     train(tmp_path, *args[:-1], str(straight), nproc=2)
-    wa, wb = load_file(str(straight / "weights.safetensors")), load_file(str(tmp_path / "model" / "weights.safetensors"))
+    wa, wb = (
+        load_file(str(straight / "weights.safetensors")),
+        load_file(str(tmp_path / "model" / "weights.safetensors")),
+    )
     assert all(torch.equal(wa[k], wb[k]) for k in wa)

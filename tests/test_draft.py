@@ -21,7 +21,9 @@ def invoke(*args):
 
 def test_sample_table_is_a_seeded_uniform_sample_of_every_file(tmp_path):
     for i in range(3):
-        pl.DataFrame({"x": np.arange(i * 1000, (i + 1) * 1000), "f": [i] * 1000}).write_parquet(tmp_path / f"p{i}.parquet")
+        pl.DataFrame({"x": np.arange(i * 1000, (i + 1) * 1000), "f": [i] * 1000}).write_parquet(
+            tmp_path / f"p{i}.parquet"
+        )
     sample, total = io.sample_table(str(tmp_path / "p*.parquet"), 600, seed=1)
     assert total == 3000 and len(sample) == 600
     assert sample["x"].is_sorted() and sample["x"].n_unique() == 600  # distinct rows, in file order
@@ -42,19 +44,21 @@ def messy(n: int = 3000, seed: int = 0) -> pl.DataFrame:
     income = amount.astype(str)
     income[rng.random(n) < 0.05] = "?"
     income[rng.random(n) < 0.03] = "NA"
-    return pl.DataFrame({
-        "row": np.arange(n),  # a row number
-        "session": [f"s{i:07d}" for i in rng.permutation(n)],  # unique per row
-        "user_id": [f"u{i}" for i in rng.integers(0, 2500, n)],  # many repeated ids
-        "country": np.where(rng.random(n) < 0.05, "-", rng.choice(["us", "de", "fr"], n)),
-        "color": color,
-        "tags": ["|".join(rng.choice(tags, rng.integers(1, 4), replace=False)) for _ in range(n)],
-        "income": income,
-        "constant": ["x"] * n,
-        "empty": [""] * n,
-        "outcome_code": np.where(y, "won", "lost"),  # the label in other words: a leak
-        "label": y.astype(int),
-    })
+    return pl.DataFrame(
+        {
+            "row": np.arange(n),  # a row number
+            "session": [f"s{i:07d}" for i in rng.permutation(n)],  # unique per row
+            "user_id": [f"u{i}" for i in rng.integers(0, 2500, n)],  # many repeated ids
+            "country": np.where(rng.random(n) < 0.05, "-", rng.choice(["us", "de", "fr"], n)),
+            "color": color,
+            "tags": ["|".join(rng.choice(tags, rng.integers(1, 4), replace=False)) for _ in range(n)],
+            "income": income,
+            "constant": ["x"] * n,
+            "empty": [""] * n,
+            "outcome_code": np.where(y, "won", "lost"),  # the label in other words: a leak
+            "label": y.astype(int),
+        }
+    )
 
 
 def test_rules_on_messy_text(tmp_path):
@@ -86,8 +90,18 @@ def test_rules_on_messy_text(tmp_path):
 
 
 def test_init_writes_a_spec_that_trains_as_written(workdir):
-    r = invoke("init", SPECS / "data" / "adult.parquet", "--label", "income", "--positive", ">50K",
-               "-o", "census.yaml", "--sample", "8000")
+    r = invoke(
+        "init",
+        SPECS / "data" / "adult.parquet",
+        "--label",
+        "income",
+        "--positive",
+        ">50K",
+        "-o",
+        "census.yaml",
+        "--sample",
+        "8000",
+    )
     assert r.exit_code == 0, r.output
     assert "wrote census.yaml" in r.output and "crosses" in r.output
     text = (workdir / "census.yaml").read_text()
@@ -101,8 +115,18 @@ def test_init_writes_a_spec_that_trains_as_written(workdir):
 
 
 def test_init_groups_and_lists(workdir):
-    r = invoke("init", SPECS / "data" / "apps_train.parquet", "--label", "installed", "--group", "request_id",
-               "-o", "apps.yaml", "--sample", "6000")
+    r = invoke(
+        "init",
+        SPECS / "data" / "apps_train.parquet",
+        "--label",
+        "installed",
+        "--group",
+        "request_id",
+        "-o",
+        "apps.yaml",
+        "--sample",
+        "6000",
+    )
     assert r.exit_code == 0, r.output
     spec = load_spec(workdir / "apps.yaml")
     assert spec.label.group == "request_id" and "request_id" not in spec.columns

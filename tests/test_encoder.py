@@ -7,10 +7,9 @@ import polars as pl
 import pytest
 
 from wdcli.data.io import read_one
-from wdcli.features import Encoder
 from wdcli.errors import DataError
+from wdcli.features import Encoder, fit_pipeline, transform
 from wdcli.spec import load_spec
-from wdcli.features import fit_pipeline, transform
 
 from .conftest import SPECS
 
@@ -82,9 +81,12 @@ def test_every_encoding_equals_transform(fitted, n, seed):
 def test_typed_columns_equal_transform(fitted):
     """Numbers as numbers (with nulls, NaN and inf), text as Categorical, lists as lists, a column of nulls."""
     frame = every_encoding_frame(300, 5).with_columns(
-        pl.col("size").cast(pl.Float64), pl.col("city").cast(pl.Categorical), pl.col("tags").str.split(";"),
+        pl.col("size").cast(pl.Float64),
+        pl.col("city").cast(pl.Categorical),
+        pl.col("tags").str.split(";"),
         pl.Series("weight", [None] * 300, dtype=pl.Null),
-        pl.Series("price", np.r_[np.nan, np.inf, -np.inf, np.arange(297.0)]))
+        pl.Series("price", np.r_[np.nan, np.inf, -np.inf, np.arange(297.0)]),
+    )
     assert_same(fitted, frame)
 
 

@@ -22,8 +22,11 @@ from .conftest import SPECS
 runner = CliRunner()
 
 CASES = {  # spec, rows to score, training overrides (small: the check is the graph, not the model's quality)
-    "census": ("census.yaml", lambda: pl.read_parquet(SPECS / "data" / "adult.parquet").tail(3000),
-               ["train.max_rows=4000"]),
+    "census": (
+        "census.yaml",
+        lambda: pl.read_parquet(SPECS / "data" / "adult.parquet").tail(3000),
+        ["train.max_rows=4000"],
+    ),
     "apps": ("apps.yaml", lambda: pl.read_csv(SPECS / "data" / "apps_candidates.csv"), ["train.max_rows=6000"]),
 }
 
@@ -52,8 +55,11 @@ def test_onnxruntime_scores_equal_torch(name, tmp_path):
     assert abs(one[0] - expected[0]) < 1e-5
 
     pipeline = json.loads((tmp_path / "onnx" / "pipeline.json").read_text())
-    assert pipeline["order"] == {"sparse": scorer.fitted.univalent, "multivalent": scorer.fitted.multivalent,
-                                 "dense": scorer.fitted.dense}
+    assert pipeline["order"] == {
+        "sparse": scorer.fitted.univalent,
+        "multivalent": scorer.fitted.multivalent,
+        "dense": scorer.fitted.dense,
+    }
     assert _FEATURES.validate_python(pipeline["features"]) == list(scorer.fitted.features.values())
 
 

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wdcli.errors import DataError
-from wdcli.spec import load_spec
+from wdcli.features import transform
 from wdcli.run import run_training
 from wdcli.score import Scorer
-from wdcli.features import transform
+from wdcli.spec import load_spec
 
 from .conftest import SPECS
 from .test_encoder import EVERY_ENCODING, every_encoding_frame
@@ -23,14 +23,35 @@ from .test_encoder import EVERY_ENCODING, every_encoding_frame
 TEXT = st.one_of(
     st.none(),
     st.text(max_size=30),  # any unicode (no surrogates: Polars strings are UTF-8)
-    st.sampled_from(["", " ", "?", "n/a", "\t", "paris", " rome ", "s1", "t3", "0", "4", "-1", "🙂", "\x00",
-                     "a" * 5000, "Ünïcödé", "NULL", "None", "nan"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "?",
+            "n/a",
+            "\t",
+            "paris",
+            " rome ",
+            "s1",
+            "t3",
+            "0",
+            "4",
+            "-1",
+            "🙂",
+            "\x00",
+            "a" * 5000,
+            "Ünïcödé",
+            "NULL",
+            "None",
+            "nan",
+        ]
+    ),
 )
 NUMBER = st.one_of(
     st.none(),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.sampled_from(["", " ", "-", "1e308", "-1e308", "1e-320", "inf", "-inf", "NaN", "0", " 7 ", "+3"]),
-    st.integers(min_value=-(2 ** 70), max_value=2 ** 70).map(str),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
 )
 LISTS = st.one_of(st.none(), st.lists(TEXT.map(lambda s: (s or "").replace(";", "")), max_size=6).map(";".join))
 
@@ -77,10 +98,20 @@ def check(scorer: Scorer, frame: pl.DataFrame) -> None:
 def test_fuzz_every_encoding(every_encoding, data):
     n = data.draw(st.integers(0, 12))
     col = lambda s: data.draw(st.lists(s, min_size=n, max_size=n))  # noqa: E731
-    frame = pl.DataFrame({
-        "city": col(TEXT), "shop": col(TEXT), "token": col(TEXT), "slot": col(TEXT), "tags": col(LISTS),
-        "price": col(NUMBER), "size": col(NUMBER), "weight": col(NUMBER), "extra": col(TEXT),
-    }, schema={c: pl.String for c in ("city", "shop", "token", "slot", "tags", "price", "size", "weight", "extra")})
+    frame = pl.DataFrame(
+        {
+            "city": col(TEXT),
+            "shop": col(TEXT),
+            "token": col(TEXT),
+            "slot": col(TEXT),
+            "tags": col(LISTS),
+            "price": col(NUMBER),
+            "size": col(NUMBER),
+            "weight": col(NUMBER),
+            "extra": col(TEXT),
+        },
+        schema={c: pl.String for c in ("city", "shop", "token", "slot", "tags", "price", "size", "weight", "extra")},
+    )
     check(every_encoding, frame)
 
 
@@ -91,12 +122,28 @@ def test_fuzz_typed_numbers(every_encoding, data):
     n = data.draw(st.integers(1, 12))
     floats = st.lists(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)), min_size=n, max_size=n)
     texts = st.lists(TEXT, min_size=n, max_size=n)
-    frame = pl.DataFrame({
-        "city": data.draw(texts), "shop": data.draw(texts), "token": data.draw(texts), "slot": data.draw(texts),
-        "tags": data.draw(st.lists(LISTS, min_size=n, max_size=n)),
-        "price": data.draw(floats), "size": data.draw(floats), "weight": data.draw(floats),
-    }, schema={"city": pl.String, "shop": pl.String, "token": pl.String, "slot": pl.String, "tags": pl.String,
-               "price": pl.Float64, "size": pl.Float64, "weight": pl.Float64})
+    frame = pl.DataFrame(
+        {
+            "city": data.draw(texts),
+            "shop": data.draw(texts),
+            "token": data.draw(texts),
+            "slot": data.draw(texts),
+            "tags": data.draw(st.lists(LISTS, min_size=n, max_size=n)),
+            "price": data.draw(floats),
+            "size": data.draw(floats),
+            "weight": data.draw(floats),
+        },
+        schema={
+            "city": pl.String,
+            "shop": pl.String,
+            "token": pl.String,
+            "slot": pl.String,
+            "tags": pl.String,
+            "price": pl.Float64,
+            "size": pl.Float64,
+            "weight": pl.Float64,
+        },
+    )
     check(every_encoding, frame)
 
 
@@ -115,7 +162,17 @@ def test_fuzz_census_model(census, data):
     n = data.draw(st.integers(1, 8))
     spec = census.spec
     raw = {c.source if c.kind == "bucketized" else name for name, c in spec.columns.items()}
-    frame = pl.DataFrame({c: data.draw(st.lists(NUMBER if spec.columns.get(c) is not None and
-                                                 spec.columns[c].kind == "numeric" else TEXT, min_size=n, max_size=n))
-                          for c in sorted(raw)}, schema={c: pl.String for c in sorted(raw)})
+    frame = pl.DataFrame(
+        {
+            c: data.draw(
+                st.lists(
+                    NUMBER if spec.columns.get(c) is not None and spec.columns[c].kind == "numeric" else TEXT,
+                    min_size=n,
+                    max_size=n,
+                )
+            )
+            for c in sorted(raw)
+        },
+        schema={c: pl.String for c in sorted(raw)},
+    )
     check(census, frame)

@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 
 from wdcli.errors import SpecError
-from wdcli.spec import load_spec
-from wdcli.spec import Spec
+from wdcli.spec import Spec, load_spec
 
 from .conftest import SPECS
 
@@ -38,12 +37,15 @@ columns:
 
 
 def test_all_problems_reported_together_with_lines(tmp_path):
-    text = BASE + """crosses:
+    text = (
+        BASE
+        + """crosses:
   - columns: [education, ocupation]
   - columns: [age, education]
   - columns: [education]
 deep: {embedding_dim: 0, hidden: [8], dropuot: 0.1}
 """
+    )
     got = _problems(tmp_path, text)
     joined = "\n".join(got)
     assert "s.yaml:8 crosses[0].columns[1]: unknown column 'ocupation' (did you mean 'occupation'?)" in joined
@@ -66,8 +68,9 @@ def test_column_declared_twice(tmp_path):
 
 
 def test_wrong_types_and_shapes(tmp_path):
-    assert _problems(tmp_path, "- a\n- b\n") == [f"{tmp_path / 's.yaml'}:1: the spec must be a mapping of keys "
-                                                 "(data, label, columns, ...), not a list"]
+    assert _problems(tmp_path, "- a\n- b\n") == [
+        f"{tmp_path / 's.yaml'}:1: the spec must be a mapping of keys (data, label, columns, ...), not a list"
+    ]
     assert "the spec is empty" in _problems(tmp_path, "")[0]
     assert "not valid YAML" in _problems(tmp_path, "data: [unclosed\n")[0]
     got = _problems(tmp_path, BASE + "train: {epochs: many}\n")
@@ -75,10 +78,13 @@ def test_wrong_types_and_shapes(tmp_path):
 
 
 def test_references_checked(tmp_path):
-    text = BASE + """label: {column: age}
+    text = (
+        BASE
+        + """label: {column: age}
 wide: {features: [occupation, age]}
 deep: {embed: [educaton], dense: [occupation], shared: {t: [occupation, nothere]}}
 """
+    )
     got = "\n".join(_problems(tmp_path, text.replace("label: {column: y}\n", "")))
     assert "label.column: 'age' is also declared as a feature column" in got
     assert "wide.features[1]: unknown sparse column or cross 'age'" in got

@@ -4,9 +4,8 @@ optimizers' lazy weight decay and momentum."""
 
 import math
 
-import torch
-
 import pytest
+import torch
 
 from wdcli.model.optim import FTRL, Adagrad, step_all
 
@@ -73,8 +72,10 @@ def test_ftrl_at_batch_16_is_the_reference_on_summed_gradients():
     for ids, y in _logistic_problem(seed=1, steps=120):
         logits = emb(ids).sum((1, 2))
         summed = torch.autograd.grad(
-            torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum"), emb.weight,
-            retain_graph=True)[0]
+            torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum"),
+            emb.weight,
+            retain_graph=True,
+        )[0]
         touched = {int(i) for i in ids.unique()}
         history.append({i: float(summed.to_dense()[i, 0]) for i in touched})
         opt.zero_grad()
@@ -85,9 +86,14 @@ def test_ftrl_at_batch_16_is_the_reference_on_summed_gradients():
     assert (emb.weight == 0).sum() >= 3
 
 
-@pytest.mark.parametrize("make", [lambda p: FTRL(p, alpha=0.2, beta=1.0, l1=0.5, l2=0.1),
-                                  lambda p: Adagrad(p, lr=0.1, initial_accumulator=0.1, weight_decay=0.01)],
-                         ids=["ftrl", "adagrad"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: FTRL(p, alpha=0.2, beta=1.0, l1=0.5, l2=0.1),
+        lambda p: Adagrad(p, lr=0.1, initial_accumulator=0.1, weight_decay=0.01),
+    ],
+    ids=["ftrl", "adagrad"],
+)
 def test_a_batch_of_distinct_rows_updates_as_its_examples_one_at_a_time(make):
     """Batch-size invariance: when a batch's examples touch distinct rows, one step at batch B gives the very
     weights of B steps at batch 1 (a batch-mean gradient used as it is would move each row B times less)."""
@@ -104,7 +110,8 @@ def test_a_batch_of_distinct_rows_updates_as_its_examples_one_at_a_time(make):
             for at in range(0, 8, batch):
                 opt.zero_grad()
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                    emb(ids[at:at + batch]).sum((1, 2)), y[at:at + batch])
+                    emb(ids[at : at + batch]).sum((1, 2)), y[at : at + batch]
+                )
                 loss.backward()
                 step_all([opt], examples=batch)
         weights.append(emb.weight.detach().clone())
@@ -129,7 +136,7 @@ def test_adagrad_sparse_equals_dense():
     b = torch.nn.Embedding(20, 4, sparse=False)
     b.weight.data.copy_(a.weight.data)
     oa, ob = Adagrad([a.weight], lr=0.1), Adagrad([b.weight], lr=0.1)
-    for step in range(5):
+    for _step in range(5):
         ids = torch.randint(0, 20, (8, 3))
         for emb, opt in ((a, oa), (b, ob)):
             opt.zero_grad()
@@ -154,9 +161,11 @@ def test_weight_decay_and_momentum_are_not_ignored_on_sparse_tables():
     """Weight decay and momentum act on the rows a batch touched (lazily), and only on them."""
     from wdcli.model.optim import SparseAdam, SparseSGD
 
-    for factory in (lambda p: Adagrad(p, lr=0.1, weight_decay=0.5),
-                    lambda p: SparseAdam(p, lr=0.1, weight_decay=0.5),
-                    lambda p: SparseAdam(p, lr=0.1, weight_decay=0.5, decoupled=True)):
+    for factory in (
+        lambda p: Adagrad(p, lr=0.1, weight_decay=0.5),
+        lambda p: SparseAdam(p, lr=0.1, weight_decay=0.5),
+        lambda p: SparseAdam(p, lr=0.1, weight_decay=0.5, decoupled=True),
+    ):
         before, after = _sparse_step(factory)
         assert (after[[1, 3]] < before[[1, 3]]).all(), factory
         assert torch.equal(after[[0, 2, 4, 5]], before[[0, 2, 4, 5]])

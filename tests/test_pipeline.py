@@ -6,8 +6,8 @@ import pytest
 
 from wdcli.data.split import Rule, load_splits
 from wdcli.errors import DataError
-from wdcli.spec import load_spec
 from wdcli.features import fit_pipeline, load_pipeline, transform
+from wdcli.spec import load_spec
 
 from .conftest import SPECS, apps_frame
 
@@ -25,15 +25,20 @@ def test_split_is_seeded_stable_and_disjoint():
     frame = pl.DataFrame({"x": range(20_000), "user": [f"u{i % 500}" for i in range(20_000)]})
     rule = Rule(validation=0.1, test=0.2, seed=7)
     whole = rule.parts(frame, "data/a.csv", 0)
-    batched = np.concatenate([rule.parts(frame[a:a + 3000], "elsewhere/a.csv", a) for a in range(0, 20_000, 3000)])
+    batched = np.concatenate([rule.parts(frame[a : a + 3000], "elsewhere/a.csv", a) for a in range(0, 20_000, 3000)])
     assert np.array_equal(whole, batched)
     assert np.array_equal(whole, Rule(validation=0.1, test=0.2, seed=7).parts(frame, "a.csv", 0))
     assert not np.array_equal(whole, Rule(validation=0.1, test=0.2, seed=8).parts(frame, "a.csv", 0))
     shares = np.bincount(whole, minlength=3) / len(whole)
     assert np.allclose(shares, [0.7, 0.1, 0.2], atol=0.01)
     by_user = Rule(validation=0.1, test=0.2, seed=7, key="user").parts(frame, "a.csv", 0)
-    assert pl.DataFrame({"user": frame["user"], "part": by_user}).group_by("user").agg(
-        pl.col("part").n_unique())["part"].max() == 1  # a user never straddles two parts
+    assert (
+        pl.DataFrame({"user": frame["user"], "part": by_user})
+        .group_by("user")
+        .agg(pl.col("part").n_unique())["part"]
+        .max()
+        == 1
+    )  # a user never straddles two parts
     assert np.allclose(np.bincount(by_user, minlength=3) / len(by_user), [0.7, 0.1, 0.2], atol=0.05)
 
 
@@ -56,8 +61,11 @@ def test_transform_is_row_independent(tiny):
 def test_unseen_missing_and_null_values_never_crash(tiny):
     spec, frames, fitted = tiny
     row = frames["test"][:3].with_columns(
-        education=pl.Series(["Never-seen", None, ""]), occupation=pl.Series(["?", "Sales", None]),
-        age=pl.Series(["", None, "1e308"]), **{"native-country": pl.Series(["?", "Atlantis", None])})
+        education=pl.Series(["Never-seen", None, ""]),
+        occupation=pl.Series(["?", "Sales", None]),
+        age=pl.Series(["", None, "1e308"]),
+        **{"native-country": pl.Series(["?", "Atlantis", None])},
+    )
     enc = transform(fitted, row)
     cols = fitted.univalent
     edu, occ, nat = (enc.sparse[:, cols.index(c)] for c in ("education", "occupation", "native-country"))
@@ -125,7 +133,7 @@ def test_data_errors_name_the_column(tiny):
         fit_pipeline(spec, frames["train"].with_columns(education=pl.lit(None, pl.String)))
     with pytest.raises(DataError, match="label column 'income' has 3 distinct values"):
         train = frames["train"]
-        fit_pipeline(spec, train.with_columns(income=pl.Series(["a", "b", "c"] * len(train))[:len(train)]))
+        fit_pipeline(spec, train.with_columns(income=pl.Series(["a", "b", "c"] * len(train))[: len(train)]))
 
 
 def test_a_pipeline_written_by_wdcli_0_1_still_loads(tiny, tmp_path):

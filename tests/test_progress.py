@@ -9,10 +9,24 @@ from rich.console import Console
 
 from wdcli.cli.common import Progress
 
-RECORDS = [{"epoch": 1, "train_loss": 0.69, "seconds": 0.5, "rows_per_s": 1200.0, "validation_auc": 0.71,
-            "validation_logloss": 0.6},
-           {"epoch": 2, "train_loss": 0.61, "seconds": 0.4, "rows_per_s": 1500.0, "validation_auc": 0.69,
-            "validation_logloss": 0.62}]
+RECORDS = [
+    {
+        "epoch": 1,
+        "train_loss": 0.69,
+        "seconds": 0.5,
+        "rows_per_s": 1200.0,
+        "validation_auc": 0.71,
+        "validation_logloss": 0.6,
+    },
+    {
+        "epoch": 2,
+        "train_loss": 0.61,
+        "seconds": 0.4,
+        "rows_per_s": 1500.0,
+        "validation_auc": 0.69,
+        "validation_logloss": 0.62,
+    },
+]
 
 
 def run(console: Console, quiet: bool = False) -> None:
@@ -40,7 +54,8 @@ def test_piped_progress_is_one_whole_line_per_epoch():
         "reading data.csv",
         "epoch 1/2  loss 0.6900  validation auc 0.7100 logloss 0.6000  0.5s  1,200 rows/s  (best so far)",
         "epoch 2/2  loss 0.6100  validation auc 0.6900 logloss 0.6200  0.4s  1,500 rows/s",
-        "final evaluation"]
+        "final evaluation",
+    ]
 
 
 def test_quiet_progress_prints_nothing():

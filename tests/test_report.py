@@ -42,8 +42,17 @@ def test_report_is_one_self_contained_page_with_every_section(trained, workdir):
     assert "<script" not in page and not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
     assert "the run&#x27;s test split" in page and "gAUC" in page and "installed=" in page
     pngs = sorted(p.name for p in (workdir / "png").iterdir())
-    assert pngs == sorted(["curves.png", "calibration.png", "scores.png", "learning.png", "wide_cross.png",
-                           "wide_single.png", "groups.png"])
+    assert pngs == sorted(
+        [
+            "curves.png",
+            "calibration.png",
+            "scores.png",
+            "learning.png",
+            "wide_cross.png",
+            "wide_single.png",
+            "groups.png",
+        ]
+    )
     assert all((workdir / "png" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
@@ -61,9 +70,22 @@ def test_report_of_a_file_and_of_a_run_named_by_id(trained, workdir):
 
 def console_and_dom(page: Path) -> tuple[list[str], str]:
     """The console messages a page logs in headless Chromium, and its DOM after loading."""
-    p = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-                        "--virtual-time-budget=3000", "--dump-dom", page.resolve().as_uri()],
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            page.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return [line for line in p.stderr.splitlines() if "CONSOLE" in line], p.stdout
 
 
@@ -123,5 +145,5 @@ def test_curves_agree_with_the_metrics():
     r = reliability(y, p)
     assert len(r.count) == 10 and r.count.sum() == 50_000 and r.ece < 0.02
     assert np.all(np.diff(r.predicted) > 0)
-    r = reliability(y, p ** 3)  # scores far below the rates they stand for
+    r = reliability(y, p**3)  # scores far below the rates they stand for
     assert r.ece > 0.1 and np.all(r.observed >= r.predicted)

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from wdcli.artifact import load_artifact
 from wdcli.cli import app
-from wdcli.errors import ArtifactError, DataError
-from wdcli.spec import load_spec
+from wdcli.errors import ArtifactError
 from wdcli.run import run_training
+from wdcli.spec import load_spec
 
 from .conftest import ROOT, SPECS
 
@@ -36,9 +36,13 @@ def test_the_package_never_unpickles_evals_or_imports_by_name():
 def test_yaml_tags_that_build_python_objects_are_refused(tmp_path):
     marker = tmp_path / "hacked"
     spec = tmp_path / "s.yaml"
-    spec.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n"
-                    + (SPECS / "tiny.yaml").read_text().replace("name: tiny\n", "").replace(
-                        "data/tiny.csv", str(SPECS / "data" / "tiny.csv")))
+    spec.write_text(
+        f"name: !!python/object/apply:os.system ['touch {marker}']\n"
+        + (SPECS / "tiny.yaml")
+        .read_text()
+        .replace("name: tiny\n", "")
+        .replace("data/tiny.csv", str(SPECS / "data" / "tiny.csv"))
+    )
     r = CliRunner().invoke(app, ["validate", str(spec)])
     assert r.exit_code == 2 and "not valid YAML" in r.stderr, r.output
     assert not marker.exists()

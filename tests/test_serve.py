@@ -24,7 +24,7 @@ from wdcli.score import Scorer
 from wdcli.serve.app import ServeConfig, Server
 from wdcli.spec import load_spec
 
-from .conftest import SPECS, apps_frame
+from .conftest import apps_frame
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,9 @@ def test_wrong_types_sizes_and_routes(runs):
         assert r.status_code == 400 and "top_k" in r.json()["error"]
         r = client.post("/rank", json={"rows": frame.to_dicts(), "group_by": "nope"})
         assert r.status_code == 422 and "nope" in r.json()["error"]
-        assert client.get("/nowhere").status_code == 404 and "no such endpoint" in client.get("/nowhere").json()["error"]
+        assert (
+            client.get("/nowhere").status_code == 404 and "no such endpoint" in client.get("/nowhere").json()["error"]
+        )
         assert client.get("/predict").status_code == 405
         assert client.get("/health").status_code == 200  # still up
 
@@ -159,16 +161,27 @@ def test_a_million_candidates_are_refused(runs):
         assert r.status_code == 413 and "1,000,000 candidates" in r.json()["error"]
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),  # NaN too
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                                      max_size=3), max_leaves=8)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),  # NaN too
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(rows=st.lists(st.fixed_dictionaries({}, optional={
-    c: json_values for c in ("user", "installed", "impression", "country", "age", "other")}), max_size=4),
-       columns=st.dictionaries(st.sampled_from(["user", "installed", "impression", "country", "age"]),
-                               st.lists(json_values, min_size=1, max_size=3), max_size=5))
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {}, optional={c: json_values for c in ("user", "installed", "impression", "country", "age", "other")}
+        ),
+        max_size=4,
+    ),
+    columns=st.dictionaries(
+        st.sampled_from(["user", "installed", "impression", "country", "age"]),
+        st.lists(json_values, min_size=1, max_size=3),
+        max_size=5,
+    ),
+)
 def test_fuzzed_requests_never_get_a_500(fuzz_client, rows, columns):
     for path in ("/predict", "/rank"):
         for body in ({"rows": rows}, {"columns": columns}):
@@ -192,8 +205,14 @@ def test_concurrent_requests_are_scored_as_one_batch(runs):
     s = server(runs, batch_window_ms=50)
     frames = [candidates(20, seed=i) for i in range(12)]
     bad = frames[3].with_columns(age=pl.lit("old"))
-    responses = asyncio.run(_concurrently(s.app(), [{"rows": f.to_dicts()} for f in frames[:3]] +
-                                          [{"rows": bad.to_dicts()}] + [{"rows": f.to_dicts()} for f in frames[4:]]))
+    responses = asyncio.run(
+        _concurrently(
+            s.app(),
+            [{"rows": f.to_dicts()} for f in frames[:3]]
+            + [{"rows": bad.to_dicts()}]
+            + [{"rows": f.to_dicts()} for f in frames[4:]],
+        )
+    )
     scorer = Scorer.load(runs / "runs" / "apps")
     for i, r in enumerate(responses):
         if i == 3:  # the bad one alone fails
@@ -215,8 +234,7 @@ def test_a_lone_request_does_not_wait_for_the_window(runs):
 
 def _train_next(runs: Path, updates: list[str] = ()) -> Path:
     time.sleep(1.1)  # run ids are timestamps to the second
-    spec = load_spec(runs / "apps.yaml", ["train.epochs=1", "train.seed=9", f"train.output={runs / 'runs'}",
-                                          *updates])
+    spec = load_spec(runs / "apps.yaml", ["train.epochs=1", "train.seed=9", f"train.output={runs / 'runs'}", *updates])
     return run_training(spec)[1]
 
 
@@ -228,11 +246,13 @@ def test_hot_reload_swaps_models_without_a_failed_request(runs):
 
     async def traffic_during_reload() -> tuple[list[httpx.Response], httpx.Response]:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+
             async def load() -> list[httpx.Response]:
                 out = []
                 for _ in range(40):
                     out.append(await client.post("/predict", json=body))
                 return out
+
             task = asyncio.create_task(load())
             await asyncio.sleep(0.05)
             reload = await client.post("/reload")
@@ -273,8 +293,12 @@ def test_wdcli_serve_over_http(runs):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    p = subprocess.Popen([sys.executable, "-m", "wdcli", "serve", "--model", str(runs / "runs" / "apps"), "--port",
-                          str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "wdcli", "serve", "--model", str(runs / "runs" / "apps"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 60
         while True:
@@ -285,8 +309,11 @@ def test_wdcli_serve_over_http(runs):
             except OSError:
                 assert p.poll() is None and time.time() < deadline, p.stderr.read() if p.poll() is not None else ""
                 time.sleep(0.2)
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/predict", method="POST",
-                                     data=json.dumps({"rows": candidates(3).to_dicts()}).encode())
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict",
+            method="POST",
+            data=json.dumps({"rows": candidates(3).to_dicts()}).encode(),
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             assert len(json.loads(r.read())["scores"]) == 3
     finally:

@@ -6,6 +6,7 @@ comes from --set is ever blamed on a line of the file."""
 from __future__ import annotations
 
 import json
+import types
 import typing
 
 import pytest
@@ -32,10 +33,10 @@ COLUMN_OF_KIND = {"numeric": "n", "bucketized": "b", "categorical": "c", "multiv
 
 
 def _members(annotation) -> list[type[BaseModel]]:
-    """The models of a tagged union (Annotated[Union[...], Field(discriminator=...)]), or []."""
+    """The models of a tagged union (Annotated[A | B, Field(discriminator=...)]), or []."""
     if typing.get_origin(annotation) is typing.Annotated:
         annotation = typing.get_args(annotation)[0]
-    if typing.get_origin(annotation) is typing.Union:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return [m for m in typing.get_args(annotation) if isinstance(m, type) and issubclass(m, BaseModel)]
     return []
 
@@ -105,7 +106,8 @@ def test_every_key_can_be_set_to_its_default(path, key, field, pre, tmp_path):
     for seg in path:
         got = got[seg] if isinstance(seg, int) or isinstance(got, dict) else getattr(got, seg)
     assert (got.model_dump(mode="json") if isinstance(got, BaseModel) else got) == (
-        list(value) if isinstance(value, tuple) else value)
+        list(value) if isinstance(value, tuple) else value
+    )
 
 
 @pytest.mark.parametrize("path,key,field,pre", CASES, ids=[fmt(c[0]) + str(len(c[3])) for c in CASES])
@@ -129,14 +131,19 @@ def test_set_messages_name_set_and_say_what_to_do(tmp_path):
         return [str(p) for p in problems(tmp_path, [override])]
 
     assert says("columns.c.min_count=0") == ["--set columns.c.min_count: should be greater than 0 (got 0)"]
-    assert says("label.column.x=1") == ["--set label.column.x: cannot set: 'label.column' is the value 'y', not a "
-                                        "mapping; set 'label.column' itself"]
-    assert says("crosses[3].hash_buckets=9") == ["--set crosses[3].hash_buckets: cannot set: 'crosses' has no item "
-                                                 "[3]: it has 1 item (crosses[0] to [0]); [1] adds one"]
-    assert says("crosses.name=x") == ["--set crosses.name: cannot set: 'crosses' is a list; pick an item by its "
-                                      "index, e.g. crosses[0]"]
-    assert says("name=yes") == ['--set name: should be text: YAML read unquoted yes as the boolean true; quote it '
-                                'to keep it text: "yes"']
+    assert says("label.column.x=1") == [
+        "--set label.column.x: cannot set: 'label.column' is the value 'y', not a mapping; set 'label.column' itself"
+    ]
+    assert says("crosses[3].hash_buckets=9") == [
+        "--set crosses[3].hash_buckets: cannot set: 'crosses' has no item "
+        "[3]: it has 1 item (crosses[0] to [0]); [1] adds one"
+    ]
+    assert says("crosses.name=x") == [
+        "--set crosses.name: cannot set: 'crosses' is a list; pick an item by its index, e.g. crosses[0]"
+    ]
+    assert says("name=yes") == [
+        '--set name: should be text: YAML read unquoted yes as the boolean true; quote it to keep it text: "yes"'
+    ]
     assert says("columns.c.kind=categorial")[0].startswith("--set columns.c: unknown kind 'categorial'")
     assert says("train.epochs") == ["--set train.epochs: expected KEY=VALUE, e.g. --set train.epochs=1"]
 
@@ -144,12 +151,20 @@ def test_set_messages_name_set_and_say_what_to_do(tmp_path):
 def test_a_problem_the_file_and_set_make_together_names_both(tmp_path):
     assert [str(p) for p in problems(tmp_path, ["columns.b.boundaries=null"])] == [
         f"{tmp_path / 's.yaml'}:5 columns.b: give exactly one of boundaries or quantiles (after --set "
-        "columns.b.boundaries)"]
+        "columns.b.boundaries)"
+    ]
 
 
 def test_set_expands_short_forms_adds_list_items_and_keeps_default_kinds(tmp_path):
-    spec = load(tmp_path, ["columns.c.min_count=3", "crosses[1]={columns: [c, m]}", "train.wide_optimizer.alpha=0.5",
-                           'label.positive="yes"'])
+    spec = load(
+        tmp_path,
+        [
+            "columns.c.min_count=3",
+            "crosses[1]={columns: [c, m]}",
+            "train.wide_optimizer.alpha=0.5",
+            'label.positive="yes"',
+        ],
+    )
     assert spec.columns["c"].kind == "categorical" and spec.columns["c"].min_count == 3
     assert [x.columns for x in spec.crosses] == [["c", "b"], ["c", "m"]]
     assert spec.train.wide_optimizer.name == "ftrl" and spec.train.wide_optimizer.alpha == 0.5

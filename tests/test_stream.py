@@ -40,7 +40,9 @@ def test_the_quantile_sample_is_the_rows_of_the_smallest_position_hashes(monkeyp
     monkeypatch.setattr(fit, "SAMPLE_ROWS", 250)
     values = np.random.default_rng(1).normal(size=3000)
     frame = pl.DataFrame({"a": values, "y": np.arange(3000) % 2})
-    (tmp_path / "s.yaml").write_text("data: {train: t.parquet}\nlabel: {column: y}\nmodel: deep\ncolumns: {a: numeric}\n")
+    (tmp_path / "s.yaml").write_text(
+        "data: {train: t.parquet}\nlabel: {column: y}\nmodel: deep\ncolumns: {a: numeric}\n"
+    )
     frame.write_parquet(tmp_path / "t.parquet")
     fitter, start = fit.Fitter(load_spec(tmp_path / "s.yaml")), 0
     for n in sizes:
@@ -74,8 +76,14 @@ def test_streamed_fit_equals_the_fit_of_the_whole_table(many_files):
 def test_stream_mode_trains_on_every_training_row_and_scores_like_memory(many_files, workdir):
     folder, path, _ = many_files
     spec = load_spec(path, ["train.epochs=2"])
-    memory, _ = run_training(spec.model_copy(update={"train": spec.train.model_copy(update={
-        "data": spec.train.data.model_copy(update={"mode": "memory"})})}), output=workdir / "m")
+    memory, _ = run_training(
+        spec.model_copy(
+            update={
+                "train": spec.train.model_copy(update={"data": spec.train.data.model_copy(update={"mode": "memory"})})
+            }
+        ),
+        output=workdir / "m",
+    )
     stream, _ = run_training(load_spec(path, ["train.epochs=2", *STREAM]), output=workdir / "s")
     for split in ("train", "validation", "test"):
         assert stream.metrics[split]["rows"] == memory.metrics[split]["rows"], split
@@ -85,8 +93,9 @@ def test_stream_mode_trains_on_every_training_row_and_scores_like_memory(many_fi
 
 def test_a_streamed_run_resumes_bit_identically(many_files, workdir):
     folder, path, _ = many_files
-    spec = load_spec(path, ["train.epochs=3", "train.batch_size=16", "train.checkpoint.every_steps=3",
-                            "train.threads=1", *STREAM])
+    spec = load_spec(
+        path, ["train.epochs=3", "train.batch_size=16", "train.checkpoint.every_steps=3", "train.threads=1", *STREAM]
+    )
     _, straight = run_training(spec, output=workdir / "straight")
     for crash_after in (5, 40):  # within the first window, and in a later window of a later epoch
         out = workdir / f"resumed{crash_after}"

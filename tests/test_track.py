@@ -66,15 +66,25 @@ def test_a_missing_extra_is_an_error_before_training(apps_spec, workdir, monkeyp
 
 
 def test_nothing_is_imported_unless_asked(apps_spec, workdir):
-    code = ("import sys; from typer.testing import CliRunner; from wdcli.cli import app; "
-            f"r = CliRunner().invoke(app, ['train', '{apps_spec}', '--set', 'train.epochs=1', '-q']); "
-            "assert r.exit_code == 0, r.output; "
-            "print(sorted(m for m in ('mlflow', 'torch.utils.tensorboard', 'tensorboard', 'matplotlib') "
-            "if m in sys.modules))")
+    code = (
+        "import sys; from typer.testing import CliRunner; from wdcli.cli import app; "
+        f"r = CliRunner().invoke(app, ['train', '{apps_spec}', '--set', 'train.epochs=1', '-q']); "
+        "assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('mlflow', 'torch.utils.tensorboard', 'tensorboard', 'matplotlib') "
+        "if m in sys.modules))"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=workdir, timeout=300)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]"
-    p = subprocess.run([sys.executable, "-c", "import sys; from wdcli.cli import app; "
-                        "print(sorted(m for m in ('torch', 'polars', 'matplotlib', 'mlflow') if m in sys.modules))"],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from wdcli.cli import app; "
+            "print(sorted(m for m in ('torch', 'polars', 'matplotlib', 'mlflow') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.stdout.strip() == "[]"  # what `wdcli --help` loads

@@ -9,9 +9,9 @@ import torch
 
 from wdcli.artifact import load_artifact
 from wdcli.errors import ArtifactError
-from wdcli.spec import load_spec
 from wdcli.run import run_training
 from wdcli.score import Scorer
+from wdcli.spec import load_spec
 from wdcli.train import train
 
 from .conftest import SPECS
@@ -31,9 +31,9 @@ def test_every_shipped_spec_smoke_trains(path, workdir):
 
 
 def test_same_spec_data_seed_same_weights_and_scores():
+    from wdcli.data.batch import Batch
     from wdcli.data.split import load_splits
     from wdcli.features import transform
-    from wdcli.data.batch import Batch
     from wdcli.model.widedeep import probabilities
 
     spec = load_spec(SPECS / "tiny.yaml")
@@ -59,9 +59,9 @@ def test_model_parts_train_alone():
 def test_reloaded_artifact_scores_exactly_as_in_memory(workdir):
     spec = load_spec(SPECS / "tiny.yaml")
     result, folder = run_training(spec)
+    from wdcli.data.batch import Batch
     from wdcli.data.split import load_splits
     from wdcli.features import transform
-    from wdcli.data.batch import Batch
     from wdcli.model.widedeep import probabilities
 
     test = load_splits(spec.data)["test"]
@@ -71,10 +71,10 @@ def test_reloaded_artifact_scores_exactly_as_in_memory(workdir):
 
 
 def test_wide_weights_start_at_zero():
-    from wdcli.model.widedeep import WideDeep
+    from wdcli.data.split import load_splits
     from wdcli.features import fit_pipeline
     from wdcli.model.plan import build_config
-    from wdcli.data.split import load_splits
+    from wdcli.model.widedeep import WideDeep
 
     spec = load_spec(SPECS / "tiny.yaml")
     fitted = fit_pipeline(spec, load_splits(spec.data)["train"])

@@ -20,8 +20,12 @@ from .conftest import SPECS
 
 runner = CliRunner()
 FAST = ["--set", "train.epochs=2", "--set", "train.checkpoint.enabled=false"]
-SPACE = ["--space", "train.deep_optimizer.lr={log_uniform: [0.01, 0.3]}",
-         "--space", "deep.hidden={choice: [[8], [16, 8]]}"]
+SPACE = [
+    "--space",
+    "train.deep_optimizer.lr={log_uniform: [0.01, 0.3]}",
+    "--space",
+    "deep.hidden={choice: [[8], [16, 8]]}",
+]
 
 
 def invoke(*args):
@@ -50,24 +54,39 @@ def test_tune_end_to_end_resume_and_train_the_best(apps_spec, workdir):
     r = invoke("tune", apps_spec, "--trials", 4, "--space", "deep.dropout={uniform: [0, 0.5]}", *FAST)
     assert r.exit_code == 2 and "holds a study of another spec, space or data" in r.stderr
     assert "--fresh" in r.stderr
-    r = invoke("tune", apps_spec, "--trials", 1, "--space", "deep.dropout={uniform: [0, 0.5]}", "--fresh",
-               "--json", *FAST)
+    r = invoke(
+        "tune", apps_spec, "--trials", 1, "--space", "deep.dropout={uniform: [0, 0.5]}", "--fresh", "--json", *FAST
+    )
     assert r.exit_code == 0, r.output
     assert [t["trial"] for t in json.loads(r.stdout)["trials"]] == [0]
 
 
 def test_a_bad_space_is_an_error_before_any_trial(apps_spec, workdir):
     line = len(apps_spec.read_text().splitlines()) + 3  # of the first key under tune.space
-    apps_spec.write_text(apps_spec.read_text() + "tune:\n  space:\n    deep.hiden: {choice: [[8]]}\n"
-                         "    train.batch_size: {uniform: [16, 65]}\n")
-    r = invoke("tune", apps_spec, "--space", "deep.dropout={uniform: [0.5, 0.1]}", "--space", "data.split.seed={int: [1, 3]}",
-               "--space", "deep.hidden={normal: 3}", "--space", "train.deep_optimizer.lr={log_uniform: [0, 1]}")
+    apps_spec.write_text(
+        apps_spec.read_text() + "tune:\n  space:\n    deep.hiden: {choice: [[8]]}\n"
+        "    train.batch_size: {uniform: [16, 65]}\n"
+    )
+    r = invoke(
+        "tune",
+        apps_spec,
+        "--space",
+        "deep.dropout={uniform: [0.5, 0.1]}",
+        "--space",
+        "data.split.seed={int: [1, 3]}",
+        "--space",
+        "deep.hidden={normal: 3}",
+        "--space",
+        "train.deep_optimizer.lr={log_uniform: [0, 1]}",
+    )
     assert r.exit_code == 2, r.output
     err = r.stderr
     assert "Traceback" not in r.output
     assert f"{apps_spec}:{line} tune.space.deep.hiden: [8]: unknown key 'hiden' (did you mean 'hidden'?)" in err
-    assert (f"{apps_spec}:{line + 1} tune.space.train.batch_size: 40.5: should be a valid integer, got a number with a "
-            "fractional part") in err
+    assert (
+        f"{apps_spec}:{line + 1} tune.space.train.batch_size: 40.5: should be a valid integer, got a number with a "
+        "fractional part"
+    ) in err
     assert "--space deep.dropout: the range must be [low, high] with low <= high" in err
     assert "--space data.split.seed: a trial may not change this key" in err
     assert "--space deep.hidden: unknown rule 'normal'; give one of uniform, log_uniform, int, log_int, choice" in err
@@ -157,10 +176,20 @@ def test_the_default_space_fits_every_shipped_spec(name):
 def test_optimizer_settings_from_defaults_are_printed(apps_spec, workdir):
     r = invoke("train", apps_spec, "-q", "--set", "train.epochs=1", "--set", "train.deep_optimizer.lr=0.1")
     assert r.exit_code == 0, r.output
-    assert ("optimizer settings from defaults: wide: ftrl alpha=0.02 beta=1.0 l1=0.0 l2=0.0; "
-            "deep: adagrad initial_accumulator=0.1 weight_decay=0.0") in r.stderr
-    r = invoke("compare", apps_spec, "--set", "train.epochs=1", "--set", "train.wide_optimizer={name: adam, lr: 0.01}",
-               "--set", "train.deep_optimizer={name: adagrad, lr: 0.1, initial_accumulator: 0.1, weight_decay: 0}")
+    assert (
+        "optimizer settings from defaults: wide: ftrl alpha=0.02 beta=1.0 l1=0.0 l2=0.0; "
+        "deep: adagrad initial_accumulator=0.1 weight_decay=0.0"
+    ) in r.stderr
+    r = invoke(
+        "compare",
+        apps_spec,
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "train.wide_optimizer={name: adam, lr: 0.01}",
+        "--set",
+        "train.deep_optimizer={name: adagrad, lr: 0.1, initial_accumulator: 0.1, weight_decay: 0}",
+    )
     assert r.exit_code == 0, r.output
     assert "optimizer settings from defaults: wide: adam weight_decay=0.0" in r.stderr
     assert "deep:" not in r.stderr

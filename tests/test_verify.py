@@ -45,12 +45,23 @@ def test_same_model_passes(runs):
 
 def test_failed_check_exits_3_and_names_it(runs):
     folder, holdout = runs
-    r = invoke("verify", folder / "one", "--baseline", folder / "three", "--input", holdout, "--max-psi", "0",
-               "--max-moved-share", "0", "--moved-by", "0.0001")
+    r = invoke(
+        "verify",
+        folder / "one",
+        "--baseline",
+        folder / "three",
+        "--input",
+        holdout,
+        "--max-psi",
+        "0",
+        "--max-moved-share",
+        "0",
+        "--moved-by",
+        "0.0001",
+    )
     assert r.exit_code == 3, r.output
     assert "FAIL" in r.output and "psi" in r.stderr and "should not be served" in r.stderr
-    r = invoke("verify", folder / "one", "--baseline", folder / "three", "--input", holdout, "--json",
-               "--max-psi", "0")
+    r = invoke("verify", folder / "one", "--baseline", folder / "three", "--input", holdout, "--json", "--max-psi", "0")
     v = json.loads(r.stdout)
     assert r.exit_code == 3 and v["passed"] is False and "psi" in v["failed"]
     assert {c["name"] for c in v["checks"]} >= {"auc", "logloss", "calibration", "psi"}
@@ -58,8 +69,21 @@ def test_failed_check_exits_3_and_names_it(runs):
 
 def test_spec_thresholds_apply(runs, tmp_path):
     folder, holdout = runs
-    r = invoke("train", SPECS / "tiny.yaml", "-q", "--set", "train.epochs=1", "--set", "verify.max_psi=0",
-               "--set", "verify.max_moved_share=0", "--set", "verify.moved_by=0.0001", "--output", tmp_path / "strict")
+    r = invoke(
+        "train",
+        SPECS / "tiny.yaml",
+        "-q",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "verify.max_psi=0",
+        "--set",
+        "verify.max_moved_share=0",
+        "--set",
+        "verify.moved_by=0.0001",
+        "--output",
+        tmp_path / "strict",
+    )
     assert r.exit_code == 0, r.output
     r = invoke("verify", tmp_path / "strict", "--baseline", folder / "three", "--input", holdout)
     assert r.exit_code == 3 and "<= 0 " in r.output
@@ -75,8 +99,17 @@ def test_runs_that_cannot_be_compared_are_errors(runs, tmp_path):
     pl.read_csv(holdout).drop("occupation").write_csv(narrow)
     r = invoke("verify", folder / "one", "--baseline", folder / "three", "--input", narrow)
     assert r.exit_code == 2 and "missing column 'occupation'" in r.output
-    r = invoke("train", SPECS / "tiny.yaml", "-q", "--set", "train.epochs=1", "--set", "label.positive=<=50K",
-               "--output", tmp_path / "other")
+    r = invoke(
+        "train",
+        SPECS / "tiny.yaml",
+        "-q",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "label.positive=<=50K",
+        "--output",
+        tmp_path / "other",
+    )
     assert r.exit_code == 0, r.output
     r = invoke("verify", tmp_path / "other", "--baseline", folder / "three", "--input", holdout)
     assert r.exit_code == 2 and "cannot be compared" in r.output

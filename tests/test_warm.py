@@ -16,8 +16,8 @@ from wdcli.cli import app
 from wdcli.features import fit_pipeline
 from wdcli.features.fitted import Buckets, Hashed, Text, Vocabulary
 from wdcli.model.optim import init_state, make_optimizers
-from wdcli.model.widedeep import WideDeep
 from wdcli.model.plan import build_config
+from wdcli.model.widedeep import WideDeep
 from wdcli.spec import load_spec
 from wdcli.train import train
 from wdcli.train.warm import Previous, id_map, optimizer_state, warm_start
@@ -59,10 +59,14 @@ def test_more_oov_buckets_do_not_carry_the_old_ones():
 
 @pytest.mark.parametrize("deep_optimizer", ["adagrad", "adam", "sgd"])
 def test_eager_state_trains_like_lazy_state(deep_optimizer):
-    spec = load_spec(SPECS / "tiny.yaml", [f"train.deep_optimizer={{name: {deep_optimizer}}}",
-                                           "train.wide_optimizer={name: ftrl, l1: 0.01}",
-                                           "train.deep_optimizer.momentum=0.5" if deep_optimizer == "sgd" else
-                                           "train.seed=0"])
+    spec = load_spec(
+        SPECS / "tiny.yaml",
+        [
+            f"train.deep_optimizer={{name: {deep_optimizer}}}",
+            "train.wide_optimizer={name: ftrl, l1: 0.01}",
+            "train.deep_optimizer.momentum=0.5" if deep_optimizer == "sgd" else "train.seed=0",
+        ],
+    )
     a = train(spec)
     torch.manual_seed(0)
     # the same run with every optimizer's state created before the first step
@@ -82,8 +86,13 @@ def days(path, n: int) -> tuple[dict, dict]:
 
 
 def previous_of(result) -> Previous:
-    return Previous("day1", result.fitted, result.config, result.model,
-                    optimizer_state(result.trainer.model, result.trainer.optimizers))
+    return Previous(
+        "day1",
+        result.fitted,
+        result.config,
+        result.model,
+        optimizer_state(result.trainer.model, result.trainer.optimizers),
+    )
 
 
 @pytest.mark.parametrize("name,rows,epochs", [("census", 16000, 6), ("apps", 24000, 6)])
@@ -94,8 +103,11 @@ def test_two_days_warm_start_reaches_cold_auc_in_a_third_of_the_epochs(name, row
     cold = train(spec.model_copy(update={"train": spec.train.model_copy(update={"epochs": epochs})}), day2)
     cold_auc = max(r["validation_auc"] for r in cold.history)
     report = {}
-    warm = train(spec.model_copy(update={"train": spec.train.model_copy(update={"epochs": epochs // 3})}), day2,
-                 warm=lambda t, f: report.update(warm_start(previous_of(first), t.model, t.optimizers, f)))
+    warm = train(
+        spec.model_copy(update={"train": spec.train.model_copy(update={"epochs": epochs // 3})}),
+        day2,
+        warm=lambda t, f: report.update(warm_start(previous_of(first), t.model, t.optimizers, f)),
+    )
     warm_aucs = [r["validation_auc"] for r in warm.history]
     print(f"{name}: cold {[round(r['validation_auc'], 4) for r in cold.history]}, warm {np.round(warm_aucs, 4)}")
     assert max(warm_aucs) >= cold_auc, (cold_auc, warm_aucs)
@@ -103,8 +115,10 @@ def test_two_days_warm_start_reaches_cold_auc_in_a_third_of_the_epochs(name, row
 
 
 def test_new_value_fresh_row_old_value_learned_row():
-    spec = load_spec(SPECS / "census.yaml", ["train.threads=1", "train.epochs=1", "train.max_rows=3000",
-                                             "train.deep_optimizer={name: adagrad, lr: 0.25}"])
+    spec = load_spec(
+        SPECS / "census.yaml",
+        ["train.threads=1", "train.epochs=1", "train.max_rows=3000", "train.deep_optimizer={name: adagrad, lr: 0.25}"],
+    )
     df = pl.read_parquet(SPECS / "data" / "adult.parquet").head(6000)
     day1 = df.head(3000).filter(pl.col("workclass") != "Federal-gov")  # a value day 1 never sees ...
     day2 = df.tail(3000)
@@ -122,7 +136,7 @@ def test_new_value_fresh_row_old_value_learned_row():
 
     def row(m, cfg, feature, fitted, value):
         t = next(t for t in cfg.tables if feature in t.features)
-        at = sum(x.cardinality for x in cfg.tables[:cfg.tables.index(t)] if x.dim == t.dim)
+        at = sum(x.cardinality for x in cfg.tables[: cfg.tables.index(t)] if x.dim == t.dim)
         i = fitted.features[feature].values.index(value) + 1 + fitted.features[feature].oov
         return m.state_dict()[f"embed.{t.dim}.weight"][at + i], f"embed.{t.dim}.weight", at + i
 
@@ -144,8 +158,9 @@ def test_cli_warm_start_stores_what_was_carried(workdir):
     r = runner.invoke(app, ["train", str(tiny), "-q", "--set", "train.epochs=1", "--output", "day1"])
     assert r.exit_code == 0, r.output
     assert (workdir / "day1" / "optimizer.safetensors").exists()
-    r = runner.invoke(app, ["train", str(tiny), "-q", "--set", "train.epochs=1", "--warm-start", "day1",
-                            "--output", "day2"])
+    r = runner.invoke(
+        app, ["train", str(tiny), "-q", "--set", "train.epochs=1", "--warm-start", "day1", "--output", "day2"]
+    )
     assert r.exit_code == 0, r.output
     assert "warm start from day1" in r.output and "carried" in r.output
     carried = json.loads((workdir / "day2" / "metrics.json").read_text())["warm_start"]
@@ -170,6 +185,6 @@ def test_first_layer_copied_by_feature_when_a_deep_feature_is_added():
     old_w, w = first.model.mlp[0].weight, model.mlp[0].weight
     d = new_spec.deep.embedding_dim  # the input: education, native-country, occupation (d each), then numeric
     assert torch.equal(w[:, :d], old_w[:, :d])  # education
-    assert torch.equal(w[:, d:2 * d], fresh[:, d:2 * d])  # native-country: new, fresh
-    assert torch.equal(w[:, 2 * d:], old_w[:, d:])  # occupation and the numeric columns
+    assert torch.equal(w[:, d : 2 * d], fresh[:, d : 2 * d])  # native-country: new, fresh
+    assert torch.equal(w[:, 2 * d :], old_w[:, d:])  # occupation and the numeric columns
     assert torch.equal(model.mlp[2].weight, first.model.mlp[2].weight)

@@ -61,8 +61,15 @@ def _write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_run_files(folder: Path, spec: Spec, fitted: FittedPipeline, config: ModelConfig, model, metrics: dict,
-                    optimizer: dict | None = None) -> None:
+def write_run_files(
+    folder: Path,
+    spec: Spec,
+    fitted: FittedPipeline,
+    config: ModelConfig,
+    model,
+    metrics: dict,
+    optimizer: dict | None = None,
+) -> None:
     """Write every file of an artifact into `folder`, manifest last."""
     from safetensors.torch import save_file
 
@@ -77,8 +84,13 @@ def write_run_files(folder: Path, spec: Spec, fitted: FittedPipeline, config: Mo
     if optimizer:
         save_file({k: v.detach().cpu().contiguous() for k, v in optimizer.items()}, str(folder / OPTIMIZER))
         names.append(OPTIMIZER)
-    manifest = {"format_version": FORMAT_VERSION, "wdcli_version": __version__, "name": spec.name,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": {n: _sha256(folder / n) for n in names}}
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "wdcli_version": __version__,
+        "name": spec.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "files": {n: _sha256(folder / n) for n in names},
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
 
@@ -86,7 +98,9 @@ def remove_stale(folder: Path) -> None:
     """Remove what killed processes left half-written in a runs folder: temporary artifact folders and
     checkpoint files named after a process id that is no longer running."""
     for path in [*folder.glob(".tmp-*-*"), *folder.glob(".old-*-*"), *folder.glob(".*.tmp*")]:
-        pid = path.name.rsplit("-", 1)[-1] if path.name.startswith((".tmp-", ".old-")) else path.name.rsplit("tmp", 1)[-1]
+        pid = (
+            path.name.rsplit("-", 1)[-1] if path.name.startswith((".tmp-", ".old-")) else path.name.rsplit("tmp", 1)[-1]
+        )
         if not pid.isdigit() or _alive(int(pid)):
             continue
         if path.is_dir():
@@ -117,8 +131,15 @@ def move_into_place(tmp: Path, final: Path) -> None:
         os.rename(tmp, final)
 
 
-def save_artifact(spec: Spec, fitted: FittedPipeline, config: ModelConfig, model, metrics: dict,
-                  output: str | Path | None = None, optimizer: dict | None = None) -> Path:
+def save_artifact(
+    spec: Spec,
+    fitted: FittedPipeline,
+    config: ModelConfig,
+    model,
+    metrics: dict,
+    output: str | Path | None = None,
+    optimizer: dict | None = None,
+) -> Path:
     """Save a run atomically. Without `output`: runs/<name>/<run id>, and the LATEST pointers are updated.
     `optimizer`: the optimizers' state by parameter name, kept for a later warm start."""
     if output is not None:
@@ -163,7 +184,9 @@ def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Pa
             continue
         break
     if model is None:
-        raise ArtifactError(f"no trained model found under '{runs}/'; run `wdcli train SPEC` first, or pass --model DIR")
+        raise ArtifactError(
+            f"no trained model found under '{runs}/'; run `wdcli train SPEC` first, or pass --model DIR"
+        )
     if not path.exists():
         raise ArtifactError(f"{path}: no such model folder; pass the folder `wdcli train` printed")
     raise ArtifactError(f"{path}: not a model folder (no manifest.json); pass the folder `wdcli train` printed")
@@ -191,10 +214,14 @@ def load_artifact(model: str | Path | None = None) -> Artifact:
         version = manifest["format_version"]
         files = manifest["files"]
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
-        raise ArtifactError(f"{path}/manifest.json: corrupted (not a wdcli manifest); retrain or restore the folder") from None
+        raise ArtifactError(
+            f"{path}/manifest.json: corrupted (not a wdcli manifest); retrain or restore the folder"
+        ) from None
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ArtifactError(f"{path}: artifact format version {version} is newer than this wdcli understands "
-                            f"({FORMAT_VERSION}); upgrade wdcli to load it")
+        raise ArtifactError(
+            f"{path}: artifact format version {version} is newer than this wdcli understands "
+            f"({FORMAT_VERSION}); upgrade wdcli to load it"
+        )
     for name in REQUIRED:
         if name not in files:
             raise ArtifactError(f"{path}/manifest.json: does not list {name}; the folder is incomplete, retrain")
@@ -216,8 +243,11 @@ def load_artifact(model: str | Path | None = None) -> Artifact:
         raise ArtifactError(f"{path}: cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     net = WideDeep(config)
     expected = net.state_dict()
-    problems = [f"{k}: saved {tuple(v.shape)}, config needs {tuple(expected[k].shape)}"
-                for k, v in state.items() if k in expected and v.shape != expected[k].shape]
+    problems = [
+        f"{k}: saved {tuple(v.shape)}, config needs {tuple(expected[k].shape)}"
+        for k, v in state.items()
+        if k in expected and v.shape != expected[k].shape
+    ]
     problems += [f"{k}: missing" for k in expected if k not in state]
     problems += [f"{k}: not part of this model" for k in state if k not in expected]
     if problems:

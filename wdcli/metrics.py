@@ -77,23 +77,32 @@ def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) ->
     """Per-group ranking figures of a ranked frame (whole groups, rank 1 = best, 0/1 labels), summed over its
     groups, so that frames of different groups add up (`add_sums`) before `ranking_metrics_of`."""
     r = ranked.with_columns(rel=pl.Series(label).cast(pl.Float64)).sort([group, "rank"])
-    per = r.group_by(group).agg(
-        npos=pl.col("rel").sum(),
-        dcg=(pl.col("rel") / (pl.col("rank").cast(pl.Float64) + 1).log(2)).filter(pl.col("rank") <= k).sum(),
-        ap=((pl.col("rel").cum_sum() / pl.col("rank")) * pl.col("rel")).sum(),
-        first=pl.col("rank").filter(pl.col("rel") > 0).min(),
-        hit=(pl.col("rel").filter(pl.col("rank") <= k).sum() > 0),
-    ).filter(pl.col("npos") > 0)
+    per = (
+        r.group_by(group)
+        .agg(
+            npos=pl.col("rel").sum(),
+            dcg=(pl.col("rel") / (pl.col("rank").cast(pl.Float64) + 1).log(2)).filter(pl.col("rank") <= k).sum(),
+            ap=((pl.col("rel").cum_sum() / pl.col("rank")) * pl.col("rel")).sum(),
+            first=pl.col("rank").filter(pl.col("rel") > 0).min(),
+            hit=(pl.col("rel").filter(pl.col("rank") <= k).sum() > 0),
+        )
+        .filter(pl.col("npos") > 0)
+    )
     ideal = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
     idcg = ideal[np.minimum(per["npos"].to_numpy().astype(np.int64), k) - 1]
     y, scores = r["rel"].to_numpy(), r["score"].to_numpy()
     _, keys, sizes = np.unique(r[group].to_numpy(), return_inverse=True, return_counts=True)
     num, den = _pair_auc(y, scores.astype(np.float64), np.ones(len(y)), keys.astype(np.int64))
     ok = den > 0
-    return {"groups_with_positives": float(len(per)), "ndcg": float(np.sum(per["dcg"].to_numpy() / idcg)),
-            "ap": float((per["ap"] / per["npos"]).sum()), "rr": float((1.0 / per["first"].cast(pl.Float64)).sum()),
-            "hit": float(per["hit"].cast(pl.Float64).sum()),
-            "auc_size": float(np.sum(num[ok] / den[ok] * sizes[ok])), "size": float(np.sum(sizes[ok]))}
+    return {
+        "groups_with_positives": float(len(per)),
+        "ndcg": float(np.sum(per["dcg"].to_numpy() / idcg)),
+        "ap": float((per["ap"] / per["npos"]).sum()),
+        "rr": float((1.0 / per["first"].cast(pl.Float64)).sum()),
+        "hit": float(per["hit"].cast(pl.Float64).sum()),
+        "auc_size": float(np.sum(num[ok] / den[ok] * sizes[ok])),
+        "size": float(np.sum(sizes[ok])),
+    }
 
 
 def add_sums(a: dict[str, float] | None, b: dict[str, float]) -> dict[str, float]:
@@ -106,9 +115,14 @@ def ranking_metrics_of(sums: dict[str, float], k: int) -> dict:
     n = int(sums["groups_with_positives"])
     if n == 0:
         return {"groups_with_positives": 0}
-    return {"groups_with_positives": n, f"ndcg@{k}": sums["ndcg"] / n, "map": sums["ap"] / n, "mrr": sums["rr"] / n,
-            f"hitrate@{k}": sums["hit"] / n,
-            "gauc": sums["auc_size"] / sums["size"] if sums["size"] else float("nan")}
+    return {
+        "groups_with_positives": n,
+        f"ndcg@{k}": sums["ndcg"] / n,
+        "map": sums["ap"] / n,
+        "mrr": sums["rr"] / n,
+        f"hitrate@{k}": sums["hit"] / n,
+        "gauc": sums["auc_size"] / sums["size"] if sums["size"] else float("nan"),
+    }
 
 
 def ranking_metrics(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) -> dict:

@@ -15,10 +15,10 @@ from .errors import ArtifactError
 from .features import FittedPipeline, fit_pipeline, transform
 from .model.plan import ModelConfig, build_config
 from .spec import Spec
+from .track import Tracking
 from .train import TrainResult, train
 from .train.checkpoint import checkpoint_path
 from .train.warm import Previous, optimizer_state, warm_start
-from .track import Tracking
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,14 @@ def check(spec: Spec) -> Checked:
     return Checked(spec, {k: n for k, n in rows.items() if k == "train" or n}, fitted, build_config(fitted))
 
 
-def run_training(spec: Spec, output: str | Path | None = None, reporter=None,
-                 frames: dict | None = None, resume: bool = False,
-                 warm_from: str | Path | None = None) -> tuple[TrainResult, Path]:
+def run_training(
+    spec: Spec,
+    output: str | Path | None = None,
+    reporter=None,
+    frames: dict | None = None,
+    resume: bool = False,
+    warm_from: str | Path | None = None,
+) -> tuple[TrainResult, Path]:
     """Train a spec and save its artifact; returns the result and the artifact's folder.
 
     Reading the data files itself (no `frames`), it writes checkpoints beside the runs, continues from one
@@ -64,20 +69,28 @@ def run_training(spec: Spec, output: str | Path | None = None, reporter=None,
     if warm_from is not None:
         previous = load_previous(warm_from, spec)
         warm = lambda trainer, fitted: report.update(  # noqa: E731
-            warm_start(previous, trainer.model, trainer.optimizers, fitted))
+            warm_start(previous, trainer.model, trainer.optimizers, fitted)
+        )
     first = int(os.environ.get("RANK", 0)) == 0
-    tracking = Tracking.open(spec if first else spec.model_copy(update={"train": spec.train.model_copy(
-        update={"log": []})}))  # spec.train.log: MLflow, TensorBoard (nothing is imported otherwise)
+    tracking = Tracking.open(
+        spec if first else spec.model_copy(update={"train": spec.train.model_copy(update={"log": []})})
+    )  # spec.train.log: MLflow, TensorBoard (nothing is imported otherwise)
     try:
         result = train(spec, frames, tracking.wrap(reporter), checkpoint=checkpoint, resume=resume, warm=warm)
-        metrics = {"splits": result.metrics, "history": result.history, "seconds": result.seconds,
-                   "parameters": result.config.param_counts()}
+        metrics = {
+            "splits": result.metrics,
+            "history": result.history,
+            "seconds": result.seconds,
+            "parameters": result.config.param_counts(),
+        }
         if report:
             result.warm_start = metrics["warm_start"] = report
         runtime = result.runtime
         path = checkpoint_path(spec, output).parent  # (the other processes of a torchrun job only learn the folder)
         if runtime is None or runtime.main:
-            opt = optimizer_state(result.trainer.model, result.trainer.optimizers) if result.trainer is not None else None
+            opt = (
+                optimizer_state(result.trainer.model, result.trainer.optimizers) if result.trainer is not None else None
+            )
             path = save_artifact(spec, result.fitted, result.config, result.model, metrics, output, opt)
             if checkpoint is not None:
                 checkpoint.unlink(missing_ok=True)
@@ -96,9 +109,13 @@ def load_previous(model: str | Path, spec: Spec) -> Previous:
     art = load_artifact(model)
     old, new = art.spec.label, spec.label
     if (old.column, old.positive) != (new.column, new.positive):
-        raise ArtifactError(f"{art.path}: predicts '{old.column}'" + (f" = {old.positive!r}" if old.positive else "")
-                            + f", the spec predicts '{new.column}'" + (f" = {new.positive!r}" if new.positive else "")
-                            + "; a warm start needs the same label (train without --warm-start)")
+        raise ArtifactError(
+            f"{art.path}: predicts '{old.column}'"
+            + (f" = {old.positive!r}" if old.positive else "")
+            + f", the spec predicts '{new.column}'"
+            + (f" = {new.positive!r}" if new.positive else "")
+            + "; a warm start needs the same label (train without --warm-start)"
+        )
     return Previous(str(art.path), art.fitted, art.config, art.model, load_optimizer_state(art))
 
 
@@ -121,8 +138,12 @@ def compare_models(spec: Spec, reporter=None) -> list[dict]:
     rows = []
     for model in ("wide", "deep", "wide_deep"):
         result = train(spec.model_copy(update={"model": model}), frames, reporter)
-        row = {"model": model, "parameters": result.config.param_counts()["total"], "seconds": result.seconds,
-               "epochs": len(result.history)}
+        row = {
+            "model": model,
+            "parameters": result.config.param_counts()["total"],
+            "seconds": result.seconds,
+            "epochs": len(result.history),
+        }
         for split, m in result.metrics.items():
             row.update({f"{split}_{k}": v for k, v in m.items() if k in ("auc", "logloss")})
         rows.append(row)

@@ -5,8 +5,15 @@ Errors the user can fix print one clear message and exit 2; anything else exits 
 (`--debug` shows the traceback).
 """
 
-from . import (init_commands, report_commands, score_commands, serve_commands, spec_commands,  # noqa: F401
-               train_commands, tune_commands)  # (they register the commands)
+from . import (  # noqa: F401
+    init_commands,
+    report_commands,
+    score_commands,
+    serve_commands,
+    spec_commands,
+    train_commands,  # (they register the commands)
+    tune_commands,
+)
 from .common import app
 
 __all__ = ["app"]

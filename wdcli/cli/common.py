@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import glob
 import inspect
 import json
 import math
@@ -27,13 +26,31 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
+from .options import (  # noqa: F401 - the commands take them from here, with the rest
+    DebugOpt,
+    DeviceOpt,
+    InputOpt,
+    JsonOpt,
+    ModelOpt,
+    OutputOpt,
+    QuietOpt,
+    SetOpt,
+    SpecArg,
+    _at_least_one,
+    _checked,
+    _closest,
+    count_option,
+    input_problem,
+    output_problem,
+    spec_problem,
+)
 from .progress import Progress  # noqa: F401 - the commands take it from here, with the rest
 
 STATE = {"debug": False, "argv": None}  # set by each invocation: --debug, and the command line as typed
@@ -100,127 +117,31 @@ def _flags_take_no_value(params, args: list[str], ctx) -> None:
         name, eq, value = args[i].partition("=")
         nxt = args[i + 1] if i + 1 < len(args) else None
         if name in flags and (eq or (nxt is not None and nxt.lower() in BOOL_WORDS and not os.path.exists(nxt))):
-            raise typer.BadParameter(f"{name} is a flag and takes no value ('{value if eq else nxt}'); write {name} "
-                                     "alone to turn it on, or leave it out", ctx=ctx, param_hint=f"'{name}'")
+            raise typer.BadParameter(
+                f"{name} is a flag and takes no value ('{value if eq else nxt}'); write {name} "
+                "alone to turn it on, or leave it out",
+                ctx=ctx,
+                param_hint=f"'{name}'",
+            )
         i += 2 if args[i] in valued else 1
 
 
-app = typer.Typer(cls=Group, add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Wide & Deep learning from declarative YAML specs.")
+app = typer.Typer(
+    cls=Group,
+    add_completion=True,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Wide & Deep learning from declarative YAML specs.",
+)
 
 
 @app.callback()
-def main(debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error (also accepted after "
-                                             "the command).")] = False) -> None:
+def main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an error (also accepted after the command).")
+    ] = False,
+) -> None:
     STATE["debug"] = debug
-
-
-# ---------------------------------------------------------------------------------- options and checks
-
-
-def input_problem(text: str) -> str | None:
-    """What is wrong with a file (or glob) to read, or None."""
-    from ..data.io import FORMATS
-
-    if glob.has_magic(text):
-        return None if glob.glob(text) else f"no file matches {text}"
-    path = Path(text)
-    if not path.exists():
-        folder = path.parent if path.parent.is_dir() else None
-        close = _closest(path.name, [p.name for p in folder.iterdir()] if folder else [])
-        return f"no such file: {text}" + (f" (did you mean {folder / close}?)" if close else "")
-    if path.is_dir():
-        return f"{text} is a folder; give a file, or a pattern such as {path / '*.csv'}"
-    if not os.access(path, os.R_OK):
-        return f"cannot read {text} (permission denied)"
-    if path.suffix.lower() not in FORMATS:
-        return f"{text}: unknown file type '{path.suffix}'; use .csv, .tsv, .parquet or .ndjson/.jsonl"
-    return None
-
-
-def spec_problem(text: str) -> str | None:
-    """What is wrong with a spec file to read, or None (what is wrong inside it, `load_spec` says)."""
-    path = Path(text)
-    if path.is_dir():
-        specs = sorted(p.name for p in path.glob("*.y*ml"))[:5]
-        return f"{text} is a folder; give a spec file" + (f", e.g. {path / specs[0]}" if specs else "")
-    if path.exists() and not os.access(path, os.R_OK):
-        return f"cannot read {text} (permission denied)"
-    return None
-
-
-def output_problem(text: str, folder: bool = False, suffixes: tuple[str, ...] | None = None) -> str | None:
-    """What stops writing a file (or, with `folder`, a folder) here, or None. `suffixes`: the file types allowed
-    (default: the table formats)."""
-    from ..data.io import FORMATS
-
-    path = Path(text)
-    if not folder and path.is_dir():
-        return f"{text} is a folder; give a file name, e.g. {path / 'scores.csv'}"
-    if folder and path.exists() and not path.is_dir():
-        return f"{text} is a file; give a folder for the run"
-    if not folder and suffixes is None and path.suffix.lower() not in FORMATS:
-        return f"{text}: unknown file type '{path.suffix}'; use .csv, .tsv, .parquet or .ndjson/.jsonl"
-    parent = path.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"cannot write {text}: {parent} is not a folder"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"cannot write in {parent} (permission denied); choose another place"
-    if suffixes is not None and not folder and path.suffix.lower() not in suffixes:
-        return f"{text}: unknown file type '{path.suffix}'; use {' or '.join(suffixes)}"
-    return None
-
-
-def _closest(name: str, names: list[str]) -> str | None:
-    import difflib
-
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
-    return close[0] if close else None
-
-
-def _checked(problem):
-    def callback(value):
-        if value is not None and (why := problem(str(value))):
-            raise typer.BadParameter(why)
-        return value
-
-    return callback
-
-
-def _at_least_one(value):
-    if value is not None and value < 1:
-        raise typer.BadParameter(f"must be 1 or more (got {value})")
-    if value is not None and value > 2**31 - 1:
-        raise typer.BadParameter(f"must be at most {2**31 - 1:,} (got {value:,})")
-    return value
-
-
-def count_option(name: str, help: str):
-    """An option that counts things: a whole number of 1 or more."""
-    return typer.Option(name, metavar="N", callback=_at_least_one, help=help)
-
-
-SpecArg = Annotated[Path, typer.Argument(metavar="SPEC", help="The YAML spec file.", show_default=False,
-                                         callback=_checked(spec_problem), readable=False)]
-SetOpt = Annotated[Optional[list[str]], typer.Option(
-    "--set", metavar="KEY=VALUE", help="Override a spec key, e.g. train.epochs=1 (repeatable). The value is YAML: "
-    "quote yes, no, on and off to keep them text ('label.positive=\"yes\"').")]
-DeviceOpt = Annotated[str, typer.Option(
-    "--device", metavar="DEVICE", help="Score on auto (a GPU when there is one), cpu, cuda, cuda:N or mps.")]
-ModelOpt = Annotated[Optional[Path], typer.Option(
-    "--model", metavar="DIR", help="A run folder, runs/NAME (its latest run) or a LATEST file; default: the "
-    "latest run of any spec (runs/LATEST).")]
-InputOpt = Annotated[Path, typer.Option("--input", metavar="FILE", callback=_checked(input_problem), readable=False,
-                                        help="CSV, TSV, Parquet or NDJSON file (or a quoted glob).",
-                                        show_default=False)]
-OutputOpt = Annotated[Optional[Path], typer.Option(
-    "--output", metavar="FILE", callback=_checked(output_problem),
-    help="Write here, by extension (.csv, .tsv, .parquet, .ndjson); default: CSV on stdout.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr (which model, rows written).")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
 
 
 # ---------------------------------------------------------------------------------------- errors
@@ -241,8 +162,10 @@ def guarded(fn):
         STATE["debug"] = STATE["debug"] or debug
         return _guarded(fn, args, kwargs)
 
-    params = [*sig.parameters.values(),
-              inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOpt)]
+    params = [
+        *sig.parameters.values(),
+        inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOpt),
+    ]
     wrapper.__signature__ = sig.replace(parameters=params)
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     return wrapper
@@ -262,11 +185,11 @@ def _guarded(fn, args, kwargs):
         return result
     except Interrupted as e:
         if int(os.environ.get("RANK", 0)) > 0:  # another process of a torchrun job: the first one speaks
-            raise typer.Exit(e.exit_code)
+            raise typer.Exit(e.exit_code) from None
         err.print(str(e), markup=False, highlight=False)
         if e.checkpoint is not None:  # the same command line, resuming
             err.print("continue with: " + _command_line("--resume"), markup=False, highlight=False)
-        raise typer.Exit(e.exit_code)
+        raise typer.Exit(e.exit_code) from None
     except WdcliError as e:
         _debug_traceback()
         if isinstance(e, SpecError):
@@ -276,13 +199,13 @@ def _guarded(fn, args, kwargs):
         else:
             err.print("[bold red]error:[/] ", end="")
             err.print(str(e), markup=False, highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err.print("interrupted")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     except BrokenPipeError:  # `wdcli predict ... | head`: the reader left; stop quietly, as `cat` does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(141)
+        raise typer.Exit(141) from None
     except (typer.Exit, typer.Abort):
         raise
     except OSError as e:
@@ -290,7 +213,7 @@ def _guarded(fn, args, kwargs):
             _internal(e)
         err.print("[bold red]error:[/] ", end="")
         err.print(f"{e.filename}: {_os_reason(e)}", markup=False, highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
         _internal(e)
 
@@ -307,19 +230,25 @@ def _internal(e: Exception):
         raise e
     err.print(f"[bold red]internal error:[/] {type(e).__name__}: ", end="", highlight=False)
     err.print(str(e), markup=False, highlight=False)
-    err.print("this is a bug in wdcli, not in your input; please report it with the traceback, which this shows:\n  "
-              + _command_line("--debug"), markup=False, highlight=False)
+    err.print(
+        "this is a bug in wdcli, not in your input; please report it with the traceback, which this shows:\n  "
+        + _command_line("--debug"),
+        markup=False,
+        highlight=False,
+    )
     raise typer.Exit(1)
 
 
 def _os_reason(e: OSError) -> str:
-    what = {errno.EACCES: "permission denied; check its permissions, or choose another path",
-            errno.EPERM: "permission denied; check its permissions, or choose another path",
-            errno.ENOSPC: "no space left on the device; free some space, or write elsewhere",
-            errno.EROFS: "the file system is read-only; write elsewhere",
-            errno.ENOENT: "no such file or folder",
-            errno.EISDIR: "is a folder, not a file",
-            errno.ENOTDIR: "a part of the path is not a folder"}
+    what = {
+        errno.EACCES: "permission denied; check its permissions, or choose another path",
+        errno.EPERM: "permission denied; check its permissions, or choose another path",
+        errno.ENOSPC: "no space left on the device; free some space, or write elsewhere",
+        errno.EROFS: "the file system is read-only; write elsewhere",
+        errno.ENOENT: "no such file or folder",
+        errno.EISDIR: "is a folder, not a file",
+        errno.ENOTDIR: "a part of the path is not a folder",
+    }
     return what.get(e.errno, (e.strerror or type(e).__name__).lower())
 
 
@@ -341,13 +270,19 @@ def note_model(artifact, model: Path | None, quiet: bool = False) -> None:
         return
     path = artifact.path
     shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
-    how = (", the latest run of any spec; --model runs/NAME picks another" if model is None else
-           f", the latest run in {model}" if Path(model).resolve() != Path(path).resolve() else "")
+    how = (
+        ", the latest run of any spec; --model runs/NAME picks another"
+        if model is None
+        else f", the latest run in {model}"
+        if Path(model).resolve() != Path(path).resolve()
+        else ""
+    )
     err.print(f"model: {shown} (spec '{artifact.spec.name}'{how})", markup=False, highlight=False)
 
 
 def emit_json(value, stream=None) -> None:
     """One line of JSON on stdout (or `stream`); NaN and infinities as null: JSON has no such numbers."""
+
     def clean(v):
         if isinstance(v, float) and not math.isfinite(v):
             return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -18,18 +18,42 @@ def _spec_file(value: Path | None) -> Path | None:
 
 
 @command
-def init(data: Annotated[str, typer.Argument(metavar="DATA", callback=_checked(input_problem), show_default=False,
-                                               help="Data file, or a quoted glob of files: CSV, TSV, Parquet, NDJSON.")],
-         label: Annotated[str, typer.Option("--label", metavar="COLUMN", help="The label column.",
-                                            show_default=False)],
-         positive: Annotated[Optional[str], typer.Option("--positive", metavar="VALUE", help="The label value that means 1; default: "
-                                                          "1/true, or the rarer of two values.")] = None,
-         group: Annotated[Optional[str], typer.Option("--group", metavar="COLUMN", help="The request/user column rows are ranked "
-                                                       "within (label.group).")] = None,
-         output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", callback=_spec_file, help="Spec file to write; default: "
-                                                         "<data file's name>.yaml here.")] = None,
-         sample: Annotated[int, count_option("--sample", "Rows sampled (at random, in one streaming pass).")] = 100_000,
-         force: Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")] = False) -> None:
+def init(
+    data: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATA",
+            callback=_checked(input_problem),
+            show_default=False,
+            help="Data file, or a quoted glob of files: CSV, TSV, Parquet, NDJSON.",
+        ),
+    ],
+    label: Annotated[str, typer.Option("--label", metavar="COLUMN", help="The label column.", show_default=False)],
+    positive: Annotated[
+        str | None,
+        typer.Option(
+            "--positive",
+            metavar="VALUE",
+            help="The label value that means 1; default: 1/true, or the rarer of two values.",
+        ),
+    ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option("--group", metavar="COLUMN", help="The request/user column rows are ranked within (label.group)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            callback=_spec_file,
+            help="Spec file to write; default: <data file's name>.yaml here.",
+        ),
+    ] = None,
+    sample: Annotated[int, count_option("--sample", "Rows sampled (at random, in one streaming pass).")] = 100_000,
+    force: Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")] = False,
+) -> None:
     """Draft a commented spec from a sample of the data: column kinds, missing markers, buckets, ranked crosses.
 
     The spec it writes validates and trains as it is; each choice has its reason in a comment."""

@@ -13,15 +13,18 @@ took (its total is an estimate).
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from rich.console import Console
 
 
 def _figures(record: dict) -> str:
     """`validation auc 0.8812 logloss 0.3321` from an epoch's record (the monitored split's metrics)."""
-    found = [(k.split("_", 1)[0], k.split("_", 1)[1], v) for k, v in record.items()
-             if isinstance(v, float) and k.split("_", 1)[-1] in ("auc", "logloss", "gauc")]
+    found = [
+        (k.split("_", 1)[0], k.split("_", 1)[1], v)
+        for k, v in record.items()
+        if isinstance(v, float) and k.split("_", 1)[-1] in ("auc", "logloss", "gauc")
+    ]
     if not found:
         return ""
     return f"{found[0][0]} " + " ".join(f"{name} {v:.4f}" for split, name, v in found if split == found[0][0])
@@ -38,8 +41,14 @@ class Progress:
             from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
             from rich.progress import Progress as Bar
 
-            self.bar = Bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                           TextColumn("{task.fields[detail]}"), TimeRemainingColumn(), console=console)
+            self.bar = Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TextColumn("{task.fields[detail]}"),
+                TimeRemainingColumn(),
+                console=console,
+            )
 
     def __enter__(self) -> Progress:
         if self.bar is not None:
@@ -98,8 +107,12 @@ class Progress:
         seconds = self.t1 - self.t0
         if "task" in record:
             if self.bar is None:
-                self.console.print(f"{record['task']}: {self.rows:,} rows in {seconds:.1f}s", markup=False,
-                                   highlight=False, soft_wrap=True)
+                self.console.print(
+                    f"{record['task']}: {self.rows:,} rows in {seconds:.1f}s",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
             return
         best = "  (best so far)" if record.get("best") else ""
         self.last = _figures(record)
@@ -109,5 +122,10 @@ class Progress:
         rows_s = record.get("rows_per_s")
         self.console.print(
             f"epoch {record.get('epoch', '?')}/{self.epochs}  loss {record.get('train_loss', float('nan')):.4f}  "
-            f"{self.last}  {record.get('seconds', 0.0):.1f}s" + (f"  {rows_s:,.0f} rows/s" if rows_s is not None else "")
-            + best, markup=False, highlight=False, soft_wrap=True)
+            f"{self.last}  {record.get('seconds', 0.0):.1f}s"
+            + (f"  {rows_s:,.0f} rows/s" if rows_s is not None else "")
+            + best,
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )

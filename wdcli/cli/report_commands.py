@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from .common import (Group, _checked, app, command, count_option, err, fmt, guarded, input_problem, out,
-                     output_problem)
+from .common import Group, _checked, app, command, count_option, err, fmt, guarded, input_problem, out, output_problem
 
-runs_app = typer.Typer(cls=Group, help="Past runs side by side: `wdcli runs`, `wdcli runs diff A B`.", no_args_is_help=False)
+runs_app = typer.Typer(
+    cls=Group, help="Past runs side by side: `wdcli runs`, `wdcli runs diff A B`.", no_args_is_help=False
+)
 app.add_typer(runs_app, name="runs")
 RunsOpt = Annotated[Path, typer.Option("--runs", metavar="DIR", help="The folder of the runs.")]
 
@@ -32,17 +33,42 @@ def _folder(value: Path | None) -> Path | None:
 
 
 @command
-def report(run: Annotated[Optional[str], typer.Argument(metavar="RUN", help="Run folder, <spec>/<id>, <id>, or a spec's runs "
-                                                         "folder; default: the latest run.", show_default=False)] = None,
-           output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", callback=_html_file,
-                                                           help="HTML file; default: report.html "
-                                                           "in the run's folder.")] = None,
-           png: Annotated[Optional[Path], typer.Option("--png", metavar="DIR", callback=_folder, help="Also write every figure as a PNG file here.")] = None,
-           input: Annotated[Optional[Path], typer.Option("--input", metavar="FILE", callback=_checked(input_problem), readable=False,
-                                                          help="Plot scores of this labelled file instead "
-                                                          "of the run's test split.")] = None,
-           top: Annotated[int, count_option("--top", "Wide weights listed per kind.")] = 15,
-           runs: RunsOpt = Path("runs")) -> None:
+def report(
+    run: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="RUN",
+            help="Run folder, <spec>/<id>, <id>, or a spec's runs folder; default: the latest run.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            callback=_html_file,
+            help="HTML file; default: report.html in the run's folder.",
+        ),
+    ] = None,
+    png: Annotated[
+        Path | None,
+        typer.Option("--png", metavar="DIR", callback=_folder, help="Also write every figure as a PNG file here."),
+    ] = None,
+    input: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            metavar="FILE",
+            callback=_checked(input_problem),
+            readable=False,
+            help="Plot scores of this labelled file instead of the run's test split.",
+        ),
+    ] = None,
+    top: Annotated[int, count_option("--top", "Wide weights listed per kind.")] = 15,
+    runs: RunsOpt = Path("runs"),
+) -> None:
     """Write a run's report: one self-contained HTML page (metrics, ROC/PR, calibration, score histograms, learning
     curves, heaviest wide weights, per-group metrics). Needs matplotlib: the `report` extra."""
     from ..report import build_report
@@ -53,11 +79,14 @@ def report(run: Annotated[Optional[str], typer.Argument(metavar="RUN", help="Run
         err.print(f"wrote {p}", markup=False, highlight=False)
 
 
-def _runs_callback(ctx: typer.Context,
-                   spec: Annotated[Optional[str], typer.Option("--spec", help="Only the runs of this spec name.")] = None,
-                   sort: Annotated[str, typer.Option("--sort", help="time, auc, gauc, logloss, seconds, name or "
-                                                     "epochs (best first).")] = "time",
-                   runs: RunsOpt = Path("runs")) -> None:
+def _runs_callback(
+    ctx: typer.Context,
+    spec: Annotated[str | None, typer.Option("--spec", help="Only the runs of this spec name.")] = None,
+    sort: Annotated[
+        str, typer.Option("--sort", help="time, auc, gauc, logloss, seconds, name or epochs (best first).")
+    ] = "time",
+    runs: RunsOpt = Path("runs"),
+) -> None:
     """A table of past runs: id, time, spec, model, the settings that differ between them, metrics, seconds."""
     if ctx.invoked_subcommand is not None:
         return
@@ -72,14 +101,25 @@ def _runs_callback(ctx: typer.Context,
     keys = [k for k in differing(found) if not k.startswith("data.")][:8]
     t = Table(title=f"{len(found)} run{'s' if len(found) != 1 else ''} under {runs}/, by {sort}")
     for c in ("run", "time", "spec", "model", *keys, "split", "auc", "logloss", "gauc", "seconds", "epochs"):
-        t.add_column(c, justify="right" if c in ("auc", "logloss", "gauc", "seconds", "epochs") else "left",
-                     overflow="fold")
+        t.add_column(
+            c, justify="right" if c in ("auc", "logloss", "gauc", "seconds", "epochs") else "left", overflow="fold"
+        )
     for r in found:
         flat = flatten(r.spec)
         gauc = r.metric("gauc")
-        t.add_row(r.id, r.created.replace("T", " ")[:19], r.name, r.model, *[_short(flat.get(k)) for k in keys],
-                  r.split, fmt(r.metric("auc")), fmt(r.metric("logloss")), "" if math.isnan(gauc) else fmt(gauc),
-                  f"{r.seconds:.1f}", str(r.epochs))
+        t.add_row(
+            r.id,
+            r.created.replace("T", " ")[:19],
+            r.name,
+            r.model,
+            *[_short(flat.get(k)) for k in keys],
+            r.split,
+            fmt(r.metric("auc")),
+            fmt(r.metric("logloss")),
+            "" if math.isnan(gauc) else fmt(gauc),
+            f"{r.seconds:.1f}",
+            str(r.epochs),
+        )
     out.print(t)
 
 
@@ -88,9 +128,11 @@ runs_app.callback(invoke_without_command=True)(guarded(_runs_callback))
 
 @runs_app.command("diff")
 @guarded
-def diff(a: Annotated[str, typer.Argument(help="Run: folder, <spec>/<id> or <id>.", show_default=False)],
-         b: Annotated[str, typer.Argument(help="The run to compare it with.", show_default=False)],
-         runs: RunsOpt = Path("runs")) -> None:
+def diff(
+    a: Annotated[str, typer.Argument(help="Run: folder, <spec>/<id> or <id>.", show_default=False)],
+    b: Annotated[str, typer.Argument(help="The run to compare it with.", show_default=False)],
+    runs: RunsOpt = Path("runs"),
+) -> None:
     """What differs between two runs: their spec keys, and their metrics with the change from A to B."""
     from ..report import diff_runs, find_run, read_run
 
@@ -112,7 +154,9 @@ def diff(a: Annotated[str, typer.Argument(help="Run: folder, <spec>/<id> or <id>
         delta = vb - va
         whole = all(math.isnan(v) or v.is_integer() for v in (va, vb)) and k in ("rows", "epochs")
         show = (lambda v: "-" if math.isnan(v) else f"{int(v):,}") if whole else fmt
-        t.add_row(split, k, show(va), show(vb), "" if math.isnan(delta) else f"{delta:+,.0f}" if whole else f"{delta:+.4f}")
+        t.add_row(
+            split, k, show(va), show(vb), "" if math.isnan(delta) else f"{delta:+,.0f}" if whole else f"{delta:+.4f}"
+        )
     out.print(t)
 
 

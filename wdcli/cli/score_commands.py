@@ -6,36 +6,65 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from .common import (METRIC_KEYS, DeviceOpt, InputOpt, JsonOpt, ModelOpt, OutputOpt, QuietOpt, command, count_option,
-                     emit_json, err, fmt, load_scorer, metrics_table, note_model, out)
+from .common import (
+    METRIC_KEYS,
+    DeviceOpt,
+    InputOpt,
+    JsonOpt,
+    ModelOpt,
+    OutputOpt,
+    QuietOpt,
+    command,
+    count_option,
+    emit_json,
+    err,
+    fmt,
+    load_scorer,
+    metrics_table,
+    note_model,
+    out,
+)
 
 
 @command
-def eval(model: ModelOpt = None, input: InputOpt = ..., json_: JsonOpt = False, quiet: QuietOpt = False,
-         device: DeviceOpt = "auto") -> None:
+def eval(
+    model: ModelOpt = None,
+    input: InputOpt = ...,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+    device: DeviceOpt = "auto",
+) -> None:
     """AUC, log loss, accuracy, calibration and row count (and gAUC with a group column) on a labelled file."""
     from ..score.files import evaluate_file
 
     scorer = load_scorer(model, quiet, device)
     m = evaluate_file(model, input, scorer=scorer)
     if isinstance(m.get("auc"), float) and math.isnan(m["auc"]):
-        err.print(f"warning: AUC is undefined on {input}: every row has the same label", markup=False,
-                  highlight=False)
+        err.print(f"warning: AUC is undefined on {input}: every row has the same label", markup=False, highlight=False)
     if json_:
         emit_json(m)
         return
-    out.print(metrics_table(f"{scorer.artifact.path}", {input.name: m}, [*METRIC_KEYS, "calibration"]
-                            + (["gauc"] if "gauc" in m else [])))
+    out.print(
+        metrics_table(
+            f"{scorer.artifact.path}",
+            {input.name: m},
+            [*METRIC_KEYS, "calibration"] + (["gauc"] if "gauc" in m else []),
+        )
+    )
 
 
 @command
-def inspect(model: ModelOpt = None, top: Annotated[int, count_option("--top", "How many weights to list.")] = 15,
-            json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
+def inspect(
+    model: ModelOpt = None,
+    top: Annotated[int, count_option("--top", "How many weights to list.")] = 15,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
     """The model's shape, and what the wide part memorized: its heaviest features and crosses."""
     from ..artifact import load_artifact
     from ..score.inspect import heaviest_wide
@@ -46,19 +75,36 @@ def inspect(model: ModelOpt = None, top: Annotated[int, count_option("--top", "H
     p = cfg.param_counts()
     rows = heaviest_wide(art, top) if cfg.wide else {"cross": [], "single": [], "nonzero": 0}
     if json_:
-        emit_json({"path": str(art.path), "name": art.spec.name, "model": cfg.model, "parameters": p,
-                   "deep": {"tables": len(cfg.tables), "input_width": cfg.deep_input_width, "hidden": cfg.hidden}
-                   if cfg.deep else None,
-                   "wide": {"size": cfg.wide_size, "nonzero": rows["nonzero"],
-                            "heaviest_crosses": [{"weight": w, "name": n} for w, n in rows["cross"]],
-                            "heaviest_values": [{"weight": w, "name": n} for w, n in rows["single"]]}
-                   if cfg.wide else None})
+        emit_json(
+            {
+                "path": str(art.path),
+                "name": art.spec.name,
+                "model": cfg.model,
+                "parameters": p,
+                "deep": {"tables": len(cfg.tables), "input_width": cfg.deep_input_width, "hidden": cfg.hidden}
+                if cfg.deep
+                else None,
+                "wide": {
+                    "size": cfg.wide_size,
+                    "nonzero": rows["nonzero"],
+                    "heaviest_crosses": [{"weight": w, "name": n} for w, n in rows["cross"]],
+                    "heaviest_values": [{"weight": w, "name": n} for w, n in rows["single"]],
+                }
+                if cfg.wide
+                else None,
+            }
+        )
         return
-    out.print(f"[bold]{art.spec.name}[/] ({art.path}): model {cfg.model}, parameters {p['total']:,} "
-              f"(wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,})", highlight=False)
+    out.print(
+        f"[bold]{art.spec.name}[/] ({art.path}): model {cfg.model}, parameters {p['total']:,} "
+        f"(wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,})",
+        highlight=False,
+    )
     if cfg.deep:
-        out.print(f"deep: {len(cfg.tables)} tables, input width {cfg.deep_input_width}, hidden {cfg.hidden}, "
-                  f"{cfg.activation}, dropout {cfg.dropout}, batch norm {cfg.batch_norm}")
+        out.print(
+            f"deep: {len(cfg.tables)} tables, input width {cfg.deep_input_width}, hidden {cfg.hidden}, "
+            f"{cfg.activation}, dropout {cfg.dropout}, batch norm {cfg.batch_norm}"
+        )
     if not cfg.wide:
         return
     for title, key in (("heaviest crosses", "cross"), ("heaviest single values", "single")):
@@ -78,38 +124,54 @@ def inspect(model: ModelOpt = None, top: Annotated[int, count_option("--top", "H
 
 def _wrote(rows: int, output: Path | None, quiet: bool, extra: str = "") -> None:
     if not quiet:
-        err.print(f"wrote {rows:,} rows{extra} to {output if output is not None else 'stdout'}", markup=False,
-                  highlight=False)
+        err.print(
+            f"wrote {rows:,} rows{extra} to {output if output is not None else 'stdout'}", markup=False, highlight=False
+        )
 
 
 @command
-def predict(model: ModelOpt = None, input: InputOpt = ..., output: OutputOpt = None,
-            columns: Annotated[Optional[str], typer.Option(
-                "--columns", metavar="A,B", help="Comma-separated input columns to keep; default: all.")] = None,
-            batch_rows: Annotated[int, count_option("--batch-rows", "Rows scored per streamed batch.")] = 200_000,
-            quiet: QuietOpt = False, device: DeviceOpt = "auto") -> None:
+def predict(
+    model: ModelOpt = None,
+    input: InputOpt = ...,
+    output: OutputOpt = None,
+    columns: Annotated[
+        str | None,
+        typer.Option("--columns", metavar="A,B", help="Comma-separated input columns to keep; default: all."),
+    ] = None,
+    batch_rows: Annotated[int, count_option("--batch-rows", "Rows scored per streamed batch.")] = 200_000,
+    quiet: QuietOpt = False,
+    device: DeviceOpt = "auto",
+) -> None:
     """Score every row; the output keeps the input's columns (or --columns) and adds `score`."""
     from ..errors import DataError
     from ..score.files import predict_file
 
     keep = [c.strip() for c in columns.split(",")] if columns is not None else None
     if keep is not None and not all(keep):
-        raise DataError(f"--columns {columns!r}: a column name is empty; give names separated by commas, e.g. "
-                        "--columns id,age")
+        raise DataError(
+            f"--columns {columns!r}: a column name is empty; give names separated by commas, e.g. --columns id,age"
+        )
     scorer = load_scorer(model, quiet, device)
     rows = predict_file(model, input, output, keep, batch_rows, scorer=scorer)
     _wrote(rows, output, quiet)
 
 
 @command
-def rank(model: ModelOpt = None, input: InputOpt = ...,
-         group_by: Annotated[Optional[str], typer.Option(
-             "--group-by", metavar="COLUMN", help="Group column; default: the spec's label.group.")] = None,
-         top_k: Annotated[Optional[int], count_option("--top-k", "Keep the k best of each group; default: all.")] = None,
-         k: Annotated[Optional[int], count_option(
-             "--k", "The k of the metrics NDCG@k and HitRate@k; default: --top-k, else 10.")] = None,
-         output: OutputOpt = None, json_: JsonOpt = False, quiet: QuietOpt = False,
-         device: DeviceOpt = "auto") -> None:
+def rank(
+    model: ModelOpt = None,
+    input: InputOpt = ...,
+    group_by: Annotated[
+        str | None, typer.Option("--group-by", metavar="COLUMN", help="Group column; default: the spec's label.group.")
+    ] = None,
+    top_k: Annotated[int | None, count_option("--top-k", "Keep the k best of each group; default: all.")] = None,
+    k: Annotated[
+        int | None, count_option("--k", "The k of the metrics NDCG@k and HitRate@k; default: --top-k, else 10.")
+    ] = None,
+    output: OutputOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+    device: DeviceOpt = "auto",
+) -> None:
     """Score candidates, order each group best first, add `rank`; with labels, print ranking metrics.
 
     The ranked rows go to --output (or CSV on stdout); the metrics to stdout with --output, else to stderr.
@@ -119,8 +181,12 @@ def rank(model: ModelOpt = None, input: InputOpt = ...,
     scorer = load_scorer(model, quiet, device)
     ranked = rank_file(model, input, output, group_by, top_k, k, scorer=scorer)
     if not ranked.streamed and not quiet:
-        err.print(f"note: {input} is not grouped by its group column, so it was ranked in memory; sort it by that "
-                  "column to rank it in bounded memory", markup=False, highlight=False)
+        err.print(
+            f"note: {input} is not grouped by its group column, so it was ranked in memory; sort it by that "
+            "column to rank it in bounded memory",
+            markup=False,
+            highlight=False,
+        )
     _wrote(ranked.rows, output, quiet, f" of {ranked.groups:,} groups")
     if ranked.note is not None:
         err.print(f"note: {ranked.note}", markup=False, highlight=False)

@@ -3,28 +3,43 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from .common import (InputOpt, JsonOpt, _checked, command, count_option, emit_json, err, fmt, input_problem, out,
-                     output_problem)
+from .common import (
+    InputOpt,
+    JsonOpt,
+    _checked,
+    command,
+    count_option,
+    emit_json,
+    err,
+    fmt,
+    input_problem,
+    out,
+    output_problem,
+)
 
 VERIFY_FAILED = 3  # the exit code of a model that may not be served (docs/errors.md)
-RunArg = Annotated[Path, typer.Argument(metavar="RUN", help="A run folder, or runs/NAME for its latest run.",
-                                        show_default=False)]
+RunArg = Annotated[
+    Path, typer.Argument(metavar="RUN", help="A run folder, or runs/NAME for its latest run.", show_default=False)
+]
 
 
 def _threshold(flag: str, text: str):
-    return Annotated[Optional[float], typer.Option(flag, metavar="X", help=text + " Default: the new run's spec "
-                                                   "(verify:).", show_default=False)]
+    return Annotated[
+        float | None,
+        typer.Option(flag, metavar="X", help=text + " Default: the new run's spec (verify:).", show_default=False),
+    ]
 
 
 def _port(value: int) -> int:
     if not 1 <= value <= 65535:
-        raise typer.BadParameter(f"must be 1 or more (got {value})" if value < 1 else
-                                 f"must be at most 65,535 (got {value:,})")
+        raise typer.BadParameter(
+            f"must be 1 or more (got {value})" if value < 1 else f"must be at most 65,535 (got {value:,})"
+        )
     return value
 
 
@@ -41,25 +56,34 @@ def _export_folder(value):
 
 
 @command
-def verify(new: RunArg,
-           baseline: Annotated[Path, typer.Option("--baseline", metavar="DIR", help="The run it would replace.",
-                                                  show_default=False)] = ...,
-           input: InputOpt = ...,
-           max_auc_drop: _threshold("--max-auc-drop", "Largest AUC drop allowed.") = None,
-           max_logloss_increase: _threshold("--max-logloss-increase", "Largest log loss increase allowed.") = None,
-           max_calibration_error: _threshold("--max-calibration-error", "Largest |mean score / base rate - 1|.") = None,
-           max_gauc_drop: _threshold("--max-gauc-drop", "Largest gAUC drop allowed (with a group column).") = None,
-           moved_by: _threshold("--moved-by", "A score moved when it changed by more than this.") = None,
-           max_moved_share: _threshold("--max-moved-share", "Largest share of rows whose score moved.") = None,
-           max_psi: _threshold("--max-psi", "Largest population stability index of the scores.") = None,
-           json_: JsonOpt = False) -> None:
+def verify(
+    new: RunArg,
+    baseline: Annotated[
+        Path, typer.Option("--baseline", metavar="DIR", help="The run it would replace.", show_default=False)
+    ] = ...,
+    input: InputOpt = ...,
+    max_auc_drop: _threshold("--max-auc-drop", "Largest AUC drop allowed.") = None,
+    max_logloss_increase: _threshold("--max-logloss-increase", "Largest log loss increase allowed.") = None,
+    max_calibration_error: _threshold("--max-calibration-error", "Largest |mean score / base rate - 1|.") = None,
+    max_gauc_drop: _threshold("--max-gauc-drop", "Largest gAUC drop allowed (with a group column).") = None,
+    moved_by: _threshold("--moved-by", "A score moved when it changed by more than this.") = None,
+    max_moved_share: _threshold("--max-moved-share", "Largest share of rows whose score moved.") = None,
+    max_psi: _threshold("--max-psi", "Largest population stability index of the scores.") = None,
+    json_: JsonOpt = False,
+) -> None:
     """May RUN replace the baseline? Both score the labelled rows of --input; exit 0 if every check passes,
     3 if one fails (with a table saying which)."""
     from ..score.verify import verify_runs
 
-    overrides = dict(max_auc_drop=max_auc_drop, max_logloss_increase=max_logloss_increase,
-                     max_calibration_error=max_calibration_error, max_gauc_drop=max_gauc_drop, moved_by=moved_by,
-                     max_moved_share=max_moved_share, max_psi=max_psi)
+    overrides = dict(
+        max_auc_drop=max_auc_drop,
+        max_logloss_increase=max_logloss_increase,
+        max_calibration_error=max_calibration_error,
+        max_gauc_drop=max_gauc_drop,
+        moved_by=moved_by,
+        max_moved_share=max_moved_share,
+        max_psi=max_psi,
+    )
     v = verify_runs(new, baseline, input, overrides)
     if json_:
         emit_json(v.to_dict())
@@ -68,81 +92,144 @@ def verify(new: RunArg,
         for c in ("check", "new", "baseline", "rule", "result"):
             t.add_column(c, justify="left" if c in ("check", "rule", "result") else "right")
         for c in v.checks:
-            t.add_row(c.name, fmt(c.new), "" if c.baseline is None else fmt(c.baseline), c.limit,
-                      "[green]pass[/]" if c.passed else "[bold red]FAIL[/]")
+            t.add_row(
+                c.name,
+                fmt(c.new),
+                "" if c.baseline is None else fmt(c.baseline),
+                c.limit,
+                "[green]pass[/]" if c.passed else "[bold red]FAIL[/]",
+            )
         out.print(t)
         if v.passed:
             out.print(f"ok: {new} may replace {baseline}", markup=False, highlight=False)
         else:
-            err.print(f"not verified: {', '.join(v.failed)} failed; {new} should not be served",
-                      markup=False, highlight=False)
+            err.print(
+                f"not verified: {', '.join(v.failed)} failed; {new} should not be served", markup=False, highlight=False
+            )
     if not v.passed:
         raise typer.Exit(VERIFY_FAILED)
 
 
 @command
-def serve(model: Annotated[Optional[Path], typer.Option(
-              "--model", metavar="DIR", help="A run folder, or a folder with a LATEST pointer (runs/apps), watched "
-                                             "for new runs; default: the latest run of any spec (runs/LATEST).")] = None,
-          host: Annotated[str, typer.Option("--host", metavar="HOST", help="Address to bind; 0.0.0.0 exposes the "
-                                                                           "server to the network.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option("--port", metavar="PORT", callback=_port)] = 8000,
-          workers: Annotated[int, count_option("--workers", "Processes, each with the model.")] = 1,
-          threads: Annotated[int, count_option("--threads", "Torch threads per worker.")] = 1,
-          batch_window_ms: Annotated[float, typer.Option(
-              "--batch-window-ms", metavar="MS", min=0,
-              help="How long a batch waits for requests still being received.")] = 2.0,
-          max_batch: Annotated[int, count_option("--max-batch", "Candidates per micro-batch.")] = 8192,
-          max_candidates: Annotated[int, count_option("--max-candidates", "Candidates per request.")] = 100_000,
-          max_body_mb: Annotated[float, typer.Option("--max-body-mb", metavar="MB", callback=_positive,
-                                                     help="Request body limit.")] = 32.0,
-          no_watch: Annotated[bool, typer.Option("--no-watch", help="Do not reload when --model points at a new "
-                                                                      "run (POST /reload still does).")] = False,
-          watch_interval: Annotated[float, typer.Option("--watch-interval", metavar="SECONDS", callback=_positive,
-                                                        help="How often to look for a new run.")] = 2.0,
-          verify_input: Annotated[Optional[Path], typer.Option(
-              "--verify-input", metavar="FILE", callback=_checked(input_problem), readable=False,
-              help="Labelled holdout: a new run is served only if it passes `verify` against the current one.")] = None,
-          access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
-          check: Annotated[bool, typer.Option("--check", help="Load the model and check the options, then exit "
-                                                              "without serving.")] = False) -> None:
+def serve(
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            metavar="DIR",
+            help="A run folder, or a folder with a LATEST pointer (runs/apps), watched "
+            "for new runs; default: the latest run of any spec (runs/LATEST).",
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", metavar="HOST", help="Address to bind; 0.0.0.0 exposes the server to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="PORT", callback=_port)] = 8000,
+    workers: Annotated[int, count_option("--workers", "Processes, each with the model.")] = 1,
+    threads: Annotated[int, count_option("--threads", "Torch threads per worker.")] = 1,
+    batch_window_ms: Annotated[
+        float,
+        typer.Option(
+            "--batch-window-ms", metavar="MS", min=0, help="How long a batch waits for requests still being received."
+        ),
+    ] = 2.0,
+    max_batch: Annotated[int, count_option("--max-batch", "Candidates per micro-batch.")] = 8192,
+    max_candidates: Annotated[int, count_option("--max-candidates", "Candidates per request.")] = 100_000,
+    max_body_mb: Annotated[
+        float, typer.Option("--max-body-mb", metavar="MB", callback=_positive, help="Request body limit.")
+    ] = 32.0,
+    no_watch: Annotated[
+        bool,
+        typer.Option("--no-watch", help="Do not reload when --model points at a new run (POST /reload still does)."),
+    ] = False,
+    watch_interval: Annotated[
+        float,
+        typer.Option(
+            "--watch-interval", metavar="SECONDS", callback=_positive, help="How often to look for a new run."
+        ),
+    ] = 2.0,
+    verify_input: Annotated[
+        Path | None,
+        typer.Option(
+            "--verify-input",
+            metavar="FILE",
+            callback=_checked(input_problem),
+            readable=False,
+            help="Labelled holdout: a new run is served only if it passes `verify` against the current one.",
+        ),
+    ] = None,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Load the model and check the options, then exit without serving.")
+    ] = False,
+) -> None:
     """Serve a model over HTTP: POST /predict, /rank, /reload; GET /health, /metadata, /metrics."""
     from ..errors import WdcliError
 
     try:
-        from ..serve.app import ServeConfig, Server, serve as run_server
+        from ..serve.app import ServeConfig, Server
+        from ..serve.app import serve as run_server
     except ImportError as e:
-        raise WdcliError(f"wdcli serve needs the serve extra ({e.name} is not installed): "
-                         "pip install 'wdcli[serve]'") from None
-    config = ServeConfig(str(model) if model else None, host, port, workers, batch_window_ms, max_batch,
-                         max_candidates, max_body_mb, not no_watch, watch_interval,
-                         str(verify_input) if verify_input else None, threads, access_log)
+        raise WdcliError(
+            f"wdcli serve needs the serve extra ({e.name} is not installed): pip install 'wdcli[serve]'"
+        ) from None
+    config = ServeConfig(
+        str(model) if model else None,
+        host,
+        port,
+        workers,
+        batch_window_ms,
+        max_batch,
+        max_candidates,
+        max_body_mb,
+        not no_watch,
+        watch_interval,
+        str(verify_input) if verify_input else None,
+        threads,
+        access_log,
+    )
     server = Server(config)  # load (and check) the model here, so that a bad folder is a clear error
     if check:
-        out.print(f"ok: {server.models.current.path} loads; `wdcli serve` would serve it on http://{host}:{port}",
-                  markup=False, highlight=False)
+        out.print(
+            f"ok: {server.models.current.path} loads; `wdcli serve` would serve it on http://{host}:{port}",
+            markup=False,
+            highlight=False,
+        )
         return
-    err.print(f"serving {server.models.current.path} on http://{host}:{port} ({workers} worker"
-              f"{'s' if workers > 1 else ''}; watching for new runs: {'no' if no_watch else 'yes'})",
-              markup=False, highlight=False)
+    err.print(
+        f"serving {server.models.current.path} on http://{host}:{port} ({workers} worker"
+        f"{'s' if workers > 1 else ''}; watching for new runs: {'no' if no_watch else 'yes'})",
+        markup=False,
+        highlight=False,
+    )
     if workers > 1:
         server = None  # (each worker loads its own; the parent only supervises them)
     run_server(config, server)
 
 
 @command
-def export(model: RunArg,
-           format: Annotated[str, typer.Option("--format", metavar="FORMAT", help="onnx")] = "onnx",
-           output: Annotated[Optional[Path], typer.Option(
-               "--output", metavar="FOLDER", callback=_export_folder,
-               help="Folder to write; default: exports/<name>/<run id>.")] = None,
-           force: Annotated[bool, typer.Option("--force", help="Replace what --output FOLDER holds.")] = False) -> None:
+def export(
+    model: RunArg,
+    format: Annotated[str, typer.Option("--format", metavar="FORMAT", help="onnx")] = "onnx",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            metavar="FOLDER",
+            callback=_export_folder,
+            help="Folder to write; default: exports/<name>/<run id>.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace what --output FOLDER holds.")] = False,
+) -> None:
     """Write the model as ONNX (inputs: the encoded tensors) and its fitted pipeline as JSON, for other runtimes."""
     from ..errors import WdcliError
     from ..export import export_run
 
     if output is not None and output.is_dir() and any(output.iterdir()) and not force:
-        raise WdcliError(f"{output} already holds files; pass --force to replace them (once the export is "
-                         "complete), or choose another --output")
+        raise WdcliError(
+            f"{output} already holds files; pass --force to replace them (once the export is "
+            "complete), or choose another --output"
+        )
     folder = export_run(model, output, format)
     out.print(f"exported: {folder} (model.onnx, pipeline.json, signature.json)", markup=False, highlight=False)

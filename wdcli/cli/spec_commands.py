@@ -23,22 +23,35 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False) -> None:
     cfg, p = c.config, c.config.param_counts()
     rows = plan_rows(c.fitted, c.config)
     if json_:
-        emit_json({"spec": str(spec), "name": c.spec.name, "valid": True, "rows": c.rows, "model": c.spec.model,
-                   "features": [dict(zip(("feature", "kind", "ids", "wide", "deep"), r)) for r in rows],
-                   "wide_size": cfg.wide_size, "deep_input_width": cfg.deep_input_width if cfg.deep else 0,
-                   "hidden": cfg.hidden, "parameters": p})
+        emit_json(
+            {
+                "spec": str(spec),
+                "name": c.spec.name,
+                "valid": True,
+                "rows": c.rows,
+                "model": c.spec.model,
+                "features": [dict(zip(("feature", "kind", "ids", "wide", "deep"), r)) for r in rows],
+                "wide_size": cfg.wide_size,
+                "deep_input_width": cfg.deep_input_width if cfg.deep else 0,
+                "hidden": cfg.hidden,
+                "parameters": p,
+            }
+        )
         return
-    t = Table(title=f"{c.spec.name}: {c.rows['train']:,} training rows, "
-                    + ", ".join(f"{v:,} {k}" for k, v in c.rows.items() if k != "train"))
+    t = Table(
+        title=f"{c.spec.name}: {c.rows['train']:,} training rows, "
+        + ", ".join(f"{v:,} {k}" for k, v in c.rows.items() if k != "train")
+    )
     for name in PLAN_COLUMNS:
         t.add_column(name, overflow="fold")
     for row in rows:
         t.add_row(*row)
     out.print(t)
-    out.print(f"model: {c.spec.model}   wide dimension: {cfg.wide_size:,}   deep input width: "
-              f"{cfg.deep_input_width if cfg.deep else 0}   hidden: {cfg.hidden}")
-    out.print(f"parameters: wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,}, "
-              f"total {p['total']:,}")
+    out.print(
+        f"model: {c.spec.model}   wide dimension: {cfg.wide_size:,}   deep input width: "
+        f"{cfg.deep_input_width if cfg.deep else 0}   hidden: {cfg.hidden}"
+    )
+    out.print(f"parameters: wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,}, total {p['total']:,}")
     out.print(f"[green]ok[/]: {spec} is valid", highlight=False)
 
 

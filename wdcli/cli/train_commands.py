@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from .common import (METRIC_KEYS, JsonOpt, Progress, SetOpt, SpecArg, command, count_option, emit_json, err, fmt,
-                     metrics_table, out, output_problem)
+from .common import (
+    METRIC_KEYS,
+    JsonOpt,
+    Progress,
+    SetOpt,
+    SpecArg,
+    command,
+    count_option,
+    emit_json,
+    err,
+    fmt,
+    metrics_table,
+    out,
+    output_problem,
+)
 
 
 def _folder(value):
@@ -28,24 +41,46 @@ def print_defaults(spec) -> None:
 
 
 @command
-def train(spec: SpecArg, set: SetOpt = None,
-          output: Annotated[Optional[Path], typer.Option(
-              "--output", metavar="DIR", callback=_folder,
-              help="Write the run to this folder instead of runs/NAME/RUN_ID (an existing one needs --force).")] = None,
-          force: Annotated[bool, typer.Option("--force", help="Replace the run already in --output DIR.")] = False,
-          resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
-          warm_start: Annotated[Optional[Path], typer.Option(
-              "--warm-start", metavar="DIR", help="Start from this previous run's weights and optimizer state (a run folder, "
-                                   "or runs/NAME for its latest).")] = None,
-          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
-          json_: JsonOpt = False,
-          device: Annotated[Optional[str], typer.Option(
-              "--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps (sets train.device).")] = None,
-          nproc: Annotated[Optional[int], count_option(
-              "--nproc", "Train in N processes on this machine (data parallel, as torchrun starts them).")] = None,
-          log: Annotated[Optional[list[str]], typer.Option("--log", metavar="NAME", help="Also log the run to mlflow "
-                                                           "or tensorboard (repeatable; adds to train.log).")] = None
-          ) -> None:
+def train(
+    spec: SpecArg,
+    set: SetOpt = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            metavar="DIR",
+            callback=_folder,
+            help="Write the run to this folder instead of runs/NAME/RUN_ID (an existing one needs --force).",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the run already in --output DIR.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
+    warm_start: Annotated[
+        Path | None,
+        typer.Option(
+            "--warm-start",
+            metavar="DIR",
+            help="Start from this previous run's weights and optimizer state (a run folder, "
+            "or runs/NAME for its latest).",
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+    json_: JsonOpt = False,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps (sets train.device)."),
+    ] = None,
+    nproc: Annotated[
+        int | None,
+        count_option("--nproc", "Train in N processes on this machine (data parallel, as torchrun starts them)."),
+    ] = None,
+    log: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--log", metavar="NAME", help="Also log the run to mlflow or tensorboard (repeatable; adds to train.log)."
+        ),
+    ] = None,
+) -> None:
     """Fit the pipeline, train the model, save the run and print the final metrics.
 
     Progress shows as a live bar on a terminal, and as one line per epoch when piped.
@@ -70,40 +105,65 @@ def train(spec: SpecArg, set: SetOpt = None,
         quiet = True
     if output is not None and output.is_dir() and any(output.iterdir()) and not force:
         what = "a run" if (output / "manifest.json").exists() else "files"
-        raise ArtifactError(f"{output} already holds {what}; pass --force to replace it (the new run replaces it "
-                            "only once it is complete), or choose another --output")
+        raise ArtifactError(
+            f"{output} already holds {what}; pass --force to replace it (the new run replaces it "
+            "only once it is complete), or choose another --output"
+        )
     ckpt = checkpoint_path(s, output)
     if resume and not ckpt.exists():
         err.print(f"no checkpoint at {ckpt}: training from the start", markup=False, highlight=False)
     elif not resume and ckpt.exists():
-        err.print(f"note: {ckpt} holds an interrupted run; it will be replaced (--resume continues it instead)",
-                  markup=False, highlight=False)
+        err.print(
+            f"note: {ckpt} holds an interrupted run; it will be replaced (--resume continues it instead)",
+            markup=False,
+            highlight=False,
+        )
     elif resume:
         err.print(f"resuming from {ckpt}", markup=False, highlight=False)
     if int(os.environ.get("RANK", 0)) == 0:  # (the first process speaks)
         print_defaults(s)
     replacing = output is not None and output.is_dir() and any(output.iterdir())
     with Progress(err, quiet) as progress:  # Ctrl-C: the progress stops here, then `command` says how to resume
-        result, path = run_training(s, output=output, reporter=progress, resume=resume,
-                                    warm_from=warm_start)
+        result, path = run_training(s, output=output, reporter=progress, resume=resume, warm_from=warm_start)
     if result.runtime is not None and not result.runtime.main:
         return
     if replacing:
         err.print(f"replaced the previous contents of {output}", markup=False, highlight=False)
     if json_:
-        emit_json({"path": str(path), "name": s.name, "model": s.model, "epochs": len(result.history),
-                   "seconds": result.seconds, "metrics": result.metrics, "history": result.history,
-                   **({"warm_start": result.warm_start} if result.warm_start else {})})
+        emit_json(
+            {
+                "path": str(path),
+                "name": s.name,
+                "model": s.model,
+                "epochs": len(result.history),
+                "seconds": result.seconds,
+                "metrics": result.metrics,
+                "history": result.history,
+                **({"warm_start": result.warm_start} if result.warm_start else {}),
+            }
+        )
         return
     if result.warm_start:
         out.print(warm_table(result.warm_start))
-    out.print(metrics_table(f"{s.name}: {s.model}, {len(result.history)} epochs in {result.seconds:.1f}s",
-                             result.metrics, METRIC_KEYS))
+    out.print(
+        metrics_table(
+            f"{s.name}: {s.model}, {len(result.history)} epochs in {result.seconds:.1f}s", result.metrics, METRIC_KEYS
+        )
+    )
     out.print(f"saved: {path}", markup=False, highlight=False)
 
 
-def _spawn(nproc: int, spec: Path, overrides: list[str], output: Path | None, force: bool, resume: bool,
-           quiet: bool, json_: bool, warm_start: Path | None) -> int:
+def _spawn(
+    nproc: int,
+    spec: Path,
+    overrides: list[str],
+    output: Path | None,
+    force: bool,
+    resume: bool,
+    quiet: bool,
+    json_: bool,
+    warm_start: Path | None,
+) -> int:
     """Run this training in `nproc` processes on this machine, as torchrun would start them (RANK, WORLD_SIZE,
     MASTER_ADDR, ... in their environment); returns the first failing process's exit code, else 0. A process
     that fails stops the others."""
@@ -123,14 +183,25 @@ def _spawn(nproc: int, spec: Path, overrides: list[str], output: Path | None, fo
     args += ["--warm-start", str(warm_start)] if warm_start else []
     threads = str(max(1, (os.cpu_count() or 1) // nproc))
     if not quiet:
-        err.print(f"starting {nproc} processes (data parallel, {threads} thread{'s' if threads != '1' else ''} each)",
-                  markup=False, highlight=False)
+        err.print(
+            f"starting {nproc} processes (data parallel, {threads} thread{'s' if threads != '1' else ''} each)",
+            markup=False,
+            highlight=False,
+        )
     procs = []
     for rank in range(nproc):
-        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc),
-               "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-               # threads of a process that waits for the others to sleep, not spin on cores the others need
-               "OMP_NUM_THREADS": threads, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        env = {
+            **os.environ,
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(nproc),
+            "LOCAL_WORLD_SIZE": str(nproc),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            # threads of a process that waits for the others to sleep, not spin on cores the others need
+            "OMP_NUM_THREADS": threads,
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+        }
         procs.append(subprocess.Popen(args, env=env))
     code = 0
     try:
@@ -150,13 +221,17 @@ def _spawn(nproc: int, spec: Path, overrides: list[str], output: Path | None, fo
 
 def warm_table(report: dict) -> Table:
     """What a warm start carried over, per feature (ids)."""
-    t = Table(title=f"warm start from {report['from']}: mlp {report['mlp']}, optimizer state {report['optimizer_state']}")
+    t = Table(
+        title=f"warm start from {report['from']}: mlp {report['mlp']}, optimizer state {report['optimizer_state']}"
+    )
     for c in ("feature", "carried", "new", "dropped"):
         t.add_column(c, justify="left" if c == "feature" else "right")
     t.add_column("note")
     for name, r in report["features"].items():
         t.add_row(name, fmt(r["carried"]), fmt(r["new"]), fmt(r["dropped"]), r.get("note", ""))
     return t
+
+
 def _log_overrides(spec: Path, overrides: list[str], log: list[str]) -> list[str]:
     """--log NAME as a `train.log` override that adds NAME to the trackers the spec (and --set) already name."""
     if not log:
@@ -184,6 +259,12 @@ def compare(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False) -> None:
     for c in ("model", "AUC", "log loss", "parameters", "train seconds", "epochs"):
         t.add_column(c, justify="right")
     for r in rows:
-        t.add_row(r["model"], fmt(r[f"{split}_auc"]), fmt(r[f"{split}_logloss"]), fmt(r["parameters"]),
-                  f"{r['seconds']:.1f}", str(r["epochs"]))
+        t.add_row(
+            r["model"],
+            fmt(r[f"{split}_auc"]),
+            fmt(r[f"{split}_logloss"]),
+            fmt(r["parameters"]),
+            f"{r['seconds']:.1f}",
+            str(r["epochs"]),
+        )
     out.print(t)

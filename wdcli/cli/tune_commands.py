@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -20,20 +20,38 @@ def _folder(value):
 
 
 @command
-def tune(spec: SpecArg, set: SetOpt = None,
-         trials: Annotated[Optional[int], count_option(
-             "--trials", "Trials in the study (default: the spec's tune.trials, 20); a resumed study runs the rest.")
-         ] = None,
-         space: Annotated[Optional[list[str]], typer.Option(
-             "--space", metavar="KEY=RANGE", help="Search a key, e.g. 'train.deep_optimizer.lr={log_uniform: [0.001, "
-             "0.3]}' (or uniform, int, log_int, choice); repeatable; adds to the spec's tune.space.")] = None,
-         study: Annotated[Optional[Path], typer.Option(
-             "--study", metavar="DIR", callback=_folder,
-             help="Folder of the study (study.db) and best.yaml; default: runs/NAME/tune.")] = None,
-         fresh: Annotated[bool, typer.Option("--fresh", help="Delete the study there and start a new one.")] = False,
-         top: Annotated[int, count_option("--top", "Rows in the table of the best trials.")] = 10,
-         json_: JsonOpt = False,
-         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False) -> None:
+def tune(
+    spec: SpecArg,
+    set: SetOpt = None,
+    trials: Annotated[
+        int | None,
+        count_option(
+            "--trials", "Trials in the study (default: the spec's tune.trials, 20); a resumed study runs the rest."
+        ),
+    ] = None,
+    space: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--space",
+            metavar="KEY=RANGE",
+            help="Search a key, e.g. 'train.deep_optimizer.lr={log_uniform: [0.001, "
+            "0.3]}' (or uniform, int, log_int, choice); repeatable; adds to the spec's tune.space.",
+        ),
+    ] = None,
+    study: Annotated[
+        Path | None,
+        typer.Option(
+            "--study",
+            metavar="DIR",
+            callback=_folder,
+            help="Folder of the study (study.db) and best.yaml; default: runs/NAME/tune.",
+        ),
+    ] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Delete the study there and start a new one.")] = False,
+    top: Annotated[int, count_option("--top", "Rows in the table of the best trials.")] = 10,
+    json_: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+) -> None:
     """Search the spec's settings on the training and validation rows (never the test rows), stop bad trials
     early, and write the best trial's spec (best.yaml), which `wdcli train` takes.
 
@@ -49,14 +67,22 @@ def tune(spec: SpecArg, set: SetOpt = None,
         if display:
             display.bar.stop()
     if json_:
-        emit_json({"metric": result.metric, "study": str(result.study),
-                   "best_spec": str(result.best_spec) if result.best_spec else None, "ran": result.ran,
-                   "trials": result.rows})
+        emit_json(
+            {
+                "metric": result.metric,
+                "study": str(result.study),
+                "best_spec": str(result.best_spec) if result.best_spec else None,
+                "ran": result.ran,
+                "trials": result.rows,
+            }
+        )
         return
     out.print(best_table(result, top))
     counts = {s: sum(r["state"] == s for r in result.rows) for s in ("complete", "pruned", "failed")}
-    out.print(f"{len(result.rows)} trials ({counts['complete']} complete, {counts['pruned']} pruned, "
-              f"{counts['failed']} failed; {result.ran} run now), study: {result.study}")
+    out.print(
+        f"{len(result.rows)} trials ({counts['complete']} complete, {counts['pruned']} pruned, "
+        f"{counts['failed']} failed; {result.ran} run now), study: {result.study}"
+    )
     if result.best_spec is None:
         from ..errors import WdcliError
 
@@ -71,8 +97,13 @@ def best_table(result, top: int) -> Table:
     for c in ("trial", result.metric, "epochs", "seconds", *short_names(keys)):
         t.add_column(c, justify="right", overflow="fold")
     for r in rows:
-        t.add_row(str(r["trial"]), fmt(r["value"]), _epochs(r), f"{r['seconds'] or 0:.0f}",
-                  *[_short(r["params"].get(k)) for k in keys])
+        t.add_row(
+            str(r["trial"]),
+            fmt(r["value"]),
+            _epochs(r),
+            f"{r['seconds'] or 0:.0f}",
+            *[_short(r["params"].get(k)) for k in keys],
+        )
     return t
 
 
@@ -106,8 +137,15 @@ class TuneDisplay:
     def __init__(self):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err, transient=True)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
         self.trials = self.epoch = None
         self.last = ""
 
@@ -121,29 +159,35 @@ class TuneDisplay:
         self.t0 = time.perf_counter()
         if self.epoch is None:
             self.epoch = self.bar.add_task("", total=rows, info="")
-        self.bar.reset(self.epoch, total=rows, description=f"trial {self.number} epoch {epoch}/{epochs}",
-                       info=self.last)
+        self.bar.reset(
+            self.epoch, total=rows, description=f"trial {self.number} epoch {epoch}/{epochs}", info=self.last
+        )
 
     def advance(self, rows: int, loss: float) -> None:
         self.bar.update(self.epoch, advance=rows, info=f"loss {loss:.4f}  {self.last}")
 
     def end_epoch(self, record: dict) -> None:
-        self.last = "  ".join(f"{k.split('_', 1)[1]} {v:.4f}" for k, v in record.items()
-                              if k.startswith("validation_") and isinstance(v, float))
+        self.last = "  ".join(
+            f"{k.split('_', 1)[1]} {v:.4f}"
+            for k, v in record.items()
+            if k.startswith("validation_") and isinstance(v, float)
+        )
 
     def end_trial(self, row: dict, best: dict | None) -> None:
         from rich.markup import escape
 
-        params = "  ".join(f"{name}={_short(v)}" for name, v in zip(short_names(list(row["params"])),
-                                                                       row["params"].values()))
+        params = "  ".join(
+            f"{name}={_short(v)}" for name, v in zip(short_names(list(row["params"])), row["params"].values())
+        )
         if row["state"] == "complete":
             what = f"[bold]{row['value']:.4f}[/] in {row['epochs']} epochs"
         elif row["state"] == "pruned":
             what = f"[yellow]pruned[/] after epoch {row['epochs']}"
         else:
             what = f"[red]failed[/]: {escape(row.get('error', ''))}"
-        self.bar.console.print(f"trial {row['trial']:>3}  {what}  ({row['seconds']:.0f}s)  {escape(params)}",
-                               highlight=False)
+        self.bar.console.print(
+            f"trial {row['trial']:>3}  {what}  ({row['seconds']:.0f}s)  {escape(params)}", highlight=False
+        )
         self.bar.advance(self.trials)
         if best is not None:
             self.bar.update(self.trials, info=f"best {best['value']:.4f} (trial {best['trial']})")

@@ -36,7 +36,7 @@ class Bag:
 
     def slice(self, a: int, b: int) -> Bag:
         lo, hi = int(self.offsets[a]), int(self.offsets[b])
-        return Bag(self.ids[lo:hi], self.offsets[a:b + 1] - lo, self.weights[lo:hi])
+        return Bag(self.ids[lo:hi], self.offsets[a : b + 1] - lo, self.weights[lo:hi])
 
     def to(self, device: torch.device, non_blocking: bool = False) -> Bag:
         return Bag(*(t.to(device, non_blocking=non_blocking) for t in (self.ids, self.offsets, self.weights)))
@@ -65,8 +65,14 @@ class Batch:
 
     def _map(self, dense_fn, bag_fn, group: np.ndarray | None) -> Batch:
         f = lambda a: None if a is None else dense_fn(a)  # noqa: E731
-        return Batch(f(self.sparse), {k: bag_fn(b) for k, b in self.multi.items()}, f(self.dense), f(self.label),
-                     f(self.weight), group)
+        return Batch(
+            f(self.sparse),
+            {k: bag_fn(b) for k, b in self.multi.items()},
+            f(self.dense),
+            f(self.label),
+            f(self.weight),
+            group,
+        )
 
     def chunks(self, rows: int = 1024) -> Iterator[Batch]:
         """Consecutive slices of at most `rows` rows (about 1,000 keeps the MLP's activations in cache)."""
@@ -82,8 +88,9 @@ class Batch:
         return self._map(lambda x: x[a:b], lambda bag: bag.slice(a, min(b, len(self))), group)
 
     def to(self, device: torch.device, non_blocking: bool = False) -> Batch:
-        return self._map(lambda a: a.to(device, non_blocking=non_blocking), lambda b: b.to(device, non_blocking),
-                         self.group)
+        return self._map(
+            lambda a: a.to(device, non_blocking=non_blocking), lambda b: b.to(device, non_blocking), self.group
+        )
 
     def pin_memory(self) -> Batch:
         return self._map(lambda a: a.pin_memory(), lambda b: b.pin_memory(), self.group)

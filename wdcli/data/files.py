@@ -67,7 +67,7 @@ class Files:
     def chunks(self, rows: int) -> list[Chunk]:
         """The files' rows in chunks of at most `rows`, in file order (up to the limit)."""
         out = []
-        for i, (path, n) in enumerate(zip(self.paths, self.counts)):
+        for i, (_path, n) in enumerate(zip(self.paths, self.counts)):
             if self.limit is not None and i > self.limit[0]:
                 break
             end = self.limit[1] if self.limit is not None and i == self.limit[0] else n
@@ -78,11 +78,13 @@ class Files:
         """The rows of a chunk that belong to this part."""
         if self.rule is None:
             return frame
-        return frame.filter(pl.Series(self.rule.parts(frame, self.paths[chunk.file], chunk.start)
-                                      == PARTS.index(self.part)))
+        return frame.filter(
+            pl.Series(self.rule.parts(frame, self.paths[chunk.file], chunk.start) == PARTS.index(self.part))
+        )
 
-    def frames(self, rows: int = 250_000, chunks: list[Chunk] | None = None, reader: ChunkReader | None = None
-               ) -> Iterator[pl.DataFrame]:
+    def frames(
+        self, rows: int = 250_000, chunks: list[Chunk] | None = None, reader: ChunkReader | None = None
+    ) -> Iterator[pl.DataFrame]:
         """The part's rows, chunk by chunk (all chunks in file order by default)."""
         reader = reader or ChunkReader(self.paths)
         for c in chunks if chunks is not None else self.chunks(rows):
@@ -93,8 +95,11 @@ class Files:
         reader, seen = ChunkReader(self.paths), 0
         for c in self.chunks(250_000):
             frame = reader.read(c)
-            mine = (np.ones(len(frame), dtype=bool) if self.rule is None else
-                    self.rule.parts(frame, self.paths[c.file], c.start) == PARTS.index(self.part))
+            mine = (
+                np.ones(len(frame), dtype=bool)
+                if self.rule is None
+                else self.rule.parts(frame, self.paths[c.file], c.start) == PARTS.index(self.part)
+            )
             positions = mine.nonzero()[0]
             if seen + len(positions) >= max_rows:
                 self.limit = (c.file, c.start + int(positions[max_rows - seen - 1]) + 1)
@@ -127,8 +132,10 @@ class ChunkReader:
         while at < c.start:  # chunks between (another process's share): read past them rather than reopen
             b = buffer.pop(0) if buffer else next(batches, None)
             if b is None:
-                raise DataError(f"{self.paths[c.file]}: ended at row {at:,}, before row {c.start:,}; was it "
-                                "changed while being read?")
+                raise DataError(
+                    f"{self.paths[c.file]}: ended at row {at:,}, before row {c.start:,}; was it "
+                    "changed while being read?"
+                )
             if at + len(b) > c.start:
                 buffer.insert(0, b.slice(c.start - at))
             at = min(at + len(b), c.start)
@@ -136,8 +143,10 @@ class ChunkReader:
         while have < c.rows:
             nxt = next(batches, None)
             if nxt is None:
-                raise DataError(f"{self.paths[c.file]}: ended at row {at + have:,}, before row {c.start + c.rows:,}; "
-                                "was it changed while being read?")
+                raise DataError(
+                    f"{self.paths[c.file]}: ended at row {at + have:,}, before row {c.start + c.rows:,}; "
+                    "was it changed while being read?"
+                )
             buffer.append(nxt)
             have += len(nxt)
         whole = pl.concat(buffer) if len(buffer) > 1 else buffer[0]

@@ -20,8 +20,16 @@ import polars as pl
 
 from ..errors import DataError
 
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
-           ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson"}
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".json": "ndjson",
+}
 SEPARATORS = {"csv": ",", "tsv": "\t"}
 
 
@@ -65,8 +73,9 @@ def _read_error(path: str | Path, e: Exception) -> DataError:
     if "utf-8" in msg.lower() or "utf8" in msg.lower():
         return DataError(f"{path}: not valid UTF-8 text; re-encode it (e.g. iconv -f latin1 -t utf-8)")
     if isinstance(e, pl.exceptions.ComputeError) and fmt in ("CSV", "TSV"):
-        return DataError(f"{path}: cannot be read as {fmt}: {msg}; check the rows have the same number of fields "
-                         "as the header")
+        return DataError(
+            f"{path}: cannot be read as {fmt}: {msg}; check the rows have the same number of fields as the header"
+        )
     return DataError(f"{path}: cannot be read as {fmt}: {msg}")
 
 

@@ -34,10 +34,10 @@ class InMemory:
         device = self.data.sparse.device
         perm = self._perm.to(device)
         while self._at < self.rows:
-            idx = perm[self._at:self._at + self.batch_size]
+            idx = perm[self._at : self._at + self.batch_size]
             self._at += len(idx)
             self.global_rows = len(idx)
-            yield self.data.rows(idx[self.rank::self.world] if self.world > 1 else idx)
+            yield self.data.rows(idx[self.rank :: self.world] if self.world > 1 else idx)
         self._perm = None
 
     @property

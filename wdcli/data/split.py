@@ -35,8 +35,9 @@ class Rule:
     @staticmethod
     def of(data) -> Rule:
         s = data.split
-        return Rule(s.validation if data.validation is None else 0.0, s.test if data.test is None else 0.0,
-                    s.seed, s.key)
+        return Rule(
+            s.validation if data.validation is None else 0.0, s.test if data.test is None else 0.0, s.seed, s.key
+        )
 
     @property
     def splits(self) -> bool:
@@ -53,8 +54,9 @@ class Rule:
         else:
             rows = np.arange(first_row, first_row + len(frame), dtype=np.uint64)
             h = hashing.combine(np.full(len(frame), _file_hash(file), dtype=np.uint64), hashing.hash_ints(rows))
-        u = (hashing.combine(h, np.full(len(h), hashing.hash_ints(np.array([self.seed]))[0])) >> np.uint64(11)
-             ).astype(np.float64) / float(1 << 53)
+        u = (hashing.combine(h, np.full(len(h), hashing.hash_ints(np.array([self.seed]))[0])) >> np.uint64(11)).astype(
+            np.float64
+        ) / float(1 << 53)
         return np.where(u < self.test, 2, np.where(u < self.test + self.validation, 1, 0)).astype(np.int8)
 
 
@@ -66,6 +68,7 @@ def _file_hash(file: str) -> np.uint64:
 def split_names(data) -> dict[str, str]:
     """How messages name each split's rows: its file(s), and for a split taken from the training file(s), which
     part (e.g. 'data/adult.parquet (validation split)')."""
+
     def files(patterns) -> str:
         try:
             return ", ".join(expand_paths(patterns))
@@ -92,8 +95,11 @@ def load_splits(data) -> dict[str, pl.DataFrame]:
     for part in ("validation", "test"):
         if getattr(data, part) is not None:
             pieces[part] = [read_one(p) for p in expand_paths(getattr(data, part))]
-    return {part: _concat(frames) for part, frames in pieces.items() if frames and (part == "train" or any(
-        len(f) for f in frames))}
+    return {
+        part: _concat(frames)
+        for part, frames in pieces.items()
+        if frames and (part == "train" or any(len(f) for f in frames))
+    }
 
 
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:

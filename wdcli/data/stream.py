@@ -65,7 +65,7 @@ class WindowEncoder:
         self.reader = None if files.seekable else ChunkReader(files.paths)
 
     def __call__(self, chunks: tuple[Chunk, ...]) -> Batch:
-        mine = list(chunks[self.rank::self.world])
+        mine = list(chunks[self.rank :: self.world])
         frames = list(self.files.frames(chunks=mine or list(chunks[:1]), reader=self.reader))
         frame = pl.concat(frames) if len(frames) > 1 else frames[0]
         if not mine:  # no chunk of the epoch's last window for this process: none of its rows
@@ -99,10 +99,22 @@ class _Order(torch.utils.data.Sampler):
 class Stream:
     """Batches of a part's rows streamed from files (the training part: `batches`; any part: `ordered`)."""
 
-    def __init__(self, files: Files, fitted: FittedPipeline, batch_size: int, seed: int, rows: int,
-                 shuffle_buffer: int = 1_000_000, read_rows: int = 250_000, where: str = "data",
-                 device: torch.device | None = None, on_read: Callable[[int], None] | None = None,
-                 rank: int = 0, world: int = 1, processes: int = 0):
+    def __init__(
+        self,
+        files: Files,
+        fitted: FittedPipeline,
+        batch_size: int,
+        seed: int,
+        rows: int,
+        shuffle_buffer: int = 1_000_000,
+        read_rows: int = 250_000,
+        where: str = "data",
+        device: torch.device | None = None,
+        on_read: Callable[[int], None] | None = None,
+        rank: int = 0,
+        world: int = 1,
+        processes: int = 0,
+    ):
         self.files, self.fitted, self.where = files, fitted, where
         # in a data-parallel run each process reads its share of each window's chunks and trains on batches of
         # batch_size / world rows; the processes agree on each window's number of steps
@@ -135,7 +147,7 @@ class Stream:
             order = torch.randperm(len(self.files.paths), generator=g).tolist()
             chunks = [c for f in order for c in chunks if c.file == f]
         k = self.window_chunks
-        return [chunks[i:i + k] for i in range(0, len(chunks), k)]
+        return [chunks[i : i + k] for i in range(0, len(chunks), k)]
 
     def _windows(self, windows: list[list[Chunk]]) -> Iterator[Batch]:
         """The encoded windows, in order, made ahead by reader threads or processes."""
@@ -143,15 +155,22 @@ class Stream:
             if self._loader is None:
                 self._order_sampler = _Order()
                 self._loader = torch.utils.data.DataLoader(
-                    _Windows(self.encoder), batch_size=None, sampler=self._order_sampler,
-                    num_workers=self.processes, multiprocessing_context="spawn", persistent_workers=True,
-                    prefetch_factor=2, pin_memory=self.device.type == "cuda")
+                    _Windows(self.encoder),
+                    batch_size=None,
+                    sampler=self._order_sampler,
+                    num_workers=self.processes,
+                    multiprocessing_context="spawn",
+                    persistent_workers=True,
+                    prefetch_factor=2,
+                    pin_memory=self.device.type == "cuda",
+                )
             self._order_sampler.items = [tuple(w) for w in windows]
             windows_out = iter(self._loader)
         else:
             pin = self.device.type == "cuda"  # pinned, so that the copy to the GPU overlaps
-            windows_out = prefetch(lambda w: (lambda b: b.pin_memory() if pin else b)(self.encoder(tuple(w))),
-                                   windows, self.workers)
+            windows_out = prefetch(
+                lambda w: (lambda b: b.pin_memory() if pin else b)(self.encoder(tuple(w))), windows, self.workers
+            )
         for data in windows_out:
             if self.on_read:
                 self.on_read(len(data))
@@ -170,11 +189,14 @@ class Stream:
     def batches(self, state: dict | None = None) -> Iterator[Batch]:
         """One epoch of training batches; from `state` (a checkpoint's) if given."""
         if state is not None and state.get("epoch_seed") is not None:
-            self._epoch_seed, self._window, self._taken = int(state["epoch_seed"]), int(state["window"]), \
-                int(state["taken"])
+            self._epoch_seed, self._window, self._taken = (
+                int(state["epoch_seed"]),
+                int(state["window"]),
+                int(state["taken"]),
+            )
             self._at = int(state["at"])
         else:
-            self._epoch_seed = int(torch.randint(0, 2 ** 62, (1,), generator=self.generator))
+            self._epoch_seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
             self._window, self._taken, self._at = 0, 0, 0
         windows = self._order(self._epoch_seed)
         first, skip = self._window, self._taken
@@ -185,7 +207,7 @@ class Stream:
             end = min(len(data), self._steps(len(data)) * self.batch_size)
             self._window, self._taken = w, skip
             for a in range(skip, end, self.batch_size):
-                idx = perm[a:min(a + self.batch_size, end)]
+                idx = perm[a : min(a + self.batch_size, end)]
                 self._taken += len(idx)
                 self._at += len(idx) * self.world
                 self.global_rows = len(idx) * self.world
@@ -200,8 +222,13 @@ class Stream:
         return self._at if self._epoch_seed is not None else 0
 
     def state(self) -> dict:
-        return {"epoch_seed": self._epoch_seed, "window": self._window, "taken": self._taken, "at": self.position,
-                "generator": self.generator.get_state()}
+        return {
+            "epoch_seed": self._epoch_seed,
+            "window": self._window,
+            "taken": self._taken,
+            "at": self.position,
+            "generator": self.generator.get_state(),
+        }
 
     def restore(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
@@ -210,6 +237,7 @@ class Stream:
     def ordered(self, rows: int = 1024, rank: int = 0, world: int = 1) -> Iterator[Batch]:
         """Every row of the part in file order (this process's share: every world-th chunk), in batches of
         `rows`."""
+
         def encoded(chunk: Chunk) -> Encoded | None:
             frame = next(self.files.frames(chunks=[chunk], reader=self.reader))
             if self.on_read:

@@ -66,8 +66,15 @@ class Draft:
     sample: pl.DataFrame | None = field(default=None, repr=False)
 
 
-def draft_spec(data: str | Path | list, label: str, positive: str | None = None, group: str | None = None,
-               output: str | Path = "spec.yaml", sample_rows: int = 100_000, seed: int = 0) -> Draft:
+def draft_spec(
+    data: str | Path | list,
+    label: str,
+    positive: str | None = None,
+    group: str | None = None,
+    output: str | Path = "spec.yaml",
+    sample_rows: int = 100_000,
+    seed: int = 0,
+) -> Draft:
     """Sample the data and draft a spec for it; `output` is where it will be written (data paths are made
     relative to its folder)."""
     patterns = [str(data)] if isinstance(data, (str, Path)) else [str(p) for p in data]
@@ -75,14 +82,17 @@ def draft_spec(data: str | Path | list, label: str, positive: str | None = None,
     where = ", ".join(patterns)
     for role, name in (("--label", label), ("--group", group)):
         if name is not None and name not in sample.columns:
-            raise DataError(f"{where}: no column '{name}' ({role}){suggest(name, sample.columns)}; "
-                            f"it has: {', '.join(sample.columns[:20])}")
+            raise DataError(
+                f"{where}: no column '{name}' ({role}){suggest(name, sample.columns)}; "
+                f"it has: {', '.join(sample.columns[:20])}"
+            )
     d = Draft(text="", rows=len(sample), total=total, sample=sample)
     y = _label(sample, label, positive, where, d)
     features = [c for c in sample.columns if c not in (label, group)]
     d.columns = [profile_column(c, sample[c], total) for c in features]
-    d.buckets = [Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns
-                 if c.kind == "numeric" and c.boundaries]
+    d.buckets = [
+        Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns if c.kind == "numeric" and c.boundaries
+    ]
     coded = _codes(d, len(sample))
     stats = G.Scorer(y, seed)
     d.scores = {name: stats.single(f) for name, f in coded.items()}
@@ -124,29 +134,38 @@ def _relative(pattern: str, base: Path) -> str:
 def _label(sample: pl.DataFrame, label: str, positive: str | None, where: str, d: Draft) -> np.ndarray:
     s = sample[label]
     if s.null_count():
-        raise DataError(f"{where}: label column '{label}' is missing in {s.null_count()} of {len(s)} sample rows; "
-                        "drop or fill them first")
+        raise DataError(
+            f"{where}: label column '{label}' is missing in {s.null_count()} of {len(s)} sample rows; "
+            "drop or fill them first"
+        )
     text = s.cast(pl.String).str.strip_chars()
     counts = text.value_counts(sort=True, name="n")
     values = counts[label].to_list()
     if len(values) < 2:
-        raise DataError(f"{where}: label column '{label}' has one value ({values[0]!r}) in the sample; a model "
-                        "needs both classes")
+        raise DataError(
+            f"{where}: label column '{label}' has one value ({values[0]!r}) in the sample; a model needs both classes"
+        )
     if positive is not None:
         if str(positive) not in values:
-            raise DataError(f"{where}: --positive {positive!r} never occurs in column '{label}' (values: "
-                            f"{', '.join(repr(v) for v in values[:5])})")
+            raise DataError(
+                f"{where}: --positive {positive!r} never occurs in column '{label}' (values: "
+                f"{', '.join(repr(v) for v in values[:5])})"
+            )
         if len(values) > 2:
-            raise DataError(f"{where}: label column '{label}' has {len(values)} values; wdcli learns a binary label: "
-                            "make a column of two values (or 0/1) first")
+            raise DataError(
+                f"{where}: label column '{label}' has {len(values)} values; wdcli learns a binary label: "
+                "make a column of two values (or 0/1) first"
+            )
         d.positive = positive
         return (text == str(positive)).to_numpy().astype(np.float64)
     if set(values) <= {"0", "1", "0.0", "1.0", "true", "false", "True", "False"}:
         return text.is_in(["1", "1.0", "true", "True"]).to_numpy().astype(np.float64)
     if len(values) > 2:
-        raise DataError(f"{where}: label column '{label}' has {len(values)} values "
-                        f"({', '.join(repr(v) for v in values[:5])}, ...); wdcli learns a binary label: make a column "
-                        "of two values (or 0/1) first")
+        raise DataError(
+            f"{where}: label column '{label}' has {len(values)} values "
+            f"({', '.join(repr(v) for v in values[:5])}, ...); wdcli learns a binary label: make a column "
+            "of two values (or 0/1) first"
+        )
     d.positive = values[-1]  # the rarer value: usually the event of interest (a click, an install, >50K)
     d.positive_note = f"the rarer of {values[0]!r} and {values[1]!r}; pass --positive to choose"
     return (text == d.positive).to_numpy().astype(np.float64)
@@ -178,9 +197,14 @@ def _codes(d: Draft, n: int) -> dict[str, G.Coded]:
 def _leave_out_leaks(d: Draft, coded: dict) -> None:
     for c in d.columns:
         if c.name in d.scores and c.kind != "skip" and d.scores[c.name][1] >= LEAK_AUC:
-            c.kind, c.reason = "skip", (f"alone predicts the label with AUC {d.scores[c.name][1]:.3f} on held-out "
-                                        "sample rows: likely a leak (known only with or after the label); add it "
-                                        "back if it is known when you score")
+            c.kind, c.reason = (
+                "skip",
+                (
+                    f"alone predicts the label with AUC {d.scores[c.name][1]:.3f} on held-out "
+                    "sample rows: likely a leak (known only with or after the label); add it "
+                    "back if it is known when you score"
+                ),
+            )
     leaked = {c.name for c in d.columns if c.kind == "skip"}
     d.buckets = [b for b in d.buckets if b.source not in leaked]
     for name in list(coded):
@@ -194,7 +218,7 @@ def _crosses(d: Draft, coded: dict, stats: G.Scorer) -> list[Cross]:
     ranked = sorted(sparse, key=lambda n: -d.scores[n][0])[:CANDIDATES]
     tried = []
     for i, a in enumerate(ranked):
-        for b in ranked[i + 1:]:
+        for b in ranked[i + 1 :]:
             if coded[a].multi and coded[b].multi:
                 continue
             if coded[b].multi:

@@ -78,12 +78,17 @@ def profile_column(name: str, s: pl.Series, total: int) -> Column:
         return Column(name, "skip", f"its type {s.dtype} has no column kind; derive numeric or text columns from it")
     text = s.cast(pl.String).str.strip_chars().alias(name)
     markers = _markers_in(text)
-    clean = text.to_frame().select(pl.when(pl.col(name).is_in(markers) | (pl.col(name) == "")).then(None)
-                                   .otherwise(pl.col(name)).alias(name))[name]
+    clean = text.to_frame().select(
+        pl.when(pl.col(name).is_in(markers) | (pl.col(name) == "")).then(None).otherwise(pl.col(name)).alias(name)
+    )[name]
     parsed = clean.cast(pl.Float64, strict=False)
     codes = bool(clean.str.contains(r"^[+-]?0\d").any())  # "00123": a code written with digits, not a quantity
-    if clean.null_count() < n and parsed.null_count() == clean.null_count() and not codes and not (
-            ID_NAME.search(name) and _integral(parsed)):
+    if (
+        clean.null_count() < n
+        and parsed.null_count() == clean.null_count()
+        and not codes
+        and not (ID_NAME.search(name) and _integral(parsed))
+    ):
         return _numeric(name, parsed, markers, n)
     separator = _separator(clean.drop_nulls())
     if separator is not None:
@@ -122,7 +127,12 @@ def _numeric(name: str, x: pl.Series, markers: list[str], n: int) -> Column:
         col.kind, col.reason = "skip", "missing in every sample row"
     elif col.distinct == 1:
         col.kind, col.reason = "skip", f"constant ({_num(v[0])} in every sample row that has a value)"
-    elif col.distinct == len(v) and len(v) > 100 and _integral(x) and bool(np.all(np.diff(x.drop_nulls().to_numpy()) > 0)):
+    elif (
+        col.distinct == len(v)
+        and len(v) > 100
+        and _integral(x)
+        and bool(np.all(np.diff(x.drop_nulls().to_numpy()) > 0))
+    ):
         col.kind, col.reason = "skip", "a row number (unique and increasing): it says nothing about the label"
     elif col.distinct <= 30 and _integral(x):  # a few whole numbers (a count, a grade): a bucket for each
         col.boundaries = sorted(float(b) for b in np.unique(v))[1:]
@@ -131,14 +141,23 @@ def _numeric(name: str, x: pl.Series, markers: list[str], n: int) -> Column:
     return col
 
 
-def _categorical(name: str, values: pl.Series, markers: list[str], separator: str | None, n: int, total: int,
-                 sampled: bool, id_like: bool = False) -> Column:
+def _categorical(
+    name: str,
+    values: pl.Series,
+    markers: list[str],
+    separator: str | None,
+    n: int,
+    total: int,
+    sampled: bool,
+    id_like: bool = False,
+) -> Column:
     multi = values.dtype == pl.List(pl.String)
     flat = values.explode().drop_nulls() if multi else values.drop_nulls()
     kind = "multivalent" if multi else "categorical"
     missing = (values.list.len().fill_null(0) == 0).mean() if multi else values.null_count() / max(n, 1)
-    col = Column(name, kind, markers=markers, missing=float(missing or 0.0), separator=separator,
-                 values=values.alias(name))
+    col = Column(
+        name, kind, markers=markers, missing=float(missing or 0.0), separator=separator, values=values.alias(name)
+    )
     counts = flat.value_counts(name="count")["count"]
     col.distinct = len(counts)
     col.estimate = chao1(col.distinct, int((counts == 1).sum()), int((counts == 2).sum()), sampled, total)
@@ -147,8 +166,13 @@ def _categorical(name: str, values: pl.Series, markers: list[str], separator: st
     elif col.distinct == 1 and col.missing == 0:
         col.kind, col.reason = "skip", f"constant ({flat[0]!r} in every sample row)"
     elif not multi and col.distinct > 100 and col.distinct >= 0.9 * len(flat):
-        col.kind, col.reason = "skip", (f"unique in {col.distinct / len(flat):.0%} of sample rows: an identifier "
-                                        "or free text, which cannot generalize to new rows")
+        col.kind, col.reason = (
+            "skip",
+            (
+                f"unique in {col.distinct / len(flat):.0%} of sample rows: an identifier "
+                "or free text, which cannot generalize to new rows"
+            ),
+        )
     elif col.estimate >= HASH_AT or (id_like and col.estimate >= 1_000):
         col.hashed = True
     return col

@@ -11,6 +11,7 @@ TYPE_NOTE = {"numeric": "numbers", "categorical": "values", "multivalent": "valu
 
 def flow(value) -> str:
     """A value as one line of YAML (flow style); whole floats written as integers."""
+
     def tidy(v):
         if isinstance(v, float) and v.is_integer():
             return int(v)
@@ -19,6 +20,7 @@ def flow(value) -> str:
         if isinstance(v, dict):
             return {k: tidy(x) for k, x in v.items()}
         return v
+
     return yaml.safe_dump([tidy(value)], default_flow_style=True, width=10**9, sort_keys=False).strip()[1:-1]
 
 
@@ -44,13 +46,19 @@ def embedding_dim(cardinality: int) -> int:
 def render(d, paths: list[str], label: str, group: str | None, patterns: list[str]) -> str:
     sampled = "all of them" if d.rows == d.total else f"a random sample of {d.rows:,}"
     split = {"validation": 0.1, "test": 0.2, "seed": 42, **({"key": group} if group else {})}
-    out = [f"# Drafted by `wdcli init` from {d.total:,} rows of {', '.join(patterns)} ({sampled}).",
-           "# Every choice has its reason beside it; 'alone: gain G, AUC A' is what the column alone does on held-out",
-           "# sample rows (G: log loss saved over the base rate, in nats per row). Check it, then `wdcli train` it.",
-           "data:", f"  train: {flow(paths[0] if len(paths) == 1 else paths)}",
-           line(f"  split: {flow(split)}", "seeded: the same rows every run" + (
-               f"; a {group} never straddles two parts" if group else "")),
-           "label:", f"  column: {flow(label)}"]
+    out = [
+        f"# Drafted by `wdcli init` from {d.total:,} rows of {', '.join(patterns)} ({sampled}).",
+        "# Every choice has its reason beside it; 'alone: gain G, AUC A' is what the column alone does on held-out",
+        "# sample rows (G: log loss saved over the base rate, in nats per row). Check it, then `wdcli train` it.",
+        "data:",
+        f"  train: {flow(paths[0] if len(paths) == 1 else paths)}",
+        line(
+            f"  split: {flow(split)}",
+            "seeded: the same rows every run" + (f"; a {group} never straddles two parts" if group else ""),
+        ),
+        "label:",
+        f"  column: {flow(label)}",
+    ]
     if d.positive is not None:
         out.append(line(f"  positive: {flow(d.positive)}", d.positive_note))
     if group is not None:
@@ -64,15 +72,21 @@ def render(d, paths: list[str], label: str, group: str | None, patterns: list[st
             continue
         markers = sorted({m for c in cols for m in c.markers}, key=MARKERS.index)
         settings = {"missing": markers} if markers else {}
-        note = f"{', '.join(repr(m) for m in markers)} found as missing in {_names([c for c in cols if c.markers])}" \
-            if markers else ""
+        note = (
+            f"{', '.join(repr(m) for m in markers)} found as missing in {_names([c for c in cols if c.markers])}"
+            if markers
+            else ""
+        )
         if kind == "numeric":
             settings.update({"transform": "quantile", "quantiles": 50, "fill": "median"})
             note = "the paper's CDF normalization into [0, 1]" + (f"; {note}" if note else "")
         else:
             settings["min_count"] = mc
-            note = (f"values seen fewer than {mc} times share the out-of-vocabulary id" if mc > 1 else
-                    "every value seen gets an id") + (f"; {note}" if note else "")
+            note = (
+                f"values seen fewer than {mc} times share the out-of-vocabulary id"
+                if mc > 1
+                else "every value seen gets an id"
+            ) + (f"; {note}" if note else "")
         out.append(line(f"  {kind}: {flow(settings)}", note))
 
     out.append("columns:")
@@ -86,28 +100,41 @@ def render(d, paths: list[str], label: str, group: str | None, patterns: list[st
             settings = {"kind": c.kind, "hash_buckets": buckets_for(c.estimate, 1, 1)}
             if c.separator:
                 settings["separator"] = c.separator
-            out.append(line(f"  {flow(c.name)}: {flow(settings)}",
-                            f"~{c.estimate:,} distinct: hashed{missing}; {alone}"))
+            out.append(
+                line(f"  {flow(c.name)}: {flow(settings)}", f"~{c.estimate:,} distinct: hashed{missing}; {alone}")
+            )
         elif c.kind == "multivalent":
             settings = {"kind": "multivalent", "separator": c.separator} if c.separator else {"kind": "multivalent"}
             split = f"lists split on {c.separator!r}" if c.separator else "a list column"
-            out.append(line(f"  {flow(c.name)}: {flow(settings)}", f"{split}, {c.distinct:,} distinct{missing}; {alone}"))
+            out.append(
+                line(f"  {flow(c.name)}: {flow(settings)}", f"{split}, {c.distinct:,} distinct{missing}; {alone}")
+            )
         else:
             out.append(line(f"  {flow(c.name)}: categorical", f"{c.distinct:,} distinct{missing}; {alone}"))
     for b in d.buckets:
         gain, auc = d.scores[b.name]
-        out.append(line(f"  {flow(b.name)}: {flow({'kind': 'bucketized', 'source': b.source, 'boundaries': b.boundaries})}",
-                        f"for crosses; alone: gain {gain:.4f}, AUC {auc:.3f}"))
+        out.append(
+            line(
+                f"  {flow(b.name)}: {flow({'kind': 'bucketized', 'source': b.source, 'boundaries': b.boundaries})}",
+                f"for crosses; alone: gain {gain:.4f}, AUC {auc:.3f}",
+            )
+        )
     for c in d.columns:
         if c.kind == "skip":
             out.append(f"  # {c.name}: left out: {c.reason}")
 
     if d.crosses:
-        out += ["crosses:  # the wide part's memory: pairs ranked by held-out log-loss gain of the cross over its two",
-                "          # columns alone (nats per row; a logistic model fitted on half the sample, scored on the other)"]
+        out += [
+            "crosses:  # the wide part's memory: pairs ranked by held-out log-loss gain of the cross over its two",
+            "          # columns alone (nats per row; a logistic model fitted on half the sample, scored on the other)",
+        ]
         for x in d.crosses:
-            out.append(line(f"  - {flow({'columns': list(x.columns), 'hash_buckets': x.hash_buckets})}",
-                            f"gain {x.gain:.4f}, {x.combinations:,} combinations seen"))
+            out.append(
+                line(
+                    f"  - {flow({'columns': list(x.columns), 'hash_buckets': x.hash_buckets})}",
+                    f"gain {x.gain:.4f}, {x.combinations:,} combinations seen",
+                )
+            )
     else:
         out.append("crosses: []   # no pair of columns gained over its parts on held-out sample rows")
     out.append("# wide: every sparse column and cross (the default); deep: every sparse column embedded, numbers dense")
@@ -136,11 +163,13 @@ def _deep(d, kept) -> list[str]:
 
 def _train(d) -> list[str]:
     batch = 256 if d.total < 100_000 else 512 if d.total < 1_000_000 else 1024
-    return ["train:  # the default optimizers, the paper's: FTRL for the wide part, AdaGrad for the deep part",
-            "  epochs: 20",
-            line(f"  batch_size: {batch}", "FTRL and AdaGrad mean the same at any batch size"),
-            line("  early_stopping: {metric: auc, patience: 3}", "keeps the best epoch's weights"),
-            "  # wdcli tune SPEC searches the optimizers' settings and the model's shape (docs/spec.md#tune)"]
+    return [
+        "train:  # the default optimizers, the paper's: FTRL for the wide part, AdaGrad for the deep part",
+        "  epochs: 20",
+        line(f"  batch_size: {batch}", "FTRL and AdaGrad mean the same at any batch size"),
+        line("  early_stopping: {metric: auc, patience: 3}", "keeps the best epoch's weights"),
+        "  # wdcli tune SPEC searches the optimizers' settings and the model's shape (docs/spec.md#tune)",
+    ]
 
 
 def _names(cols) -> str:

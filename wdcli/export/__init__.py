@@ -27,8 +27,9 @@ def export_run(model: str | Path | None, output: str | Path | None = None, forma
         import onnx  # noqa: F401 - the exporter writes with it
         import onnxscript  # noqa: F401 - torch's ONNX exporter translates with it
     except ImportError as e:
-        raise WdcliError(f"wdcli export needs the export extra ({e.name} is not installed): "
-                         "pip install 'wdcli[export]'") from None
+        raise WdcliError(
+            f"wdcli export needs the export extra ({e.name} is not installed): pip install 'wdcli[export]'"
+        ) from None
     from .onnx import export_onnx, signature
 
     art = load_artifact(model)
@@ -39,9 +40,14 @@ def export_run(model: str | Path | None, output: str | Path | None = None, forma
     tmp.mkdir()
     export_onnx(art.model, art.fitted, tmp / "model.onnx")
     fitted = art.fitted
-    pipeline = {"format": 2, "name": art.spec.name, "run": art.path.name, "label": art.spec.label.model_dump(),
-                "order": {"sparse": fitted.univalent, "multivalent": fitted.multivalent, "dense": fitted.dense},
-                "features": fitted.feature_dicts()}
+    pipeline = {
+        "format": 2,
+        "name": art.spec.name,
+        "run": art.path.name,
+        "label": art.spec.label.model_dump(),
+        "order": {"sparse": fitted.univalent, "multivalent": fitted.multivalent, "dense": fitted.dense},
+        "features": fitted.feature_dicts(),
+    }
     (tmp / "pipeline.json").write_text(json.dumps(pipeline))
     (tmp / "signature.json").write_text(json.dumps(signature(fitted), indent=1))
     move_into_place(tmp, final)

@@ -80,8 +80,10 @@ def padded(r: Ragged, rows: int) -> tuple[np.ndarray, np.ndarray]:
 
 def feeds(enc: Encoded, fitted: FittedPipeline) -> dict[str, np.ndarray]:
     """The ONNX graph's inputs for encoded rows (`Encoder(fitted)(frame)` or `transform`)."""
-    out = {"sparse": np.ascontiguousarray(enc.sparse, dtype=np.int64),
-           "dense": np.ascontiguousarray(enc.dense, dtype=np.float32)}
+    out = {
+        "sparse": np.ascontiguousarray(enc.sparse, dtype=np.int64),
+        "dense": np.ascontiguousarray(enc.dense, dtype=np.float32),
+    }
     for name in fitted.multivalent:
         out[f"{name}.ids"], out[f"{name}.weights"] = padded(enc.multi[name], enc.n)
     return out
@@ -89,24 +91,39 @@ def feeds(enc: Encoded, fitted: FittedPipeline) -> dict[str, np.ndarray]:
 
 def signature(fitted: FittedPipeline) -> dict:
     """What each input and output of the graph holds (signature.json)."""
-    inputs = [{"name": "sparse", "dtype": "int64", "shape": ["batch", len(fitted.univalent)],
-               "columns": fitted.univalent},
-              {"name": "dense", "dtype": "float32", "shape": ["batch", len(fitted.dense)], "columns": fitted.dense}]
+    inputs = [
+        {"name": "sparse", "dtype": "int64", "shape": ["batch", len(fitted.univalent)], "columns": fitted.univalent},
+        {"name": "dense", "dtype": "float32", "shape": ["batch", len(fitted.dense)], "columns": fitted.dense},
+    ]
     for name in fitted.multivalent:
-        inputs += [{"name": f"{name}.ids", "dtype": "int64", "shape": ["batch", f"{name}.length"], "feature": name},
-                   {"name": f"{name}.weights", "dtype": "float32", "shape": ["batch", f"{name}.length"],
-                    "feature": name, "padding": "weight 0"}]
-    return {"inputs": inputs, "outputs": [{"name": "score", "dtype": "float32", "shape": ["batch"]},
-                                          {"name": "logit", "dtype": "float32", "shape": ["batch"]}],
-            "opset": OPSET}
+        inputs += [
+            {"name": f"{name}.ids", "dtype": "int64", "shape": ["batch", f"{name}.length"], "feature": name},
+            {
+                "name": f"{name}.weights",
+                "dtype": "float32",
+                "shape": ["batch", f"{name}.length"],
+                "feature": name,
+                "padding": "weight 0",
+            },
+        ]
+    return {
+        "inputs": inputs,
+        "outputs": [
+            {"name": "score", "dtype": "float32", "shape": ["batch"]},
+            {"name": "logit", "dtype": "float32", "shape": ["batch"]},
+        ],
+        "opset": OPSET,
+    }
 
 
 def export_onnx(model: WideDeep, fitted: FittedPipeline, path) -> None:
     """Write the graph to `path`, with the batch size and each bag's length dynamic."""
     graph = Exported(model, fitted.multivalent).eval()
     # any valid input traces the graph; two rows and two values a bag, so that no size is taken as fixed
-    x = {"sparse": torch.zeros(2, len(fitted.univalent), dtype=torch.long),
-         "dense": torch.zeros(2, len(fitted.dense), dtype=torch.float32)}
+    x = {
+        "sparse": torch.zeros(2, len(fitted.univalent), dtype=torch.long),
+        "dense": torch.zeros(2, len(fitted.dense), dtype=torch.float32),
+    }
     batch = torch.export.Dim("batch", min=1)
     bags = []
     for i, name in enumerate(fitted.multivalent):
@@ -120,8 +137,17 @@ def export_onnx(model: WideDeep, fitted: FittedPipeline, path) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(graph, tuple(x.values()), str(path), input_names=list(x),
-                              output_names=["score", "logit"], dynamic_shapes=shapes, opset_version=OPSET,
-                              dynamo=True, external_data=False, verbose=False)
+            torch.onnx.export(
+                graph,
+                tuple(x.values()),
+                str(path),
+                input_names=list(x),
+                output_names=["score", "logit"],
+                dynamic_shapes=shapes,
+                opset_version=OPSET,
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
     finally:
         quiet.setLevel(level)

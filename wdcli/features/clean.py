@@ -40,16 +40,19 @@ def numbers(df: pl.DataFrame, column: str, missing: list[str] | tuple[str, ...],
     """A numeric column as float64 with NaN for missing (markers, "", null, NaN, +-inf). Text is an error."""
     exprs = number(column, missing, df.schema[column])
     if exprs is None:
-        raise DataError(f"{where}: column '{column}' has type {df.schema[column]}, which is not numeric; declare "
-                        "it categorical")
+        raise DataError(
+            f"{where}: column '{column}' has type {df.schema[column]}, which is not numeric; declare it categorical"
+        )
     value, bad = exprs
     out = df.select(value.alias("v"), bad.alias("bad"))
     if out["bad"].any():
         raw = df.filter(out["bad"])[column].cast(pl.String).str.strip_chars()
         examples = raw.unique(maintain_order=True).head(3).to_list()
-        raise DataError(f"{where}: column '{column}' is declared numeric but holds text such as "
-                        f"{', '.join(repr(x) for x in examples)} ({out['bad'].sum()} rows); declare it categorical, "
-                        f"or list such values under columns.{column}.missing")
+        raise DataError(
+            f"{where}: column '{column}' is declared numeric but holds text such as "
+            f"{', '.join(repr(x) for x in examples)} ({out['bad'].sum()} rows); declare it categorical, "
+            f"or list such values under columns.{column}.missing"
+        )
     return finite(out["v"].to_numpy())
 
 
@@ -68,8 +71,7 @@ def lists(column: str, separator: str | None, dtype: pl.DataType) -> pl.Expr | N
     return None
 
 
-def list_values(df: pl.DataFrame, source, where: str, weights: bool = True) -> tuple[pl.Series, np.ndarray,
-                                                                                       np.ndarray]:
+def list_values(df: pl.DataFrame, source, where: str, weights: bool = True) -> tuple[pl.Series, np.ndarray, np.ndarray]:
     """(the valid values, flat; per-row counts of them; their weights) of a multivalent column, as its `source`
     (`wdcli.features.fitted.Text`) says: values that are missing are dropped with their weights, and a row keeps
     its first `max_values`."""
@@ -91,8 +93,9 @@ def list_values(df: pl.DataFrame, source, where: str, weights: bool = True) -> t
             w = w.str.split(separator)
         w = w.cast(pl.List(pl.Float64), strict=False)
         if not np.array_equal(w.list.len().fill_null(0).to_numpy(), raw_counts):
-            raise DataError(f"{where}: column '{source.weights}' must hold one weight per value of '{column}' in "
-                            "every row")
+            raise DataError(
+                f"{where}: column '{source.weights}' must hold one weight per value of '{column}' in every row"
+            )
         flat_w = w.explode(empty_as_null=False, keep_nulls=False).fill_null(0.0).to_numpy().astype(np.float32)[valid]
     else:
         flat_w = np.ones(int(valid.sum()), dtype=np.float32)

@@ -25,8 +25,9 @@ import numpy as np
 import polars as pl
 
 from . import clean, hashing
-from .fitted import Buckets, FittedPipeline, Hashed, Identity, Numeric, Vocabulary, _Categorical, _Cross
+from .fitted import Buckets, Hashed, Identity, Numeric, Vocabulary, _Categorical, _Cross
 from .inputs import check_columns
+from .pipeline import FittedPipeline
 from .transform import DenseTransform, Encoded, Ragged, cross_ids, transform
 
 _SEED = 0x5EED  # any fixed seed: the tables and the requests are hashed in the same process
@@ -137,8 +138,12 @@ class Encoder:
                 part = fitted.features[p]
                 if isinstance(part, (Vocabulary, Hashed)) and not part.multivalent and p not in self.text:
                     self.text.append(p)
-                elif isinstance(part, (Vocabulary, Hashed)) and not part.source.weights and p not in self.lists \
-                        and part.multivalent:
+                elif (
+                    isinstance(part, (Vocabulary, Hashed))
+                    and not part.source.weights
+                    and p not in self.lists
+                    and part.multivalent
+                ):
                     self.lists.append(p)
                 elif isinstance(part, Buckets):
                     self.numeric[part.column] = part.missing
@@ -169,8 +174,9 @@ class Encoder:
             return self._plans[key]
         check_columns(self.fitted.spec, df, where, need_label=False)
         schema = df.schema
-        exprs = [pl.col(c).cast(pl.String).str.strip_chars().hash(_SEED + j).alias(f"h:{c}")
-                 for j, c in enumerate(self.text)]
+        exprs = [
+            pl.col(c).cast(pl.String).str.strip_chars().hash(_SEED + j).alias(f"h:{c}") for j, c in enumerate(self.text)
+        ]
         numbers, flat = [], {}  # numeric columns selected; lists' values
         for name, missing in self.numeric.items():
             number = clean.number(name, missing, schema[name])
@@ -192,8 +198,9 @@ class Encoder:
         if len(df) > LARGE:
             return transform(self.fitted, df, where, with_label=False)
         r = _Request(self, df, where)
-        dense = self.dense(np.column_stack([r.number(c) for c in self.fitted.dense]) if self.fitted.dense
-                           else np.empty((r.n, 0)))
+        dense = self.dense(
+            np.column_stack([r.number(c) for c in self.fitted.dense]) if self.fitted.dense else np.empty((r.n, 0))
+        )
         return Encoded(self._univalent(r), self._multivalent(r), dense, None, None, None, r.n)
 
     def _univalent(self, r: _Request) -> np.ndarray:
@@ -226,8 +233,10 @@ class Encoder:
                     multi[name] = cross_ids(fitted, name, r.df, r.where)  # several list columns: every combination
                     continue
                 col, valid, rows = r.lists[listed[0]]
-                h = reduce(hashing.combine, [col.fnv()[valid] if c in r.lists else r.component_hash(c)[rows]
-                                             for c in f.columns])
+                h = reduce(
+                    hashing.combine,
+                    [col.fnv()[valid] if c in r.lists else r.component_hash(c)[rows] for c in f.columns],
+                )
                 multi[name] = Ragged.of(f.ids(h), np.bincount(rows, minlength=r.n))
             elif name in r.lists:
                 col, valid, rows = r.lists[name]
@@ -270,7 +279,7 @@ class _Request:
         self.lists: dict[str, tuple[_Column, np.ndarray, np.ndarray]] = {}  # name -> (values, valid, their rows)
         at = len(enc.text) * n
         for c, f in flats.items():
-            col = _Column(enc.tables, c, self.features[c].source.missing, f.get_column("v"), entries[at: at + len(f)])
+            col = _Column(enc.tables, c, self.features[c].source.missing, f.get_column("v"), entries[at : at + len(f)])
             at += len(f)
             valid = ~col.is_missing
             rows = np.repeat(np.arange(n), out.get_column(f"len:{c}").to_numpy())[valid]
@@ -289,8 +298,13 @@ class _Request:
 
     def column(self, name: str) -> _Column:
         if name not in self.columns:
-            self.columns[name] = _Column(self.enc.tables, name, self.features[name].source.missing,
-                                         self.df.get_column(name), self.text_entries[self.enc.text.index(name)])
+            self.columns[name] = _Column(
+                self.enc.tables,
+                name,
+                self.features[name].source.missing,
+                self.df.get_column(name),
+                self.text_entries[self.enc.text.index(name)],
+            )
         return self.columns[name]
 
     def number(self, name: str) -> np.ndarray:

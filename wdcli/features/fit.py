@@ -21,9 +21,19 @@ from ..spec import Spec
 from ..spec.types import Bucketized, Categorical, Multivalent
 from ..spec.types import Numeric as NumericSpec
 from . import clean, hashing
-from .fitted import (Buckets, Feature, FittedPipeline, Hashed, HashedCross, Identity, Numeric, Text, Vocabulary,
-                     VocabularyCross)
+from .fitted import (
+    Buckets,
+    Feature,
+    Hashed,
+    HashedCross,
+    Identity,
+    Numeric,
+    Text,
+    Vocabulary,
+    VocabularyCross,
+)
 from .inputs import check_columns, label_array
+from .pipeline import FittedPipeline
 from .transform import cross_hashes
 
 NAMED_ROWS = 50_000  # readable names of cross combinations are taken from the first rows
@@ -129,8 +139,9 @@ class Fitter:
         self.counts = {n: _Counts() for n in self.text}
         self.numeric = {n: c for n, c in cols.items() if isinstance(c, NumericSpec)}
         # every column read as numbers: the numeric columns and the sources of bucketized ones
-        self.sources = list(dict.fromkeys([*self.numeric, *(c.source for c in cols.values()
-                                                             if isinstance(c, Bucketized))]))
+        self.sources = list(
+            dict.fromkeys([*self.numeric, *(c.source for c in cols.values() if isinstance(c, Bucketized))])
+        )
         self.raw = {n: _Moments() for n in self.numeric}  # present values, clipped, in raw units (the fill)
         self.moments = {n: _Moments() for n in self.numeric}  # present values, clipped and transformed
         self.sample_keys = np.zeros(0, dtype=np.uint64)
@@ -145,8 +156,12 @@ class Fitter:
         label_array(spec, df, where)  # nulls and values that cannot be 0/1, named in this batch
         self.labels.update(df[spec.label.column].cast(pl.String).str.strip_chars().unique().to_list())
         univalent = [n for n, c in self.text.items() if isinstance(c, Categorical)]
-        raw = pl.collect_all([df.lazy().select(pl.col(n).cast(pl.String).value_counts(name="count"))
-                              .unnest(n).rename({n: "value"}) for n in univalent])  # counted raw, in parallel
+        raw = pl.collect_all(
+            [
+                df.lazy().select(pl.col(n).cast(pl.String).value_counts(name="count")).unnest(n).rename({n: "value"})
+                for n in univalent
+            ]
+        )  # counted raw, in parallel
         for name, counts in zip(univalent, raw):
             self.counts[name].add(counts)
         for name, col in self.text.items():
@@ -161,8 +176,9 @@ class Fitter:
     def _numbers(self, df: pl.DataFrame) -> None:
         if not self.sources:
             return
-        x = np.stack([clean.numbers(df, c, getattr(self.spec.columns.get(c), "missing", []), self.where)
-                      for c in self.sources])
+        x = np.stack(
+            [clean.numbers(df, c, getattr(self.spec.columns.get(c), "missing", []), self.where) for c in self.sources]
+        )
         for name, col in self.numeric.items():
             v = x[self.sources.index(name)]
             v = v[~np.isnan(v)]
@@ -200,8 +216,9 @@ class Fitter:
                 c = c.with_columns(clean.text("value", col.missing)).drop_nulls("value")
                 c = c.group_by("value").agg(pl.col("count").sum())
             if len(c) == 0:
-                raise DataError(f"{where}: column '{name}' has no values (all missing); fix the data or remove "
-                                "the column")
+                raise DataError(
+                    f"{where}: column '{name}' has no values (all missing); fix the data or remove the column"
+                )
             counts[name] = c
         features: dict[str, Feature] = {}
         for name, col in spec.columns.items():
@@ -213,17 +230,24 @@ class Fitter:
                 values = self.sample[self.sources.index(col.source)]
                 values = values[~np.isnan(values)]
                 source = spec.columns.get(col.source)
-                bounds = list(col.boundaries) if col.boundaries is not None else quantile_boundaries(values,
-                                                                                                    col.quantiles)
-                features[name] = Buckets(name=name, column=col.source, boundaries=bounds,
-                                         missing=source.missing if isinstance(source, NumericSpec) else [])
+                bounds = (
+                    list(col.boundaries) if col.boundaries is not None else quantile_boundaries(values, col.quantiles)
+                )
+                features[name] = Buckets(
+                    name=name,
+                    column=col.source,
+                    boundaries=bounds,
+                    missing=source.missing if isinstance(source, NumericSpec) else [],
+                )
         return features, pl.concat(self.head) if self.head else pl.DataFrame()
 
     def _numeric(self, name: str, col: NumericSpec) -> Numeric:
         raw = self.raw[name]
         if raw.n == 0:
-            raise DataError(f"{self.where}: column '{name}' has no values (all missing, NaN or inf); fix the data "
-                            "or remove the column")
+            raise DataError(
+                f"{self.where}: column '{name}' has no values (all missing, NaN or inf); fix the data "
+                "or remove the column"
+            )
         values = self.sample[self.sources.index(name)]
         present = values[~np.isnan(values)]
         if col.clip is not None:
@@ -240,14 +264,30 @@ class Fitter:
             at = int(np.searchsorted(ordered, fill))
             filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
             bounds = quantile_boundaries(filled, col.quantiles, presorted=True)
-        return Numeric(name=name, missing=col.missing, transform=col.transform, fill=fill, clip=col.clip,
-                       mean=m.mean, std=m.std, min=m.min, max=m.max, boundaries=bounds)
+        return Numeric(
+            name=name,
+            missing=col.missing,
+            transform=col.transform,
+            fill=fill,
+            clip=col.clip,
+            mean=m.mean,
+            std=m.std,
+            min=m.min,
+            max=m.max,
+            boundaries=bounds,
+        )
 
 
 def text_source(name: str, col: Categorical | Multivalent) -> Text:
     if isinstance(col, Multivalent):
-        return Text(column=name, missing=col.missing, multivalent=True, separator=col.separator, weights=col.weights,
-                    max_values=col.max_values)
+        return Text(
+            column=name,
+            missing=col.missing,
+            multivalent=True,
+            separator=col.separator,
+            weights=col.weights,
+            max_values=col.max_values,
+        )
     return Text(column=name, missing=col.missing)
 
 
@@ -260,8 +300,9 @@ def _categorical(spec: Spec, name: str, col: Categorical | Multivalent, counts: 
     table = spec.shared_table_of(name)  # columns sharing a table share one vocabulary
     group = [c for c in spec.deep.shared.get(table, [name]) if c in counts] if table else [name]
     merged = pl.concat([counts[c] for c in group]).group_by("value").agg(pl.col("count").sum())
-    return Vocabulary(name=name, source=source, values=vocabulary(merged, col.min_count, col.max_size),
-                      oov=col.oov_buckets)
+    return Vocabulary(
+        name=name, source=source, values=vocabulary(merged, col.min_count, col.max_size), oov=col.oov_buckets
+    )
 
 
 Rows = pl.DataFrame | Callable[[], Iterable[pl.DataFrame]]
@@ -283,15 +324,17 @@ def fit_pipeline(spec: Spec, train: Rows, where: str = "training data") -> Fitte
             for key in counts:
                 h = cross_hashes(fitted, crosses[key].columns, df, where)[1]
                 counts[key].add(pl.DataFrame({"h": h}).group_by("h").len("count"))
-    fitted_crosses = {k: fit_cross(fitted, x, head, counts[k].result() if k in counts else None, where)
-                      for k, x in crosses.items()}
+    fitted_crosses = {
+        k: fit_cross(fitted, x, head, counts[k].result() if k in counts else None, where) for k, x in crosses.items()
+    }
     sparse = {n: f for n, f in columns.items() if not isinstance(f, Numeric)}  # model order: sparse columns,
     dense = {n: f for n, f in columns.items() if isinstance(f, Numeric)}  # crosses, then numeric columns
     return FittedPipeline(spec, {**sparse, **fitted_crosses, **dense}, fitter.rows)
 
 
-def fit_cross(fitted: FittedPipeline, cross, head: pl.DataFrame, counts: pl.DataFrame | None,
-              where: str) -> HashedCross | VocabularyCross:
+def fit_cross(
+    fitted: FittedPipeline, cross, head: pl.DataFrame, counts: pl.DataFrame | None, where: str
+) -> HashedCross | VocabularyCross:
     """A cross from the combination counts (vocabulary) and the first rows (readable names)."""
     multivalent = any(fitted.features[c].multivalent for c in cross.columns)
     rows, h = cross_hashes(fitted, cross.columns, head, where)
@@ -305,9 +348,14 @@ def fit_cross(fitted: FittedPipeline, cross, head: pl.DataFrame, counts: pl.Data
         vocab = vocab.join(first, on="h", how="left", maintain_order="left")
         return VocabularyCross(**base, hashes=vocab["h"].to_list(), names=vocab["name"].fill_null("?").to_list())
     # hashed: remember a readable example for the most frequent buckets, for `wdcli inspect`
-    top = (combos.with_columns(b=pl.Series(hashing.bucket(combos["h"].to_numpy(), cross.buckets) + 1))
-           .group_by("b", "name").len().sort(["len", "b", "name"], descending=[True, False, False])
-           .unique("b", keep="first", maintain_order=True).head(2000))
+    top = (
+        combos.with_columns(b=pl.Series(hashing.bucket(combos["h"].to_numpy(), cross.buckets) + 1))
+        .group_by("b", "name")
+        .len()
+        .sort(["len", "b", "name"], descending=[True, False, False])
+        .unique("b", keep="first", maintain_order=True)
+        .head(2000)
+    )
     return HashedCross(**base, buckets=cross.buckets, examples=dict(zip(top["b"].to_list(), top["name"].to_list())))
 
 
@@ -320,7 +368,6 @@ def cross_names(fitted: FittedPipeline, columns: list[str], df: pl.DataFrame, wh
             labels = ["<missing>"] + [f.label(i) for i in range(1, f.cardinality)]
             parts.append((np.arange(len(df)), pl.Series(labels)[f.ids(clean.numbers(df, f.column, f.missing, where))]))
         elif f.multivalent:
-            s = f.source
             flat, counts, _ = clean.list_values(df, f.source, where, weights=False)
             parts.append((np.repeat(np.arange(len(df)), counts), flat))
         else:

@@ -13,18 +13,13 @@ names the file and key of any problem. It never runs code.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from ..errors import ArtifactError
-from ..spec import Spec
 from . import hashing
 
 FORMAT = 2
@@ -263,138 +258,10 @@ class VocabularyCross(_Cross):
         return self.names[i - 2] if i >= 2 else f"{self.name}=<other>"
 
 
-Categorical = Union[Vocabulary, Hashed, Identity]
-Cross = Union[HashedCross, VocabularyCross]
-Sparse = Union[Vocabulary, Hashed, Identity, Buckets, HashedCross, VocabularyCross]
-Feature = Annotated[Union[Vocabulary, Hashed, Identity, Buckets, Numeric, HashedCross, VocabularyCross],
-                    Field(discriminator="kind")]
+Categorical = Vocabulary | Hashed | Identity
+Cross = HashedCross | VocabularyCross
+Sparse = Vocabulary | Hashed | Identity | Buckets | HashedCross | VocabularyCross
+Feature = Annotated[
+    Vocabulary | Hashed | Identity | Buckets | Numeric | HashedCross | VocabularyCross, Field(discriminator="kind")
+]
 _FEATURES = TypeAdapter(list[Feature])
-
-
-@dataclass(frozen=True)
-class FittedPipeline:
-    """The spec it was fitted for, and its features in model order: sparse columns, crosses, numeric columns."""
-
-    spec: Spec
-    features: dict[str, Feature] = field(default_factory=dict)
-    rows: int = 0  # the training rows it was fitted on
-
-    @cached_property
-    def univalent(self) -> list[str]:
-        """Sparse features with one id per row: the columns of `Encoded.sparse`, in order."""
-        return [n for n, f in self.features.items() if not isinstance(f, Numeric) and not f.multivalent]
-
-    @cached_property
-    def multivalent(self) -> list[str]:
-        return [n for n, f in self.features.items() if not isinstance(f, Numeric) and f.multivalent]
-
-    @cached_property
-    def dense(self) -> list[str]:
-        """Numeric features: the columns of `Encoded.dense`, in order."""
-        return [n for n, f in self.features.items() if isinstance(f, Numeric)]
-
-    def cardinality(self, name: str) -> int:
-        return self.features[name].cardinality
-
-    def id_name(self, name: str, i: int) -> str:
-        """A readable name for id i of a sparse feature, e.g. 'education=Masters'."""
-        return self.features[name].id_name(i)
-
-    # ------------------------------------------------------------------------------------------- save/load
-    def feature_dicts(self) -> list[dict]:
-        """Every feature as plain JSON data, lists inline (what pipeline.json holds, less the Parquet files)."""
-        return _FEATURES.dump_python(list(self.features.values()), mode="json")
-
-    def save(self, folder: Path) -> list[str]:
-        """Write pipeline.json (and vocab/*.parquet for large lists); returns the files written."""
-        folder.mkdir(parents=True, exist_ok=True)
-        written, features = [], []
-        for f in self.feature_dicts():
-            for key in ("values", "hashes", "names"):
-                if key in f and len(f[key]) > BIG_LIST:
-                    rel = f"vocab/{len(written)}_{key}.parquet"
-                    (folder / "vocab").mkdir(exist_ok=True)
-                    dtype = pl.UInt64 if key == "hashes" else pl.String
-                    pl.DataFrame({key: pl.Series(f[key], dtype=dtype)}).write_parquet(folder / rel)
-                    written.append(rel)
-                    f[key] = {"parquet": rel}
-            features.append(f)
-        (folder / "pipeline.json").write_text(json.dumps({"format": FORMAT, "rows": self.rows, "features": features}))
-        return ["pipeline.json", *written]
-
-
-def load_pipeline(folder: Path, spec: Spec) -> FittedPipeline:
-    """Read and validate pipeline.json (format 1, written by wdcli 0.1, is read too)."""
-    file = folder / "pipeline.json"
-    try:
-        raw = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ArtifactError(f"{file}: cannot be read ({type(e).__name__}); retrain or restore the folder") from None
-    if not isinstance(raw, dict) or raw.get("format") not in (1, FORMAT):
-        version = raw.get("format") if isinstance(raw, dict) else None
-        raise ArtifactError(f"{file}: pipeline format {version!r} is not one this wdcli reads (1 or {FORMAT}); "
-                            "upgrade wdcli, or retrain")
-    features = raw.get("features") if raw["format"] == FORMAT else _from_format_1(raw.get("states"), spec)
-    if not isinstance(features, list):
-        raise ArtifactError(f"{file}: 'features' should be a list; retrain or restore the folder")
-    for i, f in enumerate(features):
-        for key in ("values", "hashes", "names"):
-            if isinstance(f, dict) and isinstance(f.get(key), dict):
-                rel = str(f[key].get("parquet", ""))
-                if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
-                    raise ArtifactError(f"{file}: features[{i}].{key} points outside the model folder")
-                try:  # (the file's one column: format 1 named it 'vocab')
-                    f[key] = pl.read_parquet(folder / rel).to_series(0).to_list()
-                except (OSError, pl.exceptions.PolarsError) as e:
-                    raise ArtifactError(f"{folder / rel}: cannot be read ({str(e).splitlines()[0][:120]})") from None
-    try:
-        typed = _FEATURES.validate_python(features)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = "features" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-        raise ArtifactError(f"{file}: {where}: {first['msg']} ({e.error_count()} problem"
-                            f"{'s' if e.error_count() != 1 else ''}); retrain or restore the folder") from None
-    rows = raw.get("rows", 0)
-    return FittedPipeline(spec, {f.name: f for f in typed}, rows if isinstance(rows, int) else 0)
-
-
-def _from_format_1(states, spec: Spec) -> list[dict] | None:
-    """Format 1 (`{"states": {name: {...}}}`, untyped) as format 2's list of features."""
-    if not isinstance(states, dict):
-        return None
-    out = []
-    for name, s in states.items():
-        if not isinstance(s, dict):
-            return None
-        col = spec.columns.get(name)
-        missing = list(getattr(col, "missing", []))
-        kind = s.get("kind")
-        if kind in ("categorical", "multivalent"):
-            source = {"column": name, "missing": missing, "multivalent": kind == "multivalent",
-                      "separator": getattr(col, "separator", None), "weights": getattr(col, "weights", None)}
-            base = {"name": name, "source": source}
-            enc = s.get("encoding")
-            if enc == "hash":
-                out.append({**base, "kind": "hashed", "buckets": s.get("buckets")})
-            elif enc == "identity":
-                out.append({**base, "kind": "identity", "num_ids": s.get("num_ids")})
-            else:
-                out.append({**base, "kind": "vocabulary", "values": s.get("vocab"), "oov": s.get("oov")})
-        elif kind == "bucketized":
-            src = spec.columns.get(s.get("source"))
-            out.append({"kind": "buckets", "name": name, "column": s.get("source"), "boundaries": s.get("boundaries"),
-                        "missing": list(getattr(src, "missing", []))})
-        elif kind == "numeric":
-            keep = ("transform", "fill", "clip", "mean", "std", "min", "max")
-            out.append({"kind": "numeric", "name": name, "missing": missing,
-                        "boundaries": s.get("boundaries", []), **{k: s.get(k) for k in keep}})
-        elif kind == "cross":
-            base = {"name": name, "columns": s.get("columns"), "multivalent": s.get("multivalent", False)}
-            if s.get("encoding") == "hash":
-                out.append({**base, "kind": "hashed_cross", "buckets": s.get("buckets"),
-                            "examples": s.get("examples", {})})
-            else:
-                out.append({**base, "kind": "vocabulary_cross", "hashes": s.get("hashes"), "names": s.get("names")})
-        else:
-            return None
-    return out

@@ -40,8 +40,12 @@ def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool) ->
     for name, col in spec.columns.items():
         if name in have and not isinstance(col, Multivalent) and isinstance(schema[name], LISTS):
             problems.append(f"column '{name}' holds lists; declare it kind: multivalent")
-        if name in have and isinstance(col, Multivalent) and col.separator is None and not isinstance(
-                schema[name], LISTS):
+        if (
+            name in have
+            and isinstance(col, Multivalent)
+            and col.separator is None
+            and not isinstance(schema[name], LISTS)
+        ):
             problems.append(f"column '{name}' is not a list column; give columns.{name}.separator to split its text")
     if problems:
         cols = ", ".join(df.columns[:20]) + (" ..." if len(df.columns) > 20 else "")
@@ -52,8 +56,9 @@ def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool) ->
 YAML_TRUE, YAML_FALSE = ("yes", "on", "true", "y"), ("no", "off", "false", "n")
 
 
-def label_array(spec: Spec, df: pl.DataFrame, where: str, fitting: bool = False, evaluating: bool = False
-                ) -> np.ndarray:
+def label_array(
+    spec: Spec, df: pl.DataFrame, where: str, fitting: bool = False, evaluating: bool = False
+) -> np.ndarray:
     """The label as 0/1 float32. Errors name the column and the values found. Fitting and evaluating need at
     least one positive row (AUC is undefined without one); their messages say what to check."""
     name, positive = spec.label.column, spec.label.positive
@@ -68,34 +73,47 @@ def label_array(spec: Spec, df: pl.DataFrame, where: str, fitting: bool = False,
         ones, zeros = {"1", "1.0", "true"}, {"0", "0.0", "false"}
         other = [v for v in seen if v.lower() not in ones | zeros]
         if other and positive is not None:
-            guess = next((v for v in seen if v.lower() in (YAML_TRUE if positive else YAML_FALSE)),
-                         "yes" if positive else "no")
-            raise DataError(f"{where}: label.positive is the boolean {str(positive).lower()}, but column '{name}' "
-                            f"holds {show(seen)}: YAML reads unquoted yes, no, on, off, true and false as booleans; "
-                            f"quote the value to keep it text: positive: \"{guess}\" "
-                            f"(or --set 'label.positive=\"{guess}\"')")
+            guess = next(
+                (v for v in seen if v.lower() in (YAML_TRUE if positive else YAML_FALSE)), "yes" if positive else "no"
+            )
+            raise DataError(
+                f"{where}: label.positive is the boolean {str(positive).lower()}, but column '{name}' "
+                f"holds {show(seen)}: YAML reads unquoted yes, no, on, off, true and false as booleans; "
+                f'quote the value to keep it text: positive: "{guess}" '
+                f"(or --set 'label.positive=\"{guess}\"')"
+            )
         if other:
-            raise DataError(f"{where}: label column '{name}' has values {show(other)} that are not 0/1 or "
-                            f"true/false; name the positive value with label.positive")
+            raise DataError(
+                f"{where}: label column '{name}' has values {show(other)} that are not 0/1 or "
+                f"true/false; name the positive value with label.positive"
+            )
         pos = "1" if positive is None else str(positive).lower()
         y = text.str.to_lowercase().is_in(list(ones if positive in (None, True) else zeros))
     else:
         pos = str(positive)
         if len(seen) > 2:
-            raise DataError(f"{where}: label column '{name}' has {len(seen)} distinct values {show(seen)}; "
-                            f"a binary label has two (positive: {pos!r} and one other)")
+            raise DataError(
+                f"{where}: label column '{name}' has {len(seen)} distinct values {show(seen)}; "
+                f"a binary label has two (positive: {pos!r} and one other)"
+            )
         y = text == pos
     y = y.to_numpy().astype(np.float32)
     if (fitting or evaluating) and len(y) and not y.any():
         if evaluating:
-            raise DataError(f"{where}: no row has the model's positive label {pos!r} in column '{name}' (values: "
-                            f"{show(seen)}), so AUC is undefined and accuracy meaningless; evaluate on rows with "
-                            "both outcomes, and check that this file writes the label as the training data did")
+            raise DataError(
+                f"{where}: no row has the model's positive label {pos!r} in column '{name}' (values: "
+                f"{show(seen)}), so AUC is undefined and accuracy meaningless; evaluate on rows with "
+                "both outcomes, and check that this file writes the label as the training data did"
+            )
         if positive is None:
-            raise DataError(f"{where}: label column '{name}' has no positive rows (1 or true; values: {show(seen)}); "
-                            "training needs both outcomes, or name the positive value with label.positive")
-        raise DataError(f"{where}: label.positive {pos!r} never occurs in column '{name}' (values: {show(seen)}); "
-                        "fix label.positive")
+            raise DataError(
+                f"{where}: label column '{name}' has no positive rows (1 or true; values: {show(seen)}); "
+                "training needs both outcomes, or name the positive value with label.positive"
+            )
+        raise DataError(
+            f"{where}: label.positive {pos!r} never occurs in column '{name}' (values: {show(seen)}); "
+            "fix label.positive"
+        )
     return y
 
 

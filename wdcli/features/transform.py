@@ -14,8 +14,9 @@ import numpy as np
 import polars as pl
 
 from . import clean, hashing
-from .fitted import Buckets, FittedPipeline, Numeric, Vocabulary, _Categorical, _Cross
+from .fitted import Buckets, Numeric, Vocabulary, _Categorical, _Cross
 from .inputs import check_columns, label_array, weight_array
+from .pipeline import FittedPipeline
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,21 @@ class Encoded:
         """The rows of several encodings, one after the other (one copy of each array)."""
         if len(parts) == 1:
             return parts[0]
-        cat = lambda key: None if getattr(parts[0], key) is None else np.concatenate(  # noqa: E731
-            [getattr(p, key) for p in parts])
+
+        def cat(key: str) -> np.ndarray | None:
+            return None if getattr(parts[0], key) is None else np.concatenate([getattr(p, key) for p in parts])
+
         multi = {}
         for name in parts[0].multi:
             bags = [p.multi[name] for p in parts]
             starts = np.cumsum([0] + [len(b.ids) for b in bags[:-1]])
             offsets = np.concatenate([bags[0].offsets[:1]] + [b.offsets[1:] + s for b, s in zip(bags, starts)])
-            multi[name] = Ragged(np.concatenate([b.ids for b in bags]), offsets,
-                                 np.concatenate([b.weights for b in bags]))
-        return Encoded(cat("sparse"), multi, cat("dense"), cat("label"), cat("weight"), cat("group"),
-                       sum(p.n for p in parts))
+            multi[name] = Ragged(
+                np.concatenate([b.ids for b in bags]), offsets, np.concatenate([b.weights for b in bags])
+            )
+        return Encoded(
+            cat("sparse"), multi, cat("dense"), cat("label"), cat("weight"), cat("group"), sum(p.n for p in parts)
+        )
 
 
 # ---------------------------------------------------------------------------------------------- crosses
@@ -81,8 +86,9 @@ def component_hashes(fitted: FittedPipeline, name: str, df: pl.DataFrame, where:
     return np.arange(n), hashing.hash_strings(df.select(clean.text(s.column, s.missing))[s.column])
 
 
-def cross_hashes(fitted: FittedPipeline, columns: list[str], df: pl.DataFrame, where: str) -> tuple[np.ndarray,
-                                                                                                  np.ndarray]:
+def cross_hashes(
+    fitted: FittedPipeline, columns: list[str], df: pl.DataFrame, where: str
+) -> tuple[np.ndarray, np.ndarray]:
     """(rows, hashes) of every combination of the columns' values in each row, rows ascending."""
     parts = [component_hashes(fitted, c, df, where) for c in columns]
     if all(not fitted.features[c].multivalent for c in columns):
@@ -147,8 +153,11 @@ class DenseTransform:
         self.scale = np.array([features[j].std or 1.0 for j in self.std], dtype=np.float64)
         self.min = np.array([features[j].min for j in self.minmax], dtype=np.float64)
         self.range = np.array([(features[j].max - features[j].min) or 1.0 for j in self.minmax], dtype=np.float64)
-        self.quantile = [(j, np.asarray(f.boundaries, dtype=np.float64), max(len(f.boundaries), 1))
-                         for j, f in enumerate(features) if f.transform == "quantile"]
+        self.quantile = [
+            (j, np.asarray(f.boundaries, dtype=np.float64), max(len(f.boundaries), 1))
+            for j, f in enumerate(features)
+            if f.transform == "quantile"
+        ]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.clip(x, self.lo, self.hi)  # a copy; NaN stays NaN

@@ -24,8 +24,10 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
         return torch.device("cpu")  # (more processes on this machine than GPUs: the CPU)
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise WdcliError(f"device {device!r}: this machine has no CUDA GPU that torch can use "
-                             "(torch.cuda.is_available() is False); use auto or cpu")
+            raise WdcliError(
+                f"device {device!r}: this machine has no CUDA GPU that torch can use "
+                "(torch.cuda.is_available() is False); use auto or cpu"
+            )
         dev = torch.device(device if ":" in device else f"cuda:{local_rank % torch.cuda.device_count()}")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise WdcliError(f"device {device!r}: this machine has {torch.cuda.device_count()} GPU(s)")

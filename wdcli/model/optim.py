@@ -78,8 +78,7 @@ class FTRL(torch.optim.Optimizer):
         n_new = n + g * g
         sigma = (n_new.sqrt() - n.sqrt()) / alpha
         z = z + g - sigma * w
-        w = torch.where(z.abs() <= l1, torch.zeros_like(z),
-                        -(z - z.sign() * l1) / ((beta + n_new.sqrt()) / alpha + l2))
+        w = torch.where(z.abs() <= l1, torch.zeros_like(z), -(z - z.sign() * l1) / ((beta + n_new.sqrt()) / alpha + l2))
         return w, z, n_new
 
     @torch.no_grad()
@@ -112,10 +111,12 @@ class Adagrad(torch.optim.Optimizer):
     """AdaGrad (Duchi et al., 2011) on the per-example sum of gradients (`step(examples=B)`), with sparse row
     updates: g = B * grad + weight_decay * w; sum += g^2; w -= lr * g / (sqrt(sum) + eps)."""
 
-    def __init__(self, params, lr: float = 0.05, initial_accumulator: float = 0.1, weight_decay: float = 0.0,
-                 eps: float = 1e-10):
-        super().__init__(params, dict(lr=lr, initial_accumulator=initial_accumulator, weight_decay=weight_decay,
-                                      eps=eps))
+    def __init__(
+        self, params, lr: float = 0.05, initial_accumulator: float = 0.1, weight_decay: float = 0.0, eps: float = 1e-10
+    ):
+        super().__init__(
+            params, dict(lr=lr, initial_accumulator=initial_accumulator, weight_decay=weight_decay, eps=eps)
+        )
 
     @torch.no_grad()
     def step(self, closure=None, examples: float = 1.0):
@@ -165,7 +166,9 @@ class SparseAdam(torch.optim.SparseAdam):
                 idx, g = _rows(p.grad)
                 if not self.decoupled:
                     g = g + self.weight_decay * p[idx]
-                p.grad = torch.sparse_coo_tensor(idx.unsqueeze(0), g, p.shape, check_invariants=False, is_coalesced=True)
+                p.grad = torch.sparse_coo_tensor(
+                    idx.unsqueeze(0), g, p.shape, check_invariants=False, is_coalesced=True
+                )
                 touched.append((p, idx, group["lr"]))
         super().step(closure)
         if self.decoupled:

@@ -77,9 +77,15 @@ class ModelConfig:
     @staticmethod
     def from_dict(d: dict) -> ModelConfig:
         return ModelConfig(
-            model=d["model"], wide=[SparseInput(**x) for x in d["wide"]], deep=[SparseInput(**x) for x in d["deep"]],
-            tables=[Table(**t) for t in d["tables"]], dense=list(d["dense"]), hidden=list(d["hidden"]),
-            activation=d["activation"], dropout=d["dropout"], batch_norm=d["batch_norm"],
+            model=d["model"],
+            wide=[SparseInput(**x) for x in d["wide"]],
+            deep=[SparseInput(**x) for x in d["deep"]],
+            tables=[Table(**t) for t in d["tables"]],
+            dense=list(d["dense"]),
+            hidden=list(d["hidden"]),
+            activation=d["activation"],
+            dropout=d["dropout"],
+            batch_norm=d["batch_norm"],
         )
 
 
@@ -109,8 +115,17 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
                 tables.append(Table(name, fitted.cardinality(name), dim, [name]))
         dense = [fitted.dense.index(n) for n in spec.deep_dense()]
     d = spec.deep
-    return ModelConfig(spec.model, wide, deep, tables, dense, list(d.hidden) if spec.uses_deep() else [],
-                       d.activation, d.dropout, d.batch_norm)
+    return ModelConfig(
+        spec.model,
+        wide,
+        deep,
+        tables,
+        dense,
+        list(d.hidden) if spec.uses_deep() else [],
+        d.activation,
+        d.dropout,
+        d.batch_norm,
+    )
 
 
 def plan_rows(fitted: FittedPipeline, config: ModelConfig) -> list[tuple[str, str, str, str, str]]:

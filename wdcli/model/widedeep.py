@@ -38,8 +38,9 @@ class WideDeep(nn.Module):
                 offsets[f.name], at = at, at + f.cardinality
             uni = [f for f in cfg.wide if f.column >= 0]
             self.register_buffer("wide_cols", torch.tensor([f.column for f in uni], dtype=torch.long), persistent=False)
-            self.register_buffer("wide_offsets", torch.tensor([offsets[f.name] for f in uni], dtype=torch.long),
-                                 persistent=False)
+            self.register_buffer(
+                "wide_offsets", torch.tensor([offsets[f.name] for f in uni], dtype=torch.long), persistent=False
+            )
             self.wide_multi = [(f.name, offsets[f.name]) for f in cfg.wide if f.column < 0]
         if cfg.deep:
             self._build_deep(cfg)
@@ -59,8 +60,9 @@ class WideDeep(nn.Module):
             feats = [f for f in cfg.deep if f.column >= 0 and where[cfg.table_of(f.name)][0] == d]
             if feats:
                 self.register_buffer(f"deep_cols_{d}", torch.tensor([f.column for f in feats]), persistent=False)
-                self.register_buffer(f"deep_offsets_{d}", torch.tensor(
-                    [where[cfg.table_of(f.name)][1] for f in feats]), persistent=False)
+                self.register_buffer(
+                    f"deep_offsets_{d}", torch.tensor([where[cfg.table_of(f.name)][1] for f in feats]), persistent=False
+                )
                 self.deep_uni.append((d, f"deep_cols_{d}", f"deep_offsets_{d}"))
         self.deep_multi = [(f.name, *where[cfg.table_of(f.name)], f.combiner) for f in cfg.deep if f.column < 0]
         layers: list[nn.Module] = []
@@ -96,8 +98,9 @@ class WideDeep(nn.Module):
                 e = _bag_sum(self.embed[str(d)].weight, bag, offset)  # [B, d]: sum of w_i * e_i
                 if combiner != "sum":
                     w = bag.weights if combiner == "mean" else bag.weights * bag.weights
-                    rows = torch.repeat_interleave(torch.arange(len(bag.offsets) - 1, device=w.device),
-                                                   bag.offsets.diff(), output_size=len(w))
+                    rows = torch.repeat_interleave(
+                        torch.arange(len(bag.offsets) - 1, device=w.device), bag.offsets.diff(), output_size=len(w)
+                    )
                     norm = torch.zeros(len(e), dtype=w.dtype, device=w.device).index_add_(0, rows, w)  # [B]
                     e = e / (norm if combiner == "mean" else norm.sqrt()).clamp(min=1e-12).unsqueeze(1)
                 parts.append(e)
@@ -121,8 +124,15 @@ class WideDeep(nn.Module):
 
 def _bag_sum(table: torch.Tensor, bag: Bag, offset: int) -> torch.Tensor:
     """Sum of each row's weighted embeddings: [B, dim] (a sparse gradient for the table)."""
-    return F.embedding_bag(bag.ids + offset, table, bag.offsets, mode="sum", sparse=True,
-                           per_sample_weights=bag.weights, include_last_offset=True)
+    return F.embedding_bag(
+        bag.ids + offset,
+        table,
+        bag.offsets,
+        mode="sum",
+        sparse=True,
+        per_sample_weights=bag.weights,
+        include_last_offset=True,
+    )
 
 
 @torch.inference_mode()

@@ -25,9 +25,15 @@ from . import html as H
 from .curves import curves, reliability
 from .runs import find_run
 
-SECTIONS = {"metrics": "Metrics", "curves": "ROC and precision-recall", "calibration": "Calibration",
-            "scores": "Scores per class", "learning": "Learning curves", "wide": "Wide part",
-            "groups": "Per-group metrics"}
+SECTIONS = {
+    "metrics": "Metrics",
+    "curves": "ROC and precision-recall",
+    "calibration": "Calibration",
+    "scores": "Scores per class",
+    "learning": "Learning curves",
+    "wide": "Wide part",
+    "groups": "Per-group metrics",
+}
 METRIC_KEYS = ["rows", "auc", "logloss", "accuracy", "mean_score", "base_rate", "calibration", "gauc"]
 
 
@@ -43,8 +49,9 @@ def _require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise WdcliError("wdcli report draws its plots with matplotlib, which is not installed; "
-                         "pip install 'wdcli[report]'") from None
+        raise WdcliError(
+            "wdcli report draws its plots with matplotlib, which is not installed; pip install 'wdcli[report]'"
+        ) from None
 
 
 def scored_rows(scorer: Scorer, input: str | Path | None):
@@ -56,16 +63,23 @@ def scored_rows(scorer: Scorer, input: str | Path | None):
     try:
         frames, names = load_splits(spec.data), split_names(spec.data)
     except DataError as e:
-        raise DataError(f"the run's data cannot be read again to plot its test split ({e}); pass --input FILE "
-                        "with labelled rows") from None
+        raise DataError(
+            f"the run's data cannot be read again to plot its test split ({e}); pass --input FILE with labelled rows"
+        ) from None
     for split in ("test", "validation"):
         if split in frames and len(frames[split]):
             return frames[split], names[split], f"the run's {split} split: {names[split]}, {len(frames[split]):,} rows"
     raise DataError("the run has no test or validation rows to plot; pass --input FILE with labelled rows")
 
 
-def build_report(model: str | Path | None = None, output: str | Path | None = None, png_dir: str | Path | None = None,
-                 input: str | Path | None = None, top: int = 15, runs: str | Path = "runs") -> Report:
+def build_report(
+    model: str | Path | None = None,
+    output: str | Path | None = None,
+    png_dir: str | Path | None = None,
+    input: str | Path | None = None,
+    top: int = 15,
+    runs: str | Path = "runs",
+) -> Report:
     """Write the report of a run (default: the latest) to `output` (default: report.html in the run's folder)."""
     _require_matplotlib()
     from . import figures as F
@@ -92,36 +106,68 @@ def build_report(model: str | Path | None = None, output: str | Path | None = No
 
     splits = {**art.metrics.get("splits", {}), "plotted rows (now)": m}
     keys = [k for k in METRIC_KEYS if any(k in v for v in splits.values())]
-    secs.append(("metrics", SECTIONS["metrics"], H.table(["split", *keys], [[s, *[v.get(k, "") for k in keys]]
-                                                                            for s, v in splits.items()])
-                 + H.note("The splits' figures are those saved when the run was trained; 'plotted rows' are the "
-                          f"rows plotted below, scored now: {source}.")))
+    secs.append(
+        (
+            "metrics",
+            SECTIONS["metrics"],
+            H.table(["split", *keys], [[s, *[v.get(k, "") for k in keys]] for s, v in splits.items()])
+            + H.note(
+                "The splits' figures are those saved when the run was trained; 'plotted rows' are the "
+                f"rows plotted below, scored now: {source}."
+            ),
+        )
+    )
     c = curves(y, p)
     secs.append(("curves", SECTIONS["curves"], show("curves", F.roc_pr(c, m["auc"], m["base_rate"]))))
     r = reliability(y, p)
-    secs.append(("calibration", SECTIONS["calibration"], show("calibration", F.calibration(r))
-                 + H.note(f"Mean score / base rate: {m['calibration']:.4f}; expected calibration error {r.ece:.4f}.")))
+    secs.append(
+        (
+            "calibration",
+            SECTIONS["calibration"],
+            show("calibration", F.calibration(r))
+            + H.note(f"Mean score / base rate: {m['calibration']:.4f}; expected calibration error {r.ece:.4f}."),
+        )
+    )
     secs.append(("scores", SECTIONS["scores"], show("scores", F.score_histogram(y, p))))
     history = art.metrics.get("history", [])
     if history:
-        secs.append(("learning", SECTIONS["learning"], show("learning", F.learning_curves(history)) + H.table(
-            ["epoch", *[k for k in history[-1] if k not in ("epoch", "best")]],
-            [[h["epoch"], *[h.get(k, "") for k in history[-1] if k not in ("epoch", "best")]] for h in history])))
+        secs.append(
+            (
+                "learning",
+                SECTIONS["learning"],
+                show("learning", F.learning_curves(history))
+                + H.table(
+                    ["epoch", *[k for k in history[-1] if k not in ("epoch", "best")]],
+                    [[h["epoch"], *[h.get(k, "") for k in history[-1] if k not in ("epoch", "best")]] for h in history],
+                ),
+            )
+        )
     else:
         secs.append(("learning", SECTIONS["learning"], H.note("This run saved no per-epoch history.")))
     secs.append(("wide", SECTIONS["wide"], _wide(art, top, show, F)))
     if group is not None:
         aucs, sizes, n = group_aucs(y, p, group)
         shown = show("groups", F.group_distribution(aucs, sizes, m["gauc"])) if len(aucs) else ""
-        secs.append(("groups", SECTIONS["groups"], shown + H.note(
-            f"{spec.label.group}: {n:,} groups, {len(aucs):,} with both classes; gAUC (their AUCs weighted by "
-            f"size) {m['gauc']:.4f}; median group AUC {np.median(aucs) if len(aucs) else float('nan'):.4f}.")))
+        secs.append(
+            (
+                "groups",
+                SECTIONS["groups"],
+                shown
+                + H.note(
+                    f"{spec.label.group}: {n:,} groups, {len(aucs):,} with both classes; gAUC (their AUCs weighted by "
+                    f"size) {m['gauc']:.4f}; median group AUC {np.median(aucs) if len(aucs) else float('nan'):.4f}."
+                ),
+            )
+        )
 
     output = Path(output) if output is not None else art.path / "report.html"
     cfg = art.config.param_counts()
-    lines = [f"run {art.path} · model {spec.model} · {cfg['total']:,} parameters · "
-             f"{len(history)} epochs in {art.metrics.get('seconds', 0):.1f} s",
-             f"plots: {source}", f"written {time.strftime('%Y-%m-%d %H:%M:%S')} by wdcli report"]
+    lines = [
+        f"run {art.path} · model {spec.model} · {cfg['total']:,} parameters · "
+        f"{len(history)} epochs in {art.metrics.get('seconds', 0):.1f} s",
+        f"plots: {source}",
+        f"written {time.strftime('%Y-%m-%d %H:%M:%S')} by wdcli report",
+    ]
     text = H.page(f"wdcli report: {spec.name}", lines, secs)
     output.parent.mkdir(parents=True, exist_ok=True)
     with io.atomic(output) as tmp:  # (a failed write leaves no stray file)

@@ -11,8 +11,14 @@ from matplotlib.figure import Figure
 from .curves import Curves, Reliability
 
 BLUE, ORANGE, GREY = "#1f77b4", "#ff7f0e", "#7f7f7f"
-STYLE = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "none",
-         "axes.grid": True, "grid.alpha": 0.3}
+STYLE = {
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "none",
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -27,7 +33,7 @@ def svg(fig: Figure, name: str) -> str:
     with matplotlib.rc_context({**STYLE, "svg.hashsalt": name}):
         fig.savefig(buf, format="svg")
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def png(fig: Figure, path) -> None:
@@ -57,11 +63,19 @@ def calibration(r: Reliability) -> Figure:
     top = max(float(r.predicted.max(initial=0)), float(r.observed.max(initial=0)), 0.05) * 1.05
     ax.plot([0, top], [0, top], color=GREY, linestyle="--", label="perfectly calibrated")
     ax.plot(r.predicted, r.observed, marker="o", color=BLUE, label=f"model (ECE {r.ece:.4f})")
-    ax.set(xlabel="mean score in bin", ylabel="observed positive rate", title="Reliability (10 bins of equal rows)",
-           xlim=(0, top), ylim=(0, top))
+    ax.set(
+        xlabel="mean score in bin",
+        ylabel="observed positive rate",
+        title="Reliability (10 bins of equal rows)",
+        xlim=(0, top),
+        ylim=(0, top),
+    )
     ax.legend(loc="upper left")
-    hist.bar(np.arange(len(r.count)) + 1, r.observed - r.predicted, color=[BLUE if d >= 0 else ORANGE for d in
-                                                                            r.observed - r.predicted])
+    hist.bar(
+        np.arange(len(r.count)) + 1,
+        r.observed - r.predicted,
+        color=[BLUE if d >= 0 else ORANGE for d in r.observed - r.predicted],
+    )
     hist.axhline(0, color=GREY)
     hist.set(xlabel="bin (lowest scores first)", ylabel="observed - predicted", title="Gap per bin")
     return fig
@@ -72,7 +86,9 @@ def score_histogram(y: np.ndarray, p: np.ndarray) -> Figure:
     ax = fig.subplots()
     bins = np.linspace(0, 1, 41)
     ax.hist(p[y < 0.5], bins=bins, density=True, alpha=0.6, color=BLUE, label=f"negatives ({int((y < 0.5).sum()):,})")
-    ax.hist(p[y >= 0.5], bins=bins, density=True, alpha=0.6, color=ORANGE, label=f"positives ({int((y >= 0.5).sum()):,})")
+    ax.hist(
+        p[y >= 0.5], bins=bins, density=True, alpha=0.6, color=ORANGE, label=f"positives ({int((y >= 0.5).sum()):,})"
+    )
     ax.set(xlabel="score", ylabel="density", title="Scores per class", xlim=(0, 1))
     ax.legend(loc="upper center")
     return fig
@@ -82,16 +98,29 @@ def learning_curves(history: list[dict]) -> Figure:
     fig = _figure(8, 3.2)
     loss, auc = fig.subplots(1, 2)
     epochs = [h["epoch"] for h in history]
-    loss.plot(epochs, [h.get("train_loss", np.nan) for h in history], marker=".", color=BLUE, label="train loss (running)")
+    loss.plot(
+        epochs, [h.get("train_loss", np.nan) for h in history], marker=".", color=BLUE, label="train loss (running)"
+    )
     monitor = next((k.split("_", 1)[0] for k in history[0] if k.endswith("_auc")), None) if history else None
     if monitor:
-        loss.plot(epochs, [h.get(f"{monitor}_logloss", np.nan) for h in history], marker=".", color=ORANGE,
-                  label=f"{monitor} log loss")
-        auc.plot(epochs, [h.get(f"{monitor}_auc", np.nan) for h in history], marker=".", color=ORANGE,
-                 label=f"{monitor} AUC")
+        loss.plot(
+            epochs,
+            [h.get(f"{monitor}_logloss", np.nan) for h in history],
+            marker=".",
+            color=ORANGE,
+            label=f"{monitor} log loss",
+        )
+        auc.plot(
+            epochs, [h.get(f"{monitor}_auc", np.nan) for h in history], marker=".", color=ORANGE, label=f"{monitor} AUC"
+        )
         if any(f"{monitor}_gauc" in h for h in history):
-            auc.plot(epochs, [h.get(f"{monitor}_gauc", np.nan) for h in history], marker=".", color=BLUE,
-                     label=f"{monitor} gAUC")
+            auc.plot(
+                epochs,
+                [h.get(f"{monitor}_gauc", np.nan) for h in history],
+                marker=".",
+                color=BLUE,
+                label=f"{monitor} gAUC",
+            )
     best = [h["epoch"] for h in history if h.get("best")]
     for ax in (loss, auc):
         if best:

@@ -37,8 +37,14 @@ def fmt(v) -> str:
 
 def table(header: list[str], rows: list[list], name_columns: tuple[int, ...] = ()) -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f'<td class="name">{esc(v)}</td>' if i in name_columns else f"<td>{fmt(v)}</td>"
-                                    for i, v in enumerate(r)) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="name">{esc(v)}</td>' if i in name_columns else f"<td>{fmt(v)}</td>" for i, v in enumerate(r)
+        )
+        + "</tr>"
+        for r in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -59,6 +65,8 @@ def page(title: str, lines: list[str], sections: list[tuple[str, str, str]]) -> 
     nav = "".join(f'<a href="#{esc(i)}">{esc(t)}</a>' for i, t, _ in sections)
     body = "".join(section(i, t, inner) for i, t, inner in sections)
     head = "".join(f"<p>{esc(x)}</p>" for x in lines)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>'
-            f"<body><header><h1>{esc(title)}</h1>{head}</header><nav>{nav}</nav><main>{body}</main></body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>'
+        f"<body><header><h1>{esc(title)}</h1>{head}</header><nav>{nav}</nav><main>{body}</main></body></html>\n"
+    )

@@ -59,8 +59,15 @@ def read_run(folder: Path) -> Run:
         raise ArtifactError(f"{folder}: not a readable run folder ({type(e).__name__}); retrain or remove it") from None
     if not isinstance(spec, dict) or not isinstance(metrics, dict):
         raise ArtifactError(f"{folder}: not a readable run folder (spec.yaml or metrics.json is not a mapping)")
-    return Run(folder, str(manifest.get("name") or spec.get("name") or folder.parent.name), folder.name,
-               str(manifest.get("created", "")), str(spec.get("model", "wide_deep")), spec, metrics)
+    return Run(
+        folder,
+        str(manifest.get("name") or spec.get("name") or folder.parent.name),
+        folder.name,
+        str(manifest.get("created", "")),
+        str(spec.get("model", "wide_deep")),
+        spec,
+        metrics,
+    )
 
 
 def list_runs(root: str | Path = "runs", spec: str | None = None, sort: str = "time") -> list[Run]:
@@ -89,6 +96,7 @@ def list_runs(root: str | Path = "runs", spec: str | None = None, sort: str = "t
             return r.epochs
         v = r.seconds if sort == "seconds" else r.metric(sort)
         return -math.inf if math.isnan(v) and SORTS[sort] else math.inf if math.isnan(v) else v
+
     return sorted(runs, key=key, reverse=SORTS[sort])
 
 
@@ -104,8 +112,10 @@ def find_run(ref: str | Path | None, root: str | Path = "runs") -> Path:
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise ArtifactError(f"run id '{ref}' is in several specs' folders ({', '.join(str(m) for m in matches)}); "
-                            "name it as <spec>/<id>")
+        raise ArtifactError(
+            f"run id '{ref}' is in several specs' folders ({', '.join(str(m) for m in matches)}); "
+            "name it as <spec>/<id>"
+        )
     raise ArtifactError(f"no run '{ref}': not a folder, nor a run under {root}/ (`wdcli runs` lists them)")
 
 

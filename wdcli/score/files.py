@@ -24,9 +24,15 @@ def typed(frame: pl.DataFrame, spec: Spec) -> pl.DataFrame:
     return frame.with_columns(pl.col(c).str.strip_chars().cast(pl.Float64, strict=False) for c in cast)
 
 
-def predict_file(model: str | Path | None, input: str | Path, output: str | Path | None,
-                 keep: list[str] | None = None, batch_rows: int = 200_000, stdout=None, scorer: Scorer | None = None
-                 ) -> int:
+def predict_file(
+    model: str | Path | None,
+    input: str | Path,
+    output: str | Path | None,
+    keep: list[str] | None = None,
+    batch_rows: int = 200_000,
+    stdout=None,
+    scorer: Scorer | None = None,
+) -> int:
     """Score a file in streamed batches with bounded memory; write by extension, or CSV to stdout. Returns the
     number of rows written."""
     scorer = scorer or Scorer.load(model)
@@ -42,8 +48,9 @@ def predict_file(model: str | Path | None, input: str | Path, output: str | Path
     return io.write_batches(batches, output)
 
 
-def evaluate_file(model: str | Path | None, input: str | Path, scorer: Scorer | None = None,
-                  batch_rows: int = 200_000) -> dict:
+def evaluate_file(
+    model: str | Path | None, input: str | Path, scorer: Scorer | None = None, batch_rows: int = 200_000
+) -> dict:
     """The metrics of a model on a labelled file, read in batches (exact: 12 to 20 bytes a row are kept)."""
     scorer = scorer or Scorer.load(model)
     return scorer.evaluate(io.iter_batches(input, batch_rows), str(input))
@@ -73,9 +80,17 @@ def grouped(input: str | Path, group: str) -> bool:
     return runs == distinct
 
 
-def rank_file(model: str | Path | None, input: str | Path, output: str | Path | None = None,
-              group_by: str | None = None, top_k: int | None = None, k: int | None = None, stdout=None,
-              batch_rows: int = 200_000, scorer: Scorer | None = None) -> RankedFile:
+def rank_file(
+    model: str | Path | None,
+    input: str | Path,
+    output: str | Path | None = None,
+    group_by: str | None = None,
+    top_k: int | None = None,
+    k: int | None = None,
+    stdout=None,
+    batch_rows: int = 200_000,
+    scorer: Scorer | None = None,
+) -> RankedFile:
     """Rank a file's candidates within their groups; write by extension, or CSV to stdout.
 
     A file grouped by its group column (each group's rows together) streams, holding one batch and one group

@@ -72,15 +72,19 @@ class Scorer:
         for a different model (runs/LATEST is the latest run of any spec)."""
         names = [n for n in spec_names(self.artifact.path) if n != self.spec.name]
         others = f", e.g. {', '.join(f'runs/{n}' for n in names[:5])}" if names else ""
-        return MissingColumns(f"{e}\n  the model is {self.artifact.path} (spec '{self.spec.name}'); if this file is "
-                              f"meant for another model, pass --model runs/NAME{others}")
+        return MissingColumns(
+            f"{e}\n  the model is {self.artifact.path} (spec '{self.spec.name}'); if this file is "
+            f"meant for another model, pass --model runs/NAME{others}"
+        )
 
     def predict(self, frame: pl.DataFrame, keep: list[str] | None = None, where: str = "input") -> pl.DataFrame:
         if keep is not None:
             absent = [c for c in dict.fromkeys(keep) if c not in frame.columns]
             if absent:
-                raise DataError(f"{where}: no column {', '.join(repr(c) for c in absent)} to keep; it has: "
-                                f"{', '.join(frame.columns[:20])}")
+                raise DataError(
+                    f"{where}: no column {', '.join(repr(c) for c in absent)} to keep; it has: "
+                    f"{', '.join(frame.columns[:20])}"
+                )
             keep = list(dict.fromkeys(keep))  # a column named twice is kept once
         out = frame if keep is None else frame.select(keep)
         return out.with_columns(score=pl.Series(self.score(frame, where), dtype=pl.Float64))
@@ -100,8 +104,9 @@ class Scorer:
         """A label that never equals the model's positive value is an error: AUC would be undefined and accuracy
         meaningless. `seen`: the label's distinct values (as text)."""
         label = self.spec.label.column
-        label_array(self.spec, pl.DataFrame({label: sorted(set(seen))}, schema={label: pl.String}), where,
-                    evaluating=True)
+        label_array(
+            self.spec, pl.DataFrame({label: sorted(set(seen))}, schema={label: pl.String}), where, evaluating=True
+        )
 
     def evaluate(self, frame: pl.DataFrame | Iterable[pl.DataFrame], where: str = "input") -> dict:
         """AUC, log loss, accuracy, calibration and row count (and gAUC with the spec's group column), of a frame
@@ -115,19 +120,28 @@ class Scorer:
         cat = lambda i: None if not parts or parts[0][i] is None else np.concatenate([p[i] for p in parts])  # noqa: E731
         return evaluate(cat(0), cat(1), cat(2), cat(3))
 
-    def rank(self, frame: pl.DataFrame, group_by: str | None = None, top_k: int | None = None,
-             k: int | None = None, where: str = "input") -> Ranked:
+    def rank(
+        self,
+        frame: pl.DataFrame,
+        group_by: str | None = None,
+        top_k: int | None = None,
+        k: int | None = None,
+        where: str = "input",
+    ) -> Ranked:
         """Score, order each group best first, add `rank` (1 = best), keep the top k of each group. With the
         label column present, ranking metrics at k (default: top_k, else 10) over all candidates."""
         group = group_by or self.spec.label.group
         if group is None:
             raise DataError(f"{where}: no group to rank within; pass --group-by COLUMN (the spec names no label.group)")
         if group not in frame.columns:
-            raise DataError(f"{where}: missing group column '{group}' that rank needs; add it or pass --group-by "
-                            f"with one of: {', '.join(frame.columns[:15])}")
+            raise DataError(
+                f"{where}: missing group column '{group}' that rank needs; add it or pass --group-by "
+                f"with one of: {', '.join(frame.columns[:15])}"
+            )
         scored = self.predict(frame, where=where)  # a stable sort: ties keep the input's order
-        ranked = (scored.sort([group, "score"], descending=[False, True], maintain_order=True)
-                  .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(group)))
+        ranked = scored.sort([group, "score"], descending=[False, True], maintain_order=True).with_columns(
+            rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(group)
+        )
         metrics = sums = note = None
         seen: frozenset = frozenset()
         k = k or top_k or DEFAULT_K
@@ -143,8 +157,9 @@ class Scorer:
         shown = ranked.filter(pl.col("rank") <= top_k) if top_k is not None else ranked
         return Ranked(shown, group, ranked[group].n_unique(), metrics, sums, k, note, seen)
 
-    def ranking_metrics(self, sums: dict | None, k: int, where: str, note: str | None = None,
-                        seen: frozenset = frozenset()) -> tuple[dict | None, str | None]:
+    def ranking_metrics(
+        self, sums: dict | None, k: int, where: str, note: str | None = None, seen: frozenset = frozenset()
+    ) -> tuple[dict | None, str | None]:
         """The metrics of summed ranking figures, or why there are none (no row has the positive label)."""
         if sums is None:
             return None, note

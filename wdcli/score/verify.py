@@ -53,8 +53,14 @@ class Verdict:
         return [c.name for c in self.checks if not c.passed]
 
     def to_dict(self) -> dict:
-        return {"passed": self.passed, "rows": self.rows, "failed": self.failed,
-                "checks": [c.__dict__ for c in self.checks], "new": self.new, "baseline": self.baseline}
+        return {
+            "passed": self.passed,
+            "rows": self.rows,
+            "failed": self.failed,
+            "checks": [c.__dict__ for c in self.checks],
+            "new": self.new,
+            "baseline": self.baseline,
+        }
 
 
 def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
@@ -71,14 +77,19 @@ def comparable(new: Scorer, baseline: Scorer) -> None:
     """Raise a DataError when two models do not predict the same thing."""
     a, b = new.spec.label, baseline.spec.label
     if (a.column, a.positive) != (b.column, b.positive):
+
         def what(label) -> str:
             return f"'{label.column}'" + (f" = {label.positive!r}" if label.positive is not None else "")
-        raise DataError(f"{new.artifact.path} predicts {what(a)} but the baseline {baseline.artifact.path} predicts "
-                        f"{what(b)}: they cannot be compared; verify against a run of the same label")
+
+        raise DataError(
+            f"{new.artifact.path} predicts {what(a)} but the baseline {baseline.artifact.path} predicts "
+            f"{what(b)}: they cannot be compared; verify against a run of the same label"
+        )
 
 
-def verify(new: Scorer, baseline: Scorer, frame: pl.DataFrame, where: str = "input",
-           thresholds: Verify | None = None) -> Verdict:
+def verify(
+    new: Scorer, baseline: Scorer, frame: pl.DataFrame, where: str = "input", thresholds: Verify | None = None
+) -> Verdict:
     """Score the rows with both models and apply every check."""
     comparable(new, baseline)
     t = thresholds or new.spec.verify
@@ -95,18 +106,42 @@ def verify(new: Scorer, baseline: Scorer, frame: pl.DataFrame, where: str = "inp
     m_new, m_old = evaluate(y, s_new, w, group), evaluate(y, s_old, w, group)
     cal = max(t.max_calibration_error, abs(m_old["calibration"] - 1))  # within the margin, or no worse than before
     checks = [
-        Check("auc", m_new["auc"], m_old["auc"], f">= {m_old['auc'] - t.max_auc_drop:.4f}",
-              m_new["auc"] >= m_old["auc"] - t.max_auc_drop),
-        Check("logloss", m_new["logloss"], m_old["logloss"], f"<= {m_old['logloss'] + t.max_logloss_increase:.4f}",
-              m_new["logloss"] <= m_old["logloss"] + t.max_logloss_increase),
-        Check("calibration", m_new["calibration"], m_old["calibration"], f"within 1 ± {cal:.4g}",
-              abs(m_new["calibration"] - 1) <= cal),
+        Check(
+            "auc",
+            m_new["auc"],
+            m_old["auc"],
+            f">= {m_old['auc'] - t.max_auc_drop:.4f}",
+            m_new["auc"] >= m_old["auc"] - t.max_auc_drop,
+        ),
+        Check(
+            "logloss",
+            m_new["logloss"],
+            m_old["logloss"],
+            f"<= {m_old['logloss'] + t.max_logloss_increase:.4f}",
+            m_new["logloss"] <= m_old["logloss"] + t.max_logloss_increase,
+        ),
+        Check(
+            "calibration",
+            m_new["calibration"],
+            m_old["calibration"],
+            f"within 1 ± {cal:.4g}",
+            abs(m_new["calibration"] - 1) <= cal,
+        ),
     ]
     if group is not None:
-        checks.append(Check("gauc", m_new["gauc"], m_old["gauc"], f">= {m_old['gauc'] - t.max_gauc_drop:.4f}",
-                            m_new["gauc"] >= m_old["gauc"] - t.max_gauc_drop))
+        checks.append(
+            Check(
+                "gauc",
+                m_new["gauc"],
+                m_old["gauc"],
+                f">= {m_old['gauc'] - t.max_gauc_drop:.4f}",
+                m_new["gauc"] >= m_old["gauc"] - t.max_gauc_drop,
+            )
+        )
     moved = float(np.mean(np.abs(s_new - s_old) > t.moved_by))
-    checks.append(Check(f"moved > {t.moved_by:g}", moved, None, f"<= {t.max_moved_share:g}", moved <= t.max_moved_share))
+    checks.append(
+        Check(f"moved > {t.moved_by:g}", moved, None, f"<= {t.max_moved_share:g}", moved <= t.max_moved_share)
+    )
     index = psi(s_old, s_new)
     checks.append(Check("psi", index, None, f"<= {t.max_psi:g}", index <= t.max_psi))
     # a NaN metric (one class only in the rows) fails its check: the rows cannot vouch for the model

@@ -70,8 +70,9 @@ class Server:
         self.config = config
         self.stats = Stats()
         holdout = io.read_table(config.verify_input) if config.verify_input else None
-        self.models = Models(Path(config.model) if config.model else None, self.stats, holdout,
-                             str(config.verify_input or "holdout"))
+        self.models = Models(
+            Path(config.model) if config.model else None, self.stats, holdout, str(config.verify_input or "holdout")
+        )
         self.batcher = Batcher(self.models, self.stats, config.batch_window_ms / 1000, config.max_batch)
         self.max_body = int(config.max_body_mb * (1 << 20))
 
@@ -120,8 +121,11 @@ class Server:
     async def _body(self, request: Request) -> bytes:
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > self.max_body:
-            raise BadRequest(413, f"the body is {int(size):,} bytes; this server takes at most {self.max_body:,} "
-                                  "(wdcli serve --max-body-mb)")
+            raise BadRequest(
+                413,
+                f"the body is {int(size):,} bytes; this server takes at most {self.max_body:,} "
+                "(wdcli serve --max-body-mb)",
+            )
         chunks, total = [], 0
         try:
             async for chunk in request.stream():
@@ -153,8 +157,11 @@ class Server:
     def app(self) -> Starlette:
         @contextlib.asynccontextmanager
         async def lifespan(app):
-            watcher = (asyncio.get_running_loop().create_task(self.models.watch(self.config.watch_interval))
-                       if self.config.watch else None)
+            watcher = (
+                asyncio.get_running_loop().create_task(self.models.watch(self.config.watch_interval))
+                if self.config.watch
+                else None
+            )
             try:
                 yield
             finally:
@@ -163,13 +170,20 @@ class Server:
                 self.batcher.close()
 
         async def http_error(request: Request, exc: HTTPException) -> Response:
-            message = {404: f"no such endpoint: {request.url.path}",
-                       405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, exc.detail)
+            message = {
+                404: f"no such endpoint: {request.url.path}",
+                405: f"{request.method} is not allowed on {request.url.path}",
+            }.get(exc.status_code, exc.detail)
             return _error(exc.status_code, message)
 
-        routes = [self.route("/predict", self.predict, ["POST"]), self.route("/rank", self.rank, ["POST"]),
-                  self.route("/reload", self.reload, ["POST"]), self.route("/health", self.health, ["GET"]),
-                  self.route("/metadata", self.metadata, ["GET"]), self.route("/metrics", self.metrics, ["GET"])]
+        routes = [
+            self.route("/predict", self.predict, ["POST"]),
+            self.route("/rank", self.rank, ["POST"]),
+            self.route("/reload", self.reload, ["POST"]),
+            self.route("/health", self.health, ["GET"]),
+            self.route("/metadata", self.metadata, ["GET"]),
+            self.route("/metrics", self.metrics, ["GET"]),
+        ]
         return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
 
 
@@ -187,9 +201,15 @@ def ranked(parsed: Parsed, scores: np.ndarray, group: str | None) -> list[dict]:
     out = []
     for value, rows in parts:
         order = rows[np.argsort(-scores[rows], kind="stable")][:k]
-        out.append({"group": value, "candidates": [
-            {"index": int(i), "rank": r, "score": float(scores[i]), **{c: v[i] for c, v in kept.items()}}
-            for r, i in enumerate(order, start=1)]})
+        out.append(
+            {
+                "group": value,
+                "candidates": [
+                    {"index": int(i), "rank": r, "score": float(scores[i]), **{c: v[i] for c, v in kept.items()}}
+                    for r, i in enumerate(order, start=1)
+                ],
+            }
+        )
     return out
 
 
@@ -206,8 +226,15 @@ def serve(config: ServeConfig, server: Server | None = None) -> None:
     """Run the server until stopped (Ctrl-C or SIGTERM); one worker serves `server` if given (loaded)."""
     import uvicorn
 
-    options = dict(host=config.host, port=config.port, access_log=config.access_log, log_level="info",
-                   loop="auto", http="auto", timeout_graceful_shutdown=5)
+    options = dict(
+        host=config.host,
+        port=config.port,
+        access_log=config.access_log,
+        log_level="info",
+        loop="auto",
+        http="auto",
+        timeout_graceful_shutdown=5,
+    )
     if config.workers > 1:
         os.environ[ENVIRONMENT] = json.dumps(asdict(config))
         uvicorn.run("wdcli.serve.app:app_from_environment", factory=True, workers=config.workers, **options)

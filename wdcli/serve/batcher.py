@@ -134,7 +134,7 @@ def _score(model: Loaded, batch: list[_Item]) -> list[np.ndarray | BaseException
         at = 0
         for i in members:
             n = len(batch[i].frame)
-            results[i], at = scores[at:at + n], at + n
+            results[i], at = scores[at : at + n], at + n
     return results
 
 

@@ -1,9 +1,9 @@
 """Request bodies: JSON in, a Polars frame of candidates out, or a `BadRequest` that names the problem.
 
-    {"rows": [{"impression_app": "app12", "country": "us", ...}, ...]}              records
-    {"columns": {"impression_app": ["app12", "app7"], "country": ["us", "us"]}}    or columns
-    + "keep": ["impression_app"]        columns echoed back beside each score
-    + "group_by": "request_id", "top_k": 10          (rank: default the spec's label.group, else one group)
+{"rows": [{"impression_app": "app12", "country": "us", ...}, ...]}              records
+{"columns": {"impression_app": ["app12", "app7"], "country": ["us", "us"]}}    or columns
++ "keep": ["impression_app"]        columns echoed back beside each score
++ "group_by": "request_id", "top_k": 10          (rank: default the spec's label.group, else one group)
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover - the serve extra installs orjson
 
     def dumps(obj) -> bytes:
         return _json.dumps(obj, separators=(",", ":")).encode()
+
 
 TEXT_TYPES = (pl.String, pl.Null, pl.Boolean)
 
@@ -61,16 +62,21 @@ def parse(body: bytes, spec: Spec, max_rows: int, ranking: bool) -> Parsed:
     known = {"rows", "columns", "keep"} | ({"group_by", "top_k"} if ranking else set())
     unknown = sorted(set(doc) - known)
     if unknown:
-        raise BadRequest(400, f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                              f"this endpoint takes {', '.join(sorted(known))}")
+        raise BadRequest(
+            400,
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"this endpoint takes {', '.join(sorted(known))}",
+        )
     frame = _frame(doc, max_rows)
     keep = doc.get("keep") or []
     if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
         raise BadRequest(400, "'keep' should be a list of column names")
     absent = [k for k in keep if k not in frame.columns]
     if absent:
-        raise BadRequest(422, f"'keep' names column{'s' if len(absent) > 1 else ''} the rows do not have: "
-                              f"{', '.join(map(repr, absent))}")
+        raise BadRequest(
+            422,
+            f"'keep' names column{'s' if len(absent) > 1 else ''} the rows do not have: {', '.join(map(repr, absent))}",
+        )
     group_by, top_k = doc.get("group_by"), doc.get("top_k")
     if group_by is not None and not isinstance(group_by, str):
         raise BadRequest(400, "'group_by' should be a column name")
@@ -85,8 +91,10 @@ def parse(body: bytes, spec: Spec, max_rows: int, ranking: bool) -> Parsed:
 def _frame(doc: dict, max_rows: int) -> pl.DataFrame:
     rows, columns = doc.get("rows"), doc.get("columns")
     if (rows is None) == (columns is None):
-        raise BadRequest(400, "give the candidates as 'rows' (a list of objects) or as 'columns' (an object of "
-                              "lists), one of the two")
+        raise BadRequest(
+            400,
+            "give the candidates as 'rows' (a list of objects) or as 'columns' (an object of lists), one of the two",
+        )
     if rows is not None:
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise BadRequest(400, "'rows' should be a list of objects, one per candidate")
@@ -96,14 +104,20 @@ def _frame(doc: dict, max_rows: int) -> pl.DataFrame:
             raise BadRequest(400, "'columns' should be an object whose values are lists, one value per candidate")
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
-            raise BadRequest(422, "the lists of 'columns' have different lengths: " + ", ".join(
-                f"{k}: {len(v)}" for k, v in list(columns.items())[:10]))
+            raise BadRequest(
+                422,
+                "the lists of 'columns' have different lengths: "
+                + ", ".join(f"{k}: {len(v)}" for k, v in list(columns.items())[:10]),
+            )
         n = lengths.pop() if lengths else 0
     if n == 0:
         raise BadRequest(422, "no candidates to score")
     if n > max_rows:
-        raise BadRequest(413, f"{n:,} candidates; this server scores at most {max_rows:,} per request "
-                              "(wdcli serve --max-candidates); split the request")
+        raise BadRequest(
+            413,
+            f"{n:,} candidates; this server scores at most {max_rows:,} per request "
+            "(wdcli serve --max-candidates); split the request",
+        )
     try:
         if rows is not None:
             return pl.DataFrame(rows, infer_schema_length=None, strict=False)

@@ -58,18 +58,28 @@ def load(path: Path) -> Loaded:
     columns = {}
     for name, col in spec.columns.items():
         columns[getattr(col, "source", name) if col.kind == "bucketized" else name] = (
-            "numeric" if col.kind in ("numeric", "bucketized") else col.kind)
-    metadata = {"name": spec.name, "run": path.name, "path": str(path),
-                "format_version": manifest.get("format_version"), "wdcli_version": manifest.get("wdcli_version"),
-                "created": manifest.get("created"), "model": scorer.artifact.config.model,
-                "label": spec.label.model_dump(), "columns": columns, "features": features,
-                "metrics": scorer.artifact.metrics.get("splits", {})}
+            "numeric" if col.kind in ("numeric", "bucketized") else col.kind
+        )
+    metadata = {
+        "name": spec.name,
+        "run": path.name,
+        "path": str(path),
+        "format_version": manifest.get("format_version"),
+        "wdcli_version": manifest.get("wdcli_version"),
+        "created": manifest.get("created"),
+        "model": scorer.artifact.config.model,
+        "label": spec.label.model_dump(),
+        "columns": columns,
+        "features": features,
+        "metrics": scorer.artifact.metrics.get("splits", {}),
+    }
     return Loaded(scorer, path, _stamp(path), metadata)
 
 
 class Models:
-    def __init__(self, source: Path | None, stats: Stats, holdout: pl.DataFrame | None = None,
-                 holdout_name: str = "holdout"):
+    def __init__(
+        self, source: Path | None, stats: Stats, holdout: pl.DataFrame | None = None, holdout_name: str = "holdout"
+    ):
         self.source, self.stats = source, stats
         self.holdout, self.holdout_name = holdout, holdout_name
         self.current = load(resolve_model_dir(source))
@@ -107,9 +117,15 @@ class Models:
                     return self._done("failed", 409, {"error": f"{new.run} cannot be verified: {e}", "run": old.run})
                 if not verdict.passed:
                     self.skipped.add(new.stamp)
-                    return self._done("rejected", 409, {
-                        "error": f"{new.run} failed verification ({', '.join(verdict.failed)}); still serving {old.run}",
-                        "run": old.run, "verify": verdict.to_dict()})
+                    return self._done(
+                        "rejected",
+                        409,
+                        {
+                            "error": f"{new.run} failed verification ({', '.join(verdict.failed)}); still serving {old.run}",
+                            "run": old.run,
+                            "verify": verdict.to_dict(),
+                        },
+                    )
             self.current = new
             return self._done("reloaded", 200, {"status": "reloaded", "run": new.run, "previous": old.run})
 

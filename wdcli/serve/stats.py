@@ -56,28 +56,42 @@ class Stats:
 
     def text(self, model: dict) -> str:
         pid = os.getpid()
-        lines = ["# HELP wdcli_requests_total Requests answered, by route and status.",
-                 "# TYPE wdcli_requests_total counter"]
-        lines += [f'wdcli_requests_total{{route="{r}",status="{s}",pid="{pid}"}} {n}'
-                  for (r, s), n in sorted(self.requests.items())]
-        lines += ["# HELP wdcli_request_seconds Time from a request's arrival to its answer.",
-                  "# TYPE wdcli_request_seconds histogram"]
+        lines = [
+            "# HELP wdcli_requests_total Requests answered, by route and status.",
+            "# TYPE wdcli_requests_total counter",
+        ]
+        lines += [
+            f'wdcli_requests_total{{route="{r}",status="{s}",pid="{pid}"}} {n}'
+            for (r, s), n in sorted(self.requests.items())
+        ]
+        lines += [
+            "# HELP wdcli_request_seconds Time from a request's arrival to its answer.",
+            "# TYPE wdcli_request_seconds histogram",
+        ]
         for route, h in sorted(self.latency.items()):
             lines += h.lines("wdcli_request_seconds", f'route="{route}",pid="{pid}"')
-        lines += ["# HELP wdcli_candidates_total Candidates scored.", "# TYPE wdcli_candidates_total counter",
-                  f'wdcli_candidates_total{{pid="{pid}"}} {self.candidates}',
-                  "# HELP wdcli_batch_requests Requests scored together in one micro-batch.",
-                  "# TYPE wdcli_batch_requests histogram",
-                  *self.batch_requests.lines("wdcli_batch_requests", f'pid="{pid}"'),
-                  "# HELP wdcli_batch_rows Candidates scored in one micro-batch.",
-                  "# TYPE wdcli_batch_rows histogram",
-                  *self.batch_rows.lines("wdcli_batch_rows", f'pid="{pid}"'),
-                  "# HELP wdcli_reloads_total Model reloads, by result.", "# TYPE wdcli_reloads_total counter"]
+        lines += [
+            "# HELP wdcli_candidates_total Candidates scored.",
+            "# TYPE wdcli_candidates_total counter",
+            f'wdcli_candidates_total{{pid="{pid}"}} {self.candidates}',
+            "# HELP wdcli_batch_requests Requests scored together in one micro-batch.",
+            "# TYPE wdcli_batch_requests histogram",
+            *self.batch_requests.lines("wdcli_batch_requests", f'pid="{pid}"'),
+            "# HELP wdcli_batch_rows Candidates scored in one micro-batch.",
+            "# TYPE wdcli_batch_rows histogram",
+            *self.batch_rows.lines("wdcli_batch_rows", f'pid="{pid}"'),
+            "# HELP wdcli_reloads_total Model reloads, by result.",
+            "# TYPE wdcli_reloads_total counter",
+        ]
         lines += [f'wdcli_reloads_total{{result="{r}",pid="{pid}"}} {n}' for r, n in sorted(self.reloads.items())]
-        lines += ["# HELP wdcli_model_info The model being served.", "# TYPE wdcli_model_info gauge",
-                  f'wdcli_model_info{{name="{_label(model["name"])}",run="{_label(model["run"])}",pid="{pid}"}} 1',
-                  "# HELP wdcli_uptime_seconds Seconds since the server started.", "# TYPE wdcli_uptime_seconds gauge",
-                  f'wdcli_uptime_seconds{{pid="{pid}"}} {time.time() - self.started:.1f}']
+        lines += [
+            "# HELP wdcli_model_info The model being served.",
+            "# TYPE wdcli_model_info gauge",
+            f'wdcli_model_info{{name="{_label(model["name"])}",run="{_label(model["run"])}",pid="{pid}"}} 1',
+            "# HELP wdcli_uptime_seconds Seconds since the server started.",
+            "# TYPE wdcli_uptime_seconds gauge",
+            f'wdcli_uptime_seconds{{pid="{pid}"}} {time.time() - self.started:.1f}',
+        ]
         return "\n".join(lines) + "\n"
 
 

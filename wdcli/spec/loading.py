@@ -16,12 +16,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem, SpecError
-from .overrides import apply_overrides
+from .overrides import FROM_SET, apply_overrides
 from .references import path_problems, reference_problems
 from .types import Spec
-from .overrides import FROM_SET
 from .yaml_lines import Path_, compose, fmt, line_of, read_as_text, suggest
-
 
 # ----------------------------------------------------------------------------------- pydantic problems
 
@@ -86,8 +84,11 @@ def _clean_loc(loc: tuple, data: Any) -> Path_:
         elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
             out.append(seg)
             node = node[seg]
-        elif isinstance(node, dict) and not out[-1:] == [seg] and seg not in ("kind", "name") and (
-            node.get("kind") == seg or node.get("name") == seg
+        elif (
+            isinstance(node, dict)
+            and not out[-1:] == [seg]
+            and seg not in ("kind", "name")
+            and (node.get("kind") == seg or node.get("name") == seg)
         ):
             continue  # tag of a tagged union
         elif isinstance(node, (dict, list)):
@@ -96,8 +97,6 @@ def _clean_loc(loc: tuple, data: Any) -> Path_:
         else:
             break  # a scalar: the rest names union member types
     return tuple(out)
-
-
 
 
 def _from_defaults(path: Path_, data: dict) -> Path_:
@@ -116,8 +115,9 @@ def _from_defaults(path: Path_, data: dict) -> Path_:
 
 def _as_written(path: Path_, booleans: dict[Path_, str]) -> Path_:
     """The path with each key YAML read as a boolean written as in the file (`columns.on`, not `columns.True`)."""
-    return tuple(booleans.get(path[:i + 1] + ("[key]",), seg) if isinstance(seg, bool) else seg
-                 for i, seg in enumerate(path))
+    return tuple(
+        booleans.get(path[: i + 1] + ("[key]",), seg) if isinstance(seg, bool) else seg for i, seg in enumerate(path)
+    )
 
 
 def _message(err: dict, raw: str | None = None) -> str:
@@ -179,8 +179,16 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), che
     if data is None:
         raise SpecError([Problem(file, None, "", "the spec is empty; start from specs/tiny.yaml")])
     if not isinstance(data, dict):
-        raise SpecError([Problem(file, 1, "", f"the spec must be a mapping of keys (data, label, columns, ...), "
-                                 f"not a {type(data).__name__}")])
+        raise SpecError(
+            [
+                Problem(
+                    file,
+                    1,
+                    "",
+                    f"the spec must be a mapping of keys (data, label, columns, ...), not a {type(data).__name__}",
+                )
+            ]
+        )
     data, more = apply_overrides(data, list(overrides), lines, booleans)
     problems += more
     base = path.parent.resolve()
@@ -202,11 +210,19 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), che
             tag = (err.get("ctx") or {}).get("discriminator", "").strip("'")
             if err["type"].startswith("union_tag") and lines.get(clean + (tag,)) == FROM_SET:
                 line = FROM_SET  # `--set columns.x.kind=...` named a kind that does not exist
-            setters = [q for q, n in lines.items() if n == FROM_SET and len(q) > len(clean) and q[:len(clean)] == clean]
+            setters = [
+                q for q, n in lines.items() if n == FROM_SET and len(q) > len(clean) and q[: len(clean)] == clean
+            ]
             if line != FROM_SET and setters:  # the file's mapping, as --set changed it
                 msg += f" (after --set {', '.join(fmt(q) for q in setters)})"
-            problems.append(Problem("--set" if line == FROM_SET else file, None if line == FROM_SET else line,
-                                    fmt(_as_written(clean, booleans)), msg))
+            problems.append(
+                Problem(
+                    "--set" if line == FROM_SET else file,
+                    None if line == FROM_SET else line,
+                    fmt(_as_written(clean, booleans)),
+                    msg,
+                )
+            )
     problems += reference_problems(Spec._expand_columns(data), file, lines, base)
     if check_paths:
         problems += path_problems(data, file, lines, base)
@@ -215,9 +231,11 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), che
         raise SpecError(problems)
     assert spec is not None
     d = spec.data
-    resolved = d.model_copy(update={
-        "train": resolve_patterns(d.train, base),
-        "validation": resolve_patterns(d.validation, base),
-        "test": resolve_patterns(d.test, base),
-    })
+    resolved = d.model_copy(
+        update={
+            "train": resolve_patterns(d.train, base),
+            "validation": resolve_patterns(d.validation, base),
+            "test": resolve_patterns(d.test, base),
+        }
+    )
     return spec.model_copy(update={"data": resolved, "name": spec.name or path.stem})

@@ -84,8 +84,9 @@ def _no_item(node: list, path: Path_) -> str:
     return f"'{fmt(path[:-1])}' has no item [{path[-1]}]: {have}; [{n}] adds one"
 
 
-def apply_overrides(data: Any, overrides: list[str], lines: dict[Path_, int],
-                    booleans: dict[Path_, str] | None = None) -> tuple[Any, list[Problem]]:
+def apply_overrides(
+    data: Any, overrides: list[str], lines: dict[Path_, int], booleans: dict[Path_, str] | None = None
+) -> tuple[Any, list[Problem]]:
     """Apply `key.path=value` overrides (values parsed as YAML) to the raw spec data. `booleans` (if given)
     collects the text of each value YAML read as a boolean, for the messages that explain it."""
     problems = []
@@ -114,10 +115,15 @@ def apply_overrides(data: Any, overrides: list[str], lines: dict[Path_, int],
             elif isinstance(node, list) and isinstance(last, int) and last <= len(node):
                 node.append(parsed) if last == len(node) else node.__setitem__(last, parsed)
             elif isinstance(node, list):
-                raise _Refused(_no_item(node, path) if isinstance(last, int) else
-                               f"'{fmt(path[:-1])}' is a list; pick an item by its index, e.g. {fmt(path[:-1])}[0]")
+                raise _Refused(
+                    _no_item(node, path)
+                    if isinstance(last, int)
+                    else f"'{fmt(path[:-1])}' is a list; pick an item by its index, e.g. {fmt(path[:-1])}[0]"
+                )
             else:
-                raise _Refused(f"'{fmt(path[:-1])}' is the value {node!r}, not a mapping; set '{fmt(path[:-1])}' itself")
+                raise _Refused(
+                    f"'{fmt(path[:-1])}' is the value {node!r}, not a mapping; set '{fmt(path[:-1])}' itself"
+                )
         except _Refused as e:
             problems.append(Problem("--set", None, key, f"cannot set: {e}"))
             continue

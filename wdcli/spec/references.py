@@ -34,8 +34,11 @@ def reference_problems(data: dict, file: str, lines, base: Path) -> list[Problem
     label = as_dict(data.get("label"))
     for key in ("column", "weight"):  # (the group, a user or request id, may well be a feature too)
         if isinstance(label.get(key), str) and label[key] in columns:
-            add(("label", key), f"'{label[key]}' is also declared as a feature column; remove it from columns "
-                "(a model must not see its own label or weight)")
+            add(
+                ("label", key),
+                f"'{label[key]}' is also declared as a feature column; remove it from columns "
+                "(a model must not see its own label or weight)",
+            )
 
     for name, col in columns.items():
         col = as_dict(col)
@@ -54,8 +57,10 @@ def reference_problems(data: dict, file: str, lines, base: Path) -> list[Problem
             if c not in columns:
                 add(("crosses", i, "columns", j), f"unknown column '{c}'{suggest(c, columns)}")
             elif kinds[c] == "numeric":
-                add(("crosses", i, "columns", j), f"numeric column '{c}' cannot be crossed; add a bucketized "
-                    f"column with source: {c} and cross that")
+                add(
+                    ("crosses", i, "columns", j),
+                    f"numeric column '{c}' cannot be crossed; add a bucketized column with source: {c} and cross that",
+                )
         name = cross.get("name")
         key = name if isinstance(name, str) and name else "_x_".join(str(c) for c in cols)
         if len(cols) >= 2 and (key in columns or key in cross_names):
@@ -91,18 +96,25 @@ def reference_problems(data: dict, file: str, lines, base: Path) -> list[Problem
             owner[c] = table
         encodings = {_encoding_key(as_dict(columns.get(c)), as_dict(data.get("defaults"))) for c in cols if c in sparse}
         if len(encodings) > 1:
-            add(("deep", "shared", table), "columns sharing a table must be encoded alike (all vocabulary, "
-                "or the same hash_buckets / num_ids)")
+            add(
+                ("deep", "shared", table),
+                "columns sharing a table must be encoded alike (all vocabulary, or the same hash_buckets / num_ids)",
+            )
     for key in as_dict(deep.get("embedding_dims")):
         if key not in embed and key not in shared:
-            add(("deep", "embedding_dims", key), f"not an embedded column or shared table{suggest(key, list(embed) + list(shared))}")
+            add(
+                ("deep", "embedding_dims", key),
+                f"not an embedded column or shared table{suggest(key, list(embed) + list(shared))}",
+            )
 
     model = data.get("model", "wide_deep")
     if model in ("wide_deep", "wide") and isinstance(wide.get("features"), list) and not wide["features"]:
         add(("wide", "features"), "the wide part needs at least one feature (or set model: deep)")
     if model in ("wide_deep", "wide") and not wide.get("features") and not wide_ok and columns:
-        add(("columns",), "the wide part needs a categorical, bucketized or multivalent column, or a cross "
-            "(or set model: deep)")
+        add(
+            ("columns",),
+            "the wide part needs a categorical, bucketized or multivalent column, or a cross (or set model: deep)",
+        )
     return problems
 
 
@@ -121,6 +133,12 @@ def path_problems(data: dict, file: str, lines, base: Path) -> list[Problem]:
             if not glob.glob(str(base / pattern)):
                 path = ("data", key, i) if isinstance(value, list) else ("data", key)
                 line = line_of(lines, path)
-                problems.append(Problem(file if line != -1 else "--set", line if line != -1 else None, fmt(path),
-                    f"no file matches '{pattern}' (paths are relative to the spec file, in {base})"))
+                problems.append(
+                    Problem(
+                        file if line != -1 else "--set",
+                        line if line != -1 else None,
+                        fmt(path),
+                        f"no file matches '{pattern}' (paths are relative to the spec file, in {base})",
+                    )
+                )
     return problems

@@ -8,7 +8,7 @@ its YAML line.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -30,8 +30,11 @@ class Split(Strict):
     validation: float = Field(0.1, ge=0.0, lt=1.0, description="Fraction held out for early stopping.")
     test: float = Field(0.2, ge=0.0, lt=1.0, description="Fraction held out for the final metrics.")
     seed: int = Field(42, description="Seed of the split; the same seed gives the same rows.")
-    key: str | None = Field(None, description="Split by this column's values (a user or request id), so that a "
-                                              "group never straddles two parts; default: by file and row position.")
+    key: str | None = Field(
+        None,
+        description="Split by this column's values (a user or request id), so that a "
+        "group never straddles two parts; default: by file and row position.",
+    )
 
     @model_validator(mode="after")
     def _fractions(self) -> Split:
@@ -129,7 +132,7 @@ class Bucketized(Strict):
         return self
 
 
-Column = Annotated[Union[Numeric, Bucketized, Categorical, Multivalent], Field(discriminator="kind")]
+Column = Annotated[Numeric | Bucketized | Categorical | Multivalent, Field(discriminator="kind")]
 SPARSE_KINDS = ("categorical", "multivalent", "bucketized")
 
 
@@ -214,7 +217,7 @@ class SGD(Strict):
     momentum: float = Field(0.0, ge=0, lt=1)
 
 
-Optimizer = Annotated[Union[FTRL, Adagrad, Adam, SGD], Field(discriminator="name")]
+Optimizer = Annotated[FTRL | Adagrad | Adam | SGD, Field(discriminator="name")]
 
 
 class EarlyStopping(Strict):
@@ -225,7 +228,8 @@ class EarlyStopping(Strict):
 class Checkpoint(Strict):
     enabled: bool = Field(True, description="Write checkpoints, so that `train --resume` continues a killed run.")
     every_seconds: PositiveFloat | None = Field(
-        60.0, description="Write one when this many seconds have passed since the last (and after every epoch).")
+        60.0, description="Write one when this many seconds have passed since the last (and after every epoch)."
+    )
     every_steps: PositiveInt | None = Field(None, description="Also write one every N batches.")
 
 
@@ -233,13 +237,19 @@ class TrainData(Strict):
     """How training reads its rows: all encoded in memory, or streamed from the files window by window."""
 
     mode: Literal["auto", "memory", "stream"] = Field(
-        "auto", description="auto: each part in memory when its encoded rows fit memory_budget_mb, else streamed.")
+        "auto", description="auto: each part in memory when its encoded rows fit memory_budget_mb, else streamed."
+    )
     shuffle_buffer: PositiveInt = Field(1_000_000, description="Stream: rows shuffled together (one window).")
     read_batch_rows: PositiveInt = Field(250_000, description="Stream: rows read from a file at a time.")
     memory_budget_mb: PositiveInt | None = Field(
-        None, description="auto: memory for encoded rows; default a quarter of the machine's memory.")
-    readers: int | None = Field(None, ge=0, description="Stream: processes that read and encode windows (0: a "
-                                "thread); default: half the cores, up to 8, when training on a GPU, else 0.")
+        None, description="auto: memory for encoded rows; default a quarter of the machine's memory."
+    )
+    readers: int | None = Field(
+        None,
+        ge=0,
+        description="Stream: processes that read and encode windows (0: a "
+        "thread); default: half the cores, up to 8, when training on a GPU, else 0.",
+    )
 
 
 class Train(Strict):
@@ -254,11 +264,15 @@ class Train(Strict):
     output: str = Field("runs", description="Folder of the runs, relative to the working directory.")
     checkpoint: Checkpoint = Field(default_factory=Checkpoint)
     data: TrainData = Field(default_factory=TrainData)
-    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
-                        description="auto (a GPU when there is one), cpu, cuda, cuda:N or mps.")
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
+        description="auto (a GPU when there is one), cpu, cuda, cuda:N or mps.",
+    )
     precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: autocast the MLP's matrix products.")
     log: list[Literal["mlflow", "tensorboard"]] = Field(
-        default_factory=list, description="Trackers to log the run to (extras wdcli[mlflow], wdcli[tensorboard]).")
+        default_factory=list, description="Trackers to log the run to (extras wdcli[mlflow], wdcli[tensorboard])."
+    )
 
 
 # ---------------------------------------------------------------------------------------------- verify
@@ -271,7 +285,8 @@ class Verify(Strict):
     max_auc_drop: float = Field(0.005, ge=0, description="The new AUC may be at most this much below the baseline's.")
     max_logloss_increase: float = Field(0.01, ge=0, description="The new log loss may be at most this much higher.")
     max_calibration_error: float = Field(
-        0.1, ge=0, description="|mean score / base rate - 1| of the new model (or the baseline's, if larger).")
+        0.1, ge=0, description="|mean score / base rate - 1| of the new model (or the baseline's, if larger)."
+    )
     max_gauc_drop: float = Field(0.005, ge=0, description="With label.group: the new gAUC's largest drop.")
     moved_by: float = Field(0.1, gt=0, lt=1, description="A row's score moved when it changed by more than this.")
     max_moved_share: float = Field(0.2, ge=0, le=1, description="The largest share of rows whose score moved.")
@@ -286,9 +301,15 @@ class Range(Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
     uniform: tuple[float, float] | None = Field(None, description="[low, high], any value between.")
-    log_uniform: tuple[PositiveFloat, PositiveFloat] | None = Field(None, description="[low, high], > 0, on a log scale.")
-    int_: tuple[int, int] | None = Field(None, alias="int", description="[low, high], an integer between, both included.")
-    log_int: tuple[PositiveInt, PositiveInt] | None = Field(None, description="[low, high], an integer, on a log scale.")
+    log_uniform: tuple[PositiveFloat, PositiveFloat] | None = Field(
+        None, description="[low, high], > 0, on a log scale."
+    )
+    int_: tuple[int, int] | None = Field(
+        None, alias="int", description="[low, high], an integer between, both included."
+    )
+    log_int: tuple[PositiveInt, PositiveInt] | None = Field(
+        None, description="[low, high], an integer, on a log scale."
+    )
     choice: list[Any] | None = Field(None, min_length=1, description="One of these values (any YAML values).")
 
     @model_validator(mode="after")
@@ -304,7 +325,8 @@ class Range(Strict):
 
 class Tune(Strict):
     space: dict[str, Range] = Field(
-        default_factory=dict, description="Keys to search, by their --set paths; empty: a default space.")
+        default_factory=dict, description="Keys to search, by their --set paths; empty: a default space."
+    )
     trials: PositiveInt = Field(20, description="Trials in the study (a resumed study runs the rest).")
     metric: Literal["auc", "logloss"] | None = Field(None, description="Default: train.early_stopping.metric.")
     prune: bool = Field(True, description="Stop trials whose validation metric trails the median of earlier ones.")

@@ -16,8 +16,9 @@ Path_ = tuple[str | int, ...]
 BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
-def compose(text: str, file: str, booleans: dict[Path_, str] | None = None
-            ) -> tuple[Any, dict[Path_, int], list[Problem]]:
+def compose(
+    text: str, file: str, booleans: dict[Path_, str] | None = None
+) -> tuple[Any, dict[Path_, int], list[Problem]]:
     """Parse YAML into plain data plus a map from each YAML path to its 1-based line; flag duplicate keys.
     `booleans` (if given) collects the text of each key or value YAML read as a boolean (`yes`, `off`, ...)."""
     try:
@@ -42,8 +43,12 @@ def compose(text: str, file: str, booleans: dict[Path_, str] | None = None
                         booleans[path + (key, "[key]")] = key_node.value
                 if key in seen:
                     dupes.append(
-                        Problem(file, key_node.start_mark.line + 1, fmt(path + (key,)),
-                                f"declared twice (first at line {seen[key]}); keep one")
+                        Problem(
+                            file,
+                            key_node.start_mark.line + 1,
+                            fmt(path + (key,)),
+                            f"declared twice (first at line {seen[key]}); keep one",
+                        )
                     )
                 seen[key] = key_node.start_mark.line + 1
                 walk(value_node, path + (key,))
@@ -60,8 +65,16 @@ def compose(text: str, file: str, booleans: dict[Path_, str] | None = None
         data = yaml.safe_load(text)
     except yaml.constructor.ConstructorError as e:  # e.g. a !!python/object tag: never built, always refused
         mark = e.problem_mark
-        raise SpecError([Problem(file, mark.line + 1 if mark else None, "",
-                                 f"not valid YAML for a spec: {e.problem}; use plain values (no !! tags)")]) from None
+        raise SpecError(
+            [
+                Problem(
+                    file,
+                    mark.line + 1 if mark else None,
+                    "",
+                    f"not valid YAML for a spec: {e.problem}; use plain values (no !! tags)",
+                )
+            ]
+        ) from None
     return data, lines, dupes
 
 
@@ -81,15 +94,16 @@ def line_of(lines: dict[Path_, int], path: Path_) -> int | None:
     return lines.get(())
 
 
-
 def read_as_text(value: Any, raw: str | None) -> str:
     """Why a value YAML did not read as text is not text, and the quoting that keeps it text."""
     if isinstance(value, bool):
         if raw is None:
-            return (f"YAML read an unquoted word as the boolean {str(value).lower()} (yes, no, on, off, true and "
-                    f"false are booleans); quote it to keep it text, e.g. \"{'yes' if value else 'no'}\"")
-        return f"YAML read unquoted {raw} as the boolean {str(value).lower()}; quote it to keep it text: \"{raw}\""
-    return f"YAML read unquoted {raw or value} as a number; quote it to keep it text: \"{raw or value}\""
+            return (
+                f"YAML read an unquoted word as the boolean {str(value).lower()} (yes, no, on, off, true and "
+                f'false are booleans); quote it to keep it text, e.g. "{"yes" if value else "no"}"'
+            )
+        return f'YAML read unquoted {raw} as the boolean {str(value).lower()}; quote it to keep it text: "{raw}"'
+    return f'YAML read unquoted {raw or value} as a number; quote it to keep it text: "{raw or value}"'
 
 
 def suggest(word: str, choices) -> str:

@@ -21,13 +21,18 @@ EXTRAS = {"mlflow": "mlflow", "tensorboard": "tensorboard"}
 
 def params(spec: Spec) -> dict[str, object]:
     """The spec as flat parameters (lists as text)."""
-    return {k: v if isinstance(v, (int, float, str, bool)) else str(v)
-            for k, v in flatten(spec.model_dump(mode="json")).items()}
+    return {
+        k: v if isinstance(v, (int, float, str, bool)) else str(v)
+        for k, v in flatten(spec.model_dump(mode="json")).items()
+    }
 
 
 def numbers(record: dict) -> dict[str, float]:
-    return {k: float(v) for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-            and k != "epoch"}
+    return {
+        k: float(v)
+        for k, v in record.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "epoch"
+    }
 
 
 class Tracking:
@@ -47,8 +52,10 @@ class Tracking:
                 else:
                     from .tensorboard_sink import TensorBoardSink as sink
             except ImportError as e:
-                raise WdcliError(f"train.log: {name} needs the {EXTRAS[name]} package ({e.name} is not installed); "
-                                 f"pip install 'wdcli[{name}]', or remove {name} from train.log") from None
+                raise WdcliError(
+                    f"train.log: {name} needs the {EXTRAS[name]} package ({e.name} is not installed); "
+                    f"pip install 'wdcli[{name}]', or remove {name} from train.log"
+                ) from None
             try:
                 sinks.append(sink(spec, params(spec)))
             except Exception as e:  # noqa: BLE001 - a tracker that cannot start: say so before training
@@ -71,16 +78,21 @@ class Tracking:
                 getattr(s, method)(*args)
             except Exception as e:  # noqa: BLE001
                 self.sinks.remove(s)
-                warnings.warn(f"train.log: {type(s).__name__} stopped logging: {_short(e)}", RuntimeWarning,
-                              stacklevel=2)
+                warnings.warn(
+                    f"train.log: {type(s).__name__} stopped logging: {_short(e)}", RuntimeWarning, stacklevel=2
+                )
 
     def finish(self, metrics: dict[str, dict], history: list[dict], folder: Path) -> None:
         """Final metrics (split_metric) and the run folder; epochs not logged live (before a resume) first."""
         for record in history:
             if record["epoch"] not in self.logged:
                 self.epoch(record)
-        final = {f"{split}_{k}": float(v) for split, m in metrics.items() for k, v in m.items()
-                 if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        final = {
+            f"{split}_{k}": float(v)
+            for split, m in metrics.items()
+            for k, v in m.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
         self._each("finish", final, Path(folder))
 
     def fail(self, error: BaseException) -> None:

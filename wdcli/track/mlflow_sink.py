@@ -29,11 +29,12 @@ class MLflowSink:
         self.client = MlflowClient()
         exp = self.client.get_experiment_by_name(spec.name)
         exp_id = exp.experiment_id if exp is not None else self.client.create_experiment(spec.name)
-        self.run_id = self.client.create_run(exp_id, run_name=f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}",
-                                             tags={"wdcli.model": spec.model}).info.run_id
+        self.run_id = self.client.create_run(
+            exp_id, run_name=f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", tags={"wdcli.model": spec.model}
+        ).info.run_id
         items = [Param(key(k), str(v)[:6000]) for k, v in params.items()]
         for i in range(0, len(items), BATCH):
-            self.client.log_batch(self.run_id, params=items[i:i + BATCH])
+            self.client.log_batch(self.run_id, params=items[i : i + BATCH])
 
     def epoch(self, epoch: int, values: dict[str, float]) -> None:
         now = int(time.time() * 1000)
@@ -47,6 +48,9 @@ class MLflowSink:
         self.client.set_terminated(self.run_id, RunStatus.to_string(RunStatus.FINISHED))
 
     def fail(self, error: BaseException) -> None:
-        status = RunStatus.KILLED if isinstance(error, KeyboardInterrupt) or type(error).__name__ == "Interrupted" \
+        status = (
+            RunStatus.KILLED
+            if isinstance(error, KeyboardInterrupt) or type(error).__name__ == "Interrupted"
             else RunStatus.FAILED
+        )
         self.client.set_terminated(self.run_id, RunStatus.to_string(status))

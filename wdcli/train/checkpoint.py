@@ -84,8 +84,16 @@ def fingerprint(spec: Spec) -> str:
     return hashlib.sha256(json.dumps([d, files], sort_keys=True).encode()).hexdigest()
 
 
-def save(path: Path, fp: str, trainer, stopper, source_state: dict, rng: dict[str, torch.Tensor],
-         progress: Progress, world: int = 1) -> None:
+def save(
+    path: Path,
+    fp: str,
+    trainer,
+    stopper,
+    source_state: dict,
+    rng: dict[str, torch.Tensor],
+    progress: Progress,
+    world: int = 1,
+) -> None:
     """Write a checkpoint atomically (temporary file, fsync, rename)."""
     from safetensors.torch import save_file
 
@@ -101,15 +109,29 @@ def save(path: Path, fp: str, trainer, stopper, source_state: dict, rng: dict[st
         elif v is not None:
             scalars[f"source.{k}"] = v
     tensors.update(rng)
-    meta = {"format": FORMAT, "fingerprint": fp, "epoch": progress.epoch, "total": progress.total,
-            "seen": progress.seen, "best": stopper.best, "since_best": stopper.since_best,
-            "has_best": stopper.best_state is not None, "history": progress.history, "elapsed": progress.elapsed,
-            "scalars": scalars, "optimizers": len(trainer.optimizers), "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "processes": world}
+    meta = {
+        "format": FORMAT,
+        "fingerprint": fp,
+        "epoch": progress.epoch,
+        "total": progress.total,
+        "seen": progress.seen,
+        "best": stopper.best,
+        "since_best": stopper.since_best,
+        "has_best": stopper.best_state is not None,
+        "history": progress.history,
+        "elapsed": progress.elapsed,
+        "scalars": scalars,
+        "optimizers": len(trainer.optimizers),
+        "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "processes": world,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
-              metadata={"wdcli_checkpoint": json.dumps(meta, default=float)})
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
+        str(tmp),
+        metadata={"wdcli_checkpoint": json.dumps(meta, default=float)},
+    )
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -124,30 +146,40 @@ def load(path: Path, fp: str, trainer, stopper, world: int = 1) -> Saved:
             meta = json.loads((f.metadata() or {})["wdcli_checkpoint"])
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise WdcliError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e}); delete it and train "
-                         "without --resume") from None
+        raise WdcliError(
+            f"{path}: not a readable checkpoint ({type(e).__name__}: {e}); delete it and train without --resume"
+        ) from None
     if meta.get("format") != FORMAT:
-        raise WdcliError(f"{path}: checkpoint format {meta.get('format')} is not {FORMAT}, the one this wdcli "
-                         "writes; delete it and train without --resume")
+        raise WdcliError(
+            f"{path}: checkpoint format {meta.get('format')} is not {FORMAT}, the one this wdcli "
+            "writes; delete it and train without --resume"
+        )
     if meta["fingerprint"] != fp:
-        raise WdcliError(f"{path}: the spec or its training data changed since this checkpoint was written, so it "
-                         "cannot be resumed; undo the change, or delete the checkpoint and train without --resume")
+        raise WdcliError(
+            f"{path}: the spec or its training data changed since this checkpoint was written, so it "
+            "cannot be resumed; undo the change, or delete the checkpoint and train without --resume"
+        )
     if meta.get("processes", 1) != world:
-        raise WdcliError(f"{path}: written by a run of {meta.get('processes', 1)} process(es); resume it with as many "
-                         f"(this run has {world}), or delete it and train without --resume")
+        raise WdcliError(
+            f"{path}: written by a run of {meta.get('processes', 1)} process(es); resume it with as many "
+            f"(this run has {world}), or delete it and train without --resume"
+        )
     if meta["optimizers"] != len(trainer.optimizers):
-        raise WdcliError(f"{path}: written for {meta['optimizers']} optimizers, the spec makes "
-                         f"{len(trainer.optimizers)}")
+        raise WdcliError(
+            f"{path}: written for {meta['optimizers']} optimizers, the spec makes {len(trainer.optimizers)}"
+        )
     flat = {**tensors, **meta["scalars"]}
     trainer.load_state({k: v for k, v in flat.items() if k.startswith(("model.", "opt"))})
     stopper.best, stopper.since_best = meta["best"], meta["since_best"]
     device = trainer.runtime.device
-    stopper.best_state = ({k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
-                          if meta["has_best"] else None)
+    stopper.best_state = (
+        {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")} if meta["has_best"] else None
+    )
     source = {k[7:]: v for k, v in flat.items() if k.startswith("source.")}
     rng = {k: v for k, v in tensors.items() if k.startswith("rng.")}
-    progress = Progress(epoch=meta["epoch"], total=meta["total"], seen=meta["seen"], history=meta["history"],
-                        elapsed=meta["elapsed"])
+    progress = Progress(
+        epoch=meta["epoch"], total=meta["total"], seen=meta["seen"], history=meta["history"], elapsed=meta["elapsed"]
+    )
     return Saved(progress, source, rng)
 
 

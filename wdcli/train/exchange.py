@@ -35,9 +35,12 @@ class Exchange:
 
     def __call__(self, extras: torch.Tensor) -> torch.Tensor:
         """Sum every gradient across processes; returns `extras` summed too."""
-        local = [_rows(p.grad) if p.grad is not None else
-                 (torch.zeros(0, dtype=torch.long, device=self.device), p.new_zeros((0, *p.shape[1:])))
-                 for p in self.sparse]
+        local = [
+            _rows(p.grad)
+            if p.grad is not None
+            else (torch.zeros(0, dtype=torch.long, device=self.device), p.new_zeros((0, *p.shape[1:])))
+            for p in self.sparse
+        ]
         sizes = self._all_reduce(extras, [len(idx) for idx, _ in local])
         self._gather_rows(local, sizes)
         return self._extras
@@ -47,16 +50,17 @@ class Exchange:
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.dense]
         slots = torch.zeros((self.world, len(counts)), dtype=torch.float32)
         slots[self.rank] = torch.tensor(counts, dtype=torch.float32)
-        flat = torch.cat([g.reshape(-1).float() for g in grads]
-                         + [extras.float().to(self.device), slots.reshape(-1).to(self.device)])
+        flat = torch.cat(
+            [g.reshape(-1).float() for g in grads] + [extras.float().to(self.device), slots.reshape(-1).to(self.device)]
+        )
         dist.all_reduce(flat)
         at = 0
         for p, g in zip(self.dense, grads):
             n = g.numel()
-            p.grad = flat[at:at + n].view_as(g).to(g.dtype)
+            p.grad = flat[at : at + n].view_as(g).to(g.dtype)
             at += n
-        self._extras = flat[at:at + len(extras)].double().cpu()
-        return flat[at + len(extras):].view(self.world, len(counts)).round().long().tolist()
+        self._extras = flat[at : at + len(extras)].double().cpu()
+        return flat[at + len(extras) :].view(self.world, len(counts)).round().long().tolist()
 
     def _gather_rows(self, local: list[tuple[torch.Tensor, torch.Tensor]], sizes: list[list[int]]) -> None:
         if not self.sparse:
@@ -66,7 +70,10 @@ class Exchange:
         pad = torch.nn.functional.pad
         parts = []
         for (idx, vals), m, w in zip(local, longest, widths):  # ids as float32 pairs: gathered bit for bit
-            parts += [pad(idx, (0, m - len(idx))).view(torch.float32), pad(vals.reshape(-1).float(), (0, (m - len(idx)) * w))]
+            parts += [
+                pad(idx, (0, m - len(idx))).view(torch.float32),
+                pad(vals.reshape(-1).float(), (0, (m - len(idx)) * w)),
+            ]
         mine = torch.cat(parts)
         everyone = [torch.empty_like(mine) for _ in range(self.world)]
         dist.all_gather(everyone, mine)
@@ -75,11 +82,12 @@ class Exchange:
             ids, vals = [], []
             for r in range(self.world):
                 n = sizes[r][j]
-                ids.append(everyone[r][at:at + 2 * n].clone().view(torch.long))  # (a copy: aligned to int64)
-                vals.append(everyone[r][at + 2 * m:at + 2 * m + n * w].view(-1, *p.shape[1:]))
+                ids.append(everyone[r][at : at + 2 * n].clone().view(torch.long))  # (a copy: aligned to int64)
+                vals.append(everyone[r][at + 2 * m : at + 2 * m + n * w].view(-1, *p.shape[1:]))
             at += 2 * m + m * w
             rows, inverse = torch.unique(torch.cat(ids), sorted=True, return_inverse=True)
             summed = torch.zeros((len(rows), *p.shape[1:]), dtype=p.dtype, device=self.device)
             summed.index_add_(0, inverse, torch.cat(vals).to(p.dtype))
-            p.grad = torch.sparse_coo_tensor(rows.unsqueeze(0), summed, p.shape, is_coalesced=True,
-                                             check_invariants=False)
+            p.grad = torch.sparse_coo_tensor(
+                rows.unsqueeze(0), summed, p.shape, is_coalesced=True, check_invariants=False
+            )

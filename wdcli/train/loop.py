@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import polars as pl
 import torch
@@ -26,7 +27,6 @@ from . import checkpoint as ckpt
 from .runtime import Runtime
 from .sources import prepare
 from .trainer import EarlyStopping, Trainer
-
 
 TRAIN_METRIC_ROWS = 1_000_000  # final metrics of streamed training rows are taken on their first rows
 
@@ -43,7 +43,7 @@ class Reporter(Protocol):
 
 def _progress(reporter: Reporter | None):
     task = getattr(reporter, "task", None)
-    return task if task is not None else (lambda description, total: (lambda rows: None))
+    return task if task is not None else (lambda description, total: lambda rows: None)
 
 
 @dataclass
@@ -60,9 +60,14 @@ class TrainResult:
     warm_start: dict | None = None  # what a warm start carried (wdcli.train.warm), set by its caller
 
 
-def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: Reporter | None = None,
-          checkpoint: Path | None = None, resume: bool = False,
-          warm: Callable[[Trainer, FittedPipeline], None] | None = None) -> TrainResult:
+def train(
+    spec: Spec,
+    frames: dict[str, pl.DataFrame] | None = None,
+    reporter: Reporter | None = None,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    warm: Callable[[Trainer, FittedPipeline], None] | None = None,
+) -> TrainResult:
     """Fit the pipeline on the training rows, train the model, keep the best epoch's weights.
 
     With `checkpoint`, the run's state is written there now and then (spec.train.checkpoint) and on Ctrl-C or
@@ -103,8 +108,9 @@ def train(spec: Spec, frames: dict[str, pl.DataFrame] | None = None, reporter: R
             if epoch < cfg.epochs:
                 run.save()
             run.check_stop()
-    result = TrainResult(spec, fitted, config, trainer.model, history=run.progress.history, seconds=run.elapsed(),
-                         trainer=trainer)
+    result = TrainResult(
+        spec, fitted, config, trainer.model, history=run.progress.history, seconds=run.elapsed(), trainer=trainer
+    )
     if stopper.best_state is not None:
         trainer.model.load_state_dict(stopper.best_state)
     for split, source in sources.items():  # (streamed training rows: the first TRAIN_METRIC_ROWS of them)
@@ -120,8 +126,17 @@ class _Run:
 
     REPORT_EVERY = 0.25  # seconds between progress reports off the CPU (each one waits for the device)
 
-    def __init__(self, spec, trainer: Trainer, stopper: EarlyStopping, data, runtime: Runtime,
-                 checkpoint: Path | None, fp: str, reporter: Reporter | None):
+    def __init__(
+        self,
+        spec,
+        trainer: Trainer,
+        stopper: EarlyStopping,
+        data,
+        runtime: Runtime,
+        checkpoint: Path | None,
+        fp: str,
+        reporter: Reporter | None,
+    ):
         self.spec, self.trainer, self.stopper, self.data, self.runtime = spec, trainer, stopper, data, runtime
         self.checkpoint, self.fp, self.reporter = checkpoint, fp, reporter
         self.saving = checkpoint is not None and spec.train.checkpoint.enabled
@@ -157,9 +172,15 @@ class _Run:
         unreported, last_report = 0, time.perf_counter()
         for batch in self.data.batches(state):
             mid_epoch = self.data.position < self.data.rows
-            save = self.saving and self.runtime.main and mid_epoch and bool(
-                (every_steps and (self.steps + 1) % every_steps == 0)
-                or (every_s and time.perf_counter() - self.last_save >= every_s))
+            save = (
+                self.saving
+                and self.runtime.main
+                and mid_epoch
+                and bool(
+                    (every_steps and (self.steps + 1) % every_steps == 0)
+                    or (every_s and time.perf_counter() - self.last_save >= every_s)
+                )
+            )
             self.trainer.flags = torch.tensor([float(self.stop.signal is not None), float(save)], dtype=torch.float64)
             done = self.trainer.step(batch, self.data.global_rows if self.runtime.distributed else None)
             if done is not None:
@@ -181,16 +202,30 @@ class _Run:
         if self.reporter and unreported:
             self.reporter.advance(unreported, p.total / max(p.seen, 1))
         seconds = time.perf_counter() - t0
-        p.history.append({"epoch": epoch, "train_loss": p.total / max(p.seen, 1), "seconds": seconds,
-                          "rows_per_s": p.seen / max(seconds, 1e-9)})
+        p.history.append(
+            {
+                "epoch": epoch,
+                "train_loss": p.total / max(p.seen, 1),
+                "seconds": seconds,
+                "rows_per_s": p.seen / max(seconds, 1e-9),
+            }
+        )
 
     def save(self) -> None:
         if not self.saving:
             return
         self.progress.elapsed = self.elapsed()
         if self.runtime.main:
-            ckpt.save(self.checkpoint, self.fp, self.trainer, self.stopper, self.data.state(),
-                      self.runtime.rng_state(), self.progress, self.runtime.world)
+            ckpt.save(
+                self.checkpoint,
+                self.fp,
+                self.trainer,
+                self.stopper,
+                self.data.state(),
+                self.runtime.rng_state(),
+                self.progress,
+                self.runtime.world,
+            )
         self.last_save = time.perf_counter()
         self.runtime.barrier()
 

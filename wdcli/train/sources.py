@@ -34,11 +34,11 @@ def _quiet(description: str, total: int | None) -> Callable[[int], None]:
 def memory_budget(mb: int | None) -> int:
     """Bytes for encoded rows: as configured, else a quarter of the machine's physical memory."""
     if mb is not None:
-        return mb * 2 ** 20
+        return mb * 2**20
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
     except (ValueError, OSError, AttributeError):
-        return 4 * 2 ** 30
+        return 4 * 2**30
 
 
 def default_readers(runtime: Runtime) -> int:
@@ -55,8 +55,9 @@ def row_bytes(enc: Encoded) -> float:
     return total / n
 
 
-def prepare(spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime, progress: Progress = _quiet
-            ) -> tuple[FittedPipeline, dict, dict[str, str]]:
+def prepare(
+    spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime, progress: Progress = _quiet
+) -> tuple[FittedPipeline, dict, dict[str, str]]:
     """The fitted pipeline, a batch source for every part with rows, and how messages name each part."""
     cfg = spec.train
     if frames is not None:
@@ -69,11 +70,12 @@ def prepare(spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime
     read = cfg.data.read_batch_rows
     expected = _expected_rows(train) if cfg.max_rows is None else min(_expected_rows(train), cfg.max_rows)
     passes = iter(["fitting the pipeline", "fitting the crosses (a second pass)"])
-    fitted = fit_pipeline(spec, lambda: _counted(train.frames(read), progress(next(passes), expected)),
-                          names["train"])
+    fitted = fit_pipeline(spec, lambda: _counted(train.frames(read), progress(next(passes), expected)), names["train"])
     if fitted.rows < 2:
-        raise DataError(f"{names['train']}: {fitted.rows} row{'s' if fitted.rows != 1 else ''} to train on; "
-                        "training needs at least 2")
+        raise DataError(
+            f"{names['train']}: {fitted.rows} row{'s' if fitted.rows != 1 else ''} to train on; "
+            "training needs at least 2"
+        )
     sample = next(train.frames(min(read, 10_000)))
     per_row = row_bytes(transform(fitted, sample.head(10_000), names["train"], with_label=True))
     budget = memory_budget(cfg.data.memory_budget_mb)
@@ -89,16 +91,35 @@ def prepare(spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime
             budget -= rows * per_row if mode == "memory" else 0
         if mode == "memory":
             advance = progress(f"encoding {part} rows", rows)
-            encoded = [transform(fitted, f, names[part], with_label=True) for f in _counted(files.frames(read), advance)
-                       if len(f)]
+            encoded = [
+                transform(fitted, f, names[part], with_label=True)
+                for f in _counted(files.frames(read), advance)
+                if len(f)
+            ]
             if encoded:
-                sources[part] = InMemory(Batch.of(Encoded.concat(encoded), runtime.device), cfg.batch_size, cfg.seed,
-                                         runtime.rank, runtime.world)
+                sources[part] = InMemory(
+                    Batch.of(Encoded.concat(encoded), runtime.device),
+                    cfg.batch_size,
+                    cfg.seed,
+                    runtime.rank,
+                    runtime.world,
+                )
         else:
             readers = cfg.data.readers if cfg.data.readers is not None else default_readers(runtime)
-            sources[part] = Stream(files, fitted, cfg.batch_size, cfg.seed, rows, cfg.data.shuffle_buffer, read,
-                                   names[part], runtime.device, rank=runtime.rank, world=runtime.world,
-                                   processes=readers if part == "train" else 0)
+            sources[part] = Stream(
+                files,
+                fitted,
+                cfg.batch_size,
+                cfg.seed,
+                rows,
+                cfg.data.shuffle_buffer,
+                read,
+                names[part],
+                runtime.device,
+                rank=runtime.rank,
+                world=runtime.world,
+                processes=readers if part == "train" else 0,
+            )
     return fitted, {p: sources[p] for p in ("train", "validation", "test") if p in sources}, names
 
 
@@ -133,6 +154,7 @@ def _from_frames(spec: Spec, frames: dict[str, pl.DataFrame], runtime: Runtime):
     for part, df in (("train", train_df), ("validation", frames.get("validation")), ("test", frames.get("test"))):
         if df is not None and len(df):
             enc = transform(fitted, df, names[part], with_label=True)
-            sources[part] = InMemory(Batch.of(enc, runtime.device), cfg.batch_size, cfg.seed, runtime.rank,
-                                     runtime.world)
+            sources[part] = InMemory(
+                Batch.of(enc, runtime.device), cfg.batch_size, cfg.seed, runtime.rank, runtime.world
+            )
     return fitted, sources, names

@@ -128,7 +128,7 @@ class Trainer:
             prefix = f"opt{j}."
             for k, v in flat.items():
                 if k.startswith(prefix):
-                    idx, key = k[len(prefix):].split(".", 1)
+                    idx, key = k[len(prefix) :].split(".", 1)
                     state.setdefault(int(idx), {})[key] = v.to(device) if isinstance(v, torch.Tensor) else v
             sd["state"] = state
             opt.load_state_dict(sd)

@@ -26,8 +26,7 @@ import polars as pl
 import torch
 
 from ..features import FittedPipeline
-from ..features.fitted import (Buckets, Feature, Hashed, HashedCross, Identity, Numeric, Vocabulary,
-                               VocabularyCross)
+from ..features.fitted import Buckets, Feature, Hashed, HashedCross, Identity, Numeric, Vocabulary, VocabularyCross
 from ..model.optim import init_state
 from ..model.plan import ModelConfig
 from ..model.widedeep import WideDeep
@@ -63,8 +62,9 @@ def optimizer_state(model: torch.nn.Module, optimizers: list[torch.optim.Optimiz
     for opt in optimizers:
         for p, state in opt.state.items():
             for key, value in state.items():
-                out[f"{names[id(p)]}.{key}"] = (value.detach() if isinstance(value, torch.Tensor)
-                                                else torch.tensor(value))
+                out[f"{names[id(p)]}.{key}"] = (
+                    value.detach() if isinstance(value, torch.Tensor) else torch.tensor(value)
+                )
     return out
 
 
@@ -98,9 +98,11 @@ def id_map(old: Feature | None, new: Feature) -> IdMap:
         ids = list(range(min(old.cardinality, new.cardinality)))
         return _pairs(old, new, ids, ids)
     if isinstance(new, Buckets):  # the same interval, by its bounds
+
         def intervals(b: list[float]) -> list[tuple[float, float]]:
             edges = [-np.inf, *b, np.inf]
             return list(zip(edges[:-1], edges[1:]))
+
         where = {iv: i + 1 for i, iv in enumerate(intervals(old.boundaries))}
         pairs = [(i + 1, where[iv]) for i, iv in enumerate(intervals(new.boundaries)) if iv in where]
         return _pairs(old, new, [0, *(n for n, _ in pairs)], [0, *(o for _, o in pairs)])
@@ -206,16 +208,20 @@ class _Copier:
         self.state[new][key] = int(saved.item()) if isinstance(value, int) else saved.to(value.dtype).clone()
 
 
-def warm_start(previous: Previous, model: WideDeep, optimizers: list[torch.optim.Optimizer],
-               fitted: FittedPipeline) -> dict:
+def warm_start(
+    previous: Previous, model: WideDeep, optimizers: list[torch.optim.Optimizer], fitted: FittedPipeline
+) -> dict:
     """Initialise a new model and its optimizers (before the first step) from a previous run; returns what was
     carried: per feature `carried`, `new`, `dropped` (ids) and a note, the MLP's layers, the bias."""
     for opt in optimizers:
         init_state(opt)
     copy = _Copier(previous, model, optimizers)
     old_cfg, cfg = previous.config, model.cfg
-    maps = {name: id_map(previous.fitted.features.get(name), f)
-            for name, f in fitted.features.items() if not isinstance(f, Numeric)}
+    maps = {
+        name: id_map(previous.fitted.features.get(name), f)
+        for name, f in fitted.features.items()
+        if not isinstance(f, Numeric)
+    }
     copy.whole("bias", "bias")
 
     old_wide = _wide_offsets(old_cfg)
@@ -237,18 +243,25 @@ def warm_start(previous: Previous, model: WideDeep, optimizers: list[torch.optim
             copy.rows(param, param, m.new_ids + at, m.old_ids + old_at)
     mlp = _copy_mlp(copy, previous, model, fitted) if cfg.deep and old_cfg.deep else "fresh (no deep part before)"
 
-    features = {name: {"carried": m.carried, "new": m.new, "dropped": m.dropped, **({"note": m.note} if m.note else {})}
-                for name, m in maps.items()}
+    features = {
+        name: {"carried": m.carried, "new": m.new, "dropped": m.dropped, **({"note": m.note} if m.note else {})}
+        for name, m in maps.items()
+    }
     for name, f in previous.fitted.features.items():
         if name not in fitted.features and not isinstance(f, Numeric):
             features[name] = {"carried": 0, "new": 0, "dropped": f.cardinality - 1, "note": "no longer a feature"}
-    return {"from": previous.path, "features": features, "mlp": mlp,
-            "optimizer_state": "carried" if previous.optimizer else "fresh (the previous run kept none)"}
+    return {
+        "from": previous.path,
+        "features": features,
+        "mlp": mlp,
+        "optimizer_state": "carried" if previous.optimizer else "fresh (the previous run kept none)",
+    }
 
 
 def _copy_mlp(copy: _Copier, previous: Previous, model: WideDeep, fitted: FittedPipeline) -> str:
     """Pair the Linear (and batch-norm) layers in order; copy those whose shapes match. The first layer's input
     columns are copied by the feature they read. Returns what was copied, in words."""
+
     def layers(m: WideDeep, kind) -> list[str]:
         names = [f"mlp.{i}" for i, layer in enumerate(m.mlp) if isinstance(layer, kind)]
         return names + (["out"] if kind is torch.nn.Linear else [])
@@ -267,8 +280,7 @@ def _copy_mlp(copy: _Copier, previous: Previous, model: WideDeep, fitted: Fitted
 
 
 @torch.no_grad()
-def _copy_first(copy: _Copier, old: str, new: str, previous: Previous, model: WideDeep,
-                fitted: FittedPipeline) -> int:
+def _copy_first(copy: _Copier, old: str, new: str, previous: Previous, model: WideDeep, fitted: FittedPipeline) -> int:
     """The first layer: its rows are its outputs, its columns the features it reads; copy the columns of the
     features both models feed it (when both have the same width out). 1 if anything was copied."""
     w, old_w = copy.new[f"{new}.weight"], copy.old[f"{old}.weight"]

@@ -19,8 +19,18 @@ from ..spec.yaml_lines import fmt, line_of
 
 RULES = "uniform, log_uniform, int, log_int, choice"
 # keys a trial may not change: what the rows are, where runs go, how the trial is run
-FIXED = ("name", "data", "label", "tune", "train.output", "train.checkpoint", "train.threads", "train.max_rows",
-         "train.log", "train.device")
+FIXED = (
+    "name",
+    "data",
+    "label",
+    "tune",
+    "train.output",
+    "train.checkpoint",
+    "train.threads",
+    "train.max_rows",
+    "train.log",
+    "train.device",
+)
 
 
 def default_space(spec: Spec) -> dict[str, Range]:
@@ -55,8 +65,9 @@ def parse_space(items: list[str]) -> tuple[dict[str, Range], list[Problem]]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            problems.append(Problem("--space", None, item, "expected key.path=range, e.g. "
-                                                           "'deep.dropout={uniform: [0, 0.5]}'"))
+            problems.append(
+                Problem("--space", None, item, "expected key.path=range, e.g. 'deep.dropout={uniform: [0, 0.5]}'")
+            )
             continue
         try:
             space[key.strip()] = Range.model_validate(yaml.safe_load(value))
@@ -120,20 +131,32 @@ def overrides_of(values: dict[str, Any]) -> list[str]:
     return [f"{k}={json.dumps(v)}" for k, v in values.items()]
 
 
-def check_space(path: Path, overrides: list[str], space: dict[str, Range], lines: dict,
-                problems: list[Problem] | None = None, flags: set[str] = frozenset()) -> None:
+def check_space(
+    path: Path,
+    overrides: list[str],
+    space: dict[str, Range],
+    lines: dict,
+    problems: list[Problem] | None = None,
+    flags: set[str] = frozenset(),
+) -> None:
     """Every problem of a space (with `problems` found before), before any trial: keys a trial may not change,
     and keys or values the spec rejects (the ends and middle of each range, and each choice, are tried on the
     spec one key at a time). Keys in `flags` came from --space."""
     file = str(path)
     problems = list(problems or [])
     for key, r in space.items():
-        src = ("--space", None, key) if key in flags else (
-            file, line_of(lines, ("tune", "space", key)), fmt(("tune", "space", key)))
+        src = (
+            ("--space", None, key)
+            if key in flags
+            else (file, line_of(lines, ("tune", "space", key)), fmt(("tune", "space", key)))
+        )
         text = fmt(parse_key(key))
         if any(text == f or text.startswith((f + ".", f + "[")) for f in FIXED):
-            problems.append(Problem(*src, "a trial may not change this key; tune settings of the model, its "
-                                          "features or its training"))
+            problems.append(
+                Problem(
+                    *src, "a trial may not change this key; tune settings of the model, its features or its training"
+                )
+            )
             continue
         for value in _corners(r):
             try:

@@ -25,6 +25,7 @@ from ..train import train
 from ..train.checkpoint import fingerprint
 from .space import check_space, default_space, distributions, overrides_of, parse_space, spec_value
 
+
 class TuneReporter(Protocol):
     """What `tune` tells a display: trials as they start and end, and each trial's epochs
     (`wdcli.train.loop.Reporter`)."""
@@ -50,9 +51,15 @@ def study_folder(spec: Spec, output: str | Path | None = None) -> Path:
     return Path(output) if output is not None else Path(spec.train.output) / spec.name / "tune"
 
 
-def tune(path: str | Path, overrides: list[str] | None = None, space: list[str] | None = None,
-         trials: int | None = None, folder: str | Path | None = None, fresh: bool = False,
-         reporter: TuneReporter | None = None) -> TuneResult:
+def tune(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    space: list[str] | None = None,
+    trials: int | None = None,
+    folder: str | Path | None = None,
+    fresh: bool = False,
+    reporter: TuneReporter | None = None,
+) -> TuneResult:
     """Run the study of a spec up to `trials` finished trials (the spec's `tune.trials` by default), resuming
     the one in `folder` (default runs/<name>/tune) unless `fresh`; write the best trial's spec there."""
     try:
@@ -72,8 +79,9 @@ def tune(path: str | Path, overrides: list[str] | None = None, space: list[str] 
     frames = load_splits(spec.data)
     frames.pop("test", None)  # trials never see the test rows
     if len(frames.get("validation", ())) == 0:
-        raise DataError(f"{path}: tuning needs validation rows; set data.split.validation (e.g. 0.1) or "
-                        "data.validation")
+        raise DataError(
+            f"{path}: tuning needs validation rows; set data.split.validation (e.g. 0.1) or data.validation"
+        )
 
     folder = study_folder(spec, folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,11 +91,15 @@ def tune(path: str | Path, overrides: list[str] | None = None, space: list[str] 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     study = optuna.create_study(
-        storage=f"sqlite:///{db}", study_name=spec.name, load_if_exists=True,
+        storage=f"sqlite:///{db}",
+        study_name=spec.name,
+        load_if_exists=True,
         direction="maximize" if maximize else "minimize",
         sampler=optuna.samplers.TPESampler(seed=spec.tune.seed, multivariate=True),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2) if spec.tune.prune
-        else optuna.pruners.NopPruner())
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+        if spec.tune.prune
+        else optuna.pruners.NopPruner(),
+    )
     _claim(study, db, _fingerprint(spec, searched, metric))
     dists = distributions(searched)
     ran = 0
@@ -121,9 +133,11 @@ def _claim(study, db: Path, fp: str) -> None:
         study.set_user_attr("created", time.strftime("%Y-%m-%d %H:%M:%S"))
     elif have != fp:
         n = len(study.trials)
-        raise WdcliError(f"{db} holds a study of another spec, space or data ({n} trial{'s' * (n != 1)}, "
-                         f"started {study.user_attrs.get('created', '?')}); run with --fresh to start a new one, "
-                         "or --study DIR to keep both")
+        raise WdcliError(
+            f"{db} holds a study of another spec, space or data ({n} trial{'s' * (n != 1)}, "
+            f"started {study.user_attrs.get('created', '?')}); run with --fresh to start a new one, "
+            "or --study DIR to keep both"
+        )
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.set_user_attr(f"stale.{t.number}", True)
         study.tell(t.number, state=TrialState.FAIL)
@@ -134,9 +148,11 @@ def _finished(study) -> int:
     from optuna.trial import TrialState
 
     stale = {k for k in study.user_attrs if k.startswith("stale.")}
-    return sum(1 for t in study.get_trials(deepcopy=False)
-               if t.state != TrialState.RUNNING and f"stale.{t.number}" not in stale
-               and not t.user_attrs.get("interrupted"))
+    return sum(
+        1
+        for t in study.get_trials(deepcopy=False)
+        if t.state != TrialState.RUNNING and f"stale.{t.number}" not in stale and not t.user_attrs.get("interrupted")
+    )
 
 
 class _Pruning:
@@ -184,8 +200,11 @@ def _run_trial(study, trial, path, overrides, values, frames, metric, prune, rep
     except (Interrupted, KeyboardInterrupt):
         trial.set_user_attr("interrupted", True)
         study.tell(trial, state=TrialState.FAIL)
-        raise Interrupted(f"tuning interrupted in trial {trial.number}; the study is kept in {db}: run the "
-                          "same command again to continue", 130) from None
+        raise Interrupted(
+            f"tuning interrupted in trial {trial.number}; the study is kept in {db}: run the "
+            "same command again to continue",
+            130,
+        ) from None
     except WdcliError as e:  # a combination of values the spec or the data rejects
         trial.set_user_attr("error", str(e))
         study.tell(trial, state=TrialState.FAIL)
@@ -219,12 +238,20 @@ def _rows(study, space: dict[str, Range]) -> list[dict[str, Any]]:
             continue
         state = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(t.state, "failed")
         epochs = t.user_attrs.get("epochs") or (max(t.intermediate_values) if t.intermediate_values else 0)
-        out.append({"trial": t.number, "state": state, "value": t.value, "epochs": epochs,
-                    "best_epoch": t.user_attrs.get("best_epoch"),
-                    "seconds": (t.datetime_complete - t.datetime_start).total_seconds()
-                    if t.datetime_complete and t.datetime_start else None,
-                    "params": {k: spec_value(space[k], v) for k, v in t.params.items() if k in space},
-                    "error": t.user_attrs.get("error")})
+        out.append(
+            {
+                "trial": t.number,
+                "state": state,
+                "value": t.value,
+                "epochs": epochs,
+                "best_epoch": t.user_attrs.get("best_epoch"),
+                "seconds": (t.datetime_complete - t.datetime_start).total_seconds()
+                if t.datetime_complete and t.datetime_start
+                else None,
+                "params": {k: spec_value(space[k], v) for k, v in t.params.items() if k in space},
+                "error": t.user_attrs.get("error"),
+            }
+        )
     sign = -1 if study.direction.name == "MAXIMIZE" else 1
     order = {"complete": 0, "pruned": 1, "failed": 2}
     out.sort(key=lambda r: (order[r["state"]], sign * r["value"] if r["value"] is not None else 0, r["trial"]))
@@ -236,8 +263,9 @@ def _best_row(study, space: dict[str, Range]) -> dict[str, Any] | None:
     return rows[0] if rows and rows[0]["state"] == "complete" else None
 
 
-def _write_best(study, space, path: Path, raw: Any, lines: dict, overrides: list[str], spec: Spec,
-                folder: Path, metric: str) -> Path | None:
+def _write_best(
+    study, space, path: Path, raw: Any, lines: dict, overrides: list[str], spec: Spec, folder: Path, metric: str
+) -> Path | None:
     """The best trial's spec as YAML that `wdcli train` takes: the spec file's data with the command's
     overrides and the trial's values applied, data paths relative to the new file, no `tune` section."""
     best = _best_row(study, space)
@@ -254,9 +282,11 @@ def _write_best(study, space, path: Path, raw: Any, lines: dict, overrides: list
             rel = [os.path.relpath(p, folder.resolve()) if Path(p).is_relative_to(here) else p for p in value]
             data["data"][split] = rel[0] if len(rel) == 1 else rel
     value = best["value"]
-    head = (f"# The best trial of `wdcli tune {path}` ({len(study.trials)} trials so far): trial {best['trial']}, "
-            f"validation {metric} {value:.4f}.\n"
-            f"# Train it, and see its test metrics, with: wdcli train {folder / 'best.yaml'}\n")
+    head = (
+        f"# The best trial of `wdcli tune {path}` ({len(study.trials)} trials so far): trial {best['trial']}, "
+        f"validation {metric} {value:.4f}.\n"
+        f"# Train it, and see its test metrics, with: wdcli train {folder / 'best.yaml'}\n"
+    )
     out = folder / "best.yaml"
     tmp = folder / f".best.yaml.{os.getpid()}"
     tmp.write_text(head + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120), encoding="utf-8")

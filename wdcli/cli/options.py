@@ -1,0 +1,150 @@
+"""The options commands share, and the checks of the files they name (run before any work starts): inputs to
+read, specs, outputs to write, counts of 1 or more."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def input_problem(text: str) -> str | None:
+    """What is wrong with a file (or glob) to read, or None."""
+    from ..data.io import FORMATS
+
+    if glob.has_magic(text):
+        return None if glob.glob(text) else f"no file matches {text}"
+    path = Path(text)
+    if not path.exists():
+        folder = path.parent if path.parent.is_dir() else None
+        close = _closest(path.name, [p.name for p in folder.iterdir()] if folder else [])
+        return f"no such file: {text}" + (f" (did you mean {folder / close}?)" if close else "")
+    if path.is_dir():
+        return f"{text} is a folder; give a file, or a pattern such as {path / '*.csv'}"
+    if not os.access(path, os.R_OK):
+        return f"cannot read {text} (permission denied)"
+    if path.suffix.lower() not in FORMATS:
+        return f"{text}: unknown file type '{path.suffix}'; use .csv, .tsv, .parquet or .ndjson/.jsonl"
+    return None
+
+
+def spec_problem(text: str) -> str | None:
+    """What is wrong with a spec file to read, or None (what is wrong inside it, `load_spec` says)."""
+    path = Path(text)
+    if path.is_dir():
+        specs = sorted(p.name for p in path.glob("*.y*ml"))[:5]
+        return f"{text} is a folder; give a spec file" + (f", e.g. {path / specs[0]}" if specs else "")
+    if path.exists() and not os.access(path, os.R_OK):
+        return f"cannot read {text} (permission denied)"
+    return None
+
+
+def output_problem(text: str, folder: bool = False, suffixes: tuple[str, ...] | None = None) -> str | None:
+    """What stops writing a file (or, with `folder`, a folder) here, or None. `suffixes`: the file types allowed
+    (default: the table formats)."""
+    from ..data.io import FORMATS
+
+    path = Path(text)
+    if not folder and path.is_dir():
+        return f"{text} is a folder; give a file name, e.g. {path / 'scores.csv'}"
+    if folder and path.exists() and not path.is_dir():
+        return f"{text} is a file; give a folder for the run"
+    if not folder and suffixes is None and path.suffix.lower() not in FORMATS:
+        return f"{text}: unknown file type '{path.suffix}'; use .csv, .tsv, .parquet or .ndjson/.jsonl"
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot write {text}: {parent} is not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot write in {parent} (permission denied); choose another place"
+    if suffixes is not None and not folder and path.suffix.lower() not in suffixes:
+        return f"{text}: unknown file type '{path.suffix}'; use {' or '.join(suffixes)}"
+    return None
+
+
+def _closest(name: str, names: list[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _checked(problem):
+    def callback(value):
+        if value is not None and (why := problem(str(value))):
+            raise typer.BadParameter(why)
+        return value
+
+    return callback
+
+
+def _at_least_one(value):
+    if value is not None and value < 1:
+        raise typer.BadParameter(f"must be 1 or more (got {value})")
+    if value is not None and value > 2**31 - 1:
+        raise typer.BadParameter(f"must be at most {2**31 - 1:,} (got {value:,})")
+    return value
+
+
+def count_option(name: str, help: str):
+    """An option that counts things: a whole number of 1 or more."""
+    return typer.Option(name, metavar="N", callback=_at_least_one, help=help)
+
+
+SpecArg = Annotated[
+    Path,
+    typer.Argument(
+        metavar="SPEC", help="The YAML spec file.", show_default=False, callback=_checked(spec_problem), readable=False
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override a spec key, e.g. train.epochs=1 (repeatable). The value is YAML: "
+        "quote yes, no, on and off to keep them text ('label.positive=\"yes\"').",
+    ),
+]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device", metavar="DEVICE", help="Score on auto (a GPU when there is one), cpu, cuda, cuda:N or mps."
+    ),
+]
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        metavar="DIR",
+        help="A run folder, runs/NAME (its latest run) or a LATEST file; default: the "
+        "latest run of any spec (runs/LATEST).",
+    ),
+]
+InputOpt = Annotated[
+    Path,
+    typer.Option(
+        "--input",
+        metavar="FILE",
+        callback=_checked(input_problem),
+        readable=False,
+        help="CSV, TSV, Parquet or NDJSON file (or a quoted glob).",
+        show_default=False,
+    ),
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        metavar="FILE",
+        callback=_checked(output_problem),
+        help="Write here, by extension (.csv, .tsv, .parquet, .ndjson); default: CSV on stdout.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr (which model, rows written).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
