@@ -3,6 +3,9 @@
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wdcli.errors import SpecError
 from wdcli.spec import Spec, load_spec
@@ -128,3 +131,31 @@ def test_paths_resolve_relative_to_spec_file():
 def test_json_schema_is_complete():
     schema = Spec.model_json_schema()
     assert {"data", "label", "columns", "crosses", "wide", "deep", "model", "train"} <= set(schema["properties"])
+
+
+# any YAML value where a section expects a mapping, a list or a name: the checks between sections must report
+# it (or leave it to the type check), never fail on it
+_ANY = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 3) | st.sampled_from(["age", "occupation", "categorical", ""]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["kind", "a", "age"]), inner),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    sections=st.dictionaries(
+        st.sampled_from(["columns", "crosses", "wide", "deep", "label", "defaults", "model", "data"]),
+        _ANY | st.fixed_dictionaries({}, optional={k: _ANY for k in ("features", "embed", "shared", "columns")}),
+        max_size=4,
+    ),
+    column=_ANY,
+)
+def test_garbage_in_any_section_is_a_problem_not_a_crash(tmp_path, sections, column):
+    raw = {"data": {"train": "x.csv"}, "label": {"column": "y"}, "columns": {"age": "numeric", "c": column}}
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump({**raw, **sections}))
+    try:
+        load_spec(f)
+    except SpecError as e:
+        assert e.problems

@@ -16,9 +16,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem, SpecError
-from .overrides import FROM_SET, apply_overrides
+from .overrides import FROM_SET, apply_overrides, problem_at
 from .references import path_problems, reference_problems
-from .types import Spec
+from .types import Spec, expand_columns, kind_of
 from .yaml_lines import Path_, compose, fmt, line_of, read_as_text, suggest
 
 # ----------------------------------------------------------------------------------- pydantic problems
@@ -103,8 +103,8 @@ def _from_defaults(path: Path_, data: dict) -> Path_:
     """`columns.X.key` as `defaults.KIND.key` when the column's value of `key` came from the defaults."""
     if len(path) < 3 or path[0] != "columns":
         return path
-    col = data.get("columns", {}).get(path[1]) if isinstance(data.get("columns"), dict) else None
-    kind = col if isinstance(col, str) else col.get("kind") if isinstance(col, dict) else None
+    col = data["columns"].get(path[1]) if isinstance(data.get("columns"), dict) else None
+    kind = kind_of(col)
     if isinstance(col, dict) and path[2] in col:
         return path
     defaults = data.get("defaults")
@@ -166,28 +166,14 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), che
     """Read, override and validate a spec file. Raises SpecError with every problem found."""
     path = Path(path)
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError([Problem(file, None, "", "no such file; check the path")]) from None
-    except UnicodeDecodeError:
-        raise SpecError([Problem(file, None, "", "not UTF-8 text; save the spec as UTF-8")]) from None
-    except OSError as e:
-        raise SpecError([Problem(file, None, "", f"cannot read: {e.strerror}")]) from None
     booleans: dict[Path_, str] = {}
-    data, lines, problems = compose(text, file, booleans)
+    data, lines, problems = compose(_read(path), file, booleans)
     if data is None:
         raise SpecError([Problem(file, None, "", "the spec is empty; start from specs/tiny.yaml")])
     if not isinstance(data, dict):
+        kind = type(data).__name__
         raise SpecError(
-            [
-                Problem(
-                    file,
-                    1,
-                    "",
-                    f"the spec must be a mapping of keys (data, label, columns, ...), not a {type(data).__name__}",
-                )
-            ]
+            [Problem(file, 1, "", f"the spec must be a mapping of keys (data, label, columns, ...), not a {kind}")]
         )
     data, more = apply_overrides(data, list(overrides), lines, booleans)
     problems += more
@@ -196,34 +182,8 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), che
         spec = Spec.model_validate(data)
     except ValidationError as e:
         spec = None
-        expanded = Spec._expand_columns(data)
-        seen = set()
-        for err in e.errors():
-            key = err["loc"][-1:] == ("[key]",)
-            clean = _clean_loc(err["loc"][:-1] if key else err["loc"], expanded)
-            clean = _from_defaults(clean, data)
-            msg = _message(err, booleans.get(clean + ("[key]",) if key else clean))
-            if (clean, msg) in seen:
-                continue
-            seen.add((clean, msg))
-            line = line_of(lines, clean)
-            tag = (err.get("ctx") or {}).get("discriminator", "").strip("'")
-            if err["type"].startswith("union_tag") and lines.get(clean + (tag,)) == FROM_SET:
-                line = FROM_SET  # `--set columns.x.kind=...` named a kind that does not exist
-            setters = [
-                q for q, n in lines.items() if n == FROM_SET and len(q) > len(clean) and q[: len(clean)] == clean
-            ]
-            if line != FROM_SET and setters:  # the file's mapping, as --set changed it
-                msg += f" (after --set {', '.join(fmt(q) for q in setters)})"
-            problems.append(
-                Problem(
-                    "--set" if line == FROM_SET else file,
-                    None if line == FROM_SET else line,
-                    fmt(_as_written(clean, booleans)),
-                    msg,
-                )
-            )
-    problems += reference_problems(Spec._expand_columns(data), file, lines, base)
+        problems += _structure_problems(e, data, file, lines, booleans)
+    problems += reference_problems(expand_columns(data), file, lines, base)
     if check_paths:
         problems += path_problems(data, file, lines, base)
     if problems:
@@ -239,3 +199,40 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), che
         }
     )
     return spec.model_copy(update={"data": resolved, "name": spec.name or path.stem})
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([Problem(str(path), None, "", "no such file; check the path")]) from None
+    except UnicodeDecodeError:
+        raise SpecError([Problem(str(path), None, "", "not UTF-8 text; save the spec as UTF-8")]) from None
+    except OSError as e:
+        raise SpecError([Problem(str(path), None, "", f"cannot read: {e.strerror}")]) from None
+
+
+def _structure_problems(
+    e: ValidationError, data: dict, file: str, lines: dict[Path_, int], booleans: dict[Path_, str]
+) -> list[Problem]:
+    """pydantic's errors as problems at the YAML path and line each is about, each once."""
+    problems: list[Problem] = []
+    expanded = expand_columns(data)
+    seen = set()
+    for err in e.errors():
+        key = err["loc"][-1:] == ("[key]",)
+        clean = _clean_loc(err["loc"][:-1] if key else err["loc"], expanded)
+        clean = _from_defaults(clean, data)
+        msg = _message(err, booleans.get(clean + ("[key]",) if key else clean))
+        if (clean, msg) in seen:
+            continue
+        seen.add((clean, msg))
+        line = line_of(lines, clean)
+        tag = (err.get("ctx") or {}).get("discriminator", "").strip("'")
+        if err["type"].startswith("union_tag") and lines.get(clean + (tag,)) == FROM_SET:
+            line = FROM_SET  # `--set columns.x.kind=...` named a kind that does not exist
+        setters = [q for q, n in lines.items() if n == FROM_SET and len(q) > len(clean) and q[: len(clean)] == clean]
+        if line != FROM_SET and setters:  # the file's mapping, as --set changed it
+            msg += f" (after --set {', '.join(fmt(q) for q in setters)})"
+        problems.append(problem_at(file, line, fmt(_as_written(clean, booleans)), msg))
+    return problems

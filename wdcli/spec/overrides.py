@@ -3,8 +3,8 @@
 A value is read as YAML (`train.epochs=3` is a number, `deep.hidden=[64, 32]` a list), so unquoted yes, no,
 on, off, true and false are booleans: `--set 'label.positive="yes"'` keeps it text. Setting a key under a
 column written in short form (`education: categorical`) expands it to its mapping (`{kind: categorical}`).
-Every path an override touches is marked in `lines` with -1, so that problems there name `--set`, not a line
-of the file.
+Every path an override touches is marked in `lines` with FROM_SET, so that problems there name `--set`, not
+a line of the file.
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ from .types import Spec
 from .yaml_lines import Path_, compose, fmt
 
 FROM_SET = -1  # the "line" of a path that came from --set
+
+
+def problem_at(file: str, line: int | None, where: str, msg: str) -> Problem:
+    """A problem on a line of the file, or on the command line where --set put the value (line FROM_SET)."""
+    return Problem("--set", None, where, msg) if line == FROM_SET else Problem(file, line, where, msg)
 
 
 def parse_key(key: str) -> Path_:

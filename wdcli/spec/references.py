@@ -1,144 +1,186 @@
 """Checks between the sections of a spec (a cross naming an undeclared column, say), run on the raw data so
-that they are reported together with the structural problems pydantic finds."""
+that they are reported together with the structural problems pydantic finds. What they check against (a
+column's kind, which columns are sparse, a cross's name, what the wide part may hold, whether it is used) is
+spec/types.py's rules, applied here to the raw data: a check never restates a rule."""
 
 from __future__ import annotations
 
 import glob
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import Problem
-from .types import SPARSE_KINDS
+from .overrides import problem_at
+from .types import (
+    Spec,
+    cross_key,
+    given_or,
+    has_wide,
+    kind_of,
+    numeric_of,
+    sparse_of,
+    table_encoding,
+    wide_choices,
+)
 from .yaml_lines import Path_, fmt, line_of, suggest
 
+Found = Iterator[tuple[Path_, str]]  # (where in the spec, what is wrong there)
 
-def reference_problems(data: dict, file: str, lines, base: Path) -> list[Problem]:
-    """Cross-section checks on the raw data (so they run even when other parts have structural errors)."""
-    problems: list[Problem] = []
 
-    def add(path: Path_, msg: str):
-        line = line_of(lines, path)
-        problems.append(Problem("--set" if line == -1 else file, None if line == -1 else line, fmt(path), msg))
+def _dict(x: Any) -> dict:
+    return x if isinstance(x, dict) else {}
 
-    def as_dict(x):
-        return x if isinstance(x, dict) else {}
 
-    columns = as_dict(data.get("columns"))
-    kinds = {n: (c if isinstance(c, str) else as_dict(c).get("kind")) for n, c in columns.items()}
-    sparse = [n for n, k in kinds.items() if k in SPARSE_KINDS]
-    numeric = [n for n, k in kinds.items() if k == "numeric"]
-    if "columns" in data and not columns and not isinstance(data["columns"], list):
-        add(("columns",), "declare at least one column")
+def _list(x: Any) -> list:
+    return x if isinstance(x, list) else []
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """What the raw spec declares, read by the spec's rules: its columns and their kinds, its crosses and
+    their names."""
+
+    columns: dict[str, Any]
+    kinds: dict[str, Any]
+    sparse: list[str]
+    numeric: list[str]
+    crosses: list[dict]
+    cross_keys: list[str]
+
+    @staticmethod
+    def of(data: dict) -> _Declared:
+        columns = data["columns"]
+        kinds = {name: kind_of(c) for name, c in columns.items()}
+        crosses = [_dict(c) for c in _list(data.get("crosses"))]
+        keys = [cross_key(_list(c.get("columns")), c.get("name")) for c in crosses]
+        return _Declared(columns, kinds, sparse_of(kinds), numeric_of(kinds), crosses, keys)
+
+
+def reference_problems(data: dict, file: str, lines: dict[Path_, int], base: Path) -> list[Problem]:
+    """Cross-section checks on the raw data, its columns expanded (`types.expand_columns`), so that they run
+    even when other parts have structural errors."""
+    return [problem_at(file, line_of(lines, path), fmt(path), msg) for path, msg in _references(data)]
+
+
+def _references(data: dict) -> Found:
+    if "columns" in data and not _dict(data["columns"]) and not isinstance(data["columns"], list):
+        yield ("columns",), "declare at least one column"
     if not isinstance(data.get("columns"), dict):
-        return problems  # references to columns cannot be checked without them
+        return  # references to columns cannot be checked without them
+    d = _Declared.of(data)
+    yield from _label(_dict(data.get("label")), d)
+    yield from _sources(d)
+    yield from _crosses(d)
+    wide = _dict(data.get("wide"))
+    yield from _wide_features(_list(wide.get("features")), d)
+    yield from _deep(_dict(data.get("deep")), d)
+    yield from _wide_needed(data.get("model", Spec.model_fields["model"].default), wide, d)
 
-    label = as_dict(data.get("label"))
+
+def _label(label: dict, d: _Declared) -> Found:
     for key in ("column", "weight"):  # (the group, a user or request id, may well be a feature too)
-        if isinstance(label.get(key), str) and label[key] in columns:
-            add(
+        if isinstance(label.get(key), str) and label[key] in d.columns:
+            yield (
                 ("label", key),
                 f"'{label[key]}' is also declared as a feature column; remove it from columns "
                 "(a model must not see its own label or weight)",
             )
 
-    for name, col in columns.items():
-        col = as_dict(col)
-        if kinds[name] == "bucketized" and isinstance(col.get("source"), str):
-            src = col["source"]
-            if src in kinds and kinds[src] != "numeric":
-                add(("columns", name, "source"), f"'{src}' is {kinds[src]}, not numeric; bucketize a numeric column")
 
-    cross_names = []
-    for i, cross in enumerate(data.get("crosses") or []):
-        cross = as_dict(cross)
-        cols = cross.get("columns") if isinstance(cross.get("columns"), list) else []
+def _sources(d: _Declared) -> Found:
+    for name, col in d.columns.items():
+        src = _dict(col).get("source")
+        if d.kinds[name] == "bucketized" and isinstance(src, str) and src in d.kinds and d.kinds[src] != "numeric":
+            yield ("columns", name, "source"), f"'{src}' is {d.kinds[src]}, not numeric; bucketize a numeric column"
+
+
+def _crosses(d: _Declared) -> Found:
+    for i, (cross, key) in enumerate(zip(d.crosses, d.cross_keys)):
+        cols = _list(cross.get("columns"))
         for j, c in enumerate(cols):
             if not isinstance(c, str):
                 continue  # not a name: the type check says so
-            if c not in columns:
-                add(("crosses", i, "columns", j), f"unknown column '{c}'{suggest(c, columns)}")
-            elif kinds[c] == "numeric":
-                add(
+            if c not in d.columns:
+                yield ("crosses", i, "columns", j), f"unknown column '{c}'{suggest(c, d.columns)}"
+            elif d.kinds[c] == "numeric":
+                yield (
                     ("crosses", i, "columns", j),
                     f"numeric column '{c}' cannot be crossed; add a bucketized column with source: {c} and cross that",
                 )
-        name = cross.get("name")
-        key = name if isinstance(name, str) and name else "_x_".join(str(c) for c in cols)
-        if len(cols) >= 2 and (key in columns or key in cross_names):
-            add(("crosses", i), f"cross name '{key}' is already used; give this cross a distinct name:")
-        cross_names.append(key)
+        if len(cols) >= 2 and (key in d.columns or key in d.cross_keys[:i]):
+            yield ("crosses", i), f"cross name '{key}' is already used; give this cross a distinct name:"
 
-    wide_ok = sparse + cross_names
-    wide = as_dict(data.get("wide"))
-    for i, f in enumerate(wide.get("features") or []):
-        if f not in wide_ok:
-            why = " (numeric columns feed the deep part; bucketize them for the wide part)" if f in numeric else ""
-            add(("wide", "features", i), f"unknown sparse column or cross '{f}'{suggest(f, wide_ok)}{why}")
 
-    deep = as_dict(data.get("deep"))
-    embed = deep.get("embed") if isinstance(deep.get("embed"), list) else sparse
-    for i, f in enumerate(deep.get("embed") or []):
-        if f not in sparse:
-            add(("deep", "embed", i), f"unknown sparse column '{f}'{suggest(f, sparse)}")
-    for i, f in enumerate(deep.get("dense") or []):
-        if f not in numeric:
-            add(("deep", "dense", i), f"unknown numeric column '{f}'{suggest(f, numeric)}")
-    shared = as_dict(deep.get("shared"))
-    owner: dict[str, str] = {}
-    for table, cols in shared.items():
-        if not isinstance(cols, list) or len(cols) < 2:
-            add(("deep", "shared", table), "a shared table lists two or more columns")
-            continue
-        for j, c in enumerate(cols):
-            if c not in sparse:
-                add(("deep", "shared", table, j), f"unknown sparse column '{c}'{suggest(c, sparse)}")
-            elif c in owner:
-                add(("deep", "shared", table, j), f"'{c}' is already in shared table '{owner[c]}'")
-            owner[c] = table
-        encodings = {_encoding_key(as_dict(columns.get(c)), as_dict(data.get("defaults"))) for c in cols if c in sparse}
-        if len(encodings) > 1:
-            add(
-                ("deep", "shared", table),
-                "columns sharing a table must be encoded alike (all vocabulary, or the same hash_buckets / num_ids)",
-            )
-    for key in as_dict(deep.get("embedding_dims")):
+def _wide_features(features: list, d: _Declared) -> Found:
+    choices = wide_choices(d.sparse, d.cross_keys)
+    for i, f in enumerate(features):
+        if f not in choices:
+            why = " (numeric columns feed the deep part; bucketize them for the wide part)" if f in d.numeric else ""
+            yield ("wide", "features", i), f"unknown sparse column or cross '{f}'{suggest(f, choices)}{why}"
+
+
+def _wide_needed(model: Any, wide: dict, d: _Declared) -> Found:
+    if not has_wide(model):
+        return
+    if isinstance(wide.get("features"), list) and not wide["features"]:
+        yield ("wide", "features"), "the wide part needs at least one feature (or set model: deep)"
+    if not wide.get("features") and not wide_choices(d.sparse, d.cross_keys) and d.columns:
+        yield (
+            ("columns",),
+            "the wide part needs a categorical, bucketized or multivalent column, or a cross (or set model: deep)",
+        )
+
+
+def _deep(deep: dict, d: _Declared) -> Found:
+    for i, f in enumerate(_list(deep.get("embed"))):
+        if f not in d.sparse:
+            yield ("deep", "embed", i), f"unknown sparse column '{f}'{suggest(f, d.sparse)}"
+    for i, f in enumerate(_list(deep.get("dense"))):
+        if f not in d.numeric:
+            yield ("deep", "dense", i), f"unknown numeric column '{f}'{suggest(f, d.numeric)}"
+    shared = _dict(deep.get("shared"))
+    yield from _shared(shared, d)
+    embed = given_or(deep["embed"] if isinstance(deep.get("embed"), list) else None, d.sparse)
+    for key in _dict(deep.get("embedding_dims")):
         if key not in embed and key not in shared:
-            add(
+            yield (
                 ("deep", "embedding_dims", key),
                 f"not an embedded column or shared table{suggest(key, list(embed) + list(shared))}",
             )
 
-    model = data.get("model", "wide_deep")
-    if model in ("wide_deep", "wide") and isinstance(wide.get("features"), list) and not wide["features"]:
-        add(("wide", "features"), "the wide part needs at least one feature (or set model: deep)")
-    if model in ("wide_deep", "wide") and not wide.get("features") and not wide_ok and columns:
-        add(
-            ("columns",),
-            "the wide part needs a categorical, bucketized or multivalent column, or a cross (or set model: deep)",
-        )
-    return problems
+
+def _shared(shared: dict, d: _Declared) -> Found:
+    owner: dict[str, str] = {}
+    for table, cols in shared.items():
+        if not isinstance(cols, list) or len(cols) < 2:
+            yield ("deep", "shared", table), "a shared table lists two or more columns"
+            continue
+        for j, c in enumerate(cols):
+            if c not in d.sparse:
+                yield ("deep", "shared", table, j), f"unknown sparse column '{c}'{suggest(c, d.sparse)}"
+                continue
+            if c in owner:
+                yield ("deep", "shared", table, j), f"'{c}' is already in shared table '{owner[c]}'"
+            owner[c] = table
+        encodings = [table_encoding(_dict(d.columns[c])) for c in cols if c in d.sparse]
+        if any(e != encodings[0] for e in encodings):
+            yield (
+                ("deep", "shared", table),
+                "columns sharing a table must be encoded alike (all vocabulary, or the same hash_buckets / num_ids)",
+            )
 
 
-def _encoding_key(col: dict, defaults: dict) -> tuple:
-    merged = {**(defaults.get(col.get("kind")) or {}), **col}
-    return (merged.get("hash_buckets"), merged.get("num_ids"))
-
-
-def path_problems(data: dict, file: str, lines, base: Path) -> list[Problem]:
+def path_problems(data: dict, file: str, lines: dict[Path_, int], base: Path) -> list[Problem]:
     problems = []
-    d = data.get("data") if isinstance(data.get("data"), dict) else {}
+    d = _dict(data.get("data"))
     for key in ("train", "validation", "test"):
         value = d.get(key)
         patterns = value if isinstance(value, list) else [value] if isinstance(value, str) else []
         for i, pattern in enumerate(patterns):
-            if not glob.glob(str(base / pattern)):
+            if isinstance(pattern, str) and not glob.glob(str(base / pattern)):  # (not text: the type check says so)
                 path = ("data", key, i) if isinstance(value, list) else ("data", key)
-                line = line_of(lines, path)
-                problems.append(
-                    Problem(
-                        file if line != -1 else "--set",
-                        line if line != -1 else None,
-                        fmt(path),
-                        f"no file matches '{pattern}' (paths are relative to the spec file, in {base})",
-                    )
-                )
+                msg = f"no file matches '{pattern}' (paths are relative to the spec file, in {base})"
+                problems.append(problem_at(file, line_of(lines, path), fmt(path), msg))
     return problems

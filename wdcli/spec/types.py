@@ -1,24 +1,20 @@
 """The spec language: immutable, typed objects that forbid unknown keys.
 
-A spec is parsed once, at the edge (`wdcli.loading.load_spec`), into a `Spec`. Column kinds are a tagged
-union on `kind`; everything a user need not decide has a default. Cross-references between sections
-(a cross naming an undeclared column, say) are checked in `wdcli.loading`, which reports every problem with
-its YAML line.
+A spec is parsed once, at the edge (`wdcli.spec.loading.load_spec`), into a `Spec`. Column kinds are a tagged
+union on `kind`; everything a user need not decide has a default. How the sections refer to each other (a
+cross names declared columns, the wide part sparse columns and crosses, ...) is stated once, in the rules
+below: `Spec`'s methods apply them to the typed spec, and `wdcli.spec.references` to the raw data, so that a
+reference problem is reported with its YAML line together with the structural ones.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from .settings import PositiveInt, Strict, Train, Tune, Verify
+from .settings import Range as Range  # re-exported: wdcli.tune reads it from here
 
 # ----------------------------------------------------------------------------------------------- data
 
@@ -133,7 +129,6 @@ class Bucketized(Strict):
 
 
 Column = Annotated[Numeric | Bucketized | Categorical | Multivalent, Field(discriminator="kind")]
-SPARSE_KINDS = ("categorical", "multivalent", "bucketized")
 
 
 # ------------------------------------------------------------------------------------ crosses, wide, deep
@@ -156,7 +151,7 @@ class Cross(Strict):
 
     @property
     def key(self) -> str:
-        return self.name or "_x_".join(self.columns)
+        return cross_key(self.columns, self.name)
 
     @property
     def encoding(self) -> Literal["vocab", "hash"]:
@@ -187,150 +182,71 @@ class Deep(Strict):
     batch_norm: bool = False
 
 
-# ---------------------------------------------------------------------------------------------- train
+# ---------------------------------------------------------------------------------------------- rules
+# Each takes plain values, so that it applies alike to the typed spec and to the raw data.
+
+SPARSE_KINDS = ("categorical", "multivalent", "bucketized")
 
 
-class FTRL(Strict):
-    name: Literal["ftrl"]
-    alpha: float = Field(0.02, gt=0)
-    beta: float = Field(1.0, ge=0)
-    l1: float = Field(0.0, ge=0)
-    l2: float = Field(0.0, ge=0)
+def kind_of(column: Any) -> Any:
+    """A column's kind as written: its short form (`age: numeric`) or its `kind` key (None: neither)."""
+    return column if isinstance(column, str) else column.get("kind") if isinstance(column, dict) else None
 
 
-class Adagrad(Strict):
-    name: Literal["adagrad"]
-    lr: float = Field(0.05, gt=0)
-    initial_accumulator: float = Field(0.1, ge=0)
-    weight_decay: float = Field(0.0, ge=0)
+def expand_column(column: Any, defaults: dict) -> Any:
+    """`age: numeric` is short for `age: {kind: numeric}`; `defaults` fill in the settings of each kind, before
+    the column's own."""
+    if isinstance(column, str):
+        column = {"kind": column}
+    kind = kind_of(column)
+    if isinstance(column, dict) and isinstance(kind, str) and isinstance(defaults.get(kind), dict):
+        column = {**defaults[kind], **column}
+    return column
 
 
-class Adam(Strict):
-    name: Literal["adam", "adamw"]
-    lr: float = Field(0.001, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+def expand_columns(raw: Any) -> Any:
+    """The raw spec with every column expanded (`expand_column`); anything that is no spec as it is."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict):
+        return raw
+    defaults = raw["defaults"] if isinstance(raw.get("defaults"), dict) else {}
+    return {**raw, "columns": {name: expand_column(c, defaults) for name, c in raw["columns"].items()}}
 
 
-class SGD(Strict):
-    name: Literal["sgd"]
-    lr: float = Field(0.05, gt=0)
-    momentum: float = Field(0.0, ge=0, lt=1)
+def sparse_of(kinds: dict[str, Any]) -> list[str]:
+    """The sparse columns (categorical, multivalent, bucketized) of a name -> kind mapping, in its order."""
+    return [name for name, kind in kinds.items() if kind in SPARSE_KINDS]
 
 
-Optimizer = Annotated[FTRL | Adagrad | Adam | SGD, Field(discriminator="name")]
+def numeric_of(kinds: dict[str, Any]) -> list[str]:
+    return [name for name, kind in kinds.items() if kind == "numeric"]
 
 
-class EarlyStopping(Strict):
-    metric: Literal["auc", "logloss"] = "auc"
-    patience: int = Field(2, ge=0, description="Epochs without improvement before stopping.")
+def cross_key(columns: list, name: Any) -> str:
+    """A cross's name: its own, or its columns' names joined by '_x_'."""
+    return name if isinstance(name, str) and name else "_x_".join(str(c) for c in columns)
 
 
-class Checkpoint(Strict):
-    enabled: bool = Field(True, description="Write checkpoints, so that `train --resume` continues a killed run.")
-    every_seconds: PositiveFloat | None = Field(
-        60.0, description="Write one when this many seconds have passed since the last (and after every epoch)."
-    )
-    every_steps: PositiveInt | None = Field(None, description="Also write one every N batches.")
+def wide_choices(sparse: list[str], cross_keys: list[str]) -> list[str]:
+    """What the wide part may hold, and holds when `wide.features` is not given: every sparse column and cross."""
+    return sparse + cross_keys
 
 
-class TrainData(Strict):
-    """How training reads its rows: all encoded in memory, or streamed from the files window by window."""
-
-    mode: Literal["auto", "memory", "stream"] = Field(
-        "auto", description="auto: each part in memory when its encoded rows fit memory_budget_mb, else streamed."
-    )
-    shuffle_buffer: PositiveInt = Field(1_000_000, description="Stream: rows shuffled together (one window).")
-    read_batch_rows: PositiveInt = Field(250_000, description="Stream: rows read from a file at a time.")
-    memory_budget_mb: PositiveInt | None = Field(
-        None, description="auto: memory for encoded rows; default a quarter of the machine's memory."
-    )
-    readers: int | None = Field(
-        None,
-        ge=0,
-        description="Stream: processes that read and encode windows (0: a "
-        "thread); default: half the cores, up to 8, when training on a GPU, else 0.",
-    )
+def given_or(given: list[str] | None, default: list[str]) -> list[str]:
+    """A list the spec gives (`wide.features`, `deep.embed`, `deep.dense`), or its default when it gives none."""
+    return list(given) if given is not None else list(default)
 
 
-class Train(Strict):
-    epochs: PositiveInt = 10
-    batch_size: PositiveInt = 512
-    max_rows: PositiveInt | None = Field(None, description="Train on at most this many rows (smoke tests).")
-    wide_optimizer: Optimizer = Field(default_factory=lambda: FTRL(name="ftrl"))
-    deep_optimizer: Optimizer = Field(default_factory=lambda: Adagrad(name="adagrad"))
-    early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
-    seed: int = 0
-    threads: PositiveInt | None = Field(None, description="Torch threads; default: all cores.")
-    output: str = Field("runs", description="Folder of the runs, relative to the working directory.")
-    checkpoint: Checkpoint = Field(default_factory=Checkpoint)
-    data: TrainData = Field(default_factory=TrainData)
-    device: str = Field(
-        "auto",
-        pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
-        description="auto (a GPU when there is one), cpu, cuda, cuda:N or mps.",
-    )
-    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: autocast the MLP's matrix products.")
-    log: list[Literal["mlflow", "tensorboard"]] = Field(
-        default_factory=list, description="Trackers to log the run to (extras wdcli[mlflow], wdcli[tensorboard])."
-    )
+def has_wide(model: Any) -> bool:
+    return model in ("wide_deep", "wide")
 
 
-# ---------------------------------------------------------------------------------------------- verify
+def has_deep(model: Any) -> bool:
+    return model in ("wide_deep", "deep")
 
 
-class Verify(Strict):
-    """The gate `wdcli verify` (and `wdcli serve`'s reload) applies before a new model replaces a served one:
-    both score the same labelled rows, and each check compares the new model with the baseline."""
-
-    max_auc_drop: float = Field(0.005, ge=0, description="The new AUC may be at most this much below the baseline's.")
-    max_logloss_increase: float = Field(0.01, ge=0, description="The new log loss may be at most this much higher.")
-    max_calibration_error: float = Field(
-        0.1, ge=0, description="|mean score / base rate - 1| of the new model (or the baseline's, if larger)."
-    )
-    max_gauc_drop: float = Field(0.005, ge=0, description="With label.group: the new gAUC's largest drop.")
-    moved_by: float = Field(0.1, gt=0, lt=1, description="A row's score moved when it changed by more than this.")
-    max_moved_share: float = Field(0.2, ge=0, le=1, description="The largest share of rows whose score moved.")
-    max_psi: float = Field(0.2, ge=0, description="Population stability index of the scores, new vs baseline.")
-
-
-# ----------------------------------------------------------------------------------------------- tune
-
-
-class Range(Strict):
-    """Where `wdcli tune` searches one key: exactly one of these."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
-    uniform: tuple[float, float] | None = Field(None, description="[low, high], any value between.")
-    log_uniform: tuple[PositiveFloat, PositiveFloat] | None = Field(
-        None, description="[low, high], > 0, on a log scale."
-    )
-    int_: tuple[int, int] | None = Field(
-        None, alias="int", description="[low, high], an integer between, both included."
-    )
-    log_int: tuple[PositiveInt, PositiveInt] | None = Field(
-        None, description="[low, high], an integer, on a log scale."
-    )
-    choice: list[Any] | None = Field(None, min_length=1, description="One of these values (any YAML values).")
-
-    @model_validator(mode="after")
-    def _one_rule(self) -> Range:
-        given = [k for k in ("uniform", "log_uniform", "int_", "log_int", "choice") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of uniform, log_uniform, int, log_int, choice")
-        bounds = getattr(self, given[0])
-        if given[0] != "choice" and bounds[0] > bounds[1]:
-            raise ValueError("the range must be [low, high] with low <= high")
-        return self
-
-
-class Tune(Strict):
-    space: dict[str, Range] = Field(
-        default_factory=dict, description="Keys to search, by their --set paths; empty: a default space."
-    )
-    trials: PositiveInt = Field(20, description="Trials in the study (a resumed study runs the rest).")
-    metric: Literal["auc", "logloss"] | None = Field(None, description="Default: train.early_stopping.metric.")
-    prune: bool = Field(True, description="Stop trials whose validation metric trails the median of earlier ones.")
-    seed: int = Field(0, description="Seed of the sampler.")
+def table_encoding(column: dict) -> tuple[Any, Any]:
+    """What columns sharing an embedding table must agree on: vocabulary, or the same hash_buckets / num_ids."""
+    return column.get("hash_buckets"), column.get("num_ids")
 
 
 # ----------------------------------------------------------------------------------------------- spec
@@ -354,43 +270,33 @@ class Spec(Strict):
 
     @model_validator(mode="before")
     @classmethod
-    def _expand_columns(cls, raw):
-        """`age: numeric` is short for `age: {kind: numeric}`; `defaults` fill in each kind's settings."""
-        if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict):
-            return raw
-        defaults = raw.get("defaults") if isinstance(raw.get("defaults"), dict) else {}
-        columns = {}
-        for name, col in raw["columns"].items():
-            if isinstance(col, str):
-                col = {"kind": col}
-            if isinstance(col, dict) and isinstance(defaults.get(col.get("kind")), dict):
-                col = {**defaults[col["kind"]], **col}
-            columns[name] = col
-        return {**raw, "columns": columns}
+    def _expand_columns(cls, raw: Any) -> Any:
+        return expand_columns(raw)
 
     # ---- derived views used by the pipeline and the model
+    def kinds(self) -> dict[str, str]:
+        return {name: c.kind for name, c in self.columns.items()}
+
     def sparse_columns(self) -> list[str]:
-        return [n for n, c in self.columns.items() if c.kind in SPARSE_KINDS]
+        return sparse_of(self.kinds())
 
     def numeric_columns(self) -> list[str]:
-        return [n for n, c in self.columns.items() if c.kind == "numeric"]
+        return numeric_of(self.kinds())
 
     def wide_features(self) -> list[str]:
-        if self.wide.features is not None:
-            return list(self.wide.features)
-        return self.sparse_columns() + [x.key for x in self.crosses]
+        return given_or(self.wide.features, wide_choices(self.sparse_columns(), [x.key for x in self.crosses]))
 
     def deep_embed(self) -> list[str]:
-        return list(self.deep.embed) if self.deep.embed is not None else self.sparse_columns()
+        return given_or(self.deep.embed, self.sparse_columns())
 
     def deep_dense(self) -> list[str]:
-        return list(self.deep.dense) if self.deep.dense is not None else self.numeric_columns()
+        return given_or(self.deep.dense, self.numeric_columns())
 
     def uses_wide(self) -> bool:
-        return self.model in ("wide_deep", "wide")
+        return has_wide(self.model)
 
     def uses_deep(self) -> bool:
-        return self.model in ("wide_deep", "deep")
+        return has_deep(self.model)
 
     def shared_table_of(self, column: str) -> str | None:
         for table, cols in self.deep.shared.items():

@@ -1,0 +1,161 @@
+"""The sections of a spec that name no column: how its model is trained (`train`), checked before it is served
+(`verify`) and tuned (`tune`), and `Strict`, the base of every section. `Spec` (spec/types.py) holds them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------- train
+
+
+class FTRL(Strict):
+    name: Literal["ftrl"]
+    alpha: float = Field(0.02, gt=0)
+    beta: float = Field(1.0, ge=0)
+    l1: float = Field(0.0, ge=0)
+    l2: float = Field(0.0, ge=0)
+
+
+class Adagrad(Strict):
+    name: Literal["adagrad"]
+    lr: float = Field(0.05, gt=0)
+    initial_accumulator: float = Field(0.1, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class Adam(Strict):
+    name: Literal["adam", "adamw"]
+    lr: float = Field(0.001, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class SGD(Strict):
+    name: Literal["sgd"]
+    lr: float = Field(0.05, gt=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+
+
+Optimizer = Annotated[FTRL | Adagrad | Adam | SGD, Field(discriminator="name")]
+
+
+class EarlyStopping(Strict):
+    metric: Literal["auc", "logloss"] = "auc"
+    patience: int = Field(2, ge=0, description="Epochs without improvement before stopping.")
+
+
+class Checkpoint(Strict):
+    enabled: bool = Field(True, description="Write checkpoints, so that `train --resume` continues a killed run.")
+    every_seconds: PositiveFloat | None = Field(
+        60.0, description="Write one when this many seconds have passed since the last (and after every epoch)."
+    )
+    every_steps: PositiveInt | None = Field(None, description="Also write one every N batches.")
+
+
+class TrainData(Strict):
+    """How training reads its rows: all encoded in memory, or streamed from the files window by window."""
+
+    mode: Literal["auto", "memory", "stream"] = Field(
+        "auto", description="auto: each part in memory when its encoded rows fit memory_budget_mb, else streamed."
+    )
+    shuffle_buffer: PositiveInt = Field(1_000_000, description="Stream: rows shuffled together (one window).")
+    read_batch_rows: PositiveInt = Field(250_000, description="Stream: rows read from a file at a time.")
+    memory_budget_mb: PositiveInt | None = Field(
+        None, description="auto: memory for encoded rows; default a quarter of the machine's memory."
+    )
+    readers: int | None = Field(
+        None,
+        ge=0,
+        description="Stream: processes that read and encode windows (0: a "
+        "thread); default: half the cores, up to 8, when training on a GPU, else 0.",
+    )
+
+
+class Train(Strict):
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 512
+    max_rows: PositiveInt | None = Field(None, description="Train on at most this many rows (smoke tests).")
+    wide_optimizer: Optimizer = Field(default_factory=lambda: FTRL(name="ftrl"))
+    deep_optimizer: Optimizer = Field(default_factory=lambda: Adagrad(name="adagrad"))
+    early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
+    seed: int = 0
+    threads: PositiveInt | None = Field(None, description="Torch threads; default: all cores.")
+    output: str = Field("runs", description="Folder of the runs, relative to the working directory.")
+    checkpoint: Checkpoint = Field(default_factory=Checkpoint)
+    data: TrainData = Field(default_factory=TrainData)
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
+        description="auto (a GPU when there is one), cpu, cuda, cuda:N or mps.",
+    )
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: autocast the MLP's matrix products.")
+    log: list[Literal["mlflow", "tensorboard"]] = Field(
+        default_factory=list, description="Trackers to log the run to (extras wdcli[mlflow], wdcli[tensorboard])."
+    )
+
+
+# ---------------------------------------------------------------------------------------------- verify
+
+
+class Verify(Strict):
+    """The gate `wdcli verify` (and `wdcli serve`'s reload) applies before a new model replaces a served one:
+    both score the same labelled rows, and each check compares the new model with the baseline."""
+
+    max_auc_drop: float = Field(0.005, ge=0, description="The new AUC may be at most this much below the baseline's.")
+    max_logloss_increase: float = Field(0.01, ge=0, description="The new log loss may be at most this much higher.")
+    max_calibration_error: float = Field(
+        0.1, ge=0, description="|mean score / base rate - 1| of the new model (or the baseline's, if larger)."
+    )
+    max_gauc_drop: float = Field(0.005, ge=0, description="With label.group: the new gAUC's largest drop.")
+    moved_by: float = Field(0.1, gt=0, lt=1, description="A row's score moved when it changed by more than this.")
+    max_moved_share: float = Field(0.2, ge=0, le=1, description="The largest share of rows whose score moved.")
+    max_psi: float = Field(0.2, ge=0, description="Population stability index of the scores, new vs baseline.")
+
+
+# ----------------------------------------------------------------------------------------------- tune
+
+
+class Range(Strict):
+    """Where `wdcli tune` searches one key: exactly one of these."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
+    uniform: tuple[float, float] | None = Field(None, description="[low, high], any value between.")
+    log_uniform: tuple[PositiveFloat, PositiveFloat] | None = Field(
+        None, description="[low, high], > 0, on a log scale."
+    )
+    int_: tuple[int, int] | None = Field(
+        None, alias="int", description="[low, high], an integer between, both included."
+    )
+    log_int: tuple[PositiveInt, PositiveInt] | None = Field(
+        None, description="[low, high], an integer, on a log scale."
+    )
+    choice: list[Any] | None = Field(None, min_length=1, description="One of these values (any YAML values).")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Range:
+        given = [k for k in ("uniform", "log_uniform", "int_", "log_int", "choice") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of uniform, log_uniform, int, log_int, choice")
+        bounds = getattr(self, given[0])
+        if given[0] != "choice" and bounds[0] > bounds[1]:
+            raise ValueError("the range must be [low, high] with low <= high")
+        return self
+
+
+class Tune(Strict):
+    space: dict[str, Range] = Field(
+        default_factory=dict, description="Keys to search, by their --set paths; empty: a default space."
+    )
+    trials: PositiveInt = Field(20, description="Trials in the study (a resumed study runs the rest).")
+    metric: Literal["auc", "logloss"] | None = Field(None, description="Default: train.early_stopping.metric.")
+    prune: bool = Field(True, description="Stop trials whose validation metric trails the median of earlier ones.")
+    seed: int = Field(0, description="Seed of the sampler.")
