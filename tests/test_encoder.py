@@ -108,3 +108,51 @@ def test_sample_specs_equal_transform(name):
     text = [c for c, col in spec.columns.items() if col.kind == "categorical"][:3]
     shuffled = shuffled.with_columns([pl.col(c).cast(pl.String) + "_new" for c in text])
     assert_same(fitted, shuffled)
+
+
+EVERY_LIST = """
+data: {train: data.csv}
+label: {column: y}
+columns:
+  tags: {kind: multivalent, separator: ";", oov_buckets: 2, max_values: 2}
+  htags: {kind: multivalent, separator: ";", hash_buckets: 20}
+  nums: {kind: multivalent, separator: ";", num_ids: 4}
+  wtags: {kind: multivalent, separator: ";", weights: w, missing: ["?"]}
+  city: {kind: categorical, oov_buckets: 2}
+  slot: {kind: categorical, num_ids: 5}
+crosses:
+  - {columns: [tags, htags], hash_buckets: 37}
+  - {columns: [nums, city], min_count: 1}
+  - {columns: [htags, slot], min_count: 1}
+  - {columns: [city, slot], min_count: 1}
+  - {columns: [wtags, city], hash_buckets: 11}
+"""
+
+
+def every_list_frame(n: int, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]  # noqa: E731
+    wtags = pick(["a;b", "b", "", None, "c; a ;?", "zz"])
+    weights = [None if t is None else ";".join(str(rng.integers(1, 4)) for _ in t.split(";")) for t in wtags]
+    columns = {
+        "tags": pick(["a;b;c", "b", "", None, "c; a ;d", "zz;a", "q"]),
+        "htags": pick(["x;y", "y", None, " z ;x", "new"]),
+        "nums": pick(["0;1", "3", "7;-1", None, "x;2", ""]),
+        "wtags": wtags,
+        "w": weights,
+        "city": pick(["paris", "rome", "oslo", None, "lima", " "]),
+        "slot": pick(["0", "1", "4", "5", "x", None]),
+        "y": pick(["0", "1"]),
+    }
+    return pl.DataFrame(columns, schema={c: pl.String for c in columns})
+
+
+@pytest.mark.parametrize("n", [0, 1, 9, 400])
+def test_every_list_and_cross_path_equals_transform(tmp_path, n):
+    """Lists looked up (out-of-vocabulary buckets, hashed, max_values), lists left to transform's functions
+    (identity ids, weights), crosses of two lists, of a list, of identity ids, into a fitted vocabulary."""
+    every_list_frame(500, 0).write_csv(tmp_path / "data.csv")
+    (tmp_path / "s.yaml").write_text(EVERY_LIST)
+    fitted = fit_pipeline(load_spec(tmp_path / "s.yaml"), read_one(tmp_path / "data.csv"))
+    assert_same(fitted, every_list_frame(n, 1))
+    assert_same(fitted, every_list_frame(n, 2).with_columns(pl.col("tags", "htags").str.split(";")))

@@ -3,125 +3,87 @@ millisecond.
 
 `transform` looks text up by casting it to each vocabulary's Enum, which costs time in proportion to the
 vocabulary on every call: nothing next to a million rows, but 60 ms for a request of 50 candidates. The encoder
-pays that cost once, when a model is loaded: one hash table (open addressing, probed in numpy) holds the Polars
-hashes of the values each text column knows (its vocabulary, its missing markers, "" and null) with their ids
-and their stable FNV hashes (which crosses combine). A request is then one `select` that strips and hashes
+pays that cost once, when a model is loaded: one hash table (`lookup.HashIndex`) holds the Polars hashes of the
+values each text column knows (its feature's `lookup`: a vocabulary; and its missing markers, "" and null) with
+their ids and their stable FNV hashes (which crosses combine). A request is then one `select` that strips and hashes
 every text column and casts every numeric one, one probe of the table for all of them, and numpy.
+
+Each feature says how it is served (`fitted._Sparse.serve`, `serve_bag`, `component_hash`) in terms of the
+request's lookups (`Request`, the `fitted.Request` protocol): the encoder never asks a feature its kind.
 
 Polars hashes are stable within one Polars version, which is all a table built in this process needs; none is
 ever saved. A value whose 64-bit hash matched a known value by chance would take that value's id: with 100,000
 known values that happens about once in 10^14 lookups. Values the tables do not know (out of the vocabulary)
 get their FNV hash computed as `transform` does, and the rare inputs the fast path does not cover (text in a
-numeric column, identity-encoded columns, crosses of several list columns) go through `transform`'s own
-functions, so the arrays always equal `transform`'s (tests/test_encoder.py checks this on every sample spec and
-on fuzzed input). Frames of more than LARGE rows go to `transform` itself, which is faster there.
+numeric column, weighted lists, crosses of several list columns) go through `transform`'s own functions, so the
+arrays always equal `transform`'s (tests/test_encoder.py checks this on every sample spec and on fuzzed input).
+Frames of more than LARGE rows go to `transform` itself, which is faster there.
 """
 
 from __future__ import annotations
 
-from functools import reduce
+from functools import cached_property, reduce
 
 import numpy as np
 import polars as pl
 
 from . import clean, hashing
-from .fitted import Buckets, Hashed, Identity, Numeric, Vocabulary, _Categorical, _Cross
+from .fitted import Bag, Feature, Lookup, Text, _Categorical
 from .inputs import check_columns
+from .lookup import HashIndex
 from .pipeline import FittedPipeline
-from .transform import DenseTransform, Encoded, Ragged, cross_ids, transform
+from .transform import DenseTransform, Encoded, Ragged, cross_hashes, transform
 
 _SEED = 0x5EED  # any fixed seed: the tables and the requests are hashed in the same process
 LARGE = 20_000  # frames above this many rows go to transform, whose parallel Enum casts are faster there
 
 
-class _HashTable:
-    """Open addressing with linear probing over uint64 keys, probed for many keys at once in numpy. Kept at
-    most a quarter full, so that a lookup costs a little more than one random read."""
-
-    def __init__(self, keys: np.ndarray):
-        self.keys = keys
-        size = 1 << max(int(4 * len(keys) - 1).bit_length(), 4)
-        self.mask = np.uint64(size - 1)
-        self.slots = np.full(size, -1, dtype=np.int64)
-        slot = (keys & self.mask).astype(np.int64)
-        pending = np.arange(len(keys))
-        while pending.size:  # place, per free slot, the first key that wants it; the others move one on
-            s = slot[pending]
-            free = self.slots[s] == -1
-            _, first = np.unique(s[free], return_index=True)
-            winners = pending[free][first]
-            self.slots[slot[winners]] = winners
-            placed = np.zeros(len(keys), dtype=bool)
-            placed[winners] = True
-            pending = pending[~placed[pending]]
-            slot[pending] = (slot[pending] + 1) & (size - 1)
-
-    def find(self, h: np.ndarray) -> np.ndarray:
-        """The entry of each key, -1 where the table does not hold it."""
-        slot = (h & self.mask).astype(np.int64)
-        entry = self.slots[slot]
-        found = (entry >= 0) & (self.keys[entry] == h)
-        todo = np.flatnonzero(~found & (entry >= 0))
-        while todo.size:
-            slot[todo] = (slot[todo] + 1) & int(self.mask)
-            e = self.slots[slot[todo]]
-            ok = (e >= 0) & (self.keys[e] == h[todo])
-            entry[todo] = e
-            found[todo] = ok
-            todo = todo[~ok & (e >= 0)]
-        return np.where(found, entry, -1)
-
-
 class _TextTables:
-    """The known values of every text column, in one hash table: each column's values are hashed with a seed
-    of their own: a column's vocabulary (if it has one) and what counts as missing (its markers, "" and null).
-    Per entry: the id (0 for missing), whether the value counts as missing, and its stable FNV hash (NULL_HASH
-    for missing)."""
+    """What every looked-up text column knows, in one hash table: each column's values are hashed with a seed
+    of their own (column k: _SEED + k). Per entry: the id (0 for missing), whether the value counts as missing,
+    and its stable FNV hash (NULL_HASH for missing). Per column: the id of the values it does not know where
+    that is one id (`Lookup.unknown_id`), else -1."""
 
-    def __init__(self, fitted: FittedPipeline, names: list[str]):
+    def __init__(self, lookups: list[Lookup]):
         keys, ids, missing, fnv = [], [], [], []
-        for j, name in enumerate(names):
-            f = fitted.features[name]
-            vocab = f.values if isinstance(f, Vocabulary) else []
-            absent = [m for m in dict.fromkeys([*f.source.missing, ""]) if m not in vocab] + [None]
-            values = pl.Series([*vocab, *absent], dtype=pl.String)
-            keys.append(values.hash(_SEED + j).to_numpy())
-            first = 1 + (f.oov if isinstance(f, Vocabulary) else 0)
-            ids.append(np.r_[np.arange(first, first + len(vocab)), np.zeros(len(absent))])
-            missing.append(np.r_[np.zeros(len(vocab), dtype=bool), np.ones(len(absent), dtype=bool)])
-            fnv.append(np.r_[hashing.fnv1a64(values.head(len(vocab))), np.full(len(absent), hashing.NULL_HASH)])
-        self.table = _HashTable(np.concatenate(keys)) if keys else None
-        self.ids = np.concatenate(ids).astype(np.int64) if ids else None
-        self.missing = np.concatenate(missing) if missing else None
-        self.fnv = np.concatenate(fnv).astype(np.uint64) if fnv else None
+        for k, t in enumerate(lookups):
+            absent = [m for m in dict.fromkeys([*t.source.missing, ""]) if m not in t.values] + [None]
+            values = pl.Series([*t.values, *absent], dtype=pl.String)
+            keys.append(values.hash(_SEED + k).to_numpy())
+            ids.append(np.r_[t.ids, np.zeros(len(absent), dtype=np.int64)])
+            missing.append(np.r_[np.zeros(len(t.values), dtype=bool), np.ones(len(absent), dtype=bool)])
+            fnv.append(np.r_[hashing.fnv1a64(values.head(len(t.values))), np.full(len(absent), hashing.NULL_HASH)])
+        self.index = HashIndex(np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64))
+        self.ids = np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, dtype=np.int64)
+        self.missing = np.concatenate(missing) if missing else np.zeros(0, dtype=bool)
+        self.fnv = np.concatenate(fnv).astype(np.uint64) if fnv else np.zeros(0, dtype=np.uint64)
+        self.unknown = np.array([-1 if t.unknown_id is None else t.unknown_id for t in lookups], dtype=np.int64)
+
+    def ids_of(self, entries: np.ndarray, k: int | np.ndarray) -> np.ndarray:
+        """The ids of found entries, the column's unknown id elsewhere (-1 where it has none)."""
+        return np.where(entries >= 0, self.ids[entries], self.unknown[k])
 
 
 class _Column:
-    """One text column of one request: what the tables know of each row, the rest computed on demand."""
+    """The values of one text column of one request (or of one list column, flattened): which the tables
+    know, which count as missing, and their stable hashes, computed on demand."""
 
-    def __init__(self, tables: _TextTables, name: str, missing: list[str], raw: pl.Series, entry: np.ndarray):
-        self.name, self.missing_markers, self.raw = name, missing, raw
+    def __init__(self, tables: _TextTables, source: Text, raw: pl.Series, entry: np.ndarray):
+        self.source, self.raw, self.entry = source, raw, entry
         self.found = entry >= 0
-        self.ids = np.where(self.found, tables.ids[entry], -1)
         self.is_missing = self.found & tables.missing[entry]
-        self._table_fnv, self._entry = tables.fnv, entry
-        self._fnv = None
+        self._table_fnv = tables.fnv
 
-    def unknown_text(self) -> pl.Series:
-        """The cleaned text of the rows the tables do not know."""
-        frame = pl.DataFrame({self.name: self.raw.filter(pl.Series(~self.found))})
-        return frame.select(clean.text(self.name, self.missing_markers))[self.name]
-
+    @cached_property
     def fnv(self) -> np.ndarray:
-        """The stable hash of each row's cleaned value (NULL_HASH when missing), as crosses use it."""
-        if self._fnv is None:
-            out = self._table_fnv[self._entry]
-            if not self.found.all():
-                text = self.unknown_text()  # no nulls: null and the missing markers are in the tables
-                small = len(text) <= 4096 and text.null_count() == 0  # too few to gain from hashing distinct values
-                out[~self.found] = hashing.fnv1a64(text) if small else hashing.hash_strings(text)
-            self._fnv = out
-        return self._fnv
+        """The stable hash of each cleaned value (NULL_HASH when missing), as crosses use it."""
+        out = self._table_fnv[self.entry]
+        if not self.found.all():
+            frame = pl.DataFrame({"v": self.raw.filter(pl.Series(~self.found))})
+            text = frame.select(clean.text("v", self.source.missing))["v"]  # no nulls: those are in the tables
+            small = len(text) <= 4096 and text.null_count() == 0  # too few to gain from hashing distinct values
+            out[~self.found] = hashing.fnv1a64(text) if small else hashing.hash_strings(text)
+        return out
 
 
 class Encoder:
@@ -129,39 +91,22 @@ class Encoder:
 
     def __init__(self, fitted: FittedPipeline):
         self.fitted = fitted
-        self.text: list[str] = []  # univalent text columns looked up in the tables
-        self.lists: list[str] = []  # multivalent columns looked up in the tables, value by value
-        self.numeric: dict[str, list[str]] = {}  # numeric source column -> its missing markers
-        for name in fitted.univalent + fitted.multivalent + fitted.dense:
-            f = fitted.features[name]
-            for p in f.columns if isinstance(f, _Cross) else [name]:
-                part = fitted.features[p]
-                if isinstance(part, (Vocabulary, Hashed)) and not part.multivalent and p not in self.text:
-                    self.text.append(p)
-                elif (
-                    isinstance(part, (Vocabulary, Hashed))
-                    and not part.source.weights
-                    and p not in self.lists
-                    and part.multivalent
-                ):
-                    self.lists.append(p)
-                elif isinstance(part, Buckets):
-                    self.numeric[part.column] = part.missing
-                elif isinstance(part, Numeric):
-                    self.numeric[p] = part.missing
-        self.tables = _TextTables(fitted, self.text + self.lists)
-        # the univalent features by how they are computed: (column in `sparse`, ...)
-        self.vocab1, self.lookups, self.others, self.crosses = [], [], [], []
-        for j, name in enumerate(fitted.univalent):
-            f = fitted.features[name]
-            if isinstance(f, _Cross):
-                self.crosses.append((j, f))
-            elif name not in self.text:  # identity ids and buckets
-                self.others.append((j, f))
-            elif isinstance(f, Vocabulary) and f.oov == 1:
-                self.vocab1.append((j, self.text.index(name)))
-            else:
-                self.lookups.append((j, f))
+        features = fitted.features
+        sources = [f.number_source() for f in features.values()]
+        self.numeric = dict(s for s in sources if s is not None)  # numeric column -> its missing markers
+        lookups = {name: t for name, f in features.items() if (t := f.lookup()) is not None}
+        self.text = [n for n, t in lookups.items() if not t.source.multivalent]  # looked up per row
+        self.lists = [n for n, t in lookups.items() if t.source.multivalent and not t.source.weights]  # per value
+        self.index = {name: k for k, name in enumerate(self.text + self.lists)}  # a column's place in the tables
+        self.sources = {name: lookups[name].source for name in self.index}
+        self.tables = _TextTables([lookups[name] for name in self.index])
+        # univalent features the tables answer alone (a vocabulary with one OOV id): most of a model, in one step
+        alone = lambda n: n in self.index and self.tables.unknown[self.index[n]] >= 0  # noqa: E731
+        self.alone = [j for j, n in enumerate(fitted.univalent) if alone(n)]  # their columns in Encoded.sparse
+        self.alone_rows = [self.index[n] for n in fitted.univalent if alone(n)]  # their tables' columns
+        self.served = [(j, features[n]) for j, n in enumerate(fitted.univalent) if not alone(n)]
+        self.bags = [(n, features[n]) for n in fitted.multivalent]
+        self.parts: dict[tuple[str, ...], tuple[list[Feature], list[str]]] = {}  # by cross: its parts, its lists
         self.dense = DenseTransform([fitted.features[c] for c in fitted.dense])
         self._plans: dict[tuple, tuple] = {}  # by the input's column names and types
 
@@ -175,7 +120,7 @@ class Encoder:
         check_columns(self.fitted.spec, df, where, need_label=False)
         schema = df.schema
         exprs = [
-            pl.col(c).cast(pl.String).str.strip_chars().hash(_SEED + j).alias(f"h:{c}") for j, c in enumerate(self.text)
+            pl.col(c).cast(pl.String).str.strip_chars().hash(_SEED + k).alias(f"h:{c}") for k, c in enumerate(self.text)
         ]
         numbers, flat = [], {}  # numeric columns selected; lists' values
         for name, missing in self.numeric.items():
@@ -183,142 +128,139 @@ class Encoder:
             if number is not None:
                 exprs += [number[0].alias(f"n:{name}"), number[1].any().alias(f"bad:{name}")]
                 numbers.append(name)
-        for j, name in enumerate(self.lists, start=len(self.text)):
-            source = self.fitted.features[name].source
+        for k, name in enumerate(self.lists, start=len(self.text)):
+            source = self.sources[name]
             lists = clean.lists(name, source.separator, schema[name])
             if lists is None:
                 continue
             exprs.append(lists.list.len().fill_null(0).alias(f"len:{name}"))
             values = lists.explode(empty_as_null=False, keep_nulls=False).str.strip_chars()
-            flat[name] = [values.alias("v"), values.hash(_SEED + j).alias("h")]
+            flat[name] = [values.alias("v"), values.hash(_SEED + k).alias("h")]
         self._plans[key] = exprs, flat, numbers
         return self._plans[key]
 
     def __call__(self, df: pl.DataFrame, where: str = "input") -> Encoded:
         if len(df) > LARGE:
             return transform(self.fitted, df, where, with_label=False)
-        r = _Request(self, df, where)
-        dense = self.dense(
-            np.column_stack([r.number(c) for c in self.fitted.dense]) if self.fitted.dense else np.empty((r.n, 0))
-        )
-        return Encoded(self._univalent(r), self._multivalent(r), dense, None, None, None, r.n)
-
-    def _univalent(self, r: _Request) -> np.ndarray:
+        r = Request(self, df, where)
         sparse = np.empty((r.n, len(self.fitted.univalent)), dtype=np.int64)
-        if self.vocab1:  # vocabulary columns with one OOV id: the bulk of most models, in one step
-            cols, rows = zip(*self.vocab1)
-            e = r.text_entries[list(rows)]
-            sparse[:, list(cols)] = np.where(e >= 0, self.tables.ids[e], 1).T
-        for j, f in self.lookups:
-            sparse[:, j] = self._categorical_ids(f, r.column(f.name))
-        for j, f in self.others:
-            if isinstance(f, Identity):
-                sparse[:, j] = f.ids(r.df.select(clean.text(f.source.column, f.source.missing))[f.source.column])
-            else:
-                sparse[:, j] = f.ids(r.number(f.column))
-        for j, f in self.crosses:
-            if all(r.fast(c) for c in f.columns):
-                sparse[:, j] = f.ids(reduce(hashing.combine, map(r.component_hash, f.columns)))
-            else:
-                sparse[:, j] = cross_ids(self.fitted, f.name, r.df, r.where)
-        return sparse
-
-    def _multivalent(self, r: _Request) -> dict[str, Ragged]:
-        fitted, multi = self.fitted, {}
-        for name in fitted.multivalent:
-            f = fitted.features[name]
-            if isinstance(f, _Cross):
-                listed = [c for c in f.columns if c in r.lists]
-                if len(listed) != 1 or not all(r.fast(c) for c in f.columns):
-                    multi[name] = cross_ids(fitted, name, r.df, r.where)  # several list columns: every combination
-                    continue
-                col, valid, rows = r.lists[listed[0]]
-                h = reduce(
-                    hashing.combine,
-                    [col.fnv()[valid] if c in r.lists else r.component_hash(c)[rows] for c in f.columns],
-                )
-                multi[name] = Ragged.of(f.ids(h), np.bincount(rows, minlength=r.n))
-            elif name in r.lists:
-                col, valid, rows = r.lists[name]
-                multi[name] = Ragged.of(self._categorical_ids(f, col)[valid], np.bincount(rows, minlength=r.n))
-            else:
-                s = f.source
-                flat, counts, w = clean.list_values(r.df, s, r.where)
-                multi[name] = Ragged.of(f.ids(flat), counts, w)
-        return multi
-
-    @staticmethod
-    def _categorical_ids(f: _Categorical, col: _Column) -> np.ndarray:
-        if isinstance(f, Hashed):
-            return f.ids_of_hashes(col.fnv(), col.is_missing)
-        ids = col.ids.copy()
-        unknown = ~col.found
-        if unknown.any():  # out of the vocabulary: the OOV bucket(s)
-            ids[unknown] = f.oov_ids(col.fnv()[unknown])
-        return ids
+        if self.alone:
+            sparse[:, self.alone] = r.table_ids[self.alone_rows].T
+        for j, f in self.served:
+            sparse[:, j] = f.serve(r)
+        multi = {name: Ragged.of(*f.serve_bag(r)) for name, f in self.bags}
+        numbers = [r.number(c) for c in self.fitted.dense]
+        dense = self.dense(np.column_stack(numbers) if numbers else np.empty((r.n, 0)))
+        return Encoded(sparse, multi, dense, None, None, None, r.n)
 
 
-class _Request:
-    """One request's selected columns and table lookups, and what is computed from them on demand."""
+class Request:
+    """One request's selected columns and table lookups, and what is computed from them on demand: what the
+    features are served from (the `fitted.Request` protocol)."""
 
     def __init__(self, enc: Encoder, df: pl.DataFrame, where: str):
         self.enc, self.df, self.where, self.n = enc, df, where, len(df)
         self.features = enc.fitted.features
         exprs, flat_exprs, fast_numbers = enc._plan(df, where)
-        n = self.n
         # (on small frames a sequential select costs less than a parallel one)
-        out = df.select_seq(exprs) if n and exprs else None
-        flats = {c: df.select_seq(e) for c, e in flat_exprs.items()} if n else {}
-
+        out = df.select_seq(exprs) if self.n and exprs else None
+        flats = {c: df.select_seq(e) for c, e in flat_exprs.items()} if self.n else {}
         # every text value of the request, univalent and flattened lists, looked up in one probe
         hashes = [out.get_column(f"h:{c}").to_numpy() for c in enc.text] if out is not None else []
         hashes += [f.get_column("h").to_numpy() for f in flats.values()]
-        entries = enc.tables.table.find(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.int64)
-        self.text_entries = entries[: len(enc.text) * n].reshape(len(enc.text), n)
+        entries = enc.tables.index.find(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.int64)
+        t = len(enc.text)
+        self.text_entries = entries[: t * self.n].reshape(t, self.n)
+        self.table_ids = enc.tables.ids_of(self.text_entries, np.arange(t)[:, None])  # -1: hash the value
         self.columns: dict[str, _Column] = {}
-        self.lists: dict[str, tuple[_Column, np.ndarray, np.ndarray]] = {}  # name -> (values, valid, their rows)
-        at = len(enc.text) * n
-        for c, f in flats.items():
-            col = _Column(enc.tables, c, self.features[c].source.missing, f.get_column("v"), entries[at : at + len(f)])
-            at += len(f)
-            valid = ~col.is_missing
-            rows = np.repeat(np.arange(n), out.get_column(f"len:{c}").to_numpy())[valid]
-            cap = self.features[c].source.max_values
-            if cap is not None:  # each row's first max_values, as transform keeps them
-                keep = clean.first_values(rows, cap)
-                valid[np.flatnonzero(valid)[~keep]] = False
-                rows = rows[keep]
-            self.lists[c] = (col, valid, rows)
-
+        self.lists = self._lists(flats, out, entries[t * self.n :])
         # numbers: float64 with NaN for missing, NaN and inf; text in a numeric column is transform's error
         good = [c for c in fast_numbers if out is not None and not out.get_column(f"bad:{c}")[0]]
-        block = np.column_stack([out.get_column(f"n:{c}").to_numpy() for c in good]) if good else np.empty((n, 0))
-        self.block = clean.finite(block)
+        block = [out.get_column(f"n:{c}").to_numpy() for c in good] if out is not None else []
+        self.block = clean.finite(np.column_stack(block) if block else np.empty((self.n, 0)))
         self.block_index = {c: k for k, c in enumerate(good)}
 
+    def _lists(
+        self, flats: dict[str, pl.DataFrame], out: pl.DataFrame | None, entries: np.ndarray
+    ) -> dict[str, tuple[_Column, np.ndarray, np.ndarray]]:
+        """Each looked-up list column: (its values, flat; which of them are kept; their rows)."""
+        lists, at = {}, 0
+        for c, f in flats.items():
+            source = self.enc.sources[c]
+            col = _Column(self.enc.tables, source, f.get_column("v"), entries[at : at + len(f)])
+            at += len(f)
+            valid = ~col.is_missing
+            rows = np.repeat(np.arange(self.n), out.get_column(f"len:{c}").to_numpy())[valid]
+            if source.max_values is not None:  # each row's first max_values, as transform keeps them
+                keep = clean.first_values(rows, source.max_values)
+                valid[np.flatnonzero(valid)[~keep]] = False
+                rows = rows[keep]
+            lists[c] = (col, valid, rows)
+        return lists
+
+    @cached_property
+    def rows(self) -> np.ndarray:
+        """Each row's number: the rows of a cross of univalent parts, as transform.cross_hashes gives them."""
+        return np.arange(self.n)
+
     def column(self, name: str) -> _Column:
+        """A univalent looked-up text column."""
         if name not in self.columns:
-            self.columns[name] = _Column(
-                self.enc.tables,
-                name,
-                self.features[name].source.missing,
-                self.df.get_column(name),
-                self.text_entries[self.enc.text.index(name)],
-            )
+            entry = self.text_entries[self.enc.index[name]]
+            self.columns[name] = _Column(self.enc.tables, self.enc.sources[name], self.df[name], entry)
         return self.columns[name]
 
-    def number(self, name: str) -> np.ndarray:
-        if name in self.block_index:
-            return self.block[:, self.block_index[name]]
-        return clean.numbers(self.df, name, self.enc.numeric.get(name, []), self.where)
+    def cleaned(self, source: Text) -> pl.Series:
+        """A text column cleaned as transform cleans it (for the columns the tables do not hold)."""
+        return self.df.select(clean.text(source.column, source.missing))[source.column]
 
-    def component_hash(self, name: str) -> np.ndarray:
-        """A cross component's stable hash per row: FNV of the value, or the mixed bucket id."""
-        f = self.features[name]
-        if isinstance(f, Buckets):
-            return hashing.hash_ints(f.ids(self.number(f.column)))
-        return self.column(name).fnv()
+    @staticmethod
+    def _hashed_unknown(f: _Categorical, ids: np.ndarray, col: _Column) -> np.ndarray:
+        """The ids, those the tables left to the value's hash (-1) filled in by the feature."""
+        unknown = ids < 0
+        if not unknown.any():
+            return ids
+        ids = ids.copy()
+        ids[unknown] = f.unknown_ids(col.fnv[unknown])
+        return ids
 
-    def fast(self, part: str) -> bool:
-        """Whether a cross component is covered here (else the cross goes through transform's functions)."""
-        return part in self.enc.text or part in self.lists or isinstance(self.features[part], Buckets)
+    # ---- the fitted.Request protocol
+    def text_ids(self, f: _Categorical) -> np.ndarray:
+        if f.name not in self.enc.index:  # not looked up (identity ids): parsed as transform does
+            return f.ids(self.cleaned(f.source))
+        return self._hashed_unknown(f, self.table_ids[self.enc.index[f.name]], self.column(f.name))
+
+    def list_ids(self, f: _Categorical) -> Bag:
+        if f.name not in self.lists:  # weighted, identity ids, or a type the fast path does not cover
+            flat, counts, w = clean.list_values(self.df, f.source, self.where)
+            return f.ids(flat), counts, w
+        col, valid, rows = self.lists[f.name]
+        ids = self._hashed_unknown(f, self.enc.tables.ids_of(col.entry, self.enc.index[f.name]), col)
+        return ids[valid], np.bincount(rows, minlength=self.n), None
+
+    def text_hashes(self, f: _Categorical) -> np.ndarray:
+        if f.multivalent:  # (cross_hashes takes a list the tables do not hold to transform's function)
+            col, valid, _ = self.lists[f.name]
+            return col.fnv[valid]
+        if f.name in self.enc.index:
+            return self.column(f.name).fnv
+        return hashing.hash_strings(self.cleaned(f.source))
+
+    def number(self, column: str) -> np.ndarray:
+        if column in self.block_index:
+            return self.block[:, self.block_index[column]]
+        return clean.numbers(self.df, column, self.enc.numeric.get(column, []), self.where)
+
+    def cross_hashes(self, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        key = tuple(columns)
+        if key not in self.enc.parts:
+            parts = [self.features[c] for c in columns]
+            self.enc.parts[key] = parts, [c for c, p in zip(columns, parts) if p.multivalent]
+        parts, listed = self.enc.parts[key]
+        if len(listed) > 1 or (listed and listed[0] not in self.lists):  # every combination: transform's join
+            return cross_hashes(self.enc.fitted, columns, self.df, self.where)
+        if not listed:
+            return self.rows, reduce(hashing.combine, [p.component_hash(self) for p in parts])
+        rows = self.lists[listed[0]][2]  # a row per value of the list column; the other parts' hashes follow it
+        hashes = [p.component_hash(self) if p.multivalent else p.component_hash(self)[rows] for p in parts]
+        return rows, reduce(hashing.combine, hashes)

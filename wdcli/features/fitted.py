@@ -5,7 +5,9 @@ A feature is one of a closed set of kinds (a tagged union on `kind`): `vocabular
 (categorical or multivalent columns), `buckets` (a bucketized numeric column), `numeric` (a dense input) and
 `hashed_cross` / `vocabulary_cross`. Each knows its id count (`cardinality`), a readable name for each id
 (`id_name`), and how its ids are produced from cleaned values. Every sparse feature's ids follow one layout:
-0 = missing, then the out-of-vocabulary bucket(s) where there are any, then the values.
+0 = missing, then the out-of-vocabulary bucket(s) where there are any, then the values. Each also knows how it
+is served (`serve`, `serve_bag`, `component_hash`): which of a serving request's lookups (`Request`, made by
+`wdcli.features.encoder`) give its ids, so that the encoder never asks a feature its kind.
 
 Saved as `pipeline.json` (format 2), with large lists in Parquet beside it; loading validates every key and
 names the file and key of any problem. It never runs code.
@@ -13,14 +15,16 @@ names the file and key of any problem. It never runs code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Protocol
 
 import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from . import hashing
+from .lookup import HashIndex
 
 FORMAT = 2
 BIG_LIST = 5000  # lists longer than this are stored as Parquet beside pipeline.json
@@ -32,7 +36,7 @@ class _Fitted(BaseModel):
     def __eq__(self, other) -> bool:  # the fields only (not the lookup tables cached beside them)
         return type(self) is type(other) and self.model_dump() == other.model_dump()
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Text(_Fitted):
@@ -46,7 +50,76 @@ class Text(_Fitted):
     max_values: int | None = Field(None, ge=1)  # a row keeps its first max_values values (multivalent)
 
 
-class _Sparse(_Fitted):
+# ------------------------------------------------------------------------------------------ serving
+# How each kind is served is a method of its type (`serve`, `serve_bag`, `component_hash`, and what a
+# serving table holds: `lookup`), in terms of one request's lookups (`Request`, made by
+# `wdcli.features.encoder`): the encoder never asks a feature its kind.
+
+Bag = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # a multivalent feature's (ids, per-row counts, weights)
+
+
+class Request(Protocol):
+    """What a feature reads of one request: the values `transform` reads, looked up in tables built once."""
+
+    n: int  # rows
+
+    def text_ids(self, f: _Categorical) -> np.ndarray:
+        """A text column's ids: from the tables (`lookup`, then `unknown_ids`), or as `f.ids` parses them."""
+        ...
+
+    def list_ids(self, f: _Categorical) -> Bag:
+        """A list column's ids, as text_ids, with each row's count and the values' weights (None: ones)."""
+        ...
+
+    def text_hashes(self, f: _Categorical) -> np.ndarray:
+        """The stable hash of each cleaned value (NULL_HASH for missing), per row or per value of a list."""
+        ...
+
+    def number(self, column: str) -> np.ndarray:
+        """A numeric column as float64, NaN for missing."""
+        ...
+
+    def cross_hashes(self, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, hashes) of every combination of the columns' values, as `transform.cross_hashes`."""
+        ...
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a serving table holds of a feature's text column: the values found as they are and their ids, and
+    the id of every other value that is not missing, where that is one id (else `unknown_ids` says)."""
+
+    source: Text
+    values: list[str]
+    ids: np.ndarray
+    unknown_id: int | None
+
+
+class _Feature(_Fitted):
+    """The questions the encoder asks every feature; the answers of a kind that has none to give."""
+
+    def number_source(self) -> tuple[str, list[str]] | None:
+        """The numeric column this feature reads, and its missing markers (None: it reads none)."""
+        return None
+
+    def lookup(self) -> Lookup | None:
+        """What a serving table holds of this feature's text (None: its text is not looked up)."""
+        return None
+
+    def serve(self, r: Request) -> np.ndarray:
+        raise NotImplementedError(f"a {type(self).__name__} feature has no ids")
+
+    def serve_bag(self, r: Request) -> Bag:
+        raise NotImplementedError(f"a {type(self).__name__} feature has no bags of ids")
+
+    def component_hash(self, r: Request) -> np.ndarray:
+        raise NotImplementedError(f"a {type(self).__name__} feature is not a part of crosses")
+
+
+# ------------------------------------------------------------------------------------------- features
+
+
+class _Sparse(_Feature):
     """What every sparse feature shares: id 0 means missing; `describe` says how many ids and of what kind."""
 
     encoding: ClassVar[str]
@@ -66,6 +139,22 @@ class _Categorical(_Sparse):
     @property
     def multivalent(self) -> bool:
         return self.source.multivalent
+
+    def ids(self, text: pl.Series) -> np.ndarray:
+        raise NotImplementedError
+
+    def unknown_ids(self, h: np.ndarray) -> np.ndarray:
+        """The ids of values a serving table does not know (missing aside), from their stable hashes."""
+        raise NotImplementedError
+
+    def serve(self, r: Request) -> np.ndarray:
+        return r.text_ids(self)
+
+    def serve_bag(self, r: Request) -> Bag:
+        return r.list_ids(self)
+
+    def component_hash(self, r: Request) -> np.ndarray:
+        return r.text_hashes(self)
 
 
 class Vocabulary(_Categorical):
@@ -95,13 +184,17 @@ class Vocabulary(_Categorical):
         ids = codes.fill_null(0).to_numpy().astype(np.int64) + 1 + self.oov
         unknown = codes.is_null().to_numpy() & ~missing
         if unknown.any():
-            ids[unknown] = self.oov_ids(hashing.hash_strings(text.filter(pl.Series(unknown))))
+            ids[unknown] = self.unknown_ids(hashing.hash_strings(text.filter(pl.Series(unknown))))
         ids[missing] = 0
         return ids
 
-    def oov_ids(self, h: np.ndarray) -> np.ndarray:
+    def unknown_ids(self, h: np.ndarray) -> np.ndarray:
         """The out-of-vocabulary id of values with these stable hashes."""
         return np.ones(len(h), dtype=np.int64) if self.oov == 1 else hashing.bucket(h, self.oov) + 1
+
+    def lookup(self) -> Lookup:
+        ids = self.ids(pl.Series(self.values, dtype=pl.String))
+        return Lookup(self.source, self.values, ids, 1 if self.oov == 1 else None)
 
     def value_name(self, i: int) -> str:
         return f"{self.name}={self.values[i - 1 - self.oov]}" if i > self.oov else f"{self.name}=<other>"
@@ -122,7 +215,13 @@ class Hashed(_Categorical):
         return self.ids_of_hashes(hashing.hash_strings(text), text.is_null().to_numpy())
 
     def ids_of_hashes(self, h: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        return np.where(missing, 0, hashing.bucket(h, self.buckets) + 1)
+        return np.where(missing, 0, self.unknown_ids(h))
+
+    def lookup(self) -> Lookup:
+        return Lookup(self.source, [], np.zeros(0, dtype=np.int64), None)  # every value not missing is hashed
+
+    def unknown_ids(self, h: np.ndarray) -> np.ndarray:
+        return hashing.bucket(h, self.buckets) + 1
 
     def value_name(self, i: int) -> str:
         return f"{self.name}#bucket{i - 1}"
@@ -174,6 +273,15 @@ class Buckets(_Sparse):
         ids[np.isnan(x)] = 0
         return ids.astype(np.int64)
 
+    def number_source(self) -> tuple[str, list[str]]:
+        return self.column, self.missing
+
+    def serve(self, r: Request) -> np.ndarray:
+        return self.ids(r.number(self.column))
+
+    def component_hash(self, r: Request) -> np.ndarray:
+        return hashing.hash_ints(self.serve(r))  # a bucket id, mixed
+
     def label(self, i: int) -> str:
         """'<25', '[25,35)', '>=65' for bucket id i (1-based)."""
         b, k = self.boundaries, i - 1
@@ -187,7 +295,7 @@ class Buckets(_Sparse):
         return f"{self.name}={self.label(i)}"
 
 
-class Numeric(_Fitted):
+class Numeric(_Feature):
     """A dense input: clipped, missing filled, then transformed with the fitted statistics."""
 
     kind: Literal["numeric"] = "numeric"
@@ -206,10 +314,23 @@ class Numeric(_Fitted):
     def describe(self) -> str:
         return self.transform
 
+    def number_source(self) -> tuple[str, list[str]]:
+        return self.name, self.missing
+
 
 class _Cross(_Sparse):
     columns: list[str] = Field(min_length=2)  # features (categorical or buckets), in order
     multivalent: bool = False
+
+    def ids(self, h: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def serve(self, r: Request) -> np.ndarray:
+        return self.ids(r.cross_hashes(self.columns)[1])
+
+    def serve_bag(self, r: Request) -> Bag:
+        rows, h = r.cross_hashes(self.columns)
+        return self.ids(h), np.bincount(rows, minlength=r.n), None
 
 
 class HashedCross(_Cross):
@@ -241,18 +362,13 @@ class VocabularyCross(_Cross):
         return 2 + len(self.hashes)
 
     @cached_property
-    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
-        vocab = np.asarray(self.hashes, dtype=np.uint64)
-        order = np.argsort(vocab)
-        return vocab[order], order
+    def _index(self) -> HashIndex:
+        return HashIndex(np.asarray(self.hashes, dtype=np.uint64))
 
     def ids(self, h: np.ndarray) -> np.ndarray:
         """Ids of combination hashes: their place in the vocabulary, or 1 (not in it)."""
-        vocab, order = self._sorted
-        if len(vocab) == 0:
-            return np.ones(len(h), dtype=np.int64)
-        pos = np.clip(np.searchsorted(vocab, h), 0, len(vocab) - 1)
-        return np.where(vocab[pos] == h, order[pos] + 2, 1).astype(np.int64)
+        at = self._index.find(h)
+        return np.where(at >= 0, at + 2, 1).astype(np.int64)
 
     def value_name(self, i: int) -> str:
         return self.names[i - 2] if i >= 2 else f"{self.name}=<other>"
