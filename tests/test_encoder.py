@@ -9,6 +9,7 @@ import pytest
 from wdcli.data.io import read_one
 from wdcli.errors import DataError
 from wdcli.features import Encoder, fit_pipeline, transform
+from wdcli.features.fitted import Buckets, _Categorical
 from wdcli.spec import load_spec
 
 from .conftest import SPECS
@@ -94,6 +95,13 @@ def test_text_in_a_numeric_column_is_the_same_error(fitted):
     frame = every_encoding_frame(20, 3).with_columns(pl.lit("heavy").alias("weight"))
     with pytest.raises(DataError, match="'weight' is declared numeric but holds text such as 'heavy'"):
         Encoder(fitted)(frame)
+
+
+def test_a_kind_without_a_fast_path_is_served_by_transform(fitted, monkeypatch):
+    """A new kind needs only its branch in transform.feature_ids: the encoder serves it through it."""
+    for kind, method in ((Buckets, "serve"), (_Categorical, "serve"), (_Categorical, "serve_bag")):
+        monkeypatch.delattr(kind, method)
+    assert_same(fitted, every_encoding_frame(50, 3))
 
 
 @pytest.mark.parametrize("name", ["census", "apps", "tiny"])

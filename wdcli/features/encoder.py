@@ -32,7 +32,7 @@ from .fitted import Bag, Feature, Lookup, Text, _Categorical
 from .inputs import check_columns
 from .lookup import HashIndex
 from .pipeline import FittedPipeline
-from .transform import DenseTransform, Encoded, Ragged, cross_hashes, transform
+from .transform import DenseTransform, Encoded, Ragged, cross_hashes, feature_ids, transform
 
 _SEED = 0x5EED  # any fixed seed: the tables and the requests are hashed in the same process
 LARGE = 20_000  # frames above this many rows go to transform, whose parallel Enum casts are faster there
@@ -264,3 +264,13 @@ class Request:
         rows = self.lists[listed[0]][2]  # a row per value of the list column; the other parts' hashes follow it
         hashes = [p.component_hash(self) if p.multivalent else p.component_hash(self)[rows] for p in parts]
         return rows, reduce(hashing.combine, hashes)
+
+    def transformed_ids(self, name: str) -> np.ndarray:
+        ids = feature_ids(self.enc.fitted, name, self.df, self.where)
+        assert not isinstance(ids, Ragged), name
+        return ids
+
+    def transformed_bag(self, name: str) -> Bag:
+        bag = feature_ids(self.enc.fitted, name, self.df, self.where)
+        assert isinstance(bag, Ragged), name
+        return bag.ids, np.diff(bag.offsets), bag.weights

@@ -83,6 +83,14 @@ class Request(Protocol):
         """(rows, hashes) of every combination of the columns' values, as `transform.cross_hashes`."""
         ...
 
+    def transformed_ids(self, name: str) -> np.ndarray:
+        """A feature's ids as `transform`'s functions make them (for a kind with no fast path of its own)."""
+        ...
+
+    def transformed_bag(self, name: str) -> Bag:
+        """A multivalent feature's ids, as transformed_ids."""
+        ...
+
 
 @dataclass(frozen=True)
 class Lookup:
@@ -124,6 +132,13 @@ class _Sparse(_Feature):
 
     encoding: ClassVar[str]
     name: str
+
+    # a kind without a fast path of its own is served by transform's functions
+    def serve(self, r: Request) -> np.ndarray:
+        return r.transformed_ids(self.name)
+
+    def serve_bag(self, r: Request) -> Bag:
+        return r.transformed_bag(self.name)
 
     def id_name(self, i: int) -> str:
         """A readable name for id i, e.g. 'education=Masters'."""
