@@ -12,4 +12,5 @@ fi
 . .venv/bin/activate
 ruff check wdcli tests bench specs
 ruff format --check wdcli tests bench specs
+mypy  # the parts and strictness are in pyproject.toml ([tool.mypy])
 python -m pytest tests "$@"

@@ -8,10 +8,15 @@ use them; they differ only in how they look the cleaned values up.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
 
 from ..errors import DataError
+
+if TYPE_CHECKING:
+    from .fitted import Text
 
 LISTS = (pl.List, pl.Array)
 
@@ -71,7 +76,9 @@ def lists(column: str, separator: str | None, dtype: pl.DataType) -> pl.Expr | N
     return None
 
 
-def list_values(df: pl.DataFrame, source, where: str, weights: bool = True) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+def list_values(
+    df: pl.DataFrame, source: Text, where: str, weights: bool = True
+) -> tuple[pl.Series, np.ndarray, np.ndarray]:
     """(the valid values, flat; per-row counts of them; their weights) of a multivalent column, as its `source`
     (`wdcli.features.fitted.Text`) says: values that are missing are dropped with their weights, and a row keeps
     its first `max_values`."""

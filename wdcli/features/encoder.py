@@ -28,11 +28,11 @@ import numpy as np
 import polars as pl
 
 from . import clean, hashing
-from .fitted import Bag, Feature, Lookup, Text, _Categorical
+from .fitted import Feature, Text, _Categorical
 from .inputs import check_columns
-from .lookup import HashIndex
+from .lookup import Bag, HashIndex, Lookup
 from .pipeline import FittedPipeline
-from .transform import DenseTransform, Encoded, Ragged, cross_hashes, feature_ids, transform
+from .transform import DenseTransform, Encoded, Ragged, cross_hashes, multivalent_ids, transform, univalent_ids
 
 _SEED = 0x5EED  # any fixed seed: the tables and the requests are hashed in the same process
 LARGE = 20_000  # frames above this many rows go to transform, whose parallel Enum casts are faster there
@@ -107,7 +107,7 @@ class Encoder:
         self.served = [(j, features[n]) for j, n in enumerate(fitted.univalent) if not alone(n)]
         self.bags = [(n, features[n]) for n in fitted.multivalent]
         self.parts: dict[tuple[str, ...], tuple[list[Feature], list[str]]] = {}  # by cross: its parts, its lists
-        self.dense = DenseTransform([fitted.features[c] for c in fitted.dense])
+        self.dense = DenseTransform([fitted.numeric(c) for c in fitted.dense])
         self._plans: dict[tuple, tuple] = {}  # by the input's column names and types
 
     def _plan(self, df: pl.DataFrame, where: str) -> tuple[list[pl.Expr], dict[str, list[pl.Expr]], list[str]]:
@@ -186,6 +186,7 @@ class Request:
         """Each looked-up list column: (its values, flat; which of them are kept; their rows)."""
         lists, at = {}, 0
         for c, f in flats.items():
+            assert out is not None  # (a request with rows selects each list's lengths)
             source = self.enc.sources[c]
             col = _Column(self.enc.tables, source, f.get_column("v"), entries[at : at + len(f)])
             at += len(f)
@@ -266,11 +267,8 @@ class Request:
         return rows, reduce(hashing.combine, hashes)
 
     def transformed_ids(self, name: str) -> np.ndarray:
-        ids = feature_ids(self.enc.fitted, name, self.df, self.where)
-        assert not isinstance(ids, Ragged), name
-        return ids
+        return univalent_ids(self.enc.fitted, name, self.df, self.where)
 
     def transformed_bag(self, name: str) -> Bag:
-        bag = feature_ids(self.enc.fitted, name, self.df, self.where)
-        assert isinstance(bag, Ragged), name
+        bag = multivalent_ids(self.enc.fitted, name, self.df, self.where)
         return bag.ids, np.diff(bag.offsets), bag.weights

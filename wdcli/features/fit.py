@@ -12,13 +12,14 @@ the fitted buckets, so a spec with any takes a second pass over the rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import cast
 
 import numpy as np
 import polars as pl
 
 from ..errors import DataError
 from ..spec import Spec
-from ..spec.types import Bucketized, Categorical, Multivalent
+from ..spec.types import Bucketized, Categorical, Cross, Multivalent
 from ..spec.types import Numeric as NumericSpec
 from . import clean, hashing
 from .fitted import (
@@ -68,7 +69,9 @@ class _Counts:
     """Value counts summed over batches, merged a few batches at a time."""
 
     def __init__(self, key: str = "value"):
-        self.key, self.parts, self.total = key, [], None
+        self.key = key
+        self.parts: list[pl.DataFrame] = []
+        self.total: pl.DataFrame | None = None
 
     def add(self, counts: pl.DataFrame) -> None:
         self.parts.append(counts)
@@ -210,10 +213,10 @@ class Fitter:
         label = spec.label.column
         label_array(spec, pl.DataFrame({label: sorted(self.labels)}), where, fitting=True)
         counts = {}
-        for name, col in self.text.items():
+        for name, text in self.text.items():
             c = self.counts[name].result()
-            if isinstance(col, Categorical):  # clean the distinct raw values only
-                c = c.with_columns(clean.text("value", col.missing)).drop_nulls("value")
+            if isinstance(text, Categorical):  # clean the distinct raw values only
+                c = c.with_columns(clean.text("value", text.missing)).drop_nulls("value")
                 c = c.group_by("value").agg(pl.col("count").sum())
             if len(c) == 0:
                 raise DataError(
@@ -231,7 +234,9 @@ class Fitter:
                 values = values[~np.isnan(values)]
                 source = spec.columns.get(col.source)
                 bounds = (
-                    list(col.boundaries) if col.boundaries is not None else quantile_boundaries(values, col.quantiles)
+                    list(col.boundaries)
+                    if col.boundaries is not None
+                    else quantile_boundaries(values, cast(int, col.quantiles))
                 )
                 features[name] = Buckets(
                     name=name,
@@ -256,7 +261,7 @@ class Fitter:
         if isinstance(col.fill, float | int) and not isinstance(col.fill, bool):
             fill = float(col.fill)
         else:
-            fill = {"mean": raw.mean, "median": _median(ordered), "zero": 0.0}[col.fill]
+            fill = {"mean": raw.mean, "median": _median(ordered), "zero": 0.0}[cast(str, col.fill)]
         g = _log1p if col.transform == "log1p" else (lambda v: v)
         m = self.moments[name].with_copies(self.rows - raw.n, float(g(np.array([fill]))[0]))
         bounds = []
@@ -333,7 +338,7 @@ def fit_pipeline(spec: Spec, train: Rows, where: str = "training data") -> Fitte
 
 
 def fit_cross(
-    fitted: FittedPipeline, cross, head: pl.DataFrame, counts: pl.DataFrame | None, where: str
+    fitted: FittedPipeline, cross: Cross, head: pl.DataFrame, counts: pl.DataFrame | None, where: str
 ) -> HashedCross | VocabularyCross:
     """A cross from the combination counts (vocabulary) and the first rows (readable names)."""
     multivalent = any(fitted.features[c].multivalent for c in cross.columns)
@@ -341,6 +346,7 @@ def fit_cross(
     combos = pl.DataFrame({"h": h, "name": cross_names(fitted, cross.columns, head, where)})
     base = {"name": cross.key, "columns": list(cross.columns), "multivalent": multivalent}
     if cross.encoding == "vocab":
+        assert counts is not None  # (counted for each vocabulary cross)
         vocab = counts.filter(pl.col("count") >= cross.min_count).sort(["count", "h"], descending=[True, False])
         if cross.max_size:
             vocab = vocab.head(cross.max_size)
@@ -363,7 +369,7 @@ def cross_names(fitted: FittedPipeline, columns: list[str], df: pl.DataFrame, wh
     """Readable 'a=x AND b=y' names of each combination (in the order of `cross_hashes`)."""
     parts = []
     for c in columns:
-        f = fitted.features[c]
+        f = fitted.part(c)
         if isinstance(f, Buckets):
             labels = ["<missing>"] + [f.label(i) for i in range(1, f.cardinality)]
             parts.append((np.arange(len(df)), pl.Series(labels)[f.ids(clean.numbers(df, f.column, f.missing, where))]))

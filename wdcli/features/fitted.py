@@ -15,16 +15,15 @@ names the file and key of any problem. It never runs code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, ClassVar, Literal, Protocol
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from . import hashing
-from .lookup import HashIndex
+from .lookup import Bag, HashIndex, Lookup, Request
 
 FORMAT = 2
 BIG_LIST = 5000  # lists longer than this are stored as Parquet beside pipeline.json
@@ -33,7 +32,7 @@ BIG_LIST = 5000  # lists longer than this are stored as Parquet beside pipeline.
 class _Fitted(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def __eq__(self, other) -> bool:  # the fields only (not the lookup tables cached beside them)
+    def __eq__(self, other: object) -> bool:  # the fields only (not the lookup tables cached beside them)
         return type(self) is type(other) and self.model_dump() == other.model_dump()
 
     __hash__ = None  # type: ignore[assignment]
@@ -52,55 +51,8 @@ class Text(_Fitted):
 
 # ------------------------------------------------------------------------------------------ serving
 # How each kind is served is a method of its type (`serve`, `serve_bag`, `component_hash`, and what a
-# serving table holds: `lookup`), in terms of one request's lookups (`Request`, made by
+# serving table holds: `lookup`), in terms of one request's lookups (`lookup.Request`, made by
 # `wdcli.features.encoder`): the encoder never asks a feature its kind.
-
-Bag = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # a multivalent feature's (ids, per-row counts, weights)
-
-
-class Request(Protocol):
-    """What a feature reads of one request: the values `transform` reads, looked up in tables built once."""
-
-    n: int  # rows
-
-    def text_ids(self, f: _Categorical) -> np.ndarray:
-        """A text column's ids: from the tables (`lookup`, then `unknown_ids`), or as `f.ids` parses them."""
-        ...
-
-    def list_ids(self, f: _Categorical) -> Bag:
-        """A list column's ids, as text_ids, with each row's count and the values' weights (None: ones)."""
-        ...
-
-    def text_hashes(self, f: _Categorical) -> np.ndarray:
-        """The stable hash of each cleaned value (NULL_HASH for missing), per row or per value of a list."""
-        ...
-
-    def number(self, column: str) -> np.ndarray:
-        """A numeric column as float64, NaN for missing."""
-        ...
-
-    def cross_hashes(self, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, hashes) of every combination of the columns' values, as `transform.cross_hashes`."""
-        ...
-
-    def transformed_ids(self, name: str) -> np.ndarray:
-        """A feature's ids as `transform`'s functions make them (for a kind with no fast path of its own)."""
-        ...
-
-    def transformed_bag(self, name: str) -> Bag:
-        """A multivalent feature's ids, as transformed_ids."""
-        ...
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """What a serving table holds of a feature's text column: the values found as they are and their ids, and
-    the id of every other value that is not missing, where that is one id (else `unknown_ids` says)."""
-
-    source: Text
-    values: list[str]
-    ids: np.ndarray
-    unknown_id: int | None
 
 
 class _Feature(_Fitted):
@@ -132,6 +84,13 @@ class _Sparse(_Feature):
 
     encoding: ClassVar[str]
     name: str
+
+    @property
+    def cardinality(self) -> int:
+        raise NotImplementedError
+
+    def value_name(self, i: int) -> str:
+        raise NotImplementedError
 
     # a kind without a fast path of its own is served by transform's functions
     def serve(self, r: Request) -> np.ndarray:

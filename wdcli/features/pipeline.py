@@ -15,7 +15,19 @@ from pydantic import ValidationError
 
 from ..errors import ArtifactError
 from ..spec import Spec
-from .fitted import _FEATURES, BIG_LIST, FORMAT, Feature, Numeric
+from .fitted import (
+    _FEATURES,
+    BIG_LIST,
+    FORMAT,
+    Buckets,
+    Categorical,
+    Feature,
+    Hashed,
+    Identity,
+    Numeric,
+    Sparse,
+    Vocabulary,
+)
 
 
 @dataclass(frozen=True)
@@ -41,11 +53,29 @@ class FittedPipeline:
         return [n for n, f in self.features.items() if isinstance(f, Numeric)]
 
     def cardinality(self, name: str) -> int:
-        return self.features[name].cardinality
+        return self.sparse(name).cardinality
 
     def id_name(self, name: str, i: int) -> str:
         """A readable name for id i of a sparse feature, e.g. 'education=Masters'."""
-        return self.features[name].id_name(i)
+        return self.sparse(name).id_name(i)
+
+    def sparse(self, name: str) -> Sparse:
+        """The sparse feature of this name (typed: `features` holds every kind)."""
+        f = self.features[name]
+        assert not isinstance(f, Numeric), f"'{name}' is numeric"
+        return f
+
+    def numeric(self, name: str) -> Numeric:
+        """The numeric feature of this name (typed: `features` holds every kind)."""
+        f = self.features[name]
+        assert isinstance(f, Numeric), f"'{name}' is not numeric"
+        return f
+
+    def part(self, name: str) -> Categorical | Buckets:
+        """A part of a cross: a categorical or bucketized feature (typed)."""
+        f = self.features[name]
+        assert isinstance(f, Vocabulary | Hashed | Identity | Buckets), f"'{name}' is no part of a cross"
+        return f
 
     # ------------------------------------------------------------------------------------------- save/load
     def feature_dicts(self) -> list[dict]:
@@ -55,7 +85,8 @@ class FittedPipeline:
     def save(self, folder: Path) -> list[str]:
         """Write pipeline.json (and vocab/*.parquet for large lists); returns the files written."""
         folder.mkdir(parents=True, exist_ok=True)
-        written, features = [], []
+        written: list[str] = []
+        features = []
         for f in self.feature_dicts():
             for key in ("values", "hashes", "names"):
                 if key in f and len(f[key]) > BIG_LIST:
@@ -109,7 +140,7 @@ def load_pipeline(folder: Path, spec: Spec) -> FittedPipeline:
     return FittedPipeline(spec, {f.name: f for f in typed}, rows if isinstance(rows, int) else 0)
 
 
-def _from_format_1(states, spec: Spec) -> list[dict] | None:
+def _from_format_1(states: object, spec: Spec) -> list[dict] | None:
     """Format 1 (`{"states": {name: {...}}}`, untyped) as format 2's list of features."""
     if not isinstance(states, dict):
         return None
@@ -137,7 +168,7 @@ def _from_format_1(states, spec: Spec) -> list[dict] | None:
             else:
                 out.append({**base, "kind": "vocabulary", "values": s.get("vocab"), "oov": s.get("oov")})
         elif kind == "bucketized":
-            src = spec.columns.get(s.get("source"))
+            src = spec.columns.get(s["source"]) if isinstance(s.get("source"), str) else None
             out.append(
                 {
                     "kind": "buckets",

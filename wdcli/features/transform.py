@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import reduce
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -53,7 +54,7 @@ class Encoded:
         if len(parts) == 1:
             return parts[0]
 
-        def cat(key: str) -> np.ndarray | None:
+        def cat(key: str) -> Any:
             return None if getattr(parts[0], key) is None else np.concatenate([getattr(p, key) for p in parts])
 
         multi = {}
@@ -75,7 +76,7 @@ class Encoded:
 def component_hashes(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str) -> tuple[np.ndarray, np.ndarray]:
     """(rows, hashes) of one cross component: the stable hash of each cleaned value (of the bucket id for
     buckets; NULL_HASH for missing, so that a missing value is a value of its own in a cross)."""
-    f = fitted.features[name]
+    f = fitted.part(name)
     n = len(df)
     if isinstance(f, Buckets):
         return np.arange(n), hashing.hash_ints(f.ids(clean.numbers(df, f.column, f.missing, where)))
@@ -101,7 +102,8 @@ def cross_hashes(
 
 
 def cross_ids(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str) -> np.ndarray | Ragged:
-    f: _Cross = fitted.features[name]
+    f = fitted.features[name]
+    assert isinstance(f, _Cross), name
     rows, h = cross_hashes(fitted, f.columns, df, where)
     ids = f.ids(h)
     return Ragged.of(ids, np.bincount(rows, minlength=len(df))) if f.multivalent else ids
@@ -126,6 +128,20 @@ def feature_ids(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str)
     if isinstance(f, Buckets):
         return f.ids(clean.numbers(df, f.column, f.missing, where))
     return cross_ids(fitted, name, df, where)
+
+
+def univalent_ids(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str) -> np.ndarray:
+    """The ids of a univalent sparse feature (`feature_ids`, typed)."""
+    ids = feature_ids(fitted, name, df, where)
+    assert isinstance(ids, np.ndarray), f"'{name}' is multivalent"
+    return ids
+
+
+def multivalent_ids(fitted: FittedPipeline, name: str, df: pl.DataFrame, where: str) -> Ragged:
+    """The ids of a multivalent sparse feature (`feature_ids`, typed)."""
+    bag = feature_ids(fitted, name, df, where)
+    assert isinstance(bag, Ragged), f"'{name}' is univalent"
+    return bag
 
 
 def vocabulary_ids(f: Vocabulary, raw: pl.Series, codes: pl.Series) -> np.ndarray:
@@ -178,7 +194,7 @@ def numeric_block(fitted: FittedPipeline, df: pl.DataFrame, where: str) -> np.nd
     """float64 [n, D] of the numeric features, NaN for missing markers, nulls, NaN and inf."""
     x = np.empty((len(df), len(fitted.dense)), dtype=np.float64, order="F")  # column by column: contiguous columns
     for j, name in enumerate(fitted.dense):
-        x[:, j] = clean.numbers(df, name, fitted.features[name].missing, where)
+        x[:, j] = clean.numbers(df, name, fitted.numeric(name).missing, where)
     return x
 
 
@@ -193,15 +209,15 @@ def transform(fitted: FittedPipeline, df: pl.DataFrame, where: str = "data", wit
     check_columns(spec, df, where, need_label=with_label)
     n = len(df)
     sparse = np.empty((n, len(fitted.univalent)), dtype=np.int64)
-    vocab = [c for c in fitted.univalent if isinstance(fitted.features[c], Vocabulary)]
-    codes = df.select([fitted.features[c].codes(c) for c in vocab]) if vocab else None  # one parallel select
+    vocab = {c: f for c in fitted.univalent if isinstance(f := fitted.features[c], Vocabulary)}
+    codes = df.select([f.codes(c) for c, f in vocab.items()])  # one parallel select
     for j, name in enumerate(fitted.univalent):
         if name in vocab:
-            sparse[:, j] = vocabulary_ids(fitted.features[name], df[name], codes[name])
+            sparse[:, j] = vocabulary_ids(vocab[name], df[name], codes[name])
         else:
-            sparse[:, j] = feature_ids(fitted, name, df, where)
-    multi = {name: feature_ids(fitted, name, df, where) for name in fitted.multivalent}
-    dense = DenseTransform([fitted.features[c] for c in fitted.dense])(numeric_block(fitted, df, where))
+            sparse[:, j] = univalent_ids(fitted, name, df, where)
+    multi = {name: multivalent_ids(fitted, name, df, where) for name in fitted.multivalent}
+    dense = DenseTransform([fitted.numeric(c) for c in fitted.dense])(numeric_block(fitted, df, where))
     label = label_array(spec, df, where) if with_label else None
     weight = weight_array(spec, df, where) if with_label and spec.label.weight else None
     group = df[spec.label.group].to_numpy() if spec.label.group and spec.label.group in df.columns else None

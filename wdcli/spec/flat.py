@@ -4,7 +4,7 @@ what trackers log as parameters and what `wdcli runs` compares."""
 from __future__ import annotations
 
 
-def flatten(value, prefix: str = "") -> dict[str, object]:
+def flatten(value: object, prefix: str = "") -> dict[str, object]:
     """{"train.epochs": 20, "crosses[0].columns": [...], ...}; lists of scalars stay whole."""
     if isinstance(value, dict):
         out = {}

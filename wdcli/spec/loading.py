@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from ..errors import Problem, SpecError
 from .overrides import FROM_SET, apply_overrides, problem_at
@@ -24,7 +25,7 @@ from .yaml_lines import Path_, compose, fmt, line_of, read_as_text, suggest
 # ----------------------------------------------------------------------------------- pydantic problems
 
 
-def _tag_of(model: type) -> tuple[str, tuple] | None:
+def _tag_of(model: type[BaseModel]) -> tuple[str, tuple] | None:
     for field in ("kind", "name"):
         f = model.model_fields.get(field)
         if f is not None and typing.get_origin(f.annotation) is typing.Literal:
@@ -57,7 +58,7 @@ def _step(tp: Any, seg: str | int) -> Any:
     return None
 
 
-def _model_at(loc: tuple) -> type | None:
+def _model_at(loc: tuple) -> type[BaseModel] | None:
     tp: Any = Spec
     for seg in loc:
         r = _step(tp, seg)
@@ -120,14 +121,14 @@ def _as_written(path: Path_, booleans: dict[Path_, str]) -> Path_:
     )
 
 
-def _message(err: dict, raw: str | None = None) -> str:
+def _message(err: ErrorDetails, raw: str | None = None) -> str:
     t, loc, inp = err["type"], err["loc"], err.get("input")
     if t == "string_type" and isinstance(inp, (bool, int, float)):  # YAML read `yes` or `007` as no text
         return f"should be text: {read_as_text(inp, raw)}"
     if t == "extra_forbidden":
         model = _model_at(loc[:-1])
         allowed = sorted(model.model_fields) if model else []
-        hint = suggest(loc[-1], allowed) or (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        hint = suggest(str(loc[-1]), allowed) or (f"; allowed: {', '.join(allowed)}" if allowed else "")
         return f"unknown key '{loc[-1]}'{hint}"
     if t == "too_short" and loc and loc[-1] == "columns":
         return f"a cross needs two or more columns (got {len(inp) if isinstance(inp, list) else 0})"
@@ -137,7 +138,7 @@ def _message(err: dict, raw: str | None = None) -> str:
         ctx = err.get("ctx", {})
         expected = [s.strip().strip("'") for s in str(ctx.get("expected_tags", "")).split(",")]
         tag = ctx.get("discriminator", "kind").strip("'")
-        return f"unknown {tag} '{ctx.get('tag')}'{suggest(ctx.get('tag'), expected)}; expected one of: {', '.join(expected)}"
+        return f"unknown {tag} '{ctx.get('tag')}'{suggest(str(ctx.get('tag')), expected)}; expected one of: {', '.join(expected)}"
     if t == "union_tag_not_found":
         tag = err.get("ctx", {}).get("discriminator", "kind").strip("'")
         return f"'{tag}' is missing; say which {tag} this is"

@@ -67,7 +67,8 @@ def _child(node: Any, seg: str | int, path: Path_, next_seg: str | int | None, c
 def _seed(path: Path_) -> dict:
     """A new mapping at `path`: empty, or naming the kind of the default there, so that
     `--set train.wide_optimizer.alpha=0.2` changes the default optimizer (FTRL) instead of an unnamed one."""
-    model, default = Spec, None
+    model: type[BaseModel] = Spec
+    default = None
     for seg in path:
         field = model.model_fields.get(seg) if isinstance(seg, str) else None
         if field is None:
@@ -110,7 +111,7 @@ def apply_overrides(
             parsed = compose(value, "--set", read)[0] if value.strip() else ""
         except SpecError:  # not YAML: the text as it is
             parsed = value
-        node, created = data, []
+        node, created = data, list[Path_]()
         try:
             for i, seg in enumerate(path[:-1]):
                 node = _child(node, seg, path[: i + 1], path[i + 1], created)

@@ -69,7 +69,7 @@ class _Categorical(Strict):
     num_ids: PositiveInt | None = Field(None, description="Integer identity ids in [0, N) instead.")
 
     @model_validator(mode="after")
-    def _one_encoding(self):
+    def _one_encoding(self) -> _Categorical:
         if self.hash_buckets is not None and self.num_ids is not None:
             raise ValueError("give hash_buckets or num_ids, not both")
         return self
