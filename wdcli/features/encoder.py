@@ -59,9 +59,9 @@ class _TextTables:
         self.fnv = np.concatenate(fnv).astype(np.uint64) if fnv else np.zeros(0, dtype=np.uint64)
         self.unknown = np.array([-1 if t.unknown_id is None else t.unknown_id for t in lookups], dtype=np.int64)
 
-    def ids_of(self, entries: np.ndarray, k: int | np.ndarray) -> np.ndarray:
-        """The ids of found entries, the column's unknown id elsewhere (-1 where it has none)."""
-        return np.where(entries >= 0, self.ids[entries], self.unknown[k])
+    def ids_of(self, entries: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+        """The ids of found entries, the columns' unknown id (`unknown[k]`) elsewhere (-1 where it has none)."""
+        return np.where(entries >= 0, self.ids[entries], unknown)
 
 
 class _Column:
@@ -100,6 +100,7 @@ class Encoder:
         self.index = {name: k for k, name in enumerate(self.text + self.lists)}  # a column's place in the tables
         self.sources = {name: lookups[name].source for name in self.index}
         self.tables = _TextTables([lookups[name] for name in self.index])
+        self.text_unknown = self.tables.unknown[: len(self.text), None]  # the univalent columns' (a column each)
         # univalent features the tables answer alone (a vocabulary with one OOV id): most of a model, in one step
         alone = lambda n: n in self.index and self.tables.unknown[self.index[n]] >= 0  # noqa: E731
         self.alone = [j for j, n in enumerate(fitted.univalent) if alone(n)]  # their columns in Encoded.sparse
@@ -171,7 +172,7 @@ class Request:
         entries = enc.tables.index.find(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.int64)
         t = len(enc.text)
         self.text_entries = entries[: t * self.n].reshape(t, self.n)
-        self.table_ids = enc.tables.ids_of(self.text_entries, np.arange(t)[:, None])  # -1: hash the value
+        self.table_ids = enc.tables.ids_of(self.text_entries, enc.text_unknown)  # -1: hash the value
         self.columns: dict[str, _Column] = {}
         self.lists = self._lists(flats, out, entries[t * self.n :])
         # numbers: float64 with NaN for missing, NaN and inf; text in a numeric column is transform's error
@@ -236,7 +237,9 @@ class Request:
             flat, counts, w = clean.list_values(self.df, f.source, self.where)
             return f.ids(flat), counts, w
         col, valid, rows = self.lists[f.name]
-        ids = self._hashed_unknown(f, self.enc.tables.ids_of(col.entry, self.enc.index[f.name]), col)
+        ids = self._hashed_unknown(
+            f, self.enc.tables.ids_of(col.entry, self.enc.tables.unknown[self.enc.index[f.name]]), col
+        )
         return ids[valid], np.bincount(rows, minlength=self.n), None
 
     def text_hashes(self, f: _Categorical) -> np.ndarray:
