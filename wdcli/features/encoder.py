@@ -5,11 +5,11 @@ millisecond.
 vocabulary on every call: nothing next to a million rows, but 60 ms for a request of 50 candidates. The encoder
 pays that cost once, when a model is loaded: one hash table (`lookup.HashIndex`) holds the Polars hashes of the
 values each text column knows (its feature's `lookup`: a vocabulary; and its missing markers, "" and null) with
-their ids and their stable FNV hashes (which crosses combine). A request is then one `select` that strips and hashes
-every text column and casts every numeric one, one probe of the table for all of them, and numpy.
+their ids and their stable FNV hashes (which crosses combine). A request is then one `select` that strips and
+hashes every text column and casts every numeric one, one probe of the table for all of them, and numpy.
 
 Each feature says how it is served (`fitted._Sparse.serve`, `serve_bag`, `component_hash`) in terms of the
-request's lookups (`Request`, the `fitted.Request` protocol): the encoder never asks a feature its kind.
+request's lookups (the `lookup.Request` protocol): the encoder never asks a feature its kind.
 
 Polars hashes are stable within one Polars version, which is all a table built in this process needs; none is
 ever saved. A value whose 64-bit hash matched a known value by chance would take that value's id: with 100,000
@@ -143,7 +143,7 @@ class Encoder:
     def __call__(self, df: pl.DataFrame, where: str = "input") -> Encoded:
         if len(df) > LARGE:
             return transform(self.fitted, df, where, with_label=False)
-        r = Request(self, df, where)
+        r = _Request(self, df, where)
         sparse = np.empty((r.n, len(self.fitted.univalent)), dtype=np.int64)
         if self.alone:
             sparse[:, self.alone] = r.table_ids[self.alone_rows].T
@@ -155,9 +155,9 @@ class Encoder:
         return Encoded(sparse, multi, dense, None, None, None, r.n)
 
 
-class Request:
+class _Request:
     """One request's selected columns and table lookups, and what is computed from them on demand: what the
-    features are served from (the `fitted.Request` protocol)."""
+    features are served from (the `lookup.Request` protocol)."""
 
     def __init__(self, enc: Encoder, df: pl.DataFrame, where: str):
         self.enc, self.df, self.where, self.n = enc, df, where, len(df)
@@ -226,7 +226,7 @@ class Request:
         ids[unknown] = f.unknown_ids(col.fnv[unknown])
         return ids
 
-    # ---- the fitted.Request protocol
+    # ---- the lookup.Request protocol
     def text_ids(self, f: _Categorical) -> np.ndarray:
         if f.name not in self.enc.index:  # not looked up (identity ids): parsed as transform does
             return f.ids(self.cleaned(f.source))
@@ -237,9 +237,8 @@ class Request:
             flat, counts, w = clean.list_values(self.df, f.source, self.where)
             return f.ids(flat), counts, w
         col, valid, rows = self.lists[f.name]
-        ids = self._hashed_unknown(
-            f, self.enc.tables.ids_of(col.entry, self.enc.tables.unknown[self.enc.index[f.name]]), col
-        )
+        unknown = self.enc.tables.unknown[self.enc.index[f.name]]
+        ids = self._hashed_unknown(f, self.enc.tables.ids_of(col.entry, unknown), col)
         return ids[valid], np.bincount(rows, minlength=self.n), None
 
     def text_hashes(self, f: _Categorical) -> np.ndarray:

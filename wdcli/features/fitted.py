@@ -49,14 +49,9 @@ class Text(_Fitted):
     max_values: int | None = Field(None, ge=1)  # a row keeps its first max_values values (multivalent)
 
 
-# ------------------------------------------------------------------------------------------ serving
-# How each kind is served is a method of its type (`serve`, `serve_bag`, `component_hash`, and what a
-# serving table holds: `lookup`), in terms of one request's lookups (`lookup.Request`, made by
-# `wdcli.features.encoder`): the encoder never asks a feature its kind.
-
-
 class _Feature(_Fitted):
-    """The questions the encoder asks every feature; the answers of a kind that has none to give."""
+    """The questions the serving encoder asks every feature (in terms of one request's lookups,
+    `lookup.Request`), and the answers of a kind that has none to give."""
 
     def number_source(self) -> tuple[str, list[str]] | None:
         """The numeric column this feature reads, and its missing markers (None: it reads none)."""
@@ -186,10 +181,7 @@ class Hashed(_Categorical):
         return self.buckets + 1
 
     def ids(self, text: pl.Series) -> np.ndarray:
-        return self.ids_of_hashes(hashing.hash_strings(text), text.is_null().to_numpy())
-
-    def ids_of_hashes(self, h: np.ndarray, missing: np.ndarray) -> np.ndarray:
-        return np.where(missing, 0, self.unknown_ids(h))
+        return np.where(text.is_null().to_numpy(), 0, self.unknown_ids(hashing.hash_strings(text)))
 
     def lookup(self) -> Lookup:
         return Lookup(self.source, [], np.zeros(0, dtype=np.int64), None)  # every value not missing is hashed

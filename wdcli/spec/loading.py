@@ -138,7 +138,8 @@ def _message(err: ErrorDetails, raw: str | None = None) -> str:
         ctx = err.get("ctx", {})
         expected = [s.strip().strip("'") for s in str(ctx.get("expected_tags", "")).split(",")]
         tag = ctx.get("discriminator", "kind").strip("'")
-        return f"unknown {tag} '{ctx.get('tag')}'{suggest(str(ctx.get('tag')), expected)}; expected one of: {', '.join(expected)}"
+        got = ctx.get("tag")
+        return f"unknown {tag} '{got}'{suggest(str(got), expected)}; expected one of: {', '.join(expected)}"
     if t == "union_tag_not_found":
         tag = err.get("ctx", {}).get("discriminator", "kind").strip("'")
         return f"'{tag}' is missing; say which {tag} this is"
