@@ -45,7 +45,6 @@ from .options import (  # noqa: F401 - the commands take them from here, with th
     SpecArg,
     _at_least_one,
     _checked,
-    _closest,
     count_option,
     input_problem,
     output_problem,

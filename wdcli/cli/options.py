@@ -19,9 +19,8 @@ def input_problem(text: str) -> str | None:
         return None if glob.glob(text) else f"no file matches {text}"
     path = Path(text)
     if not path.exists():
-        folder = path.parent if path.parent.is_dir() else None
-        close = _closest(path.name, [p.name for p in folder.iterdir()] if folder else [])
-        return f"no such file: {text}" + (f" (did you mean {folder / close}?)" if close else "")
+        close = _closest_file(path)
+        return f"no such file: {text}" + (f" (did you mean {close}?)" if close else "")
     if path.is_dir():
         return f"{text} is a folder; give a file, or a pattern such as {path / '*.csv'}"
     if not os.access(path, os.R_OK):
@@ -66,11 +65,18 @@ def output_problem(text: str, folder: bool = False, suffixes: tuple[str, ...] | 
     return None
 
 
-def _closest(name: str, names: list[str]) -> str | None:
-    import difflib
+def _closest_file(path: Path) -> Path | None:
+    """The file beside a missing one whose name is most like it. Names are compared without their suffix: a
+    shared `.csv` would make any two names look alike."""
+    from ..errors import closest
 
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
-    return close[0] if close else None
+    if not path.parent.is_dir():
+        return None
+    by_stem: dict[str, Path] = {}
+    for p in sorted(path.parent.iterdir()):
+        by_stem.setdefault(p.stem, p)
+    close = closest(path.stem, by_stem)
+    return by_stem[close] if close is not None else None
 
 
 def _checked(problem):

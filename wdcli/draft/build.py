@@ -19,10 +19,9 @@ import numpy as np
 import polars as pl
 
 from ..data import io
-from ..errors import DataError, WdcliError
+from ..errors import DataError, WdcliError, suggest
 from ..features import fit_pipeline
 from ..spec import Spec, load_spec
-from ..spec.yaml_lines import suggest
 from . import gain as G
 from .profile import Column, buckets_for, profile_column
 from .render import render

@@ -3,12 +3,10 @@ label and sample weight as arrays, with errors that name the column and the valu
 
 from __future__ import annotations
 
-import difflib
-
 import numpy as np
 import polars as pl
 
-from ..errors import DataError, MissingColumns
+from ..errors import DataError, MissingColumns, suggest
 from ..spec import Spec
 from ..spec.types import Bucketized, Multivalent
 from .clean import LISTS, numbers
@@ -33,9 +31,7 @@ def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool) ->
     problems, schema, missing = [], df.schema, False
     for column, paths in want.items():
         if column not in have:
-            close = difflib.get_close_matches(column, list(have), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(f"missing column '{column}' (needed by {', '.join(paths)}){hint}")
+            problems.append(f"missing column '{column}' (needed by {', '.join(paths)}){suggest(column, df.columns)}")
             missing = True
     for name, col in spec.columns.items():
         if name in have and not isinstance(col, Multivalent) and isinstance(schema[name], LISTS):

@@ -15,11 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Problem, SpecError
+from ..errors import Problem, SpecError, suggest
 from .overrides import FROM_SET, apply_overrides
 from .references import path_problems, reference_problems
 from .types import Spec
-from .yaml_lines import Path_, compose, fmt, line_of, read_as_text, suggest
+from .yaml_lines import Path_, compose, fmt, line_of, read_as_text
 
 # ----------------------------------------------------------------------------------- pydantic problems
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-from ..errors import Problem
+from ..errors import Problem, suggest
 from .types import SPARSE_KINDS
-from .yaml_lines import Path_, fmt, line_of, suggest
+from .yaml_lines import Path_, fmt, line_of
 
 
 def reference_problems(data: dict, file: str, lines, base: Path) -> list[Problem]:

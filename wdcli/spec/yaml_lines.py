@@ -3,7 +3,6 @@ problem can name the line it is on."""
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import yaml
@@ -104,9 +103,3 @@ def read_as_text(value: Any, raw: str | None) -> str:
             )
         return f'YAML read unquoted {raw} as the boolean {str(value).lower()}; quote it to keep it text: "{raw}"'
     return f'YAML read unquoted {raw or value} as a number; quote it to keep it text: "{raw or value}"'
-
-
-def suggest(word: str, choices) -> str:
-    """' (did you mean 'x'?)' for the closest of the choices, or ''."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
