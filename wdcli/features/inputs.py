@@ -1,7 +1,10 @@
-"""What a frame must hold for a spec: its declared columns (named in one error with "did you mean"), and the
-label and sample weight as arrays, with errors that name the column and the values found."""
+"""What a frame must hold for a spec: the raw columns the spec reads (`spec_inputs`, the one answer to that
+question), checked in one error with "did you mean", and the label and sample weight as arrays, with errors
+that name the column and the values found."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -12,26 +15,55 @@ from ..spec.types import Bucketized, Multivalent
 from .clean import LISTS, numbers
 
 
-def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool) -> None:
-    """Raise one DataError naming every declared column the frame lacks or cannot use (`MissingColumns` when
-    some are absent). A missing column is blamed on the keys that need it, the declared column first."""
-    have = set(df.columns)
-    want: dict[str, list[str]] = {}
-    for name, col in spec.columns.items():
-        if not isinstance(col, Bucketized):
-            want.setdefault(name, []).insert(0, f"columns.{name}")
+@dataclass(frozen=True)
+class Input:
+    """How a spec reads one raw column, and the spec keys that need it (the column's own declaration first)."""
+
+    reads: str  # numeric, categorical, multivalent, weights (a multivalent column's value weights), label, weight
+    needed_by: tuple[str, ...]
+
+
+def spec_inputs(spec: Spec, label: bool = False) -> dict[str, Input]:
+    """Every raw column the spec's features read, in the order the spec first names them: declared columns, the
+    sources of bucketized ones and the value weights of multivalent ones; with `label`, the label and the sample
+    weight too. Checks, scoring and serving all ask this."""
+    reads: dict[str, str] = {}
+    needed: dict[str, list[str]] = {}
+
+    def add(column: str, how: str, key: str, own: bool = False) -> None:
+        keys = needed.setdefault(column, [])
+        if own:  # the column's own declaration says how it is read, and is named first
+            reads[column] = how
+            keys.insert(0, key)
         else:
-            want.setdefault(col.source, []).append(f"columns.{name}.source")
+            reads.setdefault(column, how)
+            keys.append(key)
+
+    for name, col in spec.columns.items():
+        if isinstance(col, Bucketized):
+            add(col.source, "numeric", f"columns.{name}.source")
+        else:
+            add(name, col.kind, f"columns.{name}", own=True)
         if isinstance(col, Multivalent) and col.weights:
-            want.setdefault(col.weights, []).append(f"columns.{name}.weights")
-    if need_label:
-        want.setdefault(spec.label.column, []).append("label.column")
-    if spec.label.weight and need_label:
-        want.setdefault(spec.label.weight, []).append("label.weight")
+            add(col.weights, "weights", f"columns.{name}.weights")
+    if label:
+        add(spec.label.column, "label", "label.column")
+        if spec.label.weight:
+            add(spec.label.weight, "weight", "label.weight")
+    return {column: Input(reads[column], tuple(keys)) for column, keys in needed.items()}
+
+
+def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool, what: str = "file") -> None:
+    """Raise one DataError naming every column the spec reads that the frame lacks or cannot use
+    (`MissingColumns` when some are absent). A missing column is blamed on the keys that need it, the declared
+    column first. `what`: what the frame came from, as the message names it ("The file has: ...")."""
+    have = set(df.columns)
     problems, schema, missing = [], df.schema, False
-    for column, paths in want.items():
+    for column, needs in spec_inputs(spec, label=need_label).items():
         if column not in have:
-            problems.append(f"missing column '{column}' (needed by {', '.join(paths)}){suggest(column, df.columns)}")
+            problems.append(
+                f"missing column '{column}' (needed by {', '.join(needs.needed_by)}){suggest(column, df.columns)}"
+            )
             missing = True
     for name, col in spec.columns.items():
         if name in have and not isinstance(col, Multivalent) and isinstance(schema[name], LISTS):
@@ -46,7 +78,7 @@ def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool) ->
     if problems:
         cols = ", ".join(df.columns[:20]) + (" ..." if len(df.columns) > 20 else "")
         error = MissingColumns if missing else DataError
-        raise error(f"{where}: " + "; ".join(problems) + f". The file has: {cols}")
+        raise error(f"{where}: " + "; ".join(problems) + f". The {what} has: {cols}")
 
 
 YAML_TRUE, YAML_FALSE = ("yes", "on", "true", "y"), ("no", "off", "false", "n")
