@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from ..data.atomic import atomic_file
 from ..errors import WdcliError
 from ..spec import Spec
 
@@ -125,16 +126,12 @@ def save(
         "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "processes": world,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file(
-        {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
-        str(tmp),
-        metadata={"wdcli_checkpoint": json.dumps(meta, default=float)},
-    )
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
+            str(tmp),
+            metadata={"wdcli_checkpoint": json.dumps(meta, default=float)},
+        )
 
 
 def load(path: Path, fp: str, trainer, stopper, world: int = 1) -> Saved:
