@@ -33,11 +33,20 @@ FORMATS = {
 SEPARATORS = {"csv": ",", "tsv": "\t"}
 
 
+def type_problem(path: str | Path, suffixes: Iterable[str] = FORMATS) -> str | None:
+    """What is wrong with a file's type for reading or writing it (by its extension), or None. `suffixes`: the
+    extensions allowed (default: the table formats)."""
+    allowed = list(suffixes)
+    if Path(path).suffix.lower() in allowed:
+        return None
+    return f"{path}: unknown file type '{Path(path).suffix}'; use {', '.join(allowed[:-1])} or {allowed[-1]}"
+
+
 def file_format(path: str | Path) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise DataError(f"{path}: unknown file type '{suffix}'; use .csv, .tsv, .parquet or .ndjson/.jsonl")
-    return FORMATS[suffix]
+    """csv, tsv, parquet or ndjson, by the file's extension."""
+    if why := type_problem(path):
+        raise DataError(why)
+    return FORMATS[Path(path).suffix.lower()]
 
 
 def expand_paths(patterns: str | Path | list) -> list[str]:
