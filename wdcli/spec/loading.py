@@ -19,7 +19,7 @@ from ..errors import Problem, SpecError, suggest
 from .overrides import FROM_SET, apply_overrides
 from .references import path_problems, reference_problems
 from .types import Spec
-from .yaml_lines import Path_, compose, fmt, line_of, read_as_text
+from .yaml_lines import Path_, compose, line_of, path_text, read_as_text
 
 # ----------------------------------------------------------------------------------- pydantic problems
 
@@ -214,12 +214,12 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = (), che
                 q for q, n in lines.items() if n == FROM_SET and len(q) > len(clean) and q[: len(clean)] == clean
             ]
             if line != FROM_SET and setters:  # the file's mapping, as --set changed it
-                msg += f" (after --set {', '.join(fmt(q) for q in setters)})"
+                msg += f" (after --set {', '.join(path_text(q) for q in setters)})"
             problems.append(
                 Problem(
                     "--set" if line == FROM_SET else file,
                     None if line == FROM_SET else line,
-                    fmt(_as_written(clean, booleans)),
+                    path_text(_as_written(clean, booleans)),
                     msg,
                 )
             )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import Problem, suggest
 from .types import SPARSE_KINDS
-from .yaml_lines import Path_, fmt, line_of
+from .yaml_lines import Path_, line_of, path_text
 
 
 def reference_problems(data: dict, file: str, lines, base: Path) -> list[Problem]:
@@ -17,7 +17,7 @@ def reference_problems(data: dict, file: str, lines, base: Path) -> list[Problem
 
     def add(path: Path_, msg: str):
         line = line_of(lines, path)
-        problems.append(Problem("--set" if line == -1 else file, None if line == -1 else line, fmt(path), msg))
+        problems.append(Problem("--set" if line == -1 else file, None if line == -1 else line, path_text(path), msg))
 
     def as_dict(x):
         return x if isinstance(x, dict) else {}
@@ -137,7 +137,7 @@ def path_problems(data: dict, file: str, lines, base: Path) -> list[Problem]:
                     Problem(
                         file if line != -1 else "--set",
                         line if line != -1 else None,
-                        fmt(path),
+                        path_text(path),
                         f"no file matches '{pattern}' (paths are relative to the spec file, in {base})",
                     )
                 )

@@ -1,9 +1,9 @@
 """The spec language: immutable, typed objects that forbid unknown keys.
 
-A spec is parsed once, at the edge (`wdcli.loading.load_spec`), into a `Spec`. Column kinds are a tagged
-union on `kind`; everything a user need not decide has a default. Cross-references between sections
-(a cross naming an undeclared column, say) are checked in `wdcli.loading`, which reports every problem with
-its YAML line.
+A spec is parsed once, at the edge (`wdcli.spec.loading.load_spec`), into a `Spec`. Column kinds are a tagged
+union on `kind`; everything a user need not decide has a default. Cross-references between sections (a cross
+naming an undeclared column, say) are checked in `wdcli.spec.references`; `load_spec` reports every problem
+with its YAML line.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def compose(
                         Problem(
                             file,
                             key_node.start_mark.line + 1,
-                            fmt(path + (key,)),
+                            path_text(path + (key,)),
                             f"declared twice (first at line {seen[key]}); keep one",
                         )
                     )
@@ -77,7 +77,8 @@ def compose(
     return data, lines, dupes
 
 
-def fmt(path: Path_) -> str:
+def path_text(path: Path_) -> str:
+    """A YAML path as messages write it: ("crosses", 0, "columns") is crosses[0].columns."""
     out = ""
     for seg in path:
         index = isinstance(seg, int) and not isinstance(seg, bool)
