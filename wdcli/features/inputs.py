@@ -4,7 +4,7 @@ that name the column and the values found."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -15,8 +15,7 @@ from ..spec.types import Bucketized, Multivalent
 from .clean import LISTS, numbers
 
 
-@dataclass(frozen=True)
-class Input:
+class Input(NamedTuple):
     """How a spec reads one raw column, and the spec keys that need it (the column's own declaration first)."""
 
     reads: str  # numeric, categorical, multivalent, weights (a multivalent column's value weights), label, weight
@@ -26,30 +25,27 @@ class Input:
 def spec_inputs(spec: Spec, label: bool = False) -> dict[str, Input]:
     """Every raw column the spec's features read, in the order the spec first names them: declared columns, the
     sources of bucketized ones and the value weights of multivalent ones; with `label`, the label and the sample
-    weight too. Checks, scoring and serving all ask this."""
+    weight too. Checks, fitting, scoring and serving all ask this."""
     reads: dict[str, str] = {}
     needed: dict[str, list[str]] = {}
-
-    def add(column: str, how: str, key: str, own: bool = False) -> None:
-        keys = needed.setdefault(column, [])
-        if own:  # the column's own declaration says how it is read, and is named first
-            reads[column] = how
-            keys.insert(0, key)
-        else:
-            reads.setdefault(column, how)
-            keys.append(key)
-
     for name, col in spec.columns.items():
         if isinstance(col, Bucketized):
-            add(col.source, "numeric", f"columns.{name}.source")
-        else:
-            add(name, col.kind, f"columns.{name}", own=True)
+            reads.setdefault(col.source, "numeric")
+            needed.setdefault(col.source, []).append(f"columns.{name}.source")
+        else:  # the column's own declaration says how it is read, and is named first
+            reads[name] = col.kind
+            needed.setdefault(name, []).insert(0, f"columns.{name}")
         if isinstance(col, Multivalent) and col.weights:
-            add(col.weights, "weights", f"columns.{name}.weights")
+            reads.setdefault(col.weights, "weights")
+            needed.setdefault(col.weights, []).append(f"columns.{name}.weights")
     if label:
-        add(spec.label.column, "label", "label.column")
-        if spec.label.weight:
-            add(spec.label.weight, "weight", "label.weight")
+        for column, how, key in (
+            (spec.label.column, "label", "label.column"),
+            (spec.label.weight, "weight", "label.weight"),
+        ):
+            if column:
+                reads.setdefault(column, how)
+                needed.setdefault(column, []).append(key)
     return {column: Input(reads[column], tuple(keys)) for column, keys in needed.items()}
 
 
