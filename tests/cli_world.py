@@ -125,7 +125,7 @@ def commands() -> dict[str, list[Opt]]:
     for c in app.registered_commands:
         name = c.name or c.callback.__name__.replace("_", "-")
         opts = []
-        for p in inspect.signature(c.callback).parameters.values():
+        for p in inspect.signature(c.callback, eval_str=True).parameters.values():
             base, info = typing.get_args(p.annotation)[:2]
             if typing.get_origin(base) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
                 base = next(a for a in typing.get_args(base) if a is not type(None))

@@ -7,7 +7,7 @@ import io
 
 from rich.console import Console
 
-from wdcli.cli.common import Progress
+from wdcli.cli.progress import TrainingDisplay
 
 RECORDS = [
     {
@@ -30,7 +30,7 @@ RECORDS = [
 
 
 def run(console: Console, quiet: bool = False) -> None:
-    with Progress(console, quiet) as p:
+    with TrainingDisplay(console, quiet) as p:
         p.stage("reading data.csv")
         advance = p.task("fitting the pipeline", 1000)  # as wdcli.train.sources reports the steps around epochs
         advance(600)

@@ -330,7 +330,7 @@ def test_serve_without_a_model_is_a_clear_error(workdir):
     r = CliRunner().invoke(app, ["serve", "--port", "8999"])
     assert r.exit_code == 2 and "no trained model" in r.output
     r = CliRunner().invoke(app, ["serve", "--port", "0"])
-    assert r.exit_code == 2 and "must be 1 or more" in r.output
+    assert r.exit_code == 2 and "should be greater than or equal to 1" in r.output
 
 
 def test_serve_check_loads_and_exits(runs):

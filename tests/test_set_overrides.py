@@ -16,7 +16,7 @@ from pydantic_core import PydanticUndefined
 from wdcli.errors import SpecError
 from wdcli.spec import load_spec
 from wdcli.spec.types import Spec
-from wdcli.spec.yaml_lines import fmt
+from wdcli.spec.yaml_lines import path_text
 
 SPEC = """\
 data: {train: x.csv}
@@ -63,7 +63,7 @@ def cases() -> list[tuple[tuple, str, object, list[str]]]:
             elif members:
                 for member in members:
                     tag, value = _tag(member)
-                    walk(member, path, pre + [f"{fmt(path)}.{tag}={value}"])
+                    walk(member, path, pre + [f"{path_text(path)}.{tag}={value}"])
             elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
                 walk(field.annotation, path, pre)
 
@@ -93,7 +93,7 @@ def test_the_sweep_reaches_every_depth():
     assert ("train", "deep_optimizer", "momentum") in [p for p, *_ in CASES]  # under an optimizer's kind
 
 
-@pytest.mark.parametrize("path,key,field,pre", CASES, ids=[fmt(c[0]) + str(len(c[3])) for c in CASES])
+@pytest.mark.parametrize("path,key,field,pre", CASES, ids=[path_text(c[0]) + str(len(c[3])) for c in CASES])
 def test_every_key_can_be_set_to_its_default(path, key, field, pre, tmp_path):
     default = field.get_default(call_default_factory=True)
     if default is PydanticUndefined or key in ("kind", "name") or path in (("columns",), ("crosses",)):
@@ -101,7 +101,7 @@ def test_every_key_can_be_set_to_its_default(path, key, field, pre, tmp_path):
     if path == ("columns", "b", "boundaries"):
         return  # b has boundaries; without them it has neither rule (the next test's case)
     value = default.model_dump(mode="json") if isinstance(default, BaseModel) else default
-    spec = load(tmp_path, [*pre, f"{fmt(path)}={json.dumps(value)}"])
+    spec = load(tmp_path, [*pre, f"{path_text(path)}={json.dumps(value)}"])
     got = spec
     for seg in path:
         got = got[seg] if isinstance(seg, int) or isinstance(got, dict) else getattr(got, seg)
@@ -110,19 +110,19 @@ def test_every_key_can_be_set_to_its_default(path, key, field, pre, tmp_path):
     )
 
 
-@pytest.mark.parametrize("path,key,field,pre", CASES, ids=[fmt(c[0]) + str(len(c[3])) for c in CASES])
+@pytest.mark.parametrize("path,key,field,pre", CASES, ids=[path_text(c[0]) + str(len(c[3])) for c in CASES])
 def test_a_misspelled_key_at_any_depth_is_blamed_on_set(path, key, field, pre, tmp_path):
-    typo = fmt(path[:-1] + (key + "x",))
+    typo = path_text(path[:-1] + (key + "x",))
     got = problems(tmp_path, [*pre, f"{typo}=1"])
     assert [str(p) for p in got] == [f"--set {typo}: unknown key '{key}x' (did you mean '{key}'?)"]
 
 
-@pytest.mark.parametrize("path,key,field,pre", CASES, ids=[fmt(c[0]) + str(len(c[3])) for c in CASES])
+@pytest.mark.parametrize("path,key,field,pre", CASES, ids=[path_text(c[0]) + str(len(c[3])) for c in CASES])
 def test_a_key_under_a_value_is_blamed_on_set(path, key, field, pre, tmp_path):
     default = field.get_default(call_default_factory=True)
     if isinstance(default, (BaseModel, dict)) or key in ("columns", "crosses", "data", "label"):
         return  # mappings take keys; those are the typo test's
-    got = problems(tmp_path, [*pre, f"{fmt(path)}.deeper=1"])
+    got = problems(tmp_path, [*pre, f"{path_text(path)}.deeper=1"])
     assert got and all(p.file == "--set" for p in got), [str(p) for p in got]
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from . import __version__
+from .data.atomic import atomic_file, atomic_folder, remove_stale
 from .errors import ArtifactError
 from .features import FittedPipeline, load_pipeline
 from .model.plan import ModelConfig
@@ -53,12 +52,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_run_files(
@@ -94,43 +87,6 @@ def write_run_files(
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
 
-def remove_stale(folder: Path) -> None:
-    """Remove what killed processes left half-written in a runs folder: temporary artifact folders and
-    checkpoint files named after a process id that is no longer running."""
-    for path in [*folder.glob(".tmp-*-*"), *folder.glob(".old-*-*"), *folder.glob(".*.tmp*")]:
-        pid = (
-            path.name.rsplit("-", 1)[-1] if path.name.startswith((".tmp-", ".old-")) else path.name.rsplit("tmp", 1)[-1]
-        )
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-def move_into_place(tmp: Path, final: Path) -> None:
-    """Rename a finished folder to its final name; a folder already there is set aside first and removed only
-    once the new one is in place, so there is always a complete one."""
-    if final.exists():
-        old = final.parent / f".old-{final.name}-{os.getpid()}"
-        os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, final)
-
-
 def save_artifact(
     spec: Spec,
     fitted: FittedPipeline,
@@ -154,15 +110,16 @@ def save_artifact(
             final = root / spec.name / f"{run_id}-{k}"
             k += 1
     final.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(final.parent)
-    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    write_run_files(tmp, spec, fitted, config, model, metrics, optimizer)
-    move_into_place(tmp, final)
+    remove_stale(final.parent)  # what killed runs (and checkpoint writes) left there
+    with atomic_folder(final) as tmp:
+        write_run_files(tmp, spec, fitted, config, model, metrics, optimizer)
     if root is not None:
-        _write_text_atomic(root / spec.name / "LATEST", final.name + "\n")
-        _write_text_atomic(root / "LATEST", f"{spec.name}/{final.name}\n")
+        for pointer, target in (
+            (root / spec.name / "LATEST", final.name),
+            (root / "LATEST", f"{spec.name}/{final.name}"),
+        ):
+            with atomic_file(pointer) as tmp:
+                tmp.write_text(target + "\n")
     return final
 
 

@@ -1,12 +1,20 @@
-"""wdcli's own exceptions. Each carries a message that says what is wrong and what to do.
+"""wdcli's own exceptions. Each carries a message that says what is wrong and what to do; `suggest` (and
+`closest`) is the one "did you mean" every message uses.
 
 The CLI prints them without a traceback; library users catch `WdcliError`.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+# How alike a word and a choice must be for "did you mean" to offer the choice: difflib's similarity ratio
+# (twice the matched characters over both lengths). 0.6 offers 'min_count' for 'min_cont', 'every_steps' for
+# 'every' and 'education' for 'educaton', and nothing for words that share only a letter or two.
+CLOSE_ENOUGH = 0.6
 
 
 class WdcliError(Exception):
@@ -55,3 +63,15 @@ class Interrupted(WdcliError):
     def __init__(self, message: str, exit_code: int, checkpoint: Path | None = None):
         super().__init__(message)
         self.exit_code, self.checkpoint = exit_code, checkpoint
+
+
+def closest(word: object, choices: Iterable[object]) -> str | None:
+    """The choice most like `word` (at least CLOSE_ENOUGH alike), or None. Every "did you mean" uses this."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=CLOSE_ENOUGH)
+    return close[0] if close else None
+
+
+def suggest(word: object, choices: Iterable[object]) -> str:
+    """The hint " (did you mean 'x'?)" for the choice most like `word`, or "" when none is close enough."""
+    close = closest(word, choices)
+    return f" (did you mean '{close}'?)" if close is not None else ""

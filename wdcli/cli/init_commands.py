@@ -8,13 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import _checked, command, count_option, err, input_problem, out, output_problem
-
-
-def _spec_file(value: Path | None) -> Path | None:
-    if value is not None and (why := output_problem(str(value), suffixes=(".yaml", ".yml"))):
-        raise typer.BadParameter(why)
-    return value
+from .app import DebugOpt, command
+from .options import checked, count_option, input_problem, output_problem
+from .output import err, out
 
 
 @command
@@ -23,7 +19,7 @@ def init(
         str,
         typer.Argument(
             metavar="DATA",
-            callback=_checked(input_problem),
+            callback=checked(input_problem),
             show_default=False,
             help="Data file, or a quoted glob of files: CSV, TSV, Parquet, NDJSON.",
         ),
@@ -47,12 +43,13 @@ def init(
             "--output",
             "-o",
             metavar="FILE",
-            callback=_spec_file,
+            callback=checked(output_problem, suffixes=(".yaml", ".yml")),
             help="Spec file to write; default: <data file's name>.yaml here.",
         ),
     ] = None,
     sample: Annotated[int, count_option("--sample", "Rows sampled (at random, in one streaming pass).")] = 100_000,
     force: Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")] = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Draft a commented spec from a sample of the data: column kinds, missing markers, buckets, ranked crosses.
 
@@ -65,6 +62,14 @@ def init(
         raise WdcliError(f"{output}: already exists; pass --force to replace it, or -o another file")
     draft = draft_spec(data, label, positive, group, output, sample)
     write_draft(draft, output, overwrite=force)
+    out.print(draft_table(draft, output))
+    if draft.positive_note:
+        err.print(f"label.positive: {draft.positive!r} ({draft.positive_note})", markup=False, highlight=False)
+    out.print(f"wrote {output}; next: wdcli validate {output} && wdcli train {output}", markup=False, highlight=False)
+
+
+def draft_table(draft, output: Path) -> Table:
+    """What the draft holds: its columns by kind, buckets, crosses (with their gain) and what was left out."""
     kept = [c for c in draft.columns if c.kind != "skip"]
     t = Table(title=f"{output}: drafted from {draft.rows:,} of {draft.total:,} rows")
     for name in ("kind", "columns"):
@@ -80,7 +85,4 @@ def init(
     for c in draft.columns:
         if c.kind == "skip":
             t.add_row("left out", f"{c.name}: {c.reason}")
-    out.print(t)
-    if draft.positive_note:
-        err.print(f"label.positive: {draft.positive!r} ({draft.positive_note})", markup=False, highlight=False)
-    out.print(f"wrote {output}; next: wdcli validate {output} && wdcli train {output}", markup=False, highlight=False)
+    return t

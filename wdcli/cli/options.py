@@ -1,34 +1,40 @@
-"""The options commands share, and the checks of the files they name (run before any work starts): inputs to
-read, specs, outputs to write, counts of 1 or more."""
+"""The options commands share, and the checks of the files they name, run as their callbacks before any work
+starts: inputs to read (`input_problem`), specs (`spec_problem`), files and folders to write (`output_problem`);
+and counts, whole numbers of 1 or more (`count_option`).
+
+A new option that names a file takes its check through `checked`:
+
+    typer.Option("--study", metavar="DIR", callback=checked(output_problem, folder_for="the study"))
+"""
 
 from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+COUNT_MAX = 2**31 - 1  # the largest count an option takes (torch and polars take some counts as 32-bit integers)
+
 
 def input_problem(text: str) -> str | None:
     """What is wrong with a file (or glob) to read, or None."""
-    from ..data.io import FORMATS
+    from ..data.io import type_problem
 
     if glob.has_magic(text):
         return None if glob.glob(text) else f"no file matches {text}"
     path = Path(text)
     if not path.exists():
-        folder = path.parent if path.parent.is_dir() else None
-        close = _closest(path.name, [p.name for p in folder.iterdir()] if folder else [])
-        return f"no such file: {text}" + (f" (did you mean {folder / close}?)" if close else "")
+        close = _closest_file(path)
+        return f"no such file: {text}" + (f" (did you mean {close}?)" if close else "")
     if path.is_dir():
         return f"{text} is a folder; give a file, or a pattern such as {path / '*.csv'}"
     if not os.access(path, os.R_OK):
         return f"cannot read {text} (permission denied)"
-    if path.suffix.lower() not in FORMATS:
-        return f"{text}: unknown file type '{path.suffix}'; use .csv, .tsv, .parquet or .ndjson/.jsonl"
-    return None
+    return type_problem(text)
 
 
 def spec_problem(text: str) -> str | None:
@@ -42,18 +48,16 @@ def spec_problem(text: str) -> str | None:
     return None
 
 
-def output_problem(text: str, folder: bool = False, suffixes: tuple[str, ...] | None = None) -> str | None:
-    """What stops writing a file (or, with `folder`, a folder) here, or None. `suffixes`: the file types allowed
-    (default: the table formats)."""
-    from ..data.io import FORMATS
+def output_problem(text: str, folder_for: str | None = None, suffixes: tuple[str, ...] | None = None) -> str | None:
+    """What stops writing a file here, or None. With `folder_for` (what the folder is for: "the run"), a folder
+    instead. `suffixes`: the file types allowed (default: the table formats)."""
+    from ..data.io import FORMATS, type_problem
 
     path = Path(text)
-    if not folder and path.is_dir():
+    if folder_for is None and path.is_dir():
         return f"{text} is a folder; give a file name, e.g. {path / 'scores.csv'}"
-    if folder and path.exists() and not path.is_dir():
-        return f"{text} is a file; give a folder for the run"
-    if not folder and suffixes is None and path.suffix.lower() not in FORMATS:
-        return f"{text}: unknown file type '{path.suffix}'; use .csv, .tsv, .parquet or .ndjson/.jsonl"
+    if folder_for is not None and path.exists() and not path.is_dir():
+        return f"{text} is a file; give a folder for {folder_for}"
     parent = path.absolute().parent
     while not parent.exists():
         parent = parent.parent
@@ -61,44 +65,43 @@ def output_problem(text: str, folder: bool = False, suffixes: tuple[str, ...] | 
         return f"cannot write {text}: {parent} is not a folder"
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"cannot write in {parent} (permission denied); choose another place"
-    if suffixes is not None and not folder and path.suffix.lower() not in suffixes:
-        return f"{text}: unknown file type '{path.suffix}'; use {' or '.join(suffixes)}"
-    return None
+    return None if folder_for is not None else type_problem(text, suffixes or FORMATS)
 
 
-def _closest(name: str, names: list[str]) -> str | None:
-    import difflib
+def _closest_file(path: Path) -> Path | None:
+    """The file beside a missing one whose name is most like it. Names are compared without their suffix: a
+    shared `.csv` would make any two names look alike."""
+    from ..errors import closest
 
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
-    return close[0] if close else None
+    if not path.parent.is_dir():
+        return None
+    by_stem: dict[str, Path] = {}
+    for p in sorted(path.parent.iterdir()):
+        by_stem.setdefault(p.stem, p)
+    close = closest(path.stem, by_stem)
+    return by_stem[close] if close is not None else None
 
 
-def _checked(problem):
+def checked(problem: Callable[..., str | None], **options) -> Callable:
+    """An option's callback that refuses a value `problem(value, **options)` finds fault with, in its words."""
+
     def callback(value):
-        if value is not None and (why := problem(str(value))):
+        if value is not None and (why := problem(str(value), **options)):
             raise typer.BadParameter(why)
         return value
 
     return callback
 
 
-def _at_least_one(value):
-    if value is not None and value < 1:
-        raise typer.BadParameter(f"must be 1 or more (got {value})")
-    if value is not None and value > 2**31 - 1:
-        raise typer.BadParameter(f"must be at most {2**31 - 1:,} (got {value:,})")
-    return value
-
-
 def count_option(name: str, help: str):
     """An option that counts things: a whole number of 1 or more."""
-    return typer.Option(name, metavar="N", callback=_at_least_one, help=help)
+    return typer.Option(name, metavar="N", min=1, max=COUNT_MAX, help=help)
 
 
 SpecArg = Annotated[
     Path,
     typer.Argument(
-        metavar="SPEC", help="The YAML spec file.", show_default=False, callback=_checked(spec_problem), readable=False
+        metavar="SPEC", help="The YAML spec file.", show_default=False, callback=checked(spec_problem), readable=False
     ),
 ]
 SetOpt = Annotated[
@@ -130,7 +133,7 @@ InputOpt = Annotated[
     typer.Option(
         "--input",
         metavar="FILE",
-        callback=_checked(input_problem),
+        callback=checked(input_problem),
         readable=False,
         help="CSV, TSV, Parquet or NDJSON file (or a quoted glob).",
         show_default=False,
@@ -141,10 +144,9 @@ OutputOpt = Annotated[
     typer.Option(
         "--output",
         metavar="FILE",
-        callback=_checked(output_problem),
+        callback=checked(output_problem),
         help="Write here, by extension (.csv, .tsv, .parquet, .ndjson); default: CSV on stdout.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr (which model, rows written).")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]

@@ -1,7 +1,7 @@
 """Training progress on the console: a live bar on a terminal; one plain line per epoch and per step around
 the epochs when the output is a pipe or a file (a log keeps every line, whole); nothing when quiet.
 
-    with Progress(err, quiet) as progress:
+    with TrainingDisplay(err, quiet) as progress:
         run_training(spec, reporter=progress)   # start_epoch, advance, end_epoch; task(...) for fit, encode, eval
         progress.stage("a line of its own")
 
@@ -30,7 +30,9 @@ def _figures(record: dict) -> str:
     return f"{found[0][0]} " + " ".join(f"{name} {v:.4f}" for split, name, v in found if split == found[0][0])
 
 
-class Progress:
+class TrainingDisplay:
+    """The reporter `run_training` calls, shown on a console (see the module's doc)."""
+
     def __init__(self, console: Console, quiet: bool = False):
         self.console, self.quiet = console, quiet
         self.bar = self.current = None  # the live bar (on a terminal) and its current row
@@ -50,7 +52,7 @@ class Progress:
                 console=console,
             )
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> TrainingDisplay:
         if self.bar is not None:
             self.bar.start()
         return self

@@ -9,27 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import Group, _checked, app, command, count_option, err, fmt, guarded, input_problem, out, output_problem
+from .app import Command, DebugOpt, Group, app, command
+from .options import checked, count_option, input_problem, output_problem
+from .output import cell, err, out
 
 runs_app = typer.Typer(
     cls=Group, help="Past runs side by side: `wdcli runs`, `wdcli runs diff A B`.", no_args_is_help=False
 )
 app.add_typer(runs_app, name="runs")
 RunsOpt = Annotated[Path, typer.Option("--runs", metavar="DIR", help="The folder of the runs.")]
-
-
-def _html_file(value: Path | None) -> Path | None:
-    if value is not None and (why := output_problem(str(value), suffixes=(".html", ".htm"))):
-        raise typer.BadParameter(why)
-    return value
-
-
-def _folder(value: Path | None) -> Path | None:
-    if value is not None and value.exists() and not value.is_dir():
-        raise typer.BadParameter(f"{value} is a file; give a folder for the PNG files")
-    if value is not None and (why := output_problem(str(value), folder=True)):
-        raise typer.BadParameter(why)
-    return value
 
 
 @command
@@ -48,26 +36,32 @@ def report(
             "--output",
             "-o",
             metavar="FILE",
-            callback=_html_file,
+            callback=checked(output_problem, suffixes=(".html", ".htm")),
             help="HTML file; default: report.html in the run's folder.",
         ),
     ] = None,
     png: Annotated[
         Path | None,
-        typer.Option("--png", metavar="DIR", callback=_folder, help="Also write every figure as a PNG file here."),
+        typer.Option(
+            "--png",
+            metavar="DIR",
+            callback=checked(output_problem, folder_for="the PNG files"),
+            help="Also write every figure as a PNG file here.",
+        ),
     ] = None,
     input: Annotated[
         Path | None,
         typer.Option(
             "--input",
             metavar="FILE",
-            callback=_checked(input_problem),
+            callback=checked(input_problem),
             readable=False,
             help="Plot scores of this labelled file instead of the run's test split.",
         ),
     ] = None,
     top: Annotated[int, count_option("--top", "Wide weights listed per kind.")] = 15,
     runs: RunsOpt = Path("runs"),
+    debug: DebugOpt = False,
 ) -> None:
     """Write a run's report: one self-contained HTML page (metrics, ROC/PR, calibration, score histograms, learning
     curves, heaviest wide weights, per-group metrics). Needs matplotlib: the `report` extra."""
@@ -86,6 +80,7 @@ def _runs_callback(
         str, typer.Option("--sort", help="time, auc, gauc, logloss, seconds, name or epochs (best first).")
     ] = "time",
     runs: RunsOpt = Path("runs"),
+    debug: DebugOpt = False,
 ) -> None:
     """A table of past runs: id, time, spec, model, the settings that differ between them, metrics, seconds."""
     if ctx.invoked_subcommand is not None:
@@ -114,24 +109,24 @@ def _runs_callback(
             r.model,
             *[_short(flat.get(k)) for k in keys],
             r.split,
-            fmt(r.metric("auc")),
-            fmt(r.metric("logloss")),
-            "" if math.isnan(gauc) else fmt(gauc),
+            cell(r.metric("auc")),
+            cell(r.metric("logloss")),
+            "" if math.isnan(gauc) else cell(gauc),
             f"{r.seconds:.1f}",
             str(r.epochs),
         )
     out.print(t)
 
 
-runs_app.callback(invoke_without_command=True)(guarded(_runs_callback))
+runs_app.callback(invoke_without_command=True)(_runs_callback)
 
 
-@runs_app.command("diff")
-@guarded
+@runs_app.command("diff", cls=Command)
 def diff(
     a: Annotated[str, typer.Argument(help="Run: folder, <spec>/<id> or <id>.", show_default=False)],
     b: Annotated[str, typer.Argument(help="The run to compare it with.", show_default=False)],
     runs: RunsOpt = Path("runs"),
+    debug: DebugOpt = False,
 ) -> None:
     """What differs between two runs: their spec keys, and their metrics with the change from A to B."""
     from ..report import diff_runs, find_run, read_run
@@ -153,7 +148,7 @@ def diff(
     for split, k, va, vb in d.metrics:
         delta = vb - va
         whole = all(math.isnan(v) or v.is_integer() for v in (va, vb)) and k in ("rows", "epochs")
-        show = (lambda v: "-" if math.isnan(v) else f"{int(v):,}") if whole else fmt
+        show = (lambda v: "-" if math.isnan(v) else f"{int(v):,}") if whole else cell
         t.add_row(
             split, k, show(va), show(vb), "" if math.isnan(delta) else f"{delta:+,.0f}" if whole else f"{delta:+.4f}"
         )

@@ -4,6 +4,7 @@ one line on stderr (`--quiet` drops it)."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,24 +12,34 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import (
-    METRIC_KEYS,
-    DeviceOpt,
-    InputOpt,
-    JsonOpt,
-    ModelOpt,
-    OutputOpt,
-    QuietOpt,
-    command,
-    count_option,
-    emit_json,
-    err,
-    fmt,
-    load_scorer,
-    metrics_table,
-    note_model,
-    out,
-)
+from .app import DebugOpt, command
+from .options import DeviceOpt, InputOpt, JsonOpt, ModelOpt, OutputOpt, QuietOpt, count_option
+from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, out
+
+
+def load_scorer(model: Path | None, quiet: bool = False, device: str = "cpu"):
+    """The Scorer of --model (or the latest run), named in one line on stderr unless quiet."""
+    from ..score.scorer import Scorer
+
+    scorer = Scorer.load(model, device)
+    note_model(scorer.artifact, model, quiet)
+    return scorer
+
+
+def note_model(artifact, model: Path | None, quiet: bool = False) -> None:
+    """One line on stderr: which run a command loaded, and (without --model) how it was chosen."""
+    if quiet:
+        return
+    path = artifact.path
+    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
+    how = (
+        ", the latest run of any spec; --model runs/NAME picks another"
+        if model is None
+        else f", the latest run in {model}"
+        if Path(model).resolve() != Path(path).resolve()
+        else ""
+    )
+    err.print(f"model: {shown} (spec '{artifact.spec.name}'{how})", markup=False, highlight=False)
 
 
 @command
@@ -38,6 +49,7 @@ def eval(
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
     device: DeviceOpt = "auto",
+    debug: DebugOpt = False,
 ) -> None:
     """AUC, log loss, accuracy, calibration and row count (and gAUC with a group column) on a labelled file."""
     from ..score.files import evaluate_file
@@ -64,6 +76,7 @@ def inspect(
     top: Annotated[int, count_option("--top", "How many weights to list.")] = 15,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """The model's shape, and what the wide part memorized: its heaviest features and crosses."""
     from ..artifact import load_artifact
@@ -141,6 +154,7 @@ def predict(
     batch_rows: Annotated[int, count_option("--batch-rows", "Rows scored per streamed batch.")] = 200_000,
     quiet: QuietOpt = False,
     device: DeviceOpt = "auto",
+    debug: DebugOpt = False,
 ) -> None:
     """Score every row; the output keeps the input's columns (or --columns) and adds `score`."""
     from ..errors import DataError
@@ -171,6 +185,7 @@ def rank(
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
     device: DeviceOpt = "auto",
+    debug: DebugOpt = False,
 ) -> None:
     """Score candidates, order each group best first, add `rank`; with labels, print ranking metrics.
 
@@ -200,5 +215,5 @@ def rank(
     t = Table(title=f"ranking metrics over {m.get('groups_with_positives', 0):,} groups with a positive")
     for key in m:
         t.add_column(key, justify="right")
-    t.add_row(*[fmt(v) for v in m.values()])
+    t.add_row(*[cell(v) for v in m.values()])
     shown.print(t)

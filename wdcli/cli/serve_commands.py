@@ -8,19 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import (
-    InputOpt,
-    JsonOpt,
-    _checked,
-    command,
-    count_option,
-    emit_json,
-    err,
-    fmt,
-    input_problem,
-    out,
-    output_problem,
-)
+from .app import DebugOpt, command
+from .options import InputOpt, JsonOpt, checked, count_option, input_problem, output_problem
+from .output import cell, emit_json, err, out
 
 VERIFY_FAILED = 3  # the exit code of a model that may not be served (docs/errors.md)
 RunArg = Annotated[
@@ -35,23 +25,10 @@ def _threshold(flag: str, text: str):
     ]
 
 
-def _port(value: int) -> int:
-    if not 1 <= value <= 65535:
-        raise typer.BadParameter(
-            f"must be 1 or more (got {value})" if value < 1 else f"must be at most 65,535 (got {value:,})"
-        )
-    return value
-
-
-def _positive(value: float | None) -> float | None:
+def _more_than_zero(value: float | None) -> float | None:
+    """(typer's min= includes its bound; these must be more than 0)"""
     if value is not None and not value > 0:
         raise typer.BadParameter(f"must be more than 0 (got {value:g})")
-    return value
-
-
-def _export_folder(value):
-    if value is not None and (why := output_problem(str(value), folder=True)):
-        raise typer.BadParameter(why.replace("give a folder for the run", "give a folder for the export"))
     return value
 
 
@@ -70,6 +47,7 @@ def verify(
     max_moved_share: _threshold("--max-moved-share", "Largest share of rows whose score moved.") = None,
     max_psi: _threshold("--max-psi", "Largest population stability index of the scores.") = None,
     json_: JsonOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """May RUN replace the baseline? Both score the labelled rows of --input; exit 0 if every check passes,
     3 if one fails (with a table saying which)."""
@@ -94,8 +72,8 @@ def verify(
         for c in v.checks:
             t.add_row(
                 c.name,
-                fmt(c.new),
-                "" if c.baseline is None else fmt(c.baseline),
+                cell(c.new),
+                "" if c.baseline is None else cell(c.baseline),
                 c.limit,
                 "[green]pass[/]" if c.passed else "[bold red]FAIL[/]",
             )
@@ -110,58 +88,69 @@ def verify(
         raise typer.Exit(VERIFY_FAILED)
 
 
+# the options of `serve` that take more than a line
+ServedModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        metavar="DIR",
+        help="A run folder, or a folder with a LATEST pointer (runs/apps), watched "
+        "for new runs; default: the latest run of any spec (runs/LATEST).",
+    ),
+]
+HostOpt = Annotated[
+    str, typer.Option("--host", metavar="HOST", help="Address to bind; 0.0.0.0 exposes the server to the network.")
+]
+BatchWindowOpt = Annotated[
+    float,
+    typer.Option(
+        "--batch-window-ms", metavar="MS", min=0, help="How long a batch waits for requests still being received."
+    ),
+]
+MaxBodyOpt = Annotated[
+    float, typer.Option("--max-body-mb", metavar="MB", callback=_more_than_zero, help="Request body limit.")
+]
+NoWatchOpt = Annotated[
+    bool, typer.Option("--no-watch", help="Do not reload when --model points at a new run (POST /reload still does).")
+]
+WatchIntervalOpt = Annotated[
+    float,
+    typer.Option(
+        "--watch-interval", metavar="SECONDS", callback=_more_than_zero, help="How often to look for a new run."
+    ),
+]
+VerifyInputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--verify-input",
+        metavar="FILE",
+        callback=checked(input_problem),
+        readable=False,
+        help="Labelled holdout: a new run is served only if it passes `verify` against the current one.",
+    ),
+]
+CheckOpt = Annotated[
+    bool, typer.Option("--check", help="Load the model and check the options, then exit without serving.")
+]
+
+
 @command
 def serve(
-    model: Annotated[
-        Path | None,
-        typer.Option(
-            "--model",
-            metavar="DIR",
-            help="A run folder, or a folder with a LATEST pointer (runs/apps), watched "
-            "for new runs; default: the latest run of any spec (runs/LATEST).",
-        ),
-    ] = None,
-    host: Annotated[
-        str, typer.Option("--host", metavar="HOST", help="Address to bind; 0.0.0.0 exposes the server to the network.")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", metavar="PORT", callback=_port)] = 8000,
+    model: ServedModelOpt = None,
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="PORT", min=1, max=65535)] = 8000,
     workers: Annotated[int, count_option("--workers", "Processes, each with the model.")] = 1,
     threads: Annotated[int, count_option("--threads", "Torch threads per worker.")] = 1,
-    batch_window_ms: Annotated[
-        float,
-        typer.Option(
-            "--batch-window-ms", metavar="MS", min=0, help="How long a batch waits for requests still being received."
-        ),
-    ] = 2.0,
+    batch_window_ms: BatchWindowOpt = 2.0,
     max_batch: Annotated[int, count_option("--max-batch", "Candidates per micro-batch.")] = 8192,
     max_candidates: Annotated[int, count_option("--max-candidates", "Candidates per request.")] = 100_000,
-    max_body_mb: Annotated[
-        float, typer.Option("--max-body-mb", metavar="MB", callback=_positive, help="Request body limit.")
-    ] = 32.0,
-    no_watch: Annotated[
-        bool,
-        typer.Option("--no-watch", help="Do not reload when --model points at a new run (POST /reload still does)."),
-    ] = False,
-    watch_interval: Annotated[
-        float,
-        typer.Option(
-            "--watch-interval", metavar="SECONDS", callback=_positive, help="How often to look for a new run."
-        ),
-    ] = 2.0,
-    verify_input: Annotated[
-        Path | None,
-        typer.Option(
-            "--verify-input",
-            metavar="FILE",
-            callback=_checked(input_problem),
-            readable=False,
-            help="Labelled holdout: a new run is served only if it passes `verify` against the current one.",
-        ),
-    ] = None,
+    max_body_mb: MaxBodyOpt = 32.0,
+    no_watch: NoWatchOpt = False,
+    watch_interval: WatchIntervalOpt = 2.0,
+    verify_input: VerifyInputOpt = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
-    check: Annotated[
-        bool, typer.Option("--check", help="Load the model and check the options, then exit without serving.")
-    ] = False,
+    check: CheckOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Serve a model over HTTP: POST /predict, /rank, /reload; GET /health, /metadata, /metrics."""
     from ..errors import WdcliError
@@ -189,22 +178,21 @@ def serve(
         access_log,
     )
     server = Server(config)  # load (and check) the model here, so that a bad folder is a clear error
+    where = f"http://{host}:{port}"
     if check:
         out.print(
-            f"ok: {server.models.current.path} loads; `wdcli serve` would serve it on http://{host}:{port}",
+            f"ok: {server.models.current.path} loads; `wdcli serve` would serve it on {where}",
             markup=False,
             highlight=False,
         )
         return
     err.print(
-        f"serving {server.models.current.path} on http://{host}:{port} ({workers} worker"
-        f"{'s' if workers > 1 else ''}; watching for new runs: {'no' if no_watch else 'yes'})",
+        f"serving {server.models.current.path} on {where} ({workers} worker{'s' if workers > 1 else ''}; "
+        f"watching for new runs: {'no' if no_watch else 'yes'})",
         markup=False,
         highlight=False,
     )
-    if workers > 1:
-        server = None  # (each worker loads its own; the parent only supervises them)
-    run_server(config, server)
+    run_server(config, server if workers == 1 else None)  # (more workers each load their own)
 
 
 @command
@@ -216,11 +204,12 @@ def export(
         typer.Option(
             "--output",
             metavar="FOLDER",
-            callback=_export_folder,
+            callback=checked(output_problem, folder_for="the export"),
             help="Folder to write; default: exports/<name>/<run id>.",
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace what --output FOLDER holds.")] = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Write the model as ONNX (inputs: the encoded tensors) and its fitted pipeline as JSON, for other runtimes."""
     from ..errors import WdcliError

@@ -7,13 +7,15 @@ import sys
 
 from rich.table import Table
 
-from .common import JsonOpt, SetOpt, SpecArg, command, emit_json, out
+from .app import DebugOpt, command
+from .options import JsonOpt, SetOpt, SpecArg
+from .output import emit_json, out
 
 PLAN_COLUMNS = ("feature", "kind", "ids / transform", "wide", "deep")
 
 
 @command
-def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False) -> None:
+def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: DebugOpt = False) -> None:
     """Check a spec (and its data, where it can be read) and print the compiled plan."""
     from ..model.plan import plan_rows
     from ..run import check
@@ -56,7 +58,7 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False) -> None:
 
 
 @command
-def schema() -> None:
+def schema(debug: DebugOpt = False) -> None:
     """Print the spec's JSON Schema (for editors)."""
     from ..spec import Spec
 

@@ -8,27 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import (
-    METRIC_KEYS,
-    JsonOpt,
-    Progress,
-    SetOpt,
-    SpecArg,
-    command,
-    count_option,
-    emit_json,
-    err,
-    fmt,
-    metrics_table,
-    out,
-    output_problem,
-)
-
-
-def _folder(value):
-    if value is not None and (why := output_problem(str(value), folder=True)):
-        raise typer.BadParameter(why)
-    return value
+from .app import DebugOpt, command
+from .options import JsonOpt, SetOpt, SpecArg, checked, count_option, output_problem
+from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, out
+from .progress import TrainingDisplay
 
 
 def print_defaults(spec) -> None:
@@ -49,7 +32,7 @@ def train(
         typer.Option(
             "--output",
             metavar="DIR",
-            callback=_folder,
+            callback=checked(output_problem, folder_for="the run"),
             help="Write the run to this folder instead of runs/NAME/RUN_ID (an existing one needs --force).",
         ),
     ] = None,
@@ -80,6 +63,7 @@ def train(
             "--log", metavar="NAME", help="Also log the run to mlflow or tensorboard (repeatable; adds to train.log)."
         ),
     ] = None,
+    debug: DebugOpt = False,
 ) -> None:
     """Fit the pipeline, train the model, save the run and print the final metrics.
 
@@ -123,7 +107,7 @@ def train(
     if int(os.environ.get("RANK", 0)) == 0:  # (the first process speaks)
         print_defaults(s)
     replacing = output is not None and output.is_dir() and any(output.iterdir())
-    with Progress(err, quiet) as progress:  # Ctrl-C: the progress stops here, then `command` says how to resume
+    with TrainingDisplay(err, quiet) as progress:  # Ctrl-C: the progress stops here, then `command` says how to resume
         result, path = run_training(s, output=output, reporter=progress, resume=resume, warm_from=warm_start)
     if result.runtime is not None and not result.runtime.main:
         return
@@ -228,7 +212,7 @@ def warm_table(report: dict) -> Table:
         t.add_column(c, justify="left" if c == "feature" else "right")
     t.add_column("note")
     for name, r in report["features"].items():
-        t.add_row(name, fmt(r["carried"]), fmt(r["new"]), fmt(r["dropped"]), r.get("note", ""))
+        t.add_row(name, cell(r["carried"]), cell(r["new"]), cell(r["dropped"]), r.get("note", ""))
     return t
 
 
@@ -243,7 +227,7 @@ def _log_overrides(spec: Path, overrides: list[str], log: list[str]) -> list[str
 
 
 @command
-def compare(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False) -> None:
+def compare(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: DebugOpt = False) -> None:
     """Train wide, deep and wide_deep on the same split: the paper's Table 1 for this data."""
     from ..run import compare_models
     from ..spec import load_spec
@@ -261,9 +245,9 @@ def compare(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False) -> None:
     for r in rows:
         t.add_row(
             r["model"],
-            fmt(r[f"{split}_auc"]),
-            fmt(r[f"{split}_logloss"]),
-            fmt(r["parameters"]),
+            cell(r[f"{split}_auc"]),
+            cell(r[f"{split}_logloss"]),
+            cell(r["parameters"]),
             f"{r['seconds']:.1f}",
             str(r["epochs"]),
         )

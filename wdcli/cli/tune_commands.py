@@ -10,13 +10,28 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .common import JsonOpt, SetOpt, SpecArg, command, count_option, emit_json, err, fmt, out, output_problem
+from .app import DebugOpt, command
+from .options import JsonOpt, SetOpt, SpecArg, checked, count_option, output_problem
+from .output import cell, emit_json, err, out
 
-
-def _folder(value):
-    if value is not None and (why := output_problem(str(value), folder=True)):
-        raise typer.BadParameter(why.replace("for the run", "for the study"))
-    return value
+SpaceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--space",
+        metavar="KEY=RANGE",
+        help="Search a key, e.g. 'train.deep_optimizer.lr={log_uniform: [0.001, "
+        "0.3]}' (or uniform, int, log_int, choice); repeatable; adds to the spec's tune.space.",
+    ),
+]
+StudyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--study",
+        metavar="DIR",
+        callback=checked(output_problem, folder_for="the study"),
+        help="Folder of the study (study.db) and best.yaml; default: runs/NAME/tune.",
+    ),
+]
 
 
 @command
@@ -29,28 +44,13 @@ def tune(
             "--trials", "Trials in the study (default: the spec's tune.trials, 20); a resumed study runs the rest."
         ),
     ] = None,
-    space: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--space",
-            metavar="KEY=RANGE",
-            help="Search a key, e.g. 'train.deep_optimizer.lr={log_uniform: [0.001, "
-            "0.3]}' (or uniform, int, log_int, choice); repeatable; adds to the spec's tune.space.",
-        ),
-    ] = None,
-    study: Annotated[
-        Path | None,
-        typer.Option(
-            "--study",
-            metavar="DIR",
-            callback=_folder,
-            help="Folder of the study (study.db) and best.yaml; default: runs/NAME/tune.",
-        ),
-    ] = None,
+    space: SpaceOpt = None,
+    study: StudyOpt = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Delete the study there and start a new one.")] = False,
     top: Annotated[int, count_option("--top", "Rows in the table of the best trials.")] = 10,
     json_: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Search the spec's settings on the training and validation rows (never the test rows), stop bad trials
     early, and write the best trial's spec (best.yaml), which `wdcli train` takes.
@@ -99,7 +99,7 @@ def best_table(result, top: int) -> Table:
     for r in rows:
         t.add_row(
             str(r["trial"]),
-            fmt(r["value"]),
+            cell(r["value"]),
             _epochs(r),
             f"{r['seconds'] or 0:.0f}",
             *[_short(r["params"].get(k)) for k in keys],

@@ -1,6 +1,6 @@
 """Tables on disk, by extension, in one place: CSV (`.csv`), TSV (`.tsv`, `.tab`), Parquet (`.parquet`, `.pq`)
 and NDJSON (`.ndjson`, `.jsonl`, `.json`), one file or many (globs), read whole, lazily or in batches, and
-written atomically (a temporary name renamed into place, so a killed write leaves no half-written file).
+written atomically (`atomic.atomic_file`: a killed write leaves no half-written file).
 
 CSV and TSV are read as text: the pipeline casts each column as its spec says, so a CSV and a Parquet copy of
 the same data give the same model. Every read error becomes a `DataError` that names the file.
@@ -13,12 +13,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 
 from ..errors import DataError
+from .atomic import atomic_file
 
 FORMATS = {
     ".csv": "csv",
@@ -33,11 +33,20 @@ FORMATS = {
 SEPARATORS = {"csv": ",", "tsv": "\t"}
 
 
+def type_problem(path: str | Path, suffixes: Iterable[str] = FORMATS) -> str | None:
+    """What is wrong with a file's type for reading or writing it (by its extension), or None. `suffixes`: the
+    extensions allowed (default: the table formats)."""
+    allowed = list(suffixes)
+    if Path(path).suffix.lower() in allowed:
+        return None
+    return f"{path}: unknown file type '{Path(path).suffix}'; use {', '.join(allowed[:-1])} or {allowed[-1]}"
+
+
 def file_format(path: str | Path) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise DataError(f"{path}: unknown file type '{suffix}'; use .csv, .tsv, .parquet or .ndjson/.jsonl")
-    return FORMATS[suffix]
+    """csv, tsv, parquet or ndjson, by the file's extension."""
+    if why := type_problem(path):
+        raise DataError(why)
+    return FORMATS[Path(path).suffix.lower()]
 
 
 def expand_paths(patterns: str | Path | list) -> list[str]:
@@ -156,9 +165,8 @@ def write_batches(frames: Iterable[pl.DataFrame], path: str | Path) -> int:
     Parquet is written as parts and joined by Polars' streaming sink."""
     path = Path(path)
     fmt = file_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
-    with atomic(path) as tmp:
+    with atomic_file(path) as tmp:
         if fmt == "parquet":
             parts = Path(tempfile.mkdtemp(prefix=".wdcli-parts-", dir=path.parent))
             try:
@@ -186,13 +194,3 @@ def text(frame: pl.DataFrame, fmt: str = "csv", header: bool = True) -> str:
     if fmt in SEPARATORS:
         return frame.write_csv(separator=SEPARATORS[fmt], include_header=header)
     return frame.write_ndjson()
-
-
-@contextmanager
-def atomic(path: Path):
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -19,10 +19,10 @@ import numpy as np
 import polars as pl
 
 from ..data import io
-from ..errors import DataError, WdcliError
+from ..data.atomic import atomic_file
+from ..errors import DataError, WdcliError, suggest
 from ..features import fit_pipeline
 from ..spec import Spec, load_spec
-from ..spec.yaml_lines import suggest
 from . import gain as G
 from .profile import Column, buckets_for, profile_column
 from .render import render
@@ -112,15 +112,10 @@ def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Sp
     output = Path(output)
     if output.exists() and not overwrite:
         raise WdcliError(f"{output}: already exists; pass --force to replace it, or -o another file")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.stem}.tmp{os.getpid()}{output.suffix}")
-    try:
+    with atomic_file(output) as tmp:
         tmp.write_text(draft.text, encoding="utf-8")
         spec = load_spec(tmp).model_copy(update={"name": output.stem})
         fit_pipeline(spec, draft.sample.head(20_000), "the sample")
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
     return spec
 
 

@@ -8,11 +8,10 @@ Needs the `export` extra (onnx, onnxscript; onnxruntime to run the graph): `pip 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
-from ..artifact import load_artifact, move_into_place
+from ..artifact import load_artifact
+from ..data.atomic import atomic_folder
 from ..errors import WdcliError
 
 FORMATS = ("onnx",)
@@ -34,11 +33,6 @@ def export_run(model: str | Path | None, output: str | Path | None = None, forma
 
     art = load_artifact(model)
     final = Path(output) if output is not None else Path("exports") / art.spec.name / art.path.name
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    export_onnx(art.model, art.fitted, tmp / "model.onnx")
     fitted = art.fitted
     pipeline = {
         "format": 2,
@@ -48,7 +42,8 @@ def export_run(model: str | Path | None, output: str | Path | None = None, forma
         "order": {"sparse": fitted.univalent, "multivalent": fitted.multivalent, "dense": fitted.dense},
         "features": fitted.feature_dicts(),
     }
-    (tmp / "pipeline.json").write_text(json.dumps(pipeline))
-    (tmp / "signature.json").write_text(json.dumps(signature(fitted), indent=1))
-    move_into_place(tmp, final)
+    with atomic_folder(final) as tmp:
+        export_onnx(art.model, fitted, tmp / "model.onnx")
+        (tmp / "pipeline.json").write_text(json.dumps(pipeline))
+        (tmp / "signature.json").write_text(json.dumps(signature(fitted), indent=1))
     return final

@@ -33,7 +33,7 @@ from .fitted import (
     Vocabulary,
     VocabularyCross,
 )
-from .inputs import check_columns, label_array
+from .inputs import check_columns, label_array, spec_inputs
 from .pipeline import FittedPipeline
 from .transform import cross_hashes
 
@@ -142,9 +142,7 @@ class Fitter:
         self.counts = {n: _Counts() for n in self.text}
         self.numeric = {n: c for n, c in cols.items() if isinstance(c, NumericSpec)}
         # every column read as numbers: the numeric columns and the sources of bucketized ones
-        self.sources = list(
-            dict.fromkeys([*self.numeric, *(c.source for c in cols.values() if isinstance(c, Bucketized))])
-        )
+        self.sources = [column for column, needs in spec_inputs(spec).items() if needs.reads == "numeric"]
         self.raw = {n: _Moments() for n in self.numeric}  # present values, clipped, in raw units (the fill)
         self.moments = {n: _Moments() for n in self.numeric}  # present values, clipped and transformed
         self.sample_keys = np.zeros(0, dtype=np.uint64)

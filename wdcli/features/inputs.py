@@ -1,41 +1,65 @@
-"""What a frame must hold for a spec: its declared columns (named in one error with "did you mean"), and the
-label and sample weight as arrays, with errors that name the column and the values found."""
+"""What a frame must hold for a spec: the raw columns the spec reads (`spec_inputs`, the one answer to that
+question), checked in one error with "did you mean", and the label and sample weight as arrays, with errors
+that name the column and the values found."""
 
 from __future__ import annotations
 
-import difflib
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
 
-from ..errors import DataError, MissingColumns
+from ..errors import DataError, MissingColumns, suggest
 from ..spec import Spec
 from ..spec.types import Bucketized, Multivalent
 from .clean import LISTS, numbers
 
 
-def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool) -> None:
-    """Raise one DataError naming every declared column the frame lacks or cannot use (`MissingColumns` when
-    some are absent). A missing column is blamed on the keys that need it, the declared column first."""
-    have = set(df.columns)
-    want: dict[str, list[str]] = {}
+class Input(NamedTuple):
+    """How a spec reads one raw column, and the spec keys that need it (the column's own declaration first)."""
+
+    reads: str  # numeric, categorical, multivalent, weights (a multivalent column's value weights), label, weight
+    needed_by: tuple[str, ...]
+
+
+def spec_inputs(spec: Spec, label: bool = False) -> dict[str, Input]:
+    """Every raw column the spec's features read, in the order the spec first names them: declared columns, the
+    sources of bucketized ones and the value weights of multivalent ones; with `label`, the label and the sample
+    weight too. Checks, fitting, scoring and serving all ask this."""
+    reads: dict[str, str] = {}
+    needed: dict[str, list[str]] = {}
     for name, col in spec.columns.items():
-        if not isinstance(col, Bucketized):
-            want.setdefault(name, []).insert(0, f"columns.{name}")
-        else:
-            want.setdefault(col.source, []).append(f"columns.{name}.source")
+        if isinstance(col, Bucketized):
+            reads.setdefault(col.source, "numeric")
+            needed.setdefault(col.source, []).append(f"columns.{name}.source")
+        else:  # the column's own declaration says how it is read, and is named first
+            reads[name] = col.kind
+            needed.setdefault(name, []).insert(0, f"columns.{name}")
         if isinstance(col, Multivalent) and col.weights:
-            want.setdefault(col.weights, []).append(f"columns.{name}.weights")
-    if need_label:
-        want.setdefault(spec.label.column, []).append("label.column")
-    if spec.label.weight and need_label:
-        want.setdefault(spec.label.weight, []).append("label.weight")
+            reads.setdefault(col.weights, "weights")
+            needed.setdefault(col.weights, []).append(f"columns.{name}.weights")
+    if label:
+        for column, how, key in (
+            (spec.label.column, "label", "label.column"),
+            (spec.label.weight, "weight", "label.weight"),
+        ):
+            if column:
+                reads.setdefault(column, how)
+                needed.setdefault(column, []).append(key)
+    return {column: Input(reads[column], tuple(keys)) for column, keys in needed.items()}
+
+
+def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool, what: str = "file") -> None:
+    """Raise one DataError naming every column the spec reads that the frame lacks or cannot use
+    (`MissingColumns` when some are absent). A missing column is blamed on the keys that need it, the declared
+    column first. `what`: what the frame came from, as the message names it ("The file has: ...")."""
+    have = set(df.columns)
     problems, schema, missing = [], df.schema, False
-    for column, paths in want.items():
+    for column, needs in spec_inputs(spec, label=need_label).items():
         if column not in have:
-            close = difflib.get_close_matches(column, list(have), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(f"missing column '{column}' (needed by {', '.join(paths)}){hint}")
+            problems.append(
+                f"missing column '{column}' (needed by {', '.join(needs.needed_by)}){suggest(column, df.columns)}"
+            )
             missing = True
     for name, col in spec.columns.items():
         if name in have and not isinstance(col, Multivalent) and isinstance(schema[name], LISTS):
@@ -50,7 +74,7 @@ def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool) ->
     if problems:
         cols = ", ".join(df.columns[:20]) + (" ..." if len(df.columns) > 20 else "")
         error = MissingColumns if missing else DataError
-        raise error(f"{where}: " + "; ".join(problems) + f". The file has: {cols}")
+        raise error(f"{where}: " + "; ".join(problems) + f". The {what} has: {cols}")
 
 
 YAML_TRUE, YAML_FALSE = ("yes", "on", "true", "y"), ("no", "off", "false", "n")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import io
+from ..data.atomic import atomic_file
 from ..data.split import load_splits, split_names
 from ..errors import DataError, WdcliError
 from ..metrics import evaluate, group_aucs
@@ -169,8 +170,7 @@ def build_report(
         f"written {time.strftime('%Y-%m-%d %H:%M:%S')} by wdcli report",
     ]
     text = H.page(f"wdcli report: {spec.name}", lines, secs)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with io.atomic(output) as tmp:  # (a failed write leaves no stray file)
+    with atomic_file(output) as tmp:  # (a failed write leaves no stray file)
         tmp.write_text(text, encoding="utf-8")
     return Report(output, source, [i for i, _, _ in secs], pngs)
 

@@ -11,15 +11,16 @@ from pathlib import Path
 import polars as pl
 
 from ..data import io
+from ..features.inputs import spec_inputs
 from ..metrics import add_sums
 from ..spec import Spec
 from .scorer import Scorer
 
 
 def typed(frame: pl.DataFrame, spec: Spec) -> pl.DataFrame:
-    """The spec's numeric columns read as text (from CSV) back as numbers, for outputs that keep types."""
-    numeric = {c for c, col in spec.columns.items() if col.kind == "numeric"}
-    numeric |= {col.source for col in spec.columns.values() if col.kind == "bucketized"}
+    """The columns the spec reads as numbers, read as text (from CSV), back as numbers: for outputs that keep
+    types."""
+    numeric = {column for column, needs in spec_inputs(spec).items() if needs.reads == "numeric"}
     cast = [c for c in frame.columns if c in numeric and frame.schema[c] == pl.String]
     return frame.with_columns(pl.col(c).str.strip_chars().cast(pl.Float64, strict=False) for c in cast)
 

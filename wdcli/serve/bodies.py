@@ -13,10 +13,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from ..errors import DataError
-from ..features import check_columns
+from ..features.inputs import check_columns, spec_inputs
 from ..spec import Spec
-from ..spec.types import Multivalent
-from ..spec.types import Numeric as NumericSpec
 
 try:  # orjson parses bodies about 3x faster; the standard library does the same job without it
     import orjson as _json
@@ -129,25 +127,22 @@ def _frame(doc: dict, max_rows: int) -> pl.DataFrame:
 def check_frame(frame: pl.DataFrame, spec: Spec) -> None:
     """Every column the model reads is present and of a type it can read (else 422 naming each)."""
     try:
-        check_columns(spec, frame, "request", need_label=False)
+        check_columns(spec, frame, "request", need_label=False, what="request")
     except DataError as e:
-        raise BadRequest(422, str(e).replace(". The file has: ", ". The request has: ")) from None
+        raise BadRequest(422, str(e)) from None
     problems = []
-    schema = frame.schema
-    for name, col in spec.columns.items():
-        source = getattr(col, "source", None) if col.kind == "bucketized" else name
-        dtype = schema.get(source)
+    for column, needs in spec_inputs(spec).items():
+        dtype = frame.schema.get(column)
         if dtype is None:
-            continue
-        numeric = isinstance(col, NumericSpec) or col.kind == "bucketized"
-        if numeric and not (dtype.is_numeric() or dtype in TEXT_TYPES):
-            problems.append(f"column '{source}' should hold numbers, not {dtype}")
-        elif isinstance(col, Multivalent) and isinstance(dtype, pl.Struct):
-            problems.append(f"column '{name}' should hold lists or text, not objects")
-        elif not numeric and not isinstance(col, Multivalent) and not (dtype.is_numeric() or dtype in TEXT_TYPES):
-            problems.append(f"column '{name}' should hold text or numbers, not {dtype}")
-        for w in [col.weights] if isinstance(col, Multivalent) and col.weights else []:
-            if isinstance(schema.get(w), pl.Struct):
-                problems.append(f"column '{w}' should hold lists of numbers")
+            continue  # (absent: check_columns said so)
+        readable = dtype.is_numeric() or dtype in TEXT_TYPES
+        if needs.reads == "numeric" and not readable:
+            problems.append(f"column '{column}' should hold numbers, not {dtype}")
+        elif needs.reads == "categorical" and not readable:
+            problems.append(f"column '{column}' should hold text or numbers, not {dtype}")
+        elif needs.reads == "multivalent" and isinstance(dtype, pl.Struct):
+            problems.append(f"column '{column}' should hold lists or text, not objects")
+        elif needs.reads == "weights" and isinstance(dtype, pl.Struct):
+            problems.append(f"column '{column}' should hold lists of numbers")
     if problems:
-        raise BadRequest(422, "request: " + "; ".join(dict.fromkeys(problems)))
+        raise BadRequest(422, "request: " + "; ".join(problems))

@@ -22,6 +22,7 @@ import polars as pl
 from ..artifact import resolve_model_dir
 from ..errors import WdcliError
 from ..features.fitted import Numeric
+from ..features.inputs import spec_inputs
 from ..score import Scorer
 from ..score.verify import verify
 from .stats import Stats
@@ -55,11 +56,6 @@ def load(path: Path) -> Loaded:
         d = {"name": name, "kind": f.kind}
         d.update({"transform": f.transform} if isinstance(f, Numeric) else {"cardinality": f.cardinality})
         features.append(d)
-    columns = {}
-    for name, col in spec.columns.items():
-        columns[getattr(col, "source", name) if col.kind == "bucketized" else name] = (
-            "numeric" if col.kind in ("numeric", "bucketized") else col.kind
-        )
     metadata = {
         "name": spec.name,
         "run": path.name,
@@ -69,7 +65,7 @@ def load(path: Path) -> Loaded:
         "created": manifest.get("created"),
         "model": scorer.artifact.config.model,
         "label": spec.label.model_dump(),
-        "columns": columns,
+        "columns": {column: needs.reads for column, needs in spec_inputs(spec).items()},
         "features": features,
         "metrics": scorer.artifact.metrics.get("splits", {}),
     }

@@ -16,11 +16,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from ..errors import Problem, SpecError
+from ..errors import Problem, SpecError, suggest
 from .overrides import FROM_SET, apply_overrides, problem_at
 from .references import path_problems, reference_problems
 from .types import Spec, expand_columns, kind_of
-from .yaml_lines import Path_, compose, fmt, line_of, read_as_text, suggest
+from .yaml_lines import Path_, compose, line_of, path_text, read_as_text
 
 # ----------------------------------------------------------------------------------- pydantic problems
 
@@ -235,6 +235,6 @@ def _structure_problems(
             line = FROM_SET  # `--set columns.x.kind=...` named a kind that does not exist
         setters = [q for q, n in lines.items() if n == FROM_SET and len(q) > len(clean) and q[: len(clean)] == clean]
         if line != FROM_SET and setters:  # the file's mapping, as --set changed it
-            msg += f" (after --set {', '.join(fmt(q) for q in setters)})"
-        problems.append(problem_at(file, line, fmt(_as_written(clean, booleans)), msg))
+            msg += f" (after --set {', '.join(path_text(q) for q in setters)})"
+        problems.append(problem_at(file, line, path_text(_as_written(clean, booleans)), msg))
     return problems

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from ..errors import Problem, SpecError
 from .types import Spec
-from .yaml_lines import Path_, compose, fmt
+from .yaml_lines import Path_, compose, path_text
 
 FROM_SET = -1  # the "line" of a path that came from --set
 
@@ -42,7 +42,7 @@ class _Refused(Exception):
 
 def _child(node: Any, seg: str | int, path: Path_, next_seg: str | int | None, created: list[Path_]) -> Any:
     """The container one step down from `node` along `seg`, made (or expanded from a short form) when needed."""
-    where = fmt(path[:-1]) or "the spec"
+    where = path_text(path[:-1]) or "the spec"
     if isinstance(node, dict):
         if isinstance(seg, int) and seg not in node:
             seg = str(seg)  # a key that looks like a number (a column named 2019, say)
@@ -54,7 +54,7 @@ def _child(node: Any, seg: str | int, path: Path_, next_seg: str | int | None, c
         return node[seg]
     if isinstance(node, list):
         if not isinstance(seg, int):
-            raise _Refused(f"'{where}' is a list; pick an item by its index, e.g. {fmt(path[:-1])}[0]")
+            raise _Refused(f"'{where}' is a list; pick an item by its index, e.g. {path_text(path[:-1])}[0]")
         if seg > len(node) or (seg == len(node) and next_seg is None):
             raise _Refused(_no_item(node, path))
         if seg == len(node):  # one past the end: a new item
@@ -86,8 +86,8 @@ def _seed(path: Path_) -> dict:
 
 def _no_item(node: list, path: Path_) -> str:
     n = len(node)
-    have = f"it has {n} item{'s' if n != 1 else ''}" + (f" ({fmt(path[:-1])}[0] to [{n - 1}])" if n else "")
-    return f"'{fmt(path[:-1])}' has no item [{path[-1]}]: {have}; [{n}] adds one"
+    have = f"it has {n} item{'s' if n != 1 else ''}" + (f" ({path_text(path[:-1])}[0] to [{n - 1}])" if n else "")
+    return f"'{path_text(path[:-1])}' has no item [{path[-1]}]: {have}; [{n}] adds one"
 
 
 def apply_overrides(
@@ -124,11 +124,11 @@ def apply_overrides(
                 raise _Refused(
                     _no_item(node, path)
                     if isinstance(last, int)
-                    else f"'{fmt(path[:-1])}' is a list; pick an item by its index, e.g. {fmt(path[:-1])}[0]"
+                    else f"'{path_text(path[:-1])}' is a list; pick an item by its index, e.g. {path_text(path[:-1])}[0]"
                 )
             else:
                 raise _Refused(
-                    f"'{fmt(path[:-1])}' is the value {node!r}, not a mapping; set '{fmt(path[:-1])}' itself"
+                    f"'{path_text(path[:-1])}' is the value {node!r}, not a mapping; set '{path_text(path[:-1])}' itself"
                 )
         except _Refused as e:
             problems.append(Problem("--set", None, key, f"cannot set: {e}"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import Problem
+from ..errors import Problem, suggest
 from .overrides import problem_at
 from .types import (
     Spec,
@@ -24,7 +24,7 @@ from .types import (
     table_encoding,
     wide_choices,
 )
-from .yaml_lines import Path_, fmt, line_of, suggest
+from .yaml_lines import Path_, line_of, path_text
 
 Found = Iterator[tuple[Path_, str]]  # (where in the spec, what is wrong there)
 
@@ -61,7 +61,7 @@ class _Declared:
 def reference_problems(data: dict, file: str, lines: dict[Path_, int], base: Path) -> list[Problem]:
     """Cross-section checks on the raw data, its columns expanded (`types.expand_columns`), so that they run
     even when other parts have structural errors."""
-    return [problem_at(file, line_of(lines, path), fmt(path), msg) for path, msg in _references(data)]
+    return [problem_at(file, line_of(lines, path), path_text(path), msg) for path, msg in _references(data)]
 
 
 def _references(data: dict) -> Found:
@@ -182,5 +182,5 @@ def path_problems(data: dict, file: str, lines: dict[Path_, int], base: Path) ->
             if isinstance(pattern, str) and not glob.glob(str(base / pattern)):  # (not text: the type check says so)
                 path = ("data", key, i) if isinstance(value, list) else ("data", key)
                 msg = f"no file matches '{pattern}' (paths are relative to the spec file, in {base})"
-                problems.append(problem_at(file, line_of(lines, path), fmt(path), msg))
+                problems.append(problem_at(file, line_of(lines, path), path_text(path), msg))
     return problems

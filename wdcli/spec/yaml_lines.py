@@ -3,7 +3,6 @@ problem can name the line it is on."""
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import yaml
@@ -46,7 +45,7 @@ def compose(
                         Problem(
                             file,
                             key_node.start_mark.line + 1,
-                            fmt(path + (key,)),
+                            path_text(path + (key,)),
                             f"declared twice (first at line {seen[key]}); keep one",
                         )
                     )
@@ -78,7 +77,8 @@ def compose(
     return data, lines, dupes
 
 
-def fmt(path: Path_) -> str:
+def path_text(path: Path_) -> str:
+    """A YAML path as messages write it: ("crosses", 0, "columns") is crosses[0].columns."""
     out = ""
     for seg in path:
         index = isinstance(seg, int) and not isinstance(seg, bool)
@@ -104,9 +104,3 @@ def read_as_text(value: Any, raw: str | None) -> str:
             )
         return f'YAML read unquoted {raw} as the boolean {str(value).lower()}; quote it to keep it text: "{raw}"'
     return f'YAML read unquoted {raw or value} as a number; quote it to keep it text: "{raw or value}"'
-
-
-def suggest(word: str, choices) -> str:
-    """' (did you mean 'x'?)' for the closest of the choices, or ''."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -11,8 +11,8 @@ Resuming replays nothing: the pipeline is refitted (it is a pure function of the
 the state is loaded, and the loop continues from the saved position. On CPU the final weights are bit for
 bit those of a run that was never interrupted (tests/test_checkpoint.py kills a run with SIGKILL to check).
 
-The file is written to a temporary name, flushed to disk and renamed over the previous checkpoint, so a kill at
-any moment leaves the previous checkpoint or the new one. Loading reads tensors and JSON only: nothing in a
+The file is written to a temporary name, flushed to disk and renamed over the previous checkpoint
+(`atomic_file`), so a kill at any moment leaves the previous checkpoint or the new one. Loading reads tensors and JSON only: nothing in a
 checkpoint can run code. A run that completes saves its artifact, then deletes the checkpoint.
 """
 
@@ -21,14 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from ..data.atomic import atomic_file
 from ..errors import WdcliError
 from ..spec import Spec
 
@@ -125,16 +124,12 @@ def save(
         "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "processes": world,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file(
-        {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
-        str(tmp),
-        metadata={"wdcli_checkpoint": json.dumps(meta, default=float)},
-    )
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
+            str(tmp),
+            metadata={"wdcli_checkpoint": json.dumps(meta, default=float)},
+        )
 
 
 def load(path: Path, fp: str, trainer, stopper, world: int = 1) -> Saved:
@@ -181,27 +176,3 @@ def load(path: Path, fp: str, trainer, stopper, world: int = 1) -> Saved:
         epoch=meta["epoch"], total=meta["total"], seen=meta["seen"], history=meta["history"], elapsed=meta["elapsed"]
     )
     return Saved(progress, source, rng)
-
-
-class StopRequests:
-    """While training: the first Ctrl-C (or SIGTERM) asks the loop to stop after the current step, write a
-    checkpoint and exit; a second Ctrl-C stops at once. Only in the main thread (where signals arrive)."""
-
-    def __init__(self):
-        self.signal: int | None = None
-        self._old: dict[int, object] = {}
-
-    def __enter__(self) -> StopRequests:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.signal is not None:
-            raise KeyboardInterrupt
-        self.signal = signum
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)

@@ -25,6 +25,7 @@ from ..model.widedeep import WideDeep
 from ..spec import Spec
 from . import checkpoint as ckpt
 from .runtime import Runtime
+from .signals import StopRequests
 from .sources import prepare
 from .trainer import EarlyStopping, Trainer
 
@@ -90,7 +91,7 @@ def train(
     run = _Run(spec, trainer, stopper, data, runtime, checkpoint, fp, reporter)
     if resume and checkpoint is not None and checkpoint.exists():
         run.resume()
-    with ckpt.StopRequests() as stop:
+    with StopRequests() as stop:
         run.stop = stop
         for epoch in range(run.progress.epoch, cfg.epochs + 1):
             run.epoch(epoch)

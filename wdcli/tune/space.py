@@ -15,7 +15,7 @@ from ..errors import Problem, SpecError
 from ..spec import Spec, load_spec
 from ..spec.overrides import parse_key
 from ..spec.types import Range
-from ..spec.yaml_lines import fmt, line_of
+from ..spec.yaml_lines import line_of, path_text
 
 RULES = "uniform, log_uniform, int, log_int, choice"
 # keys a trial may not change: what the rows are, where runs go, how the trial is run
@@ -148,9 +148,9 @@ def check_space(
         src = (
             ("--space", None, key)
             if key in flags
-            else (file, line_of(lines, ("tune", "space", key)), fmt(("tune", "space", key)))
+            else (file, line_of(lines, ("tune", "space", key)), path_text(("tune", "space", key)))
         )
-        text = fmt(parse_key(key))
+        text = path_text(parse_key(key))
         if any(text == f or text.startswith((f + ".", f + "[")) for f in FIXED):
             problems.append(
                 Problem(

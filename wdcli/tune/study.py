@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from ..data.atomic import atomic_file
 from ..data.split import load_splits
 from ..errors import DataError, Interrupted, WdcliError
 from ..spec import Spec, load_spec
@@ -288,8 +289,9 @@ def _write_best(
         f"# Train it, and see its test metrics, with: wdcli train {folder / 'best.yaml'}\n"
     )
     out = folder / "best.yaml"
-    tmp = folder / f".best.yaml.{os.getpid()}"
-    tmp.write_text(head + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120), encoding="utf-8")
-    load_spec(tmp)  # what we write, `wdcli train` must take
-    os.replace(tmp, out)
+    with atomic_file(out) as tmp:
+        tmp.write_text(
+            head + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120), encoding="utf-8"
+        )
+        load_spec(tmp)  # what we write, `wdcli train` must take
     return out

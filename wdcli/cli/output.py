@@ -1,0 +1,61 @@
+"""What commands print: two consoles (`out`, results on stdout; `err`, notes, progress and errors on stderr),
+one line of JSON (`emit_json`), tables of metrics, and how a number reads in a table (`cell`).
+
+Output to a pipe or a file is never folded or cut: the app calls `fit_to_streams` before each command, which
+gives a console that is not a terminal a width of PIPED_WIDTH (a terminal keeps its own).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+PIPED_WIDTH = 10_000
+METRIC_KEYS = ["rows", "auc", "logloss", "accuracy", "mean_score", "base_rate"]
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fit_to_streams() -> None:
+    """Give each console that writes to a pipe or a file (not a terminal) a width that folds and cuts nothing."""
+    for console in (out, err):
+        if not console.is_terminal:
+            console.width = PIPED_WIDTH
+
+
+def emit_json(value, stream=None) -> None:
+    """One line of JSON on stdout (or `stream`); NaN and infinities as null: JSON has no such numbers."""
+
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    (stream or sys.stdout).write(json.dumps(clean(value), default=str) + "\n")
+
+
+def cell(v) -> str:
+    """A value as a table shows it: floats to 4 places, whole numbers with thousands separators."""
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.4f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def metrics_table(title: str, rows: dict[str, dict], keys: list[str]) -> Table:
+    """One row per split (or file), one column per metric."""
+    t = Table(title=title)
+    t.add_column("split")
+    for k in keys:
+        t.add_column(k, justify="right")
+    for name, m in rows.items():
+        t.add_row(name, *[cell(m.get(k, "")) for k in keys])
+    return t
