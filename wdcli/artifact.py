@@ -16,6 +16,7 @@ no folder that loads as a model. Loading checks the format version and every che
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -237,6 +238,8 @@ def load_artifact(model: str | Path | None = None) -> Artifact:
         spec = Spec.model_validate(yaml.safe_load((path / "spec.yaml").read_text()))
         fitted = load_pipeline(path, spec)
         config = ModelConfig.from_dict(json.loads((path / "model.json").read_text()))
+        if config.dense and not config.dense_names:  # (model.json before the numeric inputs were named)
+            config = dataclasses.replace(config, dense_names=[fitted.dense[i] for i in config.dense])
         metrics = json.loads((path / "metrics.json").read_text())
         state = load_file(str(path / "weights.safetensors"))
     except (ValueError, KeyError, TypeError, SafetensorError, yaml.YAMLError) as e:

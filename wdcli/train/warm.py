@@ -126,34 +126,6 @@ def _pairs(old: Feature, new: Feature, new_ids, old_ids, note: str = "") -> IdMa
 # ----------------------------------------------------------------------------------------- the model
 
 
-def _wide_offsets(cfg: ModelConfig) -> dict[str, int]:
-    out, at = {}, 0
-    for f in cfg.wide:
-        out[f.name], at = at, at + f.cardinality
-    return out
-
-
-def _table_rows(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
-    """Logical table -> (dim, row offset in the physical table of that dim), as WideDeep lays them out."""
-    rows: dict[int, int] = {}
-    out = {}
-    for t in cfg.tables:
-        out[t.name] = (t.dim, rows.get(t.dim, 0))
-        rows[t.dim] = rows.get(t.dim, 0) + t.cardinality
-    return out
-
-
-def _input_columns(cfg: ModelConfig, fitted: FittedPipeline) -> list[tuple[str, int]]:
-    """The MLP's input columns in forward's order: (feature, position within its embedding or 0)."""
-    dims = {t.name: t.dim for t in cfg.tables}
-    dim = {f.name: dims[cfg.table_of(f.name)] for f in cfg.deep}
-    cols = []
-    for d in sorted(set(dims.values())):
-        cols += [(f.name, k) for f in cfg.deep if f.column >= 0 and dim[f.name] == d for k in range(d)]
-    cols += [(f.name, k) for f in cfg.deep if f.column < 0 for k in range(dim[f.name])]
-    return cols + [(fitted.dense[i], 0) for i in cfg.dense]
-
-
 class _Copier:
     """Copies rows (or all) of a previous parameter and its optimizer state into a new one."""
 
@@ -224,23 +196,18 @@ def warm_start(
     }
     copy.whole("bias", "bias")
 
-    old_wide = _wide_offsets(old_cfg)
-    for name, at in _wide_offsets(cfg).items():
-        if name in old_wide:
-            m = maps[name]
-            copy.rows("wide.weight", "wide.weight", m.new_ids + at, m.old_ids + old_wide[name])
-
-    old_tables, tables = _table_rows(old_cfg), _table_rows(cfg)
-    old_table_of = {f: t.name for t in old_cfg.tables for f in t.features}
+    old_layout, layout = previous.config.layout, model.layout
+    for slot in layout.wide:
+        old = old_layout.wide_slot(slot.name)
+        if old is not None:
+            m = maps[slot.name]
+            copy.rows("wide.weight", "wide.weight", m.new_ids + slot.offset, m.old_ids + old.offset)
     for t in cfg.tables:
         member = max(t.features, key=lambda f: fitted.cardinality(f))
-        if member not in old_table_of:
-            continue
-        (dim, at), (old_dim, old_at) = tables[t.name], old_tables[old_table_of[member]]
-        if dim == old_dim:
+        place, old = layout.tables[t.name], old_layout.place_of(member)
+        if old is not None and place.dim == old.dim:
             m = maps[member]
-            param = f"embed.{dim}.weight"
-            copy.rows(param, param, m.new_ids + at, m.old_ids + old_at)
+            copy.rows(place.parameter, old.parameter, m.new_ids + place.offset, m.old_ids + old.offset)
     mlp = _copy_mlp(copy, previous, model, fitted) if cfg.deep and old_cfg.deep else "fresh (no deep part before)"
 
     features = {
@@ -286,8 +253,8 @@ def _copy_first(copy: _Copier, old: str, new: str, previous: Previous, model: Wi
     w, old_w = copy.new[f"{new}.weight"], copy.old[f"{old}.weight"]
     if w.shape[0] != old_w.shape[0]:
         return 0
-    where = {c: j for j, c in enumerate(_input_columns(previous.config, previous.fitted))}
-    pairs = [(j, where[c]) for j, c in enumerate(_input_columns(model.cfg, fitted)) if c in where]
+    where = {c: j for j, c in enumerate(previous.config.layout.columns())}
+    pairs = [(j, where[c]) for j, c in enumerate(model.layout.columns()) if c in where]
     if not pairs:
         return 0
     cols, old_cols = (torch.tensor(x) for x in zip(*pairs))
