@@ -19,9 +19,10 @@ import polars as pl
 
 from wdcli.data.io import read_table
 from wdcli.data.split import Rule
+from wdcli.model.optim import optimizer_state
 from wdcli.spec import load_spec
 from wdcli.train import train
-from wdcli.train.warm import Previous, optimizer_state, warm_start
+from wdcli.train.warm import Previous, warm_start
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 

@@ -15,12 +15,12 @@ from typer.testing import CliRunner
 from wdcli.cli import app
 from wdcli.features import fit_pipeline
 from wdcli.features.fitted import Buckets, Hashed, Text, Vocabulary
-from wdcli.model.optim import init_state, make_optimizers
+from wdcli.model.optim import init_state, make_optimizers, optimizer_state
 from wdcli.model.plan import build_config
 from wdcli.model.widedeep import WideDeep
 from wdcli.spec import load_spec
 from wdcli.train import train
-from wdcli.train.warm import Previous, id_map, optimizer_state, warm_start
+from wdcli.train.warm import Previous, id_map, warm_start
 
 from .conftest import SPECS
 

@@ -260,7 +260,7 @@ def load_artifact(model: str | Path | None = None) -> Artifact:
     return Artifact(path, spec, fitted, config, net, metrics)
 
 
-def load_optimizer_state(art: Artifact) -> dict:
+def read_optimizer_state(art: Artifact) -> dict:
     """The optimizers' state a run kept (checked with the rest by `load_artifact`); {} for a run without it."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file

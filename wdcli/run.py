@@ -8,17 +8,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifact import load_artifact, load_optimizer_state, save_artifact
+from .artifact import load_artifact, read_optimizer_state, save_artifact
 from .data.files import Files
 from .data.split import load_splits, split_names
 from .errors import ArtifactError
 from .features import FittedPipeline, fit_pipeline, transform
+from .model.optim import optimizer_state
 from .model.plan import ModelConfig, build_config
 from .spec import Spec
 from .track import Tracking
 from .train import TrainResult, train
 from .train.checkpoint import checkpoint_path
-from .train.warm import Previous, optimizer_state, warm_start
+from .train.warm import Previous, warm_start
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def load_previous(model: str | Path, spec: Spec) -> Previous:
             + (f" = {new.positive!r}" if new.positive else "")
             + "; a warm start needs the same label (train without --warm-start)"
         )
-    return Previous(str(art.path), art.fitted, art.config, art.model, load_optimizer_state(art))
+    return Previous(str(art.path), art.fitted, art.config, art.model, read_optimizer_state(art))
 
 
 def default_settings(spec: Spec) -> list[str]:

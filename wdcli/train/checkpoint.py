@@ -32,7 +32,7 @@ import torch
 from ..errors import WdcliError
 from ..spec import Spec
 
-FORMAT = 2  # 2: the batch source's state under source.*, random states under rng.*
+FORMAT = 3  # 2: the batch source's state under source.*, random states under rng.*; 3: optimizer state by parameter
 # train settings that may change between a run and its resumption (more epochs, other threads, output, device,
 # trackers)
 MAY_CHANGE = ("epochs", "threads", "output", "checkpoint", "device", "log")
@@ -169,7 +169,7 @@ def load(path: Path, fp: str, trainer, stopper, world: int = 1) -> Saved:
             f"{path}: written for {meta['optimizers']} optimizers, the spec makes {len(trainer.optimizers)}"
         )
     flat = {**tensors, **meta["scalars"]}
-    trainer.load_state({k: v for k, v in flat.items() if k.startswith(("model.", "opt"))})
+    trainer.load_state({k: v for k, v in flat.items() if k.startswith(("model.", "optimizer."))})
     stopper.best, stopper.since_best = meta["best"], meta["since_best"]
     device = trainer.runtime.device
     stopper.best_state = (

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..data.batch import Batch
 from ..metrics import evaluate
-from ..model.optim import make_optimizers, step_all
+from ..model.optim import load_optimizer_state, make_optimizers, optimizer_state, step_all
 from ..model.plan import ModelConfig
 from ..model.widedeep import WideDeep, probabilities
 from ..spec.types import Train
@@ -109,29 +109,18 @@ class Trainer:
         weight, group = (cat[k] if n and len(cat[k]) == n else None for k in ("weight", "group"))
         return evaluate(cat["label"], cat["score"], weight, group)
 
-    def state(self) -> dict[str, torch.Tensor | object]:
-        """The model's and every optimizer's state, flat (`model.<key>`, `opt<j>.<param>.<key>`)."""
-        out: dict[str, torch.Tensor | object] = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        for j, opt in enumerate(self.optimizers):
-            for idx, state in opt.state_dict()["state"].items():
-                for key, value in state.items():
-                    out[f"opt{j}.{idx}.{key}"] = value
+    def state(self) -> dict[str, torch.Tensor]:
+        """The model's weights (`model.<key>`) and every optimizer's state (`optimizer.<parameter>.<key>`, the
+        encoding of `wdcli.model.optim.optimizer_state`)."""
+        out = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        out.update({f"optimizer.{k}": v for k, v in optimizer_state(self.model, self.optimizers).items()})
         return out
 
-    def load_state(self, flat: dict[str, torch.Tensor | object]) -> None:
-        device = self.runtime.device
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
         self.bias_pending = False
-        self.model.load_state_dict({k[6:]: v for k, v in flat.items() if k.startswith("model.")})
-        for j, opt in enumerate(self.optimizers):
-            sd = opt.state_dict()
-            state: dict[int, dict] = {}
-            prefix = f"opt{j}."
-            for k, v in flat.items():
-                if k.startswith(prefix):
-                    idx, key = k[len(prefix) :].split(".", 1)
-                    state.setdefault(int(idx), {})[key] = v.to(device) if isinstance(v, torch.Tensor) else v
-            sd["state"] = state
-            opt.load_state_dict(sd)
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        saved = {k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")}
+        load_optimizer_state(self.model, self.optimizers, saved)
 
 
 def _group_ids(group: np.ndarray) -> np.ndarray:

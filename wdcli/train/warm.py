@@ -40,7 +40,7 @@ class Previous:
     fitted: FittedPipeline
     config: ModelConfig
     model: WideDeep
-    optimizer: dict[str, torch.Tensor] = field(default_factory=dict)  # '<parameter>.<key>' (optimizer_state)
+    optimizer: dict[str, torch.Tensor] = field(default_factory=dict)  # '<parameter>.<key>' (model.optim's encoding)
 
 
 @dataclass(frozen=True)
@@ -53,19 +53,6 @@ class IdMap:
     new: int
     dropped: int
     note: str = ""
-
-
-def optimizer_state(model: torch.nn.Module, optimizers: list[torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
-    """Every optimizer's state by parameter name ('wide.weight.z', 'embed.8.weight.exp_avg'), as tensors."""
-    names = {id(p): n for n, p in model.named_parameters()}
-    out = {}
-    for opt in optimizers:
-        for p, state in opt.state.items():
-            for key, value in state.items():
-                out[f"{names[id(p)]}.{key}"] = (
-                    value.detach() if isinstance(value, torch.Tensor) else torch.tensor(value)
-                )
-    return out
 
 
 # ------------------------------------------------------------------------------------------------ ids
