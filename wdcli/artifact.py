@@ -30,6 +30,7 @@ import yaml
 from . import __version__
 from .errors import ArtifactError
 from .features import FittedPipeline, load_pipeline
+from .metrics import RunMetrics
 from .model.plan import ModelConfig
 from .spec import Spec
 
@@ -45,7 +46,7 @@ class Artifact:
     fitted: FittedPipeline
     config: ModelConfig
     model: object  # WideDeep
-    metrics: dict
+    metrics: RunMetrics
 
 
 def _sha256(path: Path) -> str:
@@ -68,7 +69,7 @@ def write_run_files(
     fitted: FittedPipeline,
     config: ModelConfig,
     model,
-    metrics: dict,
+    metrics: RunMetrics,
     optimizer: dict | None = None,
 ) -> None:
     """Write every file of an artifact into `folder`, manifest last."""
@@ -80,7 +81,7 @@ def write_run_files(
     (folder / "model.json").write_text(json.dumps(config.to_dict(), indent=1))
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / "weights.safetensors"))
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    (folder / "metrics.json").write_text(json.dumps(metrics.to_json(), indent=1, default=float))
     names = ["spec.yaml", *files, "model.json", "weights.safetensors", "metrics.json"]
     if optimizer:
         save_file({k: v.detach().cpu().contiguous() for k, v in optimizer.items()}, str(folder / OPTIMIZER))
@@ -137,7 +138,7 @@ def save_artifact(
     fitted: FittedPipeline,
     config: ModelConfig,
     model,
-    metrics: dict,
+    metrics: RunMetrics,
     output: str | Path | None = None,
     optimizer: dict | None = None,
 ) -> Path:
@@ -240,7 +241,7 @@ def load_artifact(model: str | Path | None = None) -> Artifact:
         config = ModelConfig.from_dict(json.loads((path / "model.json").read_text()))
         if config.dense and not config.dense_names:  # (model.json before the numeric inputs were named)
             config = dataclasses.replace(config, dense_names=[fitted.dense[i] for i in config.dense])
-        metrics = json.loads((path / "metrics.json").read_text())
+        metrics = RunMetrics.from_json(json.loads((path / "metrics.json").read_text()))
         state = load_file(str(path / "weights.safetensors"))
     except (ValueError, KeyError, TypeError, SafetensorError, yaml.YAMLError) as e:
         raise ArtifactError(f"{path}: cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None

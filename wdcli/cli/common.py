@@ -184,7 +184,7 @@ def _guarded(fn, args, kwargs):
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return result
     except Interrupted as e:
-        if int(os.environ.get("RANK", 0)) > 0:  # another process of a torchrun job: the first one speaks
+        if not e.speak:  # another process of a torchrun job: the first one speaks
             raise typer.Exit(e.exit_code) from None
         err.print(str(e), markup=False, highlight=False)
         if e.checkpoint is not None:  # the same command line, resuming

@@ -71,7 +71,7 @@ def load(path: Path) -> Loaded:
         "label": spec.label.model_dump(),
         "columns": columns,
         "features": features,
-        "metrics": scorer.artifact.metrics.get("splits", {}),
+        "metrics": scorer.artifact.metrics.splits,
     }
     return Loaded(scorer, path, _stamp(path), metadata)
 

@@ -21,6 +21,7 @@ from ..model.optim import load_optimizer_state, make_optimizers, optimizer_state
 from ..model.plan import ModelConfig
 from ..model.widedeep import WideDeep, probabilities
 from ..spec.types import Train
+from .checkpoint import StoppingState, TrainerState
 from .exchange import Exchange
 from .runtime import Runtime
 
@@ -109,18 +110,15 @@ class Trainer:
         weight, group = (cat[k] if n and len(cat[k]) == n else None for k in ("weight", "group"))
         return evaluate(cat["label"], cat["score"], weight, group)
 
-    def state(self) -> dict[str, torch.Tensor]:
-        """The model's weights (`model.<key>`) and every optimizer's state (`optimizer.<parameter>.<key>`, the
-        encoding of `wdcli.model.optim.optimizer_state`)."""
-        out = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        out.update({f"optimizer.{k}": v for k, v in optimizer_state(self.model, self.optimizers).items()})
-        return out
+    def state(self) -> TrainerState:
+        """The model's weights and every optimizer's state (by parameter name), for a checkpoint."""
+        opt = optimizer_state(self.model, self.optimizers)
+        return TrainerState(self.model.state_dict(), opt, tuple(type(o).__name__ for o in self.optimizers))
 
-    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
+    def load_state(self, state: TrainerState) -> None:
         self.bias_pending = False
-        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        saved = {k[10:]: v for k, v in tensors.items() if k.startswith("optimizer.")}
-        load_optimizer_state(self.model, self.optimizers, saved)
+        self.model.load_state_dict(state.weights)
+        load_optimizer_state(self.model, self.optimizers, state.optimizer)
 
 
 def _group_ids(group: np.ndarray) -> np.ndarray:
@@ -172,6 +170,13 @@ class EarlyStopping:
     @property
     def stop(self) -> bool:
         return self.since_best > self.patience
+
+    def state(self) -> StoppingState:
+        return StoppingState(self.best, self.since_best, self.best_state)
+
+    def restore(self, state: StoppingState, device: torch.device) -> None:
+        self.best, self.since_best = state.best, state.since_best
+        self.best_state = {k: v.to(device) for k, v in state.weights.items()} if state.weights is not None else None
 
     def _better(self, value: float) -> bool:
         if self.best is None or np.isnan(self.best):

@@ -11,7 +11,7 @@ MLP's layers are paired in order and copied where their shapes match; the first 
 copied by the feature they read, so adding or removing a deep feature keeps the rest.
 
     previous = Previous(path, fitted, config, model, optimizer_state)   # read by wdcli.run from an artifact
-    report = warm_start(previous, trainer, fitted)                      # before the first step
+    report = warm_start(previous, model, optimizers, fitted)           # before the first step: a WarmReport
 
 The report says per feature how many ids were carried, are new and were dropped. Optimizer hyperparameters
 come from the new spec; the state copied is the previous run's last epoch's.
@@ -27,6 +27,8 @@ import torch
 
 from ..features import FittedPipeline
 from ..features.fitted import Buckets, Feature, Hashed, HashedCross, Identity, Numeric, Vocabulary, VocabularyCross
+from ..metrics import Carried, WarmReport
+from ..model.layout import Layout
 from ..model.optim import init_state
 from ..model.plan import ModelConfig
 from ..model.widedeep import WideDeep
@@ -169,47 +171,43 @@ class _Copier:
 
 def warm_start(
     previous: Previous, model: WideDeep, optimizers: list[torch.optim.Optimizer], fitted: FittedPipeline
-) -> dict:
+) -> WarmReport:
     """Initialise a new model and its optimizers (before the first step) from a previous run; returns what was
-    carried: per feature `carried`, `new`, `dropped` (ids) and a note, the MLP's layers, the bias."""
+    carried: per feature the ids carried, new and dropped (and a note), the MLP's layers, the optimizer state."""
     for opt in optimizers:
         init_state(opt)
     copy = _Copier(previous, model, optimizers)
-    old_cfg, cfg = previous.config, model.cfg
     maps = {
         name: id_map(previous.fitted.features.get(name), f)
         for name, f in fitted.features.items()
         if not isinstance(f, Numeric)
     }
     copy.whole("bias", "bias")
+    _copy_tables(copy, previous.config.layout, model, fitted, maps)
+    deep = model.cfg.deep and previous.config.deep
+    mlp = _copy_mlp(copy, previous, model, fitted) if deep else "fresh (no deep part before)"
+    features = {name: Carried(m.carried, m.new, m.dropped, m.note) for name, m in maps.items()}
+    for name, f in previous.fitted.features.items():
+        if name not in fitted.features and not isinstance(f, Numeric):
+            features[name] = Carried(0, 0, f.cardinality - 1, "no longer a feature")
+    optimizer = "carried" if previous.optimizer else "fresh (the previous run kept none)"
+    return WarmReport(previous.path, features, mlp, optimizer)
 
-    old_layout, layout = previous.config.layout, model.layout
+
+def _copy_tables(copy: _Copier, old_layout: Layout, model: WideDeep, fitted: FittedPipeline, maps: dict) -> None:
+    """The wide weights and embedding rows of every id matched, each at its place in the two layouts."""
+    layout = model.layout
     for slot in layout.wide:
         old = old_layout.wide_slot(slot.name)
         if old is not None:
             m = maps[slot.name]
             copy.rows("wide.weight", "wide.weight", m.new_ids + slot.offset, m.old_ids + old.offset)
-    for t in cfg.tables:
+    for t in model.cfg.tables:
         member = max(t.features, key=lambda f: fitted.cardinality(f))
         place, old = layout.tables[t.name], old_layout.place_of(member)
         if old is not None and place.dim == old.dim:
             m = maps[member]
             copy.rows(place.parameter, old.parameter, m.new_ids + place.offset, m.old_ids + old.offset)
-    mlp = _copy_mlp(copy, previous, model, fitted) if cfg.deep and old_cfg.deep else "fresh (no deep part before)"
-
-    features = {
-        name: {"carried": m.carried, "new": m.new, "dropped": m.dropped, **({"note": m.note} if m.note else {})}
-        for name, m in maps.items()
-    }
-    for name, f in previous.fitted.features.items():
-        if name not in fitted.features and not isinstance(f, Numeric):
-            features[name] = {"carried": 0, "new": 0, "dropped": f.cardinality - 1, "note": "no longer a feature"}
-    return {
-        "from": previous.path,
-        "features": features,
-        "mlp": mlp,
-        "optimizer_state": "carried" if previous.optimizer else "fresh (the previous run kept none)",
-    }
 
 
 def _copy_mlp(copy: _Copier, previous: Previous, model: WideDeep, fitted: FittedPipeline) -> str:
