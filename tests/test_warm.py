@@ -195,3 +195,31 @@ def test_first_layer_copied_by_feature_when_a_deep_feature_is_added():
     assert torch.equal(w[:, d : 2 * d], fresh[:, d : 2 * d])  # native-country: new, fresh
     assert torch.equal(w[:, 2 * d :], old_w[:, d:])  # occupation and the numeric columns
     assert torch.equal(model.mlp[2].weight, first.model.mlp[2].weight)
+
+
+def test_a_run_saved_before_the_numeric_inputs_were_named_loads_and_warm_starts_alike(workdir):
+    """model.json written before `dense_names` (and metrics.json before the records): the names come from the
+    pipeline on load, so a warm start pairs the MLP's numeric columns as before."""
+    import hashlib
+
+    from wdcli.artifact import load_artifact
+    from wdcli.run import load_previous
+
+    tiny = load_spec(SPECS / "tiny.yaml", ["train.epochs=1"])
+    r = runner.invoke(app, ["train", str(SPECS / "tiny.yaml"), "-q", "--set", "train.epochs=1", "--output", "new"])
+    assert r.exit_code == 0, r.output
+    new = load_artifact(workdir / "new")
+    folder = workdir / "new"
+    model = json.loads((folder / "model.json").read_text())
+    assert model.pop("dense_names") == [new.fitted.dense[i] for i in model["dense"]] != []
+    (folder / "model.json").write_text(json.dumps(model, indent=1))
+    (folder / "metrics.json").write_text(
+        (SPECS.parent / "tests/data/metrics_as_written_before_records.json").read_text()
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name in ("model.json", "metrics.json"):
+        manifest["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    old = load_artifact(folder)
+    assert old.config.layout == new.config.layout and old.metrics.epochs == 2
+    assert load_previous(folder, tiny).config.layout.columns() == new.config.layout.columns()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -56,6 +56,7 @@ class Position:
         )
 
 
+@runtime_checkable
 class BatchSource(Protocol):
     """A part's rows as batches: for training (`batches`, an epoch at a time, resumable) and for evaluation
     (`ordered`)."""
