@@ -223,3 +223,15 @@ def test_a_run_saved_before_the_numeric_inputs_were_named_loads_and_warm_starts_
     old = load_artifact(folder)
     assert old.config.layout == new.config.layout and old.metrics.epochs == 2
     assert load_previous(folder, tiny).config.layout.columns() == new.config.layout.columns()
+
+
+def test_a_part_warm_start_does_not_know_is_carried_whole_where_its_shape_is_the_same():
+    """A block added to the model later (its parameters outside the wide part, the tables and the MLP) is
+    carried without a change to warm start, where its name and shape are the same."""
+    spec = load_spec(SPECS / "tiny.yaml", ["train.epochs=1"])
+    first = train(spec)
+    first.model.block = torch.nn.Parameter(torch.full((3,), 2.0))
+    model = WideDeep(first.config)
+    model.block = torch.nn.Parameter(torch.zeros(3))
+    warm_start(previous_of(first), model, make_optimizers(model, spec.train), first.fitted)
+    assert torch.equal(model.block, first.model.block)

@@ -50,6 +50,8 @@ class InMemory:
         return self._at if self._perm is not None else 0
 
     def position(self) -> Position:
+        if self._resume is not None:  # (restored, not yet continued)
+            return self._resume
         return Position(self.generator.get_state(), self.at, self._perm)
 
     def restore(self, position: Position) -> None:

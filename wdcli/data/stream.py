@@ -223,6 +223,8 @@ class Stream:
         return self._at if self._epoch_seed is not None else 0
 
     def position(self) -> Position:
+        if self._resume is not None:  # (restored, not yet continued)
+            return self._resume
         return Position(self.generator.get_state(), self.at, None, self._epoch_seed, self._window, self._taken)
 
     def restore(self, position: Position) -> None:

@@ -133,6 +133,7 @@ class Recipe:
             run.checkpoint = checkpoint if spec.train.checkpoint.enabled else None
         if warm is not None:
             run.warm_report = warm_start(warm, run.trainer.model, run.trainer.optimizers, fitted)
+        run.start = run.last_save = time.perf_counter()  # (a run's seconds are its training's)
         return run
 
     def elapsed(self) -> float:

@@ -8,7 +8,8 @@ ids by id, buckets by identical interval; id 0 (missing) always, out-of-vocabula
 unchanged. For every matched id the wide weight, the embedding row and their optimizer state (FTRL's z and n,
 AdaGrad's sums, Adam's moments, SGD's velocity) are copied; other ids keep their fresh initialisation. The
 MLP's layers are paired in order and copied where their shapes match; the first layer's input columns are
-copied by the feature they read, so adding or removing a deep feature keeps the rest.
+copied by the feature they read (the layouts' `columns()`), so adding or removing a deep feature keeps the rest.
+Any other parameter (of a block added to the model later) is copied whole where its name and shape match.
 
     previous = Previous(path, fitted, config, model, optimizer_state)   # read by wdcli.run from an artifact
     report = warm_start(previous, model, optimizers, fitted)           # before the first step: a WarmReport
@@ -186,6 +187,9 @@ def warm_start(
     _copy_tables(copy, previous.config.layout, model, fitted, maps)
     deep = model.cfg.deep and previous.config.deep
     mlp = _copy_mlp(copy, previous, model, fitted) if deep else "fresh (no deep part before)"
+    for name in copy.new:  # any other part (a block the above does not know): whole, where its shape is the same
+        if name != "bias" and not name.startswith(("wide.", "embed.", "mlp.", "out.")):
+            copy.whole(name, name)
     features = {name: Carried(m.carried, m.new, m.dropped, m.note) for name, m in maps.items()}
     for name, f in previous.fitted.features.items():
         if name not in fitted.features and not isinstance(f, Numeric):
