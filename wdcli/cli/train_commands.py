@@ -170,11 +170,9 @@ def _spawn(
     MASTER_ADDR, ... in their environment); returns the first failing process's exit code, else 0. A process
     that fails stops the others."""
     import os
-    import signal
     import socket
     import subprocess
     import sys
-    import time
 
     with socket.socket() as s:  # a free port on this machine for the processes to meet on
         s.bind(("127.0.0.1", 0))
@@ -205,6 +203,14 @@ def _spawn(
             "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
         }
         procs.append(subprocess.Popen(args, env=env))
+    return _wait_all(procs)
+
+
+def _wait_all(procs) -> int:
+    """Wait for every process; the first failing one's exit code stops the others (SIGTERM) and is returned."""
+    import signal
+    import time
+
     code = 0
     try:
         while any(p.poll() is None for p in procs):
