@@ -15,7 +15,6 @@ closes, on every way out.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -89,7 +88,8 @@ class Runtime:
             # exists, it keeps references to it that destroy_process_group cannot release, so the group's
             # threads and store outlive `close` and are torn down at the interpreter's exit, where gloo aborts
             # now and then ("terminate called without an active exception"). Imported first, it holds none.
-            importlib.import_module("torch._dynamo")
+            from torch import _dynamo  # noqa: F401
+
             dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
         return Runtime(dev, precision, processes.rank, processes.world)
 
