@@ -34,27 +34,13 @@ from .fitted import (
     VocabularyCross,
 )
 from .inputs import check_columns, label_array, spec_inputs
+from .numbers import Moments, log1p, median, quantile_boundaries, sort, with_edges
 from .pipeline import FittedPipeline
 from .transform import cross_hashes
 
 NAMED_ROWS = 50_000  # readable names of cross combinations are taken from the first rows
 SAMPLE_ROWS = 1_000_000  # quantiles are exact up to this many training rows
 MERGE_EVERY = 8  # batches of value counts merged at once
-
-
-def quantile_boundaries(values: np.ndarray, q: int, presorted: bool = False) -> list[float]:
-    """Interior boundaries of q quantile buckets of the values (duplicates merged): the values at ranks
-    ceil(i/q * n) for i = 1..q-1."""
-    if len(values) == 0:
-        return []
-    idx = np.unique(np.clip(np.ceil(np.arange(1, q) / q * len(values)).astype(np.int64) - 1, 0, len(values) - 1))
-    return [float(x) for x in np.unique((values if presorted else sort(values))[idx])]
-
-
-def sort(values: np.ndarray) -> np.ndarray:
-    """The values in ascending order (Polars' parallel sort: faster than numpy's sort or a partition at the
-    ranks of 20 quantiles)."""
-    return pl.Series(values).sort().to_numpy()
 
 
 def vocabulary(counts: pl.DataFrame, min_count: int, max_size: int | None) -> list[str]:
@@ -88,48 +74,6 @@ class _Counts:
         return self.total if self.total is not None else pl.DataFrame({self.key: [], "count": []})
 
 
-class _Moments:
-    """Count, mean, sum of squared deviations, min and max, merged batch by batch (Chan et al.'s parallel
-    update), in float64."""
-
-    def __init__(self, n: int = 0, mean: float = 0.0, m2: float = 0.0, lo: float = np.inf, hi: float = -np.inf):
-        self.n, self.mean, self.m2, self.min, self.max = n, mean, m2, lo, hi
-
-    def add(self, x: np.ndarray) -> None:
-        """Add the values x (no NaN)."""
-        if len(x):
-            with np.errstate(over="ignore"):  # values near 1e308: an infinite spread, as it is
-                mean = float(np.mean(x))
-                self.merge(_Moments(len(x), mean, float(np.sum((x - mean) ** 2)), float(x.min()), float(x.max())))
-
-    def merge(self, other: _Moments) -> None:
-        if other.n == 0:
-            return
-        total, delta = self.n + other.n, other.mean - self.mean
-        self.mean += delta * other.n / total
-        self.m2 += other.m2 + delta * delta * self.n * other.n / total
-        self.n, self.min, self.max = total, min(self.min, other.min), max(self.max, other.max)
-
-    def with_copies(self, copies: int, value: float) -> _Moments:
-        """These moments and `copies` more values equal to `value` (the missing ones, filled)."""
-        out = _Moments(self.n, self.mean, self.m2, self.min, self.max)
-        out.merge(_Moments(copies, value, 0.0, value, value) if copies else _Moments())
-        return out
-
-    @property
-    def std(self) -> float:
-        return float(np.sqrt(self.m2 / (self.n - 1))) if self.n > 1 else 0.0
-
-
-def _median(ordered: np.ndarray) -> float:
-    n = len(ordered)
-    return float((ordered[(n - 1) // 2] + ordered[n // 2]) / 2)
-
-
-def _log1p(x: np.ndarray) -> np.ndarray:
-    return np.sign(x) * np.log1p(np.abs(x))
-
-
 class Fitter:
     """Fit a pipeline from batches of training rows: `update(frame)` for each, then `finish()`."""
 
@@ -143,8 +87,8 @@ class Fitter:
         self.numeric = {n: c for n, c in cols.items() if isinstance(c, NumericSpec)}
         # every column read as numbers: the numeric columns and the sources of bucketized ones
         self.sources = [column for column, needs in spec_inputs(spec).items() if needs.reads == "numeric"]
-        self.raw = {n: _Moments() for n in self.numeric}  # present values, clipped, in raw units (the fill)
-        self.moments = {n: _Moments() for n in self.numeric}  # present values, clipped and transformed
+        self.raw = {n: Moments() for n in self.numeric}  # present values, clipped, in raw units (the fill)
+        self.moments = {n: Moments() for n in self.numeric}  # present values, clipped and transformed
         self.sample_keys = np.zeros(0, dtype=np.uint64)
         self.sample = np.zeros((len(self.sources), 0))  # a row per source column: each column contiguous
         self.head: list[pl.DataFrame] = []  # the first NAMED_ROWS rows
@@ -186,7 +130,7 @@ class Fitter:
             if col.clip is not None:
                 v = np.clip(v, col.clip[0], col.clip[1])
             self.raw[name].add(v)
-            self.moments[name].add(_log1p(v) if col.transform == "log1p" else v)
+            self.moments[name].add(log1p(v) if col.transform == "log1p" else v)
         keys = hashing.hash_ints(np.arange(self.rows, self.rows + len(df), dtype=np.int64))
         room = SAMPLE_ROWS - len(self.sample_keys)
         if room > 0:  # not full: the first rows enter as they are
@@ -259,15 +203,16 @@ class Fitter:
         if isinstance(col.fill, float | int) and not isinstance(col.fill, bool):
             fill = float(col.fill)
         else:
-            fill = {"mean": raw.mean, "median": _median(ordered), "zero": 0.0}[cast(str, col.fill)]
-        g = _log1p if col.transform == "log1p" else (lambda v: v)
+            fill = {"mean": raw.mean, "median": median(ordered), "zero": 0.0}[cast(str, col.fill)]
+        g = log1p if col.transform == "log1p" else (lambda v: v)
         m = self.moments[name].with_copies(self.rows - raw.n, float(g(np.array([fill]))[0]))
-        bounds = []
-        if col.transform == "quantile":  # the missing values, filled, take their place among the sorted ones
+        bins = self._bins(name)
+        filled = np.zeros(0)
+        if col.transform == "quantile" or bins:  # the missing values, filled, take their place among the sorted ones
+            ordered = ordered if col.transform == "quantile" or col.fill == "median" else sort(present)
             at = int(np.searchsorted(ordered, fill))
             filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
-            bounds = quantile_boundaries(filled, col.quantiles, presorted=True)
-        return Numeric(
+        numeric = Numeric(
             name=name,
             missing=col.missing,
             transform=col.transform,
@@ -277,8 +222,19 @@ class Fitter:
             std=m.std,
             min=m.min,
             max=m.max,
-            boundaries=bounds,
+            boundaries=quantile_boundaries(filled, col.quantiles, presorted=True)
+            if col.transform == "quantile"
+            else [],
         )
+        return with_edges(numeric, filled, bins) if bins and len(filled) else numeric
+
+    def _bins(self, name: str) -> int:
+        """The piecewise-linear bins the deep part asks of a numeric column (0: none)."""
+        spec = self.spec
+        if not spec.uses_deep() or name not in spec.deep_dense():
+            return 0
+        e = spec.deep.numeric_embedding_of(name)
+        return e.bins if e.kind == "piecewise" else 0
 
 
 def text_source(name: str, col: Categorical | Multivalent) -> Text:

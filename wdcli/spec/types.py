@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from .blocks import Interaction, NumericEmbedding
 from .settings import PositiveInt, Strict, Train, Tune, Verify
 from .settings import Range as Range  # re-exported: wdcli.tune reads it from here
 
@@ -180,6 +181,17 @@ class Deep(Strict):
     activation: Literal["relu", "gelu", "tanh", "silu"] = "relu"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     batch_norm: bool = False
+    numeric_embedding: NumericEmbedding = Field(
+        default_factory=NumericEmbedding, description="How numeric columns enter the deep part (spec/blocks.py)."
+    )
+    numeric_embeddings: dict[str, NumericEmbedding] = Field(
+        default_factory=dict, description="Per-column overrides of numeric_embedding."
+    )
+    interaction: Interaction = Field(default_factory=Interaction, description="Explicit interactions of fields.")
+    embedding_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the embeddings' outputs.")
+
+    def numeric_embedding_of(self, column: str) -> NumericEmbedding:
+        return self.numeric_embeddings.get(column, self.numeric_embedding)
 
 
 # ---------------------------------------------------------------------------------------------- rules
