@@ -8,13 +8,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
+
 from .artifact import load_artifact, load_optimizer_state, save_artifact
 from .data.files import Files
+from .data.io import LIKELY, scan_one
 from .data.split import load_splits, split_names
-from .errors import ArtifactError
+from .errors import ArtifactError, DataError
 from .features import FittedPipeline, fit_pipeline, transform
 from .model.plan import ModelConfig, build_config
 from .spec import Spec
+from .spec.types import Multivalent
 from .track import Tracking
 from .train import TrainResult, train
 from .train.checkpoint import checkpoint_path
@@ -29,13 +33,21 @@ class Checked:
     rows: dict[str, int]  # split -> rows
     fitted: FittedPipeline
     config: ModelConfig
+    warnings: tuple[str, ...] = ()  # what may be a mistake, though it trains
+
+
+SAMPLED = 1_000  # first rows of the training files whose values `check` looks at beyond what fitting checks
+SEPARATED = 0.2  # share of sampled values that must hold another separator for it to be named as the likely one
 
 
 def check(spec: Spec) -> Checked:
-    """Fit the pipeline on the training rows and encode the first 1,000 rows of every other split: every data
-    problem `train` would meet in its first seconds, without training. The files are streamed: memory stays
-    that of the fitted state and one chunk, whatever their size."""
+    """Fit the pipeline on the training rows (which checks the label, weight and group columns too) and encode
+    the first 1,000 rows of every other split: every data problem `train` would meet in its first seconds,
+    without training; and what trains but is likely a mistake (a list separator found in no value). The files
+    are streamed: memory stays that of the fitted state and one chunk, whatever their size."""
     parts, names = Files.of(spec.data), split_names(spec.data)
+    head = scan_one(parts["train"].paths[0], spec.data.csv.separator).head(SAMPLED).collect()
+    warnings = _separator_problems(spec, head, parts["train"].paths[0])
     read = spec.train.data.read_batch_rows
     fitted = fit_pipeline(spec, lambda: parts["train"].frames(read), names["train"])
     rows = {"train": fitted.rows}
@@ -46,7 +58,36 @@ def check(spec: Spec) -> Checked:
                 if rows[split] < 1000 and len(frame):
                     transform(fitted, frame.head(1000 - rows[split]), names[split])
                 rows[split] += len(frame)
-    return Checked(spec, {k: n for k, n in rows.items() if k == "train" or n}, fitted, build_config(fitted))
+    rows = {k: n for k, n in rows.items() if k == "train" or n}
+    return Checked(spec, rows, fitted, build_config(fitted), tuple(warnings))
+
+
+def _separator_problems(spec: Spec, head: pl.DataFrame, where: str) -> list[str]:
+    """A multivalent column's separator that occurs in none of the sampled values: an error when another
+    separator is in many of them (`separator: ","` on 'Comedy|Drama'), else a warning (each row holds one
+    value: a categorical column?), returned."""
+    errors, warnings = [], []
+    for name, col in spec.columns.items():
+        if not isinstance(col, Multivalent) or col.separator is None or head.schema.get(name) != pl.String:
+            continue  # (not text to split: fitting says what is wrong with it)
+        text = head[name].cast(pl.String).str.strip_chars().drop_nulls()
+        values = text.filter((text != "") & ~text.is_in(col.missing))
+        if len(values) < 20 or values.str.contains(col.separator, literal=True).any():
+            continue
+        shares = {c: values.str.contains(c, literal=True).mean() or 0.0 for c in LIKELY if c != col.separator}
+        likely = max(shares, key=lambda c: shares[c])
+        what = (
+            f"columns.{name}.separator {col.separator!r} occurs in none of the first {len(values):,} values of "
+            f"'{name}' in {where}"
+        )
+        if shares[likely] >= SEPARATED:
+            example = values.filter(values.str.contains(likely, literal=True))[0]
+            errors.append(f"{what} (such as {example!r}); they look separated by {likely!r}: set separator: {likely!r}")
+        else:
+            warnings.append(f"{what}: each row holds one value; if that is so, declare it kind: categorical")
+    if errors:
+        raise DataError("; ".join(errors))
+    return warnings
 
 
 def run_training(

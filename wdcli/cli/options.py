@@ -98,6 +98,26 @@ def count_option(name: str, help: str):
     return typer.Option(name, metavar="N", min=1, max=COUNT_MAX, help=help)
 
 
+def _separator(value: str | None) -> str | None:
+    from ..spec.types import separator_of
+
+    try:
+        return None if value is None else separator_of(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def separator_option(default: str):
+    """--separator: how the CSV files a command reads separate their fields (`default` says what it takes)."""
+    return typer.Option(
+        "--separator",
+        metavar="CHAR",
+        callback=_separator,
+        help=f"The field separator of .csv input: ';', '|', tab, ...; default: {default}.",
+    )
+
+
+SeparatorOpt = Annotated[str | None, separator_option("the run's data.csv.separator (a comma unless set)")]
 SpecArg = Annotated[
     Path,
     typer.Argument(

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from .app import DebugOpt, command
-from .options import DeviceOpt, InputOpt, JsonOpt, ModelOpt, OutputOpt, QuietOpt, count_option
+from .options import DeviceOpt, InputOpt, JsonOpt, ModelOpt, OutputOpt, QuietOpt, SeparatorOpt, count_option
 from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, out
 
 
@@ -49,15 +49,19 @@ def eval(
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
     device: DeviceOpt = "auto",
+    separator: SeparatorOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """AUC, log loss, accuracy, calibration and row count (and gAUC with a group column) on a labelled file."""
     from ..score.files import evaluate_file
 
     scorer = load_scorer(model, quiet, device)
-    m = evaluate_file(model, input, scorer=scorer)
+    m = evaluate_file(model, input, scorer=scorer, separator=separator)
     if isinstance(m.get("auc"), float) and math.isnan(m["auc"]):
         err.print(f"warning: AUC is undefined on {input}: every row has the same label", markup=False, highlight=False)
+    group = scorer.spec.label.group
+    if group is not None and "gauc" not in m:
+        err.print(f"warning: no gAUC: {input} has no column '{group}' (label.group)", markup=False, highlight=False)
     if json_:
         emit_json(m)
         return
@@ -154,6 +158,7 @@ def predict(
     batch_rows: Annotated[int, count_option("--batch-rows", "Rows scored per streamed batch.")] = 200_000,
     quiet: QuietOpt = False,
     device: DeviceOpt = "auto",
+    separator: SeparatorOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Score every row; the output keeps the input's columns (or --columns) and adds `score`."""
@@ -166,7 +171,7 @@ def predict(
             f"--columns {columns!r}: a column name is empty; give names separated by commas, e.g. --columns id,age"
         )
     scorer = load_scorer(model, quiet, device)
-    rows = predict_file(model, input, output, keep, batch_rows, scorer=scorer)
+    rows = predict_file(model, input, output, keep, batch_rows, scorer=scorer, separator=separator)
     _wrote(rows, output, quiet)
 
 
@@ -185,6 +190,7 @@ def rank(
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
     device: DeviceOpt = "auto",
+    separator: SeparatorOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Score candidates, order each group best first, add `rank`; with labels, print ranking metrics.
@@ -194,7 +200,7 @@ def rank(
     from ..score.files import rank_file
 
     scorer = load_scorer(model, quiet, device)
-    ranked = rank_file(model, input, output, group_by, top_k, k, scorer=scorer)
+    ranked = rank_file(model, input, output, group_by, top_k, k, scorer=scorer, separator=separator)
     if not ranked.streamed and not quiet:
         err.print(
             f"note: {input} is not grouped by its group column, so it was ranked in memory; sort it by that "

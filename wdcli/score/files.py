@@ -33,11 +33,13 @@ def predict_file(
     batch_rows: int = 200_000,
     stdout=None,
     scorer: Scorer | None = None,
+    separator: str | None = None,
 ) -> int:
     """Score a file in streamed batches with bounded memory; write by extension, or CSV to stdout. Returns the
-    number of rows written."""
+    number of rows written. `separator`: the input's, if CSV (default: the run's data.csv.separator)."""
     scorer = scorer or Scorer.load(model)
-    batches = (scorer.predict(b, keep, str(input)) for b in io.iter_batches(input, batch_rows))
+    sep = csv_separator(scorer, separator)
+    batches = (scorer.predict(b, keep, str(input)) for b in io.iter_batches(input, batch_rows, sep))
     if output is None:
         stream, rows = stdout or sys.stdout, 0
         for i, frame in enumerate(batches):
@@ -49,12 +51,21 @@ def predict_file(
     return io.write_batches(batches, output)
 
 
+def csv_separator(scorer: Scorer, separator: str | None) -> str:
+    """The field separator of a CSV file to score: the one given, else the one the run's data had."""
+    return separator if separator is not None else scorer.spec.data.csv.separator
+
+
 def evaluate_file(
-    model: str | Path | None, input: str | Path, scorer: Scorer | None = None, batch_rows: int = 200_000
+    model: str | Path | None,
+    input: str | Path,
+    scorer: Scorer | None = None,
+    batch_rows: int = 200_000,
+    separator: str | None = None,
 ) -> dict:
     """The metrics of a model on a labelled file, read in batches (exact: 12 to 20 bytes a row are kept)."""
     scorer = scorer or Scorer.load(model)
-    return scorer.evaluate(io.iter_batches(input, batch_rows), str(input))
+    return scorer.evaluate(io.iter_batches(input, batch_rows, csv_separator(scorer, separator)), str(input))
 
 
 @dataclass(frozen=True)
@@ -66,11 +77,11 @@ class RankedFile:
     note: str | None = None  # why there are no metrics although the label column is there
 
 
-def grouped(input: str | Path, group: str) -> bool:
+def grouped(input: str | Path, group: str, separator: str | None = None) -> bool:
     """Whether each value of the group column stands in one run of consecutive rows (sorted, or at least grouped),
     which lets rank stream the file one group range at a time. Reads that column only."""
     try:
-        lf = pl.concat([io.scan_one(p) for p in io.expand_paths(input)])
+        lf = pl.concat([io.scan_one(p, separator) for p in io.expand_paths(input)])
         if group not in lf.collect_schema().names():
             return True  # the scorer names the missing column
         g = pl.col(group)
@@ -91,6 +102,7 @@ def rank_file(
     stdout=None,
     batch_rows: int = 200_000,
     scorer: Scorer | None = None,
+    separator: str | None = None,
 ) -> RankedFile:
     """Rank a file's candidates within their groups; write by extension, or CSV to stdout.
 
@@ -98,7 +110,7 @@ def rank_file(
     range at a time. Otherwise it is read whole and ranked in memory (`streamed` is then False)."""
     scorer = scorer or Scorer.load(model)
     group = group_by or scorer.spec.label.group
-    where = str(input)
+    where, sep = str(input), csv_separator(scorer, separator)
     totals = {"groups": 0, "sums": None, "k": None, "note": None, "seen": frozenset()}
 
     def ranked_frames(frames) -> Iterator[pl.DataFrame]:
@@ -113,8 +125,8 @@ def rank_file(
                 totals["note"] = r.note
             yield r.frame
 
-    streamed = group is None or grouped(input, group)
-    frames = _group_ranges(io.iter_batches(input, batch_rows), group) if streamed else [io.read_table(input)]
+    streamed = group is None or grouped(input, group, sep)
+    frames = _group_ranges(io.iter_batches(input, batch_rows, sep), group) if streamed else [io.read_table(input, sep)]
     if output is None:
         stream, rows = stdout or sys.stdout, 0
         for i, frame in enumerate(ranked_frames(frames)):
