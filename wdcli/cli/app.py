@@ -124,8 +124,34 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    """--version: wdcli's version and those of what it runs on (what a bug report needs), then exit."""
+    if value:
+        from importlib import metadata
+
+        from .. import __version__
+
+        found = []
+        for package in ("torch", "polars"):
+            try:
+                found.append(f"{package} {metadata.version(package)}")
+            except metadata.PackageNotFoundError:
+                pass
+        python = ".".join(str(n) for n in sys.version_info[:3])
+        typer.echo(f"wdcli {__version__} (python {python}, {', '.join(found)})")
+        raise typer.Exit()
+
+
+VersionOpt = Annotated[
+    bool,
+    typer.Option(
+        "--version", callback=_show_version, is_eager=True, expose_value=False, help="Print the version and exit."
+    ),
+]
+
+
 @app.callback()
-def main(debug: DebugOpt = False) -> None:
+def main(version: VersionOpt = False, debug: DebugOpt = False) -> None:
     pass
 
 

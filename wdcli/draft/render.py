@@ -43,7 +43,9 @@ def embedding_dim(cardinality: int) -> int:
     return 2 if cardinality <= 2 else 4 if cardinality <= 12 else 8 if cardinality <= 200 else 16
 
 
-def render(d, paths: list[str], label: str, group: str | None, patterns: list[str]) -> str:
+def render(
+    d, paths: list[str], label: str, group: str | None, patterns: list[str], separator: str | None = None
+) -> str:
     sampled = "all of them" if d.rows == d.total else f"a random sample of {d.rows:,}"
     split = {"validation": 0.1, "test": 0.2, "seed": 42, **({"key": group} if group else {})}
     out = [
@@ -52,15 +54,24 @@ def render(d, paths: list[str], label: str, group: str | None, patterns: list[st
         "# sample rows (G: log loss saved over the base rate, in nats per row). Check it, then `wdcli train` it.",
         "data:",
         f"  train: {flow(paths[0] if len(paths) == 1 else paths)}",
+    ]
+    if separator not in (None, ","):
+        out.append(line(f"  csv: {flow({'separator': separator})}", "how the CSV files separate their fields"))
+    out += [
         line(
             f"  split: {flow(split)}",
-            "seeded: the same rows every run" + (f"; a {group} never straddles two parts" if group else ""),
+            "seeded: the same rows every run"
+            + (f"; by {group}: every validation and test {group} is new (delete key to split rows)" if group else ""),
         ),
         "label:",
         f"  column: {flow(label)}",
     ]
-    if d.positive is not None:
-        out.append(line(f"  positive: {flow(d.positive)}", d.positive_note))
+    if d.label is not None:
+        shown = f"the positive class (1): {d.label.why}; {d.label.share:.0%} of sample rows"
+        if d.positive is not None:
+            out.append(line(f"  positive: {flow(d.positive)}", shown))
+        else:
+            out.append(f"  # {d.label.shown} (true) is the positive class: {d.label.share:.0%} of sample rows")
     if group is not None:
         out.append(line(f"  group: {flow(group)}", "rows of one request/user: gAUC, ranking; not a feature"))
     kept = [c for c in d.columns if c.kind != "skip"]
