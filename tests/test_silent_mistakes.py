@@ -33,7 +33,9 @@ def test_rank_and_eval_name_a_missing_group(apps_spec, workdir):
     assert invoke("train", apps_spec, "-q").exit_code == 0
     data = apps_spec.parent / "apps.csv"
     r = invoke("rank", "--input", data, "--group-by", "usr", "-q")
-    assert r.exit_code == 2 and "missing group column 'usr' (--group-by)" in r.stderr and "did you mean 'user'" in r.stderr
+    assert (
+        r.exit_code == 2 and "missing group column 'usr' (--group-by)" in r.stderr and "did you mean 'user'" in r.stderr
+    )
     pl.read_csv(data).drop("user").write_csv(workdir / "nouser.csv")
     r = invoke("eval", "--input", workdir / "nouser.csv", "-q")
     assert r.exit_code == 0 and "warning: no gAUC" in r.stderr and "no column 'user' (label.group)" in r.stderr

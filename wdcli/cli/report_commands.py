@@ -93,7 +93,7 @@ def _runs_callback(
     if not found:
         err.print(f"no runs under {runs}/" + (f" for spec '{spec}'" if spec else "") + "; `wdcli train SPEC` makes one")
         return
-    keys = [k for k in differing(found) if not k.startswith("data.")][:8]
+    keys = _tried(found, differing)
     t = Table(title=f"{len(found)} run{'s' if len(found) != 1 else ''} under {runs}/, by {sort}")
     for c in ("run", "time", "spec", "model", *keys, "split", "auc", "logloss", "gauc", "seconds", "epochs"):
         t.add_column(
@@ -119,6 +119,17 @@ def _runs_callback(
 
 
 runs_app.callback(invoke_without_command=True)(_runs_callback)
+SETTINGS_SHOWN = 6  # spec keys a row of `wdcli runs` shows at most
+
+
+def _tried(found: list, differing) -> list[str]:
+    """The settings tried between runs of the same spec (what differs between two specs' columns or labels is no
+    setting: a census run beside a movies run would list every column)."""
+    by_spec: dict[str, list] = {}
+    for r in found:
+        by_spec.setdefault(r.name, []).append(r)
+    keys = [k for runs in by_spec.values() if len(runs) > 1 for k in differing(runs) if not k.startswith("data.")]
+    return list(dict.fromkeys(keys))[:SETTINGS_SHOWN]
 
 
 @runs_app.command("diff", cls=Command)
