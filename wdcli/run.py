@@ -174,10 +174,14 @@ def default_settings(spec: Spec) -> list[str]:
 
 
 def compare_models(spec: Spec, reporter=None) -> list[dict]:
-    """Train `wide`, `deep` and `wide_deep` on the same split; one row of figures each."""
+    """Train `wide`, `deep` and `wide_deep` on the same split; one row of figures each. A reporter with `stage`
+    (a line of its own) hears each model start."""
+    stage = getattr(reporter, "stage", None) or (lambda message: None)
+    stage(f"reading {', '.join(dict.fromkeys(n.split(' (')[0] for n in split_names(spec.data).values()))}")
     frames = load_splits(spec.data)
     rows = []
-    for model in ("wide", "deep", "wide_deep"):
+    for i, model in enumerate(("wide", "deep", "wide_deep")):
+        stage(f"training {model} ({i + 1} of 3)")
         result = train(spec.model_copy(update={"model": model}), frames, reporter)
         row = {
             "model": model,

@@ -11,6 +11,7 @@ from rich.table import Table
 from .app import DebugOpt, command
 from .options import InputOpt, JsonOpt, checked, count_option, input_problem, output_problem
 from .output import cell, emit_json, err, out
+from .steps import Steps
 
 VERIFY_FAILED = 3  # the exit code of a model that may not be served (docs/errors.md)
 RunArg = Annotated[
@@ -240,6 +241,7 @@ def export(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace what --output FOLDER holds.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write the model as ONNX (inputs: the encoded tensors) and its fitted pipeline as JSON, for other runtimes."""
@@ -251,5 +253,6 @@ def export(
             f"{output} already holds files; pass --force to replace them (once the export is "
             "complete), or choose another --output"
         )
-    folder = export_run(model, output, format)
+    with Steps(err, quiet) as step:
+        folder = export_run(model, output, format, step)
     out.print(f"exported: {folder} (model.onnx, pipeline.json, signature.json)", markup=False, highlight=False)

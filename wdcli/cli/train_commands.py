@@ -227,14 +227,23 @@ def _log_overrides(spec: Path, overrides: list[str], log: list[str]) -> list[str
 
 
 @command
-def compare(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: DebugOpt = False) -> None:
-    """Train wide, deep and wide_deep on the same split: the paper's Table 1 for this data."""
+def compare(
+    spec: SpecArg,
+    set: SetOpt = None,
+    json_: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Train wide, deep and wide_deep on the same split: the paper's Table 1 for this data.
+
+    Progress shows as a live bar on a terminal, and as one line per epoch when piped."""
     from ..run import compare_models
     from ..spec import load_spec
 
     s = load_spec(spec, set or [])
     print_defaults(s.model_copy(update={"model": "wide_deep"}))
-    rows = compare_models(s, reporter=None)
+    with TrainingDisplay(err, quiet) as progress:
+        rows = compare_models(s, reporter=progress)
     if json_:
         emit_json(rows)
         return
