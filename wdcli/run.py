@@ -14,6 +14,7 @@ from .artifact import load_artifact, load_optimizer_state, save_artifact
 from .data.files import Files
 from .data.io import LIKELY, scan_one
 from .data.split import load_splits, split_names
+from .data.split_record import record_split
 from .errors import ArtifactError, DataError
 from .features import FittedPipeline, fit_pipeline, transform
 from .model.plan import ModelConfig, build_config
@@ -113,6 +114,7 @@ def run_training(
             warm_start(previous, trainer.model, trainer.optimizers, fitted)
         )
     first = int(os.environ.get("RANK", 0)) == 0
+    split = record_split(spec.data, spec.train.max_rows) if frames is None and first else None  # (the files as read)
     tracking = Tracking.open(
         spec if first else spec.model_copy(update={"train": spec.train.model_copy(update={"log": []})})
     )  # spec.train.log: MLflow, TensorBoard (nothing is imported otherwise)
@@ -132,7 +134,7 @@ def run_training(
             opt = (
                 optimizer_state(result.trainer.model, result.trainer.optimizers) if result.trainer is not None else None
             )
-            path = save_artifact(spec, result.fitted, result.config, result.model, metrics, output, opt)
+            path = save_artifact(spec, result.fitted, result.config, result.model, metrics, output, opt, split)
             if checkpoint is not None:
                 checkpoint.unlink(missing_ok=True)
     except BaseException as e:

@@ -127,18 +127,13 @@ app = typer.Typer(
 def _show_version(value: bool) -> None:
     """--version: wdcli's version and those of what it runs on (what a bug report needs), then exit."""
     if value:
-        from importlib import metadata
+        import polars
+        import torch
 
         from .. import __version__
 
-        found = []
-        for package in ("torch", "polars"):
-            try:
-                found.append(f"{package} {metadata.version(package)}")
-            except metadata.PackageNotFoundError:
-                pass
         python = ".".join(str(n) for n in sys.version_info[:3])
-        typer.echo(f"wdcli {__version__} (python {python}, {', '.join(found)})")
+        typer.echo(f"wdcli {__version__} (python {python}, torch {torch.__version__}, polars {polars.__version__})")
         raise typer.Exit()
 
 

@@ -13,7 +13,7 @@ import glob
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -164,6 +164,26 @@ InputOpt = Annotated[
         callback=checked(input_problem),
         readable=False,
         help="CSV, TSV, Parquet or NDJSON file (or a quoted glob).",
+        show_default=False,
+    ),
+]
+RowsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--input",
+        metavar="FILE",
+        callback=checked(input_problem),
+        readable=False,
+        help="CSV, TSV, Parquet or NDJSON file (or a quoted glob); or --split.",
+        show_default=False,
+    ),
+]
+SplitOpt = Annotated[
+    Literal["test", "validation", "train"] | None,
+    typer.Option(
+        "--split",
+        metavar="PART",
+        help="Score the run's own test, validation or train rows, split as it split them (instead of --input).",
         show_default=False,
     ),
 ]

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from .app import Command, DebugOpt, Group, app, command
-from .options import checked, count_option, input_problem, output_problem
+from .options import SeparatorOpt, SplitOpt, checked, count_option, input_problem, output_problem
 from .output import cell, err, out
 
 runs_app = typer.Typer(
@@ -56,18 +56,24 @@ def report(
             metavar="FILE",
             callback=checked(input_problem),
             readable=False,
-            help="Plot scores of this labelled file instead of the run's test split.",
+            help="Plot scores of this labelled file instead of the run's own rows.",
         ),
     ] = None,
+    split: SplitOpt = None,
     top: Annotated[int, count_option("--top", "Wide weights listed per kind.")] = 15,
     runs: RunsOpt = Path("runs"),
+    separator: SeparatorOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Write a run's report: one self-contained HTML page (metrics, ROC/PR, calibration, score histograms, learning
-    curves, heaviest wide weights, per-group metrics). Needs matplotlib: the `report` extra."""
+    curves, heaviest wide weights, per-group metrics) of its own test rows (--split for another part, --input for
+    a file). Needs matplotlib: the `report` extra."""
+    from ..errors import WdcliError
     from ..report import build_report
 
-    r = build_report(run, output, png, input, top, runs)
+    if input is not None and split is not None:
+        raise WdcliError("give --input FILE or --split PART (the rows to plot), not both")
+    r = build_report(run, output, png, input, top, runs, split, separator)
     out.print(f"wrote {r.path} ({', '.join(r.sections)}); plots of {r.source}", markup=False, highlight=False)
     for p in r.pngs:
         err.print(f"wrote {p}", markup=False, highlight=False)

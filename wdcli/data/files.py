@@ -47,17 +47,22 @@ class Files:
     @staticmethod
     def of(data) -> dict[str, Files]:
         """Every part of a spec's `data` section that has rows."""
-        rule, sep = Rule.of(data), data.csv.separator
-        train = expand_paths(data.train)
-        out = {"train": Files(train, "train", rule if rule.splits else None, separator=sep)}
+        given = {part: expand_paths(p) for part in PARTS if (p := getattr(data, part)) is not None}
+        return Files.parts(given, Rule.of(data), data.csv.separator)
+
+    @staticmethod
+    def parts(given: dict[str, list[str]], rule: Rule, separator: str | None = None) -> dict[str, Files]:
+        """Every part that has rows: `given` holds the files of the training rows and of each part that has
+        files of its own; the rule splits the training files' rows into the others."""
+        train = given["train"]
+        out = {"train": Files(train, "train", rule if rule.splits else None, separator=separator)}
         for part in ("validation", "test"):
-            given = getattr(data, part)
-            if given is not None:
-                out[part] = Files(expand_paths(given), part, None, separator=sep)
+            if part in given:
+                out[part] = Files(given[part], part, None, separator=separator)
             elif getattr(rule, part) > 0:
-                out[part] = Files(train, part, rule, separator=sep)
+                out[part] = Files(train, part, rule, separator=separator)
         for f in out.values():
-            f.counts = [count_rows(p, sep) for p in f.paths]
+            f.counts = [count_rows(p, separator) for p in f.paths]
         return out
 
     @property
