@@ -123,3 +123,31 @@ def test_init_shows_its_steps_when_piped(workdir):
     assert lines[0] == f"sampling {workdir / 'ml.csv'}" and any(line.startswith("ranking columns") for line in lines)
     r = invoke("init", workdir / "ml.csv", "--label", "liked", "-o", "q.yaml", "-q")
     assert "sampling" not in r.stderr
+
+
+def tastes(n: int = 6000, users: int = 200, seed: int = 0) -> pl.DataFrame:
+    """Each user likes some genres (a taste no other user shares); a zip code names each user."""
+    rng = np.random.default_rng(seed)
+    user = rng.integers(0, users, n)
+    genre = rng.choice(["Comedy", "Drama", "Horror", "Western"], n)
+    taste = rng.random((users, 4)) < 0.5
+    liked = taste[user, pl.Series(genre).rank("dense").to_numpy() - 1] ^ (rng.random(n) < 0.1)
+    return pl.DataFrame({"user_id": user, "zip": [f"z{u:04d}" for u in user], "genre": genre, "liked": liked})
+
+
+def test_with_a_group_columns_and_crosses_are_scored_on_new_groups(workdir):
+    """A cross of a user's zip and a genre memorizes each user's taste: it helps on rows of known users and not
+    at all on new ones, which are what the --group split holds out."""
+    tastes().write_csv(workdir / "t.csv")
+    plain = build.draft_spec(workdir / "t.csv", "liked", output=workdir / "a.yaml")
+    assert any({"user_id", "zip"} & set(x.columns) for x in plain.crosses)  # (zip: a second name of user_id)
+    grouped = build.draft_spec(workdir / "t.csv", "liked", group="user_id", output=workdir / "b.yaml")
+    assert not any("zip" in x.columns for x in grouped.crosses)
+    assert "fitted on half the user_id values" in grouped.text
+
+
+def test_the_default_spec_of_a_glob_is_named_before_its_wildcard(workdir):
+    ratings(1000).write_parquet(workdir / "ml-1.parquet")
+    ratings(1000, seed=1).write_parquet(workdir / "ml-2.parquet")
+    r = invoke("init", "ml-*.parquet", "--label", "liked")
+    assert r.exit_code == 0 and (workdir / "ml.yaml").exists() and "wrote ml.yaml" in r.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -67,7 +68,7 @@ def init(
     from ..draft import draft_spec, write_draft
     from ..errors import WdcliError
 
-    output = output or Path(Path(data).name.split(".")[0].replace("*", "data") + ".yaml")
+    output = output or default_output(data)
     if output.exists() and not force:
         raise WdcliError(f"{output}: already exists; pass --force to replace it, or -o another file")
     with Steps(err, quiet) as step:
@@ -85,6 +86,12 @@ def init(
     for line in draft.split_notes(output):
         err.print(line if line.startswith(" ") else f"note: {line}", markup=False, highlight=False)
     out.print(f"wrote {output}; next: wdcli validate {output} && wdcli train {output}", markup=False, highlight=False)
+
+
+def default_output(data: str) -> Path:
+    """<the data file's name>.yaml here; of a glob, its name up to the first wildcard (ml-*.parquet: ml.yaml)."""
+    stem = re.sub(r"[-_. ]*[*?\[].*$", "", Path(data).name.split(".")[0])
+    return Path((stem or "data") + ".yaml")
 
 
 def draft_table(draft, output: Path) -> Table:

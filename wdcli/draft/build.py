@@ -134,7 +134,7 @@ def draft_spec(
         Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns if c.kind == "numeric" and c.boundaries
     ]
     coded = _codes(d, len(sample))
-    stats = G.Scorer(y, seed)
+    stats = G.Scorer(y, seed, sample[group] if group is not None else None)  # (halves as the split: by group)
     step("ranking columns and crosses by held-out log-loss gain")
     d.scores = {name: stats.single(f) for name, f in coded.items()}
     _leave_out_leaks(d, coded)

@@ -134,10 +134,11 @@ def render(
         if c.kind == "skip":
             out.append(f"  # {c.name}: left out: {c.reason}")
 
+    halves = f"half the {group} values" if group else "half the sample"
     if d.crosses:
         out += [
             "crosses:  # the wide part's memory: pairs ranked by held-out log-loss gain of the cross over its two",
-            "          # columns alone (nats per row; a logistic model fitted on half the sample, scored on the other)",
+            f"          # columns alone (nats per row; a logistic model fitted on {halves}, scored on the other)",
         ]
         for x in d.crosses:
             out.append(
@@ -147,7 +148,9 @@ def render(
                 )
             )
     else:
-        out.append("crosses: []   # no pair of columns gained over its parts on held-out sample rows")
+        out.append(
+            f"crosses: []   # no pair of columns gained over its parts (fitted on {halves}, scored on the other)"
+        )
     out.append("# wide: every sparse column and cross (the default); deep: every sparse column embedded, numbers dense")
     out += _deep(d, kept) + _train(d)
     return "\n".join(out) + "\n"
