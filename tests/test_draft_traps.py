@@ -151,3 +151,22 @@ def test_the_default_spec_of_a_glob_is_named_before_its_wildcard(workdir):
     ratings(1000, seed=1).write_parquet(workdir / "ml-2.parquet")
     r = invoke("init", "ml-*.parquet", "--label", "liked")
     assert r.exit_code == 0 and (workdir / "ml.yaml").exists() and "wrote ml.yaml" in r.stdout
+
+
+def test_no_cross_of_a_column_and_one_it_determines(workdir):
+    """A movie's genres come with its id: their cross is the id again, which the held-out statistics (one row
+    per genre of a list) scored as a gain."""
+    rng = np.random.default_rng(2)
+    n, movies = 10_000, 300
+    genres = np.array(["Action", "Children's", "Comedy", "Crime", "Drama", "Horror", "Romance", "Sci-Fi"])
+    of_movie = [sorted(rng.choice(genres, rng.integers(1, 4), replace=False)) for _ in range(movies)]
+    taste, quality = rng.normal(size=(600, len(genres))), rng.normal(size=movies)
+    user, movie = rng.integers(0, 600, n), rng.integers(0, movies, n)
+    score = [taste[u][np.isin(genres, of_movie[m])].mean() + quality[m] for u, m in zip(user, movie)]
+    liked = np.asarray(score) + rng.normal(scale=0.8, size=n) > 0.5
+    frame = pl.DataFrame(
+        {"movie_id": movie, "genres": ["|".join(of_movie[m]) for m in movie], "liked": np.where(liked, "yes", "no")}
+    )
+    frame.write_csv(workdir / "ml.csv")
+    d = build.draft_spec(workdir / "ml.csv", "liked", output=workdir / "a.yaml")
+    assert not any({"movie_id", "genres"} <= set(x.columns) for x in d.crosses)

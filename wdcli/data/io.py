@@ -217,7 +217,10 @@ def write_batches(frames: Iterable[pl.DataFrame], path: str | Path) -> int:
 
 
 def text(frame: pl.DataFrame, fmt: str = "csv", header: bool = True) -> str:
-    """A frame as CSV, TSV or NDJSON text."""
+    """A frame as CSV, TSV or NDJSON text. CSV holds no lists: a list column's values are written joined by '|'
+    (which a spec reads back with separator: '|')."""
     if fmt in SEPARATORS:
-        return frame.write_csv(separator=SEPARATORS[fmt], include_header=header)
+        lists = [c for c, kind in frame.schema.items() if isinstance(kind, (pl.List, pl.Array))]
+        flat = frame.with_columns(pl.col(c).cast(pl.List(pl.String)).list.join("|") for c in lists)
+        return flat.write_csv(separator=SEPARATORS[fmt], include_header=header)
     return frame.write_ndjson()

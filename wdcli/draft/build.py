@@ -253,9 +253,10 @@ def _crosses(d: Draft, coded: dict, stats: G.Scorer) -> list[Cross]:
     # (a column that says little alone may say much in a cross, as the apps a user installed do: all are tried)
     ranked = sorted(sparse, key=lambda n: -d.scores[n][0])[:CANDIDATES]
     tried = []
+    values = {c.name: c.values for c in d.columns if c.values is not None}
     for i, first in enumerate(ranked):
         for second in ranked[i + 1 :]:
-            if coded[first].multi and coded[second].multi:
+            if coded[first].multi and coded[second].multi or _determined(values, first, second):
                 continue
             a, b = (second, first) if coded[second].multi else (first, second)  # a list column first
             g, combos = stats.cross_gain(coded[a], coded[b])
@@ -269,6 +270,15 @@ def _crosses(d: Draft, coded: dict, stats: G.Scorer) -> list[Cross]:
             for c in x.columns:
                 uses[c] = uses.get(c, 0) + 1
     return chosen
+
+
+def _determined(values: dict[str, pl.Series], a: str, b: str) -> bool:
+    """Whether either column's value gives the other's (a movie's id gives its genres): their cross would be the
+    first column again."""
+    if a not in values or b not in values:
+        return False  # (a bucketized column: not checked)
+    pairs = pl.DataFrame([values[a].alias("a"), values[b].alias("b")]).unique().height
+    return pairs in (values[a].n_unique(), values[b].n_unique())
 
 
 def _shared(d: Draft) -> dict[str, list[str]]:
