@@ -56,7 +56,7 @@ def test_rank_and_report_take_the_runs_own_rows(trained, workdir):
     assert len((workdir / "ranked.csv").read_text().splitlines()) == trained.metrics["splits"]["test"]["rows"] + 1
     assert "ndcg@10" in r.stdout
     pytest.importorskip("matplotlib")
-    r = invoke("report", "--split", "validation", "-o", workdir / "v.html")
+    r = invoke("report", "--model", "runs/apps", "--split", "validation", "-o", workdir / "v.html")  # (--model too)
     assert r.exit_code == 0, r.output
     assert "plots of the run's validation split" in r.stdout
     assert f"{trained.metrics['splits']['validation']['rows']:,} rows" in r.stdout

@@ -60,6 +60,10 @@ def report(
         ),
     ] = None,
     split: SplitOpt = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", metavar="DIR", help="The run, as the other commands name it (or give RUN)."),
+    ] = None,
     top: Annotated[int, count_option("--top", "Wide weights listed per kind.")] = 15,
     runs: RunsOpt = Path("runs"),
     separator: SeparatorOpt = None,
@@ -73,7 +77,9 @@ def report(
 
     if input is not None and split is not None:
         raise WdcliError("give --input FILE or --split PART (the rows to plot), not both")
-    r = build_report(run, output, png, input, top, runs, split, separator)
+    if run is not None and model is not None:
+        raise WdcliError(f"give the run once: RUN ({run}) or --model ({model})")
+    r = build_report(run if model is None else model, output, png, input, top, runs, split, separator)
     out.print(f"wrote {r.path} ({', '.join(r.sections)}); plots of {r.source}", markup=False, highlight=False)
     for p in r.pngs:
         err.print(f"wrote {p}", markup=False, highlight=False)

@@ -53,8 +53,8 @@ class Cross:
 
 # How else `--group` data can be split, offered when init splits by the group (one line per way)
 SPLIT_CHOICES = (
-    "to hold out rows of known users instead (each in every part), delete data.split.key from {spec}",
-    "to hold out each user's latest rows, split by time (init --time COLUMN, once wdcli has it)",
+    "to hold out rows of {group} values the model knows (each in every part), delete data.split.key from {spec}",
+    "to hold out each {group}'s latest rows, split by time (init --time COLUMN, once wdcli has it)",
 )
 
 
@@ -89,9 +89,10 @@ class Draft:
             return []
         g = self.group
         return [
-            f"data.split.key is {g} (--group): each {g}'s rows fall in one part, so every validation and test "
-            f"{g} is new to the model (a cold-start split), and {g} is not a feature",
-            *[f"  {choice.format(spec=spec)}" for choice in SPLIT_CHOICES],
+            f"data.split.key is {g} (--group): each {g}'s rows stay in one part, so the validation and test rows "
+            f"are of {g} values the model never saw: right for requests (each is new when served), a cold-start "
+            f"split for users; and {g} is not a feature",
+            *[f"  {choice.format(spec=spec, group=g)}" for choice in SPLIT_CHOICES],
         ]
 
 

@@ -65,7 +65,7 @@ def positive_of(text: pl.Series, label: str, given: str | None, where: str) -> t
     y = (text == value).to_numpy().astype(np.float64)
     share = float(y.mean())
     if {v.lower() for v in values} <= NUMERIC and value.lower() in ("1", "1.0", "true"):
-        return Positive(None, value, "a 0/1 (true/false) column: 1 is positive", share), y
+        return Positive(None, value, "a 0/1 (true/false) column", share), y
     return Positive(value, repr(value), why, share), y
 
 

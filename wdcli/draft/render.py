@@ -138,7 +138,7 @@ def render(
     if d.crosses:
         out += [
             "crosses:  # the wide part's memory: pairs ranked by held-out log-loss gain of the cross over its two",
-            f"          # columns alone (nats per row; a logistic model fitted on {halves}, scored on the other)",
+            f"          # columns alone (nats per row; a logistic model fitted on {halves}, scored on the rest)",
         ]
         for x in d.crosses:
             out.append(

@@ -23,7 +23,7 @@ from ..data.split import load_splits, split_names
 from ..errors import DataError, WdcliError
 from ..metrics import evaluate, group_aucs
 from ..score import Scorer
-from ..score.files import Rows
+from ..score.files import Rows, shown
 from ..score.inspect import heaviest_wide
 from . import html as H
 from .curves import curves, reliability
@@ -73,7 +73,7 @@ def scored_rows(scorer: Scorer, input: str | Path | None, split: str | None = No
         raise DataError("the run has no test or validation rows to plot; pass --input FILE with labelled rows")
     rows = Rows.of(scorer, None, part)
     frame = rows.whole()
-    return frame, rows.where, f"the run's {part} split: {', '.join(rows.paths)}, {len(frame):,} rows"
+    return frame, rows.where, f"the run's {part} split: {shown(rows.paths)}, {len(frame):,} rows"
 
 
 def _rows_by_spec(scorer: Scorer):

@@ -3,6 +3,7 @@ streams its input in batches, so files larger than memory score in bounded memor
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +55,12 @@ def predict_file(
     return io.write_batches(batches, output)
 
 
+def shown(paths: list[str]) -> str:
+    """Files as a message names them: relative to the working folder when they are under it."""
+    rel = [os.path.relpath(p) if not os.path.relpath(p).startswith("..") else p for p in paths]
+    return ", ".join(rel)
+
+
 def csv_separator(scorer: Scorer, separator: str | None) -> str:
     """The field separator of a CSV file to score: the one given, else the one the run's data had."""
     return separator if separator is not None else scorer.spec.data.csv.separator
@@ -81,7 +88,7 @@ class Rows:
                 "wdcli kept one, or on frames given in Python); score a labelled file with --input"
             )
         files = record.part(split)
-        return Rows(f"{', '.join(files.paths)} (the run's {split} rows)", files.paths, record.separator, files)
+        return Rows(f"{shown(files.paths)} (the run's {split} rows)", files.paths, record.separator, files)
 
     def batches(self, rows: int) -> Iterator[pl.DataFrame]:
         return self.files.frames(rows) if self.files is not None else io.iter_batches(self.paths, rows, self.separator)
