@@ -15,47 +15,52 @@ from .options import checked, count_option, input_problem, output_problem, separ
 from .output import err, out
 from .steps import Steps
 
+DataArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="DATA",
+        callback=checked(input_problem),
+        show_default=False,
+        help="Data file, or a quoted glob of files: CSV, TSV, Parquet, NDJSON.",
+    ),
+]
+PositiveOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--positive",
+        metavar="VALUE",
+        help="The label value that means 1; default: 1, true, yes or the like (click vs no-click), else the "
+        "rarer of two values.",
+    ),
+]
+GroupOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--group",
+        metavar="COLUMN",
+        help="The request/user column rows are ranked within (label.group); the split then keeps each of its "
+        "values in one part (data.split.key).",
+    ),
+]
+SpecOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        callback=checked(output_problem, suffixes=(".yaml", ".yml")),
+        help="Spec file to write; default: <data file's name>.yaml here.",
+    ),
+]
+
 
 @command
 def init(
-    data: Annotated[
-        str,
-        typer.Argument(
-            metavar="DATA",
-            callback=checked(input_problem),
-            show_default=False,
-            help="Data file, or a quoted glob of files: CSV, TSV, Parquet, NDJSON.",
-        ),
-    ],
+    data: DataArg,
     label: Annotated[str, typer.Option("--label", metavar="COLUMN", help="The label column.", show_default=False)],
-    positive: Annotated[
-        str | None,
-        typer.Option(
-            "--positive",
-            metavar="VALUE",
-            help="The label value that means 1; default: 1, true, yes or the like (click vs no-click), else the "
-            "rarer of two values.",
-        ),
-    ] = None,
-    group: Annotated[
-        str | None,
-        typer.Option(
-            "--group",
-            metavar="COLUMN",
-            help="The request/user column rows are ranked within (label.group); the split then keeps each of its "
-            "values in one part (data.split.key).",
-        ),
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            callback=checked(output_problem, suffixes=(".yaml", ".yml")),
-            help="Spec file to write; default: <data file's name>.yaml here.",
-        ),
-    ] = None,
+    positive: PositiveOpt = None,
+    group: GroupOpt = None,
+    output: SpecOutOpt = None,
     sample: Annotated[int, count_option("--sample", "Rows sampled (at random, in one streaming pass).")] = 100_000,
     force: Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")] = False,
     separator: Annotated[str | None, separator_option("a comma")] = None,

@@ -20,6 +20,11 @@ app.add_typer(runs_app, name="runs")
 RunsOpt = Annotated[Path, typer.Option("--runs", metavar="DIR", help="The folder of the runs.")]
 
 
+ReportModelOpt = Annotated[
+    str | None, typer.Option("--model", metavar="DIR", help="The run, as the other commands name it (or give RUN).")
+]
+
+
 @command
 def report(
     run: Annotated[
@@ -60,10 +65,7 @@ def report(
         ),
     ] = None,
     split: SplitOpt = None,
-    model: Annotated[
-        str | None,
-        typer.Option("--model", metavar="DIR", help="The run, as the other commands name it (or give RUN)."),
-    ] = None,
+    model: ReportModelOpt = None,
     top: Annotated[int, count_option("--top", "Wide weights listed per kind.")] = 15,
     runs: RunsOpt = Path("runs"),
     separator: SeparatorOpt = None,
