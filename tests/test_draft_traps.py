@@ -170,3 +170,14 @@ def test_no_cross_of_a_column_and_one_it_determines(workdir):
     frame.write_csv(workdir / "ml.csv")
     d = build.draft_spec(workdir / "ml.csv", "liked", output=workdir / "a.yaml")
     assert not any({"movie_id", "genres"} <= set(x.columns) for x in d.crosses)
+
+
+def test_codes_written_with_digits_are_values_not_quantities():
+    """A zip code read as an integer (a join that inferred types) is a code; 'paid', a number, is no id."""
+    from wdcli.draft.profile import profile_column
+
+    rng = np.random.default_rng(0)
+    zips = pl.Series("zip", rng.integers(1000, 1200, 500))
+    assert profile_column("zip", zips, 500).kind == "categorical"
+    assert profile_column("country_code", pl.Series(rng.integers(1, 50, 500).astype(str)), 500).kind == "categorical"
+    assert profile_column("paid", pl.Series(rng.integers(0, 10_000, 500)), 500).kind == "numeric"
