@@ -45,7 +45,7 @@ def test_the_run_records_its_split_in_the_manifest(trained, apps_spec):
 def test_eval_on_the_runs_own_rows_gives_the_metrics_it_saved(trained, part):
     r = invoke("eval", "--split", part, "--json", "-q")
     assert r.exit_code == 0, r.output
-    now, saved = json.loads(r.stdout), trained.metrics["splits"][part]
+    now, saved = json.loads(r.stdout), trained.metrics.splits[part]
     assert now["rows"] == saved["rows"] and now["auc"] == pytest.approx(saved["auc"], abs=1e-9)
     assert now["gauc"] == pytest.approx(saved["gauc"], abs=1e-9)
 
@@ -53,13 +53,13 @@ def test_eval_on_the_runs_own_rows_gives_the_metrics_it_saved(trained, part):
 def test_rank_and_report_take_the_runs_own_rows(trained, workdir):
     r = invoke("rank", "--split", "test", "--output", workdir / "ranked.csv", "-q")
     assert r.exit_code == 0, r.output
-    assert len((workdir / "ranked.csv").read_text().splitlines()) == trained.metrics["splits"]["test"]["rows"] + 1
+    assert len((workdir / "ranked.csv").read_text().splitlines()) == trained.metrics.splits["test"]["rows"] + 1
     assert "ndcg@10" in r.stdout
     pytest.importorskip("matplotlib")
     r = invoke("report", "--model", "runs/apps", "--split", "validation", "-o", workdir / "v.html")  # (--model too)
     assert r.exit_code == 0, r.output
     assert "plots of the run's validation split" in r.stdout
-    assert f"{trained.metrics['splits']['validation']['rows']:,} rows" in r.stdout
+    assert f"{trained.metrics.splits['validation']['rows']:,} rows" in r.stdout
 
 
 def test_changed_files_are_refused_and_the_rows_given_once(trained, apps_spec, workdir):

@@ -175,23 +175,16 @@ class TuneDisplay:
     def advance(self, rows: int, loss: float) -> None:
         self.bar.update(self.epoch, advance=rows, info=f"loss {loss:.4f}  {self.last}")
 
-    def end_epoch(self, record: dict) -> None:
-        self.last = "  ".join(
-            f"{k.split('_', 1)[1]} {v:.4f}"
-            for k, v in record.items()
-            if k.startswith("validation_") and isinstance(v, float)
-        )
+    def end_epoch(self, record) -> None:  # (a wdcli.metrics.EpochRecord)
+        figures = record.figures() if record.split == "validation" else {}
+        self.last = "  ".join(f"{k} {v:.4f}" for k, v in figures.items())
         if self.piped:
-            self._epoch_line(record)
-
-    def _epoch_line(self, record) -> None:
-        epoch = record["epoch"] if isinstance(record, dict) else record.epoch
-        seconds = time.perf_counter() - self.t0
-        err.print(
-            f"trial {self.number:>3}  epoch {epoch}/{self.epochs}  validation {self.last}  {seconds:.1f}s",
-            markup=False,
-            highlight=False,
-        )
+            seconds = time.perf_counter() - self.t0
+            err.print(
+                f"trial {self.number:>3}  epoch {record.epoch}/{self.epochs}  validation {self.last}  {seconds:.1f}s",
+                markup=False,
+                highlight=False,
+            )
 
     def end_trial(self, row: dict, best: dict | None) -> None:
         from rich.markup import escape
