@@ -42,7 +42,11 @@ CASES = {  # spec, rows to score, training overrides (small: the check is the gr
     "apps-cross": (
         "apps.yaml",
         lambda: pl.read_csv(SPECS / "data" / "apps_candidates.csv"),
-        ["train.max_rows=6000", "deep.interaction={kind: cross, layers: 2, rank: 8}", "deep.numeric_embedding=periodic"],
+        [
+            "train.max_rows=6000",
+            "deep.interaction={kind: cross, layers: 2, rank: 8}",
+            "deep.numeric_embedding=periodic",
+        ],
     ),
 }
 

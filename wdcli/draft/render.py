@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from ..spec.types import auto_min_count
 from .profile import MARKERS, buckets_for
 
 TYPE_NOTE = {"numeric": "numbers", "categorical": "values", "multivalent": "values in lists"}
@@ -35,8 +36,8 @@ def line(text: str, comment: str = "", width: int = 44) -> str:
 
 
 def min_count(total: int) -> int:
-    """The paper's vocabulary threshold, lower for small data (where every value is rare)."""
-    return 5 if total >= 10_000 else 2 if total >= 1_000 else 1
+    """The paper's vocabulary threshold, lower for small data (where every value is rare): `min_count: auto`'s."""
+    return auto_min_count(total)
 
 
 def embedding_dim(cardinality: int) -> int:

@@ -19,7 +19,7 @@ import polars as pl
 
 from ..errors import DataError
 from ..spec import Spec
-from ..spec.types import Bucketized, Categorical, Cross, Multivalent
+from ..spec.types import Bucketized, Categorical, Cross, Multivalent, auto_min_count
 from ..spec.types import Numeric as NumericSpec
 from . import clean, hashing
 from .fitted import (
@@ -168,7 +168,7 @@ class Fitter:
         features: dict[str, Feature] = {}
         for name, col in spec.columns.items():
             if isinstance(col, (Categorical, Multivalent)):
-                features[name] = _categorical(spec, name, col, counts)
+                features[name] = _categorical(spec, name, col, counts, self.rows)
             elif isinstance(col, NumericSpec):
                 features[name] = self._numeric(name, col)
             elif isinstance(col, Bucketized):
@@ -250,7 +250,9 @@ def text_source(name: str, col: Categorical | Multivalent) -> Text:
     return Text(column=name, missing=col.missing)
 
 
-def _categorical(spec: Spec, name: str, col: Categorical | Multivalent, counts: dict[str, pl.DataFrame]) -> Feature:
+def _categorical(
+    spec: Spec, name: str, col: Categorical | Multivalent, counts: dict[str, pl.DataFrame], rows: int
+) -> Feature:
     source = text_source(name, col)
     if col.encoding == "hash":
         return Hashed(name=name, source=source, buckets=col.hash_buckets)
@@ -259,9 +261,8 @@ def _categorical(spec: Spec, name: str, col: Categorical | Multivalent, counts: 
     table = spec.shared_table_of(name)  # columns sharing a table share one vocabulary
     group = [c for c in spec.deep.shared.get(table, [name]) if c in counts] if table else [name]
     merged = pl.concat([counts[c] for c in group]).group_by("value").agg(pl.col("count").sum())
-    return Vocabulary(
-        name=name, source=source, values=vocabulary(merged, col.min_count, col.max_size), oov=col.oov_buckets
-    )
+    min_count = auto_min_count(rows) if col.min_count == "auto" else col.min_count
+    return Vocabulary(name=name, source=source, values=vocabulary(merged, min_count, col.max_size), oov=col.oov_buckets)
 
 
 Rows = pl.DataFrame | Callable[[], Iterable[pl.DataFrame]]
