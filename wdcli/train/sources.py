@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 
 import polars as pl
 
 from ..data.batch import Batch
 from ..data.files import Files
 from ..data.memory import InMemory
-from ..data.split import split_names
+from ..data.split import PARTS, split_names
 from ..data.stream import Stream
 from ..errors import DataError
 from ..features import Encoded, FittedPipeline, fit_pipeline, transform
@@ -71,6 +72,8 @@ def prepare(
     expected = _expected_rows(train) if cfg.max_rows is None else min(_expected_rows(train), cfg.max_rows)
     passes = iter(["fitting the pipeline", "fitting the crosses (a second pass)"])
     fitted = fit_pipeline(spec, lambda: _counted(train.frames(read), progress(next(passes), expected)), names["train"])
+    if train.rule is not None and train.rule.time is not None:
+        fitted = replace(fitted, time_split=train.rule.time)  # recorded with the run: which rows it trained on
     if fitted.rows < 2:
         raise DataError(
             f"{names['train']}: {fitted.rows} row{'s' if fitted.rows != 1 else ''} to train on; "
@@ -131,10 +134,12 @@ def _counted(frames, advance: Callable[[int], None]):
 
 
 def _expected_rows(files: Files) -> int:
-    """A part's rows: all its files' rows, or its expected share of them."""
+    """A part's rows: all its files' rows, or its expected share of them (a split by time knows its rows)."""
     total, rule = sum(files.counts), files.rule
     if rule is None:
         return total
+    if rule.time is not None:
+        return rule.time.rows[PARTS.index(files.part)]
     share = {"train": 1 - rule.validation - rule.test, "validation": rule.validation, "test": rule.test}
     return int(round(total * share[files.part]))
 
