@@ -60,20 +60,20 @@ def _parsed(text: pl.Series, column: str, where: str, first_row: int) -> tuple[p
     numbers = text.cast(pl.Float64, strict=False).fill_nan(None)
     if numbers.null_count() == text.null_count():
         return numbers, "number"
-    dates = pl.Series([None] * len(text), dtype=pl.Float64)
-    if text.str.contains(ISO).all(ignore_nulls=True):
-        try:
-            dates = text.str.to_datetime(time_unit="us", strict=False).dt.epoch("us").cast(pl.Float64)
-        except pl.exceptions.ComputeError:  # no one format for them all
-            pass
-    bad = (text.is_not_null() & dates.is_null()).arg_true()
-    if len(bad):
-        i = int(bad[0])
-        raise DataError(
-            f"{where}: column '{column}' (data.split.time) holds {text[i]!r} (row {first_row + i + 1:,}), which "
-            f"is no time; {FORMATS}"
-        )
-    return dates, "datetime"
+    iso = pl.select(pl.when(text.str.contains(ISO)).then(text)).to_series()
+    try:
+        dates = iso.str.to_datetime(time_unit="us", strict=False).dt.epoch("us").cast(pl.Float64)
+    except pl.exceptions.ComputeError:  # no one format for them all
+        dates = pl.Series([None] * len(text), dtype=pl.Float64)
+    if dates.null_count() == text.null_count():
+        return dates, "datetime"
+    neither = text.is_not_null() & numbers.is_null() & dates.is_null()
+    i = int((neither if neither.any() else text.is_not_null() & dates.is_null()).arg_true()[0])
+    raise DataError(
+        f"{where}: column '{column}' (data.split.time) holds {text[i]!r} (row {first_row + i + 1:,})"
+        + (", which is no time" if neither.any() else " among dates")
+        + f"; {FORMATS}"
+    )
 
 
 def groups(frame: pl.DataFrame, per: str, where: str) -> pl.Series:
