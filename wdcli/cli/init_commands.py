@@ -37,6 +37,15 @@ def init(
         str | None,
         typer.Option("--group", metavar="COLUMN", help="The request/user column rows are ranked within (label.group)."),
     ] = None,
+    time: Annotated[
+        str | None,
+        typer.Option(
+            "--time",
+            metavar="COLUMN",
+            help="Split by this column's times: the latest rows are test (with --group, each group's latest "
+            "rows when its rows span several times); the column is no feature.",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -60,11 +69,13 @@ def init(
     output = output or Path(Path(data).name.split(".")[0].replace("*", "data") + ".yaml")
     if output.exists() and not force:
         raise WdcliError(f"{output}: already exists; pass --force to replace it, or -o another file")
-    draft = draft_spec(data, label, positive, group, output, sample)
+    draft = draft_spec(data, label, positive, group, output, sample, time=time)
     write_draft(draft, output, overwrite=force)
     out.print(draft_table(draft, output))
     if draft.positive_note:
         err.print(f"label.positive: {draft.positive!r} ({draft.positive_note})", markup=False, highlight=False)
+    for note in draft.time_notes():
+        err.print(f"note: {note}", markup=False, highlight=False)
     out.print(f"wrote {output}; next: wdcli validate {output} && wdcli train {output}", markup=False, highlight=False)
 
 

@@ -20,12 +20,14 @@ import polars as pl
 
 from ..data import io
 from ..data.atomic import atomic_file
+from ..data.time_split import times
 from ..errors import DataError, WdcliError, suggest
 from ..features import fit_pipeline
 from ..spec import Spec, load_spec
 from . import gain as G
 from .profile import Column, buckets_for, profile_column
 from .render import render
+from .times import offer_notes, spans_times, time_columns
 
 LEAK_AUC = 0.99
 MIN_GAIN = 0.0005  # nats per row a suggested cross must save on held-out rows
@@ -64,6 +66,18 @@ class Draft:
     positive_note: str = ""
     shared: dict[str, list[str]] = field(default_factory=dict)
     sample: pl.DataFrame | None = field(default=None, repr=False)
+    time: str | None = None  # --time: the split's time column (data.split.time)
+    per: bool = False  # the split by time is per group (data.split.per: the --group column)
+    time_offers: list[tuple[str, str]] = field(default_factory=list)  # columns that look like times, and how
+    group: str | None = None
+
+    def time_notes(self) -> list[str]:
+        """The note offering `--time COLUMN` when a column looks like a time and no --time was given."""
+        if not self.time_offers or self.sample is None:
+            return []
+        first = self.time_offers[0][0]
+        per = self.group is not None and spans_times(self.sample, first, self.group)
+        return offer_notes(self.time_offers, self.group, per)
 
 
 def draft_spec(
@@ -74,22 +88,23 @@ def draft_spec(
     output: str | Path = "spec.yaml",
     sample_rows: int = 100_000,
     seed: int = 0,
+    time: str | None = None,
 ) -> Draft:
     """Sample the data and draft a spec for it; `output` is where it will be written (data paths are made
-    relative to its folder)."""
+    relative to its folder). `time`: split by this column's times (the latest rows held out), not by a seed."""
     patterns = [str(data)] if isinstance(data, (str, Path)) else [str(p) for p in data]
     sample, total = io.sample_table(patterns, sample_rows, seed)
     where = ", ".join(patterns)
-    for role, name in (("--label", label), ("--group", group)):
+    for role, name in (("--label", label), ("--group", group), ("--time", time)):
         if name is not None and name not in sample.columns:
             raise DataError(
                 f"{where}: no column '{name}' ({role}){suggest(name, sample.columns)}; "
                 f"it has: {', '.join(sample.columns[:20])}"
             )
-    d = Draft(text="", rows=len(sample), total=total, sample=sample)
+    d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
     y = _label(sample, label, positive, where, d)
-    features = [c for c in sample.columns if c not in (label, group)]
-    d.columns = [profile_column(c, sample[c], total) for c in features]
+    features = [c for c in sample.columns if c not in (label, group, time)]
+    d.columns = [profile_column(c, sample[c], total) for c in features] + _time(d, time, where)
     d.buckets = [
         Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns if c.kind == "numeric" and c.boundaries
     ]
@@ -117,6 +132,18 @@ def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Sp
         spec = load_spec(tmp).model_copy(update={"name": output.stem})
         fit_pipeline(spec, draft.sample.head(20_000), "the sample")
     return spec
+
+
+def _time(d: Draft, time: str | None, where: str) -> list[Column]:
+    """With --time: the split's time, checked on the sample and left out of the features; else the columns
+    that look like times, to offer --time."""
+    if time is None:
+        d.time_offers = time_columns(d.sample, (d.group,))
+        return []
+    times(d.sample, time, f"{where} (--time {time})")  # a clear error for text that is no time, or no time
+    d.time, d.per = time, d.group is not None and spans_times(d.sample, time, d.group)
+    why = "the split's time (data.split.time); a model scores rows later than any it trained on, so it is no feature"
+    return [Column(time, "skip", why)]
 
 
 def _relative(pattern: str, base: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import yaml
 
 from .profile import MARKERS, buckets_for
+from .times import time_split
 
 TYPE_NOTE = {"numeric": "numbers", "categorical": "values", "multivalent": "values in lists"}
 
@@ -46,16 +47,16 @@ def embedding_dim(cardinality: int) -> int:
 def render(d, paths: list[str], label: str, group: str | None, patterns: list[str]) -> str:
     sampled = "all of them" if d.rows == d.total else f"a random sample of {d.rows:,}"
     split = {"validation": 0.1, "test": 0.2, "seed": 42, **({"key": group} if group else {})}
+    note = "seeded: the same rows every run" + (f"; a {group} never straddles two parts" if group else "")
+    if d.time is not None:
+        split, note = time_split(d.time, group, d.per)
     out = [
         f"# Drafted by `wdcli init` from {d.total:,} rows of {', '.join(patterns)} ({sampled}).",
         "# Every choice has its reason beside it; 'alone: gain G, AUC A' is what the column alone does on held-out",
         "# sample rows (G: log loss saved over the base rate, in nats per row). Check it, then `wdcli train` it.",
         "data:",
         f"  train: {flow(paths[0] if len(paths) == 1 else paths)}",
-        line(
-            f"  split: {flow(split)}",
-            "seeded: the same rows every run" + (f"; a {group} never straddles two parts" if group else ""),
-        ),
+        line(f"  split: {flow(split)}", note),
         "label:",
         f"  column: {flow(label)}",
     ]
