@@ -12,6 +12,16 @@ from .app import DebugOpt, command
 from .options import checked, count_option, input_problem, output_problem
 from .output import err, out
 
+TimeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--time",
+        metavar="COLUMN",
+        help="Split by this column's times: the latest rows are test (with --group, each group's latest rows "
+        "when its rows span several times); the column is no feature.",
+    ),
+]
+
 
 @command
 def init(
@@ -37,15 +47,7 @@ def init(
         str | None,
         typer.Option("--group", metavar="COLUMN", help="The request/user column rows are ranked within (label.group)."),
     ] = None,
-    time: Annotated[
-        str | None,
-        typer.Option(
-            "--time",
-            metavar="COLUMN",
-            help="Split by this column's times: the latest rows are test (with --group, each group's latest "
-            "rows when its rows span several times); the column is no feature.",
-        ),
-    ] = None,
+    time: TimeOpt = None,
     output: Annotated[
         Path | None,
         typer.Option(
