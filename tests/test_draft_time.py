@@ -93,11 +93,12 @@ def test_init_offers_a_split_by_time(workdir):
     assert r.exit_code == 0, r.output
     note = " ".join(r.stderr.split())
     assert (
-        "note: ts looks like a time (epoch seconds): --time ts splits by time: the latest 20% of rows are test, "
+        "note: ts looks like a time (epoch seconds): init --time ts splits by it: the latest 20% of rows are test, "
         "the 10% before them validation"
     ) in note
     r = runner.invoke(app, ["init", "ev.csv", "--label", "liked", "--group", "user_id", "-o", "b.yaml"])
-    assert "--time ts splits by time: each user_id's latest 20% of rows are test" in " ".join(r.stderr.split())
+    choice = "to hold out the latest rows, split by time: init --time ts (epoch seconds): each user_id's latest 20%"
+    assert choice in " ".join(r.stderr.split())
     assert load_spec(workdir / "b.yaml").data.split.time is None  # offered, not drafted
     events().drop("ts").write_csv(workdir / "plain.csv")
     r = runner.invoke(app, ["init", "plain.csv", "--label", "liked", "-o", "c.yaml"])

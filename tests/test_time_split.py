@@ -14,12 +14,12 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from wdcli.artifact import load_artifact, load_split
 from wdcli.cli import app
 from wdcli.data.files import Files
 from wdcli.data.split import Rule, load_splits
+from wdcli.data.time_cuts import TimeCuts
 from wdcli.errors import DataError, SpecError
-from wdcli.features import load_pipeline
-from wdcli.features.time_cuts import TimeCuts
 from wdcli.spec import load_spec
 
 from .conftest import ROOT
@@ -190,30 +190,37 @@ def test_two_processes_train_on_the_time_split(tmp_path):
         assert r.returncode == 0, r.stdout + r.stderr
     one, two = (json.loads((tmp_path / d / "metrics.json").read_text())["splits"] for d in ("one", "two"))
     assert {s: one[s]["rows"] for s in one} == {s: two[s]["rows"] for s in two}
-    cuts = [load_pipeline(tmp_path / d, spec).time_split for d in ("one", "two")]
+    cuts = [load_split(load_artifact(tmp_path / d)).rule.time for d in ("one", "two")]
     assert cuts[0] == cuts[1] == Rule.of(spec.data).time
     assert two["test"]["rows"] == cuts[0].rows[2]
 
 
 def test_the_cut_points_are_recorded_with_the_run(tmp_path, monkeypatch):
+    """split.json holds the rule with its cut points, from which `eval --split` finds the run's own rows."""
     monkeypatch.chdir(tmp_path)
     frame = ratings(400, seed=5)
-    frame.write_csv(tmp_path / "r.csv")
-    spec = write_spec(tmp_path, "r.csv", "{time: ts, per: user, validation: 0.1, test: 0.2}")
+    frame.write_csv(tmp_path / "r.csv", separator=";")
+    spec = write_spec(tmp_path, "r.csv", "{time: ts, per: user, validation: 0.1, test: 0.2}", ", csv: {separator: ';'}")
     r = CliRunner().invoke(app, ["train", "s.yaml", "-q", "--output", "run"])
     assert r.exit_code == 0, r.output
-    raw = json.loads((tmp_path / "run" / "pipeline.json").read_text())["time_split"]
+    raw = json.loads((tmp_path / "run" / "split.json").read_text())["rule"]["time"]
     assert raw["column"] == "ts" and raw["per"] == "user" and raw["kind"] == "number"
-    cuts = load_pipeline(tmp_path / "run", spec).time_split
-    assert cuts == TimeCuts.from_json(json.loads(json.dumps(cuts.to_json())))
-    assert cuts.rows == tuple(len(latest(frame, "user", 0.1, 0.2)[p]) for p in ("train", "validation", "test"))
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())["splits"]
-    assert metrics["test"]["rows"] == cuts.rows[2]
-    # a run without a time split writes pipeline.json as before
-    plain = write_spec(tmp_path, "r.csv", "{validation: 0.1, test: 0.2}", name="plain.yaml")
+    record = load_split(load_artifact(tmp_path / "run"))
+    cuts = record.rule.time
+    assert cuts == Rule.of(spec.data).time and cuts == TimeCuts.from_json(json.loads(json.dumps(cuts.to_json())))
+    want = latest(frame, "user", 0.1, 0.2)
+    assert cuts.rows == tuple(len(want[p]) for p in ("train", "validation", "test"))
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["splits"]
+    for part in ("test", "validation", "train"):
+        r = CliRunner().invoke(app, ["eval", "--model", "run", "--split", part, "--json", "-q"])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["rows"] == saved[part]["rows"] == len(want[part])
+        assert json.loads(r.stdout)["auc"] == pytest.approx(saved[part]["auc"], abs=1e-9)
+    # a run without a split by time records its rule as before
+    write_spec(tmp_path, "r.csv", "{validation: 0.1, test: 0.2}", ", csv: {separator: ';'}", name="plain.yaml")
     assert CliRunner().invoke(app, ["train", "plain.yaml", "-q", "--output", "plain"]).exit_code == 0
-    assert "time_split" not in json.loads((tmp_path / "plain" / "pipeline.json").read_text())
-    assert load_pipeline(tmp_path / "plain", plain).time_split is None
+    rule = json.loads((tmp_path / "plain" / "split.json").read_text())["rule"]
+    assert rule == {"validation": 0.1, "test": 0.2, "seed": 42, "key": None}
 
 
 # ---------------------------------------------------------------------------------------------------- errors

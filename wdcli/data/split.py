@@ -21,8 +21,8 @@ import polars as pl
 
 from ..errors import DataError
 from ..features import hashing
-from ..features.time_cuts import TimeCuts
 from .io import expand_paths, read_one
+from .time_cuts import TimeCuts
 from .time_split import learn_cuts, time_parts
 
 PARTS = ("train", "validation", "test")
@@ -47,7 +47,7 @@ class Rule:
         validation, test = s.validation if data.validation is None else 0.0, s.test if data.test is None else 0.0
         time = None
         if s.time is not None and (validation > 0 or test > 0):
-            time = learn_cuts(expand_paths(data.train), s.time, s.per, validation, test)
+            time = learn_cuts(expand_paths(data.train), s.time, s.per, validation, test, data.csv.separator)
         return Rule(validation, test, s.seed, s.key, time)
 
     def to_json(self) -> dict:
@@ -109,14 +109,15 @@ def load_splits(data) -> dict[str, pl.DataFrame]:
     """The train/validation/test frames of a spec's `data` section, read whole (absent parts are empty)."""
     rule = Rule.of(data)
     pieces: dict[str, list[pl.DataFrame]] = {p: [] for p in PARTS}
+    sep = data.csv.separator
     for path in expand_paths(data.train):
-        frame = read_one(path)
+        frame = read_one(path, sep)
         parts = rule.parts(frame, path, 0)
         for i, part in enumerate(PARTS):
             pieces[part].append(frame.filter(pl.Series(parts == i)))
     for part in ("validation", "test"):
         if getattr(data, part) is not None:
-            pieces[part] = [read_one(p) for p in expand_paths(getattr(data, part))]
+            pieces[part] = [read_one(p, sep) for p in expand_paths(getattr(data, part))]
     return {
         part: _concat(frames)
         for part, frames in pieces.items()

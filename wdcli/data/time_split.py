@@ -1,7 +1,7 @@
 """A split by time (`data.split.time`): the latest rows of the training files are the test rows, the rows just
 before them the validation rows; with `data.split.per`, each group's (each user's) latest rows.
 
-The cut points (`wdcli.features.time_cuts.TimeCuts`) are learned once, before the fit, by reading the time
+The cut points (`time_cuts.TimeCuts`) are learned once, before the fit, by reading the time
 column (and the group column) of every training file: a lazy scan that reads only those columns of a Parquet
 file. The fit's own pass cannot learn them: it reads the training rows, which the cuts decide. A row's part then
 depends only on its time, its group, its file and its place in the file, so every process and every way of
@@ -22,8 +22,8 @@ import numpy as np
 import polars as pl
 
 from ..errors import DataError, suggest
-from ..features.time_cuts import Cut, TimeCuts, TimeKind
 from .io import _read_error, scan_one
+from .time_cuts import Cut, TimeCuts, TimeKind
 
 EPS = 1e-9  # floor(0.29 * 100) is 29, not 28: the fractions' products are rounded down with this slack
 ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
@@ -83,11 +83,14 @@ def groups(frame: pl.DataFrame, per: str, where: str) -> pl.Series:
     return frame[per].cast(pl.String).alias("group")
 
 
-def learn_cuts(paths: list[str], column: str, per: str | None, validation: float, test: float) -> TimeCuts:
-    """The cut points of the training files' rows: one pass over their time (and group) column."""
+def learn_cuts(
+    paths: list[str], column: str, per: str | None, validation: float, test: float, separator: str | None = None
+) -> TimeCuts:
+    """The cut points of the training files' rows: one pass over their time (and group) column (`separator`:
+    of CSV files)."""
     pieces, kinds = [], []
     for i, path in enumerate(paths):
-        frame = _read(path, {column: "time", **({per: "per"} if per else {})})
+        frame = _read(path, {column: "time", **({per: "per"} if per else {})}, separator)
         t, kind = times(frame, column, path)
         kinds.append(kind)
         if kind != kinds[0]:
@@ -122,9 +125,9 @@ def learn_cuts(paths: list[str], column: str, per: str | None, validation: float
     )
 
 
-def _read(path: str, columns: dict[str, str]) -> pl.DataFrame:
+def _read(path: str, columns: dict[str, str], separator: str | None) -> pl.DataFrame:
     """A file's columns (name -> the key of data.split that names it), and only those."""
-    lazy = scan_one(path)
+    lazy = scan_one(path, separator)
     try:
         have = lazy.collect_schema().names()
         for name, key in columns.items():

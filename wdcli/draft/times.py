@@ -69,11 +69,11 @@ def spans_times(sample: pl.DataFrame, time: str, group: str) -> bool:
 
 
 def time_split(time: str, group: str | None, per: bool) -> tuple[dict, str]:
-    """The split init drafts for `--time` (validation 10%, test 20%), and its comment."""
+    """The split init drafts for `--time` (validation 10%, test 20%), and what it holds out."""
     split = {"validation": 0.1, "test": 0.2, "time": time, **({"per": group} if per else {})}
     if per:
-        return split, f"by time: each {group}'s latest 20% of rows are test, the 10% before them validation"
-    return split, "by time: the latest 20% of rows are test, the 10% before them validation" + (
+        return split, f"each {group}'s latest 20% of rows are test, the 10% before them validation"
+    return split, "the latest 20% of rows are test, the 10% before them validation" + (
         f" (one cut: a {group}'s rows share their time)" if group else ""
     )
 
@@ -85,4 +85,6 @@ def offer_notes(offers: list[tuple[str, str]], group: str | None, per: bool) -> 
         return []
     name, how = offers[0]
     others = f"; {', '.join(c for c, _ in offers[1:])} too" if len(offers) > 1 else ""
-    return [f"{name} looks like a time ({how}{others}): --time {name} splits {time_split(name, group, per)[1]}"]
+    return [
+        f"{name} looks like a time ({how}{others}): init --time {name} splits by it: {time_split(name, group, per)[1]}"
+    ]

@@ -1,7 +1,6 @@
 """The fitted pipeline: the spec it was fitted for and its typed features (`wdcli.features.fitted`) in model order,
 saved as `pipeline.json` (format 2, large lists in Parquet beside it) and loaded with every key validated. Loading
-never runs code; format 1 (wdcli 0.1's untyped states) is still read. A pipeline fitted on the training rows of a
-split by time also keeps the split's cut points (`time_cuts.TimeCuts`: which rows were the training rows).
+never runs code; format 1 (wdcli 0.1's untyped states) is still read.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from .fitted import (
     Sparse,
     Vocabulary,
 )
-from .time_cuts import TimeCuts
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,6 @@ class FittedPipeline:
     spec: Spec
     features: dict[str, Feature] = field(default_factory=dict)
     rows: int = 0  # the training rows it was fitted on
-    time_split: TimeCuts | None = None  # the cut points that chose them, for a split by time
 
     @cached_property
     def univalent(self) -> list[str]:
@@ -100,10 +97,7 @@ class FittedPipeline:
                     written.append(rel)
                     f[key] = {"parquet": rel}
             features.append(f)
-        raw = {"format": FORMAT, "rows": self.rows, "features": features}
-        if self.time_split is not None:
-            raw["time_split"] = self.time_split.to_json()
-        (folder / "pipeline.json").write_text(json.dumps(raw))
+        (folder / "pipeline.json").write_text(json.dumps({"format": FORMAT, "rows": self.rows, "features": features}))
         return ["pipeline.json", *written]
 
 
@@ -143,18 +137,7 @@ def load_pipeline(folder: Path, spec: Spec) -> FittedPipeline:
             f"{'s' if e.error_count() != 1 else ''}); retrain or restore the folder"
         ) from None
     rows = raw.get("rows", 0)
-    return FittedPipeline(
-        spec, {f.name: f for f in typed}, rows if isinstance(rows, int) else 0, _time_split(raw, file)
-    )
-
-
-def _time_split(raw: dict, file: Path) -> TimeCuts | None:
-    if raw.get("time_split") is None:
-        return None
-    try:
-        return TimeCuts.from_json(raw["time_split"])
-    except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise ArtifactError(f"{file}: time_split is not a split's cut points ({type(e).__name__}); retrain") from None
+    return FittedPipeline(spec, {f.name: f for f in typed}, rows if isinstance(rows, int) else 0)
 
 
 def _from_format_1(states: object, spec: Spec) -> list[dict] | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import replace
 
 import polars as pl
 
@@ -72,8 +71,6 @@ def prepare(
     expected = _expected_rows(train) if cfg.max_rows is None else min(_expected_rows(train), cfg.max_rows)
     passes = iter(["fitting the pipeline", "fitting the crosses (a second pass)"])
     fitted = fit_pipeline(spec, lambda: _counted(train.frames(read), progress(next(passes), expected)), names["train"])
-    if train.rule is not None and train.rule.time is not None:
-        fitted = replace(fitted, time_split=train.rule.time)  # recorded with the run: which rows it trained on
     if fitted.rows < 2:
         raise DataError(
             f"{names['train']}: {fitted.rows} row{'s' if fitted.rows != 1 else ''} to train on; "

@@ -1,6 +1,6 @@
 """The cut points of a split by time (`data.split.time`): plain data, learned from the training files' rows
-(`wdcli.data.time_split`) and kept with the fitted pipeline (`pipeline.json`'s `time_split`) and the split's
-rule, so that a run's own parts can be found again.
+(`wdcli.data.time_split`) and kept in the split's rule (`split.Rule.time`), which a run records in split.json
+(`split_record`), so that its own parts can be found again.
 
 The rows of the training files are put in one order with no ties: by time, then by where the row lies (its
 file's place among the training files, sorted by path; then its place in the file). A part's cut is its first
