@@ -31,6 +31,7 @@ from wdcli.data.split import load_splits
 from wdcli.metrics import evaluate, ranking_metrics
 from wdcli.spec import load_spec
 
+SEPARATOR = ', separator: "|"'
 VARIANTS = {  # name -> --set overrides
     "as is": [],
     "dot=none": ["deep.interaction=none"],
@@ -67,7 +68,7 @@ def spec_file(d: Dataset, which: str) -> Path:
         label = f"{{column: {d.label}" + (f", positive: '{d.positive}'" if d.positive else "")
         label += (f", group: {d.group}" if d.group else "") + "}"
         columns = "\n".join(
-            f"  {c}: {{kind: {k}{', separator: |' if k == 'multivalent' else ''}}}" for c, k in d.kinds.items()
+            f"  {c}: {{kind: {k}{SEPARATOR if k == 'multivalent' else ''}}}" for c, k in d.kinds.items()
         )
         test = f"\n  test: {d.test}" if d.test else ""
         path.write_text(
@@ -199,7 +200,8 @@ def main() -> None:
             spec = spec_file(d, which)
             for v in a.variants.split(","):
                 for seed in seeds:
-                    show(d, f"wdcli {which} {v} (seed {seed})", train_and_score(d, spec, VARIANTS[v], seed))
+                    sets = [x for part in v.split("+") for x in VARIANTS[part]]  # ("dot+periodic": both)
+                    show(d, f"wdcli {which} {v} (seed {seed})", train_and_score(d, spec, sets, seed))
 
 
 if __name__ == "__main__":
