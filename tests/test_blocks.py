@@ -3,6 +3,7 @@ spec makes of them: numeric embeddings (periodic, piecewise-linear), dot product
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -71,8 +72,15 @@ def test_cross_layers_are_x0_times_wx_plus_b_plus_x(rank):
     assert rank == 0 or all(d.weight.shape == (rank, 5) for d in block.down)
 
 
+PAPER = [  # census as the paper's model: no block, numbers by their quantile (specs/census.yaml embeds them)
+    "deep.numeric_embedding=none",
+    "deep.interaction=none",
+    "defaults.numeric={transform: quantile, quantiles: 50}",
+]
+
+
 def _census(tmp_path, *overrides):
-    spec = load_spec(SPECS / "census.yaml", ["train.max_rows=3000", *overrides])
+    spec = load_spec(SPECS / "census.yaml", ["train.max_rows=3000", *PAPER, *overrides])
     frame = pl.read_parquet(SPECS / "data" / "adult.parquet").head(3000)
     fitted = fit_pipeline(spec, frame)
     return spec, fitted, build_config(fitted), transform(fitted, frame)
@@ -143,3 +151,35 @@ def test_schedule_factors_follow_their_formulas():
     assert s.state == ScheduleState(steps=30, plateau=0.25, waited=0)
     s.after_epoch(False)
     assert s.state.plateau == 0.2  # never below min_factor
+
+
+def test_blocks_stream_and_serve_as_they_train_in_memory(tmp_path):
+    """A streamed run fits the same piecewise bins as an in-memory one, and the serving encoder scores a model
+    with every block as the model scores the transformed rows (the bins, the periodic and dot parts, the cross
+    layers all travel in the artifact)."""
+    from wdcli.data.batch import Batch
+    from wdcli.model.widedeep import probabilities
+    from wdcli.run import run_training
+    from wdcli.score import Scorer
+
+    blocks = [
+        "train.epochs=1",
+        "train.threads=1",
+        "deep.numeric_embeddings={age: {kind: piecewise, bins: 6}, hours-per-week: periodic}",
+        "deep.interaction={kind: cross, rank: 4}",
+    ]
+    stream = ["train.data.mode=stream", "train.data.read_batch_rows=2000", "train.data.shuffle_buffer=4000"]
+    runs = {}
+    for mode, sets in (("memory", ["train.data.mode=memory"]), ("stream", stream)):
+        spec = load_spec(SPECS / "census.yaml", [*PAPER, "train.max_rows=6000", *blocks, *sets])
+        runs[mode] = run_training(spec, output=tmp_path / mode)[1]
+    bins = [
+        {f["name"]: f.get("edges") for f in json.loads((runs[m] / "pipeline.json").read_text())["features"]}
+        for m in runs
+    ]
+    assert bins[0] == bins[1] and len(bins[0]["age"]) == 7  # the same bins (moments differ in the last digit)
+    scorer = Scorer.load(runs["stream"])
+    rows = pl.read_parquet(SPECS / "data" / "adult.parquet").slice(40_000, 500)
+    served = scorer.score(rows)
+    direct = probabilities(scorer.model, Batch.of(transform(scorer.fitted, rows)).chunks(256))
+    assert len(served) == 500 and np.allclose(served, direct, atol=1e-6)
