@@ -4,18 +4,22 @@ memory budget).
 
 With frames given (Python callers, `compare`), everything is in memory. With files, the pipeline is fitted in a
 streamed pass over the training rows, and even the in-memory parts are encoded chunk by chunk: the raw table is
-never held whole.
+never held whole. With an encoded cache (`train.data.cache`, `wdcli.data.cache`), the pipeline and each chunk's
+encoded rows are kept there the first time and read from there afterwards: a later run of the same features on
+the same files neither fits nor encodes.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import polars as pl
 
 from ..data.batch import Batch
-from ..data.files import Files
+from ..data.cache import Cache, cache_root, concat
+from ..data.files import Chunk, Files
 from ..data.memory import InMemory
 from ..data.split import split_names
 from ..data.stream import Stream
@@ -65,19 +69,20 @@ def prepare(
     names = split_names(spec.data)
     parts = Files.of(spec.data)
     train = parts["train"]
-    if cfg.max_rows is not None:
-        train.cap(cfg.max_rows)
     read = cfg.data.read_batch_rows
-    expected = _expected_rows(train) if cfg.max_rows is None else min(_expected_rows(train), cfg.max_rows)
-    passes = iter(["fitting the pipeline", "fitting the crosses (a second pass)"])
-    fitted = fit_pipeline(spec, lambda: _counted(train.frames(read), progress(next(passes), expected)), names["train"])
+    root = cache_root(cfg.data.cache, cfg.output)
+    cache = Cache.open(root, spec, parts) if root is not None else None
+    fitted = _fitted(spec, train, cache, names["train"], runtime, progress)
     if fitted.rows < 2:
         raise DataError(
             f"{names['train']}: {fitted.rows} row{'s' if fitted.rows != 1 else ''} to train on; "
             "training needs at least 2"
         )
-    sample = next(train.frames(min(read, 10_000)))
-    per_row = row_bytes(transform(fitted, sample.head(10_000), names["train"], with_label=True))
+    first = train.chunks(read)[:1]
+    kept = cache.load("train", first[0]) if cache is not None and first else None
+    if kept is None:
+        kept = transform(fitted, next(train.frames(min(read, 10_000))).head(10_000), names["train"], with_label=True)
+    per_row = row_bytes(kept)
     budget = memory_budget(cfg.data.memory_budget_mb)
     sources = {}
     for part in ("validation", "test", "train"):  # held-out parts first: they are read every epoch
@@ -88,24 +93,68 @@ def prepare(
         if mode == "auto":
             mode = "memory" if rows * per_row <= budget else "stream"
             budget -= rows * per_row if mode == "memory" else 0
-        source = _source(spec, parts[part], part, rows, mode == "memory", fitted, names, runtime, progress)
+        source = _source(spec, parts[part], part, rows, mode == "memory", fitted, names, runtime, progress, cache)
         if source is not None:
             sources[part] = source
     return fitted, {p: sources[p] for p in ("train", "validation", "test") if p in sources}, names
 
 
-def _source(spec: Spec, files: Files, part: str, rows: int, memory: bool, fitted, names, runtime, progress):
-    """A part's batch source: its rows encoded in memory (None when it has none), or streamed from its files."""
+def _fitted(spec: Spec, train: Files, cache: Cache | None, where: str, runtime: Runtime, progress: Progress):
+    """The fitted pipeline: the cache's (where train.max_rows ended the rows with it), or fitted on the training
+    rows (and kept in the cache). A run waits while another fits the one it would fit; the processes of a job
+    take the first process's answer."""
+    cfg = spec.train
+    with cache.fitting() if cache is not None and runtime.world == 1 else nullcontext():
+        kept = cache.pipeline(spec) if cache is not None else None
+        if cache is not None and _agree(runtime, kept is not None):
+            kept = kept or cache.pipeline(spec)  # (kept since this process looked)
+            assert kept is not None, "the first process found a fitted pipeline in the cache"
+            fitted, train.limit = kept
+            return fitted
+        if cfg.max_rows is not None:
+            train.cap(cfg.max_rows)
+        expected = _expected_rows(train) if cfg.max_rows is None else min(_expected_rows(train), cfg.max_rows)
+        passes = iter(["fitting the pipeline", "fitting the crosses (a second pass)"])
+        read = cfg.data.read_batch_rows
+        fitted = fit_pipeline(spec, lambda: _counted(train.frames(read), progress(next(passes), expected)), where)
+        if cache is not None and runtime.main:
+            cache.keep(fitted, train.limit)
+        return fitted
+
+
+def _agree(runtime: Runtime, value: bool) -> bool:
+    """The first process's value, in every process of a job."""
+    if not runtime.distributed:
+        return value
+    import torch.distributed as dist
+
+    said = [value]
+    dist.broadcast_object_list(said, src=0)
+    return bool(said[0])
+
+
+def _encoder(files: Files, fitted: FittedPipeline, where: str) -> Callable[[Chunk], Encoded]:
+    """Encodes one chunk of a part's rows (text files read in order by one reader)."""
+    reader = files.reader()
+    return lambda c: transform(fitted, next(files.frames(chunks=[c], reader=reader)), where, with_label=True)
+
+
+def _source(spec: Spec, files: Files, part: str, rows: int, memory: bool, fitted, names, runtime, progress, cache):
+    """A part's batch source: its rows encoded in memory (None when it has none), or streamed from its files;
+    through the cache, if any."""
     cfg = spec.train
     read = cfg.data.read_batch_rows
     if memory:
         advance = progress(f"encoding {part} rows", rows)
-        encoded = [
-            transform(fitted, f, names[part], with_label=True) for f in _counted(files.frames(read), advance) if len(f)
-        ]
+        if cache is None:
+            frames = _counted(files.frames(read), advance)
+            encoded = [transform(fitted, f, names[part], with_label=True) for f in frames if len(f)]
+        else:
+            each = cache.each(part, files.chunks(read), _encoder(files, fitted, names[part]))
+            encoded = [e for e in _counted(each, advance) if e.n]
         if not encoded:
             return None
-        batch = Batch.of(Encoded.concat(encoded), runtime.device)
+        batch = Batch.of(concat(encoded) if cache is not None else Encoded.concat(encoded), runtime.device)
         return InMemory(batch, cfg.batch_size, cfg.seed, runtime.rank, runtime.world)
     readers = cfg.data.readers if cfg.data.readers is not None else default_readers(runtime)
     return Stream(
@@ -121,13 +170,15 @@ def _source(spec: Spec, files: Files, part: str, rows: int, memory: bool, fitted
         rank=runtime.rank,
         world=runtime.world,
         processes=readers if part == "train" else 0,
+        cache=cache,
     )
 
 
-def _counted(frames, advance: Callable[[int], None]):
-    for f in frames:
-        advance(len(f))
-        yield f
+def _counted(items, advance: Callable[[int], None]):
+    """The frames (or encodings) as they come, each one's rows told to `advance`."""
+    for item in items:
+        advance(item.n if isinstance(item, Encoded) else len(item))
+        yield item
 
 
 def _expected_rows(files: Files) -> int:
