@@ -26,13 +26,8 @@ from ..data.stream import Stream
 from ..errors import DataError
 from ..features import Encoded, FittedPipeline, fit_pipeline, transform
 from ..spec import Spec
+from .fitting import Progress, fit_training_rows, quiet
 from .runtime import Runtime
-
-Progress = Callable[[str, int | None], Callable[[int], None]]  # (description, total) -> advance(rows)
-
-
-def _quiet(description: str, total: int | None) -> Callable[[int], None]:
-    return lambda rows: None
 
 
 def memory_budget(mb: int | None) -> int:
@@ -60,7 +55,7 @@ def row_bytes(enc: Encoded) -> float:
 
 
 def prepare(
-    spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime, progress: Progress = _quiet
+    spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime, progress: Progress = quiet
 ) -> tuple[FittedPipeline, dict, dict[str, str]]:
     """The fitted pipeline, a batch source for every part with rows, and how messages name each part."""
     cfg = spec.train
@@ -101,8 +96,8 @@ def prepare(
 
 def _fitted(spec: Spec, train: Files, cache: Cache | None, where: str, runtime: Runtime, progress: Progress):
     """The fitted pipeline: the cache's (where train.max_rows ended the rows with it), or fitted on the training
-    rows (and kept in the cache). A run waits while another fits the one it would fit; the processes of a job
-    take the first process's answer."""
+    rows (in shares, in a job of processes: `wdcli.train.fitting`) and kept in the cache. A run waits while
+    another fits the one it would fit; the processes of a job take the first process's answer."""
     cfg = spec.train
     with cache.fitting() if cache is not None and runtime.world == 1 else nullcontext():
         kept = cache.pipeline(spec) if cache is not None else None
@@ -111,12 +106,8 @@ def _fitted(spec: Spec, train: Files, cache: Cache | None, where: str, runtime: 
             assert kept is not None, "the first process found a fitted pipeline in the cache"
             fitted, train.limit = kept
             return fitted
-        if cfg.max_rows is not None:
-            train.cap(cfg.max_rows)
         expected = _expected_rows(train) if cfg.max_rows is None else min(_expected_rows(train), cfg.max_rows)
-        passes = iter(["fitting the pipeline", "fitting the crosses (a second pass)"])
-        read = cfg.data.read_batch_rows
-        fitted = fit_pipeline(spec, lambda: _counted(train.frames(read), progress(next(passes), expected)), where)
+        fitted = fit_training_rows(spec, runtime, train, progress, expected, where)
         if cache is not None and runtime.main:
             cache.keep(fitted, train.limit)
         return fitted
