@@ -192,3 +192,51 @@ def test_cache_off_writes_nothing_and_a_folder_can_be_named(many_files, workdir)
     run_training(load_spec(path, ["train.epochs=1", f"train.data.cache={workdir / 'mine'}"]), output=workdir / "b")
     assert list((workdir / "mine").glob("*/pipeline/pipeline.json"))
     assert cache_root("auto", "runs") == Path("runs/.cache") and cache_root("off", "runs") is None
+
+
+def _counting_fits(monkeypatch) -> list:
+    import wdcli.train.sources as sources
+
+    calls: list = []
+    monkeypatch.setattr(
+        sources, "fit_pipeline", lambda *a, _fit=sources.fit_pipeline, **k: calls.append(1) or _fit(*a, **k)
+    )
+    return calls
+
+
+def test_tune_trials_reuse_the_encoding_and_find_the_same_results(apps_spec, workdir, monkeypatch):
+    """Trials that change only optimizer settings fit and encode once; the trials' results are those of a
+    study that fits and encodes every trial (train.data.cache=off)."""
+    from wdcli.tune import tune
+
+    space = ["train.deep_optimizer.lr={log_uniform: [0.01, 0.3]}", "train.wide_optimizer.alpha={uniform: [0.01, 0.1]}"]
+    sets = ["train.epochs=2", "train.checkpoint.enabled=false", "train.threads=1"]
+    rows = {}
+    for cache in ("auto", "off"):
+        calls = _counting_fits(monkeypatch)
+        result = tune(apps_spec, [*sets, f"train.data.cache={cache}"], space, 4, workdir / cache, fresh=True)
+        rows[cache] = [{k: r[k] for k in ("trial", "state", "value", "params", "epochs")} for r in result.rows]
+        assert len(calls) == (1 if cache == "auto" else 4)
+    assert rows["auto"] == rows["off"]
+
+
+def test_a_trial_that_changes_the_features_fits_its_own(apps_spec, workdir, monkeypatch):
+    from wdcli.tune import tune
+
+    calls = _counting_fits(monkeypatch)
+    sets = ["train.epochs=1", "train.checkpoint.enabled=false", "train.threads=1", "tune.prune=false"]
+    result = tune(apps_spec, sets, ["columns.age.quantiles={choice: [3, 7]}"], 4, workdir / "t", fresh=True)
+    quantiles = {r["params"]["columns.age.quantiles"] for r in result.rows}
+    assert len(calls) == len(quantiles)  # one fit for each value tried (the encodings of two are kept)
+
+
+def test_compare_fits_and_encodes_once_for_its_three_models(apps_spec, workdir, monkeypatch):
+    from wdcli.run import compare_models
+
+    calls = _counting_fits(monkeypatch)
+    rows = compare_models(load_spec(apps_spec, ["train.epochs=1", "train.threads=1"]))
+    assert len(calls) == 1 and [r["model"] for r in rows] == ["wide", "deep", "wide_deep"]
+    off = compare_models(load_spec(apps_spec, ["train.epochs=1", "train.threads=1", *OFF]))
+    assert len(calls) == 4
+    for a, b in zip(rows, off):
+        assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}

@@ -205,6 +205,34 @@ class Cache:
         return concat(list(self.each(part, chunks, encode)))
 
 
+class Encodings:
+    """The fitted pipelines and encoded rows of one set of frames, kept in memory for runs that train on the
+    same frames again (tune's trials, compare's three models): a run whose features are those of one of the
+    last `keep` runs neither fits nor encodes. Only what the features depend on is compared (`_what`); the rest
+    of the spec (the model, the optimizers) may differ."""
+
+    def __init__(self, keep: int = 2):
+        self.keep = keep
+        self.items: dict[str, tuple[FittedPipeline, dict[str, Encoded]]] = {}  # the last used last
+
+    @staticmethod
+    def _key(spec: Spec) -> str:
+        return _digest(_what(spec, {}))
+
+    def get(self, spec: Spec) -> tuple[FittedPipeline, dict[str, Encoded]] | None:
+        """The pipeline (for `spec`) and each part's encoded rows kept for these features, or None."""
+        key = self._key(spec)
+        if key not in self.items:
+            return None
+        fitted, encoded = self.items[key] = self.items.pop(key)
+        return FittedPipeline(spec, fitted.features, fitted.rows), encoded
+
+    def put(self, spec: Spec, fitted: FittedPipeline, encoded: dict[str, Encoded]) -> None:
+        self.items[self._key(spec)] = (fitted, encoded)
+        while len(self.items) > self.keep:
+            del self.items[next(iter(self.items))]
+
+
 def _remove_unused(folder: Path) -> None:
     """Remove a stale folder, unless a run holds it."""
     with _locked(folder / ".in-use", exclusive=True, wait=False) as got:

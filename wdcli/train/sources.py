@@ -18,7 +18,7 @@ from contextlib import nullcontext
 import polars as pl
 
 from ..data.batch import Batch
-from ..data.cache import Cache, cache_root, concat
+from ..data.cache import Cache, Encodings, cache_root, concat
 from ..data.files import Chunk, Files
 from ..data.memory import InMemory
 from ..data.split import split_names
@@ -55,12 +55,17 @@ def row_bytes(enc: Encoded) -> float:
 
 
 def prepare(
-    spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime, progress: Progress = quiet
+    spec: Spec,
+    frames: dict[str, pl.DataFrame] | None,
+    runtime: Runtime,
+    progress: Progress = quiet,
+    reuse: Encodings | None = None,
 ) -> tuple[FittedPipeline, dict, dict[str, str]]:
-    """The fitted pipeline, a batch source for every part with rows, and how messages name each part."""
+    """The fitted pipeline, a batch source for every part with rows, and how messages name each part. `reuse`
+    keeps the encodings of given frames for later runs on them."""
     cfg = spec.train
     if frames is not None:
-        return _from_frames(spec, frames, runtime)
+        return _from_frames(spec, frames, runtime, reuse)
     names = split_names(spec.data)
     parts = Files.of(spec.data)
     train = parts["train"]
@@ -181,8 +186,25 @@ def _expected_rows(files: Files) -> int:
     return int(round(total * share[files.part]))
 
 
-def _from_frames(spec: Spec, frames: dict[str, pl.DataFrame], runtime: Runtime):
+def _from_frames(spec: Spec, frames: dict[str, pl.DataFrame], runtime: Runtime, reuse: Encodings | None = None):
+    """Every part in memory from given frames: fitted and encoded here, or kept from an earlier run on the same
+    frames with the same features (`reuse`)."""
     names = {"train": "training data", "validation": "validation data", "test": "test data"}
+    cfg = spec.train
+    kept = reuse.get(spec) if reuse is not None else None
+    fitted, encoded = kept if kept is not None else _encode_frames(spec, frames, names)
+    if reuse is not None and kept is None:
+        reuse.put(spec, fitted, encoded)
+    sources = {
+        part: InMemory(Batch.of(enc, runtime.device), cfg.batch_size, cfg.seed, runtime.rank, runtime.world)
+        for part, enc in encoded.items()
+    }
+    return fitted, sources, names
+
+
+def _encode_frames(
+    spec: Spec, frames: dict[str, pl.DataFrame], names: dict[str, str]
+) -> tuple[FittedPipeline, dict[str, Encoded]]:
     cfg = spec.train
     train_df = frames["train"]
     if cfg.max_rows is not None and len(train_df) > cfg.max_rows:
@@ -193,11 +215,8 @@ def _from_frames(spec: Spec, frames: dict[str, pl.DataFrame], runtime: Runtime):
             fit_pipeline(spec, train_df, names["train"])  # its clear error for no rows (or missing columns)
         raise DataError(f"{names['train']}: {n} row{'s' if n != 1 else ''} to train on; training needs at least 2")
     fitted = fit_pipeline(spec, train_df, names["train"])
-    sources = {}
+    encoded = {}
     for part, df in (("train", train_df), ("validation", frames.get("validation")), ("test", frames.get("test"))):
         if df is not None and len(df):
-            enc = transform(fitted, df, names[part], with_label=True)
-            sources[part] = InMemory(
-                Batch.of(enc, runtime.device), cfg.batch_size, cfg.seed, runtime.rank, runtime.world
-            )
-    return fitted, sources, names
+            encoded[part] = transform(fitted, df, names[part], with_label=True)
+    return fitted, encoded

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import yaml
 
 from ..data.atomic import atomic_file
+from ..data.cache import Encodings
 from ..data.split import load_splits
 from ..errors import DataError, Interrupted, WdcliError
 from ..spec import Spec, load_spec
@@ -103,13 +104,15 @@ def tune(
     )
     _claim(study, db, _fingerprint(spec, searched, metric))
     dists = distributions(searched)
+    # trials that change no feature neither fit nor encode again (train.data.cache: off, every trial does)
+    reuse = Encodings() if spec.train.data.cache != "off" else None
     ran = 0
     while (done := _finished(study)) < total:
         trial = study.ask(dists)
         values = {k: spec_value(searched[k], trial.params[k]) for k in searched}
         if reporter:
             reporter.start_trial(trial.number, values, done, total)
-        row = _run_trial(study, trial, path, overrides, values, frames, metric, spec.tune.prune, reporter, db)
+        row = _run_trial(study, trial, path, overrides, values, (frames, reuse), metric, spec.tune.prune, reporter, db)
         ran += 1
         if reporter:
             reporter.end_trial(row, _best_row(study, searched))
@@ -185,7 +188,8 @@ class _Pruning:
             raise optuna.TrialPruned()
 
 
-def _run_trial(study, trial, path, overrides, values, frames, metric, prune, reporter, db) -> dict[str, Any]:
+def _run_trial(study, trial, path, overrides, values, data, metric, prune, reporter, db) -> dict[str, Any]:
+    """One trial: its spec trained on the frames (`data`: the frames and the encodings kept of them)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -194,7 +198,7 @@ def _run_trial(study, trial, path, overrides, values, frames, metric, prune, rep
     pruning = _Pruning(trial, metric, prune, reporter)
     try:
         spec = load_spec(path, overrides + overrides_of(values))
-        result = train(spec, frames, pruning)
+        result = train(spec, data[0], pruning, reuse=data[1])
     except optuna.TrialPruned:
         study.tell(trial, state=TrialState.PRUNED)
         row.update(state="pruned", epochs=pruning.epochs)
