@@ -240,3 +240,27 @@ def test_compare_fits_and_encodes_once_for_its_three_models(apps_spec, workdir, 
     assert len(calls) == 4
     for a, b in zip(rows, off):
         assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+
+
+def test_a_cache_that_cannot_be_written_is_said(many_files, workdir, monkeypatch):  # noqa: F811
+    """A cache folder that cannot be made is an error that says what to do; a full disk while shards are written
+    is a warning, and the run trains the weights it trains without the cache."""
+    from wdcli.errors import DataError
+
+    _, path, _ = many_files
+    (workdir / "a-file").write_text("")
+    with pytest.raises(DataError, match="cannot keep the encoded cache there.*or to off"):
+        run_training(
+            load_spec(path, ["train.epochs=1", f"train.data.cache={workdir / 'a-file'}"]), output=workdir / "x"
+        )
+    import wdcli.data.cache as cache
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache, "write_shard", full)
+    base = ["train.epochs=2", "train.threads=1", *STREAM]
+    with pytest.warns(RuntimeWarning, match="No space left on device"):
+        _, full_disk = run_training(load_spec(path, base), output=workdir / "full")
+    _, off = run_training(load_spec(path, [*base, *OFF]), output=workdir / "off")
+    assert_same_weights(off, full_disk)

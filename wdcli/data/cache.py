@@ -36,13 +36,14 @@ import os
 import shutil
 import struct
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from ..errors import ArtifactError
+from ..errors import ArtifactError, DataError
 from ..features import Encoded, FittedPipeline
 from ..features.pipeline import load_pipeline
 from ..features.transform import Ragged
@@ -128,6 +129,7 @@ class Cache:
     def __init__(self, folder: Path):
         self.folder = folder
         self._hold: int | None = None  # a shared lock on the folder while this run uses it
+        self.failed = False  # a shard could not be written
 
     @staticmethod
     def open(root: Path, spec: Spec, parts: dict[str, Files]) -> Cache:
@@ -135,12 +137,18 @@ class Cache:
         what = _what(spec, parts)
         name = _digest(what)
         cache = Cache(root / f"{name}-{_digest(_stats(parts))}")
-        cache.folder.mkdir(parents=True, exist_ok=True)
-        cache._hold = _lock(cache.folder / ".in-use", exclusive=False, wait=True)
-        about = cache.folder / "cache.json"
-        if not about.exists():
-            with atomic_file(about) as tmp:
-                tmp.write_text(json.dumps({"what": what, "files": _stats(parts)}, indent=1))
+        try:
+            cache.folder.mkdir(parents=True, exist_ok=True)
+            cache._hold = _lock(cache.folder / ".in-use", exclusive=False, wait=True)
+            about = cache.folder / "cache.json"
+            if not about.exists():
+                with atomic_file(about) as tmp:
+                    tmp.write_text(json.dumps({"what": what, "files": _stats(parts)}, indent=1))
+        except OSError as e:
+            raise DataError(
+                f"{root}: cannot keep the encoded cache there ({e.strerror or e}); set train.data.cache to a "
+                "folder you can write, or to off"
+            ) from None
         for old in root.glob(f"{name}-*"):
             if old != cache.folder:
                 _remove_unused(old)
@@ -155,7 +163,7 @@ class Cache:
         self.close()
 
     def __getstate__(self) -> dict:  # (to reader processes: the folder, not the lock)
-        return {"folder": self.folder, "_hold": None}
+        return {"folder": self.folder, "_hold": None, "failed": self.failed}
 
     # ------------------------------------------------------------------------------------------ pipeline
     @contextlib.contextmanager
@@ -175,9 +183,12 @@ class Cache:
             return None
 
     def keep(self, fitted: FittedPipeline, limit: tuple[int, int] | None) -> None:
-        with atomic_folder(self.folder / "pipeline") as tmp:
-            fitted.save(tmp)
-            (tmp / "limit.json").write_text(json.dumps({"limit": list(limit) if limit is not None else None}))
+        try:
+            with atomic_folder(self.folder / "pipeline") as tmp:
+                fitted.save(tmp)
+                (tmp / "limit.json").write_text(json.dumps({"limit": list(limit) if limit is not None else None}))
+        except OSError as e:
+            self._failed(e)
 
     # -------------------------------------------------------------------------------------------- shards
     def shard(self, part: str, chunk: Chunk) -> Path:
@@ -197,8 +208,26 @@ class Cache:
             enc = self.load(part, c)
             if enc is None:
                 enc = encode(c)
-                write_shard(self.shard(part, c), enc)
+                self._keep(part, c, enc)
             yield enc
+
+    def _keep(self, part: str, chunk: Chunk, enc: Encoded) -> None:
+        """Write a chunk's shard. A cache that cannot be written (a full disk) is said once (a warning), and the
+        run goes on without it."""
+        try:
+            write_shard(self.shard(part, chunk), enc)
+        except OSError as e:
+            self._failed(e)
+
+    def _failed(self, e: OSError) -> None:
+        if not self.failed:
+            warnings.warn(
+                f"{self.folder}: the encoded cache cannot be written ({e.strerror or e}); training goes on, "
+                "fitting and encoding what is missing again next time",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        self.failed = True
 
     def read(self, part: str, chunks: list[Chunk], encode: Encode) -> Encoded:
         """The chunks' encoded rows, one after the other, in new (writable) arrays."""

@@ -65,7 +65,7 @@ def tune(
     """Run the study of a spec up to `trials` finished trials (the spec's `tune.trials` by default), resuming
     the one in `folder` (default runs/<name>/tune) unless `fresh`; write the best trial's spec there."""
     try:
-        import optuna
+        import optuna  # noqa: F401 (is the extra installed?)
     except ImportError:
         raise WdcliError("wdcli tune needs Optuna: pip install 'wdcli[tune]' (or pip install optuna)") from None
 
@@ -90,18 +90,7 @@ def tune(
     db = folder / "study.db"
     if fresh:
         db.unlink(missing_ok=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    study = optuna.create_study(
-        storage=f"sqlite:///{db}",
-        study_name=spec.name,
-        load_if_exists=True,
-        direction="maximize" if maximize else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=spec.tune.seed, multivariate=True),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
-        if spec.tune.prune
-        else optuna.pruners.NopPruner(),
-    )
+    study = _study(spec, db, maximize)
     _claim(study, db, _fingerprint(spec, searched, metric))
     dists = distributions(searched)
     # trials that change no feature neither fit nor encode again (train.data.cache: off, every trial does)
@@ -119,6 +108,24 @@ def tune(
     rows = _rows(study, searched)
     best = _write_best(study, searched, path, raw, lines, overrides, spec, folder, metric)
     return TuneResult(metric, maximize, db, best, rows, ran)
+
+
+def _study(spec: Spec, db: Path, maximize: bool):
+    """The study kept in `db` (made, or loaded to continue): TPE sampling, median pruning."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return optuna.create_study(
+        storage=f"sqlite:///{db}",
+        study_name=spec.name,
+        load_if_exists=True,
+        direction="maximize" if maximize else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=spec.tune.seed, multivariate=True),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+        if spec.tune.prune
+        else optuna.pruners.NopPruner(),
+    )
 
 
 def _fingerprint(spec: Spec, space: dict[str, Range], metric: str) -> str:
