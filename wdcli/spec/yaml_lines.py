@@ -13,6 +13,7 @@ Path_ = tuple[str | int, ...]
 
 
 BOOL_TAG = "tag:yaml.org,2002:bool"
+MAX_VALUES = 100_000  # values in a spec with its aliases expanded: a spec has hundreds; a "billion laughs" 10^9
 
 
 def compose(
@@ -22,11 +23,26 @@ def compose(
     `booleans` (if given) collects the text of each key or value YAML read as a boolean (`yes`, `off`, ...)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        size = expanded_size(root) if root is not None else 0
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else None
         what = getattr(e, "problem", None) or str(e)
         raise SpecError([Problem(file, line, "", f"not valid YAML: {what}; fix the syntax")]) from None
+    except RecursionError:
+        raise SpecError([Problem(file, None, "", "not valid YAML for a spec: nested too deeply")]) from None
+    if size > MAX_VALUES:
+        raise SpecError(
+            [
+                Problem(
+                    file,
+                    None,
+                    "",
+                    f"not valid YAML for a spec: its aliases (*name) expand to {size:,} values or more, over "
+                    f"{MAX_VALUES:,}; write the values out, or use fewer aliases",
+                )
+            ]
+        )
     lines: dict[Path_, int] = {}
     dupes: list[Problem] = []
 
@@ -59,7 +75,10 @@ def compose(
                 walk(item, path + (i,))
 
     if root is not None:
-        walk(root, ())
+        try:
+            walk(root, ())
+        except RecursionError:
+            raise SpecError([Problem(file, None, "", "not valid YAML for a spec: nested too deeply")]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.constructor.ConstructorError as e:  # e.g. a !!python/object tag: never built, always refused
@@ -75,6 +94,32 @@ def compose(
             ]
         ) from None
     return data, lines, dupes
+
+
+def expanded_size(root: yaml.Node) -> int:
+    """How many values a YAML document holds once its aliases are expanded (each shared node counted once per
+    reference), stopping past MAX_VALUES; linear in the nodes written, whatever the expansion."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) not in sizes:
+            sizes[id(node)] = MAX_VALUES + 1  # a node that contains itself: endless
+            children = (
+                [n for pair in node.value for n in pair]
+                if isinstance(node, yaml.MappingNode)
+                else node.value
+                if isinstance(node, yaml.SequenceNode)
+                else []
+            )
+            total = 1
+            for child in children:
+                total += size(child)
+                if total > MAX_VALUES:
+                    break
+            sizes[id(node)] = total
+        return sizes[id(node)]
+
+    return size(root)
 
 
 def path_text(path: Path_) -> str:
