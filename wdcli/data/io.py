@@ -60,12 +60,38 @@ def expand_paths(patterns: str | Path | list) -> list[str]:
     return paths
 
 
+FIRST_LINE = 1 << 20  # a CSV or TSV header longer than this is no header: a file with no line breaks
+
+
 def scan_one(path: str | Path) -> pl.LazyFrame:
-    """One file as a LazyFrame (nothing is read until it is collected)."""
+    """One file as a LazyFrame (nothing is read until it is collected; a CSV's first line is looked at)."""
     fmt = file_format(path)
     if fmt in SEPARATORS:
+        _check_first_line(path, fmt.upper())
         return pl.scan_csv(path, infer_schema=False, separator=SEPARATORS[fmt])
     return pl.scan_parquet(path) if fmt == "parquet" else pl.scan_ndjson(path)
+
+
+def _check_first_line(path: str | Path, fmt: str) -> None:
+    """Polars reads a file whose lines end in CR alone as one line, and a file with no line break whole into
+    its header: both are refused before reading (a DataError naming the file)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(FIRST_LINE + 1)
+    except OSError as e:
+        raise _read_error(path, e) from None
+    if b"\n" in head:
+        return
+    if b"\r" in head:
+        raise DataError(
+            f"{path}: its lines end in a carriage return alone (an old Mac format), which {fmt} readers do not "
+            "split; convert them to newlines, e.g. tr '\\r' '\\n' < in.csv > out.csv"
+        )
+    if len(head) > FIRST_LINE:
+        raise DataError(
+            f"{path}: no line break in its first {FIRST_LINE >> 20} MiB, so it has no {fmt} header row; "
+            "check that it is a table with one row per line"
+        )
 
 
 def _read_error(path: str | Path, e: Exception) -> DataError:
@@ -190,7 +216,22 @@ def write_batches(frames: Iterable[pl.DataFrame], path: str | Path) -> int:
 
 
 def text(frame: pl.DataFrame, fmt: str = "csv", header: bool = True) -> str:
-    """A frame as CSV, TSV or NDJSON text."""
+    """A frame as CSV, TSV or NDJSON text (`as_text` first: what those formats cannot hold as it is)."""
+    frame = as_text(frame, fmt)
     if fmt in SEPARATORS:
         return frame.write_csv(separator=SEPARATORS[fmt], include_header=header)
     return frame.write_ndjson()
+
+
+def as_text(frame: pl.DataFrame, fmt: str) -> pl.DataFrame:
+    """Columns that CSV and TSV cannot hold, as text: lists and structs as JSON (`["a","b"]`, `{"k":1}`), bytes
+    as base64 (in NDJSON too, which cannot hold bytes either); nulls stay null."""
+    out = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if dtype == pl.Binary:
+            out.append(col.bin.encode("base64"))
+        elif fmt in SEPARATORS and dtype.is_nested():  # (a struct's JSON, less the `{"v":` and `}` around it)
+            json = pl.struct(col.alias("v")).struct.json_encode().str.slice(5).str.head(-1)
+            out.append(pl.when(col.is_null()).then(None).otherwise(json).alias(name))
+    return frame.with_columns(out) if out else frame

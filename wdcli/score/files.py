@@ -11,7 +11,8 @@ from pathlib import Path
 import polars as pl
 
 from ..data import io
-from ..features.inputs import spec_inputs
+from ..errors import DataError, MissingColumns
+from ..features.inputs import check_columns, spec_inputs
 from ..metrics import add_sums
 from ..spec import Spec
 from .scorer import Scorer
@@ -37,7 +38,7 @@ def predict_file(
     """Score a file in streamed batches with bounded memory; write by extension, or CSV to stdout. Returns the
     number of rows written."""
     scorer = scorer or Scorer.load(model)
-    batches = (scorer.predict(b, keep, str(input)) for b in io.iter_batches(input, batch_rows))
+    batches = _predicted(scorer, input, keep, batch_rows)
     if output is None:
         stream, rows = stdout or sys.stdout, 0
         for i, frame in enumerate(batches):
@@ -47,6 +48,22 @@ def predict_file(
     if io.file_format(output) in ("parquet", "ndjson"):
         batches = (typed(frame, scorer.spec) for frame in batches)
     return io.write_batches(batches, output)
+
+
+def _predicted(scorer: Scorer, input: str | Path, keep: list[str] | None, batch_rows: int) -> Iterator[pl.DataFrame]:
+    """The scored batches of a file; a file with no rows is an error (its missing columns named first), never an
+    empty answer."""
+    rows = 0
+    for batch in io.iter_batches(input, batch_rows):
+        rows += len(batch)
+        yield scorer.predict(batch, keep, str(input))
+    if rows == 0:
+        empty = pl.DataFrame(schema=io.read_schema(io.expand_paths(input)[0]))
+        try:
+            check_columns(scorer.spec, empty, str(input), need_label=False)
+        except MissingColumns as e:
+            raise scorer.mismatch(e) from None
+        raise DataError(f"{input}: no rows to score (a header and no data rows)")
 
 
 def evaluate_file(
