@@ -204,6 +204,27 @@ def bodies_of(candidates: int, count: int, form: str) -> list[bytes]:
     return out
 
 
+def phases(port: int, bodies: list[bytes], args) -> list[dict]:
+    """Light load, the target rate, saturation: the figures of each."""
+    results = []
+    for name, run in (
+        ("light load, 20 req/s", lambda ld: ld.fixed_rate(20, 5)),
+        (f"{args.rate:g} req/s for {args.seconds:g} s", lambda ld: ld.fixed_rate(args.rate, args.seconds)),
+        (
+            f"saturation, {args.connections} connections",
+            lambda ld: ld.saturate(args.connections, args.saturate_seconds),
+        ),
+    ):
+        load = Load(port, bodies, args.candidates)
+        before = time.perf_counter()
+        asyncio.run(run(load))
+        r = load.report(name, time.perf_counter() - before)  # until the last answer
+        r["requests_per_batch"] = batch_mean(port)
+        results.append(r)
+    print(f"mean requests per micro-batch over the whole run: {results[-1]['requests_per_batch']:.2f}")
+    return results
+
+
 def adversarial(port: int, pid: int, bodies: list[bytes], args) -> dict:
     """The valid load at --rate for --seconds, one hostile request a second, the server's RSS sampled."""
     load, outcomes, peak = Load(port, bodies, args.candidates), [], [hostile.rss_mb(pid)]
@@ -272,32 +293,8 @@ def main() -> None:
     )
     bodies = bodies_of(args.candidates, 64, args.format)
     server = start_server(model, port, args.server.split())
-    if args.adversarial:
-        try:
-            results = [adversarial(port, server.pid, bodies, args)]
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=1))
-        return
-    results = []
     try:
-        for name, run in (
-            ("light load, 20 req/s", lambda ld: ld.fixed_rate(20, 5)),
-            (f"{args.rate:g} req/s for {args.seconds:g} s", lambda ld: ld.fixed_rate(args.rate, args.seconds)),
-            (
-                f"saturation, {args.connections} connections",
-                lambda ld: ld.saturate(args.connections, args.saturate_seconds),
-            ),
-        ):
-            load = Load(port, bodies, args.candidates)
-            before = time.perf_counter()
-            asyncio.run(run(load))
-            r = load.report(name, time.perf_counter() - before)  # until the last answer
-            r["requests_per_batch"] = batch_mean(port)
-            results.append(r)
-        print(f"mean requests per micro-batch over the whole run: {results[-1]['requests_per_batch']:.2f}")
+        results = [adversarial(port, server.pid, bodies, args)] if args.adversarial else phases(port, bodies, args)
     finally:
         server.terminate()
         server.wait(timeout=30)

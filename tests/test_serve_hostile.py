@@ -182,3 +182,16 @@ def test_reload_storms_and_half_copied_runs(runs, tmp_path):  # noqa: F811
         assert r.status_code == 409 and "symbolic link" in r.json()["error"]
         (newer.parent / "LATEST").write_text(newer.name + "\n")
         (newer.parent / "linked").unlink()
+
+
+def test_a_network_bind_without_a_token_refuses_to_start(runs, monkeypatch):  # noqa: F811
+    from typer.testing import CliRunner
+
+    from wdcli.cli import app
+
+    model = str(runs / "runs" / "apps")
+    r = CliRunner().invoke(app, ["serve", "--model", model, "--host", "0.0.0.0", "--check"])
+    assert r.exit_code == 2 and "exposes the server to the network" in r.output
+    monkeypatch.setenv("WDCLI_SERVE_TOKEN", "s3cret")
+    r = CliRunner().invoke(app, ["serve", "--model", model, "--host", "0.0.0.0", "--check"])
+    assert r.exit_code == 0 and "http://0.0.0.0:8000" in r.output

@@ -206,11 +206,7 @@ def serve(
             f"wdcli serve needs the serve extra ({e.name} is not installed): pip install 'wdcli[serve]'"
         ) from None
     given = dict(locals())  # the options named as ServeConfig's fields, and those that are not:
-    same = {
-        k: given[k]
-        for k in ServeConfig.__dataclass_fields__
-        if k in given and k not in ("model", "verify_input", "token")
-    }
+    same = {k: given[k] for k in ServeConfig.__dataclass_fields__ if k in given and k not in _OWN}
     config = ServeConfig(
         **same,
         model=str(model) if model else None,
@@ -220,22 +216,30 @@ def serve(
         allowed_hosts=tuple(allowed_host or ()),
     )
     server = Server(config)  # load (and check) the model here, so that a bad folder is a clear error
-    where = f"http://{host}:{port}"
     if check:
         out.print(
-            f"ok: {server.models.current.path} loads; `wdcli serve` would serve it on {where}",
+            f"ok: {server.models.current.path} loads; `wdcli serve` would serve it on {where(config)}",
             markup=False,
             highlight=False,
         )
         return
     err.print(
-        f"serving {server.models.current.path} on {where} ({workers} worker{'s' if workers > 1 else ''}; "
-        f"watching for new runs: {'no' if no_watch else 'yes'}; "
-        f"{'requests must carry the token' if token else 'no token: loopback clients only'})",
-        markup=False,
-        highlight=False,
+        f"serving {server.models.current.path} on {where(config)} ({_how(config)})", markup=False, highlight=False
     )
     run_server(config, server if workers == 1 else None)  # (more workers each load their own)
+
+
+_OWN = ("model", "verify_input", "token")  # the options serve passes on as it reads them
+
+
+def where(config) -> str:
+    return f"http://{config.host}:{config.port}"
+
+
+def _how(config) -> str:
+    workers = f"{config.workers} worker{'s' if config.workers > 1 else ''}"
+    token = "requests must carry the token" if config.token else "no token: loopback clients only"
+    return f"{workers}; watching for new runs: {'yes' if config.watch else 'no'}; {token}"
 
 
 @command

@@ -21,28 +21,7 @@ def compose(
 ) -> tuple[Any, dict[Path_, int], list[Problem]]:
     """Parse YAML into plain data plus a map from each YAML path to its 1-based line; flag duplicate keys.
     `booleans` (if given) collects the text of each key or value YAML read as a boolean (`yes`, `off`, ...)."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        size = expanded_size(root) if root is not None else 0
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        what = getattr(e, "problem", None) or str(e)
-        raise SpecError([Problem(file, line, "", f"not valid YAML: {what}; fix the syntax")]) from None
-    except RecursionError:
-        raise SpecError([Problem(file, None, "", "not valid YAML for a spec: nested too deeply")]) from None
-    if size > MAX_VALUES:
-        raise SpecError(
-            [
-                Problem(
-                    file,
-                    None,
-                    "",
-                    f"not valid YAML for a spec: its aliases (*name) expand to {size:,} values or more, over "
-                    f"{MAX_VALUES:,}; write the values out, or use fewer aliases",
-                )
-            ]
-        )
+    root = _compose(text, file)
     lines: dict[Path_, int] = {}
     dupes: list[Problem] = []
 
@@ -94,6 +73,33 @@ def compose(
             ]
         ) from None
     return data, lines, dupes
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    """The YAML node graph, refused if it is not YAML or would expand past MAX_VALUES values."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        size = expanded_size(root) if root is not None else 0
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        what = getattr(e, "problem", None) or str(e)
+        raise SpecError([Problem(file, line, "", f"not valid YAML: {what}; fix the syntax")]) from None
+    except RecursionError:
+        raise SpecError([Problem(file, None, "", "not valid YAML for a spec: nested too deeply")]) from None
+    if size > MAX_VALUES:
+        raise SpecError(
+            [
+                Problem(
+                    file,
+                    None,
+                    "",
+                    f"not valid YAML for a spec: its aliases (*name) expand to {size:,} values or more, over "
+                    f"{MAX_VALUES:,}; write the values out, or use fewer aliases",
+                )
+            ]
+        )
+    return root
 
 
 def expanded_size(root: yaml.Node) -> int:
