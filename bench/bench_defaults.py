@@ -125,10 +125,10 @@ def run(path: Path, sets: list[str], frames) -> dict:
     spec = load_spec(path, sets)
     t = time.perf_counter()
     r = train(spec, frames)
-    best = max((h["epoch"] for h in r.history if h.get("best")), default=len(r.history))
+    best = r.metrics.best_epoch or r.metrics.epochs
     return {
-        "auc": r.metrics["test"]["auc"],
-        "epochs": f"{len(r.history)} ({best})",
+        "auc": r.metrics.metric("auc", "test"),
+        "epochs": f"{r.metrics.epochs} ({best})",
         "seconds": time.perf_counter() - t,
         "batch": spec.train.batch_size,
     }

@@ -70,11 +70,11 @@ def child(folder: str, mode: str, threads: int) -> None:
             {
                 "fit_s": after_fit - marks["fitting the pipeline"],
                 "setup_s": marks["epoch"] - start,
-                "rows_per_s": result.history[0]["rows_per_s"],
-                "epoch_s": result.history[0]["seconds"],
+                "rows_per_s": result.metrics.history[0].rows_per_s,
+                "epoch_s": result.metrics.history[0].seconds,
                 "total_s": time.perf_counter() - start,
-                "train_rows": int(result.history[0]["rows_per_s"] * result.history[0]["seconds"] + 0.5),
-                "test_auc": result.metrics["test"]["auc"],
+                "train_rows": int(result.metrics.history[0].rows_per_s * result.metrics.history[0].seconds + 0.5),
+                "test_auc": result.metrics.metric("auc", "test"),
                 "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )

@@ -19,9 +19,10 @@ import polars as pl
 
 from wdcli.data.io import read_table
 from wdcli.data.split import Rule
+from wdcli.model.optim import optimizer_state
 from wdcli.spec import load_spec
 from wdcli.train import train
-from wdcli.train.warm import Previous, optimizer_state, warm_start
+from wdcli.train.warm import Previous
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 
@@ -48,8 +49,8 @@ def main() -> None:
         t0 = time.perf_counter()
         first = train(spec, day1)
         print(
-            f"{name}: day 1 ({len(day1['train']):,} training rows): {len(first.history)} epochs, validation AUC "
-            f"{first.metrics['validation']['auc']:.4f} ({time.perf_counter() - t0:.0f} s)",
+            f"{name}: day 1 ({len(day1['train']):,} training rows): {first.metrics.epochs} epochs, validation AUC "
+            f"{first.metrics.metric('auc', 'validation'):.4f} ({time.perf_counter() - t0:.0f} s)",
             flush=True,
         )
         cold = train(spec, day2)
@@ -60,10 +61,10 @@ def main() -> None:
             first.model,
             optimizer_state(first.trainer.model, first.trainer.optimizers),
         )
-        report = {}
-        warm = train(spec, day2, warm=lambda t, f: report.update(warm_start(previous, t.model, t.optimizers, f)))  # noqa: B023
-        c = [r["validation_auc"] for r in cold.history]
-        w = [r["validation_auc"] for r in warm.history]
+        warm = train(spec, day2, warm=previous)
+        report = warm.metrics.warm_start
+        c = [r.auc for r in cold.metrics.history]
+        w = [r.auc for r in warm.metrics.history]
         best, best_epoch = max(c), c.index(max(c)) + 1
         reached = next((i + 1 for i, a in enumerate(w) if a >= best), None)
         print(f"{name}: day 2 cold: {' '.join(f'{a:.4f}' for a in c)}")
@@ -71,14 +72,14 @@ def main() -> None:
         print(
             f"{name}: cold best validation AUC {best:.4f} at epoch {best_epoch} of {len(c)}; warm reaches it at "
             f"epoch {reached} (target <= {math.ceil(best_epoch / 3)}); warm best {max(w):.4f}; test AUC "
-            f"cold {cold.metrics['test']['auc']:.4f}, warm {warm.metrics['test']['auc']:.4f}",
+            f"cold {cold.metrics.metric('auc', 'test'):.4f}, warm {warm.metrics.metric('auc', 'test'):.4f}",
             flush=True,
         )
-        carried = report["features"]
+        carried = report.features
         print(
             f"{name}: carried: "
-            + ", ".join(f"{k} {v['carried']}/{v['carried'] + v['new']}" for k, v in list(carried.items())[:8])
-            + f", ...; mlp {report['mlp']}"
+            + ", ".join(f"{k} {v.carried}/{v.carried + v.new}" for k, v in list(carried.items())[:8])
+            + f", ...; mlp {report.mlp}"
         )
 
 

@@ -39,7 +39,7 @@ def test_the_gpu_learns_what_the_cpu_learns(workdir, precision):
         load_spec(SPECS / "census.yaml", [*spec, "train.device=cuda"]), output=workdir / "gpu"
     )
     assert next(gpu_run.model.parameters()).device.type == "cuda"
-    assert abs(gpu_run.metrics["test"]["auc"] - cpu.metrics["test"]["auc"]) < 0.01
+    assert abs(gpu_run.metrics.splits["test"]["auc"] - cpu.metrics.splits["test"]["auc"]) < 0.01
     test = load_splits(load_spec(SPECS / "census.yaml").data)["test"].head(3000)
     on_cpu, on_gpu = Scorer.load(folder).score(test), Scorer.load(folder, device="cuda").score(test)
     assert np.abs(on_cpu - on_gpu).max() < 1e-5
@@ -65,4 +65,4 @@ def test_a_gpu_run_resumes(workdir):
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_training(spec, output=workdir / "m", reporter=CrashInEpoch2())
     result, folder = run_training(spec, output=workdir / "m", resume=True)
-    assert (folder / "manifest.json").exists() and 0.5 < result.metrics["test"]["auc"] <= 1
+    assert (folder / "manifest.json").exists() and 0.5 < result.metrics.splits["test"]["auc"] <= 1

@@ -103,3 +103,44 @@ def test_a_killed_run_of_two_processes_resumes_with_two(census_runs, tmp_path):
         load_file(str(tmp_path / "model" / "weights.safetensors")),
     )
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+LEAVE = """
+import os, socket, sys, torch
+from wdcli.train.runtime import Processes, Runtime
+processes = Processes.from_env()
+with Runtime.start(processes) as runtime:
+    torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)  # (torch imports its compiler lazily, here)
+    runtime.barrier()
+try:  # the job's store, which the first process serves, is gone with the group
+    socket.create_connection(("127.0.0.1", int(os.environ["MASTER_PORT"])), timeout=2).close()
+    print("the store still serves", file=sys.stderr)
+    sys.exit(3)
+except OSError:
+    pass
+"""
+
+
+def test_a_closed_runtime_leaves_nothing_of_the_process_group_behind(tmp_path):
+    """Closing the runtime releases the process group and its store at once, not at the interpreter's exit (where
+    gloo's threads, torn down late, made a process abort now and then: "terminate called without an active
+    exception", exit 250 under --nproc)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1"}
+    env["MASTER_PORT"] = str(port)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LEAVE],
+            env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for r in (0, 1)
+    ]
+    outcomes = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    assert outcomes[0][0] == 0, outcomes
+    assert all(code in (0, 3) for code, _ in outcomes), outcomes  # (the other may see the first's store, still up)

@@ -178,3 +178,80 @@ def test_weight_decay_and_momentum_are_not_ignored_on_sparse_tables():
         opt.step()
     assert torch.allclose(emb.weight[2], torch.tensor([-0.1 - 0.1 * 1.9]))  # v = 1, then 0.9 + 1
     assert emb.weight[[0, 1, 3]].abs().sum() == 0
+
+
+OPTIMIZERS = {  # the train section's optimizers, as make_optimizers builds them
+    "ftrl": {"name": "ftrl"},
+    "adagrad": {"name": "adagrad"},
+    "adam": {"name": "adam", "lr": 0.01},
+    "adamw": {"name": "adamw", "lr": 0.01, "weight_decay": 0.1},
+    "sgd": {"name": "sgd", "lr": 0.1, "momentum": 0.9},
+}
+
+
+def _model_and_optimizers(name: str):
+    from wdcli.model.optim import make_optimizers
+    from wdcli.model.plan import ModelConfig, SparseInput, Table
+    from wdcli.model.widedeep import WideDeep
+    from wdcli.spec.types import Train
+
+    cfg = ModelConfig(
+        "wide_deep",
+        wide=[SparseInput("a", 5, 0)],
+        deep=[SparseInput("a", 5, 0)],
+        tables=[Table("a", 5, 3, ["a"])],
+        dense=[0],
+        hidden=[4],
+        dense_names=["x"],
+    )
+    torch.manual_seed(0)
+    model = WideDeep(cfg)
+    train = Train.model_validate({"wide_optimizer": OPTIMIZERS[name], "deep_optimizer": OPTIMIZERS[name]})
+    return model, make_optimizers(model, train)
+
+
+def _steps(model, optimizers, n: int, seed: int = 1) -> None:
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(n):
+        sparse, dense = torch.randint(0, 5, (8, 1), generator=g), torch.randn(8, 1, generator=g)
+        y = (torch.rand(8, generator=g) < 0.5).float()
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(sparse, {}, dense), y)
+        loss.backward()
+        step_all(optimizers, 8)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_state_started_before_the_first_step_is_the_state_the_step_starts(name):
+    """Each optimizer starts a parameter's state in one function (`fresh_state`), which its first step and a
+    warm start (`init_state`) both use: starting it early changes nothing."""
+    from wdcli.model.optim import init_state, optimizer_state
+
+    a, opts_a = _model_and_optimizers(name)
+    b, opts_b = _model_and_optimizers(name)
+    for opt in opts_b:
+        init_state(opt)
+    _steps(a, opts_a, 3)
+    _steps(b, opts_b, 3)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    sa, sb = optimizer_state(a, opts_a), optimizer_state(b, opts_b)
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_the_state_by_parameter_name_restores_the_very_next_steps(name):
+    """The one encoding (`<parameter>.<key>`) that checkpoints and artifacts hold restores every optimizer
+    exactly: the steps after it are those of a run that never stopped."""
+    from wdcli.model.optim import load_optimizer_state, optimizer_state
+
+    a, opts_a = _model_and_optimizers(name)
+    _steps(a, opts_a, 2)
+    saved, weights = optimizer_state(a, opts_a), {k: v.clone() for k, v in a.state_dict().items()}
+    assert all(k.split(".")[0] in ("wide", "embed", "mlp", "out", "bias") for k in saved)
+    b, opts_b = _model_and_optimizers(name)
+    b.load_state_dict(weights)
+    load_optimizer_state(b, opts_b, {k: v.clone() for k, v in saved.items()})
+    _steps(a, opts_a, 2, seed=2)
+    _steps(b, opts_b, 2, seed=2)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))

@@ -8,24 +8,11 @@ import io
 from rich.console import Console
 
 from wdcli.cli.progress import TrainingDisplay
+from wdcli.metrics import EpochRecord
 
 RECORDS = [
-    {
-        "epoch": 1,
-        "train_loss": 0.69,
-        "seconds": 0.5,
-        "rows_per_s": 1200.0,
-        "validation_auc": 0.71,
-        "validation_logloss": 0.6,
-    },
-    {
-        "epoch": 2,
-        "train_loss": 0.61,
-        "seconds": 0.4,
-        "rows_per_s": 1500.0,
-        "validation_auc": 0.69,
-        "validation_logloss": 0.62,
-    },
+    EpochRecord(1, 0.69, 0.5, 1200.0, "validation", auc=0.71, logloss=0.6, best=True),
+    EpochRecord(2, 0.61, 0.4, 1500.0, "validation", auc=0.69, logloss=0.62),
 ]
 
 
@@ -36,12 +23,10 @@ def run(console: Console, quiet: bool = False) -> None:
         advance(600)
         advance(500)  # a total is an estimate: the line says what was done
         for record in RECORDS:
-            p.start_epoch(record["epoch"], 2, 1000)
+            p.start_epoch(record.epoch, 2, 1000)
             p.advance(600, 0.7)
             p.advance(400, 0.6)
-            p.end_epoch(dict(record))  # the loop marks the best after reporting (as wdcli.train.loop does)
-            if record["epoch"] == 1:
-                p.pending["best"] = True
+            p.end_epoch(record)
         p.stage("final evaluation")
 
 

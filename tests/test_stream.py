@@ -86,9 +86,9 @@ def test_stream_mode_trains_on_every_training_row_and_scores_like_memory(many_fi
     )
     stream, _ = run_training(load_spec(path, ["train.epochs=2", *STREAM]), output=workdir / "s")
     for split in ("train", "validation", "test"):
-        assert stream.metrics[split]["rows"] == memory.metrics[split]["rows"], split
-    assert stream.history[0]["rows_per_s"] > 0 and len(stream.history) == 2
-    assert abs(stream.metrics["test"]["auc"] - memory.metrics["test"]["auc"]) < 0.1
+        assert stream.metrics.splits[split]["rows"] == memory.metrics.splits[split]["rows"], split
+    assert stream.metrics.history[0].rows_per_s > 0 and stream.metrics.epochs == 2
+    assert abs(stream.metrics.metric("auc", "test") - memory.metrics.metric("auc", "test")) < 0.1
 
 
 def test_a_streamed_run_resumes_bit_identically(many_files, workdir):

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 import wdcli.tune.study as tuning
 from wdcli.cli import app
 from wdcli.errors import Interrupted, SpecError, WdcliError
+from wdcli.metrics import EpochRecord
 from wdcli.spec import load_spec
 from wdcli.tune import check_space, default_space, tune
 
@@ -127,11 +128,12 @@ def test_a_trial_that_trails_is_pruned():
     import optuna
 
     trial = Trial()
-    pruning = tuning._Pruning(trial, "validation_auc", True, None)
+    pruning = tuning._Pruning(trial, "auc", True, None)
     with pytest.raises(optuna.TrialPruned):
-        pruning.end_epoch({"epoch": 1, "validation_auc": 0.6})
+        pruning.end_epoch(EpochRecord(1, 0.5, 1.0, 100.0, "validation", auc=0.6))
     assert trial.reported == [(1, 0.6)]
-    tuning._Pruning(trial, "validation_auc", False, None).end_epoch({"epoch": 2, "validation_auc": 0.7})  # no prune
+    no_prune = tuning._Pruning(trial, "auc", False, None)
+    no_prune.end_epoch(EpochRecord(2, 0.5, 1.0, 100.0, "validation", auc=0.7))
 
 
 def test_an_interrupted_study_continues_without_counting_the_lost_trial(apps_spec, workdir):

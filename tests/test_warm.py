@@ -15,12 +15,14 @@ from typer.testing import CliRunner
 from wdcli.cli import app
 from wdcli.features import fit_pipeline
 from wdcli.features.fitted import Buckets, Hashed, Text, Vocabulary
-from wdcli.model.optim import init_state, make_optimizers
+from wdcli.model.optim import init_state, make_optimizers, optimizer_state
 from wdcli.model.plan import build_config
 from wdcli.model.widedeep import WideDeep
 from wdcli.spec import load_spec
 from wdcli.train import train
-from wdcli.train.warm import Previous, id_map, optimizer_state, warm_start
+from wdcli.train.loop import Recipe
+from wdcli.train.runtime import Runtime
+from wdcli.train.warm import Previous, id_map, warm_start
 
 from .conftest import SPECS
 
@@ -69,8 +71,13 @@ def test_eager_state_trains_like_lazy_state(deep_optimizer):
     )
     a = train(spec)
     torch.manual_seed(0)
-    # the same run with every optimizer's state created before the first step
-    b = train(spec, warm=lambda trainer, fitted: [init_state(o) for o in trainer.optimizers])
+    # the same run, step by step, with every optimizer's state created before the first step
+    with Runtime.start(threads=spec.train.threads) as runtime:
+        run = Recipe.setup(spec, runtime)
+        for o in run.trainer.optimizers:
+            init_state(o)
+        run.epochs()
+        b = run.finish()
     for k, v in a.model.state_dict().items():
         assert torch.equal(v, b.model.state_dict()[k]), k
 
@@ -101,17 +108,17 @@ def test_two_days_warm_start_reaches_cold_auc_in_a_third_of_the_epochs(name, row
     day1, day2 = days(SPECS / "data" / ("adult.parquet" if name == "census" else "apps_train.parquet"), rows)
     first = train(spec.model_copy(update={"train": spec.train.model_copy(update={"epochs": 3})}), day1)
     cold = train(spec.model_copy(update={"train": spec.train.model_copy(update={"epochs": epochs})}), day2)
-    cold_auc = max(r["validation_auc"] for r in cold.history)
-    report = {}
+    cold_auc = max(r.auc for r in cold.metrics.history)
     warm = train(
         spec.model_copy(update={"train": spec.train.model_copy(update={"epochs": epochs // 3})}),
         day2,
-        warm=lambda t, f: report.update(warm_start(previous_of(first), t.model, t.optimizers, f)),
+        warm=previous_of(first),
     )
-    warm_aucs = [r["validation_auc"] for r in warm.history]
-    print(f"{name}: cold {[round(r['validation_auc'], 4) for r in cold.history]}, warm {np.round(warm_aucs, 4)}")
+    warm_aucs = [r.auc for r in warm.metrics.history]
+    print(f"{name}: cold {[round(r.auc, 4) for r in cold.metrics.history]}, warm {np.round(warm_aucs, 4)}")
     assert max(warm_aucs) >= cold_auc, (cold_auc, warm_aucs)
-    assert report["mlp"].startswith("3 of 3") and report["optimizer_state"] == "carried"
+    report = warm.metrics.warm_start
+    assert report.mlp.startswith("3 of 3") and report.optimizer_state == "carried"
 
 
 def test_new_value_fresh_row_old_value_learned_row():
@@ -132,7 +139,7 @@ def test_new_value_fresh_row_old_value_learned_row():
     report = warm_start(previous_of(first), model, opts, f2)
     old_wc, new_wc = first.fitted.features["workclass"], f2.features["workclass"]
     assert "Federal-gov" in new_wc.values and "Federal-gov" not in old_wc.values  # ... that day 2 has
-    assert report["features"]["workclass"]["new"] >= 1
+    assert report.features["workclass"].new >= 1
 
     def row(m, cfg, feature, fitted, value):
         t = next(t for t in cfg.tables if feature in t.features)
@@ -181,10 +188,50 @@ def test_first_layer_copied_by_feature_when_a_deep_feature_is_added():
     model = WideDeep(build_config(fitted))
     fresh = model.mlp[0].weight.detach().clone()
     report = warm_start(previous_of(first), model, make_optimizers(model, new_spec.train), fitted)
-    assert report["mlp"] == "3 of 3 layers copied"
+    assert report.mlp == "3 of 3 layers copied"
     old_w, w = first.model.mlp[0].weight, model.mlp[0].weight
     d = new_spec.deep.embedding_dim  # the input: education, native-country, occupation (d each), then numeric
     assert torch.equal(w[:, :d], old_w[:, :d])  # education
     assert torch.equal(w[:, d : 2 * d], fresh[:, d : 2 * d])  # native-country: new, fresh
     assert torch.equal(w[:, 2 * d :], old_w[:, d:])  # occupation and the numeric columns
     assert torch.equal(model.mlp[2].weight, first.model.mlp[2].weight)
+
+
+def test_a_run_saved_before_the_numeric_inputs_were_named_loads_and_warm_starts_alike(workdir):
+    """model.json written before `dense_names` (and metrics.json before the records): the names come from the
+    pipeline on load, so a warm start pairs the MLP's numeric columns as before."""
+    import hashlib
+
+    from wdcli.artifact import load_artifact
+    from wdcli.run import load_previous
+
+    tiny = load_spec(SPECS / "tiny.yaml", ["train.epochs=1"])
+    r = runner.invoke(app, ["train", str(SPECS / "tiny.yaml"), "-q", "--set", "train.epochs=1", "--output", "new"])
+    assert r.exit_code == 0, r.output
+    new = load_artifact(workdir / "new")
+    folder = workdir / "new"
+    model = json.loads((folder / "model.json").read_text())
+    assert model.pop("dense_names") == [new.fitted.dense[i] for i in model["dense"]] != []
+    (folder / "model.json").write_text(json.dumps(model, indent=1))
+    (folder / "metrics.json").write_text(
+        (SPECS.parent / "tests/data/metrics_as_written_before_records.json").read_text()
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name in ("model.json", "metrics.json"):
+        manifest["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    old = load_artifact(folder)
+    assert old.config.layout == new.config.layout and old.metrics.epochs == 2
+    assert load_previous(folder, tiny).config.layout.columns() == new.config.layout.columns()
+
+
+def test_a_part_warm_start_does_not_know_is_carried_whole_where_its_shape_is_the_same():
+    """A block added to the model later (its parameters outside the wide part, the tables and the MLP) is
+    carried without a change to warm start, where its name and shape are the same."""
+    spec = load_spec(SPECS / "tiny.yaml", ["train.epochs=1"])
+    first = train(spec)
+    first.model.block = torch.nn.Parameter(torch.full((3,), 2.0))
+    model = WideDeep(first.config)
+    model.block = torch.nn.Parameter(torch.zeros(3))
+    warm_start(previous_of(first), model, make_optimizers(model, spec.train), first.fitted)
+    assert torch.equal(model.block, first.model.block)

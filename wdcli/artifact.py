@@ -16,6 +16,7 @@ no folder that loads as a model. Loading checks the format version and every che
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ from .data.atomic import atomic_file, atomic_folder, remove_stale
 from .errors import ArtifactError
 from .features import FittedPipeline, load_pipeline
 from .features.pipeline import file_in
+from .metrics import RunMetrics
 from .model.plan import ModelConfig
 from .spec import Spec
 
@@ -45,7 +47,7 @@ class Artifact:
     fitted: FittedPipeline
     config: ModelConfig
     model: object  # WideDeep
-    metrics: dict
+    metrics: RunMetrics
 
 
 def _sha256(path: Path) -> str:
@@ -62,7 +64,7 @@ def write_run_files(
     fitted: FittedPipeline,
     config: ModelConfig,
     model,
-    metrics: dict,
+    metrics: RunMetrics,
     optimizer: dict | None = None,
 ) -> None:
     """Write every file of an artifact into `folder`, manifest last."""
@@ -74,7 +76,7 @@ def write_run_files(
     (folder / "model.json").write_text(json.dumps(config.to_dict(), indent=1))
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / "weights.safetensors"))
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    (folder / "metrics.json").write_text(json.dumps(metrics.to_json(), indent=1, default=float))
     names = ["spec.yaml", *files, "model.json", "weights.safetensors", "metrics.json"]
     if optimizer:
         save_file({k: v.detach().cpu().contiguous() for k, v in optimizer.items()}, str(folder / OPTIMIZER))
@@ -94,7 +96,7 @@ def save_artifact(
     fitted: FittedPipeline,
     config: ModelConfig,
     model,
-    metrics: dict,
+    metrics: RunMetrics,
     output: str | Path | None = None,
     optimizer: dict | None = None,
 ) -> Path:
@@ -187,7 +189,9 @@ def load_artifact(model: str | Path | None = None) -> Artifact:
         spec = Spec.model_validate(yaml.safe_load((path / "spec.yaml").read_text()))
         fitted = load_pipeline(path, spec)
         config = ModelConfig.from_dict(json.loads((path / "model.json").read_text()))
-        metrics = json.loads((path / "metrics.json").read_text())
+        if config.dense and not config.dense_names:  # (model.json before the numeric inputs were named)
+            config = dataclasses.replace(config, dense_names=[fitted.dense[i] for i in config.dense])
+        metrics = RunMetrics.from_json(json.loads((path / "metrics.json").read_text()))
     except (ValueError, KeyError, TypeError, yaml.YAMLError) as e:
         raise ArtifactError(f"{path}: cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     if problems := _mismatches(config, fitted):
@@ -292,7 +296,7 @@ def _model(path: Path, config: ModelConfig):
     return net
 
 
-def load_optimizer_state(art: Artifact) -> dict:
+def read_optimizer_state(art: Artifact) -> dict:
     """The optimizers' state a run kept (checked with the rest by `load_artifact`); {} for a run without it."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file

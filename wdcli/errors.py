@@ -58,11 +58,12 @@ class ArtifactError(WdcliError):
 
 
 class Interrupted(WdcliError):
-    """Training stopped on Ctrl-C or SIGTERM (after writing a checkpoint, when it could)."""
+    """Training stopped on Ctrl-C or SIGTERM (after writing a checkpoint, when it could). Of the processes of a
+    job, only the first speaks (`speak`)."""
 
-    def __init__(self, message: str, exit_code: int, checkpoint: Path | None = None):
+    def __init__(self, message: str, exit_code: int, checkpoint: Path | None = None, speak: bool = True):
         super().__init__(message)
-        self.exit_code, self.checkpoint = exit_code, checkpoint
+        self.exit_code, self.checkpoint, self.speak = exit_code, checkpoint, speak
 
 
 def closest(word: object, choices: Iterable[object]) -> str | None:

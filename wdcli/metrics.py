@@ -1,8 +1,12 @@
 """Metrics, vectorized: binary classification (AUC, tie-aware; log loss, accuracy, calibration; gAUC, the AUC
 per group averaged with the groups' sizes as weights, over groups with both classes) and ranking (NDCG@k, MAP,
-MRR, HitRate@k) over groups of ranked candidates."""
+MRR, HitRate@k) over groups of ranked candidates; and the records of a run's figures that metrics.json holds
+(`RunMetrics`: each split's metrics, the epochs' `EpochRecord`s, what a warm start carried)."""
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -128,3 +132,148 @@ def ranking_metrics_of(sums: dict[str, float], k: int) -> dict:
 def ranking_metrics(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) -> dict:
     """NDCG@k, MAP, MRR, HitRate@k and gAUC over the groups of a ranked frame with 0/1 labels."""
     return ranking_metrics_of(ranking_sums(ranked, group, label, k), k)
+
+
+# ------------------------------------------------------------------------------- a run's records (metrics.json)
+
+EPOCH_FIGURES = ("auc", "logloss", "gauc")  # what an epoch's evaluation records
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch of a run: its training loss and speed, and the figures of the split it was evaluated on (the
+    validation rows, else the training rows). In JSON: `{"epoch", "train_loss", "seconds", "rows_per_s",
+    "<split>_auc", "<split>_logloss", "<split>_gauc" (with groups), "best": true (the best epoch so far)}`."""
+
+    epoch: int
+    train_loss: float
+    seconds: float
+    rows_per_s: float
+    split: str = ""  # the split evaluated ("" until it is)
+    auc: float | None = None
+    logloss: float | None = None
+    gauc: float | None = None
+    best: bool = False
+
+    def figures(self) -> dict[str, float]:
+        """The evaluated split's figures by name (auc, logloss, gauc), those it has."""
+        return {k: v for k in EPOCH_FIGURES if (v := getattr(self, k)) is not None}
+
+    def figure(self, split: str, name: str) -> float | None:
+        return self.figures().get(name) if split == self.split else None
+
+    def to_json(self) -> dict:
+        out: dict = {"epoch": self.epoch, "train_loss": self.train_loss}
+        out.update(seconds=self.seconds, rows_per_s=self.rows_per_s)
+        out.update({f"{self.split}_{k}": v for k, v in self.figures().items()})
+        return {**out, "best": True} if self.best else out
+
+    @staticmethod
+    def from_json(d: dict) -> EpochRecord:
+        if not isinstance(d, dict):
+            raise TypeError(f"an epoch's record is a mapping, not {type(d).__name__}")
+        figures, split = {}, ""
+        for key, value in d.items():
+            s, _, name = key.partition("_")
+            if s in SPLITS and name in EPOCH_FIGURES:
+                split, figures[name] = s, float(value)
+        return EpochRecord(
+            int(d["epoch"]),
+            float(d.get("train_loss", math.nan)),
+            float(d.get("seconds", 0.0)),
+            float(d.get("rows_per_s", 0.0)),
+            split,
+            **figures,
+            best=bool(d.get("best", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What a warm start carried of one feature: ids matched to the previous run's, new ids, ids dropped."""
+
+    carried: int
+    new: int
+    dropped: int
+    note: str = ""
+
+    def to_json(self) -> dict:
+        out = {"carried": self.carried, "new": self.new, "dropped": self.dropped}
+        return {**out, "note": self.note} if self.note else out
+
+
+@dataclass(frozen=True)
+class WarmReport:
+    """What a warm start carried from a previous run (`wdcli.train.warm`); in JSON `{"from", "features",
+    "mlp", "optimizer_state"}`."""
+
+    source: str  # the previous run's folder
+    features: dict[str, Carried]
+    mlp: str  # the MLP's layers copied, in words
+    optimizer_state: str  # carried, or why not
+
+    def to_json(self) -> dict:
+        features = {name: c.to_json() for name, c in self.features.items()}
+        return {"from": self.source, "features": features, "mlp": self.mlp, "optimizer_state": self.optimizer_state}
+
+    @staticmethod
+    def from_json(d: dict) -> WarmReport:
+        if not isinstance(d, dict) or not isinstance(d.get("features"), dict):
+            raise TypeError("a warm start's report is a mapping with features")
+        features = {name: Carried(**c) for name, c in d["features"].items()}
+        return WarmReport(str(d["from"]), features, str(d["mlp"]), str(d["optimizer_state"]))
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """What a run's metrics.json holds: each split's metrics of the kept weights (`evaluate`'s), the epochs,
+    the training seconds, the parameter counts of each part and what a warm start carried."""
+
+    splits: dict[str, dict[str, float]]
+    history: list[EpochRecord] = field(default_factory=list)
+    seconds: float = math.nan
+    parameters: dict[str, int] = field(default_factory=dict)
+    warm_start: WarmReport | None = None
+
+    @property
+    def split(self) -> str:
+        """The split whose metrics represent the run: test, else validation, else train."""
+        return next((s for s in ("test", "validation", "train") if s in self.splits), "test")
+
+    def metric(self, key: str, split: str | None = None) -> float:
+        """A metric of a split (the representative one by default); NaN where there is none."""
+        v = self.splits.get(split or self.split, {}).get(key)
+        return float(v) if isinstance(v, (int, float)) else math.nan
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history)
+
+    @property
+    def best_epoch(self) -> int:
+        """The epoch whose weights were kept (the last one marked best; 0 when none was)."""
+        return max((r.epoch for r in self.history if r.best), default=0)
+
+    def to_json(self) -> dict:
+        out = {
+            "splits": self.splits,
+            "history": [r.to_json() for r in self.history],
+            "seconds": self.seconds,
+            "parameters": self.parameters,
+        }
+        return {**out, "warm_start": self.warm_start.to_json()} if self.warm_start is not None else out
+
+    @staticmethod
+    def from_json(d: dict) -> RunMetrics:
+        """Read metrics.json (any wdcli's); a value of the wrong shape raises TypeError, ValueError or KeyError."""
+        if not isinstance(d, dict) or not isinstance(d.get("splits", {}), dict):
+            raise TypeError("metrics.json is not a mapping of splits")
+        warm = d.get("warm_start")
+        return RunMetrics(
+            {str(s): dict(m) for s, m in d.get("splits", {}).items()},
+            [EpochRecord.from_json(r) for r in d.get("history", [])],
+            float(d.get("seconds", math.nan)),
+            {str(k): int(v) for k, v in d.get("parameters", {}).items()},
+            WarmReport.from_json(warm) if warm else None,
+        )

@@ -4,21 +4,23 @@ options and prints."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifact import load_artifact, load_optimizer_state, save_artifact
+from .artifact import load_artifact, read_optimizer_state, save_artifact
 from .data.files import Files
 from .data.split import load_splits, split_names
 from .errors import ArtifactError
 from .features import FittedPipeline, fit_pipeline, transform
+from .model.optim import optimizer_state
 from .model.plan import ModelConfig, build_config
 from .spec import Spec
 from .track import Tracking
 from .train import TrainResult, train
 from .train.checkpoint import checkpoint_path
-from .train.warm import Previous, optimizer_state, warm_start
+from .train.runtime import Processes, Runtime
+from .train.warm import Previous
 
 
 @dataclass(frozen=True)
@@ -56,52 +58,61 @@ def run_training(
     frames: dict | None = None,
     resume: bool = False,
     warm_from: str | Path | None = None,
+    processes: Processes | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> tuple[TrainResult, Path]:
     """Train a spec and save its artifact; returns the result and the artifact's folder.
 
-    Reading the data files itself (no `frames`), it writes checkpoints beside the runs, continues from one
-    with `resume=True`, and deletes it once the artifact is saved. `warm_from` (a run folder, or a folder with
-    a LATEST pointer) starts from that run's weights and optimizer state (`wdcli.train.warm`). The trackers of
-    `spec.train.log` get the parameters, each epoch's record, the final metrics and the artifact's folder (from
-    the first process of a torchrun job only)."""
-    checkpoint = checkpoint_path(spec, output) if frames is None else None
-    warm, report = None, {}
-    if warm_from is not None:
-        previous = load_previous(warm_from, spec)
-        warm = lambda trainer, fitted: report.update(  # noqa: E731
-            warm_start(previous, trainer.model, trainer.optimizers, fitted)
-        )
-    first = int(os.environ.get("RANK", 0)) == 0
-    tracking = Tracking.open(
-        spec if first else spec.model_copy(update={"train": spec.train.model_copy(update={"log": []})})
-    )  # spec.train.log: MLflow, TensorBoard (nothing is imported otherwise)
+    The recipe: the notes (`say`: the checkpoint it continues or replaces, the optimizer settings that came
+    from defaults), the previous run to warm-start from (`warm_from`: a run folder, or a folder with a LATEST
+    pointer; `wdcli.train.warm`), the trackers of `spec.train.log`, then in one runtime (started for
+    `processes`, this process's place in a torchrun job; one process by default): train, save, close.
+    Reading the data files itself (no `frames`), it writes checkpoints beside the runs, continues from one with
+    `resume=True`, and deletes it once the artifact is saved. Only the first process of a job speaks, tracks
+    and saves; the others return the folder the runs go to."""
+    processes = processes or Processes()
+    say = say if say is not None and processes.main else _silent
+    place = checkpoint_path(spec, output)
+    checkpoint = place if frames is None else None
+    if checkpoint is not None:
+        _say_checkpoint(say, checkpoint, resume)
+    if lines := default_settings(spec):
+        say("optimizer settings from defaults: " + "; ".join(lines))
+    previous = load_previous(warm_from, spec) if warm_from is not None else None
+    untracked = spec.model_copy(update={"train": spec.train.model_copy(update={"log": []})})
+    tracking = Tracking.open(spec if processes.main else untracked)  # spec.train.log: MLflow, TensorBoard
+    cfg = spec.train
     try:
-        result = train(spec, frames, tracking.wrap(reporter), checkpoint=checkpoint, resume=resume, warm=warm)
-        metrics = {
-            "splits": result.metrics,
-            "history": result.history,
-            "seconds": result.seconds,
-            "parameters": result.config.param_counts(),
-        }
-        if report:
-            result.warm_start = metrics["warm_start"] = report
-        runtime = result.runtime
-        path = checkpoint_path(spec, output).parent  # (the other processes of a torchrun job only learn the folder)
-        if runtime is None or runtime.main:
-            opt = (
-                optimizer_state(result.trainer.model, result.trainer.optimizers) if result.trainer is not None else None
-            )
-            path = save_artifact(spec, result.fitted, result.config, result.model, metrics, output, opt)
-            if checkpoint is not None:
-                checkpoint.unlink(missing_ok=True)
+        with Runtime.start(processes, cfg.threads, cfg.device, cfg.precision) as runtime:
+            result = train(spec, frames, tracking.wrap(reporter), checkpoint, resume, previous, runtime)
+            path = _save(result, output, checkpoint) if runtime.main else place.parent  # (the others: the folder)
     except BaseException as e:
         tracking.fail(e)
         raise
-    if runtime is not None:
-        runtime.barrier()
-        runtime.close()
-    tracking.finish(result.metrics, result.history, path)
+    tracking.finish(result.metrics, path)
     return result, path
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+def _say_checkpoint(say: Callable[[str], None], checkpoint: Path, resume: bool) -> None:
+    if resume and not checkpoint.exists():
+        say(f"no checkpoint at {checkpoint}: training from the start")
+    elif resume:
+        say(f"resuming from {checkpoint}")
+    elif checkpoint.exists():
+        say(f"note: {checkpoint} holds an interrupted run; it will be replaced (--resume continues it instead)")
+
+
+def _save(result: TrainResult, output: str | Path | None, checkpoint: Path | None) -> Path:
+    """Save the run's artifact (with its optimizers' state, for a later warm start); delete its checkpoint."""
+    opt = optimizer_state(result.model, result.trainer.optimizers)
+    path = save_artifact(result.spec, result.fitted, result.config, result.model, result.metrics, output, opt)
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
+    return path
 
 
 def load_previous(model: str | Path, spec: Spec) -> Previous:
@@ -116,7 +127,7 @@ def load_previous(model: str | Path, spec: Spec) -> Previous:
             + (f" = {new.positive!r}" if new.positive else "")
             + "; a warm start needs the same label (train without --warm-start)"
         )
-    return Previous(str(art.path), art.fitted, art.config, art.model, load_optimizer_state(art))
+    return Previous(str(art.path), art.fitted, art.config, art.model, read_optimizer_state(art))
 
 
 def default_settings(spec: Spec) -> list[str]:
@@ -132,19 +143,17 @@ def default_settings(spec: Spec) -> list[str]:
     return lines
 
 
-def compare_models(spec: Spec, reporter=None) -> list[dict]:
-    """Train `wide`, `deep` and `wide_deep` on the same split; one row of figures each."""
+def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None = None) -> list[dict]:
+    """Train `wide`, `deep` and `wide_deep` on the same split; one row of figures each. `say` is told the
+    optimizer settings that came from defaults."""
+    if say is not None and (lines := default_settings(spec.model_copy(update={"model": "wide_deep"}))):
+        say("optimizer settings from defaults: " + "; ".join(lines))
     frames = load_splits(spec.data)
     rows = []
     for model in ("wide", "deep", "wide_deep"):
-        result = train(spec.model_copy(update={"model": model}), frames, reporter)
-        row = {
-            "model": model,
-            "parameters": result.config.param_counts()["total"],
-            "seconds": result.seconds,
-            "epochs": len(result.history),
-        }
-        for split, m in result.metrics.items():
-            row.update({f"{split}_{k}": v for k, v in m.items() if k in ("auc", "logloss")})
+        m = train(spec.model_copy(update={"model": model}), frames, reporter).metrics
+        row = {"model": model, "parameters": m.parameters["total"], "seconds": m.seconds, "epochs": m.epochs}
+        for split, figures in m.splits.items():
+            row.update({f"{split}_{k}": v for k, v in figures.items() if k in ("auc", "logloss")})
         rows.append(row)
     return rows

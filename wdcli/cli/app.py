@@ -183,7 +183,7 @@ def _reported(e: BaseException, run: Invocation) -> int:
     from ..errors import Interrupted, SpecError, WdcliError
 
     if isinstance(e, Interrupted):
-        if int(os.environ.get("RANK", 0)) > 0:  # another process of a torchrun job: the first one speaks
+        if not e.speak:  # another process of a torchrun job: the first one speaks
             return e.exit_code
         err.print(str(e), markup=False, highlight=False)
         if e.checkpoint is not None:  # the same command line, resuming

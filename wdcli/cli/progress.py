@@ -5,29 +5,26 @@ the epochs when the output is a pipe or a file (a log keeps every line, whole); 
         run_training(spec, reporter=progress)   # start_epoch, advance, end_epoch; task(...) for fit, encode, eval
         progress.stage("a line of its own")
 
-A line is printed when the next thing starts (an epoch, a task, a stage, the end): an epoch's line can then
-say whether it was the best so far (the loop marks it after reporting it), and a task's line how many rows it
-took (its total is an estimate).
+A line is printed when the next thing starts (an epoch, a task, a stage, the end): a task's line can then say
+how many rows it took (its total is an estimate).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from ..metrics import EpochRecord
 
-def _figures(record: dict) -> str:
+
+def _figures(record: EpochRecord) -> str:
     """`validation auc 0.8812 logloss 0.3321` from an epoch's record (the monitored split's metrics)."""
-    found = [
-        (k.split("_", 1)[0], k.split("_", 1)[1], v)
-        for k, v in record.items()
-        if isinstance(v, float) and k.split("_", 1)[-1] in ("auc", "logloss", "gauc")
-    ]
-    if not found:
-        return ""
-    return f"{found[0][0]} " + " ".join(f"{name} {v:.4f}" for split, name, v in found if split == found[0][0])
+    figures = record.figures()
+    return f"{record.split} " + " ".join(f"{k} {v:.4f}" for k, v in figures.items()) if figures else ""
 
 
 class TrainingDisplay:
@@ -36,7 +33,9 @@ class TrainingDisplay:
     def __init__(self, console: Console, quiet: bool = False):
         self.console, self.quiet = console, quiet
         self.bar = self.current = None  # the live bar (on a terminal) and its current row
-        self.pending: dict | None = None  # the last epoch's record, or a task's figures, printed when the next starts
+        self.pending: EpochRecord | dict | None = (
+            None  # the last epoch's record, or a task's, printed when the next starts
+        )
         self.epochs, self.rows, self.last = 0, 0, ""
         self.t0 = self.t1 = time.perf_counter()  # when the current row started, and when it last advanced
         if console.is_terminal and not quiet:
@@ -70,7 +69,7 @@ class TrainingDisplay:
     def advance(self, rows: int, loss: float) -> None:
         self._advance(rows, f"  loss {loss:.4f}  {self.last}")
 
-    def end_epoch(self, record: dict) -> None:
+    def end_epoch(self, record: EpochRecord) -> None:
         self.pending = record
 
     def task(self, description: str, total: int | None) -> Callable[[int], None]:
@@ -107,7 +106,7 @@ class TrainingDisplay:
         if record is None or self.quiet:
             return
         seconds = self.t1 - self.t0
-        if "task" in record:
+        if isinstance(record, dict):  # a task's
             if self.bar is None:
                 self.console.print(
                     f"{record['task']}: {self.rows:,} rows in {seconds:.1f}s",
@@ -116,17 +115,14 @@ class TrainingDisplay:
                     soft_wrap=True,
                 )
             return
-        best = "  (best so far)" if record.get("best") else ""
+        best = "  (best so far)" if record.best else ""
         self.last = _figures(record)
         if self.bar is not None:
             self.bar.update(self.current, detail=f"{self.last}{'  *' if best else ''}")
             return
-        rows_s = record.get("rows_per_s")
         self.console.print(
-            f"epoch {record.get('epoch', '?')}/{self.epochs}  loss {record.get('train_loss', float('nan')):.4f}  "
-            f"{self.last}  {record.get('seconds', 0.0):.1f}s"
-            + (f"  {rows_s:,.0f} rows/s" if rows_s is not None else "")
-            + best,
+            f"epoch {record.epoch}/{self.epochs}  loss {record.train_loss:.4f}  {self.last}  {record.seconds:.1f}s"
+            f"  {record.rows_per_s:,.0f} rows/s{best}",
             markup=False,
             highlight=False,
             soft_wrap=True,

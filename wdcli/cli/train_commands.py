@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,56 +13,63 @@ from .options import JsonOpt, SetOpt, SpecArg, checked, count_option, output_pro
 from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, out
 from .progress import TrainingDisplay
 
+if TYPE_CHECKING:
+    from ..metrics import WarmReport
 
-def print_defaults(spec) -> None:
-    """Say which optimizer settings came from defaults (they change between versions; a spec can pin them)."""
-    from ..run import default_settings
 
-    lines = default_settings(spec)
-    if lines:
-        err.print("optimizer settings from defaults: " + "; ".join(lines), markup=False, highlight=False)
+def note(message: str) -> None:
+    """A line on stderr that the library says (what it resumes, which settings came from defaults)."""
+    err.print(message, markup=False, highlight=False)
+
+
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        metavar="DIR",
+        callback=checked(output_problem, folder_for="the run"),
+        help="Write the run to this folder instead of runs/NAME/RUN_ID (an existing one needs --force).",
+    ),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace the run already in --output DIR.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")]
+WarmStartOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--warm-start",
+        metavar="DIR",
+        help="Start from this previous run's weights and optimizer state (a run folder, or runs/NAME for its latest).",
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")]
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps (sets train.device).")
+]
+NprocOpt = Annotated[
+    int | None,
+    count_option("--nproc", "Train in N processes on this machine (data parallel, as torchrun starts them)."),
+]
+LogOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--log", metavar="NAME", help="Also log the run to mlflow or tensorboard (repeatable; adds to train.log)."
+    ),
+]
 
 
 @command
 def train(
     spec: SpecArg,
     set: SetOpt = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            metavar="DIR",
-            callback=checked(output_problem, folder_for="the run"),
-            help="Write the run to this folder instead of runs/NAME/RUN_ID (an existing one needs --force).",
-        ),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace the run already in --output DIR.")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
-    warm_start: Annotated[
-        Path | None,
-        typer.Option(
-            "--warm-start",
-            metavar="DIR",
-            help="Start from this previous run's weights and optimizer state (a run folder, "
-            "or runs/NAME for its latest).",
-        ),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    resume: ResumeOpt = False,
+    warm_start: WarmStartOpt = None,
+    quiet: QuietOpt = False,
     json_: JsonOpt = False,
-    device: Annotated[
-        str | None,
-        typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps (sets train.device)."),
-    ] = None,
-    nproc: Annotated[
-        int | None,
-        count_option("--nproc", "Train in N processes on this machine (data parallel, as torchrun starts them)."),
-    ] = None,
-    log: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--log", metavar="NAME", help="Also log the run to mlflow or tensorboard (repeatable; adds to train.log)."
-        ),
-    ] = None,
+    device: DeviceOpt = None,
+    nproc: NprocOpt = None,
+    log: LogOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Fit the pipeline, train the model, save the run and print the final metrics.
@@ -73,68 +80,63 @@ def train(
     Under torchrun (`torchrun --nproc-per-node N -m wdcli train SPEC`, or --nproc N) every process trains on its
     share of each batch; the first one reports and saves.
     --warm-start RUN carries the previous run's weights over, value by value, to the new data's features."""
-    import os
-
-    from ..errors import ArtifactError
     from ..run import run_training
     from ..spec import load_spec
-    from ..train.checkpoint import checkpoint_path
+    from ..train.runtime import Processes
 
+    processes = Processes.from_env()  # this process's place in a torchrun job (the environment's only reader)
     overrides = list(set or []) + ([f"train.device={device}"] if device else [])
     overrides += _log_overrides(spec, overrides, log or [])
     s = load_spec(spec, overrides)
-    if nproc is not None and nproc > 1 and "RANK" not in os.environ:
+    if nproc is not None and nproc > 1 and not processes.launched:
         raise typer.Exit(_spawn(nproc, spec, overrides, output, force, resume, quiet, json_, warm_start))
-    if int(os.environ.get("RANK", 0)) > 0:  # another process of a torchrun job: the first one speaks
-        quiet = True
-    if output is not None and output.is_dir() and any(output.iterdir()) and not force:
-        what = "a run" if (output / "manifest.json").exists() else "files"
-        raise ArtifactError(
-            f"{output} already holds {what}; pass --force to replace it (the new run replaces it "
-            "only once it is complete), or choose another --output"
+    replacing = _replacing(output, force)
+    with TrainingDisplay(err, quiet or not processes.main) as progress:  # Ctrl-C: `command` says how to resume
+        result, path = run_training(
+            s, output, progress, resume=resume, warm_from=warm_start, processes=processes, say=note
         )
-    ckpt = checkpoint_path(s, output)
-    if resume and not ckpt.exists():
-        err.print(f"no checkpoint at {ckpt}: training from the start", markup=False, highlight=False)
-    elif not resume and ckpt.exists():
-        err.print(
-            f"note: {ckpt} holds an interrupted run; it will be replaced (--resume continues it instead)",
-            markup=False,
-            highlight=False,
-        )
-    elif resume:
-        err.print(f"resuming from {ckpt}", markup=False, highlight=False)
-    if int(os.environ.get("RANK", 0)) == 0:  # (the first process speaks)
-        print_defaults(s)
-    replacing = output is not None and output.is_dir() and any(output.iterdir())
-    with TrainingDisplay(err, quiet) as progress:  # Ctrl-C: the progress stops here, then `command` says how to resume
-        result, path = run_training(s, output=output, reporter=progress, resume=resume, warm_from=warm_start)
-    if result.runtime is not None and not result.runtime.main:
+    if not processes.main:  # another process of a torchrun job: the first one speaks
         return
     if replacing:
-        err.print(f"replaced the previous contents of {output}", markup=False, highlight=False)
+        note(f"replaced the previous contents of {output}")
+    show_trained(s, result.metrics, path, json_)
+
+
+def show_trained(s, m, path: Path, json_: bool) -> None:
+    """A trained run's figures (a `wdcli.metrics.RunMetrics`): tables, or JSON."""
     if json_:
         emit_json(
             {
                 "path": str(path),
                 "name": s.name,
                 "model": s.model,
-                "epochs": len(result.history),
-                "seconds": result.seconds,
-                "metrics": result.metrics,
-                "history": result.history,
-                **({"warm_start": result.warm_start} if result.warm_start else {}),
+                "epochs": m.epochs,
+                "seconds": m.seconds,
+                "metrics": m.splits,
+                "history": [r.to_json() for r in m.history],
+                **({"warm_start": m.warm_start.to_json()} if m.warm_start else {}),
             }
         )
         return
-    if result.warm_start:
-        out.print(warm_table(result.warm_start))
-    out.print(
-        metrics_table(
-            f"{s.name}: {s.model}, {len(result.history)} epochs in {result.seconds:.1f}s", result.metrics, METRIC_KEYS
-        )
-    )
+    if m.warm_start:
+        out.print(warm_table(m.warm_start))
+    out.print(metrics_table(f"{s.name}: {s.model}, {m.epochs} epochs in {m.seconds:.1f}s", m.splits, METRIC_KEYS))
     out.print(f"saved: {path}", markup=False, highlight=False)
+
+
+def _replacing(output: Path | None, force: bool) -> bool:
+    """Whether --output DIR holds something the run will replace; an error without --force."""
+    from ..errors import ArtifactError
+
+    if output is None or not output.is_dir() or not any(output.iterdir()):
+        return False
+    if not force:
+        what = "a run" if (output / "manifest.json").exists() else "files"
+        raise ArtifactError(
+            f"{output} already holds {what}; pass --force to replace it (the new run replaces it "
+            "only once it is complete), or choose another --output"
+        )
+    return True
 
 
 def _spawn(
@@ -152,11 +154,9 @@ def _spawn(
     MASTER_ADDR, ... in their environment); returns the first failing process's exit code, else 0. A process
     that fails stops the others."""
     import os
-    import signal
     import socket
     import subprocess
     import sys
-    import time
 
     with socket.socket() as s:  # a free port on this machine for the processes to meet on
         s.bind(("127.0.0.1", 0))
@@ -187,6 +187,14 @@ def _spawn(
             "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
         }
         procs.append(subprocess.Popen(args, env=env))
+    return _wait_all(procs)
+
+
+def _wait_all(procs) -> int:
+    """Wait for every process; the first failing one's exit code stops the others (SIGTERM) and is returned."""
+    import signal
+    import time
+
     code = 0
     try:
         while any(p.poll() is None for p in procs):
@@ -203,16 +211,14 @@ def _spawn(
     return code or next((p.returncode for p in procs if p.returncode), 0)
 
 
-def warm_table(report: dict) -> Table:
+def warm_table(report: WarmReport) -> Table:
     """What a warm start carried over, per feature (ids)."""
-    t = Table(
-        title=f"warm start from {report['from']}: mlp {report['mlp']}, optimizer state {report['optimizer_state']}"
-    )
+    t = Table(title=f"warm start from {report.source}: mlp {report.mlp}, optimizer state {report.optimizer_state}")
     for c in ("feature", "carried", "new", "dropped"):
         t.add_column(c, justify="left" if c == "feature" else "right")
     t.add_column("note")
-    for name, r in report["features"].items():
-        t.add_row(name, cell(r["carried"]), cell(r["new"]), cell(r["dropped"]), r.get("note", ""))
+    for name, r in report.features.items():
+        t.add_row(name, cell(r.carried), cell(r.new), cell(r.dropped), r.note)
     return t
 
 
@@ -233,8 +239,7 @@ def compare(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: De
     from ..spec import load_spec
 
     s = load_spec(spec, set or [])
-    print_defaults(s.model_copy(update={"model": "wide_deep"}))
-    rows = compare_models(s, reporter=None)
+    rows = compare_models(s, reporter=None, say=note)
     if json_:
         emit_json(rows)
         return

@@ -166,12 +166,9 @@ class TuneDisplay:
     def advance(self, rows: int, loss: float) -> None:
         self.bar.update(self.epoch, advance=rows, info=f"loss {loss:.4f}  {self.last}")
 
-    def end_epoch(self, record: dict) -> None:
-        self.last = "  ".join(
-            f"{k.split('_', 1)[1]} {v:.4f}"
-            for k, v in record.items()
-            if k.startswith("validation_") and isinstance(v, float)
-        )
+    def end_epoch(self, record) -> None:  # (a wdcli.metrics.EpochRecord)
+        figures = record.figures() if record.split == "validation" else {}
+        self.last = "  ".join(f"{k} {v:.4f}" for k, v in figures.items())
 
     def end_trial(self, row: dict, best: dict | None) -> None:
         from rich.markup import escape

@@ -1,9 +1,8 @@
 """The in-memory batch source: every encoded row as tensors (on the training device when it fits there); each
 epoch walks a seeded permutation in slices of the batch size.
 
-A source is what the trainer eats: `batches(state)` yields the training batches of one epoch, from a saved
-position if given; `state()` says where it is (saved in checkpoints, so that a resumed run sees the very same
-batches); `ordered()` yields every row in order, for evaluation.
+It is a `BatchSource` (`wdcli.data.source`): its `Position` is the generator, the epoch's permutation and the
+rows handed out of it.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from collections.abc import Iterator
 import torch
 
 from .batch import Batch
+from .source import Position
 
 
 class InMemory:
@@ -24,11 +24,13 @@ class InMemory:
         self.generator = torch.Generator().manual_seed(seed)
         self._perm: torch.Tensor | None = None
         self._at = 0
+        self._resume: Position | None = None  # a checkpoint's, for the next epoch
 
-    def batches(self, state: dict | None = None) -> Iterator[Batch]:
-        """One epoch of training batches; from `state` (a checkpoint's) if given, else a new permutation."""
-        if state is not None and state.get("perm") is not None:
-            self._perm, self._at = state["perm"], int(state["at"])
+    def batches(self) -> Iterator[Batch]:
+        """One epoch of training batches: a new permutation, or the rest of a restored epoch."""
+        resume, self._resume = self._resume, None
+        if resume is not None and resume.perm is not None:
+            self._perm, self._at = resume.perm, resume.at
         else:
             self._perm, self._at = torch.randperm(self.rows, generator=self.generator), 0
         device = self.data.sparse.device
@@ -41,17 +43,22 @@ class InMemory:
         self._perm = None
 
     @property
-    def position(self) -> int:
-        """Rows of this epoch already handed out."""
+    def at(self) -> int:
+        """Rows of this epoch already handed out (of a restored epoch, before it continues)."""
+        if self._resume is not None:
+            return self._resume.at
         return self._at if self._perm is not None else 0
 
-    def state(self) -> dict:
-        """Where this source is: tensors and numbers for a checkpoint."""
-        return {"perm": self._perm, "at": self.position, "generator": self.generator.get_state()}
+    def position(self) -> Position:
+        if self._resume is not None:  # (restored, not yet continued)
+            return self._resume
+        return Position(self.generator.get_state(), self.at, self._perm)
 
-    def restore(self, state: dict) -> None:
-        """Continue the generator of a checkpoint (the epoch's own position is given to `batches`)."""
-        self.generator.set_state(state["generator"])
+    def restore(self, position: Position) -> None:
+        """Continue from a checkpoint's position: its generator, and the next `batches` the rest of its epoch
+        (if it was in one)."""
+        self.generator.set_state(position.generator)
+        self._resume = position
 
     def ordered(self, rows: int = 1024, rank: int = 0, world: int = 1) -> Iterator[Batch]:
         """Every row in order (this process's share of them: a contiguous range), in slices of `rows` (about

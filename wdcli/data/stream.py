@@ -6,8 +6,8 @@ in a seeded order and each file's chunks in order, since text is read sequential
 window of about `shuffle_buffer` rows, which is encoded and permuted by its own seeded generator before it is
 cut into batches. A background thread reads and encodes the next window while the current one trains.
 
-Its position is (epoch seed, window, rows handed out of that window): a checkpoint holds three numbers and the
-generator, and a resumed run re-reads the window and continues with the very same batches.
+Its `Position` is (epoch seed, window, rows handed out of that window) and the generator: a resumed run re-reads
+the window and continues with the very same batches. It is a `BatchSource` (`wdcli.data.source`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 from ..features import Encoded, FittedPipeline, transform
 from .batch import Batch
 from .files import Chunk, ChunkReader, Files
+from .source import Position
 
 
 def prefetch(fn: Callable, items: Iterable, workers: int = 1, ahead: int = 1) -> Iterator:
@@ -135,6 +136,7 @@ class Stream:
         self._loader: torch.utils.data.DataLoader | None = None
         self._epoch_seed: int | None = None
         self._window, self._taken, self._at = 0, 0, 0
+        self._resume: Position | None = None  # a checkpoint's, for the next epoch
 
     # ------------------------------------------------------------------------------------------ training
     def _order(self, epoch_seed: int) -> list[list[Chunk]]:
@@ -186,15 +188,12 @@ class Stream:
         dist.all_reduce(steps, op=dist.ReduceOp.MIN)
         return int(steps.item())
 
-    def batches(self, state: dict | None = None) -> Iterator[Batch]:
-        """One epoch of training batches; from `state` (a checkpoint's) if given."""
-        if state is not None and state.get("epoch_seed") is not None:
-            self._epoch_seed, self._window, self._taken = (
-                int(state["epoch_seed"]),
-                int(state["window"]),
-                int(state["taken"]),
-            )
-            self._at = int(state["at"])
+    def batches(self) -> Iterator[Batch]:
+        """One epoch of training batches: a new epoch's, or the rest of a restored one."""
+        resume, self._resume = self._resume, None
+        if resume is not None and resume.epoch_seed is not None:
+            self._epoch_seed, self._window, self._taken = resume.epoch_seed, resume.window, resume.taken
+            self._at = resume.at
         else:
             self._epoch_seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
             self._window, self._taken, self._at = 0, 0, 0
@@ -217,21 +216,22 @@ class Stream:
         self._epoch_seed = None
 
     @property
-    def position(self) -> int:
-        """Rows of this epoch already handed out."""
+    def at(self) -> int:
+        """Rows of this epoch already handed out (of a restored epoch, before it continues)."""
+        if self._resume is not None:
+            return self._resume.at
         return self._at if self._epoch_seed is not None else 0
 
-    def state(self) -> dict:
-        return {
-            "epoch_seed": self._epoch_seed,
-            "window": self._window,
-            "taken": self._taken,
-            "at": self.position,
-            "generator": self.generator.get_state(),
-        }
+    def position(self) -> Position:
+        if self._resume is not None:  # (restored, not yet continued)
+            return self._resume
+        return Position(self.generator.get_state(), self.at, None, self._epoch_seed, self._window, self._taken)
 
-    def restore(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])
+    def restore(self, position: Position) -> None:
+        """Continue from a checkpoint's position: its generator, and the next `batches` the rest of its epoch
+        (if it was in one)."""
+        self.generator.set_state(position.generator)
+        self._resume = position
 
     # ---------------------------------------------------------------------------------------- evaluation
     def ordered(self, rows: int = 1024, rank: int = 0, world: int = 1) -> Iterator[Batch]:

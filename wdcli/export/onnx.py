@@ -10,8 +10,8 @@ transforms) is the fitted pipeline's job, written beside the graph as plain JSON
 
 Ragged bags (ids + offsets, as wdcli's own model takes them) need a loop or a scatter in ONNX; a padded pair is
 two Gathers and a ReduceSum that every runtime runs fast, and a row's padding adds nothing (weight 0). Outputs:
-`score` (P(y=1), float32 [batch]) and `logit`. The graph computes what `WideDeep.forward` does, term by term,
-with the same weights (tests/test_export.py checks onnxruntime's scores against torch's to 1e-5).
+`score` (P(y=1), float32 [batch]) and `logit`. The graph is the model's own `WideDeep.logits`, traced with the
+bags read through `PaddedBags` (tests/test_export.py checks onnxruntime's scores against torch's to 1e-5).
 """
 
 from __future__ import annotations
@@ -31,38 +31,31 @@ from ..model.widedeep import WideDeep
 OPSET = 18
 
 
+class PaddedBags:
+    """Bags as the graph takes them: (ids [B, L], weights [B, L]) a feature, padding of weight 0 (`Bags`)."""
+
+    def __init__(self, padded: dict[str, tuple[torch.Tensor, torch.Tensor]]):
+        self.padded = padded
+
+    def sum(self, name: str, table: torch.Tensor, offset: int) -> torch.Tensor:
+        ids, w = self.padded[name]  # [B, L]
+        return (F.embedding(ids + offset, table) * w.unsqueeze(-1)).sum(dim=1)  # [B, dim]
+
+    def weight_sum(self, name: str, squared: bool) -> torch.Tensor:
+        _, w = self.padded[name]
+        return (w * w if squared else w).sum(dim=1)  # [B]
+
+
 class Exported(nn.Module):
-    """WideDeep's forward on padded bags, with ops every ONNX runtime has."""
+    """The model's own `logits` on padded bags (ops every ONNX runtime has), and the score."""
 
     def __init__(self, model: WideDeep, multivalent: list[str]):
         super().__init__()
         self.m, self.multivalent = model, multivalent
 
     def forward(self, sparse: torch.Tensor, dense: torch.Tensor, *bags: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        m, cfg = self.m, self.m.cfg
         padded = {name: (bags[2 * i], bags[2 * i + 1]) for i, name in enumerate(self.multivalent)}
-        logit = m.bias + torch.zeros(sparse.shape[0], dtype=torch.float32)  # [B]
-        if cfg.wide:
-            ids = sparse[:, m.wide_cols] + m.wide_offsets  # [B, W]
-            logit = logit + F.embedding(ids, m.wide.weight).sum(dim=(1, 2))
-            for name, offset in m.wide_multi:
-                ids, w = padded[name]  # [B, L]
-                logit = logit + (F.embedding(ids + offset, m.wide.weight).squeeze(-1) * w).sum(dim=1)
-        if cfg.deep:
-            parts = []
-            for d, cols, offsets in m.deep_uni:
-                ids = sparse[:, getattr(m, cols)] + getattr(m, offsets)  # [B, k]
-                parts.append(F.embedding(ids, m.embed[str(d)].weight).flatten(1))  # [B, k * d]
-            for name, d, offset, combiner in m.deep_multi:
-                ids, w = padded[name]
-                e = (F.embedding(ids + offset, m.embed[str(d)].weight) * w.unsqueeze(-1)).sum(dim=1)  # [B, d]
-                if combiner == "mean":
-                    e = e / w.sum(dim=1).clamp(min=1e-12).unsqueeze(1)
-                elif combiner == "sqrtn":
-                    e = e / (w * w).sum(dim=1).sqrt().clamp(min=1e-12).unsqueeze(1)
-                parts.append(e)
-            parts.append(dense[:, m.dense_cols])
-            logit = logit + m.out(m.mlp(torch.cat(parts, dim=1))).squeeze(-1)
+        logit = self.m.logits(sparse, PaddedBags(padded), dense)  # [B]
         return torch.sigmoid(logit), logit
 
 

@@ -1,2 +1,3 @@
-"""The model: its plan compiled from a fitted pipeline (`plan`, plain data), the network (`widedeep`, forward
-only), and the optimizers of its two parts (`optim`)."""
+"""The model: its plan compiled from a fitted pipeline (`plan`, plain data), where its weights and inputs sit
+(`layout`, built once from the plan), the network (`widedeep`, forward only), and the optimizers of its two parts
+with their state (`optim`)."""

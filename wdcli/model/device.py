@@ -11,14 +11,14 @@ import torch
 from ..errors import WdcliError
 
 
-def resolve_device(device: str, local_rank: int = 0) -> torch.device:
-    """auto | cpu | cuda | cuda:N | mps as a torch device, or a clear error for one that is not there."""
+def resolve_device(device: str, local_rank: int = 0, local_world: int = 1) -> torch.device:
+    """auto | cpu | cuda | cuda:N | mps as a torch device, or a clear error for one that is not there. In a job
+    of `local_world` processes on this machine, auto is the GPU of this process's `local_rank`."""
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
         raise WdcliError(f"device {device!r} is not one of auto, cpu, cuda, cuda:N (a GPU's number) or mps")
     if device == "auto":
         if os.environ.get("WDCLI_AUTO_DEVICE", "").strip():  # what auto means here, e.g. cpu on a GPU machine
-            return resolve_device(os.environ["WDCLI_AUTO_DEVICE"].strip(), local_rank)
-        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+            return resolve_device(os.environ["WDCLI_AUTO_DEVICE"].strip(), local_rank, local_world)
         if torch.cuda.is_available() and local_world <= torch.cuda.device_count():
             return torch.device("cuda", local_rank % torch.cuda.device_count())
         return torch.device("cpu")  # (more processes on this machine than GPUs: the CPU)

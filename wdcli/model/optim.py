@@ -72,6 +72,9 @@ class FTRL(torch.optim.Optimizer):
     def __init__(self, params, alpha: float = 0.02, beta: float = 1.0, l1: float = 0.0, l2: float = 0.0):
         super().__init__(params, dict(alpha=alpha, beta=beta, l1=l1, l2=l2))
 
+    def fresh_state(self, p: torch.Tensor, group: dict) -> dict:
+        return {"z": torch.zeros_like(p), "n": torch.zeros_like(p)}
+
     @staticmethod
     def _update(w, z, n, g, alpha, beta, l1, l2):
         """FTRL on matching slices; returns the new weights, z and n (all the same shape)."""
@@ -89,10 +92,7 @@ class FTRL(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state[p]
-                if not state:
-                    state["z"] = torch.zeros_like(p)
-                    state["n"] = torch.zeros_like(p)
+                state = start_state(self, p, group)
                 z, n = state["z"], state["n"]
                 if p.grad.is_sparse:
                     idx, g = _rows(p.grad)
@@ -118,6 +118,9 @@ class Adagrad(torch.optim.Optimizer):
             params, dict(lr=lr, initial_accumulator=initial_accumulator, weight_decay=weight_decay, eps=eps)
         )
 
+    def fresh_state(self, p: torch.Tensor, group: dict) -> dict:
+        return {"sum": torch.full_like(p, group["initial_accumulator"])}
+
     @torch.no_grad()
     def step(self, closure=None, examples: float = 1.0):
         """One update from the gradient of a loss averaged over `examples` rows (1: a summed loss)."""
@@ -126,10 +129,7 @@ class Adagrad(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state[p]
-                if not state:
-                    state["sum"] = torch.full_like(p, group["initial_accumulator"])
-                acc = state["sum"]
+                acc = start_state(self, p, group)["sum"]
                 if p.grad.is_sparse:
                     idx, g = _rows(p.grad)
                     g = g * examples
@@ -154,8 +154,16 @@ class SparseAdam(torch.optim.SparseAdam):
         super().__init__(params, lr=lr)
         self.weight_decay, self.decoupled = weight_decay, decoupled
 
+    def fresh_state(self, p: torch.Tensor, group: dict) -> dict:
+        return {
+            "step": 0,
+            "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+            "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+        }
+
     @torch.no_grad()
     def step(self, closure=None):
+        _start_touched(self)
         if not self.weight_decay:
             return super().step(closure)
         touched = []
@@ -183,6 +191,9 @@ class SparseSGD(torch.optim.Optimizer):
     def __init__(self, params, lr: float, momentum: float = 0.0):
         super().__init__(params, dict(lr=lr, momentum=momentum))
 
+    def fresh_state(self, p: torch.Tensor, group: dict) -> dict:
+        return {"velocity": torch.zeros_like(p)} if group["momentum"] else {}
+
     @torch.no_grad()
     def step(self, closure=None):
         for group in self.param_groups:
@@ -194,12 +205,118 @@ class SparseSGD(torch.optim.Optimizer):
                     p.add_(p.grad, alpha=-lr)
                     continue
                 idx, g = _rows(p.grad)
-                state = self.state[p]
-                if not state:
-                    state["velocity"] = torch.zeros_like(p)
+                state = start_state(self, p, group)
                 g = m * state["velocity"][idx] + g
                 state["velocity"].index_copy_(0, idx, g)
                 p.index_add_(0, idx, -lr * g)
+
+
+class Adam(torch.optim.Adam):
+    """torch's Adam, its state started by `fresh_state` (before its first step, or by a warm start)."""
+
+    def fresh_state(self, p: torch.Tensor, group: dict) -> dict:
+        state = {
+            "step": torch.tensor(0.0, dtype=torch.get_default_dtype()),  # (on the CPU, as torch keeps it)
+            "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+            "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+        }
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return state
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        _start_touched(self)
+        return super().step(closure)
+
+
+class AdamW(Adam, torch.optim.AdamW):
+    """torch's AdamW (decoupled weight decay), its state started as Adam's."""
+
+
+class SGD(torch.optim.SGD):
+    """torch's SGD, its momentum buffer started at zero by `fresh_state` (torch starts it as the first gradient:
+    momentum * 0 + g is the same)."""
+
+    def fresh_state(self, p: torch.Tensor, group: dict) -> dict:
+        return {"momentum_buffer": torch.zeros_like(p)} if group["momentum"] else {}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        _start_touched(self)
+        return super().step(closure)
+
+
+def start_state(opt: torch.optim.Optimizer, p: torch.Tensor, group: dict) -> dict:
+    """A parameter's state, started (`opt.fresh_state`) if it has none yet: what its first step does, and a
+    warm start or a resumed checkpoint before they fill it in."""
+    state = opt.state[p]
+    if not state:
+        state.update(opt.fresh_state(p, group))
+    return state
+
+
+def _start_touched(opt: torch.optim.Optimizer) -> None:
+    """Start the state of the parameters a step is about to update (for the torch optimizers above, whose own
+    step then finds it started)."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                start_state(opt, p, group)
+
+
+def init_state(opt: torch.optim.Optimizer) -> None:
+    """Start every parameter's state now, as its first step would, so that a warm start (`wdcli.train.warm`) can
+    fill it in before the first step. State already there is kept."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            start_state(opt, p, group)
+
+
+# ---------------------------------------------------------------------------------- the state's encoding
+
+
+def optimizer_state(model: torch.nn.Module, optimizers: list[torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
+    """Every optimizer's state by parameter name and key ('wide.weight.z', 'embed.8.weight.exp_avg'), as tensors
+    (a step count too): what checkpoints and artifacts hold."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    out = {}
+    for opt in optimizers:
+        for p, state in opt.state.items():
+            for key, value in state.items():
+                out[f"{names[id(p)]}.{key}"] = (
+                    value.detach() if isinstance(value, torch.Tensor) else torch.tensor(value)
+                )
+    return out
+
+
+@torch.no_grad()
+def load_optimizer_state(
+    model: torch.nn.Module, optimizers: list[torch.optim.Optimizer], saved: dict[str, torch.Tensor]
+) -> None:
+    """Restore what `optimizer_state` gave: a parameter with saved state starts its state and takes the saved
+    values (on its device, in its types); one without keeps none, as it had."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    for opt in optimizers:
+        for group in opt.param_groups:
+            for p in group["params"]:
+                prefix = f"{names[id(p)]}."
+                values = {k[len(prefix) :]: v for k, v in saved.items() if k.startswith(prefix)}
+                values = {k: v for k, v in values.items() if "." not in k}  # (not a longer parameter name's)
+                opt.state.pop(p, None)
+                if values:
+                    state = start_state(opt, p, group)
+                    for key, value in values.items():
+                        state[key] = _like(state.get(key), value)
+
+
+def _like(current, value: torch.Tensor):
+    """A saved value in the type of the started state's (an int step count, or a tensor on its device)."""
+    if isinstance(current, int):
+        return int(value.item())
+    if isinstance(current, torch.Tensor):
+        return current.copy_(value)
+    return value.clone()
 
 
 def step_all(optimizers: list[torch.optim.Optimizer], examples: int) -> None:
@@ -237,40 +354,12 @@ def _make(params, opt, sparse_ids: set[int]) -> list[torch.optim.Optimizer]:
     if opt.name in ("adam", "adamw"):
         if sparse:
             out.append(SparseAdam(sparse, lr=opt.lr, weight_decay=opt.weight_decay, decoupled=opt.name == "adamw"))
-        cls = torch.optim.Adam if opt.name == "adam" else torch.optim.AdamW
+        cls = Adam if opt.name == "adam" else AdamW
         if dense:
             out.append(cls(dense, lr=opt.lr, weight_decay=opt.weight_decay))
     else:
         if sparse:
             out.append(SparseSGD(sparse, lr=opt.lr, momentum=opt.momentum))
         if dense:
-            out.append(torch.optim.SGD(dense, lr=opt.lr, momentum=opt.momentum))
+            out.append(SGD(dense, lr=opt.lr, momentum=opt.momentum))
     return out
-
-
-def init_state(opt: torch.optim.Optimizer) -> None:
-    """Create every parameter's state now, as its first step would (each optimizer above does it lazily), so
-    that a warm start (`wdcli.train.warm`) can fill it in before the first step. State already there is kept."""
-    for group in opt.param_groups:
-        for p in group["params"]:
-            state = opt.state[p]
-            if state:
-                continue
-            if isinstance(opt, FTRL):
-                state["z"], state["n"] = torch.zeros_like(p), torch.zeros_like(p)
-            elif isinstance(opt, Adagrad):
-                state["sum"] = torch.full_like(p, group["initial_accumulator"])
-            elif isinstance(opt, SparseSGD | torch.optim.SGD):
-                if group["momentum"]:
-                    # (torch's SGD starts its buffer as the first gradient: momentum * 0 + g is the same)
-                    state["velocity" if isinstance(opt, SparseSGD) else "momentum_buffer"] = torch.zeros_like(p)
-            elif isinstance(opt, torch.optim.SparseAdam):
-                state["step"] = 0
-                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            elif isinstance(opt, torch.optim.Adam | torch.optim.AdamW):
-                state["step"] = torch.tensor(0.0)
-                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            else:  # pragma: no cover - every optimizer _make builds is handled above
-                raise TypeError(f"no eager state for {type(opt).__name__}")

@@ -7,8 +7,10 @@ The checkpoint carries this config, so loading rebuilds the model from data (`wd
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 from ..features import FittedPipeline
+from .layout import Layout
 
 MODELS = ("wide_deep", "wide", "deep")  # spec.types' `model`
 COMBINERS = ("sum", "mean", "sqrtn")  # spec.types' multivalent `combiner`
@@ -41,6 +43,12 @@ class ModelConfig:
     activation: str = "relu"
     dropout: float = 0.0
     batch_norm: bool = False
+    dense_names: list[str] = field(default_factory=list)  # the numeric inputs' names (model.json before: none)
+
+    @cached_property
+    def layout(self) -> Layout:
+        """Where every weight sits and what the deep part's input columns hold (`wdcli.model.layout`)."""
+        return Layout.of(self)
 
     @property
     def n_dense(self) -> int:
@@ -48,18 +56,11 @@ class ModelConfig:
 
     @property
     def wide_size(self) -> int:
-        return sum(f.cardinality for f in self.wide)
+        return self.layout.wide_size
 
     @property
     def deep_input_width(self) -> int:
-        dims = {t.name: t.dim for t in self.tables}
-        return sum(dims[self.table_of(f.name)] for f in self.deep) + self.n_dense
-
-    def table_of(self, feature: str) -> str:
-        for t in self.tables:
-            if feature in t.features:
-                return t.name
-        raise KeyError(feature)
+        return self.layout.width
 
     def param_counts(self) -> dict[str, int]:
         """Parameters of each part: the wide weights (+ the shared bias), embeddings, and the MLP."""
@@ -91,6 +92,7 @@ class ModelConfig:
             activation=d["activation"],
             dropout=d["dropout"],
             batch_norm=d["batch_norm"],
+            dense_names=list(d.get("dense_names", [])),
         )
         if problems := config.problems():
             raise ValueError("; ".join(problems[:5]))
@@ -171,6 +173,7 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
         d.activation,
         d.dropout,
         d.batch_norm,
+        [fitted.dense[i] for i in dense],
     )
 
 

@@ -3,16 +3,18 @@
 Only `forward` lives here; the loss, the optimizers and the loop are in `wdcli.train`. The model is rebuilt
 from its `ModelConfig` (plain data saved beside the weights), never unpickled.
 
-Storage: the wide part is one weight per id of every wide feature, in a single table (`wide.weight`,
-[wide_size, 1]) at per-feature offsets, started at zero as FTRL does. The deep part's tables are stored one
-physical table per embedding dimension (`embed.<dim>.weight`), logical tables at row offsets, so that a
-batch needs one lookup per dimension. Both are sparse: a batch's gradient touches only the rows it used.
-Multivalent features arrive ragged (`wdcli.data.batch.Bag`) and go through `embedding_bag`.
+Where every weight sits is the config's layout (`wdcli.model.layout`): the wide part is one weight per id of
+every wide feature, in a single table (`wide.weight`, [wide_size, 1]), started at zero as FTRL does; the deep
+part's logical tables sit in one physical table per embedding dimension (`embed.<dim>.weight`); the MLP's input
+is the layout's fields in order. Both tables are sparse: a batch's gradient touches only the rows it used.
+Multivalent features arrive ragged (`wdcli.data.batch.Bag`) and go through `embedding_bag`; `logits` reads them
+through `Bags`, so that the ONNX export runs this very code on padded ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -25,48 +27,87 @@ from .plan import ModelConfig
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
 
+class Bags(Protocol):
+    """The multivalent features of a batch, as the model reads them: ragged (`RaggedBags`, training and scoring)
+    or padded (the ONNX export's inputs)."""
+
+    def sum(self, name: str, table: torch.Tensor, offset: int) -> torch.Tensor:
+        """[B, dim]: each row's sum of w_i * table[offset + id_i] over its values."""
+        ...
+
+    def weight_sum(self, name: str, squared: bool) -> torch.Tensor:
+        """[B]: each row's sum of its values' weights (or of their squares)."""
+        ...
+
+
+class RaggedBags:
+    """Bags as a batch holds them (`Batch.multi`: ids, offsets, weights), summed with `embedding_bag`."""
+
+    def __init__(self, multi: dict[str, Bag]):
+        self.multi = multi
+
+    def sum(self, name: str, table: torch.Tensor, offset: int) -> torch.Tensor:
+        bag = self.multi[name]
+        return F.embedding_bag(
+            bag.ids + offset,
+            table,
+            bag.offsets,
+            mode="sum",
+            sparse=True,  # (a sparse gradient for the table)
+            per_sample_weights=bag.weights,
+            include_last_offset=True,
+        )
+
+    def weight_sum(self, name: str, squared: bool) -> torch.Tensor:
+        bag = self.multi[name]
+        w = bag.weights * bag.weights if squared else bag.weights
+        rows = torch.repeat_interleave(
+            torch.arange(len(bag.offsets) - 1, device=w.device), bag.offsets.diff(), output_size=len(w)
+        )
+        return torch.zeros(len(bag.offsets) - 1, dtype=w.dtype, device=w.device).index_add_(0, rows, w)
+
+
+def pool(bags: Bags, name: str, table: torch.Tensor, offset: int, combiner: str) -> torch.Tensor:
+    """A multivalent feature's embedding [B, dim] by its combiner: sum (of w_i e_i), mean (that over sum w_i) or
+    sqrtn (that over sqrt(sum w_i^2)); a row without values is 0."""
+    e = bags.sum(name, table, offset)  # [B, dim]
+    if combiner == "sum":
+        return e
+    norm = bags.weight_sum(name, squared=combiner == "sqrtn")  # [B]
+    return e / (norm if combiner == "mean" else norm.sqrt()).clamp(min=1e-12).unsqueeze(1)
+
+
 class WideDeep(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.cfg = cfg
+        self.cfg, self.layout = cfg, cfg.layout
         self.bias = nn.Parameter(torch.zeros(1))
         if cfg.wide:
-            self.wide = nn.Embedding(cfg.wide_size, 1, sparse=True)
+            self.wide = nn.Embedding(self.layout.wide_size, 1, sparse=True)
             nn.init.zeros_(self.wide.weight)
-            offsets, at = {}, 0
-            for f in cfg.wide:
-                offsets[f.name], at = at, at + f.cardinality
-            uni = [f for f in cfg.wide if f.column >= 0]
-            self.register_buffer("wide_cols", torch.tensor([f.column for f in uni], dtype=torch.long), persistent=False)
-            self.register_buffer(
-                "wide_offsets", torch.tensor([offsets[f.name] for f in uni], dtype=torch.long), persistent=False
-            )
-            self.wide_multi = [(f.name, offsets[f.name]) for f in cfg.wide if f.column < 0]
+            uni = [s for s in self.layout.wide if s.column >= 0]
+            self._index("wide_cols", [s.column for s in uni])
+            self._index("wide_offsets", [s.offset for s in uni])
+            self.wide_multi = [(s.name, s.offset) for s in self.layout.wide if s.column < 0]
         if cfg.deep:
             self._build_deep(cfg)
 
+    def _index(self, name: str, values: list[int]) -> None:
+        self.register_buffer(name, torch.tensor(values, dtype=torch.long), persistent=False)
+
     def _build_deep(self, cfg: ModelConfig) -> None:
-        # logical tables -> one physical table per dimension, at row offsets
-        rows: dict[int, int] = {}
-        where: dict[str, tuple[int, int]] = {}  # logical table -> (dim, row offset)
-        for t in cfg.tables:
-            where[t.name] = (t.dim, rows.get(t.dim, 0))
-            rows[t.dim] = rows.get(t.dim, 0) + t.cardinality
-        self.embed = nn.ModuleDict({str(d): nn.Embedding(n, d, sparse=True) for d, n in sorted(rows.items())})
+        layout = self.layout
+        self.embed = nn.ModuleDict({str(d): nn.Embedding(n, d, sparse=True) for d, n in layout.rows.items()})
         for e in self.embed.values():
             nn.init.normal_(e.weight, std=0.05)
-        self.deep_uni: list[tuple[int, str, str]] = []  # (dim, buffer of columns, buffer of offsets)
-        for d in sorted(rows):
-            feats = [f for f in cfg.deep if f.column >= 0 and where[cfg.table_of(f.name)][0] == d]
-            if feats:
-                self.register_buffer(f"deep_cols_{d}", torch.tensor([f.column for f in feats]), persistent=False)
-                self.register_buffer(
-                    f"deep_offsets_{d}", torch.tensor([where[cfg.table_of(f.name)][1] for f in feats]), persistent=False
-                )
-                self.deep_uni.append((d, f"deep_cols_{d}", f"deep_offsets_{d}"))
-        self.deep_multi = [(f.name, *where[cfg.table_of(f.name)], f.combiner) for f in cfg.deep if f.column < 0]
+        self.groups = layout.groups()
+        for i, g in enumerate(self.groups):  # each group's columns of its input (and rows of its table)
+            if g.kind != "bag":
+                self._index(f"cols_{i}", [f.column for f in g.fields])
+            if g.kind == "embedding":
+                self._index(f"offsets_{i}", [layout.tables[f.table].offset for f in g.fields])
         layers: list[nn.Module] = []
-        width = cfg.deep_input_width
+        width = layout.width
         for h in cfg.hidden:
             layers.append(nn.Linear(width, h))
             if cfg.batch_norm:
@@ -77,37 +118,39 @@ class WideDeep(nn.Module):
             width = h
         self.mlp = nn.Sequential(*layers)
         self.out = nn.Linear(width, 1, bias=False)
-        self.register_buffer("dense_cols", torch.tensor(cfg.dense, dtype=torch.long), persistent=False)
 
     def forward(self, sparse: torch.Tensor, multi: dict[str, Bag], dense: torch.Tensor) -> torch.Tensor:
         """sparse [B, S] int64, multi name -> Bag (ragged ids, offsets [B + 1], weights), dense [B, D] float
         -> logits [B]."""
+        return self.logits(sparse, RaggedBags(multi), dense)
+
+    def logits(self, sparse: torch.Tensor, bags: Bags, dense: torch.Tensor) -> torch.Tensor:
+        """forward, with the multivalent features read through `bags` (ragged or padded) -> logits [B]."""
         logit = self.bias.expand(sparse.shape[0])
         if self.cfg.wide:
             ids = sparse[:, self.wide_cols] + self.wide_offsets  # [B, W]
             logit = logit + self.wide(ids).sum(dim=(1, 2))  # [B]
             for name, offset in self.wide_multi:
-                logit = logit + _bag_sum(self.wide.weight, multi[name], offset).squeeze(-1)  # [B]
+                logit = logit + bags.sum(name, self.wide.weight, offset).squeeze(-1)  # [B]
         if self.cfg.deep:
-            parts = []
-            for d, cols, offsets in self.deep_uni:
-                ids = sparse[:, getattr(self, cols)] + getattr(self, offsets)  # [B, k]
-                parts.append(self.embed[str(d)](ids).flatten(1))  # [B, k * d]
-            for name, d, offset, combiner in self.deep_multi:
-                bag = multi[name]
-                e = _bag_sum(self.embed[str(d)].weight, bag, offset)  # [B, d]: sum of w_i * e_i
-                if combiner != "sum":
-                    w = bag.weights if combiner == "mean" else bag.weights * bag.weights
-                    rows = torch.repeat_interleave(
-                        torch.arange(len(bag.offsets) - 1, device=w.device), bag.offsets.diff(), output_size=len(w)
-                    )
-                    norm = torch.zeros(len(e), dtype=w.dtype, device=w.device).index_add_(0, rows, w)  # [B]
-                    e = e / (norm if combiner == "mean" else norm.sqrt()).clamp(min=1e-12).unsqueeze(1)
-                parts.append(e)
-            parts.append(dense[:, self.dense_cols])  # [B, D']
-            x = torch.cat(parts, dim=1)  # [B, deep_input_width]
+            x = self.deep_input(sparse, bags, dense)  # [B, layout.width]
             logit = logit + self.out(self.mlp(x)).squeeze(-1)
         return logit  # [B]
+
+    def deep_input(self, sparse: torch.Tensor, bags: Bags, dense: torch.Tensor) -> torch.Tensor:
+        """The MLP's input [B, layout.width]: every field's columns, in the layout's order."""
+        parts = []
+        for i, g in enumerate(self.groups):
+            if g.kind == "embedding":
+                ids = sparse[:, getattr(self, f"cols_{i}")] + getattr(self, f"offsets_{i}")  # [B, k]
+                parts.append(self.embed[str(g.dim)](ids).flatten(1))  # [B, k * dim]
+            elif g.kind == "bag":
+                f = g.fields[0]
+                offset = self.layout.tables[f.table].offset
+                parts.append(pool(bags, f.name, self.embed[str(g.dim)].weight, offset, f.combiner))  # [B, dim]
+            else:  # numeric
+                parts.append(dense[:, getattr(self, f"cols_{i}")])  # [B, k]
+        return torch.cat(parts, dim=1)
 
     def sparse_parameters(self) -> list[nn.Parameter]:
         """The tables whose gradients are sparse (only the rows a batch used)."""
@@ -120,19 +163,6 @@ class WideDeep(nn.Module):
         if not self.cfg.deep:
             return []
         return [p for n, p in self.named_parameters() if not n.startswith("wide.") and n != "bias"]
-
-
-def _bag_sum(table: torch.Tensor, bag: Bag, offset: int) -> torch.Tensor:
-    """Sum of each row's weighted embeddings: [B, dim] (a sparse gradient for the table)."""
-    return F.embedding_bag(
-        bag.ids + offset,
-        table,
-        bag.offsets,
-        mode="sum",
-        sparse=True,
-        per_sample_weights=bag.weights,
-        include_last_offset=True,
-    )
 
 
 @torch.inference_mode()

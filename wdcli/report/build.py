@@ -19,7 +19,7 @@ from ..data import io
 from ..data.atomic import atomic_file
 from ..data.split import load_splits, split_names
 from ..errors import DataError, WdcliError
-from ..metrics import evaluate, group_aucs
+from ..metrics import EpochRecord, evaluate, group_aucs
 from ..score import Scorer
 from ..score.inspect import heaviest_wide
 from . import html as H
@@ -93,86 +93,74 @@ def build_report(
     if len(np.unique(y)) < 2:
         raise DataError(f"{where}: the rows hold one class only; the curves need both")
     m = evaluate(y, p, w, group)
-    secs: list[tuple[str, str, str]] = []
-    pngs: list[Path] = []
-    if png_dir is not None:
-        Path(png_dir).mkdir(parents=True, exist_ok=True)
-
-    def show(name: str, fig) -> str:
-        """The figure inline (SVG), and as png_dir/<name>.png when asked."""
-        if png_dir is not None:
-            pngs.append(Path(png_dir) / f"{name}.png")
-            F.png(fig, pngs[-1])
-        return H.figure(F.svg(fig, name))
-
-    splits = {**art.metrics.get("splits", {}), "plotted rows (now)": m}
-    keys = [k for k in METRIC_KEYS if any(k in v for v in splits.values())]
-    secs.append(
-        (
-            "metrics",
-            SECTIONS["metrics"],
-            H.table(["split", *keys], [[s, *[v.get(k, "") for k in keys]] for s, v in splits.items()])
-            + H.note(
-                "The splits' figures are those saved when the run was trained; 'plotted rows' are the "
-                f"rows plotted below, scored now: {source}."
-            ),
-        )
-    )
-    c = curves(y, p)
-    secs.append(("curves", SECTIONS["curves"], show("curves", F.roc_pr(c, m["auc"], m["base_rate"]))))
-    r = reliability(y, p)
-    secs.append(
-        (
-            "calibration",
-            SECTIONS["calibration"],
-            show("calibration", F.calibration(r))
-            + H.note(f"Mean score / base rate: {m['calibration']:.4f}; expected calibration error {r.ece:.4f}."),
-        )
-    )
-    secs.append(("scores", SECTIONS["scores"], show("scores", F.score_histogram(y, p))))
-    history = art.metrics.get("history", [])
-    if history:
-        secs.append(
-            (
-                "learning",
-                SECTIONS["learning"],
-                show("learning", F.learning_curves(history))
-                + H.table(
-                    ["epoch", *[k for k in history[-1] if k not in ("epoch", "best")]],
-                    [[h["epoch"], *[h.get(k, "") for k in history[-1] if k not in ("epoch", "best")]] for h in history],
-                ),
-            )
-        )
-    else:
-        secs.append(("learning", SECTIONS["learning"], H.note("This run saved no per-epoch history.")))
-    secs.append(("wide", SECTIONS["wide"], _wide(art, top, show, F)))
+    show = _Shown(png_dir)
+    c, r = curves(y, p), reliability(y, p)
+    calibration = f"Mean score / base rate: {m['calibration']:.4f}; expected calibration error {r.ece:.4f}."
+    secs = [
+        ("metrics", SECTIONS["metrics"], _metrics(art.metrics.splits, m, source)),
+        ("curves", SECTIONS["curves"], show("curves", F.roc_pr(c, m["auc"], m["base_rate"]))),
+        ("calibration", SECTIONS["calibration"], show("calibration", F.calibration(r)) + H.note(calibration)),
+        ("scores", SECTIONS["scores"], show("scores", F.score_histogram(y, p))),
+        ("learning", SECTIONS["learning"], _learning(art.metrics.history, show, F)),
+        ("wide", SECTIONS["wide"], _wide(art, top, show, F)),
+    ]
     if group is not None:
-        aucs, sizes, n = group_aucs(y, p, group)
-        shown = show("groups", F.group_distribution(aucs, sizes, m["gauc"])) if len(aucs) else ""
-        secs.append(
-            (
-                "groups",
-                SECTIONS["groups"],
-                shown
-                + H.note(
-                    f"{spec.label.group}: {n:,} groups, {len(aucs):,} with both classes; gAUC (their AUCs weighted by "
-                    f"size) {m['gauc']:.4f}; median group AUC {np.median(aucs) if len(aucs) else float('nan'):.4f}."
-                ),
-            )
-        )
-
+        secs.append(("groups", SECTIONS["groups"], _groups(y, p, group, m["gauc"], spec.label.group, show, F)))
     output = Path(output) if output is not None else art.path / "report.html"
-    cfg = art.config.param_counts()
     lines = [
-        f"run {art.path} · model {spec.model} · {cfg['total']:,} parameters · "
-        f"{len(history)} epochs in {art.metrics.get('seconds', 0):.1f} s",
+        f"run {art.path} · model {spec.model} · {art.config.param_counts()['total']:,} parameters · "
+        f"{art.metrics.epochs} epochs in {art.metrics.seconds:.1f} s",
         f"plots: {source}",
         f"written {time.strftime('%Y-%m-%d %H:%M:%S')} by wdcli report",
     ]
     text = H.page(f"wdcli report: {spec.name}", lines, secs)
     with atomic_file(output) as tmp:  # (a failed write leaves no stray file)
         tmp.write_text(text, encoding="utf-8")
-    return Report(output, source, [i for i, _, _ in secs], pngs)
+    return Report(output, source, [i for i, _, _ in secs], show.pngs)
+
+
+class _Shown:
+    """A figure inline (SVG), and as <png_dir>/<name>.png when asked."""
+
+    def __init__(self, png_dir: str | Path | None):
+        self.png_dir, self.pngs = png_dir, []
+        if png_dir is not None:
+            Path(png_dir).mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, name: str, fig) -> str:
+        from . import figures as F
+
+        if self.png_dir is not None:
+            self.pngs.append(Path(self.png_dir) / f"{name}.png")
+            F.png(fig, self.pngs[-1])
+        return H.figure(F.svg(fig, name))
+
+
+def _metrics(saved: dict[str, dict], now: dict, source: str) -> str:
+    splits = {**saved, "plotted rows (now)": now}
+    keys = [k for k in METRIC_KEYS if any(k in v for v in splits.values())]
+    return H.table(["split", *keys], [[s, *[v.get(k, "") for k in keys]] for s, v in splits.items()]) + H.note(
+        "The splits' figures are those saved when the run was trained; 'plotted rows' are the "
+        f"rows plotted below, scored now: {source}."
+    )
+
+
+def _learning(history: list[EpochRecord], show, F) -> str:
+    if not history:
+        return H.note("This run saved no per-epoch history.")
+    rows = [r.to_json() for r in history]
+    columns = [k for k in rows[-1] if k not in ("epoch", "best")]
+    table = H.table(["epoch", *columns], [[r["epoch"], *[r.get(k, "") for k in columns]] for r in rows])
+    return show("learning", F.learning_curves(history)) + table
+
+
+def _groups(y, p, group, gauc: float, column: str, show, F) -> str:
+    aucs, sizes, n = group_aucs(y, p, group)
+    shown = show("groups", F.group_distribution(aucs, sizes, gauc)) if len(aucs) else ""
+    return shown + H.note(
+        f"{column}: {n:,} groups, {len(aucs):,} with both classes; gAUC (their AUCs weighted by "
+        f"size) {gauc:.4f}; median group AUC {np.median(aucs) if len(aucs) else float('nan'):.4f}."
+    )
 
 
 def _wide(art, top: int, show, F) -> str:

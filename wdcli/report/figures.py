@@ -8,6 +8,7 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..metrics import EpochRecord
 from .curves import Curves, Reliability
 
 BLUE, ORANGE, GREY = "#1f77b4", "#ff7f0e", "#7f7f7f"
@@ -94,34 +95,22 @@ def score_histogram(y: np.ndarray, p: np.ndarray) -> Figure:
     return fig
 
 
-def learning_curves(history: list[dict]) -> Figure:
+def learning_curves(history: list[EpochRecord]) -> Figure:
     fig = _figure(8, 3.2)
     loss, auc = fig.subplots(1, 2)
-    epochs = [h["epoch"] for h in history]
-    loss.plot(
-        epochs, [h.get("train_loss", np.nan) for h in history], marker=".", color=BLUE, label="train loss (running)"
-    )
-    monitor = next((k.split("_", 1)[0] for k in history[0] if k.endswith("_auc")), None) if history else None
+    epochs = [h.epoch for h in history]
+    loss.plot(epochs, [h.train_loss for h in history], marker=".", color=BLUE, label="train loss (running)")
+    monitor = next((h.split for h in history if h.auc is not None), None)
+
+    def figure(name: str) -> list[float]:
+        return [np.nan if (v := h.figure(monitor, name)) is None else v for h in history]
+
     if monitor:
-        loss.plot(
-            epochs,
-            [h.get(f"{monitor}_logloss", np.nan) for h in history],
-            marker=".",
-            color=ORANGE,
-            label=f"{monitor} log loss",
-        )
-        auc.plot(
-            epochs, [h.get(f"{monitor}_auc", np.nan) for h in history], marker=".", color=ORANGE, label=f"{monitor} AUC"
-        )
-        if any(f"{monitor}_gauc" in h for h in history):
-            auc.plot(
-                epochs,
-                [h.get(f"{monitor}_gauc", np.nan) for h in history],
-                marker=".",
-                color=BLUE,
-                label=f"{monitor} gAUC",
-            )
-    best = [h["epoch"] for h in history if h.get("best")]
+        loss.plot(epochs, figure("logloss"), marker=".", color=ORANGE, label=f"{monitor} log loss")
+        auc.plot(epochs, figure("auc"), marker=".", color=ORANGE, label=f"{monitor} AUC")
+        if any(h.gauc is not None for h in history):
+            auc.plot(epochs, figure("gauc"), marker=".", color=BLUE, label=f"{monitor} gAUC")
+    best = [h.epoch for h in history if h.best]
     for ax in (loss, auc):
         if best:
             ax.axvline(best[-1], color=GREY, linestyle=":", label=f"kept: epoch {best[-1]}")

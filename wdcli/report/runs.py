@@ -15,6 +15,7 @@ import yaml
 
 from ..artifact import resolve_model_dir
 from ..errors import ArtifactError
+from ..metrics import RunMetrics
 from ..spec.flat import flatten
 
 # what --sort accepts, and which way is best first
@@ -29,36 +30,38 @@ class Run:
     created: str
     model: str
     spec: dict  # the resolved spec, as saved
-    metrics: dict  # metrics.json
+    metrics: RunMetrics  # metrics.json
 
     @property
     def split(self) -> str:
         """The split whose metrics represent the run: test, else validation, else train."""
-        splits = self.metrics.get("splits", {})
-        return next((s for s in ("test", "validation", "train") if s in splits), "test")
+        return self.metrics.split
 
     def metric(self, key: str) -> float:
-        v = self.metrics.get("splits", {}).get(self.split, {}).get(key)
-        return float(v) if isinstance(v, (int, float)) else math.nan
+        return self.metrics.metric(key)
 
     @property
     def seconds(self) -> float:
-        return float(self.metrics.get("seconds", math.nan))
+        return self.metrics.seconds
 
     @property
     def epochs(self) -> int:
-        return len(self.metrics.get("history", []))
+        return self.metrics.epochs
 
 
 def read_run(folder: Path) -> Run:
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
-        metrics = json.loads((folder / "metrics.json").read_text())
+        raw = json.loads((folder / "metrics.json").read_text())
         spec = yaml.safe_load((folder / "spec.yaml").read_text())
     except (OSError, ValueError, yaml.YAMLError) as e:
         raise ArtifactError(f"{folder}: not a readable run folder ({type(e).__name__}); retrain or remove it") from None
-    if not isinstance(spec, dict) or not isinstance(metrics, dict):
+    if not isinstance(spec, dict) or not isinstance(raw, dict):
         raise ArtifactError(f"{folder}: not a readable run folder (spec.yaml or metrics.json is not a mapping)")
+    try:
+        metrics = RunMetrics.from_json(raw)
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise ArtifactError(f"{folder}: metrics.json is not a run's metrics ({type(e).__name__}: {e})") from None
     return Run(
         folder,
         str(manifest.get("name") or spec.get("name") or folder.parent.name),
@@ -148,7 +151,7 @@ def diff_runs(a: Run, b: Run) -> Diff:
     keys = differing([a, b], ignore=())
     fa, fb = flatten(a.spec), flatten(b.spec)
     spec = [(k, fa.get(k), fb.get(k)) for k in keys]
-    ma, mb = a.metrics.get("splits", {}), b.metrics.get("splits", {})
+    ma, mb = a.metrics.splits, b.metrics.splits
     metrics = []
     for split in [s for s in ("train", "validation", "test") if s in ma or s in mb]:
         for k in dict.fromkeys([*ma.get(split, {}), *mb.get(split, {})]):

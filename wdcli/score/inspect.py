@@ -12,15 +12,12 @@ def heaviest_wide(art: Artifact, top: int) -> dict:
     """The wide weights of largest magnitude, split into crosses and single values, with readable names."""
     w = art.model.wide.weight.detach().cpu().numpy()[:, 0]
     rows = {"cross": [], "single": [], "nonzero": int(np.count_nonzero(w))}
-    spans, start = [], 0
-    for f in art.config.wide:
-        spans.append((f.name, start, start + f.cardinality))
-        start += f.cardinality
+    layout = art.config.layout
     for i in np.argsort(-np.abs(w), kind="stable"):
         if w[i] == 0 or all(len(v) >= top for k, v in rows.items() if k != "nonzero"):
             break
-        name, lo, _ = next(s for s in spans if s[1] <= i < s[2])
-        key = "cross" if isinstance(art.fitted.features[name], (HashedCross, VocabularyCross)) else "single"
+        slot, id_ = layout.wide_row(int(i))
+        key = "cross" if isinstance(art.fitted.features[slot.name], (HashedCross, VocabularyCross)) else "single"
         if len(rows[key]) < top:
-            rows[key].append((float(w[i]), art.fitted.id_name(name, int(i - lo))))
+            rows[key].append((float(w[i]), art.fitted.id_name(slot.name, id_)))
     return rows

@@ -79,7 +79,7 @@ def load(path: Path) -> Loaded:
         "label": spec.label.model_dump(),
         "columns": {column: needs.reads for column, needs in spec_inputs(spec).items()},
         "features": features,
-        "metrics": scorer.artifact.metrics.get("splits", {}),
+        "metrics": scorer.artifact.metrics.splits,
     }
     return Loaded(scorer, path, _stamp(path), metadata)
 

@@ -4,7 +4,7 @@ for, and a missing extra is an error before training starts.
 
     tracking = Tracking.open(spec)                 # one sink per name in spec.train.log
     result = train(spec, reporter=tracking.wrap(reporter))
-    tracking.finish(result.metrics, result.history, folder)   # or tracking.fail(error)
+    tracking.finish(result.metrics, folder)        # or tracking.fail(error)
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import WdcliError
+from ..metrics import EpochRecord, RunMetrics
 from ..spec import Spec
 from ..spec.flat import flatten
 
@@ -67,9 +68,9 @@ class Tracking:
         when nothing is tracked."""
         return Tracked(reporter, self) if self.sinks else reporter
 
-    def epoch(self, record: dict) -> None:
-        self.logged.add(record["epoch"])
-        self._each("epoch", record["epoch"], numbers(record))
+    def epoch(self, record: EpochRecord) -> None:
+        self.logged.add(record.epoch)
+        self._each("epoch", record.epoch, numbers(record.to_json()))
 
     def _each(self, method: str, *args) -> None:
         """Call every sink; one that fails is dropped with a warning (a tracker must not stop training)."""
@@ -82,14 +83,14 @@ class Tracking:
                     f"train.log: {type(s).__name__} stopped logging: {_short(e)}", RuntimeWarning, stacklevel=2
                 )
 
-    def finish(self, metrics: dict[str, dict], history: list[dict], folder: Path) -> None:
+    def finish(self, metrics: RunMetrics, folder: Path) -> None:
         """Final metrics (split_metric) and the run folder; epochs not logged live (before a resume) first."""
-        for record in history:
-            if record["epoch"] not in self.logged:
+        for record in metrics.history:
+            if record.epoch not in self.logged:
                 self.epoch(record)
         final = {
             f"{split}_{k}": float(v)
-            for split, m in metrics.items()
+            for split, m in metrics.splits.items()
             for k, v in m.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
@@ -115,7 +116,7 @@ class Tracked:
     def __init__(self, reporter, tracking: Tracking):
         self.reporter, self.tracking = reporter, tracking
 
-    def end_epoch(self, record: dict) -> None:
+    def end_epoch(self, record: EpochRecord) -> None:
         if self.reporter is not None:
             self.reporter.end_epoch(record)
         self.tracking.epoch(record)

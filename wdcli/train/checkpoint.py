@@ -1,18 +1,19 @@
 """Checkpoints, so that a killed or interrupted training run continues where it stopped (`train --resume`).
 
-One file, `<runs>/<name>/checkpoint.safetensors` (beside the folder given with `--output`, if any), holds the
-model's weights, every optimizer's state (FTRL's z and n, AdaGrad's sums, Adam's moments), the best epoch's
-weights so far, the current epoch's permutation of the training rows, and both random generators (the
-permutation's and torch's global one, which dropout draws from). Its header's metadata holds the rest as JSON:
-the epoch and the position in it, the running loss, the history, the early-stopping state, and a fingerprint
-of the spec and the training data, so that a checkpoint is never resumed against a different spec or data.
+One file, `<runs>/<name>/checkpoint.safetensors` (beside the folder given with `--output`, if any), holds a
+`Checkpoint`: the trainer's state (the model's weights and every optimizer's state by parameter name: FTRL's z
+and n, AdaGrad's sums, Adam's moments), the loop's (the epoch under way, its running loss, the epochs before),
+early stopping's (with the best epoch's weights so far), the training source's `Position` (its generator, and
+the current epoch's order and place) and torch's global random states (dropout draws from them). Tensors are
+the file's tensors; the rest is JSON in its header, with a fingerprint of the spec and the training data, so
+that a checkpoint is never resumed against a different spec or data.
 
 Resuming replays nothing: the pipeline is refitted (it is a pure function of the spec and the training rows),
 the state is loaded, and the loop continues from the saved position. On CPU the final weights are bit for
 bit those of a run that was never interrupted (tests/test_checkpoint.py kills a run with SIGKILL to check).
 
-The file is written to a temporary name, flushed to disk and renamed over the previous checkpoint
-(`atomic_file`), so a kill at any moment leaves the previous checkpoint or the new one. Loading reads tensors and JSON only: nothing in a
+The file is written to a temporary name, flushed to disk and renamed over the previous checkpoint, so a kill at
+any moment leaves the previous checkpoint or the new one. Loading reads tensors and JSON only: nothing in a
 checkpoint can run code. A run that completes saves its artifact, then deletes the checkpoint.
 """
 
@@ -22,39 +23,181 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..data.atomic import atomic_file
+from ..data.source import Position
 from ..errors import WdcliError
+from ..metrics import EpochRecord
 from ..spec import Spec
 
-FORMAT = 2  # 2: the batch source's state under source.*, random states under rng.*
+FORMAT = 3  # 2: the batch source's state under source.*, random states under rng.*; 3: records, optimizer state by
+# parameter name (model.optim's encoding)
 # train settings that may change between a run and its resumption (more epochs, other threads, output, device,
 # trackers)
 MAY_CHANGE = ("epochs", "threads", "output", "checkpoint", "device", "log")
 
 
-@dataclass
-class Progress:
-    """Where a training run is, besides the model, the optimizers and the batch source's own position."""
+@dataclass(frozen=True)
+class TrainerState:
+    """The trainer's part: the model's weights and every optimizer's state by parameter name, and which
+    optimizers made it."""
 
-    epoch: int = 1  # the epoch under way (1-based)
-    total: float = 0.0  # this epoch's summed loss so far
-    seen: int = 0  # this epoch's rows so far
-    history: list[dict] = field(default_factory=list)
-    elapsed: float = 0.0  # training seconds before this process
+    weights: dict[str, torch.Tensor]
+    optimizer: dict[str, torch.Tensor]  # '<parameter>.<key>' (wdcli.model.optim.optimizer_state)
+    optimizers: tuple[str, ...]  # their classes, in order
+
+    def to_json(self) -> dict:
+        return {"optimizers": list(self.optimizers)}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {**_prefixed("model.", self.weights), **_prefixed("optimizer.", self.optimizer)}
+
+    @staticmethod
+    def from_json(d: dict, tensors: dict[str, torch.Tensor]) -> TrainerState:
+        return TrainerState(_part("model.", tensors), _part("optimizer.", tensors), tuple(d["optimizers"]))
 
 
-@dataclass
-class Saved:
-    """What a checkpoint holds, read back."""
+@dataclass(frozen=True)
+class LoopState:
+    """Where the loop is: the epoch under way (1-based), its summed loss and rows so far, the epochs before, and
+    the training seconds before this process."""
 
-    progress: Progress
-    source: dict  # the training source's state (its permutation, position and generator)
-    rng: dict[str, torch.Tensor]
+    epoch: int = 1
+    total: float = 0.0
+    seen: int = 0
+    history: tuple[EpochRecord, ...] = ()
+    elapsed: float = 0.0
+
+    def to_json(self) -> dict:
+        history = [r.to_json() for r in self.history]
+        return {
+            "epoch": self.epoch,
+            "total": self.total,
+            "seen": self.seen,
+            "history": history,
+            "elapsed": self.elapsed,
+        }
+
+    @staticmethod
+    def from_json(d: dict) -> LoopState:
+        history = tuple(EpochRecord.from_json(r) for r in d["history"])
+        return LoopState(int(d["epoch"]), float(d["total"]), int(d["seen"]), history, float(d["elapsed"]))
+
+
+@dataclass(frozen=True)
+class StoppingState:
+    """Early stopping's part: the best value so far, the epochs since, the best epoch's weights."""
+
+    best: float | None = None
+    since_best: int = 0
+    weights: dict[str, torch.Tensor] | None = None
+
+    def to_json(self) -> dict:
+        return {"best": self.best, "since_best": self.since_best, "has_best": self.weights is not None}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return _prefixed("best.", self.weights or {})
+
+    @staticmethod
+    def from_json(d: dict, tensors: dict[str, torch.Tensor]) -> StoppingState:
+        return StoppingState(d["best"], int(d["since_best"]), _part("best.", tensors) if d["has_best"] else None)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint holds."""
+
+    trainer: TrainerState
+    loop: LoopState
+    stopping: StoppingState
+    source: Position  # the training source's
+    rng: dict[str, torch.Tensor]  # torch's global random states (`Runtime.rng_state`)
+
+    def save(self, path: Path, fp: str, world: int = 1) -> None:
+        """Write it atomically (temporary file, fsync, rename)."""
+        from safetensors.torch import save_file
+
+        tensors = {**self.trainer.tensors(), **self.stopping.tensors(), **_prefixed("source.", self.source.tensors())}
+        tensors.update(self.rng)
+        meta = {
+            "format": FORMAT,
+            "fingerprint": fp,
+            "trainer": self.trainer.to_json(),
+            "loop": self.loop.to_json(),
+            "stopping": self.stopping.to_json(),
+            "source": self.source.to_json(),
+            "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "processes": world,
+        }
+        with atomic_file(path) as tmp:
+            save_file(
+                {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
+                str(tmp),
+                metadata={"wdcli_checkpoint": json.dumps(meta, default=float)},
+            )
+
+    @staticmethod
+    def load(path: Path, fp: str, world: int = 1, optimizers: tuple[str, ...] | None = None) -> Checkpoint:
+        """Read one back, refusing a checkpoint of another format, spec, data, number of processes or set of
+        optimizers (each with the message of what to do)."""
+        meta, tensors = _read(path)
+        _check(path, meta, fp, world)
+        trainer = TrainerState.from_json(meta["trainer"], tensors)
+        if optimizers is not None and trainer.optimizers != tuple(optimizers):
+            raise WdcliError(
+                f"{path}: written for the optimizers {', '.join(trainer.optimizers)}; the spec makes "
+                f"{', '.join(optimizers)}"
+            )
+        return Checkpoint(
+            trainer,
+            LoopState.from_json(meta["loop"]),
+            StoppingState.from_json(meta["stopping"], tensors),
+            Position.from_json(meta["source"], _part("source.", tensors)),
+            {k: v for k, v in tensors.items() if k.startswith("rng.")},
+        )
+
+
+def _prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {prefix + k: v for k, v in tensors.items()}
+
+
+def _part(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {})["wdcli_checkpoint"])
+            return meta, {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise WdcliError(
+            f"{path}: not a readable checkpoint ({type(e).__name__}: {e}); delete it and train without --resume"
+        ) from None
+
+
+def _check(path: Path, meta: dict, fp: str, world: int) -> None:
+    if meta.get("format") != FORMAT:
+        raise WdcliError(
+            f"{path}: checkpoint format {meta.get('format')} is not {FORMAT}, the one this wdcli "
+            "writes; delete it and train without --resume"
+        )
+    if meta["fingerprint"] != fp:
+        raise WdcliError(
+            f"{path}: the spec or its training data changed since this checkpoint was written, so it "
+            "cannot be resumed; undo the change, or delete the checkpoint and train without --resume"
+        )
+    if meta.get("processes", 1) != world:
+        raise WdcliError(
+            f"{path}: written by a run of {meta.get('processes', 1)} process(es); resume it with as many "
+            f"(this run has {world}), or delete it and train without --resume"
+        )
 
 
 def checkpoint_path(spec: Spec, output: str | Path | None) -> Path:
@@ -81,98 +224,3 @@ def fingerprint(spec: Spec) -> str:
             st = os.stat(p)
             files.append([str(p), st.st_size, st.st_mtime_ns])
     return hashlib.sha256(json.dumps([d, files], sort_keys=True).encode()).hexdigest()
-
-
-def save(
-    path: Path,
-    fp: str,
-    trainer,
-    stopper,
-    source_state: dict,
-    rng: dict[str, torch.Tensor],
-    progress: Progress,
-    world: int = 1,
-) -> None:
-    """Write a checkpoint atomically (temporary file, fsync, rename)."""
-    from safetensors.torch import save_file
-
-    tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, object] = {}
-    for k, v in trainer.state().items():
-        (tensors if isinstance(v, torch.Tensor) else scalars)[k] = v
-    for k, v in (stopper.best_state or {}).items():
-        tensors[f"best.{k}"] = v
-    for k, v in source_state.items():
-        if isinstance(v, torch.Tensor):
-            tensors[f"source.{k}"] = v
-        elif v is not None:
-            scalars[f"source.{k}"] = v
-    tensors.update(rng)
-    meta = {
-        "format": FORMAT,
-        "fingerprint": fp,
-        "epoch": progress.epoch,
-        "total": progress.total,
-        "seen": progress.seen,
-        "best": stopper.best,
-        "since_best": stopper.since_best,
-        "has_best": stopper.best_state is not None,
-        "history": progress.history,
-        "elapsed": progress.elapsed,
-        "scalars": scalars,
-        "optimizers": len(trainer.optimizers),
-        "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "processes": world,
-    }
-    with atomic_file(path) as tmp:
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
-            str(tmp),
-            metadata={"wdcli_checkpoint": json.dumps(meta, default=float)},
-        )
-
-
-def load(path: Path, fp: str, trainer, stopper, world: int = 1) -> Saved:
-    """Restore the trainer (model, optimizers) and early stopping from a checkpoint; returns the rest."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = json.loads((f.metadata() or {})["wdcli_checkpoint"])
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise WdcliError(
-            f"{path}: not a readable checkpoint ({type(e).__name__}: {e}); delete it and train without --resume"
-        ) from None
-    if meta.get("format") != FORMAT:
-        raise WdcliError(
-            f"{path}: checkpoint format {meta.get('format')} is not {FORMAT}, the one this wdcli "
-            "writes; delete it and train without --resume"
-        )
-    if meta["fingerprint"] != fp:
-        raise WdcliError(
-            f"{path}: the spec or its training data changed since this checkpoint was written, so it "
-            "cannot be resumed; undo the change, or delete the checkpoint and train without --resume"
-        )
-    if meta.get("processes", 1) != world:
-        raise WdcliError(
-            f"{path}: written by a run of {meta.get('processes', 1)} process(es); resume it with as many "
-            f"(this run has {world}), or delete it and train without --resume"
-        )
-    if meta["optimizers"] != len(trainer.optimizers):
-        raise WdcliError(
-            f"{path}: written for {meta['optimizers']} optimizers, the spec makes {len(trainer.optimizers)}"
-        )
-    flat = {**tensors, **meta["scalars"]}
-    trainer.load_state({k: v for k, v in flat.items() if k.startswith(("model.", "opt"))})
-    stopper.best, stopper.since_best = meta["best"], meta["since_best"]
-    device = trainer.runtime.device
-    stopper.best_state = (
-        {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")} if meta["has_best"] else None
-    )
-    source = {k[7:]: v for k, v in flat.items() if k.startswith("source.")}
-    rng = {k: v for k, v in tensors.items() if k.startswith("rng.")}
-    progress = Progress(
-        epoch=meta["epoch"], total=meta["total"], seen=meta["seen"], history=meta["history"], elapsed=meta["elapsed"]
-    )
-    return Saved(progress, source, rng)

@@ -1,24 +1,57 @@
-"""Where training runs, said once at the top and passed down: the device, the precision, the threads, this
-process's rank among the processes of a `torchrun` job, and the random states a checkpoint must carry to
-continue a run exactly.
+"""Where training runs, said once at the top and passed down: which process of a job this is (`Processes`, read
+from the environment once, at the edge), and the device, precision, threads and random states of a run
+(`Runtime`), which starts and closes the job's process group.
 
-    runtime = Runtime.start(threads=None, device="auto", precision="fp32")
+    processes = Processes.from_env()             # the CLI (or a Python caller under torchrun)
+    with Runtime.start(processes, threads=None, device="auto", precision="fp32") as runtime:
+        ...                                      # the process group is left on the way out
 
 `device: auto` is the GPU when one is there (under torchrun, the one of this process's local rank), else the
-CPU. Started by torchrun (RANK, WORLD_SIZE, LOCAL_RANK in the environment), it joins the job's process group:
-gloo on CPUs, NCCL on GPUs.
+CPU. In a job of several processes (torchrun, or `train --nproc`: RANK, WORLD_SIZE, LOCAL_RANK in the
+environment), the runtime joins the job's process group (gloo on CPUs, NCCL on GPUs) and leaves it when it
+closes, on every way out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
 from ..model.device import resolve_device
+
+
+@dataclass(frozen=True)
+class Processes:
+    """This process's place in a job of processes, as torchrun says it in the environment."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+    launched: bool = False  # started as a process of a job (RANK was set), not by a user
+
+    @staticmethod
+    def from_env(env: Mapping[str, str] | None = None) -> Processes:
+        """The one place that reads RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE."""
+        env = os.environ if env is None else env
+        world = int(env.get("WORLD_SIZE", 1))
+        return Processes(
+            int(env.get("RANK", 0)),
+            world,
+            int(env.get("LOCAL_RANK", 0)),
+            int(env.get("LOCAL_WORLD_SIZE", world)),
+            "RANK" in env,
+        )
+
+    @property
+    def main(self) -> bool:
+        """The process that speaks and writes (checkpoints, the artifact, the progress display)."""
+        return self.rank == 0
 
 
 @dataclass(frozen=True)
@@ -38,19 +71,33 @@ class Runtime:
         return self.world > 1
 
     @staticmethod
-    def start(threads: int | None = None, device: str = "auto", precision: str = "fp32") -> Runtime:
-        rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-        local = int(os.environ.get("LOCAL_RANK", 0))
-        dev = resolve_device(device, local)
+    def start(
+        processes: Processes = Processes(), threads: int | None = None, device: str = "auto", precision: str = "fp32"
+    ) -> Runtime:
+        """Set the device and threads, and join the job's process group (for a job of several processes). Use
+        it as a context manager, or `close()` it."""
+        dev = resolve_device(device, processes.local_rank, processes.local_world)
         if threads:
             torch.set_num_threads(threads)
-        elif world > 1 and dev.type == "cpu":  # processes share the cores
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
+        elif processes.world > 1 and dev.type == "cpu":  # processes share the cores
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // processes.local_world))
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
-        if world > 1 and not dist.is_initialized():
+        if processes.world > 1 and not dist.is_initialized():
+            # torch imports its compiler lazily, when the first optimizer is made; imported once the group
+            # exists, it keeps references to it that destroy_process_group cannot release, so the group's
+            # threads and store outlive `close` and are torn down at the interpreter's exit, where gloo aborts
+            # now and then ("terminate called without an active exception"). Imported first, it holds none.
+            from torch import _dynamo  # noqa: F401
+
             dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-        return Runtime(dev, precision, rank, world)
+        return Runtime(dev, precision, processes.rank, processes.world)
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        self.close(together=kind is None)
 
     def autocast(self):
         """The context the model's forward runs in: bf16 autocast for its matrix products, or nothing."""
@@ -75,6 +122,10 @@ class Runtime:
         if self.distributed:
             dist.barrier()
 
-    def close(self) -> None:
+    def close(self, together: bool = True) -> None:
+        """Leave the process group: after every process got here (`together`, a run that ended well), or at once
+        (a failed one, whose other processes may never get here)."""
         if self.distributed and dist.is_initialized():
+            if together:
+                dist.barrier()
             dist.destroy_process_group()

@@ -83,44 +83,45 @@ def prepare(
     for part in ("validation", "test", "train"):  # held-out parts first: they are read every epoch
         if part not in parts:
             continue
-        files = parts[part]
-        rows = fitted.rows if part == "train" else _expected_rows(files)
+        rows = fitted.rows if part == "train" else _expected_rows(parts[part])
         mode = cfg.data.mode
         if mode == "auto":
             mode = "memory" if rows * per_row <= budget else "stream"
             budget -= rows * per_row if mode == "memory" else 0
-        if mode == "memory":
-            advance = progress(f"encoding {part} rows", rows)
-            encoded = [
-                transform(fitted, f, names[part], with_label=True)
-                for f in _counted(files.frames(read), advance)
-                if len(f)
-            ]
-            if encoded:
-                sources[part] = InMemory(
-                    Batch.of(Encoded.concat(encoded), runtime.device),
-                    cfg.batch_size,
-                    cfg.seed,
-                    runtime.rank,
-                    runtime.world,
-                )
-        else:
-            readers = cfg.data.readers if cfg.data.readers is not None else default_readers(runtime)
-            sources[part] = Stream(
-                files,
-                fitted,
-                cfg.batch_size,
-                cfg.seed,
-                rows,
-                cfg.data.shuffle_buffer,
-                read,
-                names[part],
-                runtime.device,
-                rank=runtime.rank,
-                world=runtime.world,
-                processes=readers if part == "train" else 0,
-            )
+        source = _source(spec, parts[part], part, rows, mode == "memory", fitted, names, runtime, progress)
+        if source is not None:
+            sources[part] = source
     return fitted, {p: sources[p] for p in ("train", "validation", "test") if p in sources}, names
+
+
+def _source(spec: Spec, files: Files, part: str, rows: int, memory: bool, fitted, names, runtime, progress):
+    """A part's batch source: its rows encoded in memory (None when it has none), or streamed from its files."""
+    cfg = spec.train
+    read = cfg.data.read_batch_rows
+    if memory:
+        advance = progress(f"encoding {part} rows", rows)
+        encoded = [
+            transform(fitted, f, names[part], with_label=True) for f in _counted(files.frames(read), advance) if len(f)
+        ]
+        if not encoded:
+            return None
+        batch = Batch.of(Encoded.concat(encoded), runtime.device)
+        return InMemory(batch, cfg.batch_size, cfg.seed, runtime.rank, runtime.world)
+    readers = cfg.data.readers if cfg.data.readers is not None else default_readers(runtime)
+    return Stream(
+        files,
+        fitted,
+        cfg.batch_size,
+        cfg.seed,
+        rows,
+        cfg.data.shuffle_buffer,
+        read,
+        names[part],
+        runtime.device,
+        rank=runtime.rank,
+        world=runtime.world,
+        processes=readers if part == "train" else 0,
+    )
 
 
 def _counted(frames, advance: Callable[[int], None]):

@@ -17,10 +17,11 @@ import torch.nn.functional as F
 
 from ..data.batch import Batch
 from ..metrics import evaluate
-from ..model.optim import make_optimizers, step_all
+from ..model.optim import load_optimizer_state, make_optimizers, optimizer_state, step_all
 from ..model.plan import ModelConfig
 from ..model.widedeep import WideDeep, probabilities
 from ..spec.types import Train
+from .checkpoint import StoppingState, TrainerState
 from .exchange import Exchange
 from .runtime import Runtime
 
@@ -109,29 +110,15 @@ class Trainer:
         weight, group = (cat[k] if n and len(cat[k]) == n else None for k in ("weight", "group"))
         return evaluate(cat["label"], cat["score"], weight, group)
 
-    def state(self) -> dict[str, torch.Tensor | object]:
-        """The model's and every optimizer's state, flat (`model.<key>`, `opt<j>.<param>.<key>`)."""
-        out: dict[str, torch.Tensor | object] = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        for j, opt in enumerate(self.optimizers):
-            for idx, state in opt.state_dict()["state"].items():
-                for key, value in state.items():
-                    out[f"opt{j}.{idx}.{key}"] = value
-        return out
+    def state(self) -> TrainerState:
+        """The model's weights and every optimizer's state (by parameter name), for a checkpoint."""
+        opt = optimizer_state(self.model, self.optimizers)
+        return TrainerState(self.model.state_dict(), opt, tuple(type(o).__name__ for o in self.optimizers))
 
-    def load_state(self, flat: dict[str, torch.Tensor | object]) -> None:
-        device = self.runtime.device
+    def load_state(self, state: TrainerState) -> None:
         self.bias_pending = False
-        self.model.load_state_dict({k[6:]: v for k, v in flat.items() if k.startswith("model.")})
-        for j, opt in enumerate(self.optimizers):
-            sd = opt.state_dict()
-            state: dict[int, dict] = {}
-            prefix = f"opt{j}."
-            for k, v in flat.items():
-                if k.startswith(prefix):
-                    idx, key = k[len(prefix) :].split(".", 1)
-                    state.setdefault(int(idx), {})[key] = v.to(device) if isinstance(v, torch.Tensor) else v
-            sd["state"] = state
-            opt.load_state_dict(sd)
+        self.model.load_state_dict(state.weights)
+        load_optimizer_state(self.model, self.optimizers, state.optimizer)
 
 
 def _group_ids(group: np.ndarray) -> np.ndarray:
@@ -183,6 +170,13 @@ class EarlyStopping:
     @property
     def stop(self) -> bool:
         return self.since_best > self.patience
+
+    def state(self) -> StoppingState:
+        return StoppingState(self.best, self.since_best, self.best_state)
+
+    def restore(self, state: StoppingState, device: torch.device) -> None:
+        self.best, self.since_best = state.best, state.since_best
+        self.best_state = {k: v.to(device) for k, v in state.weights.items()} if state.weights is not None else None
 
     def _better(self, value: float) -> bool:
         if self.best is None or np.isnan(self.best):

@@ -8,10 +8,11 @@ ids by id, buckets by identical interval; id 0 (missing) always, out-of-vocabula
 unchanged. For every matched id the wide weight, the embedding row and their optimizer state (FTRL's z and n,
 AdaGrad's sums, Adam's moments, SGD's velocity) are copied; other ids keep their fresh initialisation. The
 MLP's layers are paired in order and copied where their shapes match; the first layer's input columns are
-copied by the feature they read, so adding or removing a deep feature keeps the rest.
+copied by the feature they read (the layouts' `columns()`), so adding or removing a deep feature keeps the rest.
+Any other parameter (of a block added to the model later) is copied whole where its name and shape match.
 
     previous = Previous(path, fitted, config, model, optimizer_state)   # read by wdcli.run from an artifact
-    report = warm_start(previous, trainer, fitted)                      # before the first step
+    report = warm_start(previous, model, optimizers, fitted)           # before the first step: a WarmReport
 
 The report says per feature how many ids were carried, are new and were dropped. Optimizer hyperparameters
 come from the new spec; the state copied is the previous run's last epoch's.
@@ -27,6 +28,8 @@ import torch
 
 from ..features import FittedPipeline
 from ..features.fitted import Buckets, Feature, Hashed, HashedCross, Identity, Numeric, Vocabulary, VocabularyCross
+from ..metrics import Carried, WarmReport
+from ..model.layout import Layout
 from ..model.optim import init_state
 from ..model.plan import ModelConfig
 from ..model.widedeep import WideDeep
@@ -40,7 +43,7 @@ class Previous:
     fitted: FittedPipeline
     config: ModelConfig
     model: WideDeep
-    optimizer: dict[str, torch.Tensor] = field(default_factory=dict)  # '<parameter>.<key>' (optimizer_state)
+    optimizer: dict[str, torch.Tensor] = field(default_factory=dict)  # '<parameter>.<key>' (model.optim's encoding)
 
 
 @dataclass(frozen=True)
@@ -53,19 +56,6 @@ class IdMap:
     new: int
     dropped: int
     note: str = ""
-
-
-def optimizer_state(model: torch.nn.Module, optimizers: list[torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
-    """Every optimizer's state by parameter name ('wide.weight.z', 'embed.8.weight.exp_avg'), as tensors."""
-    names = {id(p): n for n, p in model.named_parameters()}
-    out = {}
-    for opt in optimizers:
-        for p, state in opt.state.items():
-            for key, value in state.items():
-                out[f"{names[id(p)]}.{key}"] = (
-                    value.detach() if isinstance(value, torch.Tensor) else torch.tensor(value)
-                )
-    return out
 
 
 # ------------------------------------------------------------------------------------------------ ids
@@ -126,34 +116,6 @@ def _pairs(old: Feature, new: Feature, new_ids, old_ids, note: str = "") -> IdMa
 # ----------------------------------------------------------------------------------------- the model
 
 
-def _wide_offsets(cfg: ModelConfig) -> dict[str, int]:
-    out, at = {}, 0
-    for f in cfg.wide:
-        out[f.name], at = at, at + f.cardinality
-    return out
-
-
-def _table_rows(cfg: ModelConfig) -> dict[str, tuple[int, int]]:
-    """Logical table -> (dim, row offset in the physical table of that dim), as WideDeep lays them out."""
-    rows: dict[int, int] = {}
-    out = {}
-    for t in cfg.tables:
-        out[t.name] = (t.dim, rows.get(t.dim, 0))
-        rows[t.dim] = rows.get(t.dim, 0) + t.cardinality
-    return out
-
-
-def _input_columns(cfg: ModelConfig, fitted: FittedPipeline) -> list[tuple[str, int]]:
-    """The MLP's input columns in forward's order: (feature, position within its embedding or 0)."""
-    dims = {t.name: t.dim for t in cfg.tables}
-    dim = {f.name: dims[cfg.table_of(f.name)] for f in cfg.deep}
-    cols = []
-    for d in sorted(set(dims.values())):
-        cols += [(f.name, k) for f in cfg.deep if f.column >= 0 and dim[f.name] == d for k in range(d)]
-    cols += [(f.name, k) for f in cfg.deep if f.column < 0 for k in range(dim[f.name])]
-    return cols + [(fitted.dense[i], 0) for i in cfg.dense]
-
-
 class _Copier:
     """Copies rows (or all) of a previous parameter and its optimizer state into a new one."""
 
@@ -210,52 +172,46 @@ class _Copier:
 
 def warm_start(
     previous: Previous, model: WideDeep, optimizers: list[torch.optim.Optimizer], fitted: FittedPipeline
-) -> dict:
+) -> WarmReport:
     """Initialise a new model and its optimizers (before the first step) from a previous run; returns what was
-    carried: per feature `carried`, `new`, `dropped` (ids) and a note, the MLP's layers, the bias."""
+    carried: per feature the ids carried, new and dropped (and a note), the MLP's layers, the optimizer state."""
     for opt in optimizers:
         init_state(opt)
     copy = _Copier(previous, model, optimizers)
-    old_cfg, cfg = previous.config, model.cfg
     maps = {
         name: id_map(previous.fitted.features.get(name), f)
         for name, f in fitted.features.items()
         if not isinstance(f, Numeric)
     }
     copy.whole("bias", "bias")
-
-    old_wide = _wide_offsets(old_cfg)
-    for name, at in _wide_offsets(cfg).items():
-        if name in old_wide:
-            m = maps[name]
-            copy.rows("wide.weight", "wide.weight", m.new_ids + at, m.old_ids + old_wide[name])
-
-    old_tables, tables = _table_rows(old_cfg), _table_rows(cfg)
-    old_table_of = {f: t.name for t in old_cfg.tables for f in t.features}
-    for t in cfg.tables:
-        member = max(t.features, key=lambda f: fitted.cardinality(f))
-        if member not in old_table_of:
-            continue
-        (dim, at), (old_dim, old_at) = tables[t.name], old_tables[old_table_of[member]]
-        if dim == old_dim:
-            m = maps[member]
-            param = f"embed.{dim}.weight"
-            copy.rows(param, param, m.new_ids + at, m.old_ids + old_at)
-    mlp = _copy_mlp(copy, previous, model, fitted) if cfg.deep and old_cfg.deep else "fresh (no deep part before)"
-
-    features = {
-        name: {"carried": m.carried, "new": m.new, "dropped": m.dropped, **({"note": m.note} if m.note else {})}
-        for name, m in maps.items()
-    }
+    _copy_tables(copy, previous.config.layout, model, fitted, maps)
+    deep = model.cfg.deep and previous.config.deep
+    mlp = _copy_mlp(copy, previous, model, fitted) if deep else "fresh (no deep part before)"
+    for name in copy.new:  # any other part (a block the above does not know): whole, where its shape is the same
+        if name != "bias" and not name.startswith(("wide.", "embed.", "mlp.", "out.")):
+            copy.whole(name, name)
+    features = {name: Carried(m.carried, m.new, m.dropped, m.note) for name, m in maps.items()}
     for name, f in previous.fitted.features.items():
         if name not in fitted.features and not isinstance(f, Numeric):
-            features[name] = {"carried": 0, "new": 0, "dropped": f.cardinality - 1, "note": "no longer a feature"}
-    return {
-        "from": previous.path,
-        "features": features,
-        "mlp": mlp,
-        "optimizer_state": "carried" if previous.optimizer else "fresh (the previous run kept none)",
-    }
+            features[name] = Carried(0, 0, f.cardinality - 1, "no longer a feature")
+    optimizer = "carried" if previous.optimizer else "fresh (the previous run kept none)"
+    return WarmReport(previous.path, features, mlp, optimizer)
+
+
+def _copy_tables(copy: _Copier, old_layout: Layout, model: WideDeep, fitted: FittedPipeline, maps: dict) -> None:
+    """The wide weights and embedding rows of every id matched, each at its place in the two layouts."""
+    layout = model.layout
+    for slot in layout.wide:
+        old = old_layout.wide_slot(slot.name)
+        if old is not None:
+            m = maps[slot.name]
+            copy.rows("wide.weight", "wide.weight", m.new_ids + slot.offset, m.old_ids + old.offset)
+    for t in model.cfg.tables:
+        member = max(t.features, key=lambda f: fitted.cardinality(f))
+        place, old = layout.tables[t.name], old_layout.place_of(member)
+        if old is not None and place.dim == old.dim:
+            m = maps[member]
+            copy.rows(place.parameter, old.parameter, m.new_ids + place.offset, m.old_ids + old.offset)
 
 
 def _copy_mlp(copy: _Copier, previous: Previous, model: WideDeep, fitted: FittedPipeline) -> str:
@@ -286,8 +242,8 @@ def _copy_first(copy: _Copier, old: str, new: str, previous: Previous, model: Wi
     w, old_w = copy.new[f"{new}.weight"], copy.old[f"{old}.weight"]
     if w.shape[0] != old_w.shape[0]:
         return 0
-    where = {c: j for j, c in enumerate(_input_columns(previous.config, previous.fitted))}
-    pairs = [(j, where[c]) for j, c in enumerate(_input_columns(model.cfg, fitted)) if c in where]
+    where = {c: j for j, c in enumerate(previous.config.layout.columns())}
+    pairs = [(j, where[c]) for j, c in enumerate(model.layout.columns()) if c in where]
     if not pairs:
         return 0
     cols, old_cols = (torch.tensor(x) for x in zip(*pairs))

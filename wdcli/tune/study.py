@@ -176,11 +176,11 @@ class _Pruning:
 
         if self.inner:
             self.inner.end_epoch(record)
-        self.epochs = record["epoch"]
-        value = record.get(self.key)
+        self.epochs = record.epoch
+        value = record.figure("validation", self.key)
         if value is None or math.isnan(value):
             return
-        self.trial.report(value, record["epoch"])
+        self.trial.report(value, record.epoch)
         if self.prune and self.trial.should_prune():
             raise optuna.TrialPruned()
 
@@ -191,7 +191,7 @@ def _run_trial(study, trial, path, overrides, values, frames, metric, prune, rep
 
     t0 = time.perf_counter()
     row: dict[str, Any] = {"trial": trial.number, "params": values}
-    pruning = _Pruning(trial, f"validation_{metric}", prune, reporter)
+    pruning = _Pruning(trial, metric, prune, reporter)
     try:
         spec = load_spec(path, overrides + overrides_of(values))
         result = train(spec, frames, pruning)
@@ -214,17 +214,18 @@ def _run_trial(study, trial, path, overrides, values, frames, metric, prune, rep
         study.tell(trial, state=TrialState.FAIL)
         raise
     else:
-        value = float(result.metrics["validation"][metric])
-        trial.set_user_attr("epochs", len(result.history))
-        trial.set_user_attr("seconds", result.seconds)
-        trial.set_user_attr("best_epoch", max((r["epoch"] for r in result.history if r.get("best")), default=0))
+        m = result.metrics
+        value = m.metric(metric, "validation")
+        trial.set_user_attr("epochs", m.epochs)
+        trial.set_user_attr("seconds", m.seconds)
+        trial.set_user_attr("best_epoch", m.best_epoch)
         if math.isnan(value):
             trial.set_user_attr("error", f"validation {metric} is nan")
             study.tell(trial, state=TrialState.FAIL)
             row.update(state="failed", error=f"validation {metric} is nan")
         else:
             study.tell(trial, value)
-            row.update(state="complete", value=value, epochs=len(result.history))
+            row.update(state="complete", value=value, epochs=m.epochs)
     row["seconds"] = time.perf_counter() - t0
     return row
 

@@ -1,0 +1,82 @@
+"""The model's layout (wdcli.model.layout): built once from the config, it says where every weight sits and which
+columns of the MLP's input each field holds, and the network computes exactly that."""
+
+from __future__ import annotations
+
+import torch
+
+from wdcli.data.batch import Bag
+from wdcli.model.plan import ModelConfig, SparseInput, Table
+from wdcli.model.widedeep import RaggedBags, WideDeep
+
+CONFIG = ModelConfig(
+    "wide_deep",
+    wide=[SparseInput("a", 4, 0), SparseInput("tags", 6, -1)],
+    deep=[SparseInput("a", 4, 0), SparseInput("b", 5, 1), SparseInput("tags", 6, -1, "mean"), SparseInput("c", 3, 2)],
+    tables=[Table("a", 4, 8, ["a"]), Table("b", 5, 4, ["b"]), Table("tags", 6, 4, ["tags"]), Table("c", 3, 8, ["c"])],
+    dense=[1, 0],
+    hidden=[5],
+    dense_names=["y", "x"],
+)
+
+
+def test_fields_in_the_order_of_the_mlp_input():
+    layout = CONFIG.layout
+    got = [(f.name, f.kind, f.start, f.width) for f in layout.fields]
+    assert got == [  # embeddings by dimension (4, then 8), then bags, then numeric inputs
+        ("b", "embedding", 0, 4),
+        ("a", "embedding", 4, 8),
+        ("c", "embedding", 12, 8),
+        ("tags", "bag", 20, 4),
+        ("y", "numeric", 24, 1),
+        ("x", "numeric", 25, 1),
+    ]
+    assert layout.width == CONFIG.deep_input_width == 26
+    assert [(g.kind, g.dim, [f.name for f in g.fields]) for g in layout.groups()] == [
+        ("embedding", 4, ["b"]),
+        ("embedding", 8, ["a", "c"]),
+        ("bag", 4, ["tags"]),
+        ("numeric", 1, ["y", "x"]),
+    ]
+    assert layout.columns()[20:] == [("tags", 0), ("tags", 1), ("tags", 2), ("tags", 3), ("y", 0), ("x", 0)]
+
+
+def test_tables_and_wide_slots_at_their_offsets():
+    layout = CONFIG.layout
+    assert layout.rows == {4: 11, 8: 7}
+    places = {n: (p.dim, p.offset, p.parameter) for n, p in layout.tables.items()}
+    assert places == {
+        "a": (8, 0, "embed.8.weight"),
+        "b": (4, 0, "embed.4.weight"),
+        "tags": (4, 5, "embed.4.weight"),
+        "c": (8, 4, "embed.8.weight"),
+    }
+    assert [(s.name, s.offset) for s in layout.wide] == [("a", 0), ("tags", 4)] and layout.wide_size == 10
+    slot, id_ = layout.wide_row(6)
+    assert (slot.name, id_) == ("tags", 2) and layout.wide_slot("tags") is slot
+    assert layout.place_of("c") is layout.tables["c"] and layout.place_of("y") is None
+
+
+def test_the_deep_input_holds_what_the_layout_says():
+    torch.manual_seed(0)
+    model = WideDeep(CONFIG)
+    sparse = torch.tensor([[1, 2, 0], [3, 4, 2]])
+    bag = Bag(torch.tensor([1, 5, 2]), torch.tensor([0, 2, 3]), torch.tensor([1.0, 3.0, 2.0]))
+    dense = torch.tensor([[0.5, -1.0], [2.0, 3.0]])
+    x = model.deep_input(sparse, RaggedBags({"tags": bag}), dense)
+    layout, e4, e8 = model.layout, model.embed["4"].weight, model.embed["8"].weight
+    column = {f.name: f for f in layout.fields}
+    assert torch.equal(x[:, column["a"].start : column["a"].stop], e8[sparse[:, 0]])
+    assert torch.equal(x[:, column["b"].start : column["b"].stop], e4[sparse[:, 1]])
+    assert torch.equal(x[:, column["c"].start : column["c"].stop], e8[4 + sparse[:, 2]])
+    tags = x[:, column["tags"].start : column["tags"].stop]
+    at = layout.tables["tags"].offset
+    assert torch.allclose(tags[0], (e4[at + 1] + 3 * e4[at + 5]) / 4)  # mean: the weighted sum over sum w
+    assert torch.allclose(tags[1], e4[at + 2])
+    assert torch.equal(x[:, 24], dense[:, 1]) and torch.equal(x[:, 25], dense[:, 0])
+
+
+def test_a_config_without_numeric_names_names_them_by_column():
+    old = ModelConfig.from_dict({k: v for k, v in CONFIG.to_dict().items() if k != "dense_names"})
+    assert [f.name for f in old.layout.fields if f.kind == "numeric"] == ["dense.1", "dense.0"]
+    assert ModelConfig.from_dict(CONFIG.to_dict()) == CONFIG
