@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run the whole test suite.
+# Set up (if needed), lint, type-check and run the test suite; arguments go to pytest in place of `tests`
+# (./scripts/test.sh -x -q tests/test_cli.py runs that file only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -13,4 +14,5 @@ fi
 ruff check wdcli tests bench specs
 ruff format --check wdcli tests bench specs
 mypy  # the parts and strictness are in pyproject.toml ([tool.mypy])
-python -m pytest tests "$@"
+[ "$#" -gt 0 ] || set -- tests
+python -m pytest "$@"

@@ -73,3 +73,20 @@ def test_export_run_default_folder(workdir):
     assert r.exit_code == 0, r.output
     folder = export_run(None)
     assert folder.parts[0] == "exports" and folder.parts[1] == "tiny" and (folder / "model.onnx").exists()
+
+
+def test_the_docs_onnx_example_runs(workdir):
+    """docs/serving.md's ONNX example, as written, on a trained apps run: every name in it is defined there."""
+    text = (SPECS.parent / "docs" / "serving.md").read_text()
+    example = text.split("<!-- tests/test_export.py runs this example -->\n```python\n", 1)[1].split("```", 1)[0]
+    sets = ["--set", "train.epochs=1", "--set", "train.max_rows=3000"]
+    r = runner.invoke(app, ["train", str(SPECS / "apps.yaml"), "-q", *sets])
+    assert r.exit_code == 0, r.output
+    (workdir / "specs" / "data").mkdir(parents=True)
+    (workdir / "specs" / "data" / "apps_candidates.csv").write_bytes(
+        (SPECS / "data" / "apps_candidates.csv").read_bytes()
+    )
+    names: dict = {}
+    exec(compile(example, "docs/serving.md", "exec"), names)
+    expected = Scorer.load("runs/apps").score(names["rows"])
+    assert np.abs(names["score"] - expected).max() < 1e-5

@@ -68,13 +68,14 @@ def test_list_struct_and_binary_columns_are_written_as_text(tiny, tmp_path):
         counts=pl.Series([[1, 2], [3], [], None], dtype=pl.List(pl.Int64)),
         meta=pl.Series([{"k": 1, "v": "x"}] * 4),
         raw=pl.Series([b"\x00\xff", b"ab", None, b""], dtype=pl.Binary),
+        deep=pl.Series([[["a"]], [["b", "c"]], None, []], dtype=pl.List(pl.List(pl.String))),
     )
     frame.write_parquet(tmp_path / "in.parquet")
     r = predict(tiny, tmp_path / "in.parquet")  # CSV on stdout
     assert r.exit_code == 0, r.output
     out = pl.read_csv(r.stdout.encode())
-    assert out["tags"].to_list() == ['["a","b"]', "[]", None, '["c"]']
-    assert out["meta"][0] == '{"k":1,"v":"x"}' and out["raw"][0] == "AP8="
+    assert out["tags"].to_list() == ["a|b", "", None, "c"] and out["counts"][0] == "1|2"  # (as issue 23 writes lists)
+    assert out["meta"][0] == '{"k":1,"v":"x"}' and out["raw"][0] == "AP8=" and out["deep"][1] == '[["b","c"]]'
     for name in ("out.csv", "out.tsv", "out.ndjson", "out.parquet"):
         r = predict(tiny, tmp_path / "in.parquet", "--output", str(tmp_path / name))
         assert r.exit_code == 0, (name, r.output)

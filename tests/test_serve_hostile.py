@@ -189,9 +189,11 @@ def test_a_network_bind_without_a_token_refuses_to_start(runs, monkeypatch):  # 
 
     from wdcli.cli import app
 
-    model = str(runs / "runs" / "apps")
-    r = CliRunner().invoke(app, ["serve", "--model", model, "--host", "0.0.0.0", "--check"])
+    from .test_serve_procs import free_port
+
+    args = ["serve", "--model", str(runs / "runs" / "apps"), "--host", "0.0.0.0", "--port", str(free_port()), "--check"]
+    r = CliRunner().invoke(app, args)
     assert r.exit_code == 2 and "exposes the server to the network" in r.output
     monkeypatch.setenv("WDCLI_SERVE_TOKEN", "s3cret")
-    r = CliRunner().invoke(app, ["serve", "--model", model, "--host", "0.0.0.0", "--check"])
-    assert r.exit_code == 0 and "http://0.0.0.0:8000" in r.output
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0 and "http://0.0.0.0:" in r.output

@@ -186,7 +186,7 @@ def test_a_share_of_a_text_files_chunks_reads_the_file_once(tmp_path, ext, monke
     path = tmp_path / f"t.{ext}"
     frame.write_csv(path) if ext == "csv" else frame.write_ndjson(path)
     opened = []
-    monkeypatch.setattr(files, "scan_one", lambda p, _scan=files.scan_one: opened.append(p) or _scan(p))
+    monkeypatch.setattr(files, "scan_one", lambda p, *rest, _scan=files.scan_one: opened.append(p) or _scan(p, *rest))
     reader = ChunkReader([str(path)])
     for chunk in [Chunk(0, s, min(64, 1000 - s)) for s in range(0, 1000, 64)][1::3]:
         assert reader.read(chunk)["a"].cast(pl.Int64).to_list() == list(range(chunk.start, chunk.start + chunk.rows))

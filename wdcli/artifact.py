@@ -8,6 +8,7 @@
         weights.safetensors the weights
         metrics.json        final metrics per split and the per-epoch history (and what a warm start carried)
         optimizer.safetensors  the optimizers' state by parameter name, for a later warm start (optional)
+        split.json          how the run split its files' rows, with their fingerprints (`load_split`; optional)
     runs/<spec name>/LATEST, runs/LATEST   the relative path of the latest run
 
 A run is written into a hidden temporary folder and renamed into place when complete, so a killed run leaves
@@ -28,6 +29,7 @@ import yaml
 
 from . import __version__
 from .data.atomic import atomic_file, atomic_folder, remove_stale
+from .data.split_record import SplitRecord
 from .errors import ArtifactError
 from .features import FittedPipeline, load_pipeline
 from .features.pipeline import file_in
@@ -37,6 +39,7 @@ from .spec import Spec
 
 FORMAT_VERSION = 1
 OPTIMIZER = "optimizer.safetensors"
+SPLIT = "split.json"
 REQUIRED = ("spec.yaml", "pipeline.json", "model.json", "weights.safetensors", "metrics.json")
 
 
@@ -66,6 +69,7 @@ def write_run_files(
     model,
     metrics: RunMetrics,
     optimizer: dict | None = None,
+    split: SplitRecord | None = None,
 ) -> None:
     """Write every file of an artifact into `folder`, manifest last."""
     from safetensors.torch import save_file
@@ -81,6 +85,9 @@ def write_run_files(
     if optimizer:
         save_file({k: v.detach().cpu().contiguous() for k, v in optimizer.items()}, str(folder / OPTIMIZER))
         names.append(OPTIMIZER)
+    if split is not None:
+        (folder / SPLIT).write_text(json.dumps(split.to_json(), indent=1))
+        names.append(SPLIT)
     manifest = {
         "format_version": FORMAT_VERSION,
         "wdcli_version": __version__,
@@ -99,9 +106,11 @@ def save_artifact(
     metrics: RunMetrics,
     output: str | Path | None = None,
     optimizer: dict | None = None,
+    split: SplitRecord | None = None,
 ) -> Path:
     """Save a run atomically. Without `output`: runs/<name>/<run id>, and the LATEST pointers are updated.
-    `optimizer`: the optimizers' state by parameter name, kept for a later warm start."""
+    `optimizer`: the optimizers' state by parameter name, kept for a later warm start; `split`: how the run
+    split its files' rows."""
     if output is not None:
         final = Path(output)
         root = None
@@ -116,7 +125,7 @@ def save_artifact(
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(final.parent)  # what killed runs (and checkpoint writes) left there
     with atomic_folder(final) as tmp:
-        write_run_files(tmp, spec, fitted, config, model, metrics, optimizer)
+        write_run_files(tmp, spec, fitted, config, model, metrics, optimizer, split)
     if root is not None:
         for pointer, target in (
             (root / spec.name / "LATEST", final.name),
@@ -308,3 +317,15 @@ def read_optimizer_state(art: Artifact) -> dict:
         return load_file(str(file))
     except (OSError, SafetensorError) as e:
         raise ArtifactError(f"{file}: cannot be read ({e}); retrain or restore the folder") from None
+
+
+def load_split(art: Artifact) -> SplitRecord | None:
+    """How a run split its files' rows (checked with the rest by `load_artifact`); None for a run that kept no
+    record (trained on frames given in Python, or before wdcli kept one)."""
+    file = art.path / SPLIT
+    if not file.exists():
+        return None
+    try:
+        return SplitRecord.from_json(json.loads(file.read_text()))
+    except (ValueError, KeyError, TypeError) as e:
+        raise ArtifactError(f"{file}: not a split record ({type(e).__name__}); retrain or restore the folder") from None

@@ -8,14 +8,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
+
 from .artifact import load_artifact, read_optimizer_state, save_artifact
 from .data.files import Files
+from .data.io import LIKELY, scan_one
 from .data.split import load_splits, split_names
-from .errors import ArtifactError
+from .data.split_record import SplitRecord, record_split
+from .errors import ArtifactError, DataError
 from .features import FittedPipeline, fit_pipeline, transform
 from .model.optim import optimizer_state
 from .model.plan import ModelConfig, build_config
 from .spec import Spec
+from .spec.types import Multivalent
 from .track import Tracking
 from .train import TrainResult, train
 from .train.checkpoint import checkpoint_path
@@ -31,13 +36,21 @@ class Checked:
     rows: dict[str, int]  # split -> rows
     fitted: FittedPipeline
     config: ModelConfig
+    warnings: tuple[str, ...] = ()  # what may be a mistake, though it trains
+
+
+SAMPLED = 1_000  # first rows of the training files whose values `check` looks at beyond what fitting checks
+SEPARATED = 0.2  # share of sampled values that must hold another separator for it to be named as the likely one
 
 
 def check(spec: Spec) -> Checked:
-    """Fit the pipeline on the training rows and encode the first 1,000 rows of every other split: every data
-    problem `train` would meet in its first seconds, without training. The files are streamed: memory stays
-    that of the fitted state and one chunk, whatever their size."""
+    """Fit the pipeline on the training rows (which checks the label, weight and group columns too) and encode
+    the first 1,000 rows of every other split: every data problem `train` would meet in its first seconds,
+    without training; and what trains but is likely a mistake (a list separator found in no value). The files
+    are streamed: memory stays that of the fitted state and one chunk, whatever their size."""
     parts, names = Files.of(spec.data), split_names(spec.data)
+    head = scan_one(parts["train"].paths[0], spec.data.csv.separator).head(SAMPLED).collect()
+    warnings = _separator_problems(spec, head, parts["train"].paths[0])
     read = spec.train.data.read_batch_rows
     fitted = fit_pipeline(spec, lambda: parts["train"].frames(read), names["train"])
     rows = {"train": fitted.rows}
@@ -48,7 +61,36 @@ def check(spec: Spec) -> Checked:
                 if rows[split] < 1000 and len(frame):
                     transform(fitted, frame.head(1000 - rows[split]), names[split])
                 rows[split] += len(frame)
-    return Checked(spec, {k: n for k, n in rows.items() if k == "train" or n}, fitted, build_config(fitted))
+    rows = {k: n for k, n in rows.items() if k == "train" or n}
+    return Checked(spec, rows, fitted, build_config(fitted), tuple(warnings))
+
+
+def _separator_problems(spec: Spec, head: pl.DataFrame, where: str) -> list[str]:
+    """A multivalent column's separator that occurs in none of the sampled values: an error when another
+    separator is in many of them (`separator: ","` on 'Comedy|Drama'), else a warning (each row holds one
+    value: a categorical column?), returned."""
+    errors, warnings = [], []
+    for name, col in spec.columns.items():
+        if not isinstance(col, Multivalent) or col.separator is None or head.schema.get(name) != pl.String:
+            continue  # (not text to split: fitting says what is wrong with it)
+        text = head[name].cast(pl.String).str.strip_chars().drop_nulls()
+        values = text.filter((text != "") & ~text.is_in(col.missing))
+        if len(values) < 20 or values.str.contains(col.separator, literal=True).any():
+            continue
+        shares = {c: values.str.contains(c, literal=True).mean() or 0.0 for c in LIKELY if c != col.separator}
+        likely = max(shares, key=lambda c: shares[c])
+        what = (
+            f"columns.{name}.separator {col.separator!r} occurs in none of the first {len(values):,} values of "
+            f"'{name}' in {where}"
+        )
+        if shares[likely] >= SEPARATED:
+            example = values.filter(values.str.contains(likely, literal=True))[0]
+            errors.append(f"{what} (such as {example!r}); they look separated by {likely!r}: set separator: {likely!r}")
+        else:
+            warnings.append(f"{what}: each row holds one value; if that is so, declare it kind: categorical")
+    if errors:
+        raise DataError("; ".join(errors))
+    return warnings
 
 
 def run_training(
@@ -82,10 +124,11 @@ def run_training(
     untracked = spec.model_copy(update={"train": spec.train.model_copy(update={"log": []})})
     tracking = Tracking.open(spec if processes.main else untracked)  # spec.train.log: MLflow, TensorBoard
     cfg = spec.train
+    split = record_split(spec.data, cfg.max_rows) if frames is None and processes.main else None  # (files as read)
     try:
         with Runtime.start(processes, cfg.threads, cfg.device, cfg.precision) as runtime:
             result = train(spec, frames, tracking.wrap(reporter), checkpoint, resume, previous, runtime)
-            path = _save(result, output, checkpoint) if runtime.main else place.parent  # (the others: the folder)
+            path = _save(result, output, checkpoint, split) if runtime.main else place.parent  # (others: the folder)
     except BaseException as e:
         tracking.fail(e)
         raise
@@ -106,10 +149,11 @@ def _say_checkpoint(say: Callable[[str], None], checkpoint: Path, resume: bool) 
         say(f"note: {checkpoint} holds an interrupted run; it will be replaced (--resume continues it instead)")
 
 
-def _save(result: TrainResult, output: str | Path | None, checkpoint: Path | None) -> Path:
-    """Save the run's artifact (with its optimizers' state, for a later warm start); delete its checkpoint."""
+def _save(result: TrainResult, output: str | Path | None, checkpoint: Path | None, split: SplitRecord | None) -> Path:
+    """Save the run's artifact (with its optimizers' state, for a later warm start, and how it split its files'
+    rows); delete its checkpoint."""
     opt = optimizer_state(result.model, result.trainer.optimizers)
-    path = save_artifact(result.spec, result.fitted, result.config, result.model, result.metrics, output, opt)
+    path = save_artifact(result.spec, result.fitted, result.config, result.model, result.metrics, output, opt, split)
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
     return path
@@ -145,12 +189,16 @@ def default_settings(spec: Spec) -> list[str]:
 
 def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None = None) -> list[dict]:
     """Train `wide`, `deep` and `wide_deep` on the same split; one row of figures each. `say` is told the
-    optimizer settings that came from defaults."""
+    optimizer settings that came from defaults; a reporter with `stage` (a line of its own) hears the data
+    read and each model start."""
     if say is not None and (lines := default_settings(spec.model_copy(update={"model": "wide_deep"}))):
         say("optimizer settings from defaults: " + "; ".join(lines))
+    stage = getattr(reporter, "stage", None) or _silent
+    stage(f"reading {', '.join(dict.fromkeys(n.split(' (')[0] for n in split_names(spec.data).values()))}")
     frames = load_splits(spec.data)
     rows = []
-    for model in ("wide", "deep", "wide_deep"):
+    for i, model in enumerate(("wide", "deep", "wide_deep")):
+        stage(f"training {model} ({i + 1} of 3)")
         m = train(spec.model_copy(update={"model": model}), frames, reporter).metrics
         row = {"model": model, "parameters": m.parameters["total"], "seconds": m.seconds, "epochs": m.epochs}
         for split, figures in m.splits.items():

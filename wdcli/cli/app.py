@@ -124,8 +124,29 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    """--version: wdcli's version and those of what it runs on (what a bug report needs), then exit."""
+    if value:
+        import polars
+        import torch
+
+        from .. import __version__
+
+        python = ".".join(str(n) for n in sys.version_info[:3])
+        typer.echo(f"wdcli {__version__} (python {python}, torch {torch.__version__}, polars {polars.__version__})")
+        raise typer.Exit()
+
+
+VersionOpt = Annotated[
+    bool,
+    typer.Option(
+        "--version", callback=_show_version, is_eager=True, expose_value=False, help="Print the version and exit."
+    ),
+]
+
+
 @app.callback()
-def main(debug: DebugOpt = False) -> None:
+def main(version: VersionOpt = False, debug: DebugOpt = False) -> None:
     pass
 
 
@@ -164,14 +185,60 @@ def _refuse_flag_values(ctx: typer.Context) -> None:
 
 
 def _explained(e: typer.TyperException, root: typer.Context) -> Exception:
-    """A usage error, or for `--flag=value` (which the parser refuses) the message that the flag takes none."""
+    """A usage error; for `--flag=value` (which the parser refuses) the message that the flag takes none; for an
+    unknown option, the spec key it may mean (`--epochs 1`: `--set train.epochs=1`) or the option it is like."""
     flag = getattr(e, "option_name", None)
     command = root.command.get_command(root, root.invoked_subcommand or "")
-    if flag is None or command is None or flag not in _flags(command):
+    if flag is None or command is None:
         return e
     argv = root.ensure_object(Invocation).argv
+    if hasattr(e, "possibilities") and flag not in _flags(command):  # an option the command does not have
+        e.possibilities, e.message = None, f"No such option: {flag}{_unknown_option(flag, command, argv)}"
+        return e
+    if flag not in _flags(command):
+        return e
     value = next((a.split("=", 1)[1] for a in argv if a.startswith(flag + "=")), "")
     return _takes_no_value(flag, value)
+
+
+def _unknown_option(flag: str, command, argv: list[str]) -> str:
+    """What an unknown option may mean: a spec key to --set (on a command that takes --set), or an option of the
+    command it is like (did you mean)."""
+    from ..errors import closest
+
+    options = [o for p in command.params for o in getattr(p, "opts", []) if o.startswith("-")]
+    word = flag.split("=", 1)[0].lstrip("-").replace("-", "_")
+    keys = [k for k in _spec_keys() if k.rsplit(".", 1)[-1] == word]
+    if keys and "--set" in options:
+        given = next((a.split("=", 1)[1] for a in argv if a.startswith(flag + "=")), None)
+        after = argv[argv.index(flag) + 1 : argv.index(flag) + 2] if flag in argv else []
+        value = given or (after[0] if after and not after[0].startswith("-") else "VALUE")
+        also = f" (or {', '.join(keys[1:3])})" if len(keys) > 1 else ""
+        return f"; spec keys are set with --set: --set {keys[0]}={value}{also}"
+    close = closest(flag, options)
+    return f" (did you mean {close}?)" if close else ""
+
+
+def _spec_keys(model=None, prefix: str = "") -> list[str]:
+    """Every key of the spec's sections as --set names it (train.epochs, deep.hidden, ...), in spec order."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from ..spec import Spec
+
+    def models(tp) -> list[type[BaseModel]]:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            return [tp]
+        return [m for arg in typing.get_args(tp) for m in models(arg)]
+
+    keys: list[str] = []
+    for name, info in (model or Spec).model_fields.items():
+        keys.append(prefix + name)
+        if typing.get_origin(info.annotation) is not dict:  # (columns and tables are named by the spec)
+            for m in models(info.annotation):
+                keys += _spec_keys(m, f"{prefix}{name}.")
+    return list(dict.fromkeys(keys))
 
 
 # ---------------------------------------------------------------------------------------- errors

@@ -2,53 +2,69 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .app import DebugOpt, command
-from .options import checked, count_option, input_problem, output_problem
+from .options import checked, count_option, input_problem, output_problem, separator_option
 from .output import err, out
+from .steps import Steps
+
+DataArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="DATA",
+        callback=checked(input_problem),
+        show_default=False,
+        help="Data file, or a quoted glob of files: CSV, TSV, Parquet, NDJSON.",
+    ),
+]
+PositiveOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--positive",
+        metavar="VALUE",
+        help="The label value that means 1; default: 1, true, yes or the like (click vs no-click), else the "
+        "rarer of two values.",
+    ),
+]
+GroupOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--group",
+        metavar="COLUMN",
+        help="The request/user column rows are ranked within (label.group); the split then keeps each of its "
+        "values in one part (data.split.key).",
+    ),
+]
+SpecOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        callback=checked(output_problem, suffixes=(".yaml", ".yml")),
+        help="Spec file to write; default: <data file's name>.yaml here.",
+    ),
+]
 
 
 @command
 def init(
-    data: Annotated[
-        str,
-        typer.Argument(
-            metavar="DATA",
-            callback=checked(input_problem),
-            show_default=False,
-            help="Data file, or a quoted glob of files: CSV, TSV, Parquet, NDJSON.",
-        ),
-    ],
+    data: DataArg,
     label: Annotated[str, typer.Option("--label", metavar="COLUMN", help="The label column.", show_default=False)],
-    positive: Annotated[
-        str | None,
-        typer.Option(
-            "--positive",
-            metavar="VALUE",
-            help="The label value that means 1; default: 1/true, or the rarer of two values.",
-        ),
-    ] = None,
-    group: Annotated[
-        str | None,
-        typer.Option("--group", metavar="COLUMN", help="The request/user column rows are ranked within (label.group)."),
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            callback=checked(output_problem, suffixes=(".yaml", ".yml")),
-            help="Spec file to write; default: <data file's name>.yaml here.",
-        ),
-    ] = None,
+    positive: PositiveOpt = None,
+    group: GroupOpt = None,
+    output: SpecOutOpt = None,
     sample: Annotated[int, count_option("--sample", "Rows sampled (at random, in one streaming pass).")] = 100_000,
     force: Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")] = False,
+    separator: Annotated[str | None, separator_option("a comma")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Draft a commented spec from a sample of the data: column kinds, missing markers, buckets, ranked crosses.
@@ -57,15 +73,30 @@ def init(
     from ..draft import draft_spec, write_draft
     from ..errors import WdcliError
 
-    output = output or Path(Path(data).name.split(".")[0].replace("*", "data") + ".yaml")
+    output = output or default_output(data)
     if output.exists() and not force:
         raise WdcliError(f"{output}: already exists; pass --force to replace it, or -o another file")
-    draft = draft_spec(data, label, positive, group, output, sample)
-    write_draft(draft, output, overwrite=force)
+    with Steps(err, quiet) as step:
+        draft = draft_spec(data, label, positive, group, output, sample, separator=separator, step=step)
+        step(f"checking that the draft validates and fits ({min(draft.rows, 20_000):,} rows)")
+        write_draft(draft, output, overwrite=force)
     out.print(draft_table(draft, output))
-    if draft.positive_note:
-        err.print(f"label.positive: {draft.positive!r} ({draft.positive_note})", markup=False, highlight=False)
+    if draft.label is not None:
+        p = draft.label
+        err.print(
+            f"[bold]label: {escape(label)} = {escape(p.shown)} is the positive class (1)[/]: the model predicts its "
+            f"chance ({p.share:.0%} of sample rows; {escape(p.why)}); --positive VALUE chooses another",
+            highlight=False,
+        )
+    for line in draft.split_notes(output):
+        err.print(line if line.startswith(" ") else f"note: {line}", markup=False, highlight=False)
     out.print(f"wrote {output}; next: wdcli validate {output} && wdcli train {output}", markup=False, highlight=False)
+
+
+def default_output(data: str) -> Path:
+    """<the data file's name>.yaml here; of a glob, its name up to the first wildcard (ml-*.parquet: ml.yaml)."""
+    stem = re.sub(r"[-_. ]*[*?\[].*$", "", Path(data).name.split(".")[0])
+    return Path((stem or "data") + ".yaml")
 
 
 def draft_table(draft, output: Path) -> Table:

@@ -13,7 +13,7 @@ import glob
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -28,7 +28,7 @@ def input_problem(text: str) -> str | None:
         return None if glob.glob(text) else f"no file matches {text}"
     path = Path(text)
     if not path.exists():
-        close = _closest_file(path)
+        close = _closest_file(path, (".yaml", ".yml", ".json"))
         return f"no such file: {text}" + (f" (did you mean {close}?)" if close else "")
     if path.is_dir():
         return f"{text} is a folder; give a file, or a pattern such as {path / '*.csv'}"
@@ -39,7 +39,14 @@ def input_problem(text: str) -> str | None:
 
 def spec_problem(text: str) -> str | None:
     """What is wrong with a spec file to read, or None (what is wrong inside it, `load_spec` says)."""
+    from ..data.io import FORMATS
+
     path = Path(text)
+    if path.suffix.lower() in FORMATS and path.suffix.lower() != ".json":
+        return f"{text} is a data file, not a spec; draft a spec from it with: wdcli init {text} --label COLUMN"
+    if not path.exists():
+        close = _closest_file(path, (".yaml", ".yml", ".json"))
+        return f"no such file: {text}" + (f" (did you mean {close}?)" if close else "")
     if path.is_dir():
         specs = sorted(p.name for p in path.glob("*.y*ml"))[:5]
         return f"{text} is a folder; give a spec file" + (f", e.g. {path / specs[0]}" if specs else "")
@@ -68,16 +75,17 @@ def output_problem(text: str, folder_for: str | None = None, suffixes: tuple[str
     return None if folder_for is not None else type_problem(text, suffixes or FORMATS)
 
 
-def _closest_file(path: Path) -> Path | None:
-    """The file beside a missing one whose name is most like it. Names are compared without their suffix: a
-    shared `.csv` would make any two names look alike."""
+def _closest_file(path: Path, suffixes: tuple[str, ...] | None = None) -> Path | None:
+    """The file beside a missing one whose name is most like it (of those with one of `suffixes`, if given).
+    Names are compared without their suffix: a shared `.csv` would make any two names look alike."""
     from ..errors import closest
 
     if not path.parent.is_dir():
         return None
     by_stem: dict[str, Path] = {}
     for p in sorted(path.parent.iterdir()):
-        by_stem.setdefault(p.stem, p)
+        if suffixes is None or p.suffix.lower() in suffixes:
+            by_stem.setdefault(p.stem, p)
     close = closest(path.stem, by_stem)
     return by_stem[close] if close is not None else None
 
@@ -98,6 +106,26 @@ def count_option(name: str, help: str):
     return typer.Option(name, metavar="N", min=1, max=COUNT_MAX, help=help)
 
 
+def _separator(value: str | None) -> str | None:
+    from ..spec.types import separator_of
+
+    try:
+        return None if value is None else separator_of(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+
+def separator_option(default: str):
+    """--separator: how the CSV files a command reads separate their fields (`default` says what it takes)."""
+    return typer.Option(
+        "--separator",
+        metavar="CHAR",
+        callback=_separator,
+        help=f"The field separator of .csv input: ';', '|', tab, ...; default: {default}.",
+    )
+
+
+SeparatorOpt = Annotated[str | None, separator_option("the run's data.csv.separator (a comma unless set)")]
 SpecArg = Annotated[
     Path,
     typer.Argument(
@@ -136,6 +164,26 @@ InputOpt = Annotated[
         callback=checked(input_problem),
         readable=False,
         help="CSV, TSV, Parquet or NDJSON file (or a quoted glob).",
+        show_default=False,
+    ),
+]
+RowsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--input",
+        metavar="FILE",
+        callback=checked(input_problem),
+        readable=False,
+        help="CSV, TSV, Parquet or NDJSON file (or a quoted glob); or --split.",
+        show_default=False,
+    ),
+]
+SplitOpt = Annotated[
+    Literal["test", "validation", "train"] | None,
+    typer.Option(
+        "--split",
+        metavar="PART",
+        help="Score the run's own test, validation or train rows, split as it split them (instead of --input).",
         show_default=False,
     ),
 ]

@@ -51,7 +51,8 @@ def cell(v) -> str:
 
 
 def metrics_table(title: str, rows: dict[str, dict], keys: list[str]) -> Table:
-    """One row per split (or file), one column per metric."""
+    """One row per split (or file), one column per metric; gAUC too where a row has it (a spec with a group)."""
+    keys = keys + [k for k in ("gauc",) if k not in keys and any(k in m for m in rows.values())]
     t = Table(title=title)
     t.add_column("split")
     for k in keys:

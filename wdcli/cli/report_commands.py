@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from .app import Command, DebugOpt, Group, app, command
-from .options import checked, count_option, input_problem, output_problem
+from .options import SeparatorOpt, SplitOpt, checked, count_option, input_problem, output_problem
 from .output import cell, err, out
 
 runs_app = typer.Typer(
@@ -18,6 +18,11 @@ runs_app = typer.Typer(
 )
 app.add_typer(runs_app, name="runs")
 RunsOpt = Annotated[Path, typer.Option("--runs", metavar="DIR", help="The folder of the runs.")]
+
+
+ReportModelOpt = Annotated[
+    str | None, typer.Option("--model", metavar="DIR", help="The run, as the other commands name it (or give RUN).")
+]
 
 
 @command
@@ -56,18 +61,27 @@ def report(
             metavar="FILE",
             callback=checked(input_problem),
             readable=False,
-            help="Plot scores of this labelled file instead of the run's test split.",
+            help="Plot scores of this labelled file instead of the run's own rows.",
         ),
     ] = None,
+    split: SplitOpt = None,
+    model: ReportModelOpt = None,
     top: Annotated[int, count_option("--top", "Wide weights listed per kind.")] = 15,
     runs: RunsOpt = Path("runs"),
+    separator: SeparatorOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Write a run's report: one self-contained HTML page (metrics, ROC/PR, calibration, score histograms, learning
-    curves, heaviest wide weights, per-group metrics). Needs matplotlib: the `report` extra."""
+    curves, heaviest wide weights, per-group metrics) of its own test rows (--split for another part, --input for
+    a file). Needs matplotlib: the `report` extra."""
+    from ..errors import WdcliError
     from ..report import build_report
 
-    r = build_report(run, output, png, input, top, runs)
+    if input is not None and split is not None:
+        raise WdcliError("give --input FILE or --split PART (the rows to plot), not both")
+    if run is not None and model is not None:
+        raise WdcliError(f"give the run once: RUN ({run}) or --model ({model})")
+    r = build_report(run if model is None else model, output, png, input, top, runs, split, separator)
     out.print(f"wrote {r.path} ({', '.join(r.sections)}); plots of {r.source}", markup=False, highlight=False)
     for p in r.pngs:
         err.print(f"wrote {p}", markup=False, highlight=False)
@@ -93,7 +107,7 @@ def _runs_callback(
     if not found:
         err.print(f"no runs under {runs}/" + (f" for spec '{spec}'" if spec else "") + "; `wdcli train SPEC` makes one")
         return
-    keys = [k for k in differing(found) if not k.startswith("data.")][:8]
+    keys = _tried(found, differing)
     t = Table(title=f"{len(found)} run{'s' if len(found) != 1 else ''} under {runs}/, by {sort}")
     for c in ("run", "time", "spec", "model", *keys, "split", "auc", "logloss", "gauc", "seconds", "epochs"):
         t.add_column(
@@ -119,6 +133,17 @@ def _runs_callback(
 
 
 runs_app.callback(invoke_without_command=True)(_runs_callback)
+SETTINGS_SHOWN = 6  # spec keys a row of `wdcli runs` shows at most
+
+
+def _tried(found: list, differing) -> list[str]:
+    """The settings tried between runs of the same spec (what differs between two specs' columns or labels is no
+    setting: a census run beside a movies run would list every column)."""
+    by_spec: dict[str, list] = {}
+    for r in found:
+        by_spec.setdefault(r.name, []).append(r)
+    keys = [k for runs in by_spec.values() if len(runs) > 1 for k in differing(runs) if not k.startswith("data.")]
+    return list(dict.fromkeys(keys))[:SETTINGS_SHOWN]
 
 
 @runs_app.command("diff", cls=Command)

@@ -13,7 +13,18 @@ import typer
 from rich.table import Table
 
 from .app import DebugOpt, command
-from .options import DeviceOpt, InputOpt, JsonOpt, ModelOpt, OutputOpt, QuietOpt, count_option
+from .options import (
+    DeviceOpt,
+    InputOpt,
+    JsonOpt,
+    ModelOpt,
+    OutputOpt,
+    QuietOpt,
+    RowsOpt,
+    SeparatorOpt,
+    SplitOpt,
+    count_option,
+)
 from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, out
 
 
@@ -45,29 +56,43 @@ def note_model(artifact, model: Path | None, quiet: bool = False) -> None:
 @command
 def eval(
     model: ModelOpt = None,
-    input: InputOpt = ...,
+    input: RowsOpt = None,
+    split: SplitOpt = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
     device: DeviceOpt = "auto",
+    separator: SeparatorOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """AUC, log loss, accuracy, calibration and row count (and gAUC with a group column) on a labelled file."""
+    """AUC, log loss, accuracy, calibration and row count (and gAUC with a group column) on a labelled file, or
+    on the run's own test (validation, train) rows with --split."""
     from ..score.files import evaluate_file
 
+    _one_of(input, split)
     scorer = load_scorer(model, quiet, device)
-    m = evaluate_file(model, input, scorer=scorer)
+    m = evaluate_file(model, input, scorer=scorer, separator=separator, split=split)
+    what = input if input is not None else f"the run's {split} rows"
     if isinstance(m.get("auc"), float) and math.isnan(m["auc"]):
-        err.print(f"warning: AUC is undefined on {input}: every row has the same label", markup=False, highlight=False)
+        err.print(f"warning: AUC is undefined on {what}: every row has the same label", markup=False, highlight=False)
+    group = scorer.spec.label.group
+    if group is not None and "gauc" not in m:
+        err.print(f"warning: no gAUC: {what} has no column '{group}' (label.group)", markup=False, highlight=False)
     if json_:
         emit_json(m)
         return
-    out.print(
-        metrics_table(
-            f"{scorer.artifact.path}",
-            {input.name: m},
-            [*METRIC_KEYS, "calibration"] + (["gauc"] if "gauc" in m else []),
+    name = input.name if input is not None else f"{split} split"
+    out.print(metrics_table(f"{scorer.artifact.path}", {name: m}, [*METRIC_KEYS, "calibration"]))
+
+
+def _one_of(input: Path | None, split: str | None) -> None:
+    """The rows to score: a file (--input) or the run's own (--split), one of them."""
+    from ..errors import WdcliError
+
+    if (input is None) == (split is None):
+        raise WdcliError(
+            "give the rows to score: --input FILE (a labelled file), or --split test|validation|train (the run's "
+            "own rows, split as it split them)" + (", not both" if input is not None else "")
         )
-    )
 
 
 @command
@@ -154,6 +179,7 @@ def predict(
     batch_rows: Annotated[int, count_option("--batch-rows", "Rows scored per streamed batch.")] = 200_000,
     quiet: QuietOpt = False,
     device: DeviceOpt = "auto",
+    separator: SeparatorOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Score every row; the output keeps the input's columns (or --columns) and adds `score`."""
@@ -166,14 +192,15 @@ def predict(
             f"--columns {columns!r}: a column name is empty; give names separated by commas, e.g. --columns id,age"
         )
     scorer = load_scorer(model, quiet, device)
-    rows = predict_file(model, input, output, keep, batch_rows, scorer=scorer)
+    rows = predict_file(model, input, output, keep, batch_rows, scorer=scorer, separator=separator)
     _wrote(rows, output, quiet)
 
 
 @command
 def rank(
     model: ModelOpt = None,
-    input: InputOpt = ...,
+    input: RowsOpt = None,
+    split: SplitOpt = None,
     group_by: Annotated[
         str | None, typer.Option("--group-by", metavar="COLUMN", help="Group column; default: the spec's label.group.")
     ] = None,
@@ -185,20 +212,23 @@ def rank(
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
     device: DeviceOpt = "auto",
+    separator: SeparatorOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Score candidates, order each group best first, add `rank`; with labels, print ranking metrics.
+    """Score candidates (a file, or the run's own rows with --split), order each group best first, add `rank`;
+    with labels, print ranking metrics.
 
     The ranked rows go to --output (or CSV on stdout); the metrics to stdout with --output, else to stderr.
     A file whose rows are grouped by the group column streams in bounded memory; another is read whole."""
     from ..score.files import rank_file
 
+    _one_of(input, split)
     scorer = load_scorer(model, quiet, device)
-    ranked = rank_file(model, input, output, group_by, top_k, k, scorer=scorer)
+    ranked = rank_file(model, input, output, group_by, top_k, k, scorer=scorer, separator=separator, split=split)
     if not ranked.streamed and not quiet:
         err.print(
-            f"note: {input} is not grouped by its group column, so it was ranked in memory; sort it by that "
-            "column to rank it in bounded memory",
+            f"note: {input or 'the data'} is not grouped by its group column, so it was ranked in memory; sort it "
+            "by that column to rank it in bounded memory",
             markup=False,
             highlight=False,
         )

@@ -11,6 +11,7 @@ from rich.table import Table
 from .app import DebugOpt, command
 from .options import InputOpt, JsonOpt, checked, count_option, input_problem, output_problem
 from .output import cell, emit_json, err, out
+from .steps import Steps
 
 VERIFY_FAILED = 3  # the exit code of a model that may not be served (docs/errors.md)
 RunArg = Annotated[
@@ -198,6 +199,8 @@ def serve(
     """Serve a model over HTTP: POST /predict, /rank, /reload; GET /health, /metadata, /metrics."""
     from ..errors import WdcliError
 
+    if why := port_problem(host, port):
+        raise WdcliError(why)
     try:
         from ..serve.app import ServeConfig, Server
         from ..serve.app import serve as run_server
@@ -242,6 +245,35 @@ def _how(config) -> str:
     return f"{workers}; watching for new runs: {'yes' if config.watch else 'no'}; {token}"
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port (in use, not this machine's address, no permission), or None;
+    bound as uvicorn binds (SO_REUSEADDR), then let go."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as e:
+        return f"--host {host}: not an address ({e.strerror}); give this machine's name or address, e.g. 127.0.0.1"
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+            return None
+        except OSError as e:
+            reason = e.strerror or type(e).__name__
+            code = e.errno
+    if code == errno.EADDRINUSE:
+        free = next((p for p in range(port + 1, min(port + 50, 65536)) if port_problem(host, p) is None), None)
+        offer = f" (--port {free} is free)" if free else ""
+        return (
+            f"port {port} on {host} is in use ({reason}); pass --port with another{offer}, or stop what listens there"
+        )
+    if code in (errno.EACCES, errno.EPERM):
+        return f"port {port} on {host}: permission denied; ports below 1024 need privileges: pass --port 8000 or higher"
+    return f"cannot listen on {host}:{port} ({reason}); check --host and --port"
+
+
 @command
 def export(
     model: RunArg,
@@ -256,6 +288,7 @@ def export(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace what --output FOLDER holds.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write the model as ONNX (inputs: the encoded tensors) and its fitted pipeline as JSON, for other runtimes."""
@@ -267,5 +300,6 @@ def export(
             f"{output} already holds files; pass --force to replace them (once the export is "
             "complete), or choose another --output"
         )
-    folder = export_run(model, output, format)
+    with Steps(err, quiet) as step:
+        folder = export_run(model, output, format, step)
     out.print(f"exported: {folder} (model.onnx, pipeline.json, signature.json)", markup=False, highlight=False)

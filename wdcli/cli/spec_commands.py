@@ -9,7 +9,7 @@ from rich.table import Table
 
 from .app import DebugOpt, command
 from .options import JsonOpt, SetOpt, SpecArg
-from .output import emit_json, out
+from .output import emit_json, err, out
 
 PLAN_COLUMNS = ("feature", "kind", "ids / transform", "wide", "deep")
 
@@ -37,6 +37,7 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: D
                 "deep_input_width": cfg.deep_input_width if cfg.deep else 0,
                 "hidden": cfg.hidden,
                 "parameters": p,
+                "warnings": list(c.warnings),
             }
         )
         return
@@ -54,6 +55,8 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: D
         f"{cfg.deep_input_width if cfg.deep else 0}   hidden: {cfg.hidden}"
     )
     out.print(f"parameters: wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,}, total {p['total']:,}")
+    for warning in c.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
     out.print(f"[green]ok[/]: {spec} is valid", highlight=False)
 
 

@@ -233,13 +233,22 @@ def _log_overrides(spec: Path, overrides: list[str], log: list[str]) -> list[str
 
 
 @command
-def compare(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: DebugOpt = False) -> None:
-    """Train wide, deep and wide_deep on the same split: the paper's Table 1 for this data."""
+def compare(
+    spec: SpecArg,
+    set: SetOpt = None,
+    json_: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Train wide, deep and wide_deep on the same split: the paper's Table 1 for this data.
+
+    Progress shows as a live bar on a terminal, and as one line per epoch when piped."""
     from ..run import compare_models
     from ..spec import load_spec
 
     s = load_spec(spec, set or [])
-    rows = compare_models(s, reporter=None, say=note)
+    with TrainingDisplay(err, quiet) as progress:
+        rows = compare_models(s, reporter=progress, say=note)
     if json_:
         emit_json(rows)
         return

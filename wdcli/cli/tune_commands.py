@@ -60,6 +60,9 @@ def tune(
 
     display = None if quiet or json_ else TuneDisplay()
     if display:
+        err.print(
+            f"tune {spec}: reading its training and validation rows, then the trials", markup=False, highlight=False
+        )
         display.bar.start()
     try:
         result = run_tune(spec, set or [], space or [], trials, study, fresh, display)
@@ -132,7 +135,8 @@ def _short(v: Any) -> str:
 
 
 class TuneDisplay:
-    """Two live bars (the study's trials, the current trial's epoch) and one line per finished trial."""
+    """Two live bars (the study's trials, the current trial's epoch) and one line per finished trial; when the
+    output is a pipe or a file (no live bars), one line as each trial starts and per epoch too."""
 
     def __init__(self):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -148,15 +152,20 @@ class TuneDisplay:
         )
         self.trials = self.epoch = None
         self.last = ""
+        self.piped = not err.is_terminal
+        self.epochs, self.t0 = 0, time.perf_counter()
 
     def start_trial(self, number: int, params: dict, done: int, total: int) -> None:
         if self.trials is None:
             self.trials = self.bar.add_task("trials", total=total, completed=done, info="")
         self.bar.update(self.trials, completed=done, total=total)
         self.number, self.params, self.last = number, params, ""
+        if self.piped:
+            shown = "  ".join(f"{n}={_short(v)}" for n, v in zip(short_names(list(params)), params.values()))
+            err.print(f"trial {number:>3}  started ({done} of {total} done)  {shown}", markup=False, highlight=False)
 
     def start_epoch(self, epoch: int, epochs: int, rows: int) -> None:
-        self.t0 = time.perf_counter()
+        self.t0, self.epochs = time.perf_counter(), epochs
         if self.epoch is None:
             self.epoch = self.bar.add_task("", total=rows, info="")
         self.bar.reset(
@@ -169,6 +178,13 @@ class TuneDisplay:
     def end_epoch(self, record) -> None:  # (a wdcli.metrics.EpochRecord)
         figures = record.figures() if record.split == "validation" else {}
         self.last = "  ".join(f"{k} {v:.4f}" for k, v in figures.items())
+        if self.piped:
+            seconds = time.perf_counter() - self.t0
+            err.print(
+                f"trial {self.number:>3}  epoch {record.epoch}/{self.epochs}  validation {self.last}  {seconds:.1f}s",
+                markup=False,
+                highlight=False,
+            )
 
     def end_trial(self, row: dict, best: dict | None) -> None:
         from rich.markup import escape

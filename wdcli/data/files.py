@@ -26,9 +26,9 @@ class Chunk:
     rows: int
 
 
-def count_rows(path: str) -> int:
+def count_rows(path: str, separator: str | None = None) -> int:
     try:
-        return int(scan_one(path).select(pl.len()).collect().item())
+        return int(scan_one(path, separator).select(pl.len()).collect().item())
     except (pl.exceptions.PolarsError, OSError) as e:
         raise _read_error(path, e) from None
 
@@ -42,21 +42,27 @@ class Files:
     rule: Rule | None  # None: every row of the files belongs to the part
     counts: list[int] = field(default_factory=list)  # rows per file (all parts)
     limit: tuple[int, int] | None = None  # (file, row): stop there (train.max_rows)
+    separator: str | None = None  # of CSV files (data.csv.separator)
 
     @staticmethod
     def of(data) -> dict[str, Files]:
         """Every part of a spec's `data` section that has rows."""
-        rule = Rule.of(data)
-        train = expand_paths(data.train)
-        out = {"train": Files(train, "train", rule if rule.splits else None)}
+        given = {part: expand_paths(p) for part in PARTS if (p := getattr(data, part)) is not None}
+        return Files.parts(given, Rule.of(data), data.csv.separator)
+
+    @staticmethod
+    def parts(given: dict[str, list[str]], rule: Rule, separator: str | None = None) -> dict[str, Files]:
+        """Every part that has rows: `given` holds the files of the training rows and of each part that has
+        files of its own; the rule splits the training files' rows into the others."""
+        train = given["train"]
+        out = {"train": Files(train, "train", rule if rule.splits else None, separator=separator)}
         for part in ("validation", "test"):
-            given = getattr(data, part)
-            if given is not None:
-                out[part] = Files(expand_paths(given), part, None)
+            if part in given:
+                out[part] = Files(given[part], part, None, separator=separator)
             elif getattr(rule, part) > 0:
-                out[part] = Files(train, part, rule)
+                out[part] = Files(train, part, rule, separator=separator)
         for f in out.values():
-            f.counts = [count_rows(p) for p in f.paths]
+            f.counts = [count_rows(p, separator) for p in f.paths]
         return out
 
     @property
@@ -82,17 +88,20 @@ class Files:
             pl.Series(self.rule.parts(frame, self.paths[chunk.file], chunk.start) == PARTS.index(self.part))
         )
 
+    def reader(self) -> ChunkReader:
+        return ChunkReader(self.paths, self.separator)
+
     def frames(
         self, rows: int = 250_000, chunks: list[Chunk] | None = None, reader: ChunkReader | None = None
     ) -> Iterator[pl.DataFrame]:
         """The part's rows, chunk by chunk (all chunks in file order by default)."""
-        reader = reader or ChunkReader(self.paths)
+        reader = reader or self.reader()
         for c in chunks if chunks is not None else self.chunks(rows):
             yield self.keep(reader.read(c), c)
 
     def cap(self, max_rows: int) -> None:
         """Keep only the part's first `max_rows` rows (in file order): `limit` is where they end."""
-        reader, seen = ChunkReader(self.paths), 0
+        reader, seen = self.reader(), 0
         for c in self.chunks(250_000):
             frame = reader.read(c)
             mine = (
@@ -111,15 +120,15 @@ class ChunkReader:
     """Reads chunks: Parquet by slicing; text formats in order with one open batch reader per file (a chunk
     ahead of the reader is read up to; one behind it reopens the file and skips to it)."""
 
-    def __init__(self, paths: list[str]):
-        self.paths = paths
+    def __init__(self, paths: list[str], separator: str | None = None):
+        self.paths, self.separator = paths, separator
         self.open: dict[int, tuple[int, Iterator[pl.DataFrame], list[pl.DataFrame]]] = {}  # file -> (row, it, buf)
 
     def read(self, c: Chunk) -> pl.DataFrame:
         path = self.paths[c.file]
         try:
             if file_format(path) == "parquet":
-                return scan_one(path).slice(c.start, c.rows).collect()
+                return scan_one(path, self.separator).slice(c.start, c.rows).collect()
             return self._sequential(c)
         except (pl.exceptions.PolarsError, OSError) as e:
             raise _read_error(path, e) from None
@@ -127,7 +136,7 @@ class ChunkReader:
     def _sequential(self, c: Chunk) -> pl.DataFrame:
         at, batches, buffer = self.open.get(c.file, (-1, None, []))
         if not 0 <= at <= c.start:  # none open, or the chunk lies behind it: (re)open at the chunk
-            lf = scan_one(self.paths[c.file])
+            lf = scan_one(self.paths[c.file], self.separator)
             batches, buffer, at = (lf.slice(c.start) if c.start else lf).collect_batches(chunk_size=c.rows), [], c.start
         while at < c.start:  # chunks between (another process's share): read past them rather than reopen
             b = buffer.pop(0) if buffer else next(batches, None)

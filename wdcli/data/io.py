@@ -3,7 +3,9 @@ and NDJSON (`.ndjson`, `.jsonl`, `.json`), one file or many (globs), read whole,
 written atomically (`atomic.atomic_file`: a killed write leaves no half-written file).
 
 CSV and TSV are read as text: the pipeline casts each column as its spec says, so a CSV and a Parquet copy of
-the same data give the same model. Every read error becomes a `DataError` that names the file.
+the same data give the same model. A CSV file's fields are separated by commas unless `separator` says otherwise
+(data.csv.separator, --separator); a header that reads as one field holding another separator is refused with
+the fix. Every read error becomes a `DataError` that names the file.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ FORMATS = {
     ".json": "ndjson",
 }
 SEPARATORS = {"csv": ",", "tsv": "\t"}
+LIKELY = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'"}  # separators a one-field header may hold
 
 
 def type_problem(path: str | Path, suffixes: Iterable[str] = FORMATS) -> str | None:
@@ -63,13 +66,35 @@ def expand_paths(patterns: str | Path | list) -> list[str]:
 FIRST_LINE = 1 << 20  # a CSV or TSV header longer than this is no header: a file with no line breaks
 
 
-def scan_one(path: str | Path) -> pl.LazyFrame:
-    """One file as a LazyFrame (nothing is read until it is collected; a CSV's first line is looked at)."""
+def scan_one(path: str | Path, separator: str | None = None) -> pl.LazyFrame:
+    """One file as a LazyFrame (nothing is read until it is collected); `separator`: a CSV file's."""
     fmt = file_format(path)
     if fmt in SEPARATORS:
+        sep = separator if separator is not None and fmt == "csv" else SEPARATORS[fmt]
         _check_first_line(path, fmt.upper())
-        return pl.scan_csv(path, infer_schema=False, separator=SEPARATORS[fmt])
+        _check_header(path, sep)
+        return pl.scan_csv(path, infer_schema=False, separator=sep)
     return pl.scan_parquet(path) if fmt == "parquet" else pl.scan_ndjson(path)
+
+
+def _check_header(path: str | Path, separator: str) -> None:
+    """Refuse a header that is one field holding another likely separator ('user_id;movie_id;liked' read with
+    commas): every column would be missing, under one long name."""
+    try:
+        with open(path, "rb") as f:
+            header = f.readline(1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    except OSError:
+        return  # reading it names the problem
+    found = {c: header.count(c) for c in LIKELY if c != separator and c in header}
+    if separator in header or not found:
+        return
+    c = max(found, key=lambda k: found[k])
+    shown = header if len(header) <= 60 else header[:57] + "..."
+    raise DataError(
+        f"{path}: its header is one field ({shown!r}) when read with {LIKELY.get(separator, repr(separator))}; "
+        f"its fields look separated by {LIKELY[c]}: set data.csv.separator: {c!r} in the spec, or pass "
+        f"--separator {'tab' if c == chr(9) else repr(c)}"
+    )
 
 
 def _check_first_line(path: str | Path, fmt: str) -> None:
@@ -114,31 +139,33 @@ def _read_error(path: str | Path, e: Exception) -> DataError:
     return DataError(f"{path}: cannot be read as {fmt}: {msg}")
 
 
-def read_one(path: str | Path) -> pl.DataFrame:
+def read_one(path: str | Path, separator: str | None = None) -> pl.DataFrame:
     try:
-        return scan_one(path).collect()
+        return scan_one(path, separator).collect()
     except (pl.exceptions.PolarsError, OSError) as e:
         raise _read_error(path, e) from None
 
 
-def read_table(patterns: str | Path | list) -> pl.DataFrame:
+def read_table(patterns: str | Path | list, separator: str | None = None) -> pl.DataFrame:
     """Read and concatenate every file matching the pattern(s)."""
-    frames = [read_one(p) for p in expand_paths(patterns)]
+    frames = [read_one(p, separator) for p in expand_paths(patterns)]
     return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
 
 
-def scan_table(patterns: str | Path | list) -> pl.LazyFrame:
+def scan_table(patterns: str | Path | list, separator: str | None = None) -> pl.LazyFrame:
     """Every file matching the pattern(s) as one LazyFrame (columns matched by name; nothing is read yet)."""
-    scans = [scan_one(p) for p in expand_paths(patterns)]
+    scans = [scan_one(p, separator) for p in expand_paths(patterns)]
     return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
 
 
-def sample_table(patterns: str | Path | list, rows: int, seed: int = 0) -> tuple[pl.DataFrame, int]:
+def sample_table(
+    patterns: str | Path | list, rows: int, seed: int = 0, separator: str | None = None
+) -> tuple[pl.DataFrame, int]:
     """A uniform random sample of at most `rows` rows of every file matching the pattern(s), in file order, and
     the number of rows there are. One streaming pass: memory holds the sample, never the files (the rows with
     the `rows` smallest hashes of their position are kept; the same seed and files give the same sample)."""
     paths = expand_paths(patterns)
-    lazy = scan_table(paths).with_row_index("__row")
+    lazy = scan_table(paths, separator).with_row_index("__row")
     try:
         total = lazy.select(pl.len()).collect(engine="streaming").item()
         if total <= rows:
@@ -148,31 +175,31 @@ def sample_table(patterns: str | Path | list, rows: int, seed: int = 0) -> tuple
             sample = lazy.bottom_k(rows, by=key).sort("__row").collect(engine="streaming")
     except (pl.exceptions.PolarsError, OSError) as e:
         for path in paths:  # name the file that cannot be read
-            read_schema(path)
+            read_schema(path, separator)
         raise _read_error(paths[0], e) from None
     if total == 0:
-        read_one(paths[0])  # an empty file: its clear error
+        read_one(paths[0], separator)  # an empty file: its clear error
     return sample.drop("__row"), total
 
 
-def read_schema(path: str | Path) -> pl.Schema:
+def read_schema(path: str | Path, separator: str | None = None) -> pl.Schema:
     """The columns and types of one file (reading as little of it as its format allows)."""
     try:
-        return scan_one(path).collect_schema()
+        return scan_one(path, separator).collect_schema()
     except (pl.exceptions.PolarsError, OSError) as e:
         raise _read_error(path, e) from None
 
 
-def iter_batches(patterns: str | Path | list, rows: int) -> Iterator[pl.DataFrame]:
+def iter_batches(patterns: str | Path | list, rows: int, separator: str | None = None) -> Iterator[pl.DataFrame]:
     """Frames of at most `rows` rows, file after file, read lazily: files larger than memory stream through."""
     for path in expand_paths(patterns):
         try:
-            batches = scan_one(path).collect_batches(chunk_size=rows)
+            batches = scan_one(path, separator).collect_batches(chunk_size=rows)
             first = next(batches, None)
         except (pl.exceptions.PolarsError, OSError) as e:
             raise _read_error(path, e) from None
         if first is None:
-            read_one(path)  # an empty file: its clear error
+            read_one(path, separator)  # an empty file: its clear error
             continue
         yield first
         try:
@@ -216,16 +243,23 @@ def write_batches(frames: Iterable[pl.DataFrame], path: str | Path) -> int:
 
 
 def text(frame: pl.DataFrame, fmt: str = "csv", header: bool = True) -> str:
-    """A frame as CSV, TSV or NDJSON text (`as_text` first: what those formats cannot hold as it is)."""
-    frame = as_text(frame, fmt)
+    """A frame as CSV, TSV or NDJSON text. CSV holds no lists: a list column's values are written joined by '|'
+    (which a spec reads back with separator: '|'); what else CSV or NDJSON cannot hold goes through `as_text`."""
     if fmt in SEPARATORS:
-        return frame.write_csv(separator=SEPARATORS[fmt], include_header=header)
-    return frame.write_ndjson()
+        lists = [c for c, kind in frame.schema.items() if isinstance(kind, (pl.List, pl.Array)) and _flat(kind.inner)]
+        flat = frame.with_columns(pl.col(c).cast(pl.List(pl.String)).list.join("|") for c in lists)
+        return as_text(flat, fmt).write_csv(separator=SEPARATORS[fmt], include_header=header)
+    return as_text(frame, fmt).write_ndjson()
+
+
+def _flat(dtype: pl.DataType) -> bool:
+    """A list's values that read back from text joined by '|': not lists, objects or bytes."""
+    return not dtype.is_nested() and dtype != pl.Binary
 
 
 def as_text(frame: pl.DataFrame, fmt: str) -> pl.DataFrame:
-    """Columns that CSV and TSV cannot hold, as text: lists and structs as JSON (`["a","b"]`, `{"k":1}`), bytes
-    as base64 (in NDJSON too, which cannot hold bytes either); nulls stay null."""
+    """Columns that CSV and TSV cannot hold, as text: structs and lists of lists, objects or bytes as JSON
+    (`{"k":1}`, `[["a"]]`), bytes as base64 (in NDJSON too, which cannot hold bytes either); nulls stay null."""
     out = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)

@@ -87,14 +87,15 @@ def load_splits(data) -> dict[str, pl.DataFrame]:
     """The train/validation/test frames of a spec's `data` section, read whole (absent parts are empty)."""
     rule = Rule.of(data)
     pieces: dict[str, list[pl.DataFrame]] = {p: [] for p in PARTS}
+    sep = data.csv.separator
     for path in expand_paths(data.train):
-        frame = read_one(path)
+        frame = read_one(path, sep)
         parts = rule.parts(frame, path, 0)
         for i, part in enumerate(PARTS):
             pieces[part].append(frame.filter(pl.Series(parts == i)))
     for part in ("validation", "test"):
         if getattr(data, part) is not None:
-            pieces[part] = [read_one(p) for p in expand_paths(getattr(data, part))]
+            pieces[part] = [read_one(p, sep) for p in expand_paths(getattr(data, part))]
     return {
         part: _concat(frames)
         for part, frames in pieces.items()

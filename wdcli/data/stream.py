@@ -63,7 +63,7 @@ class WindowEncoder:
     def __init__(self, files: Files, fitted: FittedPipeline, where: str, rank: int, world: int):
         self.files, self.fitted, self.where, self.rank, self.world = files, fitted, where, rank, world
         # text files are read in order by one reader (and so one thread); Parquet chunks by any reader
-        self.reader = None if files.seekable else ChunkReader(files.paths)
+        self.reader = None if files.seekable else ChunkReader(files.paths, files.separator)
 
     def __call__(self, chunks: tuple[Chunk, ...]) -> Batch:
         mine = list(chunks[self.rank :: self.world])

@@ -12,6 +12,7 @@ as a comment; crosses are ranked by their held-out log-loss gain over their part
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +21,11 @@ import polars as pl
 
 from ..data import io
 from ..data.atomic import atomic_file
-from ..errors import DataError, WdcliError, suggest
+from ..errors import DataError, SpecError, WdcliError, suggest
 from ..features import fit_pipeline
 from ..spec import Spec, load_spec
 from . import gain as G
+from .label import Positive, positive_of
 from .profile import Column, buckets_for, profile_column
 from .render import render
 
@@ -49,6 +51,17 @@ class Cross:
     hash_buckets: int
 
 
+# How else `--group` data can be split, offered when init splits by the group (one line per way)
+SPLIT_CHOICES = (
+    "to hold out rows of {group} values the model knows (each in every part), delete data.split.key from {spec}",
+    "to hold out each {group}'s latest rows, split by time (init --time COLUMN, once wdcli has it)",
+)
+
+
+class DraftRejected(RuntimeError):
+    """A draft that does not validate or fit: a bug in `wdcli init` (not in the data), reported as one."""
+
+
 @dataclass
 class Draft:
     """What `wdcli init` writes and tells."""
@@ -60,10 +73,30 @@ class Draft:
     buckets: list[Bucketized] = field(default_factory=list)
     crosses: list[Cross] = field(default_factory=list)
     scores: dict[str, tuple[float, float]] = field(default_factory=dict)  # feature -> (gain, held-out AUC)
-    positive: object = None
-    positive_note: str = ""
+    label: Positive | None = None  # the label's positive value, and why
+    group: str | None = None
     shared: dict[str, list[str]] = field(default_factory=dict)
     sample: pl.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def positive(self) -> str | None:
+        """label.positive as the draft writes it (None: a 0/1 or true/false label)."""
+        return self.label.value if self.label is not None else None
+
+    def split_notes(self, spec: str | Path) -> list[str]:
+        """What the split does with `--group`, and the other ways to split (empty without a group)."""
+        if self.group is None:
+            return []
+        g = self.group
+        return [
+            f"data.split.key is {g} (--group): each {g}'s rows stay in one part, so the validation and test rows "
+            f"are of {g} values the model never saw: right for requests (each is new when served), a cold-start "
+            f"split for users; and {g} is not a feature",
+            *[f"  {choice.format(spec=spec, group=g)}" for choice in SPLIT_CHOICES],
+        ]
+
+
+Step = Callable[[str], None]  # told what starts now ("sampling data.csv"), for a progress display
 
 
 def draft_spec(
@@ -74,27 +107,36 @@ def draft_spec(
     output: str | Path = "spec.yaml",
     sample_rows: int = 100_000,
     seed: int = 0,
+    separator: str | None = None,
+    step: Step | None = None,
 ) -> Draft:
     """Sample the data and draft a spec for it; `output` is where it will be written (data paths are made
-    relative to its folder)."""
+    relative to its folder). `separator`: of CSV files (data.csv.separator); `step` hears each step start."""
+    step = step or (lambda what: None)
     patterns = [str(data)] if isinstance(data, (str, Path)) else [str(p) for p in data]
-    sample, total = io.sample_table(patterns, sample_rows, seed)
     where = ", ".join(patterns)
+    step(f"sampling {where}")
+    sample, total = io.sample_table(patterns, sample_rows, seed, separator)
+    if total == 0:
+        raise DataError(f"{where}: has a header and no rows; init drafts a spec from rows: give a file with data")
     for role, name in (("--label", label), ("--group", group)):
         if name is not None and name not in sample.columns:
             raise DataError(
                 f"{where}: no column '{name}' ({role}){suggest(name, sample.columns)}; "
                 f"it has: {', '.join(sample.columns[:20])}"
             )
-    d = Draft(text="", rows=len(sample), total=total, sample=sample)
+    d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
     y = _label(sample, label, positive, where, d)
     features = [c for c in sample.columns if c not in (label, group)]
+    step(f"profiling {len(features)} columns of {len(sample):,} rows")
     d.columns = [profile_column(c, sample[c], total) for c in features]
+    _leave_out_duplicates(d.columns)
     d.buckets = [
         Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns if c.kind == "numeric" and c.boundaries
     ]
     coded = _codes(d, len(sample))
-    stats = G.Scorer(y, seed)
+    stats = G.Scorer(y, seed, sample[group] if group is not None else None)  # (halves as the split: by group)
+    step("ranking columns and crosses by held-out log-loss gain")
     d.scores = {name: stats.single(f) for name, f in coded.items()}
     _leave_out_leaks(d, coded)
     d.buckets = [b for b in d.buckets if d.scores[b.name][0] >= MIN_BUCKET_GAIN]
@@ -102,20 +144,31 @@ def draft_spec(
     d.shared = _shared(d)
     base = Path(output).resolve().parent
     paths = [_relative(p, base) for p in patterns]
-    d.text = render(d, paths, label, group, patterns)
+    d.text = render(d, paths, label, group, patterns, separator)
     return d
 
 
 def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Spec:
-    """Write the drafted spec, after checking that it validates and that its pipeline fits on the sample (so a
-    bad draft is never left behind); returns the loaded spec."""
+    """Write the drafted spec, after checking that it validates and that its pipeline fits on the sample, so
+    that a draft init would reject is never written: it is kept as <output>.rejected, and `DraftRejected`
+    (an internal error: the bug is init's) says where. Returns the loaded spec."""
     output = Path(output)
     if output.exists() and not overwrite:
         raise WdcliError(f"{output}: already exists; pass --force to replace it, or -o another file")
     with atomic_file(output) as tmp:
         tmp.write_text(draft.text, encoding="utf-8")
-        spec = load_spec(tmp).model_copy(update={"name": output.stem})
-        fit_pipeline(spec, draft.sample.head(20_000), "the sample")
+        try:
+            spec = load_spec(tmp).model_copy(update={"name": output.stem})
+            assert draft.sample is not None, "a draft keeps its sample"
+            fit_pipeline(spec, draft.sample.head(20_000), "the sample")
+        except WdcliError as e:
+            kept = output.with_name(output.name + ".rejected")
+            kept.write_text(draft.text, encoding="utf-8")
+            problems = [str(p) for p in e.problems] if isinstance(e, SpecError) else [str(e)]
+            raise DraftRejected(
+                f"init drafted a spec it rejects: {'; '.join(problems).replace(str(tmp), str(output))}; the draft "
+                f"is kept in {kept} (please attach it to the report)"
+            ) from e
     return spec
 
 
@@ -133,37 +186,8 @@ def _label(sample: pl.DataFrame, label: str, positive: str | None, where: str, d
             f"{where}: label column '{label}' is missing in {s.null_count()} of {len(s)} sample rows; "
             "drop or fill them first"
         )
-    text = s.cast(pl.String).str.strip_chars()
-    counts = text.value_counts(sort=True, name="n")
-    values = counts[label].to_list()
-    if len(values) < 2:
-        raise DataError(
-            f"{where}: label column '{label}' has one value ({values[0]!r}) in the sample; a model needs both classes"
-        )
-    if positive is not None:
-        if str(positive) not in values:
-            raise DataError(
-                f"{where}: --positive {positive!r} never occurs in column '{label}' (values: "
-                f"{', '.join(repr(v) for v in values[:5])})"
-            )
-        if len(values) > 2:
-            raise DataError(
-                f"{where}: label column '{label}' has {len(values)} values; wdcli learns a binary label: "
-                "make a column of two values (or 0/1) first"
-            )
-        d.positive = positive
-        return (text == str(positive)).to_numpy().astype(np.float64)
-    if set(values) <= {"0", "1", "0.0", "1.0", "true", "false", "True", "False"}:
-        return text.is_in(["1", "1.0", "true", "True"]).to_numpy().astype(np.float64)
-    if len(values) > 2:
-        raise DataError(
-            f"{where}: label column '{label}' has {len(values)} values "
-            f"({', '.join(repr(v) for v in values[:5])}, ...); wdcli learns a binary label: make a column "
-            "of two values (or 0/1) first"
-        )
-    d.positive = values[-1]  # the rarer value: usually the event of interest (a click, an install, >50K)
-    d.positive_note = f"the rarer of {values[0]!r} and {values[1]!r}; pass --positive to choose"
-    return (text == d.positive).to_numpy().astype(np.float64)
+    d.label, y = positive_of(s.cast(pl.String).str.strip_chars(), label, positive, where)
+    return y
 
 
 def _codes(d: Draft, n: int) -> dict[str, G.Coded]:
@@ -189,6 +213,24 @@ def _codes(d: Draft, n: int) -> dict[str, G.Coded]:
     return out
 
 
+def _leave_out_duplicates(columns: list[Column]) -> None:
+    """A categorical column that names the same things as an earlier one (a movie's title beside its id: one
+    value of each per value of the other) adds nothing but parameters: it is left out."""
+    kept: list[Column] = []
+    for c in columns:
+        if c.kind != "categorical" or c.values is None:
+            continue
+        for k in kept:
+            if k.distinct == c.distinct and pl.DataFrame([k.values, c.values]).n_unique() == c.distinct:
+                c.kind, c.reason = (
+                    "skip",
+                    f"names the same things as {k.name} (one value of each per value of the other)",
+                )
+                break
+        else:
+            kept.append(c)
+
+
 def _leave_out_leaks(d: Draft, coded: dict) -> None:
     for c in d.columns:
         if c.name in d.scores and c.kind != "skip" and d.scores[c.name][1] >= LEAK_AUC:
@@ -212,12 +254,12 @@ def _crosses(d: Draft, coded: dict, stats: G.Scorer) -> list[Cross]:
     # (a column that says little alone may say much in a cross, as the apps a user installed do: all are tried)
     ranked = sorted(sparse, key=lambda n: -d.scores[n][0])[:CANDIDATES]
     tried = []
-    for i, a in enumerate(ranked):
-        for b in ranked[i + 1 :]:
-            if coded[a].multi and coded[b].multi:
+    values = {c.name: c.values for c in d.columns if c.values is not None}
+    for i, first in enumerate(ranked):
+        for second in ranked[i + 1 :]:
+            if coded[first].multi and coded[second].multi or _determined(values, first, second):
                 continue
-            if coded[b].multi:
-                a, b = b, a
+            a, b = (second, first) if coded[second].multi else (first, second)  # a list column first
             g, combos = stats.cross_gain(coded[a], coded[b])
             tried.append(Cross((a, b), g, combos, buckets_for(combos, d.rows, d.total)))
     chosen, uses = [], {}
@@ -229,6 +271,15 @@ def _crosses(d: Draft, coded: dict, stats: G.Scorer) -> list[Cross]:
             for c in x.columns:
                 uses[c] = uses.get(c, 0) + 1
     return chosen
+
+
+def _determined(values: dict[str, pl.Series], a: str, b: str) -> bool:
+    """Whether either column's value gives the other's (a movie's id gives its genres): their cross would be the
+    first column again."""
+    if a not in values or b not in values:
+        return False  # (a bucketized column: not checked)
+    pairs = pl.DataFrame([values[a].alias("a"), values[b].alias("b")]).unique().height
+    return pairs in (values[a].n_unique(), values[b].n_unique())
 
 
 def _shared(d: Draft) -> dict[str, list[str]]:
@@ -246,5 +297,14 @@ def _shared(d: Draft) -> dict[str, list[str]]:
             if tokens and values and len(tokens & values) >= 0.5 * len(tokens | values):
                 shared[f"{s.name}_table"] = [m.name, s.name]
                 used |= {m.name, s.name}
+                _encode_alike(m, s)
                 break
     return shared
+
+
+def _encode_alike(*columns: Column) -> None:
+    """Columns sharing a table take the same ids: all hashed into the same buckets when any is hashed."""
+    if any(c.hashed for c in columns):
+        estimate = max(c.estimate for c in columns)
+        for c in columns:
+            c.hashed, c.estimate = True, estimate

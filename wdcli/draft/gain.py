@@ -1,7 +1,7 @@
 """Held-out statistics that rank columns and crosses: how much a feature lowers the log loss of a small logistic
 model on sample rows it was not fitted on.
 
-The sample is split in two halves; additive logistic models of integer-coded features (one effect per value,
+The sample is split in two halves (of rows, or of groups when the spec splits by a key); additive logistic models of integer-coded features (one effect per value,
 an L2 prior, fitted by a few sweeps of per-value Newton steps, vectorized with bincount) are fitted on one half
 and scored on the other.
 
@@ -71,11 +71,17 @@ def _sigmoid(z):
 
 
 class Scorer:
-    """Fits on the rows of one half of the sample, scores on the other."""
+    """Fits on the rows of one half of the sample, scores on the other. With `groups` (the split's key: users),
+    the halves are of groups, as the split keeps them apart: a feature scores what it says of new groups."""
 
-    def __init__(self, y: np.ndarray, seed: int):
+    def __init__(self, y: np.ndarray, seed: int, groups: pl.Series | None = None):
         self.y = y.astype(np.float64)
-        self.fit_half = np.random.default_rng(seed).random(len(y)) < 0.5
+        rng = np.random.default_rng(seed)
+        if groups is None:
+            self.fit_half = rng.random(len(y)) < 0.5
+        else:
+            codes = dense_codes(groups)
+            self.fit_half = (rng.random(int(codes.max(initial=0)) + 1) < 0.5)[codes]
         self.dense: dict[str, np.ndarray] = {}
 
     def _aligned(self, feats: list[Coded]) -> tuple[list[np.ndarray], np.ndarray]:

@@ -17,7 +17,9 @@ import polars as pl
 MARKERS = ("?", "NA", "N/A", "n/a", "na", "-", "--", "null", "NULL", "None", "nan", "NaN", "#N/A")
 SEPARATORS = ("|", ";", ",")
 HASH_AT = 5_000  # distinct values (estimated over all rows) from which a column is hashed, not given a vocabulary
-ID_NAME = re.compile(r"(^|[_\-\s.])(id|uuid|guid|key)$|[a-z]Id$", re.IGNORECASE)
+ID_NAME = re.compile(r"(^|[_\-\s.])(id|uuid|guid|key)$|(?-i:[a-z]Id)$", re.IGNORECASE)  # (userId, not 'paid')
+# names of codes written with digits (a zip code, a phone number, a product code): values, not quantities
+CODE_NAME = re.compile(r"(^|[_\-\s.])(zip|zipcode|postcode|postal_?code|phone|code)$|(?-i:[a-z]Code)$", re.IGNORECASE)
 
 
 @dataclass
@@ -71,8 +73,10 @@ def profile_column(name: str, s: pl.Series, total: int) -> Column:
     if s.dtype == pl.Boolean:
         return _categorical(name, s.cast(pl.String), [], None, n, total, sampled)
     if s.dtype.is_numeric():
-        if ID_NAME.search(name) and s.dtype.is_integer():
-            return _categorical(name, s.cast(pl.String), [], None, n, total, sampled, id_like=True)
+        if (ID_NAME.search(name) or CODE_NAME.search(name)) and s.dtype.is_integer():
+            return _categorical(
+                name, s.cast(pl.String), [], None, n, total, sampled, id_like=bool(ID_NAME.search(name))
+            )
         return _numeric(name, s.cast(pl.Float64), [], n)
     if s.dtype not in (pl.String, pl.Categorical, pl.Enum, pl.Null):
         return Column(name, "skip", f"its type {s.dtype} has no column kind; derive numeric or text columns from it")
@@ -87,7 +91,7 @@ def profile_column(name: str, s: pl.Series, total: int) -> Column:
         clean.null_count() < n
         and parsed.null_count() == clean.null_count()
         and not codes
-        and not (ID_NAME.search(name) and _integral(parsed))
+        and not ((ID_NAME.search(name) or CODE_NAME.search(name)) and _integral(parsed))
     ):
         return _numeric(name, parsed, markers, n)
     separator = _separator(clean.drop_nulls())

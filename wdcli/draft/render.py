@@ -43,7 +43,18 @@ def embedding_dim(cardinality: int) -> int:
     return 2 if cardinality <= 2 else 4 if cardinality <= 12 else 8 if cardinality <= 200 else 16
 
 
-def render(d, paths: list[str], label: str, group: str | None, patterns: list[str]) -> str:
+def render(
+    d, paths: list[str], label: str, group: str | None, patterns: list[str], separator: str | None = None
+) -> str:
+    kept = [c for c in d.columns if c.kind != "skip"]
+    out = _data(d, paths, group, patterns, separator) + _label(d, label, group) + _defaults(d, kept)
+    out += _columns(d, kept) + _crosses(d, group)
+    out.append("# wide: every sparse column and cross (the default); deep: every sparse column embedded, numbers dense")
+    out += _deep(d, kept) + _train(d)
+    return "\n".join(out) + "\n"
+
+
+def _data(d, paths: list[str], group: str | None, patterns: list[str], separator: str | None) -> list[str]:
     sampled = "all of them" if d.rows == d.total else f"a random sample of {d.rows:,}"
     split = {"validation": 0.1, "test": 0.2, "seed": 42, **({"key": group} if group else {})}
     out = [
@@ -52,94 +63,94 @@ def render(d, paths: list[str], label: str, group: str | None, patterns: list[st
         "# sample rows (G: log loss saved over the base rate, in nats per row). Check it, then `wdcli train` it.",
         "data:",
         f"  train: {flow(paths[0] if len(paths) == 1 else paths)}",
-        line(
-            f"  split: {flow(split)}",
-            "seeded: the same rows every run" + (f"; a {group} never straddles two parts" if group else ""),
-        ),
-        "label:",
-        f"  column: {flow(label)}",
     ]
-    if d.positive is not None:
-        out.append(line(f"  positive: {flow(d.positive)}", d.positive_note))
+    if separator not in (None, ","):
+        out.append(line(f"  csv: {flow({'separator': separator})}", "how the CSV files separate their fields"))
+    by_group = f"; by {group}: every validation and test {group} is new (delete key to split rows)" if group else ""
+    return [*out, line(f"  split: {flow(split)}", "seeded: the same rows every run" + by_group)]
+
+
+def _label(d, label: str, group: str | None) -> list[str]:
+    out = ["label:", f"  column: {flow(label)}"]
+    if d.label is not None:
+        share = f"{d.label.share:.0%} of sample rows"
+        if d.positive is not None:
+            out.append(line(f"  positive: {flow(d.positive)}", f"the positive class (1): {d.label.why}; {share}"))
+        else:
+            out.append(f"  # {d.label.shown} (true) is the positive class: {share}")
     if group is not None:
         out.append(line(f"  group: {flow(group)}", "rows of one request/user: gAUC, ranking; not a feature"))
-    kept = [c for c in d.columns if c.kind != "skip"]
+    return out
+
+
+def _defaults(d, kept) -> list[str]:
     mc = min_count(d.total)
-    out.append("defaults:")
+    out = ["defaults:"]
     for kind in ("categorical", "multivalent", "numeric"):
         cols = [c for c in kept if c.kind == kind]
         if not cols:
             continue
         markers = sorted({m for c in cols for m in c.markers}, key=MARKERS.index)
-        settings = {"missing": markers} if markers else {}
-        note = (
-            f"{', '.join(repr(m) for m in markers)} found as missing in {_names([c for c in cols if c.markers])}"
+        settings: dict = {"missing": markers} if markers else {}
+        found = (
+            f"; {', '.join(repr(m) for m in markers)} found as missing in {_names([c for c in cols if c.markers])}"
             if markers
             else ""
         )
         if kind == "numeric":
             settings.update({"transform": "quantile", "quantiles": 50, "fill": "median"})
-            note = "the paper's CDF normalization into [0, 1]" + (f"; {note}" if note else "")
+            note = "the paper's CDF normalization into [0, 1]"
         else:
             settings["min_count"] = mc
             note = (
                 f"values seen fewer than {mc} times share the out-of-vocabulary id"
                 if mc > 1
                 else "every value seen gets an id"
-            ) + (f"; {note}" if note else "")
-        out.append(line(f"  {kind}: {flow(settings)}", note))
+            )
+        out.append(line(f"  {kind}: {flow(settings)}", note + found))
+    return out
 
-    out.append("columns:")
+
+def _columns(d, kept) -> list[str]:
+    out = ["columns:"]
     for c in kept:
         gain, auc = d.scores.get(c.name, (0.0, float("nan")))
-        alone = f"alone: gain {gain:.4f}, AUC {auc:.3f}"
         missing = f", {c.missing:.0%} missing" if c.missing >= 0.005 else ""
+        facts = f"{c.distinct:,} distinct{missing}"
+        alone = f"alone: gain {gain:.4f}, AUC {auc:.3f}"
         if c.kind == "numeric":
-            out.append(line(f"  {flow(c.name)}: numeric", f"{c.distinct:,} distinct{missing}; {alone}"))
+            out.append(line(f"  {flow(c.name)}: numeric", f"{facts}; {alone}"))
         elif c.hashed:
             settings = {"kind": c.kind, "hash_buckets": buckets_for(c.estimate, 1, 1)}
-            if c.separator:
-                settings["separator"] = c.separator
+            settings.update({"separator": c.separator} if c.separator else {})
             out.append(
                 line(f"  {flow(c.name)}: {flow(settings)}", f"~{c.estimate:,} distinct: hashed{missing}; {alone}")
             )
         elif c.kind == "multivalent":
             settings = {"kind": "multivalent", "separator": c.separator} if c.separator else {"kind": "multivalent"}
             split = f"lists split on {c.separator!r}" if c.separator else "a list column"
-            out.append(
-                line(f"  {flow(c.name)}: {flow(settings)}", f"{split}, {c.distinct:,} distinct{missing}; {alone}")
-            )
+            out.append(line(f"  {flow(c.name)}: {flow(settings)}", f"{split}, {facts}; {alone}"))
         else:
-            out.append(line(f"  {flow(c.name)}: categorical", f"{c.distinct:,} distinct{missing}; {alone}"))
+            out.append(line(f"  {flow(c.name)}: categorical", f"{facts}; {alone}"))
     for b in d.buckets:
         gain, auc = d.scores[b.name]
-        out.append(
-            line(
-                f"  {flow(b.name)}: {flow({'kind': 'bucketized', 'source': b.source, 'boundaries': b.boundaries})}",
-                f"for crosses; alone: gain {gain:.4f}, AUC {auc:.3f}",
-            )
-        )
-    for c in d.columns:
-        if c.kind == "skip":
-            out.append(f"  # {c.name}: left out: {c.reason}")
+        bucketized = {"kind": "bucketized", "source": b.source, "boundaries": b.boundaries}
+        out.append(line(f"  {flow(b.name)}: {flow(bucketized)}", f"for crosses; alone: gain {gain:.4f}, AUC {auc:.3f}"))
+    return out + [f"  # {c.name}: left out: {c.reason}" for c in d.columns if c.kind == "skip"]
 
-    if d.crosses:
-        out += [
-            "crosses:  # the wide part's memory: pairs ranked by held-out log-loss gain of the cross over its two",
-            "          # columns alone (nats per row; a logistic model fitted on half the sample, scored on the other)",
-        ]
-        for x in d.crosses:
-            out.append(
-                line(
-                    f"  - {flow({'columns': list(x.columns), 'hash_buckets': x.hash_buckets})}",
-                    f"gain {x.gain:.4f}, {x.combinations:,} combinations seen",
-                )
-            )
-    else:
-        out.append("crosses: []   # no pair of columns gained over its parts on held-out sample rows")
-    out.append("# wide: every sparse column and cross (the default); deep: every sparse column embedded, numbers dense")
-    out += _deep(d, kept) + _train(d)
-    return "\n".join(out) + "\n"
+
+def _crosses(d, group: str | None) -> list[str]:
+    halves = f"half the {group} values" if group else "half the sample"
+    if not d.crosses:
+        return [f"crosses: []   # no pair of columns gained over its parts (fitted on {halves}, scored on the rest)"]
+    out = [
+        "crosses:  # the wide part's memory: pairs ranked by held-out log-loss gain of the cross over its two",
+        f"          # columns alone (nats per row; a logistic model fitted on {halves}, scored on the rest)",
+    ]
+    for x in d.crosses:
+        cross = {"columns": list(x.columns), "hash_buckets": x.hash_buckets}
+        out.append(line(f"  - {flow(cross)}", f"gain {x.gain:.4f}, {x.combinations:,} combinations seen"))
+    return out
 
 
 def _deep(d, kept) -> list[str]:

@@ -8,6 +8,7 @@ Needs the `export` extra (onnx, onnxscript; onnxruntime to run the graph): `pip 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from ..artifact import load_artifact
@@ -17,9 +18,15 @@ from ..errors import WdcliError
 FORMATS = ("onnx",)
 
 
-def export_run(model: str | Path | None, output: str | Path | None = None, format: str = "onnx") -> Path:
+def export_run(
+    model: str | Path | None,
+    output: str | Path | None = None,
+    format: str = "onnx",
+    step: Callable[[str], None] | None = None,
+) -> Path:
     """Write a run's model (ONNX), pipeline (JSON) and the graph's signature into a folder, atomically;
-    returns the folder (default: exports/<name>/<run id>)."""
+    returns the folder (default: exports/<name>/<run id>). `step` hears each step start (for a display)."""
+    step = step or (lambda what: None)
     if format not in FORMATS:
         raise WdcliError(f"--format {format!r} is not one wdcli exports ({', '.join(FORMATS)})")
     try:
@@ -31,6 +38,7 @@ def export_run(model: str | Path | None, output: str | Path | None = None, forma
         ) from None
     from .onnx import export_onnx, signature
 
+    step(f"loading {model if model is not None else 'the latest run'}")
     art = load_artifact(model)
     final = Path(output) if output is not None else Path("exports") / art.spec.name / art.path.name
     fitted = art.fitted
@@ -43,6 +51,7 @@ def export_run(model: str | Path | None, output: str | Path | None = None, forma
         "features": fitted.feature_dicts(),
     }
     with atomic_folder(final) as tmp:
+        step("tracing the model into an ONNX graph")
         export_onnx(art.model, fitted, tmp / "model.onnx")
         (tmp / "pipeline.json").write_text(json.dumps(pipeline))
         (tmp / "signature.json").write_text(json.dumps(signature(fitted), indent=1))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .fitted import Text
 
 LISTS = (pl.List, pl.Array)
+REQUEST = "request"  # how the server names the rows of a request: their errors advise the client, not the spec
 
 
 def text(column: str | pl.Expr, missing: list[str] | tuple[str, ...]) -> pl.Expr:
@@ -42,21 +43,23 @@ def number(column: str, missing: list[str] | tuple[str, ...], dtype: pl.DataType
 
 
 def numbers(df: pl.DataFrame, column: str, missing: list[str] | tuple[str, ...], where: str) -> np.ndarray:
-    """A numeric column as float64 with NaN for missing (markers, "", null, NaN, +-inf). Text is an error."""
+    """A numeric column as float64 with NaN for missing (markers, "", null, NaN, +-inf). Text is an error, whose
+    fix is the spec's for data, and the client's for a served request (`where` is REQUEST)."""
     exprs = number(column, missing, df.schema[column])
+    fix = "send numbers there (null for a missing value)" if where == REQUEST else "declare it categorical"
     if exprs is None:
-        raise DataError(
-            f"{where}: column '{column}' has type {df.schema[column]}, which is not numeric; declare it categorical"
-        )
+        raise DataError(f"{where}: column '{column}' has type {df.schema[column]}, which is not numeric; {fix}")
     value, bad = exprs
     out = df.select(value.alias("v"), bad.alias("bad"))
     if out["bad"].any():
         raw = df.filter(out["bad"])[column].cast(pl.String).str.strip_chars()
         examples = raw.unique(maintain_order=True).head(3).to_list()
+        n = int(out["bad"].sum())
+        if where != REQUEST:
+            fix += f", or list such values under columns.{column}.missing"
         raise DataError(
             f"{where}: column '{column}' is declared numeric but holds text such as "
-            f"{', '.join(repr(x) for x in examples)} ({out['bad'].sum()} rows); declare it categorical, "
-            f"or list such values under columns.{column}.missing"
+            f"{', '.join(repr(x) for x in examples)} ({n:,} row{'s' if n != 1 else ''}); {fix}"
         )
     return finite(out["v"].to_numpy())
 

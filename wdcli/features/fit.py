@@ -151,7 +151,7 @@ class Fitter:
 
     def update(self, df: pl.DataFrame) -> None:
         spec, where = self.spec, self.where
-        check_columns(spec, df, where, need_label=True)
+        check_columns(spec, df, where, need_label=True, need_group=True)  # (training rows: gAUC needs the group)
         if len(df) == 0:
             return
         label_array(spec, df, where)  # nulls and values that cannot be 0/1, named in this batch

@@ -22,10 +22,11 @@ class Input(NamedTuple):
     needed_by: tuple[str, ...]
 
 
-def spec_inputs(spec: Spec, label: bool = False) -> dict[str, Input]:
+def spec_inputs(spec: Spec, label: bool = False, group: bool = False) -> dict[str, Input]:
     """Every raw column the spec's features read, in the order the spec first names them: declared columns, the
     sources of bucketized ones and the value weights of multivalent ones; with `label`, the label and the sample
-    weight too. Checks, fitting, scoring and serving all ask this."""
+    weight too; with `group`, the group column (training rows need it for gAUC). Checks, fitting, scoring and
+    serving all ask this."""
     reads: dict[str, str] = {}
     needed: dict[str, list[str]] = {}
     for name, col in spec.columns.items():
@@ -38,10 +39,11 @@ def spec_inputs(spec: Spec, label: bool = False) -> dict[str, Input]:
         if isinstance(col, Multivalent) and col.weights:
             reads.setdefault(col.weights, "weights")
             needed.setdefault(col.weights, []).append(f"columns.{name}.weights")
-    if label:
+    if label or group:
         for column, how, key in (
-            (spec.label.column, "label", "label.column"),
-            (spec.label.weight, "weight", "label.weight"),
+            (spec.label.column if label else None, "label", "label.column"),
+            (spec.label.weight if label else None, "weight", "label.weight"),
+            (spec.label.group if group else None, "group", "label.group"),
         ):
             if column:
                 reads.setdefault(column, how)
@@ -49,13 +51,15 @@ def spec_inputs(spec: Spec, label: bool = False) -> dict[str, Input]:
     return {column: Input(reads[column], tuple(keys)) for column, keys in needed.items()}
 
 
-def check_columns(spec: Spec, df: pl.DataFrame, where: str, need_label: bool, what: str = "file") -> None:
+def check_columns(
+    spec: Spec, df: pl.DataFrame, where: str, need_label: bool, what: str = "file", need_group: bool = False
+) -> None:
     """Raise one DataError naming every column the spec reads that the frame lacks or cannot use
     (`MissingColumns` when some are absent). A missing column is blamed on the keys that need it, the declared
     column first. `what`: what the frame came from, as the message names it ("The file has: ...")."""
     have = set(df.columns)
     problems, schema, missing = [], df.schema, False
-    for column, needs in spec_inputs(spec, label=need_label).items():
+    for column, needs in spec_inputs(spec, label=need_label, group=need_group).items():
         if column not in have:
             problems.append(
                 f"missing column '{column}' (needed by {', '.join(needs.needed_by)}){suggest(column, df.columns)}"

@@ -1,10 +1,12 @@
 """`build_report`: a run's HTML report (and its figures as PNG files).
 
     report = build_report("runs/census")                   # the run's own test split
+    report = build_report("runs/census", split="validation")  # or another of its parts
     report = build_report(None, input="labelled.parquet")  # the latest run, scored on a file
 
-The plots are of scores made now by the run's model (`Scorer`) on its test split, read again through the run's
-spec (`load_splits`: the same files and seed give the same rows), or on `--input`; the page says which.
+The plots are of scores made now by the run's model (`Scorer`) on its own rows of a part (test by default, else
+validation), read again as the run recorded its split (the files refused if they changed since; a run saved
+before wdcli kept that record reads them through its spec), or on `--input`; the page says which.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import io
+from ..artifact import load_split
 from ..data.atomic import atomic_file
 from ..data.split import load_splits, split_names
 from ..errors import DataError, WdcliError
 from ..metrics import EpochRecord, evaluate, group_aucs
 from ..score import Scorer
+from ..score.files import Rows, shown
 from ..score.inspect import heaviest_wide
 from . import html as H
 from .curves import curves, reliability
@@ -55,12 +58,27 @@ def _require_matplotlib() -> None:
         ) from None
 
 
-def scored_rows(scorer: Scorer, input: str | Path | None):
-    """(frame, where, description) of the rows to plot: --input, else the run's test split (else validation)."""
-    spec = scorer.spec
+def scored_rows(scorer: Scorer, input: str | Path | None, split: str | None = None, separator: str | None = None):
+    """(frame, where, description) of the rows to plot: --input, else the run's own rows of `split` (default:
+    test, else validation)."""
     if input is not None:
-        frame = io.read_table(input)
-        return frame, str(input), f"{input} (--input, {len(frame):,} rows)"
+        rows = Rows.of(scorer, input, None, separator)
+        frame = rows.whole()
+        return frame, rows.where, f"{input} (--input, {len(frame):,} rows)"
+    record = load_split(scorer.artifact)
+    if record is None and split is None:
+        return _rows_by_spec(scorer)
+    part = split or next((p for p in ("test", "validation") if record is not None and record.has(p)), None)
+    if part is None:
+        raise DataError("the run has no test or validation rows to plot; pass --input FILE with labelled rows")
+    rows = Rows.of(scorer, None, part)
+    frame = rows.whole()
+    return frame, rows.where, f"the run's {part} split: {shown(rows.paths)}, {len(frame):,} rows"
+
+
+def _rows_by_spec(scorer: Scorer):
+    """A run saved before wdcli recorded its split: its test (else validation) rows, read through its spec."""
+    spec = scorer.spec
     try:
         frames, names = load_splits(spec.data), split_names(spec.data)
     except DataError as e:
@@ -80,14 +98,17 @@ def build_report(
     input: str | Path | None = None,
     top: int = 15,
     runs: str | Path = "runs",
+    split: str | None = None,
+    separator: str | None = None,
 ) -> Report:
-    """Write the report of a run (default: the latest) to `output` (default: report.html in the run's folder)."""
+    """Write the report of a run (default: the latest) to `output` (default: report.html in the run's folder),
+    plotting `input`'s rows or the run's own of a part (`split`; default: test, else validation)."""
     _require_matplotlib()
     from . import figures as F
 
     scorer = Scorer.load(find_run(model, runs))
     art, spec = scorer.artifact, scorer.spec
-    frame, where, source = scored_rows(scorer, input)
+    frame, where, source = scored_rows(scorer, input, split, separator)
     y, w, group = scorer.labels(frame, where)
     p = scorer.score(frame, where)
     if len(np.unique(y)) < 2:

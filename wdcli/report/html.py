@@ -29,9 +29,12 @@ def esc(x) -> str:
     return html.escape(str(x), quote=True)
 
 
-def fmt(v) -> str:
+ROUNDED = {"rows_per_s": "{:,.0f}", "seconds": "{:,.1f}", "rows": "{:,.0f}"}  # columns of figures not read to 4 places
+
+
+def fmt(v, column: str = "") -> str:
     if isinstance(v, float):
-        return "nan" if math.isnan(v) else f"{v:.4f}"
+        return "nan" if math.isnan(v) else ROUNDED.get(column, "{:.4f}").format(v)
     return f"{v:,}" if isinstance(v, int) else esc(v)
 
 
@@ -40,7 +43,8 @@ def table(header: list[str], rows: list[list], name_columns: tuple[int, ...] = (
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td class="name">{esc(v)}</td>' if i in name_columns else f"<td>{fmt(v)}</td>" for i, v in enumerate(r)
+            f'<td class="name">{esc(v)}</td>' if i in name_columns else f"<td>{fmt(v, header[i])}</td>"
+            for i, v in enumerate(r)
         )
         + "</tr>"
         for r in rows

@@ -3,6 +3,7 @@ streams its input in batches, so files larger than memory score in bounded memor
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import polars as pl
 
+from ..artifact import load_split
 from ..data import io
+from ..data.files import Files
 from ..errors import DataError, MissingColumns
 from ..features.inputs import check_columns, spec_inputs
 from ..metrics import add_sums
@@ -34,11 +37,13 @@ def predict_file(
     batch_rows: int = 200_000,
     stdout=None,
     scorer: Scorer | None = None,
+    separator: str | None = None,
 ) -> int:
     """Score a file in streamed batches with bounded memory; write by extension, or CSV to stdout. Returns the
-    number of rows written."""
+    number of rows written. `separator`: the input's, if CSV (default: the run's data.csv.separator)."""
     scorer = scorer or Scorer.load(model)
-    batches = _predicted(scorer, input, keep, batch_rows)
+    sep = csv_separator(scorer, separator)
+    batches = _predicted(scorer, input, keep, batch_rows, sep)
     if output is None:
         stream, rows = stdout or sys.stdout, 0
         for i, frame in enumerate(batches):
@@ -50,15 +55,17 @@ def predict_file(
     return io.write_batches(batches, output)
 
 
-def _predicted(scorer: Scorer, input: str | Path, keep: list[str] | None, batch_rows: int) -> Iterator[pl.DataFrame]:
+def _predicted(
+    scorer: Scorer, input: str | Path, keep: list[str] | None, batch_rows: int, sep: str
+) -> Iterator[pl.DataFrame]:
     """The scored batches of a file; a file with no rows is an error (its missing columns named first), never an
     empty answer."""
     rows = 0
-    for batch in io.iter_batches(input, batch_rows):
+    for batch in io.iter_batches(input, batch_rows, sep):
         rows += len(batch)
         yield scorer.predict(batch, keep, str(input))
     if rows == 0:
-        empty = pl.DataFrame(schema=io.read_schema(io.expand_paths(input)[0]))
+        empty = pl.DataFrame(schema=io.read_schema(io.expand_paths(input)[0], sep))
         try:
             check_columns(scorer.spec, empty, str(input), need_label=False)
         except MissingColumns as e:
@@ -66,12 +73,63 @@ def _predicted(scorer: Scorer, input: str | Path, keep: list[str] | None, batch_
         raise DataError(f"{input}: no rows to score (a header and no data rows)")
 
 
+def shown(paths: list[str]) -> str:
+    """Files as a message names them: relative to the working folder when they are under it."""
+    rel = [os.path.relpath(p) if not os.path.relpath(p).startswith("..") else p for p in paths]
+    return ", ".join(rel)
+
+
+def csv_separator(scorer: Scorer, separator: str | None) -> str:
+    """The field separator of a CSV file to score: the one given, else the one the run's data had."""
+    return separator if separator is not None else scorer.spec.data.csv.separator
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Rows to score: a file (or glob), or a part of the rows the run split when it trained (`split`)."""
+
+    where: str  # how messages name them
+    paths: list[str]
+    separator: str
+    files: Files | None = None  # a run's own part: which rows of the files
+
+    @staticmethod
+    def of(scorer: Scorer, input: str | Path | None, split: str | None, separator: str | None = None) -> Rows:
+        if split is None:
+            if input is None:
+                raise DataError("give the rows to score: --input FILE, or --split test|validation|train")
+            return Rows(str(input), io.expand_paths(input), csv_separator(scorer, separator))
+        record = load_split(scorer.artifact)
+        if record is None:
+            raise DataError(
+                f"{scorer.artifact.path}: the run kept no record of how it split its rows (it was trained before "
+                "wdcli kept one, or on frames given in Python); score a labelled file with --input"
+            )
+        files = record.part(split)
+        return Rows(f"{shown(files.paths)} (the run's {split} rows)", files.paths, record.separator, files)
+
+    def batches(self, rows: int) -> Iterator[pl.DataFrame]:
+        return self.files.frames(rows) if self.files is not None else io.iter_batches(self.paths, rows, self.separator)
+
+    def whole(self) -> pl.DataFrame:
+        if self.files is None:
+            return io.read_table(self.paths, self.separator)
+        return pl.concat(list(self.files.frames()), how="diagonal_relaxed")
+
+
 def evaluate_file(
-    model: str | Path | None, input: str | Path, scorer: Scorer | None = None, batch_rows: int = 200_000
+    model: str | Path | None,
+    input: str | Path | None,
+    scorer: Scorer | None = None,
+    batch_rows: int = 200_000,
+    separator: str | None = None,
+    split: str | None = None,
 ) -> dict:
-    """The metrics of a model on a labelled file, read in batches (exact: 12 to 20 bytes a row are kept)."""
+    """The metrics of a model on a labelled file, or on the run's own rows of a part (`split`: test, validation,
+    train), read in batches (exact: 12 to 20 bytes a row are kept)."""
     scorer = scorer or Scorer.load(model)
-    return scorer.evaluate(io.iter_batches(input, batch_rows), str(input))
+    rows = Rows.of(scorer, input, split, separator)
+    return scorer.evaluate(rows.batches(batch_rows), rows.where)
 
 
 @dataclass(frozen=True)
@@ -83,11 +141,11 @@ class RankedFile:
     note: str | None = None  # why there are no metrics although the label column is there
 
 
-def grouped(input: str | Path, group: str) -> bool:
+def grouped(input: str | Path | list[str], group: str, separator: str | None = None) -> bool:
     """Whether each value of the group column stands in one run of consecutive rows (sorted, or at least grouped),
     which lets rank stream the file one group range at a time. Reads that column only."""
     try:
-        lf = pl.concat([io.scan_one(p) for p in io.expand_paths(input)])
+        lf = pl.concat([io.scan_one(p, separator) for p in io.expand_paths(input)])
         if group not in lf.collect_schema().names():
             return True  # the scorer names the missing column
         g = pl.col(group)
@@ -100,7 +158,7 @@ def grouped(input: str | Path, group: str) -> bool:
 
 def rank_file(
     model: str | Path | None,
-    input: str | Path,
+    input: str | Path | None,
     output: str | Path | None = None,
     group_by: str | None = None,
     top_k: int | None = None,
@@ -108,14 +166,18 @@ def rank_file(
     stdout=None,
     batch_rows: int = 200_000,
     scorer: Scorer | None = None,
+    separator: str | None = None,
+    split: str | None = None,
 ) -> RankedFile:
-    """Rank a file's candidates within their groups; write by extension, or CSV to stdout.
+    """Rank a file's candidates (or the run's own rows of a part: `split`) within their groups; write by
+    extension, or CSV to stdout.
 
     A file grouped by its group column (each group's rows together) streams, holding one batch and one group
     range at a time. Otherwise it is read whole and ranked in memory (`streamed` is then False)."""
     scorer = scorer or Scorer.load(model)
     group = group_by or scorer.spec.label.group
-    where = str(input)
+    source = Rows.of(scorer, input, split, separator)
+    where = source.where
     totals = {"groups": 0, "sums": None, "k": None, "note": None, "seen": frozenset()}
 
     def ranked_frames(frames) -> Iterator[pl.DataFrame]:
@@ -130,8 +192,8 @@ def rank_file(
                 totals["note"] = r.note
             yield r.frame
 
-    streamed = group is None or grouped(input, group)
-    frames = _group_ranges(io.iter_batches(input, batch_rows), group) if streamed else [io.read_table(input)]
+    streamed = group is None or grouped(source.paths, group, source.separator)
+    frames = _group_ranges(source.batches(batch_rows), group) if streamed else [source.whole()]
     if output is None:
         stream, rows = stdout or sys.stdout, 0
         for i, frame in enumerate(ranked_frames(frames)):

@@ -21,7 +21,7 @@ import polars as pl
 
 from ..artifact import Artifact, load_artifact, spec_names
 from ..data.batch import Batch
-from ..errors import DataError, MissingColumns
+from ..errors import DataError, MissingColumns, suggest
 from ..features import Encoder, label_array, weight_array
 from ..metrics import evaluate, ranking_metrics_of, ranking_sums
 from ..model.device import resolve_device
@@ -142,8 +142,9 @@ class Scorer:
             raise DataError(f"{where}: no group to rank within; pass --group-by COLUMN (the spec names no label.group)")
         if group not in frame.columns:
             raise DataError(
-                f"{where}: missing group column '{group}' that rank needs; add it or pass --group-by "
-                f"with one of: {', '.join(frame.columns[:15])}"
+                f"{where}: missing group column '{group}' ({'--group-by' if group_by else 'label.group'}) that rank "
+                f"needs{suggest(group, frame.columns)}; add it or pass --group-by with one of: "
+                f"{', '.join(frame.columns[:15])}"
             )
         scored = self.predict(frame, where=where)  # a stable sort: ties keep the input's order
         ranked = scored.sort([group, "score"], descending=[False, True], maintain_order=True).with_columns(

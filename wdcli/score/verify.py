@@ -157,4 +157,4 @@ def verify_runs(new: str | Path, baseline: str | Path, input: str | Path, overri
     except ValidationError as e:
         first = e.errors()[0]
         raise WdcliError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
-    return verify(a, b, io.read_table(input), str(input), thresholds)
+    return verify(a, b, io.read_table(input, a.spec.data.csv.separator), str(input), thresholds)

@@ -144,7 +144,13 @@ def _deep(deep: dict, d: _Declared) -> Found:
     yield from _shared(shared, d)
     embed = given_or(deep["embed"] if isinstance(deep.get("embed"), list) else None, d.sparse)
     for key in _dict(deep.get("embedding_dims")):
-        if key not in embed and key not in shared:
+        if key in d.numeric:
+            yield (
+                ("deep", "embedding_dims", key),
+                f"'{key}' is a numeric column, fed to the deep part as a number, with no embedding: remove this entry "
+                "(or declare the column categorical)",
+            )
+        elif key not in embed and key not in shared:
             yield (
                 ("deep", "embedding_dims", key),
                 f"not an embedded column or shared table{suggest(key, list(embed) + list(shared))}",

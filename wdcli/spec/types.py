@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .settings import PositiveInt, Strict, Train, Tune, Verify
 from .settings import Range as Range  # re-exported: wdcli.tune reads it from here
@@ -39,11 +39,34 @@ class Split(Strict):
         return self
 
 
+SEPARATOR_WORDS = {"tab": "\t", "\\t": "\t"}  # how a tab may be written where typing one is awkward
+
+
+def separator_of(text: str) -> str:
+    """A CSV field separator as given: one character, or 'tab' (or a backslash and t) for a tab."""
+    sep = SEPARATOR_WORDS.get(text, text)
+    if len(sep) != 1 or sep in '\r\n"':
+        raise ValueError(f"a separator is one character such as ';' or '|', or tab (not {text!r})")
+    return sep
+
+
+class Csv(Strict):
+    """How .csv files are read (TSV files are separated by tabs)."""
+
+    separator: str = Field(",", description="The field separator: ',' (default), ';', '|', or tab.")
+
+    @field_validator("separator")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        return separator_of(value)
+
+
 class Data(Strict):
     train: str | list[str] = Field(description="Training file(s): CSV, Parquet or NDJSON; globs allowed.")
     validation: str | list[str] | None = Field(None, description="Validation file(s) for early stopping.")
     test: str | list[str] | None = Field(None, description="Test file(s) for the final metrics.")
     split: Split = Field(default_factory=Split, description="Used for whichever of validation/test is not given.")
+    csv: Csv = Field(default_factory=Csv, description="How .csv files are read, e.g. csv: {separator: ';'}.")
 
 
 class Label(Strict):

@@ -1,0 +1,183 @@
+"""`wdcli init` on a recommender's data: a draft it writes always validates (a draft it would reject is an
+internal error, kept for the report), labels are read the way people mean them, and what `--group` does to
+the split is said."""
+
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+from wdcli.draft import build
+from wdcli.draft.label import positive_of
+from wdcli.spec import load_spec
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def ratings(n: int = 4000, movies: int = 1500, seed: int = 0, yes_share: float = 0.6) -> pl.DataFrame:
+    """Rows of (user, movie, genres, movies liked before): the id and a list of the same ids, the paper's
+    'installed apps' pattern; 'liked' is yes/no, yes the commoner."""
+    rng = np.random.default_rng(seed)
+    movie = rng.integers(1, movies + 1, n)
+    liked = rng.random(n) < yes_share + 0.3 * (movie % 3 == 0) - 0.2
+    history = ["|".join(str(m) for m in rng.integers(1, movies + 1, rng.integers(0, 6))) for _ in range(n)]
+    genres = ["|".join(rng.choice(["Comedy", "Drama", "Horror", "Children's"], 2, replace=False)) for _ in range(n)]
+    return pl.DataFrame(
+        {
+            "user_id": rng.integers(1, 400, n),
+            "movie_id": movie,
+            "title": [f"Movie {m}" for m in movie],  # the same thing as movie_id, in other words
+            "genres": genres,
+            "liked_before": history,
+            "liked": np.where(liked, "yes", "no"),
+        }
+    )
+
+
+def test_an_id_and_a_list_of_the_same_ids_draft_a_spec_that_validates(workdir):
+    ratings().write_csv(workdir / "ml.csv")
+    r = invoke("init", workdir / "ml.csv", "--label", "liked", "--group", "user_id")
+    assert r.exit_code == 0, r.output
+    spec = load_spec(workdir / "ml.yaml")
+    keys = [x.key for x in spec.crosses]
+    assert len(keys) == len(set(keys))  # each cross once
+    for columns in spec.deep.shared.values():  # a table's columns take the same ids
+        assert len({(spec.columns[c].hash_buckets, spec.columns[c].num_ids) for c in columns}) == 1
+    assert ["liked_before", "movie_id"] in spec.deep.shared.values()
+    assert "title" not in spec.columns  # a second name of each movie adds nothing
+    assert "# title: left out: names the same things as movie_id" in (workdir / "ml.yaml").read_text()
+
+
+def test_a_draft_init_would_reject_is_an_internal_error_and_kept(workdir, monkeypatch):
+    ratings(1000).write_csv(workdir / "ml.csv")
+    real = build.render
+    monkeypatch.setattr(build, "render", lambda *a, **k: real(*a, **k).replace("label:\n", "label:\n  colour: x\n"))
+    r = invoke("init", workdir / "ml.csv", "--label", "liked")
+    assert r.exit_code == 1 and "internal error: DraftRejected: init drafted a spec it rejects" in r.stderr
+    assert "ml.yaml:" in r.stderr and ".tmp" not in r.stderr  # the problem, at the spec's name, not a temporary's
+    assert "kept in ml.yaml.rejected" in r.stderr and "colour" in (workdir / "ml.yaml.rejected").read_text()
+    assert not (workdir / "ml.yaml").exists()
+
+
+def test_a_csv_with_a_header_and_no_rows(workdir):
+    (workdir / "empty.csv").write_text("user_id,movie_id,liked\n")
+    r = invoke("init", workdir / "empty.csv", "--label", "liked")
+    assert r.exit_code == 2 and "has a header and no rows" in r.stderr and "internal" not in r.stderr
+
+
+def test_a_yes_no_label_means_yes_whichever_is_rarer(workdir):
+    ratings(yes_share=0.7).write_csv(workdir / "ml.csv")  # 'no' is the rarer
+    r = invoke("init", workdir / "ml.csv", "--label", "liked")
+    assert r.exit_code == 0, r.output
+    assert load_spec(workdir / "ml.yaml").label.positive == "yes"
+    assert "label: liked = 'yes' is the positive class (1)" in r.stderr and "--positive VALUE" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "values, counts, positive",
+    [
+        (["no", "yes"], [70, 30], "yes"),
+        (["yes", "no"], [70, 30], "yes"),
+        (["click", "no-click"], [10, 90], "click"),
+        (["no_click", "click"], [90, 10], "click"),
+        (["not liked", "liked"], [20, 80], "liked"),
+        (["Y", "N"], [40, 60], "Y"),
+        (["0", "1"], [90, 10], None),  # a 0/1 column needs no label.positive
+        (["True", "False"], [10, 90], None),
+        (["won", "lost"], [70, 30], "won"),
+        (["A", "B"], [70, 30], "B"),  # neither reads as yes: the rarer, and the note says so
+    ],
+)
+def test_label_values_are_read_the_way_people_mean_them(values, counts, positive):
+    text = pl.Series("y", [v for v, n in zip(values, counts) for _ in range(n)])
+    p, y = positive_of(text, "y", None, "data.csv")
+    assert p.value == positive
+    assert y.sum() == counts[values.index(p.shown.strip("'"))]  # the rows of the value named positive are 1
+    if values == ["A", "B"]:
+        assert "the rarer" in p.why and "check it" in p.why
+
+
+def test_init_says_what_group_does_to_the_split(workdir):
+    ratings(1000).write_csv(workdir / "ml.csv")
+    r = invoke("init", workdir / "ml.csv", "--label", "liked", "--group", "user_id")
+    assert r.exit_code == 0, r.output
+    assert "data.split.key is user_id (--group)" in r.stderr and "a cold-start split" in r.stderr
+    assert "user_id is not a feature" in r.stderr
+    assert "delete data.split.key from ml.yaml" in r.stderr and "init --time COLUMN" in r.stderr
+    raw = yaml.safe_load((workdir / "ml.yaml").read_text())
+    assert raw["data"]["split"]["key"] == "user_id"
+    r = invoke("init", workdir / "ml.csv", "--label", "liked", "-o", "plain.yaml")
+    assert "split.key" not in r.stderr  # without --group, nothing to say
+
+
+def test_init_shows_its_steps_when_piped(workdir):
+    ratings(1000).write_csv(workdir / "ml.csv")
+    r = invoke("init", workdir / "ml.csv", "--label", "liked")
+    lines = r.stderr.splitlines()
+    assert lines[0] == f"sampling {workdir / 'ml.csv'}" and any(line.startswith("ranking columns") for line in lines)
+    r = invoke("init", workdir / "ml.csv", "--label", "liked", "-o", "q.yaml", "-q")
+    assert "sampling" not in r.stderr
+
+
+def tastes(n: int = 6000, users: int = 200, seed: int = 0) -> pl.DataFrame:
+    """Each user likes some genres (a taste no other user shares); a zip code names each user."""
+    rng = np.random.default_rng(seed)
+    user = rng.integers(0, users, n)
+    genre = rng.choice(["Comedy", "Drama", "Horror", "Western"], n)
+    taste = rng.random((users, 4)) < 0.5
+    liked = taste[user, pl.Series(genre).rank("dense").to_numpy() - 1] ^ (rng.random(n) < 0.1)
+    return pl.DataFrame({"user_id": user, "zip": [f"z{u:04d}" for u in user], "genre": genre, "liked": liked})
+
+
+def test_with_a_group_columns_and_crosses_are_scored_on_new_groups(workdir):
+    """A cross of a user's zip and a genre memorizes each user's taste: it helps on rows of known users and not
+    at all on new ones, which are what the --group split holds out."""
+    tastes().write_csv(workdir / "t.csv")
+    plain = build.draft_spec(workdir / "t.csv", "liked", output=workdir / "a.yaml")
+    assert any({"user_id", "zip"} & set(x.columns) for x in plain.crosses)  # (zip: a second name of user_id)
+    grouped = build.draft_spec(workdir / "t.csv", "liked", group="user_id", output=workdir / "b.yaml")
+    assert not any("zip" in x.columns for x in grouped.crosses)
+    assert "fitted on half the user_id values" in grouped.text
+
+
+def test_the_default_spec_of_a_glob_is_named_before_its_wildcard(workdir):
+    ratings(1000).write_parquet(workdir / "ml-1.parquet")
+    ratings(1000, seed=1).write_parquet(workdir / "ml-2.parquet")
+    r = invoke("init", "ml-*.parquet", "--label", "liked")
+    assert r.exit_code == 0 and (workdir / "ml.yaml").exists() and "wrote ml.yaml" in r.stdout
+
+
+def test_no_cross_of_a_column_and_one_it_determines(workdir):
+    """A movie's genres come with its id: their cross is the id again, which the held-out statistics (one row
+    per genre of a list) scored as a gain."""
+    rng = np.random.default_rng(2)
+    n, movies = 10_000, 300
+    genres = np.array(["Action", "Children's", "Comedy", "Crime", "Drama", "Horror", "Romance", "Sci-Fi"])
+    of_movie = [sorted(rng.choice(genres, rng.integers(1, 4), replace=False)) for _ in range(movies)]
+    taste, quality = rng.normal(size=(600, len(genres))), rng.normal(size=movies)
+    user, movie = rng.integers(0, 600, n), rng.integers(0, movies, n)
+    score = [taste[u][np.isin(genres, of_movie[m])].mean() + quality[m] for u, m in zip(user, movie)]
+    liked = np.asarray(score) + rng.normal(scale=0.8, size=n) > 0.5
+    frame = pl.DataFrame(
+        {"movie_id": movie, "genres": ["|".join(of_movie[m]) for m in movie], "liked": np.where(liked, "yes", "no")}
+    )
+    frame.write_csv(workdir / "ml.csv")
+    d = build.draft_spec(workdir / "ml.csv", "liked", output=workdir / "a.yaml")
+    assert not any({"movie_id", "genres"} <= set(x.columns) for x in d.crosses)
+
+
+def test_codes_written_with_digits_are_values_not_quantities():
+    """A zip code read as an integer (a join that inferred types) is a code; 'paid', a number, is no id."""
+    from wdcli.draft.profile import profile_column
+
+    rng = np.random.default_rng(0)
+    zips = pl.Series("zip", rng.integers(1000, 1200, 500))
+    assert profile_column("zip", zips, 500).kind == "categorical"
+    assert profile_column("country_code", pl.Series(rng.integers(1, 50, 500).astype(str)), 500).kind == "categorical"
+    assert profile_column("paid", pl.Series(rng.integers(0, 10_000, 500)), 500).kind == "numeric"

@@ -1,0 +1,93 @@
+"""Mistakes that used to train silently are caught by `validate` (and `train`) with the fix: a label, group or
+weight column the data lacks (did you mean), a list separator found in no value, a CSV read with the wrong
+field separator; and the CSV field separator can be set (data.csv.separator, --separator)."""
+
+from __future__ import annotations
+
+import polars as pl
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+
+from .conftest import apps_frame
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_a_group_column_the_data_lacks_is_named_with_did_you_mean(apps_spec):
+    typo = ["--set", "label.group=usr"]
+    r = invoke("validate", apps_spec, *typo)
+    assert r.exit_code == 2 and "missing column 'usr' (needed by label.group) (did you mean 'user'?)" in r.stderr
+    r = invoke("train", apps_spec, *typo, "-q")
+    assert r.exit_code == 2 and "(needed by label.group)" in r.stderr
+    for key, value in (("label.column", "clickd"), ("label.weight", "agee")):
+        r = invoke("validate", apps_spec, "--set", f"{key}={value}")
+        assert r.exit_code == 2 and f"(needed by {key})" in r.stderr and "(did you mean" in r.stderr
+
+
+def test_rank_and_eval_name_a_missing_group(apps_spec, workdir):
+    assert invoke("train", apps_spec, "-q").exit_code == 0
+    data = apps_spec.parent / "apps.csv"
+    r = invoke("rank", "--input", data, "--group-by", "usr", "-q")
+    assert (
+        r.exit_code == 2 and "missing group column 'usr' (--group-by)" in r.stderr and "did you mean 'user'" in r.stderr
+    )
+    pl.read_csv(data).drop("user").write_csv(workdir / "nouser.csv")
+    r = invoke("eval", "--input", workdir / "nouser.csv", "-q")
+    assert r.exit_code == 0 and "warning: no gAUC" in r.stderr and "no column 'user' (label.group)" in r.stderr
+
+
+def test_a_list_separator_found_in_no_value(apps_spec):
+    r = invoke("validate", apps_spec, "--set", "columns.installed.separator=','")
+    assert r.exit_code == 2
+    assert "columns.installed.separator ',' occurs in none of the first" in r.stderr
+    assert "they look separated by '|': set separator: '|'" in r.stderr
+    r = invoke("validate", apps_spec, "--set", "columns.impression={kind: multivalent, separator: '|'}")
+    assert r.exit_code == 0 and "warning: columns.impression.separator '|' occurs in none" in r.stderr
+    assert "declare it kind: categorical" in r.stderr
+
+
+def _semicolons(folder):
+    data = folder / "semi.csv"
+    apps_frame().write_csv(data, separator=";")
+    spec = folder / "semi.yaml"
+    spec.write_text((folder / "apps.yaml").read_text().replace("train: apps.csv", "train: semi.csv"))
+    return data, spec
+
+
+def test_a_csv_read_with_the_wrong_separator_says_which_and_how(apps_spec):
+    data, spec = _semicolons(apps_spec.parent)
+    r = invoke("validate", spec)
+    assert r.exit_code == 2 and "semi.csv: its header is one field ('user;installed;" in r.stderr
+    assert "look separated by semicolons: set data.csv.separator: ';' in the spec" in r.stderr
+    assert "or pass --separator ';'" in r.stderr
+
+
+def test_the_csv_separator_in_the_spec_and_on_file_commands(apps_spec, workdir):
+    data, spec = _semicolons(apps_spec.parent)
+    assert invoke("validate", spec, "--set", "data.csv.separator=';'").exit_code == 0
+    r = invoke("train", spec, "--set", "data.csv={separator: ';'}", "-q")
+    assert r.exit_code == 0, r.output
+    r = invoke("eval", "--input", data, "-q")  # the run's own separator, by default
+    assert r.exit_code == 0 and "auc" in r.stdout
+    apps_frame(50).write_csv(workdir / "tabs.csv", separator="\t")
+    r = invoke("predict", "--input", workdir / "tabs.csv", "--separator", "tab", "-q")
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 51
+    r = invoke("predict", "--input", workdir / "tabs.csv", "--separator", "::", "-q")
+    assert r.exit_code == 2 and "a separator is one character" in r.stderr
+    r = invoke("validate", spec, "--set", "data.csv.separator=';;'")
+    assert r.exit_code == 2 and "data.csv.separator" in r.stderr
+
+
+def test_init_takes_the_separator_and_writes_it(workdir):
+    apps_frame().write_csv(workdir / "semi.csv", separator=";")
+    r = invoke("init", workdir / "semi.csv", "--label", "clicked")
+    assert r.exit_code == 2 and "separated by semicolons" in r.stderr and "--separator ';'" in r.stderr
+    r = invoke("init", workdir / "semi.csv", "--label", "clicked", "--separator", ";")
+    assert r.exit_code == 0, r.output
+    assert "csv: {separator: ;}" in (workdir / "semi.yaml").read_text()
+    assert invoke("validate", workdir / "semi.yaml").exit_code == 0
