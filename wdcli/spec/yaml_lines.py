@@ -13,6 +13,7 @@ Path_ = tuple[str | int, ...]
 
 
 BOOL_TAG = "tag:yaml.org,2002:bool"
+MAX_DEPTH = 64  # levels of [ ] and { }: a spec has three or four
 MAX_VALUES = 100_000  # values in a spec with its aliases expanded: a spec has hundreds; a "billion laughs" 10^9
 
 
@@ -76,7 +77,12 @@ def compose(
 
 
 def _compose(text: str, file: str) -> yaml.Node | None:
-    """The YAML node graph, refused if it is not YAML or would expand past MAX_VALUES values."""
+    """The YAML node graph, refused if it is not YAML, nests past MAX_DEPTH brackets (PyYAML takes seconds to
+    find out that it cannot) or would expand past MAX_VALUES values."""
+    if (depth := flow_depth(text)) > MAX_DEPTH:
+        raise SpecError(
+            [Problem(file, None, "", f"not valid YAML for a spec: nested too deeply ({depth} levels of [ ] or {{ }})")]
+        )
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         size = expanded_size(root) if root is not None else 0
@@ -100,6 +106,25 @@ def _compose(text: str, file: str) -> yaml.Node | None:
             ]
         )
     return root
+
+
+def flow_depth(text: str) -> int:
+    """The deepest nesting of [ ] and { } in YAML text, outside quotes and comments."""
+    deepest = depth = 0
+    quote = None
+    for i, c in enumerate(text):
+        if quote:
+            quote = None if c == quote and not (quote == '"' and text[i - 1] == "\\") else quote
+        elif c in "'\"" and (i == 0 or not text[i - 1].isalnum()):
+            quote = c
+        elif c == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            quote = "\n"  # a comment, to the end of its line
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    return deepest
 
 
 def expanded_size(root: yaml.Node) -> int:
