@@ -7,6 +7,7 @@ from __future__ import annotations
 import pickle
 import threading
 
+import polars as pl
 import pytest
 import torch
 
@@ -67,6 +68,8 @@ def _saved(fitted, folder) -> dict[str, bytes]:
         [],  # split by position
         ["data.split.key=user"],  # split by a key column
         ["train.max_rows=700"],  # the rows capped
+        ["data.split.time=ts"],  # split by time
+        ["data.split.time=ts", "data.split.per=user"],  # each user's latest rows held out
     ],
 )
 @pytest.mark.parametrize("sample_rows", [1_000_000, 97])  # the quantile sample: every row, or a bottom-k
@@ -80,9 +83,10 @@ def test_shares_fit_the_pipeline_of_one_process_byte_for_byte(
     ext,
 ):
     folder, path, _ = many_files
+    for i in range(4):  # the apps rows, with a time (not in the order of the rows)
+        frame = apps_frame(250, seed=i).with_columns(ts=(pl.int_range(250) * 7919 + i * 13) % 1000)
+        frame.write_csv(folder / f"part-{i}.csv") if ext == "csv" else frame.write_parquet(folder / f"part-{i}.parquet")
     if ext == "csv":
-        for i in range(4):
-            apps_frame(250, seed=i).write_csv(folder / f"part-{i}.csv")
         path.write_text(path.read_text().replace("part-*.parquet", "part-*.csv"))
     monkeypatch.setattr(fit, "SAMPLE_ROWS", sample_rows)
     spec = load_spec(path, ["train.data.read_batch_rows=90", "train.data.cache=off", *sets])
@@ -94,6 +98,6 @@ def test_shares_fit_the_pipeline_of_one_process_byte_for_byte(
 
 def test_a_share_starts_where_the_rows_before_it_end(many_files):  # noqa: F811
     _, path, _ = many_files
-    for sets in ([], ["data.split.key=user"]):
+    for sets in ([], ["data.split.key=user"], ["data.split.time=age", "data.split.per=user"]):
         train = Files.of(load_spec(path, sets).data)["train"]
         assert sum(fitting._kept(train, c) for c in train.chunks(64)) == sum(len(f) for f in train.frames(64))

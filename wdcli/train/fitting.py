@@ -6,8 +6,8 @@ the pipeline one process gives, byte for byte, in about 1/N of the time.
 
 A share is a run of consecutive chunks, so the shares one after the other are the rows in file order. Where a
 share starts among the training rows (which the row sample's keys hash) is counted first: from the files' row
-counts, or, when the training files also hold the held-out rows, from what the split rule reads (the key
-column, or nothing: a row's part follows from its position).
+counts, or, when the training files also hold the held-out rows, from the columns the split rule reads (the key
+column, the time and group columns of a split by time, or none: a row's part follows from its position).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import polars as pl
 
 from ..data.files import Chunk, Files
 from ..data.io import _read_error, scan_one
+from ..data.split import Rule
 from ..features import FittedPipeline, fit_pipeline
 from ..spec import Spec
 from .runtime import Runtime
@@ -77,19 +78,24 @@ def _gather(value: Any) -> list[Any]:
 
 
 def _kept(files: Files, chunk: Chunk) -> int:
-    """The rows of a chunk that belong to the part, read from what the split rule reads (its key column, or
-    nothing: a row's part follows from its position)."""
+    """The rows of a chunk that belong to the part, read from the columns the split rule reads (none: a row's
+    part follows from its position)."""
     if files.rule is None:
         return chunk.rows
-    path, key = files.paths[chunk.file], files.rule.key
-    positions = pl.DataFrame({"row": np.zeros(chunk.rows, dtype=np.int8)})
-    if key is None:
-        return len(files.keep(positions, chunk))
-    try:
-        lf = scan_one(path, files.separator)
-        if key not in lf.collect_schema().names():
-            return len(files.keep(positions, chunk))  # (the rule names the missing column)
-        frame = lf.select(key).slice(chunk.start, chunk.rows).collect()
-    except (pl.exceptions.PolarsError, OSError) as e:
-        raise _read_error(path, e) from None
+    path, reads = files.paths[chunk.file], _reads(files.rule)
+    frame = pl.DataFrame({"row": np.zeros(chunk.rows, dtype=np.int8)})
+    if reads:
+        try:
+            lf = scan_one(path, files.separator)
+            present = [c for c in reads if c in lf.collect_schema().names()]  # (the rule names a missing one)
+            frame = lf.select(present).slice(chunk.start, chunk.rows).collect() if present else frame
+        except (pl.exceptions.PolarsError, OSError) as e:
+            raise _read_error(path, e) from None
     return len(files.keep(frame, chunk))
+
+
+def _reads(rule: Rule) -> list[str]:
+    """The columns a split rule reads: a split by time its time (and group) column, a seeded one its key."""
+    if rule.time is not None:
+        return [c for c in (rule.time.column, rule.time.per) if c is not None]
+    return [rule.key] if rule.key is not None else []
