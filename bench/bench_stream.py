@@ -3,6 +3,7 @@ and streamed, without and with the cache; peak memory; rows/s of the data path a
 reader processes, from the cache, and of cache windows alone.
 
     python bench/bench_stream.py                       # 10M rows (Parquet parts of 1M), in memory on the first 1M
+    python bench/bench_stream.py --device cuda --threads 16   # the GPU path (reader processes: half the cores)
     python bench/bench_stream.py --rows 400000 --part-rows 100000 --memory-rows 200000 --read-rows 25000 \\
         --shuffle 100000                               # a quick check
 
@@ -59,7 +60,7 @@ def _spec(folder: str, a: argparse.Namespace, *more: str):
         f"data.train={folder}/part-*.parquet",
         "data.split={validation: 0.01, test: 0.01, seed: 1}",
         "train.checkpoint.enabled=false",
-        "train.device=cpu",
+        f"train.device={a.device}",
         f"train.threads={a.threads}",
         f"train.data.read_batch_rows={a.read_rows}",
         f"train.data.shuffle_buffer={a.shuffle}",
@@ -91,7 +92,7 @@ def child(folder: str, mode: str, cache: str, a: argparse.Namespace) -> None:
 
 def _run(a: argparse.Namespace, folder: Path, mode: str, cache: str) -> dict:
     args = [sys.executable, __file__, "--child", str(folder), mode, cache]
-    for key in ("threads", "read_rows", "shuffle"):
+    for key in ("threads", "read_rows", "shuffle", "device"):
         args += [f"--{key.replace('_', '-')}", str(getattr(a, key))]
     out = subprocess.run(args, capture_output=True, text=True)
     if out.returncode:
@@ -189,6 +190,7 @@ def main() -> None:
     ap.add_argument("--read-rows", type=int, default=250_000)
     ap.add_argument("--shuffle", type=int, default=1_000_000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="where the model trains (cuda: streamed windows go to the GPU)")
     ap.add_argument("--data", default=str(HERE / "data" / "stream"))
     ap.add_argument("--child", nargs=3, metavar=("FOLDER", "MODE", "CACHE"))
     a = ap.parse_args()

@@ -27,7 +27,7 @@ from ..errors import DataError
 from ..features import Encoded, FittedPipeline, fit_pipeline, transform
 from ..spec import Spec
 from .fitting import Progress, fit_training_rows, quiet
-from .runtime import Runtime
+from .runtime import Runtime, usable_cpus
 
 
 def memory_budget(mb: int | None) -> int:
@@ -43,7 +43,7 @@ def memory_budget(mb: int | None) -> int:
 def default_readers(runtime: Runtime) -> int:
     """Reader processes of a stream: half the cores, up to 8, to feed a GPU; none (a reader thread) on a CPU,
     whose cores the training itself uses."""
-    return min(8, (os.cpu_count() or 1) // 2) if runtime.device.type == "cuda" else 0
+    return min(8, usable_cpus() // 2) if runtime.device.type == "cuda" else 0
 
 
 def row_bytes(enc: Encoded) -> float:
