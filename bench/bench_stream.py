@@ -134,8 +134,10 @@ def _first(data: Path, rows: int, part_rows: int) -> Path:
 
 
 def data_path(a: argparse.Namespace, data: Path, cache_root: Path) -> dict[str, float]:
-    """Rows/s of one epoch of batches with no training: from the files with reader processes, from the cache,
-    and of the cache's windows alone."""
+    """Rows/s of one epoch of batches with no training (on --device: a GPU's batches are copied there): from the
+    files with reader processes, from the cache, and of the cache's windows alone."""
+    import torch
+
     from wdcli.data.cache import Cache
     from wdcli.data.files import Files
     from wdcli.data.stream import Stream
@@ -149,8 +151,9 @@ def data_path(a: argparse.Namespace, data: Path, cache_root: Path) -> dict[str, 
     out = {}
 
     def stream(readers: int, with_cache: bool) -> Stream:
-        c = cache if with_cache else None
-        return Stream(parts["train"], fitted, 1024, 0, fitted.rows, a.shuffle, a.read_rows, processes=readers, cache=c)
+        c, device = cache if with_cache else None, torch.device(a.device)  # batches where the model would train
+        rows, read = fitted.rows, a.read_rows
+        return Stream(parts["train"], fitted, 1024, 0, rows, a.shuffle, read, device=device, processes=readers, cache=c)
 
     warnings.filterwarnings("ignore", message="This DataLoader will create")  # (more processes than cores: meant)
     print(f"{'data path, no training':>40} {'rows/s':>12}")

@@ -76,7 +76,7 @@ class TrainData(Strict):
         None,
         ge=0,
         description="Stream: processes that read and encode windows (0: a "
-        "thread); default: half the cores, up to 8, when training on a GPU, else 0.",
+        "thread); default: half the CPUs this process may use, up to 8, when training on a GPU, else 0.",
     )
     cache: str = Field(
         "auto",

@@ -41,8 +41,8 @@ def memory_budget(mb: int | None) -> int:
 
 
 def default_readers(runtime: Runtime) -> int:
-    """Reader processes of a stream: half the cores, up to 8, to feed a GPU; none (a reader thread) on a CPU,
-    whose cores the training itself uses."""
+    """Reader processes of a stream: half the CPUs this process may use (`usable_cpus`), up to 8, to feed a GPU;
+    none (a reader thread) on a CPU, whose cores the training itself uses."""
     return min(8, usable_cpus() // 2) if runtime.device.type == "cuda" else 0
 
 
