@@ -194,6 +194,26 @@ def test_cache_off_writes_nothing_and_a_folder_can_be_named(many_files, workdir)
     assert cache_root("auto", "runs") == Path("runs/.cache") and cache_root("off", "runs") is None
 
 
+def test_a_run_stopped_while_fitting_leaves_no_cache(many_files, workdir, monkeypatch):  # noqa: F811
+    """Nothing of a run that failed before keeping anything (a bad column, Ctrl-C): neither its folder nor the
+    empty folders made for it; other features' caches stay."""
+    import wdcli.train.sources as sources
+
+    _, path, _ = many_files
+    run_training(load_spec(path, ["train.epochs=1"]), output=workdir / "a")
+    root = workdir / "runs" / ".cache"
+    kept = sorted(root.iterdir())
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sources, "fit_training_rows", stop)
+    for sets in (["columns.age.quantiles=5"], [f"train.data.cache={workdir / 'new' / 'cache'}"]):
+        with pytest.raises(KeyboardInterrupt):
+            run_training(load_spec(path, ["train.epochs=1", *sets]), output=workdir / "b")
+    assert sorted(root.iterdir()) == kept and not (workdir / "new").exists()
+
+
 def _counting_fits(monkeypatch) -> list:
     import wdcli.train.sources as sources
 

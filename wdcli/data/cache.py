@@ -129,6 +129,7 @@ class Cache:
     def __init__(self, folder: Path):
         self.folder = folder
         self._hold: int | None = None  # a shared lock on the folder while this run uses it
+        self._made: Path | None = None
         self.failed = False  # a shard could not be written
 
     @staticmethod
@@ -137,6 +138,8 @@ class Cache:
         what = _what(spec, parts)
         name = _digest(what)
         cache = Cache(root / f"{name}-{_digest(_stats(parts))}")
+        missing = [p for p in [cache.folder, *cache.folder.parents] if not p.exists()]
+        cache._made = missing[-1] if missing else None  # the outermost folder made for it (runs/, say)
         try:
             cache.folder.mkdir(parents=True, exist_ok=True)
             cache._hold = _lock(cache.folder / ".in-use", exclusive=False, wait=True)
@@ -153,6 +156,22 @@ class Cache:
             if old != cache.folder:
                 _remove_unused(old)
         return cache
+
+    def abandon(self) -> None:
+        """After a run that failed before keeping anything (a bad column, Ctrl-C while fitting): no trace of it,
+        neither this folder (unless another run holds it) nor the empty folders made for it."""
+        self.close()
+        try:
+            if any(p.name not in ("cache.json", ".in-use", ".fit.lock") for p in self.folder.iterdir()):
+                return
+            _remove_unused(self.folder)
+        except OSError:  # (gone already, say: the run's own error is the one to tell)
+            pass
+        for up in self.folder.parents if self._made is not None and not self.folder.exists() else []:
+            if not (up == self._made or self._made in up.parents):
+                break
+            with contextlib.suppress(OSError):
+                up.rmdir()
 
     def close(self) -> None:
         if self._hold is not None:

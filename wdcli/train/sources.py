@@ -72,7 +72,12 @@ def prepare(
     read = cfg.data.read_batch_rows
     root = cache_root(cfg.data.cache, cfg.output)
     cache = Cache.open(root, spec, parts) if root is not None else None
-    fitted = _fitted(spec, train, cache, names["train"], runtime, progress)
+    try:
+        fitted = _fitted(spec, train, cache, names["train"], runtime, progress)
+    except BaseException:
+        if cache is not None:
+            cache.abandon()  # a bad column or a stop while fitting leaves no cache behind
+        raise
     if fitted.rows < 2:
         raise DataError(
             f"{names['train']}: {fitted.rows} row{'s' if fitted.rows != 1 else ''} to train on; "
