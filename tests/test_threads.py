@@ -48,6 +48,16 @@ def test_default_threads_follow_the_affinity_and_are_shared_by_a_jobs_processes(
         torch.set_num_threads(before)
 
 
+def test_a_gpu_streams_reader_processes_follow_the_usable_cpus(monkeypatch):
+    import wdcli.train.sources as sources
+
+    monkeypatch.setattr(sources, "usable_cpus", lambda: 6)
+    assert sources.default_readers(Runtime(torch.device("cuda"))) == 3  # half, up to 8
+    assert sources.default_readers(Runtime(torch.device("cpu"))) == 0  # the training takes the cores
+    monkeypatch.setattr(sources, "usable_cpus", lambda: 64)
+    assert sources.default_readers(Runtime(torch.device("cuda"))) == 8
+
+
 def _policy(env: dict) -> str:
     code = "import wdcli, os; print(os.environ.get('OMP_WAIT_POLICY'))"
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip()
