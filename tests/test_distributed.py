@@ -44,9 +44,15 @@ def metrics(folder: Path) -> dict:
 @pytest.fixture(scope="module")
 def census_runs(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("ddp")
-    train(cwd, str(SPECS / "census.yaml"), *CENSUS, "--output", "one")
-    train(cwd, str(SPECS / "census.yaml"), *CENSUS, "--output", "two", nproc=2)
+    fit = ["--set=train.data.read_batch_rows=1000", "--set=train.data.cache=off"]  # the fit in shares of chunks
+    train(cwd, str(SPECS / "census.yaml"), *CENSUS, *fit, "--output", "one")
+    train(cwd, str(SPECS / "census.yaml"), *CENSUS, *fit, "--output", "two", nproc=2)
     return cwd
+
+
+def test_two_processes_fit_the_pipeline_of_one_byte_for_byte(census_runs):
+    """Each process fits its share of the chunks; the merged states are those of one process."""
+    assert (census_runs / "one" / "pipeline.json").read_bytes() == (census_runs / "two" / "pipeline.json").read_bytes()
 
 
 def test_two_processes_train_the_model_of_one(census_runs):

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from .artifact import load_artifact, read_optimizer_state, save_artifact
+from .data.cache import Encodings
 from .data.files import Files
 from .data.io import LIKELY, scan_one
 from .data.split import load_splits, split_names
@@ -224,11 +225,14 @@ def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None 
     stage = getattr(reporter, "stage", None) or _silent
     stage(f"reading {', '.join(dict.fromkeys(n.split(' (')[0] for n in split_names(spec.data).values()))}")
     frames = load_splits(spec.data)
+    # the models read the same features: fitted and encoded once (unless train.data.cache: off; a variant with
+    # piecewise bins fits its own)
+    reuse = Encodings() if spec.train.data.cache != "off" else None
     rows = []
     variants = compared(spec)
     for i, (model, variant) in enumerate(variants):
         stage(f"training {model} ({i + 1} of {len(variants)})")
-        m = train(variant, frames, reporter).metrics
+        m = train(variant, frames, reporter, reuse=reuse).metrics
         row = {"model": model, "parameters": m.parameters["total"], "seconds": m.seconds, "epochs": m.epochs}
         for split, figures in m.splits.items():
             row.update({f"{split}_{k}": v for k, v in figures.items() if k in ("auc", "logloss")})

@@ -1,5 +1,5 @@
-"""The numeric columns' statistics that fitting learns: running moments (mean, variance, range), quantile
-boundaries of a sorted sample, and the edges of piecewise-linear bins as the model sees them."""
+"""The numeric columns' statistics that fitting learns from its sorted sample: quantile boundaries, the median,
+and the edges of piecewise-linear bins as the model sees them (running moments: reductions.Moments)."""
 
 from __future__ import annotations
 
@@ -23,39 +23,6 @@ def sort(values: np.ndarray) -> np.ndarray:
     """The values in ascending order (Polars' parallel sort: faster than numpy's sort or a partition at the
     ranks of 20 quantiles)."""
     return pl.Series(values).sort().to_numpy()
-
-
-class Moments:
-    """Count, mean, sum of squared deviations, min and max, merged batch by batch (Chan et al.'s parallel
-    update), in float64."""
-
-    def __init__(self, n: int = 0, mean: float = 0.0, m2: float = 0.0, lo: float = np.inf, hi: float = -np.inf):
-        self.n, self.mean, self.m2, self.min, self.max = n, mean, m2, lo, hi
-
-    def add(self, x: np.ndarray) -> None:
-        """Add the values x (no NaN)."""
-        if len(x):
-            with np.errstate(over="ignore"):  # values near 1e308: an infinite spread, as it is
-                mean = float(np.mean(x))
-                self.merge(Moments(len(x), mean, float(np.sum((x - mean) ** 2)), float(x.min()), float(x.max())))
-
-    def merge(self, other: Moments) -> None:
-        if other.n == 0:
-            return
-        total, delta = self.n + other.n, other.mean - self.mean
-        self.mean += delta * other.n / total
-        self.m2 += other.m2 + delta * delta * self.n * other.n / total
-        self.n, self.min, self.max = total, min(self.min, other.min), max(self.max, other.max)
-
-    def with_copies(self, copies: int, value: float) -> Moments:
-        """These moments and `copies` more values equal to `value` (the missing ones, filled)."""
-        out = Moments(self.n, self.mean, self.m2, self.min, self.max)
-        out.merge(Moments(copies, value, 0.0, value, value) if copies else Moments())
-        return out
-
-    @property
-    def std(self) -> float:
-        return float(np.sqrt(self.m2 / (self.n - 1))) if self.n > 1 else 0.0
 
 
 def median(ordered: np.ndarray) -> float:
