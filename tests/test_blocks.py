@@ -183,3 +183,15 @@ def test_blocks_stream_and_serve_as_they_train_in_memory(tmp_path):
     served = scorer.score(rows)
     direct = probabilities(scorer.model, Batch.of(transform(scorer.fitted, rows)).chunks(256))
     assert len(served) == 500 and np.allclose(served, direct, atol=1e-6)
+
+
+def test_the_encodings_kept_for_reuse_are_not_reused_by_a_spec_that_asks_for_other_bins():
+    """A tune trial or compare variant with piecewise bins needs a pipeline fitted with them."""
+    from wdcli.data.cache import Encodings
+
+    plain = load_spec(SPECS / "census.yaml", PAPER)
+    kept = Encodings()
+    kept.put(plain, fit_pipeline(plain, pl.read_parquet(SPECS / "data" / "adult.parquet").head(500)), {})
+    assert kept.get(load_spec(SPECS / "census.yaml", [*PAPER, "deep.interaction=dot"])) is not None
+    assert kept.get(load_spec(SPECS / "census.yaml", [*PAPER, "deep.numeric_embedding=piecewise"])) is None
+    assert kept.get(load_spec(SPECS / "census.yaml", [*PAPER, "model=wide", "deep.numeric_embedding=piecewise"]))
