@@ -81,18 +81,11 @@ def _what(spec: Spec, parts: dict[str, Files]) -> dict:
         "columns": d["columns"],
         "crosses": d["crosses"],
         "shared": d["deep"]["shared"],
-        "piecewise": _piecewise(spec),
+        "piecewise": spec.piecewise_bins(),
         "max_rows": d["train"]["max_rows"],
         "read_batch_rows": d["train"]["data"]["read_batch_rows"],
         "paths": {part: f.paths for part, f in sorted(parts.items())},
     }
-
-
-def _piecewise(spec: Spec) -> dict[str, int]:
-    """The deep part's piecewise-linear bins of each numeric column that has them: fitted with the pipeline."""
-    dense = spec.deep_dense() if spec.uses_deep() else []
-    embedded = {c: spec.deep.numeric_embedding_of(c) for c in dense}
-    return {c: e.bins for c, e in embedded.items() if e.kind == "piecewise"}
 
 
 def _digest(obj: object) -> str:

@@ -202,7 +202,7 @@ class Fitter:
             fill = {"mean": raw.mean, "median": median(ordered), "zero": 0.0}[cast(str, col.fill)]
         g = log1p if col.transform == "log1p" else (lambda v: v)
         m = self.moments[name].with_copies(self.rows - raw.n, float(g(np.array([fill]))[0]))
-        bins = self._bins(name)
+        bins = self.spec.piecewise_bins().get(name, 0)
         filled = np.zeros(0)
         if col.transform == "quantile" or bins:  # the missing values, filled, take their place among the sorted ones
             ordered = ordered if col.transform == "quantile" or col.fill == "median" else sort(present)
@@ -223,14 +223,6 @@ class Fitter:
             else [],
         )
         return with_edges(numeric, filled, bins) if bins and len(filled) else numeric
-
-    def _bins(self, name: str) -> int:
-        """The piecewise-linear bins the deep part asks of a numeric column (0: none)."""
-        spec = self.spec
-        if not spec.uses_deep() or name not in spec.deep_dense():
-            return 0
-        e = spec.deep.numeric_embedding_of(name)
-        return e.bins if e.kind == "piecewise" else 0
 
 
 def text_source(name: str, col: Categorical | Multivalent) -> Text:

@@ -371,6 +371,11 @@ class Spec(Strict):
     def uses_deep(self) -> bool:
         return has_deep(self.model)
 
+    def piecewise_bins(self) -> dict[str, int]:
+        """The deep part's piecewise-linear bins of each numeric column that has them (fitted with the pipeline)."""
+        embedded = {c: self.deep.numeric_embedding_of(c) for c in (self.deep_dense() if self.uses_deep() else [])}
+        return {c: e.bins for c, e in embedded.items() if e.kind == "piecewise"}
+
     def shared_table_of(self, column: str) -> str | None:
         for table, cols in self.deep.shared.items():
             if column in cols:
