@@ -61,6 +61,9 @@ def test_a_block_is_kept_only_past_its_threshold():
     base = (0.5000, 0.70)
     assert Tried("interaction", "dot", base, (0.5000 - BLOCK_GAIN, 0.71)).written == "dot"
     assert Tried("interaction", "dot", base, (0.5000 - BLOCK_GAIN / 2, 0.71)).written == "none"
+    ranked = Tried("interaction", "dot", (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.64))  # gAUC fell
+    assert ranked.written == "none" and "gAUC 0.650 -> 0.640; left out (the gAUC fell)" in ranked.comment()
+    assert Tried("interaction", "dot", (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.65)).written == "dot"
     worse = Tried("numeric_embedding", "periodic", base, (0.5100, 0.69))
     assert worse.written == "none" and "gain -0.0100" in worse.comment() and "left out" in worse.comment()
 

@@ -260,9 +260,9 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
         return {}
     try:
 
-        def held_out(sets: list[str]) -> tuple[float, float]:
+        def held_out(sets: list[str]) -> tuple[float, ...]:
             m = train(load_spec(spec, [*base, *sets]), frames).metrics.splits["validation"]
-            return float(m["logloss"]), float(m["auc"])
+            return (float(m["logloss"]), float(m["auc"])) + ((float(m["gauc"]),) if "gauc" in m else ())
 
         step(f"training the draft on {len(frames['train']):,} sample rows ({TRIAL_EPOCHS} epochs at most)")
         first, tried = held_out([]), {}
