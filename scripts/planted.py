@@ -1,0 +1,128 @@
+"""Planted bugs: does the suite notice when the behaviour breaks?
+
+Each bug below is a small edit of the package that a careless change could make (a tie counted by row order, a
+gate check replaced by True, a part of the model frozen). For each, this script copies the checkout to a
+temporary folder, applies the edit there, runs the tests that should catch it, and reports whether they failed,
+as they must. A bug that every test passes is a hole in the suite: write the test that fails, then keep the
+bug here.
+
+    python scripts/planted.py                 # every bug (a few minutes)
+    python scripts/planted.py auc-ties tune-  # the bugs whose names start so
+    python scripts/planted.py --list
+
+A new decision in the package (a threshold, a gate, a choice of the best) gets a line here with the test
+that catches it: the planted-bug habit (docs/architecture.md, "What a test must show").
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    path: str  # the file edited, relative to the checkout
+    old: str  # text that occurs exactly once in it ...
+    new: str  # ... and what it becomes
+    tests: tuple[str, ...]  # pytest node ids or files that must fail
+    why: str = ""
+
+
+BUGS = [
+    # ---- metrics (finding 5): a metric that is wrong, not merely out of range
+    Bug(
+        "auc-ties-by-row-order",
+        "wdcli/metrics.py",
+        "new[1:] = (k[1:] != k[:-1]) | (s[1:] != s[:-1])",
+        "new[1:] = True",
+        ("tests/test_metrics.py",),
+        "AUC breaks tied scores by row order instead of counting them one half",
+    ),
+    Bug(
+        "logloss-halved",
+        "wdcli/metrics.py",
+        "return float(np.average(losses, weights=w))",
+        "return float(np.average(losses, weights=w)) / 2",
+        ("tests/test_metrics.py",),
+    ),
+    Bug(
+        "gauc-ignores-groups",
+        "wdcli/metrics.py",
+        "aucs, sizes, _ = group_aucs(y, s, groups)",
+        "aucs, sizes, _ = group_aucs(y, s, np.zeros(len(y)))",
+        ("tests/test_metrics.py",),
+    ),
+]
+
+
+def copy_checkout(to: Path) -> None:
+    """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (to / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, to / name)
+
+
+def plant(bug: Bug, checkout: Path) -> None:
+    path = checkout / bug.path
+    text = path.read_text()
+    if text.count(bug.old) != 1:
+        raise SystemExit(f"{bug.name}: {bug.path} has {text.count(bug.old)} copies of the text to change, not 1")
+    path.write_text(text.replace(bug.old, bug.new))
+
+
+def run(bug: Bug, pristine: Path) -> tuple[bool, float, str]:
+    """(the tests failed, seconds, the first test that failed, else pytest's last line)."""
+    with tempfile.TemporaryDirectory(prefix=f"planted-{bug.name}-") as tmp:
+        checkout = Path(tmp)
+        shutil.copytree(pristine, checkout, dirs_exist_ok=True)
+        plant(bug, checkout)
+        env = {**os.environ, "PYTHONPATH": str(checkout)}
+        t0 = time.perf_counter()
+        p = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *bug.tests],
+            cwd=checkout,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        lines = p.stdout.strip().splitlines() or [""]
+        failed = [line.split(" - ")[0].removeprefix("FAILED ") for line in lines if line.startswith("FAILED ")]
+        return p.returncode == 1, time.perf_counter() - t0, failed[0] if failed else lines[-1]
+
+
+def main(args: list[str]) -> int:
+    if "--list" in args:
+        for b in BUGS:
+            print(f"{b.name:32} {b.path:28} {' '.join(b.tests)}")
+        return 0
+    chosen = [b for b in BUGS if not args or any(b.name.startswith(a) for a in args)]
+    missed = []
+    with tempfile.TemporaryDirectory(prefix="planted-pristine-") as tmp:
+        pristine = Path(tmp)
+        copy_checkout(pristine)
+        for bug in chosen:
+            caught, seconds, last = run(bug, pristine)
+            print(f"{'caught' if caught else 'MISSED':7} {bug.name:32} {seconds:6.1f}s  {last}", flush=True)
+            if not caught:
+                missed.append(bug.name)
+    print(f"{len(chosen) - len(missed)} of {len(chosen)} planted bugs caught" + (f"; missed: {missed}" * bool(missed)))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
