@@ -9,6 +9,7 @@ bug here.
     python scripts/planted.py                 # every bug (a few minutes)
     python scripts/planted.py auc-ties tune-  # the bugs whose names start so
     python scripts/planted.py --list
+    python scripts/planted.py --root ../old   # the bugs, against another checkout's tests (what they missed)
 
 A new decision in the package (a threshold, a gate, a choice of the best) gets a line here with the test
 that catches it: the planted-bug habit (docs/architecture.md, "What a test must show").
@@ -38,6 +39,7 @@ class Bug:
     why: str = ""
 
 
+METRIC_TESTS = ("tests/test_metrics.py", "tests/test_report.py", "tests/test_verify.py", "tests/test_cli.py")
 BUGS = [
     # ---- metrics (finding 5): a metric that is wrong, not merely out of range
     Bug(
@@ -45,7 +47,7 @@ BUGS = [
         "wdcli/metrics.py",
         "new[1:] = (k[1:] != k[:-1]) | (s[1:] != s[:-1])",
         "new[1:] = True",
-        ("tests/test_metrics.py",),
+        METRIC_TESTS,
         "AUC breaks tied scores by row order instead of counting them one half",
     ),
     Bug(
@@ -53,14 +55,14 @@ BUGS = [
         "wdcli/metrics.py",
         "return float(np.average(losses, weights=w))",
         "return float(np.average(losses, weights=w)) / 2",
-        ("tests/test_metrics.py",),
+        METRIC_TESTS,
     ),
     Bug(
         "gauc-ignores-groups",
         "wdcli/metrics.py",
         "aucs, sizes, _ = group_aucs(y, s, groups)",
         "aucs, sizes, _ = group_aucs(y, s, np.zeros(len(y)))",
-        ("tests/test_metrics.py",),
+        METRIC_TESTS,
     ),
     # ---- the verify gate (finding 1): each check replaced by True
     *[
@@ -78,16 +80,70 @@ BUGS = [
             ("gauc", 'm_new["gauc"] >= m_old["gauc"] - t.max_gauc_drop,'),
         )
     ],
+    # ---- tune (finding 2 and 8): the best trial, the direction, the pruner, failed, NaN and stale trials
+    Bug(
+        "tune-best-yaml-from-the-worst-trial",
+        "wdcli/tune/study.py",
+        "    best = _best_row(study, space)\n",
+        '    best = [r for r in _rows(study, space) if r["state"] == "complete"][-1]\n',
+        ("tests/test_tune.py",),
+    ),
+    Bug(
+        "tune-trials-sorted-worst-first",
+        "wdcli/tune/study.py",
+        'sign = -1 if study.direction.name == "MAXIMIZE" else 1',
+        'sign = 1 if study.direction.name == "MAXIMIZE" else -1',
+        ("tests/test_tune.py",),
+    ),
+    Bug(
+        "tune-direction-swapped",
+        "wdcli/tune/study.py",
+        'direction="maximize" if maximize else "minimize"',
+        'direction="minimize" if maximize else "maximize"',
+        ("tests/test_tune.py",),
+    ),
+    Bug(
+        "tune-pruner-never-prunes",
+        "wdcli/tune/study.py",
+        "pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)",
+        "pruner=optuna.pruners.NopPruner()",
+        ("tests/test_tune.py",),
+    ),
+    Bug(
+        "tune-nan-trial-told-as-complete",
+        "wdcli/tune/study.py",
+        "        if math.isnan(value):\n            trial.set_user_attr",
+        "        if False:\n            trial.set_user_attr",
+        ("tests/test_tune.py",),
+    ),
+    Bug(
+        "tune-stale-trials-counted",
+        "wdcli/tune/study.py",
+        'and f"stale.{t.number}" not in stale ',
+        "",
+        ("tests/test_tune.py",),
+    ),
+    Bug(
+        "tune-a-rejected-trial-ends-the-study",
+        "wdcli/tune/study.py",
+        "except WdcliError as e:  # a combination",
+        "except DataError as e:  # a combination",
+        ("tests/test_tune.py",),
+    ),
 ]
 
 
-def copy_checkout(to: Path) -> None:
+def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
+    if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)
+        ignore = shutil.ignore_patterns(".venv", "__pycache__", "runs", ".pytest_cache", ".hypothesis")
+        shutil.copytree(root, to, ignore=ignore, dirs_exist_ok=True)
+        return
     listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root, capture_output=True, check=True
     ).stdout.decode()
     for name in filter(None, listed.split("\0")):
-        source = ROOT / name
+        source = root / name
         if source.is_file():
             (to / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, to / name)
@@ -107,10 +163,13 @@ def run(bug: Bug, pristine: Path) -> tuple[bool, float, str]:
         checkout = Path(tmp)
         shutil.copytree(pristine, checkout, dirs_exist_ok=True)
         plant(bug, checkout)
+        tests = [t for t in bug.tests if (checkout / t.split("::")[0]).exists()]
+        if not tests:
+            return False, 0.0, "(none of its tests is in this checkout)"
         env = {**os.environ, "PYTHONPATH": str(checkout)}
         t0 = time.perf_counter()
         p = subprocess.run(
-            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *bug.tests],
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
             cwd=checkout,
             env=env,
             capture_output=True,
@@ -122,6 +181,10 @@ def run(bug: Bug, pristine: Path) -> tuple[bool, float, str]:
 
 
 def main(args: list[str]) -> int:
+    root = ROOT
+    if "--root" in args:
+        at = args.index("--root")
+        root, args = Path(args[at + 1]).resolve(), args[:at] + args[at + 2 :]
     if "--list" in args:
         for b in BUGS:
             print(f"{b.name:32} {b.path:28} {' '.join(b.tests)}")
@@ -130,7 +193,7 @@ def main(args: list[str]) -> int:
     missed = []
     with tempfile.TemporaryDirectory(prefix="planted-pristine-") as tmp:
         pristine = Path(tmp)
-        copy_checkout(pristine)
+        copy_checkout(root, pristine)
         for bug in chosen:
             caught, seconds, last = run(bug, pristine)
             print(f"{'caught' if caught else 'MISSED':7} {bug.name:32} {seconds:6.1f}s  {last}", flush=True)
