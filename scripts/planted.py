@@ -133,6 +133,40 @@ BUGS = [
 ]
 
 
+BUGS += [
+    # ---- init's draft (finding 3): the crosses it proposes
+    Bug(
+        "draft-cross-gain-sign-flipped",
+        "wdcli/draft/gain.py",
+        "return parts - whole, int(cell.max()) + 1",
+        "return whole - parts, int(cell.max()) + 1",
+        ("tests/test_draft.py",),
+    ),
+    Bug(
+        "draft-cross-cell-ignores-its-second-column",
+        "wdcli/draft/gain.py",
+        "cell = dense_codes(ta * (b.size + 1) + tb)",
+        "cell = dense_codes(ta)",
+        ("tests/test_draft.py",),
+    ),
+    Bug(
+        "draft-min-gain-zero",
+        "wdcli/draft/build.py",
+        "MIN_GAIN = 0.0005",
+        "MIN_GAIN = 0.0",
+        ("tests/test_draft.py",),
+        "any pair that gains anything on the held-out half is proposed: noise too",
+    ),
+    Bug(
+        "draft-crosses-below-min-gain-kept",
+        "wdcli/draft/build.py",
+        "if x.gain < MIN_GAIN or len(chosen) == MAX_CROSSES:",
+        "if len(chosen) == MAX_CROSSES:",
+        ("tests/test_draft.py",),
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)
