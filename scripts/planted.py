@@ -167,6 +167,34 @@ BUGS += [
 ]
 
 
+BUGS += [
+    # ---- --set (finding 4): an override accepted but not applied
+    Bug(
+        "set-short-form-column-override-lost",
+        "wdcli/spec/overrides.py",
+        'node[seg] = {"kind": node[seg]}',
+        'return {"kind": node[seg]}',
+        ("tests/test_set_overrides.py",),
+        "a key set under `c: categorical` goes into a copy of the column",
+    ),
+    Bug(
+        "set-a-key-the-file-gives-is-ignored",
+        "wdcli/spec/overrides.py",
+        "node[str(last) if isinstance(last, int) and last not in node else last] = parsed",
+        "node.setdefault(str(last) if isinstance(last, int) and last not in node else last, parsed)",
+        ("tests/test_set_overrides.py",),
+    ),
+    Bug(
+        "set-separator-accepted-not-kept",
+        "wdcli/spec/types.py",
+        "        return separator_of(value)",
+        '        return separator_of(value) and ","',
+        ("tests/test_set_overrides.py",),
+        "a validator that accepts any separator and keeps the default",
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)
