@@ -195,6 +195,32 @@ BUGS += [
 ]
 
 
+BUGS += [
+    # ---- the gradient exchange of data-parallel training (finding 8)
+    Bug(
+        "exchange-dense-gradients-kept-local",
+        "wdcli/train/exchange.py",
+        "p.grad = flat[at : at + n].view_as(g).to(g.dtype)",
+        "p.grad = g",
+        ("tests/test_distributed.py::test_the_exchange_gives_every_process_the_gradient_of_one",),
+    ),
+    Bug(
+        "exchange-sparse-rows-of-this-process-only",
+        "wdcli/train/exchange.py",
+        "            for r in range(self.world):\n                n = sizes[r][j]",
+        "            for r in [self.rank]:\n                n = sizes[r][j]",
+        ("tests/test_distributed.py::test_the_exchange_gives_every_process_the_gradient_of_one",),
+    ),
+    Bug(
+        "exchange-extras-not-summed",
+        "wdcli/train/exchange.py",
+        "self._extras = flat[at : at + len(extras)].double().cpu()",
+        "self._extras = extras.double().cpu()",
+        ("tests/test_distributed.py::test_the_exchange_gives_every_process_the_gradient_of_one",),
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)
