@@ -11,6 +11,12 @@ machine's CPU). Phases, each bounded in time:
   3. saturation: N connections sending back to back for 10 s: candidates scored per second.
 Every response is checked (status 200, one score per candidate); errors are counted. The server's own
 /metrics give the mean number of requests per micro-batch.
+
+`--adversarial` runs another section instead (issue 21): the valid load (--rate, --seconds) while one hostile
+request a second arrives, each kind of `hostile.py` in turn (deep nesting, thousands of keys, a 2 MB string,
+wrong content types, reloads, idle connections, ...). It reports the valid requests' errors and p99, the
+server's peak RSS, and each hostile request's status and time (a correct server: the expected 4xx or a correct
+answer within a second).
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ import numpy as np
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import hostile  # noqa: E402  (bench/hostile.py, beside this file)
 
 
 class Connection:
@@ -196,6 +204,55 @@ def bodies_of(candidates: int, count: int, form: str) -> list[bytes]:
     return out
 
 
+def phases(port: int, bodies: list[bytes], args) -> list[dict]:
+    """Light load, the target rate, saturation: the figures of each."""
+    results = []
+    for name, run in (
+        ("light load, 20 req/s", lambda ld: ld.fixed_rate(20, 5)),
+        (f"{args.rate:g} req/s for {args.seconds:g} s", lambda ld: ld.fixed_rate(args.rate, args.seconds)),
+        (
+            f"saturation, {args.connections} connections",
+            lambda ld: ld.saturate(args.connections, args.saturate_seconds),
+        ),
+    ):
+        load = Load(port, bodies, args.candidates)
+        before = time.perf_counter()
+        asyncio.run(run(load))
+        r = load.report(name, time.perf_counter() - before)  # until the last answer
+        r["requests_per_batch"] = batch_mean(port)
+        results.append(r)
+    print(f"mean requests per micro-batch over the whole run: {results[-1]['requests_per_batch']:.2f}")
+    return results
+
+
+def adversarial(port: int, pid: int, bodies: list[bytes], args) -> dict:
+    """The valid load at --rate for --seconds, one hostile request a second, the server's RSS sampled."""
+    load, outcomes, peak = Load(port, bodies, args.candidates), [], [hostile.rss_mb(pid)]
+    kinds = [k for k in hostile.kinds(ROOT / "specs" / "data" / "apps_candidates.csv") if args.only in k[0]]
+
+    async def run() -> None:
+        async def sample() -> None:
+            while True:
+                peak.append(hostile.rss_mb(pid))
+                await asyncio.sleep(0.2)
+
+        sampler = asyncio.create_task(sample())
+        await asyncio.gather(
+            load.fixed_rate(args.rate, args.seconds), hostile.hostile(port, args.seconds, kinds, outcomes)
+        )
+        sampler.cancel()
+
+    before = time.perf_counter()
+    asyncio.run(run())
+    r = load.report(f"{args.rate:g} req/s + 1 hostile/s", time.perf_counter() - before)
+    r.update(server_rss_peak_mb=max(peak), server_rss_start_mb=peak[0], hostile=outcomes)
+    print(f"server RSS: {peak[0]:.0f} MB at the start, {max(peak):.0f} MB at the peak")
+    for o in sorted(outcomes, key=lambda o: o["kind"]):
+        print(f"  {'ok ' if o['ok'] else 'BAD'} {o['status']:3d} in {o['seconds'] * 1e3:7.1f} ms  {o['kind']}")
+    print(f"hostile requests answered as they should within 1 s: {sum(o['ok'] for o in outcomes)} of {len(outcomes)}")
+    return r
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="the apps run to serve; default: train one (3 epochs) in a temporary folder")
@@ -207,6 +264,8 @@ def main() -> None:
     ap.add_argument("--format", choices=["columns", "rows"], default="columns")
     ap.add_argument("--server", default="", help="extra `wdcli serve` options, e.g. '--batch-window-ms 0'")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--adversarial", action="store_true", help="the valid load with hostile requests (issue 21)")
+    ap.add_argument("--only", default="", help="--adversarial: only the hostile kinds whose name holds this")
     args = ap.parse_args()
     model = args.model
     if model is None:
@@ -234,23 +293,8 @@ def main() -> None:
     )
     bodies = bodies_of(args.candidates, 64, args.format)
     server = start_server(model, port, args.server.split())
-    results = []
     try:
-        for name, run in (
-            ("light load, 20 req/s", lambda ld: ld.fixed_rate(20, 5)),
-            (f"{args.rate:g} req/s for {args.seconds:g} s", lambda ld: ld.fixed_rate(args.rate, args.seconds)),
-            (
-                f"saturation, {args.connections} connections",
-                lambda ld: ld.saturate(args.connections, args.saturate_seconds),
-            ),
-        ):
-            load = Load(port, bodies, args.candidates)
-            before = time.perf_counter()
-            asyncio.run(run(load))
-            r = load.report(name, time.perf_counter() - before)  # until the last answer
-            r["requests_per_batch"] = batch_mean(port)
-            results.append(r)
-        print(f"mean requests per micro-batch over the whole run: {results[-1]['requests_per_batch']:.2f}")
+        results = [adversarial(port, server.pid, bodies, args)] if args.adversarial else phases(port, bodies, args)
     finally:
         server.terminate()
         server.wait(timeout=30)

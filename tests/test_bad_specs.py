@@ -63,6 +63,10 @@ EXPECTED = {
         f"{{f}}:3 data.train: no file matches 'nothere.csv' (paths are relative to the spec file, in {CORPUS})"
     ],
     "split_too_large": ["{f}:4 data.split: validation + test must leave some rows to train on (sum < 1)"],
+    "split_time_and_key": [
+        "{f}:4 data.split: give key or time, not both: key keeps each education in one part, time splits by when "
+        "rows happened (for each education's latest rows: per: education)"
+    ],
     # problems only the data can show: the data file, the YAML path and the column are named
     "bucketized_source_undeclared": [
         f"{DATA} (training rows): missing column 'aeg' (needed by columns.age_buckets.source) (did you mean 'age'?)"

@@ -115,11 +115,15 @@ def values_for(world, opt, wrong: bool) -> st.SearchStrategy:
         return pick([None], ["true", "no"])
     if opt.kind is int:
         return pick(["1", "2", "5", "40"], ["0", "-1", "ten", "1.5", str(2**40), ""])
+    if opt.kind is float:  # (seconds, megabytes, thresholds)
+        return pick(["0.5", "2", "30"], ["0", "-1", "ten", ""])
     if opt.kind is list:
         return pick(GOOD_SETS, BAD_SETS)
     if opt.names[0] == "--model":
         return pick(["runs/tiny", "runs/tiny/LATEST", "runs", "runs/LATEST"], [b["missing"], world.data, b["folder"]])
-    if opt.names[0] == "--input":
+    if opt.names[0] == "--host":
+        return pick(["127.0.0.1", "localhost"], ["nope", "0.0.0.0"])  # (0.0.0.0 without --token: refused)
+    if opt.names[0] in ("--input", "--verify-input"):
         return pick([world.data, "d*.csv"], [*b.values(), "nomatch*.csv", "*.csv", ""])
     if opt.names[0] == "--output":
         if opt.metavar == "DIR":

@@ -82,3 +82,32 @@ def test_vocabulary_file_outside_the_folder_is_refused(model):
 def test_spec_paths_resolve_relative_to_the_spec_file(workdir):
     spec = load_spec(SPECS / "tiny.yaml")  # run from an unrelated folder
     assert spec.data.train == [str(SPECS / "data" / "tiny.csv")] or spec.data.train == str(SPECS / "data" / "tiny.csv")
+
+
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi")
+)
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (LAUGHS, "its aliases (*name) expand to"),  # 9^9 values from ~400 bytes: refused, not expanded
+        ("a: &a [*a]\n", "its aliases (*name) expand to"),  # a value that contains itself
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    ],
+    ids=["billion laughs", "self reference", "deep nesting"],
+)
+def test_yaml_that_expands_or_nests_without_bound_is_refused_at_once(tmp_path, text, message):
+    import time
+
+    from wdcli.errors import SpecError
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(text)
+    t0 = time.perf_counter()
+    with pytest.raises(SpecError, match=re.escape(message)):
+        load_spec(spec)
+    assert time.perf_counter() - t0 < 1.0  # (~0.05 s; expanding the laughs took minutes)
+    r = CliRunner().invoke(app, ["validate", str(spec)])
+    assert r.exit_code == 2 and message in r.stderr, r.output

@@ -49,7 +49,7 @@ class InProcess:
     def __enter__(self) -> InProcess:
         self.lifespan = self.app.router.lifespan_context(self.app)
         self.run(self.lifespan.__aenter__())
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://test")
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://127.0.0.1:8000")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -61,6 +61,7 @@ class InProcess:
         return self.loop.run_until_complete(coroutine)
 
     def post(self, path: str, **kwargs) -> httpx.Response:
+        kwargs.setdefault("headers", {"content-type": "application/json"})
         return self.run(self.http.post(path, **kwargs))
 
     def get(self, path: str) -> httpx.Response:
@@ -197,7 +198,7 @@ def fuzz_client(runs):
 
 
 async def _concurrently(app, bodies: list[dict]) -> list[httpx.Response]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as client:
         return await asyncio.gather(*(client.post("/predict", json=b) for b in bodies))
 
 
@@ -245,7 +246,9 @@ def test_hot_reload_swaps_models_without_a_failed_request(runs):
     body = {"rows": candidates(50).to_dicts()}
 
     async def traffic_during_reload() -> tuple[list[httpx.Response], httpx.Response]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+        ) as client:
 
             async def load() -> list[httpx.Response]:
                 out = []
@@ -313,6 +316,7 @@ def test_wdcli_serve_over_http(runs):
             f"http://127.0.0.1:{port}/predict",
             method="POST",
             data=json.dumps({"rows": candidates(3).to_dicts()}).encode(),
+            headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=10) as r:
             assert len(json.loads(r.read())["scores"]) == 3

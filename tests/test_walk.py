@@ -87,7 +87,7 @@ def test_the_walk_serves_what_it_trained(workdir):
     assert invoke("init", "ml-*.parquet", "--label", "liked", "--group", "user_id", "-q").exit_code == 0
     assert invoke("train", "ml.yaml", "--set", "train.epochs=1", "-q").exit_code == 0
     rows = io.read_table("ml-2.parquet").head(4).drop("liked").to_dicts()
-    with TestClient(Server(ServeConfig(model="runs/ml", watch=False)).app()) as client:
+    with TestClient(Server(ServeConfig(model="runs/ml", watch=False)).app(), base_url="http://127.0.0.1") as client:
         r = client.post("/rank", json={"rows": rows, "top_k": 2})
         assert r.status_code == 200 and r.json()["group_by"] == "user_id"
         r = client.post("/predict", json={"rows": [{**rows[0], "age": "old"}]})

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from .data.atomic import atomic_file, atomic_folder, remove_stale
 from .data.split_record import SplitRecord
 from .errors import ArtifactError
 from .features import FittedPipeline, load_pipeline
+from .features.pipeline import file_in
 from .metrics import RunMetrics
 from .model.plan import ModelConfig
 from .spec import Spec
@@ -136,7 +138,8 @@ def save_artifact(
 
 def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Path:
     """A model folder from --model: a run folder, a folder with a LATEST pointer (`runs/census`: its latest
-    run), a LATEST file itself, or (None) the latest run of all."""
+    run), a LATEST file itself, or (None) the latest run of all. A pointer names a folder beside it, reached
+    through no symbolic link."""
     path = Path(model) if model is not None else Path(runs)
     if path.name == "LATEST" and path.is_file():
         path = path.parent
@@ -145,10 +148,7 @@ def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Pa
             return path
         pointer = path / "LATEST"
         if pointer.exists():
-            target = pointer.read_text().strip()
-            if Path(target).is_absolute() or ".." in Path(target).parts:
-                raise ArtifactError(f"{pointer}: points outside its folder ('{target}')")
-            path = path / target
+            path = _follow(pointer)
             continue
         break
     if model is None:
@@ -158,6 +158,25 @@ def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Pa
     if not path.exists():
         raise ArtifactError(f"{path}: no such model folder; pass the folder `wdcli train` printed")
     raise ArtifactError(f"{path}: not a model folder (no manifest.json); pass the folder `wdcli train` printed")
+
+
+def _follow(pointer: Path) -> Path:
+    """The folder a LATEST pointer names."""
+    try:
+        with open(file_in(pointer.parent, "LATEST", "its folder"), "rb") as f:
+            target = f.read(4096).decode("utf-8", "replace").strip()
+    except OSError as e:
+        raise ArtifactError(f"{pointer}: cannot be read ({e.strerror})") from None
+    if not target or Path(target).is_absolute() or ".." in Path(target).parts:
+        raise ArtifactError(f"{pointer}: points outside its folder ('{target}')")
+    folder = pointer.parent / target
+    real = os.path.realpath(folder)
+    if real != os.path.join(os.path.realpath(pointer.parent), os.path.normpath(target)):
+        raise ArtifactError(
+            f"{pointer}: points at {folder}, a symbolic link (to {real}); a runs folder holds its runs: "
+            "copy the run in place of the link, or pass --model with the run folder itself"
+        )
+    return folder
 
 
 def spec_names(run: Path) -> list[str]:
@@ -170,37 +189,11 @@ def spec_names(run: Path) -> list[str]:
 
 
 def load_artifact(model: str | Path | None = None) -> Artifact:
-    """Load and verify an artifact, rebuilding the model from its saved config."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from .model.widedeep import WideDeep
-
+    """Load and verify an artifact, rebuilding the model from its saved config. Every file is checked (a regular
+    file of the folder, its checksum) and the config against the pipeline and the weights file's header before
+    anything is allocated on its word."""
     path = resolve_model_dir(model)
-    try:
-        manifest = json.loads((path / "manifest.json").read_text())
-        version = manifest["format_version"]
-        files = manifest["files"]
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
-        raise ArtifactError(
-            f"{path}/manifest.json: corrupted (not a wdcli manifest); retrain or restore the folder"
-        ) from None
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ArtifactError(
-            f"{path}: artifact format version {version} is newer than this wdcli understands "
-            f"({FORMAT_VERSION}); upgrade wdcli to load it"
-        )
-    for name in REQUIRED:
-        if name not in files:
-            raise ArtifactError(f"{path}/manifest.json: does not list {name}; the folder is incomplete, retrain")
-    for name, digest in files.items():
-        f = path / name
-        if Path(name).is_absolute() or ".." in Path(name).parts:
-            raise ArtifactError(f"{path}/manifest.json: file '{name}' is outside the model folder")
-        if not f.exists():
-            raise ArtifactError(f"{path}: missing file {name}; the folder is incomplete, retrain or copy it whole")
-        if _sha256(f) != digest:
-            raise ArtifactError(f"{path}/{name}: checksum mismatch (corrupted or truncated); retrain or restore it")
+    _check_files(path, _manifest_files(path))
     try:
         spec = Spec.model_validate(yaml.safe_load((path / "spec.yaml").read_text()))
         fitted = load_pipeline(path, spec)
@@ -208,23 +201,108 @@ def load_artifact(model: str | Path | None = None) -> Artifact:
         if config.dense and not config.dense_names:  # (model.json before the numeric inputs were named)
             config = dataclasses.replace(config, dense_names=[fitted.dense[i] for i in config.dense])
         metrics = RunMetrics.from_json(json.loads((path / "metrics.json").read_text()))
-        state = load_file(str(path / "weights.safetensors"))
-    except (ValueError, KeyError, TypeError, SafetensorError, yaml.YAMLError) as e:
+    except (ValueError, KeyError, TypeError, yaml.YAMLError) as e:
         raise ArtifactError(f"{path}: cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
-    net = WideDeep(config)
-    expected = net.state_dict()
+    if problems := _mismatches(config, fitted):
+        raise ArtifactError(f"{path}/model.json: does not match pipeline.json: " + "; ".join(problems[:5]))
+    return Artifact(path, spec, fitted, config, _model(path, config), metrics)
+
+
+def _manifest_files(path: Path) -> dict:
+    """The files the manifest lists, with their checksums (its format version checked)."""
+    try:
+        manifest = json.loads(file_in(path, "manifest.json").read_text())
+        version = manifest["format_version"]
+        files = manifest["files"]
+        assert isinstance(files, dict) and all(isinstance(v, str) for v in files.values())
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError, AssertionError):
+        raise ArtifactError(
+            f"{path}/manifest.json: corrupted (not a wdcli manifest); retrain or restore the folder"
+        ) from None
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        raise ArtifactError(
+            f"{path}: artifact format version {version} is newer than this wdcli understands "
+            f"({FORMAT_VERSION}); upgrade wdcli to load it"
+        )
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ArtifactError(f"{path}/manifest.json: format version {version!r} is not one; retrain or restore it")
+    for name in REQUIRED:
+        if name not in files:
+            raise ArtifactError(f"{path}/manifest.json: does not list {name}; the folder is incomplete, retrain")
+    return files
+
+
+def _check_files(path: Path, files: dict) -> None:
+    for name, digest in files.items():
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ArtifactError(f"{path}/manifest.json: file '{name}' is outside the model folder")
+        try:
+            f = file_in(path, name)
+        except FileNotFoundError:
+            raise ArtifactError(
+                f"{path}: missing file {name}; the folder is incomplete, retrain or copy it whole"
+            ) from None
+        if _sha256(f) != digest:
+            raise ArtifactError(f"{path}/{name}: checksum mismatch (corrupted or truncated); retrain or restore it")
+
+
+def _mismatches(config: ModelConfig, fitted: FittedPipeline) -> list[str]:
+    """Where the model's config disagrees with the pipeline that makes its ids (an id past a table's end would
+    fail every request)."""
+    from .model.widedeep import ACTIVATIONS
+
+    out = [] if config.activation in ACTIVATIONS else [f"activation: unknown {config.activation!r}"]
+    column = {name: i for i, name in enumerate(fitted.univalent)}
+    for f in [*config.wide, *config.deep]:
+        feature = fitted.features.get(f.name)
+        if feature is None or f.name in fitted.dense:
+            out.append(f"feature '{f.name}': not a sparse feature of the pipeline")
+        elif f.cardinality != feature.cardinality or f.column != column.get(f.name, -1):
+            out.append(
+                f"feature '{f.name}': {f.cardinality} ids in column {f.column}, the pipeline makes "
+                f"{feature.cardinality} in column {column.get(f.name, -1)}"
+            )
+    for t in config.tables:
+        most = max((getattr(fitted.features.get(m), "cardinality", 0) for m in t.features), default=0)
+        if most > t.cardinality:
+            out.append(f"table '{t.name}': {t.cardinality} rows, its features have up to {most} ids")
+    out += [f"dense: no numeric feature {j}" for j in config.dense if j >= len(fitted.dense)]
+    return out
+
+
+def _model(path: Path, config: ModelConfig):
+    """The model rebuilt from its config, with the saved weights: their shapes are read from the file's header
+    and compared with the config's (built on torch's meta device: nothing allocated) before any is loaded, and
+    every weight must be finite."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    from .model.widedeep import WideDeep
+
+    file = path / "weights.safetensors"
+    try:
+        with safe_open(str(file), "pt") as f:
+            saved = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in WideDeep(config).state_dict().items()}
+    except (SafetensorError, OSError, RuntimeError, ValueError) as e:
+        raise ArtifactError(f"{file}: cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     problems = [
-        f"{k}: saved {tuple(v.shape)}, config needs {tuple(expected[k].shape)}"
-        for k, v in state.items()
-        if k in expected and v.shape != expected[k].shape
+        f"{k}: saved {v}, config needs {expected[k]}" for k, v in saved.items() if k in expected and v != expected[k]
     ]
-    problems += [f"{k}: missing" for k in expected if k not in state]
-    problems += [f"{k}: not part of this model" for k in state if k not in expected]
+    problems += [f"{k}: missing" for k in expected if k not in saved]
+    problems += [f"{k}: not part of this model" for k in saved if k not in expected]
     if problems:
-        raise ArtifactError(f"{path}/weights.safetensors: does not match model.json: " + "; ".join(problems[:5]))
+        raise ArtifactError(f"{file}: does not match model.json: " + "; ".join(problems[:5]))
+    state = load_file(str(file))
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ArtifactError(f"{file}: {', '.join(bad[:5])} hold NaN or infinite values; retrain, or restore the run")
+    net = WideDeep(config)
     net.load_state_dict(state)
     net.eval()
-    return Artifact(path, spec, fitted, config, net, metrics)
+    return net
 
 
 def read_optimizer_state(art: Artifact) -> dict:

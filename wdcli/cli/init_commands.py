@@ -39,7 +39,7 @@ GroupOpt = Annotated[
         "--group",
         metavar="COLUMN",
         help="The request/user column rows are ranked within (label.group); the split then keeps each of its "
-        "values in one part (data.split.key).",
+        "values in one part (data.split.key), or with --time holds out each one's latest rows.",
     ),
 ]
 SpecOutOpt = Annotated[
@@ -53,6 +53,16 @@ SpecOutOpt = Annotated[
     ),
 ]
 
+TimeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--time",
+        metavar="COLUMN",
+        help="Split by this column's times: the latest rows are test (with --group, each group's latest rows "
+        "when its rows span several times); the column is no feature.",
+    ),
+]
+
 
 @command
 def init(
@@ -60,6 +70,7 @@ def init(
     label: Annotated[str, typer.Option("--label", metavar="COLUMN", help="The label column.", show_default=False)],
     positive: PositiveOpt = None,
     group: GroupOpt = None,
+    time: TimeOpt = None,
     output: SpecOutOpt = None,
     sample: Annotated[int, count_option("--sample", "Rows sampled (at random, in one streaming pass).")] = 100_000,
     force: Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")] = False,
@@ -77,7 +88,7 @@ def init(
     if output.exists() and not force:
         raise WdcliError(f"{output}: already exists; pass --force to replace it, or -o another file")
     with Steps(err, quiet) as step:
-        draft = draft_spec(data, label, positive, group, output, sample, separator=separator, step=step)
+        draft = draft_spec(data, label, positive, group, output, sample, separator=separator, step=step, time=time)
         step(f"checking that the draft validates and fits ({min(draft.rows, 20_000):,} rows)")
         write_draft(draft, output, overwrite=force)
     out.print(draft_table(draft, output))

@@ -133,6 +133,40 @@ VerifyInputOpt = Annotated[
 CheckOpt = Annotated[
     bool, typer.Option("--check", help="Load the model and check the options, then exit without serving.")
 ]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        metavar="TOKEN",
+        envvar="WDCLI_SERVE_TOKEN",
+        show_envvar=True,
+        help="Every request must carry 'Authorization: Bearer TOKEN'; needed with a --host other than loopback.",
+    ),
+]
+AllowedHostOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-host",
+        metavar="NAME",
+        help="A name the server answers to in the Host header (repeat for more); default: the loopback names "
+        "when bound to loopback, any name otherwise.",
+    ),
+]
+HeaderTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--header-timeout",
+        metavar="SECONDS",
+        callback=_more_than_zero,
+        help="A connection that has not sent a request's headers within this is closed.",
+    ),
+]
+BodyTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--body-timeout", metavar="SECONDS", callback=_more_than_zero, help="Time for a request's body to arrive."
+    ),
+]
 
 
 @command
@@ -146,6 +180,15 @@ def serve(
     max_batch: Annotated[int, count_option("--max-batch", "Candidates per micro-batch.")] = 8192,
     max_candidates: Annotated[int, count_option("--max-candidates", "Candidates per request.")] = 100_000,
     max_body_mb: MaxBodyOpt = 32.0,
+    max_columns: Annotated[int, count_option("--max-columns", "Distinct keys (columns) per request.")] = 1_000,
+    max_depth: Annotated[int, count_option("--max-depth", "Lists or objects nested within a value.")] = 8,
+    max_string: Annotated[int, count_option("--max-string", "Characters in one string value.")] = 65_536,
+    max_queue: Annotated[int, count_option("--max-queue", "Requests waiting to be scored (then 503).")] = 256,
+    max_connections: Annotated[int, count_option("--max-connections", "Open connections per worker.")] = 1_000,
+    header_timeout: HeaderTimeoutOpt = 10.0,
+    body_timeout: BodyTimeoutOpt = 30.0,
+    token: TokenOpt = None,
+    allowed_host: AllowedHostOpt = None,
     no_watch: NoWatchOpt = False,
     watch_interval: WatchIntervalOpt = 2.0,
     verify_input: VerifyInputOpt = None,
@@ -165,37 +208,41 @@ def serve(
         raise WdcliError(
             f"wdcli serve needs the serve extra ({e.name} is not installed): pip install 'wdcli[serve]'"
         ) from None
+    given = dict(locals())  # the options named as ServeConfig's fields, and those that are not:
+    same = {k: given[k] for k in ServeConfig.__dataclass_fields__ if k in given and k not in _OWN}
     config = ServeConfig(
-        str(model) if model else None,
-        host,
-        port,
-        workers,
-        batch_window_ms,
-        max_batch,
-        max_candidates,
-        max_body_mb,
-        not no_watch,
-        watch_interval,
-        str(verify_input) if verify_input else None,
-        threads,
-        access_log,
+        **same,
+        model=str(model) if model else None,
+        watch=not no_watch,
+        verify_input=str(verify_input) if verify_input else None,
+        token=token or None,
+        allowed_hosts=tuple(allowed_host or ()),
     )
     server = Server(config)  # load (and check) the model here, so that a bad folder is a clear error
-    where = f"http://{host}:{port}"
     if check:
         out.print(
-            f"ok: {server.models.current.path} loads; `wdcli serve` would serve it on {where}",
+            f"ok: {server.models.current.path} loads; `wdcli serve` would serve it on {where(config)}",
             markup=False,
             highlight=False,
         )
         return
     err.print(
-        f"serving {server.models.current.path} on {where} ({workers} worker{'s' if workers > 1 else ''}; "
-        f"watching for new runs: {'no' if no_watch else 'yes'})",
-        markup=False,
-        highlight=False,
+        f"serving {server.models.current.path} on {where(config)} ({_how(config)})", markup=False, highlight=False
     )
     run_server(config, server if workers == 1 else None)  # (more workers each load their own)
+
+
+_OWN = ("model", "verify_input", "token")  # the options serve passes on as it reads them
+
+
+def where(config) -> str:
+    return f"http://{config.host}:{config.port}"
+
+
+def _how(config) -> str:
+    workers = f"{config.workers} worker{'s' if config.workers > 1 else ''}"
+    token = "requests must carry the token" if config.token else "no token: loopback clients only"
+    return f"{workers}; watching for new runs: {'yes' if config.watch else 'no'}; {token}"
 
 
 def port_problem(host: str, port: int) -> str | None:

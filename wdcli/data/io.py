@@ -63,11 +63,15 @@ def expand_paths(patterns: str | Path | list) -> list[str]:
     return paths
 
 
+FIRST_LINE = 1 << 20  # a CSV or TSV header longer than this is no header: a file with no line breaks
+
+
 def scan_one(path: str | Path, separator: str | None = None) -> pl.LazyFrame:
     """One file as a LazyFrame (nothing is read until it is collected); `separator`: a CSV file's."""
     fmt = file_format(path)
     if fmt in SEPARATORS:
         sep = separator if separator is not None and fmt == "csv" else SEPARATORS[fmt]
+        _check_first_line(path, fmt.upper())
         _check_header(path, sep)
         return pl.scan_csv(path, infer_schema=False, separator=sep)
     return pl.scan_parquet(path) if fmt == "parquet" else pl.scan_ndjson(path)
@@ -91,6 +95,28 @@ def _check_header(path: str | Path, separator: str) -> None:
         f"its fields look separated by {LIKELY[c]}: set data.csv.separator: {c!r} in the spec, or pass "
         f"--separator {'tab' if c == chr(9) else repr(c)}"
     )
+
+
+def _check_first_line(path: str | Path, fmt: str) -> None:
+    """Polars reads a file whose lines end in CR alone as one line, and a file with no line break whole into
+    its header: both are refused before reading (a DataError naming the file)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(FIRST_LINE + 1)
+    except OSError as e:
+        raise _read_error(path, e) from None
+    if b"\n" in head:
+        return
+    if b"\r" in head:
+        raise DataError(
+            f"{path}: its lines end in a carriage return alone (an old Mac format), which {fmt} readers do not "
+            "split; convert them to newlines, e.g. tr '\\r' '\\n' < in.csv > out.csv"
+        )
+    if len(head) > FIRST_LINE:
+        raise DataError(
+            f"{path}: no line break in its first {FIRST_LINE >> 20} MiB, so it has no {fmt} header row; "
+            "check that it is a table with one row per line"
+        )
 
 
 def _read_error(path: str | Path, e: Exception) -> DataError:
@@ -218,9 +244,28 @@ def write_batches(frames: Iterable[pl.DataFrame], path: str | Path) -> int:
 
 def text(frame: pl.DataFrame, fmt: str = "csv", header: bool = True) -> str:
     """A frame as CSV, TSV or NDJSON text. CSV holds no lists: a list column's values are written joined by '|'
-    (which a spec reads back with separator: '|')."""
+    (which a spec reads back with separator: '|'); what else CSV or NDJSON cannot hold goes through `as_text`."""
     if fmt in SEPARATORS:
-        lists = [c for c, kind in frame.schema.items() if isinstance(kind, (pl.List, pl.Array))]
+        lists = [c for c, kind in frame.schema.items() if isinstance(kind, (pl.List, pl.Array)) and _flat(kind.inner)]
         flat = frame.with_columns(pl.col(c).cast(pl.List(pl.String)).list.join("|") for c in lists)
-        return flat.write_csv(separator=SEPARATORS[fmt], include_header=header)
-    return frame.write_ndjson()
+        return as_text(flat, fmt).write_csv(separator=SEPARATORS[fmt], include_header=header)
+    return as_text(frame, fmt).write_ndjson()
+
+
+def _flat(dtype: pl.DataType) -> bool:
+    """A list's values that read back from text joined by '|': not lists, objects or bytes."""
+    return not dtype.is_nested() and dtype != pl.Binary
+
+
+def as_text(frame: pl.DataFrame, fmt: str) -> pl.DataFrame:
+    """Columns that CSV and TSV cannot hold, as text: structs and lists of lists, objects or bytes as JSON
+    (`{"k":1}`, `[["a"]]`), bytes as base64 (in NDJSON too, which cannot hold bytes either); nulls stay null."""
+    out = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if dtype == pl.Binary:
+            out.append(col.bin.encode("base64"))
+        elif fmt in SEPARATORS and dtype.is_nested():  # (a struct's JSON, less the `{"v":` and `}` around it)
+            json = pl.struct(col.alias("v")).struct.json_encode().str.slice(5).str.head(-1)
+            out.append(pl.when(col.is_null()).then(None).otherwise(json).alias(name))
+    return frame.with_columns(out) if out else frame

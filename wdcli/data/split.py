@@ -1,10 +1,14 @@
-"""The train/validation/test split: explicit files, or a seeded split of the training files' rows.
+"""The train/validation/test split: explicit files, or a split of the training files' rows, seeded or by time.
 
-A row's part is decided by a stable hash, never by a permutation of all rows: of its `split.key` column when
-the spec names one (a user or request id: a group never straddles two parts), else of its file's name and its
-position in the file. So the same seed and files give the same rows on any machine, whatever reads them (one
-process or several, all at once or streamed in batches). The fractions are kept in expectation (each row
-falls in test with probability `split.test`), not to the row.
+A seeded split decides a row's part by a stable hash, never by a permutation of all rows: of its `split.key`
+column when the spec names one (a user or request id: a group never straddles two parts), else of its file's
+name and its position in the file. So the same seed and files give the same rows on any machine, whatever reads
+them (one process or several, all at once or streamed in batches). The fractions are kept in expectation (each
+row falls in test with probability `split.test`), not to the row.
+
+A split by time (`split.time`, and `split.per` for each group's latest rows) puts the latest rows in test and
+the ones just before them in validation, at cut points learned from the training files when the rule is made
+(`wdcli.data.time_split`); a row's part then depends on its time and place only, as a seeded split's does.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import polars as pl
 from ..errors import DataError
 from ..features import hashing
 from .io import expand_paths, read_one
+from .time_cuts import TimeCuts
+from .time_split import learn_cuts, time_parts
 
 PARTS = ("train", "validation", "test")
 
@@ -25,19 +31,33 @@ PARTS = ("train", "validation", "test")
 @dataclass(frozen=True)
 class Rule:
     """How the rows of the training files are split: fractions to validation and test (0 where that part has
-    files of its own), the seed, and the key column (None: by file and row position)."""
+    files of its own), the seed, and the key column (None: by file and row position); or, with `time`, by the
+    cut points of a split by time."""
 
     validation: float
     test: float
     seed: int
     key: str | None = None
+    time: TimeCuts | None = None
 
     @staticmethod
     def of(data) -> Rule:
+        """The rule of a spec's `data` section; a split by time learns its cut points from the training files."""
         s = data.split
-        return Rule(
-            s.validation if data.validation is None else 0.0, s.test if data.test is None else 0.0, s.seed, s.key
-        )
+        validation, test = s.validation if data.validation is None else 0.0, s.test if data.test is None else 0.0
+        time = None
+        if s.time is not None and (validation > 0 or test > 0):
+            time = learn_cuts(expand_paths(data.train), s.time, s.per, validation, test, data.csv.separator)
+        return Rule(validation, test, s.seed, s.key, time)
+
+    def to_json(self) -> dict:
+        out = {"validation": self.validation, "test": self.test, "seed": self.seed, "key": self.key}
+        return out | ({"time": self.time.to_json()} if self.time is not None else {})
+
+    @staticmethod
+    def from_json(d: dict) -> Rule:
+        time = TimeCuts.from_json(d["time"]) if d.get("time") is not None else None
+        return Rule(float(d["validation"]), float(d["test"]), int(d["seed"]), d.get("key"), time)
 
     @property
     def splits(self) -> bool:
@@ -47,6 +67,8 @@ class Rule:
         """Each row's part (0 train, 1 validation, 2 test); `first_row` is the frame's first row in `file`."""
         if not self.splits:
             return np.zeros(len(frame), dtype=np.int8)
+        if self.time is not None:
+            return time_parts(self.time, frame, file, first_row)
         if self.key is not None:
             if self.key not in frame.columns:
                 raise DataError(f"{file}: missing column '{self.key}' (needed by data.split.key)")

@@ -1,6 +1,7 @@
 """How a run split its rows, recorded when it trained (`split.json` in the run's folder), so that its own
 train, validation and test rows can be scored again (`wdcli eval --split test`): the rule (fractions, seed,
-key), the files each part was read from with their fingerprints, the CSV separator and `train.max_rows`.
+key; a split by time's cut points), the files each part was read from with their fingerprints, the CSV
+separator and `train.max_rows`.
 
     record = record_split(spec.data, spec.train.max_rows)      # when the run trains
     files = record.part("test")                                # later: the test rows, after checking the files
@@ -59,7 +60,8 @@ def fingerprint(path: str) -> Fingerprint:
 class SplitRecord:
     """How a run split its rows (see the module's doc)."""
 
-    rule: Rule  # fractions to validation and test of the training files' rows (0 where a part has files)
+    rule: Rule  # fractions to validation and test of the training files' rows (0 where a part has files), and
+    # the cut points of a split by time
     files: dict[str, list[Fingerprint]]  # "train", and each part with files of its own: the files read
     separator: str  # of CSV files
     max_rows: int | None = None  # the training rows were the first max_rows of the train part
@@ -96,10 +98,9 @@ class SplitRecord:
             )
 
     def to_json(self) -> dict:
-        rule = {"validation": self.rule.validation, "test": self.rule.test, "seed": self.rule.seed}
         files = {part: [f.to_json() for f in fps] for part, fps in self.files.items()}
         return {
-            "rule": {**rule, "key": self.rule.key},
+            "rule": self.rule.to_json(),
             "files": files,
             "separator": self.separator,
             "max_rows": self.max_rows,
@@ -107,8 +108,7 @@ class SplitRecord:
 
     @staticmethod
     def from_json(d: dict) -> SplitRecord:
-        r = d["rule"]
-        rule = Rule(float(r["validation"]), float(r["test"]), int(r["seed"]), r.get("key"))
+        rule = Rule.from_json(d["rule"])
         files = {str(p): [Fingerprint.from_json(f) for f in fps] for p, fps in d["files"].items()}
         return SplitRecord(rule, files, str(d.get("separator", ",")), d.get("max_rows"))
 

@@ -21,6 +21,7 @@ import polars as pl
 
 from ..data import io
 from ..data.atomic import atomic_file
+from ..data.time_split import times
 from ..errors import DataError, SpecError, WdcliError, suggest
 from ..features import fit_pipeline
 from ..spec import Spec, load_spec
@@ -28,6 +29,7 @@ from . import gain as G
 from .label import Positive, positive_of
 from .profile import Column, buckets_for, profile_column
 from .render import render
+from .times import offer_notes, spans_times, time_columns, time_split
 
 LEAK_AUC = 0.99
 MIN_GAIN = 0.0005  # nats per row a suggested cross must save on held-out rows
@@ -54,7 +56,7 @@ class Cross:
 # How else `--group` data can be split, offered when init splits by the group (one line per way)
 SPLIT_CHOICES = (
     "to hold out rows of {group} values the model knows (each in every part), delete data.split.key from {spec}",
-    "to hold out each {group}'s latest rows, split by time (init --time COLUMN, once wdcli has it)",
+    "to hold out the latest rows, split by time: {time}",
 )
 
 
@@ -77,6 +79,9 @@ class Draft:
     group: str | None = None
     shared: dict[str, list[str]] = field(default_factory=dict)
     sample: pl.DataFrame | None = field(default=None, repr=False)
+    time: str | None = None  # --time: the split's time column (data.split.time)
+    per: bool = False  # the split by time is per group (data.split.per: the --group column)
+    time_offers: list[tuple[str, str]] = field(default_factory=list)  # columns that look like times, and how
 
     @property
     def positive(self) -> str | None:
@@ -84,16 +89,28 @@ class Draft:
         return self.label.value if self.label is not None else None
 
     def split_notes(self, spec: str | Path) -> list[str]:
-        """What the split does with `--group`, and the other ways to split (empty without a group)."""
+        """What the split does with `--group` or `--time`, and the other ways to split; a split by time offered
+        when a column looks like a time."""
+        if self.time is not None:
+            what = time_split(self.time, self.group, self.per)[1]
+            return [f"data.split.time is {self.time} (--time): {what}; and {self.time} is not a feature"]
         if self.group is None:
-            return []
+            return offer_notes(self.time_offers, None, False)
         g = self.group
         return [
             f"data.split.key is {g} (--group): each {g}'s rows stay in one part, so the validation and test rows "
             f"are of {g} values the model never saw: right for requests (each is new when served), a cold-start "
             f"split for users; and {g} is not a feature",
-            *[f"  {choice.format(spec=spec, group=g)}" for choice in SPLIT_CHOICES],
+            *[f"  {choice.format(spec=spec, group=g, time=self._time_choice())}" for choice in SPLIT_CHOICES],
         ]
+
+    def _time_choice(self) -> str:
+        """How to split by time with this group, for `SPLIT_CHOICES`."""
+        if not self.time_offers or self.sample is None or self.group is None:
+            return "init --time COLUMN"
+        name, how = self.time_offers[0]
+        per = spans_times(self.sample, name, self.group)
+        return f"init --time {name} ({how}): {time_split(name, self.group, per)[1]}"
 
 
 Step = Callable[[str], None]  # told what starts now ("sampling data.csv"), for a progress display
@@ -109,9 +126,11 @@ def draft_spec(
     seed: int = 0,
     separator: str | None = None,
     step: Step | None = None,
+    time: str | None = None,
 ) -> Draft:
     """Sample the data and draft a spec for it; `output` is where it will be written (data paths are made
-    relative to its folder). `separator`: of CSV files (data.csv.separator); `step` hears each step start."""
+    relative to its folder). `separator`: of CSV files (data.csv.separator); `step` hears each step start;
+    `time`: split by this column's times (the latest rows held out), not by a seed."""
     step = step or (lambda what: None)
     patterns = [str(data)] if isinstance(data, (str, Path)) else [str(p) for p in data]
     where = ", ".join(patterns)
@@ -119,7 +138,7 @@ def draft_spec(
     sample, total = io.sample_table(patterns, sample_rows, seed, separator)
     if total == 0:
         raise DataError(f"{where}: has a header and no rows; init drafts a spec from rows: give a file with data")
-    for role, name in (("--label", label), ("--group", group)):
+    for role, name in (("--label", label), ("--group", group), ("--time", time)):
         if name is not None and name not in sample.columns:
             raise DataError(
                 f"{where}: no column '{name}' ({role}){suggest(name, sample.columns)}; "
@@ -127,9 +146,9 @@ def draft_spec(
             )
     d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
     y = _label(sample, label, positive, where, d)
-    features = [c for c in sample.columns if c not in (label, group)]
+    features = [c for c in sample.columns if c not in (label, group, time)]
     step(f"profiling {len(features)} columns of {len(sample):,} rows")
-    d.columns = [profile_column(c, sample[c], total) for c in features]
+    d.columns = [profile_column(c, sample[c], total) for c in features] + _time(d, time, where)
     _leave_out_duplicates(d.columns)
     d.buckets = [
         Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns if c.kind == "numeric" and c.boundaries
@@ -170,6 +189,18 @@ def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Sp
                 f"is kept in {kept} (please attach it to the report)"
             ) from e
     return spec
+
+
+def _time(d: Draft, time: str | None, where: str) -> list[Column]:
+    """With --time: the split's time, checked on the sample and left out of the features; else the columns
+    that look like times, to offer --time."""
+    if time is None:
+        d.time_offers = time_columns(d.sample, (d.group,))
+        return []
+    times(d.sample, time, f"{where} (--time {time})")  # a clear error for text that is no time, or no time
+    d.time, d.per = time, d.group is not None and spans_times(d.sample, time, d.group)
+    why = "the split's time (data.split.time); a model scores rows later than any it trained on, so it is no feature"
+    return [Column(time, "skip", why)]
 
 
 def _relative(pattern: str, base: Path) -> str:

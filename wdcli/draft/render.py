@@ -5,6 +5,7 @@ from __future__ import annotations
 import yaml
 
 from .profile import MARKERS, buckets_for
+from .times import time_split
 
 TYPE_NOTE = {"numeric": "numbers", "categorical": "values", "multivalent": "values in lists"}
 
@@ -57,6 +58,11 @@ def render(
 def _data(d, paths: list[str], group: str | None, patterns: list[str], separator: str | None) -> list[str]:
     sampled = "all of them" if d.rows == d.total else f"a random sample of {d.rows:,}"
     split = {"validation": 0.1, "test": 0.2, "seed": 42, **({"key": group} if group else {})}
+    by_group = f"; by {group}: every validation and test {group} is new (delete key to split rows)" if group else ""
+    note = "seeded: the same rows every run" + by_group
+    if d.time is not None:
+        split, what = time_split(d.time, group, d.per)
+        note = f"by time: {what}"
     out = [
         f"# Drafted by `wdcli init` from {d.total:,} rows of {', '.join(patterns)} ({sampled}).",
         "# Every choice has its reason beside it; 'alone: gain G, AUC A' is what the column alone does on held-out",
@@ -66,8 +72,7 @@ def _data(d, paths: list[str], group: str | None, patterns: list[str], separator
     ]
     if separator not in (None, ","):
         out.append(line(f"  csv: {flow({'separator': separator})}", "how the CSV files separate their fields"))
-    by_group = f"; by {group}: every validation and test {group} is new (delete key to split rows)" if group else ""
-    return [*out, line(f"  split: {flow(split)}", "seeded: the same rows every run" + by_group)]
+    return [*out, line(f"  split: {flow(split)}", note)]
 
 
 def _label(d, label: str, group: str | None) -> list[str]:

@@ -65,6 +65,8 @@ def check_columns(
                 f"missing column '{column}' (needed by {', '.join(needs.needed_by)}){suggest(column, df.columns)}"
             )
             missing = True
+        elif why := _unreadable(schema[column], needs.reads):
+            problems.append(f"column '{column}' holds {why}, which {needs.needed_by[0]} cannot read")
     for name, col in spec.columns.items():
         if name in have and not isinstance(col, Multivalent) and isinstance(schema[name], LISTS):
             problems.append(f"column '{name}' holds lists; declare it kind: multivalent")
@@ -79,6 +81,16 @@ def check_columns(
         cols = ", ".join(df.columns[:20]) + (" ..." if len(df.columns) > 20 else "")
         error = MissingColumns if missing else DataError
         raise error(f"{where}: " + "; ".join(problems) + f". The {what} has: {cols}")
+
+
+def _unreadable(dtype: pl.DataType, reads: str) -> str | None:
+    """What a column of this type holds that no reader of the spec takes: objects (structs) anywhere, lists of
+    lists or of objects in a list column; None when it can be read."""
+    if isinstance(dtype, pl.Struct):
+        return "objects (a struct)"
+    if isinstance(dtype, LISTS) and reads in ("multivalent", "weights") and dtype.inner.is_nested():
+        return f"lists of {'objects' if isinstance(dtype.inner, pl.Struct) else 'lists'}"
+    return None
 
 
 YAML_TRUE, YAML_FALSE = ("yes", "on", "true", "y"), ("no", "off", "false", "n")

@@ -6,6 +6,8 @@ never runs code; format 1 (wdcli 0.1's untyped states) is still read.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -101,11 +103,29 @@ class FittedPipeline:
         return ["pipeline.json", *written]
 
 
+def file_in(folder: Path, name: str, what: str = "the model folder") -> Path:
+    """`folder/name`, checked to be a regular file of the folder itself: not outside it (an absolute name, `..`),
+    not a symbolic link (nor under a linked folder), not a FIFO or device (reading one could wait forever).
+    Raises ArtifactError; FileNotFoundError when it is absent."""
+    if not name or Path(name).is_absolute() or ".." in Path(name).parts:
+        raise ArtifactError(f"{folder}: '{name}' is outside {what}")
+    file = folder / name
+    root = os.path.realpath(folder)
+    if os.path.realpath(file) != os.path.join(root, os.path.normpath(name)):
+        raise ArtifactError(
+            f"{file}: a symbolic link (to {os.path.realpath(file)}); {what} must hold its own files: "
+            "copy the file in place of the link"
+        )
+    if not stat.S_ISREG(os.stat(file).st_mode):
+        raise ArtifactError(f"{file}: not a regular file (a FIFO, device or folder); retrain or restore the folder")
+    return file
+
+
 def load_pipeline(folder: Path, spec: Spec) -> FittedPipeline:
     """Read and validate pipeline.json (format 1, written by wdcli 0.1, is read too)."""
     file = folder / "pipeline.json"
     try:
-        raw = json.loads(file.read_text())
+        raw = json.loads(file_in(folder, "pipeline.json").read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ArtifactError(f"{file}: cannot be read ({type(e).__name__}); retrain or restore the folder") from None
     if not isinstance(raw, dict) or raw.get("format") not in (1, FORMAT):
@@ -124,7 +144,7 @@ def load_pipeline(folder: Path, spec: Spec) -> FittedPipeline:
                 if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
                     raise ArtifactError(f"{file}: features[{i}].{key} points outside the model folder")
                 try:  # (the file's one column: format 1 named it 'vocab')
-                    f[key] = pl.read_parquet(folder / rel).to_series(0).to_list()
+                    f[key] = pl.read_parquet(file_in(folder, rel)).to_series(0).to_list()
                 except (OSError, pl.exceptions.PolarsError) as e:
                     raise ArtifactError(f"{folder / rel}: cannot be read ({str(e).splitlines()[0][:120]})") from None
     try:

@@ -155,6 +155,9 @@ def vocabulary_ids(f: Vocabulary, raw: pl.Series, codes: pl.Series) -> np.ndarra
     return ids
 
 
+DENSE_LIMIT = 1e12  # a transformed value's bound: far past any real one, finite through the model (docs/errors.md)
+
+
 class DenseTransform:
     """The numeric features' model input, all at once: float64 values [n, D] with NaN for missing in,
     float32 [n, D] out."""
@@ -187,6 +190,7 @@ class DenseTransform:
             x[:, self.minmax] = (x[:, self.minmax] - self.min) / self.range
         for j, bounds, k in self.quantile:
             x[:, j] = np.searchsorted(bounds, x[:, j], side="right") / k
+        np.clip(x, -DENSE_LIMIT, DENSE_LIMIT, out=x)  # 1e308 through minmax would be inf in float32, NaN in the MLP
         return np.ascontiguousarray(x, dtype=np.float32)
 
 

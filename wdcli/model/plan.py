@@ -12,6 +12,9 @@ from functools import cached_property
 from ..features import FittedPipeline
 from .layout import Layout
 
+MODELS = ("wide_deep", "wide", "deep")  # spec.types' `model`
+COMBINERS = ("sum", "mean", "sqrtn")  # spec.types' multivalent `combiner`
+
 
 @dataclass(frozen=True)
 class SparseInput:
@@ -77,7 +80,9 @@ class ModelConfig:
 
     @staticmethod
     def from_dict(d: dict) -> ModelConfig:
-        return ModelConfig(
+        """The config saved as `to_dict`, checked (ValueError naming the keys out of range): a model is built
+        on its word, so a size, kind or index it may not have is refused before anything is allocated."""
+        config = ModelConfig(
             model=d["model"],
             wide=[SparseInput(**x) for x in d["wide"]],
             deep=[SparseInput(**x) for x in d["deep"]],
@@ -89,6 +94,47 @@ class ModelConfig:
             batch_norm=d["batch_norm"],
             dense_names=list(d.get("dense_names", [])),
         )
+        if problems := config.problems():
+            raise ValueError("; ".join(problems[:5]))
+        return config
+
+    def problems(self) -> list[str]:
+        """What is out of range or unknown in this config."""
+        out = [] if self.model in MODELS else [f"model: unknown kind {self.model!r} (one of {', '.join(MODELS)})"]
+        for part in ("wide", "deep"):
+            for i, f in enumerate(getattr(self, part)):
+                if not _count(f.cardinality):
+                    out.append(f"{part}[{i}].cardinality: {f.cardinality!r} is not a positive integer")
+                if not _count(f.column + 2 if isinstance(f.column, int) else None):
+                    out.append(f"{part}[{i}].column: {f.column!r} is not a column index (or -1)")
+                if f.combiner not in COMBINERS:
+                    out.append(f"{part}[{i}].combiner: unknown {f.combiner!r} (one of {', '.join(COMBINERS)})")
+        for i, t in enumerate(self.tables):
+            if not (_count(t.cardinality) and _count(t.dim)):
+                out.append(f"tables[{i}]: cardinality {t.cardinality!r} and dim {t.dim!r} should be positive integers")
+        out += [
+            f"deep: feature '{f.name}' has no table"
+            for f in self.deep
+            if not any(f.name in t.features for t in self.tables)
+        ]
+        out += [
+            f"dense[{i}]: {j!r} is not a column index"
+            for i, j in enumerate(self.dense)
+            if not _count(j + 1 if isinstance(j, int) else None)
+        ]
+        out += [f"hidden[{i}]: {h!r} is not a positive integer" for i, h in enumerate(self.hidden) if not _count(h)]
+        if not isinstance(self.activation, str):
+            out.append(f"activation: {self.activation!r} is not a name")
+        if not (isinstance(self.dropout, int | float) and 0 <= self.dropout < 1):
+            out.append(f"dropout: {self.dropout!r} is not in [0, 1)")
+        if not isinstance(self.batch_norm, bool):
+            out.append(f"batch_norm: {self.batch_norm!r} is not true or false")
+        return out
+
+
+def _count(x: object) -> bool:
+    """A positive integer (not a bool)."""
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 1
 
 
 def build_config(fitted: FittedPipeline) -> ModelConfig:

@@ -14,8 +14,8 @@ import polars as pl
 from ..artifact import load_split
 from ..data import io
 from ..data.files import Files
-from ..errors import DataError
-from ..features.inputs import spec_inputs
+from ..errors import DataError, MissingColumns
+from ..features.inputs import check_columns, spec_inputs
 from ..metrics import add_sums
 from ..spec import Spec
 from .scorer import Scorer
@@ -43,7 +43,7 @@ def predict_file(
     number of rows written. `separator`: the input's, if CSV (default: the run's data.csv.separator)."""
     scorer = scorer or Scorer.load(model)
     sep = csv_separator(scorer, separator)
-    batches = (scorer.predict(b, keep, str(input)) for b in io.iter_batches(input, batch_rows, sep))
+    batches = _predicted(scorer, input, keep, batch_rows, sep)
     if output is None:
         stream, rows = stdout or sys.stdout, 0
         for i, frame in enumerate(batches):
@@ -53,6 +53,24 @@ def predict_file(
     if io.file_format(output) in ("parquet", "ndjson"):
         batches = (typed(frame, scorer.spec) for frame in batches)
     return io.write_batches(batches, output)
+
+
+def _predicted(
+    scorer: Scorer, input: str | Path, keep: list[str] | None, batch_rows: int, sep: str
+) -> Iterator[pl.DataFrame]:
+    """The scored batches of a file; a file with no rows is an error (its missing columns named first), never an
+    empty answer."""
+    rows = 0
+    for batch in io.iter_batches(input, batch_rows, sep):
+        rows += len(batch)
+        yield scorer.predict(batch, keep, str(input))
+    if rows == 0:
+        empty = pl.DataFrame(schema=io.read_schema(io.expand_paths(input)[0], sep))
+        try:
+            check_columns(scorer.spec, empty, str(input), need_label=False)
+        except MissingColumns as e:
+            raise scorer.mismatch(e) from None
+        raise DataError(f"{input}: no rows to score (a header and no data rows)")
 
 
 def shown(paths: list[str]) -> str:

@@ -65,7 +65,14 @@ class Scorer:
             encoded = self.encoder(frame, where)
         except MissingColumns as e:
             raise self.mismatch(e) from None
-        return probabilities(self.model, Batch.of(encoded, self.device).chunks(self.rows))
+        scores = probabilities(self.model, Batch.of(encoded, self.device).chunks(self.rows))
+        if not np.isfinite(scores).all():  # never a NaN for a score: the rows are refused instead
+            rows = np.flatnonzero(~np.isfinite(scores))
+            raise DataError(
+                f"{where}: the model gives no score (NaN) for {len(rows)} rows (the first: row {rows[0]}); "
+                "check their numeric values"
+            )
+        return scores
 
     def mismatch(self, e: MissingColumns) -> MissingColumns:
         """A missing-column error that names this model and how to choose another: the file may be meant

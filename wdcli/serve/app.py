@@ -6,7 +6,9 @@
     GET  /health, /metadata, /metrics (Prometheus text)
 
 A bad request gets a 4xx and a JSON body `{"error": "...", "status": N}` that names the problem; the server
-never answers a bad request with a 500, and never stops on one. See docs/serving.md.
+never answers a bad request with a 500, and never stops on one. What a request may cost is bounded
+(`bodies.Limits`, the body size, the time to send it, the requests waiting: 503 with Retry-After past it); who
+may ask is `http.Access`. See docs/serving.md.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +32,16 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..data import io
+from ..errors import WdcliError
 from .batcher import Batcher
-from .bodies import BadRequest, Parsed, dumps, parse
+from .bodies import BadRequest, Limits, Parsed, dumps, parse
+from .http import TOKEN_ENVIRONMENT, Access, GuardedProtocol, is_loopback, json_body
 from .models import Models, log
 from .stats import Stats
+from .workers import Generation, die_with_parent
 
 ENVIRONMENT = "WDCLI_SERVE_CONFIG"  # how --workers N hands the options to each worker process
-PARSE_IN_THREAD = 1 << 20  # bodies larger than this are parsed off the event loop
+PARSE_IN_THREAD = 64 << 10  # bodies larger than this are parsed off the event loop
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,27 @@ class ServeConfig:
     verify_input: str | None = None  # a labelled holdout: a new run must pass `verify` against the current one
     threads: int = 1  # torch threads per worker
     access_log: bool = False
+    max_columns: int = 1_000  # distinct keys in a request (bodies.Limits)
+    max_depth: int = 8  # lists or objects within a value
+    max_string: int = 65_536  # characters in a string
+    max_queue: int = 256  # requests waiting to be scored, per worker; past it 503 with Retry-After
+    max_connections: int = 1_000  # open connections and requests per worker (uvicorn's limit_concurrency)
+    header_timeout: float = 10.0  # seconds for a request's line and headers to arrive
+    body_timeout: float = 30.0  # seconds for its body
+    token: str | None = None  # bearer token every request must carry (--token, WDCLI_SERVE_TOKEN)
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered; () = the loopback names when bound to loopback
+    shared: str | None = None  # (--workers N) the folder the workers share (workers.Generation)
+    parent: int | None = None  # (--workers N) the process that started the workers
+    limits: Limits = field(init=False)
+
+    def __post_init__(self):
+        limits = Limits(self.max_candidates, self.max_columns, self.max_depth, self.max_string)
+        object.__setattr__(self, "limits", limits)
+        if not is_loopback(self.host) and not self.token:
+            raise WdcliError(
+                f"--host {self.host} exposes the server to the network, and it would answer anyone: give it a "
+                f"token (--token, or the environment variable {TOKEN_ENVIRONMENT}) that every request must carry"
+            )
 
 
 def _json(body: dict, status: int = 200) -> Response:
@@ -70,11 +98,19 @@ class Server:
         self.config = config
         self.stats = Stats()
         holdout = io.read_table(config.verify_input) if config.verify_input else None
+        generation = Generation(config.shared, config.workers) if config.shared else None
         self.models = Models(
-            Path(config.model) if config.model else None, self.stats, holdout, str(config.verify_input or "holdout")
+            Path(config.model) if config.model else None,
+            self.stats,
+            holdout,
+            str(config.verify_input or "holdout"),
+            generation,
         )
-        self.batcher = Batcher(self.models, self.stats, config.batch_window_ms / 1000, config.max_batch)
+        self.batcher = Batcher(
+            self.models, self.stats, config.batch_window_ms / 1000, config.max_batch, config.max_queue
+        )
         self.max_body = int(config.max_body_mb * (1 << 20))
+        self.access = Access(config.host, config.token, config.allowed_hosts)
 
     # --------------------------------------------------------------------------------------- endpoints
     async def predict(self, request: Request) -> Response:
@@ -92,7 +128,7 @@ class Server:
         return _json({"model": model.run, "group_by": group, "groups": ranked(parsed, scores, group)})
 
     async def reload(self, request: Request) -> Response:
-        status, body = await self.models.reload(explicit=True)
+        status, body = await self.models.reload_all()
         return _json(body, status)
 
     async def health(self, request: Request) -> Response:
@@ -107,11 +143,19 @@ class Server:
 
     # ------------------------------------------------------------------------------------------ helpers
     async def _scored(self, request: Request, ranking: bool) -> tuple[Parsed, np.ndarray, object]:
+        if why := json_body(request):
+            raise BadRequest(415, why)
         self.batcher.receiving_started()
         try:
-            body = await self._body(request)
+            try:
+                async with asyncio.timeout(self.config.body_timeout):
+                    body = await self._body(request)
+            except TimeoutError:
+                raise BadRequest(
+                    408, f"the body did not arrive within {self.config.body_timeout:g} s; send it at once"
+                ) from None
             spec = self.models.current.scorer.spec
-            args = (body, spec, self.config.max_candidates, ranking)
+            args = (body, spec, self.config.limits, ranking)
             parsed = await asyncio.to_thread(parse, *args) if len(body) > PARSE_IN_THREAD else parse(*args)
         finally:
             self.batcher.receiving_done()
@@ -143,12 +187,15 @@ class Server:
         async def endpoint(request: Request) -> Response:
             t0 = time.perf_counter()
             try:
+                if denied := self.access.denied(request):
+                    raise BadRequest(*denied, {"WWW-Authenticate": "Bearer"} if denied[0] == 401 else None)
                 response = await handler(request)
             except BadRequest as e:
                 response = _error(e.status, e.message)
-            except Exception as e:  # noqa: BLE001 - a bug answers 500 and is logged; the server goes on
+                response.headers.update(e.headers or {})
+            except Exception:  # noqa: BLE001 - a bug answers 500 (its text in the log, not the answer); the server goes on
                 log.exception("%s failed", path)
-                response = _error(500, f"internal error: {type(e).__name__}: {e}")
+                response = _error(500, "internal error: the request was not answered; the server's log has the details")
             self.stats.request(name, response.status_code, time.perf_counter() - t0)
             return response
 
@@ -157,16 +204,15 @@ class Server:
     def app(self) -> Starlette:
         @contextlib.asynccontextmanager
         async def lifespan(app):
-            watcher = (
-                asyncio.get_running_loop().create_task(self.models.watch(self.config.watch_interval))
-                if self.config.watch
-                else None
-            )
+            loop = asyncio.get_running_loop()
+            tasks = [loop.create_task(self.models.watch(self.config.watch_interval))] if self.config.watch else []
+            if self.models.generation is not None:
+                tasks.append(loop.create_task(self.models.follow()))
             try:
                 yield
             finally:
-                if watcher is not None:
-                    watcher.cancel()
+                for task in tasks:
+                    task.cancel()
                 self.batcher.close()
 
         async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -218,25 +264,47 @@ def create_app(config: ServeConfig) -> Starlette:
 
 
 def app_from_environment() -> Starlette:
-    """The app of one worker process (uvicorn's factory, with --workers N)."""
-    return create_app(ServeConfig(**json.loads(os.environ[ENVIRONMENT])))
+    """The app of one worker process (uvicorn's factory, with --workers N): it ends with its parent."""
+    config = json.loads(os.environ[ENVIRONMENT])
+    config["allowed_hosts"] = tuple(config["allowed_hosts"])
+    config.pop("limits", None)
+    config = ServeConfig(**config)
+    if config.parent is not None:
+        die_with_parent(config.parent)
+    GuardedProtocol.head_timeout = config.header_timeout
+    return create_app(config)
 
 
 def serve(config: ServeConfig, server: Server | None = None) -> None:
     """Run the server until stopped (Ctrl-C or SIGTERM); one worker serves `server` if given (loaded)."""
     import uvicorn
 
+    _more_files(config.max_connections * config.workers + 64)
+    GuardedProtocol.head_timeout = config.header_timeout
     options = dict(
         host=config.host,
         port=config.port,
         access_log=config.access_log,
         log_level="info",
         loop="auto",
-        http="auto",
+        http=GuardedProtocol,
+        limit_concurrency=config.max_connections,
+        timeout_keep_alive=5,
         timeout_graceful_shutdown=5,
     )
-    if config.workers > 1:
-        os.environ[ENVIRONMENT] = json.dumps(asdict(config))
-        uvicorn.run("wdcli.serve.app:app_from_environment", factory=True, workers=config.workers, **options)
-    else:
+    if config.workers == 1:
         uvicorn.run((server or Server(config)).app(), **options)
+        return
+    with tempfile.TemporaryDirectory(prefix="wdcli-serve-") as shared:
+        worker = {**asdict(config), "shared": shared, "parent": os.getpid()}
+        worker.pop("limits")
+        os.environ[ENVIRONMENT] = json.dumps(worker)
+        uvicorn.run("wdcli.serve.app:app_from_environment", factory=True, workers=config.workers, **options)
+
+
+def _more_files(wanted: int) -> None:
+    """Raise the open-file limit towards `wanted` (each connection is a file descriptor), within the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

@@ -8,7 +8,8 @@ scoring call (encoder set-up, the model's dozen kernel launches) is paid once pe
 request. Scoring runs in one worker thread (Polars and torch release the GIL), so the event loop keeps
 reading requests meanwhile. Requests are batched with others of the same columns and types, so the encoder's
 per-schema plan applies; if a batch fails (a bad value in one request), each request is scored alone, so only
-the bad one gets the error.
+the bad one gets the error: whatever goes wrong while a batch is put together or scored is answered request by
+request, never to a whole batch. At most `max_queue` requests wait; the next is answered 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -30,15 +31,16 @@ from .stats import Stats
 class _Item:
     frame: pl.DataFrame
     future: asyncio.Future
-    key: tuple = field(init=False)
+    key: tuple = field(init=False)  # (made in the request's own task: a failure there is its own)
 
     def __post_init__(self):
-        self.key = (tuple(self.frame.columns), tuple(self.frame.dtypes))
+        self.key = (tuple(self.frame.columns), tuple(map(str, self.frame.dtypes)))
 
 
 class Batcher:
-    def __init__(self, models: Models, stats: Stats, window: float, max_rows: int):
+    def __init__(self, models: Models, stats: Stats, window: float, max_rows: int, max_queue: int = 256):
         self.models, self.stats, self.window, self.max_rows = models, stats, window, max_rows
+        self.max_queue = max_queue
         self.pending: list[_Item] = []
         self.receiving = 0  # requests being read or parsed: they may join the next batch
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="wdcli-score")
@@ -56,11 +58,18 @@ class Batcher:
 
     async def score(self, frame: pl.DataFrame) -> tuple[np.ndarray, Loaded]:
         """The scores of a request's candidates, and the model that gave them."""
+        if len(self.pending) >= self.max_queue:
+            raise BadRequest(
+                503,
+                f"the server is busy ({len(self.pending)} requests waiting to be scored); retry in a second",
+                {"Retry-After": "1"},
+            )
         if self._task is None or self._task.done():
             self._wakeup = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run())
         future = asyncio.get_running_loop().create_future()
-        self.pending.append(_Item(frame, future))
+        item = _Item(frame, future)
+        self.pending.append(item)
         self._wakeup.set()
         return await future
 
@@ -87,8 +96,8 @@ class Batcher:
                 model = self.models.current
                 try:
                     results = await loop.run_in_executor(self.executor, _score, model, batch)
-                except Exception as e:  # noqa: BLE001 - an unexpected failure answers its requests, never hangs them
-                    results = [e] * len(batch)
+                except Exception:  # noqa: BLE001 - whatever failed, each request alone: one answer each
+                    results = [await loop.run_in_executor(self.executor, _alone, model, item) for item in batch]
                 for item, result in zip(batch, results):
                     if item.future.done():  # the client went away
                         continue
@@ -136,6 +145,13 @@ def _score(model: Loaded, batch: list[_Item]) -> list[np.ndarray | BaseException
             n = len(batch[i].frame)
             results[i], at = scores[at : at + n], at + n
     return results
+
+
+def _alone(model: Loaded, item: _Item) -> np.ndarray | BaseException:
+    try:
+        return _score(model, [item])[0]
+    except Exception as e:  # noqa: BLE001 - the request's own failure, answered to it alone
+        return _as_bad_request(e)
 
 
 def _as_bad_request(e: Exception) -> BaseException:

@@ -4,6 +4,10 @@
 {"columns": {"impression_app": ["app12", "app7"], "country": ["us", "us"]}}    or columns
 + "keep": ["impression_app"]        columns echoed back beside each score
 + "group_by": "request_id", "top_k": 10          (rank: default the spec's label.group, else one group)
+
+The work a body costs is bounded before the frame is built (`Limits`, each a 413 naming its option): the
+candidates, the distinct keys (columns), the nesting of a value and the length of a string. Only the columns the
+model reads (and `keep`, `group_by`) become the frame: other keys cost their parsing, nothing more.
 """
 
 from __future__ import annotations
@@ -31,14 +35,25 @@ except ImportError:  # pragma: no cover - the serve extra installs orjson
 
 
 TEXT_TYPES = (pl.String, pl.Null, pl.Boolean)
+ANSWER_FIELDS = {False: ("score",), True: ("index", "rank", "score")}  # what `keep` may not name: the answer's own
 
 
 class BadRequest(Exception):
-    """A request the server answers with a 4xx status and a JSON error."""
+    """A request the server answers with a 4xx (or 503) status and a JSON error."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.headers = status, message, headers
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may hold (docs/serving.md#limits); each is a `wdcli serve` option."""
+
+    candidates: int = 100_000  # --max-candidates
+    columns: int = 1_000  # --max-columns: distinct keys in the request (so in any one row)
+    depth: int = 8  # --max-depth: lists or objects within a value (a list of strings is 1)
+    string: int = 65_536  # --max-string: characters in one string
 
 
 @dataclass(frozen=True)
@@ -49,11 +64,11 @@ class Parsed:
     top_k: int | None
 
 
-def parse(body: bytes, spec: Spec, max_rows: int, ranking: bool) -> Parsed:
+def parse(body: bytes, spec: Spec, limits: Limits, ranking: bool) -> Parsed:
     """A request body as a frame of candidates, checked against the spec; raises BadRequest."""
     try:
         doc = loads(body)
-    except (JSONDecodeError, ValueError) as e:
+    except (JSONDecodeError, ValueError) as e:  # (orjson refuses nesting past 1,024 levels)
         raise BadRequest(400, f"the body is not valid JSON ({e})") from None
     if not isinstance(doc, dict):
         raise BadRequest(400, 'the body should be a JSON object: {"rows": [{...}, ...]} or {"columns": {...}}')
@@ -65,28 +80,44 @@ def parse(body: bytes, spec: Spec, max_rows: int, ranking: bool) -> Parsed:
             f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
             f"this endpoint takes {', '.join(sorted(known))}",
         )
-    frame = _frame(doc, max_rows)
-    keep = doc.get("keep") or []
-    if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
-        raise BadRequest(400, "'keep' should be a list of column names")
+    keep, group_by, top_k = _options(doc, ranking)
+    wanted = [*spec_inputs(spec), *keep, *([group_by] if group_by else []), *([spec.label.group] * ranking)]
+    frame = _frame(doc, limits, list(dict.fromkeys(c for c in wanted if c)))
     absent = [k for k in keep if k not in frame.columns]
     if absent:
         raise BadRequest(
             422,
             f"'keep' names column{'s' if len(absent) > 1 else ''} the rows do not have: {', '.join(map(repr, absent))}",
         )
-    group_by, top_k = doc.get("group_by"), doc.get("top_k")
-    if group_by is not None and not isinstance(group_by, str):
-        raise BadRequest(400, "'group_by' should be a column name")
     if group_by is not None and group_by not in frame.columns:
         raise BadRequest(422, f"'group_by' names column '{group_by}', which the rows do not have")
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
-        raise BadRequest(400, "'top_k' should be a positive integer")
     check_frame(frame, spec)
     return Parsed(frame, keep, group_by, top_k)
 
 
-def _frame(doc: dict, max_rows: int) -> pl.DataFrame:
+def _options(doc: dict, ranking: bool) -> tuple[list[str], str | None, int | None]:
+    """keep (each column once), group_by and top_k, checked."""
+    keep = doc.get("keep") or []
+    if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
+        raise BadRequest(400, "'keep' should be a list of column names")
+    keep = list(dict.fromkeys(keep))  # a column named twice is kept once
+    taken = [k for k in keep if k in ANSWER_FIELDS[ranking]]
+    if taken:
+        raise BadRequest(
+            422,
+            f"'keep' names {', '.join(map(repr, taken))}, which the answer gives itself "
+            f"({', '.join(ANSWER_FIELDS[ranking])}); rename the column in the request",
+        )
+    group_by, top_k = doc.get("group_by"), doc.get("top_k")
+    if group_by is not None and not isinstance(group_by, str):
+        raise BadRequest(400, "'group_by' should be a column name")
+    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
+        raise BadRequest(400, "'top_k' should be a positive integer")
+    return keep, group_by, top_k
+
+
+def _frame(doc: dict, limits: Limits, wanted: list[str]) -> pl.DataFrame:
+    """The wanted columns of the candidates as a frame, within the limits."""
     rows, columns = doc.get("rows"), doc.get("columns")
     if (rows is None) == (columns is None):
         raise BadRequest(
@@ -96,10 +127,18 @@ def _frame(doc: dict, max_rows: int) -> pl.DataFrame:
     if rows is not None:
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise BadRequest(400, "'rows' should be a list of objects, one per candidate")
-        n = len(rows)
+        _count(len(rows), limits)
+        keys: set[str] = set()
+        for r in rows:
+            keys.update(r)
+            if len(keys) > limits.columns:
+                raise _too_many_columns(limits)
+        data = {c: [r.get(c) for r in rows] for c in wanted if c in keys}
     else:
         if not isinstance(columns, dict) or not all(isinstance(v, list) for v in columns.values()):
             raise BadRequest(400, "'columns' should be an object whose values are lists, one value per candidate")
+        if len(columns) > limits.columns:
+            raise _too_many_columns(limits)
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
             raise BadRequest(
@@ -107,21 +146,80 @@ def _frame(doc: dict, max_rows: int) -> pl.DataFrame:
                 "the lists of 'columns' have different lengths: "
                 + ", ".join(f"{k}: {len(v)}" for k, v in list(columns.items())[:10]),
             )
-        n = lengths.pop() if lengths else 0
+        _count(lengths.pop() if lengths else 0, limits)
+        data = {c: columns[c] for c in wanted if c in columns}
+    for name, values in data.items():
+        _check_values(name, values, limits)
+    try:
+        return pl.DataFrame(data, strict=False)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as e:
+        raise BadRequest(422, f"the candidates cannot be read as a table: {str(e).splitlines()[0][:200]}") from None
+
+
+def _count(n: int, limits: Limits) -> None:
     if n == 0:
         raise BadRequest(422, "no candidates to score")
-    if n > max_rows:
+    if n > limits.candidates:
         raise BadRequest(
             413,
-            f"{n:,} candidates; this server scores at most {max_rows:,} per request "
+            f"{n:,} candidates; this server scores at most {limits.candidates:,} per request "
             "(wdcli serve --max-candidates); split the request",
         )
-    try:
-        if rows is not None:
-            return pl.DataFrame(rows, infer_schema_length=None, strict=False)
-        return pl.DataFrame(columns, strict=False)
-    except (TypeError, ValueError, pl.exceptions.PolarsError) as e:
-        raise BadRequest(422, f"the candidates cannot be read as a table: {str(e).splitlines()[0][:200]}") from None
+
+
+def _too_many_columns(limits: Limits) -> BadRequest:
+    return BadRequest(
+        413,
+        f"the candidates have more than {limits.columns:,} distinct keys (columns); this server takes at most "
+        f"{limits.columns:,} (wdcli serve --max-columns)",
+    )
+
+
+def _check_values(name: str, values: list, limits: Limits) -> None:
+    """A column's values: strings within the length limit, lists and objects within the depth limit, and not
+    lists beside single values (which Polars would read as the text '[a]')."""
+    lists = single = 0
+    for v in values:
+        if type(v) is str:
+            single += 1
+            if len(v) > limits.string:
+                raise _too_long(name, len(v), limits)
+        elif type(v) is list or type(v) is dict:
+            lists += 1
+            _check_nested(name, v, limits)
+        elif v is not None:
+            single += 1
+    if lists and single:
+        raise BadRequest(422, f"column '{name}' holds lists beside single values; give every candidate a list")
+
+
+def _check_nested(name: str, value: list | dict, limits: Limits) -> None:
+    """A list or object: nested at most limits.depth deep, its strings (keys too) within limits.string. A
+    stack, not recursion, so that no body can exhaust Python's."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > limits.depth:
+            raise BadRequest(
+                413,
+                f"column '{name}': a value nested more than {limits.depth} levels deep (lists or objects); "
+                f"this server takes at most {limits.depth} (wdcli serve --max-depth)",
+            )
+        items = v if type(v) is list else [*v.keys(), *v.values()] if type(v) is dict else ()
+        for item in items:
+            if type(item) is str:
+                if len(item) > limits.string:
+                    raise _too_long(name, len(item), limits)
+            elif type(item) is list or type(item) is dict:
+                stack.append((item, depth + 1))
+
+
+def _too_long(name: str, length: int, limits: Limits) -> BadRequest:
+    return BadRequest(
+        413,
+        f"column '{name}': a string of {length:,} characters; this server takes strings of at most "
+        f"{limits.string:,} (wdcli serve --max-string)",
+    )
 
 
 def check_frame(frame: pl.DataFrame, spec: Spec) -> None:
@@ -140,9 +238,5 @@ def check_frame(frame: pl.DataFrame, spec: Spec) -> None:
             problems.append(f"column '{column}' should hold numbers, not {dtype}")
         elif needs.reads == "categorical" and not readable:
             problems.append(f"column '{column}' should hold text or numbers, not {dtype}")
-        elif needs.reads == "multivalent" and isinstance(dtype, pl.Struct):
-            problems.append(f"column '{column}' should hold lists or text, not objects")
-        elif needs.reads == "weights" and isinstance(dtype, pl.Struct):
-            problems.append(f"column '{column}' should hold lists of numbers")
     if problems:
         raise BadRequest(422, "request: " + "; ".join(problems))

@@ -4,15 +4,20 @@
 model. A reload loads the new run in a thread (requests go on being answered by the current one), verifies it
 against the current one when a holdout was given (`wdcli.score.verify`), and only then swaps the reference:
 no request fails or waits during the swap. A run that fails to load or to verify is not served, and the current
-one stays. `watch` polls the --model folder (its LATEST pointer, or the run folder's manifest) and reloads
-when it changes.
+one stays. `watch` polls the --model folder (its LATEST pointer, or the run folder's files) and reloads
+when it changes. A run is known by its stamp: its folder and the size and time of each of its files, so a run
+that failed to load (half copied, say) is tried again once its files change, and never before: a reload, or a
+storm of them, of a run already served or already refused costs a few `stat` calls. With --workers N, a reload
+that one worker answers reaches the others through a shared generation (`workers.Generation`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +31,7 @@ from ..features.inputs import spec_inputs
 from ..score import Scorer
 from ..score.verify import verify
 from .stats import Stats
+from .workers import POLL, Generation
 
 log = logging.getLogger("uvicorn.error")
 
@@ -43,7 +49,14 @@ class Loaded:
 
 
 def _stamp(path: Path) -> tuple:
-    return str(path.resolve()), (path / "manifest.json").stat().st_mtime_ns
+    """The run folder and the size and modification time of each of its files (and of vocab/'s)."""
+    files = []
+    for folder in (path, path / "vocab"):
+        if folder.is_dir():
+            for e in os.scandir(folder):
+                st = e.stat(follow_symlinks=False)
+                files.append((folder.name + "/" + e.name, st.st_size, st.st_mtime_ns))
+    return str(path.resolve()), tuple(sorted(files))
 
 
 def load(path: Path) -> Loaded:
@@ -59,7 +72,6 @@ def load(path: Path) -> Loaded:
     metadata = {
         "name": spec.name,
         "run": path.name,
-        "path": str(path),
         "format_version": manifest.get("format_version"),
         "wdcli_version": manifest.get("wdcli_version"),
         "created": manifest.get("created"),
@@ -74,18 +86,50 @@ def load(path: Path) -> Loaded:
 
 class Models:
     def __init__(
-        self, source: Path | None, stats: Stats, holdout: pl.DataFrame | None = None, holdout_name: str = "holdout"
+        self,
+        source: Path | None,
+        stats: Stats,
+        holdout: pl.DataFrame | None = None,
+        holdout_name: str = "holdout",
+        generation: Generation | None = None,
     ):
-        self.source, self.stats = source, stats
+        self.source, self.stats, self.generation = source, stats, generation
         self.holdout, self.holdout_name = holdout, holdout_name
         self.current = load(resolve_model_dir(source))
-        self.skipped: set[tuple] = set()  # runs the watcher will not try again (failed to load or verify)
+        freeze()
+        self.skipped: dict[tuple, str] = {}  # runs (stamps) that failed to load or verify, and why
         self._lock: asyncio.Lock | None = None
         self._unresolved = False
 
+    async def reload_all(self) -> tuple[int, dict]:
+        """POST /reload: this worker reloads, then (--workers N) every other one; the answer comes when all of
+        them serve the same run, or after 10 s (`workers` in the answer says how many do)."""
+        status, body = await self.reload(explicit=True)
+        if self.generation is not None and status == 200:
+            generation = await asyncio.to_thread(self.generation.bump)
+            run = self.current.run
+            await asyncio.to_thread(self.generation.ack, generation, run)
+            body["workers"] = {"serving": await self.generation.wait(generation, run), "of": self.generation.workers}
+        return status, body
+
+    async def follow(self) -> None:
+        """(--workers N) Reload when another worker's reload raised the generation, and say which run is served."""
+        assert self.generation is not None
+        while True:
+            await asyncio.sleep(POLL)
+            try:
+                if (generation := await asyncio.to_thread(self.generation.risen)) is not None:
+                    await self.reload(explicit=True)
+                    await asyncio.to_thread(self.generation.ack, generation, self.current.run)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the follower must outlive any one bad run
+                log.warning("follow: %s: %s", type(e).__name__, e)
+
     async def reload(self, explicit: bool = True) -> tuple[int, dict]:
         """Load the run --model points at now and serve it, if it loads (and verifies). Returns an HTTP status
-        and what happened."""
+        and what happened. A run already served is unchanged; one already refused is refused again (409) until
+        its files change."""
         self._lock = self._lock or asyncio.Lock()
         async with self._lock:
             old = self.current
@@ -96,34 +140,41 @@ class Models:
                 if not explicit and self._unresolved:
                     return 200, {"status": "unchanged", "run": old.run}
                 self._unresolved = True
-                return self._done("failed", 409, {"error": f"the model was not reloaded: {e}", "run": old.run})
+                return self._done("failed", 409, {"error": f"the model was not reloaded: {_short(e)}", "run": old.run})
             self._unresolved = False
-            if not explicit and (stamp == old.stamp or stamp in self.skipped):
+            if stamp == old.stamp:
                 return 200, {"status": "unchanged", "run": old.run}
+            if stamp in self.skipped:
+                error = {"error": f"the model was not reloaded: {self.skipped[stamp]}", "run": old.run}
+                return (409, error) if explicit else (200, {"status": "unchanged", "run": old.run})
+            status, body = await self._load(path, stamp, old)
+            return self._done(body.get("status", "failed"), status, body)
+
+    async def _load(self, path: Path, stamp: tuple, old: Loaded) -> tuple[int, dict]:
+        try:
+            new = await asyncio.to_thread(load, path)
+        except Exception as e:  # noqa: BLE001 - whatever is wrong with the new run, the current one stays
+            self.skipped[stamp] = _short(e)
+            return 409, {"error": f"the model was not reloaded: {self.skipped[stamp]}", "run": old.run}
+        if self.holdout is not None:
             try:
-                new = await asyncio.to_thread(load, path)
-            except Exception as e:  # noqa: BLE001 - whatever is wrong with the new run, the current one stays
-                self.skipped.add(stamp)
-                return self._done("failed", 409, {"error": f"the model was not reloaded: {e}", "run": old.run})
-            if self.holdout is not None:
-                try:
-                    verdict = await asyncio.to_thread(verify, new.scorer, old.scorer, self.holdout, self.holdout_name)
-                except WdcliError as e:
-                    self.skipped.add(new.stamp)
-                    return self._done("failed", 409, {"error": f"{new.run} cannot be verified: {e}", "run": old.run})
-                if not verdict.passed:
-                    self.skipped.add(new.stamp)
-                    return self._done(
-                        "rejected",
-                        409,
-                        {
-                            "error": f"{new.run} failed verification ({', '.join(verdict.failed)}); still serving {old.run}",
-                            "run": old.run,
-                            "verify": verdict.to_dict(),
-                        },
-                    )
-            self.current = new
-            return self._done("reloaded", 200, {"status": "reloaded", "run": new.run, "previous": old.run})
+                verdict = await asyncio.to_thread(verify, new.scorer, old.scorer, self.holdout, self.holdout_name)
+            except WdcliError as e:
+                self.skipped[stamp] = f"{new.run} cannot be verified: {e}"
+                return 409, {"error": self.skipped[stamp], "run": old.run}
+            if not verdict.passed:
+                self.skipped[stamp] = (
+                    f"{new.run} failed verification ({', '.join(verdict.failed)}); still serving {old.run}"
+                )
+                return 409, {
+                    "error": self.skipped[stamp],
+                    "run": old.run,
+                    "verify": verdict.to_dict(),
+                    "status": "rejected",
+                }
+        self.current = new
+        asyncio.get_running_loop().call_later(1.0, freeze)  # once the batches that hold the old one are done
+        return 200, {"status": "reloaded", "run": new.run, "previous": old.run}
 
     def _done(self, result: str, status: int, body: dict) -> tuple[int, dict]:
         self.stats.reloads[result] += 1
@@ -143,3 +194,22 @@ class Models:
 
     def uptime(self) -> float:
         return time.time() - self.stats.started
+
+
+def freeze() -> None:
+    """Keep the served model's objects out of Python's cyclic garbage collector: a full collection walks every
+    object it tracks (~0.2 s for the apps model, the GIL held: every request waits), and a request that builds
+    many containers (deeply nested JSON) sets one off. After a reload, the previous model's objects are let go
+    first (one full collection, once per reload)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def _short(e: Exception) -> str:
+    """An error as a client may read it: a WdcliError's message; for anything else its kind only (the log has
+    the rest)."""
+    if isinstance(e, WdcliError | OSError):
+        return str(e)
+    log.warning("reload: %s: %s", type(e).__name__, e)
+    return f"it cannot be loaded ({type(e).__name__}; the server's log has the details)"

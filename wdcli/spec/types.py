@@ -20,8 +20,9 @@ from .settings import Range as Range  # re-exported: wdcli.tune reads it from he
 
 
 class Split(Strict):
-    """A seeded split of the train files' rows, used for whichever of validation/test has no files of its own.
-    A row's part comes from a stable hash of its key column, or of its file's name and position."""
+    """A split of the train files' rows, used for whichever of validation/test has no files of its own: seeded
+    (a row's part from a stable hash of its key column, or of its file's name and position), or by time (the
+    latest rows are test, those just before them validation; with `per`, each group's latest rows)."""
 
     validation: float = Field(0.1, ge=0.0, lt=1.0, description="Fraction held out for early stopping.")
     test: float = Field(0.2, ge=0.0, lt=1.0, description="Fraction held out for the final metrics.")
@@ -31,11 +32,28 @@ class Split(Strict):
         description="Split by this column's values (a user or request id), so that a "
         "group never straddles two parts; default: by file and row position.",
     )
+    time: str | None = Field(
+        None,
+        description="Split by this column's times: the latest rows are test, the ones before them validation "
+        "(numbers such as epoch seconds, dates, or ISO 8601 text).",
+    )
+    per: str | None = Field(
+        None,
+        description="With time: split each value of this column (a user) by its own times: each user's latest "
+        "rows are test.",
+    )
 
     @model_validator(mode="after")
     def _fractions(self) -> Split:
         if self.validation + self.test >= 1.0:
             raise ValueError("validation + test must leave some rows to train on (sum < 1)")
+        if self.time is not None and self.key is not None:
+            raise ValueError(
+                f"give key or time, not both: key keeps each {self.key} in one part, time splits by when rows "
+                f"happened (for each {self.key}'s latest rows: per: {self.key})"
+            )
+        if self.per is not None and self.time is None:
+            raise ValueError(f"per splits each {self.per}'s rows by time: give time: COLUMN too")
         return self
 
 

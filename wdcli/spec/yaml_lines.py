@@ -13,6 +13,8 @@ Path_ = tuple[str | int, ...]
 
 
 BOOL_TAG = "tag:yaml.org,2002:bool"
+MAX_DEPTH = 64  # levels of [ ] and { }: a spec has three or four
+MAX_VALUES = 100_000  # values in a spec with its aliases expanded: a spec has hundreds; a "billion laughs" 10^9
 
 
 def compose(
@@ -20,13 +22,7 @@ def compose(
 ) -> tuple[Any, dict[Path_, int], list[Problem]]:
     """Parse YAML into plain data plus a map from each YAML path to its 1-based line; flag duplicate keys.
     `booleans` (if given) collects the text of each key or value YAML read as a boolean (`yes`, `off`, ...)."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        what = getattr(e, "problem", None) or str(e)
-        raise SpecError([Problem(file, line, "", f"not valid YAML: {what}; fix the syntax")]) from None
+    root = _compose(text, file)
     lines: dict[Path_, int] = {}
     dupes: list[Problem] = []
 
@@ -59,7 +55,10 @@ def compose(
                 walk(item, path + (i,))
 
     if root is not None:
-        walk(root, ())
+        try:
+            walk(root, ())
+        except RecursionError:
+            raise SpecError([Problem(file, None, "", "not valid YAML for a spec: nested too deeply")]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.constructor.ConstructorError as e:  # e.g. a !!python/object tag: never built, always refused
@@ -75,6 +74,83 @@ def compose(
             ]
         ) from None
     return data, lines, dupes
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    """The YAML node graph, refused if it is not YAML, nests past MAX_DEPTH brackets (PyYAML takes seconds to
+    find out that it cannot) or would expand past MAX_VALUES values."""
+    if (depth := flow_depth(text)) > MAX_DEPTH:
+        raise SpecError(
+            [Problem(file, None, "", f"not valid YAML for a spec: nested too deeply ({depth} levels of [ ] or {{ }})")]
+        )
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        size = expanded_size(root) if root is not None else 0
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        what = getattr(e, "problem", None) or str(e)
+        raise SpecError([Problem(file, line, "", f"not valid YAML: {what}; fix the syntax")]) from None
+    except RecursionError:
+        raise SpecError([Problem(file, None, "", "not valid YAML for a spec: nested too deeply")]) from None
+    if size > MAX_VALUES:
+        raise SpecError(
+            [
+                Problem(
+                    file,
+                    None,
+                    "",
+                    f"not valid YAML for a spec: its aliases (*name) expand to {size:,} values or more, over "
+                    f"{MAX_VALUES:,}; write the values out, or use fewer aliases",
+                )
+            ]
+        )
+    return root
+
+
+def flow_depth(text: str) -> int:
+    """The deepest nesting of [ ] and { } in YAML text, outside quotes and comments."""
+    deepest = depth = 0
+    quote = None
+    for i, c in enumerate(text):
+        if quote:
+            quote = None if c == quote and not (quote == '"' and text[i - 1] == "\\") else quote
+        elif c in "'\"" and (i == 0 or not text[i - 1].isalnum()):
+            quote = c
+        elif c == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            quote = "\n"  # a comment, to the end of its line
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
+def expanded_size(root: yaml.Node) -> int:
+    """How many values a YAML document holds once its aliases are expanded (each shared node counted once per
+    reference), stopping past MAX_VALUES; linear in the nodes written, whatever the expansion."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) not in sizes:
+            sizes[id(node)] = MAX_VALUES + 1  # a node that contains itself: endless
+            children = (
+                [n for pair in node.value for n in pair]
+                if isinstance(node, yaml.MappingNode)
+                else node.value
+                if isinstance(node, yaml.SequenceNode)
+                else []
+            )
+            total = 1
+            for child in children:
+                total += size(child)
+                if total > MAX_VALUES:
+                    break
+            sizes[id(node)] = total
+        return sizes[id(node)]
+
+    return size(root)
 
 
 def path_text(path: Path_) -> str:

@@ -17,7 +17,7 @@ import polars as pl
 from ..data.batch import Batch
 from ..data.files import Files
 from ..data.memory import InMemory
-from ..data.split import split_names
+from ..data.split import PARTS, split_names
 from ..data.stream import Stream
 from ..errors import DataError
 from ..features import Encoded, FittedPipeline, fit_pipeline, transform
@@ -131,10 +131,12 @@ def _counted(frames, advance: Callable[[int], None]):
 
 
 def _expected_rows(files: Files) -> int:
-    """A part's rows: all its files' rows, or its expected share of them."""
+    """A part's rows: all its files' rows, or its expected share of them (a split by time knows its rows)."""
     total, rule = sum(files.counts), files.rule
     if rule is None:
         return total
+    if rule.time is not None:
+        return rule.time.rows[PARTS.index(files.part)]
     share = {"train": 1 - rule.validation - rule.test, "validation": rule.validation, "test": rule.test}
     return int(round(total * share[files.part]))
 

@@ -1,0 +1,118 @@
+"""`wdcli init` and time: `--time COLUMN` drafts a split by time (per user when a user's rows span several
+times) and leaves the column out of the features; without it, a column that looks like a time is offered."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+from wdcli.draft.times import looks_like_time
+from wdcli.spec import load_spec
+
+runner = CliRunner()
+
+
+def events(n: int = 2000, users: int = 100, per_request: bool = False, seed: int = 0) -> pl.DataFrame:
+    """Ratings of users over months, or (per_request) requests whose candidates share one time."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat(np.arange(n // 10), 10) if per_request else rng.integers(0, users, n)
+    ts = 1_700_000_000 + (group * 977 if per_request else rng.integers(0, 10_000_000, n))
+    item = rng.integers(0, 30, n)
+    return pl.DataFrame(
+        {
+            "user_id": group,
+            "ts": ts,
+            "item": [f"i{i}" for i in item],
+            "price": rng.normal(10, 3, n),
+            "liked": (rng.random(n) < 0.2 + 0.5 * (item < 10)).astype(int),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "how"),
+    [
+        ("when", pl.Series([datetime(2024, 5, 1, 12)]), "date-times"),
+        ("day", pl.Series([date(2024, 5, 1)]), "dates"),
+        ("when", pl.Series(["2024-05-01", "2024-05-02T10:00:00"]), "ISO 8601 text"),
+        ("ts", pl.Series([1_700_000_000, 1_700_086_400]), "epoch seconds"),
+        ("created_at", pl.Series([1.7e12, 1.71e12]), "epoch milliseconds"),
+        ("eventTime", pl.Series(["1700000000", "1700086400"]), "epoch seconds"),  # a CSV's numbers, as text
+        ("timestamp", pl.Series([3, 14, 15]), None),  # no epoch: a step counter
+        ("amount", pl.Series([1_700_000_000, 1_700_086_400]), None),  # not named like a time
+        ("status", pl.Series(["ok", "late"]), None),
+    ],
+)
+def test_what_looks_like_a_time(name, values, how):
+    assert looks_like_time(name, values) == how
+
+
+def test_init_time_drafts_a_split_by_time_and_leaves_the_column_out(workdir):
+    events().write_parquet(workdir / "ev.parquet")
+    r = runner.invoke(app, ["init", "ev.parquet", "--label", "liked", "--time", "ts", "-o", "ev.yaml"])
+    assert r.exit_code == 0, r.output
+    text = (workdir / "ev.yaml").read_text()
+    assert yaml.safe_load(text)["data"]["split"] == {"validation": 0.1, "test": 0.2, "time": "ts"}
+    assert "# by time: the latest 20% of rows are test, the 10% before them validation" in text
+    assert "  # ts: left out: the split's time (data.split.time)" in text
+    spec = load_spec(workdir / "ev.yaml")
+    assert "ts" not in spec.columns and spec.data.split.time == "ts"
+    assert "looks like a time" not in r.stderr  # given, so not offered
+    r = runner.invoke(app, ["train", "ev.yaml", "-q", "--set", "train.epochs=1", "--output", "run"])
+    assert r.exit_code == 0, r.output
+
+
+def test_init_time_with_a_group_splits_each_users_latest_rows(workdir):
+    events().write_parquet(workdir / "users.parquet")
+    events(per_request=True).write_parquet(workdir / "requests.parquet")
+    for data, per in (("users", True), ("requests", False)):
+        r = runner.invoke(
+            app,
+            ["init", f"{data}.parquet", "--label", "liked", "--group", "user_id", "--time", "ts", "-o", "s.yaml"]
+            + ["--force"],
+        )
+        assert r.exit_code == 0, r.output
+        split = load_spec(workdir / "s.yaml").data.split
+        assert (split.per == "user_id") is per and split.key is None and split.time == "ts", data
+        text = (workdir / "s.yaml").read_text()
+        if per:
+            assert "each user_id's latest 20% of rows are test" in text
+        else:
+            assert "(one cut: a user_id's rows share their time)" in text
+
+
+def test_init_offers_a_split_by_time(workdir):
+    events().write_csv(workdir / "ev.csv")
+    r = runner.invoke(app, ["init", "ev.csv", "--label", "liked", "-o", "a.yaml"])
+    assert r.exit_code == 0, r.output
+    note = " ".join(r.stderr.split())
+    assert (
+        "note: ts looks like a time (epoch seconds): init --time ts splits by it: the latest 20% of rows are test, "
+        "the 10% before them validation"
+    ) in note
+    r = runner.invoke(app, ["init", "ev.csv", "--label", "liked", "--group", "user_id", "-o", "b.yaml"])
+    choice = "to hold out the latest rows, split by time: init --time ts (epoch seconds): each user_id's latest 20%"
+    assert choice in " ".join(r.stderr.split())
+    assert load_spec(workdir / "b.yaml").data.split.time is None  # offered, not drafted
+    events().drop("ts").write_csv(workdir / "plain.csv")
+    r = runner.invoke(app, ["init", "plain.csv", "--label", "liked", "-o", "c.yaml"])
+    assert r.exit_code == 0 and "looks like a time" not in r.stderr
+
+
+def test_init_time_errors(workdir):
+    frame = events()
+    frame.write_parquet(workdir / "ev.parquet")
+    r = runner.invoke(app, ["init", "ev.parquet", "--label", "liked", "--time", "tss"])
+    assert r.exit_code == 2 and "no column 'tss' (--time) (did you mean 'ts'?)" in r.stderr
+    frame.with_columns(ts=pl.when(pl.col("price") > 12).then(None).otherwise("ts")).write_parquet(
+        workdir / "gaps.parquet"
+    )
+    r = runner.invoke(app, ["init", "gaps.parquet", "--label", "liked", "--time", "ts"])
+    assert r.exit_code == 2 and "(--time ts): column 'ts' (data.split.time) has no time in" in r.stderr
+    assert not (workdir / "gaps.yaml").exists()

@@ -1,0 +1,123 @@
+"""The file commands on files that are legal but unusual, or not tables at all: list, struct and binary columns
+are written as text; a file with no rows, lines ending in CR alone or no line break at all is an error (exit 2)
+that names it; values no reader takes are refused as the server refuses them; a huge number never gives NaN."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+
+from .conftest import APPS_SPEC, SPECS, apps_frame
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """tiny, with hours-per-week minmax-scaled and not clipped (1e308 would be inf after scaling)."""
+    folder = tmp_path_factory.mktemp("tiny")
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            str(SPECS / "tiny.yaml"),
+            "-q",
+            "--output",
+            str(folder / "m"),
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "columns.hours-per-week={kind: numeric, transform: minmax}",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    return folder / "m"
+
+
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("apps")
+    apps_frame(300).write_csv(folder / "apps.csv")
+    (folder / "apps.yaml").write_text(APPS_SPEC.format(path="apps.csv"))
+    r = runner.invoke(app, ["train", str(folder / "apps.yaml"), "-q", "--output", str(folder / "m")])
+    assert r.exit_code == 0, r.output
+    return folder / "m"
+
+
+def rows(n: int = 4) -> pl.DataFrame:
+    return pl.read_csv(SPECS / "data" / "tiny.csv", infer_schema=False).head(n)
+
+
+def predict(model: Path, input: Path, *more: str):
+    t0 = time.perf_counter()
+    r = runner.invoke(app, ["predict", "--model", str(model), "--input", str(input), *more])
+    assert time.perf_counter() - t0 < 5.0  # (the work is ~0.1 s; a hang or a read of the whole file is not)
+    return r
+
+
+def test_list_struct_and_binary_columns_are_written_as_text(tiny, tmp_path):
+    frame = rows().with_columns(
+        tags=pl.Series([["a", "b"], [], None, ["c"]], dtype=pl.List(pl.String)),
+        counts=pl.Series([[1, 2], [3], [], None], dtype=pl.List(pl.Int64)),
+        meta=pl.Series([{"k": 1, "v": "x"}] * 4),
+        raw=pl.Series([b"\x00\xff", b"ab", None, b""], dtype=pl.Binary),
+        deep=pl.Series([[["a"]], [["b", "c"]], None, []], dtype=pl.List(pl.List(pl.String))),
+    )
+    frame.write_parquet(tmp_path / "in.parquet")
+    r = predict(tiny, tmp_path / "in.parquet")  # CSV on stdout
+    assert r.exit_code == 0, r.output
+    out = pl.read_csv(r.stdout.encode())
+    assert out["tags"].to_list() == ["a|b", "", None, "c"] and out["counts"][0] == "1|2"  # (as issue 23 writes lists)
+    assert out["meta"][0] == '{"k":1,"v":"x"}' and out["raw"][0] == "AP8=" and out["deep"][1] == '[["b","c"]]'
+    for name in ("out.csv", "out.tsv", "out.ndjson", "out.parquet"):
+        r = predict(tiny, tmp_path / "in.parquet", "--output", str(tmp_path / name))
+        assert r.exit_code == 0, (name, r.output)
+    first = json.loads((tmp_path / "out.ndjson").read_text().splitlines()[0])
+    assert first["tags"] == ["a", "b"] and first["raw"] == "AP8="
+    assert pl.read_parquet(tmp_path / "out.parquet")["tags"].dtype == pl.List(pl.String)
+
+
+def test_values_no_reader_takes_are_refused_as_the_server_refuses_them(tiny, apps, tmp_path):
+    rows().with_columns(education=pl.Series([{"a": "b"}] * 4)).write_parquet(tmp_path / "struct.parquet")
+    r = predict(tiny, tmp_path / "struct.parquet")
+    assert r.exit_code == 2 and "column 'education' holds objects (a struct)" in r.stderr, r.output
+    frame = apps_frame(5).with_columns(installed=pl.Series([[["app1"], ["app2"]]] * 5))
+    frame.write_parquet(tmp_path / "nested.parquet")
+    r = predict(apps, tmp_path / "nested.parquet")
+    assert r.exit_code == 2 and "column 'installed' holds lists of lists" in r.stderr, r.output
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"age,education\r39,Bachelors\r52,HS-grad\r", "its lines end in a carriage return alone"),
+        (b"foo", "missing column 'age'"),
+        (
+            b"age,hours-per-week,capital-gain,education,occupation,native-country,educational-num\n",
+            "no rows to score",
+        ),
+        (b"x" * (3 << 20), "no line break in its first 1 MiB"),
+    ],
+    ids=["CR line ends", "one word", "header only", "no line break"],
+)
+def test_a_file_with_no_rows_is_an_error_not_an_empty_answer(tiny, tmp_path, content, message):
+    (tmp_path / "in.csv").write_bytes(content)
+    r = predict(tiny, tmp_path / "in.csv", "--output", str(tmp_path / "out.csv"))
+    assert r.exit_code == 2 and message in r.stderr, r.output
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_huge_number_is_clipped_never_a_nan_score(tiny, tmp_path):
+    frame = rows().with_columns(pl.Series("hours-per-week", ["1e308", "-1e308", "40", "1e300"]))
+    frame.write_csv(tmp_path / "in.csv")
+    r = predict(tiny, tmp_path / "in.csv")
+    assert r.exit_code == 0, r.output
+    scores = pl.read_csv(r.stdout.encode())["score"]
+    assert scores.is_not_null().all() and scores.is_finite().all() and scores.is_between(0, 1).all()

@@ -1,0 +1,199 @@
+"""`wdcli serve` against hostile and careless clients (issue 21): every request is answered within a second with
+a 4xx naming the problem, or correctly; none is a 5xx, stalls the others or fails them."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from wdcli.serve.app import ServeConfig, Server
+from wdcli.serve.bodies import dumps
+
+from .test_serve import InProcess, _train_next, candidates, runs, server  # noqa: F401 (runs: a fixture)
+
+JSON = {"content-type": "application/json"}
+
+
+NESTED = "__nested__"
+
+
+def nested(levels: int, kind: str = "list") -> str:
+    """A placeholder for `levels` nested lists or objects (JSON libraries refuse to write them; `body` does)."""
+    return f"{NESTED}{levels}{kind}"
+
+
+def body(doc: dict) -> bytes:
+    """A JSON body, each placeholder of `nested` written out."""
+    out = dumps(doc)
+    for levels, kind in {(int(m[0]), m[1].decode()) for m in re.findall(rb"__nested__(\d+)(list|object)", out)}:
+        opened, closed = ("[" * levels, "]" * levels) if kind == "list" else ('{"k":' * levels, "}" * levels)
+        out = out.replace(f'"{nested(levels, kind)}"'.encode(), f'{opened}"x"{closed}'.encode())
+    return out
+
+
+def timed(client: InProcess, path: str, doc: dict | bytes, headers: dict | None = None) -> httpx.Response:
+    content = doc if isinstance(doc, bytes) else body(doc)
+    t0 = time.perf_counter()
+    r = client.post(path, content=content, headers=headers or JSON)
+    assert time.perf_counter() - t0 < 1.0, (r.status_code, r.text[:200])
+    assert r.status_code < 500 and client.get("/health").status_code == 200, r.text[:300]
+    return r
+
+
+@pytest.fixture(scope="module")
+def client(runs):  # noqa: F811
+    with InProcess(server(runs).app()) as c:
+        yield c
+
+
+@pytest.mark.parametrize("kind", ["list", "object"])
+def test_deep_nesting_is_refused_in_a_read_column_and_costs_nothing_in_another(client, kind):
+    rows = candidates(5).to_dicts()
+    r = timed(client, "/predict", {"rows": [{**row, "country": nested(1000, kind=kind)} for row in rows]})
+    assert r.status_code == 413 and "nested more than 8 levels" in r.json()["error"] and "--max-depth" in r.text
+    r = timed(client, "/predict", {"rows": [{**row, "unused": nested(1000, kind=kind)} for row in rows]})
+    assert r.status_code == 200 and len(r.json()["scores"]) == 5
+    r = timed(client, "/predict", {"columns": {"country": [nested(500, kind=kind)] * 5}})
+    assert r.status_code == 413
+    r = timed(client, "/predict", b'{"rows": [{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}]}")
+    assert r.status_code == 400  # past JSON's own limit (1,024 levels)
+
+
+def test_a_bad_request_fails_alone_in_a_batch(runs):  # noqa: F811
+    s = server(runs, batch_window_ms=50)
+    big = {"rows": candidates(3000, seed=1).to_dicts()}
+    valid = [{"rows": candidates(20, seed=i).to_dicts()} for i in range(10)]
+    bad = {"rows": [{**row, "impression": nested(500)} for row in candidates(20).to_dicts()]}
+
+    async def together() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=s.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            bodies = [big, *valid[:5], bad, *valid[5:]] * 3
+            return await asyncio.gather(*(c.post("/predict", content=body(b), headers=JSON) for b in bodies))
+
+    answers = asyncio.run(together())
+    statuses = [r.status_code for r in answers]
+    assert statuses.count(200) == 33 and statuses.count(413) == 3, statuses
+
+
+def test_many_distinct_keys_are_refused_before_a_frame_is_built(client):
+    rows = candidates(6000).to_dicts()
+    r = timed(client, "/predict", {"rows": [{**row, f"extra{i}": 1} for i, row in enumerate(rows)]})
+    assert r.status_code == 413 and "more than 1,000 distinct keys" in r.json()["error"] and "--max-columns" in r.text
+    r = timed(client, "/predict", {"rows": [{**row, f"extra{i % 900}": 1} for i, row in enumerate(rows)]})
+    assert r.status_code == 200 and len(r.json()["scores"]) == 6000  # 900 extra keys: dropped, not tabled
+
+
+def test_a_long_string_is_refused_or_scored_per_value(client, runs):  # noqa: F811
+    rows = candidates(5).to_dicts()
+    rows[0]["impression"] = "x" * (2 << 20)
+    r = timed(client, "/predict", {"rows": rows})
+    assert r.status_code == 413 and "a string of 2,097,152 characters" in r.json()["error"]
+    with InProcess(server(runs, max_string=4 << 20).app()) as big:
+        r = timed(big, "/predict", {"rows": rows})  # allowed: hashed in the cross per value, not per byte
+        assert r.status_code == 200 and np.isfinite(r.json()["scores"]).all()
+
+
+def test_keep_names_and_content_types(client):
+    rows = candidates(6).to_dicts()
+    r = timed(client, "/predict", {"rows": rows, "keep": ["user", "user"]})
+    assert r.status_code == 200 and list(r.json()["rows"][0]) == ["user", "score"]
+    r = timed(
+        client,
+        "/rank",
+        {"rows": [{**row, "score": 9, "rank": 9, "index": 9} for row in rows], "keep": ["score", "rank", "index"]},
+    )
+    assert r.status_code == 422 and "which the answer gives itself" in r.json()["error"]
+    raw = dumps({"rows": rows})
+    for media in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None):
+        r = timed(client, "/predict", raw, {"content-type": media} if media else {"x": "y"})
+        assert r.status_code == 415 and "application/json" in r.json()["error"]
+    r = timed(client, "/predict", raw, {"content-type": "application/json; charset=utf-8"})
+    assert r.status_code == 200
+    r = timed(client, "/predict", {"columns": {"country": [["us"], "de"]}})
+    assert r.status_code == 422 and "lists beside single values" in r.json()["error"]
+
+
+def test_access_token_host_origin_and_what_errors_tell(runs, monkeypatch):  # noqa: F811
+    s = Server(ServeConfig(model=str(runs / "runs" / "apps"), watch=False, token="s3cret"))
+    raw = dumps({"rows": candidates(3).to_dicts()})
+    with InProcess(s.app()) as c:
+        assert c.get("/health").status_code == 401
+        assert c.post("/reload", headers={"authorization": "Bearer nope"}).status_code == 401
+        auth = {**JSON, "authorization": "Bearer s3cret"}
+        assert c.post("/predict", content=raw, headers=auth).status_code == 200
+        assert c.post("/predict", content=raw, headers={**auth, "host": "evil.example"}).status_code == 421
+        r = c.post("/predict", content=raw, headers={**auth, "origin": "http://evil.example"})
+        assert r.status_code == 403
+        assert c.post("/predict", content=raw, headers={**auth, "host": "localhost:8000"}).status_code == 200
+        meta = c.run(c.http.get("/metadata", headers=auth)).json()
+        assert "path" not in meta and str(runs) not in str(meta)
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("/secret/internal/detail")
+
+        monkeypatch.setattr(s.models.current.scorer, "score", broken)
+        r = c.post("/predict", content=raw, headers=auth)
+        assert r.status_code == 500 and "secret" not in r.text and "log" in r.json()["error"]
+    with pytest.raises(Exception, match="exposes the server to the network"):
+        ServeConfig(model=str(runs), host="0.0.0.0")
+
+
+def test_a_full_queue_answers_503_with_retry_after(runs):  # noqa: F811
+    s = server(runs, max_queue=1, batch_window_ms=50)
+    raw = dumps({"rows": candidates(2000).to_dicts()})
+
+    async def burst() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=s.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            return await asyncio.gather(*(c.post("/predict", content=raw, headers=JSON) for _ in range(12)))
+
+    answers = asyncio.run(burst())
+    busy = [r for r in answers if r.status_code == 503]
+    assert busy and all(r.headers["retry-after"] == "1" for r in busy)
+    assert all(r.status_code in (200, 503) for r in answers) and any(r.status_code == 200 for r in answers)
+
+
+def test_reload_storms_and_half_copied_runs(runs, tmp_path):  # noqa: F811
+    s = server(runs)
+    with InProcess(s.app()) as c:
+        t0 = time.perf_counter()
+        answers = [c.post("/reload") for _ in range(30)]
+        assert time.perf_counter() - t0 < 1.5  # each an `unchanged` of a few stat calls, not a load
+        assert {r.json()["status"] for r in answers} == {"unchanged"}
+        newer = _train_next(runs)
+        weights = tmp_path / "weights.safetensors"
+        shutil.move(newer / "weights.safetensors", weights)  # the copy is not complete yet
+        r = c.post("/reload")
+        assert r.status_code == 409 and "missing file weights.safetensors" in r.json()["error"]
+        assert c.post("/reload").status_code == 409  # refused again at once, not loaded again
+        shutil.move(weights, newer / "weights.safetensors")  # now it is
+        r = c.post("/reload")
+        assert r.status_code == 200 and r.json()["run"] == newer.name, r.text
+        (newer.parent / "linked").symlink_to(tmp_path)
+        (newer.parent / "LATEST").write_text("linked\n")
+        r = c.post("/reload")
+        assert r.status_code == 409 and "symbolic link" in r.json()["error"]
+        (newer.parent / "LATEST").write_text(newer.name + "\n")
+        (newer.parent / "linked").unlink()
+
+
+def test_a_network_bind_without_a_token_refuses_to_start(runs, monkeypatch):  # noqa: F811
+    from typer.testing import CliRunner
+
+    from wdcli.cli import app
+
+    from .test_serve_procs import free_port
+
+    args = ["serve", "--model", str(runs / "runs" / "apps"), "--host", "0.0.0.0", "--port", str(free_port()), "--check"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2 and "exposes the server to the network" in r.output
+    monkeypatch.setenv("WDCLI_SERVE_TOKEN", "s3cret")
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0 and "http://0.0.0.0:" in r.output

@@ -1,0 +1,109 @@
+"""`wdcli serve` as processes (issue 21): a reload reaches every worker; workers die with their parent, so a
+restart after `kill -9` binds the port; idle connections cannot starve the server of file descriptors."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from .test_serve import _train_next, candidates, runs  # noqa: F401 (runs: a fixture)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(model: Path, port: int, *more: str, files: int | None = None) -> subprocess.Popen:
+    def limit_files() -> None:
+        if files:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "wdcli", "serve", "--model", str(model), "--port", str(port), *more],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=limit_files,
+    )
+    deadline = time.time() + 90
+    while get(port, "/health", timeout=1) is None:
+        assert p.poll() is None, p.stderr.read()
+        assert time.time() < deadline, "the server did not start"
+        time.sleep(0.2)
+    return p
+
+
+def get(port: int, path: str, data: bytes | None = None, timeout: float = 5) -> dict | None:
+    """The JSON answer, or None when there is none (no connection, a reset, a timeout, a 5xx)."""
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    method = "GET" if data is None and path == "/health" else "POST"
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data, headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
+            return json.loads(r.read())
+    except OSError:
+        return None
+
+
+def test_reload_reaches_every_worker_and_workers_die_with_their_parent(runs):  # noqa: F811
+    port = free_port()
+    parent = start(runs / "runs" / "apps", port, "--workers", "2", "--no-watch")
+    workers = set()
+    try:
+        newer = _train_next(runs)
+        answer = get(port, "/reload", b"", timeout=30)
+        assert answer and answer["run"] == newer.name, answer
+        body = json.dumps({"rows": candidates(3).to_dicts()}).encode()
+        served = [(get(port, "/predict", body) or {}).get("model") for _ in range(40)]  # a new connection each
+        assert set(served) == {newer.name}, served
+        assert answer["workers"] == {"serving": 2, "of": 2}
+        workers = {int(line.split()[0]) for line in os.popen(f"pgrep -P {parent.pid}").read().splitlines()}
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.time() + 20
+        while get(port, "/health", timeout=1) is not None and time.time() < deadline:
+            time.sleep(0.2)
+        assert get(port, "/health", timeout=1) is None, "orphan workers still serve the port"
+        again = start(runs / "runs" / "apps", port)  # the port is free: a restart binds it
+        again.terminate()
+        again.wait(timeout=30)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for pid in workers:  # (only if the test failed: the workers it started)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_idle_connections_do_not_starve_the_server(runs):  # noqa: F811
+    port = free_port()
+    p = start(runs / "runs" / "apps", port, "--header-timeout", "1", "--max-connections", "60", files=128)
+    idle = []
+    try:
+        for _ in range(200):  # more than the server's file descriptors; none sends a byte
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            idle.append(s)
+        time.sleep(0.5)
+        deadline = time.time() + 10
+        while get(port, "/health", timeout=1) is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert get(port, "/health", timeout=2) is not None, "the idle connections starve the server"
+    finally:
+        for s in idle:
+            s.close()
+        p.terminate()
+        p.wait(timeout=30)

@@ -1,0 +1,300 @@
+"""A split by time (`data.split.time`, `data.split.per`): the latest rows are test, the ones before them
+validation; the same rows whether read whole or streamed, by one process or several; the cut points recorded
+with the run; every mistake a clear message."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from wdcli.artifact import load_artifact, load_split
+from wdcli.cli import app
+from wdcli.data.files import Files
+from wdcli.data.split import Rule, load_splits
+from wdcli.data.time_cuts import TimeCuts
+from wdcli.errors import DataError, SpecError
+from wdcli.spec import load_spec
+
+from .conftest import ROOT
+
+SPEC = """
+data: {{train: {train}, split: {split}{more}}}
+label: {{column: y}}
+columns: {{x: numeric, user: categorical}}
+train: {{epochs: 1, batch_size: 64}}
+"""
+
+
+def ratings(n: int = 600, users: int = 12, seed: int = 0) -> pl.DataFrame:
+    """Each user's rows with many ties in time (whole hours), in no order of time."""
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame(
+        {
+            "user": rng.integers(0, users, n),
+            "ts": 1_600_000_000 + 3600 * rng.integers(0, 40, n),
+            "x": rng.normal(size=n),
+            "y": rng.integers(0, 2, n),
+        }
+    )
+
+
+def write_spec(folder, train, split: str, more: str = "", name: str = "s.yaml"):
+    path = folder / name
+    path.write_text(SPEC.format(train=train, split=split, more=more))
+    return load_spec(path)
+
+
+def latest(frame: pl.DataFrame, by: str | None, validation: float, test: float) -> dict[str, pl.DataFrame]:
+    """The parts as the protocol states them, computed independently of wdcli: order each group's rows by time
+    (ties: by position), the last floor(test * n) are test, the floor(validation * n) before them validation."""
+    ranked = frame.with_row_index("pos").sort([by or "pos", "ts", "pos"] if by else ["ts", "pos"])
+    over = by or pl.lit(0)
+    ranked = ranked.with_columns(i=pl.int_range(pl.len()).over(over), n=pl.len().over(over))
+    k_test = (pl.col("n") * test + 1e-9).floor()
+    k_val = (pl.col("n") * validation + 1e-9).floor()
+    part = (
+        pl.when(pl.col("i") >= pl.col("n") - k_test)
+        .then(pl.lit("test"))
+        .when(pl.col("i") >= pl.col("n") - k_test - k_val)
+        .then(pl.lit("validation"))
+        .otherwise(pl.lit("train"))
+    )
+    ranked = ranked.with_columns(part=part).sort("pos")
+    return {
+        p: ranked.filter(pl.col("part") == p).drop("pos", "i", "n", "part") for p in ("train", "validation", "test")
+    }
+
+
+def test_each_users_latest_rows_are_test(tmp_path):
+    """The recommender protocol: each user's latest 20% of ratings (rounded down) are test, the 10% before them
+    validation; ties in time go by position in the file (the later row is the later one)."""
+    frame = ratings()
+    frame.write_parquet(tmp_path / "r.parquet")
+    spec = write_spec(tmp_path, "r.parquet", "{time: ts, per: user, validation: 0.1, test: 0.2}")
+    got, want = load_splits(spec.data), latest(frame, "user", 0.1, 0.2)
+    for part in ("train", "validation", "test"):
+        assert got[part].equals(want[part]), part
+    sizes = frame.group_by("user").len()["len"].to_numpy()
+    assert len(got["test"]) == int(np.floor(0.2 * sizes + 1e-9).sum())
+    assert set(got["train"]["user"]) == set(frame["user"])  # every user keeps rows to train on
+
+
+def test_the_latest_rows_of_all_files_are_test_ties_by_file_then_row(tmp_path):
+    """Without per: one cut over all training files. Rows of the same time are ordered by file (sorted by
+    path), then by row, so that a part holds exactly floor(fraction * rows) rows."""
+    a = pl.DataFrame({"ts": [5, 9, 9, 1], "x": [0.0, 1.0, 2.0, 3.0], "user": [1, 1, 1, 1], "y": [0, 1, 0, 1]})
+    b = pl.DataFrame({"ts": [9, 2, 9, 3], "x": [4.0, 5.0, 6.0, 7.0], "user": [2, 2, 2, 2], "y": [1, 0, 1, 0]})
+    a.write_csv(tmp_path / "a.csv")
+    b.write_csv(tmp_path / "b.csv")
+    spec = write_spec(tmp_path, "'*.csv'", "{time: ts, validation: 0.25, test: 0.25}")
+    parts = load_splits(spec.data)
+    # time 9: a's rows 1 and 2, then b's rows 0 and 2: the last two (b's) are test, a's two are validation
+    assert parts["test"]["x"].to_list() == ["4.0", "6.0"]  # (CSV is read as text)
+    assert parts["validation"]["x"].to_list() == ["1.0", "2.0"]
+    assert parts["train"]["x"].to_list() == ["0.0", "3.0", "5.0", "7.0"]
+    cuts = Rule.of(spec.data).time
+    assert cuts is not None and cuts.rows == (4, 2, 2) and cuts.test[0].time == 9.0
+
+
+def test_in_memory_streamed_csv_and_parquet_give_the_same_rows(tmp_path):
+    """Read whole or in small chunks (as streaming reads), from CSV or Parquet, from one file or three."""
+    frame = ratings(900, seed=1)
+    frame.write_parquet(tmp_path / "all.parquet")
+    for i in range(3):
+        frame[i * 300 : (i + 1) * 300].write_csv(tmp_path / f"part{i}.csv")
+    split = "{time: ts, per: user, validation: 0.1, test: 0.2}"
+    one = write_spec(tmp_path, "all.parquet", split, name="one.yaml")
+    three = write_spec(tmp_path, "'part*.csv'", split, name="three.yaml")
+    whole = load_splits(one.data)
+    for spec in (one, three):
+        files = Files.of(spec.data)
+        for part in ("train", "validation", "test"):
+            streamed = pl.concat(list(files[part].frames(77)))
+            as_numbers = [pl.col("x").cast(pl.Float64), pl.col("y").cast(pl.Int64)]  # (CSV is read as text)
+            assert streamed.select(as_numbers).equals(whole[part].select("x", "y")), part
+    # a row's place decides only ties: the three files hold the rows in the same order, so the same rows
+
+
+def test_dates_times_and_iso_text_split_alike(tmp_path):
+    start = datetime(2024, 5, 1)
+    stamps = [start + timedelta(minutes=37 * ((i * 7919) % 500)) for i in range(500)]
+    frame = pl.DataFrame({"when": stamps, "x": np.arange(500.0), "user": [i % 7 for i in range(500)]})
+    frame = frame.with_columns(y=pl.col("user") % 2)
+    frame.write_parquet(tmp_path / "t.parquet")
+    frame.with_columns(pl.col("when").dt.strftime("%Y-%m-%dT%H:%M:%S")).write_csv(tmp_path / "t.csv")
+    frame.with_columns(pl.col("when").dt.date()).write_parquet(tmp_path / "d.parquet")
+    split = "{time: when, validation: 0.1, test: 0.3}"
+    a = load_splits(write_spec(tmp_path, "t.parquet", split, name="a.yaml").data)
+    b = load_splits(write_spec(tmp_path, "t.csv", split, name="b.yaml").data)
+    assert a["test"]["x"].to_list() == b["test"]["x"].cast(pl.Float64).to_list()
+    assert len(a["test"]) == 150 and a["test"]["when"].min() >= a["validation"]["when"].max()
+    days = load_splits(write_spec(tmp_path, "d.parquet", split, name="c.yaml").data)
+    assert days["test"]["when"].min() >= days["train"]["when"].max()
+    assert Rule.of(write_spec(tmp_path, "d.parquet", split, name="c.yaml").data).time.kind == "datetime"
+
+
+def test_given_files_keep_their_meaning(tmp_path):
+    """A test file given: the time split takes only validation (the latest 10% of the training files)."""
+    frame = ratings(500, seed=2)
+    frame.write_parquet(tmp_path / "r.parquet")
+    frame.head(50).write_parquet(tmp_path / "test.parquet")
+    spec = write_spec(tmp_path, "r.parquet", "{time: ts, validation: 0.1, test: 0.2}", ", test: test.parquet")
+    parts = load_splits(spec.data)
+    want = latest(frame, None, 0.1, 0.0)
+    assert parts["validation"].equals(want["validation"]) and parts["train"].equals(want["train"])
+    assert parts["test"].equals(frame.head(50))
+    both = write_spec(tmp_path, "r.parquet", "{time: nope}", ", validation: test.parquet, test: test.parquet")
+    assert Rule.of(both.data).time is None  # nothing to split: the column is not even read
+
+
+RULE = """
+import json, sys
+from wdcli.data.split import Rule
+from wdcli.data.files import Files
+from wdcli.spec import load_spec
+spec = load_spec(sys.argv[1])
+files = Files.of(spec.data)
+print(json.dumps({"rule": Rule.of(spec.data).to_json(),
+                  "test": [f["x"].to_list() for f in files["test"].frames(50)]}))
+"""
+
+
+def test_two_processes_assign_alike(tmp_path):
+    """Each process learns the cut points itself, from the same files: the same record and the same rows."""
+    ratings(700, seed=3).write_parquet(tmp_path / "r.parquet")
+    write_spec(tmp_path, "r.parquet", "{time: ts, per: user, validation: 0.1, test: 0.2}")
+    runs = [
+        subprocess.run([sys.executable, "-c", RULE, str(tmp_path / "s.yaml")], capture_output=True, text=True)
+        for _ in range(2)
+    ]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout
+    record = json.loads(runs[0].stdout)["rule"]
+    assert Rule.from_json(record) == Rule.of(load_spec(tmp_path / "s.yaml").data)
+
+
+def test_two_processes_train_on_the_time_split(tmp_path):
+    """--nproc 2, streamed: the run trains on the rows of one process and records the same cut points."""
+    ratings(2000, seed=4).write_parquet(tmp_path / "r.parquet")
+    spec = write_spec(tmp_path, "r.parquet", "{time: ts, per: user, validation: 0.1, test: 0.2}")
+    cmd = [sys.executable, "-m", "wdcli", "train", "s.yaml", "-q", "--set", "train.data.mode=stream"]
+    for out, more in (("one", []), ("two", ["--nproc", "2"])):
+        r = subprocess.run([*cmd, "--output", out, *more], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+    one, two = (json.loads((tmp_path / d / "metrics.json").read_text())["splits"] for d in ("one", "two"))
+    assert {s: one[s]["rows"] for s in one} == {s: two[s]["rows"] for s in two}
+    cuts = [load_split(load_artifact(tmp_path / d)).rule.time for d in ("one", "two")]
+    assert cuts[0] == cuts[1] == Rule.of(spec.data).time
+    assert two["test"]["rows"] == cuts[0].rows[2]
+
+
+def test_the_cut_points_are_recorded_with_the_run(tmp_path, monkeypatch):
+    """split.json holds the rule with its cut points, from which `eval --split` finds the run's own rows."""
+    monkeypatch.chdir(tmp_path)
+    frame = ratings(400, seed=5)
+    frame.write_csv(tmp_path / "r.csv", separator=";")
+    spec = write_spec(tmp_path, "r.csv", "{time: ts, per: user, validation: 0.1, test: 0.2}", ", csv: {separator: ';'}")
+    r = CliRunner().invoke(app, ["train", "s.yaml", "-q", "--output", "run"])
+    assert r.exit_code == 0, r.output
+    raw = json.loads((tmp_path / "run" / "split.json").read_text())["rule"]["time"]
+    assert raw["column"] == "ts" and raw["per"] == "user" and raw["kind"] == "number"
+    record = load_split(load_artifact(tmp_path / "run"))
+    cuts = record.rule.time
+    assert cuts == Rule.of(spec.data).time and cuts == TimeCuts.from_json(json.loads(json.dumps(cuts.to_json())))
+    want = latest(frame, "user", 0.1, 0.2)
+    assert cuts.rows == tuple(len(want[p]) for p in ("train", "validation", "test"))
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["splits"]
+    for part in ("test", "validation", "train"):
+        r = CliRunner().invoke(app, ["eval", "--model", "run", "--split", part, "--json", "-q"])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["rows"] == saved[part]["rows"] == len(want[part])
+        assert json.loads(r.stdout)["auc"] == pytest.approx(saved[part]["auc"], abs=1e-9)
+    # a run without a split by time records its rule as before
+    write_spec(tmp_path, "r.csv", "{validation: 0.1, test: 0.2}", ", csv: {separator: ';'}", name="plain.yaml")
+    assert CliRunner().invoke(app, ["train", "plain.yaml", "-q", "--output", "plain"]).exit_code == 0
+    rule = json.loads((tmp_path / "plain" / "split.json").read_text())["rule"]
+    assert rule == {"validation": 0.1, "test": 0.2, "seed": 42, "key": None}
+
+
+# ---------------------------------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("split", "message"),
+    [
+        (
+            "{time: ts, key: user}",
+            "s.yaml:2 data.split: give key or time, not both: key keeps each user in one part, time splits by "
+            "when rows happened (for each user's latest rows: per: user)",
+        ),
+        ("{per: user}", "s.yaml:2 data.split: per splits each user's rows by time: give time: COLUMN too"),
+        (
+            "{time: ts, validation: 0.5, test: 0.5}",
+            "s.yaml:2 data.split: validation + test must leave some rows to train on (sum < 1)",
+        ),
+    ],
+)
+def test_spec_mistakes_name_the_line(tmp_path, split, message):
+    ratings(50).write_parquet(tmp_path / "r.parquet")
+    with pytest.raises(SpecError) as e:
+        write_spec(tmp_path, "r.parquet", split)
+    assert message in " ".join(str(e.value).split())
+    r = CliRunner().invoke(app, ["validate", str(tmp_path / "s.yaml")])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_data_mistakes_name_the_file_and_column(tmp_path):
+    frame = ratings(60)
+    frame.write_parquet(tmp_path / "ok.parquet")
+    frame.drop("ts").write_parquet(tmp_path / "no_ts.parquet")
+    frame.with_columns(ts=pl.when(pl.col("x") > 1).then(None).otherwise(pl.col("ts"))).write_parquet(
+        tmp_path / "nulls.parquet"
+    )
+    text = frame.with_columns(ts=pl.col("ts").cast(pl.String))
+    text.with_columns(ts=pl.when(pl.int_range(pl.len()) == 7).then(pl.lit("soon")).otherwise("ts")).write_csv(
+        tmp_path / "bad.csv"
+    )
+    dates = frame.with_columns(ts=pl.from_epoch("ts").dt.strftime("%Y-%m-%d %H:%M"))
+    dates.with_columns(ts=pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("1600000000")).otherwise("ts")).write_csv(
+        tmp_path / "mixed.csv"
+    )
+    nulls = int((frame["x"] > 1).sum())
+    first = int((frame["x"] > 1).arg_true()[0]) + 1
+    cases = {
+        "no_ts.parquet": "no_ts.parquet: missing column 'ts' (needed by data.split.time)",
+        "nulls.parquet": f"nulls.parquet: column 'ts' (data.split.time) has no time in {nulls} rows (the first: "
+        f"row {first}); a split by time needs one on every row: fill or drop them",
+        "bad.csv": "bad.csv: column 'ts' (data.split.time) holds 'soon' (row 8), which is no time; give times as "
+        "numbers (e.g. epoch seconds) or ISO 8601 dates and times",
+    }
+    for file, message in cases.items():
+        spec = write_spec(tmp_path, file, "{time: ts, per: user}")
+        with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            Rule.of(spec.data)
+        r = CliRunner().invoke(app, ["validate", str(tmp_path / "s.yaml")])
+        assert r.exit_code == 2 and message in " ".join(r.stderr.split()), r.stderr
+    spec = write_spec(tmp_path, "ok.parquet", "{time: ts, per: usr}")
+    with pytest.raises(DataError, match=r"missing column 'usr' \(needed by data.split.per\) \(did you mean 'user'\?\)"):
+        Rule.of(spec.data)
+
+
+def test_files_that_write_times_differently_are_refused(tmp_path):
+    frame = ratings(40)
+    frame.write_parquet(tmp_path / "a.parquet")
+    frame.with_columns(ts=pl.from_epoch("ts")).write_parquet(tmp_path / "b.parquet")
+    spec = write_spec(tmp_path, "'*.parquet'", "{time: ts}")
+    with pytest.raises(DataError, match="b.parquet: column 'ts' .* holds datetimes, but .*a.parquet holds numbers"):
+        Rule.of(spec.data)
+
+
+def test_the_spec_reference_documents_the_keys():
+    text = (ROOT / "docs" / "spec.md").read_text()
+    for key in ("`split.time`", "`split.per`"):
+        assert key in text

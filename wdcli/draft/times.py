@@ -1,0 +1,90 @@
+"""Times in a sample, for `wdcli init`: which columns look like a time (so that init offers `--time COLUMN`),
+whether a group's rows span several times (a user) or share one (a request), and the split init drafts.
+
+A column looks like a time when it holds dates or date-times (a Date or Datetime column, or ISO 8601 text), or
+when it is named like one (time, timestamp, date, ts, *_at) and holds numbers in the range of epoch seconds or
+milliseconds of the years 1973 to 2100.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from ..data.time_split import ISO, times
+from ..errors import DataError
+
+NAME = re.compile(r"(^|[_\-\s.])(time|timestamp|datetime|date|ts|epoch)([_\-\s.]|$)|_at$|[a-z](Time|Date|At)$", re.I)
+EPOCHS = {"epoch seconds": (1e8, 4.2e9), "epoch milliseconds": (1e11, 4.2e12)}  # 1973 to 2100
+MIN_GROUPS = 20  # groups of two or more sample rows needed to tell users (many times) from requests (one)
+
+
+def looks_like_time(name: str, s: pl.Series) -> str | None:
+    """How a column looks like a time ('dates', 'ISO 8601 text', 'epoch seconds', ...), or None."""
+    if s.dtype == pl.Date:
+        return "dates"
+    if isinstance(s.dtype, pl.Datetime):
+        return "date-times"
+    values = s.drop_nulls()
+    if s.dtype == pl.String:
+        values = values.str.strip_chars()
+        if len(values) and values.str.contains(ISO).mean() >= 0.99:
+            return "ISO 8601 text"
+        values = values.cast(pl.Float64, strict=False)
+        if values.null_count():
+            return None
+    if not values.dtype.is_numeric() or not len(values) or not NAME.search(name):
+        return None
+    low, high = values.min(), values.max()
+    for how, (a, b) in EPOCHS.items():
+        if a <= low and high <= b:  # type: ignore[operator]
+            return how
+    return None
+
+
+def time_columns(sample: pl.DataFrame, skip: tuple[str | None, ...]) -> list[tuple[str, str]]:
+    """The columns that look like times, and how (none of `skip`: the label, the group), that have a time in
+    every sample row (as a split by time needs)."""
+    found = [(c, looks_like_time(c, sample[c])) for c in sample.columns if c not in skip]
+    out = []
+    for c, how in found:
+        try:
+            if how is not None and times(sample, c, "the sample"):
+                out.append((c, how))
+        except DataError:  # rows without a time, or text that is none: no split by time as it is
+            continue
+    return out
+
+
+def spans_times(sample: pl.DataFrame, time: str, group: str) -> bool:
+    """Whether most groups' rows span several times (a user's ratings) rather than share one (a request's
+    candidates): then each group's latest rows are test (`data.split.per`). Without enough groups of two or
+    more sample rows to tell, False: one cut over all rows is right for both."""
+    t, _ = times(sample, time, "the sample")
+    frame = pl.DataFrame({"group": sample[group].cast(pl.String), "time": t})
+    stats = frame.group_by("group").agg(pl.len().alias("n"), pl.col("time").n_unique().alias("times"))
+    several = stats.filter(pl.col("n") >= 2)
+    return len(several) >= MIN_GROUPS and float((several["times"] > 1).mean() or 0.0) >= 0.5
+
+
+def time_split(time: str, group: str | None, per: bool) -> tuple[dict, str]:
+    """The split init drafts for `--time` (validation 10%, test 20%), and what it holds out."""
+    split = {"validation": 0.1, "test": 0.2, "time": time, **({"per": group} if per else {})}
+    if per:
+        return split, f"each {group}'s latest 20% of rows are test, the 10% before them validation"
+    return split, "the latest 20% of rows are test, the 10% before them validation" + (
+        f" (one cut: a {group}'s rows share their time)" if group else ""
+    )
+
+
+def offer_notes(offers: list[tuple[str, str]], group: str | None, per: bool) -> list[str]:
+    """The note that offers a split by time, when a column looks like one and `--time` was not given; `per`:
+    whether the first one's split would be per group."""
+    if not offers:
+        return []
+    name, how = offers[0]
+    others = f"; {', '.join(c for c, _ in offers[1:])} too" if len(offers) > 1 else ""
+    return [
+        f"{name} looks like a time ({how}{others}): init --time {name} splits by it: {time_split(name, group, per)[1]}"
+    ]

@@ -1,0 +1,118 @@
+"""The server's guard at the door: who may ask (a bearer token, the Host and Origin a request names) and how
+long a connection may hold the server without asking (uvicorn's HTTP protocol with a deadline for the request
+head and a bound on its size).
+
+A browser on the same machine can reach a loopback server: a page can POST a text/plain or form body without
+asking first (CSRF), and a name that resolves to 127.0.0.1 (DNS rebinding) lets a page read the answers. So a
+request must name the server by a name it answers to (Host; Origin when a browser sends one), bodies must be
+JSON (a browser asks the server before sending one cross-site, and wdcli answers no), and with a token every
+request must carry it. A server bound to another address than loopback needs a token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from starlette.requests import Request
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+TOKEN_ENVIRONMENT = "WDCLI_SERVE_TOKEN"
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+MAX_HEAD = 64 << 10  # bytes of a request's line and headers
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _name(host: str) -> str:
+    """A Host or Origin value's host name, without port or scheme: '[::1]:8000' -> '::1'."""
+    host = host.split("://", 1)[-1].lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class Access:
+    """Who may ask: `denied(request)` is None, or the status and the reason."""
+
+    def __init__(self, bound: str, token: str | None, hosts: tuple[str, ...] = ()):
+        self.token = token.encode() if token else None
+        names = [*hosts] or ([*LOOPBACK_NAMES, bound] if is_loopback(bound) else [])
+        self.hosts = {_name(h) for h in names}  # empty: any name (a server on the network, behind its token)
+
+    def denied(self, request: Request) -> tuple[int, str] | None:
+        host, origin = request.headers.get("host"), request.headers.get("origin")
+        if self.hosts and host is not None and _name(host) not in self.hosts:
+            return 421, f"this server does not answer to the name '{_name(host)}' (wdcli serve --allowed-host)"
+        if self.hosts and origin is not None and origin != "null" and _name(origin) not in self.hosts:
+            return 403, f"requests from pages of '{_name(origin)}' are not answered"
+        if self.token is not None:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token):
+                return 401, "this server needs its token: send the header 'Authorization: Bearer TOKEN'"
+        return None
+
+
+def json_body(request: Request) -> str | None:
+    """Why a body is not taken as JSON, or None."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return None
+    return (
+        f"the body is sent as {media or 'no content type'}; send JSON with the header 'Content-Type: application/json'"
+    )
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, with a deadline for a request's head (its line and headers), counted from
+    the connection (or the previous answer), and a bound on its size. uvicorn closes an idle keep-alive
+    connection, but not one that has sent nothing, or sends its headers a byte at a time: those would keep a
+    file descriptor each for as long as the client likes."""
+
+    head_timeout: float = 10.0  # set by the app from ServeConfig.header_timeout, in each worker process
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head = 0
+        self._in_body = False
+        self._deadline = self.loop.call_later(self.head_timeout, self._too_slow)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if not self._in_body:  # (a chunk that ends the head is not counted: the rest of it is body)
+            self._head += len(data)
+            if self._head > MAX_HEAD and not self.transport.is_closing():
+                self._stop()
+                self.send_400_response("Request line and headers too large.")
+
+    def on_headers_complete(self) -> None:
+        self._stop()
+        self._in_body = True
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._head, self._in_body = 0, False
+        if not self.transport.is_closing():
+            self._deadline = self.loop.call_later(self.head_timeout, self._too_slow)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop()
+        super().connection_lost(exc)
+
+    def _stop(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
