@@ -221,6 +221,34 @@ BUGS += [
 ]
 
 
+BUGS += [
+    # ---- serve (findings 1 and 8): a reload that holds up the event loop, the batcher, the watcher
+    Bug(
+        "serve-reload-blocks-the-event-loop",
+        "wdcli/serve/models.py",
+        "new = await asyncio.to_thread(load, path)",
+        "new = load(path) if time.sleep(0.5) is None else None",
+        ("tests/test_serve.py::test_hot_reload_swaps_models_without_a_failed_request",),
+        "the new run loaded on the event loop, which waits half a second",
+    ),
+    Bug(
+        "serve-batch-ignores-max-batch",
+        "wdcli/serve/batcher.py",
+        "(not taken or rows + len(self.pending[0].frame) <= self.max_rows)",
+        "(not taken or True)",
+        ("tests/test_serve.py",),
+    ),
+    Bug(
+        "serve-watcher-retries-a-failed-run",
+        "wdcli/serve/models.py",
+        "            if stamp in self.skipped:",
+        "            if explicit and stamp in self.skipped:",
+        ("tests/test_serve.py",),
+        "only an explicit reload remembers a run that failed; the watcher loads it again every interval",
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)
@@ -237,12 +265,14 @@ def copy_checkout(root: Path, to: Path) -> None:
             shutil.copy2(source, to / name)
 
 
-def plant(bug: Bug, checkout: Path) -> None:
+def plant(bug: Bug, checkout: Path) -> str | None:
+    """Apply the bug to the checkout; or say why it cannot be (the text to change is not there once)."""
     path = checkout / bug.path
-    text = path.read_text()
+    text = path.read_text() if path.exists() else ""
     if text.count(bug.old) != 1:
-        raise SystemExit(f"{bug.name}: {bug.path} has {text.count(bug.old)} copies of the text to change, not 1")
+        return f"{bug.path} has {text.count(bug.old)} copies of the text to change, not 1"
     path.write_text(text.replace(bug.old, bug.new))
+    return None
 
 
 def run(bug: Bug, pristine: Path) -> tuple[bool, float, str]:
@@ -250,7 +280,8 @@ def run(bug: Bug, pristine: Path) -> tuple[bool, float, str]:
     with tempfile.TemporaryDirectory(prefix=f"planted-{bug.name}-") as tmp:
         checkout = Path(tmp)
         shutil.copytree(pristine, checkout, dirs_exist_ok=True)
-        plant(bug, checkout)
+        if why := plant(bug, checkout):
+            return False, 0.0, f"(not planted: {why})"
         tests = [t for t in bug.tests if (checkout / t.split("::")[0]).exists()]
         if not tests:
             return False, 0.0, "(none of its tests is in this checkout)"
