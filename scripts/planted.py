@@ -249,6 +249,40 @@ BUGS += [
 ]
 
 
+BUGS += [
+    # ---- weights (finding 8): label.weight and a multivalent column's weights, for what they do
+    Bug(
+        "weights-label-weight-ignored-by-the-loss",
+        "wdcli/train/trainer.py",
+        "loss = F.binary_cross_entropy_with_logits(logits, batch.label, weight=batch.weight)\n",
+        "loss = F.binary_cross_entropy_with_logits(logits, batch.label)\n",
+        ("tests/test_weights.py",),
+    ),
+    Bug(
+        "weights-run-metrics-unweighted",
+        "wdcli/train/trainer.py",
+        'return evaluate(cat["label"], cat["score"], weight, group)',
+        'return evaluate(cat["label"], cat["score"], None, group)',
+        ("tests/test_weights.py",),
+    ),
+    Bug(
+        "weights-multivalent-weights-misaligned",
+        "wdcli/features/clean.py",
+        "fill_null(0.0).to_numpy().astype(np.float32)[valid]",
+        "fill_null(0.0).to_numpy().astype(np.float32)[: int(valid.sum())]",
+        ("tests/test_weights.py",),
+        "the weights of dropped (missing, capped) values are not dropped with them",
+    ),
+    Bug(
+        "weights-sqrtn-and-mean-norms-swapped",
+        "wdcli/model/widedeep.py",
+        "w = bag.weights * bag.weights if squared else bag.weights",
+        "w = bag.weights if squared else bag.weights * bag.weights",
+        ("tests/test_weights.py",),
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)
