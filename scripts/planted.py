@@ -283,6 +283,17 @@ BUGS += [
 ]
 
 
+BUGS += [
+    Bug(
+        "export-force-ignored",
+        "wdcli/cli/serve_commands.py",
+        "and any(output.iterdir()) and not force:",
+        "and any(output.iterdir()):",
+        ("tests/test_export.py::test_export_force_replaces_an_export_whole",),
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)
