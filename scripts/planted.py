@@ -294,6 +294,25 @@ BUGS += [
 ]
 
 
+BUGS += [
+    # ---- weight decay (finding 6): coupled (adam) and decoupled (adamw) swapped
+    Bug(
+        "optim-sparse-adam-decay-coupling-swapped",
+        "wdcli/model/optim.py",
+        'decoupled=opt.name == "adamw"',
+        'decoupled=opt.name == "adam"',
+        ("tests/test_optim.py",),
+    ),
+    Bug(
+        "optim-dense-adam-and-adamw-swapped",
+        "wdcli/model/optim.py",
+        'cls = Adam if opt.name == "adam" else AdamW',
+        'cls = AdamW if opt.name == "adam" else Adam',
+        ("tests/test_optim.py",),
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)
