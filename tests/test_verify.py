@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from wdcli.cli import app
 from wdcli.score.verify import psi
 
-from .conftest import SPECS
+from .conftest import SIGNAL_SPEC, SPECS, signal_frame
 
 runner = CliRunner()
 
@@ -127,39 +127,6 @@ def test_psi():
 
 # ------------------------------------------------------------------------- each check made to fail, for real
 
-SIGNAL_SPEC = """
-data: {{train: {path}, split: {{validation: 0.0, test: 0.0}}}}
-label: {{column: y, group: user}}
-columns:
-  item: categorical
-  user_kind: categorical
-  x: numeric
-deep: {{embedding_dim: 4, hidden: [8]}}
-train:
-  epochs: 4
-  batch_size: 100
-  wide_optimizer: {{name: ftrl, alpha: 0.1}}
-  deep_optimizer: {{name: adagrad, lr: 0.2}}
-  checkpoint: {{enabled: false}}
-"""
-
-
-def signal_frame(n: int, seed: int) -> pl.DataFrame:
-    """Rows whose label an item, a kind of user and a number give away (a model learns it within a few epochs),
-    in groups of 20 rows (users)."""
-    rng = np.random.default_rng(seed)
-    item, kind, x = rng.integers(0, 12, n), rng.integers(0, 3, n), rng.normal(size=n)
-    logit = np.linspace(-2.5, 2.5, 12)[item] + np.array([-1.0, 0.0, 1.0])[kind] + x - 0.8
-    return pl.DataFrame(
-        {
-            "user": np.arange(n) // 20,
-            "item": [f"i{i}" for i in item],
-            "user_kind": [f"k{k}" for k in kind],
-            "x": x,
-            "y": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
-        }
-    )
-
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
@@ -180,7 +147,7 @@ def models(tmp_path_factory):
     out = {}
     for name, frame in variants.items():
         frame.write_csv(folder / f"{name}.csv")
-        (folder / f"{name}.yaml").write_text(SIGNAL_SPEC.format(path=f"{name}.csv"))
+        (folder / f"{name}.yaml").write_text(SIGNAL_SPEC.format(path=f"{name}.csv", validation=0.0, test=0.0))
         _, path = run_training(load_spec(folder / f"{name}.yaml"), output=folder / name)
         out[name] = Scorer.load(path)
     return out, signal_frame(1000, seed=3)
