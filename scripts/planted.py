@@ -322,6 +322,14 @@ BUGS += [
         '                yield __import__("dataclasses").replace(data.rows(idx), label=data.label[idx.flip(0)])',
         ("tests/test_stream.py::test_stream_mode_trains_on_every_training_row_and_scores_like_memory",),
     ),
+    Bug(
+        "track-final-metrics-of-the-wrong-split",
+        "wdcli/track/__init__.py",
+        "            for k, v in m.items()\n",
+        "            for k, v in metrics.splits[metrics.split].items()\n",
+        ("tests/test_track.py",),
+        "every split's final figures are the representative split's",
+    ),
 ]
 
 
