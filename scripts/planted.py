@@ -333,6 +333,19 @@ BUGS += [
 ]
 
 
+BUGS += [
+    # ---- generated command lines (finding 7): a valid line wrongly refused
+    Bug(
+        "cli-patience-zero-refused",
+        "wdcli/spec/settings.py",
+        'patience: int = Field(2, ge=0, description="Epochs without improvement before stopping.")',
+        'patience: int = Field(2, gt=0, description="Epochs without improvement before stopping.")',
+        ("tests/test_cli_generated.py::test_each_good_set_alone_is_taken", "tests/test_cli_generated.py"),
+        "train.early_stopping.patience=0 (stop at the first epoch without improvement) refused",
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)
