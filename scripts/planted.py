@@ -39,6 +39,7 @@ class Bug:
     why: str = ""
 
 
+QUALITY_TESTS = ("tests/test_quality.py", "tests/test_train.py", "tests/test_cli.py")
 METRIC_TESTS = ("tests/test_metrics.py", "tests/test_report.py", "tests/test_verify.py", "tests/test_cli.py")
 BUGS = [
     # ---- metrics (finding 5): a metric that is wrong, not merely out of range
@@ -342,6 +343,35 @@ BUGS += [
         'patience: int = Field(2, gt=0, description="Epochs without improvement before stopping.")',
         ("tests/test_cli_generated.py::test_each_good_set_alone_is_taken", "tests/test_cli_generated.py"),
         "train.early_stopping.patience=0 (stop at the first epoch without improvement) refused",
+    ),
+]
+
+
+BUGS += [
+    # ---- the quality floor: a part of the model that does not learn
+    Bug(
+        "quality-wide-part-frozen",
+        "wdcli/model/optim.py",
+        'hp = (group["alpha"], group["beta"], group["l1"], group["l2"])',
+        'hp = (group["alpha"] * 1e-9, group["beta"], group["l1"], group["l2"])',
+        QUALITY_TESTS,
+        "FTRL's step 1e-9 of its size",
+    ),
+    Bug(
+        "quality-deep-part-frozen",
+        "wdcli/model/optim.py",
+        'lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]',
+        'lr, eps, wd = group["lr"] * 1e-9, group["eps"], group["weight_decay"]',
+        QUALITY_TESTS,
+        "AdaGrad's step 1e-9 of its size",
+    ),
+    Bug(
+        "quality-joint-model-drops-the-wide-part",
+        "wdcli/model/widedeep.py",
+        "if cfg.wide:\n            self.wide = nn.Embedding(self.layout.wide_size, 1, sparse=True)\n            nn.init.zeros_(self.wide.weight)",
+        "if cfg.wide:\n            self.wide = nn.Embedding(self.layout.wide_size, 1, sparse=True)\n            nn.init.zeros_(self.wide.weight)\n            self.wide.weight.requires_grad_(cfg.deep is None or not cfg.deep)",
+        QUALITY_TESTS,
+        "in the joint model the wide part's weights are never trained",
     ),
 ]
 
