@@ -65,6 +65,36 @@ BUGS = [
         "aucs, sizes, _ = group_aucs(y, s, np.zeros(len(y)))",
         METRIC_TESTS,
     ),
+    Bug(
+        "ndcg-discount-off-by-one",
+        "wdcli/metrics.py",
+        '(pl.col("rank").cast(pl.Float64) + 1).log(2)',
+        '(pl.col("rank").cast(pl.Float64) + 2).log(2)',
+        METRIC_TESTS,
+    ),
+    Bug(
+        "map-averages-over-every-rank",
+        "wdcli/metrics.py",
+        '"ap": float((per["ap"] / per["npos"]).sum()),',
+        '"ap": float((per["ap"] / per["npos"].clip(lower_bound=2)).sum()),',
+        METRIC_TESTS,
+        "AP divided by at least two positives: a group of one positive counts half",
+    ),
+    Bug(
+        "mrr-of-the-last-positive",
+        "wdcli/metrics.py",
+        'first=pl.col("rank").filter(pl.col("rel") > 0).min(),',
+        'first=pl.col("rank").filter(pl.col("rel") > 0).max(),',
+        METRIC_TESTS,
+    ),
+    Bug(
+        "report-average-precision-of-the-previous-recall",
+        "wdcli/report/curves.py",
+        "ap = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))",
+        "ap = float(np.sum(np.diff(np.r_[0.0, recall]) * np.r_[1.0, precision[:-1]]))",
+        METRIC_TESTS,
+        "each step of recall taken at the precision before it (an interpolation that flatters)",
+    ),
     # ---- the verify gate (finding 1): each check replaced by True
     *[
         Bug(
