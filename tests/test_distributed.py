@@ -31,6 +31,8 @@ ARGS = [
     "--set=train.batch_size=16",
     "--set=train.early_stopping.patience=99",
     "--set=train.checkpoint.every_steps=5",
+    "--set=train.data.read_batch_rows=50",  # the fit in shares: 8 chunks of tiny's 400 rows
+    "--set=train.data.cache=off",
 ]
 
 
@@ -56,6 +58,11 @@ def runs(tmp_path_factory):
     train(cwd, *ARGS, "--output", "one")
     train(cwd, *ARGS, "--output", "two", nproc=2)
     return cwd
+
+
+def test_two_processes_fit_the_pipeline_of_one_byte_for_byte(runs):
+    """Each process fits its share of the chunks; the merged states are those of one process."""
+    assert (runs / "one" / "pipeline.json").read_bytes() == (runs / "two" / "pipeline.json").read_bytes()
 
 
 def test_two_processes_train_the_model_of_one(runs):

@@ -109,9 +109,9 @@ def test_trials_never_see_the_test_rows_and_report_each_epoch(apps_spec, workdir
     seen = []
     real = tuning.train
 
-    def spy(spec, frames, reporter):
+    def spy(spec, frames, reporter, **kwargs):
         seen.append(sorted(frames))
-        return real(spec, frames, reporter)
+        return real(spec, frames, reporter, **kwargs)
 
     monkeypatch.setattr(tuning, "train", spy)
     result = tune(apps_spec, ["train.epochs=2"], ["deep.dropout={choice: [0.0, 0.2]}"], trials=2)
@@ -132,7 +132,7 @@ class Curves:
     def __init__(self, curves: list):
         self.curves, self.calls = curves, 0
 
-    def __call__(self, spec, frames, reporter):
+    def __call__(self, spec, frames, reporter, **kwargs):
         values = self.curves[self.calls]
         self.calls += 1
         if isinstance(values, Exception):

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from .artifact import load_artifact, read_optimizer_state, save_artifact
+from .data.cache import Encodings
 from .data.files import Files
 from .data.io import LIKELY, scan_one
 from .data.split import load_splits, split_names
@@ -196,10 +197,12 @@ def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None 
     stage = getattr(reporter, "stage", None) or _silent
     stage(f"reading {', '.join(dict.fromkeys(n.split(' (')[0] for n in split_names(spec.data).values()))}")
     frames = load_splits(spec.data)
+    # the three models read the same features: fitted and encoded once (unless train.data.cache: off)
+    reuse = Encodings() if spec.train.data.cache != "off" else None
     rows = []
     for i, model in enumerate(("wide", "deep", "wide_deep")):
         stage(f"training {model} ({i + 1} of 3)")
-        m = train(spec.model_copy(update={"model": model}), frames, reporter).metrics
+        m = train(spec.model_copy(update={"model": model}), frames, reporter, reuse=reuse).metrics
         row = {"model": model, "parameters": m.parameters["total"], "seconds": m.seconds, "epochs": m.epochs}
         for split, figures in m.splits.items():
             row.update({f"{split}_{k}": v for k, v in figures.items() if k in ("auc", "logloss")})

@@ -158,6 +158,8 @@ def _spawn(
     import subprocess
     import sys
 
+    from ..train.runtime import usable_cpus
+
     with socket.socket() as s:  # a free port on this machine for the processes to meet on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -165,7 +167,7 @@ def _spawn(
     args += (["--output", str(output)] if output else []) + (["--force"] if force else [])
     args += (["--resume"] if resume else []) + (["-q"] if quiet else []) + (["--json"] if json_ else [])
     args += ["--warm-start", str(warm_start)] if warm_start else []
-    threads = str(max(1, (os.cpu_count() or 1) // nproc))
+    threads = str(max(1, usable_cpus() // nproc))  # as each process's runtime counts them
     if not quiet:
         err.print(
             f"starting {nproc} processes (data parallel, {threads} thread{'s' if threads != '1' else ''} each)",

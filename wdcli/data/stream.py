@@ -6,6 +6,10 @@ in a seeded order and each file's chunks in order, since text is read sequential
 window of about `shuffle_buffer` rows, which is encoded and permuted by its own seeded generator before it is
 cut into batches. A background thread reads and encodes the next window while the current one trains.
 
+With an encoded cache (`wdcli.data.cache`), a window is its chunks' shards, one after the other: the rows
+encoding the window gives, so the batches are the same, and a chunk missing from the cache is encoded and kept
+(the first epoch of a new cache; later epochs and runs encode nothing).
+
 Its `Position` is (epoch seed, window, rows handed out of that window) and the generator: a resumed run re-reads
 the window and continues with the very same batches. It is a `BatchSource` (`wdcli.data.source`).
 """
@@ -22,6 +26,7 @@ import torch
 
 from ..features import Encoded, FittedPipeline, transform
 from .batch import Batch
+from .cache import Cache, empty
 from .files import Chunk, ChunkReader, Files
 from .source import Position
 
@@ -60,18 +65,29 @@ class WindowEncoder:
     """Reads a window's chunks (this process's share of them) and encodes its rows: what a reader thread or a
     reader process runs. Plain data, so that it travels to reader processes."""
 
-    def __init__(self, files: Files, fitted: FittedPipeline, where: str, rank: int, world: int):
+    def __init__(
+        self, files: Files, fitted: FittedPipeline, where: str, rank: int, world: int, cache: Cache | None = None
+    ):
         self.files, self.fitted, self.where, self.rank, self.world = files, fitted, where, rank, world
+        self.cache = cache
         # text files are read in order by one reader (and so one thread); Parquet chunks by any reader
         self.reader = None if files.seekable else ChunkReader(files.paths, files.separator)
 
     def __call__(self, chunks: tuple[Chunk, ...]) -> Batch:
         mine = list(chunks[self.rank :: self.world])
+        if self.cache is not None:
+            enc = self.cache.read(self.files.part, mine or list(chunks[:1]), self.encode)
+            return Batch.of(enc if mine else empty(enc))
         frames = list(self.files.frames(chunks=mine or list(chunks[:1]), reader=self.reader))
         frame = pl.concat(frames) if len(frames) > 1 else frames[0]
         if not mine:  # no chunk of the epoch's last window for this process: none of its rows
             frame = frame.head(0)
         return Batch.of(transform(self.fitted, frame, self.where, with_label=True))
+
+    def encode(self, chunk: Chunk) -> Encoded:
+        """One chunk's rows, encoded."""
+        frame = next(self.files.frames(chunks=[chunk], reader=self.reader))
+        return transform(self.fitted, frame, self.where, with_label=True)
 
 
 class _Windows(torch.utils.data.Dataset):
@@ -115,6 +131,7 @@ class Stream:
         rank: int = 0,
         world: int = 1,
         processes: int = 0,
+        cache: Cache | None = None,
     ):
         self.files, self.fitted, self.where = files, fitted, where
         # in a data-parallel run each process reads its share of each window's chunks and trains on batches of
@@ -127,7 +144,8 @@ class Stream:
         self.device = device or torch.device("cpu")
         self.generator = torch.Generator().manual_seed(seed)
         self.on_read = on_read
-        self.encoder = WindowEncoder(files, fitted, where, rank, world)
+        self.encoder = WindowEncoder(files, fitted, where, rank, world, cache)
+        self.cache = cache
         self.reader = self.encoder.reader
         self.workers = readers() if files.seekable else 1
         # reader processes (torch's DataLoader, spawned, kept across epochs) where threads would contend for the
@@ -239,10 +257,14 @@ class Stream:
         `rows`."""
 
         def encoded(chunk: Chunk) -> Encoded | None:
-            frame = next(self.files.frames(chunks=[chunk], reader=self.reader))
+            if self.cache is not None:
+                enc = self.cache.read(self.files.part, [chunk], self.encoder.encode)
+            else:
+                frame = next(self.files.frames(chunks=[chunk], reader=self.reader))
+                enc = transform(self.fitted, frame, self.where, with_label=True) if len(frame) else None
             if self.on_read:
-                self.on_read(len(frame))
-            return transform(self.fitted, frame, self.where, with_label=True) if len(frame) else None
+                self.on_read(enc.n if enc is not None else 0)
+            return enc if enc is not None and enc.n else None
 
         for enc in prefetch(encoded, self.files.chunks(self.read_rows)[rank::world], self.workers):
             if enc is not None:

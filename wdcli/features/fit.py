@@ -12,7 +12,7 @@ the fitted buckets, so a spec with any takes a second pass over the rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -35,11 +35,11 @@ from .fitted import (
 )
 from .inputs import check_columns, label_array, spec_inputs
 from .pipeline import FittedPipeline
+from .reductions import Counts, Moments, keep_smallest
 from .transform import cross_hashes
 
 NAMED_ROWS = 50_000  # readable names of cross combinations are taken from the first rows
 SAMPLE_ROWS = 1_000_000  # quantiles are exact up to this many training rows
-MERGE_EVERY = 8  # batches of value counts merged at once
 
 
 def quantile_boundaries(values: np.ndarray, q: int, presorted: bool = False) -> list[float]:
@@ -65,60 +65,15 @@ def vocabulary(counts: pl.DataFrame, min_count: int, max_size: int | None) -> li
     return v["value"].to_list()
 
 
-class _Counts:
-    """Value counts summed over batches, merged a few batches at a time."""
-
-    def __init__(self, key: str = "value"):
-        self.key = key
-        self.parts: list[pl.DataFrame] = []
-        self.total: pl.DataFrame | None = None
-
-    def add(self, counts: pl.DataFrame) -> None:
-        self.parts.append(counts)
-        if len(self.parts) >= MERGE_EVERY:
-            self._merge()
-
-    def _merge(self) -> None:
-        frames = ([self.total] if self.total is not None else []) + self.parts
-        self.total = pl.concat(frames).group_by(self.key).agg(pl.col("count").sum()) if frames else None
-        self.parts = []
-
-    def result(self) -> pl.DataFrame:
-        self._merge()
-        return self.total if self.total is not None else pl.DataFrame({self.key: [], "count": []})
-
-
-class _Moments:
-    """Count, mean, sum of squared deviations, min and max, merged batch by batch (Chan et al.'s parallel
-    update), in float64."""
-
-    def __init__(self, n: int = 0, mean: float = 0.0, m2: float = 0.0, lo: float = np.inf, hi: float = -np.inf):
-        self.n, self.mean, self.m2, self.min, self.max = n, mean, m2, lo, hi
-
-    def add(self, x: np.ndarray) -> None:
-        """Add the values x (no NaN)."""
-        if len(x):
-            with np.errstate(over="ignore"):  # values near 1e308: an infinite spread, as it is
-                mean = float(np.mean(x))
-                self.merge(_Moments(len(x), mean, float(np.sum((x - mean) ** 2)), float(x.min()), float(x.max())))
-
-    def merge(self, other: _Moments) -> None:
-        if other.n == 0:
-            return
-        total, delta = self.n + other.n, other.mean - self.mean
-        self.mean += delta * other.n / total
-        self.m2 += other.m2 + delta * delta * self.n * other.n / total
-        self.n, self.min, self.max = total, min(self.min, other.min), max(self.max, other.max)
-
-    def with_copies(self, copies: int, value: float) -> _Moments:
-        """These moments and `copies` more values equal to `value` (the missing ones, filled)."""
-        out = _Moments(self.n, self.mean, self.m2, self.min, self.max)
-        out.merge(_Moments(copies, value, 0.0, value, value) if copies else _Moments())
-        return out
-
-    @property
-    def std(self) -> float:
-        return float(np.sqrt(self.m2 / (self.n - 1))) if self.n > 1 else 0.0
+def _first_rows(frames: list[pl.DataFrame], n: int) -> list[pl.DataFrame]:
+    """The frames that hold the first n rows of all (the last one cut)."""
+    out: list[pl.DataFrame] = []
+    for f in frames:
+        room = n - sum(len(h) for h in out)
+        if room <= 0:
+            break
+        out.append(f.head(room))
+    return out
 
 
 def _median(ordered: np.ndarray) -> float:
@@ -131,20 +86,23 @@ def _log1p(x: np.ndarray) -> np.ndarray:
 
 
 class Fitter:
-    """Fit a pipeline from batches of training rows: `update(frame)` for each, then `finish()`."""
+    """Fit a pipeline from batches of training rows: `update(frame)` for each, then `finish()`. Processes that
+    each fit a share of the rows (`first_row`: where the share starts among all the training rows) merge their
+    fitters (`merged`) before finishing."""
 
-    def __init__(self, spec: Spec, where: str = "training data"):
+    def __init__(self, spec: Spec, where: str = "training data", first_row: int = 0):
         self.spec, self.where = spec, where
         self.rows = 0
+        self.first_row = first_row
         self.labels: set[str] = set()
         cols = spec.columns
         self.text = {n: c for n, c in cols.items() if isinstance(c, (Categorical, Multivalent))}
-        self.counts = {n: _Counts() for n in self.text}
+        self.counts = {n: Counts() for n in self.text}
         self.numeric = {n: c for n, c in cols.items() if isinstance(c, NumericSpec)}
         # every column read as numbers: the numeric columns and the sources of bucketized ones
         self.sources = [column for column, needs in spec_inputs(spec).items() if needs.reads == "numeric"]
-        self.raw = {n: _Moments() for n in self.numeric}  # present values, clipped, in raw units (the fill)
-        self.moments = {n: _Moments() for n in self.numeric}  # present values, clipped and transformed
+        self.raw = {n: Moments() for n in self.numeric}  # present values, clipped, in raw units (the fill)
+        self.moments = {n: Moments() for n in self.numeric}  # present values, clipped and transformed
         self.sample_keys = np.zeros(0, dtype=np.uint64)
         self.sample = np.zeros((len(self.sources), 0))  # a row per source column: each column contiguous
         self.head: list[pl.DataFrame] = []  # the first NAMED_ROWS rows
@@ -187,21 +145,26 @@ class Fitter:
                 v = np.clip(v, col.clip[0], col.clip[1])
             self.raw[name].add(v)
             self.moments[name].add(_log1p(v) if col.transform == "log1p" else v)
-        keys = hashing.hash_ints(np.arange(self.rows, self.rows + len(df), dtype=np.int64))
-        room = SAMPLE_ROWS - len(self.sample_keys)
-        if room > 0:  # not full: the first rows enter as they are
-            self.sample_keys = np.concatenate([self.sample_keys, keys[:room]])
-            self.sample = np.concatenate([self.sample, x[:, :room]], axis=1) if self.sample.shape[1] else x[:, :room]
-            keys, x = keys[room:], x[:, room:]
-        enter = keys < self.sample_keys.max()  # full: only rows below the largest key kept can enter
-        if enter.any():  # the SAMPLE_ROWS smallest keys of both stay; newcomers take the places of those that go
-            keys, x = keys[enter], x[:, enter]
-            both = np.concatenate([self.sample_keys, keys])
-            gone = np.argpartition(both, SAMPLE_ROWS)[SAMPLE_ROWS:]
-            places = np.sort(gone[gone < SAMPLE_ROWS])
-            stay = np.setdiff1d(np.arange(len(keys)), gone[gone >= SAMPLE_ROWS] - SAMPLE_ROWS, assume_unique=True)
-            self.sample_keys[places] = keys[stay]
-            self.sample[:, places] = x[:, stay]
+        first = self.first_row + self.rows
+        keys = hashing.hash_ints(np.arange(first, first + len(df), dtype=np.int64))
+        self.sample_keys, self.sample = keep_smallest(self.sample_keys, self.sample, keys, x, SAMPLE_ROWS)
+
+    @staticmethod
+    def merged(shares: list[Fitter]) -> Fitter:
+        """One fitter of the shares' rows (in the order of the shares): the state of one that saw them all."""
+        out = shares[0]
+        for share in shares[1:]:
+            for name, counts in share.counts.items():
+                out.counts[name].merge(counts)
+            out.sample_keys, out.sample = keep_smallest(
+                out.sample_keys, out.sample, share.sample_keys, share.sample, SAMPLE_ROWS
+            )
+            out.labels |= share.labels
+            out.head = _first_rows(out.head + share.head, NAMED_ROWS)
+            out.rows += share.rows
+        out.raw = {n: Moments.of([s.raw[n] for s in shares]) for n in out.raw}
+        out.moments = {n: Moments.of([s.moments[n] for s in shares]) for n in out.moments}
+        return out
 
     def finish(self) -> tuple[dict[str, Feature], pl.DataFrame]:
         """The fitted columns (crosses are fitted from them: `fit_crosses`), and the first rows, for names."""
@@ -309,24 +272,39 @@ def _categorical(spec: Spec, name: str, col: Categorical | Multivalent, counts: 
 
 
 Rows = pl.DataFrame | Callable[[], Iterable[pl.DataFrame]]
+Gather = Callable[[Any], list[Any]]  # every process's value, in the order of the processes
 
 
-def fit_pipeline(spec: Spec, train: Rows, where: str = "training data") -> FittedPipeline:
+def fit_pipeline(
+    spec: Spec, train: Rows, where: str = "training data", gather: Gather | None = None, first_row: int = 0
+) -> FittedPipeline:
     """Learn every feature's state from the training rows: a frame, or a function that returns an iterable of
-    frames (called once, or twice when the spec has vocabulary crosses)."""
+    frames (called once, or twice when the spec has vocabulary crosses).
+
+    In a job of processes, each fits its share of the rows (the shares in the order of the processes, this
+    one's starting at `first_row` of all) and `gather` hands each process every process's state: the merged
+    state gives every process the pipeline one process fitting all the rows gives, byte for byte."""
     batches = (lambda: [train]) if isinstance(train, pl.DataFrame) else train
-    fitter = Fitter(spec, where)
+    fitter = Fitter(spec, where, first_row)
     for df in batches():
         fitter.update(df)
+    if gather is not None:
+        fitter = Fitter.merged(gather(fitter))
     columns, head = fitter.finish()
     fitted = FittedPipeline(spec, columns)
     crosses = {x.key: x for x in spec.crosses}
-    counts = {k: _Counts("h") for k, x in crosses.items() if x.encoding == "vocab"}
+    counts = {k: Counts("h") for k, x in crosses.items() if x.encoding == "vocab"}
     if counts:  # a second pass: combinations are hashed with the fitted buckets
         for df in batches():
             for key in counts:
                 h = cross_hashes(fitted, crosses[key].columns, df, where)[1]
                 counts[key].add(pl.DataFrame({"h": h}).group_by("h").len("count"))
+        if gather is not None:
+            shares = gather(counts)
+            for share in shares[1:]:
+                for key in counts:
+                    shares[0][key].merge(share[key])
+            counts = shares[0]
     fitted_crosses = {
         k: fit_cross(fitted, x, head, counts[k].result() if k in counts else None, where) for k, x in crosses.items()
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -76,8 +76,20 @@ class TrainData(Strict):
         None,
         ge=0,
         description="Stream: processes that read and encode windows (0: a "
-        "thread); default: half the cores, up to 8, when training on a GPU, else 0.",
+        "thread); default: half the CPUs this process may use, up to 8, when training on a GPU, else 0.",
     )
+    cache: str = Field(
+        "auto",
+        min_length=1,
+        description="Encoded rows kept on disk and read instead of the files: auto (in <output>/.cache), off, "
+        "or a folder.",
+    )
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        """YAML reads an unquoted `off` as false (and `on` as true)."""
+        return {False: "off", True: "auto"}.get(value, value) if isinstance(value, bool) else value
 
 
 class Train(Strict):

@@ -216,6 +216,7 @@ def fingerprint(spec: Spec) -> str:
     d.pop("tune", None)  # what `wdcli tune` searches does not change a run
     for key in MAY_CHANGE:
         d["train"].pop(key, None)
+    d["train"]["data"].pop("cache", None)  # the cache gives the batches the files give
     d.pop("verify", None)  # the serving gate's thresholds do not change training
     files = []
     for split in ("train", "validation", "test"):

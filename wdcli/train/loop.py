@@ -22,6 +22,7 @@ from typing import Protocol
 import polars as pl
 import torch
 
+from ..data.cache import Encodings
 from ..data.source import BatchSource
 from ..data.stream import Stream
 from ..errors import Interrupted
@@ -73,18 +74,20 @@ def train(
     resume: bool = False,
     warm: Previous | None = None,
     runtime: Runtime | None = None,
+    reuse: Encodings | None = None,
 ) -> TrainResult:
     """Fit the pipeline on the training rows, train the model, keep the best epoch's weights.
 
     With `checkpoint`, the run's state is written there now and then (spec.train.checkpoint) and on Ctrl-C or
     SIGTERM, which stop the run with `Interrupted`; `resume=True` continues from the checkpoint there. `warm`
     (a previous run) initialises the new model and optimizers (`wdcli.train.warm`). In a job's `runtime`
-    every process runs this (on its share of the rows); the first reports and writes."""
+    every process runs this (on its share of the rows); the first reports and writes. `reuse` (with `frames`)
+    keeps their encodings for later runs on them with the same features (`wdcli.data.cache.Encodings`)."""
     if runtime is None:
         cfg = spec.train
         with Runtime.start(threads=cfg.threads, device=cfg.device, precision=cfg.precision) as runtime:
-            return train(spec, frames, reporter, checkpoint, resume, warm, runtime)
-    run = Recipe.setup(spec, runtime, frames, reporter, checkpoint, warm)
+            return train(spec, frames, reporter, checkpoint, resume, warm, runtime, reuse)
+    run = Recipe.setup(spec, runtime, frames, reporter, checkpoint, warm, reuse)
     if resume and checkpoint is not None and checkpoint.exists():
         run.resume(checkpoint)
     run.epochs()
@@ -121,11 +124,12 @@ class Recipe:
         reporter: Reporter | None = None,
         checkpoint: Path | None = None,
         warm: Previous | None = None,
+        reuse: Encodings | None = None,
     ) -> Recipe:
         """Fit the pipeline and make the batch sources, the trainer (warm-started from `warm`, if given) and
         early stopping."""
         reporter = reporter if runtime.main else None
-        fitted, sources, _ = prepare(spec, frames, runtime, _progress(reporter))
+        fitted, sources, _ = prepare(spec, frames, runtime, _progress(reporter), reuse)
         run = Recipe(spec, runtime, fitted, sources)
         run.reporter = reporter
         if checkpoint is not None:

@@ -10,6 +10,11 @@ from the environment once, at the edge), and the device, precision, threads and 
 CPU. In a job of several processes (torchrun, or `train --nproc`: RANK, WORLD_SIZE, LOCAL_RANK in the
 environment), the runtime joins the job's process group (gloo on CPUs, NCCL on GPUs) and leaves it when it
 closes, on every way out.
+
+Threads: `train.threads`, else the CPUs this process may use (`usable_cpus`: its affinity mask, no more than its
+cgroup's CPU quota), shared among the job's processes on this machine. Idle OpenMP threads sleep rather than
+spin (`OMP_WAIT_POLICY=PASSIVE`, set by `wdcli/__init__.py` before torch loads its OpenMP runtime), so that
+trainings sharing cores do not starve each other (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -54,6 +60,50 @@ class Processes:
         return self.rank == 0
 
 
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this process may use: those of its affinity mask (taskset, a container's cpuset), no more than its
+    cgroup's CPU quota allows (a container's --cpus), at least one."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # (not Linux)
+        cpus = os.cpu_count() or 1
+    quota = cpu_quota(cgroup)
+    return max(1, min(cpus, int(quota)) if quota is not None else cpus)
+
+
+def cpu_quota(cgroup: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs' worth of time this process's cgroup may take (cgroup v2's cpu.max, v1's cpu.cfs_quota_us over
+    cpu.cfs_period_us), or None when it has no quota."""
+    own = _own_cgroup()
+    for folder in ([cgroup / own] if own else []) + [cgroup]:
+        try:
+            quota, period = (folder / "cpu.max").read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        except (OSError, ValueError):
+            pass
+    try:
+        quota_us = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def _own_cgroup() -> str:
+    """This process's cgroup v2 path ('0::/path' in /proc/self/cgroup), without its leading slash."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return ""
+    return next((line[3:].lstrip("/") for line in lines if line.startswith("0::")), "")
+
+
+def default_threads(processes: Processes) -> int:
+    """Torch threads when train.threads is not set: the usable CPUs, shared by the job's processes on this
+    machine."""
+    return max(1, usable_cpus() // processes.local_world)
+
+
 @dataclass(frozen=True)
 class Runtime:
     device: torch.device
@@ -77,10 +127,7 @@ class Runtime:
         """Set the device and threads, and join the job's process group (for a job of several processes). Use
         it as a context manager, or `close()` it."""
         dev = resolve_device(device, processes.local_rank, processes.local_world)
-        if threads:
-            torch.set_num_threads(threads)
-        elif processes.world > 1 and dev.type == "cpu":  # processes share the cores
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // processes.local_world))
+        torch.set_num_threads(threads or default_threads(processes))
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
         if processes.world > 1 and not dist.is_initialized():

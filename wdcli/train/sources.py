@@ -4,31 +4,30 @@ memory budget).
 
 With frames given (Python callers, `compare`), everything is in memory. With files, the pipeline is fitted in a
 streamed pass over the training rows, and even the in-memory parts are encoded chunk by chunk: the raw table is
-never held whole.
+never held whole. With an encoded cache (`train.data.cache`, `wdcli.data.cache`), the pipeline and each chunk's
+encoded rows are kept there the first time and read from there afterwards: a later run of the same features on
+the same files neither fits nor encodes.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import polars as pl
 
 from ..data.batch import Batch
-from ..data.files import Files
+from ..data.cache import Cache, Encodings, cache_root, concat
+from ..data.files import Chunk, Files
 from ..data.memory import InMemory
 from ..data.split import PARTS, split_names
 from ..data.stream import Stream
 from ..errors import DataError
 from ..features import Encoded, FittedPipeline, fit_pipeline, transform
 from ..spec import Spec
-from .runtime import Runtime
-
-Progress = Callable[[str, int | None], Callable[[int], None]]  # (description, total) -> advance(rows)
-
-
-def _quiet(description: str, total: int | None) -> Callable[[int], None]:
-    return lambda rows: None
+from .fitting import Progress, fit_training_rows, quiet
+from .runtime import Runtime, usable_cpus
 
 
 def memory_budget(mb: int | None) -> int:
@@ -42,9 +41,9 @@ def memory_budget(mb: int | None) -> int:
 
 
 def default_readers(runtime: Runtime) -> int:
-    """Reader processes of a stream: half the cores, up to 8, to feed a GPU; none (a reader thread) on a CPU,
-    whose cores the training itself uses."""
-    return min(8, (os.cpu_count() or 1) // 2) if runtime.device.type == "cuda" else 0
+    """Reader processes of a stream: half the CPUs this process may use (`usable_cpus`), up to 8, to feed a GPU;
+    none (a reader thread) on a CPU, whose cores the training itself uses."""
+    return min(8, usable_cpus() // 2) if runtime.device.type == "cuda" else 0
 
 
 def row_bytes(enc: Encoded) -> float:
@@ -56,28 +55,39 @@ def row_bytes(enc: Encoded) -> float:
 
 
 def prepare(
-    spec: Spec, frames: dict[str, pl.DataFrame] | None, runtime: Runtime, progress: Progress = _quiet
+    spec: Spec,
+    frames: dict[str, pl.DataFrame] | None,
+    runtime: Runtime,
+    progress: Progress = quiet,
+    reuse: Encodings | None = None,
 ) -> tuple[FittedPipeline, dict, dict[str, str]]:
-    """The fitted pipeline, a batch source for every part with rows, and how messages name each part."""
+    """The fitted pipeline, a batch source for every part with rows, and how messages name each part. `reuse`
+    keeps the encodings of given frames for later runs on them."""
     cfg = spec.train
     if frames is not None:
-        return _from_frames(spec, frames, runtime)
+        return _from_frames(spec, frames, runtime, reuse)
     names = split_names(spec.data)
     parts = Files.of(spec.data)
     train = parts["train"]
-    if cfg.max_rows is not None:
-        train.cap(cfg.max_rows)
     read = cfg.data.read_batch_rows
-    expected = _expected_rows(train) if cfg.max_rows is None else min(_expected_rows(train), cfg.max_rows)
-    passes = iter(["fitting the pipeline", "fitting the crosses (a second pass)"])
-    fitted = fit_pipeline(spec, lambda: _counted(train.frames(read), progress(next(passes), expected)), names["train"])
+    root = cache_root(cfg.data.cache, cfg.output)
+    cache = Cache.open(root, spec, parts) if root is not None else None
+    try:
+        fitted = _fitted(spec, train, cache, names["train"], runtime, progress)
+    except BaseException:
+        if cache is not None:
+            cache.abandon()  # a bad column or a stop while fitting leaves no cache behind
+        raise
     if fitted.rows < 2:
         raise DataError(
             f"{names['train']}: {fitted.rows} row{'s' if fitted.rows != 1 else ''} to train on; "
             "training needs at least 2"
         )
-    sample = next(train.frames(min(read, 10_000)))
-    per_row = row_bytes(transform(fitted, sample.head(10_000), names["train"], with_label=True))
+    first = train.chunks(read)[:1]
+    kept = cache.load("train", first[0]) if cache is not None and first else None
+    if kept is None:
+        kept = transform(fitted, next(train.frames(min(read, 10_000))).head(10_000), names["train"], with_label=True)
+    per_row = row_bytes(kept)
     budget = memory_budget(cfg.data.memory_budget_mb)
     sources = {}
     for part in ("validation", "test", "train"):  # held-out parts first: they are read every epoch
@@ -88,24 +98,64 @@ def prepare(
         if mode == "auto":
             mode = "memory" if rows * per_row <= budget else "stream"
             budget -= rows * per_row if mode == "memory" else 0
-        source = _source(spec, parts[part], part, rows, mode == "memory", fitted, names, runtime, progress)
+        source = _source(spec, parts[part], part, rows, mode == "memory", fitted, names, runtime, progress, cache)
         if source is not None:
             sources[part] = source
     return fitted, {p: sources[p] for p in ("train", "validation", "test") if p in sources}, names
 
 
-def _source(spec: Spec, files: Files, part: str, rows: int, memory: bool, fitted, names, runtime, progress):
-    """A part's batch source: its rows encoded in memory (None when it has none), or streamed from its files."""
+def _fitted(spec: Spec, train: Files, cache: Cache | None, where: str, runtime: Runtime, progress: Progress):
+    """The fitted pipeline: the cache's (where train.max_rows ended the rows with it), or fitted on the training
+    rows (in shares, in a job of processes: `wdcli.train.fitting`) and kept in the cache. A run waits while
+    another fits the one it would fit; the processes of a job take the first process's answer."""
+    cfg = spec.train
+    with cache.fitting() if cache is not None and runtime.world == 1 else nullcontext():
+        kept = cache.pipeline(spec) if cache is not None else None
+        if cache is not None and _agree(runtime, kept is not None):
+            kept = kept or cache.pipeline(spec)  # (kept since this process looked)
+            assert kept is not None, "the first process found a fitted pipeline in the cache"
+            fitted, train.limit = kept
+            return fitted
+        expected = _expected_rows(train) if cfg.max_rows is None else min(_expected_rows(train), cfg.max_rows)
+        fitted = fit_training_rows(spec, runtime, train, progress, expected, where)
+        if cache is not None and runtime.main:
+            cache.keep(fitted, train.limit)
+        return fitted
+
+
+def _agree(runtime: Runtime, value: bool) -> bool:
+    """The first process's value, in every process of a job."""
+    if not runtime.distributed:
+        return value
+    import torch.distributed as dist
+
+    said = [value]
+    dist.broadcast_object_list(said, src=0)
+    return bool(said[0])
+
+
+def _encoder(files: Files, fitted: FittedPipeline, where: str) -> Callable[[Chunk], Encoded]:
+    """Encodes one chunk of a part's rows (text files read in order by one reader)."""
+    reader = files.reader()
+    return lambda c: transform(fitted, next(files.frames(chunks=[c], reader=reader)), where, with_label=True)
+
+
+def _source(spec: Spec, files: Files, part: str, rows: int, memory: bool, fitted, names, runtime, progress, cache):
+    """A part's batch source: its rows encoded in memory (None when it has none), or streamed from its files;
+    through the cache, if any."""
     cfg = spec.train
     read = cfg.data.read_batch_rows
     if memory:
         advance = progress(f"encoding {part} rows", rows)
-        encoded = [
-            transform(fitted, f, names[part], with_label=True) for f in _counted(files.frames(read), advance) if len(f)
-        ]
+        if cache is None:
+            frames = _counted(files.frames(read), advance)
+            encoded = [transform(fitted, f, names[part], with_label=True) for f in frames if len(f)]
+        else:
+            each = cache.each(part, files.chunks(read), _encoder(files, fitted, names[part]))
+            encoded = [e for e in _counted(each, advance) if e.n]
         if not encoded:
             return None
-        batch = Batch.of(Encoded.concat(encoded), runtime.device)
+        batch = Batch.of(concat(encoded) if cache is not None else Encoded.concat(encoded), runtime.device)
         return InMemory(batch, cfg.batch_size, cfg.seed, runtime.rank, runtime.world)
     readers = cfg.data.readers if cfg.data.readers is not None else default_readers(runtime)
     return Stream(
@@ -121,13 +171,15 @@ def _source(spec: Spec, files: Files, part: str, rows: int, memory: bool, fitted
         rank=runtime.rank,
         world=runtime.world,
         processes=readers if part == "train" else 0,
+        cache=cache,
     )
 
 
-def _counted(frames, advance: Callable[[int], None]):
-    for f in frames:
-        advance(len(f))
-        yield f
+def _counted(items, advance: Callable[[int], None]):
+    """The frames (or encodings) as they come, each one's rows told to `advance`."""
+    for item in items:
+        advance(item.n if isinstance(item, Encoded) else len(item))
+        yield item
 
 
 def _expected_rows(files: Files) -> int:
@@ -141,8 +193,25 @@ def _expected_rows(files: Files) -> int:
     return int(round(total * share[files.part]))
 
 
-def _from_frames(spec: Spec, frames: dict[str, pl.DataFrame], runtime: Runtime):
+def _from_frames(spec: Spec, frames: dict[str, pl.DataFrame], runtime: Runtime, reuse: Encodings | None = None):
+    """Every part in memory from given frames: fitted and encoded here, or kept from an earlier run on the same
+    frames with the same features (`reuse`)."""
     names = {"train": "training data", "validation": "validation data", "test": "test data"}
+    cfg = spec.train
+    kept = reuse.get(spec) if reuse is not None else None
+    fitted, encoded = kept if kept is not None else _encode_frames(spec, frames, names)
+    if reuse is not None and kept is None:
+        reuse.put(spec, fitted, encoded)
+    sources = {
+        part: InMemory(Batch.of(enc, runtime.device), cfg.batch_size, cfg.seed, runtime.rank, runtime.world)
+        for part, enc in encoded.items()
+    }
+    return fitted, sources, names
+
+
+def _encode_frames(
+    spec: Spec, frames: dict[str, pl.DataFrame], names: dict[str, str]
+) -> tuple[FittedPipeline, dict[str, Encoded]]:
     cfg = spec.train
     train_df = frames["train"]
     if cfg.max_rows is not None and len(train_df) > cfg.max_rows:
@@ -153,11 +222,8 @@ def _from_frames(spec: Spec, frames: dict[str, pl.DataFrame], runtime: Runtime):
             fit_pipeline(spec, train_df, names["train"])  # its clear error for no rows (or missing columns)
         raise DataError(f"{names['train']}: {n} row{'s' if n != 1 else ''} to train on; training needs at least 2")
     fitted = fit_pipeline(spec, train_df, names["train"])
-    sources = {}
+    encoded = {}
     for part, df in (("train", train_df), ("validation", frames.get("validation")), ("test", frames.get("test"))):
         if df is not None and len(df):
-            enc = transform(fitted, df, names[part], with_label=True)
-            sources[part] = InMemory(
-                Batch.of(enc, runtime.device), cfg.batch_size, cfg.seed, runtime.rank, runtime.world
-            )
-    return fitted, sources, names
+            encoded[part] = transform(fitted, df, names[part], with_label=True)
+    return fitted, encoded

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import yaml
 
 from ..data.atomic import atomic_file
+from ..data.cache import Encodings
 from ..data.split import load_splits
 from ..errors import DataError, Interrupted, WdcliError
 from ..spec import Spec, load_spec
@@ -64,7 +65,7 @@ def tune(
     """Run the study of a spec up to `trials` finished trials (the spec's `tune.trials` by default), resuming
     the one in `folder` (default runs/<name>/tune) unless `fresh`; write the best trial's spec there."""
     try:
-        import optuna
+        import optuna  # noqa: F401 (is the extra installed?)
     except ImportError:
         raise WdcliError("wdcli tune needs Optuna: pip install 'wdcli[tune]' (or pip install optuna)") from None
 
@@ -89,9 +90,33 @@ def tune(
     db = folder / "study.db"
     if fresh:
         db.unlink(missing_ok=True)
+    study = _study(spec, db, maximize)
+    _claim(study, db, _fingerprint(spec, searched, metric))
+    dists = distributions(searched)
+    # trials that change no feature neither fit nor encode again (train.data.cache: off, every trial does)
+    reuse = Encodings() if spec.train.data.cache != "off" else None
+    ran = 0
+    while (done := _finished(study)) < total:
+        trial = study.ask(dists)
+        values = {k: spec_value(searched[k], trial.params[k]) for k in searched}
+        if reporter:
+            reporter.start_trial(trial.number, values, done, total)
+        row = _run_trial(study, trial, path, overrides, values, (frames, reuse), metric, spec.tune.prune, reporter, db)
+        ran += 1
+        if reporter:
+            reporter.end_trial(row, _best_row(study, searched))
+    rows = _rows(study, searched)
+    best = _write_best(study, searched, path, raw, lines, overrides, spec, folder, metric)
+    return TuneResult(metric, maximize, db, best, rows, ran)
+
+
+def _study(spec: Spec, db: Path, maximize: bool):
+    """The study kept in `db` (made, or loaded to continue): TPE sampling, median pruning."""
+    import optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    study = optuna.create_study(
+    return optuna.create_study(
         storage=f"sqlite:///{db}",
         study_name=spec.name,
         load_if_exists=True,
@@ -101,21 +126,6 @@ def tune(
         if spec.tune.prune
         else optuna.pruners.NopPruner(),
     )
-    _claim(study, db, _fingerprint(spec, searched, metric))
-    dists = distributions(searched)
-    ran = 0
-    while (done := _finished(study)) < total:
-        trial = study.ask(dists)
-        values = {k: spec_value(searched[k], trial.params[k]) for k in searched}
-        if reporter:
-            reporter.start_trial(trial.number, values, done, total)
-        row = _run_trial(study, trial, path, overrides, values, frames, metric, spec.tune.prune, reporter, db)
-        ran += 1
-        if reporter:
-            reporter.end_trial(row, _best_row(study, searched))
-    rows = _rows(study, searched)
-    best = _write_best(study, searched, path, raw, lines, overrides, spec, folder, metric)
-    return TuneResult(metric, maximize, db, best, rows, ran)
 
 
 def _fingerprint(spec: Spec, space: dict[str, Range], metric: str) -> str:
@@ -185,7 +195,8 @@ class _Pruning:
             raise optuna.TrialPruned()
 
 
-def _run_trial(study, trial, path, overrides, values, frames, metric, prune, reporter, db) -> dict[str, Any]:
+def _run_trial(study, trial, path, overrides, values, data, metric, prune, reporter, db) -> dict[str, Any]:
+    """One trial: its spec trained on the frames (`data`: the frames and the encodings kept of them)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -194,7 +205,7 @@ def _run_trial(study, trial, path, overrides, values, frames, metric, prune, rep
     pruning = _Pruning(trial, metric, prune, reporter)
     try:
         spec = load_spec(path, overrides + overrides_of(values))
-        result = train(spec, frames, pruning)
+        result = train(spec, data[0], pruning, reuse=data[1])
     except optuna.TrialPruned:
         study.tell(trial, state=TrialState.PRUNED)
         row.update(state="pruned", epochs=pruning.epochs)

@@ -1,0 +1,286 @@
+"""The encoded cache: the same batches as encoding the files, read again without fitting or encoding, rebuilt
+when stale or partial, safe when runs share it, and a streamed run resumes from it bit for bit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from wdcli.data.cache import Cache, cache_root, read_shard, write_shard
+from wdcli.data.files import Files
+from wdcli.data.stream import Stream
+from wdcli.features import fit_pipeline, transform
+from wdcli.run import run_training
+from wdcli.spec import load_spec
+
+from .conftest import apps_frame
+from .test_checkpoint import StopAfter, assert_same_weights
+from .test_stream import STREAM, many_files  # noqa: F401 (a fixture)
+
+OFF = ["train.data.cache=off"]
+
+
+def _flat(batch) -> list:
+    """A batch's arrays, to compare batches whole."""
+    out = [batch.sparse, batch.dense, batch.label]
+    for bag in batch.multi.values():
+        out += [bag.ids, bag.offsets, bag.weights]
+    return out + [torch.tensor([hash(str(g)) for g in batch.group])]
+
+
+def _epochs(spec, cache: Cache | None, epochs: int = 2) -> list[list]:
+    train = Files.of(spec.data)["train"]
+    fitted = fit_pipeline(spec, lambda: train.frames(64))
+    stream = Stream(train, fitted, 16, 1, fitted.rows, 200, 64, cache=cache)
+    return [[_flat(b) for b in stream.batches()] for _ in range(epochs)]
+
+
+def _same(a: list, b: list) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert len(x) == len(y) and all(torch.equal(u, v) for u, v in zip(x, y))
+
+
+def test_a_stream_through_the_cache_gives_the_batches_of_the_files(many_files, tmp_path):  # noqa: F811
+    """Epoch 1 encodes and keeps each chunk, epoch 2 reads the shards: both the very batches of encoding the
+    files, window by window, with the same seed."""
+    _, path, _ = many_files
+    spec = load_spec(path, STREAM)
+    files = _epochs(spec, None)
+    cache = Cache.open(tmp_path / "cache", spec, Files.of(spec.data))
+    cached = _epochs(spec, cache)
+    for a, b in zip(files, cached):
+        _same(a, b)
+    assert len(list((cache.folder / "train").glob("*.shard"))) == len(Files.of(spec.data)["train"].chunks(64))
+
+
+def test_a_shard_holds_every_array_of_a_chunk(tmp_path):
+    frame = apps_frame(300, seed=2).with_columns(
+        user=pl.when(pl.int_range(300) % 7 == 0).then(None).otherwise(pl.col("user")), w=pl.lit(0.5)
+    )
+    spec_file = tmp_path / "s.yaml"
+    spec_file.write_text(
+        "data: {train: x.csv}\nlabel: {column: clicked, group: user, weight: w}\ncolumns:\n"
+        "  installed: {kind: multivalent, separator: '|'}\n  age: numeric\n  country: categorical\n"
+    )
+    (tmp_path / "x.csv").write_text("x")
+    fitted = fit_pipeline(load_spec(spec_file), frame)
+    enc = transform(fitted, frame, with_label=True)
+    write_shard(tmp_path / "a.shard", enc)
+    back = read_shard(tmp_path / "a.shard")
+    assert back is not None and back.n == enc.n
+    for key in ("sparse", "dense", "label", "weight"):
+        assert (
+            np.array_equal(getattr(back, key), getattr(enc, key))
+            and getattr(back, key).dtype == getattr(enc, key).dtype
+        )
+    assert back.group.tolist() == enc.group.tolist() and back.group.tolist()[0] is None
+    for name, bag in enc.multi.items():
+        for key in ("ids", "offsets", "weights"):
+            assert np.array_equal(getattr(back.multi[name], key), getattr(bag, key))
+    raw = (tmp_path / "a.shard").read_bytes()
+    (tmp_path / "b.shard").write_bytes(raw[:-8])  # cut short: not whole, so not read
+    assert read_shard(tmp_path / "b.shard") is None and read_shard(tmp_path / "none.shard") is None
+
+
+def test_a_second_run_neither_fits_nor_encodes_and_trains_the_same_weights(many_files, workdir, monkeypatch):  # noqa: F811
+    _, path, _ = many_files
+    for mode in (["train.data.mode=memory"], STREAM):
+        base = ["train.epochs=2", "train.threads=1", *mode]
+        _, off = run_training(load_spec(path, [*base, *OFF]), output=workdir / "off")
+        _, first = run_training(load_spec(path, base), output=workdir / "first")
+        assert (workdir / "runs" / ".cache").is_dir()
+        with monkeypatch.context() as m:
+            import wdcli.data.stream as stream
+            import wdcli.train.sources as sources
+
+            def fails(*args, **kwargs):
+                raise AssertionError("fitted or encoded again")
+
+            for module, name in ((sources, "fit_pipeline"), (sources, "transform"), (stream, "transform")):
+                m.setattr(module, name, fails)
+            _, second = run_training(load_spec(path, base), output=workdir / "second")
+        for run in (first, second):
+            assert_same_weights(off, run)
+            assert (run / "pipeline.json").read_bytes() == (off / "pipeline.json").read_bytes()
+
+
+def test_changed_files_make_the_cache_stale_and_it_is_rebuilt(many_files, workdir):  # noqa: F811
+    folder, path, _ = many_files
+    spec = load_spec(path, ["train.epochs=1", *STREAM])
+    run_training(spec, output=workdir / "a")
+    root = workdir / "runs" / ".cache"
+    (old,) = [p for p in root.iterdir() if p.is_dir()]
+    apps_frame(250, seed=9).write_parquet(folder / "part-0.parquet")  # new rows in one file
+    spec = load_spec(path, ["train.epochs=1", *STREAM])
+    _, cached = run_training(spec, output=workdir / "b")
+    (new,) = [p for p in root.iterdir() if p.is_dir()]
+    assert new != old and not old.exists()
+    _, fresh = run_training(load_spec(path, ["train.epochs=1", *STREAM, *OFF]), output=workdir / "c")
+    assert_same_weights(fresh, cached)
+
+
+def test_other_features_get_a_cache_of_their_own(many_files, workdir):  # noqa: F811
+    _, path, _ = many_files
+    run_training(load_spec(path, ["train.epochs=1"]), output=workdir / "a")
+    run_training(load_spec(path, ["train.epochs=1", "columns.age.quantiles=5"]), output=workdir / "b")
+    run_training(load_spec(path, ["train.epochs=1", "deep.hidden=[4]", "train.seed=3"]), output=workdir / "c")
+    assert len([p for p in (workdir / "runs" / ".cache").iterdir() if p.is_dir()]) == 2
+
+
+def test_a_partial_or_spoilt_cache_is_completed(many_files, workdir):  # noqa: F811
+    _, path, _ = many_files
+    spec = load_spec(path, ["train.epochs=2", "train.threads=1", *STREAM])
+    _, first = run_training(spec, output=workdir / "a")
+    shards = sorted((workdir / "runs" / ".cache").glob("*/train/*.shard"))
+    shards[0].unlink()  # missing
+    shards[1].write_bytes(shards[1].read_bytes()[:100])  # cut short (as no atomic write leaves it)
+    _, again = run_training(spec, output=workdir / "b")
+    assert_same_weights(first, again)
+    assert shards[0].exists() and read_shard(shards[1]) is not None
+
+
+def test_a_streamed_run_resumes_from_the_cache_bit_for_bit(many_files, workdir):  # noqa: F811
+    """Killed in its first epoch (the cache half built) and in a later one (read from it), a run resumes to the
+    weights of a run that never stopped and never used a cache."""
+    _, path, _ = many_files
+    base = ["train.epochs=3", "train.batch_size=16", "train.checkpoint.every_steps=3", "train.threads=1", *STREAM]
+    _, straight = run_training(load_spec(path, [*base, *OFF]), output=workdir / "straight")
+    for crash_after in (5, 40):
+        out = workdir / f"resumed{crash_after}"
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            run_training(load_spec(path, base), output=out, reporter=StopAfter(crash_after))
+        _, resumed = run_training(load_spec(path, base), output=out, resume=True)
+        assert_same_weights(straight, resumed)
+
+
+def test_runs_at_once_on_one_cache_are_safe(many_files, workdir):  # noqa: F811
+    """Three runs started together build one cache (each shard written whole, the pipeline fitted once while the
+    others wait) and train the weights of a run without it."""
+    _, path, _ = many_files
+    sets = [f"--set={s}" for s in ("train.epochs=2", "train.threads=1", *STREAM)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "wdcli", "train", str(path), "-q", *sets, "--output", str(workdir / f"r{i}")],
+            cwd=workdir,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read() if p.stderr else ""
+    _, alone = run_training(load_spec(path, [s.removeprefix("--set=") for s in sets] + OFF), output=workdir / "off")
+    for i in range(3):
+        assert_same_weights(alone, workdir / f"r{i}")
+    assert not list((workdir / "runs" / ".cache").rglob(".*tmp*"))  # no temporaries left
+
+
+def test_cache_off_writes_nothing_and_a_folder_can_be_named(many_files, workdir):  # noqa: F811
+    _, path, _ = many_files
+    run_training(load_spec(path, ["train.epochs=1", *OFF]), output=workdir / "a")
+    assert not (workdir / "runs" / ".cache").exists()
+    run_training(load_spec(path, ["train.epochs=1", f"train.data.cache={workdir / 'mine'}"]), output=workdir / "b")
+    assert list((workdir / "mine").glob("*/pipeline/pipeline.json"))
+    assert cache_root("auto", "runs") == Path("runs/.cache") and cache_root("off", "runs") is None
+
+
+def test_a_run_stopped_while_fitting_leaves_no_cache(many_files, workdir, monkeypatch):  # noqa: F811
+    """Nothing of a run that failed before keeping anything (a bad column, Ctrl-C): neither its folder nor the
+    empty folders made for it; other features' caches stay."""
+    import wdcli.train.sources as sources
+
+    _, path, _ = many_files
+    run_training(load_spec(path, ["train.epochs=1"]), output=workdir / "a")
+    root = workdir / "runs" / ".cache"
+    kept = sorted(root.iterdir())
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sources, "fit_training_rows", stop)
+    for sets in (["columns.age.quantiles=5"], [f"train.data.cache={workdir / 'new' / 'cache'}"]):
+        with pytest.raises(KeyboardInterrupt):
+            run_training(load_spec(path, ["train.epochs=1", *sets]), output=workdir / "b")
+    assert sorted(root.iterdir()) == kept and not (workdir / "new").exists()
+
+
+def _counting_fits(monkeypatch) -> list:
+    import wdcli.train.sources as sources
+
+    calls: list = []
+    monkeypatch.setattr(
+        sources, "fit_pipeline", lambda *a, _fit=sources.fit_pipeline, **k: calls.append(1) or _fit(*a, **k)
+    )
+    return calls
+
+
+def test_tune_trials_reuse_the_encoding_and_find_the_same_results(apps_spec, workdir, monkeypatch):
+    """Trials that change only optimizer settings fit and encode once; the trials' results are those of a
+    study that fits and encodes every trial (train.data.cache=off)."""
+    from wdcli.tune import tune
+
+    space = ["train.deep_optimizer.lr={log_uniform: [0.01, 0.3]}", "train.wide_optimizer.alpha={uniform: [0.01, 0.1]}"]
+    sets = ["train.epochs=2", "train.checkpoint.enabled=false", "train.threads=1"]
+    rows = {}
+    for cache in ("auto", "off"):
+        calls = _counting_fits(monkeypatch)
+        result = tune(apps_spec, [*sets, f"train.data.cache={cache}"], space, 4, workdir / cache, fresh=True)
+        rows[cache] = [{k: r[k] for k in ("trial", "state", "value", "params", "epochs")} for r in result.rows]
+        assert len(calls) == (1 if cache == "auto" else 4)
+    assert rows["auto"] == rows["off"]
+
+
+def test_a_trial_that_changes_the_features_fits_its_own(apps_spec, workdir, monkeypatch):
+    from wdcli.tune import tune
+
+    calls = _counting_fits(monkeypatch)
+    sets = ["train.epochs=1", "train.checkpoint.enabled=false", "train.threads=1", "tune.prune=false"]
+    result = tune(apps_spec, sets, ["columns.age.quantiles={choice: [3, 7]}"], 4, workdir / "t", fresh=True)
+    quantiles = {r["params"]["columns.age.quantiles"] for r in result.rows}
+    assert len(calls) == len(quantiles)  # one fit for each value tried (the encodings of two are kept)
+
+
+def test_compare_fits_and_encodes_once_for_its_three_models(apps_spec, workdir, monkeypatch):
+    from wdcli.run import compare_models
+
+    calls = _counting_fits(monkeypatch)
+    rows = compare_models(load_spec(apps_spec, ["train.epochs=1", "train.threads=1"]))
+    assert len(calls) == 1 and [r["model"] for r in rows] == ["wide", "deep", "wide_deep"]
+    off = compare_models(load_spec(apps_spec, ["train.epochs=1", "train.threads=1", *OFF]))
+    assert len(calls) == 4
+    for a, b in zip(rows, off):
+        assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+
+
+def test_a_cache_that_cannot_be_written_is_said(many_files, workdir, monkeypatch):  # noqa: F811
+    """A cache folder that cannot be made is an error that says what to do; a full disk while shards are written
+    is a warning, and the run trains the weights it trains without the cache."""
+    from wdcli.errors import DataError
+
+    _, path, _ = many_files
+    (workdir / "a-file").write_text("")
+    with pytest.raises(DataError, match="cannot keep the encoded cache there.*or to off"):
+        run_training(
+            load_spec(path, ["train.epochs=1", f"train.data.cache={workdir / 'a-file'}"]), output=workdir / "x"
+        )
+    import wdcli.data.cache as cache
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache, "write_shard", full)
+    base = ["train.epochs=2", "train.threads=1", *STREAM]
+    with pytest.warns(RuntimeWarning, match="No space left on device"):
+        _, full_disk = run_training(load_spec(path, base), output=workdir / "full")
+    _, off = run_training(load_spec(path, [*base, *OFF]), output=workdir / "off")
+    assert_same_weights(off, full_disk)

@@ -1,0 +1,70 @@
+"""Threads that hold up when cores are shared: the default count from the CPUs this process may use (affinity,
+cgroup quota), and idle OpenMP threads that sleep rather than spin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import torch
+
+from wdcli.train.runtime import Processes, Runtime, cpu_quota, default_threads, usable_cpus
+
+
+def test_the_cgroup_quota_caps_the_cpus(tmp_path, monkeypatch):
+    import wdcli.train.runtime as runtime
+
+    monkeypatch.setattr(runtime, "_own_cgroup", lambda: "")
+    assert cpu_quota(tmp_path) is None  # no cgroup files: no quota
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cpu_quota(tmp_path) is None
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # v2: 1.5 CPUs
+    assert cpu_quota(tmp_path) == 1.5 and usable_cpus(tmp_path) == 1
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")  # v1: none
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cpu_quota(tmp_path) is None and usable_cpus(tmp_path) == len(os.sched_getaffinity(0))
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("100000000\n")  # more than the affinity allows
+    assert usable_cpus(tmp_path) == len(os.sched_getaffinity(0))
+
+
+def test_default_threads_follow_the_affinity_and_are_shared_by_a_jobs_processes(monkeypatch):
+    import wdcli.train.runtime as runtime
+
+    monkeypatch.setattr(runtime, "usable_cpus", lambda: 8)
+    assert default_threads(Processes()) == 8
+    assert default_threads(Processes(rank=1, world=4, local_rank=1, local_world=4)) == 2
+    assert default_threads(Processes(world=16, local_world=16)) == 1
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(runtime, "usable_cpus", lambda: 1)
+        Runtime.start(device="cpu")
+        assert torch.get_num_threads() == 1
+        Runtime.start(threads=2, device="cpu")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_gpu_streams_reader_processes_follow_the_usable_cpus(monkeypatch):
+    import wdcli.train.sources as sources
+
+    monkeypatch.setattr(sources, "usable_cpus", lambda: 6)
+    assert sources.default_readers(Runtime(torch.device("cuda"))) == 3  # half, up to 8
+    assert sources.default_readers(Runtime(torch.device("cpu"))) == 0  # the training takes the cores
+    monkeypatch.setattr(sources, "usable_cpus", lambda: 64)
+    assert sources.default_readers(Runtime(torch.device("cuda"))) == 8
+
+
+def _policy(env: dict) -> str:
+    code = "import wdcli, os; print(os.environ.get('OMP_WAIT_POLICY'))"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip()
+
+
+def test_idle_threads_sleep_unless_the_user_says_otherwise():
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    assert _policy(env) == "PASSIVE"
+    assert _policy({**env, "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
+    assert _policy({**env, "GOMP_SPINCOUNT": "10000"}) == "None"
