@@ -190,10 +190,10 @@ def _wide(art, top: int, show, F) -> str:
     rows = heaviest_wide(art, top)
     parts = []
     for key, title in (("cross", "Heaviest crosses"), ("single", "Heaviest single values")):
-        if rows[key]:
-            parts.append(show(f"wide_{key}", F.wide_weights(rows[key], title)))
+        if rows.of(key):
+            parts.append(show(f"wide_{key}", F.wide_weights(rows.of(key), title)))
     out = "".join(parts)
-    body = [[f"{w:+.4f}", kind, name] for kind in ("cross", "single") for w, name in rows[kind]]
+    body = [[f"{w:+.4f}", kind, name] for kind in ("cross", "single") for w, name in rows.of(kind)]
     out += H.table(["weight", "kind", "feature = value"], body, name_columns=(2,))
     total = art.config.wide_size
-    return out + H.note(f"Non-zero wide weights: {rows['nonzero']:,} of {total:,} (FTRL's L1 keeps the rest at zero).")
+    return out + H.note(f"Non-zero wide weights: {rows.nonzero:,} of {total:,} (FTRL's L1 keeps the rest at zero).")
