@@ -126,6 +126,7 @@ def build_report(
         ("wide", SECTIONS["wide"], _wide(art, top, show, F)),
     ]
     if group is not None:
+        assert spec.label.group is not None  # labels() gives groups only of the spec's group column
         secs.append(("groups", SECTIONS["groups"], _groups(y, p, group, m["gauc"], spec.label.group, show, F)))
     output = Path(output) if output is not None else art.path / "report.html"
     lines = [
@@ -144,7 +145,8 @@ class _Shown:
     """A figure inline (SVG), and as <png_dir>/<name>.png when asked."""
 
     def __init__(self, png_dir: str | Path | None):
-        self.png_dir, self.pngs = png_dir, []
+        self.png_dir = png_dir
+        self.pngs: list[Path] = []
         if png_dir is not None:
             Path(png_dir).mkdir(parents=True, exist_ok=True)
 
