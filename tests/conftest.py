@@ -70,3 +70,39 @@ def apps_spec(tmp_path) -> Path:
     spec = tmp_path / "apps.yaml"
     spec.write_text(APPS_SPEC.format(path=data.name))
     return spec
+
+
+# ------------------------------------------------------------ rows a model learns within a few epochs
+
+SIGNAL_SPEC = """
+data: {{train: {path}, split: {{validation: {validation}, test: {test}}}}}
+label: {{column: y, group: user}}
+columns:
+  item: categorical
+  user_kind: categorical
+  x: numeric
+deep: {{embedding_dim: 4, hidden: [8]}}
+train:
+  epochs: 4
+  batch_size: 100
+  wide_optimizer: {{name: ftrl, alpha: 0.1}}
+  deep_optimizer: {{name: adagrad, lr: 0.2}}
+  checkpoint: {{enabled: false}}
+"""
+
+
+def signal_frame(n: int, seed: int) -> pl.DataFrame:
+    """Rows whose label an item, a kind of user and a number give away (a model learns it within a few epochs),
+    in groups of 20 rows (users)."""
+    rng = np.random.default_rng(seed)
+    item, kind, x = rng.integers(0, 12, n), rng.integers(0, 3, n), rng.normal(size=n)
+    logit = np.linspace(-2.5, 2.5, 12)[item] + np.array([-1.0, 0.0, 1.0])[kind] + x - 0.8
+    return pl.DataFrame(
+        {
+            "user": np.arange(n) // 20,
+            "item": [f"i{i}" for i in item],
+            "user_kind": [f"k{k}" for k in kind],
+            "x": x,
+            "y": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
+        }
+    )

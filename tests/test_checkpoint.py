@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,15 +23,15 @@ from wdcli.train.checkpoint import checkpoint_path
 
 from .conftest import SPECS
 
-# small and slow enough to be stopped part-way: ~4 epochs of ~190 small batches, a checkpoint every 5 batches
-CENSUS = [
+# the tiny spec, small and slow enough to be stopped part-way: 25 epochs of ~30 batches of 8 rows (about a second,
+# or under load a few), a checkpoint every 5 batches
+TINY = [
     f"--set={s}"
     for s in (
-        "train.max_rows=3000",
-        "train.batch_size=16",
-        "train.epochs=4",
+        "train.batch_size=8",
+        "train.epochs=25",
         "train.threads=1",
-        "train.early_stopping.patience=9",
+        "train.early_stopping.patience=99",
         "train.checkpoint.every_steps=5",
     )
 ]
@@ -38,7 +39,7 @@ CENSUS = [
 
 def wdcli(*args: str, cwd: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "wdcli", "train", str(SPECS / "census.yaml"), "-q", *CENSUS, *args],
+        [sys.executable, "-m", "wdcli", "train", str(SPECS / "tiny.yaml"), "-q", *TINY, *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -78,7 +79,7 @@ def stop_part_way(p: subprocess.Popen, ckpt: Path, sig: int) -> None:
         assert p.poll() is None, "the run ended before its first checkpoint: " + finish(p)[1]
         assert time.time() < deadline, "no checkpoint within 120 s"
         time.sleep(0.02)
-    time.sleep(0.3)
+    time.sleep(0.1)
     assert p.poll() is None, "the run finished before it could be stopped part-way"
     p.send_signal(sig)
 
@@ -93,14 +94,23 @@ def straight(tmp_path_factory) -> Path:
     return cwd / "model"
 
 
-def test_sigkill_then_resume_gives_identical_weights(straight, tmp_path):
-    p = wdcli("--output", "model", cwd=tmp_path)
-    ckpt = tmp_path / "model.checkpoint.safetensors"
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory) -> Path:
+    """The checkpoint of a run killed (SIGKILL) part-way."""
+    cwd = tmp_path_factory.mktemp("killed")
+    p = wdcli("--output", "model", cwd=cwd)
+    ckpt = cwd / "model.checkpoint.safetensors"
     stop_part_way(p, ckpt, signal.SIGKILL)
     code, _ = finish(p)
     assert code == -signal.SIGKILL
-    assert not (tmp_path / "model").exists(), "a killed run leaves no folder that looks like a model"
+    assert not (cwd / "model").exists(), "a killed run leaves no folder that looks like a model"
     assert ckpt.exists()
+    return ckpt
+
+
+def test_sigkill_then_resume_gives_identical_weights(straight, killed, tmp_path):
+    ckpt = tmp_path / killed.name
+    shutil.copy(killed, ckpt)
     code, log = finish(wdcli("--output", "model", "--resume", cwd=tmp_path))
     assert code == 0, log
     assert "resuming from" in log
@@ -122,10 +132,8 @@ def test_ctrl_c_writes_a_checkpoint_and_says_how_to_resume(straight, tmp_path):
     assert_same_weights(straight, tmp_path / "model")
 
 
-def test_resume_refuses_a_changed_spec(tmp_path):
-    p = wdcli("--output", "model", cwd=tmp_path)
-    stop_part_way(p, tmp_path / "model.checkpoint.safetensors", signal.SIGKILL)
-    finish(p)
+def test_resume_refuses_a_changed_spec(killed, tmp_path):
+    shutil.copy(killed, tmp_path / killed.name)
     code, log = finish(wdcli("--output", "model", "--resume", "--set=train.seed=99", cwd=tmp_path))
     assert code == 2
     assert "the spec or its training data changed since this checkpoint was written" in log

@@ -146,3 +146,46 @@ def test_init_errors_name_the_column(workdir):
     assert r.exit_code == 2 and "has 16 values" in r.stderr and "wdcli learns a binary label" in r.stderr
     r = invoke("init", workdir / "none.csv", "--label", "y")
     assert r.exit_code == 2 and "no such file" in r.stderr
+
+
+def interaction(n: int = 4000, seed: int = 0) -> pl.DataFrame:
+    """A label that is `a XOR b` (10% flipped): neither column says anything alone, their cross says it all; two
+    noise columns with as many values, and one column with an effect of its own (no interaction)."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    shade = rng.integers(0, 4, n)
+    y = (a ^ b) ^ (rng.random(n) < 0.1)
+    y = np.where(rng.random(n) < 0.15 * shade, 1, y)  # shade raises the rate, the same whatever a and b
+    return pl.DataFrame(
+        {
+            "a": [f"a{v}" for v in a],
+            "b": [f"b{v}" for v in b],
+            "noise1": [f"x{v}" for v in rng.integers(0, 3, n)],
+            "noise2": [f"z{v}" for v in rng.integers(0, 3, n)],
+            "shade": [f"s{v}" for v in shade],
+            "y": y.astype(int),
+        }
+    )
+
+
+def test_cross_gain_finds_an_interaction_and_not_noise():
+    from wdcli.draft import gain
+
+    frame = interaction()
+    stats = gain.Scorer(frame["y"].to_numpy(), seed=0)
+    coded = {c: gain.code(c, frame[c]) for c in ("a", "b", "noise1", "noise2", "shade")}
+    assert all(abs(stats.single(coded[c])[0]) < 0.002 for c in ("a", "b"))  # nothing alone ...
+    xor, combinations = stats.cross_gain(coded["a"], coded["b"])
+    assert xor > 0.2 and combinations == 4  # ... everything together (nats per row)
+    for pair in (("noise1", "noise2"), ("a", "noise1"), ("shade", "b")):
+        assert stats.cross_gain(coded[pair[0]], coded[pair[1]])[0] < MIN_GAIN, pair
+
+
+def test_the_draft_proposes_the_planted_interaction_and_no_noise_pair(tmp_path):
+    data = tmp_path / "xor.csv"
+    interaction().write_csv(data)
+    d = draft_spec(data, "y", output=tmp_path / "xor.yaml")
+    crosses = [set(x.columns) for x in d.crosses]
+    assert crosses == [{"a", "b"}], [(x.columns, x.gain) for x in d.crosses]
+    spec = write_draft(d, tmp_path / "xor.yaml")
+    assert [set(x.columns) for x in spec.crosses] == [{"a", "b"}]

@@ -110,3 +110,30 @@ def test_the_docs_onnx_example_runs(workdir):
     exec(compile(example, "docs/serving.md", "exec"), names)
     expected = Scorer.load("runs/apps").score(names["rows"])
     assert np.abs(names["score"] - expected).max() < 1e-5
+
+
+def test_export_force_replaces_an_export_whole(tmp_path):
+    """Without --force a folder that holds files is refused; with it, the new run's export replaces the old one
+    entirely (no file of the old one is left)."""
+    folder = tmp_path / "onnx"
+    runs = {}
+    for seed in (1, 2):
+        runs[seed] = tmp_path / f"run{seed}"
+        sets = ["--set", "train.epochs=1", "--set", f"train.seed={seed}"]
+        r = runner.invoke(app, ["train", str(SPECS / "tiny.yaml"), "-q", "--output", str(runs[seed]), *sets])
+        assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["export", str(runs[1]), "--output", str(folder), "-q"])
+    assert r.exit_code == 0, r.output
+    (folder / "notes.txt").write_text("left by hand")
+    r = runner.invoke(app, ["export", str(runs[2]), "--output", str(folder), "-q"])
+    assert r.exit_code == 2 and "pass --force" in r.stderr
+    assert json.loads((folder / "pipeline.json").read_text())["run"] == "run1"
+    r = runner.invoke(app, ["export", str(runs[2]), "--output", str(folder), "-q", "--force"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in folder.iterdir()) == ["model.onnx", "pipeline.json", "signature.json"]
+    assert json.loads((folder / "pipeline.json").read_text())["run"] == "run2"
+    rows = pl.read_csv(SPECS / "data" / "tiny.csv").head(50)
+    scorer = Scorer.load(runs[2])
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = session.run(["score"], feeds(scorer.encoder(rows), scorer.fitted))
+    assert np.abs(got - scorer.score(rows)).max() < 1e-5  # the new run's model, not the old one's

@@ -114,6 +114,14 @@ def test_a_file_with_no_rows_is_an_error_not_an_empty_answer(tiny, tmp_path, con
     assert not (tmp_path / "out.csv").exists()
 
 
+def test_eval_of_a_file_with_no_rows_is_an_error_not_a_crash(tiny, tmp_path):
+    """(It was an internal error: the metrics of no batches at all were computed on None.)"""
+    header = b"age,hours-per-week,capital-gain,education,occupation,native-country,educational-num,income\n"
+    (tmp_path / "in.csv").write_bytes(header)
+    r = runner.invoke(app, ["eval", "--model", str(tiny), "--input", str(tmp_path / "in.csv")])
+    assert r.exit_code == 2 and "no rows to evaluate" in r.stderr, r.output
+
+
 def test_a_huge_number_is_clipped_never_a_nan_score(tiny, tmp_path):
     frame = rows().with_columns(pl.Series("hours-per-week", ["1e308", "-1e308", "40", "1e300"]))
     frame.write_csv(tmp_path / "in.csv")

@@ -180,6 +180,37 @@ def test_weight_decay_and_momentum_are_not_ignored_on_sparse_tables():
     assert emb.weight[[0, 1, 3]].abs().sum() == 0
 
 
+@pytest.mark.parametrize(
+    "settings,after",
+    [
+        # AdaGrad: g = wd * w = 0.5; sum = 0.1 + 0.25; w = 1 - 0.1 * 0.5 / sqrt(0.35)
+        ({"name": "adagrad", "lr": 0.1, "weight_decay": 0.5}, 1 - 0.1 * 0.5 / math.sqrt(0.35)),
+        # Adam, decay in the gradient: g = 0.5; the first step moves w by lr * g / |g| = 0.1
+        ({"name": "adam", "lr": 0.1, "weight_decay": 0.5}, 0.9),
+        # AdamW, decoupled: no gradient, no step; w *= 1 - lr * wd
+        ({"name": "adamw", "lr": 0.1, "weight_decay": 0.5}, 0.95),
+    ],
+    ids=["adagrad", "adam-coupled", "adamw-decoupled"],
+)
+def test_weight_decay_gives_the_values_its_rule_derives(settings, after):
+    """One step from w = 1 with a zero gradient, on a sparse table's touched rows and on a dense parameter, as
+    the train section's optimizers are built: each rule's exact value (coupled and decoupled decay differ)."""
+    from pydantic import TypeAdapter
+
+    from wdcli.model.optim import _make
+    from wdcli.spec.settings import Optimizer
+
+    emb = torch.nn.Embedding(6, 2, sparse=True)
+    dense = torch.nn.Parameter(torch.ones(3))
+    torch.nn.init.constant_(emb.weight, 1.0)
+    opts = _make([emb.weight, dense], TypeAdapter(Optimizer).validate_python(settings), {id(emb.weight)})
+    (emb(torch.tensor([1, 3])).sum() * 0.0 + (dense * 0.0).sum()).backward()
+    step_all(opts, 1)
+    assert torch.allclose(emb.weight[[1, 3]], torch.full((2, 2), after), atol=1e-6), emb.weight
+    assert torch.equal(emb.weight[[0, 2, 4, 5]], torch.ones(4, 2))  # untouched rows: no decay
+    assert torch.allclose(dense.detach(), torch.full((3,), after), atol=1e-6), dense
+
+
 OPTIMIZERS = {  # the train section's optimizers, as make_optimizers builds them
     "ftrl": {"name": "ftrl"},
     "adagrad": {"name": "adagrad"},

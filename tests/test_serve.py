@@ -224,6 +224,22 @@ def test_concurrent_requests_are_scored_as_one_batch(runs):
     assert sum(batches.counts) < len(frames) and batches.sum == len(frames)  # fewer batches than requests
 
 
+def test_a_micro_batch_holds_at_most_max_batch_candidates(runs, monkeypatch):
+    """Requests waiting together are split into batches of at most --max-batch candidates (oldest first); a
+    request larger than that is scored alone, whole."""
+    s = server(runs, batch_window_ms=200, max_batch=25)
+    batches: list[tuple[int, int]] = []
+    monkeypatch.setattr(s.stats, "batch", lambda requests, rows: batches.append((requests, rows)))
+    frames = [candidates(10, seed=i) for i in range(7)] + [candidates(40, seed=7)]
+    responses = asyncio.run(_concurrently(s.app(), [{"rows": f.to_dicts()} for f in frames]))
+    scorer = Scorer.load(runs / "runs" / "apps")
+    for frame, r in zip(frames, responses):
+        assert r.status_code == 200 and np.allclose(r.json()["scores"], scorer.score(frame), atol=1e-9)
+    assert sum(n for n, _ in batches) == 8 and sum(rows for _, rows in batches) == 110
+    assert all(rows <= 25 or n == 1 for n, rows in batches), batches
+    assert (1, 40) in batches and any(n == 2 for n, _ in batches), batches  # (and requests did wait together)
+
+
 def test_a_lone_request_does_not_wait_for_the_window(runs):
     s = server(runs, batch_window_ms=2000)
     body = {"rows": candidates(10).to_dicts()}
@@ -234,12 +250,13 @@ def test_a_lone_request_does_not_wait_for_the_window(runs):
 
 
 def _train_next(runs: Path, updates: list[str] = ()) -> Path:
-    time.sleep(1.1)  # run ids are timestamps to the second
+    """A new run beside the others (a run id of the same second gets a suffix: no need to wait for the next)."""
     spec = load_spec(runs / "apps.yaml", ["train.epochs=1", "train.seed=9", f"train.output={runs / 'runs'}", *updates])
     return run_training(spec)[1]
 
 
 def test_hot_reload_swaps_models_without_a_failed_request(runs):
+    """The new run is loaded off the event loop: requests go on being answered, and the loop is never held up."""
     s = server(runs)
     app = s.app()
     first = s.models.current.run
@@ -258,11 +275,24 @@ def test_hot_reload_swaps_models_without_a_failed_request(runs):
 
             task = asyncio.create_task(load())
             await asyncio.sleep(0.05)
+            ticks = asyncio.create_task(ticker())
             reload = await client.post("/reload")
+            ticks.cancel()
             return await task, reload
+
+    stalls: list[float] = []
+
+    async def ticker() -> None:  # how long the event loop went without a turn while the model was reloaded
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.005)
+            stalls.append(loop.time() - last)
+            last = loop.time()
 
     newer = _train_next(runs)
     answers, reload = asyncio.run(traffic_during_reload())
+    assert max(stalls) < 0.3, f"the event loop stalled {max(stalls):.2f} s during a reload"
     assert reload.status_code == 200 and reload.json()["run"] == newer.name, reload.text
     assert all(r.status_code == 200 for r in answers)
     assert {r.json()["model"] for r in answers} <= {first, newer.name}
@@ -290,6 +320,27 @@ def test_the_watcher_serves_a_new_run(runs):
         while client.get("/health").json()["model"] != newer.name and time.time() < deadline:
             client.run(asyncio.sleep(0.1))
         assert client.get("/health").json()["model"] == newer.name
+
+
+def test_the_watcher_tries_a_broken_run_once_and_serves_the_next_good_one(runs, monkeypatch):
+    import wdcli.serve.models as served
+
+    s = Server(ServeConfig(model=str(runs / "runs" / "apps"), watch=True, watch_interval=0.02))
+    current = s.models.current.run
+    loads = []
+    real = served.load
+    monkeypatch.setattr(served, "load", lambda path: loads.append(path.name) or real(path))
+    with InProcess(s.app()) as client:
+        broken = _train_next(runs)
+        (broken / "weights.safetensors").unlink()  # (while the loop, and so the watcher, waits)
+        client.run(asyncio.sleep(0.5))  # some 25 looks of the watcher
+        assert loads == [broken.name] and s.stats.reloads["failed"] == 1  # tried once, then skipped
+        assert client.get("/health").json()["model"] == current
+        newer = _train_next(runs)
+        deadline = time.time() + 20
+        while client.get("/health").json()["model"] != newer.name and time.time() < deadline:
+            client.run(asyncio.sleep(0.05))
+        assert client.get("/health").json()["model"] == newer.name and loads == [broken.name, newer.name]
 
 
 def test_wdcli_serve_over_http(runs):

@@ -1,17 +1,17 @@
-"""`--set` at every depth of the schema, read from the spec's own types: every key can be set (to its
-default) in a spec that does not mention it, under a column written in short form, under every kind of
+"""`--set` at every depth of the schema, read from the spec's own types: every key can be set (to a value
+other than the spec's, and reads back) in a spec that does not mention it, under a column written in short form, under every kind of
 column and optimizer; a misspelled key anywhere is blamed on --set with "did you mean"; and no problem that
 comes from --set is ever blamed on a line of the file."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import types
 import typing
 
 import pytest
-from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from wdcli.errors import SpecError
 from wdcli.spec import load_spec
@@ -23,6 +23,7 @@ data: {train: x.csv}
 label: {column: y}
 columns:
   n: numeric
+  n2: numeric
   b: {kind: bucketized, source: n, boundaries: [1, 2]}
   c: categorical
   m: {kind: multivalent, separator: "|"}
@@ -93,21 +94,95 @@ def test_the_sweep_reaches_every_depth():
     assert ("train", "deep_optimizer", "momentum") in [p for p, *_ in CASES]  # under an optimizer's kind
 
 
-@pytest.mark.parametrize("path,key,field,pre", CASES, ids=[path_text(c[0]) + str(len(c[3])) for c in CASES])
-def test_every_key_can_be_set_to_its_default(path, key, field, pre, tmp_path):
-    default = field.get_default(call_default_factory=True)
-    if default is PydanticUndefined or key in ("kind", "name") or path in (("columns",), ("crosses",)):
-        return  # required keys (the base spec gives them) and tags (the pre-overrides set them)
-    if path == ("columns", "b", "boundaries"):
-        return  # b has boundaries; without them it has neither rule (the next test's case)
-    value = default.model_dump(mode="json") if isinstance(default, BaseModel) else default
-    spec = load(tmp_path, [*pre, f"{path_text(path)}={json.dumps(value)}"])
-    got = spec
+def candidates(annotation) -> list:
+    """Values of a type, read from the type: a few of each kind, so that one differs from any default. Strings
+    are the names of SPEC's columns first (most keys that take text name a column), then other words."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return candidates(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return [v for a in args for v in candidates(a)]
+    if origin is typing.Literal:
+        return list(args)
+    if origin is tuple:  # (a range: [low, high])
+        return [sorted(candidates(args[0])[:2])]
+    if origin is list:
+        values = candidates(args[0])
+        return [values[:1], values[:2]] + [[v] for v in values[1:5]]  # (a pair: a cross's, a shared table's)
+    if origin is dict:
+        return [{k: v} for k in candidates(args[0])[:3] for v in candidates(args[1])[:2]]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        fields = annotation.model_fields
+        needed = [[(k, v) for v in candidates(f.annotation)[:6]] for k, f in fields.items() if f.is_required()]
+        return [
+            {**dict(required), k: v}
+            for required in list(itertools.product(*needed))[:6]
+            for k, f in fields.items()
+            if not f.is_required()
+            for v in candidates(f.annotation)[:2]
+        ]
+    simple = {
+        type(None): [None],
+        bool: [True, False],
+        int: [3, 2, 7, 1, 0],
+        float: [0.5, 3.0, 0.25, 2.0],
+        str: ["c", "m", "n", "n2", "b", "other", "cpu", ";"],
+        dict: [{}],
+        typing.Any: [1],
+    }
+    return simple.get(annotation, [])
+
+
+def at(spec, path):
     for seg in path:
-        got = got[seg] if isinstance(seg, int) or isinstance(got, dict) else getattr(got, seg)
-    assert (got.model_dump(mode="json") if isinstance(got, BaseModel) else got) == (
-        list(value) if isinstance(value, tuple) else value
-    )
+        spec = spec[seg] if isinstance(seg, int) or isinstance(spec, dict) else getattr(spec, seg)
+    return spec
+
+
+FILES = ("train", "validation", "test")
+
+
+def as_loaded(path: tuple, value, folder):
+    """A value as load_spec holds it: data files as lists of paths resolved against the spec's folder."""
+    if path[:1] == ("data",) and len(path) == 1:
+        return value.model_copy(update={k: as_loaded(("data", k), getattr(value, k), folder) for k in FILES})
+    if len(path) == 2 and path[0] == "data" and path[1] in FILES and value is not None:
+        return [str(folder / v) for v in ([value] if isinstance(value, str) else value)]
+    return value
+
+
+@pytest.mark.parametrize("path,key,field,pre", CASES, ids=[path_text(c[0]) + str(len(c[3])) for c in CASES])
+def test_every_key_set_to_another_value_reads_back(path, key, field, pre, tmp_path):
+    """Each key is set to a value of its type other than the one the spec has, and the loaded spec holds that
+    value: an override that is accepted but not applied fails here. A value that needs another key to change
+    too (a rule across keys, not the key's own type) skips, saying which rule."""
+    if key in ("kind", "name") and _members(field.annotation) == [] and field.is_required():
+        pytest.skip("a tag of a kind: the pre-overrides set it, and each kind's keys are swept")
+    if path in (("columns",), ("crosses",)):
+        pytest.skip("a whole section of named items: each item's keys are swept")
+    check = TypeAdapter(typing.Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation)
+    before = at(load(tmp_path, pre), path)
+    refused = []
+    for value in candidates(field.annotation):
+        try:
+            expected = check.validate_python(value)
+        except ValidationError:
+            continue  # (not a value of this key's type and bounds)
+        if expected == before:
+            continue
+        try:
+            spec = load(tmp_path, [*pre, f"{path_text(path)}={json.dumps(value)}"])
+        except SpecError as e:
+            refused += [(value, p) for p in e.problems]
+            continue
+        assert at(spec, path) == as_loaded(path, expected, tmp_path), (value, at(spec, path))
+        return
+    assert refused, f"no value of {field.annotation} to try: teach candidates() one"
+    own = path_text(path)
+    if all(p.path == own or p.path.startswith((own + ".", own + "[")) for _, p in refused):
+        raise AssertionError(f"every value tried was refused: {[(v, str(p)) for v, p in refused]}")
+    value, problem = next((v, p) for v, p in refused if not p.path.startswith(own))
+    pytest.skip(f"{own}={json.dumps(value)} needs another key: {problem}")
 
 
 @pytest.mark.parametrize("path,key,field,pre", CASES, ids=[path_text(c[0]) + str(len(c[3])) for c in CASES])
@@ -121,7 +196,7 @@ def test_a_misspelled_key_at_any_depth_is_blamed_on_set(path, key, field, pre, t
 def test_a_key_under_a_value_is_blamed_on_set(path, key, field, pre, tmp_path):
     default = field.get_default(call_default_factory=True)
     if isinstance(default, (BaseModel, dict)) or key in ("columns", "crosses", "data", "label"):
-        return  # mappings take keys; those are the typo test's
+        pytest.skip("a mapping takes keys: the misspelled-key test's case")
     got = problems(tmp_path, [*pre, f"{path_text(path)}.deeper=1"])
     assert got and all(p.file == "--set" for p in got), [str(p) for p in got]
 
@@ -152,7 +227,7 @@ def test_set_messages_name_set_and_say_what_to_do(tmp_path):
 
 def test_a_problem_the_file_and_set_make_together_names_both(tmp_path):
     assert [str(p) for p in problems(tmp_path, ["columns.b.boundaries=null"])] == [
-        f"{tmp_path / 's.yaml'}:5 columns.b: give exactly one of boundaries or quantiles (after --set "
+        f"{tmp_path / 's.yaml'}:6 columns.b: give exactly one of boundaries or quantiles (after --set "
         "columns.b.boundaries)"
     ]
 

@@ -15,7 +15,7 @@ from wdcli.features import fit_pipeline, transform
 from wdcli.run import run_training
 from wdcli.spec import load_spec
 
-from .conftest import APPS_SPEC, apps_frame
+from .conftest import APPS_SPEC, SIGNAL_SPEC, apps_frame, signal_frame
 from .test_checkpoint import StopAfter, assert_same_weights
 
 
@@ -73,22 +73,28 @@ def test_streamed_fit_equals_the_fit_of_the_whole_table(many_files):
             assert g == f, name
 
 
-def test_stream_mode_trains_on_every_training_row_and_scores_like_memory(many_files, workdir):
-    folder, path, _ = many_files
-    spec = load_spec(path, ["train.epochs=2"])
-    memory, _ = run_training(
-        spec.model_copy(
-            update={
-                "train": spec.train.model_copy(update={"data": spec.train.data.model_copy(update={"mode": "memory"})})
-            }
-        ),
-        output=workdir / "m",
-    )
-    stream, _ = run_training(load_spec(path, ["train.epochs=2", *STREAM]), output=workdir / "s")
+@pytest.fixture
+def learnable(tmp_path):
+    """Rows a model learns in two epochs (test AUC ~0.90), in four Parquet files, and the spec reading them."""
+    frame = signal_frame(1200, seed=5)
+    for i in range(4):
+        frame.slice(i * 300, 300).write_parquet(tmp_path / f"part-{i}.parquet")
+    (tmp_path / "s.yaml").write_text(SIGNAL_SPEC.format(path="part-*.parquet", validation=0.2, test=0.2))
+    return tmp_path / "s.yaml"
+
+
+def test_stream_mode_trains_on_every_training_row_and_scores_like_memory(learnable, workdir):
+    """The tolerance is measured: over train.seed 0-11 on these rows, memory's test AUC spread with a standard
+    deviation of 0.003 (range 0.010), streaming's 0.004 (0.015), and stream minus memory at one seed had mean
+    0.002, deviation 0.006, largest 0.013. 0.03 is five deviations; a stream that trains on wrong rows (AUC
+    ~0.5) is far outside it."""
+    memory, _ = run_training(load_spec(learnable, ["train.epochs=2", "train.data.mode=memory"]), output=workdir / "m")
+    stream, _ = run_training(load_spec(learnable, ["train.epochs=2", *STREAM]), output=workdir / "s")
     for split in ("train", "validation", "test"):
         assert stream.metrics.splits[split]["rows"] == memory.metrics.splits[split]["rows"], split
     assert stream.metrics.history[0].rows_per_s > 0 and stream.metrics.epochs == 2
-    assert abs(stream.metrics.metric("auc", "test") - memory.metrics.metric("auc", "test")) < 0.1
+    assert memory.metrics.metric("auc", "test") > 0.85  # (the rows are learnt: the comparison means something)
+    assert abs(stream.metrics.metric("auc", "test") - memory.metrics.metric("auc", "test")) < 0.03
 
 
 def test_a_streamed_run_resumes_bit_identically(many_files, workdir):

@@ -5,6 +5,9 @@ are printed by `train` and `compare`."""
 from __future__ import annotations
 
 import json
+import math
+import re
+import types
 
 import pytest
 import yaml
@@ -13,9 +16,10 @@ from typer.testing import CliRunner
 import wdcli.tune.study as tuning
 from wdcli.cli import app
 from wdcli.errors import Interrupted, SpecError, WdcliError
-from wdcli.metrics import EpochRecord
+from wdcli.metrics import EpochRecord, RunMetrics
 from wdcli.spec import load_spec
 from wdcli.tune import check_space, default_space, tune
+from wdcli.tune.space import parse_space, spec_value
 
 from .conftest import SPECS
 
@@ -43,6 +47,12 @@ def test_tune_end_to_end_resume_and_train_the_best(apps_spec, workdir):
     data = yaml.safe_load(best.read_text())
     assert "tune" not in data and data["deep"]["hidden"] in ([8], [16, 8])
     assert 0.01 <= data["train"]["deep_optimizer"]["lr"] <= 0.3
+    study = _study(types.SimpleNamespace(study=best.parent / "study.db"))
+    chosen = max(study.trials, key=lambda t: t.value)  # real trials: the best validation AUC
+    assert _best_of(types.SimpleNamespace(best_spec=best)) == (
+        chosen.number,
+        {k: spec_value(parse_space(SPACE)[0][k], v) for k, v in chosen.params.items()},
+    )
 
     r = invoke("tune", apps_spec, "--trials", 4, *SPACE, *FAST)  # the same study, one trial more
     assert r.exit_code == 0, r.output
@@ -114,26 +124,94 @@ def test_trials_never_see_the_test_rows_and_report_each_epoch(apps_spec, workdir
     assert all(sorted(t.intermediate_values) == [1, 2] for t in study.trials)  # one value per epoch
 
 
-def test_a_trial_that_trails_is_pruned():
-    class Trial:
-        def __init__(self):
-            self.reported = []
+class Curves:
+    """`train` as a trial calls it, its epochs' validation values given (one list of values per call, in turn;
+    a value that is an exception is raised): the study's decisions made on known figures, with Optuna's own
+    sampler, pruner and storage, and no training."""
 
-        def report(self, value, step):
-            self.reported.append((step, value))
+    def __init__(self, curves: list):
+        self.curves, self.calls = curves, 0
 
-        def should_prune(self):
-            return True
+    def __call__(self, spec, frames, reporter, **kwargs):
+        values = self.curves[self.calls]
+        self.calls += 1
+        if isinstance(values, Exception):
+            raise values
+        history = []
+        for epoch, v in enumerate(values, 1):
+            record = EpochRecord(epoch, 0.5, 0.1, 100.0, "validation", auc=v, logloss=v)
+            reporter.end_epoch(record)  # Optuna's pruner may stop the trial here
+            history.append(record)
+        metrics = RunMetrics({"validation": {"auc": values[-1], "logloss": values[-1]}}, history, 1.0)
+        return types.SimpleNamespace(metrics=metrics)
 
+
+def _study(result):
     import optuna
 
-    trial = Trial()
-    pruning = tuning._Pruning(trial, "auc", True, None)
-    with pytest.raises(optuna.TrialPruned):
-        pruning.end_epoch(EpochRecord(1, 0.5, 1.0, 100.0, "validation", auc=0.6))
-    assert trial.reported == [(1, 0.6)]
-    no_prune = tuning._Pruning(trial, "auc", False, None)
-    no_prune.end_epoch(EpochRecord(2, 0.5, 1.0, 100.0, "validation", auc=0.7))
+    return optuna.load_study(study_name="apps", storage=f"sqlite:///{result.study}")
+
+
+def _best_of(result) -> tuple[int, dict]:
+    """The trial best.yaml says it is, and the values it sets."""
+    text = result.best_spec.read_text()
+    trial = int(re.search(r"trial (\d+), validation", text).group(1))
+    data = yaml.safe_load(text)
+    return trial, {
+        "train.deep_optimizer.lr": data["train"]["deep_optimizer"]["lr"],
+        "deep.hidden": data["deep"]["hidden"],
+    }
+
+
+@pytest.mark.parametrize("metric,best", [("auc", max), ("logloss", min)])
+def test_best_yaml_is_the_trial_with_the_best_value(apps_spec, workdir, monkeypatch, metric, best):
+    """The best by the metric's own direction (AUC up, log loss down), read from the trials' raw values."""
+    monkeypatch.setattr(tuning, "train", Curves([[0.61], [0.83], [0.42], [0.77]]))
+    result = tune(apps_spec, [f"tune.metric={metric}"], SPACE[1::2], trials=4)
+    study = _study(result)
+    assert study.direction.name == ("MAXIMIZE" if metric == "auc" else "MINIMIZE")
+    chosen = best(study.trials, key=lambda t: t.value)
+    trial, values = _best_of(result)
+    assert trial == chosen.number == result.rows[0]["trial"] == (1 if metric == "auc" else 2)
+    assert values == {k: spec_value(parse_space(SPACE[1::2])[0][k], v) for k, v in chosen.params.items()}
+    assert [r["value"] for r in result.rows] == sorted([0.61, 0.83, 0.42, 0.77], reverse=metric == "auc")
+
+
+def test_a_trial_that_trails_the_median_is_pruned_by_optunas_pruner(apps_spec, workdir, monkeypatch):
+    """Five trials set the median (Optuna's MedianPruner: 5 startup trials, no pruning before epoch 2); a sixth
+    that trails it is stopped at epoch 2, a seventh that does not trail runs to the end."""
+    good, poor = [0.70, 0.72, 0.74, 0.75], [0.60, 0.60, 0.60, 0.60]
+    monkeypatch.setattr(tuning, "train", Curves([good] * 5 + [poor, good]))
+    result = tune(apps_spec, [], SPACE[1::2], trials=7)
+    states = {r["trial"]: (r["state"], r["epochs"]) for r in result.rows}
+    assert states == {**{i: ("complete", 4) for i in (0, 1, 2, 3, 4, 6)}, 5: ("pruned", 2)}
+    assert sorted(_study(result).trials[5].intermediate_values) == [1, 2]
+    monkeypatch.setattr(tuning, "train", Curves([good] * 5 + [poor]))
+    result = tune(apps_spec, ["tune.prune=false"], SPACE[1::2], trials=6, fresh=True)
+    assert [r["state"] for r in result.rows] == ["complete"] * 6
+
+
+def test_failed_and_nan_trials_count_and_are_never_the_best(apps_spec, workdir, monkeypatch):
+    monkeypatch.setattr(tuning, "train", Curves([[0.7], WdcliError("a value the data rejects"), [math.nan], [0.6]]))
+    result = tune(apps_spec, [], SPACE[1::2], trials=4)
+    assert result.ran == 4 and [r["trial"] for r in result.rows] == [0, 3, 1, 2]
+    failed = {r["trial"]: r["error"] for r in result.rows if r["state"] == "failed"}
+    assert failed == {1: "a value the data rejects", 2: "validation auc is nan"}
+    assert _best_of(result)[0] == 0
+
+
+def test_trials_left_running_by_a_killed_session_are_failed_and_not_counted(apps_spec, workdir, monkeypatch):
+    monkeypatch.setattr(tuning, "train", Curves([[0.7], [0.8]]))
+    result = tune(apps_spec, [], SPACE[1::2], trials=1)
+    study = _study(result)
+    study.ask()  # a trial a killed session was running: RUNNING in the study for ever
+    result = tune(apps_spec, [], SPACE[1::2], trials=2)
+    assert result.ran == 1 and [(r["trial"], r["state"]) for r in result.rows] == [
+        (2, "complete"),
+        (0, "complete"),
+        (1, "failed"),
+    ]
+    assert _best_of(result)[0] == 2
 
 
 def test_an_interrupted_study_continues_without_counting_the_lost_trial(apps_spec, workdir):

@@ -4,6 +4,7 @@ table naming it), 2 when they cannot be compared."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import polars as pl
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from wdcli.cli import app
 from wdcli.score.verify import psi
 
-from .conftest import SPECS
+from .conftest import SIGNAL_SPEC, SPECS, signal_frame
 
 runner = CliRunner()
 
@@ -122,3 +123,64 @@ def test_psi():
     a = rng.random(20000)
     assert psi(a, rng.random(20000)) < 0.01
     assert psi(a, rng.random(20000) ** 3) > 0.25
+
+
+# ------------------------------------------------------------------------- each check made to fail, for real
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Scorers of runs on the same rows: a good model, one trained on shuffled labels (worse by every ranking
+    measure), one trained with each positive row four times (its scores far above the base rate); and a holdout."""
+    from wdcli.run import run_training
+    from wdcli.score import Scorer
+    from wdcli.spec import load_spec
+
+    folder = tmp_path_factory.mktemp("gate")
+    rows = signal_frame(1500, seed=1)
+    rng = np.random.default_rng(2)
+    variants = {
+        "good": rows,
+        "shuffled": rows.with_columns(y=pl.Series(rng.permutation(rows["y"].to_numpy()))),
+        "oversampled": pl.concat([rows, *[rows.filter(pl.col("y") == 1)] * 3]),
+    }
+    out = {}
+    for name, frame in variants.items():
+        frame.write_csv(folder / f"{name}.csv")
+        (folder / f"{name}.yaml").write_text(SIGNAL_SPEC.format(path=f"{name}.csv", validation=0.0, test=0.0))
+        _, path = run_training(load_spec(folder / f"{name}.yaml"), output=folder / name)
+        out[name] = Scorer.load(path)
+    return out, signal_frame(1000, seed=3)
+
+
+def test_a_model_worse_at_ranking_fails_auc_logloss_and_gauc(models):
+    from wdcli.score.verify import verify
+
+    scorers, holdout = models
+    worse = verify(scorers["shuffled"], scorers["good"], holdout)
+    assert {"auc", "logloss", "gauc"} <= set(worse.failed), worse.checks
+    assert worse.new["auc"] < worse.baseline["auc"] - 0.1  # (the fixture is what the test says it is)
+    better = verify(scorers["good"], scorers["shuffled"], holdout)
+    assert not {"auc", "logloss", "gauc"} & set(better.failed), better.checks  # the checks tell the two apart
+    assert verify(scorers["good"], scorers["good"], holdout).passed
+
+
+def test_a_miscalibrated_model_fails_calibration(models):
+    from wdcli.score.verify import verify
+
+    scorers, holdout = models
+    v = verify(scorers["oversampled"], scorers["good"], holdout)
+    assert "calibration" in v.failed and v.new["calibration"] > 1.3, v.checks
+    assert "calibration" not in verify(scorers["good"], scorers["good"], holdout).failed
+
+
+def test_a_holdout_of_one_class_cannot_vouch_for_a_model(models):
+    """As verify.py says: a metric that is NaN on the rows (AUC and gAUC with one class only) fails its check,
+    even for the very model being served."""
+    from wdcli.score.verify import verify
+
+    scorers, holdout = models
+    negatives = holdout.filter(pl.col("y") == 0)
+    v = verify(scorers["good"], scorers["good"], negatives)
+    assert not v.passed and {"auc", "gauc", "calibration"} <= set(v.failed), v.checks
+    assert math.isnan(v.new["auc"]) and v.rows == len(negatives)

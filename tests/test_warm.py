@@ -66,6 +66,7 @@ def test_eager_state_trains_like_lazy_state(deep_optimizer):
         [
             f"train.deep_optimizer={{name: {deep_optimizer}}}",
             "train.wide_optimizer={name: ftrl, l1: 0.01}",
+            "train.threads=1",
             "train.deep_optimizer.momentum=0.5" if deep_optimizer == "sgd" else "train.seed=0",
         ],
     )

@@ -24,6 +24,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -32,10 +33,14 @@ from .data.atomic import atomic_file, atomic_folder, remove_stale
 from .data.split_record import SplitRecord
 from .errors import ArtifactError
 from .features import FittedPipeline, load_pipeline
+from .features.fitted import Numeric
 from .features.pipeline import file_in
 from .metrics import RunMetrics
 from .model.plan import ModelConfig
 from .spec import Spec
+
+if TYPE_CHECKING:  # (torch is imported when a model is loaded, not with this module)
+    from .model.widedeep import WideDeep
 
 FORMAT_VERSION = 1
 OPTIMIZER = "optimizer.safetensors"
@@ -49,7 +54,7 @@ class Artifact:
     spec: Spec
     fitted: FittedPipeline
     config: ModelConfig
-    model: object  # WideDeep
+    model: WideDeep
     metrics: RunMetrics
 
 
@@ -116,6 +121,7 @@ def save_artifact(
         root = None
     else:
         root = Path(spec.train.output)
+        assert spec.name is not None  # load_spec names every spec (its file's stem)
         run_id = time.strftime("%Y%m%d-%H%M%S")
         final = root / spec.name / run_id
         k = 1
@@ -128,7 +134,7 @@ def save_artifact(
         write_run_files(tmp, spec, fitted, config, model, metrics, optimizer, split)
     if root is not None:
         for pointer, target in (
-            (root / spec.name / "LATEST", final.name),
+            (final.parent / "LATEST", final.name),
             (root / "LATEST", f"{spec.name}/{final.name}"),
         ):
             with atomic_file(pointer) as tmp:
@@ -255,7 +261,7 @@ def _mismatches(config: ModelConfig, fitted: FittedPipeline) -> list[str]:
     column = {name: i for i, name in enumerate(fitted.univalent)}
     for f in [*config.wide, *config.deep]:
         feature = fitted.features.get(f.name)
-        if feature is None or f.name in fitted.dense:
+        if feature is None or isinstance(feature, Numeric):  # (the pipeline's dense features)
             out.append(f"feature '{f.name}': not a sparse feature of the pipeline")
         elif f.cardinality != feature.cardinality or f.column != column.get(f.name, -1):
             out.append(

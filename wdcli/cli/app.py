@@ -22,7 +22,7 @@ import os
 import shlex
 import sys
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -63,7 +63,13 @@ DebugOpt = Annotated[
 # ------------------------------------------------------------------------------------ commands, groups
 
 
-class _Tidy:
+if TYPE_CHECKING:  # what _Tidy is mixed into (at run time a plain mixin: the command classes' order is kept)
+    _Mixed = TyperCommand
+else:
+    _Mixed = object
+
+
+class _Tidy(_Mixed):
     """Help that reads like a well-kept click tool: flags show no value type, arguments no braces."""
 
     def get_params(self, ctx):
@@ -87,7 +93,8 @@ class Command(_Tidy, TyperCommand):
 
     allow_extra_args = True
 
-    def invoke(self, ctx: typer.Context):
+    # typer calls it with a typer.Context (its context_class); click's signature names the base Context
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]
         _refuse_flag_values(ctx)
         if ctx.args:
             ctx.fail(f"Got unexpected extra argument(s) ({' '.join(ctx.args)})")
@@ -101,7 +108,8 @@ class App(Group):
         extra.setdefault("obj", Invocation(list(args)))
         return super().make_context(info_name, args, parent, **extra)
 
-    def invoke(self, ctx: typer.Context):
+    # typer calls it with a typer.Context (its context_class); click's signature names the base Context
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]
         fit_to_streams()
         try:
             result = super().invoke(ctx)
@@ -188,6 +196,7 @@ def _explained(e: typer.TyperException, root: typer.Context) -> Exception:
     """A usage error; for `--flag=value` (which the parser refuses) the message that the flag takes none; for an
     unknown option, the spec key it may mean (`--epochs 1`: `--set train.epochs=1`) or the option it is like."""
     flag = getattr(e, "option_name", None)
+    assert isinstance(root.command, TyperGroup)  # the app's own context: App.invoke's
     command = root.command.get_command(root, root.invoked_subcommand or "")
     if flag is None or command is None:
         return e
@@ -298,7 +307,7 @@ def _internal(e: BaseException, run: Invocation) -> int:
 
 
 def _os_reason(e: OSError) -> str:
-    what = {
+    what: dict[int | None, str] = {
         errno.EACCES: "permission denied; check its permissions, or choose another path",
         errno.EPERM: "permission denied; check its permissions, or choose another path",
         errno.ENOSPC: "no space left on the device; free some space, or write elsewhere",

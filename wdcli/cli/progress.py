@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from ..metrics import EpochRecord
 
 
@@ -32,7 +34,8 @@ class TrainingDisplay:
 
     def __init__(self, console: Console, quiet: bool = False):
         self.console, self.quiet = console, quiet
-        self.bar = self.current = None  # the live bar (on a terminal) and its current row
+        self.bar: Progress | None = None  # the live bar (on a terminal)
+        self.current: TaskID | None = None  # and its current row
         self.pending: EpochRecord | dict | None = (
             None  # the last epoch's record, or a task's, printed when the next starts
         )
@@ -118,6 +121,7 @@ class TrainingDisplay:
         best = "  (best so far)" if record.best else ""
         self.last = _figures(record)
         if self.bar is not None:
+            assert self.current is not None  # an epoch's record follows its row (start_epoch)
             self.bar.update(self.current, detail=f"{self.last}{'  *' if best else ''}")
             return
         self.console.print(

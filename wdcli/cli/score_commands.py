@@ -105,13 +105,13 @@ def inspect(
 ) -> None:
     """The model's shape, and what the wide part memorized: its heaviest features and crosses."""
     from ..artifact import load_artifact
-    from ..score.inspect import heaviest_wide
+    from ..score.inspect import HeaviestWide, heaviest_wide
 
     art = load_artifact(model)
     note_model(art, model, quiet)
     cfg = art.config
     p = cfg.param_counts()
-    rows = heaviest_wide(art, top) if cfg.wide else {"cross": [], "single": [], "nonzero": 0}
+    rows = heaviest_wide(art, top) if cfg.wide else HeaviestWide()
     if json_:
         emit_json(
             {
@@ -124,9 +124,9 @@ def inspect(
                 else None,
                 "wide": {
                     "size": cfg.wide_size,
-                    "nonzero": rows["nonzero"],
-                    "heaviest_crosses": [{"weight": w, "name": n} for w, n in rows["cross"]],
-                    "heaviest_values": [{"weight": w, "name": n} for w, n in rows["single"]],
+                    "nonzero": rows.nonzero,
+                    "heaviest_crosses": [{"weight": w, "name": n} for w, n in rows.cross],
+                    "heaviest_values": [{"weight": w, "name": n} for w, n in rows.single],
                 }
                 if cfg.wide
                 else None,
@@ -146,15 +146,15 @@ def inspect(
     if not cfg.wide:
         return
     for title, key in (("heaviest crosses", "cross"), ("heaviest single values", "single")):
-        if not rows[key]:  # e.g. a wide part of crosses only
+        if not rows.of(key):  # e.g. a wide part of crosses only
             continue
         t = Table(title=f"wide part: {title}")
         t.add_column("weight", justify="right")
         t.add_column("feature = value", overflow="fold")
-        for w, name in rows[key]:
+        for w, name in rows.of(key):
             t.add_row(f"{w:+.4f}", name)
         out.print(t)
-    out.print(f"non-zero wide weights: {rows['nonzero']:,} of {cfg.wide_size:,}")
+    out.print(f"non-zero wide weights: {rows.nonzero:,} of {cfg.wide_size:,}")
 
 
 # ------------------------------------------------------------------------------------ predict, rank
@@ -169,8 +169,9 @@ def _wrote(rows: int, output: Path | None, quiet: bool, extra: str = "") -> None
 
 @command
 def predict(
+    *,
     model: ModelOpt = None,
-    input: InputOpt = ...,
+    input: InputOpt,
     output: OutputOpt = None,
     columns: Annotated[
         str | None,

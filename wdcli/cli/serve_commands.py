@@ -19,11 +19,19 @@ RunArg = Annotated[
 ]
 
 
-def _threshold(flag: str, text: str):
-    return Annotated[
-        float | None,
-        typer.Option(flag, metavar="X", help=text + " Default: the new run's spec (verify:).", show_default=False),
-    ]
+def _threshold(flag: str, text: str) -> typer.models.OptionInfo:
+    return typer.Option(flag, metavar="X", help=text + " Default: the new run's spec (verify:).", show_default=False)
+
+
+MaxAucDrop = Annotated[float | None, _threshold("--max-auc-drop", "Largest AUC drop allowed.")]
+MaxLoglossIncrease = Annotated[float | None, _threshold("--max-logloss-increase", "Largest log loss increase allowed.")]
+MaxCalibrationError = Annotated[
+    float | None, _threshold("--max-calibration-error", "Largest |mean score / base rate - 1|.")
+]
+MaxGaucDrop = Annotated[float | None, _threshold("--max-gauc-drop", "Largest gAUC drop allowed (with a group column).")]
+MovedBy = Annotated[float | None, _threshold("--moved-by", "A score moved when it changed by more than this.")]
+MaxMovedShare = Annotated[float | None, _threshold("--max-moved-share", "Largest share of rows whose score moved.")]
+MaxPsi = Annotated[float | None, _threshold("--max-psi", "Largest population stability index of the scores.")]
 
 
 def _more_than_zero(value: float | None) -> float | None:
@@ -38,15 +46,15 @@ def verify(
     new: RunArg,
     baseline: Annotated[
         Path, typer.Option("--baseline", metavar="DIR", help="The run it would replace.", show_default=False)
-    ] = ...,
-    input: InputOpt = ...,
-    max_auc_drop: _threshold("--max-auc-drop", "Largest AUC drop allowed.") = None,
-    max_logloss_increase: _threshold("--max-logloss-increase", "Largest log loss increase allowed.") = None,
-    max_calibration_error: _threshold("--max-calibration-error", "Largest |mean score / base rate - 1|.") = None,
-    max_gauc_drop: _threshold("--max-gauc-drop", "Largest gAUC drop allowed (with a group column).") = None,
-    moved_by: _threshold("--moved-by", "A score moved when it changed by more than this.") = None,
-    max_moved_share: _threshold("--max-moved-share", "Largest share of rows whose score moved.") = None,
-    max_psi: _threshold("--max-psi", "Largest population stability index of the scores.") = None,
+    ],
+    input: InputOpt,
+    max_auc_drop: MaxAucDrop = None,
+    max_logloss_increase: MaxLoglossIncrease = None,
+    max_calibration_error: MaxCalibrationError = None,
+    max_gauc_drop: MaxGaucDrop = None,
+    moved_by: MovedBy = None,
+    max_moved_share: MaxMovedShare = None,
+    max_psi: MaxPsi = None,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -68,8 +76,8 @@ def verify(
         emit_json(v.to_dict())
     else:
         t = Table(title=f"verify {new} against {baseline} on {v.rows:,} rows of {input.name}")
-        for c in ("check", "new", "baseline", "rule", "result"):
-            t.add_column(c, justify="left" if c in ("check", "rule", "result") else "right")
+        for name in ("check", "new", "baseline", "rule", "result"):
+            t.add_column(name, justify="left" if name in ("check", "rule", "result") else "right")
         for c in v.checks:
             t.add_row(
                 c.name,

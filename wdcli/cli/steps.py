@@ -8,7 +8,12 @@ starts when the output is a pipe or a file; nothing when quiet.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.status import Status
 
 
 class Steps:
@@ -16,7 +21,7 @@ class Steps:
 
     def __init__(self, console: Console, quiet: bool = False):
         self.console, self.quiet = console, quiet
-        self.status = None
+        self.status: Status | None = None
 
     def __enter__(self) -> Steps:
         return self
@@ -33,7 +38,7 @@ class Steps:
             self.console.print(what, markup=False, highlight=False, soft_wrap=True)
             return
         if self.status is None:
-            self.status = self.console.status(what)
-            self.status.start()
+            self.status = status = self.console.status(what)
+            status.start()
         else:
             self.status.update(what)

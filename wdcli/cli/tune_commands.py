@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,6 +13,9 @@ from rich.table import Table
 from .app import DebugOpt, command
 from .options import JsonOpt, SetOpt, SpecArg, checked, count_option, output_problem
 from .output import cell, emit_json, err, out
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 SpaceOpt = Annotated[
     list[str] | None,
@@ -150,7 +153,8 @@ class TuneDisplay:
             console=err,
             transient=True,
         )
-        self.trials = self.epoch = None
+        self.trials: TaskID | None = None  # the bar's rows: of the trials, of the current trial's epoch
+        self.epoch: TaskID | None = None
         self.last = ""
         self.piped = not err.is_terminal
         self.epochs, self.t0 = 0, time.perf_counter()
@@ -173,6 +177,7 @@ class TuneDisplay:
         )
 
     def advance(self, rows: int, loss: float) -> None:
+        assert self.epoch is not None  # (start_epoch came first)
         self.bar.update(self.epoch, advance=rows, info=f"loss {loss:.4f}  {self.last}")
 
     def end_epoch(self, record) -> None:  # (a wdcli.metrics.EpochRecord)
@@ -201,6 +206,7 @@ class TuneDisplay:
         self.bar.console.print(
             f"trial {row['trial']:>3}  {what}  ({row['seconds']:.0f}s)  {escape(params)}", highlight=False
         )
+        assert self.trials is not None  # (start_trial came first)
         self.bar.advance(self.trials)
         if best is not None:
             self.bar.update(self.trials, info=f"best {best['value']:.4f} (trial {best['trial']})")

@@ -56,9 +56,14 @@ class Batch:
 
     @staticmethod
     def of(enc: Encoded, device: torch.device | str = "cpu") -> Batch:
-        t = lambda a: None if a is None else torch.from_numpy(a).to(device)  # noqa: E731
+        def t(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(a).to(device)
+
+        def o(a: np.ndarray | None) -> torch.Tensor | None:
+            return None if a is None else t(a)
+
         multi = {k: Bag(t(r.ids), t(r.offsets), t(r.weights)) for k, r in enc.multi.items()}
-        return Batch(t(enc.sparse), multi, t(enc.dense), t(enc.label), t(enc.weight), enc.group)
+        return Batch(t(enc.sparse), multi, t(enc.dense), o(enc.label), o(enc.weight), enc.group)
 
     def __len__(self) -> int:
         return self.sparse.shape[0]
@@ -66,9 +71,9 @@ class Batch:
     def _map(self, dense_fn, bag_fn, group: np.ndarray | None) -> Batch:
         f = lambda a: None if a is None else dense_fn(a)  # noqa: E731
         return Batch(
-            f(self.sparse),
+            dense_fn(self.sparse),
             {k: bag_fn(b) for k, b in self.multi.items()},
-            f(self.dense),
+            dense_fn(self.dense),
             f(self.label),
             f(self.weight),
             group,

@@ -198,7 +198,7 @@ class Cache:
         folder = self.folder / "pipeline"
         try:
             limit = json.loads((folder / "limit.json").read_text())["limit"]
-            return load_pipeline(folder, spec), (tuple(limit) if limit is not None else None)  # type: ignore[return-value]
+            return load_pipeline(folder, spec), (tuple(limit) if limit is not None else None)
         except (OSError, ValueError, KeyError, TypeError, ArtifactError):
             return None
 
@@ -294,16 +294,17 @@ def concat(parts: list[Encoded]) -> Encoded:
     if len(parts) > 1:
         return Encoded.concat(parts)
     e = parts[0]
-    copy = lambda a: None if a is None else np.array(a)  # noqa: E731
+    copy = np.array
+    maybe = lambda a: None if a is None else np.array(a)  # noqa: E731
     multi = {k: Ragged(copy(r.ids), copy(r.offsets), copy(r.weights)) for k, r in e.multi.items()}
-    return Encoded(copy(e.sparse), multi, copy(e.dense), copy(e.label), copy(e.weight), copy(e.group), e.n)
+    return Encoded(copy(e.sparse), multi, copy(e.dense), maybe(e.label), maybe(e.weight), maybe(e.group), e.n)
 
 
 def empty(e: Encoded) -> Encoded:
     """No rows, in the shapes of `e`."""
     head = lambda a: None if a is None else a[:0]  # noqa: E731
     multi = {k: Ragged(r.ids[:0], np.zeros(1, dtype=np.int64), r.weights[:0]) for k, r in e.multi.items()}
-    return Encoded(head(e.sparse), multi, head(e.dense), head(e.label), head(e.weight), head(e.group), 0)
+    return Encoded(e.sparse[:0], multi, e.dense[:0], head(e.label), head(e.weight), head(e.group), 0)
 
 
 # ----------------------------------------------------------------------------------------- shard files
@@ -349,7 +350,8 @@ def write_shard(path: Path, enc: Encoded) -> None:
 
 def _write(path: Path, enc: Encoded) -> None:
     arrays, group = _arrays(enc)
-    places, at = {}, 0
+    places: dict[str, list] = {}  # name -> [dtype, shape, offset]
+    at = 0
     for name, a in arrays.items():
         places[name] = [a.dtype.str, list(a.shape), at]
         at = _align(at + a.nbytes)

@@ -134,7 +134,7 @@ class ChunkReader:
             raise _read_error(path, e) from None
 
     def _sequential(self, c: Chunk) -> pl.DataFrame:
-        at, batches, buffer = self.open.get(c.file, (-1, None, []))
+        at, batches, buffer = self.open.get(c.file, (-1, iter(()), []))
         if not 0 <= at <= c.start:  # none open, or the chunk lies behind it: (re)open at the chunk
             lf = scan_one(self.paths[c.file], self.separator)
             batches, buffer, at = (lf.slice(c.start) if c.start else lf).collect_batches(chunk_size=c.rows), [], c.start

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from ..errors import DataError
 from .atomic import atomic_file
@@ -252,7 +253,7 @@ def text(frame: pl.DataFrame, fmt: str = "csv", header: bool = True) -> str:
     return as_text(frame, fmt).write_ndjson()
 
 
-def _flat(dtype: pl.DataType) -> bool:
+def _flat(dtype: pl.DataType | DataTypeClass) -> bool:
     """A list's values that read back from text joined by '|': not lists, objects or bytes."""
     return not dtype.is_nested() and dtype != pl.Binary
 

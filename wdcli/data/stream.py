@@ -185,7 +185,7 @@ class Stream:
                     pin_memory=self.device.type == "cuda",
                 )
             self._order_sampler.items = [tuple(w) for w in windows]
-            windows_out = iter(self._loader)
+            windows_out: Iterator = iter(self._loader)
         else:
             pin = self.device.type == "cuda"  # pinned, so that the copy to the GPU overlaps
             windows_out = prefetch(
@@ -257,6 +257,7 @@ class Stream:
         `rows`."""
 
         def encoded(chunk: Chunk) -> Encoded | None:
+            enc: Encoded | None
             if self.cache is not None:
                 enc = self.cache.read(self.files.part, [chunk], self.encoder.encode)
             else:

@@ -36,6 +36,7 @@ def times(frame: pl.DataFrame, column: str, where: str, first_row: int = 0) -> t
     if column not in frame.columns:
         raise DataError(f"{where}: missing column '{column}' (needed by data.split.time)")
     s = frame[column]
+    kind: TimeKind
     if s.dtype == pl.Date or isinstance(s.dtype, pl.Datetime):
         t, kind = s.dt.epoch("us").cast(pl.Float64), "datetime"
     elif s.dtype.is_numeric():

@@ -40,6 +40,7 @@ def export_run(
 
     step(f"loading {model if model is not None else 'the latest run'}")
     art = load_artifact(model)
+    assert art.spec.name is not None  # a run's spec.yaml is a loaded (named) spec
     final = Path(output) if output is not None else Path("exports") / art.spec.name / art.path.name
     fitted = art.fitted
     pipeline = {

@@ -73,7 +73,7 @@ def padded(r: Ragged, rows: int) -> tuple[np.ndarray, np.ndarray]:
 
 def feeds(enc: Encoded, fitted: FittedPipeline) -> dict[str, np.ndarray]:
     """The ONNX graph's inputs for encoded rows (`Encoder(fitted)(frame)` or `transform`)."""
-    out = {
+    out: dict[str, np.ndarray] = {
         "sparse": np.ascontiguousarray(enc.sparse, dtype=np.int64),
         "dense": np.ascontiguousarray(enc.dense, dtype=np.float32),
     }

@@ -137,8 +137,8 @@ def label_array(
                 f"a binary label has two (positive: {pos!r} and one other)"
             )
         y = text == pos
-    y = y.to_numpy().astype(np.float32)
-    if (fitting or evaluating) and len(y) and not y.any():
+    labels = y.to_numpy().astype(np.float32)
+    if (fitting or evaluating) and len(labels) and not labels.any():
         if evaluating:
             raise DataError(
                 f"{where}: no row has the model's positive label {pos!r} in column '{name}' (values: "
@@ -154,11 +154,12 @@ def label_array(
             f"{where}: label.positive {pos!r} never occurs in column '{name}' (values: {show(seen)}); "
             "fix label.positive"
         )
-    return y
+    return labels
 
 
 def weight_array(spec: Spec, df: pl.DataFrame, where: str) -> np.ndarray:
     name = spec.label.weight
+    assert name is not None  # (called for a spec with a weight column)
     w = numbers(df, name, [], where)
     if np.isnan(w).any() or (w < 0).any():
         raise DataError(f"{where}: weight column '{name}' needs a finite, non-negative number in every row")

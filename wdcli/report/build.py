@@ -126,6 +126,7 @@ def build_report(
         ("wide", SECTIONS["wide"], _wide(art, top, show, F)),
     ]
     if group is not None:
+        assert spec.label.group is not None  # labels() gives groups only of the spec's group column
         secs.append(("groups", SECTIONS["groups"], _groups(y, p, group, m["gauc"], spec.label.group, show, F)))
     output = Path(output) if output is not None else art.path / "report.html"
     lines = [
@@ -144,7 +145,8 @@ class _Shown:
     """A figure inline (SVG), and as <png_dir>/<name>.png when asked."""
 
     def __init__(self, png_dir: str | Path | None):
-        self.png_dir, self.pngs = png_dir, []
+        self.png_dir = png_dir
+        self.pngs: list[Path] = []
         if png_dir is not None:
             Path(png_dir).mkdir(parents=True, exist_ok=True)
 
@@ -190,10 +192,10 @@ def _wide(art, top: int, show, F) -> str:
     rows = heaviest_wide(art, top)
     parts = []
     for key, title in (("cross", "Heaviest crosses"), ("single", "Heaviest single values")):
-        if rows[key]:
-            parts.append(show(f"wide_{key}", F.wide_weights(rows[key], title)))
+        if rows.of(key):
+            parts.append(show(f"wide_{key}", F.wide_weights(rows.of(key), title)))
     out = "".join(parts)
-    body = [[f"{w:+.4f}", kind, name] for kind in ("cross", "single") for w, name in rows[kind]]
+    body = [[f"{w:+.4f}", kind, name] for kind in ("cross", "single") for w, name in rows.of(kind)]
     out += H.table(["weight", "kind", "feature = value"], body, name_columns=(2,))
     total = art.config.wide_size
-    return out + H.note(f"Non-zero wide weights: {rows['nonzero']:,} of {total:,} (FTRL's L1 keeps the rest at zero).")
+    return out + H.note(f"Non-zero wide weights: {rows.nonzero:,} of {total:,} (FTRL's L1 keeps the rest at zero).")

@@ -4,6 +4,7 @@ returned as a `Figure` to be written as inline SVG or as PNG."""
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -11,8 +12,11 @@ from matplotlib.figure import Figure
 from ..metrics import EpochRecord
 from .curves import Curves, Reliability
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 BLUE, ORANGE, GREY = "#1f77b4", "#ff7f0e", "#7f7f7f"
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "font.size": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -86,9 +90,21 @@ def score_histogram(y: np.ndarray, p: np.ndarray) -> Figure:
     fig = _figure(8, 3.0)
     ax = fig.subplots()
     bins = np.linspace(0, 1, 41)
-    ax.hist(p[y < 0.5], bins=bins, density=True, alpha=0.6, color=BLUE, label=f"negatives ({int((y < 0.5).sum()):,})")
     ax.hist(
-        p[y >= 0.5], bins=bins, density=True, alpha=0.6, color=ORANGE, label=f"positives ({int((y >= 0.5).sum()):,})"
+        p[y < 0.5],
+        bins=bins.tolist(),
+        density=True,
+        alpha=0.6,
+        color=BLUE,
+        label=f"negatives ({int((y < 0.5).sum()):,})",
+    )
+    ax.hist(
+        p[y >= 0.5],
+        bins=bins.tolist(),
+        density=True,
+        alpha=0.6,
+        color=ORANGE,
+        label=f"positives ({int((y >= 0.5).sum()):,})",
     )
     ax.set(xlabel="score", ylabel="density", title="Scores per class", xlim=(0, 1))
     ax.legend(loc="upper center")
@@ -102,14 +118,14 @@ def learning_curves(history: list[EpochRecord]) -> Figure:
     loss.plot(epochs, [h.train_loss for h in history], marker=".", color=BLUE, label="train loss (running)")
     monitor = next((h.split for h in history if h.auc is not None), None)
 
-    def figure(name: str) -> list[float]:
-        return [np.nan if (v := h.figure(monitor, name)) is None else v for h in history]
+    def figure(split: str, name: str) -> list[float]:
+        return [np.nan if (v := h.figure(split, name)) is None else v for h in history]
 
     if monitor:
-        loss.plot(epochs, figure("logloss"), marker=".", color=ORANGE, label=f"{monitor} log loss")
-        auc.plot(epochs, figure("auc"), marker=".", color=ORANGE, label=f"{monitor} AUC")
+        loss.plot(epochs, figure(monitor, "logloss"), marker=".", color=ORANGE, label=f"{monitor} log loss")
+        auc.plot(epochs, figure(monitor, "auc"), marker=".", color=ORANGE, label=f"{monitor} AUC")
         if any(h.gauc is not None for h in history):
-            auc.plot(epochs, figure("gauc"), marker=".", color=BLUE, label=f"{monitor} gAUC")
+            auc.plot(epochs, figure(monitor, "gauc"), marker=".", color=BLUE, label=f"{monitor} gAUC")
     best = [h.epoch for h in history if h.best]
     for ax in (loss, auc):
         if best:

@@ -152,7 +152,7 @@ def diff_runs(a: Run, b: Run) -> Diff:
     fa, fb = flatten(a.spec), flatten(b.spec)
     spec = [(k, fa.get(k), fb.get(k)) for k in keys]
     ma, mb = a.metrics.splits, b.metrics.splits
-    metrics = []
+    metrics: list[tuple[str, str, float, float]] = []
     for split in [s for s in ("train", "validation", "test") if s in ma or s in mb]:
         for k in dict.fromkeys([*ma.get(split, {}), *mb.get(split, {})]):
             va, vb = ma.get(split, {}).get(k), mb.get(split, {}).get(k)

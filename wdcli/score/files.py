@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from ..errors import DataError, MissingColumns
 from ..features.inputs import check_columns, spec_inputs
 from ..metrics import add_sums
 from ..spec import Spec
-from .scorer import Scorer
+from .scorer import Ranked, Scorer
 
 
 def typed(frame: pl.DataFrame, spec: Spec) -> pl.DataFrame:
@@ -178,18 +178,12 @@ def rank_file(
     group = group_by or scorer.spec.label.group
     source = Rows.of(scorer, input, split, separator)
     where = source.where
-    totals = {"groups": 0, "sums": None, "k": None, "note": None, "seen": frozenset()}
+    totals = _Totals()
 
-    def ranked_frames(frames) -> Iterator[pl.DataFrame]:
+    def ranked_frames(frames: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
         for frame in frames:
             r = scorer.rank(frame, group, top_k, k, where)
-            totals["groups"] += r.groups
-            totals["k"] = r.k
-            totals["seen"] |= r.seen
-            if r.sums is not None:
-                totals["sums"] = add_sums(totals["sums"], r.sums)
-            elif r.note is not None:
-                totals["note"] = r.note
+            totals.add(r)
             yield r.frame
 
     streamed = group is None or grouped(source.paths, group, source.separator)
@@ -201,8 +195,28 @@ def rank_file(
             rows += len(frame)
     else:
         rows = io.write_batches(ranked_frames(frames), output)
-    metrics, note = scorer.ranking_metrics(totals["sums"], totals["k"], where, totals["note"], totals["seen"])
-    return RankedFile(rows, totals["groups"], metrics, streamed, note)
+    metrics, note = scorer.ranking_metrics(totals.sums, totals.k, where, totals.note, totals.seen)
+    return RankedFile(rows, totals.groups, metrics, streamed, note)
+
+
+@dataclass
+class _Totals:
+    """What the ranked frames of a file add up to."""
+
+    groups: int = 0
+    sums: dict[str, float] | None = None
+    k: int = 0  # the last frame's k (read only with `sums`, which a ranked frame sets with it)
+    note: str | None = None
+    seen: frozenset = frozenset()
+
+    def add(self, r: Ranked) -> None:
+        self.groups += r.groups
+        self.k = r.k
+        self.seen |= r.seen
+        if r.sums is not None:
+            self.sums = add_sums(self.sums, r.sums)
+        elif r.note is not None:
+            self.note = r.note
 
 
 def _group_ranges(batches: Iterator[pl.DataFrame], group: str | None) -> Iterator[pl.DataFrame]:
@@ -216,7 +230,8 @@ def _group_ranges(batches: Iterator[pl.DataFrame], group: str | None) -> Iterato
             continue
         last = frame[group][-1]
         ends = frame[group] == last if last is not None else frame[group].is_null()
-        tail = int(ends.reverse().arg_min()) if not ends.all() else len(frame)  # rows of the last group at the end
+        other = ends.reverse().arg_min()  # (None only of an empty series)
+        tail = int(other) if other is not None and not ends.all() else len(frame)  # rows of the last group at the end
         if tail < len(frame):
             yield frame.head(len(frame) - tail)
         carry = frame.tail(tail)

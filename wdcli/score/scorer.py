@@ -123,9 +123,11 @@ class Scorer:
             y, w, group = self.labels(batch, where)
             seen.update(batch[self.spec.label.column].cast(pl.String).str.strip_chars().unique().to_list())
             parts.append((y, self.score(batch, where), w, group))
+        if not parts:  # (a file with a header and no rows gives no batch)
+            raise DataError(f"{where}: no rows to evaluate (a header and no data rows)")
         self.check_positive(seen, where)
-        cat = lambda i: None if not parts or parts[0][i] is None else np.concatenate([p[i] for p in parts])  # noqa: E731
-        return evaluate(cat(0), cat(1), cat(2), cat(3))
+        cat = lambda i: None if parts[0][i] is None else np.concatenate([p[i] for p in parts])  # noqa: E731
+        return evaluate(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), cat(2), cat(3))
 
     def rank(
         self,

@@ -36,7 +36,7 @@ from ..errors import WdcliError
 from .batcher import Batcher
 from .bodies import BadRequest, Limits, Parsed, dumps, parse
 from .http import TOKEN_ENVIRONMENT, Access, GuardedProtocol, is_loopback, json_body
-from .models import Models, log
+from .models import Loaded, Models, log
 from .stats import Stats
 from .workers import Generation, die_with_parent
 
@@ -142,7 +142,7 @@ class Server:
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     # ------------------------------------------------------------------------------------------ helpers
-    async def _scored(self, request: Request, ranking: bool) -> tuple[Parsed, np.ndarray, object]:
+    async def _scored(self, request: Request, ranking: bool) -> tuple[Parsed, np.ndarray, Loaded]:
         if why := json_body(request):
             raise BadRequest(415, why)
         self.batcher.receiving_started()
@@ -215,7 +215,8 @@ class Server:
                     task.cancel()
                 self.batcher.close()
 
-        async def http_error(request: Request, exc: HTTPException) -> Response:
+        async def http_error(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, HTTPException)  # the handler is registered for HTTPException only
             message = {
                 404: f"no such endpoint: {request.url.path}",
                 405: f"{request.method} is not allowed on {request.url.path}",
@@ -245,8 +246,8 @@ def ranked(parsed: Parsed, scores: np.ndarray, group: str | None) -> list[dict]:
         rows = frame.select(group).with_row_index("i").group_by(group, maintain_order=True).agg("i")["i"]
         parts = [(values[r[0]], np.asarray(r, dtype=np.int64)) for r in rows.to_list()]
     out = []
-    for value, rows in parts:
-        order = rows[np.argsort(-scores[rows], kind="stable")][:k]
+    for value, indices in parts:
+        order = indices[np.argsort(-scores[indices], kind="stable")][:k]
         out.append(
             {
                 "group": value,
@@ -281,25 +282,31 @@ def serve(config: ServeConfig, server: Server | None = None) -> None:
 
     _more_files(config.max_connections * config.workers + 64)
     GuardedProtocol.head_timeout = config.header_timeout
-    options = dict(
-        host=config.host,
-        port=config.port,
-        access_log=config.access_log,
-        log_level="info",
-        loop="auto",
-        http=GuardedProtocol,
-        limit_concurrency=config.max_connections,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=5,
-    )
+
+    def run(app: Starlette | str, factory: bool = False, workers: int | None = None) -> None:
+        uvicorn.run(
+            app,
+            host=config.host,
+            port=config.port,
+            access_log=config.access_log,
+            log_level="info",
+            loop="auto",
+            http=GuardedProtocol,
+            limit_concurrency=config.max_connections,
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=5,
+            factory=factory,
+            workers=workers,
+        )
+
     if config.workers == 1:
-        uvicorn.run((server or Server(config)).app(), **options)
+        run((server or Server(config)).app())
         return
     with tempfile.TemporaryDirectory(prefix="wdcli-serve-") as shared:
         worker = {**asdict(config), "shared": shared, "parent": os.getpid()}
         worker.pop("limits")
         os.environ[ENVIRONMENT] = json.dumps(worker)
-        uvicorn.run("wdcli.serve.app:app_from_environment", factory=True, workers=config.workers, **options)
+        run("wdcli.serve.app:app_from_environment", factory=True, workers=config.workers)
 
 
 def _more_files(wanted: int) -> None:

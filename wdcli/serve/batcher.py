@@ -66,10 +66,11 @@ class Batcher:
             )
         if self._task is None or self._task.done():
             self._wakeup = asyncio.Event()
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._task = asyncio.get_running_loop().create_task(self._run(self._wakeup))
         future = asyncio.get_running_loop().create_future()
         item = _Item(frame, future)
         self.pending.append(item)
+        assert self._wakeup is not None  # made with the task, above
         self._wakeup.set()
         return await future
 
@@ -79,17 +80,17 @@ class Batcher:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     # ------------------------------------------------------------------------------------ scoring side
-    async def _run(self) -> None:
+    async def _run(self, wakeup: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
+            await wakeup.wait()
+            wakeup.clear()
             while self.pending:
                 deadline = loop.time() + self.window
                 while self.receiving > 0 and self._rows() < self.max_rows and loop.time() < deadline:
-                    self._wakeup.clear()
+                    wakeup.clear()
                     try:
-                        await asyncio.wait_for(self._wakeup.wait(), deadline - loop.time())
+                        await asyncio.wait_for(wakeup.wait(), deadline - loop.time())
                     except TimeoutError:
                         break
                 batch = self._take()
@@ -112,7 +113,8 @@ class Batcher:
 
     def _take(self) -> list[_Item]:
         """The waiting requests, oldest first, up to max_rows candidates (at least one request)."""
-        taken, rows = [], 0
+        taken: list[_Item] = []
+        rows = 0
         while self.pending and (not taken or rows + len(self.pending[0].frame) <= self.max_rows):
             item = self.pending.pop(0)
             taken.append(item)
@@ -122,7 +124,7 @@ class Batcher:
 
 def _score(model: Loaded, batch: list[_Item]) -> list[np.ndarray | BaseException]:
     """Score a batch in the worker thread: requests of one schema together; a failing group one by one."""
-    results: list[np.ndarray | BaseException | None] = [None] * len(batch)
+    results: dict[int, np.ndarray | BaseException] = {}  # by the request's place in the batch
     groups: dict[tuple, list[int]] = {}
     for i, item in enumerate(batch):
         groups.setdefault(item.key, []).append(i)
@@ -144,7 +146,7 @@ def _score(model: Loaded, batch: list[_Item]) -> list[np.ndarray | BaseException
         for i in members:
             n = len(batch[i].frame)
             results[i], at = scores[at : at + n], at + n
-    return results
+    return [results[i] for i in range(len(batch))]
 
 
 def _alone(model: Loaded, item: _Item) -> np.ndarray | BaseException:

@@ -12,7 +12,10 @@ model reads (and `keep`, `group_by`) become the frame: other keys cost their par
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -20,18 +23,20 @@ from ..errors import DataError
 from ..features.inputs import check_columns, spec_inputs
 from ..spec import Spec
 
+loads: Callable[[bytes | str], Any]
+dumps: Callable[[Any], bytes]
+JSONDecodeError: type[json.JSONDecodeError]
 try:  # orjson parses bodies about 3x faster; the standard library does the same job without it
-    import orjson as _json
+    import orjson
 
-    loads, dumps = _json.loads, _json.dumps
-    JSONDecodeError = _json.JSONDecodeError
+    loads, dumps, JSONDecodeError = orjson.loads, orjson.dumps, orjson.JSONDecodeError
 except ImportError:  # pragma: no cover - the serve extra installs orjson
-    import json as _json
+    loads, JSONDecodeError = json.loads, json.JSONDecodeError
 
-    loads, JSONDecodeError = _json.loads, _json.JSONDecodeError
+    def _dumps(obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":")).encode()
 
-    def dumps(obj) -> bytes:
-        return _json.dumps(obj, separators=(",", ":")).encode()
+    dumps = _dumps
 
 
 TEXT_TYPES = (pl.String, pl.Null, pl.Boolean)

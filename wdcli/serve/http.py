@@ -11,6 +11,7 @@ request must carry it. A server bound to another address than loopback needs a t
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 
@@ -78,11 +79,12 @@ class GuardedProtocol(HttpToolsProtocol):
 
     head_timeout: float = 10.0  # set by the app from ServeConfig.header_timeout, in each worker process
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    # uvicorn's HttpToolsProtocol narrows asyncio's BaseTransport to Transport here; we keep its signature
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._head = 0
         self._in_body = False
-        self._deadline = self.loop.call_later(self.head_timeout, self._too_slow)
+        self._deadline: asyncio.TimerHandle | None = self.loop.call_later(self.head_timeout, self._too_slow)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)

@@ -66,7 +66,7 @@ def load(path: Path) -> Loaded:
     spec, fitted = scorer.spec, scorer.fitted
     features = []
     for name, f in fitted.features.items():
-        d = {"name": name, "kind": f.kind}
+        d: dict[str, object] = {"name": name, "kind": f.kind}
         d.update({"transform": f.transform} if isinstance(f, Numeric) else {"cardinality": f.cardinality})
         features.append(d)
     metadata = {

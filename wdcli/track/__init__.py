@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import WdcliError
 from ..metrics import EpochRecord, RunMetrics
 from ..spec import Spec
 from ..spec.flat import flatten
+
+if TYPE_CHECKING:
+    from .mlflow_sink import MLflowSink
+    from .tensorboard_sink import TensorBoardSink
 
 EXTRAS = {"mlflow": "mlflow", "tensorboard": "tensorboard"}
 
@@ -47,6 +52,7 @@ class Tracking:
     def open(spec: Spec) -> Tracking:
         sinks = []
         for name in dict.fromkeys(spec.train.log):
+            sink: type[MLflowSink | TensorBoardSink]
             try:
                 if name == "mlflow":
                     from .mlflow_sink import MLflowSink as sink

@@ -5,6 +5,7 @@ distributions and back into spec values."""
 from __future__ import annotations
 
 import json
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -92,19 +93,26 @@ def parse_space(items: list[str]) -> tuple[dict[str, Range], list[Problem]]:
 
 def distributions(space: dict[str, Range]) -> dict[str, Any]:
     """The Optuna distribution of each key (choices that are not plain scalars are offered as JSON text)."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-    out = {}
+    out: dict[str, BaseDistribution] = {}
     for key, r in space.items():
         if r.uniform is not None or r.log_uniform is not None:
-            lo, hi = r.uniform or r.log_uniform
+            lo, hi = _bounds(r)
             out[key] = FloatDistribution(float(lo), float(hi), log=r.log_uniform is not None)
         elif r.int_ is not None or r.log_int is not None:
-            lo, hi = r.int_ or r.log_int
+            lo, hi = _bounds(r)
             out[key] = IntDistribution(int(lo), int(hi), log=r.log_int is not None)
         else:
-            out[key] = CategoricalDistribution([c if _scalar(c) else json.dumps(c) for c in r.choice])
+            out[key] = CategoricalDistribution([c if _scalar(c) else json.dumps(c) for c in r.choice or []])
     return out
+
+
+def _bounds(r: Range) -> tuple[float, float]:
+    """The [low, high] of a range that is not a choice (a Range holds exactly one rule)."""
+    bounds = r.uniform or r.log_uniform or r.int_ or r.log_int
+    assert bounds is not None, "a choice has no bounds"
+    return bounds
 
 
 def _scalar(v: Any) -> bool:
@@ -117,7 +125,7 @@ def spec_value(r: Range, sampled: Any) -> Any:
     if r.choice is not None and isinstance(sampled, str) and not any(c == sampled for c in r.choice):
         return json.loads(sampled)
     if r.uniform is not None or r.log_uniform is not None:
-        lo, hi = r.uniform or r.log_uniform
+        lo, hi = _bounds(r)
         return min(max(float(f"{sampled:.4g}"), lo), hi)
     return sampled
 
@@ -127,7 +135,7 @@ def _corners(r: Range) -> list[Any]:
     middle: an integer key given a float range fails there)."""
     if r.choice is not None:
         return list(r.choice)
-    lo, hi = r.uniform or r.log_uniform or r.int_ or r.log_int
+    lo, hi = _bounds(r)
     middle = [(lo + hi) / 2] if (r.uniform or r.log_uniform) and lo != hi else []
     return [lo, *middle, hi] if lo != hi else [lo]
 
@@ -142,7 +150,7 @@ def check_space(
     space: dict[str, Range],
     lines: dict,
     problems: list[Problem] | None = None,
-    flags: set[str] = frozenset(),
+    flags: AbstractSet[str] = frozenset(),
 ) -> None:
     """Every problem of a space (with `problems` found before), before any trial: keys a trial may not change,
     and keys or values the spec rejects (the ends and middle of each range, and each choice, are tried on the

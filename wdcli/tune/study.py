@@ -50,7 +50,10 @@ class TuneResult:
 
 
 def study_folder(spec: Spec, output: str | Path | None = None) -> Path:
-    return Path(output) if output is not None else Path(spec.train.output) / spec.name / "tune"
+    if output is not None:
+        return Path(output)
+    assert spec.name is not None  # load_spec names every spec (its file's stem)
+    return Path(spec.train.output) / spec.name / "tune"
 
 
 def tune(

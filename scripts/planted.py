@@ -1,0 +1,483 @@
+"""Planted bugs: does the suite notice when the behaviour breaks?
+
+Each bug below is a small edit of the package that a careless change could make (a tie counted by row order, a
+gate check replaced by True, a part of the model frozen). For each, this script copies the checkout to a
+temporary folder, applies the edit there, runs the tests that should catch it, and reports whether they failed,
+as they must. A bug that every test passes is a hole in the suite: write the test that fails, then keep the
+bug here.
+
+    python scripts/planted.py                 # every bug (a few minutes)
+    python scripts/planted.py auc-ties tune-  # the bugs whose names start so
+    python scripts/planted.py --list
+    python scripts/planted.py --root ../old   # the bugs, against another checkout's tests (what they missed)
+
+A new decision in the package (a threshold, a gate, a choice of the best) gets a line here with the test
+that catches it: the planted-bug habit (docs/architecture.md, "What a test must show").
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    path: str  # the file edited, relative to the checkout
+    old: str  # text that occurs exactly once in it ...
+    new: str  # ... and what it becomes
+    tests: tuple[str, ...]  # pytest node ids or files that must fail
+    why: str = ""
+
+
+QUALITY_TESTS = ("tests/test_quality.py", "tests/test_train.py", "tests/test_cli.py")
+METRIC_TESTS = ("tests/test_metrics.py", "tests/test_report.py", "tests/test_verify.py", "tests/test_cli.py")
+BUGS = [
+    # ---- metrics (finding 5): a metric that is wrong, not merely out of range
+    Bug(
+        "auc-ties-by-row-order",
+        "wdcli/metrics.py",
+        "new[1:] = (k[1:] != k[:-1]) | (s[1:] != s[:-1])",
+        "new[1:] = True",
+        METRIC_TESTS,
+        "AUC breaks tied scores by row order instead of counting them one half",
+    ),
+    Bug(
+        "logloss-halved",
+        "wdcli/metrics.py",
+        "return float(np.average(losses, weights=w))",
+        "return float(np.average(losses, weights=w)) / 2",
+        METRIC_TESTS,
+    ),
+    Bug(
+        "gauc-ignores-groups",
+        "wdcli/metrics.py",
+        "aucs, sizes, _ = group_aucs(y, s, groups)",
+        "aucs, sizes, _ = group_aucs(y, s, np.zeros(len(y)))",
+        METRIC_TESTS,
+    ),
+    Bug(
+        "ndcg-discount-off-by-one",
+        "wdcli/metrics.py",
+        '(pl.col("rank").cast(pl.Float64) + 1).log(2)',
+        '(pl.col("rank").cast(pl.Float64) + 2).log(2)',
+        METRIC_TESTS,
+    ),
+    Bug(
+        "map-averages-over-every-rank",
+        "wdcli/metrics.py",
+        '"ap": float((per["ap"] / per["npos"]).sum()),',
+        '"ap": float((per["ap"] / per["npos"].clip(lower_bound=2)).sum()),',
+        METRIC_TESTS,
+        "AP divided by at least two positives: a group of one positive counts half",
+    ),
+    Bug(
+        "mrr-of-the-last-positive",
+        "wdcli/metrics.py",
+        'first=pl.col("rank").filter(pl.col("rel") > 0).min(),',
+        'first=pl.col("rank").filter(pl.col("rel") > 0).max(),',
+        METRIC_TESTS,
+    ),
+    Bug(
+        "report-average-precision-of-the-previous-recall",
+        "wdcli/report/curves.py",
+        "ap = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))",
+        "ap = float(np.sum(np.diff(np.r_[0.0, recall]) * np.r_[1.0, precision[:-1]]))",
+        METRIC_TESTS,
+        "each step of recall taken at the precision before it (an interpolation that flatters)",
+    ),
+    # ---- the verify gate (finding 1): each check replaced by True
+    *[
+        Bug(
+            f"verify-{name}-check-true",
+            "wdcli/score/verify.py",
+            condition,
+            "True,",
+            ("tests/test_verify.py",),
+        )
+        for name, condition in (
+            ("auc", 'm_new["auc"] >= m_old["auc"] - t.max_auc_drop,'),
+            ("logloss", 'm_new["logloss"] <= m_old["logloss"] + t.max_logloss_increase,'),
+            ("calibration", 'abs(m_new["calibration"] - 1) <= cal,'),
+            ("gauc", 'm_new["gauc"] >= m_old["gauc"] - t.max_gauc_drop,'),
+        )
+    ],
+    # ---- tune (finding 2 and 8): the best trial, the direction, the pruner, failed, NaN and stale trials
+    Bug(
+        "tune-best-yaml-from-the-worst-trial",
+        "wdcli/tune/study.py",
+        "    best = _best_row(study, space)\n",
+        '    best = [r for r in _rows(study, space) if r["state"] == "complete"][-1]\n',
+        ("tests/test_tune.py",),
+    ),
+    Bug(
+        "tune-trials-sorted-worst-first",
+        "wdcli/tune/study.py",
+        'sign = -1 if study.direction.name == "MAXIMIZE" else 1',
+        'sign = 1 if study.direction.name == "MAXIMIZE" else -1',
+        ("tests/test_tune.py",),
+    ),
+    Bug(
+        "tune-direction-swapped",
+        "wdcli/tune/study.py",
+        'direction="maximize" if maximize else "minimize"',
+        'direction="minimize" if maximize else "maximize"',
+        ("tests/test_tune.py",),
+    ),
+    Bug(
+        "tune-pruner-never-prunes",
+        "wdcli/tune/study.py",
+        "pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)",
+        "pruner=optuna.pruners.NopPruner()",
+        ("tests/test_tune.py",),
+    ),
+    Bug(
+        "tune-nan-trial-told-as-complete",
+        "wdcli/tune/study.py",
+        "        if math.isnan(value):\n            trial.set_user_attr",
+        "        if False:\n            trial.set_user_attr",
+        ("tests/test_tune.py",),
+    ),
+    Bug(
+        "tune-stale-trials-counted",
+        "wdcli/tune/study.py",
+        'and f"stale.{t.number}" not in stale ',
+        "",
+        ("tests/test_tune.py",),
+    ),
+    Bug(
+        "tune-a-rejected-trial-ends-the-study",
+        "wdcli/tune/study.py",
+        "except WdcliError as e:  # a combination",
+        "except DataError as e:  # a combination",
+        ("tests/test_tune.py",),
+    ),
+]
+
+
+BUGS += [
+    # ---- init's draft (finding 3): the crosses it proposes
+    Bug(
+        "draft-cross-gain-sign-flipped",
+        "wdcli/draft/gain.py",
+        "return parts - whole, int(cell.max()) + 1",
+        "return whole - parts, int(cell.max()) + 1",
+        ("tests/test_draft.py",),
+    ),
+    Bug(
+        "draft-cross-cell-ignores-its-second-column",
+        "wdcli/draft/gain.py",
+        "cell = dense_codes(ta * (b.size + 1) + tb)",
+        "cell = dense_codes(ta)",
+        ("tests/test_draft.py",),
+    ),
+    Bug(
+        "draft-min-gain-zero",
+        "wdcli/draft/build.py",
+        "MIN_GAIN = 0.0005",
+        "MIN_GAIN = 0.0",
+        ("tests/test_draft.py",),
+        "any pair that gains anything on the held-out half is proposed: noise too",
+    ),
+    Bug(
+        "draft-crosses-below-min-gain-kept",
+        "wdcli/draft/build.py",
+        "if x.gain < MIN_GAIN or len(chosen) == MAX_CROSSES:",
+        "if len(chosen) == MAX_CROSSES:",
+        ("tests/test_draft.py",),
+    ),
+]
+
+
+BUGS += [
+    # ---- --set (finding 4): an override accepted but not applied
+    Bug(
+        "set-short-form-column-override-lost",
+        "wdcli/spec/overrides.py",
+        'node[seg] = {"kind": node[seg]}',
+        'return {"kind": node[seg]}',
+        ("tests/test_set_overrides.py",),
+        "a key set under `c: categorical` goes into a copy of the column",
+    ),
+    Bug(
+        "set-a-key-the-file-gives-is-ignored",
+        "wdcli/spec/overrides.py",
+        "node[str(last) if isinstance(last, int) and last not in node else last] = parsed",
+        "node.setdefault(str(last) if isinstance(last, int) and last not in node else last, parsed)",
+        ("tests/test_set_overrides.py",),
+    ),
+    Bug(
+        "set-separator-accepted-not-kept",
+        "wdcli/spec/types.py",
+        "        return separator_of(value)",
+        '        return separator_of(value) and ","',
+        ("tests/test_set_overrides.py",),
+        "a validator that accepts any separator and keeps the default",
+    ),
+]
+
+
+BUGS += [
+    # ---- the gradient exchange of data-parallel training (finding 8)
+    Bug(
+        "exchange-dense-gradients-kept-local",
+        "wdcli/train/exchange.py",
+        "p.grad = flat[at : at + n].view_as(g).to(g.dtype)",
+        "p.grad = g",
+        ("tests/test_distributed.py::test_the_exchange_gives_every_process_the_gradient_of_one",),
+    ),
+    Bug(
+        "exchange-sparse-rows-of-this-process-only",
+        "wdcli/train/exchange.py",
+        "            for r in range(self.world):\n                n = sizes[r][j]",
+        "            for r in [self.rank]:\n                n = sizes[r][j]",
+        ("tests/test_distributed.py::test_the_exchange_gives_every_process_the_gradient_of_one",),
+    ),
+    Bug(
+        "exchange-extras-not-summed",
+        "wdcli/train/exchange.py",
+        "self._extras = flat[at : at + len(extras)].double().cpu()",
+        "self._extras = extras.double().cpu()",
+        ("tests/test_distributed.py::test_the_exchange_gives_every_process_the_gradient_of_one",),
+    ),
+]
+
+
+BUGS += [
+    # ---- serve (findings 1 and 8): a reload that holds up the event loop, the batcher, the watcher
+    Bug(
+        "serve-reload-blocks-the-event-loop",
+        "wdcli/serve/models.py",
+        "new = await asyncio.to_thread(load, path)",
+        "new = load(path) if time.sleep(0.5) is None else None",
+        ("tests/test_serve.py::test_hot_reload_swaps_models_without_a_failed_request",),
+        "the new run loaded on the event loop, which waits half a second",
+    ),
+    Bug(
+        "serve-batch-ignores-max-batch",
+        "wdcli/serve/batcher.py",
+        "(not taken or rows + len(self.pending[0].frame) <= self.max_rows)",
+        "(not taken or True)",
+        ("tests/test_serve.py",),
+    ),
+    Bug(
+        "serve-watcher-retries-a-failed-run",
+        "wdcli/serve/models.py",
+        "            if stamp in self.skipped:",
+        "            if explicit and stamp in self.skipped:",
+        ("tests/test_serve.py",),
+        "only an explicit reload remembers a run that failed; the watcher loads it again every interval",
+    ),
+]
+
+
+BUGS += [
+    # ---- weights (finding 8): label.weight and a multivalent column's weights, for what they do
+    Bug(
+        "weights-label-weight-ignored-by-the-loss",
+        "wdcli/train/trainer.py",
+        "loss = F.binary_cross_entropy_with_logits(logits, batch.label, weight=batch.weight)\n",
+        "loss = F.binary_cross_entropy_with_logits(logits, batch.label)\n",
+        ("tests/test_weights.py",),
+    ),
+    Bug(
+        "weights-run-metrics-unweighted",
+        "wdcli/train/trainer.py",
+        'return evaluate(cat["label"], cat["score"], weight, group)',
+        'return evaluate(cat["label"], cat["score"], None, group)',
+        ("tests/test_weights.py",),
+    ),
+    Bug(
+        "weights-multivalent-weights-misaligned",
+        "wdcli/features/clean.py",
+        "fill_null(0.0).to_numpy().astype(np.float32)[valid]",
+        "fill_null(0.0).to_numpy().astype(np.float32)[: int(valid.sum())]",
+        ("tests/test_weights.py",),
+        "the weights of dropped (missing, capped) values are not dropped with them",
+    ),
+    Bug(
+        "weights-sqrtn-and-mean-norms-swapped",
+        "wdcli/model/widedeep.py",
+        "w = bag.weights * bag.weights if squared else bag.weights",
+        "w = bag.weights if squared else bag.weights * bag.weights",
+        ("tests/test_weights.py",),
+    ),
+]
+
+
+BUGS += [
+    Bug(
+        "export-force-ignored",
+        "wdcli/cli/serve_commands.py",
+        "and any(output.iterdir()) and not force:",
+        "and any(output.iterdir()):",
+        ("tests/test_export.py::test_export_force_replaces_an_export_whole",),
+    ),
+]
+
+
+BUGS += [
+    # ---- weight decay (finding 6): coupled (adam) and decoupled (adamw) swapped
+    Bug(
+        "optim-sparse-adam-decay-coupling-swapped",
+        "wdcli/model/optim.py",
+        'decoupled=opt.name == "adamw"',
+        'decoupled=opt.name == "adam"',
+        ("tests/test_optim.py",),
+    ),
+    Bug(
+        "optim-dense-adam-and-adamw-swapped",
+        "wdcli/model/optim.py",
+        'cls = Adam if opt.name == "adam" else AdamW',
+        'cls = AdamW if opt.name == "adam" else Adam',
+        ("tests/test_optim.py",),
+    ),
+]
+
+
+BUGS += [
+    # ---- tolerances (finding 7): streamed training whose labels do not go with their rows
+    Bug(
+        "stream-labels-misaligned-in-a-batch",
+        "wdcli/data/stream.py",
+        "                yield data.rows(idx)",
+        '                yield __import__("dataclasses").replace(data.rows(idx), label=data.label[idx.flip(0)])',
+        ("tests/test_stream.py::test_stream_mode_trains_on_every_training_row_and_scores_like_memory",),
+    ),
+    Bug(
+        "track-final-metrics-of-the-wrong-split",
+        "wdcli/track/__init__.py",
+        "            for k, v in m.items()\n",
+        "            for k, v in metrics.splits[metrics.split].items()\n",
+        ("tests/test_track.py",),
+        "every split's final figures are the representative split's",
+    ),
+]
+
+
+BUGS += [
+    # ---- generated command lines (finding 7): a valid line wrongly refused
+    Bug(
+        "cli-patience-zero-refused",
+        "wdcli/spec/settings.py",
+        'patience: int = Field(2, ge=0, description="Epochs without improvement before stopping.")',
+        'patience: int = Field(2, gt=0, description="Epochs without improvement before stopping.")',
+        ("tests/test_cli_generated.py::test_each_good_set_alone_is_taken", "tests/test_cli_generated.py"),
+        "train.early_stopping.patience=0 (stop at the first epoch without improvement) refused",
+    ),
+]
+
+
+BUGS += [
+    # ---- the quality floor: a part of the model that does not learn
+    Bug(
+        "quality-wide-part-frozen",
+        "wdcli/model/optim.py",
+        'hp = (group["alpha"], group["beta"], group["l1"], group["l2"])',
+        'hp = (group["alpha"] * 1e-9, group["beta"], group["l1"], group["l2"])',
+        QUALITY_TESTS,
+        "FTRL's step 1e-9 of its size",
+    ),
+    Bug(
+        "quality-deep-part-frozen",
+        "wdcli/model/optim.py",
+        'lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]',
+        'lr, eps, wd = group["lr"] * 1e-9, group["eps"], group["weight_decay"]',
+        QUALITY_TESTS,
+        "AdaGrad's step 1e-9 of its size",
+    ),
+    Bug(
+        "quality-joint-model-drops-the-wide-part",
+        "wdcli/model/widedeep.py",
+        "if cfg.wide:\n            self.wide = nn.Embedding(self.layout.wide_size, 1, sparse=True)\n            nn.init.zeros_(self.wide.weight)",
+        "if cfg.wide:\n            self.wide = nn.Embedding(self.layout.wide_size, 1, sparse=True)\n            nn.init.zeros_(self.wide.weight)\n            self.wide.weight.requires_grad_(cfg.deep is None or not cfg.deep)",
+        QUALITY_TESTS,
+        "in the joint model the wide part's weights are never trained",
+    ),
+]
+
+
+def copy_checkout(root: Path, to: Path) -> None:
+    """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
+    if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)
+        ignore = shutil.ignore_patterns(".venv", "__pycache__", "runs", ".pytest_cache", ".hypothesis")
+        shutil.copytree(root, to, ignore=ignore, dirs_exist_ok=True)
+        return
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = root / name
+        if source.is_file():
+            (to / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, to / name)
+
+
+def plant(bug: Bug, checkout: Path) -> str | None:
+    """Apply the bug to the checkout; or say why it cannot be (the text to change is not there once)."""
+    path = checkout / bug.path
+    text = path.read_text() if path.exists() else ""
+    if text.count(bug.old) != 1:
+        return f"{bug.path} has {text.count(bug.old)} copies of the text to change, not 1"
+    path.write_text(text.replace(bug.old, bug.new))
+    return None
+
+
+def run(bug: Bug, pristine: Path) -> tuple[bool, float, str]:
+    """(the tests failed, seconds, the first test that failed, else pytest's last line)."""
+    with tempfile.TemporaryDirectory(prefix=f"planted-{bug.name}-") as tmp:
+        checkout = Path(tmp)
+        shutil.copytree(pristine, checkout, dirs_exist_ok=True)
+        if why := plant(bug, checkout):
+            return False, 0.0, f"(not planted: {why})"
+        tests = [t for t in bug.tests if (checkout / t.split("::")[0]).exists()]
+        if not tests:
+            return False, 0.0, "(none of its tests is in this checkout)"
+        env = {**os.environ, "PYTHONPATH": str(checkout)}
+        t0 = time.perf_counter()
+        p = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+            cwd=checkout,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        lines = p.stdout.strip().splitlines() or [""]
+        failed = [line.split(" - ")[0].removeprefix("FAILED ") for line in lines if line.startswith("FAILED ")]
+        return p.returncode == 1, time.perf_counter() - t0, failed[0] if failed else lines[-1]
+
+
+def main(args: list[str]) -> int:
+    root = ROOT
+    if "--root" in args:
+        at = args.index("--root")
+        root, args = Path(args[at + 1]).resolve(), args[:at] + args[at + 2 :]
+    if "--list" in args:
+        for b in BUGS:
+            print(f"{b.name:32} {b.path:28} {' '.join(b.tests)}")
+        return 0
+    chosen = [b for b in BUGS if not args or any(b.name.startswith(a) for a in args)]
+    missed = []
+    with tempfile.TemporaryDirectory(prefix="planted-pristine-") as tmp:
+        pristine = Path(tmp)
+        copy_checkout(root, pristine)
+        for bug in chosen:
+            caught, seconds, last = run(bug, pristine)
+            print(f"{'caught' if caught else 'MISSED':7} {bug.name:32} {seconds:6.1f}s  {last}", flush=True)
+            if not caught:
+                missed.append(bug.name)
+    print(f"{len(chosen) - len(missed)} of {len(chosen)} planted bugs caught" + (f"; missed: {missed}" * bool(missed)))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

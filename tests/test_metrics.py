@@ -1,0 +1,218 @@
+"""Every metric against an independent reference: scikit-learn's (`roc_auc_score`, `log_loss`,
+`average_precision_score`, `ndcg_score`, `accuracy_score`), a per-group loop for gAUC, and MAP, MRR and
+HitRate@k computed by hand from their definitions. The data has what breaks metrics: tied scores, weights,
+groups of one class, groups of one row, no positives at all, no rows at all."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.metrics import accuracy_score, average_precision_score, log_loss, ndcg_score, roc_auc_score
+
+from wdcli.metrics import (
+    add_sums,
+    auc,
+    evaluate,
+    gauc,
+    group_aucs,
+    logloss,
+    ranking_metrics,
+    ranking_metrics_of,
+    ranking_sums,
+)
+from wdcli.report.curves import curves
+
+
+def scored(n: int = 600, seed: int = 0, levels: int | None = 12):
+    """Labels, scores with many ties (`levels` distinct values; None: all distinct), weights and groups of
+    varied sizes (some of one class, some of one row)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(np.float64)
+    s = np.clip(0.3 * y + rng.random(n) * 0.7, 0.01, 0.99)
+    if levels is not None:
+        s = np.round(s * levels) / levels  # ties, within and across the classes
+        s = np.clip(s, 0.02, 0.98)
+    w = rng.choice([0.5, 1.0, 2.0, 3.0], n)
+    groups = rng.integers(0, n // 6, n)
+    return y, s, w, groups
+
+
+# ------------------------------------------------------------------------------------------ binary metrics
+
+
+@pytest.mark.parametrize("levels", [3, 12, None])
+def test_auc_equals_sklearn_with_ties_and_weights(levels):
+    y, s, w, _ = scored(levels=levels)
+    assert auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert auc(y, s, w) == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-12)
+
+
+def test_auc_counts_a_tie_one_half_whatever_the_row_order():
+    y = np.array([0, 1, 0, 1, 1, 0], dtype=float)
+    s = np.full(6, 0.5)
+    assert auc(y, s) == 0.5 and auc(y[::-1], s) == 0.5
+    # of the four (positive, negative) pairs three are ordered and one is tied: (3 + 0.5) / 4
+    assert auc(np.array([1.0, 0, 1, 0]), np.array([0.9, 0.1, 0.5, 0.5])) == 0.875
+    rng = np.random.default_rng(3)
+    y, s, w, _ = scored(levels=4)
+    order = rng.permutation(len(y))
+    assert auc(y[order], s[order], w[order]) == pytest.approx(auc(y, s, w), abs=1e-12)
+
+
+def test_auc_of_one_class_or_no_rows_is_nan():
+    assert math.isnan(auc(np.ones(5), np.linspace(0, 1, 5)))
+    assert math.isnan(auc(np.zeros(5), np.linspace(0, 1, 5)))
+    assert math.isnan(auc(np.array([]), np.array([])))
+    assert math.isnan(auc(np.array([1.0, 0.0]), np.array([0.3, 0.7]), np.array([1.0, 0.0])))  # (no negative weight)
+
+
+def test_logloss_equals_sklearn_with_weights_and_is_clipped():
+    y, s, w, _ = scored(levels=None)
+    assert logloss(y, s) == pytest.approx(log_loss(y, s), rel=1e-12)
+    assert logloss(y, s, w) == pytest.approx(log_loss(y, s, sample_weight=w), rel=1e-12)
+    # a confident mistake costs -log(1e-7), not infinity
+    assert logloss(np.array([1.0]), np.array([0.0])) == pytest.approx(-math.log(1e-7), rel=1e-9)
+
+
+def test_evaluate_equals_the_references():
+    y, s, w, groups = scored()
+    m = evaluate(y, s, w, groups)
+    assert m["rows"] == len(y)
+    assert m["auc"] == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-12)
+    assert m["logloss"] == pytest.approx(log_loss(y, s, sample_weight=w), rel=1e-12)
+    assert m["accuracy"] == pytest.approx(accuracy_score(y, s >= 0.5, sample_weight=w), abs=1e-12)
+    mean, rate = np.sum(w * s) / np.sum(w), np.sum(w * y) / np.sum(w)
+    assert (m["mean_score"], m["base_rate"]) == (pytest.approx(mean), pytest.approx(rate))
+    assert m["calibration"] == pytest.approx(mean / rate)
+    assert m["gauc"] == pytest.approx(gauc_reference(y, s, groups), abs=1e-12)
+    empty = evaluate(np.array([]), np.array([]))
+    assert empty["rows"] == 0 and all(math.isnan(empty[k]) for k in ("auc", "logloss", "accuracy", "calibration"))
+    negatives = evaluate(np.zeros(4), np.full(4, 0.2))
+    assert math.isnan(negatives["auc"]) and math.isnan(negatives["calibration"]) and negatives["accuracy"] == 1.0
+
+
+# ------------------------------------------------------------------------------------------------ gAUC
+
+
+def gauc_reference(y, s, groups) -> float:
+    """The AUC of each group with both classes, weighted by the group's size, by a loop over the groups."""
+    total = weight = 0.0
+    for g in np.unique(groups):
+        rows = groups == g
+        if len(np.unique(y[rows])) == 2:
+            total += rows.sum() * roc_auc_score(y[rows], s[rows])
+            weight += rows.sum()
+    return total / weight if weight else float("nan")
+
+
+@pytest.mark.parametrize("levels", [3, None])
+def test_gauc_equals_a_loop_over_groups(levels):
+    y, s, _, groups = scored(levels=levels)
+    one_class = [g for g in np.unique(groups) if len(np.unique(y[groups == g])) == 1]
+    assert len(one_class) > 10  # the data has groups that must be left out
+    assert gauc(y, s, groups) == pytest.approx(gauc_reference(y, s, groups), abs=1e-12)
+    assert gauc(y, s, groups) != pytest.approx(auc(y, s), abs=1e-3)  # the groups matter on this data
+    aucs, sizes, n = group_aucs(y, s, groups)
+    assert n == len(np.unique(groups)) and len(aucs) == n - len(one_class)
+    assert sizes.sum() == sum((groups == g).sum() for g in np.unique(groups) if g not in one_class)
+
+
+def test_gauc_ranks_within_groups_not_across_them():
+    """Scores that order each group perfectly but groups against each other badly: gAUC 1, AUC far below."""
+    y = np.array([1, 0, 1, 0, 1, 0], dtype=float)
+    s = np.array([0.2, 0.1, 0.5, 0.4, 0.9, 0.8])
+    groups = np.array(["a", "a", "b", "b", "c", "c"])
+    assert gauc(y, s, groups) == 1.0 and auc(y, s) < 0.8
+    assert math.isnan(gauc(y, s, np.array(["a", "b", "c", "d", "e", "f"])))  # no group has both classes
+
+
+# --------------------------------------------------------------------------------------------- ranking
+
+
+def ranked_frame(y, s, groups) -> tuple[pl.DataFrame, np.ndarray]:
+    """What `Scorer.rank` gives: each group's rows best first (ties: input order), rank 1 = best."""
+    frame = pl.DataFrame({"g": groups, "score": s, "y": y})
+    ranked = frame.sort(["g", "score"], descending=[False, True], maintain_order=True).with_columns(
+        rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("g")
+    )
+    return ranked, ranked["y"].to_numpy()
+
+
+def by_hand(y, s, groups, k: int) -> dict[str, float]:
+    """NDCG@k (scikit-learn's, per group), AP, reciprocal rank and hit@k by their definitions, averaged over
+    the groups with a positive; gAUC by the loop."""
+    figures: dict[str, list[float]] = {"ndcg": [], "map": [], "mrr": [], "hit": []}
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        rel = y[rows][np.argsort(-s[rows], kind="stable")]  # best first
+        if rel.sum() == 0:
+            continue
+        hits = np.flatnonzero(rel) + 1  # the ranks of the positives
+        figures["map"].append(np.mean([np.sum(rel[:r]) / r for r in hits]))
+        figures["mrr"].append(1.0 / hits[0])
+        figures["hit"].append(float(hits[0] <= k))
+        if len(rows) == 1:
+            figures["ndcg"].append(1.0)  # (scikit-learn needs two documents)
+        else:
+            figures["ndcg"].append(ndcg_score([y[rows]], [s[rows]], k=k))
+    out = {name: float(np.mean(v)) for name, v in figures.items()}
+    return {**out, "gauc": gauc_reference(y, s, groups), "groups": len(figures["map"])}
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_ranking_metrics_equal_references(k):
+    y, s, _, groups = scored(levels=None)  # distinct scores: scikit-learn's NDCG orders them as the ranker
+    ranked, label = ranked_frame(y, s, groups)
+    m = ranking_metrics(ranked, "g", label, k)
+    ref = by_hand(y, s, groups, k)
+    assert m["groups_with_positives"] == ref["groups"]
+    assert m[f"ndcg@{k}"] == pytest.approx(ref["ndcg"], abs=1e-12)
+    assert m["map"] == pytest.approx(ref["map"], abs=1e-12)
+    assert m["mrr"] == pytest.approx(ref["mrr"], abs=1e-12)
+    assert m[f"hitrate@{k}"] == pytest.approx(ref["hit"], abs=1e-12)
+    assert m["gauc"] == pytest.approx(ref["gauc"], abs=1e-12)
+
+
+def test_ranking_metrics_of_one_hand_made_group():
+    """Positives at ranks 2 and 4 of five: AP (1/2 + 2/4) / 2, RR 1/2, NDCG@3 (1/log2 3) / (1 + 1/log2 3)."""
+    ranked = pl.DataFrame({"g": ["q"] * 5, "score": [0.9, 0.8, 0.7, 0.6, 0.5], "rank": [1, 2, 3, 4, 5]})
+    m = ranking_metrics(ranked, "g", np.array([0, 1, 0, 1, 0]), 3)
+    assert m["map"] == pytest.approx(0.5) and m["mrr"] == pytest.approx(0.5) and m["hitrate@3"] == 1.0
+    assert m["ndcg@3"] == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+    assert m["gauc"] == pytest.approx(roc_auc_score([0, 1, 0, 1, 0], [0.9, 0.8, 0.7, 0.6, 0.5]))
+    assert ranking_metrics(ranked, "g", np.array([0, 0, 0, 0, 1]), 3)["hitrate@3"] == 0.0
+
+
+def test_groups_without_positives_are_left_out_and_none_at_all_is_said():
+    y, s, _, groups = scored(levels=None)
+    ranked, label = ranked_frame(y, s, groups)
+    # the same rows plus groups of negatives only: the averages do not move
+    extra = pl.DataFrame({"g": [10_000 + i // 3 for i in range(30)], "score": np.linspace(0.1, 0.9, 30)})
+    more = pl.concat([ranked.select("g", "score", "rank"), extra.with_columns(rank=pl.lit(1, pl.UInt32))])
+    m, m2 = ranking_metrics(ranked, "g", label, 5), ranking_metrics(more, "g", np.r_[label, np.zeros(30)], 5)
+    assert m == pytest.approx(m2, abs=1e-12)
+    assert ranking_metrics(ranked, "g", np.zeros(len(label)), 5) == {"groups_with_positives": 0}
+
+
+def test_sums_of_frames_add_up_to_the_whole():
+    """Predict and rank stream a file in parts, whole groups each: their sums add to the whole frame's."""
+    y, s, _, groups = scored(levels=None)
+    ranked, label = ranked_frame(y, s, groups)
+    first = (ranked["g"] < groups.max() // 2).to_numpy()
+    parts = [ranking_sums(ranked.filter(pl.Series(m)), "g", label[m], 5) for m in (first, ~first)]
+    whole = ranking_metrics_of(ranking_sums(ranked, "g", label, 5), 5)
+    assert ranking_metrics_of(add_sums(add_sums(None, parts[0]), parts[1]), 5) == pytest.approx(whole, abs=1e-12)
+
+
+# ------------------------------------------------------------------------------------ the report's curves
+
+
+@pytest.mark.parametrize("levels", [4, None])
+def test_the_reports_average_precision_and_roc_equal_sklearn(levels):
+    y, s, _, _ = scored(n=1500, levels=levels)  # (fewer points than the plot keeps: the whole curve)
+    c = curves(y, s)
+    assert c.average_precision == pytest.approx(average_precision_score(y, s), abs=1e-12)
+    assert np.trapezoid(c.tpr, c.fpr) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
