@@ -85,7 +85,9 @@ def spec_file(d: Dataset, which: str) -> Path:
 
 def train_and_score(d: Dataset, spec: Path, sets: list[str], seed: int) -> dict:
     out = DATA / d.name / "runs" / f"{spec.stem}-{abs(hash((tuple(sets), seed))) % 10**8}"
-    sets = [*sets, f"train.seed={seed}"] + ([f"data.test={d.test}"] if d.test and spec.stem == "init" else [])
+    sets = [*sets, f"train.seed={seed}"]
+    if spec.stem == "init":  # the draft's own split (by group, or by time) on the rows the baselines score
+        sets += [f"data.test={d.test}"] if d.test else [f"data.split={d.split}"]
     t0 = time.perf_counter()
     r = last_json(
         wdcli(
