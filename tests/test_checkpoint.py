@@ -164,8 +164,11 @@ class StopAfter:
         [],  # FTRL + AdaGrad
         ["train.wide_optimizer.name=adam", "train.deep_optimizer.name=adam", "deep.dropout=0.3"],
         ["train.wide_optimizer.name=sgd", "train.deep_optimizer={name: sgd, momentum: 0.9}", "deep.batch_norm=true"],
+        # the schedules' state and the blocks of the deep part (issue 20) resume too
+        ["train.schedule={kind: cosine, warmup: 0.5}", "deep.numeric_embedding=periodic", "deep.interaction=dot"],
+        ["train.schedule={kind: plateau, patience: 0}", "deep.interaction=cross", "deep.embedding_dropout=0.2"],
     ],
-    ids=["ftrl-adagrad", "adam-dropout", "sgd-momentum-batchnorm"],
+    ids=["ftrl-adagrad", "adam-dropout", "sgd-momentum-batchnorm", "cosine-periodic-dot", "plateau-cross-dropout"],
 )
 @pytest.mark.parametrize("crash_after", [7, 23])
 def test_every_optimizer_resumes_exactly(apps_spec, workdir, overrides, crash_after):

@@ -75,14 +75,14 @@ def test_rules_on_messy_text(tmp_path):
     assert kinds["outcome_code"][0] == "skip" and "leak" in kinds["outcome_code"][1]
     assert kinds["income"][0] == "numeric"
     assert kinds["tags"][0] == "multivalent" and next(c for c in d.columns if c.name == "tags").separator == "|"
-    assert next(c for c in d.columns if c.name == "user_id").hashed
+    assert not next(c for c in d.columns if c.name == "user_id").hashed  # ids under HASH_AT: a vocabulary
     assert all(x.gain >= MIN_GAIN for x in d.crosses) and len({x.columns for x in d.crosses}) == len(d.crosses)
     spec = write_draft(d, out)
     raw = yaml.safe_load(out.read_text())
     assert raw["data"]["train"] == "../messy.csv"  # relative to the spec's folder
     assert raw["defaults"]["numeric"]["missing"] == ["?", "NA"] and raw["defaults"]["categorical"]["missing"] == ["-"]
     assert raw["columns"]["tags"] == {"kind": "multivalent", "separator": "|"}
-    assert "hash_buckets" in raw["columns"]["user_id"]
+    assert raw["columns"]["user_id"] == "categorical"  # (hashing would share buckets between ids)
     assert "income_buckets" in raw["columns"]
     text = out.read_text()
     for reason in ("# row: left out", "# session: left out", "# outcome_code: left out: alone predicts the label"):

@@ -28,6 +28,26 @@ CASES = {  # spec, rows to score, training overrides (small: the check is the gr
         ["train.max_rows=4000"],
     ),
     "apps": ("apps.yaml", lambda: pl.read_csv(SPECS / "data" / "apps_candidates.csv"), ["train.max_rows=6000"]),
+    # every block of the deep part (issue 20): numeric embeddings of both kinds, dot products, cross layers
+    "census-blocks": (
+        "census.yaml",
+        lambda: pl.read_parquet(SPECS / "data" / "adult.parquet").tail(3000),
+        [
+            "train.max_rows=4000",
+            "deep.numeric_embedding=periodic",
+            "deep.numeric_embeddings={age: piecewise, hours-per-week: {kind: piecewise, bins: 8, dim: 4}}",
+            "deep.interaction=dot",
+        ],
+    ),
+    "apps-cross": (
+        "apps.yaml",
+        lambda: pl.read_csv(SPECS / "data" / "apps_candidates.csv"),
+        [
+            "train.max_rows=6000",
+            "deep.interaction={kind: cross, layers: 2, rank: 8}",
+            "deep.numeric_embedding=periodic",
+        ],
+    ),
 }
 
 

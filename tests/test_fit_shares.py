@@ -101,3 +101,15 @@ def test_a_share_starts_where_the_rows_before_it_end(many_files):  # noqa: F811
     for sets in ([], ["data.split.key=user"], ["data.split.time=age", "data.split.per=user"]):
         train = Files.of(load_spec(path, sets).data)["train"]
         assert sum(fitting._kept(train, c) for c in train.chunks(64)) == sum(len(f) for f in train.frames(64))
+
+
+def test_shares_of_no_rows_merge_with_vocabulary_crosses(tmp_path, monkeypatch):
+    """`train --nproc 5` on 60 capped rows: most shares read none; their value counts of columns and of a
+    vocabulary cross's hashes (untyped when empty) merge as nothing (once an internal error)."""
+    from .conftest import SPECS
+
+    spec = load_spec(SPECS / "tiny.yaml", ["train.max_rows=60", "train.data.cache=off"])
+    assert any(c.min_count is not None for c in spec.crosses)  # (a vocabulary cross)
+    one = _saved(fitting.fit_training_rows(spec, Runtime(torch.device("cpu"))), tmp_path / "one")
+    for rank, fitted in enumerate(_fit_in(spec, 5, monkeypatch)):
+        assert _saved(fitted, tmp_path / f"5-{rank}") == one, rank

@@ -25,9 +25,11 @@ def test_compare_shows_each_model_and_epoch_when_piped(apps_spec, workdir):
     lines = r.stderr.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("training ")]
     assert [lines[i] for i in starts] == [
-        "training wide (1 of 3)",
-        "training deep (2 of 3)",
-        "training wide_deep (3 of 3)",
+        "training wide (1 of 5)",
+        "training deep (2 of 5)",
+        "training wide_deep (3 of 5)",
+        "training wide_deep, interaction dot (4 of 5)",  # the deep part's blocks the other way (issue 20)
+        "training wide_deep, numeric_embedding periodic (5 of 5)",
     ]
     assert lines[starts[0] + 1].startswith("epoch 1/2") and lines[starts[0] - 1].startswith("reading ")
     assert "wide vs deep vs wide & deep" in r.stdout

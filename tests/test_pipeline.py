@@ -101,7 +101,9 @@ def test_large_vocab_goes_to_parquet(tmp_path):
 
     n = 12_000
     df = pl.DataFrame({"item": [f"i{i}" for i in range(n)], "y": [i % 2 for i in range(n)]})
-    spec = Spec.model_validate({"data": {"train": "x"}, "label": {"column": "y"}, "columns": {"item": "categorical"}})
+    spec = Spec.model_validate(
+        {"data": {"train": "x"}, "label": {"column": "y"}, "columns": {"item": {"kind": "categorical", "min_count": 1}}}
+    )
     fitted = fit_pipeline(spec, df)
     files = fitted.save(tmp_path)
     assert any(f.endswith(".parquet") for f in files)

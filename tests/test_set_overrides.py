@@ -205,7 +205,9 @@ def test_set_messages_name_set_and_say_what_to_do(tmp_path):
     def says(override):
         return [str(p) for p in problems(tmp_path, [override])]
 
-    assert says("columns.c.min_count=0") == ["--set columns.c.min_count: should be greater than 0 (got 0)"]
+    assert says("columns.c.min_count=0") == [
+        "--set columns.c.min_count: should be a whole number of 1 or more, or auto (got 0)"
+    ]
     assert says("label.column.x=1") == [
         "--set label.column.x: cannot set: 'label.column' is the value 'y', not a mapping; set 'label.column' itself"
     ]

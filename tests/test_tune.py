@@ -279,6 +279,6 @@ def test_overrides_reach_default_optimizers_and_short_columns():
     spec = load_spec(SPECS / "tiny.yaml", ["train.deep_optimizer.lr=0.1", "columns.education.min_count=3"])
     assert spec.train.deep_optimizer.name == "adagrad" and spec.train.deep_optimizer.lr == 0.1
     census = load_spec(SPECS / "census.yaml", ["columns.age.quantiles=20"])
-    assert census.columns["age"].quantiles == 20 and census.columns["age"].transform == "quantile"
+    assert census.columns["age"].quantiles == 20 and census.columns["age"].transform == "standardize"  # (defaults)
     with pytest.raises(SpecError, match="unknown key 'lrr'"):
         load_spec(SPECS / "tiny.yaml", ["train.deep_optimizer.lrr=0.1"])

@@ -4,10 +4,12 @@ options and prints."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from .artifact import load_artifact, read_optimizer_state, save_artifact
@@ -16,11 +18,15 @@ from .data.files import Files
 from .data.io import LIKELY, scan_one
 from .data.split import load_splits, split_names
 from .data.split_record import SplitRecord, record_split
-from .errors import ArtifactError, DataError
-from .features import FittedPipeline, fit_pipeline, transform
+from .data.time_split import times
+from .draft import Draft
+from .draft.blocks import CANDIDATES, Tried
+from .errors import ArtifactError, DataError, SpecError
+from .features import FittedPipeline, fit_pipeline, hashing, transform
 from .model.optim import optimizer_state
 from .model.plan import ModelConfig, build_config
-from .spec import Spec
+from .spec import Spec, load_spec
+from .spec.blocks import Interaction, NumericEmbedding
 from .spec.types import Multivalent
 from .track import Tracking
 from .train import TrainResult, train
@@ -188,8 +194,30 @@ def default_settings(spec: Spec) -> list[str]:
     return lines
 
 
+def compared(spec: Spec) -> list[tuple[str, Spec]]:
+    """What `compare` trains: `wide`, `deep` and `wide_deep` as the spec has them (the paper's Table 1), then
+    `wide_deep` with the deep part's blocks switched the other way: its interaction (none <-> dot) and, with
+    numeric columns in the deep part, their embedding (none <-> periodic)."""
+    out = [(m, spec.model_copy(update={"model": m})) for m in ("wide", "deep", "wide_deep")]
+    joint = out[-1][1]
+    other = "dot" if spec.deep.interaction.kind == "none" else "none"
+    out.append(
+        (
+            f"wide_deep, interaction {other}",
+            joint.model_copy(update={"deep": spec.deep.model_copy(update={"interaction": Interaction(kind=other)})}),
+        )
+    )
+    if spec.deep_dense():
+        other = "periodic" if spec.deep.numeric_embedding.kind == "none" else "none"
+        deep = spec.deep.model_copy(
+            update={"numeric_embedding": NumericEmbedding(kind=other), "numeric_embeddings": {}}
+        )
+        out.append((f"wide_deep, numeric_embedding {other}", joint.model_copy(update={"deep": deep})))
+    return out
+
+
 def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None = None) -> list[dict]:
-    """Train `wide`, `deep` and `wide_deep` on the same split; one row of figures each. `say` is told the
+    """Train the models `compared` names on the same split; one row of figures each. `say` is told the
     optimizer settings that came from defaults; a reporter with `stage` (a line of its own) hears the data
     read and each model start."""
     if say is not None and (lines := default_settings(spec.model_copy(update={"model": "wide_deep"}))):
@@ -197,14 +225,79 @@ def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None 
     stage = getattr(reporter, "stage", None) or _silent
     stage(f"reading {', '.join(dict.fromkeys(n.split(' (')[0] for n in split_names(spec.data).values()))}")
     frames = load_splits(spec.data)
-    # the three models read the same features: fitted and encoded once (unless train.data.cache: off)
+    # the models read the same features: fitted and encoded once (unless train.data.cache: off; a variant with
+    # piecewise bins fits its own)
     reuse = Encodings() if spec.train.data.cache != "off" else None
     rows = []
-    for i, model in enumerate(("wide", "deep", "wide_deep")):
-        stage(f"training {model} ({i + 1} of 3)")
-        m = train(spec.model_copy(update={"model": model}), frames, reporter, reuse=reuse).metrics
+    variants = compared(spec)
+    for i, (model, variant) in enumerate(variants):
+        stage(f"training {model} ({i + 1} of {len(variants)})")
+        m = train(variant, frames, reporter, reuse=reuse).metrics
         row = {"model": model, "parameters": m.parameters["total"], "seconds": m.seconds, "epochs": m.epochs}
         for split, figures in m.splits.items():
             row.update({f"{split}_{k}": v for k, v in figures.items() if k in ("auc", "logloss")})
         rows.append(row)
     return rows
+
+
+TRIAL_EPOCHS = 6  # the short trainings `try_blocks` compares (early stopping on held-out log loss, patience 1)
+TRIAL_ROWS = 40_000  # at most this many sample rows train them, a quarter as many are held out
+
+
+def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent) -> dict[str, Tried]:
+    """`wdcli init`'s trials: the draft trained on its sample as it is, and with each of the deep part's blocks
+    (`wdcli.draft.blocks.CANDIDATES`) switched on, scored on held-out sample rows (`_held_out_rows`)."""
+    frames = _held_out_rows(draft)
+    frames = {k: _at_most(f, TRIAL_ROWS if k == "train" else TRIAL_ROWS // 4) for k, f in frames.items()}
+    base = [f"train.epochs={TRIAL_EPOCHS}", "train.early_stopping={metric: logloss, patience: 1}"]
+    numeric = any(c.kind == "numeric" for c in draft.columns)
+    spec = output.resolve().parent / f".{output.name}.trial{os.getpid()}.yaml"  # (its data paths are relative)
+    spec.write_text(draft.text, encoding="utf-8")
+    try:
+        load_spec(spec)
+    except SpecError:  # a draft that does not validate: write_draft reports it (a bug in init), with no trials
+        spec.unlink(missing_ok=True)
+        return {}
+    try:
+
+        def held_out(sets: list[str]) -> tuple[float, ...]:
+            m = train(load_spec(spec, [*base, *sets]), frames).metrics.splits["validation"]
+            return (float(m["logloss"]), float(m["auc"])) + ((float(m["gauc"]),) if "gauc" in m else ())
+
+        step(f"training the draft on {len(frames['train']):,} sample rows ({TRIAL_EPOCHS} epochs at most)")
+        first, tried = held_out([]), {}
+        for block, (value, sets) in CANDIDATES.items():
+            if block == "numeric_embedding" and not numeric:
+                continue
+            step(f"trying {block}: {value} on the sample")
+            tried[block] = Tried(block, value, first, held_out(sets))
+        return tried
+    finally:
+        spec.unlink(missing_ok=True)
+
+
+def _at_most(frame: pl.DataFrame, rows: int) -> pl.DataFrame:
+    return frame if len(frame) <= rows else frame.sample(rows, seed=0)
+
+
+def _held_out_rows(draft: Draft, share: float = 0.2) -> dict[str, pl.DataFrame]:
+    """The sample as training and held-out rows, held out as the draft splits: its latest rows (each group's,
+    with a split per group) by time, a share of its groups, or a seeded share of its rows."""
+    sample = draft.sample
+    assert sample is not None, "a draft keeps its sample"
+    n = len(sample)
+    if draft.time is not None:
+        order = sample.with_columns(_t=times(sample, draft.time, "the sample")[0], _i=pl.int_range(n))
+        by = [draft.group, "_t", "_i"] if draft.per and draft.group else ["_t", "_i"]
+        order = order.sort(by)
+        at = pl.int_range(pl.len()).over(draft.group) if draft.per and draft.group else pl.int_range(pl.len())
+        size = pl.len().over(draft.group) if draft.per and draft.group else pl.len()
+        held = order.select(at >= (size * (1 - share)).ceil()).to_series()
+        order = order.drop("_t", "_i")
+        return {"train": order.filter(~held), "validation": order.filter(held)}
+    if draft.group is not None:
+        u = hashing.hash_strings(sample[draft.group].cast(pl.String)) % 1000
+        held = pl.Series(u < int(1000 * share))
+    else:
+        held = pl.Series(np.random.default_rng(0).random(n) < share)
+    return {"train": sample.filter(~held), "validation": sample.filter(held)}

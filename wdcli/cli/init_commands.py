@@ -76,6 +76,14 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")] = False,
     separator: Annotated[str | None, separator_option("a comma")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    no_trials: Annotated[
+        bool,
+        typer.Option(
+            "--no-trials",
+            help="Do not train the draft on the sample with and without each of the deep part's blocks (dot "
+            "products, numeric embeddings; a few short trainings) to keep those that help: leave them out.",
+        ),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Draft a commented spec from a sample of the data: column kinds, missing markers, buckets, ranked crosses.
@@ -83,12 +91,16 @@ def init(
     The spec it writes validates and trains as it is; each choice has its reason in a comment."""
     from ..draft import draft_spec, write_draft
     from ..errors import WdcliError
+    from ..run import try_blocks
 
     output = output or default_output(data)
     if output.exists() and not force:
         raise WdcliError(f"{output}: already exists; pass --force to replace it, or -o another file")
     with Steps(err, quiet) as step:
-        draft = draft_spec(data, label, positive, group, output, sample, separator=separator, step=step, time=time)
+        blocks = (lambda d, o: try_blocks(d, o, step)) if not no_trials else None
+        draft = draft_spec(
+            data, label, positive, group, output, sample, separator=separator, step=step, time=time, try_blocks=blocks
+        )
         step(f"checking that the draft validates and fits ({min(draft.rows, 20_000):,} rows)")
         write_draft(draft, output, overwrite=force)
     out.print(draft_table(draft, output))

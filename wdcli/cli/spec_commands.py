@@ -53,8 +53,10 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: D
     out.print(
         f"model: {c.spec.model}   wide dimension: {cfg.wide_size:,}   deep input width: "
         f"{cfg.deep_input_width if cfg.deep else 0}   hidden: {cfg.hidden}"
+        + (f"   interaction: {cfg.interaction.kind}" if cfg.deep and cfg.interaction.kind != "none" else "")
     )
-    out.print(f"parameters: wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,}, total {p['total']:,}")
+    parts = ", ".join(f"{k} {v:,}" for k, v in p.items() if k not in ("bias", "total"))
+    out.print(f"parameters: {parts}, total {p['total']:,}")
     for warning in c.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False)
     out.print(f"[green]ok[/]: {spec} is valid", highlight=False)

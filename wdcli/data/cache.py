@@ -81,6 +81,7 @@ def _what(spec: Spec, parts: dict[str, Files]) -> dict:
         "columns": d["columns"],
         "crosses": d["crosses"],
         "shared": d["deep"]["shared"],
+        "piecewise": spec.piecewise_bins(),
         "max_rows": d["train"]["max_rows"],
         "read_batch_rows": d["train"]["data"]["read_batch_rows"],
         "paths": {part: f.paths for part, f in sorted(parts.items())},

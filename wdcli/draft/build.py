@@ -26,6 +26,7 @@ from ..errors import DataError, SpecError, WdcliError, suggest
 from ..features import fit_pipeline
 from ..spec import Spec, load_spec
 from . import gain as G
+from .blocks import MIN_ROWS, Tried
 from .label import Positive, positive_of
 from .profile import Column, buckets_for, profile_column
 from .render import render
@@ -82,6 +83,8 @@ class Draft:
     time: str | None = None  # --time: the split's time column (data.split.time)
     per: bool = False  # the split by time is per group (data.split.per: the --group column)
     time_offers: list[tuple[str, str]] = field(default_factory=list)  # columns that look like times, and how
+    tried: dict[str, Tried] = field(default_factory=dict)  # the deep part's blocks tried on the sample (blocks.py)
+    untried: str = ""  # why they were not tried
 
     @property
     def positive(self) -> str | None:
@@ -114,6 +117,7 @@ class Draft:
 
 
 Step = Callable[[str], None]  # told what starts now ("sampling data.csv"), for a progress display
+TryBlocks = Callable[["Draft", Path], dict[str, Tried]]  # the blocks' trials on a draft's sample (wdcli.run)
 
 
 def draft_spec(
@@ -127,10 +131,13 @@ def draft_spec(
     separator: str | None = None,
     step: Step | None = None,
     time: str | None = None,
+    try_blocks: TryBlocks | None = None,
 ) -> Draft:
     """Sample the data and draft a spec for it; `output` is where it will be written (data paths are made
     relative to its folder). `separator`: of CSV files (data.csv.separator); `step` hears each step start;
-    `time`: split by this column's times (the latest rows held out), not by a seed."""
+    `time`: split by this column's times (the latest rows held out), not by a seed; `try_blocks`: trains the
+    draft on its sample with and without each of the deep part's blocks (issue 20), and the draft keeps those that
+    help."""
     step = step or (lambda what: None)
     patterns = [str(data)] if isinstance(data, (str, Path)) else [str(p) for p in data]
     where = ", ".join(patterns)
@@ -164,6 +171,12 @@ def draft_spec(
     base = Path(output).resolve().parent
     paths = [_relative(p, base) for p in patterns]
     d.text = render(d, paths, label, group, patterns, separator)
+    if try_blocks is not None and d.rows < MIN_ROWS:
+        d.untried = f"interaction, numeric_embedding: not tried ({d.rows:,} sample rows; {MIN_ROWS:,} measure them)"
+        d.text = render(d, paths, label, group, patterns, separator)
+    elif try_blocks is not None:  # short trainings on the sample, with and without each block
+        d.tried = try_blocks(d, Path(output))
+        d.text = render(d, paths, label, group, patterns, separator)
     return d
 
 

@@ -74,9 +74,7 @@ def profile_column(name: str, s: pl.Series, total: int) -> Column:
         return _categorical(name, s.cast(pl.String), [], None, n, total, sampled)
     if s.dtype.is_numeric():
         if (ID_NAME.search(name) or CODE_NAME.search(name)) and s.dtype.is_integer():
-            return _categorical(
-                name, s.cast(pl.String), [], None, n, total, sampled, id_like=bool(ID_NAME.search(name))
-            )
+            return _categorical(name, s.cast(pl.String), [], None, n, total, sampled)
         return _numeric(name, s.cast(pl.Float64), [], n)
     if s.dtype not in (pl.String, pl.Categorical, pl.Enum, pl.Null):
         return Column(name, "skip", f"its type {s.dtype} has no column kind; derive numeric or text columns from it")
@@ -99,7 +97,7 @@ def profile_column(name: str, s: pl.Series, total: int) -> Column:
         lists = clean.str.split(separator).list.eval(pl.element().str.strip_chars())
         lists = lists.list.eval(pl.element().filter((pl.element() != "") & ~pl.element().is_in(markers)))
         return _categorical(name, lists, markers, separator, n, total, sampled)
-    return _categorical(name, clean, markers, None, n, total, sampled, id_like=bool(ID_NAME.search(name)))
+    return _categorical(name, clean, markers, None, n, total, sampled)
 
 
 def _integral(x: pl.Series) -> bool:
@@ -153,7 +151,6 @@ def _categorical(
     n: int,
     total: int,
     sampled: bool,
-    id_like: bool = False,
 ) -> Column:
     multi = values.dtype == pl.List(pl.String)
     flat = values.explode().drop_nulls() if multi else values.drop_nulls()
@@ -177,7 +174,7 @@ def _categorical(
                 "or free text, which cannot generalize to new rows"
             ),
         )
-    elif col.estimate >= HASH_AT or (id_like and col.estimate >= 1_000):
+    elif col.estimate >= HASH_AT:  # (ids below it keep a vocabulary: hashing them shares buckets between ids)
         col.hashed = True
     return col
 

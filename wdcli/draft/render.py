@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from ..spec.types import auto_min_count
 from .profile import MARKERS, buckets_for
 from .times import time_split
 
@@ -36,8 +37,8 @@ def line(text: str, comment: str = "", width: int = 44) -> str:
 
 
 def min_count(total: int) -> int:
-    """The paper's vocabulary threshold, lower for small data (where every value is rare)."""
-    return 5 if total >= 10_000 else 2 if total >= 1_000 else 1
+    """The paper's vocabulary threshold, lower for small data (where every value is rare): `min_count: auto`'s."""
+    return auto_min_count(total)
 
 
 def embedding_dim(cardinality: int) -> int:
@@ -102,7 +103,10 @@ def _defaults(d, kept) -> list[str]:
             if markers
             else ""
         )
-        if kind == "numeric":
+        if kind == "numeric" and _embedded(d):
+            settings.update({"transform": "standardize", "fill": "median"})
+            note = "standardized: what the periodic embedding below reads"
+        elif kind == "numeric":
             settings.update({"transform": "quantile", "quantiles": 50, "fill": "median"})
             note = "the paper's CDF normalization into [0, 1]"
         else:
@@ -174,7 +178,17 @@ def _deep(d, kept) -> list[str]:
     if d.shared:
         out.append(line(f"  shared: {flow(d.shared)}", "list values and a column naming the same things"))
     out.append(f"  hidden: {flow([128, 64] if d.total < 1_000_000 else [256, 128, 64])}")
+    for block, tried in d.tried.items():
+        out.append(line(f"  {block}: {tried.written}", tried.comment()))
+    if d.untried:
+        out.append(f"  # {d.untried}")
     return out
+
+
+def _embedded(d) -> bool:
+    """Whether the draft gives its numeric columns an embedding of their own (tried on the sample)."""
+    tried = d.tried.get("numeric_embedding")
+    return tried is not None and tried.kept
 
 
 def _train(d) -> list[str]:

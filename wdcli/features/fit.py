@@ -19,7 +19,7 @@ import polars as pl
 
 from ..errors import DataError
 from ..spec import Spec
-from ..spec.types import Bucketized, Categorical, Cross, Multivalent
+from ..spec.types import Bucketized, Categorical, Cross, Multivalent, auto_min_count
 from ..spec.types import Numeric as NumericSpec
 from . import clean, hashing
 from .fitted import (
@@ -34,27 +34,13 @@ from .fitted import (
     VocabularyCross,
 )
 from .inputs import check_columns, label_array, spec_inputs
+from .numbers import log1p, median, quantile_boundaries, sort, with_edges
 from .pipeline import FittedPipeline
 from .reductions import Counts, Moments, keep_smallest
 from .transform import cross_hashes
 
 NAMED_ROWS = 50_000  # readable names of cross combinations are taken from the first rows
 SAMPLE_ROWS = 1_000_000  # quantiles are exact up to this many training rows
-
-
-def quantile_boundaries(values: np.ndarray, q: int, presorted: bool = False) -> list[float]:
-    """Interior boundaries of q quantile buckets of the values (duplicates merged): the values at ranks
-    ceil(i/q * n) for i = 1..q-1."""
-    if len(values) == 0:
-        return []
-    idx = np.unique(np.clip(np.ceil(np.arange(1, q) / q * len(values)).astype(np.int64) - 1, 0, len(values) - 1))
-    return [float(x) for x in np.unique((values if presorted else sort(values))[idx])]
-
-
-def sort(values: np.ndarray) -> np.ndarray:
-    """The values in ascending order (Polars' parallel sort: faster than numpy's sort or a partition at the
-    ranks of 20 quantiles)."""
-    return pl.Series(values).sort().to_numpy()
 
 
 def vocabulary(counts: pl.DataFrame, min_count: int, max_size: int | None) -> list[str]:
@@ -74,15 +60,6 @@ def _first_rows(frames: list[pl.DataFrame], n: int) -> list[pl.DataFrame]:
             break
         out.append(f.head(room))
     return out
-
-
-def _median(ordered: np.ndarray) -> float:
-    n = len(ordered)
-    return float((ordered[(n - 1) // 2] + ordered[n // 2]) / 2)
-
-
-def _log1p(x: np.ndarray) -> np.ndarray:
-    return np.sign(x) * np.log1p(np.abs(x))
 
 
 class Fitter:
@@ -144,7 +121,7 @@ class Fitter:
             if col.clip is not None:
                 v = np.clip(v, col.clip[0], col.clip[1])
             self.raw[name].add(v)
-            self.moments[name].add(_log1p(v) if col.transform == "log1p" else v)
+            self.moments[name].add(log1p(v) if col.transform == "log1p" else v)
         first = self.first_row + self.rows
         keys = hashing.hash_ints(np.arange(first, first + len(df), dtype=np.int64))
         self.sample_keys, self.sample = keep_smallest(self.sample_keys, self.sample, keys, x, SAMPLE_ROWS)
@@ -187,7 +164,7 @@ class Fitter:
         features: dict[str, Feature] = {}
         for name, col in spec.columns.items():
             if isinstance(col, (Categorical, Multivalent)):
-                features[name] = _categorical(spec, name, col, counts)
+                features[name] = _categorical(spec, name, col, counts, self.rows)
             elif isinstance(col, NumericSpec):
                 features[name] = self._numeric(name, col)
             elif isinstance(col, Bucketized):
@@ -222,15 +199,16 @@ class Fitter:
         if isinstance(col.fill, float | int) and not isinstance(col.fill, bool):
             fill = float(col.fill)
         else:
-            fill = {"mean": raw.mean, "median": _median(ordered), "zero": 0.0}[cast(str, col.fill)]
-        g = _log1p if col.transform == "log1p" else (lambda v: v)
+            fill = {"mean": raw.mean, "median": median(ordered), "zero": 0.0}[cast(str, col.fill)]
+        g = log1p if col.transform == "log1p" else (lambda v: v)
         m = self.moments[name].with_copies(self.rows - raw.n, float(g(np.array([fill]))[0]))
-        bounds = []
-        if col.transform == "quantile":  # the missing values, filled, take their place among the sorted ones
+        bins = self.spec.piecewise_bins().get(name, 0)
+        filled = np.zeros(0)
+        if col.transform == "quantile" or bins:  # the missing values, filled, take their place among the sorted ones
+            ordered = ordered if col.transform == "quantile" or col.fill == "median" else sort(present)
             at = int(np.searchsorted(ordered, fill))
             filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
-            bounds = quantile_boundaries(filled, col.quantiles, presorted=True)
-        return Numeric(
+        numeric = Numeric(
             name=name,
             missing=col.missing,
             transform=col.transform,
@@ -240,8 +218,11 @@ class Fitter:
             std=m.std,
             min=m.min,
             max=m.max,
-            boundaries=bounds,
+            boundaries=quantile_boundaries(filled, col.quantiles, presorted=True)
+            if col.transform == "quantile"
+            else [],
         )
+        return with_edges(numeric, filled, bins) if bins and len(filled) else numeric
 
 
 def text_source(name: str, col: Categorical | Multivalent) -> Text:
@@ -257,7 +238,9 @@ def text_source(name: str, col: Categorical | Multivalent) -> Text:
     return Text(column=name, missing=col.missing)
 
 
-def _categorical(spec: Spec, name: str, col: Categorical | Multivalent, counts: dict[str, pl.DataFrame]) -> Feature:
+def _categorical(
+    spec: Spec, name: str, col: Categorical | Multivalent, counts: dict[str, pl.DataFrame], rows: int
+) -> Feature:
     source = text_source(name, col)
     if col.encoding == "hash":
         return Hashed(name=name, source=source, buckets=col.hash_buckets)
@@ -266,9 +249,8 @@ def _categorical(spec: Spec, name: str, col: Categorical | Multivalent, counts: 
     table = spec.shared_table_of(name)  # columns sharing a table share one vocabulary
     group = [c for c in spec.deep.shared.get(table, [name]) if c in counts] if table else [name]
     merged = pl.concat([counts[c] for c in group]).group_by("value").agg(pl.col("count").sum())
-    return Vocabulary(
-        name=name, source=source, values=vocabulary(merged, col.min_count, col.max_size), oov=col.oov_buckets
-    )
+    min_count = auto_min_count(rows) if col.min_count == "auto" else col.min_count
+    return Vocabulary(name=name, source=source, values=vocabulary(merged, min_count, col.max_size), oov=col.oov_buckets)
 
 
 Rows = pl.DataFrame | Callable[[], Iterable[pl.DataFrame]]

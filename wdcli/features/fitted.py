@@ -275,6 +275,7 @@ class Numeric(_Feature):
     min: float
     max: float
     boundaries: list[float] = []  # transform: quantile
+    edges: list[float] = []  # deep.numeric_embedding piecewise: its bins' edges, transformed (as the model sees them)
     multivalent: Literal[False] = False
 
     def describe(self) -> str:

@@ -36,8 +36,9 @@ class Counts:
         return self.total if self.total is not None else pl.DataFrame({self.key: [], "count": []})
 
     def merge(self, other: Counts) -> None:
-        """Add another share's counts."""
-        self.add(other.result())
+        """Add another share's counts (none from a share of no rows: its empty frame has no types)."""
+        if other.parts or other.total is not None:
+            self.add(other.result())
 
 
 Batch = tuple[int, float, float, float, float]  # one batch's count, mean, squared deviations, min, max

@@ -15,11 +15,11 @@ that a batch needs one lookup per dimension.
 
 The deep part's input is a list of fields, each a range of the MLP's input columns: first the univalent sparse
 features' embeddings (`embedding`), grouped by dimension (ascending) and in the config's order within one; then
-the multivalent features' pooled embeddings (`bag`); then the numeric inputs (`numeric`, one column each).
-A new kind of input (a numeric column with an embedding of its own) is a field of a new kind and its width; a
-block over the fields (cross layers over the whole input, dot products of fields of the same width) reads each
-field's `start` and `width`. Warm start pairs the MLP's input columns by `columns()`, so a change of order here
-reaches it too.
+the multivalent features' pooled embeddings (`bag`); then the numeric inputs (`numeric`, one column each); then
+the numeric inputs with embeddings of their own (`periodic`, `piecewise`: `dim` columns each); then, with a dot
+interaction, one column per pair of the fields above but the plain numeric ones (`dot`, named `a*b`).
+Cross layers transform the whole input and add no field. Warm start pairs the MLP's input columns by
+`columns()`, so a change of order here reaches it too.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .plan import ModelConfig
 
-FIELD_KINDS = ("embedding", "bag", "numeric")
+FIELD_KINDS = ("embedding", "bag", "numeric", "periodic", "piecewise", "dot")
+DOT_KINDS = ("embedding", "bag", "periodic", "piecewise")  # the fields a dot interaction multiplies
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Field:
     column: int  # embedding: its ids' column of Encoded.sparse; numeric: its column of Encoded.dense; bag: -1
     table: str = ""  # embedding, bag: the logical table its rows come from
     combiner: str = "sum"  # bag: how a row's values pool (sum, mean, sqrtn)
+    setting: tuple = ()  # periodic: (frequencies, sigma), what the columns one block embeds share
 
     @property
     def stop(self) -> int:
@@ -120,7 +122,14 @@ class Layout:
             start += dim[f.name]
         for k, column in enumerate(cfg.dense):
             name = cfg.dense_names[k] if k < len(cfg.dense_names) else f"dense.{column}"
-            fields.append(Field(name, "numeric", start + k, 1, column))
+            fields.append(Field(name, "numeric", start, 1, column))
+            start += 1
+        for n in sorted(cfg.numeric, key=lambda n: n.setting):  # (one block per setting)
+            setting = (n.frequencies, n.sigma) if n.kind == "periodic" else ()
+            fields.append(Field(n.name, n.kind, start, n.dim, n.column, setting=setting))
+            start += n.dim
+        if cfg.interaction.kind == "dot":
+            fields += _dot_fields(fields, start)
         return Layout(tuple(wide), tables, dict(sorted(rows.items())), tuple(fields))
 
     @property
@@ -149,8 +158,9 @@ class Layout:
         """The fields in order, consecutive embeddings of one dimension and consecutive numeric inputs together."""
         out: list[Group] = []
         for f in self.fields:
-            dim = self.tables[f.table].dim if f.table else 1
-            if out and f.kind != "bag" and out[-1].kind == f.kind and out[-1].dim == dim:
+            dim = self.tables[f.table].dim if f.table else f.width if f.kind in ("periodic", "piecewise") else 1
+            same = out and out[-1].kind == f.kind and out[-1].dim == dim and out[-1].fields[-1].setting == f.setting
+            if same and f.kind != "bag":
                 out[-1] = Group(f.kind, dim, (*out[-1].fields, f))
             else:
                 out.append(Group(f.kind, dim, (f,)))
@@ -159,3 +169,14 @@ class Layout:
     def columns(self) -> list[tuple[str, int]]:
         """Each input column of the MLP, in order: (its field's name, its position within the field)."""
         return [(f.name, k) for f in self.fields for k in range(f.width)]
+
+    def dot_inputs(self) -> list[Field]:
+        """The fields a dot interaction multiplies, in order (`dot` fields hold their pairs in this order)."""
+        return [f for f in self.fields if f.kind in DOT_KINDS]
+
+
+def _dot_fields(fields: list[Field], start: int) -> list[Field]:
+    """One column per pair (i < j) of the fields a dot interaction multiplies, named `a*b`."""
+    inputs = [f for f in fields if f.kind in DOT_KINDS]
+    pairs = [(a, b) for i, a in enumerate(inputs) for b in inputs[i + 1 :]]
+    return [Field(f"{a.name}*{b.name}", "dot", start + k, 1, -1) for k, (a, b) in enumerate(pairs)]

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
 from ..features import FittedPipeline
-from .layout import Layout
+from .layout import DOT_KINDS, Layout
 
 MODELS = ("wide_deep", "wide", "deep")  # spec.types' `model`
 COMBINERS = ("sum", "mean", "sqrtn")  # spec.types' multivalent `combiner`
@@ -33,6 +33,34 @@ class Table:
 
 
 @dataclass(frozen=True)
+class EmbeddedNumeric:
+    """A numeric input of the deep part with an embedding of its own (spec: deep.numeric_embedding)."""
+
+    name: str
+    column: int  # index into Encoded.dense
+    kind: str  # periodic | piecewise
+    dim: int
+    frequencies: int = 0  # periodic
+    sigma: float = 0.0  # periodic
+    edges: list[float] = field(default_factory=list)  # piecewise: its bins' edges, in the model's input's units
+
+    @property
+    def setting(self) -> tuple:
+        """What the columns one block embeds together share (piecewise: each column has its own edges)."""
+        return (self.kind, self.dim, self.frequencies, self.sigma)
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """Explicit interactions of the deep part's fields (spec: deep.interaction)."""
+
+    kind: str = "none"  # none | dot | cross
+    dim: int = 0  # dot: the width fields meet at
+    layers: int = 0  # cross
+    rank: int = 0  # cross: 0 = a full W
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     model: str  # wide_deep | wide | deep
     wide: list[SparseInput] = field(default_factory=list)
@@ -44,6 +72,9 @@ class ModelConfig:
     dropout: float = 0.0
     batch_norm: bool = False
     dense_names: list[str] = field(default_factory=list)  # the numeric inputs' names (model.json before: none)
+    numeric: list[EmbeddedNumeric] = field(default_factory=list)  # numeric inputs with embeddings of their own
+    interaction: Interaction = field(default_factory=Interaction)
+    embedding_dropout: float = 0.0
 
     @cached_property
     def layout(self) -> Layout:
@@ -63,17 +94,23 @@ class ModelConfig:
         return self.layout.width
 
     def param_counts(self) -> dict[str, int]:
-        """Parameters of each part: the wide weights (+ the shared bias), embeddings, and the MLP."""
+        """Parameters of each part: the wide weights (+ the shared bias), embeddings (the numeric columns' too),
+        the interaction block, and the MLP."""
         wide = self.wide_size if self.model != "deep" else 0
         embeddings = sum(t.cardinality * t.dim for t in self.tables) if self.model != "wide" else 0
-        mlp = 0
+        embeddings += sum(_numeric_params(n) for n in self.numeric) if self.model != "wide" else 0
+        mlp = interaction = 0
         if self.model != "wide":
             width = self.deep_input_width
+            interaction = _interaction_params(self.interaction, self.layout, width)
             for h in self.hidden:
                 mlp += width * h + h + (2 * h if self.batch_norm else 0)
                 width = h
             mlp += width  # the output layer (no bias: the model has one shared bias)
-        return {"wide": wide, "embeddings": embeddings, "mlp": mlp, "bias": 1, "total": wide + embeddings + mlp + 1}
+        counts = {"wide": wide, "embeddings": embeddings, "mlp": mlp, "bias": 1}
+        if interaction:
+            counts["interaction"] = interaction
+        return {**counts, "total": sum(counts.values())}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,6 +130,9 @@ class ModelConfig:
             dropout=d["dropout"],
             batch_norm=d["batch_norm"],
             dense_names=list(d.get("dense_names", [])),
+            numeric=[EmbeddedNumeric(**x) for x in d.get("numeric", [])],
+            interaction=Interaction(**d.get("interaction", {})),
+            embedding_dropout=float(d.get("embedding_dropout", 0.0)),
         )
         if problems := config.problems():
             raise ValueError("; ".join(problems[:5]))
@@ -137,6 +177,20 @@ def _count(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and x >= 1
 
 
+def _numeric_params(n: EmbeddedNumeric) -> int:
+    inputs = 2 * n.frequencies if n.kind == "periodic" else max(len(n.edges) - 1, 1)
+    return inputs * n.dim + n.dim + (n.frequencies if n.kind == "periodic" else 0)
+
+
+def _interaction_params(i: Interaction, layout: Layout, width: int) -> int:
+    if i.kind == "cross":
+        per_layer = 2 * width * i.rank if i.rank else width * width
+        return i.layers * (per_layer + width)
+    if i.kind == "dot":  # (one projection per group of fields of another width)
+        return sum(g.dim * i.dim for g in layout.groups() if g.kind in DOT_KINDS and g.dim != i.dim)
+    return 0
+
+
 def build_config(fitted: FittedPipeline) -> ModelConfig:
     spec = fitted.spec
     column = {name: i for i, name in enumerate(fitted.univalent)}
@@ -145,36 +199,63 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
         return SparseInput(name, fitted.cardinality(name), column.get(name, -1), combiner)
 
     wide = [sparse_input(n) for n in spec.wide_features()] if spec.uses_wide() else []
-    deep, tables, dense = [], [], []
-    if spec.uses_deep():
-        embed = spec.deep_embed()
-        for name in embed:
-            col = spec.columns[name]
-            deep.append(sparse_input(name, getattr(col, "combiner", "sum")))
-        for table, members in spec.deep.shared.items():
-            members = [m for m in members if m in embed]
-            if members:
-                dim = spec.deep.embedding_dims.get(table, spec.deep.embedding_dim)
-                card = max(fitted.cardinality(m) for m in members)
-                tables.append(Table(table, card, dim, members))
-        for name in embed:
-            if spec.shared_table_of(name) is None:
-                dim = spec.deep.embedding_dims.get(name, spec.deep.embedding_dim)
-                tables.append(Table(name, fitted.cardinality(name), dim, [name]))
-        dense = [fitted.dense.index(n) for n in spec.deep_dense()]
     d = spec.deep
+    if not spec.uses_deep():
+        return ModelConfig(spec.model, wide, activation=d.activation, dropout=d.dropout, batch_norm=d.batch_norm)
+    embed = spec.deep_embed()
+    deep = [sparse_input(name, getattr(spec.columns[name], "combiner", "sum")) for name in embed]
+    tables = _tables(fitted, embed)
+    scalar = [n for n in spec.deep_dense() if not d.numeric_embedding_of(n).embedded]
+    numeric = [_embedded(fitted, n) for n in spec.deep_dense() if d.numeric_embedding_of(n).embedded]
+    interaction = _interaction(d)
     return ModelConfig(
         spec.model,
         wide,
         deep,
         tables,
-        dense,
-        list(d.hidden) if spec.uses_deep() else [],
+        [fitted.dense.index(n) for n in scalar],
+        list(d.hidden),
         d.activation,
         d.dropout,
         d.batch_norm,
-        [fitted.dense[i] for i in dense],
+        scalar,
+        numeric,
+        interaction,
+        d.embedding_dropout,
     )
+
+
+def _interaction(d) -> Interaction:
+    i = d.interaction
+    if i.kind == "dot":
+        return Interaction("dot", dim=i.dim or d.embedding_dim)
+    if i.kind == "cross":
+        return Interaction("cross", layers=i.layers, rank=i.rank or 0)
+    return Interaction()
+
+
+def _tables(fitted: FittedPipeline, embed: list[str]) -> list[Table]:
+    """The logical embedding tables: each shared table (its members that are embedded), then each embedded
+    column's own."""
+    spec, tables = fitted.spec, []
+    for table, members in spec.deep.shared.items():
+        members = [m for m in members if m in embed]
+        if members:
+            dim = spec.deep.embedding_dims.get(table, spec.deep.embedding_dim)
+            tables.append(Table(table, max(fitted.cardinality(m) for m in members), dim, members))
+    for name in embed:
+        if spec.shared_table_of(name) is None:
+            dim = spec.deep.embedding_dims.get(name, spec.deep.embedding_dim)
+            tables.append(Table(name, fitted.cardinality(name), dim, [name]))
+    return tables
+
+
+def _embedded(fitted: FittedPipeline, name: str) -> EmbeddedNumeric:
+    e = fitted.spec.deep.numeric_embedding_of(name)
+    column = fitted.dense.index(name)
+    if e.kind == "periodic":
+        return EmbeddedNumeric(name, column, e.kind, e.dim, e.frequencies, e.sigma)
+    return EmbeddedNumeric(name, column, e.kind, e.dim, edges=list(fitted.numeric(name).edges))
 
 
 def plan_rows(fitted: FittedPipeline, config: ModelConfig) -> list[tuple[str, str, str, str, str]]:
@@ -184,6 +265,7 @@ def plan_rows(fitted: FittedPipeline, config: ModelConfig) -> list[tuple[str, st
     wide = {f.name for f in config.wide}
     tables = {f: t for t in config.tables for f in t.features}
     dense = {fitted.dense[i] for i in config.dense}
+    embedded = {n.name: f"{n.kind} dim {n.dim}" for n in config.numeric}
     rows = []
     for name, f in fitted.features.items():
         col = spec.columns.get(name)
@@ -192,6 +274,6 @@ def plan_rows(fitted: FittedPipeline, config: ModelConfig) -> list[tuple[str, st
             t = tables[name]
             deep = f"dim {t.dim}" + (f" (table {t.name})" if len(t.features) > 1 else "")
         else:
-            deep = "dense" if name in dense else ""
+            deep = "dense" if name in dense else embedded.get(name, "")
         rows.append((name, kind, f.describe(), "yes" if name in wide else "", deep))
     return rows

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.batch import Bag, Batch
+from .blocks import CrossLayers, DotInteraction, PeriodicEmbedding, PiecewiseEmbedding
+from .layout import DOT_KINDS
 from .plan import ModelConfig
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
@@ -102,10 +104,11 @@ class WideDeep(nn.Module):
             nn.init.normal_(e.weight, std=0.05)
         self.groups = layout.groups()
         for i, g in enumerate(self.groups):  # each group's columns of its input (and rows of its table)
-            if g.kind != "bag":
+            if g.kind not in ("bag", "dot"):
                 self._index(f"cols_{i}", [f.column for f in g.fields])
             if g.kind == "embedding":
                 self._index(f"offsets_{i}", [layout.tables[f.table].offset for f in g.fields])
+        self._build_blocks(cfg)
         layers: list[nn.Module] = []
         width = layout.width
         for h in cfg.hidden:
@@ -118,6 +121,23 @@ class WideDeep(nn.Module):
             width = h
         self.mlp = nn.Sequential(*layers)
         self.out = nn.Linear(width, 1, bias=False)
+
+    def _build_blocks(self, cfg: ModelConfig) -> None:
+        """The optional blocks (`wdcli.model.blocks`): an embedding per group of embedded numeric columns, the
+        dot or cross interaction, dropout on the embeddings."""
+        numeric = {n.name: n for n in cfg.numeric}
+        self.numeric = nn.ModuleDict()
+        for i, g in enumerate(self.groups):
+            first = numeric.get(g.fields[0].name) if g.kind in ("periodic", "piecewise") else None
+            if first is not None and g.kind == "periodic":
+                self.numeric[str(i)] = PeriodicEmbedding(len(g.fields), first.frequencies, first.sigma, g.dim)
+            elif first is not None:
+                self.numeric[str(i)] = PiecewiseEmbedding([numeric[f.name].edges for f in g.fields], g.dim)
+        i = cfg.interaction
+        inputs = [(len(g.fields), g.dim) for g in self.groups if g.kind in DOT_KINDS]
+        self.dot = DotInteraction(inputs, i.dim) if i.kind == "dot" else None
+        self.cross = CrossLayers(self.layout.width, i.layers, i.rank) if i.kind == "cross" else None
+        self.drop = nn.Dropout(cfg.embedding_dropout) if cfg.embedding_dropout > 0 else None
 
     def forward(self, sparse: torch.Tensor, multi: dict[str, Bag], dense: torch.Tensor) -> torch.Tensor:
         """sparse [B, S] int64, multi name -> Bag (ragged ids, offsets [B + 1], weights), dense [B, D] float
@@ -138,19 +158,31 @@ class WideDeep(nn.Module):
         return logit  # [B]
 
     def deep_input(self, sparse: torch.Tensor, bags: Bags, dense: torch.Tensor) -> torch.Tensor:
-        """The MLP's input [B, layout.width]: every field's columns, in the layout's order."""
-        parts = []
+        """The MLP's input [B, layout.width]: every field's columns, in the layout's order (through the cross
+        layers, when the model has them)."""
+        parts, vectors = [], []  # vectors: each dot input group's fields [B, k, dim]
         for i, g in enumerate(self.groups):
+            if g.kind == "dot":
+                parts.append(self.dot(vectors))  # [B, pairs]
+                continue
+            if g.kind == "numeric":
+                parts.append(dense[:, getattr(self, f"cols_{i}")])  # [B, k]
+                continue
             if g.kind == "embedding":
                 ids = sparse[:, getattr(self, f"cols_{i}")] + getattr(self, f"offsets_{i}")  # [B, k]
-                parts.append(self.embed[str(g.dim)](ids).flatten(1))  # [B, k * dim]
+                e = self.embed[str(g.dim)](ids)  # [B, k, dim]
             elif g.kind == "bag":
                 f = g.fields[0]
                 offset = self.layout.tables[f.table].offset
-                parts.append(pool(bags, f.name, self.embed[str(g.dim)].weight, offset, f.combiner))  # [B, dim]
-            else:  # numeric
-                parts.append(dense[:, getattr(self, f"cols_{i}")])  # [B, k]
-        return torch.cat(parts, dim=1)
+                e = pool(bags, f.name, self.embed[str(g.dim)].weight, offset, f.combiner).unsqueeze(1)  # [B, 1, dim]
+            else:  # periodic, piecewise
+                e = self.numeric[str(i)](dense[:, getattr(self, f"cols_{i}")])  # [B, k, dim]
+            if self.drop is not None and g.kind in ("embedding", "bag"):
+                e = self.drop(e)
+            vectors.append(e)
+            parts.append(e.flatten(1))  # [B, k * dim]
+        x = torch.cat(parts, dim=1)
+        return self.cross(x) if self.cross is not None else x
 
     def sparse_parameters(self) -> list[nn.Parameter]:
         """The tables whose gradients are sparse (only the rows a batch used)."""

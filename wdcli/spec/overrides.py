@@ -49,7 +49,7 @@ def _child(node: Any, seg: str | int, path: Path_, next_seg: str | int | None, c
         if seg not in node or node[seg] is None:
             node[seg] = [] if isinstance(next_seg, int) else _seed(path)
             created.append(path)
-        elif path[:1] == ("columns",) and len(path) == 2 and isinstance(node[seg], str):
+        elif isinstance(node[seg], str) and _short_form(path):
             node[seg] = {"kind": node[seg]}  # `education: categorical` -> {kind: categorical}
         return node[seg]
     if isinstance(node, list):
@@ -62,6 +62,16 @@ def _child(node: Any, seg: str | int, path: Path_, next_seg: str | int | None, c
             created.append(path)
         return node[seg]
     raise _Refused(f"'{where}' is the value {node!r}, not a mapping; set '{where}' itself")
+
+
+SHORT_FORMS = (("deep", "interaction"), ("deep", "numeric_embedding"), ("train", "schedule"))
+
+
+def _short_form(path: Path_) -> bool:
+    """Whether the spec writes `kind` alone at `path` (`education: categorical`, `interaction: dot`)."""
+    return (
+        (len(path) == 2 and path[0] == "columns") or path in SHORT_FORMS or path[:2] == ("deep", "numeric_embeddings")
+    )
 
 
 def _seed(path: Path_) -> dict:

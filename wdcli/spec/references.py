@@ -155,6 +155,13 @@ def _deep(deep: dict, d: _Declared) -> Found:
                 ("deep", "embedding_dims", key),
                 f"not an embedded column or shared table{suggest(key, list(embed) + list(shared))}",
             )
+    dense = given_or(deep["dense"] if isinstance(deep.get("dense"), list) else None, d.numeric)
+    for key in _dict(deep.get("numeric_embeddings")):
+        if key not in dense:
+            yield (
+                ("deep", "numeric_embeddings", key),
+                f"not a numeric column of the deep part{suggest(key, dense)}",
+            )
 
 
 def _shared(shared: dict, d: _Declared) -> Found:

@@ -92,6 +92,24 @@ class TrainData(Strict):
         return {False: "off", True: "auto"}.get(value, value) if isinstance(value, bool) else value
 
 
+class Schedule(Strict):
+    """How every optimizer's step size (FTRL's alpha, the others' lr) changes over a run, as a factor of the
+    spec's value. constant: 1. warmup: from 0 up to 1 over the first `warmup` epochs, then 1. cosine: the
+    warm-up, then down to `min_factor` along half a cosine by the last epoch (train.epochs). plateau: multiplied
+    by `factor` whenever `patience` epochs pass without a better early-stopping metric, down to `min_factor`."""
+
+    kind: Literal["constant", "warmup", "cosine", "plateau"] = Field("constant", description="The schedule.")
+    warmup: float = Field(0.0, ge=0, description="warmup, cosine: epochs (or a fraction of one) of warm-up.")
+    min_factor: float = Field(0.01, ge=0, le=1, description="cosine, plateau: the smallest factor.")
+    factor: float = Field(0.5, gt=0, lt=1, description="plateau: what a plateau multiplies the factor by.")
+    patience: int = Field(0, ge=0, description="plateau: epochs without improvement before it does.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, raw: Any) -> Any:
+        return {"kind": raw} if isinstance(raw, str) else raw
+
+
 class Train(Strict):
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 512
@@ -99,6 +117,7 @@ class Train(Strict):
     wide_optimizer: Optimizer = Field(default_factory=lambda: FTRL(name="ftrl"))
     deep_optimizer: Optimizer = Field(default_factory=lambda: Adagrad(name="adagrad"))
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
+    schedule: Schedule = Field(default_factory=Schedule, description="How step sizes change over the run.")
     seed: int = 0
     threads: PositiveInt | None = Field(None, description="Torch threads; default: all cores.")
     output: str = Field("runs", description="Folder of the runs, relative to the working directory.")

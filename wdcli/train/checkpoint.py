@@ -33,6 +33,7 @@ from ..data.source import Position
 from ..errors import WdcliError
 from ..metrics import EpochRecord
 from ..spec import Spec
+from .schedule import ScheduleState
 
 FORMAT = 3  # 2: the batch source's state under source.*, random states under rng.*; 3: records, optimizer state by
 # parameter name (model.optim's encoding)
@@ -116,6 +117,7 @@ class Checkpoint:
     stopping: StoppingState
     source: Position  # the training source's
     rng: dict[str, torch.Tensor]  # torch's global random states (`Runtime.rng_state`)
+    schedule: ScheduleState = ScheduleState()  # where the step sizes' schedule is
 
     def save(self, path: Path, fp: str, world: int = 1) -> None:
         """Write it atomically (temporary file, fsync, rename)."""
@@ -130,6 +132,7 @@ class Checkpoint:
             "loop": self.loop.to_json(),
             "stopping": self.stopping.to_json(),
             "source": self.source.to_json(),
+            "schedule": self.schedule.to_json(),
             "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "processes": world,
         }
@@ -158,6 +161,7 @@ class Checkpoint:
             StoppingState.from_json(meta["stopping"], tensors),
             Position.from_json(meta["source"], _part("source.", tensors)),
             {k: v for k, v in tensors.items() if k.startswith("rng.")},
+            ScheduleState.from_json(meta.get("schedule")),
         )
 
 

@@ -33,6 +33,7 @@ from ..model.widedeep import WideDeep
 from ..spec import Spec
 from . import checkpoint as ckpt
 from .runtime import Runtime
+from .schedule import Schedule
 from .signals import StopRequests
 from .sources import prepare
 from .trainer import EarlyStopping, Trainer
@@ -137,8 +138,15 @@ class Recipe:
             run.checkpoint = checkpoint if spec.train.checkpoint.enabled else None
         if warm is not None:
             run.warm_report = warm_start(warm, run.trainer.model, run.trainer.optimizers, fitted)
+        steps = -(-run.data.rows // spec.train.batch_size)  # (an epoch's steps: every process's rows together)
+        run.trainer.schedule = Schedule(spec.train.schedule, run.trainer.optimizers, steps, spec.train.epochs)
         run.start = run.last_save = time.perf_counter()  # (a run's seconds are its training's)
         return run
+
+    @property
+    def schedule(self) -> Schedule:
+        assert self.trainer.schedule is not None  # (set by setup)
+        return self.trainer.schedule
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
@@ -151,6 +159,7 @@ class Recipe:
         self.stopper.restore(saved.stopping, self.runtime.device)
         self.data.restore(saved.source)
         self.runtime.set_rng_state(saved.rng)
+        self.schedule.restore(saved.schedule)
         self.loop, self.history = saved.loop, list(saved.loop.history)
         self.start -= saved.loop.elapsed
 
@@ -163,6 +172,7 @@ class Recipe:
                 record = self.train_epoch(epoch)
                 figures = self.trainer.evaluate(self.sources[monitor])
                 best = self.stopper.update(figures[self.stopper.metric], self.trainer.model)
+                self.schedule.after_epoch(best)
                 kept = {k: v for k, v in figures.items() if k in ("auc", "logloss", "gauc")}
                 record = replace(record, split=monitor, best=best, **kept)
                 self.history.append(record)
@@ -231,7 +241,12 @@ class Recipe:
         if self.runtime.main:
             loop = ckpt.LoopState(self.loop.epoch, self.loop.total, self.loop.seen, tuple(self.history), self.elapsed())
             saved = ckpt.Checkpoint(
-                self.trainer.state(), loop, self.stopper.state(), self.data.position(), self.runtime.rng_state()
+                self.trainer.state(),
+                loop,
+                self.stopper.state(),
+                self.data.position(),
+                self.runtime.rng_state(),
+                self.schedule.state,
             )
             saved.save(self.checkpoint, self.fingerprint, self.runtime.world)
         self.last_save = time.perf_counter()

@@ -24,6 +24,7 @@ from ..spec.types import Train
 from .checkpoint import StoppingState, TrainerState
 from .exchange import Exchange
 from .runtime import Runtime
+from .schedule import Schedule
 
 
 class Trainer:
@@ -35,6 +36,7 @@ class Trainer:
         self.exchange = Exchange(self.model, runtime.device) if runtime.distributed else None
         self.flags = torch.zeros(2, dtype=torch.float64)  # requests shared across processes: stop, save
         self.bias_pending = True  # the first step starts the bias at the base rate (not after load_state)
+        self.schedule: Schedule | None = None  # the step sizes over the run (a run's recipe sets it)
 
     def step(self, batch: Batch, global_rows: int | None = None) -> tuple[torch.Tensor, int] | None:
         """One optimization step on one batch (on the model's device). Returns the summed loss of the (global)
@@ -63,6 +65,8 @@ class Trainer:
             (loss / global_rows).backward()
             shared = self.exchange(torch.cat([loss.detach().double().reshape(1).cpu(), self.flags]))
             total, rows, self.flags = shared[0], global_rows, shared[1:]
+        if self.schedule is not None:
+            self.schedule.before_step()
         step_all(self.optimizers, rows)  # the gradient of the mean over `rows` rows
         return total, rows
 

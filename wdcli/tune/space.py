@@ -36,7 +36,8 @@ FIXED = (
 
 def default_space(spec: Spec) -> dict[str, Range]:
     """The space searched when neither the spec nor `--space` names one: the optimizers' step sizes (and FTRL's
-    regularization), the deep part's embedding size, dropout and layers, and the batch size."""
+    regularization), the deep part's embedding size, dropout, layers and blocks (interaction, numeric
+    embeddings), the batch size and the step sizes' schedule."""
     space: dict[str, Range] = {}
     parts = [("wide", spec.train.wide_optimizer)] if spec.uses_wide() else []
     parts += [("deep", spec.train.deep_optimizer)] if spec.uses_deep() else []
@@ -56,7 +57,11 @@ def default_space(spec: Spec) -> dict[str, Range]:
         space["deep.embedding_dim"] = Range(choice=[4, 8, 16, 32])
         space["deep.dropout"] = Range(choice=[0.0, 0.1, 0.2, 0.3])
         space["deep.hidden"] = Range(choice=[[64, 32], [128, 64], [256, 128], [256, 128, 64]])
+        space["deep.interaction.kind"] = Range(choice=["none", "dot", "cross"])
+        if spec.deep_dense():
+            space["deep.numeric_embedding.kind"] = Range(choice=["none", "periodic", "piecewise"])
     space["train.batch_size"] = Range(choice=[128, 256, 512, 1024])
+    space["train.schedule.kind"] = Range(choice=["constant", "cosine", "plateau"])
     return space
 
 

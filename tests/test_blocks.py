@@ -1,0 +1,197 @@
+"""The deep part's optional blocks (issue 20) against their equations, where the layout puts them, and what a
+spec makes of them: numeric embeddings (periodic, piecewise-linear), dot products of fields, cross layers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from wdcli.features import fit_pipeline, transform
+from wdcli.model.blocks import CrossLayers, DotInteraction, PeriodicEmbedding, PiecewiseEmbedding
+from wdcli.model.plan import build_config
+from wdcli.model.widedeep import RaggedBags, WideDeep
+from wdcli.spec import load_spec
+from wdcli.train.schedule import Schedule, ScheduleState
+
+from .conftest import SPECS
+
+
+def test_periodic_embedding_is_relu_of_a_linear_map_of_sines_and_cosines():
+    torch.manual_seed(0)
+    block = PeriodicEmbedding(columns=2, frequencies=3, sigma=1.0, dim=4)
+    x = torch.tensor([[0.5, -1.0], [2.0, 0.0]])
+    got = block(x)
+    for b in range(2):
+        for j in range(2):
+            c = block.frequencies[j]
+            v = torch.cat([torch.sin(2 * math.pi * c * x[b, j]), torch.cos(2 * math.pi * c * x[b, j])])
+            expected = torch.relu(v @ block.weight[j] + block.bias[j])
+            assert torch.allclose(got[b, j], expected, atol=1e-6)
+
+
+def test_piecewise_embedding_reads_each_bin_as_0_below_1_above_and_linear_inside():
+    block = PiecewiseEmbedding([[0.0, 1.0, 3.0, 7.0], [10.0, 20.0]], dim=2)
+    with torch.no_grad():
+        block.weight.zero_()
+        block.bias.zero_()
+        block.weight[0, :, 0] = torch.tensor([1.0, 10.0, 100.0])  # column 0's first output: sum of 10^t p_t
+        block.weight[1, 0, 0] = 1.0
+    x = torch.tensor([[-5.0, 15.0], [2.0, 25.0], [5.0, 5.0], [100.0, 20.0]])
+    out = block(x)[:, :, 0]
+    # -5: below every bin; 2: bin 0 full, bin 1 half; 5: bins 0, 1 full, bin 2 half; 100: all full
+    assert out[:, 0].tolist() == pytest.approx([0.0, 1 + 5, 1 + 10 + 50, 111.0])
+    # the second column has one bin ([10, 20]) and two padded ones that always read 0
+    assert out[:, 1].tolist() == pytest.approx([0.5, 1.0, 0.0, 1.0])
+
+
+def test_dot_interaction_is_every_pair_of_fields_in_order_with_projections():
+    torch.manual_seed(0)
+    block = DotInteraction([(2, 3), (1, 5)], dim=3)  # two fields of width 3, one of width 5 (projected)
+    a, b = torch.randn(4, 2, 3), torch.randn(4, 1, 5)
+    got = block([a, b])
+    c = block.project[1](b)[:, 0]
+    expected = torch.stack([(a[:, 0] * a[:, 1]).sum(1), (a[:, 0] * c).sum(1), (a[:, 1] * c).sum(1)], dim=1)
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("rank", [0, 2])
+def test_cross_layers_are_x0_times_wx_plus_b_plus_x(rank):
+    torch.manual_seed(0)
+    block = CrossLayers(width=5, layers=2, rank=rank)
+    x0 = torch.randn(3, 5)
+    x = x0
+    for i, up in enumerate(block.up):
+        h = up(block.down[i](x)) if rank else up(x)
+        x = x0 * h + x
+    assert torch.allclose(block(x0), x)
+    assert rank == 0 or all(d.weight.shape == (rank, 5) for d in block.down)
+
+
+PAPER = [  # census as the paper's model: no block, numbers by their quantile (specs/census.yaml embeds them)
+    "deep.numeric_embedding=none",
+    "deep.interaction=none",
+    "defaults.numeric={transform: quantile, quantiles: 50}",
+]
+
+
+def _census(tmp_path, *overrides):
+    spec = load_spec(SPECS / "census.yaml", ["train.max_rows=3000", *PAPER, *overrides])
+    frame = pl.read_parquet(SPECS / "data" / "adult.parquet").head(3000)
+    fitted = fit_pipeline(spec, frame)
+    return spec, fitted, build_config(fitted), transform(fitted, frame)
+
+
+def test_layout_places_embedded_numbers_after_plain_ones_and_dot_pairs_last(tmp_path):
+    spec, fitted, cfg, enc = _census(
+        tmp_path,
+        "deep.numeric_embeddings={age: periodic, capital-gain: {kind: piecewise, dim: 4, bins: 5}}",
+        "deep.interaction=dot",
+    )
+    kinds = [f.kind for f in cfg.layout.fields]
+    assert kinds.index("numeric") < kinds.index("periodic") < kinds.index("dot")
+    age = next(f for f in cfg.layout.fields if f.name == "age")
+    gain = next(f for f in cfg.layout.fields if f.name == "capital-gain")
+    assert (age.kind, age.width, gain.kind, gain.width) == ("periodic", 8, "piecewise", 4)
+    assert {"age", "capital-gain"}.isdisjoint(cfg.dense_names)  # (no longer a plain input)
+    dot_inputs = cfg.layout.dot_inputs()
+    pairs = [f.name for f in cfg.layout.fields if f.kind == "dot"]
+    assert len(pairs) == len(dot_inputs) * (len(dot_inputs) - 1) // 2
+    assert pairs[0] == f"{dot_inputs[0].name}*{dot_inputs[1].name}"
+    model = WideDeep(cfg).eval()
+    x = model.deep_input(torch.from_numpy(enc.sparse), RaggedBags({}), torch.from_numpy(enc.dense))
+    assert x.shape == (3000, cfg.layout.width)
+    # the dot columns hold the dot products of the fields the layout names
+    i = [f.name for f in dot_inputs].index("age")
+    j = [f.name for f in dot_inputs].index("capital-gain")
+    column = next(f.start for f in cfg.layout.fields if f.name == "age*capital-gain")
+    dot_groups = [g for g in model.groups if g.kind in ("embedding", "bag", "periodic", "piecewise")]
+    projected = model.dot.project[next(k for k, g in enumerate(dot_groups) if g.fields[0].name == "capital-gain")]
+    e_age, e_gain = x[:, age.start : age.stop], projected(x[:, gain.start : gain.stop])
+    assert i < j and torch.allclose(x[:, column], (e_age * e_gain).sum(1), atol=1e-5)
+
+
+def test_piecewise_edges_are_the_training_rows_quantiles_as_the_model_sees_them(tmp_path):
+    spec, fitted, cfg, enc = _census(tmp_path, "deep.numeric_embeddings={age: {kind: piecewise, bins: 4}}")
+    age = fitted.numeric("age")
+    raw = pl.read_parquet(SPECS / "data" / "adult.parquet").head(3000)["age"].to_numpy().astype(float)
+    q = np.sort(raw)[np.ceil(np.arange(1, 4) / 4 * len(raw)).astype(int) - 1]
+    expected = np.unique(np.searchsorted(age.boundaries, [raw.min(), *q, raw.max()], side="right")) / len(
+        age.boundaries
+    )
+    assert age.transform == "quantile" and np.allclose(age.edges, expected)
+    assert next(n for n in cfg.numeric if n.name == "age").edges == age.edges
+    assert fitted.numeric("capital-gain").edges == []  # (only the columns that ask for them)
+
+
+def test_schedule_factors_follow_their_formulas():
+    from wdcli.spec.settings import Schedule as Spec
+
+    def factors(spec, steps, improved=()):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.2)
+        s = Schedule(spec, [opt], steps_per_epoch=10, epochs=3)
+        out = []
+        for t in range(steps):
+            s.before_step()
+            out.append(opt.param_groups[0]["lr"] / 0.2)
+            if (t + 1) % 10 == 0 and improved:
+                s.after_epoch(improved[(t + 1) // 10 - 1])
+        return out, s
+
+    warm, _ = factors(Spec(kind="warmup", warmup=0.5), 8)
+    assert warm == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0, 1.0])
+    cos, _ = factors(Spec(kind="cosine", min_factor=0.1), 30)
+    assert cos[0] == pytest.approx(1.0) and cos[15] == pytest.approx(0.1 + 0.9 * 0.5) and cos[-1] > 0.1
+    flat, s = factors(Spec(kind="plateau", factor=0.5, patience=0, min_factor=0.2), 30, [True, False, False])
+    assert flat[:20] == pytest.approx([1.0] * 10 + [1.0] * 10) and flat[20:] == pytest.approx([0.5] * 10)
+    assert s.state == ScheduleState(steps=30, plateau=0.25, waited=0)
+    s.after_epoch(False)
+    assert s.state.plateau == 0.2  # never below min_factor
+
+
+def test_blocks_stream_and_serve_as_they_train_in_memory(tmp_path):
+    """A streamed run fits the same piecewise bins as an in-memory one, and the serving encoder scores a model
+    with every block as the model scores the transformed rows (the bins, the periodic and dot parts, the cross
+    layers all travel in the artifact)."""
+    from wdcli.data.batch import Batch
+    from wdcli.model.widedeep import probabilities
+    from wdcli.run import run_training
+    from wdcli.score import Scorer
+
+    blocks = [
+        "train.epochs=1",
+        "train.threads=1",
+        "deep.numeric_embeddings={age: {kind: piecewise, bins: 6}, hours-per-week: periodic}",
+        "deep.interaction={kind: cross, rank: 4}",
+    ]
+    stream = ["train.data.mode=stream", "train.data.read_batch_rows=2000", "train.data.shuffle_buffer=4000"]
+    runs = {}
+    for mode, sets in (("memory", ["train.data.mode=memory"]), ("stream", stream)):
+        spec = load_spec(SPECS / "census.yaml", [*PAPER, "train.max_rows=6000", *blocks, *sets])
+        runs[mode] = run_training(spec, output=tmp_path / mode)[1]
+    bins = [
+        {f["name"]: f.get("edges") for f in json.loads((runs[m] / "pipeline.json").read_text())["features"]}
+        for m in runs
+    ]
+    assert bins[0] == bins[1] and len(bins[0]["age"]) == 7  # the same bins (moments differ in the last digit)
+    scorer = Scorer.load(runs["stream"])
+    rows = pl.read_parquet(SPECS / "data" / "adult.parquet").slice(40_000, 500)
+    served = scorer.score(rows)
+    direct = probabilities(scorer.model, Batch.of(transform(scorer.fitted, rows)).chunks(256))
+    assert len(served) == 500 and np.allclose(served, direct, atol=1e-6)
+
+
+def test_the_encodings_kept_for_reuse_are_not_reused_by_a_spec_that_asks_for_other_bins():
+    """A tune trial or compare variant with piecewise bins needs a pipeline fitted with them."""
+    from wdcli.data.cache import Encodings
+
+    plain = load_spec(SPECS / "census.yaml", PAPER)
+    kept = Encodings()
+    kept.put(plain, fit_pipeline(plain, pl.read_parquet(SPECS / "data" / "adult.parquet").head(500)), {})
+    assert kept.get(load_spec(SPECS / "census.yaml", [*PAPER, "deep.interaction=dot"])) is not None
+    assert kept.get(load_spec(SPECS / "census.yaml", [*PAPER, "deep.numeric_embedding=piecewise"])) is None
+    assert kept.get(load_spec(SPECS / "census.yaml", [*PAPER, "model=wide", "deep.numeric_embedding=piecewise"]))

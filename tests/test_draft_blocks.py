@@ -1,0 +1,78 @@
+"""`wdcli init` tries the deep part's blocks on its sample (issue 20): a block is drafted when it lowers the
+held-out log loss of a short training, left out with its measured loss when it does not, and the comment says
+which and by how much."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import yaml
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+from wdcli.draft.blocks import BLOCK_GAIN, Tried
+
+runner = CliRunner()
+
+
+def planted(rows: int = 24_000, seed: int = 0) -> pl.DataFrame:
+    """Two id columns whose effect is the dot product of their latent factors (what `interaction: dot` learns
+    directly), a number whose effect is periodic in it (what a periodic embedding learns), and noise."""
+    rng = np.random.default_rng(seed)
+    u, v = rng.normal(size=(60, 4)), rng.normal(size=(60, 4))
+    a, b = rng.integers(0, 60, rows), rng.integers(0, 60, rows)
+    x = rng.normal(size=rows)
+    logit = 1.2 * np.sum(u[a] * v[b], axis=1) + 1.5 * np.sin(3 * x) - 0.5
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    return pl.DataFrame(
+        {
+            "a": [f"a{i}" for i in a],
+            "b": [f"b{i}" for i in b],
+            "x": x,
+            "noise": rng.integers(0, 5, rows).astype(str),
+            "y": y,
+        }
+    )
+
+
+def test_init_drafts_the_blocks_that_help_on_its_sample_and_says_by_how_much(tmp_path):
+    planted().write_parquet(tmp_path / "clicks.parquet")
+    out = tmp_path / "clicks.yaml"
+    r = runner.invoke(app, ["init", str(tmp_path / "clicks.parquet"), "--label", "y", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    deep = yaml.safe_load(text)["deep"]
+    assert deep["interaction"] == "dot" and deep["numeric_embedding"] == "periodic"
+    assert "dot tried on the sample: held-out log loss" in text and "; kept" in text
+    assert yaml.safe_load(text)["defaults"]["numeric"]["transform"] == "standardize"  # (what periodic reads)
+    r = runner.invoke(app, ["train", str(out), "-q", "--set", "train.epochs=2"])
+    assert r.exit_code == 0, r.output
+
+
+def test_no_trials_leaves_the_blocks_to_the_defaults(tmp_path):
+    planted(2_000).write_parquet(tmp_path / "clicks.parquet")
+    out = tmp_path / "clicks.yaml"
+    r = runner.invoke(app, ["init", str(tmp_path / "clicks.parquet"), "--label", "y", "-o", str(out), "--no-trials"])
+    assert r.exit_code == 0, r.output
+    assert "interaction" not in yaml.safe_load(out.read_text())["deep"]
+
+
+def test_a_block_is_kept_only_past_its_threshold():
+    base = (0.5000, 0.70)
+    assert Tried("interaction", "dot", base, (0.5000 - BLOCK_GAIN, 0.71)).written == "dot"
+    assert Tried("interaction", "dot", base, (0.5000 - BLOCK_GAIN / 2, 0.71)).written == "none"
+    ranked = Tried("interaction", "dot", (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.64))  # gAUC fell
+    assert ranked.written == "none" and "gAUC 0.650 -> 0.640; left out (the gAUC fell)" in ranked.comment()
+    assert Tried("interaction", "dot", (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.65)).written == "dot"
+    worse = Tried("numeric_embedding", "periodic", base, (0.5100, 0.69))
+    assert worse.written == "none" and "gain -0.0100" in worse.comment() and "left out" in worse.comment()
+
+
+def test_a_sample_too_small_to_measure_a_block_is_not_tried_and_the_draft_says_so(tmp_path):
+    planted(1_000).write_parquet(tmp_path / "clicks.parquet")
+    out = tmp_path / "clicks.yaml"
+    r = runner.invoke(app, ["init", str(tmp_path / "clicks.parquet"), "--label", "y", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert "interaction" not in yaml.safe_load(text)["deep"]
+    assert "not tried (1,000 sample rows; 5,000 measure them)" in text

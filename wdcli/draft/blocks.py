@@ -1,0 +1,63 @@
+"""The deep part's blocks `wdcli init` tries on its sample before writing a draft (issue 20): what is tried,
+how its held-out gain is judged and how the draft writes the outcome. The trainings themselves are the caller's
+(`wdcli.run.try_blocks`: drafting knows no training).
+
+Each candidate is the drafted spec with one block switched on; it is kept when it lowers the held-out log loss
+of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a group, does not lower the
+gAUC: ranking within groups is what such data are for), and the draft says by how much either way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+BLOCK_GAIN = 0.001  # nats per row of held-out log loss a block must save on the sample to be drafted
+MIN_ROWS = 5_000  # fewer sample rows hold out too few (a fifth) to measure a gain of BLOCK_GAIN: no trials
+
+# block -> (what the draft writes when it helps, the overrides that try it)
+CANDIDATES = {
+    "interaction": ("dot", ["deep.interaction=dot"]),
+    "numeric_embedding": ("periodic", ["deep.numeric_embedding=periodic", "defaults.numeric.transform=standardize"]),
+}
+
+
+@dataclass(frozen=True)
+class Tried:
+    """A block's trial on the sample: held-out log loss and AUC (and, with a group, gAUC) without it and with it.
+    With a group the rows are ranked within it, so a block must also not lower the gAUC."""
+
+    block: str
+    value: str  # what it was tried as (dot, periodic)
+    base: tuple[float, ...]  # (log loss, AUC[, gAUC]) of the draft as it was
+    with_it: tuple[float, ...]
+
+    @property
+    def gain(self) -> float:
+        return self.base[0] - self.with_it[0]
+
+    @property
+    def ranked(self) -> bool:
+        return len(self.base) > 2 and len(self.with_it) > 2 and not math.isnan(self.base[2] + self.with_it[2])
+
+    @property
+    def kept(self) -> bool:
+        return self.gain >= BLOCK_GAIN and (not self.ranked or self.with_it[2] >= self.base[2])
+
+    @property
+    def written(self) -> str:
+        return self.value if self.kept else "none"
+
+    def comment(self) -> str:
+        (ll, auc), (ll2, auc2) = self.base[:2], self.with_it[:2]
+        ranked = f", gAUC {self.base[2]:.3f} -> {self.with_it[2]:.3f}" if self.ranked else ""
+        if self.kept:
+            verdict = "kept"
+        elif self.gain >= BLOCK_GAIN:
+            verdict = "left out (the gAUC fell)"
+        else:
+            verdict = f"left out (under {BLOCK_GAIN} nats)"
+        return (
+            f"{self.value} tried on the sample: held-out log loss {ll:.4f} -> {ll2:.4f} (gain {self.gain:+.4f}), "
+            f"AUC {auc:.3f} -> {auc2:.3f}{ranked}; {verdict}"
+        )

@@ -1,0 +1,105 @@
+"""The deep part's optional blocks, `forward` only: embeddings of numeric columns (periodic, piecewise-linear)
+and explicit interactions of the fields (dot products, cross layers). Their settings are the model config's
+(`EmbeddedNumeric`, `Interaction`); where their inputs and outputs sit, its layout's.
+
+Periodic (Gorishniy et al., 2022, "On Embeddings for Numerical Features in Tabular Deep Learning", PLR), for
+the value x of column j with trained frequencies c_j (k of them, started from N(0, sigma)):
+    v = [sin(2 pi c_j x), cos(2 pi c_j x)]        [2k]
+    e = ReLU(W_j v + b_j)                        [dim]
+Piecewise-linear (the same paper, PLE), for bins [e_0, e_1), ..., [e_{T-1}, e_T] fitted on the training rows:
+    p_t = clamp((x - e_{t-1}) / (e_t - e_{t-1}), 0, 1)   (0 below the bin, 1 above it)      [T]
+    e = ReLU(W_j p + b_j)                                                                  [dim]
+Dot (FM, Rendle 2010; DLRM, Naumov et al. 2019): every pair of fields' vectors (those of another width first
+projected, without bias, to the width they meet at) gives <f_a, f_b>, appended to the MLP's input.
+Cross (DCN-V2, Wang et al. 2021, stacked): x_{l+1} = x_0 * (W_l x_l + b_l) + x_l over the whole input, W_l
+full or low-rank (U_l V_l).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class PeriodicEmbedding(nn.Module):
+    """Columns [B, C] -> embeddings [B, C, dim], one set of frequencies and one linear map per column."""
+
+    def __init__(self, columns: int, frequencies: int, sigma: float, dim: int):
+        super().__init__()
+        self.frequencies = nn.Parameter(torch.randn(columns, frequencies) * sigma)
+        self.weight = nn.Parameter(torch.randn(columns, 2 * frequencies, dim) / math.sqrt(2 * frequencies))
+        self.bias = nn.Parameter(torch.zeros(columns, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = 2 * math.pi * self.frequencies * x.unsqueeze(-1)  # [B, C, k]
+        v = torch.cat([torch.sin(v), torch.cos(v)], dim=-1)  # [B, C, 2k]
+        return torch.relu(torch.einsum("bck,ckd->bcd", v, self.weight) + self.bias)  # [B, C, dim]
+
+
+class PiecewiseEmbedding(nn.Module):
+    """Columns [B, C] -> embeddings [B, C, dim] from each column's position in its bins (columns with fewer
+    bins than the most are padded with bins that always read 0)."""
+
+    def __init__(self, edges: list[list[float]], dim: int):
+        super().__init__()
+        bins = max(max(len(e) - 1, 1) for e in edges)
+        lo = torch.zeros(len(edges), bins)
+        width = torch.ones(len(edges), bins)
+        used = torch.zeros(len(edges), bins)
+        for j, e in enumerate(edges):
+            t = torch.tensor(e if len(e) >= 2 else [e[0] if e else 0.0] * 2, dtype=torch.float64)
+            n = len(t) - 1
+            lo[j, :n] = t[:-1].float()
+            width[j, :n] = (t[1:] - t[:-1]).clamp(min=1e-12).float()
+            used[j, :n] = 1.0
+        self.register_buffer("lo", lo, persistent=False)
+        self.register_buffer("width", width, persistent=False)
+        self.register_buffer("used", used, persistent=False)
+        self.weight = nn.Parameter(torch.randn(len(edges), bins, dim) / math.sqrt(bins))
+        self.bias = nn.Parameter(torch.zeros(len(edges), dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = ((x.unsqueeze(-1) - self.lo) / self.width).clamp(0.0, 1.0) * self.used  # [B, C, T]
+        return torch.relu(torch.einsum("bct,ctd->bcd", p, self.weight) + self.bias)  # [B, C, dim]
+
+
+class DotInteraction(nn.Module):
+    """Groups of fields ([B, n_g, w_g] each) -> the dot product of every pair of fields [B, F (F - 1) / 2], in the
+    order (0, 1), (0, 2), ..., (1, 2), ... of the fields as the groups list them; a group of width other than
+    `dim` is projected to it first (one map per group)."""
+
+    def __init__(self, groups: list[tuple[int, int]], dim: int):
+        super().__init__()
+        self.project = nn.ModuleList(nn.Identity() if w == dim else nn.Linear(w, dim, bias=False) for _, w in groups)
+        fields = sum(n for n, _ in groups)
+        i, j = torch.triu_indices(fields, fields, offset=1)
+        self.register_buffer("first", i, persistent=False)
+        self.register_buffer("second", j, persistent=False)
+
+    def forward(self, groups: list[torch.Tensor]) -> torch.Tensor:
+        e = torch.cat([p(g) for p, g in zip(self.project, groups)], dim=1)  # [B, F, dim]
+        products = torch.bmm(e, e.transpose(1, 2))  # [B, F, F]
+        return products[:, self.first, self.second]  # [B, F (F - 1) / 2]
+
+
+class CrossLayers(nn.Module):
+    """x [B, W] -> [B, W] through `layers` cross layers, full (W [W, W]) or of `rank` (U [r, W], V [W, r])."""
+
+    def __init__(self, width: int, layers: int, rank: int = 0):
+        super().__init__()
+        if rank:
+            self.down = nn.ModuleList(nn.Linear(width, rank, bias=False) for _ in range(layers))
+            self.up = nn.ModuleList(nn.Linear(rank, width) for _ in range(layers))
+        else:
+            self.up = nn.ModuleList(nn.Linear(width, width) for _ in range(layers))
+        for layer in self.up:
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x0: torch.Tensor) -> torch.Tensor:
+        x = x0
+        for i, up in enumerate(self.up):
+            h = up(self.down[i](x)) if hasattr(self, "down") else up(x)  # W x_l + b
+            x = x0 * h + x
+        return x
