@@ -59,12 +59,12 @@ def test_a_gpu_streams_reader_processes_follow_the_usable_cpus(monkeypatch):
 
 
 def _policy(env: dict) -> str:
-    code = "import wdcli, os; print(os.environ.get('OMP_WAIT_POLICY'))"
+    code = "import wdcli, os; print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip()
 
 
-def test_idle_threads_sleep_unless_the_user_says_otherwise():
+def test_idle_threads_spin_briefly_then_sleep_unless_the_user_says_otherwise():
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    assert _policy(env) == "PASSIVE"
-    assert _policy({**env, "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
-    assert _policy({**env, "GOMP_SPINCOUNT": "10000"}) == "None"
+    assert _policy(env) == "None 1000"
+    assert _policy({**env, "OMP_WAIT_POLICY": "PASSIVE"}) == "PASSIVE None"
+    assert _policy({**env, "GOMP_SPINCOUNT": "10000"}) == "None 10000"

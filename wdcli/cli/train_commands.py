@@ -184,9 +184,8 @@ def _spawn(
             "LOCAL_WORLD_SIZE": str(nproc),
             "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": str(port),
-            # threads of a process that waits for the others to sleep, not spin on cores the others need
+            # (idle threads spin briefly, then sleep: GOMP_SPINCOUNT, inherited from wdcli/__init__.py)
             "OMP_NUM_THREADS": threads,
-            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
         }
         procs.append(subprocess.Popen(args, env=env))
     return _wait_all(procs)

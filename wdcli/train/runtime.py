@@ -12,9 +12,9 @@ environment), the runtime joins the job's process group (gloo on CPUs, NCCL on G
 closes, on every way out.
 
 Threads: `train.threads`, else the CPUs this process may use (`usable_cpus`: its affinity mask, no more than its
-cgroup's CPU quota), shared among the job's processes on this machine. Idle OpenMP threads sleep rather than
-spin (`OMP_WAIT_POLICY=PASSIVE`, set by `wdcli/__init__.py` before torch loads its OpenMP runtime), so that
-trainings sharing cores do not starve each other (docs/scale.md).
+cgroup's CPU quota), shared among the job's processes on this machine. Idle OpenMP threads spin only briefly
+before they sleep (`GOMP_SPINCOUNT=1000`, set by `wdcli/__init__.py` before torch loads its OpenMP runtime), so
+that trainings sharing cores do not starve each other and one alone keeps its speed (docs/scale.md).
 """
 
 from __future__ import annotations
