@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -277,9 +278,11 @@ def _mismatches(config: ModelConfig, fitted: FittedPipeline) -> list[str]:
 
 
 def _model(path: Path, config: ModelConfig):
-    """The model rebuilt from its config, with the saved weights: their shapes are read from the file's header
-    and compared with the config's (built on torch's meta device: nothing allocated) before any is loaded, and
-    every weight must be finite."""
+    """The model rebuilt from its config, with the saved weights: their shapes are read from the file's header,
+    the config may ask for no more parameters than the file holds (so building it allocates what the file's size
+    bounds), the built model's shapes are compared with them before any weight is loaded, and every weight must be
+    finite. (Not built on torch's meta device: its device mode routes the initialisers through torch's compiler,
+    whose import took a second of every `wdcli rank`.)"""
     import torch
     from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
@@ -290,8 +293,13 @@ def _model(path: Path, config: ModelConfig):
     try:
         with safe_open(str(file), "pt") as f:
             saved = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-        with torch.device("meta"):
-            expected = {k: tuple(v.shape) for k, v in WideDeep(config).state_dict().items()}
+        held, needed = sum(math.prod(v) for v in saved.values()), config.param_counts()["total"]
+        if needed > 1.5 * held + 10_000:  # (the counts of blocks and buffers aside, they agree)
+            raise ArtifactError(
+                f"{file}: does not match model.json: it needs {needed:,} parameters, the file holds {held:,}"
+            )
+        net = WideDeep(config)
+        expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     except (SafetensorError, OSError, RuntimeError, ValueError) as e:
         raise ArtifactError(f"{file}: cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     problems = [
@@ -305,7 +313,6 @@ def _model(path: Path, config: ModelConfig):
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise ArtifactError(f"{file}: {', '.join(bad[:5])} hold NaN or infinite values; retrain, or restore the run")
-    net = WideDeep(config)
     net.load_state_dict(state)
     net.eval()
     return net
