@@ -13,7 +13,7 @@ import glob
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -156,28 +156,17 @@ ModelOpt = Annotated[
         "latest run of any spec (runs/LATEST).",
     ),
 ]
-InputOpt = Annotated[
-    Path,
-    typer.Option(
-        "--input",
-        metavar="FILE",
-        callback=checked(input_problem),
-        readable=False,
-        help="CSV, TSV, Parquet or NDJSON file (or a quoted glob).",
-        show_default=False,
-    ),
-]
-RowsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--input",
-        metavar="FILE",
-        callback=checked(input_problem),
-        readable=False,
-        help="CSV, TSV, Parquet or NDJSON file (or a quoted glob); or --split.",
-        show_default=False,
-    ),
-]
+
+
+def input_option(help: str) -> Any:
+    """`--input FILE`: a data file (or a quoted glob), checked before the command runs."""
+    return typer.Option(
+        "--input", metavar="FILE", callback=checked(input_problem), readable=False, help=help, show_default=False
+    )
+
+
+InputOpt = Annotated[Path, input_option("CSV, TSV, Parquet or NDJSON file (or a quoted glob).")]
+RowsOpt = Annotated[Path | None, input_option("CSV, TSV, Parquet or NDJSON file (or a quoted glob); or --split.")]
 SplitOpt = Annotated[
     Literal["test", "validation", "train"] | None,
     typer.Option(

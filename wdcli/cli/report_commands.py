@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from .app import Command, DebugOpt, Group, app, command
-from .options import SeparatorOpt, SplitOpt, checked, count_option, input_problem, output_problem
+from .options import SeparatorOpt, SplitOpt, checked, count_option, input_option, output_problem
 from .output import cell, err, out
 
 runs_app = typer.Typer(
@@ -55,14 +55,7 @@ def report(
         ),
     ] = None,
     input: Annotated[
-        Path | None,
-        typer.Option(
-            "--input",
-            metavar="FILE",
-            callback=checked(input_problem),
-            readable=False,
-            help="Plot scores of this labelled file instead of the run's own rows.",
-        ),
+        Path | None, input_option("Plot scores of this labelled file instead of the run's own rows.")
     ] = None,
     split: SplitOpt = None,
     model: ReportModelOpt = None,
