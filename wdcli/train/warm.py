@@ -30,7 +30,7 @@ from ..features import FittedPipeline
 from ..features.fitted import Buckets, Feature, Hashed, HashedCross, Identity, Numeric, Vocabulary, VocabularyCross
 from ..metrics import Carried, WarmReport
 from ..model.layout import Layout
-from ..model.optim import init_state
+from ..model.optim import PartOptimizer, init_state
 from ..model.plan import ModelConfig
 from ..model.widedeep import WideDeep
 
@@ -119,7 +119,7 @@ def _pairs(old: Feature, new: Feature, new_ids, old_ids, note: str = "") -> IdMa
 class _Copier:
     """Copies rows (or all) of a previous parameter and its optimizer state into a new one."""
 
-    def __init__(self, previous: Previous, model: WideDeep, optimizers: list[torch.optim.Optimizer]):
+    def __init__(self, previous: Previous, model: WideDeep, optimizers: list[PartOptimizer]):
         self.old = dict(previous.model.named_parameters())
         self.old_buffers = dict(previous.model.named_buffers())
         self.new = dict(model.named_parameters())
@@ -171,7 +171,7 @@ class _Copier:
 
 
 def warm_start(
-    previous: Previous, model: WideDeep, optimizers: list[torch.optim.Optimizer], fitted: FittedPipeline
+    previous: Previous, model: WideDeep, optimizers: list[PartOptimizer], fitted: FittedPipeline
 ) -> WarmReport:
     """Initialise a new model and its optimizers (before the first step) from a previous run; returns what was
     carried: per feature the ids carried, new and dropped (and a note), the MLP's layers, the optimizer state."""
