@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from wdcli.cli import app
 from wdcli.features import fit_pipeline
-from wdcli.features.fitted import Buckets, Hashed, Text, Vocabulary
+from wdcli.features.fitted import Buckets, Hashed, Numeric, Text, Vocabulary
 from wdcli.model.optim import init_state, make_optimizers, optimizer_state
 from wdcli.model.plan import build_config
 from wdcli.model.widedeep import WideDeep
@@ -52,6 +52,14 @@ def test_other_kinds_match_by_bucket_or_interval():
     assert pairs == {0: 0, 1: 1, 2: 2}  # (-inf,10) and [10,20) are the same intervals; the others are not
     assert id_map(None, new).note == "new feature"
     assert "was buckets" in id_map(old, vocab(["a"])).note
+
+
+def test_a_column_numeric_before_and_sparse_now_starts_fresh():
+    # (found by mypy: this was an AttributeError, a numeric feature having no ids)
+    old = Numeric(name="c", transform="none", fill=0.0, mean=0.0, std=1.0, min=0.0, max=1.0)
+    m = id_map(old, vocab(["a", "b"]))
+    assert (m.carried, m.new, m.dropped, len(m.new_ids)) == (0, 3, 0, 0)
+    assert m.note == "was numeric, now vocabulary: starts fresh"
 
 
 def test_more_oov_buckets_do_not_carry_the_old_ones():

@@ -21,6 +21,7 @@ from .data.split_record import SplitRecord, record_split
 from .data.time_split import times
 from .draft import Draft
 from .draft.blocks import CANDIDATES, Tried
+from .draft.profile import share
 from .errors import ArtifactError, DataError, SpecError
 from .features import FittedPipeline, fit_pipeline, hashing, transform
 from .model.optim import optimizer_state
@@ -84,7 +85,7 @@ def _separator_problems(spec: Spec, head: pl.DataFrame, where: str) -> list[str]
         values = text.filter((text != "") & ~text.is_in(col.missing))
         if len(values) < 20 or values.str.contains(col.separator, literal=True).any():
             continue
-        shares = {c: values.str.contains(c, literal=True).mean() or 0.0 for c in LIKELY if c != col.separator}
+        shares = {c: share(values.str.contains(c, literal=True)) for c in LIKELY if c != col.separator}
         likely = max(shares, key=lambda c: shares[c])
         what = (
             f"columns.{name}.separator {col.separator!r} occurs in none of the first {len(values):,} values of "

@@ -155,7 +155,7 @@ def draft_spec(
     y = _label(sample, label, positive, where, d)
     features = [c for c in sample.columns if c not in (label, group, time)]
     step(f"profiling {len(features)} columns of {len(sample):,} rows")
-    d.columns = [profile_column(c, sample[c], total) for c in features] + _time(d, time, where)
+    d.columns = [profile_column(c, sample[c], total) for c in features] + _time(d, sample, time, where)
     _leave_out_duplicates(d.columns)
     d.buckets = [
         Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns if c.kind == "numeric" and c.boundaries
@@ -204,14 +204,14 @@ def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Sp
     return spec
 
 
-def _time(d: Draft, time: str | None, where: str) -> list[Column]:
+def _time(d: Draft, sample: pl.DataFrame, time: str | None, where: str) -> list[Column]:
     """With --time: the split's time, checked on the sample and left out of the features; else the columns
     that look like times, to offer --time."""
     if time is None:
-        d.time_offers = time_columns(d.sample, (d.group,))
+        d.time_offers = time_columns(sample, (d.group,))
         return []
-    times(d.sample, time, f"{where} (--time {time})")  # a clear error for text that is no time, or no time
-    d.time, d.per = time, d.group is not None and spans_times(d.sample, time, d.group)
+    times(sample, time, f"{where} (--time {time})")  # a clear error for text that is no time, or no time
+    d.time, d.per = time, d.group is not None and spans_times(sample, time, d.group)
     why = "the split's time (data.split.time); a model scores rows later than any it trained on, so it is no feature"
     return [Column(time, "skip", why)]
 
@@ -240,18 +240,18 @@ def _codes(d: Draft, n: int) -> dict[str, G.Coded]:
     out = {}
     for c in d.columns:
         if c.kind in ("categorical",):
-            out[c.name] = G.code(c.name, c.values)
+            out[c.name] = G.code(c.name, c.series)
         elif c.kind == "multivalent":
-            lists = c.values.fill_null([]).list.drop_nulls()
+            lists = c.series.fill_null([]).list.drop_nulls()
             rows = np.repeat(np.arange(n), lists.list.len().to_numpy())
             out[c.name] = G.code(c.name, lists.explode(empty_as_null=False, keep_nulls=False), rows)
         elif c.kind == "numeric":
-            x = c.values.to_numpy().astype(np.float64)
+            x = c.series.to_numpy().astype(np.float64)
             ok = np.isfinite(x)
             cuts = np.unique(np.quantile(x[ok], np.linspace(0, 1, 21)[1:-1]))
             out[c.name] = G.code(c.name, np.where(ok, np.searchsorted(cuts, np.where(ok, x, 0)), -1))
     for b in d.buckets:
-        x = next(c for c in d.columns if c.name == b.source).values.to_numpy().astype(np.float64)
+        x = next(c for c in d.columns if c.name == b.source).series.to_numpy().astype(np.float64)
         ok = np.isfinite(x)
         out[b.name] = G.code(b.name, np.where(ok, np.searchsorted(b.boundaries, np.where(ok, x, 0), side="right"), -1))
     return out
@@ -306,7 +306,8 @@ def _crosses(d: Draft, coded: dict, stats: G.Scorer) -> list[Cross]:
             a, b = (second, first) if coded[second].multi else (first, second)  # a list column first
             g, combos = stats.cross_gain(coded[a], coded[b])
             tried.append(Cross((a, b), g, combos, buckets_for(combos, d.rows, d.total)))
-    chosen, uses = [], {}
+    chosen: list[Cross] = []
+    uses: dict[str, int] = {}
     for x in sorted(tried, key=lambda x: -x.gain):
         if x.gain < MIN_GAIN or len(chosen) == MAX_CROSSES:
             break
@@ -333,11 +334,11 @@ def _shared(d: Draft) -> dict[str, list[str]]:
     singles = [c for c in d.columns if c.kind == "categorical"]
     shared, used = {}, set()
     for m in lists:
-        tokens = set(m.values.explode().drop_nulls().unique().to_list())
+        tokens = set(m.series.explode().drop_nulls().unique().to_list())
         for s in singles:
             if s.name in used:
                 continue
-            values = set(s.values.drop_nulls().unique().to_list())
+            values = set(s.series.drop_nulls().unique().to_list())
             if tokens and values and len(tokens & values) >= 0.5 * len(tokens | values):
                 shared[f"{s.name}_table"] = [m.name, s.name]
                 used |= {m.name, s.name}

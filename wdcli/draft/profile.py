@@ -42,6 +42,20 @@ class Column:
     def sparse(self) -> bool:
         return self.kind in ("categorical", "multivalent")
 
+    @property
+    def series(self) -> pl.Series:
+        """`values` of a numeric, categorical or multivalent column, which profiling always gives them."""
+        assert self.values is not None, f"column '{self.name}' ({self.kind}) was profiled without its values"
+        return self.values
+
+
+def share(mask: pl.Series) -> float:
+    """The share of true values of a boolean Series, nulls left out (0.0 when it has none). polars types
+    Series.mean() as any Python value, whatever the Series' dtype; a boolean Series' is a float or None."""
+    m = mask.mean()
+    assert m is None or isinstance(m, float), f"the mean of a {mask.dtype} Series"
+    return m or 0.0
+
 
 def chao1(distinct: int, singletons: int, doubletons: int, sampled: bool, total: int) -> int:
     """Distinct values over all rows, estimated from a sample (Chao's lower-bound estimator)."""
@@ -112,7 +126,7 @@ def _separator(text: pl.Series) -> str | None:
     distinct = text.n_unique()
     for sep in SEPARATORS:
         has = text.str.contains(sep, literal=True)
-        if has.mean() < 0.2:
+        if share(has) < 0.2:
             continue
         tokens = text.str.split(sep).explode().str.strip_chars()
         if tokens.n_unique() < 0.5 * distinct and tokens.len() >= 1.5 * len(text):
@@ -155,7 +169,7 @@ def _categorical(
     multi = values.dtype == pl.List(pl.String)
     flat = values.explode().drop_nulls() if multi else values.drop_nulls()
     kind = "multivalent" if multi else "categorical"
-    missing = (values.list.len().fill_null(0) == 0).mean() if multi else values.null_count() / max(n, 1)
+    missing = share(values.list.len().fill_null(0) == 0) if multi else values.null_count() / max(n, 1)
     col = Column(
         name, kind, markers=markers, missing=float(missing or 0.0), separator=separator, values=values.alias(name)
     )

@@ -14,6 +14,7 @@ import polars as pl
 
 from ..data.time_split import ISO, times
 from ..errors import DataError
+from .profile import share
 
 NAME = re.compile(r"(^|[_\-\s.])(time|timestamp|datetime|date|ts|epoch)([_\-\s.]|$)|_at$|[a-z](Time|Date|At)$", re.I)
 EPOCHS = {"epoch seconds": (1e8, 4.2e9), "epoch milliseconds": (1e11, 4.2e12)}  # 1973 to 2100
@@ -29,7 +30,7 @@ def looks_like_time(name: str, s: pl.Series) -> str | None:
     values = s.drop_nulls()
     if s.dtype == pl.String:
         values = values.str.strip_chars()
-        if len(values) and values.str.contains(ISO).mean() >= 0.99:
+        if len(values) and share(values.str.contains(ISO)) >= 0.99:
             return "ISO 8601 text"
         values = values.cast(pl.Float64, strict=False)
         if values.null_count():
@@ -38,6 +39,7 @@ def looks_like_time(name: str, s: pl.Series) -> str | None:
         return None
     low, high = values.min(), values.max()
     for how, (a, b) in EPOCHS.items():
+        # polars types Series.min()/max() as any Python value, whatever the dtype (here numeric)
         if a <= low and high <= b:  # type: ignore[operator]
             return how
     return None
@@ -65,7 +67,7 @@ def spans_times(sample: pl.DataFrame, time: str, group: str) -> bool:
     frame = pl.DataFrame({"group": sample[group].cast(pl.String), "time": t})
     stats = frame.group_by("group").agg(pl.len().alias("n"), pl.col("time").n_unique().alias("times"))
     several = stats.filter(pl.col("n") >= 2)
-    return len(several) >= MIN_GROUPS and float((several["times"] > 1).mean() or 0.0) >= 0.5
+    return len(several) >= MIN_GROUPS and share(several["times"] > 1) >= 0.5
 
 
 def time_split(time: str, group: str | None, per: bool) -> tuple[dict, str]:

@@ -42,6 +42,10 @@ class PiecewiseEmbedding(nn.Module):
     """Columns [B, C] -> embeddings [B, C, dim] from each column's position in its bins (columns with fewer
     bins than the most are padded with bins that always read 0)."""
 
+    lo: torch.Tensor  # buffers [C, T]: each bin's start, width, and 1 for a column's own bins
+    width: torch.Tensor
+    used: torch.Tensor
+
     def __init__(self, edges: list[list[float]], dim: int):
         super().__init__()
         bins = max(max(len(e) - 1, 1) for e in edges)
@@ -70,6 +74,9 @@ class DotInteraction(nn.Module):
     order (0, 1), (0, 2), ..., (1, 2), ... of the fields as the groups list them; a group of width other than
     `dim` is projected to it first (one map per group)."""
 
+    first: torch.Tensor  # buffers [pairs]: each pair's fields
+    second: torch.Tensor
+
     def __init__(self, groups: list[tuple[int, int]], dim: int):
         super().__init__()
         self.project = nn.ModuleList(nn.Identity() if w == dim else nn.Linear(w, dim, bias=False) for _, w in groups)
@@ -91,11 +98,12 @@ class CrossLayers(nn.Module):
         super().__init__()
         if rank:
             self.down = nn.ModuleList(nn.Linear(width, rank, bias=False) for _ in range(layers))
-            self.up = nn.ModuleList(nn.Linear(rank, width) for _ in range(layers))
+            up = [nn.Linear(rank, width) for _ in range(layers)]
         else:
-            self.up = nn.ModuleList(nn.Linear(width, width) for _ in range(layers))
-        for layer in self.up:
+            up = [nn.Linear(width, width) for _ in range(layers)]
+        for layer in up:
             nn.init.zeros_(layer.bias)
+        self.up = nn.ModuleList(up)
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:
         x = x0

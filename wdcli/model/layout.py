@@ -108,7 +108,8 @@ class Layout:
         for f in cfg.wide:
             wide.append(WideSlot(f.name, f.column, at, f.cardinality))
             at += f.cardinality
-        tables, rows = {}, {}
+        tables: dict[str, TablePlace] = {}
+        rows: dict[int, int] = {}
         for t in cfg.tables:
             tables[t.name] = TablePlace(t.name, t.dim, rows.get(t.dim, 0), t.cardinality)
             rows[t.dim] = rows.get(t.dim, 0) + t.cardinality

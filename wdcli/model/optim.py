@@ -38,6 +38,8 @@ each other's updates. Adam and SGD take the mean as it is (their learning rates 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 
@@ -247,7 +249,11 @@ class SGD(torch.optim.SGD):
         return super().step(closure)
 
 
-def start_state(opt: torch.optim.Optimizer, p: torch.Tensor, group: dict) -> dict:
+# the optimizers of this module (AdamW is an Adam): each starts a parameter's state by its `fresh_state`
+PartOptimizer = FTRL | Adagrad | SparseAdam | SparseSGD | Adam | SGD
+
+
+def start_state(opt: PartOptimizer, p: torch.Tensor, group: dict) -> dict:
     """A parameter's state, started (`opt.fresh_state`) if it has none yet: what its first step does, and a
     warm start or a resumed checkpoint before they fill it in."""
     state = opt.state[p]
@@ -256,7 +262,7 @@ def start_state(opt: torch.optim.Optimizer, p: torch.Tensor, group: dict) -> dic
     return state
 
 
-def _start_touched(opt: torch.optim.Optimizer) -> None:
+def _start_touched(opt: PartOptimizer) -> None:
     """Start the state of the parameters a step is about to update (for the torch optimizers above, whose own
     step then finds it started)."""
     for group in opt.param_groups:
@@ -265,7 +271,7 @@ def _start_touched(opt: torch.optim.Optimizer) -> None:
                 start_state(opt, p, group)
 
 
-def init_state(opt: torch.optim.Optimizer) -> None:
+def init_state(opt: PartOptimizer) -> None:
     """Start every parameter's state now, as its first step would, so that a warm start (`wdcli.train.warm`) can
     fill it in before the first step. State already there is kept."""
     for group in opt.param_groups:
@@ -276,7 +282,7 @@ def init_state(opt: torch.optim.Optimizer) -> None:
 # ---------------------------------------------------------------------------------- the state's encoding
 
 
-def optimizer_state(model: torch.nn.Module, optimizers: list[torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
+def optimizer_state(model: torch.nn.Module, optimizers: Sequence[torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
     """Every optimizer's state by parameter name and key ('wide.weight.z', 'embed.8.weight.exp_avg'), as tensors
     (a step count too): what checkpoints and artifacts hold."""
     names = {id(p): n for n, p in model.named_parameters()}
@@ -292,7 +298,7 @@ def optimizer_state(model: torch.nn.Module, optimizers: list[torch.optim.Optimiz
 
 @torch.no_grad()
 def load_optimizer_state(
-    model: torch.nn.Module, optimizers: list[torch.optim.Optimizer], saved: dict[str, torch.Tensor]
+    model: torch.nn.Module, optimizers: Sequence[PartOptimizer], saved: dict[str, torch.Tensor]
 ) -> None:
     """Restore what `optimizer_state` gave: a parameter with saved state starts its state and takes the saved
     values (on its device, in its types); one without keeps none, as it had."""
@@ -319,7 +325,7 @@ def _like(current, value: torch.Tensor):
     return value.clone()
 
 
-def step_all(optimizers: list[torch.optim.Optimizer], examples: int) -> None:
+def step_all(optimizers: Sequence[torch.optim.Optimizer], examples: int) -> None:
     """Step every optimizer on the gradients of a loss averaged over `examples` rows (the batch's mean; with
     gradients averaged across ranks, every rank's rows). FTRL and AdaGrad turn them into the per-example sum;
     Adam and SGD take the mean as it is."""
@@ -330,9 +336,9 @@ def step_all(optimizers: list[torch.optim.Optimizer], examples: int) -> None:
             opt.step()
 
 
-def make_optimizers(model, train) -> list[torch.optim.Optimizer]:
+def make_optimizers(model, train) -> list[PartOptimizer]:
     """One optimizer (or a sparse/dense pair) per part, as the spec's train section says."""
-    out = []
+    out: list[PartOptimizer] = []
     wide, deep = model.wide_parameters(), model.deep_parameters()
     # the shared bias learns with the deep part's optimizer when there is one (FTRL's L1 would pull it to 0)
     (deep if deep else wide).append(model.bias)
@@ -343,14 +349,14 @@ def make_optimizers(model, train) -> list[torch.optim.Optimizer]:
     return out
 
 
-def _make(params, opt, sparse_ids: set[int]) -> list[torch.optim.Optimizer]:
+def _make(params, opt, sparse_ids: set[int]) -> list[PartOptimizer]:
     if opt.name == "ftrl":
         return [FTRL(params, opt.alpha, opt.beta, opt.l1, opt.l2)]
     if opt.name == "adagrad":
         return [Adagrad(params, opt.lr, opt.initial_accumulator, opt.weight_decay)]
     sparse = [p for p in params if id(p) in sparse_ids]
     dense = [p for p in params if id(p) not in sparse_ids]
-    out = []
+    out: list[PartOptimizer] = []
     if opt.name in ("adam", "adamw"):
         if sparse:
             out.append(SparseAdam(sparse, lr=opt.lr, weight_decay=opt.weight_decay, decoupled=opt.name == "adamw"))

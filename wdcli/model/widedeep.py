@@ -80,6 +80,9 @@ def pool(bags: Bags, name: str, table: torch.Tensor, offset: int, combiner: str)
 
 
 class WideDeep(nn.Module):
+    wide_cols: torch.Tensor  # buffers [W]: the wide part's univalent columns of `sparse`, and their offsets
+    wide_offsets: torch.Tensor
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg, self.layout = cfg, cfg.layout
@@ -99,9 +102,10 @@ class WideDeep(nn.Module):
 
     def _build_deep(self, cfg: ModelConfig) -> None:
         layout = self.layout
-        self.embed = nn.ModuleDict({str(d): nn.Embedding(n, d, sparse=True) for d, n in layout.rows.items()})
-        for e in self.embed.values():
+        tables = {str(d): nn.Embedding(n, d, sparse=True) for d, n in layout.rows.items()}
+        for e in tables.values():
             nn.init.normal_(e.weight, std=0.05)
+        self.embed = nn.ModuleDict(tables)
         self.groups = layout.groups()
         for i, g in enumerate(self.groups):  # each group's columns of its input (and rows of its table)
             if g.kind not in ("bag", "dot"):
@@ -133,10 +137,10 @@ class WideDeep(nn.Module):
                 self.numeric[str(i)] = PeriodicEmbedding(len(g.fields), first.frequencies, first.sigma, g.dim)
             elif first is not None:
                 self.numeric[str(i)] = PiecewiseEmbedding([numeric[f.name].edges for f in g.fields], g.dim)
-        i = cfg.interaction
+        inter = cfg.interaction
         inputs = [(len(g.fields), g.dim) for g in self.groups if g.kind in DOT_KINDS]
-        self.dot = DotInteraction(inputs, i.dim) if i.kind == "dot" else None
-        self.cross = CrossLayers(self.layout.width, i.layers, i.rank) if i.kind == "cross" else None
+        self.dot = DotInteraction(inputs, inter.dim) if inter.kind == "dot" else None
+        self.cross = CrossLayers(self.layout.width, inter.layers, inter.rank) if inter.kind == "cross" else None
         self.drop = nn.Dropout(cfg.embedding_dropout) if cfg.embedding_dropout > 0 else None
 
     def forward(self, sparse: torch.Tensor, multi: dict[str, Bag], dense: torch.Tensor) -> torch.Tensor:
@@ -160,9 +164,11 @@ class WideDeep(nn.Module):
     def deep_input(self, sparse: torch.Tensor, bags: Bags, dense: torch.Tensor) -> torch.Tensor:
         """The MLP's input [B, layout.width]: every field's columns, in the layout's order (through the cross
         layers, when the model has them)."""
-        parts, vectors = [], []  # vectors: each dot input group's fields [B, k, dim]
+        parts: list[torch.Tensor] = []
+        vectors: list[torch.Tensor] = []  # each dot input group's fields [B, k, dim]
         for i, g in enumerate(self.groups):
             if g.kind == "dot":
+                assert self.dot is not None, "the layout has dot fields only for a dot interaction"
                 parts.append(self.dot(vectors))  # [B, pairs]
                 continue
             if g.kind == "numeric":
@@ -174,7 +180,7 @@ class WideDeep(nn.Module):
             elif g.kind == "bag":
                 f = g.fields[0]
                 offset = self.layout.tables[f.table].offset
-                e = pool(bags, f.name, self.embed[str(g.dim)].weight, offset, f.combiner).unsqueeze(1)  # [B, 1, dim]
+                e = pool(bags, f.name, self.table(g.dim).weight, offset, f.combiner).unsqueeze(1)  # [B, 1, dim]
             else:  # periodic, piecewise
                 e = self.numeric[str(i)](dense[:, getattr(self, f"cols_{i}")])  # [B, k, dim]
             if self.drop is not None and g.kind in ("embedding", "bag"):
@@ -184,14 +190,21 @@ class WideDeep(nn.Module):
         x = torch.cat(parts, dim=1)
         return self.cross(x) if self.cross is not None else x
 
-    def sparse_parameters(self) -> list[nn.Parameter]:
-        """The tables whose gradients are sparse (only the rows a batch used)."""
-        return self.wide_parameters() + ([e.weight for e in self.embed.values()] if self.cfg.deep else [])
+    def table(self, dim: int) -> nn.Embedding:
+        """The deep part's embedding table of vectors of `dim` (torch's ModuleDict types its items as Module)."""
+        e = self.embed[str(dim)]
+        assert isinstance(e, nn.Embedding), "the deep part's tables are nn.Embedding"
+        return e
 
-    def wide_parameters(self) -> list[nn.Parameter]:
+    def sparse_parameters(self) -> list[torch.Tensor]:
+        """The tables whose gradients are sparse (only the rows a batch used)."""
+        tables = [self.table(d).weight for d in self.layout.rows] if self.cfg.deep else []
+        return self.wide_parameters() + tables
+
+    def wide_parameters(self) -> list[torch.Tensor]:
         return [self.wide.weight] if self.cfg.wide else []
 
-    def deep_parameters(self) -> list[nn.Parameter]:
+    def deep_parameters(self) -> list[torch.Tensor]:
         if not self.cfg.deep:
             return []
         return [p for n, p in self.named_parameters() if not n.startswith("wide.") and n != "bias"]

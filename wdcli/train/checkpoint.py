@@ -208,6 +208,7 @@ def checkpoint_path(spec: Spec, output: str | Path | None) -> Path:
     if output is not None:
         out = Path(output)
         return out.parent / f"{out.name}.checkpoint.safetensors"
+    assert spec.name is not None, "load_spec names every spec (its file's stem)"
     return Path(spec.train.output) / spec.name / "checkpoint.safetensors"
 
 

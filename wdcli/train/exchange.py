@@ -23,10 +23,11 @@ import torch
 import torch.distributed as dist
 
 from ..model.optim import _rows
+from ..model.widedeep import WideDeep
 
 
 class Exchange:
-    def __init__(self, model: torch.nn.Module, device: torch.device):
+    def __init__(self, model: WideDeep, device: torch.device):
         sparse = {id(p) for p in model.sparse_parameters()}
         self.sparse = [p for p in model.parameters() if id(p) in sparse]
         self.dense = [p for p in model.parameters() if id(p) not in sparse and p.requires_grad]
@@ -79,15 +80,16 @@ class Exchange:
         dist.all_gather(everyone, mine)
         at = 0
         for j, (p, m, w) in enumerate(zip(self.sparse, longest, widths)):
-            ids, vals = [], []
+            ids: list[torch.Tensor] = []
+            values: list[torch.Tensor] = []
             for r in range(self.world):
                 n = sizes[r][j]
                 ids.append(everyone[r][at : at + 2 * n].clone().view(torch.long))  # (a copy: aligned to int64)
-                vals.append(everyone[r][at + 2 * m : at + 2 * m + n * w].view(-1, *p.shape[1:]))
+                values.append(everyone[r][at + 2 * m : at + 2 * m + n * w].view(-1, *p.shape[1:]))
             at += 2 * m + m * w
             rows, inverse = torch.unique(torch.cat(ids), sorted=True, return_inverse=True)
             summed = torch.zeros((len(rows), *p.shape[1:]), dtype=p.dtype, device=self.device)
-            summed.index_add_(0, inverse, torch.cat(vals).to(p.dtype))
+            summed.index_add_(0, inverse, torch.cat(values).to(p.dtype))
             p.grad = torch.sparse_coo_tensor(
                 rows.unsqueeze(0), summed, p.shape, is_coalesced=True, check_invariants=False
             )

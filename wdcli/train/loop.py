@@ -232,6 +232,7 @@ class Recipe:
             or (every_s and time.perf_counter() - self.last_save >= every_s)
         )
         save = self.checkpoint is not None and self.runtime.main and self.data.at < self.data.rows and due
+        assert self.stop is not None, "steps run inside epochs' StopRequests"
         return torch.tensor([float(self.stop.signal is not None), float(save)], dtype=torch.float64)
 
     def save(self) -> None:
@@ -282,6 +283,7 @@ class _Meter:
         return float(self.total)
 
     def report(self) -> None:
+        assert self.reporter is not None, "called only with a reporter"
         self.reporter.advance(self.unreported, self.read() / max(self.seen, 1))
         self.unreported, self.last_report = 0, time.perf_counter()
 

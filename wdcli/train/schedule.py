@@ -15,6 +15,7 @@ so a resumed run steps with the very same sizes.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -42,7 +43,9 @@ class ScheduleState:
 class Schedule:
     """Sets every optimizer's step size before each step (`before_step`) and after each epoch (`after_epoch`)."""
 
-    def __init__(self, spec: ScheduleSpec, optimizers: list[torch.optim.Optimizer], steps_per_epoch: int, epochs: int):
+    def __init__(
+        self, spec: ScheduleSpec, optimizers: Sequence[torch.optim.Optimizer], steps_per_epoch: int, epochs: int
+    ):
         self.spec = spec
         self.groups = [(g, "alpha" if "alpha" in g else "lr") for opt in optimizers for g in opt.param_groups]
         self.base = [g[key] for g, key in self.groups]

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+# a signal's handler, as signal.signal takes and returns it (typeshed's private signal._HANDLER)
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 class StopRequests:
@@ -13,7 +19,7 @@ class StopRequests:
 
     def __init__(self):
         self.signal: int | None = None
-        self._old: dict[int, object] = {}
+        self._old: dict[int, Handler] = {}
 
     def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():

@@ -88,7 +88,7 @@ def prepare(
     if kept is None:
         kept = transform(fitted, next(train.frames(min(read, 10_000))).head(10_000), names["train"], with_label=True)
     per_row = row_bytes(kept)
-    budget = memory_budget(cfg.data.memory_budget_mb)
+    budget: float = memory_budget(cfg.data.memory_budget_mb)  # bytes left for parts held in memory
     sources = {}
     for part in ("validation", "test", "train"):  # held-out parts first: they are read every epoch
         if part not in parts:

@@ -56,11 +56,13 @@ class Trainer:
         logits = logits.float()
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=True)
+        assert batch.label is not None, "a training source's batches carry their labels"
         if self.exchange is None:
             loss = F.binary_cross_entropy_with_logits(logits, batch.label, weight=batch.weight)
             loss.backward()
             total, rows = loss.detach().double() * len(batch), len(batch)
         else:  # this process's share of the global batch's mean loss
+            assert global_rows is not None, "a data-parallel step is given the global batch's rows"
             loss = F.binary_cross_entropy_with_logits(logits, batch.label, weight=batch.weight, reduction="sum")
             (loss / global_rows).backward()
             shared = self.exchange(torch.cat([loss.detach().double().reshape(1).cpu(), self.flags]))
@@ -77,6 +79,7 @@ class Trainer:
         it at once (with large batches that overshoots before the next step can correct it: -0.003 AUC at batch
         8,192 on bench/synth.py's data)."""
         self.bias_pending = False
+        assert batch.label is not None, "a training source's batches carry their labels"
         w = batch.weight if batch.weight is not None else torch.ones_like(batch.label)
         sums = torch.stack([(w * batch.label).sum(), w.sum()]).double()
         if self.exchange is not None:

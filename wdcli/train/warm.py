@@ -27,10 +27,20 @@ import polars as pl
 import torch
 
 from ..features import FittedPipeline
-from ..features.fitted import Buckets, Feature, Hashed, HashedCross, Identity, Numeric, Vocabulary, VocabularyCross
+from ..features.fitted import (
+    Buckets,
+    Feature,
+    Hashed,
+    HashedCross,
+    Identity,
+    Numeric,
+    Sparse,
+    Vocabulary,
+    VocabularyCross,
+)
 from ..metrics import Carried, WarmReport
 from ..model.layout import Layout
-from ..model.optim import init_state
+from ..model.optim import PartOptimizer, init_state
 from ..model.plan import ModelConfig
 from ..model.widedeep import WideDeep
 
@@ -61,33 +71,35 @@ class IdMap:
 # ------------------------------------------------------------------------------------------------ ids
 
 
-def id_map(old: Feature | None, new: Feature) -> IdMap:
+def id_map(old: Feature | None, new: Sparse) -> IdMap:
     """The ids of `new` that `old` has rows for, matched by what they stand for."""
     nothing = np.zeros(0, dtype=np.int64)
     if old is None:
         return IdMap(nothing, nothing, 0, new.cardinality - 1, 0, "new feature")
+    if isinstance(old, Numeric):  # (no ids, no rows)
+        return IdMap(nothing, nothing, 0, new.cardinality - 1, 0, f"was numeric, now {new.kind}: starts fresh")
     if old.kind != new.kind:
         return _pairs(old, new, [0], [0], f"was {old.kind}, now {new.kind}: starts fresh")
-    if isinstance(new, Vocabulary):
+    if isinstance(new, Vocabulary) and isinstance(old, Vocabulary):
         special = list(range(1 + new.oov)) if old.oov == new.oov else [0]
         a, b = _match(old.values, new.values, pl.String)
         return _pairs(old, new, special + list(b + 1 + new.oov), special + list(a + 1 + old.oov))
-    if isinstance(new, VocabularyCross):
+    if isinstance(new, VocabularyCross) and isinstance(old, VocabularyCross):
         if new.columns != old.columns:
             return _pairs(old, new, [0], [0], "crosses other columns: starts fresh")
         a, b = _match(old.hashes, new.hashes, pl.UInt64)
         return _pairs(old, new, [0, 1, *(b + 2)], [0, 1, *(a + 2)])
-    if isinstance(new, (Hashed, HashedCross)):
+    if isinstance(new, (Hashed, HashedCross)) and isinstance(old, (Hashed, HashedCross)):
         if new.buckets != old.buckets:
             return _pairs(old, new, [0], [0], f"{old.buckets} buckets, now {new.buckets}: starts fresh")
-        if isinstance(new, HashedCross) and new.columns != old.columns:
+        if isinstance(new, HashedCross) and isinstance(old, HashedCross) and new.columns != old.columns:
             return _pairs(old, new, [0], [0], "crosses other columns: starts fresh")
         ids = list(range(new.cardinality))
         return _pairs(old, new, ids, ids)
-    if isinstance(new, Identity):
+    if isinstance(new, Identity) and isinstance(old, Identity):
         ids = list(range(min(old.cardinality, new.cardinality)))
         return _pairs(old, new, ids, ids)
-    if isinstance(new, Buckets):  # the same interval, by its bounds
+    if isinstance(new, Buckets) and isinstance(old, Buckets):  # the same interval, by its bounds
 
         def intervals(b: list[float]) -> list[tuple[float, float]]:
             edges = [-np.inf, *b, np.inf]
@@ -107,7 +119,7 @@ def _match(old: list, new: list, dtype) -> tuple[np.ndarray, np.ndarray]:
     return both["a"].to_numpy(), both["b"].to_numpy()
 
 
-def _pairs(old: Feature, new: Feature, new_ids, old_ids, note: str = "") -> IdMap:
+def _pairs(old: Sparse, new: Sparse, new_ids, old_ids, note: str = "") -> IdMap:
     n, o = np.asarray(new_ids, dtype=np.int64), np.asarray(old_ids, dtype=np.int64)
     carried = int((n > 0).sum())
     return IdMap(n, o, carried, new.cardinality - 1 - carried, old.cardinality - 1 - carried, note)
@@ -119,7 +131,7 @@ def _pairs(old: Feature, new: Feature, new_ids, old_ids, note: str = "") -> IdMa
 class _Copier:
     """Copies rows (or all) of a previous parameter and its optimizer state into a new one."""
 
-    def __init__(self, previous: Previous, model: WideDeep, optimizers: list[torch.optim.Optimizer]):
+    def __init__(self, previous: Previous, model: WideDeep, optimizers: list[PartOptimizer]):
         self.old = dict(previous.model.named_parameters())
         self.old_buffers = dict(previous.model.named_buffers())
         self.new = dict(model.named_parameters())
@@ -171,7 +183,7 @@ class _Copier:
 
 
 def warm_start(
-    previous: Previous, model: WideDeep, optimizers: list[torch.optim.Optimizer], fitted: FittedPipeline
+    previous: Previous, model: WideDeep, optimizers: list[PartOptimizer], fitted: FittedPipeline
 ) -> WarmReport:
     """Initialise a new model and its optimizers (before the first step) from a previous run; returns what was
     carried: per feature the ids carried, new and dropped (and a note), the MLP's layers, the optimizer state."""
@@ -202,10 +214,10 @@ def _copy_tables(copy: _Copier, old_layout: Layout, model: WideDeep, fitted: Fit
     """The wide weights and embedding rows of every id matched, each at its place in the two layouts."""
     layout = model.layout
     for slot in layout.wide:
-        old = old_layout.wide_slot(slot.name)
-        if old is not None:
+        was = old_layout.wide_slot(slot.name)
+        if was is not None:
             m = maps[slot.name]
-            copy.rows("wide.weight", "wide.weight", m.new_ids + slot.offset, m.old_ids + old.offset)
+            copy.rows("wide.weight", "wide.weight", m.new_ids + slot.offset, m.old_ids + was.offset)
     for t in model.cfg.tables:
         member = max(t.features, key=lambda f: fitted.cardinality(f))
         place, old = layout.tables[t.name], old_layout.place_of(member)
