@@ -9,13 +9,14 @@ import sys
 
 import torch
 
-from wdcli.train.runtime import Processes, Runtime, cpu_quota, default_threads, usable_cpus
+from wdcli.data.cpus import cpu_quota, usable_cpus
+from wdcli.train.runtime import Processes, Runtime, default_threads
 
 
 def test_the_cgroup_quota_caps_the_cpus(tmp_path, monkeypatch):
-    import wdcli.train.runtime as runtime
+    import wdcli.data.cpus as cpus
 
-    monkeypatch.setattr(runtime, "_own_cgroup", lambda: "")
+    monkeypatch.setattr(cpus, "_own_cgroup", lambda: "")
     assert cpu_quota(tmp_path) is None  # no cgroup files: no quota
     (tmp_path / "cpu.max").write_text("max 100000\n")
     assert cpu_quota(tmp_path) is None
@@ -68,3 +69,13 @@ def test_idle_threads_spin_briefly_then_sleep_unless_the_user_says_otherwise():
     assert _policy(env) == "None 1000"
     assert _policy({**env, "OMP_WAIT_POLICY": "PASSIVE"}) == "PASSIVE None"
     assert _policy({**env, "GOMP_SPINCOUNT": "10000"}) == "None 10000"
+
+
+def test_a_streams_reader_threads_follow_the_cpus_this_process_may_use(monkeypatch):
+    """A container's 2 CPUs on a 64-core host: one reader thread, not the four os.cpu_count() would allow."""
+    from wdcli.data import stream
+
+    monkeypatch.setattr(stream, "usable_cpus", lambda: 2)
+    assert stream.readers() == 1
+    monkeypatch.setattr(stream, "usable_cpus", lambda: 64)
+    assert stream.readers() == 4

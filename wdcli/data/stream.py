@@ -16,7 +16,6 @@ the window and continues with the very same batches. It is a `BatchSource` (`wdc
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ import torch
 from ..features import Encoded, FittedPipeline, transform
 from .batch import Batch
 from .cache import Cache, empty
+from .cpus import usable_cpus
 from .files import Chunk, ChunkReader, Files
 from .source import Position
 
@@ -48,8 +48,9 @@ def prefetch(fn: Callable, items: Iterable, workers: int = 1, ahead: int = 1) ->
 
 
 def readers() -> int:
-    """Threads that read and encode windows: one on small machines, up to four where there are cores to spare."""
-    return max(1, min(4, (os.cpu_count() or 2) // 4))
+    """Threads that read and encode windows: one on small machines, up to four where there are cores to spare
+    (of those this process may use: `usable_cpus`)."""
+    return max(1, min(4, usable_cpus() // 4))
 
 
 def _seed(*parts: int) -> int:
