@@ -254,15 +254,15 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
     numeric = any(c.kind == "numeric" for c in draft.columns)
     spec = output.resolve().parent / f".{output.name}.trial{os.getpid()}.yaml"  # (its data paths are relative)
     spec.write_text(draft.text, encoding="utf-8")
+    reuse = Encodings()  # the trials that leave the features alone (dot) fit and encode the sample once
     try:
-        load_spec(spec)
-    except SpecError:  # a draft that does not validate: write_draft reports it (a bug in init), with no trials
-        spec.unlink(missing_ok=True)
-        return {}
-    try:
+        try:
+            load_spec(spec)
+        except SpecError:  # a draft that does not validate: write_draft reports it (a bug in init), with no trials
+            return {}
 
         def held_out(sets: list[str]) -> tuple[float, ...]:
-            m = train(load_spec(spec, [*base, *sets]), frames).metrics.splits["validation"]
+            m = train(load_spec(spec, [*base, *sets]), frames, reuse=reuse).metrics.splits["validation"]
             return (float(m["logloss"]), float(m["auc"])) + ((float(m["gauc"]),) if "gauc" in m else ())
 
         step(f"training the draft on {len(frames['train']):,} sample rows ({TRIAL_EPOCHS} epochs at most)")
