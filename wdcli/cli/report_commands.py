@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from .app import Command, DebugOpt, Group, app, command
-from .options import SeparatorOpt, SplitOpt, checked, count_option, input_option, output_problem
+from .options import SeparatorOpt, SplitOpt, count_option, input_option, output_option
 from .output import cell, err, out
 
 runs_app = typer.Typer(
@@ -37,21 +37,14 @@ def report(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            callback=checked(output_problem, suffixes=(".html", ".htm")),
-            help="HTML file; default: report.html in the run's folder.",
+        output_option(
+            "--output", "-o", suffixes=(".html", ".htm"), help="HTML file; default: report.html in the run's folder."
         ),
     ] = None,
     png: Annotated[
         Path | None,
-        typer.Option(
-            "--png",
-            metavar="DIR",
-            callback=checked(output_problem, folder_for="the PNG files"),
-            help="Also write every figure as a PNG file here.",
+        output_option(
+            "--png", metavar="DIR", folder_for="the PNG files", help="Also write every figure as a PNG file here."
         ),
     ] = None,
     input: Annotated[

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from .app import DebugOpt, command
-from .options import InputOpt, JsonOpt, checked, count_option, input_problem, output_problem
+from .options import InputOpt, JsonOpt, checked, count_option, input_problem, output_option
 from .output import cell, emit_json, err, out
 from .steps import Steps
 
@@ -288,10 +288,10 @@ def export(
     format: Annotated[str, typer.Option("--format", metavar="FORMAT", help="onnx")] = "onnx",
     output: Annotated[
         Path | None,
-        typer.Option(
+        output_option(
             "--output",
             metavar="FOLDER",
-            callback=checked(output_problem, folder_for="the export"),
+            folder_for="the export",
             help="Folder to write; default: exports/<name>/<run id>.",
         ),
     ] = None,
