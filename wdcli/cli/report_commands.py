@@ -100,20 +100,20 @@ def _runs_callback(
             c, justify="right" if c in ("auc", "logloss", "gauc", "seconds", "epochs") else "left", overflow="fold"
         )
     for r in found:
-        flat = flatten(r.spec)
-        gauc = r.metric("gauc")
+        flat, m = flatten(r.spec), r.metrics
+        gauc = m.metric("gauc")
         t.add_row(
             r.id,
             r.created.replace("T", " ")[:19],
             r.name,
             r.model,
             *[_short(flat.get(k)) for k in keys],
-            r.split,
-            cell(r.metric("auc")),
-            cell(r.metric("logloss")),
+            m.split,
+            cell(m.metric("auc")),
+            cell(m.metric("logloss")),
             "" if math.isnan(gauc) else cell(gauc),
-            f"{r.seconds:.1f}",
-            str(r.epochs),
+            f"{m.seconds:.1f}",
+            str(m.epochs),
         )
     out.print(t)
 
