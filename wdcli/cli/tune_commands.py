@@ -72,6 +72,12 @@ def tune(
     finally:
         if display:
             display.bar.stop()
+    show_tuned(result, top, json_)
+
+
+def show_tuned(result, top: int, json_: bool) -> None:
+    """A study's outcome (a `wdcli.tune.TuneResult`): the best trials and how many ran, or JSON; an error where no
+    trial completed."""
     if json_:
         emit_json(
             {
