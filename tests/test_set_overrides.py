@@ -11,6 +11,7 @@ import types
 import typing
 
 import pytest
+import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from wdcli.errors import SpecError
@@ -246,3 +247,62 @@ def test_set_expands_short_forms_adds_list_items_and_keeps_default_kinds(tmp_pat
     assert [x.columns for x in spec.crosses] == [["c", "b"], ["c", "m"]]
     assert spec.train.wide_optimizer.name == "ftrl" and spec.train.wide_optimizer.alpha == 0.5
     assert spec.label.positive == "yes"
+
+
+def short_form_places() -> list[tuple[tuple, str, str, list[str]]]:
+    """(place, tag, kind, the overrides that select its union member) for every place the schema holds a model
+    with a tag (`kind` or `name`): a field, a mapping's value (a column: one of each kind), a list's item; with
+    each of its kinds that needs no other key. These are where the YAML might write the kind alone."""
+    out = []
+    for path, _, field, pre in CASES:
+        annotation, place = field.annotation, path
+        origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+        if origin in (dict, list):
+            annotation, place = args[-1], path + ("n" if origin is dict else 0,)
+        whole = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        for model in [annotation] if whole else _members(annotation):
+            tag = next((t for t in ("kind", "name") if t in model.model_fields), None)
+            for kind in typing.get_args(model.model_fields[tag].annotation) if tag else ():
+                try:
+                    model.model_validate({tag: kind})
+                except ValidationError:
+                    continue  # (this kind needs more keys than its tag)
+                at_ = ("columns", COLUMN_OF_KIND[kind]) if path == ("columns",) else place
+                if (at_, tag, kind, pre) not in out:
+                    out.append((at_, tag, kind, pre))
+    return out
+
+
+SHORT = short_form_places()
+
+
+def takes_short_form(place: tuple, kind: str, pre: list[str], folder, overrides=()):
+    """The spec loaded with the kind alone at `place` (and `overrides` after), or None if the YAML refuses it."""
+    raw = yaml.safe_load(SPEC)
+    node = raw
+    for seg in place[:-1]:
+        node = node.setdefault(seg, {})
+    node[place[-1]] = kind
+    f = folder / "short.yaml"
+    f.write_text(yaml.safe_dump(raw, sort_keys=False))
+    try:
+        load_spec(f, pre, check_paths=False)
+    except SpecError:
+        return None
+    return load_spec(f, [*pre, *overrides], check_paths=False)
+
+
+@pytest.mark.parametrize("place,tag,kind,pre", SHORT, ids=[f"{path_text(s[0])}:{s[2]}" for s in SHORT])
+def test_set_reaches_under_every_short_form_the_yaml_takes(place, tag, kind, pre, tmp_path):
+    """Wherever the spec may write a section's kind alone (`interaction: dot`), `--set` descends into it: a new
+    block with a short form that overrides.py does not see fails here."""
+    spec = takes_short_form(place, kind, pre, tmp_path, [f"{path_text(place)}.{tag}={kind}"])
+    if spec is None:
+        pytest.skip("the YAML does not take the kind alone here")
+    assert getattr(at(spec, place), tag) == kind
+
+
+def test_the_short_form_sweep_finds_the_known_short_forms(tmp_path):
+    taken = {path_text(p) for p, _, kind, pre in SHORT if takes_short_form(p, kind, pre, tmp_path) is not None}
+    known = {"columns.n", "columns.c", "columns.m", "deep.interaction", "deep.numeric_embedding"}
+    assert known | {"deep.numeric_embeddings.n", "train.schedule"} <= taken, taken

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .app import DebugOpt, command
-from .options import checked, count_option, input_problem, output_problem, separator_option
+from .options import checked, count_option, input_problem, output_option, separator_option
 from .output import err, out
 from .steps import Steps
 
@@ -44,12 +44,8 @@ GroupOpt = Annotated[
 ]
 SpecOutOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--output",
-        "-o",
-        metavar="FILE",
-        callback=checked(output_problem, suffixes=(".yaml", ".yml")),
-        help="Spec file to write; default: <data file's name>.yaml here.",
+    output_option(
+        "--output", "-o", suffixes=(".yaml", ".yml"), help="Spec file to write; default: <data file's name>.yaml here."
     ),
 ]
 

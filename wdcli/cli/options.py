@@ -2,9 +2,10 @@
 starts: inputs to read (`input_problem`), specs (`spec_problem`), files and folders to write (`output_problem`);
 and counts, whole numbers of 1 or more (`count_option`).
 
-A new option that names a file takes its check through `checked`:
+A new option that names a file or folder to write takes its check through `output_option`, one to read through
+`input_option`; another check through `checked`:
 
-    typer.Option("--study", metavar="DIR", callback=checked(output_problem, folder_for="the study"))
+    output_option("--study", metavar="DIR", folder_for="the study", help="...")
 """
 
 from __future__ import annotations
@@ -101,6 +102,12 @@ def checked(problem: Callable[..., str | None], **options) -> Callable:
     return callback
 
 
+def output_option(*names: str, help: str, metavar: str = "FILE", **check: Any) -> Any:
+    """An option that names a file to write, or with `folder_for=` (what it is for) a folder, checked by
+    `output_problem` (`suffixes=`: the file types it takes) before the command runs."""
+    return typer.Option(*names, metavar=metavar, callback=checked(output_problem, **check), help=help)
+
+
 def count_option(name: str, help: str):
     """An option that counts things: a whole number of 1 or more."""
     return typer.Option(name, metavar="N", min=1, max=COUNT_MAX, help=help)
@@ -178,12 +185,7 @@ SplitOpt = Annotated[
 ]
 OutputOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--output",
-        metavar="FILE",
-        callback=checked(output_problem),
-        help="Write here, by extension (.csv, .tsv, .parquet, .ndjson); default: CSV on stdout.",
-    ),
+    output_option("--output", help="Write here, by extension (.csv, .tsv, .parquet, .ndjson); default: CSV on stdout."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr (which model, rows written).")]

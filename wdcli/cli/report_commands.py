@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from .app import Command, DebugOpt, Group, app, command
-from .options import SeparatorOpt, SplitOpt, checked, count_option, input_option, output_problem
+from .options import SeparatorOpt, SplitOpt, count_option, input_option, output_option
 from .output import cell, err, out
 
 runs_app = typer.Typer(
@@ -37,21 +37,14 @@ def report(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            callback=checked(output_problem, suffixes=(".html", ".htm")),
-            help="HTML file; default: report.html in the run's folder.",
+        output_option(
+            "--output", "-o", suffixes=(".html", ".htm"), help="HTML file; default: report.html in the run's folder."
         ),
     ] = None,
     png: Annotated[
         Path | None,
-        typer.Option(
-            "--png",
-            metavar="DIR",
-            callback=checked(output_problem, folder_for="the PNG files"),
-            help="Also write every figure as a PNG file here.",
+        output_option(
+            "--png", metavar="DIR", folder_for="the PNG files", help="Also write every figure as a PNG file here."
         ),
     ] = None,
     input: Annotated[
@@ -107,20 +100,20 @@ def _runs_callback(
             c, justify="right" if c in ("auc", "logloss", "gauc", "seconds", "epochs") else "left", overflow="fold"
         )
     for r in found:
-        flat = flatten(r.spec)
-        gauc = r.metric("gauc")
+        flat, m = flatten(r.spec), r.metrics
+        gauc = m.metric("gauc")
         t.add_row(
             r.id,
             r.created.replace("T", " ")[:19],
             r.name,
             r.model,
             *[_short(flat.get(k)) for k in keys],
-            r.split,
-            cell(r.metric("auc")),
-            cell(r.metric("logloss")),
+            m.split,
+            cell(m.metric("auc")),
+            cell(m.metric("logloss")),
             "" if math.isnan(gauc) else cell(gauc),
-            f"{r.seconds:.1f}",
-            str(r.epochs),
+            f"{m.seconds:.1f}",
+            str(m.epochs),
         )
     out.print(t)
 

@@ -109,30 +109,39 @@ def inspect(
 
     art = load_artifact(model)
     note_model(art, model, quiet)
+    rows = heaviest_wide(art, top) if art.config.wide else HeaviestWide()
+    if json_:
+        emit_json(_inspected(art, rows))
+    else:
+        _show_inspected(art, rows)
+
+
+def _inspected(art, rows) -> dict:
+    """`inspect --json`: a model's shape and its heaviest wide weights (`rows`, a HeaviestWide)."""
+    cfg = art.config
+    return {
+        "path": str(art.path),
+        "name": art.spec.name,
+        "model": cfg.model,
+        "parameters": cfg.param_counts(),
+        "deep": {"tables": len(cfg.tables), "input_width": cfg.deep_input_width, "hidden": cfg.hidden}
+        if cfg.deep
+        else None,
+        "wide": {
+            "size": cfg.wide_size,
+            "nonzero": rows.nonzero,
+            "heaviest_crosses": [{"weight": w, "name": n} for w, n in rows.cross],
+            "heaviest_values": [{"weight": w, "name": n} for w, n in rows.single],
+        }
+        if cfg.wide
+        else None,
+    }
+
+
+def _show_inspected(art, rows) -> None:
+    """`inspect`: a model's shape in a line or two, and tables of its heaviest wide weights."""
     cfg = art.config
     p = cfg.param_counts()
-    rows = heaviest_wide(art, top) if cfg.wide else HeaviestWide()
-    if json_:
-        emit_json(
-            {
-                "path": str(art.path),
-                "name": art.spec.name,
-                "model": cfg.model,
-                "parameters": p,
-                "deep": {"tables": len(cfg.tables), "input_width": cfg.deep_input_width, "hidden": cfg.hidden}
-                if cfg.deep
-                else None,
-                "wide": {
-                    "size": cfg.wide_size,
-                    "nonzero": rows.nonzero,
-                    "heaviest_crosses": [{"weight": w, "name": n} for w, n in rows.cross],
-                    "heaviest_values": [{"weight": w, "name": n} for w, n in rows.single],
-                }
-                if cfg.wide
-                else None,
-            }
-        )
-        return
     out.print(
         f"[bold]{art.spec.name}[/] ({art.path}): model {cfg.model}, parameters {p['total']:,} "
         f"(wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,})",

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from .app import DebugOpt, command
-from .options import InputOpt, JsonOpt, checked, count_option, input_problem, output_problem
+from .options import InputOpt, JsonOpt, checked, count_option, input_problem, output_option
 from .output import cell, emit_json, err, out
 from .steps import Steps
+
+if TYPE_CHECKING:
+    from ..serve.app import ServeConfig, Server
 
 VERIFY_FAILED = 3  # the exit code of a model that may not be served (docs/errors.md)
 RunArg = Annotated[
@@ -209,13 +213,7 @@ def serve(
 
     if why := port_problem(host, port):
         raise WdcliError(why)
-    try:
-        from ..serve.app import ServeConfig, Server
-        from ..serve.app import serve as run_server
-    except ImportError as e:
-        raise WdcliError(
-            f"wdcli serve needs the serve extra ({e.name} is not installed): pip install 'wdcli[serve]'"
-        ) from None
+    ServeConfig, Server, run_server = _serve_app()
     given = dict(locals())  # the options named as ServeConfig's fields, and those that are not:
     same = {k: given[k] for k in ServeConfig.__dataclass_fields__ if k in given and k not in _OWN}
     config = ServeConfig(
@@ -241,6 +239,20 @@ def serve(
 
 
 _OWN = ("model", "verify_input", "token")  # the options serve passes on as it reads them
+
+
+def _serve_app() -> tuple[type[ServeConfig], type[Server], Callable[[ServeConfig, Server | None], None]]:
+    """The server's config, the server and what runs it (wdcli.serve.app); an error that names the serve extra
+    where what they need is not installed."""
+    from ..errors import WdcliError
+
+    try:
+        from ..serve.app import ServeConfig, Server, serve
+    except ImportError as e:
+        raise WdcliError(
+            f"wdcli serve needs the serve extra ({e.name} is not installed): pip install 'wdcli[serve]'"
+        ) from None
+    return ServeConfig, Server, serve
 
 
 def where(config) -> str:
@@ -288,10 +300,10 @@ def export(
     format: Annotated[str, typer.Option("--format", metavar="FORMAT", help="onnx")] = "onnx",
     output: Annotated[
         Path | None,
-        typer.Option(
+        output_option(
             "--output",
             metavar="FOLDER",
-            callback=checked(output_problem, folder_for="the export"),
+            folder_for="the export",
             help="Folder to write; default: exports/<name>/<run id>.",
         ),
     ] = None,

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from .app import DebugOpt, command
-from .options import JsonOpt, SetOpt, SpecArg, checked, count_option, output_problem
+from .options import JsonOpt, SetOpt, SpecArg, count_option, output_option
 from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, out
 from .progress import TrainingDisplay
 
@@ -24,10 +24,10 @@ def note(message: str) -> None:
 
 OutputOpt = Annotated[
     Path | None,
-    typer.Option(
+    output_option(
         "--output",
         metavar="DIR",
-        callback=checked(output_problem, folder_for="the run"),
+        folder_for="the run",
         help="Write the run to this folder instead of runs/NAME/RUN_ID (an existing one needs --force).",
     ),
 ]

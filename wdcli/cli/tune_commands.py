@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from .app import DebugOpt, command
-from .options import JsonOpt, SetOpt, SpecArg, checked, count_option, output_problem
+from .options import JsonOpt, SetOpt, SpecArg, count_option, output_option
 from .output import cell, emit_json, err, out
 
 if TYPE_CHECKING:
@@ -28,10 +28,10 @@ SpaceOpt = Annotated[
 ]
 StudyOpt = Annotated[
     Path | None,
-    typer.Option(
+    output_option(
         "--study",
         metavar="DIR",
-        callback=checked(output_problem, folder_for="the study"),
+        folder_for="the study",
         help="Folder of the study (study.db) and best.yaml; default: runs/NAME/tune.",
     ),
 ]
@@ -72,6 +72,12 @@ def tune(
     finally:
         if display:
             display.bar.stop()
+    show_tuned(result, top, json_)
+
+
+def show_tuned(result, top: int, json_: bool) -> None:
+    """A study's outcome (a `wdcli.tune.TuneResult`): the best trials and how many ran, or JSON; an error where no
+    trial completed."""
     if json_:
         emit_json(
             {

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import torch
 
 from .batch import Batch
-from .source import Position
+from .source import Position, Resumable
 
 
-class InMemory:
+class InMemory(Resumable):
     def __init__(self, data: Batch, batch_size: int, seed: int, rank: int = 0, world: int = 1):
         self.data, self.batch_size = data, batch_size
         self.rank, self.world = rank, world  # in a data-parallel run: this process's share of each batch
@@ -42,23 +42,11 @@ class InMemory:
             yield self.data.rows(idx[self.rank :: self.world] if self.world > 1 else idx)
         self._perm = None
 
-    @property
-    def at(self) -> int:
-        """Rows of this epoch already handed out (of a restored epoch, before it continues)."""
-        if self._resume is not None:
-            return self._resume.at
-        return self._at if self._perm is not None else 0
+    def _in_epoch(self) -> bool:
+        return self._perm is not None
 
-    def position(self) -> Position:
-        if self._resume is not None:  # (restored, not yet continued)
-            return self._resume
+    def _here(self) -> Position:
         return Position(self.generator.get_state(), self.at, self._perm)
-
-    def restore(self, position: Position) -> None:
-        """Continue from a checkpoint's position: its generator, and the next `batches` the rest of its epoch
-        (if it was in one)."""
-        self.generator.set_state(position.generator)
-        self._resume = position
 
     def ordered(self, rows: int = 1024, rank: int = 0, world: int = 1) -> Iterator[Batch]:
         """Every row in order (this process's share of them: a contiguous range), in slices of `rows` (about

@@ -1,6 +1,6 @@
 """What the trainer eats: a batch source (`BatchSource`), in memory (`memory.InMemory`) or streamed from files
 (`stream.Stream`), and where one is (`Position`), which a checkpoint holds so that a resumed run sees the very
-same batches.
+same batches. Both keep a restored position alike (`Resumable`).
 
     for batch in source.batches():      # one epoch (the rest of it, after restore)
         ...
@@ -10,6 +10,7 @@ same batches.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -80,3 +81,36 @@ class BatchSource(Protocol):
     def ordered(self, rows: int = 1024, rank: int = 0, world: int = 1) -> Iterator[Batch]:
         """Every row in order (this process's share of them), in batches of `rows`."""
         ...
+
+
+class Resumable(ABC):
+    """The part of a `BatchSource` both sources share: `restore` sets the generator and keeps the checkpoint's
+    position for the next `batches`, which continues its epoch; until then, that is where the source is. A
+    source says whether it is in an epoch (`_in_epoch`) and where (`_here`)."""
+
+    generator: torch.Generator
+    _resume: Position | None  # a checkpoint's, for the next epoch
+    _at: int  # rows of the epoch under way handed out (all processes' together)
+
+    @abstractmethod
+    def _in_epoch(self) -> bool: ...
+
+    @abstractmethod
+    def _here(self) -> Position:
+        """Where the source is, itself (not waiting to continue a restored position)."""
+
+    @property
+    def at(self) -> int:
+        """Rows of this epoch already handed out (of a restored epoch, before it continues)."""
+        if self._resume is not None:
+            return self._resume.at
+        return self._at if self._in_epoch() else 0
+
+    def position(self) -> Position:
+        return self._resume if self._resume is not None else self._here()  # (restored, not yet continued)
+
+    def restore(self, position: Position) -> None:
+        """Continue from a checkpoint's position: its generator, and the next `batches` the rest of its epoch
+        (if it was in one)."""
+        self.generator.set_state(position.generator)
+        self._resume = position

@@ -28,7 +28,7 @@ from .batch import Batch
 from .cache import Cache, empty
 from .cpus import usable_cpus
 from .files import Chunk, ChunkReader, Files
-from .source import Position
+from .source import Position, Resumable
 
 
 def prefetch(fn: Callable, items: Iterable, workers: int = 1, ahead: int = 1) -> Iterator:
@@ -114,7 +114,7 @@ class _Order(torch.utils.data.Sampler):
         return len(self.items)
 
 
-class Stream:
+class Stream(Resumable):
     """Batches of a part's rows streamed from files (the training part: `batches`; any part: `ordered`)."""
 
     def __init__(
@@ -234,23 +234,11 @@ class Stream:
             self._window, self._taken = w + 1, 0
         self._epoch_seed = None
 
-    @property
-    def at(self) -> int:
-        """Rows of this epoch already handed out (of a restored epoch, before it continues)."""
-        if self._resume is not None:
-            return self._resume.at
-        return self._at if self._epoch_seed is not None else 0
+    def _in_epoch(self) -> bool:
+        return self._epoch_seed is not None
 
-    def position(self) -> Position:
-        if self._resume is not None:  # (restored, not yet continued)
-            return self._resume
+    def _here(self) -> Position:
         return Position(self.generator.get_state(), self.at, None, self._epoch_seed, self._window, self._taken)
-
-    def restore(self, position: Position) -> None:
-        """Continue from a checkpoint's position: its generator, and the next `batches` the rest of its epoch
-        (if it was in one)."""
-        self.generator.set_state(position.generator)
-        self._resume = position
 
     # ---------------------------------------------------------------------------------------- evaluation
     def ordered(self, rows: int = 1024, rank: int = 0, world: int = 1) -> Iterator[Batch]:

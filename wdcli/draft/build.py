@@ -143,14 +143,7 @@ def draft_spec(
     where = ", ".join(patterns)
     step(f"sampling {where}")
     sample, total = io.sample_table(patterns, sample_rows, seed, separator)
-    if total == 0:
-        raise DataError(f"{where}: has a header and no rows; init drafts a spec from rows: give a file with data")
-    for role, name in (("--label", label), ("--group", group), ("--time", time)):
-        if name is not None and name not in sample.columns:
-            raise DataError(
-                f"{where}: no column '{name}' ({role}){suggest(name, sample.columns)}; "
-                f"it has: {', '.join(sample.columns[:20])}"
-            )
+    _check_sample(sample, total, where, {"--label": label, "--group": group, "--time": time})
     d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
     y = _label(sample, label, positive, where, d)
     features = [c for c in sample.columns if c not in (label, group, time)]
@@ -171,13 +164,25 @@ def draft_spec(
     base = Path(output).resolve().parent
     paths = [_relative(p, base) for p in patterns]
     d.text = render(d, paths, label, group, patterns, separator)
-    if try_blocks is not None and d.rows < MIN_ROWS:
-        d.untried = f"interaction, numeric_embedding: not tried ({d.rows:,} sample rows; {MIN_ROWS:,} measure them)"
-        d.text = render(d, paths, label, group, patterns, separator)
-    elif try_blocks is not None:  # short trainings on the sample, with and without each block
-        d.tried = try_blocks(d, Path(output))
+    if try_blocks is not None:
+        if d.rows < MIN_ROWS:
+            d.untried = f"interaction, numeric_embedding: not tried ({d.rows:,} sample rows; {MIN_ROWS:,} measure them)"
+        else:  # short trainings on the sample (its draft as rendered above), with and without each block
+            d.tried = try_blocks(d, Path(output))
         d.text = render(d, paths, label, group, patterns, separator)
     return d
+
+
+def _check_sample(sample: pl.DataFrame, total: int, where: str, named: dict[str, str | None]) -> None:
+    """A DataError unless the data has rows and every column an option names (`named`: option -> column)."""
+    if total == 0:
+        raise DataError(f"{where}: has a header and no rows; init drafts a spec from rows: give a file with data")
+    for role, name in named.items():
+        if name is not None and name not in sample.columns:
+            raise DataError(
+                f"{where}: no column '{name}' ({role}){suggest(name, sample.columns)}; "
+                f"it has: {', '.join(sample.columns[:20])}"
+            )
 
 
 def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Spec:

@@ -109,6 +109,32 @@ def label_array(
         raise DataError(f"{where}: label column '{name}' is missing in {s.null_count()} rows; drop or fill them")
     text = s.cast(pl.String).str.strip_chars()
     seen = text.unique().sort().to_list()
+    y, pos = _positives(text, seen, positive, where, name)
+    labels = y.to_numpy().astype(np.float32)
+    if (fitting or evaluating) and len(labels) and not labels.any():
+        if evaluating:
+            raise DataError(
+                f"{where}: no row has the model's positive label {pos!r} in column '{name}' (values: "
+                f"{show(seen)}), so AUC is undefined and accuracy meaningless; evaluate on rows with "
+                "both outcomes, and check that this file writes the label as the training data did"
+            )
+        if positive is None:
+            raise DataError(
+                f"{where}: label column '{name}' has no positive rows (1 or true; values: {show(seen)}); "
+                "training needs both outcomes, or name the positive value with label.positive"
+            )
+        raise DataError(
+            f"{where}: label.positive {pos!r} never occurs in column '{name}' (values: {show(seen)}); "
+            "fix label.positive"
+        )
+    return labels
+
+
+def _positives(
+    text: pl.Series, seen: list[str], positive: str | int | bool | None, where: str, name: str
+) -> tuple[pl.Series, str]:
+    """Which rows of label column `name` (`text`: as stripped text, `seen`: its values) are positive by
+    label.positive, and the positive value as text; a DataError where the values do not fit label.positive."""
     if positive is None or isinstance(positive, bool):
         ones, zeros = {"1", "1.0", "true"}, {"0", "0.0", "false"}
         other = [v for v in seen if v.lower() not in ones | zeros]
@@ -128,33 +154,14 @@ def label_array(
                 f"true/false; name the positive value with label.positive"
             )
         pos = "1" if positive is None else str(positive).lower()
-        y = text.str.to_lowercase().is_in(list(ones if positive in (None, True) else zeros))
-    else:
-        pos = str(positive)
-        if len(seen) > 2:
-            raise DataError(
-                f"{where}: label column '{name}' has {len(seen)} distinct values {show(seen)}; "
-                f"a binary label has two (positive: {pos!r} and one other)"
-            )
-        y = text == pos
-    labels = y.to_numpy().astype(np.float32)
-    if (fitting or evaluating) and len(labels) and not labels.any():
-        if evaluating:
-            raise DataError(
-                f"{where}: no row has the model's positive label {pos!r} in column '{name}' (values: "
-                f"{show(seen)}), so AUC is undefined and accuracy meaningless; evaluate on rows with "
-                "both outcomes, and check that this file writes the label as the training data did"
-            )
-        if positive is None:
-            raise DataError(
-                f"{where}: label column '{name}' has no positive rows (1 or true; values: {show(seen)}); "
-                "training needs both outcomes, or name the positive value with label.positive"
-            )
+        return text.str.to_lowercase().is_in(list(ones if positive in (None, True) else zeros)), pos
+    pos = str(positive)
+    if len(seen) > 2:
         raise DataError(
-            f"{where}: label.positive {pos!r} never occurs in column '{name}' (values: {show(seen)}); "
-            "fix label.positive"
+            f"{where}: label column '{name}' has {len(seen)} distinct values {show(seen)}; "
+            f"a binary label has two (positive: {pos!r} and one other)"
         )
-    return labels
+    return text == pos, pos
 
 
 def weight_array(spec: Spec, df: pl.DataFrame, where: str) -> np.ndarray:

@@ -166,57 +166,58 @@ def _from_format_1(states: object, spec: Spec) -> list[dict] | None:
         return None
     out = []
     for name, s in states.items():
-        if not isinstance(s, dict):
+        feature = _feature_1(name, s, spec) if isinstance(s, dict) else None
+        if feature is None:
             return None
-        col = spec.columns.get(name)
-        missing = list(getattr(col, "missing", []))
-        kind = s.get("kind")
-        if kind in ("categorical", "multivalent"):
-            source = {
-                "column": name,
-                "missing": missing,
-                "multivalent": kind == "multivalent",
-                "separator": getattr(col, "separator", None),
-                "weights": getattr(col, "weights", None),
-            }
-            base = {"name": name, "source": source}
-            enc = s.get("encoding")
-            if enc == "hash":
-                out.append({**base, "kind": "hashed", "buckets": s.get("buckets")})
-            elif enc == "identity":
-                out.append({**base, "kind": "identity", "num_ids": s.get("num_ids")})
-            else:
-                out.append({**base, "kind": "vocabulary", "values": s.get("vocab"), "oov": s.get("oov")})
-        elif kind == "bucketized":
-            src = spec.columns.get(s["source"]) if isinstance(s.get("source"), str) else None
-            out.append(
-                {
-                    "kind": "buckets",
-                    "name": name,
-                    "column": s.get("source"),
-                    "boundaries": s.get("boundaries"),
-                    "missing": list(getattr(src, "missing", [])),
-                }
-            )
-        elif kind == "numeric":
-            keep = ("transform", "fill", "clip", "mean", "std", "min", "max")
-            out.append(
-                {
-                    "kind": "numeric",
-                    "name": name,
-                    "missing": missing,
-                    "boundaries": s.get("boundaries", []),
-                    **{k: s.get(k) for k in keep},
-                }
-            )
-        elif kind == "cross":
-            base = {"name": name, "columns": s.get("columns"), "multivalent": s.get("multivalent", False)}
-            if s.get("encoding") == "hash":
-                out.append(
-                    {**base, "kind": "hashed_cross", "buckets": s.get("buckets"), "examples": s.get("examples", {})}
-                )
-            else:
-                out.append({**base, "kind": "vocabulary_cross", "hashes": s.get("hashes"), "names": s.get("names")})
-        else:
-            return None
+        out.append(feature)
     return out
+
+
+def _feature_1(name: str, s: dict, spec: Spec) -> dict | None:
+    """One feature's format 1 state as format 2's feature (None: not one format 1 wrote)."""
+    kind = s.get("kind")
+    if kind in ("categorical", "multivalent"):
+        return _categorical_1(name, s, spec)
+    if kind == "bucketized":
+        src = spec.columns.get(s["source"]) if isinstance(s.get("source"), str) else None
+        return {
+            "kind": "buckets",
+            "name": name,
+            "column": s.get("source"),
+            "boundaries": s.get("boundaries"),
+            "missing": list(getattr(src, "missing", [])),
+        }
+    if kind == "numeric":
+        keep = ("transform", "fill", "clip", "mean", "std", "min", "max")
+        return {
+            "kind": "numeric",
+            "name": name,
+            "missing": list(getattr(spec.columns.get(name), "missing", [])),
+            "boundaries": s.get("boundaries", []),
+            **{k: s.get(k) for k in keep},
+        }
+    if kind == "cross":
+        base = {"name": name, "columns": s.get("columns"), "multivalent": s.get("multivalent", False)}
+        if s.get("encoding") == "hash":
+            return {**base, "kind": "hashed_cross", "buckets": s.get("buckets"), "examples": s.get("examples", {})}
+        return {**base, "kind": "vocabulary_cross", "hashes": s.get("hashes"), "names": s.get("names")}
+    return None
+
+
+def _categorical_1(name: str, s: dict, spec: Spec) -> dict:
+    """A categorical or multivalent column's format 1 state: hashed, identity or vocabulary ids."""
+    col = spec.columns.get(name)
+    source = {
+        "column": name,
+        "missing": list(getattr(col, "missing", [])),
+        "multivalent": s.get("kind") == "multivalent",
+        "separator": getattr(col, "separator", None),
+        "weights": getattr(col, "weights", None),
+    }
+    base = {"name": name, "source": source}
+    enc = s.get("encoding")
+    if enc == "hash":
+        return {**base, "kind": "hashed", "buckets": s.get("buckets")}
+    if enc == "identity":
+        return {**base, "kind": "identity", "num_ids": s.get("num_ids")}
+    return {**base, "kind": "vocabulary", "values": s.get("vocab"), "oov": s.get("oov")}

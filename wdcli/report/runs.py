@@ -30,23 +30,7 @@ class Run:
     created: str
     model: str
     spec: dict  # the resolved spec, as saved
-    metrics: RunMetrics  # metrics.json
-
-    @property
-    def split(self) -> str:
-        """The split whose metrics represent the run: test, else validation, else train."""
-        return self.metrics.split
-
-    def metric(self, key: str) -> float:
-        return self.metrics.metric(key)
-
-    @property
-    def seconds(self) -> float:
-        return self.metrics.seconds
-
-    @property
-    def epochs(self) -> int:
-        return self.metrics.epochs
+    metrics: RunMetrics  # metrics.json (its `split` and `metric(key)`: the figures that represent the run)
 
 
 def read_run(folder: Path) -> Run:
@@ -96,8 +80,8 @@ def list_runs(root: str | Path = "runs", spec: str | None = None, sort: str = "t
         if sort == "name":
             return r.name
         if sort == "epochs":
-            return r.epochs
-        v = r.seconds if sort == "seconds" else r.metric(sort)
+            return r.metrics.epochs
+        v = r.metrics.seconds if sort == "seconds" else r.metrics.metric(sort)
         return -math.inf if math.isnan(v) and SORTS[sort] else math.inf if math.isnan(v) else v
 
     return sorted(runs, key=key, reverse=SORTS[sort])
@@ -158,8 +142,8 @@ def diff_runs(a: Run, b: Run) -> Diff:
             va, vb = ma.get(split, {}).get(k), mb.get(split, {}).get(k)
             if isinstance(va, (int, float)) or isinstance(vb, (int, float)):
                 metrics.append((split, k, _num(va), _num(vb)))
-    metrics.append(("run", "seconds", a.seconds, b.seconds))
-    metrics.append(("run", "epochs", float(a.epochs), float(b.epochs)))
+    metrics.append(("run", "seconds", a.metrics.seconds, b.metrics.seconds))
+    metrics.append(("run", "epochs", float(a.metrics.epochs), float(b.metrics.epochs)))
     return Diff(a, b, spec, metrics)
 
 

@@ -96,14 +96,22 @@ def verify(
     y, w, group = new.labels(frame, where)
     if len(y) == 0:
         raise DataError(f"{where}: no rows to verify on")
-    scores = {}
-    for role, scorer in (("new model", new), ("baseline", baseline)):
-        try:
-            scores[role] = scorer.score(frame, where)
-        except DataError as e:
-            raise DataError(f"{role} {scorer.artifact.path}: {e}") from None
-    s_new, s_old = scores["new model"], scores["baseline"]
+    s_new, s_old = _scores("new model", new, frame, where), _scores("baseline", baseline, frame, where)
     m_new, m_old = evaluate(y, s_new, w, group), evaluate(y, s_old, w, group)
+    # a NaN metric (one class only in the rows) fails its check: the rows cannot vouch for the model
+    checks = _metric_checks(t, m_new, m_old, grouped=group is not None) + _shift_checks(t, s_new, s_old)
+    return Verdict(checks, m_new, m_old, len(y))
+
+
+def _scores(role: str, scorer: Scorer, frame: pl.DataFrame, where: str) -> np.ndarray:
+    try:
+        return scorer.score(frame, where)
+    except DataError as e:
+        raise DataError(f"{role} {scorer.artifact.path}: {e}") from None
+
+
+def _metric_checks(t: Verify, m_new: dict, m_old: dict, grouped: bool) -> list[Check]:
+    """The new model's metrics against the baseline's: not worse by more than a margin."""
     cal = max(t.max_calibration_error, abs(m_old["calibration"] - 1))  # within the margin, or no worse than before
     checks = [
         Check(
@@ -128,7 +136,7 @@ def verify(
             abs(m_new["calibration"] - 1) <= cal,
         ),
     ]
-    if group is not None:
+    if grouped:
         checks.append(
             Check(
                 "gauc",
@@ -138,14 +146,17 @@ def verify(
                 m_new["gauc"] >= m_old["gauc"] - t.max_gauc_drop,
             )
         )
+    return checks
+
+
+def _shift_checks(t: Verify, s_new: np.ndarray, s_old: np.ndarray) -> list[Check]:
+    """How far the scores moved: the share of rows that moved, and the population stability index."""
     moved = float(np.mean(np.abs(s_new - s_old) > t.moved_by))
-    checks.append(
-        Check(f"moved > {t.moved_by:g}", moved, None, f"<= {t.max_moved_share:g}", moved <= t.max_moved_share)
-    )
     index = psi(s_old, s_new)
-    checks.append(Check("psi", index, None, f"<= {t.max_psi:g}", index <= t.max_psi))
-    # a NaN metric (one class only in the rows) fails its check: the rows cannot vouch for the model
-    return Verdict(checks, m_new, m_old, len(y))
+    return [
+        Check(f"moved > {t.moved_by:g}", moved, None, f"<= {t.max_moved_share:g}", moved <= t.max_moved_share),
+        Check("psi", index, None, f"<= {t.max_psi:g}", index <= t.max_psi),
+    ]
 
 
 def verify_runs(new: str | Path, baseline: str | Path, input: str | Path, overrides: dict | None = None) -> Verdict:

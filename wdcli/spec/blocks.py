@@ -2,23 +2,19 @@
 (`numeric_embedding`) and an explicit interaction of the fields (`interaction`). `Deep` (spec/types.py) holds
 them; docs/spec.md gives the equations and their sources.
 
-Both accept a short form, as columns do: `numeric_embedding: periodic` is `{kind: periodic}`.
+Both accept a short form (`ShortForm`), as columns do: `numeric_embedding: periodic` is `{kind: periodic}`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from .settings import PositiveInt, Strict
-
-
-def _short_form(raw: Any) -> Any:
-    return {"kind": raw} if isinstance(raw, str) else raw
+from .settings import PositiveInt, ShortForm
 
 
-class NumericEmbedding(Strict):
+class NumericEmbedding(ShortForm):
     """How a numeric column enters the deep part. `none`: its transformed value, one input. `periodic`
     (Gorishniy et al. 2022, PLR): v = [sin(2 pi c x), cos(2 pi c x)] with `frequencies` trained frequencies c
     (started from N(0, sigma)), then ReLU(W v + b) of width `dim`. `piecewise` (PLE): the value's position in
@@ -31,17 +27,12 @@ class NumericEmbedding(Strict):
     sigma: float = Field(1.0, gt=0, description="periodic: the spread of the initial frequencies.")
     bins: int = Field(16, ge=2, description="piecewise: quantile bins fitted on the training rows.")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _short(cls, raw: Any) -> Any:
-        return _short_form(raw)
-
     @property
     def embedded(self) -> bool:
         return self.kind != "none"
 
 
-class Interaction(Strict):
+class Interaction(ShortForm):
     """Explicit interactions of the deep part's fields, before its MLP. `dot` (FM, DLRM): the dot product of
     every pair of fields (embeddings, pooled lists, embedded numbers; a field of another width is first
     projected to `dim`), appended to the MLP's input. `cross` (DCN-V2, stacked): `layers` cross layers
@@ -51,8 +42,3 @@ class Interaction(Strict):
     dim: PositiveInt | None = Field(None, description="dot: the width fields meet at; default deep.embedding_dim.")
     layers: PositiveInt = Field(2, description="cross: how many cross layers.")
     rank: PositiveInt | None = Field(None, description="cross: a low-rank W (U V) of this rank; default full.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _short(cls, raw: Any) -> Any:
-        return _short_form(raw)

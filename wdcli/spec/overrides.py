@@ -2,7 +2,8 @@
 
 A value is read as YAML (`train.epochs=3` is a number, `deep.hidden=[64, 32]` a list), so unquoted yes, no,
 on, off, true and false are booleans: `--set 'label.positive="yes"'` keeps it text. Setting a key under a
-column written in short form (`education: categorical`) expands it to its mapping (`{kind: categorical}`).
+section written in short form (`education: categorical`, `interaction: dot`: where the spec's types hold a
+`ShortForm`) expands it to its mapping (`{kind: categorical}`).
 Every path an override touches is marked in `lines` with FROM_SET, so that problems there name `--set`, not
 a line of the file.
 """
@@ -10,11 +11,14 @@ a line of the file.
 from __future__ import annotations
 
 import re
+import types
+import typing
 from typing import Any
 
 from pydantic import BaseModel
 
 from ..errors import Problem, SpecError
+from .settings import ShortForm
 from .types import Spec
 from .yaml_lines import Path_, compose, path_text
 
@@ -64,14 +68,40 @@ def _child(node: Any, seg: str | int, path: Path_, next_seg: str | int | None, c
     raise _Refused(f"'{where}' is the value {node!r}, not a mapping; set '{where}' itself")
 
 
-SHORT_FORMS = (("deep", "interaction"), ("deep", "numeric_embedding"), ("train", "schedule"))
-
-
 def _short_form(path: Path_) -> bool:
-    """Whether the spec writes `kind` alone at `path` (`education: categorical`, `interaction: dot`)."""
-    return (
-        (len(path) == 2 and path[0] == "columns") or path in SHORT_FORMS or path[:2] == ("deep", "numeric_embeddings")
-    )
+    """Whether the spec may write `kind` alone at `path` (`education: categorical`, `interaction: dot`): what
+    stands there is, by the spec's types, a `ShortForm` (or a union of them, as a column is)."""
+    annotation: Any = Spec
+    for seg in path:
+        annotation = _inner(annotation, seg)
+    models = _models(annotation)
+    return bool(models) and all(issubclass(m, ShortForm) for m in models)
+
+
+def _inner(annotation: Any, seg: str | int) -> Any:
+    """The type of what stands at `seg` in a value of type `annotation` (None: nothing the types name)."""
+    members = _members(annotation)
+    if len(members) != 1:
+        return None
+    one = members[0]
+    if isinstance(one, type) and issubclass(one, BaseModel):
+        field = one.model_fields.get(seg) if isinstance(seg, str) else None
+        return field.annotation if field is not None else None
+    origin, args = typing.get_origin(one), typing.get_args(one)
+    return args[1] if origin is dict else args[0] if origin is list else None
+
+
+def _members(annotation: Any) -> tuple[Any, ...]:
+    """What a value of this type may be: each of a union's types (None aside), else the type itself."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return tuple(a for a in typing.get_args(annotation) if a is not type(None))
+    return (annotation,)
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    return [m for m in _members(annotation) if isinstance(m, type) and issubclass(m, BaseModel)]
 
 
 def _seed(path: Path_) -> dict:

@@ -1,5 +1,6 @@
 """The sections of a spec that name no column: how its model is trained (`train`), checked before it is served
-(`verify`) and tuned (`tune`), and `Strict`, the base of every section. `Spec` (spec/types.py) holds them."""
+(`verify`) and tuned (`tune`), and `Strict`, the base of every section (`ShortForm`, of those the YAML may write
+as their kind alone). `Spec` (spec/types.py) holds them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,17 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ShortForm(Strict):
+    """A section the YAML may write as its kind alone: `interaction: dot` is `{kind: dot}`, `education:
+    categorical` is `{kind: categorical}` (columns are expanded by `Spec` first, their kind's defaults joining
+    them). `--set` reads this to descend into a short form (spec/overrides.py)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, raw: Any) -> Any:
+        return {"kind": raw} if isinstance(raw, str) else raw
 
 
 # ---------------------------------------------------------------------------------------------- train
@@ -92,7 +104,7 @@ class TrainData(Strict):
         return {False: "off", True: "auto"}.get(value, value) if isinstance(value, bool) else value
 
 
-class Schedule(Strict):
+class Schedule(ShortForm):
     """How every optimizer's step size (FTRL's alpha, the others' lr) changes over a run, as a factor of the
     spec's value. constant: 1. warmup: from 0 up to 1 over the first `warmup` epochs, then 1. cosine: the
     warm-up, then down to `min_factor` along half a cosine by the last epoch (train.epochs). plateau: multiplied
@@ -103,11 +115,6 @@ class Schedule(Strict):
     min_factor: float = Field(0.01, ge=0, le=1, description="cosine, plateau: the smallest factor.")
     factor: float = Field(0.5, gt=0, lt=1, description="plateau: what a plateau multiplies the factor by.")
     patience: int = Field(0, ge=0, description="plateau: epochs without improvement before it does.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _short(cls, raw: Any) -> Any:
-        return {"kind": raw} if isinstance(raw, str) else raw
 
 
 class Train(Strict):

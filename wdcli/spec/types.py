@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from .blocks import Interaction, NumericEmbedding
-from .settings import PositiveInt, Strict, Train, Tune, Verify
+from .settings import PositiveInt, ShortForm, Strict, Train, Tune, Verify
 from .settings import Range as Range  # re-exported: wdcli.tune reads it from here
 
 # ----------------------------------------------------------------------------------------------- data
@@ -109,7 +109,7 @@ def _min_count(value: Any) -> Any:
 MinCount = Annotated[int | Literal["auto"], BeforeValidator(_min_count)]
 
 
-class _Categorical(Strict):
+class _Categorical(ShortForm):
     """Settings shared by categorical and multivalent columns: how values become ids."""
 
     missing: list[str] = Field(default_factory=list, description="Values that mean missing, e.g. ['?'].")
@@ -149,7 +149,7 @@ class Multivalent(_Categorical):
     max_values: PositiveInt | None = Field(None, description="Keep at most this many values of a row (the first).")
 
 
-class Numeric(Strict):
+class Numeric(ShortForm):
     kind: Literal["numeric"]
     transform: Literal["none", "standardize", "minmax", "log1p", "quantile"] = "standardize"
     quantiles: int = Field(100, ge=2, description="n_q for transform: quantile.")
@@ -164,7 +164,7 @@ class Numeric(Strict):
         return self
 
 
-class Bucketized(Strict):
+class Bucketized(ShortForm):
     kind: Literal["bucketized"]
     source: str = Field(description="The numeric column to bucketize.")
     boundaries: list[float] | None = Field(None, description="Explicit, increasing bucket boundaries.")

@@ -25,42 +25,56 @@ def compose(
     root = _compose(text, file)
     lines: dict[Path_, int] = {}
     dupes: list[Problem] = []
-
-    def walk(node, path: Path_):
-        lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, int] = {}
-            for key_node, value_node in node.value:
-                key = key_node.value
-                if key_node.tag == BOOL_TAG:  # an unquoted `on:` is the key True in the data
-                    key = yaml.safe_load(key_node.value)
-                    if booleans is not None:
-                        booleans[path + (key, "[key]")] = key_node.value
-                if key in seen:
-                    dupes.append(
-                        Problem(
-                            file,
-                            key_node.start_mark.line + 1,
-                            path_text(path + (key,)),
-                            f"declared twice (first at line {seen[key]}); keep one",
-                        )
-                    )
-                seen[key] = key_node.start_mark.line + 1
-                walk(value_node, path + (key,))
-                lines[path + (key,)] = key_node.start_mark.line + 1
-        elif node.tag == BOOL_TAG and booleans is not None:
-            booleans[path] = node.value
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, path + (i,))
-
     if root is not None:
         try:
-            walk(root, ())
+            _walk(root, (), file, lines, dupes, booleans)
         except RecursionError:
             raise SpecError([Problem(file, None, "", "not valid YAML for a spec: nested too deeply")]) from None
+    return _load(text, file), lines, dupes
+
+
+def _walk(
+    node: yaml.Node,
+    path: Path_,
+    file: str,
+    lines: dict[Path_, int],
+    dupes: list[Problem],
+    booleans: dict[Path_, str] | None,
+) -> None:
+    """Note the line of `node` and of everything under it in `lines`, a key declared twice in `dupes`, and the
+    text YAML read as a boolean in `booleans`."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key_node.tag == BOOL_TAG:  # an unquoted `on:` is the key True in the data
+                key = yaml.safe_load(key_node.value)
+                if booleans is not None:
+                    booleans[path + (key, "[key]")] = key_node.value
+            if key in seen:
+                dupes.append(
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        path_text(path + (key,)),
+                        f"declared twice (first at line {seen[key]}); keep one",
+                    )
+                )
+            seen[key] = key_node.start_mark.line + 1
+            _walk(value_node, path + (key,), file, lines, dupes, booleans)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+    elif node.tag == BOOL_TAG and booleans is not None:
+        booleans[path] = node.value
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, path + (i,), file, lines, dupes, booleans)
+
+
+def _load(text: str, file: str) -> Any:
+    """The YAML as plain data; a spec problem for a tag that would build an object (never built)."""
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.constructor.ConstructorError as e:  # e.g. a !!python/object tag: never built, always refused
         mark = e.problem_mark
         raise SpecError(
@@ -73,7 +87,6 @@ def compose(
                 )
             ]
         ) from None
-    return data, lines, dupes
 
 
 def _compose(text: str, file: str) -> yaml.Node | None:
