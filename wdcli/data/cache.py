@@ -153,6 +153,19 @@ class Cache:
                 _remove_unused(old)
         return cache
 
+    @staticmethod
+    def find(root: Path, spec: Spec, parts: dict[str, Files]) -> Cache | None:
+        """The folder `open` gives for this spec and these files, if it is there, held (until `close`) so that no
+        run removes it while it is read; None when it is not, or is being removed. Nothing is made or removed:
+        what scoring a run's own rows reads (`wdcli.score.evaluation`)."""
+        try:
+            cache = Cache(root / f"{_digest(_what(spec, parts))}-{_digest(_stats(parts))}")
+            if (cache.folder / "cache.json").is_file():
+                cache._hold = _lock(cache.folder / ".in-use", exclusive=False, wait=False)
+        except OSError:  # (a file gone, a folder this user may not lock: no cache to read)
+            return None
+        return cache if cache._hold is not None else None
+
     def abandon(self) -> None:
         """After a run that failed before keeping anything (a bad column, Ctrl-C while fitting): no trace of it,
         neither this folder (unless another run holds it) nor the empty folders made for it."""

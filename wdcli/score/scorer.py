@@ -209,9 +209,13 @@ class Figures:
             raise DataError(f"{where}: no rows to evaluate (a header and no data rows)")
         if check:
             scorer.check_positive(self.seen, where)
-        y, s, w, g = ([p[i] for p in self.parts] for i in range(4))
-        cat = lambda a: None if a[0] is None else np.concatenate(a)  # noqa: E731
-        return evaluate(np.concatenate(y), np.concatenate(s), cat(w), cat(g))
+        y, s, w, g = zip(*self.parts)
+        return evaluate(np.concatenate(y), np.concatenate(s), _concat(w), _concat(g))
+
+
+def _concat(arrays: tuple[np.ndarray | None, ...]) -> np.ndarray | None:
+    """The batches' arrays one after the other, or None where the batches have none (no weight, no group)."""
+    return None if arrays[0] is None else np.concatenate([a for a in arrays if a is not None])
 
 
 def evaluate_together(scorers: list[Scorer], frames: Iterable[pl.DataFrame], where: str = "input") -> list[dict]:
