@@ -406,6 +406,35 @@ BUGS += [
 ]
 
 
+BUGS += [
+    # ---- eval of several runs: one encoding per pipeline, and a cache read only where it is the run's
+    Bug(
+        "eval-runs-of-other-pipelines-share-an-encoding",
+        "wdcli/score/scorer.py",
+        "groups.setdefault(scorer.encoding, []).append(i)",
+        'groups.setdefault("", []).append(i)',
+        ("tests/test_eval_runs.py",),
+        "every run scored on the first run's encoding of the rows, though its features differ",
+    ),
+    Bug(
+        "eval-reads-a-cache-of-another-pipeline",
+        "wdcli/score/evaluation.py",
+        "if kept is None or encoding_of(kept[0]) != scorer.encoding:",
+        "if kept is None:",
+        ("tests/test_eval_runs.py::test_a_cache_whose_pipeline_is_not_the_runs_is_not_read",),
+        "a run's own rows scored from shards another pipeline encoded",
+    ),
+    Bug(
+        "eval-split-read-in-other-chunks-than-its-shards",
+        "wdcli/score/evaluation.py",
+        "rows.batches(size), rows.where)",
+        "rows.batches(batch_rows), rows.where)",
+        ("tests/test_eval_runs.py::test_the_runs_own_part_is_scored_from_the_cache_as_from_the_files",),
+        "a part read from its files in batches other than its shards: figures that move with the cache",
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)

@@ -117,10 +117,10 @@ def values_for(world, opt, wrong: bool) -> st.SearchStrategy:
         return pick(["1", "2", "5", "40"], ["0", "-1", "ten", "1.5", str(2**40), ""])
     if opt.kind is float:  # (seconds, megabytes, thresholds)
         return pick(["0.5", "2", "30"], ["0", "-1", "ten", ""])
+    if opt.names[0] == "--model":  # (before lists: eval takes several)
+        return pick(["runs/tiny", "runs/tiny/LATEST", "runs", "runs/LATEST"], [b["missing"], world.data, b["folder"]])
     if opt.kind is list:
         return pick(GOOD_SETS, BAD_SETS)
-    if opt.names[0] == "--model":
-        return pick(["runs/tiny", "runs/tiny/LATEST", "runs", "runs/LATEST"], [b["missing"], world.data, b["folder"]])
     if opt.names[0] == "--host":
         return pick(["127.0.0.1", "localhost"], ["nope", "0.0.0.0"])  # (0.0.0.0 without --token: refused)
     if opt.names[0] in ("--input", "--verify-input"):

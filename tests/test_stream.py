@@ -153,7 +153,8 @@ def test_eval_and_rank_stream_and_agree_with_memory(apps_spec, workdir):
     """A file grouped by its group column is ranked one group range at a time, with the metrics of ranking it
     whole; an ungrouped one is ranked whole (and says so); eval in batches gives the metrics of eval whole."""
     from wdcli.score import Scorer
-    from wdcli.score.files import evaluate_file, rank_file
+    from wdcli.score.evaluation import evaluate_file
+    from wdcli.score.files import rank_file
 
     _, model = run_training(load_spec(apps_spec, ["train.epochs=1"]))
     scorer = Scorer.load(model)

@@ -42,7 +42,7 @@ def note_model(artifact, model: Path | None, quiet: bool = False) -> None:
     if quiet:
         return
     path = artifact.path
-    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
+    shown = _shown(path)
     how = (
         ", the latest run of any spec; --model runs/NAME picks another"
         if model is None
@@ -53,9 +53,21 @@ def note_model(artifact, model: Path | None, quiet: bool = False) -> None:
     err.print(f"model: {shown} (spec '{artifact.spec.name}'{how})", markup=False, highlight=False)
 
 
+EvalModelsOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--model",
+        metavar="DIR",
+        help="A run folder, runs/NAME (its latest run) or a LATEST file; repeat it to evaluate several runs on the "
+        "same rows, one row each; default: the latest run of any spec (runs/LATEST).",
+        show_default=False,
+    ),
+]
+
+
 @command
 def eval(
-    model: ModelOpt = None,
+    model: EvalModelsOpt = None,
     input: RowsOpt = None,
     split: SplitOpt = None,
     json_: JsonOpt = False,
@@ -65,23 +77,43 @@ def eval(
     debug: DebugOpt = False,
 ) -> None:
     """AUC, log loss, accuracy, calibration and row count (and gAUC with a group column) on a labelled file, or
-    on the run's own test (validation, train) rows with --split."""
-    from ..score.files import evaluate_file
+    on the run's own test (validation, train) rows with --split.
+
+    Several --model runs are evaluated on the same rows, one row of the table each (--json: a list): the rows
+    are read once, and encoded once for the runs whose features are the same."""
+    from ..score.evaluation import evaluate_runs
 
     _one_of(input, split)
-    scorer = load_scorer(model, quiet, device)
-    m = evaluate_file(model, input, scorer=scorer, separator=separator, split=split)
-    what = input if input is not None else f"the run's {split} rows"
-    if isinstance(m.get("auc"), float) and math.isnan(m["auc"]):
+    models: list[Path | None] = [*model] if model else [None]
+    scorers = [load_scorer(m, quiet, device) for m in models]
+    metrics = evaluate_runs(scorers, input, split, separator)
+    own = "the run's" if len(scorers) == 1 else "the runs'"
+    what = input if input is not None else f"{own} {split} rows"
+    if any(isinstance(m.get("auc"), float) and math.isnan(m["auc"]) for m in metrics):
         err.print(f"warning: AUC is undefined on {what}: every row has the same label", markup=False, highlight=False)
-    group = scorer.spec.label.group
-    if group is not None and "gauc" not in m:
+    group = scorers[0].spec.label.group  # (the same for every run: evaluate_runs refuses others)
+    if group is not None and "gauc" not in metrics[0]:
         err.print(f"warning: no gAUC: {what} has no column '{group}' (label.group)", markup=False, highlight=False)
-    if json_:
-        emit_json(m)
-        return
     name = input.name if input is not None else f"{split} split"
-    out.print(metrics_table(f"{scorer.artifact.path}", {name: m}, [*METRIC_KEYS, "calibration"]))
+    if len(scorers) == 1:
+        if json_:
+            emit_json(metrics[0])
+            return
+        out.print(metrics_table(f"{scorers[0].artifact.path}", {name: metrics[0]}, [*METRIC_KEYS, "calibration"]))
+        return
+    runs = [_shown(s.artifact.path) for s in scorers]
+    if json_:
+        emit_json([{"model": str(s.artifact.path), **m} for s, m in zip(scorers, metrics)])
+        return
+    title = f"{len(runs)} runs on " + (input.name if input is not None else f"their {split} rows")
+    t = metrics_table(title, dict(zip(runs, metrics)), [*METRIC_KEYS, "calibration"])
+    t.columns[0].header = "run"
+    out.print(t)
+
+
+def _shown(path: Path) -> str:
+    """A run's folder as the notes name it: relative to the working folder when it is under it."""
+    return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
 
 
 def _one_of(input: Path | None, split: str | None) -> None:

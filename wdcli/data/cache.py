@@ -10,9 +10,9 @@ encoding the files again.
 
 A shard is one chunk of a part (`wdcli.data.files.Chunk`: a file's rows `start` to `start + rows`, less those of
 other parts): its encoded arrays (ids, numeric values, ragged ids with offsets and weights, label, weight,
-group), each at an aligned offset of one file after a JSON header, so that a reader maps it and copies the
-arrays it needs. A window of a stream is the concatenation of its chunks' shards, the rows the stream encodes
-from the files, in the same order: training reads the same batches from either.
+group) in one file that a reader maps (`wdcli.data.shards`). A window of a stream is the concatenation of its
+chunks' shards, the rows the stream encodes from the files, in the same order: training reads the same batches
+from either.
 
 Layout: ROOT/<what>-<data>/ holds `cache.json` (what the folder stands for), `pipeline/` (pipeline.json and the
 limit of train.max_rows) and a folder of shards per part. <what> hashes what the encoding depends on besides
@@ -34,8 +34,6 @@ import hashlib
 import json
 import os
 import shutil
-import struct
-import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,15 +48,12 @@ from ..features.transform import Ragged
 from ..spec import Spec
 from .atomic import atomic_file, atomic_folder
 from .files import Chunk, Files
+from .shards import FORMAT, read_shard, write_shard
 
 try:
     import fcntl
 except ImportError:  # (Windows: no locks; atomic writes alone keep the cache whole)
     fcntl = None  # type: ignore[assignment]
-
-FORMAT = 1  # of the shards and of what a folder's name hashes: a new one makes new folders
-MAGIC = b"WDCSHARD"
-ALIGN = 64  # bytes: where each array starts in a shard
 
 Encode = Callable[[Chunk], Encoded]
 
@@ -157,6 +152,19 @@ class Cache:
             if old != cache.folder:
                 _remove_unused(old)
         return cache
+
+    @staticmethod
+    def find(root: Path, spec: Spec, parts: dict[str, Files]) -> Cache | None:
+        """The folder `open` gives for this spec and these files, if it is there, held (until `close`) so that no
+        run removes it while it is read; None when it is not, or is being removed. Nothing is made or removed:
+        what scoring a run's own rows reads (`wdcli.score.evaluation`)."""
+        try:
+            cache = Cache(root / f"{_digest(_what(spec, parts))}-{_digest(_stats(parts))}")
+            if (cache.folder / "cache.json").is_file():
+                cache._hold = _lock(cache.folder / ".in-use", exclusive=False, wait=False)
+        except OSError:  # (a file gone, a folder this user may not lock: no cache to read)
+            return None
+        return cache if cache._hold is not None else None
 
     def abandon(self) -> None:
         """After a run that failed before keeping anything (a bad column, Ctrl-C while fitting): no trace of it,
@@ -305,95 +313,3 @@ def empty(e: Encoded) -> Encoded:
     head = lambda a: None if a is None else a[:0]  # noqa: E731
     multi = {k: Ragged(r.ids[:0], np.zeros(1, dtype=np.int64), r.weights[:0]) for k, r in e.multi.items()}
     return Encoded(e.sparse[:0], multi, e.dense[:0], head(e.label), head(e.weight), head(e.group), 0)
-
-
-# ----------------------------------------------------------------------------------------- shard files
-def _arrays(enc: Encoded) -> tuple[dict[str, np.ndarray], str | None]:
-    """A shard's arrays by name, and how its group column is held (None: it has none; object: text, kept as
-    fixed-width unicode with a mask of its nulls)."""
-    arrays = {"sparse": enc.sparse, "dense": enc.dense}
-    arrays.update({k: a for k in ("label", "weight") if (a := getattr(enc, k)) is not None})
-    for name, bag in enc.multi.items():
-        arrays.update({f"multi.{name}.ids": bag.ids, f"multi.{name}.offsets": bag.offsets})
-        arrays[f"multi.{name}.weights"] = bag.weights
-    group, kind = enc.group, None if enc.group is None else "array"
-    if group is not None and group.dtype == object:
-        nulls = np.array([v is None for v in group], dtype=bool)
-        arrays["group.nulls"], kind = nulls, "object"
-        group = np.array(["" if v is None else str(v) for v in group], dtype=str if len(group) else "<U1")
-    if group is not None:
-        arrays["group"] = group
-    return arrays, kind
-
-
-def _align(n: int) -> int:
-    return -(-n // ALIGN) * ALIGN
-
-
-_writing: set[Path] = set()  # shards being written by this process's threads
-_guard = threading.Lock()
-
-
-def write_shard(path: Path, enc: Encoded) -> None:
-    """One chunk's encoded rows as a shard file (atomically: a whole file or none). A shard another thread of
-    this process is writing (under the same temporary name) is left to it."""
-    with _guard:
-        if path in _writing:
-            return
-        _writing.add(path)
-    try:
-        _write(path, enc)
-    finally:
-        with _guard:
-            _writing.discard(path)
-
-
-def _write(path: Path, enc: Encoded) -> None:
-    arrays, group = _arrays(enc)
-    places: dict[str, list] = {}  # name -> [dtype, shape, offset]
-    at = 0
-    for name, a in arrays.items():
-        places[name] = [a.dtype.str, list(a.shape), at]
-        at = _align(at + a.nbytes)
-    head = json.dumps({"n": enc.n, "group": group, "size": at, "arrays": places}).encode()
-    start = _align(len(MAGIC) + 8 + len(head))
-    with atomic_file(path) as tmp, open(tmp, "wb") as f:
-        f.write(MAGIC + struct.pack("<II", FORMAT, len(head)) + head)
-        for name, a in arrays.items():
-            f.seek(start + places[name][2])
-            f.write(np.ascontiguousarray(a).data)
-        f.truncate(start + at)
-
-
-def read_shard(path: Path) -> Encoded | None:
-    """A shard's encoded rows, mapped read-only; None when it is missing, of another format, or not whole."""
-    try:
-        mm = np.memmap(path, dtype=np.uint8, mode="r")
-    except (OSError, ValueError):  # (missing, or empty)
-        return None
-    if len(mm) < len(MAGIC) + 8 or bytes(mm[: len(MAGIC)]) != MAGIC:
-        return None
-    version, size = struct.unpack("<II", bytes(mm[len(MAGIC) : len(MAGIC) + 8]))
-    try:
-        head = json.loads(bytes(mm[len(MAGIC) + 8 : len(MAGIC) + 8 + size]))
-    except ValueError:
-        return None
-    start = _align(len(MAGIC) + 8 + size)
-    if version != FORMAT or len(mm) != start + head["size"]:
-        return None
-    arrays = {}
-    for name, (dtype, shape, at) in head["arrays"].items():
-        dt = np.dtype(dtype)
-        count = int(np.prod(shape))
-        arrays[name] = mm[start + at : start + at + count * dt.itemsize].view(dt).reshape(shape)
-    return _encoded(arrays, head["n"], head["group"])
-
-
-def _encoded(arrays: dict[str, np.ndarray], n: int, group_kind: str | None) -> Encoded:
-    names = [k[len("multi.") : -len(".ids")] for k in arrays if k.startswith("multi.") and k.endswith(".ids")]
-    multi = {m: Ragged(*(arrays[f"multi.{m}.{k}"] for k in ("ids", "offsets", "weights"))) for m in names}
-    group = arrays.get("group")
-    if group is not None and group_kind == "object":
-        group = group.astype(object)
-        group[arrays["group.nulls"]] = None
-    return Encoded(arrays["sparse"], multi, arrays["dense"], arrays.get("label"), arrays.get("weight"), group, n)

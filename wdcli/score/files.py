@@ -1,5 +1,6 @@
-"""Scoring files: predict, evaluate and rank a labelled or unlabelled table on disk, by extension. `predict`
-streams its input in batches, so files larger than memory score in bounded memory."""
+"""Scoring files: predict and rank a labelled or unlabelled table on disk, by extension. `predict`
+streams its input in batches, so files larger than memory score in bounded memory. `Rows` are the rows to score:
+a file, or a run's own part (evaluating them: `wdcli.score.evaluation`)."""
 
 from __future__ import annotations
 
@@ -115,21 +116,6 @@ class Rows:
         if self.files is None:
             return io.read_table(self.paths, self.separator)
         return pl.concat(list(self.files.frames()), how="diagonal_relaxed")
-
-
-def evaluate_file(
-    model: str | Path | None,
-    input: str | Path | None,
-    scorer: Scorer | None = None,
-    batch_rows: int = 200_000,
-    separator: str | None = None,
-    split: str | None = None,
-) -> dict:
-    """The metrics of a model on a labelled file, or on the run's own rows of a part (`split`: test, validation,
-    train), read in batches (exact: 12 to 20 bytes a row are kept)."""
-    scorer = scorer or Scorer.load(model)
-    rows = Rows.of(scorer, input, split, separator)
-    return scorer.evaluate(rows.batches(batch_rows), rows.where)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,11 @@ Scoring never imports the trainer: a served model carries no optimizers, checkpo
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,7 @@ import polars as pl
 from ..artifact import Artifact, load_artifact, spec_names
 from ..data.batch import Batch
 from ..errors import DataError, MissingColumns, suggest
-from ..features import Encoder, label_array, weight_array
+from ..features import Encoded, Encoder, FittedPipeline, label_array, weight_array
 from ..metrics import evaluate, ranking_metrics_of, ranking_sums
 from ..model.device import resolve_device
 from ..model.widedeep import probabilities
@@ -61,10 +64,22 @@ class Scorer:
 
     def score(self, frame: pl.DataFrame, where: str = "input") -> np.ndarray:
         """P(y=1) for each row of raw columns. Unseen values and nulls are scored (OOV and missing ids)."""
+        return self.score_encoded(self.encode(frame, where), where)
+
+    def encode(self, frame: pl.DataFrame, where: str = "input") -> Encoded:
+        """The model's input arrays of rows of raw columns (a missing column names this model)."""
         try:
-            encoded = self.encoder(frame, where)
+            return self.encoder(frame, where)
         except MissingColumns as e:
             raise self.mismatch(e) from None
+
+    @cached_property
+    def encoding(self) -> str:
+        """What `encode` depends on (`encoding_of`): scorers with the same encoding encode a frame alike."""
+        return encoding_of(self.fitted)
+
+    def score_encoded(self, encoded: Encoded, where: str = "input") -> np.ndarray:
+        """P(y=1) for each encoded row."""
         scores = probabilities(self.model, Batch.of(encoded, self.device).chunks(self.rows))
         if not np.isfinite(scores).all():  # never a NaN for a score: the rows are refused instead
             rows = np.flatnonzero(~np.isfinite(scores))
@@ -118,16 +133,7 @@ class Scorer:
     def evaluate(self, frame: pl.DataFrame | Iterable[pl.DataFrame], where: str = "input") -> dict:
         """AUC, log loss, accuracy, calibration and row count (and gAUC with the spec's group column), of a frame
         or of batches of rows (exact, holding 12 to 20 bytes a row)."""
-        parts, seen = [], set()
-        for batch in [frame] if isinstance(frame, pl.DataFrame) else frame:
-            y, w, group = self.labels(batch, where)
-            seen.update(batch[self.spec.label.column].cast(pl.String).str.strip_chars().unique().to_list())
-            parts.append((y, self.score(batch, where), w, group))
-        if not parts:  # (a file with a header and no rows gives no batch)
-            raise DataError(f"{where}: no rows to evaluate (a header and no data rows)")
-        self.check_positive(seen, where)
-        cat = lambda i: None if parts[0][i] is None else np.concatenate([p[i] for p in parts])  # noqa: E731
-        return evaluate(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), cat(2), cat(3))
+        return evaluate_together([self], [frame] if isinstance(frame, pl.DataFrame) else frame, where)[0]
 
     def rank(
         self,
@@ -179,3 +185,60 @@ class Scorer:
             except DataError as e:
                 return None, f"no ranking metrics: {e}"
         return ranking_metrics_of(sums, k), note
+
+
+def encoding_of(fitted: FittedPipeline) -> str:
+    """A digest of what encoding rows depends on: the fitted features, and the raw columns the spec reads (its
+    `columns`). Runs that differ only in their model or optimizers share it (`evaluate_together` encodes a
+    batch once for them)."""
+    what = {"features": fitted.feature_dicts(), "columns": fitted.spec.model_dump(mode="json")["columns"]}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Figures:
+    """What one model's evaluation has seen so far: each batch's labels, scores, weights and groups, and the
+    label's distinct values (as text)."""
+
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def metrics(self, scorer: Scorer, where: str, check: bool = True) -> dict:
+        """The metrics of every batch together. `check`: refuse rows where the positive label never occurs."""
+        if not self.parts:  # (a file with a header and no rows gives no batch)
+            raise DataError(f"{where}: no rows to evaluate (a header and no data rows)")
+        if check:
+            scorer.check_positive(self.seen, where)
+        y, s, w, g = zip(*self.parts)
+        return evaluate(np.concatenate(y), np.concatenate(s), _concat(w), _concat(g))
+
+
+def _concat(arrays: tuple[np.ndarray | None, ...]) -> np.ndarray | None:
+    """The batches' arrays one after the other, or None where the batches have none (no weight, no group)."""
+    return None if arrays[0] is None else np.concatenate([a for a in arrays if a is not None])
+
+
+def evaluate_together(scorers: list[Scorer], frames: Iterable[pl.DataFrame], where: str = "input") -> list[dict]:
+    """Each model's metrics (as `Scorer.evaluate`'s) on the same batches of labelled rows, read once: each batch is
+    encoded once for the models of one encoding (runs whose features are the same), then scored by each."""
+    figures = [Figures() for _ in scorers]
+    groups = by_encoding(scorers)
+    for batch in frames:
+        for members in groups:
+            labelled = [scorers[i].labels(batch, where) for i in members]  # (a missing label is named first)
+            encoded = scorers[members[0]].encode(batch, where)
+            for i, (y, w, group) in zip(members, labelled):
+                label = batch[scorers[i].spec.label.column].cast(pl.String).str.strip_chars()
+                figures[i].seen.update(label.unique().to_list())
+                figures[i].parts.append((y, scorers[i].score_encoded(encoded, where), w, group))
+    return [f.metrics(scorer, where) for f, scorer in zip(figures, scorers)]
+
+
+def by_encoding(scorers: list[Scorer]) -> list[list[int]]:
+    """The scorers' indices, grouped by their encoding (in the order each encoding first comes)."""
+    if len(scorers) == 1:  # (one group: no need to digest its features)
+        return [[0]]
+    groups: dict[str, list[int]] = {}
+    for i, scorer in enumerate(scorers):
+        groups.setdefault(scorer.encoding, []).append(i)
+    return list(groups.values())
