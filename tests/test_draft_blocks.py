@@ -37,10 +37,11 @@ def planted(rows: int = 24_000, seed: int = 0) -> pl.DataFrame:
 
 def test_init_drafts_the_blocks_that_help_on_its_sample_and_says_by_how_much(tmp_path):
     planted().write_parquet(tmp_path / "clicks.parquet")
-    out = tmp_path / "clicks.yaml"
+    out = tmp_path / "drafted" / "clicks.yaml"  # (a folder not made yet: the trials' spec goes there too)
     r = runner.invoke(app, ["init", str(tmp_path / "clicks.parquet"), "--label", "y", "-o", str(out)])
     assert r.exit_code == 0, r.output
     text = out.read_text()
+    assert [p.name for p in out.parent.iterdir()] == ["clicks.yaml"]  # no trial spec left behind
     deep = yaml.safe_load(text)["deep"]
     assert deep["interaction"] == "dot" and deep["numeric_embedding"] == "periodic"
     assert "dot tried on the sample: held-out log loss" in text and "; kept" in text

@@ -253,6 +253,7 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
     base = [f"train.epochs={TRIAL_EPOCHS}", "train.early_stopping={metric: logloss, patience: 1}"]
     numeric = any(c.kind == "numeric" for c in draft.columns)
     spec = output.resolve().parent / f".{output.name}.trial{os.getpid()}.yaml"  # (its data paths are relative)
+    spec.parent.mkdir(parents=True, exist_ok=True)  # (-o into a folder not made yet, as the tutorial's drafted/)
     spec.write_text(draft.text, encoding="utf-8")
     reuse = Encodings()  # the trials that leave the features alone (dot) fit and encode the sample once
     try:
