@@ -217,4 +217,5 @@ def probabilities(model: WideDeep, batches: Iterable[Batch]) -> np.ndarray:
         model.eval()
     logits = [model(b.sparse, b.multi, b.dense).float().cpu() for b in batches]
     x = torch.cat(logits).numpy().astype(np.float64) if logits else np.zeros(0)
-    return 1.0 / (1.0 + np.exp(-x))
+    with np.errstate(over="ignore"):  # exp(-x) of a logit under -709 is inf, and its probability 0, as it should be
+        return 1.0 / (1.0 + np.exp(-x))
