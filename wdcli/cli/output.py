@@ -50,6 +50,14 @@ def cell(v) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
+def parameter_parts(counts: dict[str, int]) -> str:
+    """A model's parameters by part (`ModelConfig.param_counts()`), each part that has any, the shared bias
+    last, so that the parts add up to the total: `wide 7,035, embeddings 2,644, mlp 25,088, interaction
+    34,060, bias 1`."""
+    keys = [k for k in counts if k not in ("bias", "total")] + ["bias"]
+    return ", ".join(f"{k} {counts[k]:,}" for k in keys if counts.get(k))
+
+
 def metrics_table(title: str, rows: dict[str, dict], keys: list[str]) -> Table:
     """One row per split (or file), one column per metric; gAUC too where a row has it (a spec with a group)."""
     keys = keys + [k for k in ("gauc",) if k not in keys and any(k in m for m in rows.values())]

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from ..errors import counted
 from .app import DebugOpt, command
 from .options import (
     DeviceOpt,
@@ -25,7 +27,7 @@ from .options import (
     SplitOpt,
     count_option,
 )
-from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, out
+from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, out, parameter_parts
 
 
 def load_scorer(model: Path | None, quiet: bool = False, device: str = "cpu"):
@@ -175,14 +177,16 @@ def _show_inspected(art, rows) -> None:
     cfg = art.config
     p = cfg.param_counts()
     out.print(
-        f"[bold]{art.spec.name}[/] ({art.path}): model {cfg.model}, parameters {p['total']:,} "
-        f"(wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,})",
+        f"[bold]{escape(str(art.spec.name))}[/] ({escape(str(art.path))}): model {cfg.model}, parameters "
+        f"{p['total']:,} ({parameter_parts(p)})",
         highlight=False,
     )
     if cfg.deep:
         out.print(
             f"deep: {len(cfg.tables)} tables, input width {cfg.deep_input_width}, hidden {cfg.hidden}, "
             f"{cfg.activation}, dropout {cfg.dropout}, batch norm {cfg.batch_norm}"
+            + "".join(f", {b}" for b in _blocks(cfg)),
+            highlight=False,
         )
     if not cfg.wide:
         return
@@ -196,6 +200,22 @@ def _show_inspected(art, rows) -> None:
             t.add_row(f"{w:+.4f}", name)
         out.print(t)
     out.print(f"non-zero wide weights: {rows.nonzero:,} of {cfg.wide_size:,}")
+
+
+def _blocks(cfg) -> list[str]:
+    """The deep part's optional blocks, as inspect's `deep:` line names them: the numeric columns' own
+    embeddings (`periodic embeddings of 6 numbers (dim 8)`) and the interaction (`cross interaction (2 layers)`)."""
+    shown = []
+    for kind in dict.fromkeys(n.kind for n in cfg.numeric):
+        of = [n for n in cfg.numeric if n.kind == kind]
+        dims = sorted({n.dim for n in of})
+        shown.append(f"{kind} embeddings of {counted(len(of), 'number')} (dim {', '.join(map(str, dims))})")
+    i = cfg.interaction
+    if i.kind == "cross":
+        shown.append(f"cross interaction ({counted(i.layers, 'layer')}{f', rank {i.rank}' if i.rank else ''})")
+    elif i.kind != "none":
+        shown.append(f"{i.kind} interaction (dim {i.dim})")
+    return shown
 
 
 # ------------------------------------------------------------------------------------ predict, rank

@@ -1,0 +1,61 @@
+"""What a new user's walk through README.md and docs/tutorial.md found the command line saying wrong: parts of a
+model that do not add up, columns whose types change, values cut in a pipe, differences that are none, two
+columns of one name, `1 epochs`, and commands that do not say which model they read."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+
+from .conftest import APPS_SPEC, apps_frame
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def blocks_run(tmp_path_factory):
+    """A run of the apps spec with both optional blocks of the deep part: periodic numeric embeddings and a
+    cross interaction (as census has)."""
+    folder = tmp_path_factory.mktemp("blocks")
+    apps_frame().write_csv(folder / "apps.csv")
+    spec = folder / "apps.yaml"
+    spec.write_text(APPS_SPEC.format(path=folder / "apps.csv"))
+    blocks = ["--set", "deep.numeric_embedding=periodic", "--set", "deep.interaction=cross"]
+    r = invoke("train", spec, *blocks, "--set", "train.epochs=1", "--output", folder / "run", "-q")
+    assert r.exit_code == 0, r.output
+    return folder / "run"
+
+
+def parts(line: str) -> tuple[int, dict[str, int]]:
+    """The total and the parts of a `parameters` line, as numbers."""
+    number = r"(\d{1,3}(?:,\d{3})*)"
+    total = re.search(rf"parameters:? {number}|total {number}", line)
+    assert total is not None, line
+    found = {k: int(v.replace(",", "")) for k, v in re.findall(rf"(\w+) {number}(?=, \w|\)|$)", line)}
+    found.pop("total", None)
+    return int((total.group(1) or total.group(2)).replace(",", "")), found
+
+
+def test_inspect_names_every_part_of_the_parameters_and_they_add_up(blocks_run):
+    r = invoke("inspect", "--model", blocks_run, "-q")
+    assert r.exit_code == 0, r.output
+    first, deep = r.stdout.splitlines()[:2]
+    total, found = parts(first)
+    assert sum(found.values()) == total and found["interaction"] > 0 and found["bias"] == 1, first
+    assert "periodic embeddings of 1 number (dim 8)" in deep and "cross interaction (2 layers)" in deep, deep
+
+
+def test_validate_parts_add_up_too(blocks_run):
+    r = invoke("validate", blocks_run / "spec.yaml")
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.stdout.splitlines() if x.startswith("parameters:"))
+    total, found = parts(line)
+    assert sum(found.values()) == total and "interaction" in found, line
