@@ -59,3 +59,14 @@ def test_validate_parts_add_up_too(blocks_run):
     line = next(x for x in r.stdout.splitlines() if x.startswith("parameters:"))
     total, found = parts(line)
     assert sum(found.values()) == total and "interaction" in found, line
+
+
+def test_one_of_a_thing_is_not_plural(blocks_run, tmp_path):
+    r = invoke("train", blocks_run / "spec.yaml", "--set", "train.epochs=1", "--output", tmp_path / "run", "-q")
+    assert r.exit_code == 0, r.output
+    assert "1 epoch in" in r.stdout and "1 epochs" not in r.stdout, r.stdout
+    one = tmp_path / "one.csv"
+    apps_frame(1).write_csv(one)
+    r = invoke("predict", "--model", tmp_path / "run", "--input", one, "--output", tmp_path / "scores.csv")
+    assert r.exit_code == 0, r.output
+    assert f"wrote 1 row to {tmp_path / 'scores.csv'}" in r.stderr, r.stderr

@@ -224,7 +224,9 @@ def _blocks(cfg) -> list[str]:
 def _wrote(rows: int, output: Path | None, quiet: bool, extra: str = "") -> None:
     if not quiet:
         err.print(
-            f"wrote {rows:,} rows{extra} to {output if output is not None else 'stdout'}", markup=False, highlight=False
+            f"wrote {counted(rows, 'row')}{extra} to {output if output is not None else 'stdout'}",
+            markup=False,
+            highlight=False,
         )
 
 
@@ -294,7 +296,7 @@ def rank(
             markup=False,
             highlight=False,
         )
-    _wrote(ranked.rows, output, quiet, f" of {ranked.groups:,} groups")
+    _wrote(ranked.rows, output, quiet, f" of {counted(ranked.groups, 'group')}")
     if ranked.note is not None:
         err.print(f"note: {ranked.note}", markup=False, highlight=False)
     if ranked.metrics is None:
@@ -304,7 +306,7 @@ def rank(
     if json_:
         emit_json(m, sys.stdout if output is not None else sys.stderr)
         return
-    t = Table(title=f"ranking metrics over {m.get('groups_with_positives', 0):,} groups with a positive")
+    t = Table(title=f"ranking metrics over {counted(m.get('groups_with_positives', 0), 'group')} with a positive")
     for key in m:
         t.add_column(key, justify="right")
     t.add_row(*[cell(v) for v in m.values()])

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from ..errors import counted
 from .app import DebugOpt, command
 from .options import JsonOpt, SetOpt, SpecArg, count_option, output_option
 from .output import cell, emit_json, err, out
@@ -92,7 +93,7 @@ def show_tuned(result, top: int, json_: bool) -> None:
     out.print(best_table(result, top))
     counts = {s: sum(r["state"] == s for r in result.rows) for s in ("complete", "pruned", "failed")}
     out.print(
-        f"{len(result.rows)} trials ({counts['complete']} complete, {counts['pruned']} pruned, "
+        f"{counted(len(result.rows), 'trial')} ({counts['complete']} complete, {counts['pruned']} pruned, "
         f"{counts['failed']} failed; {result.ran} run now), study: {result.study}"
     )
     if result.best_spec is None:
@@ -204,7 +205,7 @@ class TuneDisplay:
             f"{name}={_short(v)}" for name, v in zip(short_names(list(row["params"])), row["params"].values())
         )
         if row["state"] == "complete":
-            what = f"[bold]{row['value']:.4f}[/] in {row['epochs']} epochs"
+            what = f"[bold]{row['value']:.4f}[/] in {counted(row['epochs'], 'epoch')}"
         elif row["state"] == "pruned":
             what = f"[yellow]pruned[/] after epoch {row['epochs']}"
         else:

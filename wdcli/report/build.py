@@ -20,7 +20,7 @@ import numpy as np
 from ..artifact import load_split
 from ..data.atomic import atomic_file
 from ..data.split import load_splits, split_names
-from ..errors import DataError, WdcliError
+from ..errors import DataError, WdcliError, counted
 from ..metrics import EpochRecord, evaluate, group_aucs
 from ..score import Scorer
 from ..score.files import Rows, shown
@@ -131,7 +131,7 @@ def build_report(
     output = Path(output) if output is not None else art.path / "report.html"
     lines = [
         f"run {art.path} · model {spec.model} · {art.config.param_counts()['total']:,} parameters · "
-        f"{art.metrics.epochs} epochs in {art.metrics.seconds:.1f} s",
+        f"{counted(art.metrics.epochs, 'epoch')} in {art.metrics.seconds:.1f} s",
         f"plots: {source}",
         f"written {time.strftime('%Y-%m-%d %H:%M:%S')} by wdcli report",
     ]
