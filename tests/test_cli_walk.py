@@ -70,3 +70,15 @@ def test_one_of_a_thing_is_not_plural(blocks_run, tmp_path):
     r = invoke("predict", "--model", tmp_path / "run", "--input", one, "--output", tmp_path / "scores.csv")
     assert r.exit_code == 0, r.output
     assert f"wrote 1 row to {tmp_path / 'scores.csv'}" in r.stderr, r.stderr
+
+
+def test_tune_table_names_a_searched_key_apart_from_the_trials_epochs():
+    from types import SimpleNamespace
+
+    from wdcli.cli.tune_commands import best_table
+
+    row = {"state": "complete", "trial": 0, "value": 0.9, "epochs": 18, "best_epoch": 12, "seconds": 3.0}
+    params = {"train.epochs": 30, "train.deep_optimizer.lr": 0.05, "train.wide_optimizer.lr": 0.1}
+    result = SimpleNamespace(metric="auc", maximize=True, rows=[{**row, "params": params}])
+    headers = [str(c.header) for c in best_table(result, 5).columns]
+    assert headers == ["trial", "auc", "epochs", "seconds", "train.epochs", "deep_optimizer.lr", "wide_optimizer.lr"]

@@ -107,7 +107,8 @@ def best_table(result, top: int) -> Table:
     rows = [r for r in result.rows if r["state"] == "complete"][:top]
     keys = list(dict.fromkeys(k for r in rows for k in r["params"]))
     t = Table(title=f"best trials by validation {result.metric} ({'higher' if result.maximize else 'lower'} is better)")
-    for c in ("trial", result.metric, "epochs", "seconds", *short_names(keys)):
+    fixed = ("trial", result.metric, "epochs", "seconds")
+    for c in (*fixed, *short_names(keys, taken=fixed)):
         t.add_column(c, justify="right", overflow="fold")
     for r in rows:
         t.add_row(
@@ -120,15 +121,16 @@ def best_table(result, top: int) -> Table:
     return t
 
 
-def short_names(keys: list[str]) -> list[str]:
+def short_names(keys: list[str], taken: tuple[str, ...] = ()) -> list[str]:
     """Column names for spec keys: the last part of each (`lr`), or more of it where two would read alike
-    (`wide_optimizer.lr`, `deep_optimizer.lr`)."""
+    (`wide_optimizer.lr`, `deep_optimizer.lr`) or where the short one is `taken` by another column (the trial's
+    `epochs` beside the searched `train.epochs`)."""
     out = []
     for k in keys:
         parts = k.split(".")
         for n in range(1, len(parts) + 1):
             name = ".".join(parts[-n:])
-            if sum(1 for other in keys if other == name or other.endswith("." + name)) == 1:
+            if name not in taken and sum(1 for other in keys if other == name or other.endswith("." + name)) == 1:
                 break
         out.append(name)
     return out
