@@ -82,3 +82,20 @@ def test_tune_table_names_a_searched_key_apart_from_the_trials_epochs():
     result = SimpleNamespace(metric="auc", maximize=True, rows=[{**row, "params": params}])
     headers = [str(c.header) for c in best_table(result, 5).columns]
     assert headers == ["trial", "auc", "epochs", "seconds", "train.epochs", "deep_optimizer.lr", "wide_optimizer.lr"]
+
+
+def test_runs_diff_cuts_nothing_in_a_pipe_and_leaves_out_tune(apps_spec, workdir):
+    hidden = "[" + ", ".join(["16"] * 20) + "]"  # 80 characters
+    for settings in ([], ["--set", f"deep.hidden={hidden}", "--set", "tune.trials=7"]):
+        r = invoke("train", apps_spec, "--set", "train.epochs=1", *settings, "-q")
+        assert r.exit_code == 0, r.output
+    a, b = sorted(p.name for p in (workdir / "runs" / "apps").iterdir() if p.is_dir())
+    r = invoke("runs", "diff", a, b)
+    assert r.exit_code == 0, r.output
+    assert hidden in r.stdout, r.stdout
+    assert "tune.trials" not in r.stdout and "not listed: 1 key of the tune section, which training" in r.stdout, (
+        r.stdout
+    )
+    r = invoke("runs")
+    assert r.exit_code == 0, r.output
+    assert hidden in r.stdout and "tune.trials" not in r.stdout, r.stdout

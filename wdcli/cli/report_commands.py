@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..errors import counted
 from .app import Command, DebugOpt, Group, app, command
 from .options import SeparatorOpt, SplitOpt, count_option, input_option, output_option
 from .output import cell, err, out
@@ -86,14 +87,14 @@ def _runs_callback(
     if ctx.invoked_subcommand is not None:
         return
     from ..report import list_runs
-    from ..report.runs import differing
+    from ..report.runs import differing, unread
     from ..spec.flat import flatten
 
     found = list_runs(runs, spec, sort)
     if not found:
         err.print(f"no runs under {runs}/" + (f" for spec '{spec}'" if spec else "") + "; `wdcli train SPEC` makes one")
         return
-    keys = _tried(found, differing)
+    keys = _tried(found, differing, unread)
     t = Table(title=f"{len(found)} run{'s' if len(found) != 1 else ''} under {runs}/, by {sort}")
     for c in ("run", "time", "spec", "model", *keys, "split", "auc", "logloss", "gauc", "seconds", "epochs"):
         t.add_column(
@@ -122,13 +123,19 @@ runs_app.callback(invoke_without_command=True)(_runs_callback)
 SETTINGS_SHOWN = 6  # spec keys a row of `wdcli runs` shows at most
 
 
-def _tried(found: list, differing) -> list[str]:
+def _tried(found: list, differing, unread) -> list[str]:
     """The settings tried between runs of the same spec (what differs between two specs' columns or labels is no
     setting: a census run beside a movies run would list every column)."""
     by_spec: dict[str, list] = {}
     for r in found:
         by_spec.setdefault(r.name, []).append(r)
-    keys = [k for runs in by_spec.values() if len(runs) > 1 for k in differing(runs) if not k.startswith("data.")]
+    keys = [
+        k
+        for runs in by_spec.values()
+        if len(runs) > 1
+        for k in differing(runs)
+        if not k.startswith("data.") and not unread(k)
+    ]
     return list(dict.fromkeys(keys))[:SETTINGS_SHOWN]
 
 
@@ -147,12 +154,18 @@ def diff(
     if d.spec:
         t = Table(title="spec: what differs")
         for c in ("key", "A", "B"):
-            t.add_column(c, overflow="fold")
+            t.add_column(c, overflow="fold")  # a long value wraps on a terminal; a pipe is never cut
         for k, va, vb in d.spec:
-            t.add_row(k, _short(va, 60), _short(vb, 60))
+            t.add_row(k, _value(va), _value(vb))
         out.print(t)
     else:
         out.print("spec: the same")
+    if d.unread:
+        out.print(
+            f"not listed: {counted(len(d.unread), 'key')} of the tune section, which training does not read",
+            markup=False,
+            highlight=False,
+        )
     t = Table(title="metrics: B - A")
     for c in ("split", "metric", "A", "B", "B - A"):
         t.add_column(c, justify="left" if c in ("split", "metric") else "right")
@@ -166,6 +179,11 @@ def diff(
     out.print(t)
 
 
+def _value(v) -> str:
+    return "-" if v is None else str(v)
+
+
 def _short(v, width: int = 24) -> str:
-    text = "-" if v is None else str(v)
-    return text if len(text) <= width else text[: width - 3] + "..."
+    """A setting in `wdcli runs`' table: cut to `width` on a terminal, whole in a pipe or a file."""
+    text = _value(v)
+    return text if len(text) <= width or not out.is_terminal else text[: width - 3] + "..."
