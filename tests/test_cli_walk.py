@@ -4,6 +4,7 @@ columns of one name, `1 epochs`, and commands that do not say which model they r
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -29,9 +30,11 @@ def blocks_run(tmp_path_factory):
     spec = folder / "apps.yaml"
     spec.write_text(APPS_SPEC.format(path=folder / "apps.csv"))
     blocks = ["--set", "deep.numeric_embedding=periodic", "--set", "deep.interaction=cross"]
-    r = invoke("train", spec, *blocks, "--set", "train.epochs=1", "--output", folder / "run", "-q")
-    assert r.exit_code == 0, r.output
-    return folder / "run"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)  # (the encoded cache, MLflow's mlruns/ land here)
+        r = invoke("train", spec, *blocks, "--set", "train.epochs=1", "--output", folder / "run", "-q")
+        assert r.exit_code == 0, r.output
+        yield folder / "run"
 
 
 def parts(line: str) -> tuple[int, dict[str, int]]:
@@ -99,3 +102,34 @@ def test_runs_diff_cuts_nothing_in_a_pipe_and_leaves_out_tune(apps_spec, workdir
     r = invoke("runs")
     assert r.exit_code == 0, r.output
     assert hidden in r.stdout and "tune.trials" not in r.stdout, r.stdout
+
+
+def test_report_verify_and_export_name_their_model_as_eval_does(blocks_run, tmp_path):
+    rows = tmp_path / "rows.csv"
+    apps_frame(200, seed=5).write_csv(rows)
+    line = f"model: {os.path.relpath(blocks_run)} (spec 'apps')"  # (the fixture's folder is the working one)
+    r = invoke("eval", "--model", blocks_run, "--input", rows)
+    assert r.exit_code == 0 and line in r.stderr.splitlines(), r.stderr
+    r = invoke("verify", blocks_run, "--baseline", blocks_run, "--input", rows)
+    assert r.exit_code == 0, r.output
+    assert r.stderr.splitlines()[:2] == [line, line.replace("model", "baseline")], r.stderr
+    assert invoke("verify", blocks_run, "--baseline", blocks_run, "--input", rows, "-q").stderr == ""
+    pytest.importorskip("matplotlib")
+    r = invoke("report", blocks_run, "-o", tmp_path / "report.html")
+    assert r.exit_code == 0 and r.stderr.splitlines() == [line], r.output
+    assert invoke("report", blocks_run, "-o", tmp_path / "report.html", "-q").stderr == ""
+    pytest.importorskip("onnxscript")
+    r = invoke("export", blocks_run, "--output", tmp_path / "export")
+    assert r.exit_code == 0 and r.stderr.splitlines()[0] == line, r.output
+
+
+def test_train_says_where_mlflow_logs(blocks_run, workdir, monkeypatch):
+    pytest.importorskip("mlflow")
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    train = ("train", blocks_run / "spec.yaml", "--set", "train.epochs=1", "--log", "mlflow", "--output")
+    r = invoke(*train, workdir / "run")
+    assert r.exit_code == 0, r.output
+    assert f"mlflow: logging to {uri}, experiment 'apps'" in r.stderr.splitlines(), r.stderr
+    r = invoke(*train, workdir / "quiet", "-q")
+    assert r.exit_code == 0 and "mlflow:" not in r.stderr, r.stderr

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from ..errors import counted
 from .app import Command, DebugOpt, Group, app, command
-from .options import SeparatorOpt, SplitOpt, count_option, input_option, output_option
-from .output import cell, err, out
+from .options import QuietOpt, SeparatorOpt, SplitOpt, count_option, input_option, output_option
+from .output import cell, err, note_model, out
 
 runs_app = typer.Typer(
     cls=Group, help="Past runs side by side: `wdcli runs`, `wdcli runs diff A B`.", no_args_is_help=False
@@ -56,21 +56,26 @@ def report(
     top: Annotated[int, count_option("--top", "Wide weights listed per kind.")] = 15,
     runs: RunsOpt = Path("runs"),
     separator: SeparatorOpt = None,
+    quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write a run's report: one self-contained HTML page (metrics, ROC/PR, calibration, score histograms, learning
     curves, heaviest wide weights, per-group metrics) of its own test rows (--split for another part, --input for
     a file). Needs matplotlib: the `report` extra."""
     from ..errors import WdcliError
-    from ..report import build_report
+    from ..report import build_report, find_run
+    from ..score import Scorer
 
     if input is not None and split is not None:
         raise WdcliError("give --input FILE or --split PART (the rows to plot), not both")
     if run is not None and model is not None:
         raise WdcliError(f"give the run once: RUN ({run}) or --model ({model})")
-    r = build_report(run if model is None else model, output, png, input, top, runs, split, separator)
+    ref = run if model is None else model
+    scorer = Scorer.load(find_run(ref, runs))
+    note_model(scorer.artifact, ref, quiet)
+    r = build_report(scorer, output, png, input, top, runs, split, separator)
     out.print(f"wrote {r.path} ({', '.join(r.sections)}); plots of {r.source}", markup=False, highlight=False)
-    for p in r.pngs:
+    for p in r.pngs if not quiet else []:
         err.print(f"wrote {p}", markup=False, highlight=False)
 
 

@@ -4,7 +4,6 @@ one line on stderr (`--quiet` drops it)."""
 from __future__ import annotations
 
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -27,7 +26,7 @@ from .options import (
     SplitOpt,
     count_option,
 )
-from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, out, parameter_parts
+from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, note_model, out, parameter_parts, shown_path
 
 
 def load_scorer(model: Path | None, quiet: bool = False, device: str = "cpu"):
@@ -37,22 +36,6 @@ def load_scorer(model: Path | None, quiet: bool = False, device: str = "cpu"):
     scorer = Scorer.load(model, device)
     note_model(scorer.artifact, model, quiet)
     return scorer
-
-
-def note_model(artifact, model: Path | None, quiet: bool = False) -> None:
-    """One line on stderr: which run a command loaded, and (without --model) how it was chosen."""
-    if quiet:
-        return
-    path = artifact.path
-    shown = _shown(path)
-    how = (
-        ", the latest run of any spec; --model runs/NAME picks another"
-        if model is None
-        else f", the latest run in {model}"
-        if Path(model).resolve() != Path(path).resolve()
-        else ""
-    )
-    err.print(f"model: {shown} (spec '{artifact.spec.name}'{how})", markup=False, highlight=False)
 
 
 EvalModelsOpt = Annotated[
@@ -103,7 +86,7 @@ def eval(
             return
         out.print(metrics_table(f"{scorers[0].artifact.path}", {name: metrics[0]}, [*METRIC_KEYS, "calibration"]))
         return
-    runs = [_shown(s.artifact.path) for s in scorers]
+    runs = [shown_path(s.artifact.path) for s in scorers]
     if json_:
         emit_json([{"model": str(s.artifact.path), **m} for s, m in zip(scorers, metrics)])
         return
@@ -111,11 +94,6 @@ def eval(
     t = metrics_table(title, dict(zip(runs, metrics)), [*METRIC_KEYS, "calibration"])
     t.columns[0].header = "run"
     out.print(t)
-
-
-def _shown(path: Path) -> str:
-    """A run's folder as the notes name it: relative to the working folder when it is under it."""
-    return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
 
 
 def _one_of(input: Path | None, split: str | None) -> None:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ..artifact import load_artifact
+from ..artifact import Artifact, load_artifact
 from ..data.atomic import atomic_folder
 from ..errors import WdcliError
 
@@ -19,13 +19,13 @@ FORMATS = ("onnx",)
 
 
 def export_run(
-    model: str | Path | None,
+    model: str | Path | Artifact | None,
     output: str | Path | None = None,
     format: str = "onnx",
     step: Callable[[str], None] | None = None,
 ) -> Path:
-    """Write a run's model (ONNX), pipeline (JSON) and the graph's signature into a folder, atomically;
-    returns the folder (default: exports/<name>/<run id>). `step` hears each step start (for a display)."""
+    """Write a run's model (ONNX), pipeline (JSON) and the graph's signature into a folder, atomically (`model`:
+    the run as `load_artifact` takes it, or its artifact loaded); returns the folder (default: exports/<name>/<run id>). `step` hears each step start (for a display)."""
     step = step or (lambda what: None)
     if format not in FORMATS:
         raise WdcliError(f"--format {format!r} is not one wdcli exports ({', '.join(FORMATS)})")
@@ -38,8 +38,11 @@ def export_run(
         ) from None
     from .onnx import export_onnx, signature
 
-    step(f"loading {model if model is not None else 'the latest run'}")
-    art = load_artifact(model)
+    if isinstance(model, Artifact):
+        art = model
+    else:
+        step(f"loading {model if model is not None else 'the latest run'}")
+        art = load_artifact(model)
     assert art.spec.name is not None  # a run's spec.yaml is a loaded (named) spec
     final = Path(output) if output is not None else Path("exports") / art.spec.name / art.path.name
     fitted = art.fitted

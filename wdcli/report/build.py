@@ -92,7 +92,7 @@ def _rows_by_spec(scorer: Scorer):
 
 
 def build_report(
-    model: str | Path | None = None,
+    model: str | Path | Scorer | None = None,
     output: str | Path | None = None,
     png_dir: str | Path | None = None,
     input: str | Path | None = None,
@@ -101,12 +101,13 @@ def build_report(
     split: str | None = None,
     separator: str | None = None,
 ) -> Report:
-    """Write the report of a run (default: the latest) to `output` (default: report.html in the run's folder),
-    plotting `input`'s rows or the run's own of a part (`split`; default: test, else validation)."""
+    """Write the report of a run (as `find_run` takes it, or its Scorer loaded; default: the latest) to `output`
+    (default: report.html in the run's folder), plotting `input`'s rows or the run's own of a part (`split`;
+    default: test, else validation)."""
     _require_matplotlib()
     from . import figures as F
 
-    scorer = Scorer.load(find_run(model, runs))
+    scorer = model if isinstance(model, Scorer) else Scorer.load(find_run(model, runs))
     art, spec = scorer.artifact, scorer.spec
     frame, where, source = scored_rows(scorer, input, split, separator)
     y, w, group = scorer.labels(frame, where)
