@@ -64,12 +64,14 @@ def report(
     a file). Needs matplotlib: the `report` extra."""
     from ..errors import WdcliError
     from ..report import build_report, find_run
+    from ..report.build import require_matplotlib
     from ..score import Scorer
 
     if input is not None and split is not None:
         raise WdcliError("give --input FILE or --split PART (the rows to plot), not both")
     if run is not None and model is not None:
         raise WdcliError(f"give the run once: RUN ({run}) or --model ({model})")
+    require_matplotlib()  # (before the run is read: its line would say nothing of use)
     ref = run if model is None else model
     scorer = Scorer.load(find_run(ref, runs))
     note_model(scorer.artifact, ref, quiet)

@@ -319,13 +319,14 @@ def export(
     """Write the model as ONNX (inputs: the encoded tensors) and its fitted pipeline as JSON, for other runtimes."""
     from ..artifact import load_artifact
     from ..errors import WdcliError
-    from ..export import export_run
+    from ..export import export_run, exportable
 
     if output is not None and output.is_dir() and any(output.iterdir()) and not force:
         raise WdcliError(
             f"{output} already holds files; pass --force to replace them (once the export is "
             "complete), or choose another --output"
         )
+    exportable(format)  # (before the run is read: its line would say nothing of use)
     art = load_artifact(model)
     note_model(art, model, quiet)
     with Steps(err, quiet) as step:

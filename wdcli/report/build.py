@@ -49,7 +49,7 @@ class Report:
     pngs: list[Path] = field(default_factory=list)
 
 
-def _require_matplotlib() -> None:
+def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -104,7 +104,7 @@ def build_report(
     """Write the report of a run (as `find_run` takes it, or its Scorer loaded; default: the latest) to `output`
     (default: report.html in the run's folder), plotting `input`'s rows or the run's own of a part (`split`;
     default: test, else validation)."""
-    _require_matplotlib()
+    require_matplotlib()
     from . import figures as F
 
     scorer = model if isinstance(model, Scorer) else Scorer.load(find_run(model, runs))
