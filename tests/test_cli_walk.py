@@ -133,3 +133,31 @@ def test_train_says_where_mlflow_logs(blocks_run, workdir, monkeypatch):
     assert f"mlflow: logging to {uri}, experiment 'apps'" in r.stderr.splitlines(), r.stderr
     r = invoke(*train, workdir / "quiet", "-q")
     assert r.exit_code == 0 and "mlflow:" not in r.stderr, r.stderr
+
+
+def test_typed_outputs_keep_the_types_polars_reads_the_csv_with(blocks_run, tmp_path):
+    import polars as pl
+
+    n = 200
+    frame = apps_frame(n, seed=3).with_columns(
+        age=pl.col("age").cast(pl.Int64),  # a feature read as a number: Int64, not Float64
+        count=pl.Series(range(n)),  # a column the spec does not read: Int64, not the text "1"
+        ratio=pl.Series([i / 7 for i in range(n)]),
+        late_text=pl.Series([str(i) for i in range(n - 1)] + ["n/a"]),  # an int until the last batch
+        late_float=pl.Series([str(i) for i in range(n - 1)] + ["0.5"]),
+        code=pl.Series(["007"] * n),
+        nothing=pl.Series([None] * n, dtype=pl.String),
+    )
+    rows = tmp_path / "rows.csv"
+    frame.write_csv(rows)
+    polars = pl.read_csv(rows, infer_schema_length=None).schema
+    assert polars["late_text"] == pl.String and polars["late_float"] == pl.Float64
+    for ext, read in (("parquet", pl.read_parquet), ("ndjson", pl.read_ndjson)):
+        out = tmp_path / f"scores.{ext}"
+        r = invoke("predict", "--model", blocks_run, "--input", rows, "--output", out, "--batch-rows", "50", "-q")
+        assert r.exit_code == 0, r.output
+        got = read(out).with_columns(pl.col("nothing").cast(pl.String))  # (JSON reads a column of nulls as Null)
+        assert dict(got.schema) == {**polars, "score": pl.Float64}, ext
+        assert got.drop("score").equals(pl.read_csv(rows, infer_schema_length=None)), ext
+    r = invoke("predict", "--model", blocks_run, "--input", rows, "--output", tmp_path / "scores.csv", "-q")
+    assert r.exit_code == 0 and (tmp_path / "scores.csv").read_text().splitlines()[1].split(",")[-3] == "007"
