@@ -68,4 +68,6 @@ def test_export_shows_its_steps_when_piped(apps_spec, workdir):
     assert invoke("train", apps_spec, "-q", *FAST).exit_code == 0
     r = invoke("export", "runs/apps", "--output", workdir / "onnx")
     assert r.exit_code == 0, r.output
-    assert r.stderr.splitlines() == ["loading runs/apps", "tracing the model into an ONNX graph"]
+    (run,) = [p.name for p in (workdir / "runs" / "apps").iterdir() if p.is_dir()]
+    named = f"model: runs/apps/{run} (spec 'apps', the latest run in runs/apps)"  # (in place of "loading runs/apps")
+    assert r.stderr.splitlines() == [named, "tracing the model into an ONNX graph"]

@@ -1,5 +1,5 @@
 """wdcli's own exceptions. Each carries a message that says what is wrong and what to do; `suggest` (and
-`closest`) is the one "did you mean" every message uses.
+`closest`) is the one "did you mean" every message uses, `counted` the one "1 row, 2 rows".
 
 The CLI prints them without a traceback; library users catch `WdcliError`.
 """
@@ -76,3 +76,9 @@ def suggest(word: object, choices: Iterable[object]) -> str:
     """The hint " (did you mean 'x'?)" for the choice most like `word`, or "" when none is close enough."""
     close = closest(word, choices)
     return f" (did you mean '{close}'?)" if close is not None else ""
+
+
+def counted(n: int, noun: str) -> str:
+    """A count and its noun, plural unless it is 1: `1 epoch`, `3 epochs`, `12,000 rows`. Every message that
+    counts uses this."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

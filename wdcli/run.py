@@ -115,7 +115,8 @@ def run_training(
 
     The recipe: the notes (`say`: the checkpoint it continues or replaces, the optimizer settings that came
     from defaults), the previous run to warm-start from (`warm_from`: a run folder, or a folder with a LATEST
-    pointer; `wdcli.train.warm`), the trackers of `spec.train.log`, then in one runtime (started for
+    pointer; `wdcli.train.warm`), the trackers of `spec.train.log` (where each logs: a line to the reporter's
+    `stage`, if it has one), then in one runtime (started for
     `processes`, this process's place in a torchrun job; one process by default): train, save, close.
     Reading the data files itself (no `frames`), it writes checkpoints beside the runs, continues from one with
     `resume=True`, and deletes it once the artifact is saved. Only the first process of a job speaks, tracks
@@ -131,6 +132,8 @@ def run_training(
     previous = load_previous(warm_from, spec) if warm_from is not None else None
     untracked = spec.model_copy(update={"train": spec.train.model_copy(update={"log": []})})
     tracking = Tracking.open(spec if processes.main else untracked)  # spec.train.log: MLflow, TensorBoard
+    for line in tracking.where:  # (a line of the display: --quiet drops it)
+        (getattr(reporter, "stage", None) or _silent)(line)
     cfg = spec.train
     split = record_split(spec.data, cfg.max_rows) if frames is None and processes.main else None  # (files as read)
     try:

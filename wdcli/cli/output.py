@@ -1,5 +1,6 @@
 """What commands print: two consoles (`out`, results on stdout; `err`, notes, progress and errors on stderr),
-one line of JSON (`emit_json`), tables of metrics, and how a number reads in a table (`cell`).
+one line of JSON (`emit_json`), tables of metrics, how a number reads in a table (`cell`), a model's parameters
+by part (`parameter_parts`) and the line that names the run a command read (`note_model`).
 
 Output to a pipe or a file is never folded or cut: the app calls `fit_to_streams` before each command, which
 gives a console that is not a terminal a width of PIPED_WIDTH (a terminal keeps its own).
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +29,28 @@ def fit_to_streams() -> None:
     for console in (out, err):
         if not console.is_terminal:
             console.width = PIPED_WIDTH
+
+
+def shown_path(path: str | Path) -> str:
+    """A run's folder as the notes name it: relative to the working folder when it is under it."""
+    return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
+
+
+def note_model(artifact, model: str | Path | None, quiet: bool = False, role: str = "model") -> None:
+    """One line on stderr: which run a command loaded (its `role`: the model, verify's baseline), and how it was
+    chosen where the user named no run folder: `model: runs/apps/20261128-112703 (spec 'apps', the latest run in
+    runs/apps)`. Every command that reads a run says it so; --quiet drops it."""
+    if quiet:
+        return
+    path = artifact.path
+    how = (
+        ", the latest run of any spec; --model runs/NAME picks another"
+        if model is None
+        else f", the latest run in {model}"
+        if Path(model).exists() and Path(model).resolve() != Path(path).resolve()
+        else ""
+    )
+    err.print(f"{role}: {shown_path(path)} (spec '{artifact.spec.name}'{how})", markup=False, highlight=False)
 
 
 def emit_json(value, stream=None) -> None:
@@ -48,6 +73,14 @@ def cell(v) -> str:
     if isinstance(v, float):
         return "nan" if math.isnan(v) else f"{v:.4f}"
     return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def parameter_parts(counts: dict[str, int]) -> str:
+    """A model's parameters by part (`ModelConfig.param_counts()`), each part that has any, the shared bias
+    last, so that the parts add up to the total: `wide 7,035, embeddings 2,644, mlp 25,088, interaction
+    34,060, bias 1`."""
+    keys = [k for k in counts if k not in ("bias", "total")] + ["bias"]
+    return ", ".join(f"{k} {counts[k]:,}" for k in keys if counts.get(k))
 
 
 def metrics_table(title: str, rows: dict[str, dict], keys: list[str]) -> Table:

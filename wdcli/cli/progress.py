@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from ..errors import counted
+
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
@@ -112,7 +114,7 @@ class TrainingDisplay:
         if isinstance(record, dict):  # a task's
             if self.bar is None:
                 self.console.print(
-                    f"{record['task']}: {self.rows:,} rows in {seconds:.1f}s",
+                    f"{record['task']}: {counted(self.rows, 'row')} in {seconds:.1f}s",
                     markup=False,
                     highlight=False,
                     soft_wrap=True,

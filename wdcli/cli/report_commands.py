@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..errors import counted
 from .app import Command, DebugOpt, Group, app, command
-from .options import SeparatorOpt, SplitOpt, count_option, input_option, output_option
-from .output import cell, err, out
+from .options import QuietOpt, SeparatorOpt, SplitOpt, count_option, input_option, output_option
+from .output import cell, err, note_model, out
 
 runs_app = typer.Typer(
     cls=Group, help="Past runs side by side: `wdcli runs`, `wdcli runs diff A B`.", no_args_is_help=False
@@ -55,21 +56,28 @@ def report(
     top: Annotated[int, count_option("--top", "Wide weights listed per kind.")] = 15,
     runs: RunsOpt = Path("runs"),
     separator: SeparatorOpt = None,
+    quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write a run's report: one self-contained HTML page (metrics, ROC/PR, calibration, score histograms, learning
     curves, heaviest wide weights, per-group metrics) of its own test rows (--split for another part, --input for
     a file). Needs matplotlib: the `report` extra."""
     from ..errors import WdcliError
-    from ..report import build_report
+    from ..report import build_report, find_run
+    from ..report.build import require_matplotlib
+    from ..score import Scorer
 
     if input is not None and split is not None:
         raise WdcliError("give --input FILE or --split PART (the rows to plot), not both")
     if run is not None and model is not None:
         raise WdcliError(f"give the run once: RUN ({run}) or --model ({model})")
-    r = build_report(run if model is None else model, output, png, input, top, runs, split, separator)
+    require_matplotlib()  # (before the run is read: its line would say nothing of use)
+    ref = run if model is None else model
+    scorer = Scorer.load(find_run(ref, runs))
+    note_model(scorer.artifact, ref, quiet)
+    r = build_report(scorer, output, png, input, top, runs, split, separator)
     out.print(f"wrote {r.path} ({', '.join(r.sections)}); plots of {r.source}", markup=False, highlight=False)
-    for p in r.pngs:
+    for p in r.pngs if not quiet else []:
         err.print(f"wrote {p}", markup=False, highlight=False)
 
 
@@ -86,14 +94,14 @@ def _runs_callback(
     if ctx.invoked_subcommand is not None:
         return
     from ..report import list_runs
-    from ..report.runs import differing
+    from ..report.runs import differing, unread
     from ..spec.flat import flatten
 
     found = list_runs(runs, spec, sort)
     if not found:
         err.print(f"no runs under {runs}/" + (f" for spec '{spec}'" if spec else "") + "; `wdcli train SPEC` makes one")
         return
-    keys = _tried(found, differing)
+    keys = _tried(found, differing, unread)
     t = Table(title=f"{len(found)} run{'s' if len(found) != 1 else ''} under {runs}/, by {sort}")
     for c in ("run", "time", "spec", "model", *keys, "split", "auc", "logloss", "gauc", "seconds", "epochs"):
         t.add_column(
@@ -122,13 +130,19 @@ runs_app.callback(invoke_without_command=True)(_runs_callback)
 SETTINGS_SHOWN = 6  # spec keys a row of `wdcli runs` shows at most
 
 
-def _tried(found: list, differing) -> list[str]:
+def _tried(found: list, differing, unread) -> list[str]:
     """The settings tried between runs of the same spec (what differs between two specs' columns or labels is no
     setting: a census run beside a movies run would list every column)."""
     by_spec: dict[str, list] = {}
     for r in found:
         by_spec.setdefault(r.name, []).append(r)
-    keys = [k for runs in by_spec.values() if len(runs) > 1 for k in differing(runs) if not k.startswith("data.")]
+    keys = [
+        k
+        for runs in by_spec.values()
+        if len(runs) > 1
+        for k in differing(runs)
+        if not k.startswith("data.") and not unread(k)
+    ]
     return list(dict.fromkeys(keys))[:SETTINGS_SHOWN]
 
 
@@ -147,12 +161,18 @@ def diff(
     if d.spec:
         t = Table(title="spec: what differs")
         for c in ("key", "A", "B"):
-            t.add_column(c, overflow="fold")
+            t.add_column(c, overflow="fold")  # a long value wraps on a terminal; a pipe is never cut
         for k, va, vb in d.spec:
-            t.add_row(k, _short(va, 60), _short(vb, 60))
+            t.add_row(k, _value(va), _value(vb))
         out.print(t)
     else:
         out.print("spec: the same")
+    if d.unread:
+        out.print(
+            f"not listed: {counted(len(d.unread), 'key')} of the tune section, which training does not read",
+            markup=False,
+            highlight=False,
+        )
     t = Table(title="metrics: B - A")
     for c in ("split", "metric", "A", "B", "B - A"):
         t.add_column(c, justify="left" if c in ("split", "metric") else "right")
@@ -166,6 +186,11 @@ def diff(
     out.print(t)
 
 
+def _value(v) -> str:
+    return "-" if v is None else str(v)
+
+
 def _short(v, width: int = 24) -> str:
-    text = "-" if v is None else str(v)
-    return text if len(text) <= width else text[: width - 3] + "..."
+    """A setting in `wdcli runs`' table: cut to `width` on a terminal, whole in a pipe or a file."""
+    text = _value(v)
+    return text if len(text) <= width or not out.is_terminal else text[: width - 3] + "..."

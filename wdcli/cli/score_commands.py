@@ -4,14 +4,15 @@ one line on stderr (`--quiet` drops it)."""
 from __future__ import annotations
 
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from ..errors import counted
 from .app import DebugOpt, command
 from .options import (
     DeviceOpt,
@@ -25,7 +26,7 @@ from .options import (
     SplitOpt,
     count_option,
 )
-from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, out
+from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, note_model, out, parameter_parts, shown_path
 
 
 def load_scorer(model: Path | None, quiet: bool = False, device: str = "cpu"):
@@ -35,22 +36,6 @@ def load_scorer(model: Path | None, quiet: bool = False, device: str = "cpu"):
     scorer = Scorer.load(model, device)
     note_model(scorer.artifact, model, quiet)
     return scorer
-
-
-def note_model(artifact, model: Path | None, quiet: bool = False) -> None:
-    """One line on stderr: which run a command loaded, and (without --model) how it was chosen."""
-    if quiet:
-        return
-    path = artifact.path
-    shown = _shown(path)
-    how = (
-        ", the latest run of any spec; --model runs/NAME picks another"
-        if model is None
-        else f", the latest run in {model}"
-        if Path(model).resolve() != Path(path).resolve()
-        else ""
-    )
-    err.print(f"model: {shown} (spec '{artifact.spec.name}'{how})", markup=False, highlight=False)
 
 
 EvalModelsOpt = Annotated[
@@ -101,7 +86,7 @@ def eval(
             return
         out.print(metrics_table(f"{scorers[0].artifact.path}", {name: metrics[0]}, [*METRIC_KEYS, "calibration"]))
         return
-    runs = [_shown(s.artifact.path) for s in scorers]
+    runs = [shown_path(s.artifact.path) for s in scorers]
     if json_:
         emit_json([{"model": str(s.artifact.path), **m} for s, m in zip(scorers, metrics)])
         return
@@ -109,11 +94,6 @@ def eval(
     t = metrics_table(title, dict(zip(runs, metrics)), [*METRIC_KEYS, "calibration"])
     t.columns[0].header = "run"
     out.print(t)
-
-
-def _shown(path: Path) -> str:
-    """A run's folder as the notes name it: relative to the working folder when it is under it."""
-    return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
 
 
 def _one_of(input: Path | None, split: str | None) -> None:
@@ -175,14 +155,16 @@ def _show_inspected(art, rows) -> None:
     cfg = art.config
     p = cfg.param_counts()
     out.print(
-        f"[bold]{art.spec.name}[/] ({art.path}): model {cfg.model}, parameters {p['total']:,} "
-        f"(wide {p['wide']:,}, embeddings {p['embeddings']:,}, mlp {p['mlp']:,})",
+        f"[bold]{escape(str(art.spec.name))}[/] ({escape(str(art.path))}): model {cfg.model}, parameters "
+        f"{p['total']:,} ({parameter_parts(p)})",
         highlight=False,
     )
     if cfg.deep:
         out.print(
             f"deep: {len(cfg.tables)} tables, input width {cfg.deep_input_width}, hidden {cfg.hidden}, "
             f"{cfg.activation}, dropout {cfg.dropout}, batch norm {cfg.batch_norm}"
+            + "".join(f", {b}" for b in _blocks(cfg)),
+            highlight=False,
         )
     if not cfg.wide:
         return
@@ -198,13 +180,31 @@ def _show_inspected(art, rows) -> None:
     out.print(f"non-zero wide weights: {rows.nonzero:,} of {cfg.wide_size:,}")
 
 
+def _blocks(cfg) -> list[str]:
+    """The deep part's optional blocks, as inspect's `deep:` line names them: the numeric columns' own
+    embeddings (`periodic embeddings of 6 numbers (dim 8)`) and the interaction (`cross interaction (2 layers)`)."""
+    shown = []
+    for kind in dict.fromkeys(n.kind for n in cfg.numeric):
+        of = [n for n in cfg.numeric if n.kind == kind]
+        dims = sorted({n.dim for n in of})
+        shown.append(f"{kind} embeddings of {counted(len(of), 'number')} (dim {', '.join(map(str, dims))})")
+    i = cfg.interaction
+    if i.kind == "cross":
+        shown.append(f"cross interaction ({counted(i.layers, 'layer')}{f', rank {i.rank}' if i.rank else ''})")
+    elif i.kind != "none":
+        shown.append(f"{i.kind} interaction (dim {i.dim})")
+    return shown
+
+
 # ------------------------------------------------------------------------------------ predict, rank
 
 
 def _wrote(rows: int, output: Path | None, quiet: bool, extra: str = "") -> None:
     if not quiet:
         err.print(
-            f"wrote {rows:,} rows{extra} to {output if output is not None else 'stdout'}", markup=False, highlight=False
+            f"wrote {counted(rows, 'row')}{extra} to {output if output is not None else 'stdout'}",
+            markup=False,
+            highlight=False,
         )
 
 
@@ -274,7 +274,7 @@ def rank(
             markup=False,
             highlight=False,
         )
-    _wrote(ranked.rows, output, quiet, f" of {ranked.groups:,} groups")
+    _wrote(ranked.rows, output, quiet, f" of {counted(ranked.groups, 'group')}")
     if ranked.note is not None:
         err.print(f"note: {ranked.note}", markup=False, highlight=False)
     if ranked.metrics is None:
@@ -284,7 +284,7 @@ def rank(
     if json_:
         emit_json(m, sys.stdout if output is not None else sys.stderr)
         return
-    t = Table(title=f"ranking metrics over {m.get('groups_with_positives', 0):,} groups with a positive")
+    t = Table(title=f"ranking metrics over {counted(m.get('groups_with_positives', 0), 'group')} with a positive")
     for key in m:
         t.add_column(key, justify="right")
     t.add_row(*[cell(v) for v in m.values()])

@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from .app import DebugOpt, command
-from .options import InputOpt, JsonOpt, checked, count_option, input_problem, output_option
-from .output import cell, emit_json, err, out
+from .options import InputOpt, JsonOpt, QuietOpt, checked, count_option, input_problem, output_option
+from .output import cell, emit_json, err, note_model, out
 from .steps import Steps
 
 if TYPE_CHECKING:
@@ -60,10 +60,12 @@ def verify(
     max_moved_share: MaxMovedShare = None,
     max_psi: MaxPsi = None,
     json_: JsonOpt = False,
+    quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """May RUN replace the baseline? Both score the labelled rows of --input; exit 0 if every check passes,
     3 if one fails (with a table saying which)."""
+    from ..score.scorer import Scorer
     from ..score.verify import verify_runs
 
     overrides = dict(
@@ -75,7 +77,10 @@ def verify(
         max_moved_share=max_moved_share,
         max_psi=max_psi,
     )
-    v = verify_runs(new, baseline, input, overrides)
+    scorers = Scorer.load(new), Scorer.load(baseline)
+    note_model(scorers[0].artifact, new, quiet)
+    note_model(scorers[1].artifact, baseline, quiet, role="baseline")
+    v = verify_runs(*scorers, input, overrides)
     if json_:
         emit_json(v.to_dict())
     else:
@@ -308,18 +313,22 @@ def export(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace what --output FOLDER holds.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write the model as ONNX (inputs: the encoded tensors) and its fitted pipeline as JSON, for other runtimes."""
+    from ..artifact import load_artifact
     from ..errors import WdcliError
-    from ..export import export_run
+    from ..export import export_run, exportable
 
     if output is not None and output.is_dir() and any(output.iterdir()) and not force:
         raise WdcliError(
             f"{output} already holds files; pass --force to replace them (once the export is "
             "complete), or choose another --output"
         )
+    exportable(format)  # (before the run is read: its line would say nothing of use)
+    art = load_artifact(model)
+    note_model(art, model, quiet)
     with Steps(err, quiet) as step:
-        folder = export_run(model, output, format, step)
+        folder = export_run(art, output, format, step)
     out.print(f"exported: {folder} (model.onnx, pipeline.json, signature.json)", markup=False, highlight=False)

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from .app import DebugOpt, command
 from .options import JsonOpt, SetOpt, SpecArg
-from .output import emit_json, err, out
+from .output import emit_json, err, out, parameter_parts
 
 PLAN_COLUMNS = ("feature", "kind", "ids / transform", "wide", "deep")
 
@@ -55,8 +55,7 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: D
         f"{cfg.deep_input_width if cfg.deep else 0}   hidden: {cfg.hidden}"
         + (f"   interaction: {cfg.interaction.kind}" if cfg.deep and cfg.interaction.kind != "none" else "")
     )
-    parts = ", ".join(f"{k} {v:,}" for k, v in p.items() if k not in ("bias", "total"))
-    out.print(f"parameters: {parts}, total {p['total']:,}")
+    out.print(f"parameters: {parameter_parts(p)}, total {p['total']:,}")
     for warning in c.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False)
     out.print(f"[green]ok[/]: {spec} is valid", highlight=False)

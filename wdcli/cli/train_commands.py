@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from ..errors import counted
 from .app import DebugOpt, command
 from .options import JsonOpt, SetOpt, SpecArg, count_option, output_option
 from .output import METRIC_KEYS, cell, emit_json, err, metrics_table, out
@@ -120,7 +121,9 @@ def show_trained(s, m, path: Path, json_: bool) -> None:
         return
     if m.warm_start:
         out.print(warm_table(m.warm_start))
-    out.print(metrics_table(f"{s.name}: {s.model}, {m.epochs} epochs in {m.seconds:.1f}s", m.splits, METRIC_KEYS))
+    out.print(
+        metrics_table(f"{s.name}: {s.model}, {counted(m.epochs, 'epoch')} in {m.seconds:.1f}s", m.splits, METRIC_KEYS)
+    )
     out.print(f"saved: {path}", markup=False, highlight=False)
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from ..errors import counted
 from .app import DebugOpt, command
 from .options import JsonOpt, SetOpt, SpecArg, count_option, output_option
 from .output import cell, emit_json, err, out
@@ -92,7 +93,7 @@ def show_tuned(result, top: int, json_: bool) -> None:
     out.print(best_table(result, top))
     counts = {s: sum(r["state"] == s for r in result.rows) for s in ("complete", "pruned", "failed")}
     out.print(
-        f"{len(result.rows)} trials ({counts['complete']} complete, {counts['pruned']} pruned, "
+        f"{counted(len(result.rows), 'trial')} ({counts['complete']} complete, {counts['pruned']} pruned, "
         f"{counts['failed']} failed; {result.ran} run now), study: {result.study}"
     )
     if result.best_spec is None:
@@ -106,7 +107,8 @@ def best_table(result, top: int) -> Table:
     rows = [r for r in result.rows if r["state"] == "complete"][:top]
     keys = list(dict.fromkeys(k for r in rows for k in r["params"]))
     t = Table(title=f"best trials by validation {result.metric} ({'higher' if result.maximize else 'lower'} is better)")
-    for c in ("trial", result.metric, "epochs", "seconds", *short_names(keys)):
+    fixed = ("trial", result.metric, "epochs", "seconds")
+    for c in (*fixed, *short_names(keys, taken=fixed)):
         t.add_column(c, justify="right", overflow="fold")
     for r in rows:
         t.add_row(
@@ -119,15 +121,16 @@ def best_table(result, top: int) -> Table:
     return t
 
 
-def short_names(keys: list[str]) -> list[str]:
+def short_names(keys: list[str], taken: tuple[str, ...] = ()) -> list[str]:
     """Column names for spec keys: the last part of each (`lr`), or more of it where two would read alike
-    (`wide_optimizer.lr`, `deep_optimizer.lr`)."""
+    (`wide_optimizer.lr`, `deep_optimizer.lr`) or where the short one is `taken` by another column (the trial's
+    `epochs` beside the searched `train.epochs`)."""
     out = []
     for k in keys:
         parts = k.split(".")
         for n in range(1, len(parts) + 1):
             name = ".".join(parts[-n:])
-            if sum(1 for other in keys if other == name or other.endswith("." + name)) == 1:
+            if name not in taken and sum(1 for other in keys if other == name or other.endswith("." + name)) == 1:
                 break
         out.append(name)
     return out
@@ -204,7 +207,7 @@ class TuneDisplay:
             f"{name}={_short(v)}" for name, v in zip(short_names(list(row["params"])), row["params"].values())
         )
         if row["state"] == "complete":
-            what = f"[bold]{row['value']:.4f}[/] in {row['epochs']} epochs"
+            what = f"[bold]{row['value']:.4f}[/] in {counted(row['epochs'], 'epoch')}"
         elif row["state"] == "pruned":
             what = f"[yellow]pruned[/] after epoch {row['epochs']}"
         else:

@@ -22,6 +22,7 @@ from polars.datatypes import DataTypeClass
 
 from ..errors import DataError
 from .atomic import atomic_file
+from .text_types import TextTypes
 
 FORMATS = {
     ".csv": "csv",
@@ -214,25 +215,29 @@ def write_table(frame: pl.DataFrame, path: str | Path) -> None:
     write_batches([frame], path)
 
 
-def write_batches(frames: Iterable[pl.DataFrame], path: str | Path) -> int:
+def write_batches(frames: Iterable[pl.DataFrame], path: str | Path, typed: bool = False) -> int:
     """Write a stream of frames as one file by extension, atomically, in bounded memory; returns the rows.
-    Parquet is written as parts and joined by Polars' streaming sink."""
+    Parquet is written as parts and joined by Polars' streaming sink. `typed`: the frames' text columns were read
+    from CSV; a Parquet or NDJSON file gets them as reading the whole CSV with Polars' inference would (ints,
+    floats, text: `text_types`), the same type in every batch (CSV and TSV are written as they are)."""
     path = Path(path)
     fmt = file_format(path)
+    types = TextTypes() if typed and fmt in ("parquet", "ndjson") else None
     rows = 0
     with atomic_file(path) as tmp:
-        if fmt == "parquet":
+        if fmt == "parquet" or types is not None:
             parts = Path(tempfile.mkdtemp(prefix=".wdcli-parts-", dir=path.parent))
             try:
                 files = []
                 for i, frame in enumerate(frames):
                     files.append(parts / f"{i:06d}.parquet")
+                    if types is not None:
+                        frame = as_text(types.see(frame), fmt) if fmt == "ndjson" else types.see(frame)
                     frame.write_parquet(files[-1])
                     rows += len(frame)
-                if files:
-                    pl.scan_parquet(files).sink_parquet(tmp)
-                else:
-                    pl.DataFrame().write_parquet(tmp)
+                joined = pl.scan_parquet(files) if files else pl.LazyFrame()
+                joined = joined.with_columns(types.casts()) if types is not None else joined
+                joined.sink_parquet(tmp) if fmt == "parquet" else joined.sink_ndjson(tmp)
             finally:
                 shutil.rmtree(parts, ignore_errors=True)
         else:

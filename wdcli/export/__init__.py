@@ -11,22 +11,15 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ..artifact import load_artifact
+from ..artifact import Artifact, load_artifact
 from ..data.atomic import atomic_folder
 from ..errors import WdcliError
 
 FORMATS = ("onnx",)
 
 
-def export_run(
-    model: str | Path | None,
-    output: str | Path | None = None,
-    format: str = "onnx",
-    step: Callable[[str], None] | None = None,
-) -> Path:
-    """Write a run's model (ONNX), pipeline (JSON) and the graph's signature into a folder, atomically;
-    returns the folder (default: exports/<name>/<run id>). `step` hears each step start (for a display)."""
-    step = step or (lambda what: None)
+def exportable(format: str) -> None:
+    """Refuse, before any run is loaded, a format wdcli does not export or an export extra not installed."""
     if format not in FORMATS:
         raise WdcliError(f"--format {format!r} is not one wdcli exports ({', '.join(FORMATS)})")
     try:
@@ -36,10 +29,26 @@ def export_run(
         raise WdcliError(
             f"wdcli export needs the export extra ({e.name} is not installed): pip install 'wdcli[export]'"
         ) from None
+
+
+def export_run(
+    model: str | Path | Artifact | None,
+    output: str | Path | None = None,
+    format: str = "onnx",
+    step: Callable[[str], None] | None = None,
+) -> Path:
+    """Write a run's model (ONNX), pipeline (JSON) and the graph's signature into a folder, atomically (`model`:
+    the run as `load_artifact` takes it, or its artifact loaded); returns the folder (default:
+    exports/<name>/<run id>). `step` hears each step start (for a display)."""
+    step = step or (lambda what: None)
+    exportable(format)
     from .onnx import export_onnx, signature
 
-    step(f"loading {model if model is not None else 'the latest run'}")
-    art = load_artifact(model)
+    if isinstance(model, Artifact):
+        art = model
+    else:
+        step(f"loading {model if model is not None else 'the latest run'}")
+        art = load_artifact(model)
     assert art.spec.name is not None  # a run's spec.yaml is a loaded (named) spec
     final = Path(output) if output is not None else Path("exports") / art.spec.name / art.path.name
     fitted = art.fitted

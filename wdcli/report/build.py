@@ -20,7 +20,7 @@ import numpy as np
 from ..artifact import load_split
 from ..data.atomic import atomic_file
 from ..data.split import load_splits, split_names
-from ..errors import DataError, WdcliError
+from ..errors import DataError, WdcliError, counted
 from ..metrics import EpochRecord, evaluate, group_aucs
 from ..score import Scorer
 from ..score.files import Rows, shown
@@ -49,7 +49,7 @@ class Report:
     pngs: list[Path] = field(default_factory=list)
 
 
-def _require_matplotlib() -> None:
+def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -92,7 +92,7 @@ def _rows_by_spec(scorer: Scorer):
 
 
 def build_report(
-    model: str | Path | None = None,
+    model: str | Path | Scorer | None = None,
     output: str | Path | None = None,
     png_dir: str | Path | None = None,
     input: str | Path | None = None,
@@ -101,12 +101,13 @@ def build_report(
     split: str | None = None,
     separator: str | None = None,
 ) -> Report:
-    """Write the report of a run (default: the latest) to `output` (default: report.html in the run's folder),
-    plotting `input`'s rows or the run's own of a part (`split`; default: test, else validation)."""
-    _require_matplotlib()
+    """Write the report of a run (as `find_run` takes it, or its Scorer loaded; default: the latest) to `output`
+    (default: report.html in the run's folder), plotting `input`'s rows or the run's own of a part (`split`;
+    default: test, else validation)."""
+    require_matplotlib()
     from . import figures as F
 
-    scorer = Scorer.load(find_run(model, runs))
+    scorer = model if isinstance(model, Scorer) else Scorer.load(find_run(model, runs))
     art, spec = scorer.artifact, scorer.spec
     frame, where, source = scored_rows(scorer, input, split, separator)
     y, w, group = scorer.labels(frame, where)
@@ -131,7 +132,7 @@ def build_report(
     output = Path(output) if output is not None else art.path / "report.html"
     lines = [
         f"run {art.path} · model {spec.model} · {art.config.param_counts()['total']:,} parameters · "
-        f"{art.metrics.epochs} epochs in {art.metrics.seconds:.1f} s",
+        f"{counted(art.metrics.epochs, 'epoch')} in {art.metrics.seconds:.1f} s",
         f"plots: {source}",
         f"written {time.strftime('%Y-%m-%d %H:%M:%S')} by wdcli report",
     ]

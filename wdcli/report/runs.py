@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -123,18 +123,27 @@ def differing(runs: list[Run], ignore: tuple[str, ...] = ("name",)) -> list[str]
     return out
 
 
+UNREAD = ("tune.",)  # spec keys training does not read: what `wdcli tune` searches (best.yaml has none)
+
+
+def unread(key: str) -> bool:
+    """Whether a spec key changes nothing in training (a difference in it is no difference between two runs)."""
+    return key.startswith(UNREAD)
+
+
 @dataclass(frozen=True)
 class Diff:
     a: Run
     b: Run
     spec: list[tuple[str, object, object]]  # (key, in a, in b); a missing key shows as None
     metrics: list[tuple[str, str, float, float]]  # (split, metric, a, b)
+    unread: list[str] = field(default_factory=list)  # keys that differ but that training does not read (`UNREAD`)
 
 
 def diff_runs(a: Run, b: Run) -> Diff:
     keys = differing([a, b], ignore=())
     fa, fb = flatten(a.spec), flatten(b.spec)
-    spec = [(k, fa.get(k), fb.get(k)) for k in keys]
+    spec = [(k, fa.get(k), fb.get(k)) for k in keys if not unread(k)]
     ma, mb = a.metrics.splits, b.metrics.splits
     metrics: list[tuple[str, str, float, float]] = []
     for split in [s for s in ("train", "validation", "test") if s in ma or s in mb]:
@@ -144,7 +153,7 @@ def diff_runs(a: Run, b: Run) -> Diff:
                 metrics.append((split, k, _num(va), _num(vb)))
     metrics.append(("run", "seconds", a.metrics.seconds, b.metrics.seconds))
     metrics.append(("run", "epochs", float(a.metrics.epochs), float(b.metrics.epochs)))
-    return Diff(a, b, spec, metrics)
+    return Diff(a, b, spec, metrics, [k for k in keys if unread(k)])
 
 
 def _num(v) -> float:

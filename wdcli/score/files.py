@@ -16,18 +16,15 @@ from ..artifact import load_split
 from ..data import io
 from ..data.files import Files
 from ..errors import DataError, MissingColumns
-from ..features.inputs import check_columns, spec_inputs
+from ..features.inputs import check_columns
 from ..metrics import add_sums
-from ..spec import Spec
 from .scorer import Ranked, Scorer
 
 
-def typed(frame: pl.DataFrame, spec: Spec) -> pl.DataFrame:
-    """The columns the spec reads as numbers, read as text (from CSV), back as numbers: for outputs that keep
-    types."""
-    numeric = {column for column, needs in spec_inputs(spec).items() if needs.reads == "numeric"}
-    cast = [c for c in frame.columns if c in numeric and frame.schema[c] == pl.String]
-    return frame.with_columns(pl.col(c).str.strip_chars().cast(pl.Float64, strict=False) for c in cast)
+def read_as_text(paths: str | Path | list[str]) -> bool:
+    """Whether the files are read as text (CSV, TSV): an output that keeps types then gives each column the type
+    Polars' inference would (`io.write_batches(typed=True)`)."""
+    return all(io.file_format(p) in io.SEPARATORS for p in io.expand_paths(paths))
 
 
 def predict_file(
@@ -51,9 +48,7 @@ def predict_file(
             stream.write(io.text(frame, header=i == 0))
             rows += len(frame)
         return rows
-    if io.file_format(output) in ("parquet", "ndjson"):
-        batches = (typed(frame, scorer.spec) for frame in batches)
-    return io.write_batches(batches, output)
+    return io.write_batches(batches, output, typed=read_as_text(input))
 
 
 def _predicted(
@@ -180,7 +175,7 @@ def rank_file(
             stream.write(io.text(frame, header=i == 0))
             rows += len(frame)
     else:
-        rows = io.write_batches(ranked_frames(frames), output)
+        rows = io.write_batches(ranked_frames(frames), output, typed=read_as_text(source.paths))
     metrics, note = scorer.ranking_metrics(totals.sums, totals.k, where, totals.note, totals.seen)
     return RankedFile(rows, totals.groups, metrics, streamed, note)
 

@@ -24,7 +24,7 @@ import polars as pl
 
 from ..artifact import Artifact, load_artifact, spec_names
 from ..data.batch import Batch
-from ..errors import DataError, MissingColumns, suggest
+from ..errors import DataError, MissingColumns, counted, suggest
 from ..features import Encoded, Encoder, FittedPipeline, label_array, weight_array
 from ..metrics import evaluate, ranking_metrics_of, ranking_sums
 from ..model.device import resolve_device
@@ -84,7 +84,7 @@ class Scorer:
         if not np.isfinite(scores).all():  # never a NaN for a score: the rows are refused instead
             rows = np.flatnonzero(~np.isfinite(scores))
             raise DataError(
-                f"{where}: the model gives no score (NaN) for {len(rows)} rows (the first: row {rows[0]}); "
+                f"{where}: the model gives no score (NaN) for {counted(len(rows), 'row')} (the first: row {rows[0]}); "
                 "check their numeric values"
             )
         return scores

@@ -159,9 +159,13 @@ def _shift_checks(t: Verify, s_new: np.ndarray, s_old: np.ndarray) -> list[Check
     ]
 
 
-def verify_runs(new: str | Path, baseline: str | Path, input: str | Path, overrides: dict | None = None) -> Verdict:
-    """Verify two run folders on a labelled file; `overrides` replace thresholds of the new run's spec."""
-    a, b = Scorer.load(new), Scorer.load(baseline)
+def verify_runs(
+    new: str | Path | Scorer, baseline: str | Path | Scorer, input: str | Path, overrides: dict | None = None
+) -> Verdict:
+    """Verify two runs (folders, or their scorers loaded) on a labelled file; `overrides` replace thresholds of
+    the new run's spec."""
+    a = new if isinstance(new, Scorer) else Scorer.load(new)
+    b = baseline if isinstance(baseline, Scorer) else Scorer.load(baseline)
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     try:
         thresholds = Verify.model_validate({**a.spec.verify.model_dump(), **given})

@@ -69,6 +69,11 @@ class Tracking:
                 raise WdcliError(f"train.log: {name} cannot start logging this run: {_short(e)}") from None
         return Tracking(sinks)
 
+    @property
+    def where(self) -> list[str]:
+        """Where each sink logs, a line each (`mlflow: logging to sqlite:///mlflow.db, experiment 'census'`)."""
+        return [s.where for s in self.sinks]
+
     def wrap(self, reporter):
         """The reporter the training loop calls: `reporter` (may be None) plus the sinks, or `reporter` itself
         when nothing is tracked."""

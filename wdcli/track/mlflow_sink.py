@@ -27,6 +27,7 @@ def key(name: str) -> str:
 class MLflowSink:
     def __init__(self, spec, params: dict[str, object]):
         self.client = MlflowClient()
+        self.where = f"mlflow: logging to {self.client.tracking_uri}, experiment '{spec.name}'"
         exp = self.client.get_experiment_by_name(spec.name)
         exp_id = exp.experiment_id if exp is not None else self.client.create_experiment(spec.name)
         self.run_id = self.client.create_run(

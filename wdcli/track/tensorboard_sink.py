@@ -21,6 +21,7 @@ class TensorBoardSink:
             self.folder = self.folder.with_name(f"{self.folder.name.split('.')[0]}.{k}")
             k += 1
         self.writer = SummaryWriter(log_dir=str(self.folder))
+        self.where = f"tensorboard: logging to {self.folder}"
         self.params = params
         self.writer.add_text("spec", "\n".join(f"    {k}: {v}" for k, v in params.items()))
 
