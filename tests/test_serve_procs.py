@@ -107,3 +107,28 @@ def test_idle_connections_do_not_starve_the_server(runs):  # noqa: F811
             s.close()
         p.terminate()
         p.wait(timeout=30)
+
+
+def test_a_worker_that_starts_after_a_reload_counts_as_serving_the_new_run(tmp_path, runs):  # noqa: F811
+    """A worker that comes up after another worker's reload raised the generation loads the new run at its start;
+    it must say so, or the reload waits its 10 s for it and answers 'serving 1 of 2' (seen under load)."""
+    import asyncio
+
+    from wdcli.serve.models import Models
+    from wdcli.serve.stats import Stats
+    from wdcli.serve.workers import Generation
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    first = Generation(shared, 2)
+    generation = first.bump()  # a reload by the first worker, before the second one started
+    late = Models(runs / "runs" / "apps", Stats(), generation=Generation(shared, 2))
+
+    async def started() -> int:
+        follower = asyncio.get_running_loop().create_task(late.follow())
+        try:
+            return await first.wait(generation, late.current.run, timeout=2.0)
+        finally:
+            follower.cancel()
+
+    assert asyncio.run(started()) == 1  # the late worker's ack (the first worker's own is not written here)

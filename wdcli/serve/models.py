@@ -115,6 +115,9 @@ class Models:
     async def follow(self) -> None:
         """(--workers N) Reload when another worker's reload raised the generation, and say which run is served."""
         assert self.generation is not None
+        # a worker that started after another's reload raised the generation loaded the new run itself: it says
+        # so, or that reload would wait for it in vain (and answer that only some workers serve the run)
+        await asyncio.to_thread(self.generation.ack, self.generation.seen, self.current.run)
         while True:
             await asyncio.sleep(POLL)
             try:

@@ -145,7 +145,8 @@ class Multivalent(_Categorical):
     kind: Literal["multivalent"]
     separator: str | None = Field(None, description="Split a string column on this; omit for a list column.")
     combiner: Literal["mean", "sum", "sqrtn"] = Field(
-        "sqrtn", description="How the deep part combines values (sqrtn: a list's scale does not shrink with its length)."
+        "sqrtn",
+        description="How the deep part combines values (sqrtn: a list's scale does not shrink with its length).",
     )
     weights: str | None = Field(None, description="Column of per-value weights, aligned with the values.")
     max_values: PositiveInt | None = Field(None, description="Keep at most this many values of a row (the first).")
