@@ -43,6 +43,7 @@ def runs(tmp_path_factory):
         "positive": ["label.positive=0"],
         "group": ["label.group=country"],
         "seed": ["data.split.seed=4"],
+        "max_rows": ["train.max_rows=200"],
     }
     out = {}
     for name, more in sets.items():
@@ -145,7 +146,8 @@ def test_a_single_run_prints_as_before(runs):
     [
         ("positive", ["--input"], "predicts 'clicked' = 0: runs evaluated together must predict the same label"),
         ("group", ["--input"], "has label.group 'user' but"),
-        ("seed", ["--split", "test"], "did not split their rows alike"),
+        ("seed", ["--split", "test"], "did not split their rows alike (other files, fractions or seed)"),
+        ("max_rows", ["--split", "train"], "did not split their rows alike (train.max_rows none and 200)"),
         ("a", ["--input"], "the run is named twice; name each run once"),
         ("nope", ["--input"], "no such model folder"),
     ],

@@ -124,9 +124,14 @@ def _same_rows(scorers: list[Scorer], split: str) -> None:
         parts.append(_rows_of(record, split))
     for s, part in zip(scorers[1:], parts[1:]):
         if part != parts[0]:
+            why = (
+                f"train.max_rows {parts[0]['max_rows'] or 'none'} and {part['max_rows'] or 'none'}"
+                if {**part, "max_rows": None} == {**parts[0], "max_rows": None}
+                else "other files, fractions or seed"
+            )
             raise DataError(
-                f"{_name(scorers[0])} and {_name(s)} did not split their rows alike (other files, fractions or "
-                f"seed), so their {split} rows differ; evaluate them together on a labelled file with --input"
+                f"{_name(scorers[0])} and {_name(s)} did not split their rows alike ({why}), so their {split} "
+                "rows differ; evaluate them together on a labelled file with --input"
             )
 
 
