@@ -89,13 +89,14 @@ def test_tune_table_names_a_searched_key_apart_from_the_trials_epochs():
 
 def test_runs_diff_cuts_nothing_in_a_pipe_and_leaves_out_tune(apps_spec, workdir):
     hidden = "[" + ", ".join(["16"] * 20) + "]"  # 80 characters
-    for settings in ([], ["--set", f"deep.hidden={hidden}", "--set", "tune.trials=7"]):
+    marked = ["--set", 'columns.country.missing=["[bold]"]']  # (a value with rich markup in it, shown as it is)
+    for settings in ([], ["--set", f"deep.hidden={hidden}", "--set", "tune.trials=7", *marked]):
         r = invoke("train", apps_spec, "--set", "train.epochs=1", *settings, "-q")
         assert r.exit_code == 0, r.output
     a, b = sorted(p.name for p in (workdir / "runs" / "apps").iterdir() if p.is_dir())
     r = invoke("runs", "diff", a, b)
     assert r.exit_code == 0, r.output
-    assert hidden in r.stdout, r.stdout
+    assert hidden in r.stdout and "['[bold]']" in r.stdout, r.stdout
     assert "tune.trials" not in r.stdout and "not listed: 1 key of the tune section, which training" in r.stdout, (
         r.stdout
     )

@@ -187,7 +187,10 @@ def diff(
 
 
 def _value(v) -> str:
-    return "-" if v is None else str(v)
+    """A setting as text, its square brackets shown as they are (not read as rich's markup: `[bold]`)."""
+    from rich.markup import escape
+
+    return "-" if v is None else escape(str(v))
 
 
 def _short(v, width: int = 24) -> str:
