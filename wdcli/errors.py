@@ -42,7 +42,7 @@ class SpecError(WdcliError):
         self.problems = problems
         lines = "\n".join(f"  {p}" for p in problems)
         n = len(problems)
-        super().__init__(f"{n} problem{'s' if n != 1 else ''} in the spec:\n{lines}")
+        super().__init__(f"{counted(n, 'problem')} in the spec:\n{lines}")
 
 
 class DataError(WdcliError):

@@ -256,7 +256,7 @@ def _spec_keys(model=None, prefix: str = "") -> list[str]:
 def _reported(e: BaseException, run: Invocation) -> int:
     """Say what went wrong, in one message, and return the exit code; with --debug, an internal error is raised
     again (its traceback shows)."""
-    from ..errors import Interrupted, SpecError, WdcliError
+    from ..errors import Interrupted, SpecError, WdcliError, counted
 
     if isinstance(e, Interrupted):
         if not e.speak:  # another process of a torchrun job: the first one speaks
@@ -271,7 +271,7 @@ def _reported(e: BaseException, run: Invocation) -> int:
 
             traceback.print_exception(e, file=sys.stderr)
         if isinstance(e, SpecError):
-            err.print(f"[bold red]error:[/] {len(e.problems)} problem{'s' if len(e.problems) != 1 else ''} in the spec")
+            err.print(f"[bold red]error:[/] {counted(len(e.problems), 'problem')} in the spec")
             for p in e.problems:
                 err.print(f"  {p}", markup=False, highlight=False)
         else:

@@ -102,7 +102,7 @@ def _runs_callback(
         err.print(f"no runs under {runs}/" + (f" for spec '{spec}'" if spec else "") + "; `wdcli train SPEC` makes one")
         return
     keys = _tried(found, differing, unread)
-    t = Table(title=f"{len(found)} run{'s' if len(found) != 1 else ''} under {runs}/, by {sort}")
+    t = Table(title=f"{counted(len(found), 'run')} under {runs}/, by {sort}")
     for c in ("run", "time", "spec", "model", *keys, "split", "auc", "logloss", "gauc", "seconds", "epochs"):
         t.add_column(
             c, justify="right" if c in ("auc", "logloss", "gauc", "seconds", "epochs") else "left", overflow="fold"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..errors import DataError, suggest
+from ..errors import DataError, counted, suggest
 from .io import _read_error, scan_one
 from .time_cuts import Cut, TimeCuts, TimeKind
 
@@ -48,8 +48,7 @@ def times(frame: pl.DataFrame, column: str, where: str, first_row: int = 0) -> t
     if t.null_count():
         first = int(t.is_null().arg_true()[0])
         raise DataError(
-            f"{where}: column '{column}' (data.split.time) has no time in {t.null_count():,} row"
-            f"{'s' if t.null_count() != 1 else ''} (the first: row {first_row + first + 1:,}); a split by time "
+            f"{where}: column '{column}' (data.split.time) has no time in {counted(t.null_count(), 'row')} (the first: row {first_row + first + 1:,}); a split by time "
             "needs one on every row: fill or drop them"
         )
     return t.to_numpy(), kind

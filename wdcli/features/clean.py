@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from ..errors import DataError
+from ..errors import DataError, counted
 
 if TYPE_CHECKING:
     from .fitted import Text
@@ -59,7 +59,7 @@ def numbers(df: pl.DataFrame, column: str, missing: list[str] | tuple[str, ...],
             fix += f", or list such values under columns.{column}.missing"
         raise DataError(
             f"{where}: column '{column}' is declared numeric but holds text such as "
-            f"{', '.join(repr(x) for x in examples)} ({n:,} row{'s' if n != 1 else ''}); {fix}"
+            f"{', '.join(repr(x) for x in examples)} ({counted(n, 'row')}); {fix}"
         )
     return finite(out["v"].to_numpy())
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import ValidationError
 
-from ..errors import ArtifactError
+from ..errors import ArtifactError, counted
 from ..spec import Spec
 from .fitted import (
     _FEATURES,
@@ -153,8 +153,7 @@ def load_pipeline(folder: Path, spec: Spec) -> FittedPipeline:
         first = e.errors()[0]
         where = "features" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
         raise ArtifactError(
-            f"{file}: {where}: {first['msg']} ({e.error_count()} problem"
-            f"{'s' if e.error_count() != 1 else ''}); retrain or restore the folder"
+            f"{file}: {where}: {first['msg']} ({counted(e.error_count(), 'problem')}); retrain or restore the folder"
         ) from None
     rows = raw.get("rows", 0)
     return FittedPipeline(spec, {f.name: f for f in typed}, rows if isinstance(rows, int) else 0)

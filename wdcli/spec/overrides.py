@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import Problem, SpecError
+from ..errors import Problem, SpecError, counted
 from .settings import ShortForm
 from .types import Spec
 from .yaml_lines import Path_, compose, path_text
@@ -126,7 +126,7 @@ def _seed(path: Path_) -> dict:
 
 def _no_item(node: list, path: Path_) -> str:
     n = len(node)
-    have = f"it has {n} item{'s' if n != 1 else ''}" + (f" ({path_text(path[:-1])}[0] to [{n - 1}])" if n else "")
+    have = f"it has {counted(n, 'item')}" + (f" ({path_text(path[:-1])}[0] to [{n - 1}])" if n else "")
     return f"'{path_text(path[:-1])}' has no item [{path[-1]}]: {have}; [{n}] adds one"
 
 

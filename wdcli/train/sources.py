@@ -23,7 +23,7 @@ from ..data.files import Chunk, Files
 from ..data.memory import InMemory
 from ..data.split import PARTS, split_names
 from ..data.stream import Stream
-from ..errors import DataError
+from ..errors import DataError, counted
 from ..features import Encoded, FittedPipeline, fit_pipeline, transform
 from ..spec import Spec
 from .fitting import Progress, fit_training_rows, quiet
@@ -79,10 +79,7 @@ def prepare(
             cache.abandon()  # a bad column or a stop while fitting leaves no cache behind
         raise
     if fitted.rows < 2:
-        raise DataError(
-            f"{names['train']}: {fitted.rows} row{'s' if fitted.rows != 1 else ''} to train on; "
-            "training needs at least 2"
-        )
+        raise DataError(f"{names['train']}: {counted(fitted.rows, 'row')} to train on; training needs at least 2")
     first = train.chunks(read)[:1]
     kept = cache.load("train", first[0]) if cache is not None and first else None
     if kept is None:
@@ -220,7 +217,7 @@ def _encode_frames(
         n = len(train_df)
         if n == 0:
             fit_pipeline(spec, train_df, names["train"])  # its clear error for no rows (or missing columns)
-        raise DataError(f"{names['train']}: {n} row{'s' if n != 1 else ''} to train on; training needs at least 2")
+        raise DataError(f"{names['train']}: {counted(n, 'row')} to train on; training needs at least 2")
     fitted = fit_pipeline(spec, train_df, names["train"])
     encoded = {}
     for part, df in (("train", train_df), ("validation", frames.get("validation")), ("test", frames.get("test"))):

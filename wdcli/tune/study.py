@@ -18,7 +18,7 @@ import yaml
 from ..data.atomic import atomic_file
 from ..data.cache import Encodings
 from ..data.split import load_splits
-from ..errors import DataError, Interrupted, WdcliError
+from ..errors import DataError, Interrupted, WdcliError, counted
 from ..spec import Spec, load_spec
 from ..spec.overrides import apply_overrides
 from ..spec.types import Range
@@ -148,7 +148,7 @@ def _claim(study, db: Path, fp: str) -> None:
     elif have != fp:
         n = len(study.trials)
         raise WdcliError(
-            f"{db} holds a study of another spec, space or data ({n} trial{'s' * (n != 1)}, "
+            f"{db} holds a study of another spec, space or data ({counted(n, 'trial')}, "
             f"started {study.user_attrs.get('created', '?')}); run with --fresh to start a new one, "
             "or --study DIR to keep both"
         )
