@@ -156,3 +156,10 @@ def test_a_pipeline_edited_out_of_shape_is_refused(run, kind, field, spoil, mess
         lambda doc: _feature(doc, kind, field).update({field: spoil(_feature(doc, kind, field)[field])}),
     )
     refused(run, message)
+
+
+@pytest.mark.parametrize("pointer", ["run\x00\n", "\x00"])
+def test_a_latest_that_names_no_folder_is_refused(run, pointer):
+    """A NUL byte in LATEST was a ValueError: exit 1 in predict, a 500 for every /reload in serve."""
+    (run.parent / "LATEST").write_text(pointer)
+    refused(run.parent, "LATEST: .*NUL")

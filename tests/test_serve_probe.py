@@ -74,3 +74,16 @@ def test_a_request_naming_two_hosts_is_refused(client):  # noqa: F811
     headers = [("content-type", "application/json"), ("host", "127.0.0.1"), ("host", "evil.example")]
     r = client.run(client.http.post("/predict", content=raw, headers=headers))
     assert r.status_code == 400 and "Host" in r.json()["error"], r.text
+
+
+def test_concurrent_reloads_of_one_worker_do_not_fail(tmp_path):
+    """Two /reload answered by one worker at once wrote their acknowledgements through one temporary file (named
+    after the process): one of them failed with a 500, and the other waited 10 s for it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wdcli.serve.workers import Generation
+
+    generation = Generation(tmp_path, 2)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: (generation.bump(), generation.ack(i, "run")), range(400)))
+    assert generation.current() >= 1 and generation.serving(0, "run") == 1
