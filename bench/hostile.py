@@ -5,6 +5,7 @@ correct server answers (a status, within a second)."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -55,6 +56,9 @@ def kinds(candidates: Path) -> list[tuple[str, tuple[int, ...], Sender]]:
         return lambda port: send(port, request(path, body, **kw))
 
     distinct = json.dumps({"rows": [{**rows[i % len(rows)], f"extra{i}": 1} for i in range(6000)]}).encode()
+    objects = json.dumps({"rows": [{**rows[i % len(rows)], "country": {f"k{i}": 1}} for i in range(6000)]}).encode()
+    lacking = [{**rows[i % len(rows)], **({f"c{i}": 1} if i < 900 else {})} for i in range(5000)]
+    kept = json.dumps({"rows": lacking, "keep": [f"c{i}" for i in range(900)]}).encode()
     return [
         ("deep nesting (1,000 levels) in a read column", (413,), post("/predict", rows_with("country", nested(1000)))),
         ("deep nesting in an unused column", (200,), post("/predict", rows_with("unused", nested(1000)))),
@@ -82,7 +86,15 @@ def kinds(candidates: Path) -> list[tuple[str, tuple[int, ...], Sender]]:
         ("a body declared over --max-body-mb", (413,), post("/predict", b"{}", length=40 << 20)),
         ("not JSON", (400,), post("/predict", b"{not json")),
         ("300 idle connections, then /health", (200,), idle_then_health),
+        ("objects of 6,000 distinct keys in a read column", (422,), post("/predict", objects)),
+        ("keep of 900 columns most rows lack", (422,), post("/rank", kept)),
+        ("a gzip body", (415,), lambda port: send(port, gzipped(valid.encode()))),
     ]
+
+
+def gzipped(body: bytes) -> bytes:
+    packed = gzip.compress(body)
+    return request("/predict", packed).replace(b"\r\n\r\n", b"\r\nContent-Encoding: gzip\r\n\r\n", 1)
 
 
 async def idle_then_health(port: int, count: int = 300) -> tuple[int, float]:

@@ -131,3 +131,35 @@ def test_nan_weights_are_refused(run):
 def test_a_format_version_that_is_not_one_is_refused(run, version):
     edit_json(run, "manifest.json", lambda m: m.update(format_version=version))
     refused(run, "format version")
+
+
+def _feature(doc: dict, kind: str, field: str) -> dict:
+    return next(f for f in doc["features"] if f["kind"] == kind and len(f.get(field) or []) > 1)
+
+
+@pytest.mark.parametrize(
+    "kind,field,spoil,message",
+    [
+        ("vocabulary", "values", lambda v: [v[0]] * len(v), "holds .* twice; a vocabulary lists each value once"),
+        ("buckets", "boundaries", lambda b: b[::-1], "not in increasing order"),
+        ("numeric", "boundaries", lambda b: b[::-1], "not in increasing order"),
+        ("buckets", "boundaries", lambda b: [float("nan")] * len(b), "not in increasing order"),
+    ],
+    ids=["vocabulary twice", "bucket boundaries reversed", "quantile boundaries reversed", "NaN boundaries"],
+)
+def test_a_pipeline_edited_out_of_shape_is_refused(run, kind, field, spoil, message):
+    """A vocabulary listing a value twice was an internal error (exit 1) in every predict; boundaries out of
+    order or NaN put every value in a wrong bucket, silently (exit 0)."""
+    edit_json(
+        run,
+        "pipeline.json",
+        lambda doc: _feature(doc, kind, field).update({field: spoil(_feature(doc, kind, field)[field])}),
+    )
+    refused(run, message)
+
+
+@pytest.mark.parametrize("pointer", ["run\x00\n", "\x00"])
+def test_a_latest_that_names_no_folder_is_refused(run, pointer):
+    """A NUL byte in LATEST was a ValueError: exit 1 in predict, a 500 for every /reload in serve."""
+    (run.parent / "LATEST").write_text(pointer)
+    refused(run.parent, "LATEST: .*NUL")

@@ -129,3 +129,28 @@ def test_a_huge_number_is_clipped_never_a_nan_score(tiny, tmp_path):
     assert r.exit_code == 0, r.output
     scores = pl.read_csv(r.stdout.encode())["score"]
     assert scores.is_not_null().all() and scores.is_finite().all() and scores.is_between(0, 1).all()
+
+
+def test_a_named_pipe_is_refused_not_waited_on(tiny, tmp_path):
+    """A FIFO with no writer made predict wait forever (opening it blocks); a device reads without end."""
+    import os
+    import threading
+
+    fifo = tmp_path / "in.csv"
+    os.mkfifo(fifo)
+
+    def rescue() -> None:  # (before the fix: after 8 s, a writer for each open, so that the test fails, not hangs)
+        done.wait(8)
+        while not done.wait(0.05):
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # (no reader yet)
+                pass
+
+    done = threading.Event()
+    threading.Thread(target=rescue, daemon=True).start()
+    t0 = time.perf_counter()
+    r = runner.invoke(app, ["predict", "--model", str(tiny), "--input", str(fifo)])
+    done.set()
+    assert time.perf_counter() - t0 < 5.0 and r.exit_code == 2, r.output
+    assert "not a regular file (a named pipe)" in r.stderr, r.output

@@ -174,6 +174,8 @@ def _follow(pointer: Path) -> Path:
             target = f.read(4096).decode("utf-8", "replace").strip()
     except OSError as e:
         raise ArtifactError(f"{pointer}: cannot be read ({e.strerror})") from None
+    if "\0" in target:  # (no path holds one: os.path would raise ValueError)
+        raise ArtifactError(f"{pointer}: holds a NUL byte, so it names no run folder; write the run's name in it")
     if not target or Path(target).is_absolute() or ".." in Path(target).parts:
         raise ArtifactError(f"{pointer}: points outside its folder ('{target}')")
     folder = pointer.parent / target

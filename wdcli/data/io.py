@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -71,12 +72,36 @@ FIRST_LINE = 1 << 20  # a CSV or TSV header longer than this is no header: a fil
 def scan_one(path: str | Path, separator: str | None = None) -> pl.LazyFrame:
     """One file as a LazyFrame (nothing is read until it is collected); `separator`: a CSV file's."""
     fmt = file_format(path)
+    _check_regular(path)
     if fmt in SEPARATORS:
         sep = separator if separator is not None and fmt == "csv" else SEPARATORS[fmt]
         _check_first_line(path, fmt.upper())
         _check_header(path, sep)
         return pl.scan_csv(path, infer_schema=False, separator=sep)
     return pl.scan_parquet(path) if fmt == "parquet" else pl.scan_ndjson(path)
+
+
+def _check_regular(path: str | Path) -> None:
+    """Refuse a named pipe, a device or a socket: opening a pipe with no writer waits forever, and a device can
+    be read without end. (A folder or a missing file: reading it names the problem.)"""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    kind = (
+        "a named pipe"
+        if stat.S_ISFIFO(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else None
+    )
+    if kind is not None:
+        raise DataError(
+            f"{path}: not a regular file ({kind}), which could be waited on or read without end; "
+            "write the rows to a file and give that"
+        )
 
 
 def _check_header(path: str | Path, separator: str) -> None:

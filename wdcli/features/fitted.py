@@ -15,18 +15,39 @@ names the file and key of any problem. It never runs code.
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cached_property
 from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from . import hashing
 from .lookup import Bag, HashIndex, Lookup, Request
 
 FORMAT = 2
 BIG_LIST = 5000  # lists longer than this are stored as Parquet beside pipeline.json
+
+
+def _increasing(values: list[float]) -> list[float]:
+    """Boundaries that a sorted search can use: no NaN, none smaller than the one before (an edited pipeline.json
+    would otherwise put values in wrong buckets, silently)."""
+    b = np.asarray(values, dtype=np.float64)
+    if np.isnan(b).any() or (np.diff(b) < 0).any():
+        raise ValueError("not in increasing order (or NaN)")
+    return values
+
+
+def _once(values: list[str]) -> list[str]:
+    """A vocabulary's values, each once (a value twice makes no lookup table)."""
+    if len(set(values)) < len(values):
+        twice = next(v for v, n in Counter(values).items() if n > 1)
+        raise ValueError(f"holds {twice!r} twice; a vocabulary lists each value once")
+    return values
+
+
+Increasing = Annotated[list[float], AfterValidator(_increasing)]
 
 
 class _Fitted(BaseModel):
@@ -131,7 +152,7 @@ class Vocabulary(_Categorical):
 
     kind: Literal["vocabulary"] = "vocabulary"
     encoding: ClassVar[str] = "vocab"
-    values: list[str]
+    values: Annotated[list[str], AfterValidator(_once)]
     oov: int = Field(ge=1)
 
     @property
@@ -222,7 +243,7 @@ class Buckets(_Sparse):
     encoding: ClassVar[str] = "buckets"
     column: str  # the numeric source column
     missing: list[str] = []
-    boundaries: list[float]
+    boundaries: Increasing
     multivalent: Literal[False] = False
 
     @property
@@ -274,7 +295,7 @@ class Numeric(_Feature):
     std: float
     min: float
     max: float
-    boundaries: list[float] = []  # transform: quantile
+    boundaries: Increasing = []  # transform: quantile
     edges: list[float] = []  # deep.numeric_embedding piecewise: its bins' edges, transformed (as the model sees them)
     multivalent: Literal[False] = False
 

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -117,8 +116,7 @@ class Server:
         parsed, scores, model = await self._scored(request, ranking=False)
         body = {"model": model.run, "scores": scores.tolist()}
         if parsed.keep:
-            kept = parsed.frame.select(parsed.keep).with_columns(score=pl.Series(scores))
-            body["rows"] = kept.to_dicts()
+            body["rows"] = [{**kept, "score": score} for kept, score in zip(parsed.kept, body["scores"])]
         return _json(body)
 
     async def rank(self, request: Request) -> Response:
@@ -237,8 +235,7 @@ class Server:
 def ranked(parsed: Parsed, scores: np.ndarray, group: str | None) -> list[dict]:
     """Each group's candidates best first (ties: request order), the top k of each, with their index in the
     request, rank, score and the kept columns."""
-    frame, k = parsed.frame, parsed.top_k
-    kept = {c: frame[c].to_list() for c in parsed.keep}
+    frame, k, kept = parsed.frame, parsed.top_k, parsed.kept
     if group is None:
         parts = [(None, np.arange(len(frame)))]
     else:  # the groups in the order they first appear
@@ -252,7 +249,7 @@ def ranked(parsed: Parsed, scores: np.ndarray, group: str | None) -> list[dict]:
             {
                 "group": value,
                 "candidates": [
-                    {"index": int(i), "rank": r, "score": float(scores[i]), **{c: v[i] for c, v in kept.items()}}
+                    {"index": int(i), "rank": r, "score": float(scores[i]), **(kept[i] if kept else {})}
                     for r, i in enumerate(order, start=1)
                 ],
             }

@@ -7,13 +7,16 @@
 
 The work a body costs is bounded before the frame is built (`Limits`, each a 413 naming its option): the
 candidates, the distinct keys (columns), the nesting of a value and the length of a string. Only the columns the
-model reads (and `keep`, `group_by`) become the frame: other keys cost their parsing, nothing more.
+model reads (and the group column of `rank`) become the frame, and they may hold no object; `keep`'s columns are
+echoed as sent, and must be in every candidate: other keys cost their parsing, nothing more, and an answer
+costs what its request did.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +66,9 @@ class Limits:
 
 @dataclass(frozen=True)
 class Parsed:
-    frame: pl.DataFrame
+    frame: pl.DataFrame  # the columns the model reads, and the group column
     keep: list[str]
+    kept: list[dict]  # per candidate, the kept columns' values as the request sent them
     group_by: str | None
     top_k: int | None
 
@@ -74,7 +78,7 @@ def parse(body: bytes, spec: Spec, limits: Limits, ranking: bool) -> Parsed:
     try:
         doc = loads(body)
     except (JSONDecodeError, ValueError) as e:  # (orjson refuses nesting past 1,024 levels)
-        raise BadRequest(400, f"the body is not valid JSON ({e})") from None
+        raise BadRequest(400, _not_json(body, e)) from None
     if not isinstance(doc, dict):
         raise BadRequest(400, 'the body should be a JSON object: {"rows": [{...}, ...]} or {"columns": {...}}')
     known = {"rows", "columns", "keep"} | ({"group_by", "top_k"} if ranking else set())
@@ -86,18 +90,24 @@ def parse(body: bytes, spec: Spec, limits: Limits, ranking: bool) -> Parsed:
             f"this endpoint takes {', '.join(sorted(known))}",
         )
     keep, group_by, top_k = _options(doc, ranking)
-    wanted = [*spec_inputs(spec), *keep, *([group_by] if group_by else []), *([spec.label.group] * ranking)]
-    frame = _frame(doc, limits, list(dict.fromkeys(c for c in wanted if c)))
-    absent = [k for k in keep if k not in frame.columns]
-    if absent:
-        raise BadRequest(
-            422,
-            f"'keep' names column{'s' if len(absent) > 1 else ''} the rows do not have: {', '.join(map(repr, absent))}",
-        )
+    groups = [c for c in (group_by, spec.label.group if ranking else None) if c]
+    frame, kept = _frame(
+        doc, limits, {**dict.fromkeys(spec_inputs(spec), "read"), **dict.fromkeys(groups, "group")}, keep
+    )
     if group_by is not None and group_by not in frame.columns:
         raise BadRequest(422, f"'group_by' names column '{group_by}', which the rows do not have")
     check_frame(frame, spec)
-    return Parsed(frame, keep, group_by, top_k)
+    return Parsed(frame, keep, kept, group_by, top_k)
+
+
+def _not_json(body: bytes, e: Exception) -> str:
+    """Why a body is not JSON: not UTF-8 text (UTF-16, Latin-1: orjson calls it 'surrogates'), or the parser's
+    reason."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as u:
+        return f"the body is not UTF-8 text (byte {u.start:,} is {body[u.start]:#04x}); send JSON encoded as UTF-8"
+    return f"the body is not valid JSON ({e})"
 
 
 def _options(doc: dict, ranking: bool) -> tuple[list[str], str | None, int | None]:
@@ -121,8 +131,10 @@ def _options(doc: dict, ranking: bool) -> tuple[list[str], str | None, int | Non
     return keep, group_by, top_k
 
 
-def _frame(doc: dict, limits: Limits, wanted: list[str]) -> pl.DataFrame:
-    """The wanted columns of the candidates as a frame, within the limits."""
+def _frame(doc: dict, limits: Limits, table: dict[str, str], keep: list[str]) -> tuple[pl.DataFrame, list[dict]]:
+    """The frame of the candidates' columns in `table` (the model reads them, or ranking groups by them), and
+    the kept columns' values per candidate, within the limits. Kept columns are echoed as sent, never made into a
+    table, so what they cost is what the body holds."""
     rows, columns = doc.get("rows"), doc.get("columns")
     if (rows is None) == (columns is None):
         raise BadRequest(
@@ -132,13 +144,12 @@ def _frame(doc: dict, limits: Limits, wanted: list[str]) -> pl.DataFrame:
     if rows is not None:
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise BadRequest(400, "'rows' should be a list of objects, one per candidate")
-        _count(len(rows), limits)
-        keys: set[str] = set()
-        for r in rows:
-            keys.update(r)
-            if len(keys) > limits.columns:
-                raise _too_many_columns(limits)
-        data = {c: [r.get(c) for r in rows] for c in wanted if c in keys}
+        n = len(rows)
+        _count(n, limits)
+        keys, present = _keys(rows, limits, set(keep))
+        _check_keep(keep, keys, present, n)
+        data = {c: [r.get(c) for r in rows] for c in table if c in keys}
+        values = {c: [r[c] for r in rows] for c in keep}
     else:
         if not isinstance(columns, dict) or not all(isinstance(v, list) for v in columns.values()):
             raise BadRequest(400, "'columns' should be an object whose values are lists, one value per candidate")
@@ -151,14 +162,57 @@ def _frame(doc: dict, limits: Limits, wanted: list[str]) -> pl.DataFrame:
                 "the lists of 'columns' have different lengths: "
                 + ", ".join(f"{k}: {len(v)}" for k, v in list(columns.items())[:10]),
             )
-        _count(lengths.pop() if lengths else 0, limits)
-        data = {c: columns[c] for c in wanted if c in columns}
-    for name, values in data.items():
-        _check_values(name, values, limits)
+        n = lengths.pop() if lengths else 0
+        _count(n, limits)
+        _check_keep(keep, set(columns), dict.fromkeys(columns, n), n)
+        data = {c: columns[c] for c in table if c in columns}
+        values = {c: columns[c] for c in keep}
+    for name, column in values.items():
+        _check_values(name, column, limits)
+    for name, column in data.items():
+        _check_values(name, column, limits, table[name])
+    kept = [{c: v[i] for c, v in values.items()} for i in range(n)] if keep else []
     try:
-        return pl.DataFrame(data, strict=False)
+        return pl.DataFrame(data, strict=False), kept
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as e:
         raise BadRequest(422, f"the candidates cannot be read as a table: {str(e).splitlines()[0][:200]}") from None
+
+
+def _keys(rows: list[dict], limits: Limits, keep: set[str]) -> tuple[set[str], Counter]:
+    """The distinct keys of the rows (at most limits.columns), and in how many rows each kept one is."""
+    keys: set[str] = set()
+    present: Counter = Counter()
+    for r in rows:
+        keys.update(r)
+        if len(keys) > limits.columns:
+            raise _too_many_columns(limits)
+        if keep:
+            present.update(keep.intersection(r))
+    return keys, present
+
+
+def _check_keep(keep: list[str], keys: set[str], present: Mapping[str, int], n: int) -> None:
+    """Each kept column is in every candidate (null where there is none): echoing a column that most lack would
+    make an answer of nulls far larger than the request."""
+    absent = [k for k in keep if k not in keys]
+    if absent:
+        raise BadRequest(
+            422,
+            f"'keep' names column{'s' if len(absent) > 1 else ''} the rows do not have: {_names(absent)}",
+        )
+    for k in keep:
+        if present[k] < n:
+            raise BadRequest(
+                422,
+                f"'keep' names '{k}', which {n - present[k]:,} of {n:,} candidates lack; give it in every "
+                "candidate (null where there is none), or leave it out of 'keep'",
+            )
+
+
+def _names(names: list[str], most: int = 10) -> str:
+    """Names as a short list: the first `most`, and how many more."""
+    shown = ", ".join(map(repr, names[:most]))
+    return shown + (f" and {len(names) - most:,} more" if len(names) > most else "")
 
 
 def _count(n: int, limits: Limits) -> None:
@@ -180,9 +234,11 @@ def _too_many_columns(limits: Limits) -> BadRequest:
     )
 
 
-def _check_values(name: str, values: list, limits: Limits) -> None:
+def _check_values(name: str, values: list, limits: Limits, use: str | None = None) -> None:
     """A column's values: strings within the length limit, lists and objects within the depth limit, and not
-    lists beside single values (which Polars would read as the text '[a]')."""
+    lists beside single values (which Polars would read as the text '[a]'). In a column made into the frame
+    (`use`: the model reads it, or ranking groups by it) no object anywhere: no model reads one, and the keys of
+    objects would each become a field of the table."""
     lists = single = 0
     for v in values:
         if type(v) is str:
@@ -191,17 +247,27 @@ def _check_values(name: str, values: list, limits: Limits) -> None:
                 raise _too_long(name, len(v), limits)
         elif type(v) is list or type(v) is dict:
             lists += 1
-            _check_nested(name, v, limits)
+            if _check_nested(name, v, limits) and use is not None:
+                raise BadRequest(
+                    422,
+                    f"column '{name}' holds objects ({{...}}), which "
+                    + (
+                        "the model cannot read; send text, numbers or lists of them"
+                        if use == "read"
+                        else "cannot be grouped by; send text or numbers"
+                    ),
+                )
         elif v is not None:
             single += 1
     if lists and single:
         raise BadRequest(422, f"column '{name}' holds lists beside single values; give every candidate a list")
 
 
-def _check_nested(name: str, value: list | dict, limits: Limits) -> None:
+def _check_nested(name: str, value: list | dict, limits: Limits) -> bool:
     """A list or object: nested at most limits.depth deep, its strings (keys too) within limits.string. A
-    stack, not recursion, so that no body can exhaust Python's."""
+    stack, not recursion, so that no body can exhaust Python's. Returns whether it holds an object (or is one)."""
     stack: list[tuple[object, int]] = [(value, 1)]
+    objects = False
     while stack:
         v, depth = stack.pop()
         if depth > limits.depth:
@@ -210,6 +276,7 @@ def _check_nested(name: str, value: list | dict, limits: Limits) -> None:
                 f"column '{name}': a value nested more than {limits.depth} levels deep (lists or objects); "
                 f"this server takes at most {limits.depth} (wdcli serve --max-depth)",
             )
+        objects = objects or type(v) is dict
         items = v if type(v) is list else [*v.keys(), *v.values()] if type(v) is dict else ()
         for item in items:
             if type(item) is str:
@@ -217,6 +284,7 @@ def _check_nested(name: str, value: list | dict, limits: Limits) -> None:
                     raise _too_long(name, len(item), limits)
             elif type(item) is list or type(item) is dict:
                 stack.append((item, depth + 1))
+    return objects
 
 
 def _too_long(name: str, length: int, limits: Limits) -> BadRequest:

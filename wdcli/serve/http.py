@@ -49,6 +49,9 @@ class Access:
         self.hosts = {_name(h) for h in names}  # empty: any name (a server on the network, behind its token)
 
     def denied(self, request: Request) -> tuple[int, str] | None:
+        for header in ("host", "origin"):  # (a proxy may read the last where this server reads the first)
+            if len(request.headers.getlist(header)) > 1:
+                return 400, f"the request names more than one {header.title()}; send one"
         host, origin = request.headers.get("host"), request.headers.get("origin")
         if self.hosts and host is not None and _name(host) not in self.hosts:
             return 421, f"this server does not answer to the name '{_name(host)}' (wdcli serve --allowed-host)"
@@ -64,11 +67,15 @@ class Access:
 def json_body(request: Request) -> str | None:
     """Why a body is not taken as JSON, or None."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
-        return None
-    return (
-        f"the body is sent as {media or 'no content type'}; send JSON with the header 'Content-Type: application/json'"
-    )
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        return (
+            f"the body is sent as {media or 'no content type'}; send JSON with the header "
+            "'Content-Type: application/json'"
+        )
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return f"the body is sent with Content-Encoding '{encoding}', which this server does not read; send it as is"
+    return None
 
 
 class GuardedProtocol(HttpToolsProtocol):

@@ -16,6 +16,7 @@ import asyncio
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from ..data.atomic import atomic_file
@@ -27,6 +28,9 @@ class Generation:
     def __init__(self, folder: str | Path, workers: int):
         self.folder, self.workers = Path(folder), workers
         self.seen = self.current()
+        # one writer at a time in this process: its writes share a temporary file (named after the process), so
+        # two reloads answered at once failed one of them
+        self._writing = threading.Lock()
 
     def current(self) -> int:
         try:
@@ -36,14 +40,15 @@ class Generation:
 
     def bump(self) -> int:
         """A new generation: the other workers reload when they see it."""
-        generation = self.current() + 1
-        with atomic_file(self.folder / "generation") as tmp:
-            tmp.write_text(str(generation))
-        self.seen = generation
-        return generation
+        with self._writing:
+            generation = self.current() + 1
+            with atomic_file(self.folder / "generation") as tmp:
+                tmp.write_text(str(generation))
+            self.seen = generation
+            return generation
 
     def ack(self, generation: int, run: str) -> None:
-        with atomic_file(self.folder / f"ack-{os.getpid()}") as tmp:
+        with self._writing, atomic_file(self.folder / f"ack-{os.getpid()}") as tmp:
             tmp.write_text(f"{generation} {run}")
 
     def serving(self, generation: int, run: str) -> int:
