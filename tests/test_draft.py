@@ -181,6 +181,28 @@ def test_cross_gain_finds_an_interaction_and_not_noise():
         assert stats.cross_gain(coded[pair[0]], coded[pair[1]])[0] < MIN_GAIN, pair
 
 
+def test_cross_gain_within_groups_counts_only_what_ranks_a_groups_rows():
+    """With `within` (users in both halves), a cross that only tells users apart (their region x their
+    occupation: each pair one user's rate) gains nothing over the user's own term, while a cross of a user's
+    side with the item's (taste: region x genre) still gains."""
+    from wdcli.draft import gain
+
+    rng = np.random.default_rng(0)
+    n, users = 8000, 200
+    user = rng.integers(0, users, n)
+    region, job = user % 10, user // 10 % 4  # a user's own columns: each user one (region, job) pair
+    genre = rng.integers(0, 2, n)  # the item's
+    logit = rng.normal(0, 1.5, users)[user] + 2.0 * np.where((region % 2) == genre, 1, -1)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    early = rng.random(n) < 0.5
+    stats = gain.Scorer(y, seed=0, within=pl.Series(user), fit_half=early)
+    coded = {name: gain.code(name, v) for name, v in (("region", region), ("job", job), ("genre", genre))}
+    assert stats.cross_gain(coded["region"], coded["job"])[0] < MIN_GAIN  # the user's term says it already
+    assert stats.cross_gain(coded["region"], coded["genre"])[0] > 0.05
+    plain = gain.Scorer(y, seed=0)  # (without the user's term, telling users apart gains)
+    assert plain.cross_gain(coded["region"], coded["job"])[0] > MIN_GAIN
+
+
 def test_the_draft_proposes_the_planted_interaction_and_no_noise_pair(tmp_path):
     data = tmp_path / "xor.csv"
     interaction().write_csv(data)

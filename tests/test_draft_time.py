@@ -81,6 +81,7 @@ def test_init_time_with_a_group_splits_each_users_latest_rows(workdir):
         split = load_spec(workdir / "s.yaml").data.split
         assert (split.per == "user_id") is per and split.key is None and split.time == "ts", data
         text = (workdir / "s.yaml").read_text()
+        assert ("user_id" in load_spec(workdir / "s.yaml").columns) is per, data  # a known user: a feature
         if per:
             assert "each user_id's latest 20% of rows are test" in text
         else:
@@ -96,13 +97,36 @@ def test_init_offers_a_split_by_time(workdir):
         "note: ts looks like a time (epoch seconds): init --time ts splits by it: the latest 20% of rows are test, "
         "the 10% before them validation"
     ) in note
-    r = runner.invoke(app, ["init", "ev.csv", "--label", "liked", "--group", "user_id", "-o", "b.yaml"])
-    choice = "to hold out the latest rows, split by time: init --time ts (epoch seconds): each user_id's latest 20%"
+    events(per_request=True).write_csv(workdir / "requests.csv")  # (a user's rows spanning times: drafted, below)
+    r = runner.invoke(app, ["init", "requests.csv", "--label", "liked", "--group", "user_id", "-o", "b.yaml"])
+    choice = "to hold out the latest rows, split by time: init --time ts (epoch seconds): the latest 20% of rows"
     assert choice in " ".join(r.stderr.split())
-    assert load_spec(workdir / "b.yaml").data.split.time is None  # offered, not drafted
+    spec = load_spec(workdir / "b.yaml")
+    assert spec.data.split.time is None and spec.data.split.key == "user_id"  # offered, not drafted
+    assert "user_id" not in spec.columns  # each request new when served: its id no feature
     events().drop("ts").write_csv(workdir / "plain.csv")
     r = runner.invoke(app, ["init", "plain.csv", "--label", "liked", "-o", "c.yaml"])
     assert r.exit_code == 0 and "looks like a time" not in r.stderr
+
+
+def test_init_group_of_users_over_time_splits_by_time_and_keeps_the_user(workdir):
+    """`--group user_id` on rows where a user's rows span times (ratings, not a request's candidates): the
+    model scores known users' next rows, so init holds out each user's latest rows and the user is a feature;
+    the cold-start split is one edit away, and said."""
+    events().write_csv(workdir / "ev.csv")
+    r = runner.invoke(app, ["init", "ev.csv", "--label", "liked", "--group", "user_id", "-o", "b.yaml"])
+    assert r.exit_code == 0, r.output
+    spec = load_spec(workdir / "b.yaml")
+    split = spec.data.split
+    assert (split.time, split.per, split.key) == ("ts", "user_id", None)
+    assert "user_id" in spec.columns and "ts" not in spec.columns and spec.label.group == "user_id"
+    note = " ".join(r.stderr.split())
+    assert "data.split.time is ts (chosen: user_id's rows span several times (users, not requests))" in note
+    assert "user_id is a feature (every user_id is in every part)" in note
+    assert "write split: {validation: 0.1, test: 0.2, seed: 42, key: user_id} in b.yaml" in note
+    assert "also a feature: every one is in every part" in (workdir / "b.yaml").read_text()
+    r = runner.invoke(app, ["train", "b.yaml", "-q", "--set", "train.epochs=1", "--output", "run"])
+    assert r.exit_code == 0, r.output
 
 
 def test_init_time_errors(workdir):

@@ -54,6 +54,19 @@ def test_an_id_and_a_list_of_the_same_ids_draft_a_spec_that_validates(workdir):
     assert "# title: left out: names the same things as movie_id" in (workdir / "ml.yaml").read_text()
 
 
+def test_a_list_shares_the_table_of_the_column_most_like_it(workdir):
+    """User and movie ids are both numbers from 1 (most user ids are also movie ids): with the user a feature
+    (a split by time), the list of movies liked still shares the movie's table, not the user's."""
+    frame = ratings(6000, movies=500)
+    frame = frame.with_columns(ts=1_700_000_000 + pl.int_range(pl.len()) * 600)
+    frame.write_csv(workdir / "ml.csv")
+    r = invoke("init", workdir / "ml.csv", "--label", "liked", "--group", "user_id", "--time", "ts")
+    assert r.exit_code == 0, r.output
+    spec = load_spec(workdir / "ml.yaml")
+    assert "user_id" in spec.columns
+    assert list(spec.deep.shared.values()) == [["liked_before", "movie_id"]]
+
+
 def test_a_draft_init_would_reject_is_an_internal_error_and_kept(workdir, monkeypatch):
     ratings(1000).write_csv(workdir / "ml.csv")
     real = build.render

@@ -29,7 +29,7 @@ from . import gain as G
 from .blocks import MIN_ROWS, Tried
 from .label import Positive, positive_of
 from .profile import Column, buckets_for, profile_column
-from .render import render
+from .render import flow, render
 from .times import offer_notes, spans_times, time_columns, time_split
 
 LEAK_AUC = 0.99
@@ -81,7 +81,8 @@ class Draft:
     shared: dict[str, list[str]] = field(default_factory=dict)
     sample: pl.DataFrame | None = field(default=None, repr=False)
     time: str | None = None  # --time: the split's time column (data.split.time)
-    per: bool = False  # the split by time is per group (data.split.per: the --group column)
+    per: bool = False  # the split by time is per group (data.split.per: the --group column), which is a feature
+    time_chosen: bool = False  # init chose the split by time (--group's rows span times; no --time given)
     time_offers: list[tuple[str, str]] = field(default_factory=list)  # columns that look like times, and how
     tried: dict[str, Tried] = field(default_factory=dict)  # the deep part's blocks tried on the sample (blocks.py)
     untried: str = ""  # why they were not tried
@@ -95,8 +96,17 @@ class Draft:
         """What the split does with `--group` or `--time`, and the other ways to split; a split by time offered
         when a column looks like a time."""
         if self.time is not None:
-            what = time_split(self.time, self.group, self.per)[1]
-            return [f"data.split.time is {self.time} (--time): {what}; and {self.time} is not a feature"]
+            t, g, what = self.time, self.group, time_split(self.time, self.group, self.per)[1]
+            how = f"chosen: {g}'s rows span several times (users, not requests)" if self.time_chosen else "--time"
+            known = f"{g} is a feature (every {g} is in every part) and " if self.per else "and "
+            notes = [f"data.split.time is {t} ({how}): {what}; {known}{t} is not a feature"]
+            if self.per:
+                cold = {"validation": 0.1, "test": 0.2, "seed": 42, "key": g}
+                notes.append(
+                    f"  to hold out {g} values the model never saw (a cold-start split), write split: {flow(cold)} "
+                    f"in {spec} and delete its {g} column"
+                )
+            return notes
         if self.group is None:
             return offer_notes(self.time_offers, None, False)
         g = self.group
@@ -146,15 +156,17 @@ def draft_spec(
     _check_sample(sample, total, where, {"--label": label, "--group": group, "--time": time})
     d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
     y = _label(sample, label, positive, where, d)
-    features = [c for c in sample.columns if c not in (label, group, time)]
+    split_time = _time(d, sample, time, where)
+    known = group if d.per else None  # each group in every part (its latest rows held out): a feature
+    features = [c for c in sample.columns if c not in (label, d.time) and (c != group or c == known)]
     step(f"profiling {len(features)} columns of {len(sample):,} rows")
-    d.columns = [profile_column(c, sample[c], total) for c in features] + _time(d, sample, time, where)
+    d.columns = [profile_column(c, sample[c], total) for c in features] + split_time
     _leave_out_duplicates(d.columns)
     d.buckets = [
         Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns if c.kind == "numeric" and c.boundaries
     ]
     coded = _codes(d, len(sample))
-    stats = G.Scorer(y, seed, sample[group] if group is not None else None)  # (halves as the split: by group)
+    stats = _scorer(d, sample, y, seed)
     step("ranking columns and crosses by held-out log-loss gain")
     d.scores = {name: stats.single(f) for name, f in coded.items()}
     _leave_out_leaks(d, coded)
@@ -171,6 +183,20 @@ def draft_spec(
             d.tried = try_blocks(d, Path(output))
         d.text = render(d, paths, label, group, patterns, separator)
     return d
+
+
+def _scorer(d: Draft, sample: pl.DataFrame, y: np.ndarray, seed: int) -> G.Scorer:
+    """Halves of the sample as the split makes its parts: of groups (each new in validation), or with a split
+    by time per group, each group's earlier and later rows (a cross then gains only over the group: by ranking
+    its rows)."""
+    if not d.per:
+        return G.Scorer(y, seed, sample[d.group] if d.group else None)
+    assert d.group is not None and d.time is not None
+    t, _ = times(sample, d.time, "the sample")
+    order = pl.DataFrame({"g": sample[d.group], "t": t}).select(
+        pl.col("t").rank("ordinal").over("g") <= pl.len().over("g") / 2
+    )
+    return G.Scorer(y, seed, within=sample[d.group], fit_half=order.to_series().to_numpy())
 
 
 def _check_sample(sample: pl.DataFrame, total: int, where: str, named: dict[str, str | None]) -> None:
@@ -214,8 +240,12 @@ def _time(d: Draft, sample: pl.DataFrame, time: str | None, where: str) -> list[
     that look like times, to offer --time."""
     if time is None:
         d.time_offers = time_columns(sample, (d.group,))
-        return []
-    times(sample, time, f"{where} (--time {time})")  # a clear error for text that is no time, or no time
+        users = [c for c, _ in d.time_offers if d.group is not None and spans_times(sample, c, d.group)]
+        if not users:
+            return []
+        time, d.time_chosen = users[0], True  # a user's next rows are what a model of known users scores
+    else:
+        times(sample, time, f"{where} (--time {time})")  # a clear error for text that is no time, or no time
     d.time, d.per = time, d.group is not None and spans_times(sample, time, d.group)
     why = "the split's time (data.split.time); a model scores rows later than any it trained on, so it is no feature"
     return [Column(time, "skip", why)]
@@ -340,16 +370,20 @@ def _shared(d: Draft) -> dict[str, list[str]]:
     shared, used = {}, set()
     for m in lists:
         tokens = set(m.series.explode().drop_nulls().unique().to_list())
-        for s in singles:
-            if s.name in used:
-                continue
-            values = set(s.series.drop_nulls().unique().to_list())
-            if tokens and values and len(tokens & values) >= 0.5 * len(tokens | values):
-                shared[f"{s.name}_table"] = [m.name, s.name]
-                used |= {m.name, s.name}
-                _encode_alike(m, s)
-                break
+        overlap = {s.name: _jaccard(tokens, s) for s in singles if s.name not in used}
+        best = max(overlap, key=lambda name: overlap[name], default=None)  # (user and movie ids may both be 1..n)
+        if best is not None and overlap[best] >= 0.5:
+            s = next(s for s in singles if s.name == best)
+            shared[f"{s.name}_table"] = [m.name, s.name]
+            used |= {m.name, s.name}
+            _encode_alike(m, s)
     return shared
+
+
+def _jaccard(tokens: set, column: Column) -> float:
+    """The share of the values of a list column and of a column that are the same."""
+    values = set(column.series.drop_nulls().unique().to_list())
+    return len(tokens & values) / len(tokens | values) if tokens and values else 0.0
 
 
 def _encode_alike(*columns: Column) -> None:

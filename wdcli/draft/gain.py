@@ -72,17 +72,30 @@ def _sigmoid(z):
 
 class Scorer:
     """Fits on the rows of one half of the sample, scores on the other. With `groups` (the split's key: users),
-    the halves are of groups, as the split keeps them apart: a feature scores what it says of new groups."""
+    the halves are of groups, as the split keeps them apart: a feature scores what it says of new groups; with
+    `fit_half`, those rows (each user's earlier rows, for a split by time)."""
 
-    def __init__(self, y: np.ndarray, seed: int, groups: pl.Series | None = None):
+    def __init__(
+        self,
+        y: np.ndarray,
+        seed: int,
+        groups: pl.Series | None = None,
+        within: pl.Series | None = None,
+        fit_half: np.ndarray | None = None,
+    ):
         self.y = y.astype(np.float64)
         rng = np.random.default_rng(seed)
-        if groups is None:
+        if fit_half is not None:  # (given: each user's earlier rows, as a split by time holds out the later)
+            self.fit_half = fit_half
+        elif groups is None:
             self.fit_half = rng.random(len(y)) < 0.5
         else:
             codes = dense_codes(groups)
             self.fit_half = (rng.random(int(codes.max(initial=0)) + 1) < 0.5)[codes]
         self.dense: dict[str, np.ndarray] = {}
+        # `within`: the groups (users) rows are ranked within, each in both halves: a cross is then scored over
+        # its parts and the group, so that it gains only by ranking a group's rows, not by telling groups apart
+        self.within = None if within is None else code("within", within)
 
     def _aligned(self, feats: list[Coded]) -> tuple[list[np.ndarray], np.ndarray]:
         """Codes of several features on common rows: one row per combination of their values in a sample row."""
@@ -117,7 +130,9 @@ class Scorer:
         """(held-out log-loss gain of a x b over a + b, combinations seen) of two features."""
         (ta, tb), rows = self._aligned([a, b])
         cell = dense_codes(ta * (b.size + 1) + tb)
-        sizes = [a.size + 1, b.size + 1]
-        parts, _ = self._loss([ta, tb], sizes, rows)
-        whole, _ = self._loss([ta, tb, cell], [*sizes, int(cell.max()) + 1], rows)
+        terms, sizes = [ta, tb], [a.size + 1, b.size + 1]
+        if self.within is not None:
+            terms, sizes = [*terms, self.within.codes[rows]], [*sizes, self.within.size]
+        parts, _ = self._loss(terms, sizes, rows)
+        whole, _ = self._loss([*terms, cell], [*sizes, int(cell.max()) + 1], rows)
         return parts - whole, int(cell.max()) + 1

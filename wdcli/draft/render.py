@@ -85,7 +85,8 @@ def _label(d, label: str, group: str | None) -> list[str]:
         else:
             out.append(f"  # {d.label.shown} (true) is the positive class: {share}")
     if group is not None:
-        out.append(line(f"  group: {flow(group)}", "rows of one request/user: gAUC, ranking; not a feature"))
+        why = "also a feature: every one is in every part" if d.per else "not a feature"
+        out.append(line(f"  group: {flow(group)}", f"rows of one request/user: gAUC, ranking; {why}"))
     return out
 
 
@@ -150,6 +151,8 @@ def _columns(d, kept) -> list[str]:
 
 def _crosses(d, group: str | None) -> list[str]:
     halves = f"half the {group} values" if group else "half the sample"
+    if d.per:
+        halves = f"each {group}'s earlier rows, with a {group} term"
     if not d.crosses:
         return [f"crosses: []   # no pair of columns gained over its parts (fitted on {halves}, scored on the rest)"]
     out = [
