@@ -42,6 +42,13 @@ def test_split_is_seeded_stable_and_disjoint():
     assert np.allclose(np.bincount(by_user, minlength=3) / len(by_user), [0.7, 0.1, 0.2], atol=0.05)
 
 
+def test_min_count_auto_grows_with_the_training_rows_at_its_documented_steps():
+    from wdcli.spec.types import auto_min_count
+
+    rows = [1, 999, 1_000, 9_999, 10_000, 499_999, 500_000, 10**8]
+    assert [auto_min_count(n) for n in rows] == [1, 1, 2, 2, 5, 5, 10, 10]
+
+
 def test_vocab_fitted_on_train_only_and_ordered(tiny):
     spec, frames, fitted = tiny
     vocab = fitted.features["education"].values
