@@ -41,6 +41,7 @@ def test_piecewise_embedding_reads_each_bin_as_0_below_1_above_and_linear_inside
         block.bias.zero_()
         block.weight[0, :, 0] = torch.tensor([1.0, 10.0, 100.0])  # column 0's first output: sum of 10^t p_t
         block.weight[1, 0, 0] = 1.0
+        block.weight[1, 1:, 0] = 1000.0  # (the padded bins' weights: never read)
     x = torch.tensor([[-5.0, 15.0], [2.0, 25.0], [5.0, 5.0], [100.0, 20.0]])
     out = block(x)[:, :, 0]
     # -5: below every bin; 2: bin 0 full, bin 1 half; 5: bins 0, 1 full, bin 2 half; 100: all full
@@ -57,6 +58,14 @@ def test_dot_interaction_is_every_pair_of_fields_in_order_with_projections():
     c = block.project[1](b)[:, 0]
     expected = torch.stack([(a[:, 0] * a[:, 1]).sum(1), (a[:, 0] * c).sum(1), (a[:, 1] * c).sum(1)], dim=1)
     assert torch.allclose(got, expected, atol=1e-6)
+
+
+def test_dot_interaction_orders_the_pairs_of_four_fields_by_the_first_then_the_second():
+    torch.manual_seed(0)
+    e = torch.randn(2, 4, 3)
+    got = DotInteraction([(4, 3)], dim=3)([e])
+    pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]  # the layout names the columns in this order
+    assert torch.allclose(got, torch.stack([(e[:, i] * e[:, j]).sum(1) for i, j in pairs], dim=1), atol=1e-6)
 
 
 @pytest.mark.parametrize("rank", [0, 2])
@@ -151,6 +160,39 @@ def test_schedule_factors_follow_their_formulas():
     assert s.state == ScheduleState(steps=30, plateau=0.25, waited=0)
     s.after_epoch(False)
     assert s.state.plateau == 0.2  # never below min_factor
+
+
+def test_cosine_after_a_warm_up_spans_the_steps_left_and_plateau_counts_only_epochs_in_a_row():
+    from wdcli.spec.settings import Schedule as Spec
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    s = Schedule(Spec(kind="cosine", warmup=1, min_factor=0.1), [opt], steps_per_epoch=10, epochs=3)
+    factors = []
+    for _ in range(30):
+        s.before_step()
+        factors.append(opt.param_groups[0]["lr"])
+    # 10 warm-up steps, then s = (t - 10) / 20: t = 20 is half way, t = 29 is 19/20 of the way
+    assert factors[9] == pytest.approx(1.0) and factors[10] == pytest.approx(1.0)
+    assert factors[20] == pytest.approx(0.55) and factors[29] == pytest.approx(
+        0.1 + 0.45 * (1 + math.cos(0.95 * math.pi))
+    )
+    plateau = Schedule(Spec(kind="plateau", factor=0.5, patience=1), [opt], steps_per_epoch=10, epochs=3)
+    for improved in (False, True, False):  # an improvement starts the count again: never 2 epochs in a row
+        plateau.after_epoch(improved)
+    assert plateau.state == ScheduleState(steps=0, plateau=1.0, waited=1)
+    plateau.after_epoch(False)
+    assert plateau.state == ScheduleState(steps=0, plateau=0.5, waited=0)
+
+
+def test_the_schedule_scales_ftrls_alpha_as_the_others_lr():
+    from wdcli.model.optim import FTRL
+    from wdcli.spec.settings import Schedule as Spec
+
+    wide = FTRL([torch.nn.Parameter(torch.zeros(1))], alpha=0.1)
+    deep = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.2)
+    s = Schedule(Spec(kind="warmup", warmup=0.5), [wide, deep], steps_per_epoch=10, epochs=1)
+    s.before_step()
+    assert wide.param_groups[0]["alpha"] == pytest.approx(0.02) and deep.param_groups[0]["lr"] == pytest.approx(0.04)
 
 
 def test_blocks_stream_and_serve_as_they_train_in_memory(tmp_path):

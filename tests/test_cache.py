@@ -135,6 +135,36 @@ def test_other_features_get_a_cache_of_their_own(many_files, workdir):  # noqa: 
     assert len([p for p in (workdir / "runs" / ".cache").iterdir() if p.is_dir()]) == 2
 
 
+def test_the_cache_folder_changes_with_whatever_the_encoding_depends_on(many_files, tmp_path):  # noqa: F811
+    """Each setting the fitted pipeline or the encoded rows depend on gets a folder of its own (a cache of other
+    features is never read), and so does a file rewritten in place with as many bytes; the model's do not."""
+    folder, path, _ = many_files
+
+    def opened(*sets: str) -> str:
+        spec = load_spec(path, list(sets))
+        cache = Cache.open(tmp_path / "root", spec, Files.of(spec.data))
+        cache.close()
+        return cache.folder.name
+
+    first = opened()
+    changes = [
+        "crosses[0].hash_buckets=300",
+        "columns.age.quantiles=5",
+        "label.group=country",
+        "data.split.seed=4",
+        "train.max_rows=900",
+        "train.data.read_batch_rows=100",
+        "deep.numeric_embeddings={age: piecewise}",
+    ]
+    names = [opened(change) for change in changes]
+    assert len({first, *names}) == len(changes) + 1
+    assert opened("deep.hidden=[4]", "train.seed=3", "deep.embedding_dim=8") == first
+    part = folder / "part-0.parquet"
+    stat = part.stat()
+    os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # (rewritten: same size, a new time)
+    assert opened() != first
+
+
 def test_a_partial_or_spoilt_cache_is_completed(many_files, workdir):  # noqa: F811
     _, path, _ = many_files
     spec = load_spec(path, ["train.epochs=2", "train.threads=1", *STREAM])

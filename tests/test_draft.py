@@ -211,3 +211,20 @@ def test_the_draft_proposes_the_planted_interaction_and_no_noise_pair(tmp_path):
     assert crosses == [{"a", "b"}], [(x.columns, x.gain) for x in d.crosses]
     spec = write_draft(d, tmp_path / "xor.yaml")
     assert [set(x.columns) for x in spec.crosses] == [{"a", "b"}]
+
+
+def test_crosses_are_tried_among_the_columns_best_alone_when_there_are_more_than_can_be_paired(tmp_path):
+    """Of more sparse columns than CANDIDATES, the pairs of the best alone are tried: here two strong columns
+    whose effects do not add up (their cross helps) among 21 noise columns."""
+    from wdcli.draft.build import CANDIDATES
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    a, b = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    logit = -2 + 3 * a + 3 * b - 2 * a * b
+    frame = {f"noise{i}": [f"n{v}" for v in rng.integers(0, 3, n)] for i in range(CANDIDATES + 1)}
+    frame |= {"a": [f"a{v}" for v in a], "b": [f"b{v}" for v in b]}
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    pl.DataFrame(frame).write_parquet(tmp_path / "many.parquet")
+    d = draft_spec(tmp_path / "many.parquet", "y", output=tmp_path / "many.yaml")
+    assert {"a", "b"} in [set(x.columns) for x in d.crosses], [(x.columns, x.gain) for x in d.crosses]

@@ -140,3 +140,17 @@ def test_init_time_errors(workdir):
     r = runner.invoke(app, ["init", "gaps.parquet", "--label", "liked", "--time", "ts"])
     assert r.exit_code == 2 and "(--time ts): column 'ts' (data.split.time) has no time in" in r.stderr
     assert not (workdir / "gaps.yaml").exists()
+
+
+def test_a_group_spans_times_only_when_enough_groups_of_several_rows_say_so():
+    """Users (each over several times) from requests (one time each): MIN_GROUPS groups of two or more rows are
+    needed to tell; fewer, and one cut over all rows (False) is right for both."""
+    from wdcli.draft.times import MIN_GROUPS, spans_times
+
+    def sample(groups: int) -> pl.DataFrame:
+        return pl.DataFrame({"g": [i for i in range(groups) for _ in range(3)], "ts": list(range(3 * groups))})
+
+    assert spans_times(sample(MIN_GROUPS), "ts", "g")
+    assert not spans_times(sample(MIN_GROUPS - 1), "ts", "g")
+    requests = sample(MIN_GROUPS).with_columns(ts=pl.col("g"))  # each group's rows share one time
+    assert not spans_times(requests, "ts", "g")

@@ -104,6 +104,8 @@ def test_a_yes_no_label_means_yes_whichever_is_rarer(workdir):
         (["0", "1"], [90, 10], None),  # a 0/1 column needs no label.positive
         (["True", "False"], [10, 90], None),
         (["won", "lost"], [70, 30], "won"),
+        (["kept", "skipped"], [70, 30], "kept"),  # one value reads as no: the other is yes, commoner or not
+        (["failed", "ok"], [80, 20], "ok"),
         (["A", "B"], [70, 30], "B"),  # neither reads as yes: the rarer, and the note says so
     ],
 )

@@ -3,6 +3,7 @@ columns of the MLP's input each field holds, and the network computes exactly th
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from wdcli.data.batch import Bag
@@ -80,3 +81,37 @@ def test_a_config_without_numeric_names_names_them_by_column():
     old = ModelConfig.from_dict({k: v for k, v in CONFIG.to_dict().items() if k != "dense_names"})
     assert [f.name for f in old.layout.fields if f.kind == "numeric"] == ["dense.1", "dense.0"]
     assert ModelConfig.from_dict(CONFIG.to_dict()) == CONFIG
+
+
+def test_the_wide_logit_is_the_bias_plus_each_rows_weights_a_bags_weighted():
+    """Each wide slot reads its own rows of the one table: a bag's ids at its offset, times their weights."""
+    model = WideDeep(ModelConfig("wide", wide=CONFIG.wide))
+    with torch.no_grad():
+        model.wide.weight.copy_(torch.arange(1.0, 11.0).unsqueeze(1))  # row r holds r + 1
+        model.bias.fill_(0.25)
+    sparse = torch.tensor([[1, 2, 0], [3, 4, 2]])
+    bag = Bag(torch.tensor([1, 5, 2]), torch.tensor([0, 2, 3]), torch.tensor([1.0, 3.0, 2.0]))
+    logits = model(sparse, {"tags": bag}, torch.zeros(2, 0))
+    # a: rows 0-3, tags: rows 4-9. Row 0: a=1, tags 1 (x1) and 5 (x3); row 1: a=3, tags 2 (x2)
+    assert logits.tolist() == [0.25 + 2 + 1 * 6 + 3 * 10, 0.25 + 4 + 2 * 7]
+
+
+def test_probabilities_score_with_the_model_in_eval_mode_whatever_mode_it_was_in():
+    """Dropout and batch norm at scoring would make a row's score depend on chance and on its batch."""
+    from dataclasses import replace
+
+    from wdcli.data.batch import Batch
+    from wdcli.model.widedeep import probabilities
+
+    torch.manual_seed(0)
+    model = WideDeep(replace(CONFIG, dropout=0.5, batch_norm=True, embedding_dropout=0.5))
+    sparse = torch.tensor([[1, 2, 0], [3, 4, 2], [0, 1, 1]])
+    bag = Bag(torch.tensor([1, 5, 2]), torch.tensor([0, 2, 3, 3]), torch.tensor([1.0, 3.0, 2.0]))
+    dense = torch.tensor([[0.5, -1.0], [2.0, 3.0], [0.0, 1.0]])
+    batch = Batch(sparse, {"tags": bag}, dense)
+    with torch.no_grad():
+        model.mlp[1].running_mean.fill_(0.3)  # (batch norm's statistics, not the batch's)
+        expected = torch.sigmoid(model.eval()(sparse, {"tags": bag}, dense)).double().numpy()
+    model.train()
+    assert np.allclose(probabilities(model, [batch]), expected, atol=1e-6)
+    assert not model.training

@@ -42,6 +42,13 @@ def test_split_is_seeded_stable_and_disjoint():
     assert np.allclose(np.bincount(by_user, minlength=3) / len(by_user), [0.7, 0.1, 0.2], atol=0.05)
 
 
+def test_min_count_auto_grows_with_the_training_rows_at_its_documented_steps():
+    from wdcli.spec.types import auto_min_count
+
+    rows = [1, 999, 1_000, 9_999, 10_000, 499_999, 500_000, 10**8]
+    assert [auto_min_count(n) for n in rows] == [1, 1, 2, 2, 5, 5, 10, 10]
+
+
 def test_vocab_fitted_on_train_only_and_ordered(tiny):
     spec, frames, fitted = tiny
     vocab = fitted.features["education"].values
@@ -174,3 +181,38 @@ def test_a_damaged_pipeline_file_names_the_file_and_key(tiny, tmp_path):
     (tmp_path / "pipeline.json").write_text(json.dumps(raw))
     with pytest.raises(ArtifactError, match="pipeline format 99 is not one this wdcli reads"):
         load_pipeline(tmp_path, spec)
+
+
+def test_numbers_fill_clip_scale_and_cut_as_their_settings_say(tmp_path):
+    """Each numeric setting against a hand computation or numpy: the median fill (the mean of the middle two),
+    the moments of standardize over every row (the missing ones filled), a clip before the transform, quantile
+    boundaries at ranks ceil(i / q * n) (numpy's inverted CDF), and a vocabulary cut at max_size."""
+    (tmp_path / "s.yaml").write_text(
+        "data: {train: t.parquet}\nlabel: {column: y}\ncolumns:\n"
+        "  a: {kind: numeric, transform: none, fill: median}\n"
+        "  b: {kind: numeric, transform: standardize, fill: zero}\n"
+        "  c: {kind: numeric, transform: none, clip: [0, 10], fill: zero}\n"
+        "  q: {kind: numeric, transform: quantile, quantiles: 4}\n"
+        "  e: {kind: categorical, min_count: 1, max_size: 2}\n"
+    )
+    frame = pl.DataFrame(
+        {
+            "a": [1.0, 2.0, 10.0, 20.0, None, None],
+            "b": [1.0, 3.0, 5.0, 7.0, None, None],
+            "c": [-5.0, 0.0, 5.0, 50.0, 100.0, None],
+            "q": [3.0, 1.0, 4.0, 1.0, 5.0, 9.0],
+            "e": ["x", "x", "x", "y", "y", "z"],
+            "y": [0, 1, 0, 1, 0, 1],
+        }
+    )
+    frame.write_parquet(tmp_path / "t.parquet")
+    fitted = fit_pipeline(load_spec(tmp_path / "s.yaml"), frame)
+    dense = transform(fitted, frame).dense
+    column = {name: dense[:, fitted.dense.index(name)] for name in ("a", "b", "c")}
+    assert fitted.numeric("a").fill == 6.0 and column["a"].tolist() == [1, 2, 10, 20, 6, 6]
+    b = np.array([1.0, 3.0, 5.0, 7.0, 0.0, 0.0])
+    assert np.allclose(column["b"], (b - b.mean()) / b.std(ddof=1), atol=1e-6)
+    assert column["c"].tolist() == [0, 0, 5, 10, 10, 0]
+    q = frame["q"].to_numpy()
+    assert fitted.numeric("q").boundaries == np.quantile(q, [0.25, 0.5, 0.75], method="inverted_cdf").tolist()
+    assert fitted.features["e"].values == ["x", "y"]

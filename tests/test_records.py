@@ -48,6 +48,13 @@ def test_records_round_trip_and_refuse_what_is_not_one():
             RunMetrics.from_json(bad)
 
 
+def test_the_best_epoch_is_the_last_one_marked_best():
+    """Every epoch that improved is marked best when it ran; the weights kept are the last one's."""
+    marks = {1: True, 2: False, 3: True, 4: False}
+    m = RunMetrics({}, [EpochRecord(e, 0.5, 1.0, 1.0, "validation", auc=0.7, best=b) for e, b in marks.items()])
+    assert m.best_epoch == 3 and RunMetrics({}).best_epoch == 0
+
+
 def test_a_restored_position_continues_the_epoch_with_the_same_batches():
     data = Batch(torch.arange(20).reshape(20, 1), {}, torch.zeros(20, 0), torch.zeros(20))
     a = InMemory(data, batch_size=3, seed=4)

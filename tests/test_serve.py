@@ -88,6 +88,7 @@ def test_predict_and_rank_answer_what_the_scorer_says(runs):
         assert np.allclose([row["score"] for row in r.json()["rows"]], expected, atol=1e-12)
         assert r.json()["rows"][0]["user"] == frame["user"][0]
 
+        frame = frame.with_columns(user=pl.Series([f"u{i % 4}" for i in range(len(frame))]))  # (groups of 7-8)
         r = client.post("/rank", json={"rows": frame.to_dicts(), "top_k": 2, "keep": ["impression"]})
         assert r.status_code == 200, r.text
         body = r.json()
@@ -96,6 +97,7 @@ def test_predict_and_rank_answer_what_the_scorer_says(runs):
         for g in body["groups"]:
             rows = [i for i, u in enumerate(frame["user"]) if u == g["group"]]
             best = sorted(rows, key=lambda i: -expected[i])[:2]
+            assert len(rows) > 2 and expected[best[0]] > expected[best[1]]  # (an order to get right)
             assert [c["index"] for c in g["candidates"]] == best
             assert [c["rank"] for c in g["candidates"]] == list(range(1, len(best) + 1))
             assert all(c["impression"] == frame["impression"][c["index"]] for c in g["candidates"])
@@ -109,6 +111,20 @@ def test_predict_and_rank_answer_what_the_scorer_says(runs):
         text = client.get("/metrics").text
         assert 'wdcli_requests_total{route="predict",status="200"' in text
         assert "wdcli_request_seconds_bucket" in text and "wdcli_candidates_total" in text
+
+
+def test_ranks_metrics_read_each_candidates_own_label(runs):
+    """`Scorer.rank`'s metrics against the references of test_metrics, from the input's labels and scores."""
+    from .test_metrics import by_hand
+
+    scorer = Scorer.load(runs / "runs" / "apps")
+    frame = apps_frame(80, seed=7).with_columns(user=pl.Series([f"u{i % 5}" for i in range(80)]))
+    ranked = scorer.rank(frame, k=5)
+    y, s = frame["clicked"].to_numpy().astype(float), scorer.score(frame)
+    ref = by_hand(y, s, frame["user"].to_numpy(), 5)
+    assert ranked.metrics is not None and ranked.metrics["groups_with_positives"] == ref["groups"] == 5
+    for name, key in (("ndcg", "ndcg@5"), ("map", "map"), ("mrr", "mrr"), ("gauc", "gauc")):
+        assert ranked.metrics[key] == pytest.approx(ref[name], abs=1e-9), name
 
 
 BAD = [

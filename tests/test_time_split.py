@@ -103,6 +103,16 @@ def test_the_latest_rows_of_all_files_are_test_ties_by_file_then_row(tmp_path):
     assert cuts is not None and cuts.rows == (4, 2, 2) and cuts.test[0].time == 9.0
 
 
+def test_a_fraction_of_the_rows_is_rounded_down_not_below_its_product(tmp_path):
+    """0.29 * 100 is 28.999999999999996 in floating point: the part still holds 29 rows, as floor(29.0)."""
+    from wdcli.data.time_split import learn_cuts
+
+    pl.DataFrame({"ts": np.arange(100), "y": np.zeros(100, dtype=int)}).write_parquet(tmp_path / "t.parquet")
+    assert 0.29 * 100 < 29 and 0.57 * 100 < 57
+    cuts = learn_cuts([str(tmp_path / "t.parquet")], "ts", None, 0.29, 0.57)
+    assert cuts.rows == (14, 29, 57) and (cuts.validation[0].row, cuts.test[0].row) == (14, 43)
+
+
 def test_in_memory_streamed_csv_and_parquet_give_the_same_rows(tmp_path):
     """Read whole or in small chunks (as streaming reads), from CSV or Parquet, from one file or three."""
     frame = ratings(900, seed=1)

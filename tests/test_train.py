@@ -138,3 +138,39 @@ def test_stale_temporary_files_of_dead_processes_are_removed(workdir):
     (workdir / f".tmp-20260101-000001-{os.getpid()}").mkdir()  # this process: alive, kept
     remove_stale(workdir)
     assert sorted(x.name for x in workdir.iterdir()) == [f".tmp-20260101-000001-{os.getpid()}"]
+
+
+@pytest.mark.parametrize("metric, values", [("auc", [0.6, 0.7, 0.65, 0.69]), ("logloss", [0.6, 0.5, 0.55, 0.51])])
+def test_early_stopping_keeps_the_best_epochs_weights_and_stops_after_patience(metric, values):
+    """AUC is better higher, log loss lower; the weights kept are those of the best epoch, not the last."""
+    from wdcli.train.trainer import EarlyStopping
+
+    model = torch.nn.Linear(1, 1)
+    stopper = EarlyStopping(metric, patience=1)
+    marks = []
+    for epoch, value in enumerate(values):
+        with torch.no_grad():
+            model.weight.fill_(epoch)
+        marks.append(stopper.update(value, model))
+        assert stopper.stop == (epoch == 3)  # two epochs in a row past the best: more than the patience of 1
+    assert marks == [True, True, False, False] and stopper.best == values[1]
+    assert stopper.best_state is not None and stopper.best_state["weight"].item() == 1.0
+
+
+def test_the_weights_kept_are_the_best_epochs_not_the_last(tmp_path, monkeypatch):
+    """With only the first epoch counted as an improvement, the run ends with the first epoch's weights: its
+    validation figures are that epoch's, to the last bit, not the last epoch's."""
+    from wdcli.metrics import RunMetrics
+    from wdcli.train.trainer import EarlyStopping
+
+    from .conftest import SIGNAL_SPEC, signal_frame
+
+    signal_frame(1000, seed=4).write_csv(tmp_path / "rows.csv")
+    (tmp_path / "s.yaml").write_text(SIGNAL_SPEC.format(path="rows.csv", validation=0.3, test=0.0))
+    monkeypatch.setattr(EarlyStopping, "_better", lambda self, value: self.best is None)
+    spec = load_spec(tmp_path / "s.yaml", ["train.epochs=3", "train.early_stopping.patience=9"])
+    _, path = run_training(spec, output=tmp_path / "run")
+    m = RunMetrics.from_json(json.loads((path / "metrics.json").read_text()))
+    first, last = m.history[0], m.history[-1]
+    assert m.best_epoch == 1 and m.epochs == 3 and first.auc != last.auc
+    assert m.metric("auc", "validation") == first.auc and m.metric("logloss", "validation") == first.logloss

@@ -184,3 +184,41 @@ def test_a_holdout_of_one_class_cannot_vouch_for_a_model(models):
     v = verify(scorers["good"], scorers["good"], negatives)
     assert not v.passed and {"auc", "gauc", "calibration"} <= set(v.failed), v.checks
     assert math.isnan(v.new["auc"]) and v.rows == len(negatives)
+
+
+def test_calibration_passes_within_its_margin_or_no_further_than_the_baseline(models):
+    from wdcli.score.verify import verify
+    from wdcli.spec.types import Verify
+
+    scorers, holdout = models
+    off, good = scorers["oversampled"], scorers["good"]
+    loose = verify(off, good, holdout, thresholds=Verify(max_calibration_error=1.0))
+    assert "calibration" not in loose.failed, loose.checks  # within 1 +- 1, however close the baseline was
+    tight = verify(good, off, holdout, thresholds=Verify(max_calibration_error=0.001))
+    assert "calibration" not in tight.failed, tight.checks  # closer to 1 than the baseline, past the margin
+
+
+def test_the_psi_check_bins_at_the_baselines_deciles(models):
+    """The index is the new scores' against the baseline's, at the baseline's deciles (a reference below)."""
+    from wdcli.score.verify import verify
+
+    def reference(expected: np.ndarray, actual: np.ndarray) -> float:
+        edges = [-np.inf, *np.quantile(expected, np.arange(1, 10) / 10), np.inf]
+        e = np.histogram(expected, edges)[0] / len(expected) + 1e-4
+        a = np.histogram(actual, edges)[0] / len(actual) + 1e-4
+        return float(np.sum((a - e) * np.log(a / e)))
+
+    scorers, holdout = models
+    new, old = scorers["oversampled"].score(holdout), scorers["good"].score(holdout)
+    check = next(c for c in verify(scorers["oversampled"], scorers["good"], holdout).checks if c.name == "psi")
+    assert check.new == pytest.approx(reference(old, new), rel=1e-9)
+    assert abs(reference(new, old) - reference(old, new)) > 1e-3  # (the other way round is another figure)
+
+
+def test_a_row_moved_by_exactly_moved_by_has_not_moved():
+    from wdcli.score.verify import _shift_checks
+    from wdcli.spec.types import Verify
+
+    old, new = np.array([0.25, 0.25, 0.5, 0.5]), np.array([0.5, 0.25, 0.5, 1.0])  # moved 0.25, 0, 0, 0.5
+    moved = _shift_checks(Verify(moved_by=0.25, max_moved_share=0.25), new, old)[0]
+    assert moved.new == 0.25 and moved.passed

@@ -50,6 +50,8 @@ def test_other_kinds_match_by_bucket_or_interval():
     new = Buckets(name="b", column="x", boundaries=[10, 20, 25])
     pairs = dict(zip(*(a.tolist() for a in (id_map(old, new).new_ids, id_map(old, new).old_ids))))
     assert pairs == {0: 0, 1: 1, 2: 2}  # (-inf,10) and [10,20) are the same intervals; the others are not
+    shifted = id_map(old, Buckets(name="b", column="x", boundaries=[5, 10, 20]))
+    assert dict(zip(shifted.new_ids.tolist(), shifted.old_ids.tolist())) == {0: 0, 3: 2}  # [10,20): was 2, now 3
     assert id_map(None, new).note == "new feature"
     assert "was buckets" in id_map(old, vocab(["a"])).note
 
