@@ -175,10 +175,25 @@ def test_cross_gain_finds_an_interaction_and_not_noise():
     stats = gain.Scorer(frame["y"].to_numpy(), seed=0)
     coded = {c: gain.code(c, frame[c]) for c in ("a", "b", "noise1", "noise2", "shade")}
     assert all(abs(stats.single(coded[c])[0]) < 0.002 for c in ("a", "b"))  # nothing alone ...
-    xor, combinations = stats.cross_gain(coded["a"], coded["b"])
+    xor, _, combinations = stats.cross_gain(coded["a"], coded["b"])
     assert xor > 0.2 and combinations == 4  # ... everything together (nats per row)
     for pair in (("noise1", "noise2"), ("a", "noise1"), ("shade", "b")):
         assert stats.cross_gain(coded[pair[0]], coded[pair[1]])[0] < MIN_GAIN, pair
+
+
+def test_a_noise_cross_that_saves_by_chance_is_not_drafted(tmp_path):
+    """Columns that have nothing to do with the label: x0 x x1 saves MIN_GAIN on the held-out half by chance
+    (as 11 of 600 such pairs do over seeds 0-39), not two standard errors of that gain, which init also asks."""
+    from wdcli.draft import gain
+    from wdcli.draft.build import SURE
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(4000) < 0.3).astype(int)
+    columns = {f"x{j}": [f"v{v}" for v in rng.integers(0, (3, 5, 10, 20)[j % 4], 4000)] for j in range(6)}
+    g = gain.Scorer(y, seed=0).cross_gain(*(gain.code(c, pl.Series(columns[c])) for c in ("x0", "x1")))
+    assert MIN_GAIN <= g.gain < SURE * g.se
+    pl.DataFrame({**columns, "y": y}).write_csv(tmp_path / "noise.csv")
+    assert draft_spec(tmp_path / "noise.csv", "y", output=tmp_path / "noise.yaml").crosses == []
 
 
 def test_cross_gain_within_groups_counts_only_what_ranks_a_groups_rows():

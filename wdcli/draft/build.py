@@ -34,6 +34,7 @@ from .times import offer_notes, spans_times, time_columns, time_split
 
 LEAK_AUC = 0.99
 MIN_GAIN = 0.0005  # nats per row a suggested cross must save on held-out rows
+SURE = 2.0  # ... and standard errors of that gain over the held-out rows
 MAX_CROSSES = 5
 MIN_BUCKET_GAIN = 0.001  # nats per row a bucketized version must save alone to be kept
 CANDIDATES = 20  # columns (best alone first) whose pairs are tried as crosses
@@ -339,8 +340,9 @@ def _crosses(d: Draft, coded: dict, stats: G.Scorer) -> list[Cross]:
             if coded[first].multi and coded[second].multi or _determined(values, first, second):
                 continue
             a, b = (second, first) if coded[second].multi else (first, second)  # a list column first
-            g, combos = stats.cross_gain(coded[a], coded[b])
-            tried.append(Cross((a, b), g, combos, buckets_for(combos, d.rows, d.total)))
+            g = stats.cross_gain(coded[a], coded[b])
+            if g.gain >= SURE * g.se:  # (a smaller gain may be the half's chance)
+                tried.append(Cross((a, b), g.gain, g.combinations, buckets_for(g.combinations, d.rows, d.total)))
     chosen: list[Cross] = []
     uses: dict[str, int] = {}
     for x in sorted(tried, key=lambda x: -x.gain):

@@ -17,6 +17,7 @@ A multivalent column takes part with one row per value (the row's label repeated
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -25,6 +26,12 @@ from ..metrics import auc, logloss
 
 PRIOR = 2.0  # L2 strength of every effect, in units of the Hessian (about 10 rows at a 20% base rate)
 SWEEPS = 8
+
+
+class CrossGain(NamedTuple):
+    gain: float  # held-out log loss of a + b minus that of a + b + a x b (nats per row)
+    se: float  # its standard error over the held-out rows: a gain within two of them may be chance
+    combinations: int  # seen in the sample
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,11 @@ class Scorer:
         p = _sigmoid(bias + sum(e[t[~fit]] for t, e in zip(terms, effects)))
         return logloss(y[~fit], p), p
 
+    def _row_losses(self, rows: np.ndarray, p: np.ndarray) -> np.ndarray:
+        y = self.y[rows][~self.fit_half[rows]]
+        p = np.clip(p, 1e-7, 1 - 1e-7)
+        return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+
     def single(self, f: Coded) -> tuple[float, float]:
         """(held-out log-loss gain over the base rate, held-out AUC) of one feature."""
         (t,), rows = self._aligned([f])
@@ -126,13 +138,15 @@ class Scorer:
         loss, p = self._loss([t], [f.size + 1], rows)
         return logloss(y_test, base) - loss, auc(y_test, p)
 
-    def cross_gain(self, a: Coded, b: Coded) -> tuple[float, int]:
-        """(held-out log-loss gain of a x b over a + b, combinations seen) of two features."""
+    def cross_gain(self, a: Coded, b: Coded) -> CrossGain:
+        """The held-out log-loss gain of a x b over a + b, its standard error, and the combinations seen."""
         (ta, tb), rows = self._aligned([a, b])
         cell = dense_codes(ta * (b.size + 1) + tb)
         terms, sizes = [ta, tb], [a.size + 1, b.size + 1]
         if self.within is not None:
             terms, sizes = [*terms, self.within.codes[rows]], [*sizes, self.within.size]
-        parts, _ = self._loss(terms, sizes, rows)
-        whole, _ = self._loss([*terms, cell], [*sizes, int(cell.max()) + 1], rows)
-        return parts - whole, int(cell.max()) + 1
+        parts, p_parts = self._loss(terms, sizes, rows)
+        whole, p_whole = self._loss([*terms, cell], [*sizes, int(cell.max()) + 1], rows)
+        saved = self._row_losses(rows, p_parts) - self._row_losses(rows, p_whole)
+        se = float(saved.std() / np.sqrt(max(len(saved), 1)))
+        return CrossGain(parts - whole, se, int(cell.max()) + 1)
