@@ -129,6 +129,19 @@ def test_init_group_of_users_over_time_splits_by_time_and_keeps_the_user(workdir
     assert r.exit_code == 0, r.output
 
 
+def test_init_chooses_the_events_time_not_a_things_date(workdir):
+    """A movie's release date spans a user's rows too (each row another movie), but it is no time of the
+    user's: the finest time (the rating's second) is the one init splits by."""
+    frame = events()
+    frame = frame.with_columns(
+        release_date=pl.date(1990, 1, 1) + pl.duration(days=pl.col("item").str.slice(1).cast(int))
+    )
+    frame.select("release_date", *frame.columns[:-1]).write_parquet(workdir / "ev.parquet")
+    r = runner.invoke(app, ["init", "ev.parquet", "--label", "liked", "--group", "user_id", "-o", "s.yaml"])
+    assert r.exit_code == 0, r.output
+    assert load_spec(workdir / "s.yaml").data.split.time == "ts"
+
+
 def test_init_time_errors(workdir):
     frame = events()
     frame.write_parquet(workdir / "ev.parquet")

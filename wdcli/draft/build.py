@@ -244,7 +244,9 @@ def _time(d: Draft, sample: pl.DataFrame, time: str | None, where: str) -> list[
         users = [c for c, _ in d.time_offers if d.group is not None and spans_times(sample, c, d.group)]
         if not users:
             return []
-        time, d.time_chosen = users[0], True  # a user's next rows are what a model of known users scores
+        # a user's next rows are what a model of known users scores; by the finest time: an event's (a rating's
+        # second), not a thing's (a movie's release date)
+        time, d.time_chosen = max(users, key=lambda c: sample[c].n_unique()), True
     else:
         times(sample, time, f"{where} (--time {time})")  # a clear error for text that is no time, or no time
     d.time, d.per = time, d.group is not None and spans_times(sample, time, d.group)
