@@ -167,3 +167,16 @@ def test_a_group_spans_times_only_when_enough_groups_of_several_rows_say_so():
     assert not spans_times(sample(MIN_GROUPS - 1), "ts", "g")
     requests = sample(MIN_GROUPS).with_columns(ts=pl.col("g"))  # each group's rows share one time
     assert not spans_times(requests, "ts", "g")
+
+
+@pytest.mark.parametrize("group", ["user", "user_id"])
+def test_a_group_kept_as_a_feature_is_categorical_whatever_its_type(workdir, group):
+    """The group kept as a feature (a known user) is an identity: numbers named `user`, or float ids, are no
+    quantity to standardize and bucketize."""
+    frame = events().rename({"user_id": group}).with_columns(pl.col(group).cast(pl.Float64))
+    frame.write_parquet(workdir / "ev.parquet")
+    r = runner.invoke(app, ["init", "ev.parquet", "--label", "liked", "--group", group, "-o", "s.yaml", "--no-trials"])
+    assert r.exit_code == 0, r.output
+    spec = load_spec(workdir / "s.yaml")
+    assert spec.data.split.per == group and spec.columns[group].kind == "categorical"
+    assert f"{group}_buckets" not in spec.columns

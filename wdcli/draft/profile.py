@@ -82,12 +82,13 @@ def _markers_in(text: pl.Series) -> list[str]:
     return sorted(found, key=MARKERS.index)
 
 
-def profile_column(name: str, s: pl.Series, total: int) -> Column:
-    """Profile one column of the sample; `total` is the number of rows in all the data."""
+def profile_column(name: str, s: pl.Series, total: int, identity: bool = False) -> Column:
+    """Profile one column of the sample; `total` is the number of rows in all the data; `identity`: the column
+    names things (the --group column kept as a feature: a user), categorical whatever its type."""
     n, sampled = len(s), len(s) < total
     if isinstance(s.dtype, (pl.List, pl.Array)):
         return _categorical(name, s.cast(pl.List(pl.String)), [], None, n, total, sampled)
-    if s.dtype == pl.Boolean:
+    if s.dtype == pl.Boolean or identity and s.dtype.is_numeric():
         return _categorical(name, s.cast(pl.String), [], None, n, total, sampled)
     if s.dtype.is_numeric():
         if (ID_NAME.search(name) or CODE_NAME.search(name)) and s.dtype.is_integer():
