@@ -180,3 +180,23 @@ def test_a_group_kept_as_a_feature_is_categorical_whatever_its_type(workdir, gro
     spec = load_spec(workdir / "s.yaml")
     assert spec.data.split.per == group and spec.columns[group].kind == "categorical"
     assert f"{group}_buckets" not in spec.columns
+
+
+def test_the_cold_start_note_names_every_place_to_edit(workdir):
+    """The note's edit, done as it says, gives a spec that validates: a user of 300 values also has an entry of
+    its own in deep.embedding_dims (and may be in a cross), which the note must name beside its column."""
+    events(n=6000, users=300).write_parquet(workdir / "ev.parquet")
+    r = runner.invoke(
+        app, ["init", "ev.parquet", "--label", "liked", "--group", "user_id", "-o", "s.yaml", "--no-trials"]
+    )
+    assert r.exit_code == 0, r.output
+    note = " ".join(r.stderr.split())
+    doc = yaml.safe_load((workdir / "s.yaml").read_text())
+    assert "user_id" in doc["deep"]["embedding_dims"]
+    places = note.split("in s.yaml and delete user_id from ")[1]
+    assert "columns" in places and "deep.embedding_dims" in places
+    doc["data"]["split"] = {"validation": 0.1, "test": 0.2, "seed": 42, "key": "user_id"}
+    del doc["columns"]["user_id"], doc["deep"]["embedding_dims"]["user_id"]
+    doc["crosses"] = [x for x in doc["crosses"] if "user_id" not in x["columns"]]
+    (workdir / "cold.yaml").write_text(yaml.safe_dump(doc))
+    assert load_spec(workdir / "cold.yaml").data.split.key == "user_id"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import yaml
 
 from ..data import io
 from ..data.atomic import atomic_file
@@ -99,13 +100,16 @@ class Draft:
         if self.time is not None:
             t, g, what = self.time, self.group, time_split(self.time, self.group, self.per)[1]
             how = f"chosen: {g}'s rows span several times (users, not requests)" if self.time_chosen else "--time"
-            known = f"{g} is a feature (every {g} is in every part) and " if self.per else "and "
+            places = _naming(self.text, g) if self.per and g else []
+            known = f"{g} is a feature (every {g} is in every part) and " if places else "and "
             notes = [f"data.split.time is {t} ({how}): {what}; {known}{t} is not a feature"]
             if self.per:
                 cold = {"validation": 0.1, "test": 0.2, "seed": 42, "key": g}
+                where = " and ".join([", ".join(places[:-1]), places[-1]] if len(places) > 1 else places)
+                edit = f" and delete {g} from {where}" if places else ""
                 notes.append(
                     f"  to hold out {g} values the model never saw (a cold-start split), write split: {flow(cold)} "
-                    f"in {spec} and delete its {g} column"
+                    f"in {spec}{edit}"
                 )
             return notes
         if self.group is None:
@@ -252,6 +256,19 @@ def _time(d: Draft, sample: pl.DataFrame, time: str | None, where: str) -> list[
     d.time, d.per = time, d.group is not None and spans_times(sample, time, d.group)
     why = "the split's time (data.split.time); a model scores rows later than any it trained on, so it is no feature"
     return [Column(time, "skip", why)]
+
+
+def _naming(text: str, column: str) -> list[str]:
+    """The keys of a drafted spec that name a column as a feature (where a cold-start split must delete it)."""
+    doc = yaml.safe_load(text) or {}
+    deep = doc.get("deep") or {}
+    places = {
+        "columns": column in (doc.get("columns") or {}),
+        "crosses": any(column in x["columns"] for x in doc.get("crosses") or []),
+        "deep.embedding_dims": column in (deep.get("embedding_dims") or {}),
+        "deep.shared": any(column in cols for cols in (deep.get("shared") or {}).values()),
+    }
+    return [key for key, named in places.items() if named]
 
 
 def _relative(pattern: str, base: Path) -> str:

@@ -85,7 +85,8 @@ def _label(d, label: str, group: str | None) -> list[str]:
         else:
             out.append(f"  # {d.label.shown} (true) is the positive class: {share}")
     if group is not None:
-        why = "also a feature: every one is in every part" if d.per else "not a feature"
+        known = d.per and any(c.name == group and c.kind != "skip" for c in d.columns)
+        why = "also a feature: every one is in every part" if known else "not a feature"
         out.append(line(f"  group: {flow(group)}", f"rows of one request/user: gAUC, ranking; {why}"))
     return out
 
