@@ -200,3 +200,32 @@ def test_the_cold_start_note_names_every_place_to_edit(workdir):
     doc["crosses"] = [x for x in doc["crosses"] if "user_id" not in x["columns"]]
     (workdir / "cold.yaml").write_text(yaml.safe_dump(doc))
     assert load_spec(workdir / "cold.yaml").data.split.key == "user_id"
+
+
+def test_users_of_a_few_rows_each_get_no_split_per_user(workdir):
+    """Each user's latest 10% of rows is floor(0.1 n): users of under 10 rows have none, so a split per user of
+    such data had no validation rows (and under 5, no test rows). init then splits by time in one cut, or by the
+    group when it chose the time itself; counted over all the rows, not the sample's (which thins users)."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    frame = events(n=n).with_columns(user_id=pl.Series(np.repeat(np.arange(n // 3), 3)))  # 3 rows a user
+    frame = frame.with_columns(ts=pl.Series(1_700_000_000 + rng.integers(0, 10_000_000, n)))
+    frame.write_parquet(workdir / "few.parquet")
+    r = runner.invoke(app, ["init", "few.parquet", "--label", "liked", "--group", "user_id", "-o", "a.yaml"])
+    assert r.exit_code == 0, r.output
+    split = load_spec(workdir / "a.yaml").data.split
+    assert (split.time, split.key) == (None, "user_id")
+    assert "too few to hold out" in " ".join(r.stderr.split())
+    r = runner.invoke(
+        app, ["init", "few.parquet", "--label", "liked", "--group", "user_id", "--time", "ts"] + ["-o", "b.yaml"]
+    )
+    assert r.exit_code == 0, r.output
+    split = load_spec(workdir / "b.yaml").data.split
+    assert (split.time, split.per) == ("ts", None)
+    assert "too few to hold out" in (workdir / "b.yaml").read_text()
+    r = runner.invoke(
+        app, ["init", "few.parquet", "--label", "liked", "--group", "user_id", "--sample", "500", "-o", "c.yaml"]
+    )
+    assert load_spec(workdir / "c.yaml").data.split.key == "user_id", r.output  # (the sample's users: 1.5 rows)
+    r = runner.invoke(app, ["train", "b.yaml", "-q", "--set", "train.epochs=1", "--output", "run", "--json"])
+    assert r.exit_code == 0, r.output

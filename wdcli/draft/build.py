@@ -31,7 +31,7 @@ from .blocks import MIN_ROWS, Tried
 from .label import Positive, positive_of
 from .profile import Column, buckets_for, profile_column
 from .render import flow, render
-from .times import offer_notes, spans_times, time_columns, time_split
+from .times import holds_out, offer_notes, spans_times, time_columns, time_split
 
 LEAK_AUC = 0.99
 MIN_GAIN = 0.0005  # nats per row a suggested cross must save on held-out rows
@@ -84,6 +84,7 @@ class Draft:
     sample: pl.DataFrame | None = field(default=None, repr=False)
     time: str | None = None  # --time: the split's time column (data.split.time)
     per: bool = False  # the split by time is per group (data.split.per: the --group column), which is a feature
+    few: bool = False  # the groups have too few rows each for a split per group to hold out rows (times.holds_out)
     time_chosen: bool = False  # init chose the split by time (--group's rows span times; no --time given)
     time_offers: list[tuple[str, str]] = field(default_factory=list)  # columns that look like times, and how
     tried: dict[str, Tried] = field(default_factory=dict)  # the deep part's blocks tried on the sample (blocks.py)
@@ -98,7 +99,7 @@ class Draft:
         """What the split does with `--group` or `--time`, and the other ways to split; a split by time offered
         when a column looks like a time."""
         if self.time is not None:
-            t, g, what = self.time, self.group, time_split(self.time, self.group, self.per)[1]
+            t, g, what = self.time, self.group, time_split(self.time, self.group, self.per, self.few)[1]
             how = f"chosen: {g}'s rows span several times (users, not requests)" if self.time_chosen else "--time"
             places = _naming(self.text, g) if self.per and g else []
             known = f"{g} is a feature (every {g} is in every part) and " if places else "and "
@@ -127,8 +128,8 @@ class Draft:
         if not self.time_offers or self.sample is None or self.group is None:
             return "init --time COLUMN"
         name, how = self.time_offers[0]
-        per = spans_times(self.sample, name, self.group)
-        return f"init --time {name} ({how}): {time_split(name, self.group, per)[1]}"
+        per = not self.few and spans_times(self.sample, name, self.group)
+        return f"init --time {name} ({how}): {time_split(name, self.group, per, self.few)[1]}"
 
 
 Step = Callable[[str], None]  # told what starts now ("sampling data.csv"), for a progress display
@@ -161,7 +162,7 @@ def draft_spec(
     _check_sample(sample, total, where, {"--label": label, "--group": group, "--time": time})
     d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
     y = _label(sample, label, positive, where, d)
-    split_time = _time(d, sample, time, where)
+    split_time = _time(d, sample, time, where, lambda: _group_sizes(sample, group, total, patterns, separator))
     known = group if d.per else None  # each group in every part (its latest rows held out): a feature
     features = [c for c in sample.columns if c not in (label, d.time) and (c != group or c == known)]
     step(f"profiling {len(features)} columns of {len(sample):,} rows")
@@ -240,12 +241,22 @@ def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Sp
     return spec
 
 
-def _time(d: Draft, sample: pl.DataFrame, time: str | None, where: str) -> list[Column]:
+def _group_sizes(sample: pl.DataFrame, group: str | None, total: int, patterns: list[str], separator) -> pl.Series:
+    """Each group's rows in all the data (a sample thins a user's rows): counted in a pass over the group column
+    when the sample is not all the rows."""
+    frame = sample.lazy() if len(sample) == total else io.scan_table(patterns, separator)
+    return frame.group_by(group).len().collect(engine="streaming")["len"]
+
+
+def _time(d: Draft, sample: pl.DataFrame, time: str | None, where: str, sizes: Callable[[], pl.Series]) -> list[Column]:
     """With --time: the split's time, checked on the sample and left out of the features; else the columns
-    that look like times, to offer --time."""
+    that look like times, to offer --time. `sizes`: each group's rows, read when a split per group is in view."""
+    offers = time_columns(sample, (d.group,)) if time is None else []
+    if d.group is not None and (offers or time is not None):
+        d.few = not holds_out(sizes())
     if time is None:
-        d.time_offers = time_columns(sample, (d.group,))
-        users = [c for c, _ in d.time_offers if d.group is not None and spans_times(sample, c, d.group)]
+        d.time_offers = offers
+        users = [c for c, _ in offers if d.group is not None and not d.few and spans_times(sample, c, d.group)]
         if not users:
             return []
         # a user's next rows are what a model of known users scores; by the finest time: an event's (a rating's
@@ -253,7 +264,7 @@ def _time(d: Draft, sample: pl.DataFrame, time: str | None, where: str) -> list[
         time, d.time_chosen = max(users, key=lambda c: sample[c].n_unique()), True
     else:
         times(sample, time, f"{where} (--time {time})")  # a clear error for text that is no time, or no time
-    d.time, d.per = time, d.group is not None and spans_times(sample, time, d.group)
+    d.time, d.per = time, d.group is not None and not d.few and spans_times(sample, time, d.group)
     why = "the split's time (data.split.time); a model scores rows later than any it trained on, so it is no feature"
     return [Column(time, "skip", why)]
 

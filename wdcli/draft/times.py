@@ -12,7 +12,7 @@ import re
 
 import polars as pl
 
-from ..data.time_split import ISO, times
+from ..data.time_split import EPS, ISO, times
 from ..errors import DataError
 from .profile import share
 
@@ -70,13 +70,22 @@ def spans_times(sample: pl.DataFrame, time: str, group: str) -> bool:
     return len(several) >= MIN_GROUPS and share(several["times"] > 1) >= 0.5
 
 
-def time_split(time: str, group: str | None, per: bool) -> tuple[dict, str]:
-    """The split init drafts for `--time` (validation 10%, test 20%), and what it holds out."""
+def holds_out(sizes: pl.Series, validation: float = 0.1) -> bool:
+    """Whether a split per group of these sizes (each group's rows in all the data) holds out at least half its
+    validation share: each group gives the floor of its share (none of a user of under 10 rows)."""
+    return float((sizes * validation + EPS).floor().sum()) >= 0.5 * validation * float(sizes.sum())
+
+
+def time_split(time: str, group: str | None, per: bool, few: bool = False) -> tuple[dict, str]:
+    """The split init drafts for `--time` (validation 10%, test 20%), and what it holds out; `few`: the groups
+    have too few rows each to hold out each one's latest rows."""
     split = {"validation": 0.1, "test": 0.2, "time": time, **({"per": group} if per else {})}
     if per:
         return split, f"each {group}'s latest 20% of rows are test, the 10% before them validation"
+    why = f"most {group} values have under 10 rows: too few to hold out each one's latest 10%" if few else ""
+    why = why or f"a {group}'s rows share their time"
     return split, "the latest 20% of rows are test, the 10% before them validation" + (
-        f" (one cut: a {group}'s rows share their time)" if group else ""
+        f" (one cut: {why})" if group else ""
     )
 
 
