@@ -229,3 +229,16 @@ def test_users_of_a_few_rows_each_get_no_split_per_user(workdir):
     assert load_spec(workdir / "c.yaml").data.split.key == "user_id", r.output  # (the sample's users: 1.5 rows)
     r = runner.invoke(app, ["train", "b.yaml", "-q", "--set", "train.epochs=1", "--output", "run", "--json"])
     assert r.exit_code == 0, r.output
+
+
+def test_init_does_not_split_by_a_things_time_finer_than_the_events(workdir):
+    """An article's publication second is finer than the click's day, but it is the article's time (one per
+    article, over many users): a split by it held out each user's clicks on the newest articles."""
+    rng = np.random.default_rng(1)  # (not events()' seed: its users would be the items)
+    frame = events(n=4000).with_columns(item=pl.Series(rng.integers(0, 400, 4000)).cast(pl.String))
+    published = pl.col("item").cast(int) * 86_413 + 1_600_000_000
+    frame = frame.with_columns(published_at=published, day=pl.from_epoch("ts").dt.date()).drop("ts")
+    frame.write_parquet(workdir / "news.parquet")
+    r = runner.invoke(app, ["init", "news.parquet", "--label", "liked", "--group", "user_id", "-o", "s.yaml"])
+    assert r.exit_code == 0, r.output
+    assert load_spec(workdir / "s.yaml").data.split.time == "day"

@@ -209,3 +209,16 @@ def _train(d) -> list[str]:
 def _names(cols) -> str:
     names = [c.name for c in cols]
     return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+
+def naming(text: str, column: str) -> list[str]:
+    """The keys of a drafted spec that name a column as a feature (where a cold-start split must delete it)."""
+    doc = yaml.safe_load(text) or {}
+    deep = doc.get("deep") or {}
+    places = {
+        "columns": column in (doc.get("columns") or {}),
+        "crosses": any(column in x["columns"] for x in doc.get("crosses") or []),
+        "deep.embedding_dims": column in (deep.get("embedding_dims") or {}),
+        "deep.shared": any(column in cols for cols in (deep.get("shared") or {}).values()),
+    }
+    return [key for key, named in places.items() if named]

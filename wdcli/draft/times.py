@@ -12,6 +12,7 @@ import re
 
 import polars as pl
 
+from ..data import io
 from ..data.time_split import EPS, ISO, times
 from ..errors import DataError
 from .profile import share
@@ -70,6 +71,23 @@ def spans_times(sample: pl.DataFrame, time: str, group: str) -> bool:
     return len(several) >= MIN_GROUPS and share(several["times"] > 1) >= 0.5
 
 
+def things_time(sample: pl.DataFrame, time: str, group: str, skip: tuple[str, ...]) -> str | None:
+    """The column whose values each have one time, over several groups (an article and its publication time,
+    met by many users), when one does: the time is then a thing's, not the event's (none of `skip`)."""
+    for c in sample.columns:
+        if c in (time, group, *skip) or isinstance(sample[c].dtype, (pl.List, pl.Array, pl.Struct)):
+            continue
+        stats = (
+            sample.filter(pl.col(c).is_not_null())
+            .group_by(c)
+            .agg(n=pl.len(), times=pl.col(time).n_unique(), groups=pl.col(group).n_unique())
+            .filter(pl.col("n") >= 2)
+        )
+        if len(stats) >= MIN_GROUPS and share(stats["times"] == 1) >= 0.99 and share(stats["groups"] > 1) >= 0.5:
+            return c
+    return None
+
+
 def holds_out(sizes: pl.Series, validation: float = 0.1) -> bool:
     """Whether a split per group of these sizes (each group's rows in all the data) holds out at least half its
     validation share: each group gives the floor of its share (none of a user of under 10 rows)."""
@@ -99,3 +117,10 @@ def offer_notes(offers: list[tuple[str, str]], group: str | None, per: bool) -> 
     return [
         f"{name} looks like a time ({how}{others}): init --time {name} splits by it: {time_split(name, group, per)[1]}"
     ]
+
+
+def group_sizes(sample: pl.DataFrame, group: str | None, total: int, patterns: list[str], separator) -> pl.Series:
+    """Each group's rows in all the data (a sample thins a user's rows): counted in a pass over the group column
+    when the sample is not all the rows."""
+    frame = sample.lazy() if len(sample) == total else io.scan_table(patterns, separator)
+    return frame.group_by(group).len().collect(engine="streaming")["len"]
