@@ -242,3 +242,11 @@ def test_init_does_not_split_by_a_things_time_finer_than_the_events(workdir):
     r = runner.invoke(app, ["init", "news.parquet", "--label", "liked", "--group", "user_id", "-o", "s.yaml"])
     assert r.exit_code == 0, r.output
     assert load_spec(workdir / "s.yaml").data.split.time == "day"
+
+
+def test_a_group_of_lists_is_an_error_not_a_crash(workdir):
+    frame = events().with_columns(user_id=pl.concat_list("user_id", pl.col("user_id") + 1))
+    frame.write_parquet(workdir / "lists.parquet")
+    r = runner.invoke(app, ["init", "lists.parquet", "--label", "liked", "--group", "user_id", "-o", "s.yaml"])
+    assert r.exit_code == 2, r.output
+    assert "column 'user_id' (--group) holds lists" in " ".join(r.stderr.split())

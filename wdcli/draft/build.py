@@ -214,6 +214,12 @@ def _check_sample(sample: pl.DataFrame, total: int, where: str, named: dict[str,
                 f"{where}: no column '{name}' ({role}){suggest(name, sample.columns)}; "
                 f"it has: {', '.join(sample.columns[:20])}"
             )
+    group = named.get("--group")
+    if group is not None and isinstance(sample[group].dtype, (pl.List, pl.Array, pl.Struct)):
+        raise DataError(
+            f"{where}: column '{group}' (--group) holds lists ({sample[group].dtype}); rows are ranked within a "
+            "group of one value per row (a request, a user): give such a column"
+        )
 
 
 def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Spec:
