@@ -250,3 +250,16 @@ def test_a_group_of_lists_is_an_error_not_a_crash(workdir):
     r = runner.invoke(app, ["init", "lists.parquet", "--label", "liked", "--group", "user_id", "-o", "s.yaml"])
     assert r.exit_code == 2, r.output
     assert "column 'user_id' (--group) holds lists" in " ".join(r.stderr.split())
+
+
+def test_a_requests_candidates_logged_milliseconds_apart_share_its_time(workdir):
+    """Candidates of one request logged a few milliseconds apart are one moment, not a user's history: the
+    request is new when served, so init splits by it (data.split.key), not by each request's latest rows."""
+    frame = events(per_request=True).with_columns(
+        ts=pl.col("ts") * 1000 + pl.int_range(pl.len()).over("user_id") * 3  # epoch milliseconds, 3 ms apart
+    )
+    frame.write_parquet(workdir / "requests.parquet")
+    r = runner.invoke(app, ["init", "requests.parquet", "--label", "liked", "--group", "user_id", "-o", "s.yaml"])
+    assert r.exit_code == 0, r.output
+    split = load_spec(workdir / "s.yaml").data.split
+    assert (split.time, split.key) == (None, "user_id")

@@ -19,6 +19,7 @@ from .profile import share
 
 NAME = re.compile(r"(^|[_\-\s.])(time|timestamp|datetime|date|ts|epoch)([_\-\s.]|$)|_at$|[a-z](Time|Date|At)$", re.I)
 EPOCHS = {"epoch seconds": (1e8, 4.2e9), "epoch milliseconds": (1e11, 4.2e12)}  # 1973 to 2100
+MINUTE = {"epoch seconds": 60, "epoch milliseconds": 60_000}  # in the numbers' unit (dates: microseconds)
 MIN_GROUPS = 20  # groups of two or more sample rows needed to tell users (many times) from requests (one)
 
 
@@ -61,14 +62,16 @@ def time_columns(sample: pl.DataFrame, skip: tuple[str | None, ...]) -> list[tup
 
 
 def spans_times(sample: pl.DataFrame, time: str, group: str) -> bool:
-    """Whether most groups' rows span several times (a user's ratings) rather than share one (a request's
-    candidates): then each group's latest rows are test (`data.split.per`). Without enough groups of two or
+    """Whether most groups' rows span several times, a minute apart or more (a user's ratings), rather than
+    share one (a request's candidates, logged at one moment): then each group's latest rows are test (`data.split.per`). Without enough groups of two or
     more sample rows to tell, False: one cut over all rows is right for both."""
-    t, _ = times(sample, time, "the sample")
+    t, kind = times(sample, time, "the sample")
+    # a minute apart at least (a request's candidates may be logged milliseconds apart: one moment)
+    minute = 60e6 if kind == "datetime" else MINUTE.get(looks_like_time(time, sample[time]) or "", 0)
     frame = pl.DataFrame({"group": sample[group].cast(pl.String), "time": t})
-    stats = frame.group_by("group").agg(pl.len().alias("n"), pl.col("time").n_unique().alias("times"))
+    stats = frame.group_by("group").agg(n=pl.len(), span=pl.col("time").max() - pl.col("time").min())
     several = stats.filter(pl.col("n") >= 2)
-    return len(several) >= MIN_GROUPS and share(several["times"] > 1) >= 0.5
+    return len(several) >= MIN_GROUPS and share((several["span"] > 0) & (several["span"] >= minute)) >= 0.5
 
 
 def things_time(sample: pl.DataFrame, time: str, group: str, skip: tuple[str, ...]) -> str | None:
