@@ -167,3 +167,99 @@ def test_a_group_spans_times_only_when_enough_groups_of_several_rows_say_so():
     assert not spans_times(sample(MIN_GROUPS - 1), "ts", "g")
     requests = sample(MIN_GROUPS).with_columns(ts=pl.col("g"))  # each group's rows share one time
     assert not spans_times(requests, "ts", "g")
+
+
+@pytest.mark.parametrize("group", ["user", "user_id"])
+def test_a_group_kept_as_a_feature_is_categorical_whatever_its_type(workdir, group):
+    """The group kept as a feature (a known user) is an identity: numbers named `user`, or float ids, are no
+    quantity to standardize and bucketize."""
+    frame = events().rename({"user_id": group}).with_columns(pl.col(group).cast(pl.Float64))
+    frame.write_parquet(workdir / "ev.parquet")
+    r = runner.invoke(app, ["init", "ev.parquet", "--label", "liked", "--group", group, "-o", "s.yaml", "--no-trials"])
+    assert r.exit_code == 0, r.output
+    spec = load_spec(workdir / "s.yaml")
+    assert spec.data.split.per == group and spec.columns[group].kind == "categorical"
+    assert f"{group}_buckets" not in spec.columns
+
+
+def test_the_cold_start_note_names_every_place_to_edit(workdir):
+    """The note's edit, done as it says, gives a spec that validates: a user of 300 values also has an entry of
+    its own in deep.embedding_dims (and may be in a cross), which the note must name beside its column."""
+    events(n=6000, users=300).write_parquet(workdir / "ev.parquet")
+    r = runner.invoke(
+        app, ["init", "ev.parquet", "--label", "liked", "--group", "user_id", "-o", "s.yaml", "--no-trials"]
+    )
+    assert r.exit_code == 0, r.output
+    note = " ".join(r.stderr.split())
+    doc = yaml.safe_load((workdir / "s.yaml").read_text())
+    assert "user_id" in doc["deep"]["embedding_dims"]
+    places = note.split("in s.yaml and delete user_id from ")[1]
+    assert "columns" in places and "deep.embedding_dims" in places
+    doc["data"]["split"] = {"validation": 0.1, "test": 0.2, "seed": 42, "key": "user_id"}
+    del doc["columns"]["user_id"], doc["deep"]["embedding_dims"]["user_id"]
+    doc["crosses"] = [x for x in doc["crosses"] if "user_id" not in x["columns"]]
+    (workdir / "cold.yaml").write_text(yaml.safe_dump(doc))
+    assert load_spec(workdir / "cold.yaml").data.split.key == "user_id"
+
+
+def test_users_of_a_few_rows_each_get_no_split_per_user(workdir):
+    """Each user's latest 10% of rows is floor(0.1 n): users of under 10 rows have none, so a split per user of
+    such data had no validation rows (and under 5, no test rows). init then splits by time in one cut, or by the
+    group when it chose the time itself; counted over all the rows, not the sample's (which thins users)."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    frame = events(n=n).with_columns(user_id=pl.Series(np.repeat(np.arange(n // 3), 3)))  # 3 rows a user
+    frame = frame.with_columns(ts=pl.Series(1_700_000_000 + rng.integers(0, 10_000_000, n)))
+    frame.write_parquet(workdir / "few.parquet")
+    r = runner.invoke(app, ["init", "few.parquet", "--label", "liked", "--group", "user_id", "-o", "a.yaml"])
+    assert r.exit_code == 0, r.output
+    split = load_spec(workdir / "a.yaml").data.split
+    assert (split.time, split.key) == (None, "user_id")
+    assert "too few to hold out" in " ".join(r.stderr.split())
+    r = runner.invoke(
+        app, ["init", "few.parquet", "--label", "liked", "--group", "user_id", "--time", "ts"] + ["-o", "b.yaml"]
+    )
+    assert r.exit_code == 0, r.output
+    split = load_spec(workdir / "b.yaml").data.split
+    assert (split.time, split.per) == ("ts", None)
+    assert "too few to hold out" in (workdir / "b.yaml").read_text()
+    r = runner.invoke(
+        app, ["init", "few.parquet", "--label", "liked", "--group", "user_id", "--sample", "500", "-o", "c.yaml"]
+    )
+    assert load_spec(workdir / "c.yaml").data.split.key == "user_id", r.output  # (the sample's users: 1.5 rows)
+    r = runner.invoke(app, ["train", "b.yaml", "-q", "--set", "train.epochs=1", "--output", "run", "--json"])
+    assert r.exit_code == 0, r.output
+
+
+def test_init_does_not_split_by_a_things_time_finer_than_the_events(workdir):
+    """An article's publication second is finer than the click's day, but it is the article's time (one per
+    article, over many users): a split by it held out each user's clicks on the newest articles."""
+    rng = np.random.default_rng(1)  # (not events()' seed: its users would be the items)
+    frame = events(n=4000).with_columns(item=pl.Series(rng.integers(0, 400, 4000)).cast(pl.String))
+    published = pl.col("item").cast(int) * 86_413 + 1_600_000_000
+    frame = frame.with_columns(published_at=published, day=pl.from_epoch("ts").dt.date()).drop("ts")
+    frame.write_parquet(workdir / "news.parquet")
+    r = runner.invoke(app, ["init", "news.parquet", "--label", "liked", "--group", "user_id", "-o", "s.yaml"])
+    assert r.exit_code == 0, r.output
+    assert load_spec(workdir / "s.yaml").data.split.time == "day"
+
+
+def test_a_group_of_lists_is_an_error_not_a_crash(workdir):
+    frame = events().with_columns(user_id=pl.concat_list("user_id", pl.col("user_id") + 1))
+    frame.write_parquet(workdir / "lists.parquet")
+    r = runner.invoke(app, ["init", "lists.parquet", "--label", "liked", "--group", "user_id", "-o", "s.yaml"])
+    assert r.exit_code == 2, r.output
+    assert "column 'user_id' (--group) holds lists" in " ".join(r.stderr.split())
+
+
+def test_a_requests_candidates_logged_milliseconds_apart_share_its_time(workdir):
+    """Candidates of one request logged a few milliseconds apart are one moment, not a user's history: the
+    request is new when served, so init splits by it (data.split.key), not by each request's latest rows."""
+    frame = events(per_request=True).with_columns(
+        ts=pl.col("ts") * 1000 + pl.int_range(pl.len()).over("user_id") * 3  # epoch milliseconds, 3 ms apart
+    )
+    frame.write_parquet(workdir / "requests.parquet")
+    r = runner.invoke(app, ["init", "requests.parquet", "--label", "liked", "--group", "user_id", "-o", "s.yaml"])
+    assert r.exit_code == 0, r.output
+    split = load_spec(workdir / "s.yaml").data.split
+    assert (split.time, split.key) == (None, "user_id")

@@ -39,7 +39,8 @@ GroupOpt = Annotated[
         "--group",
         metavar="COLUMN",
         help="The request/user column rows are ranked within (label.group); the split then keeps each of its "
-        "values in one part (data.split.key), or with --time holds out each one's latest rows.",
+        "values in one part (data.split.key), or, when a column looks like a time (or with --time) and each one's "
+        "rows span several times (users), holds out each one's latest rows and keeps the column as a feature.",
     ),
 ]
 SpecOutOpt = Annotated[

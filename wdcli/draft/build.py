@@ -28,9 +28,9 @@ from ..spec import Spec, load_spec
 from . import gain as G
 from .blocks import MIN_ROWS, Tried
 from .label import Positive, positive_of
-from .profile import Column, buckets_for, profile_column
-from .render import flow, render
-from .times import offer_notes, spans_times, time_columns, time_split
+from .profile import Column, buckets_for, profile_column, shared_tables
+from .render import flow, naming, render
+from .times import group_sizes, holds_out, offer_notes, spans_times, things_time, time_columns, time_split
 
 LEAK_AUC = 0.99
 MIN_GAIN = 0.0005  # nats per row a suggested cross must save on held-out rows
@@ -83,6 +83,7 @@ class Draft:
     sample: pl.DataFrame | None = field(default=None, repr=False)
     time: str | None = None  # --time: the split's time column (data.split.time)
     per: bool = False  # the split by time is per group (data.split.per: the --group column), which is a feature
+    few: bool = False  # the groups have too few rows each for a split per group to hold out rows (times.holds_out)
     time_chosen: bool = False  # init chose the split by time (--group's rows span times; no --time given)
     time_offers: list[tuple[str, str]] = field(default_factory=list)  # columns that look like times, and how
     tried: dict[str, Tried] = field(default_factory=dict)  # the deep part's blocks tried on the sample (blocks.py)
@@ -97,15 +98,18 @@ class Draft:
         """What the split does with `--group` or `--time`, and the other ways to split; a split by time offered
         when a column looks like a time."""
         if self.time is not None:
-            t, g, what = self.time, self.group, time_split(self.time, self.group, self.per)[1]
+            t, g, what = self.time, self.group, time_split(self.time, self.group, self.per, self.few)[1]
             how = f"chosen: {g}'s rows span several times (users, not requests)" if self.time_chosen else "--time"
-            known = f"{g} is a feature (every {g} is in every part) and " if self.per else "and "
+            places = naming(self.text, g) if self.per and g else []
+            known = f"{g} is a feature (every {g} is in every part) and " if places else "and "
             notes = [f"data.split.time is {t} ({how}): {what}; {known}{t} is not a feature"]
             if self.per:
                 cold = {"validation": 0.1, "test": 0.2, "seed": 42, "key": g}
+                where = " and ".join([", ".join(places[:-1]), places[-1]] if len(places) > 1 else places)
+                edit = f" and delete {g} from {where}" if places else ""
                 notes.append(
                     f"  to hold out {g} values the model never saw (a cold-start split), write split: {flow(cold)} "
-                    f"in {spec} and delete its {g} column"
+                    f"in {spec}{edit}"
                 )
             return notes
         if self.group is None:
@@ -123,8 +127,8 @@ class Draft:
         if not self.time_offers or self.sample is None or self.group is None:
             return "init --time COLUMN"
         name, how = self.time_offers[0]
-        per = spans_times(self.sample, name, self.group)
-        return f"init --time {name} ({how}): {time_split(name, self.group, per)[1]}"
+        per = not self.few and spans_times(self.sample, name, self.group)
+        return f"init --time {name} ({how}): {time_split(name, self.group, per, self.few)[1]}"
 
 
 Step = Callable[[str], None]  # told what starts now ("sampling data.csv"), for a progress display
@@ -157,11 +161,11 @@ def draft_spec(
     _check_sample(sample, total, where, {"--label": label, "--group": group, "--time": time})
     d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
     y = _label(sample, label, positive, where, d)
-    split_time = _time(d, sample, time, where)
+    split_time = _time(d, sample, time, label, where, lambda: group_sizes(sample, group, total, patterns, separator))
     known = group if d.per else None  # each group in every part (its latest rows held out): a feature
     features = [c for c in sample.columns if c not in (label, d.time) and (c != group or c == known)]
     step(f"profiling {len(features)} columns of {len(sample):,} rows")
-    d.columns = [profile_column(c, sample[c], total) for c in features] + split_time
+    d.columns = [profile_column(c, sample[c], total, c == known) for c in features] + split_time
     _leave_out_duplicates(d.columns)
     d.buckets = [
         Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns if c.kind == "numeric" and c.boundaries
@@ -173,7 +177,7 @@ def draft_spec(
     _leave_out_leaks(d, coded)
     d.buckets = [b for b in d.buckets if d.scores[b.name][0] >= MIN_BUCKET_GAIN]
     d.crosses = _crosses(d, coded, stats)
-    d.shared = _shared(d)
+    d.shared = shared_tables(d.columns)
     base = Path(output).resolve().parent
     paths = [_relative(p, base) for p in patterns]
     d.text = render(d, paths, label, group, patterns, separator)
@@ -210,6 +214,12 @@ def _check_sample(sample: pl.DataFrame, total: int, where: str, named: dict[str,
                 f"{where}: no column '{name}' ({role}){suggest(name, sample.columns)}; "
                 f"it has: {', '.join(sample.columns[:20])}"
             )
+    group = named.get("--group")
+    if group is not None and isinstance(sample[group].dtype, (pl.List, pl.Array, pl.Struct)):
+        raise DataError(
+            f"{where}: column '{group}' (--group) holds lists ({sample[group].dtype}); rows are ranked within a "
+            "group of one value per row (a request, a user): give such a column"
+        )
 
 
 def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Spec:
@@ -236,20 +246,32 @@ def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Sp
     return spec
 
 
-def _time(d: Draft, sample: pl.DataFrame, time: str | None, where: str) -> list[Column]:
+def _time(
+    d: Draft, sample: pl.DataFrame, time: str | None, label: str, where: str, sizes: Callable[[], pl.Series]
+) -> list[Column]:
     """With --time: the split's time, checked on the sample and left out of the features; else the columns
-    that look like times, to offer --time."""
+    that look like times, to offer --time. `sizes`: each group's rows, read when a split per group is in view."""
+    offers = time_columns(sample, (d.group,)) if time is None else []
+    if d.group is not None and (offers or time is not None):
+        d.few = not holds_out(sizes())
     if time is None:
-        d.time_offers = time_columns(sample, (d.group,))
-        users = [c for c, _ in d.time_offers if d.group is not None and spans_times(sample, c, d.group)]
+        d.time_offers = offers
+        skip = (label, *(c for c, _ in offers))
+        users = [
+            c
+            for c, _ in offers
+            if d.group is not None
+            and not d.few
+            and spans_times(sample, c, d.group)
+            and things_time(sample, c, d.group, skip) is None  # (a movie's release date: no time of the user's)
+        ]
         if not users:
             return []
-        # a user's next rows are what a model of known users scores; by the finest time: an event's (a rating's
-        # second), not a thing's (a movie's release date)
+        # a user's next rows are what a model of known users scores; by the finest time of the user's
         time, d.time_chosen = max(users, key=lambda c: sample[c].n_unique()), True
     else:
         times(sample, time, f"{where} (--time {time})")  # a clear error for text that is no time, or no time
-    d.time, d.per = time, d.group is not None and spans_times(sample, time, d.group)
+    d.time, d.per = time, d.group is not None and not d.few and spans_times(sample, time, d.group)
     why = "the split's time (data.split.time); a model scores rows later than any it trained on, so it is no feature"
     return [Column(time, "skip", why)]
 
@@ -364,35 +386,3 @@ def _determined(values: dict[str, pl.Series], a: str, b: str) -> bool:
         return False  # (a bucketized column: not checked)
     pairs = pl.DataFrame([values[a].alias("a"), values[b].alias("b")]).unique().height
     return pairs in (values[a].n_unique(), values[b].n_unique())
-
-
-def _shared(d: Draft) -> dict[str, list[str]]:
-    """A list column and a column whose values are mostly the same things (the apps installed and the app
-    shown) share one embedding table: what is learned of an app in one serves the other."""
-    lists = [c for c in d.columns if c.kind == "multivalent"]
-    singles = [c for c in d.columns if c.kind == "categorical"]
-    shared, used = {}, set()
-    for m in lists:
-        tokens = set(m.series.explode().drop_nulls().unique().to_list())
-        overlap = {s.name: _jaccard(tokens, s) for s in singles if s.name not in used}
-        best = max(overlap, key=lambda name: overlap[name], default=None)  # (user and movie ids may both be 1..n)
-        if best is not None and overlap[best] >= 0.5:
-            s = next(s for s in singles if s.name == best)
-            shared[f"{s.name}_table"] = [m.name, s.name]
-            used |= {m.name, s.name}
-            _encode_alike(m, s)
-    return shared
-
-
-def _jaccard(tokens: set, column: Column) -> float:
-    """The share of the values of a list column and of a column that are the same."""
-    values = set(column.series.drop_nulls().unique().to_list())
-    return len(tokens & values) / len(tokens | values) if tokens and values else 0.0
-
-
-def _encode_alike(*columns: Column) -> None:
-    """Columns sharing a table take the same ids: all hashed into the same buckets when any is hashed."""
-    if any(c.hashed for c in columns):
-        estimate = max(c.estimate for c in columns)
-        for c in columns:
-            c.hashed, c.estimate = True, estimate

@@ -82,12 +82,13 @@ def _markers_in(text: pl.Series) -> list[str]:
     return sorted(found, key=MARKERS.index)
 
 
-def profile_column(name: str, s: pl.Series, total: int) -> Column:
-    """Profile one column of the sample; `total` is the number of rows in all the data."""
+def profile_column(name: str, s: pl.Series, total: int, identity: bool = False) -> Column:
+    """Profile one column of the sample; `total` is the number of rows in all the data; `identity`: the column
+    names things (the --group column kept as a feature: a user), categorical whatever its type."""
     n, sampled = len(s), len(s) < total
     if isinstance(s.dtype, (pl.List, pl.Array)):
         return _categorical(name, s.cast(pl.List(pl.String)), [], None, n, total, sampled)
-    if s.dtype == pl.Boolean:
+    if s.dtype == pl.Boolean or identity and s.dtype.is_numeric():
         return _categorical(name, s.cast(pl.String), [], None, n, total, sampled)
     if s.dtype.is_numeric():
         if (ID_NAME.search(name) or CODE_NAME.search(name)) and s.dtype.is_integer():
@@ -222,3 +223,35 @@ def _round(x: float) -> float:
 
 def _num(x: float) -> str:
     return str(int(x)) if x == int(x) else f"{x:g}"
+
+
+def shared_tables(columns: list[Column]) -> dict[str, list[str]]:
+    """A list column and a column whose values are mostly the same things (the apps installed and the app
+    shown) share one embedding table: what is learned of an app in one serves the other."""
+    lists = [c for c in columns if c.kind == "multivalent"]
+    singles = [c for c in columns if c.kind == "categorical"]
+    shared, used = {}, set()
+    for m in lists:
+        tokens = set(m.series.explode().drop_nulls().unique().to_list())
+        overlap = {s.name: _jaccard(tokens, s) for s in singles if s.name not in used}
+        best = max(overlap, key=lambda name: overlap[name], default=None)  # (user and movie ids may both be 1..n)
+        if best is not None and overlap[best] >= 0.5:
+            s = next(s for s in singles if s.name == best)
+            shared[f"{s.name}_table"] = [m.name, s.name]
+            used |= {m.name, s.name}
+            _encode_alike(m, s)
+    return shared
+
+
+def _jaccard(tokens: set, column: Column) -> float:
+    """The share of the values of a list column and of a column that are the same."""
+    values = set(column.series.drop_nulls().unique().to_list())
+    return len(tokens & values) / len(tokens | values) if tokens and values else 0.0
+
+
+def _encode_alike(*columns: Column) -> None:
+    """Columns sharing a table take the same ids: all hashed into the same buckets when any is hashed."""
+    if any(c.hashed for c in columns):
+        estimate = max(c.estimate for c in columns)
+        for c in columns:
+            c.hashed, c.estimate = True, estimate

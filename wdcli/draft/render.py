@@ -62,7 +62,7 @@ def _data(d, paths: list[str], group: str | None, patterns: list[str], separator
     by_group = f"; by {group}: every validation and test {group} is new (delete key to split rows)" if group else ""
     note = "seeded: the same rows every run" + by_group
     if d.time is not None:
-        split, what = time_split(d.time, group, d.per)
+        split, what = time_split(d.time, group, d.per, d.few)
         note = f"by time: {what}"
     out = [
         f"# Drafted by `wdcli init` from {d.total:,} rows of {', '.join(patterns)} ({sampled}).",
@@ -85,7 +85,8 @@ def _label(d, label: str, group: str | None) -> list[str]:
         else:
             out.append(f"  # {d.label.shown} (true) is the positive class: {share}")
     if group is not None:
-        why = "also a feature: every one is in every part" if d.per else "not a feature"
+        known = d.per and any(c.name == group and c.kind != "skip" for c in d.columns)
+        why = "also a feature: every one is in every part" if known else "not a feature"
         out.append(line(f"  group: {flow(group)}", f"rows of one request/user: gAUC, ranking; {why}"))
     return out
 
@@ -208,3 +209,16 @@ def _train(d) -> list[str]:
 def _names(cols) -> str:
     names = [c.name for c in cols]
     return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+
+def naming(text: str, column: str) -> list[str]:
+    """The keys of a drafted spec that name a column as a feature (where a cold-start split must delete it)."""
+    doc = yaml.safe_load(text) or {}
+    deep = doc.get("deep") or {}
+    places = {
+        "columns": column in (doc.get("columns") or {}),
+        "crosses": any(column in x["columns"] for x in doc.get("crosses") or []),
+        "deep.embedding_dims": column in (deep.get("embedding_dims") or {}),
+        "deep.shared": any(column in cols for cols in (deep.get("shared") or {}).values()),
+    }
+    return [key for key, named in places.items() if named]

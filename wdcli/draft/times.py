@@ -12,12 +12,14 @@ import re
 
 import polars as pl
 
-from ..data.time_split import ISO, times
+from ..data import io
+from ..data.time_split import EPS, ISO, times
 from ..errors import DataError
 from .profile import share
 
 NAME = re.compile(r"(^|[_\-\s.])(time|timestamp|datetime|date|ts|epoch)([_\-\s.]|$)|_at$|[a-z](Time|Date|At)$", re.I)
 EPOCHS = {"epoch seconds": (1e8, 4.2e9), "epoch milliseconds": (1e11, 4.2e12)}  # 1973 to 2100
+MINUTE = {"epoch seconds": 60, "epoch milliseconds": 60_000}  # in the numbers' unit (dates: microseconds)
 MIN_GROUPS = 20  # groups of two or more sample rows needed to tell users (many times) from requests (one)
 
 
@@ -60,23 +62,51 @@ def time_columns(sample: pl.DataFrame, skip: tuple[str | None, ...]) -> list[tup
 
 
 def spans_times(sample: pl.DataFrame, time: str, group: str) -> bool:
-    """Whether most groups' rows span several times (a user's ratings) rather than share one (a request's
-    candidates): then each group's latest rows are test (`data.split.per`). Without enough groups of two or
+    """Whether most groups' rows span several times, a minute apart or more (a user's ratings), rather than
+    share one (a request's candidates, logged at one moment): then each group's latest rows are test (`data.split.per`). Without enough groups of two or
     more sample rows to tell, False: one cut over all rows is right for both."""
-    t, _ = times(sample, time, "the sample")
+    t, kind = times(sample, time, "the sample")
+    # a minute apart at least (a request's candidates may be logged milliseconds apart: one moment)
+    minute = 60e6 if kind == "datetime" else MINUTE.get(looks_like_time(time, sample[time]) or "", 0)
     frame = pl.DataFrame({"group": sample[group].cast(pl.String), "time": t})
-    stats = frame.group_by("group").agg(pl.len().alias("n"), pl.col("time").n_unique().alias("times"))
+    stats = frame.group_by("group").agg(n=pl.len(), span=pl.col("time").max() - pl.col("time").min())
     several = stats.filter(pl.col("n") >= 2)
-    return len(several) >= MIN_GROUPS and share(several["times"] > 1) >= 0.5
+    return len(several) >= MIN_GROUPS and share((several["span"] > 0) & (several["span"] >= minute)) >= 0.5
 
 
-def time_split(time: str, group: str | None, per: bool) -> tuple[dict, str]:
-    """The split init drafts for `--time` (validation 10%, test 20%), and what it holds out."""
+def things_time(sample: pl.DataFrame, time: str, group: str, skip: tuple[str, ...]) -> str | None:
+    """The column whose values each have one time, over several groups (an article and its publication time,
+    met by many users), when one does: the time is then a thing's, not the event's (none of `skip`)."""
+    for c in sample.columns:
+        if c in (time, group, *skip) or isinstance(sample[c].dtype, (pl.List, pl.Array, pl.Struct)):
+            continue
+        stats = (
+            sample.filter(pl.col(c).is_not_null())
+            .group_by(c)
+            .agg(n=pl.len(), times=pl.col(time).n_unique(), groups=pl.col(group).n_unique())
+            .filter(pl.col("n") >= 2)
+        )
+        if len(stats) >= MIN_GROUPS and share(stats["times"] == 1) >= 0.99 and share(stats["groups"] > 1) >= 0.5:
+            return c
+    return None
+
+
+def holds_out(sizes: pl.Series, validation: float = 0.1) -> bool:
+    """Whether a split per group of these sizes (each group's rows in all the data) holds out at least half its
+    validation share: each group gives the floor of its share (none of a user of under 10 rows)."""
+    return float((sizes * validation + EPS).floor().sum()) >= 0.5 * validation * float(sizes.sum())
+
+
+def time_split(time: str, group: str | None, per: bool, few: bool = False) -> tuple[dict, str]:
+    """The split init drafts for `--time` (validation 10%, test 20%), and what it holds out; `few`: the groups
+    have too few rows each to hold out each one's latest rows."""
     split = {"validation": 0.1, "test": 0.2, "time": time, **({"per": group} if per else {})}
     if per:
         return split, f"each {group}'s latest 20% of rows are test, the 10% before them validation"
+    why = f"most {group} values have under 10 rows: too few to hold out each one's latest 10%" if few else ""
+    why = why or f"a {group}'s rows share their time"
     return split, "the latest 20% of rows are test, the 10% before them validation" + (
-        f" (one cut: a {group}'s rows share their time)" if group else ""
+        f" (one cut: {why})" if group else ""
     )
 
 
@@ -90,3 +120,10 @@ def offer_notes(offers: list[tuple[str, str]], group: str | None, per: bool) -> 
     return [
         f"{name} looks like a time ({how}{others}): init --time {name} splits by it: {time_split(name, group, per)[1]}"
     ]
+
+
+def group_sizes(sample: pl.DataFrame, group: str | None, total: int, patterns: list[str], separator) -> pl.Series:
+    """Each group's rows in all the data (a sample thins a user's rows): counted in a pass over the group column
+    when the sample is not all the rows."""
+    frame = sample.lazy() if len(sample) == total else io.scan_table(patterns, separator)
+    return frame.group_by(group).len().collect(engine="streaming")["len"]
