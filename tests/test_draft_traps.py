@@ -196,3 +196,19 @@ def test_codes_written_with_digits_are_values_not_quantities():
     assert profile_column("zip", zips, 500).kind == "categorical"
     assert profile_column("country_code", pl.Series(rng.integers(1, 50, 500).astype(str)), 500).kind == "categorical"
     assert profile_column("paid", pl.Series(rng.integers(0, 10_000, 500)), 500).kind == "numeric"
+
+
+def test_all_numeric_data_drafts_a_spec_that_trains(workdir):
+    """Two numbers that say nothing of the label: no bucketized copy gains, and there is no categorical
+    column, while the wide part reads sparse columns only. init rejected its own draft (an internal error);
+    it keeps the best bucketized copy for the wide part, and says why."""
+    rng = np.random.default_rng(0)
+    frame = pl.DataFrame({"a": rng.normal(size=5000), "b": rng.normal(size=5000)})
+    frame.with_columns(clicked=pl.Series((rng.random(5000) < 0.3).astype(int))).write_parquet(workdir / "num.parquet")
+    r = invoke("init", workdir / "num.parquet", "--label", "clicked", "--no-trials")
+    assert r.exit_code == 0, r.output
+    spec = load_spec(workdir / "num.yaml")
+    assert [c for c, col in spec.columns.items() if col.kind == "bucketized"] in (["a_buckets"], ["b_buckets"])
+    assert "the wide part's only sparse column" in (workdir / "num.yaml").read_text()
+    r = invoke("train", workdir / "num.yaml", "-q", "--set", "train.epochs=1", "--output", workdir / "run")
+    assert r.exit_code == 0, r.output

@@ -28,7 +28,7 @@ from ..spec import Spec, load_spec
 from . import gain as G
 from .blocks import MIN_ROWS, Tried
 from .label import Positive, positive_of
-from .profile import Column, buckets_for, profile_column, shared_tables
+from .profile import MIN_BUCKET_GAIN, Column, buckets_for, profile_column, shared_tables
 from .render import flow, naming, render
 from .times import group_sizes, holds_out, offer_notes, spans_times, things_time, time_columns, time_split
 
@@ -36,7 +36,6 @@ LEAK_AUC = 0.99
 MIN_GAIN = 0.0005  # nats per row a suggested cross must save on held-out rows
 SURE = 2.0  # ... and standard errors of that gain over the held-out rows
 MAX_CROSSES = 5
-MIN_BUCKET_GAIN = 0.001  # nats per row a bucketized version must save alone to be kept
 CANDIDATES = 20  # columns (best alone first) whose pairs are tried as crosses
 
 
@@ -175,7 +174,7 @@ def draft_spec(
     step("ranking columns and crosses by held-out log-loss gain")
     d.scores = {name: stats.single(f) for name, f in coded.items()}
     _leave_out_leaks(d, coded)
-    d.buckets = [b for b in d.buckets if d.scores[b.name][0] >= MIN_BUCKET_GAIN]
+    d.buckets = _kept_buckets(d)
     d.crosses = _crosses(d, coded, stats)
     d.shared = shared_tables(d.columns)
     base = Path(output).resolve().parent
@@ -202,6 +201,15 @@ def _scorer(d: Draft, sample: pl.DataFrame, y: np.ndarray, seed: int) -> G.Score
         pl.col("t").rank("ordinal").over("g") <= pl.len().over("g") / 2
     )
     return G.Scorer(y, seed, within=sample[d.group], fit_half=order.to_series().to_numpy())
+
+
+def _kept_buckets(d: Draft) -> list[Bucketized]:
+    """The bucketized copies that gain alone; with no sparse column at all, the best one anyway: the wide part
+    reads sparse columns only (all-numeric data)."""
+    kept = [b for b in d.buckets if d.scores[b.name][0] >= MIN_BUCKET_GAIN]
+    if kept or not d.buckets or any(c.sparse and c.kind != "skip" for c in d.columns):
+        return kept
+    return [max(d.buckets, key=lambda b: d.scores[b.name][0])]
 
 
 def _check_sample(sample: pl.DataFrame, total: int, where: str, named: dict[str, str | None]) -> None:

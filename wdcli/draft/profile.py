@@ -19,6 +19,7 @@ SEPARATORS = ("|", ";", ",")
 # Distinct values (estimated over all rows) from which a column is hashed, not given a vocabulary: below it the
 # vocabulary's min_count keeps rare ids from being memorized (hashed, each had a bucket of its own: 0.806
 # against 0.809 test AUC on bench/synth.py's pairs); beyond it a vocabulary is large to count and keep.
+MIN_BUCKET_GAIN = 0.001  # nats per row a bucketized version must save alone to be kept (for crosses)
 HASH_AT = 1_000_000
 ID_NAME = re.compile(r"(^|[_\-\s.])(id|uuid|guid|key)$|(?-i:[a-z]Id)$", re.IGNORECASE)  # (userId, not 'paid')
 # names of codes written with digits (a zip code, a phone number, a product code): values, not quantities

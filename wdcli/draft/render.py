@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from ..spec.types import auto_min_count
-from .profile import MARKERS, buckets_for
+from .profile import MARKERS, MIN_BUCKET_GAIN, buckets_for
 from .times import time_split
 
 TYPE_NOTE = {"numeric": "numbers", "categorical": "values", "multivalent": "values in lists"}
@@ -146,7 +146,8 @@ def _columns(d, kept) -> list[str]:
     for b in d.buckets:
         gain, auc = d.scores[b.name]
         bucketized = {"kind": "bucketized", "source": b.source, "boundaries": b.boundaries}
-        out.append(line(f"  {flow(b.name)}: {flow(bucketized)}", f"for crosses; alone: gain {gain:.4f}, AUC {auc:.3f}"))
+        why = "for crosses" if gain >= MIN_BUCKET_GAIN else "the wide part's only sparse column"
+        out.append(line(f"  {flow(b.name)}: {flow(bucketized)}", f"{why}; alone: gain {gain:.4f}, AUC {auc:.3f}"))
     return out + [f"  # {c.name}: left out: {c.reason}" for c in d.columns if c.kind == "skip"]
 
 
