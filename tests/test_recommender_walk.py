@@ -1,0 +1,70 @@
+"""A recommender's walk with its own ratings (users over months, a time column, `init --group user_id`): the
+advice init gives is runnable as written, and the commands after train say what a careful user needs."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import polars as pl
+import yaml
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+from wdcli.features import fit_pipeline
+from wdcli.spec import load_spec
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def ratings(n: int = 6000, users: int = 600, seed: int = 0) -> pl.DataFrame:
+    """Users rating items over months: enough users that the user's embedding gets a dimension of its own."""
+    rng = np.random.default_rng(seed)
+    user = rng.integers(0, users, n)
+    item = rng.integers(0, 40, n)
+    return pl.DataFrame(
+        {
+            "user_id": user,
+            "timestamp": 1_700_000_000 + rng.integers(0, 10_000_000, n),
+            "movie_id": item,
+            "age": 20 + user % 40,
+            "liked": (rng.random(n) < 0.2 + 0.5 * (item < 15)).astype(int),
+        }
+    )
+
+
+def test_the_cold_start_edit_init_suggests_validates_and_trains(workdir):
+    """The note's edit, done as written (the split replaced, the user deleted where it names it), gives a spec
+    that validates and trains on a cold-start split; it named only `columns` before, and the user's
+    `deep.embedding_dims` entry then failed validation."""
+    ratings().write_csv(workdir / "ml.csv")
+    r = invoke("init", "ml.csv", "--label", "liked", "--group", "user_id", "-o", "ml.yaml", "--no-trials")
+    assert r.exit_code == 0, r.output
+    note = " ".join(r.stderr.split())
+    drafted = yaml.safe_load((workdir / "ml.yaml").read_text())
+    assert "user_id" in drafted["deep"]["embedding_dims"]  # (what the edit missed)
+    found = re.search(r"write split: (\{.*?\}) in ml\.yaml and delete user_id from (.*?)$", note, re.M)
+    assert found, note
+    drafted["data"]["split"] = yaml.safe_load(found.group(1))
+    keys = found.group(2).replace(" and ", ", ").split(", ")
+    assert keys[:2] == ["columns", "deep.embedding_dims"], keys
+    for key in keys:
+        *parents, last = key.split(".")
+        node = drafted
+        for p in parents:
+            node = node[p]
+        if last.startswith("crosses["):
+            node["crosses"][int(last[8:-1])] = None
+        else:
+            del node[last]["user_id"]
+    drafted["crosses"] = [x for x in drafted.get("crosses") or [] if x is not None]
+    (workdir / "cold.yaml").write_text(yaml.safe_dump(drafted))
+    spec = load_spec(workdir / "cold.yaml")
+    assert spec.data.split.key == "user_id" and "user_id" not in spec.columns
+    fit_pipeline(spec, pl.read_csv(workdir / "ml.csv"))
+    r = invoke("train", "cold.yaml", "-q", "--set", "train.epochs=1", "--output", "cold")
+    assert r.exit_code == 0, r.output
