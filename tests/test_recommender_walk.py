@@ -3,13 +3,16 @@ advice init gives is runnable as written, and the commands after train say what 
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
 import polars as pl
+import pytest
 import yaml
 from typer.testing import CliRunner
 
+from wdcli.artifact import load_artifact
 from wdcli.cli import app
 from wdcli.features import fit_pipeline
 from wdcli.spec import load_spec
@@ -68,3 +71,36 @@ def test_the_cold_start_edit_init_suggests_validates_and_trains(workdir):
     fit_pipeline(spec, pl.read_csv(workdir / "ml.csv"))
     r = invoke("train", "cold.yaml", "-q", "--set", "train.epochs=1", "--output", "cold")
     assert r.exit_code == 0, r.output
+
+
+def test_compare_shows_gauc_when_the_spec_groups_its_rows(apps_spec, workdir):
+    """A recommender compares its models by how each user's (request's) rows are ordered: compare's table and
+    JSON carry gAUC beside AUC when label.group is set (they had AUC and log loss only)."""
+    fast = ["--set", "train.epochs=1", "--set", "train.max_rows=300", "-q"]
+    r = invoke("compare", apps_spec, *fast, "--json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert all(0 <= row["test_gauc"] <= 1 and "validation_gauc" in row for row in rows)
+    r = invoke("compare", apps_spec, *fast)
+    assert r.exit_code == 0 and "gAUC" in r.stdout
+    r = invoke("compare", apps_spec, *fast, "--set", "label.group=null")
+    assert r.exit_code == 0 and "gAUC" not in r.stdout
+
+
+def test_predict_scores_the_runs_own_rows_and_rank_of_them_says_nothing_of_sorting(apps_spec, workdir):
+    """`predict --split test` writes the run's own test rows with their scores (eval, rank and report took
+    --split; predict did not, and there was no other way to get them as a file); `rank --split` no longer
+    advises sorting a file the user does not have."""
+    r = invoke("train", apps_spec, "-q", "--set", "train.max_rows=300")
+    assert r.exit_code == 0, r.output
+    r = invoke("predict", "--split", "test", "--output", workdir / "test.parquet", "-q")
+    assert r.exit_code == 0, r.output
+    scored = pl.read_parquet(workdir / "test.parquet")
+    test = load_artifact("runs/apps").metrics.splits["test"]
+    assert len(scored) == test["rows"] and "score" in scored.columns
+    r = invoke("eval", "--input", workdir / "test.parquet", "--json", "-q")  # the same rows: the same figures
+    assert r.exit_code == 0 and json.loads(r.stdout)["auc"] == pytest.approx(test["auc"], abs=1e-9)
+    r = invoke("predict", "-q")
+    assert r.exit_code == 2 and "--input FILE (a labelled file), or --split test|validation|train" in r.stderr
+    r = invoke("rank", "--split", "test", "--output", workdir / "ranked.csv")
+    assert r.exit_code == 0 and "sort it by that column" not in r.stderr
