@@ -104,3 +104,33 @@ def test_predict_scores_the_runs_own_rows_and_rank_of_them_says_nothing_of_sorti
     assert r.exit_code == 2 and "--input FILE (a labelled file), or --split test|validation|train" in r.stderr
     r = invoke("rank", "--split", "test", "--output", workdir / "ranked.csv")
     assert r.exit_code == 0 and "sort it by that column" not in r.stderr
+
+
+def test_a_day_of_new_ratings_moves_the_time_cut_and_eval_says_how_to_compare(workdir):
+    """Ratings of a new day appended: each user's latest rows move, so the new run's test rows are not the old
+    run's; `eval --split test` of both refuses, says why (other files) and gives the commands that evaluate both
+    on the new run's test rows, which then work. The old run trained on none of them: each user's new test rows
+    are later than every row the old run trained on."""
+    frame = ratings(3000, 60).with_columns(pl.col("user_id").cast(pl.String)).sort("timestamp")
+    spec = "data: {train: ml.csv, split: {validation: 0.1, test: 0.2, time: timestamp, per: user_id}}\n"
+    spec += "label: {column: liked, group: user_id}\ncolumns: {user_id: categorical, movie_id: categorical}\n"
+    spec += "deep: {embedding_dim: 4, hidden: [8]}\ntrain: {epochs: 1}\n"
+    (workdir / "ml.yaml").write_text(spec)
+    frame.head(2700).write_csv(workdir / "ml.csv")
+    assert invoke("train", "ml.yaml", "-q", "--output", "day1").exit_code == 0
+    assert invoke("predict", "--model", "day1", "--split", "train", "--output", "train1.parquet", "-q").exit_code == 0
+    frame.write_csv(workdir / "ml.csv")  # (the day's 300 ratings appended)
+    r = invoke("train", "ml.yaml", "-q", "--output", "day2", "--warm-start", "day1")
+    assert r.exit_code == 0, r.output
+    r = invoke("eval", "--model", "day2", "--model", "day1", "--split", "test", "-q")
+    message = " ".join(r.stderr.split())
+    assert r.exit_code == 2 and "did not split their rows alike (other files)" in message
+    command = re.search(r"wdcli predict (--model day2 --split test --output test\.parquet)", message)
+    assert command, message
+    assert invoke("predict", *command.group(1).split(), "-q").exit_code == 0
+    r = invoke("eval", "--model", "day2", "--model", "day1", "--input", "test.parquet", "--json", "-q")
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 2
+    trained = pl.read_parquet(workdir / "train1.parquet").group_by("user_id").agg(pl.col("timestamp").max())
+    test = pl.read_parquet(workdir / "test.parquet").group_by("user_id").agg(pl.col("timestamp").min())
+    both = trained.join(test, on="user_id", suffix="_test")
+    assert len(both) and (both["timestamp"] <= both["timestamp_test"]).all()
