@@ -134,3 +134,13 @@ def test_a_day_of_new_ratings_moves_the_time_cut_and_eval_says_how_to_compare(wo
     test = pl.read_parquet(workdir / "test.parquet").group_by("user_id").agg(pl.col("timestamp").min())
     both = trained.join(test, on="user_id", suffix="_test")
     assert len(both) and (both["timestamp"] <= both["timestamp_test"]).all()
+
+
+def test_a_run_given_the_other_commands_way_says_how_this_one_takes_it():
+    """`eval runs/x` (the run as an argument, as report and export take it) and `export --model runs/x` (as
+    eval, rank and serve take it): the usage error says how this command names a run."""
+    r = invoke("eval", "runs/base", "--split", "test")
+    assert r.exit_code == 2 and "a run is named with --model: --model runs/base" in " ".join(r.output.split())
+    r = invoke("export", "--model", "runs/base")
+    assert r.exit_code == 2
+    assert "the run is this command's argument: wdcli export runs/base" in " ".join(r.output.split())
