@@ -123,6 +123,8 @@ def values_for(world, opt, wrong: bool) -> st.SearchStrategy:
         return pick(GOOD_SETS, BAD_SETS)
     if opt.names[0] == "--host":
         return pick(["127.0.0.1", "localhost"], ["nope", "0.0.0.0"])  # (0.0.0.0 without --token: refused)
+    if opt.names[0] == "--split":
+        return pick(["test", "validation", "train"], ["tests", "", "holdout"])
     if opt.names[0] in ("--input", "--verify-input"):
         return pick([world.data, "d*.csv"], [*b.values(), "nomatch*.csv", "*.csv", ""])
     if opt.names[0] == "--output":
@@ -143,6 +145,8 @@ def command_lines(draw, world):
     needed = ("--input", "--group-by", "--check")  # (rank needs a group: the world's spec names none; serve
     # with --check loads and checks, then exits instead of serving)
     chosen = [o for o in opts if o.argument or o.names[0] in needed or draw(st.integers(0, 2)) == 0]
+    if any(o.names[0] == "--split" for o in chosen):  # the run's own rows, in place of --input's
+        chosen = [o for o in chosen if o.names[0] != "--input"]
     wrong = set(draw(st.lists(st.sampled_from(range(len(chosen))), max_size=2))) if chosen else set()
     groups = []
     for i, opt in enumerate(chosen):

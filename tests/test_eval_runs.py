@@ -146,7 +146,11 @@ def test_a_single_run_prints_as_before(runs):
     [
         ("positive", ["--input"], "predicts 'clicked' = 0: runs evaluated together must predict the same label"),
         ("group", ["--input"], "has label.group 'user' but"),
-        ("seed", ["--split", "test"], "did not split their rows alike (other files, fractions or seed)"),
+        (
+            "seed",
+            ["--split", "test"],
+            "did not split their rows alike (another rule: fractions, seed, key or time cuts)",
+        ),
         ("max_rows", ["--split", "train"], "did not split their rows alike (train.max_rows none and 200)"),
         ("a", ["--input"], "the run is named twice; name each run once"),
         ("nope", ["--input"], "no such model folder"),

@@ -239,7 +239,7 @@ def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None 
         m = train(variant, frames, reporter, reuse=reuse).metrics
         row = {"model": model, "parameters": m.parameters["total"], "seconds": m.seconds, "epochs": m.epochs}
         for split, figures in m.splits.items():
-            row.update({f"{split}_{k}": v for k, v in figures.items() if k in ("auc", "logloss")})
+            row.update({f"{split}_{k}": v for k, v in figures.items() if k in ("auc", "logloss", "gauc")})
         rows.append(row)
     return rows
 

@@ -198,6 +198,8 @@ def _explained(e: typer.TyperException, root: typer.Context) -> Exception:
     flag = getattr(e, "option_name", None)
     assert isinstance(root.command, TyperGroup)  # the app's own context: App.invoke's
     command = root.command.get_command(root, root.invoked_subcommand or "")
+    if command is not None and e.message.startswith("Got unexpected extra argument"):
+        return _run_as_option(e, command)
     if flag is None or command is None:
         return e
     argv = root.ensure_object(Invocation).argv
@@ -210,12 +212,24 @@ def _explained(e: typer.TyperException, root: typer.Context) -> Exception:
     return _takes_no_value(flag, value)
 
 
+def _run_as_option(e: typer.TyperException, command) -> typer.TyperException:
+    """`wdcli eval runs/x`: the commands that score a run name it with --model; say so."""
+    words = e.message.rsplit("(", 1)[-1].rstrip(")").split()
+    if "--model" in [o for p in command.params for o in getattr(p, "opts", [])] and words:
+        e.message += f"; a run is named with --model: --model {words[0]}"
+    return e
+
+
 def _unknown_option(flag: str, command, argv: list[str]) -> str:
     """What an unknown option may mean: a spec key to --set (on a command that takes --set), or an option of the
     command it is like (did you mean)."""
     from ..errors import closest
 
     options = [o for p in command.params for o in getattr(p, "opts", []) if o.startswith("-")]
+    run = next((p for p in command.params if getattr(p, "metavar", None) == "RUN" and p.opts[0][0] != "-"), None)
+    if flag == "--model" and run is not None:  # `wdcli export --model runs/x`: the run is its argument
+        after = argv[argv.index(flag) + 1 : argv.index(flag) + 2] if flag in argv else []
+        return f"; the run is this command's argument: wdcli {command.name} {after[0] if after else 'RUN'}"
     word = flag.split("=", 1)[0].lstrip("-").replace("-", "_")
     keys = [k for k in _spec_keys() if k.rsplit(".", 1)[-1] == word]
     if keys and "--set" in options:

@@ -16,7 +16,6 @@ from ..errors import counted
 from .app import DebugOpt, command
 from .options import (
     DeviceOpt,
-    InputOpt,
     JsonOpt,
     ModelOpt,
     OutputOpt,
@@ -212,7 +211,8 @@ def _wrote(rows: int, output: Path | None, quiet: bool, extra: str = "") -> None
 def predict(
     *,
     model: ModelOpt = None,
-    input: InputOpt,
+    input: RowsOpt = None,
+    split: SplitOpt = None,
     output: OutputOpt = None,
     columns: Annotated[
         str | None,
@@ -224,17 +224,19 @@ def predict(
     separator: SeparatorOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Score every row; the output keeps the input's columns (or --columns) and adds `score`."""
+    """Score every row (of a file, or the run's own rows with --split); the output keeps the input's columns (or
+    --columns) and adds `score`."""
     from ..errors import DataError
     from ..score.files import predict_file
 
+    _one_of(input, split)
     keep = [c.strip() for c in columns.split(",")] if columns is not None else None
     if keep is not None and not all(keep):
         raise DataError(
             f"--columns {columns!r}: a column name is empty; give names separated by commas, e.g. --columns id,age"
         )
     scorer = load_scorer(model, quiet, device)
-    rows = predict_file(model, input, output, keep, batch_rows, scorer=scorer, separator=separator)
+    rows = predict_file(model, input, output, keep, batch_rows, scorer=scorer, separator=separator, split=split)
     _wrote(rows, output, quiet)
 
 
@@ -267,7 +269,7 @@ def rank(
     _one_of(input, split)
     scorer = load_scorer(model, quiet, device)
     ranked = rank_file(model, input, output, group_by, top_k, k, scorer=scorer, separator=separator, split=split)
-    if not ranked.streamed and not quiet:
+    if not ranked.streamed and not quiet and input is not None:  # (a run's own rows: no file of the user's to sort)
         err.print(
             f"note: {input or 'the data'} is not grouped by its group column, so it was ranked in memory; sort it "
             "by that column to rank it in bounded memory",

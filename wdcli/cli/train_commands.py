@@ -257,14 +257,16 @@ def compare(
         emit_json(rows)
         return
     split = next(s for s in ("test", "validation", "train") if f"{s}_auc" in rows[0])
+    grouped = f"{split}_gauc" in rows[0]  # (label.group: how each user's or request's rows are ordered)
     t = Table(title=f"{s.name}: wide vs deep vs wide & deep ({split} split)")
-    for c in ("model", "AUC", "log loss", "parameters", "train seconds", "epochs"):
+    for c in ("model", "AUC", "log loss", *(["gAUC"] if grouped else []), "parameters", "train seconds", "epochs"):
         t.add_column(c, justify="right")
     for r in rows:
         t.add_row(
             r["model"],
             cell(r[f"{split}_auc"]),
             cell(r[f"{split}_logloss"]),
+            *([cell(r.get(f"{split}_gauc", float("nan")))] if grouped else []),
             cell(r["parameters"]),
             f"{r['seconds']:.1f}",
             str(r["epochs"]),

@@ -127,11 +127,17 @@ def _same_rows(scorers: list[Scorer], split: str) -> None:
             why = (
                 f"train.max_rows {parts[0]['max_rows'] or 'none'} and {part['max_rows'] or 'none'}"
                 if {**part, "max_rows": None} == {**parts[0], "max_rows": None}
-                else "other files, fractions or seed"
+                else "other files"
+                if part["files"] != parts[0]["files"]
+                else "another rule: fractions, seed, key or time cuts"
+                if part["rule"] != parts[0]["rule"]
+                else "another data.csv.separator"
             )
             raise DataError(
                 f"{_name(scorers[0])} and {_name(s)} did not split their rows alike ({why}), so their {split} "
-                "rows differ; evaluate them together on a labelled file with --input"
+                f"rows differ; evaluate them together on a labelled file with --input, e.g. the first run's: "
+                f"wdcli predict --model {_name(scorers[0])} --split {split} --output {split}.parquet, then --input "
+                f"{split}.parquet (where the other run trained on some of those rows, its figures are flattered)"
             )
 
 

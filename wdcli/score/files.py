@@ -29,44 +29,44 @@ def read_as_text(paths: str | Path | list[str]) -> bool:
 
 def predict_file(
     model: str | Path | None,
-    input: str | Path,
+    input: str | Path | None,
     output: str | Path | None,
     keep: list[str] | None = None,
     batch_rows: int = 200_000,
     stdout=None,
     scorer: Scorer | None = None,
     separator: str | None = None,
+    split: str | None = None,
 ) -> int:
-    """Score a file in streamed batches with bounded memory; write by extension, or CSV to stdout. Returns the
-    number of rows written. `separator`: the input's, if CSV (default: the run's data.csv.separator)."""
+    """Score a file (or the run's own rows of a part: `split`) in streamed batches with bounded memory; write by
+    extension, or CSV to stdout. Returns the number of rows written. `separator`: the input's, if CSV (default:
+    the run's data.csv.separator)."""
     scorer = scorer or Scorer.load(model)
-    sep = csv_separator(scorer, separator)
-    batches = _predicted(scorer, input, keep, batch_rows, sep)
+    source = Rows.of(scorer, input, split, separator)
+    batches = _predicted(scorer, source, keep, batch_rows)
     if output is None:
         stream, rows = stdout or sys.stdout, 0
         for i, frame in enumerate(batches):
             stream.write(io.text(frame, header=i == 0))
             rows += len(frame)
         return rows
-    return io.write_batches(batches, output, typed=read_as_text(input))
+    return io.write_batches(batches, output, typed=read_as_text(source.paths))
 
 
-def _predicted(
-    scorer: Scorer, input: str | Path, keep: list[str] | None, batch_rows: int, sep: str
-) -> Iterator[pl.DataFrame]:
+def _predicted(scorer: Scorer, source: Rows, keep: list[str] | None, batch_rows: int) -> Iterator[pl.DataFrame]:
     """The scored batches of a file; a file with no rows is an error (its missing columns named first), never an
     empty answer."""
     rows = 0
-    for batch in io.iter_batches(input, batch_rows, sep):
+    for batch in source.batches(batch_rows):
         rows += len(batch)
-        yield scorer.predict(batch, keep, str(input))
+        yield scorer.predict(batch, keep, source.where)
     if rows == 0:
-        empty = pl.DataFrame(schema=io.read_schema(io.expand_paths(input)[0], sep))
+        empty = pl.DataFrame(schema=io.read_schema(source.paths[0], source.separator))
         try:
-            check_columns(scorer.spec, empty, str(input), need_label=False)
+            check_columns(scorer.spec, empty, source.where, need_label=False)
         except MissingColumns as e:
             raise scorer.mismatch(e) from None
-        raise DataError(f"{input}: no rows to score (a header and no data rows)")
+        raise DataError(f"{source.where}: no rows to score (a header and no data rows)")
 
 
 def shown(paths: list[str]) -> str:
