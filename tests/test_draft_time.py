@@ -61,6 +61,7 @@ def test_init_time_drafts_a_split_by_time_and_leaves_the_column_out(workdir):
     assert yaml.safe_load(text)["data"]["split"] == {"validation": 0.1, "test": 0.2, "time": "ts"}
     assert "# by time: the latest 20% of rows are test, the 10% before them validation" in text
     assert "  # ts: left out: the split's time (data.split.time)" in text
+    assert "the 10% before them validation; ts is not a feature" in " ".join(r.stderr.split())
     spec = load_spec(workdir / "ev.yaml")
     assert "ts" not in spec.columns and spec.data.split.time == "ts"
     assert "looks like a time" not in r.stderr  # given, so not offered

@@ -100,8 +100,8 @@ def test_predict_scores_the_runs_own_rows_and_rank_of_them_says_nothing_of_sorti
     assert len(scored) == test["rows"] and "score" in scored.columns
     r = invoke("eval", "--input", workdir / "test.parquet", "--json", "-q")  # the same rows: the same figures
     assert r.exit_code == 0 and json.loads(r.stdout)["auc"] == pytest.approx(test["auc"], abs=1e-9)
-    r = invoke("predict", "-q")
-    assert r.exit_code == 2 and "--input FILE (a labelled file), or --split test|validation|train" in r.stderr
+    r = invoke("predict", "-q")  # (predict needs no label)
+    assert r.exit_code == 2 and "--input FILE (rows with the model's columns), or --split test|validation" in r.stderr
     r = invoke("rank", "--split", "test", "--output", workdir / "ranked.csv")
     assert r.exit_code == 0 and "sort it by that column" not in r.stderr
 

@@ -41,6 +41,10 @@ def test_report_is_one_self_contained_page_with_every_section(trained, workdir):
     assert page.count("<svg") == 7  # ROC+PR, calibration, scores, learning, crosses, single values, groups
     assert "<script" not in page and not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
     assert "the run&#x27;s test split" in page and "gAUC" in page and "installed=" in page
+    from wdcli.artifact import load_artifact
+
+    wide = load_artifact(trained).spec.train.wide_optimizer  # (the note credits FTRL's L1 only when it has one)
+    assert ("L1 keeps the rest at zero" in page) is (wide.name == "ftrl" and wide.l1 > 0)
     pngs = sorted(p.name for p in (workdir / "png").iterdir())
     assert pngs == sorted(
         [

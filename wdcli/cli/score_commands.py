@@ -95,13 +95,14 @@ def eval(
     out.print(t)
 
 
-def _one_of(input: Path | None, split: str | None) -> None:
-    """The rows to score: a file (--input) or the run's own (--split), one of them."""
+def _one_of(input: Path | None, split: str | None, labelled: bool = True) -> None:
+    """The rows to score: a file (--input; `labelled`: with the label) or the run's own (--split), one of them."""
     from ..errors import WdcliError
 
     if (input is None) == (split is None):
+        what = "a labelled file" if labelled else "rows with the model's columns"
         raise WdcliError(
-            "give the rows to score: --input FILE (a labelled file), or --split test|validation|train (the run's "
+            f"give the rows to score: --input FILE ({what}), or --split test|validation|train (the run's "
             "own rows, split as it split them)" + (", not both" if input is not None else "")
         )
 
@@ -229,7 +230,7 @@ def predict(
     from ..errors import DataError
     from ..score.files import predict_file
 
-    _one_of(input, split)
+    _one_of(input, split, labelled=False)
     keep = [c.strip() for c in columns.split(",")] if columns is not None else None
     if keep is not None and not all(keep):
         raise DataError(

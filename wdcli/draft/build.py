@@ -100,7 +100,7 @@ class Draft:
             t, g, what = self.time, self.group, time_split(self.time, self.group, self.per, self.few)[1]
             how = f"chosen: {g}'s rows span several times (users, not requests)" if self.time_chosen else "--time"
             places = naming(self.text, g) if self.per and g else []
-            known = f"{g} is a feature (every {g} is in every part) and " if places else "and "
+            known = f"{g} is a feature (every {g} is in every part) and " if places else ""
             notes = [f"data.split.time is {t} ({how}): {what}; {known}{t} is not a feature"]
             if self.per:
                 cold = {"validation": 0.1, "test": 0.2, "seed": 42, "key": g}

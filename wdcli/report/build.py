@@ -199,4 +199,6 @@ def _wide(art, top: int, show, F) -> str:
     body = [[f"{w:+.4f}", kind, name] for kind in ("cross", "single") for w, name in rows.of(kind)]
     out += H.table(["weight", "kind", "feature = value"], body, name_columns=(2,))
     total = art.config.wide_size
-    return out + H.note(f"Non-zero wide weights: {rows.nonzero:,} of {total:,} (FTRL's L1 keeps the rest at zero).")
+    opt = art.spec.train.wide_optimizer
+    why = " (FTRL's L1 keeps the rest at zero)" if opt.name == "ftrl" and opt.l1 > 0 else ""
+    return out + H.note(f"Non-zero wide weights: {rows.nonzero:,} of {total:,}{why}.")
