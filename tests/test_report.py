@@ -41,6 +41,9 @@ def test_report_is_one_self_contained_page_with_every_section(trained, workdir):
     assert page.count("<svg") == 7  # ROC+PR, calibration, scores, learning, crosses, single values, groups
     assert "<script" not in page and not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
     assert "the run&#x27;s test split" in page and "gAUC" in page and "installed=" in page
+    ranked = invoke("rank", "--split", "test", "--json", "-q", "--output", workdir / "ranked.csv")
+    ndcg = json.loads([line for line in ranked.stdout.splitlines() if line.startswith("{")][-1])["ndcg@10"]
+    assert f"NDCG@10 {ndcg:.4f}" in page  # the figure `wdcli rank` prints for the same rows
     from wdcli.artifact import load_artifact
 
     wide = load_artifact(trained).spec.train.wide_optimizer  # (the note credits FTRL's L1 only when it has one)

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from ..artifact import load_split
 from ..data.atomic import atomic_file
 from ..data.split import load_splits, split_names
 from ..errors import DataError, WdcliError, counted
-from ..metrics import EpochRecord, evaluate, group_aucs
+from ..metrics import EpochRecord, evaluate, group_aucs, ranking_metrics
 from ..score import Scorer
 from ..score.files import Rows, shown
 from ..score.inspect import heaviest_wide
@@ -38,6 +39,7 @@ SECTIONS = {
     "wide": "Wide part",
     "groups": "Per-group metrics",
 }
+K = 10  # the ranking metrics' cut-off, as `wdcli rank`'s default --k
 METRIC_KEYS = ["rows", "auc", "logloss", "accuracy", "mean_score", "base_rate", "calibration", "gauc"]
 
 
@@ -181,9 +183,19 @@ def _learning(history: list[EpochRecord], show, F) -> str:
 def _groups(y, p, group, gauc: float, column: str, show, F) -> str:
     aucs, sizes, n = group_aucs(y, p, group)
     shown = show("groups", F.group_distribution(aucs, sizes, gauc)) if len(aucs) else ""
+    ranked = pl.DataFrame({"g": group, "score": p}).with_columns(
+        rank=pl.col("score").rank("ordinal", descending=True).over("g")  # (as `wdcli rank` orders them)
+    )
+    r = ranking_metrics(ranked, "g", y, K)
+    ranks = (
+        f" Ranked within each, over the {r['groups_with_positives']:,} with a positive: NDCG@{K} {r[f'ndcg@{K}']:.4f}, "
+        f"MAP {r['map']:.4f}, MRR {r['mrr']:.4f}."
+        if r["groups_with_positives"]
+        else ""
+    )
     return shown + H.note(
         f"{column}: {n:,} groups, {len(aucs):,} with both classes; gAUC (their AUCs weighted by "
-        f"size) {gauc:.4f}; median group AUC {np.median(aucs) if len(aucs) else float('nan'):.4f}."
+        f"size) {gauc:.4f}; median group AUC {np.median(aucs) if len(aucs) else float('nan'):.4f}.{ranks}"
     )
 
 
