@@ -257,3 +257,19 @@ def test_ids_keep_a_vocabulary_up_to_a_million_and_are_hashed_beyond():
         tail = rng.integers(100, domain, 50_000)
         col = profile_column("item", pl.Series([f"i{v}" for v in np.concatenate([popular, tail])]), total)
         assert col.kind == "categorical" and col.hashed is hashed and (col.estimate >= HASH_AT) is hashed, domain
+
+
+def test_an_id_seen_once_in_a_sample_of_big_data_is_no_identifier():
+    """500,000 users of 200 rows each in 100 million rows: a sample of 100,000 rows sees most users once (90%
+    of its values distinct), which the sample alone took for an identifier and left out; over all rows (Chao's
+    estimate: about 500,000 values in 100 million rows) it is an id that repeats. A session id, unique in every
+    row, is still left out."""
+    from wdcli.draft.profile import profile_column
+
+    rng = np.random.default_rng(0)
+    users = pl.Series([f"u{v}" for v in rng.integers(0, 500_000, 100_000)])
+    col = profile_column("user_id", users, 100_000_000)
+    assert col.kind == "categorical" and col.distinct >= 0.9 * 100_000, col.reason
+    sessions = pl.Series([f"s{v}" for v in rng.permutation(100_000)])
+    col = profile_column("session", sessions, 100_000_000)
+    assert col.kind == "skip" and "identifier" in col.reason

@@ -185,7 +185,9 @@ def _categorical(
         col.kind, col.reason = "skip", "missing in every sample row"
     elif col.distinct == 1 and col.missing == 0:
         col.kind, col.reason = "skip", f"constant ({flat[0]!r} in every sample row)"
-    elif not multi and col.distinct > 100 and col.distinct >= 0.9 * len(flat):
+    elif not multi and col.distinct > 100 and min(col.distinct / len(flat), col.estimate / max(total, 1)) >= 0.9:
+        # (unique in the sample and, estimated, over all rows: a user of 200 rows in 100 million is seen once in a
+        # sample of 100,000, yet no identifier)
         col.kind, col.reason = (
             "skip",
             (
