@@ -308,3 +308,23 @@ def test_the_spec_reference_documents_the_keys():
     text = (ROOT / "docs" / "spec.md").read_text()
     for key in ("`split.time`", "`split.per`"):
         assert key in text
+
+
+def test_validate_says_what_the_split_holds_out():
+    """`validate` prints the split in words, so that a split on the wrong column shows (per: gender holds out each
+    gender's latest rows: valid, but rarely meant)."""
+    from wdcli.data.split import describe
+    from wdcli.spec.types import Data
+
+    def said(**data) -> str:
+        return describe(Data.model_validate({"train": "t.csv", **data}))
+
+    per = {"validation": 0.1, "test": 0.2, "time": "ts", "per": "gender"}
+    assert said(split=per) == "by time (ts): each gender's latest rows, 10% validation and 20% test"
+    assert said(split={"time": "ts"}) == "by time (ts): the latest rows, 10% validation and 20% test"
+    key = {"key": "user_id", "seed": 7}
+    assert said(split=key, test="x.csv") == (
+        "by user_id (seed 7): 10% validation, each user_id's rows in one part; test from its own files"
+    )
+    assert said() == "seeded rows (seed 42): 10% validation and 20% test"
+    assert said(validation="v.csv", test="x.csv") == "validation from its own files; test from its own files"

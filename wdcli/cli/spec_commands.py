@@ -17,6 +17,7 @@ PLAN_COLUMNS = ("feature", "kind", "ids / transform", "wide", "deep")
 @command
 def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: DebugOpt = False) -> None:
     """Check a spec (and its data, where it can be read) and print the compiled plan."""
+    from ..data.split import describe
     from ..model.plan import plan_rows
     from ..run import check
     from ..spec import load_spec
@@ -31,6 +32,7 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: D
                 "name": c.spec.name,
                 "valid": True,
                 "rows": c.rows,
+                "split": describe(c.spec.data),
                 "model": c.spec.model,
                 "features": [dict(zip(("feature", "kind", "ids", "wide", "deep"), r)) for r in rows],
                 "wide_size": cfg.wide_size,
@@ -56,6 +58,7 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: D
         + (f"   interaction: {cfg.interaction.kind}" if cfg.deep and cfg.interaction.kind != "none" else "")
     )
     out.print(f"parameters: {parameter_parts(p)}, total {p['total']:,}")
+    out.print(f"split: {describe(c.spec.data)}", markup=False, highlight=False)
     for warning in c.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False)
     out.print(f"[green]ok[/]: {spec} is valid", highlight=False)

@@ -105,6 +105,24 @@ def split_names(data) -> dict[str, str]:
     return names
 
 
+def describe(data) -> str:
+    """What a spec's split holds out, in words (`wdcli validate` prints it, so that a split on the wrong column
+    shows: `per: gender` holds out each gender's latest rows)."""
+    s = data.split
+    held = [(p, getattr(s, p)) for p in ("validation", "test") if getattr(data, p) is None and getattr(s, p) > 0]
+    shares = " and ".join(f"{f:.0%} {p}" for p, f in held)
+    if not held:
+        how = ""
+    elif s.time is not None:
+        how = f"by time ({s.time}): " + (f"each {s.per}'s latest rows" if s.per else "the latest rows") + f", {shares}"
+    elif s.key is not None:
+        how = f"by {s.key} (seed {s.seed}): {shares}, each {s.key}'s rows in one part"
+    else:
+        how = f"seeded rows (seed {s.seed}): {shares}"
+    given = [f"{p} from its own files" for p in ("validation", "test") if getattr(data, p) is not None]
+    return "; ".join([how, *given] if how else given) or "none: every row trains"
+
+
 def load_splits(data) -> dict[str, pl.DataFrame]:
     """The train/validation/test frames of a spec's `data` section, read whole (absent parts are empty)."""
     rule = Rule.of(data)
