@@ -55,10 +55,14 @@ def gauc(y: np.ndarray, s: np.ndarray, groups: np.ndarray) -> float:
     return float(np.sum(aucs * sizes) / np.sum(sizes)) if len(aucs) else float("nan")
 
 
-def logloss(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
+def loglosses(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Each row's log loss (probabilities clipped to [1e-7, 1 - 1e-7])."""
     p = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
-    losses = -(y * np.log(p) + (1 - y) * np.log1p(-p))
-    return float(np.average(losses, weights=w))
+    return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+
+def logloss(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
+    return float(np.average(loglosses(y, p), weights=w))
 
 
 def evaluate(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, groups: np.ndarray | None = None) -> dict:

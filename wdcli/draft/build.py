@@ -276,10 +276,11 @@ def _time(
         if not users:
             return []
         # a user's next rows are what a model of known users scores; by the finest time of the user's
-        time, d.time_chosen = max(users, key=lambda c: sample[c].n_unique()), True
+        time, d.time_chosen, d.per = max(users, key=lambda c: sample[c].n_unique()), True, True
     else:
         times(sample, time, f"{where} (--time {time})")  # a clear error for text that is no time, or no time
-    d.time, d.per = time, d.group is not None and not d.few and spans_times(sample, time, d.group)
+        d.per = d.group is not None and not d.few and spans_times(sample, time, d.group)
+    d.time = time
     why = "the split's time (data.split.time); a model scores rows later than any it trained on, so it is no feature"
     return [Column(time, "skip", why)]
 

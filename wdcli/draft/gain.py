@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
-from ..metrics import auc, logloss
+from ..metrics import auc, logloss, loglosses
 
 PRIOR = 2.0  # L2 strength of every effect, in units of the Hessian (about 10 rows at a 20% base rate)
 SWEEPS = 8
@@ -119,24 +119,20 @@ class Scorer:
             self.dense[f.name] = out
         return self.dense[f.name]
 
-    def _loss(self, terms: list[np.ndarray], sizes: list[int], rows: np.ndarray) -> tuple[float, np.ndarray]:
+    def _loss(self, terms: list[np.ndarray], sizes: list[int], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each held-out row's log loss, and its probability, under the model of `terms` fitted on the other half."""
         fit, y = self.fit_half[rows], self.y[rows]
         bias, effects = _fit([t[fit] for t in terms], sizes, y[fit])
         p = _sigmoid(bias + sum(e[t[~fit]] for t, e in zip(terms, effects)))
-        return logloss(y[~fit], p), p
-
-    def _row_losses(self, rows: np.ndarray, p: np.ndarray) -> np.ndarray:
-        y = self.y[rows][~self.fit_half[rows]]
-        p = np.clip(p, 1e-7, 1 - 1e-7)
-        return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+        return loglosses(y[~fit], p), p
 
     def single(self, f: Coded) -> tuple[float, float]:
         """(held-out log-loss gain over the base rate, held-out AUC) of one feature."""
         (t,), rows = self._aligned([f])
         y_fit, y_test = self.y[rows][self.fit_half[rows]], self.y[rows][~self.fit_half[rows]]
         base = np.full(len(y_test), np.clip(y_fit.mean(), 1e-4, 1 - 1e-4))
-        loss, p = self._loss([t], [f.size + 1], rows)
-        return logloss(y_test, base) - loss, auc(y_test, p)
+        losses, p = self._loss([t], [f.size + 1], rows)
+        return logloss(y_test, base) - float(np.average(losses)), auc(y_test, p)
 
     def cross_gain(self, a: Coded, b: Coded) -> CrossGain:
         """The held-out log-loss gain of a x b over a + b, its standard error, and the combinations seen."""
@@ -145,8 +141,8 @@ class Scorer:
         terms, sizes = [ta, tb], [a.size + 1, b.size + 1]
         if self.within is not None:
             terms, sizes = [*terms, self.within.codes[rows]], [*sizes, self.within.size]
-        parts, p_parts = self._loss(terms, sizes, rows)
-        whole, p_whole = self._loss([*terms, cell], [*sizes, int(cell.max()) + 1], rows)
-        saved = self._row_losses(rows, p_parts) - self._row_losses(rows, p_whole)
+        parts, _ = self._loss(terms, sizes, rows)
+        whole, _ = self._loss([*terms, cell], [*sizes, int(cell.max()) + 1], rows)
+        saved = parts - whole
         se = float(saved.std() / np.sqrt(max(len(saved), 1)))
-        return CrossGain(parts - whole, se, int(cell.max()) + 1)
+        return CrossGain(float(np.average(parts)) - float(np.average(whole)), se, int(cell.max()) + 1)

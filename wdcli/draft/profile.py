@@ -236,10 +236,10 @@ def shared_tables(columns: list[Column]) -> dict[str, list[str]]:
     shared, used = {}, set()
     for m in lists:
         tokens = set(m.series.explode().drop_nulls().unique().to_list())
-        overlap = {s.name: _jaccard(tokens, s) for s in singles if s.name not in used}
-        best = max(overlap, key=lambda name: overlap[name], default=None)  # (user and movie ids may both be 1..n)
-        if best is not None and overlap[best] >= 0.5:
-            s = next(s for s in singles if s.name == best)
+        # the most alike, not the first alike enough (user and movie ids may both be 1..n)
+        scored = [(_jaccard(tokens, s), s) for s in singles if s.name not in used]
+        overlap, s = max(scored, key=lambda x: x[0], default=(0.0, None))
+        if s is not None and overlap >= 0.5:
             shared[f"{s.name}_table"] = [m.name, s.name]
             used |= {m.name, s.name}
             _encode_alike(m, s)
