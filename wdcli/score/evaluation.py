@@ -124,21 +124,23 @@ def _same_rows(scorers: list[Scorer], split: str) -> None:
         parts.append(_rows_of(record, split))
     for s, part in zip(scorers[1:], parts[1:]):
         if part != parts[0]:
-            why = (
-                f"train.max_rows {parts[0]['max_rows'] or 'none'} and {part['max_rows'] or 'none'}"
-                if {**part, "max_rows": None} == {**parts[0], "max_rows": None}
-                else "other files"
-                if part["files"] != parts[0]["files"]
-                else "another rule: fractions, seed, key or time cuts"
-                if part["rule"] != parts[0]["rule"]
-                else "another data.csv.separator"
-            )
             raise DataError(
-                f"{_name(scorers[0])} and {_name(s)} did not split their rows alike ({why}), so their {split} "
-                f"rows differ; evaluate them together on a labelled file with --input, e.g. the first run's: "
+                f"{_name(scorers[0])} and {_name(s)} did not split their rows alike ({_unlike(parts[0], part)}), "
+                f"so their {split} rows differ; evaluate them together on a labelled file with --input, e.g. the first run's: "
                 f"wdcli predict --model {_name(scorers[0])} --split {split} --output {split}.parquet, then --input "
                 f"{split}.parquet (where the other run trained on some of those rows, its figures are flattered)"
             )
+
+
+def _unlike(first: dict, other: dict) -> str:
+    """What differs between two runs' records of a part's rows (`_rows_of`), in words."""
+    if {**other, "max_rows": None} == {**first, "max_rows": None}:
+        return f"train.max_rows {first['max_rows'] or 'none'} and {other['max_rows'] or 'none'}"
+    if other["files"] != first["files"]:
+        return "other files"
+    if other["rule"] != first["rule"]:
+        return "another rule: fractions, seed, key or time cuts"
+    return "another data.csv.separator"
 
 
 def _rows_of(record: SplitRecord, part: str) -> dict:
