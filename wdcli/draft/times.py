@@ -13,6 +13,7 @@ import re
 import polars as pl
 
 from ..data import io
+from ..data.split import latest
 from ..data.time_split import EPS, ISO, times
 from ..errors import DataError
 from .profile import share
@@ -98,16 +99,17 @@ def holds_out(sizes: pl.Series, validation: float = 0.1) -> bool:
 
 
 def time_split(time: str, group: str | None, per: bool, few: bool = False) -> tuple[dict, str]:
-    """The split init drafts for `--time` (validation 10%, test 20%), and what it holds out; `few`: the groups
-    have too few rows each to hold out each one's latest rows."""
-    split = {"validation": 0.1, "test": 0.2, "time": time, **({"per": group} if per else {})}
-    if per:
-        return split, f"each {group}'s latest 20% of rows are test, the 10% before them validation"
-    why = f"most {group} values have under 10 rows: too few to hold out each one's latest 10%" if few else ""
-    why = why or f"a {group}'s rows share their time"
-    return split, "the latest 20% of rows are test, the 10% before them validation" + (
-        f" (one cut: {why})" if group else ""
-    )
+    """The split init drafts for `--time` (validation 10%, test 20%), and what it holds out (in `split.latest`'s
+    words, which `validate` prints too); `few`: the groups have too few rows each to hold out each one's latest
+    rows."""
+    validation, test = 0.1, 0.2
+    split = {"validation": validation, "test": test, "time": time, **({"per": group} if per else {})}
+    what = latest(validation, test, group if per else None)
+    if per or group is None:
+        return split, what
+    few_rows = f"most {group} values have under 10 rows: too few to hold out each one's latest 10%"
+    one_time = f"a {group}'s rows share their time"
+    return split, f"{what} (one cut: {few_rows if few else one_time})"
 
 
 def offer_notes(offers: list[tuple[str, str]], group: str | None, per: bool) -> list[str]:
