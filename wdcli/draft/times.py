@@ -48,18 +48,40 @@ def looks_like_time(name: str, s: pl.Series) -> str | None:
     return None
 
 
-def time_columns(sample: pl.DataFrame, skip: tuple[str | None, ...]) -> list[tuple[str, str]]:
+def time_columns(sample: pl.DataFrame, skip: tuple[str | None, ...]) -> tuple[list[tuple[str, str]], list[str]]:
     """The columns that look like times, and how (none of `skip`: the label, the group), that have a time in
-    every sample row (as a split by time needs)."""
-    found = [(c, looks_like_time(c, sample[c])) for c in sample.columns if c not in skip]
-    out = []
-    for c, how in found:
-        try:
-            if how is not None and times(sample, c, "the sample"):
-                out.append((c, how))
-        except DataError:  # rows without a time, or text that is none: no split by time as it is
+    every sample row (as a split by time needs); and a note on each other one that looks like a time, saying
+    why init does not offer it (rows without a time, which a split by time refuses; text that is no time)."""
+    offers, unusable = [], []
+    for c in sample.columns:
+        how = None if c in skip else looks_like_time(c, sample[c])
+        if how is None:
             continue
-    return out
+        try:
+            times(sample, c, "the sample")
+            offers.append((c, how))
+        except DataError:
+            unusable.append(_unusable(c, how, sample[c]))
+    return offers, unusable
+
+
+def _unusable(name: str, how: str, s: pl.Series) -> str:
+    """Why a column that looks like a time cannot split the rows as it is (`times` refused it), in words."""
+    missing = s.null_count()  # (and as `times` reads them: empty text, NaN)
+    if s.dtype == pl.String:
+        missing += int((s.str.strip_chars() == "").sum())
+    elif s.dtype.is_float():
+        missing += int(s.is_nan().sum())
+    share = f"{missing / len(s):.0%}" if missing >= 0.01 * len(s) else "under 1%"
+    why, fix = (
+        (f"{share} of its sample values are missing ({missing:,} of {len(s):,} rows)", "fill or drop those rows")
+        if missing
+        else ("some of its sample values are no time", "correct them")
+    )
+    return (
+        f"{name} looks like a time ({how}), but {why}: a split by time needs a time on every row (train refuses "
+        f"a row without one), so init does not offer it; {fix}, then init --time {name}"
+    )
 
 
 def spans_times(sample: pl.DataFrame, time: str, group: str) -> bool:
