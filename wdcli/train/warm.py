@@ -15,8 +15,8 @@ Any other parameter (of a block added to the model later) is copied whole where 
     report = warm_start(previous, model, optimizers, fitted)           # before the first step: a WarmReport
 
 The report says per feature how many ids were carried, are new and were dropped, and how the new run splits its
-rows unlike the previous one (a split by time learned again on new data moves its cut: `data.split_change`). Optimizer hyperparameters
-come from the new spec; the state copied is the previous run's last epoch's.
+rows unlike the previous one (a split by time learned again on new data moves its cut: `data.split_change`).
+Optimizer hyperparameters come from the new spec; the state copied is the previous run's last epoch's.
 """
 
 from __future__ import annotations
