@@ -110,6 +110,40 @@ def test_init_offers_a_split_by_time(workdir):
     assert r.exit_code == 0 and "looks like a time" not in r.stderr
 
 
+def test_init_names_a_time_column_with_missing_values_which_a_split_by_time_refuses(workdir):
+    """A column that looks like a time but has no time in some rows is not offered (train refuses a split by
+    time over rows without one), and the notes say so, with how many are missing and what to do: not skipped
+    silently. `--time` on it is the error train would give."""
+    frame = events().with_columns(ts=pl.when(pl.int_range(pl.len()) % 33 == 0).then(None).otherwise(pl.col("ts")))
+    frame.write_csv(workdir / "ev.csv")
+    said = (
+        "note: ts looks like a time (epoch seconds), but 3% of its sample values are missing (61 of 2,000 rows): "
+        "a split by time needs a time on every row (train refuses a row without one), so init does not offer it; "
+        "fill or drop those rows, then init --time ts"
+    )
+    for group in ([], ["--group", "user_id"]):
+        r = runner.invoke(app, ["init", "ev.csv", "--label", "liked", *group, "-o", "a.yaml", "--force"])
+        assert r.exit_code == 0, r.output
+        assert said in " ".join(r.stderr.split()), group
+        split = load_spec(workdir / "a.yaml").data.split
+        assert split.time is None and split.key == (group[1] if group else None)
+    r = runner.invoke(app, ["init", "ev.csv", "--label", "liked", "--time", "ts", "-o", "b.yaml"])
+    assert r.exit_code == 2 and "has no time in 61 rows (the first: row 1)" in " ".join(r.stderr.split())
+    r = runner.invoke(app, ["train", "a.yaml", "--set", "data.split={time: ts}", "--set", "data.split.key=null"])
+    assert r.exit_code == 2 and "has no time in 61 rows (the first: row 1)" in " ".join(r.stderr.split())
+    dates = events().with_columns(when=pl.from_epoch("ts").dt.date().cast(pl.String)).drop("ts")
+    dates.with_columns(when=pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("soon")).otherwise("when")).write_csv(
+        workdir / "iso.csv"
+    )
+    r = runner.invoke(app, ["init", "iso.csv", "--label", "liked", "-o", "c.yaml"])
+    assert r.exit_code == 0, r.output
+    assert (
+        "note: when looks like a time (ISO 8601 text), but some of its sample values are no time: a split by time "
+        "needs a time on every row (train refuses a row without one), so init does not offer it; correct them, "
+        "then init --time when"
+    ) in " ".join(r.stderr.split())
+
+
 def test_init_group_of_users_over_time_splits_by_time_and_keeps_the_user(workdir):
     """`--group user_id` on rows where a user's rows span times (ratings, not a request's candidates): the
     model scores known users' next rows, so init holds out each user's latest rows and the user is a feature;

@@ -122,6 +122,10 @@ def test_a_day_of_new_ratings_moves_the_time_cut_and_eval_says_how_to_compare(wo
     frame.write_csv(workdir / "ml.csv")  # (the day's 300 ratings appended)
     r = invoke("train", "ml.yaml", "-q", "--output", "day2", "--warm-start", "day1")
     assert r.exit_code == 0, r.output
+    said = " ".join(r.stdout.split())  # the warm start says its test rows are not the previous run's
+    assert re.search(r"warm start: the time cuts of [\d,]+ of the [\d,]+ user_id values in both runs moved", said)
+    assert "the previous run's test rows are training rows now" in said and "not of the same rows" in said
+    assert "not of the same rows" in load_artifact("day2").metrics.warm_start.split  # (kept in metrics.json)
     r = invoke("eval", "--model", "day2", "--model", "day1", "--split", "test", "-q")
     message = " ".join(r.stderr.split())
     assert r.exit_code == 2 and "did not split their rows alike (other files)" in message

@@ -320,11 +320,28 @@ def test_validate_says_what_the_split_holds_out():
         return describe(Data.model_validate({"train": "t.csv", **data}))
 
     per = {"validation": 0.1, "test": 0.2, "time": "ts", "per": "gender"}
-    assert said(split=per) == "by time (ts): each gender's latest rows, 10% validation and 20% test"
-    assert said(split={"time": "ts"}) == "by time (ts): the latest rows, 10% validation and 20% test"
+    assert said(split=per) == "by time (ts): each gender's latest 20% of rows are test, the 10% before them validation"
+    assert said(split={"time": "ts"}) == "by time (ts): the latest 20% of rows are test, the 10% before them validation"
+    assert said(split={"time": "ts"}, test="x.csv") == (
+        "by time (ts): the latest 10% of rows are validation; test from its own files"
+    )
     key = {"key": "user_id", "seed": 7}
     assert said(split=key, test="x.csv") == (
         "by user_id (seed 7): 10% validation, each user_id's rows in one part; test from its own files"
     )
     assert said() == "seeded rows (seed 42): 10% validation and 20% test"
     assert said(validation="v.csv", test="x.csv") == "validation from its own files; test from its own files"
+
+
+def test_validate_and_the_draft_put_a_split_by_time_in_the_same_words():
+    """One owner of the words (`split.latest`): the draft's comment and note say what `validate` says."""
+    from wdcli.data.split import describe
+    from wdcli.draft.times import time_split
+    from wdcli.spec.types import Data
+
+    for group, per in (("user_id", True), (None, False)):
+        split, what = time_split("ts", group, per)
+        assert describe(Data.model_validate({"train": "t.csv", "split": split})) == f"by time (ts): {what}"
+    assert time_split("ts", "request_id", False)[1] == (
+        "the latest 20% of rows are test, the 10% before them validation (one cut: a request_id's rows share their time)"
+    )

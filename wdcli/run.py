@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from .artifact import load_artifact, read_optimizer_state, save_artifact
+from .artifact import load_artifact, load_split, read_optimizer_state, save_artifact
 from .data.cache import Encodings
 from .data.files import Files
 from .data.io import LIKELY, scan_one
 from .data.split import load_splits, split_names
+from .data.split_change import split_change
 from .data.split_record import SplitRecord, record_split
 from .data.time_split import times
 from .draft import Draft
@@ -129,13 +130,13 @@ def run_training(
         _say_checkpoint(say, checkpoint, resume)
     if lines := default_settings(spec):
         say("optimizer settings from defaults: " + "; ".join(lines))
-    previous = load_previous(warm_from, spec) if warm_from is not None else None
+    cfg = spec.train
+    split = record_split(spec.data, cfg.max_rows) if frames is None and processes.main else None  # (files as read)
+    previous = load_previous(warm_from, spec, split) if warm_from is not None else None
     untracked = spec.model_copy(update={"train": spec.train.model_copy(update={"log": []})})
     tracking = Tracking.open(spec if processes.main else untracked)  # spec.train.log: MLflow, TensorBoard
     for line in tracking.where:  # (a line of the display: --quiet drops it)
         (getattr(reporter, "stage", None) or _silent)(line)
-    cfg = spec.train
-    split = record_split(spec.data, cfg.max_rows) if frames is None and processes.main else None  # (files as read)
     try:
         with Runtime.start(processes, cfg.threads, cfg.device, cfg.precision) as runtime:
             result = train(spec, frames, tracking.wrap(reporter), checkpoint, resume, previous, runtime)
@@ -170,8 +171,9 @@ def _save(result: TrainResult, output: str | Path | None, checkpoint: Path | Non
     return path
 
 
-def load_previous(model: str | Path, spec: Spec) -> Previous:
-    """A previous run to warm-start from: it must predict the same label."""
+def load_previous(model: str | Path, spec: Spec, split: SplitRecord | None = None) -> Previous:
+    """A previous run to warm-start from: it must predict the same label. `split`: how the new run splits its
+    files (None: unknown), to say how it splits them unlike the previous run (`data.split_change`)."""
     art = load_artifact(model)
     old, new = art.spec.label, spec.label
     if (old.column, old.positive) != (new.column, new.positive):
@@ -182,7 +184,8 @@ def load_previous(model: str | Path, spec: Spec) -> Previous:
             + (f" = {new.positive!r}" if new.positive else "")
             + "; a warm start needs the same label (train without --warm-start)"
         )
-    return Previous(str(art.path), art.fitted, art.config, art.model, read_optimizer_state(art))
+    moved = split_change(art.spec.data, load_split(art), spec.data, split)
+    return Previous(str(art.path), art.fitted, art.config, art.model, read_optimizer_state(art), moved)
 
 
 def default_settings(spec: Spec) -> list[str]:

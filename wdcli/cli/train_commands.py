@@ -121,6 +121,8 @@ def show_trained(s, m, path: Path, json_: bool) -> None:
         return
     if m.warm_start:
         out.print(warm_table(m.warm_start))
+        if m.warm_start.split:  # (the previous run's figures are of other rows: not to be compared with these)
+            out.print(f"warm start: {m.warm_start.split}", markup=False, highlight=False)
     out.print(
         metrics_table(f"{s.name}: {s.model}, {counted(m.epochs, 'epoch')} in {m.seconds:.1f}s", m.splits, METRIC_KEYS)
     )

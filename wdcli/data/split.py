@@ -109,18 +109,28 @@ def describe(data) -> str:
     """What a spec's split holds out, in words (`wdcli validate` prints it, so that a split on the wrong column
     shows: `per: gender` holds out each gender's latest rows)."""
     s = data.split
-    held = [(p, getattr(s, p)) for p in ("validation", "test") if getattr(data, p) is None and getattr(s, p) > 0]
-    shares = " and ".join(f"{f:.0%} {p}" for p, f in held)
+    held = {p: getattr(s, p) for p in ("validation", "test") if getattr(data, p) is None and getattr(s, p) > 0}
+    shares = " and ".join(f"{f:.0%} {p}" for p, f in held.items())
     if not held:
         how = ""
     elif s.time is not None:
-        how = f"by time ({s.time}): " + (f"each {s.per}'s latest rows" if s.per else "the latest rows") + f", {shares}"
+        how = f"by time ({s.time}): " + latest(held.get("validation", 0.0), held.get("test", 0.0), s.per)
     elif s.key is not None:
         how = f"by {s.key} (seed {s.seed}): {shares}, each {s.key}'s rows in one part"
     else:
         how = f"seeded rows (seed {s.seed}): {shares}"
     given = [f"{p} from its own files" for p in ("validation", "test") if getattr(data, p) is not None]
     return "; ".join([how, *given] if how else given) or "none: every row trains"
+
+
+def latest(validation: float, test: float, per: str | None = None) -> str:
+    """What a split by time holds out, in words: "each user_id's latest 20% of rows are test, the 10% before
+    them validation" (`describe`'s, and the comment of the split `wdcli init` drafts)."""
+    whose = f"each {per}'s latest" if per else "the latest"
+    if validation > 0 and test > 0:
+        return f"{whose} {test:.0%} of rows are test, the {validation:.0%} before them validation"
+    part, share = ("test", test) if test > 0 else ("validation", validation)
+    return f"{whose} {share:.0%} of rows are {part}"
 
 
 def load_splits(data) -> dict[str, pl.DataFrame]:

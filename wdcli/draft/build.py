@@ -85,6 +85,7 @@ class Draft:
     few: bool = False  # the groups have too few rows each for a split per group to hold out rows (times.holds_out)
     time_chosen: bool = False  # init chose the split by time (--group's rows span times; no --time given)
     time_offers: list[tuple[str, str]] = field(default_factory=list)  # columns that look like times, and how
+    time_unusable: list[str] = field(default_factory=list)  # notes: columns that look like times but cannot split
     tried: dict[str, Tried] = field(default_factory=dict)  # the deep part's blocks tried on the sample (blocks.py)
     untried: str = ""  # why they were not tried
 
@@ -112,13 +113,14 @@ class Draft:
                 )
             return notes
         if self.group is None:
-            return offer_notes(self.time_offers, None, False)
+            return offer_notes(self.time_offers, None, False) + self.time_unusable
         g = self.group
         return [
             f"data.split.key is {g} (--group): each {g}'s rows stay in one part, so the validation and test rows "
             f"are of {g} values the model never saw: right for requests (each is new when served), a cold-start "
             f"split for users; and {g} is not a feature",
             *[f"  {choice.format(spec=spec, group=g, time=self._time_choice())}" for choice in SPLIT_CHOICES],
+            *self.time_unusable,
         ]
 
     def _time_choice(self) -> str:
@@ -259,11 +261,11 @@ def _time(
 ) -> list[Column]:
     """With --time: the split's time, checked on the sample and left out of the features; else the columns
     that look like times, to offer --time. `sizes`: each group's rows, read when a split per group is in view."""
-    offers = time_columns(sample, (d.group,)) if time is None else []
+    offers, unusable = time_columns(sample, (d.group,)) if time is None else ([], [])
     if d.group is not None and (offers or time is not None):
         d.few = not holds_out(sizes())
     if time is None:
-        d.time_offers = offers
+        d.time_offers, d.time_unusable = offers, unusable
         skip = (label, *(c for c, _ in offers))
         users = [
             c

@@ -13,6 +13,7 @@ import re
 import polars as pl
 
 from ..data import io
+from ..data.split import latest
 from ..data.time_split import EPS, ISO, times
 from ..errors import DataError
 from .profile import share
@@ -47,18 +48,40 @@ def looks_like_time(name: str, s: pl.Series) -> str | None:
     return None
 
 
-def time_columns(sample: pl.DataFrame, skip: tuple[str | None, ...]) -> list[tuple[str, str]]:
+def time_columns(sample: pl.DataFrame, skip: tuple[str | None, ...]) -> tuple[list[tuple[str, str]], list[str]]:
     """The columns that look like times, and how (none of `skip`: the label, the group), that have a time in
-    every sample row (as a split by time needs)."""
-    found = [(c, looks_like_time(c, sample[c])) for c in sample.columns if c not in skip]
-    out = []
-    for c, how in found:
-        try:
-            if how is not None and times(sample, c, "the sample"):
-                out.append((c, how))
-        except DataError:  # rows without a time, or text that is none: no split by time as it is
+    every sample row (as a split by time needs); and a note on each other one that looks like a time, saying
+    why init does not offer it (rows without a time, which a split by time refuses; text that is no time)."""
+    offers, unusable = [], []
+    for c in sample.columns:
+        how = None if c in skip else looks_like_time(c, sample[c])
+        if how is None:
             continue
-    return out
+        try:
+            times(sample, c, "the sample")
+            offers.append((c, how))
+        except DataError:
+            unusable.append(_unusable(c, how, sample[c]))
+    return offers, unusable
+
+
+def _unusable(name: str, how: str, s: pl.Series) -> str:
+    """Why a column that looks like a time cannot split the rows as it is (`times` refused it), in words."""
+    missing = s.null_count()  # (and as `times` reads them: empty text, NaN)
+    if s.dtype == pl.String:
+        missing += int((s.str.strip_chars() == "").sum())
+    elif s.dtype.is_float():
+        missing += int(s.is_nan().sum())
+    share = f"{missing / len(s):.0%}" if missing >= 0.01 * len(s) else "under 1%"
+    why, fix = (
+        (f"{share} of its sample values are missing ({missing:,} of {len(s):,} rows)", "fill or drop those rows")
+        if missing
+        else ("some of its sample values are no time", "correct them")
+    )
+    return (
+        f"{name} looks like a time ({how}), but {why}: a split by time needs a time on every row (train refuses "
+        f"a row without one), so init does not offer it; {fix}, then init --time {name}"
+    )
 
 
 def spans_times(sample: pl.DataFrame, time: str, group: str) -> bool:
@@ -98,16 +121,17 @@ def holds_out(sizes: pl.Series, validation: float = 0.1) -> bool:
 
 
 def time_split(time: str, group: str | None, per: bool, few: bool = False) -> tuple[dict, str]:
-    """The split init drafts for `--time` (validation 10%, test 20%), and what it holds out; `few`: the groups
-    have too few rows each to hold out each one's latest rows."""
-    split = {"validation": 0.1, "test": 0.2, "time": time, **({"per": group} if per else {})}
-    if per:
-        return split, f"each {group}'s latest 20% of rows are test, the 10% before them validation"
-    why = f"most {group} values have under 10 rows: too few to hold out each one's latest 10%" if few else ""
-    why = why or f"a {group}'s rows share their time"
-    return split, "the latest 20% of rows are test, the 10% before them validation" + (
-        f" (one cut: {why})" if group else ""
-    )
+    """The split init drafts for `--time` (validation 10%, test 20%), and what it holds out (in `split.latest`'s
+    words, which `validate` prints too); `few`: the groups have too few rows each to hold out each one's latest
+    rows."""
+    validation, test = 0.1, 0.2
+    split = {"validation": validation, "test": test, "time": time, **({"per": group} if per else {})}
+    what = latest(validation, test, group if per else None)
+    if per or group is None:
+        return split, what
+    few_rows = f"most {group} values have under 10 rows: too few to hold out each one's latest 10%"
+    one_time = f"a {group}'s rows share their time"
+    return split, f"{what} (one cut: {few_rows if few else one_time})"
 
 
 def offer_notes(offers: list[tuple[str, str]], group: str | None, per: bool) -> list[str]:

@@ -14,8 +14,9 @@ Any other parameter (of a block added to the model later) is copied whole where 
     previous = Previous(path, fitted, config, model, optimizer_state)   # read by wdcli.run from an artifact
     report = warm_start(previous, model, optimizers, fitted)           # before the first step: a WarmReport
 
-The report says per feature how many ids were carried, are new and were dropped. Optimizer hyperparameters
-come from the new spec; the state copied is the previous run's last epoch's.
+The report says per feature how many ids were carried, are new and were dropped, and how the new run splits its
+rows unlike the previous one (a split by time learned again on new data moves its cut: `data.split_change`).
+Optimizer hyperparameters come from the new spec; the state copied is the previous run's last epoch's.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Previous:
     config: ModelConfig
     model: WideDeep
     optimizer: dict[str, torch.Tensor] = field(default_factory=dict)  # '<parameter>.<key>' (model.optim's encoding)
+    split: str = ""  # how the new run splits its rows unlike this one, in words (`data.split_change`; "" alike)
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ def warm_start(
         if name not in fitted.features and not isinstance(f, Numeric):
             features[name] = Carried(0, 0, f.cardinality - 1, "no longer a feature")
     optimizer = "carried" if previous.optimizer else "fresh (the previous run kept none)"
-    return WarmReport(previous.path, features, mlp, optimizer)
+    return WarmReport(previous.path, features, mlp, optimizer, previous.split)
 
 
 def _copy_tables(copy: _Copier, old_layout: Layout, model: WideDeep, fitted: FittedPipeline, maps: dict) -> None:
