@@ -27,14 +27,14 @@ from wdcli.spec import load_spec
 
 HERE = Path(__file__).parent
 SPECS = HERE.parent / "specs"
-VARIANTS = {  # name -> --set overrides (on a spec with no block)
-    "none": [],
+VARIANTS = {  # name -> --set overrides (on a spec with no block: the apps spec says nothing, so each says it)
+    "none": ["deep.interaction=none"],
     "dot": ["deep.interaction=dot"],
     "cross": ["deep.interaction=cross"],
     "cross rank 8": ["deep.interaction={kind: cross, rank: 8}"],
-    "periodic": ["deep.numeric_embedding=periodic", "defaults.numeric.transform=standardize"],
-    "piecewise": ["deep.numeric_embedding=piecewise"],
-    "schedule cosine": ["train.schedule=cosine"],
+    "periodic": ["deep.interaction=none", "deep.numeric_embedding=periodic", "defaults.numeric.transform=standardize"],
+    "piecewise": ["deep.interaction=none", "deep.numeric_embedding=piecewise"],
+    "schedule cosine": ["deep.interaction=none", "train.schedule=cosine"],
 }
 
 

@@ -59,14 +59,23 @@ def test_no_trials_leaves_the_blocks_to_the_defaults(tmp_path):
 
 
 def test_a_block_is_kept_only_past_its_threshold():
+    """A block off by default (numeric embeddings) is drafted when it saves BLOCK_GAIN nats and, with a group, does
+    not lower the gAUC; one on by default (dot products) is left out only when it costs BLOCK_GAIN nats or more."""
     base = (0.5000, 0.70)
-    assert Tried("interaction", "dot", base, (0.5000 - BLOCK_GAIN, 0.71)).written == "dot"
-    assert Tried("interaction", "dot", base, (0.5000 - BLOCK_GAIN / 2, 0.71)).written == "none"
-    ranked = Tried("interaction", "dot", (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.64))  # gAUC fell
+    periodic = ("numeric_embedding", "periodic", base)
+    assert Tried(*periodic, (0.5000 - BLOCK_GAIN, 0.71)).written == "periodic"
+    assert Tried(*periodic, (0.5000 - BLOCK_GAIN / 2, 0.71)).written == "none"
+    ranked = Tried("numeric_embedding", "periodic", (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.64))
     assert ranked.written == "none" and "gAUC 0.650 -> 0.640; left out (the gAUC fell)" in ranked.comment()
-    assert Tried("interaction", "dot", (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.65)).written == "dot"
-    worse = Tried("numeric_embedding", "periodic", base, (0.5100, 0.69))
+    assert Tried("numeric_embedding", "periodic", (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.65)).kept
+    worse = Tried(*periodic, (0.5100, 0.69))
     assert worse.written == "none" and "gain -0.0100" in worse.comment() and "left out" in worse.comment()
+    dot = ("interaction", "dot", base)
+    assert Tried(*dot, (0.5000 + BLOCK_GAIN / 2, 0.69)).written == "dot"  # a cost under the threshold: kept
+    assert "kept (on by default)" in Tried(*dot, (0.5000 + BLOCK_GAIN / 2, 0.69)).comment()
+    costly = Tried(*dot, (0.5000 + BLOCK_GAIN, 0.69))
+    assert costly.written == "none" and "left out (it cost 0.001 nats or more)" in costly.comment()
+    assert Tried("interaction", "dot", (0.5, 0.7, 0.65), (0.5, 0.7, 0.60)).written == "dot"  # (on log loss alone)
 
 
 def test_a_sample_too_small_to_measure_a_block_is_not_tried_and_the_draft_says_so(tmp_path):
@@ -76,4 +85,4 @@ def test_a_sample_too_small_to_measure_a_block_is_not_tried_and_the_draft_says_s
     assert r.exit_code == 0, r.output
     text = out.read_text()
     assert "interaction" not in yaml.safe_load(text)["deep"]
-    assert "not tried (1,000 sample rows; 5,000 measure them)" in text
+    assert "not tried (1,000 sample rows; 5,000 measure them): the defaults (dot products" in text

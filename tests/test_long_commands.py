@@ -28,7 +28,7 @@ def test_compare_shows_each_model_and_epoch_when_piped(apps_spec, workdir):
         "training wide (1 of 5)",
         "training deep (2 of 5)",
         "training wide_deep (3 of 5)",
-        "training wide_deep, interaction dot (4 of 5)",  # the deep part's blocks the other way (issue 20)
+        "training wide_deep, interaction none (4 of 5)",  # the deep part's blocks the other way (issue 20)
         "training wide_deep, numeric_embedding periodic (5 of 5)",
     ]
     assert lines[starts[0] + 1].startswith("epoch 1/2") and lines[starts[0] - 1].startswith("reading ")

@@ -116,14 +116,15 @@ def previous_of(result) -> Previous:
 @pytest.mark.parametrize("name,rows,epochs", [("census", 16000, 6), ("apps", 24000, 6)])
 def test_two_days_warm_start_reaches_cold_auc_in_a_third_of_the_epochs(name, rows, epochs):
     # the paper's model (census.yaml's blocks and dropout learn for more epochs: 2 warm epochs gave 0.9122 against 6 cold
-    # epochs' 0.9134; their warm start itself is tested below)
+    # epochs' 0.9134; apps with dot products, the default, 0.6464 against 0.6500; their warm start itself is tested
+    # below)
     paper = [
         *("deep.numeric_embedding=none", "deep.interaction=none", "deep.dropout=0", "deep.embedding_dropout=0"),
         "defaults.numeric={transform: quantile, quantiles: 50}",
     ]
     spec = load_spec(
         SPECS / f"{name}.yaml",
-        ["train.threads=1", "train.early_stopping.patience=100", *(paper if name == "census" else [])],
+        ["train.threads=1", "train.early_stopping.patience=100", *(paper if name == "census" else paper[1:2])],
     )
     day1, day2 = days(SPECS / "data" / ("adult.parquet" if name == "census" else "apps_train.parquet"), rows)
     first = train(spec.model_copy(update={"train": spec.train.model_copy(update={"epochs": 3})}), day1)
@@ -199,7 +200,7 @@ def test_cli_warm_start_stores_what_was_carried(workdir):
 
 
 def test_first_layer_copied_by_feature_when_a_deep_feature_is_added():
-    base = ["train.epochs=1", "train.threads=1"]
+    base = ["train.epochs=1", "train.threads=1", "deep.interaction=none"]  # (the columns in order, no pairs)
     old_spec = load_spec(SPECS / "tiny.yaml", [*base, "deep.embed=[education, occupation]"])
     new_spec = load_spec(SPECS / "tiny.yaml", [*base, "deep.embed=[education, native-country, occupation]"])
     first = train(old_spec)

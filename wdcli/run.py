@@ -21,7 +21,7 @@ from .data.split_change import split_change
 from .data.split_record import SplitRecord, record_split
 from .data.time_split import times
 from .draft import Draft
-from .draft.blocks import CANDIDATES, Tried
+from .draft.blocks import ALL_OFF, CANDIDATES, Tried
 from .draft.profile import share
 from .errors import ArtifactError, DataError, SpecError
 from .features import FittedPipeline, fit_pipeline, hashing, transform
@@ -256,7 +256,7 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
     (`wdcli.draft.blocks.CANDIDATES`) switched on, scored on held-out sample rows (`_held_out_rows`)."""
     frames = _held_out_rows(draft)
     frames = {k: _at_most(f, TRIAL_ROWS if k == "train" else TRIAL_ROWS // 4) for k, f in frames.items()}
-    base = [f"train.epochs={TRIAL_EPOCHS}", "train.early_stopping={metric: logloss, patience: 1}"]
+    base = [f"train.epochs={TRIAL_EPOCHS}", "train.early_stopping={metric: logloss, patience: 1}", *ALL_OFF]
     numeric = any(c.kind == "numeric" for c in draft.columns)
     spec = output.resolve().parent / f".{output.name}.trial{os.getpid()}.yaml"  # (its data paths are relative)
     spec.parent.mkdir(parents=True, exist_ok=True)  # (-o into a folder not made yet, as the tutorial's drafted/)

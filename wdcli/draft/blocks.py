@@ -2,9 +2,11 @@
 how its held-out gain is judged and how the draft writes the outcome. The trainings themselves are the caller's
 (`wdcli.run.try_blocks`: drafting knows no training).
 
-Each candidate is the drafted spec with one block switched on; it is kept when it lowers the held-out log loss
-of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a group, does not lower the
-gAUC: ranking within groups is what such data are for), and the draft says by how much either way.
+Each candidate is the drafted spec with one block switched on. A block that is off by default is kept when it
+lowers the held-out log loss of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a
+group, does not lower the gAUC: ranking within groups is what such data are for). A block that is on by default
+(dot products: their gain grows with the rows, and a sample of 40,000 hardly shows it) is left out only when it
+raises that log loss by BLOCK_GAIN or more. The draft says by how much either way.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ CANDIDATES = {
     "interaction": ("dot", ["deep.interaction=dot"]),
     "numeric_embedding": ("periodic", ["deep.numeric_embedding=periodic", "defaults.numeric.transform=standardize"]),
 }
+ON_BY_DEFAULT = {"interaction"}  # the blocks a spec has unless it says otherwise (spec/blocks.py)
+ALL_OFF = ["deep.interaction=none", "deep.numeric_embedding=none"]  # the base each block is tried against
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,13 @@ class Tried:
         return len(self.base) > 2 and len(self.with_it) > 2 and not math.isnan(self.base[2] + self.with_it[2])
 
     @property
+    def default(self) -> bool:
+        return self.block in ON_BY_DEFAULT
+
+    @property
     def kept(self) -> bool:
+        if self.default:
+            return self.gain > -BLOCK_GAIN
         return self.gain >= BLOCK_GAIN and (not self.ranked or self.with_it[2] >= self.base[2])
 
     @property
@@ -51,7 +61,9 @@ class Tried:
     def comment(self) -> str:
         (ll, auc), (ll2, auc2) = self.base[:2], self.with_it[:2]
         ranked = f", gAUC {self.base[2]:.3f} -> {self.with_it[2]:.3f}" if self.ranked else ""
-        if self.kept:
+        if self.default:
+            verdict = "kept (on by default)" if self.kept else f"left out (it cost {BLOCK_GAIN} nats or more)"
+        elif self.kept:
             verdict = "kept"
         elif self.gain >= BLOCK_GAIN:
             verdict = "left out (the gAUC fell)"

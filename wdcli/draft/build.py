@@ -184,7 +184,10 @@ def draft_spec(
     d.text = render(d, paths, label, group, patterns, separator)
     if try_blocks is not None:
         if d.rows < MIN_ROWS:
-            d.untried = f"interaction, numeric_embedding: not tried ({d.rows:,} sample rows; {MIN_ROWS:,} measure them)"
+            d.untried = (
+                f"interaction, numeric_embedding: not tried ({d.rows:,} sample rows; {MIN_ROWS:,} measure them): "
+                "the defaults (dot products, no numeric embedding)"
+            )
         else:  # short trainings on the sample (its draft as rendered above), with and without each block
             d.tried = try_blocks(d, Path(output))
         d.text = render(d, paths, label, group, patterns, separator)

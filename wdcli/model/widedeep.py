@@ -139,7 +139,8 @@ class WideDeep(nn.Module):
                 self.numeric[str(i)] = PiecewiseEmbedding([numeric[f.name].edges for f in g.fields], g.dim)
         inter = cfg.interaction
         inputs = [(len(g.fields), g.dim) for g in self.groups if g.kind in DOT_KINDS]
-        self.dot = DotInteraction(inputs, inter.dim) if inter.kind == "dot" else None
+        pairs = any(g.kind == "dot" for g in self.groups)  # (none with fewer than two fields: nothing to multiply)
+        self.dot = DotInteraction(inputs, inter.dim) if inter.kind == "dot" and pairs else None
         self.cross = CrossLayers(self.layout.width, inter.layers, inter.rank) if inter.kind == "cross" else None
         self.drop = nn.Dropout(cfg.embedding_dropout) if cfg.embedding_dropout > 0 else None
 

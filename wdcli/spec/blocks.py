@@ -38,7 +38,7 @@ class Interaction(ShortForm):
     projected to `dim`), appended to the MLP's input. `cross` (DCN-V2, stacked): `layers` cross layers
     x_{l+1} = x_0 * (W x_l + b) + x_l over the whole input, W full or of `rank` (W = U V)."""
 
-    kind: Literal["none", "dot", "cross"] = Field("none", description="none, dot or cross.")
+    kind: Literal["none", "dot", "cross"] = Field("dot", description="none, dot or cross.")
     dim: PositiveInt | None = Field(None, description="dot: the width fields meet at; default deep.embedding_dim.")
     layers: PositiveInt = Field(2, description="cross: how many cross layers.")
     rank: PositiveInt | None = Field(None, description="cross: a low-rank W (U V) of this rank; default full.")
