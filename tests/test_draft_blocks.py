@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from wdcli.cli import app
-from wdcli.draft.blocks import BLOCK_GAIN, Tried
+from wdcli.draft.blocks import BLOCK_GAIN, GROWS, Tried
 
 runner = CliRunner()
 
@@ -59,23 +59,26 @@ def test_no_trials_leaves_the_blocks_to_the_defaults(tmp_path):
 
 
 def test_a_block_is_kept_only_past_its_threshold():
-    """A block off by default (numeric embeddings) is drafted when it saves BLOCK_GAIN nats and, with a group, does
-    not lower the gAUC; one on by default (dot products) is left out only when it costs BLOCK_GAIN nats or more."""
+    """A block is drafted when it saves BLOCK_GAIN nats and, with a group, does not lower the gAUC; dot products,
+    on by default, on data of more than GROWS times the trial's rows, are left out only when they cost BLOCK_GAIN."""
     base = (0.5000, 0.70)
-    periodic = ("numeric_embedding", "periodic", base)
-    assert Tried(*periodic, (0.5000 - BLOCK_GAIN, 0.71)).written == "periodic"
-    assert Tried(*periodic, (0.5000 - BLOCK_GAIN / 2, 0.71)).written == "none"
-    ranked = Tried("numeric_embedding", "periodic", (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.64))
-    assert ranked.written == "none" and "gAUC 0.650 -> 0.640; left out (the gAUC fell)" in ranked.comment()
-    assert Tried("numeric_embedding", "periodic", (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.65)).kept
-    worse = Tried(*periodic, (0.5100, 0.69))
-    assert worse.written == "none" and "gain -0.0100" in worse.comment() and "left out" in worse.comment()
-    dot = ("interaction", "dot", base)
-    assert Tried(*dot, (0.5000 + BLOCK_GAIN / 2, 0.69)).written == "dot"  # a cost under the threshold: kept
-    assert "kept (on by default)" in Tried(*dot, (0.5000 + BLOCK_GAIN / 2, 0.69)).comment()
-    costly = Tried(*dot, (0.5000 + BLOCK_GAIN, 0.69))
+    for block, value in [("numeric_embedding", "periodic"), ("interaction", "dot")]:  # (dot: a trial of all rows)
+        assert Tried(block, value, base, (0.5000 - BLOCK_GAIN, 0.71)).written == value
+        assert Tried(block, value, base, (0.5000 - BLOCK_GAIN / 2, 0.71)).written == "none"
+        ranked = Tried(block, value, (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.64))
+        assert ranked.written == "none" and "gAUC 0.650 -> 0.640; left out (the gAUC fell)" in ranked.comment()
+        assert Tried(block, value, (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.65)).kept
+        worse = Tried(block, value, base, (0.5100, 0.69))
+        assert worse.written == "none" and "gain -0.0100" in worse.comment() and "left out" in worse.comment()
+    big = GROWS * 2.5  # the data: 10 times the trial's rows
+    assert Tried("interaction", "dot", base, (0.5000 + BLOCK_GAIN / 2, 0.69), big).written == "dot"
+    assert (
+        "kept (on by default; the trial saw 1/10 of the rows)" in Tried("interaction", "dot", base, base, big).comment()
+    )
+    costly = Tried("interaction", "dot", base, (0.5000 + BLOCK_GAIN, 0.69), big)
     assert costly.written == "none" and "left out (it cost 0.001 nats or more)" in costly.comment()
-    assert Tried("interaction", "dot", (0.5, 0.7, 0.65), (0.5, 0.7, 0.60)).written == "dot"  # (on log loss alone)
+    assert Tried("interaction", "dot", (0.5, 0.7, 0.65), (0.5, 0.7, 0.60), big).written == "dot"  # (log loss alone)
+    assert Tried("numeric_embedding", "periodic", base, base, big).written == "none"  # (off by default: must gain)
 
 
 def test_a_sample_too_small_to_measure_a_block_is_not_tried_and_the_draft_says_so(tmp_path):

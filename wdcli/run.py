@@ -278,7 +278,7 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
             if block == "numeric_embedding" and not numeric:
                 continue
             step(f"trying {block}: {value} on the sample")
-            tried[block] = Tried(block, value, first, held_out(sets))
+            tried[block] = Tried(block, value, first, held_out(sets), draft.total / len(frames["train"]))
         return tried
     finally:
         spec.unlink(missing_ok=True)

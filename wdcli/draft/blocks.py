@@ -2,11 +2,12 @@
 how its held-out gain is judged and how the draft writes the outcome. The trainings themselves are the caller's
 (`wdcli.run.try_blocks`: drafting knows no training).
 
-Each candidate is the drafted spec with one block switched on. A block that is off by default is kept when it
-lowers the held-out log loss of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a
-group, does not lower the gAUC: ranking within groups is what such data are for). A block that is on by default
-(dot products: their gain grows with the rows, and a sample of 40,000 hardly shows it) is left out only when it
-raises that log loss by BLOCK_GAIN or more. The draft says by how much either way.
+Each candidate is the drafted spec with one block switched on. A block is kept when it lowers the held-out log
+loss of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a group, does not lower
+the gAUC: ranking within groups is what such data are for). One exception: dot products (on by default) gain
+more the more rows train them, so where the trial saw under a quarter of the data's rows (GROWS) its verdict
+understates them, and they are left out only when they raise that log loss by BLOCK_GAIN or more. The draft
+says by how much either way.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ CANDIDATES = {
     "numeric_embedding": ("periodic", ["deep.numeric_embedding=periodic", "defaults.numeric.transform=standardize"]),
 }
 ON_BY_DEFAULT = {"interaction"}  # the blocks a spec has unless it says otherwise (spec/blocks.py)
+GROWS = 4  # data of more than this many times the trial's training rows: a block on by default stays unless it costs
 ALL_OFF = ["deep.interaction=none", "deep.numeric_embedding=none"]  # the base each block is tried against
 
 
@@ -35,6 +37,7 @@ class Tried:
     value: str  # what it was tried as (dot, periodic)
     base: tuple[float, ...]  # (log loss, AUC[, gAUC]) of the draft as it was
     with_it: tuple[float, ...]
+    scale: float = 1.0  # the data's rows over the trial's training rows
 
     @property
     def gain(self) -> float:
@@ -46,7 +49,8 @@ class Tried:
 
     @property
     def default(self) -> bool:
-        return self.block in ON_BY_DEFAULT
+        """Whether the block stays unless it costs: on by default, on data the trial saw too little of."""
+        return self.block in ON_BY_DEFAULT and self.scale > GROWS
 
     @property
     def kept(self) -> bool:
@@ -62,7 +66,11 @@ class Tried:
         (ll, auc), (ll2, auc2) = self.base[:2], self.with_it[:2]
         ranked = f", gAUC {self.base[2]:.3f} -> {self.with_it[2]:.3f}" if self.ranked else ""
         if self.default:
-            verdict = "kept (on by default)" if self.kept else f"left out (it cost {BLOCK_GAIN} nats or more)"
+            verdict = (
+                f"kept (on by default; the trial saw 1/{self.scale:.0f} of the rows)"
+                if self.kept
+                else f"left out (it cost {BLOCK_GAIN} nats or more)"
+            )
         elif self.kept:
             verdict = "kept"
         elif self.gain >= BLOCK_GAIN:
