@@ -303,23 +303,17 @@ class Numeric(_Feature):
 
     @model_validator(mode="after")
     def _usable(self) -> Numeric:
-        """Statistics the transform can use: what it reads finite, a spread that is not negative (a pipeline.json
-        edited so would score every row, silently wrong; fitting refuses what would give one)."""
-        problem = self.problem()
-        if problem:
+        if problem := self.problem():
             raise ValueError(problem)
         return self
 
     def problem(self) -> str | None:
-        """What makes this state unusable by its transform, in words (None: nothing)."""
+        """What makes this state one its transform cannot use, in words (None: nothing): what it reads not finite,
+        a negative spread (a pipeline.json edited so scored every row silently wrong; fitting refuses it too)."""
+        read = {"standardize": ("mean", "std"), "minmax": ("min", "max")}.get(self.transform, ())
         used = {"fill": self.fill, **dict(zip(("clip[0]", "clip[1]"), self.clip or ()))}
-        if self.transform == "standardize":
-            used |= {"mean": self.mean, "std": self.std}
-        if self.transform == "minmax":
-            used |= {"min": self.min, "max": self.max}
-        used |= {f"edges[{i}]": e for i, e in enumerate(self.edges)}
-        bad = next((k for k, v in used.items() if not np.isfinite(v)), None)
-        if bad is not None:
+        used |= {k: getattr(self, k) for k in read} | {f"edges[{i}]": e for i, e in enumerate(self.edges)}
+        if (bad := next((k for k, v in used.items() if not np.isfinite(v)), None)) is not None:
             return f"{bad} is {used[bad]}, not a finite number"
         if self.clip and self.clip[0] > self.clip[1]:
             return f"clip {list(self.clip)} is not [low, high]"
