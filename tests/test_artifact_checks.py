@@ -18,6 +18,7 @@ import pytest
 from wdcli.artifact import load_artifact
 from wdcli.errors import ArtifactError
 from wdcli.run import run_training
+from wdcli.serve.app import ServeConfig, Server
 from wdcli.spec import load_spec
 
 from .conftest import SPECS
@@ -143,7 +144,7 @@ def _feature(doc: dict, kind: str, field: str) -> dict:
         ("vocabulary", "values", lambda v: [v[0]] * len(v), "holds .* twice; a vocabulary lists each value once"),
         ("buckets", "boundaries", lambda b: b[::-1], "not in increasing order"),
         ("numeric", "boundaries", lambda b: b[::-1], "not in increasing order"),
-        ("buckets", "boundaries", lambda b: [float("nan")] * len(b), "not in increasing order"),
+        ("buckets", "boundaries", lambda b: [float("nan")] * len(b), "holds nan; boundaries are finite numbers"),
     ],
     ids=["vocabulary twice", "bucket boundaries reversed", "quantile boundaries reversed", "NaN boundaries"],
 )
@@ -156,6 +157,83 @@ def test_a_pipeline_edited_out_of_shape_is_refused(run, kind, field, spoil, mess
         lambda doc: _feature(doc, kind, field).update({field: spoil(_feature(doc, kind, field)[field])}),
     )
     refused(run, message)
+
+
+NAN, INF = float("nan"), float("inf")
+NUMERIC_STATE = {  # a numeric column's edit: (column, fields set, the field the message names)
+    "fill NaN": ("age", {"fill": NAN}, "fill is nan"),
+    "fill inf": ("capital-gain", {"fill": INF}, "fill is inf"),
+    "fill -inf": ("hours-per-week", {"fill": -INF}, "fill is -inf"),
+    "clip NaN": ("hours-per-week", {"clip": [NAN, 80]}, r"clip\[0\] is nan"),
+    "clip reversed": ("hours-per-week", {"clip": [80, 1]}, r"clip \[80.0, 1.0\] is not \[low, high\]"),
+    "mean NaN": ("capital-gain", {"transform": "standardize", "mean": NAN}, "mean is nan"),
+    "std inf": ("capital-gain", {"transform": "standardize", "std": INF}, "std is inf"),
+    "std negative": ("capital-gain", {"transform": "standardize", "std": -2.0}, "std is -2.0; .* not negative"),
+    "min inf": ("hours-per-week", {"min": INF}, "min is inf"),
+    "max NaN": ("hours-per-week", {"max": NAN}, "max is nan"),
+    "min above max": ("hours-per-week", {"min": 80.0, "max": 1.0}, "min 80.0 and max 1.0 make no range"),
+    "range overflows": ("hours-per-week", {"min": -1e308, "max": 1e308}, r"min -1e\+308 and max 1e\+308 make no range"),
+    "quantile boundary inf": ("age", {"boundaries": [20.0, INF]}, "holds inf; boundaries are finite numbers"),
+    "edges NaN": ("age", {"edges": [0.0, NAN, 1.0]}, r"edges\[1\] is nan"),
+    "edges reversed": ("age", {"edges": [1.0, 0.5, 0.0]}, "edges are not in increasing order"),
+}
+
+
+def _numeric(doc: dict, column: str) -> dict:
+    return next(f for f in doc["features"] if f["name"] == column)
+
+
+@pytest.mark.parametrize("case", list(NUMERIC_STATE), ids=list(NUMERIC_STATE))
+def test_a_numeric_state_its_transform_cannot_use_is_refused(run, case):
+    """NaN or infinite statistics, a negative spread or no range, in a pipeline.json edited and re-hashed,
+    loaded and scored every row, silently wrong (exit 0): refused naming the file, the column and the field."""
+    column, fields, message = NUMERIC_STATE[case]
+    edit_json(run, "pipeline.json", lambda doc: _numeric(doc, column).update(fields))
+    refused(run, rf"pipeline.json: column '{column}' \(features\[\d+\]\S*\): {message}.*retrain or restore")
+
+
+def test_non_finite_bucket_boundaries_are_refused(run):
+    edit_json(run, "pipeline.json", lambda doc: _numeric(doc, "age_buckets").update(boundaries=[-INF, 30.0]))
+    refused(run, r"column 'age_buckets' \(features\[\d+\].buckets.boundaries\): holds -inf; boundaries are finite")
+
+
+@pytest.mark.parametrize(
+    "fields", [{"transform": "standardize", "std": 0.0}, {"min": 40.0, "max": 40.0}, {"mean": NAN, "std": NAN}]
+)
+def test_a_constant_column_or_a_statistic_its_transform_does_not_read_loads(run, fields):
+    """A column constant in training has std 0 and min == max (scaled by 1): fitting writes that, so it loads; a
+    statistic the transform does not read (minmax: mean, std) is not held against it."""
+    edit_json(run, "pipeline.json", lambda doc: _numeric(doc, "hours-per-week").update(fields))
+    load_artifact(run)
+
+
+def test_predict_and_serve_refuse_a_run_with_a_nan_fill(run, tmp_path):
+    """Exit 2 naming the file, the column and the field; the server does not start on it, nor reload to it."""
+    from .test_serve import InProcess
+
+    good = tmp_path / "good"
+    shutil.copytree(run, good)
+    edit_json(run, "pipeline.json", lambda doc: _numeric(doc, "age").update(fill=NAN))
+    rows = tmp_path / "in.csv"
+    rows.write_text((SPECS / "data" / "tiny.csv").read_text().splitlines()[0] + "\n" + ",".join(["1"] * 15) + "\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "wdcli", "predict", "--model", str(run), "--input", str(rows)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "pipeline.json: column 'age' (features[" in r.stderr, r.stderr
+    assert "numeric): fill is nan, not a finite number" in r.stderr and "Traceback" not in r.stderr
+
+    with pytest.raises(ArtifactError, match="fill is nan"):
+        Server(ServeConfig(model=str(run.parent), watch=False))
+    (run.parent / "LATEST").write_text("good\n")
+    shutil.move(good, run.parent / "good")
+    s = Server(ServeConfig(model=str(run.parent), watch=False))
+    (run.parent / "LATEST").write_text(run.name + "\n")
+    with InProcess(s.app()) as client:
+        answer = client.post("/reload")
+        assert answer.status_code == 409 and "fill is nan" in answer.text, answer.text
+        assert client.get("/health").json()["model"] == "good"
 
 
 @pytest.mark.parametrize("pointer", ["run\x00\n", "\x00"])

@@ -154,3 +154,19 @@ def test_a_named_pipe_is_refused_not_waited_on(tiny, tmp_path):
     done.set()
     assert time.perf_counter() - t0 < 5.0 and r.exit_code == 2, r.output
     assert "not a regular file (a named pipe)" in r.stderr, r.output
+
+
+def test_a_value_past_the_length_limit_is_refused_naming_column_and_limit(tiny, tmp_path, monkeypatch):
+    """A 100 MB value in a CSV took predict to 1.4 GB (every copy the cleaning, hashing and writing made cost its
+    length again); a value past the limit (1 MiB; here 1,000 bytes) is now an error before any of them."""
+    import wdcli.features.inputs as inputs
+
+    monkeypatch.setattr(inputs, "MAX_VALUE_BYTES", 1000)
+    frame = rows(2).with_columns(pl.Series("native-country", ["x" * 1000, "y" * 1001]))
+    frame.write_csv(tmp_path / "in.csv")
+    r = predict(tiny, tmp_path / "in.csv", "--output", str(tmp_path / "out.csv"))
+    assert r.exit_code == 2, r.output
+    assert "in.csv: column 'native-country' holds a value of 1,001 bytes" in r.stderr
+    assert "takes values of at most 1,000 bytes" in r.stderr and not (tmp_path / "out.csv").exists()
+    frame.head(1).write_csv(tmp_path / "in.csv")  # (at the limit: scored)
+    assert predict(tiny, tmp_path / "in.csv").exit_code == 0

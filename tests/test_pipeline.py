@@ -175,7 +175,7 @@ def test_a_damaged_pipeline_file_names_the_file_and_key(tiny, tmp_path):
     raw = json.loads((tmp_path / "pipeline.json").read_text())
     raw["features"][1]["oov"] = "many"
     (tmp_path / "pipeline.json").write_text(json.dumps(raw))
-    with pytest.raises(ArtifactError, match=r"pipeline.json: features\[1\]\.vocabulary\.oov: .*integer"):
+    with pytest.raises(ArtifactError, match=r"json: column 'education' \(features\[1\]\.vocabulary\.oov\): .*integer"):
         load_pipeline(tmp_path, spec)
     raw["format"] = 99
     (tmp_path / "pipeline.json").write_text(json.dumps(raw))
@@ -216,3 +216,31 @@ def test_numbers_fill_clip_scale_and_cut_as_their_settings_say(tmp_path):
     q = frame["q"].to_numpy()
     assert fitted.numeric("q").boundaries == np.quantile(q, [0.25, 0.5, 0.75], method="inverted_cdf").tolist()
     assert fitted.features["e"].values == ["x", "y"]
+
+
+def _fitted_on(tmp_path, columns: str, frame: pl.DataFrame):
+    spec = f"data: {{train: t.parquet}}\nlabel: {{column: y}}\nmodel: deep\ncolumns:\n{columns}"
+    (tmp_path / "s.yaml").write_text(spec)
+    frame.write_parquet(tmp_path / "t.parquet")
+    return fit_pipeline(load_spec(tmp_path / "s.yaml"), frame)
+
+
+@pytest.mark.parametrize(
+    "transform,message",
+    [("standardize", "std is inf"), ("minmax", r"min -1e\+308 and max 1e\+308 make no range")],
+)
+def test_values_too_far_apart_to_scale_are_a_data_error_when_fitting(tmp_path, transform, message):
+    """±1e308 in a standardized or min-max column made a spread that overflows float64: fitting wrote NaN or
+    infinite statistics, training gave NaN weights and exit 0. Now: an error naming the column and the fix."""
+    frame = pl.DataFrame({"x": [1e308, -1e308, 1.0, 2.0], "y": [0, 1, 0, 1]})
+    with pytest.raises(DataError, match=rf"column 'x': the fitted {message}.*clip them \(columns.x.clip"):
+        _fitted_on(tmp_path, f"  x: {{kind: numeric, transform: {transform}}}\n", frame)
+
+
+def test_a_mean_past_the_sum_float64_holds_is_fitted_finite(tmp_path):
+    """The mean of values near 1e308 is a finite number, though their sum is not (the fill was inf)."""
+    frame = pl.DataFrame({"x": [1e308, 1e308, 1e308, None], "z": [1e308, -1e308, 1e308, 1e308], "y": [0, 1, 0, 1]})
+    columns = "  x: {kind: numeric, transform: log1p, fill: mean}\n  z: {kind: numeric, transform: none}\n"
+    fitted = _fitted_on(tmp_path, columns, frame)
+    assert fitted.numeric("x").fill == pytest.approx(1e308) and np.isfinite(fitted.numeric("z").mean)
+    assert np.isfinite(transform(fitted, frame).dense).all()

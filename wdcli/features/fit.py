@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import numpy as np
 import polars as pl
+from pydantic import ValidationError
 
 from ..errors import DataError
 from ..spec import Spec
@@ -176,11 +177,9 @@ class Fitter:
                     if col.boundaries is not None
                     else quantile_boundaries(values, cast(int, col.quantiles))
                 )
-                features[name] = Buckets(
-                    name=name,
-                    column=col.source,
-                    boundaries=bounds,
-                    missing=source.missing if isinstance(source, NumericSpec) else [],
+                missing = source.missing if isinstance(source, NumericSpec) else []
+                features[name] = _checked(
+                    where, name, Buckets, name=name, column=col.source, boundaries=bounds, missing=missing
                 )
         return features, pl.concat(self.head) if self.head else pl.DataFrame()
 
@@ -208,21 +207,36 @@ class Fitter:
             ordered = ordered if col.transform == "quantile" or col.fill == "median" else sort(present)
             at = int(np.searchsorted(ordered, fill))
             filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
-        numeric = Numeric(
-            name=name,
-            missing=col.missing,
-            transform=col.transform,
-            fill=fill,
-            clip=col.clip,
-            mean=m.mean,
-            std=m.std,
-            min=m.min,
-            max=m.max,
-            boundaries=quantile_boundaries(filled, col.quantiles, presorted=True)
-            if col.transform == "quantile"
-            else [],
-        )
-        return with_edges(numeric, filled, bins) if bins and len(filled) else numeric
+        return _checked(self.where, name, _numeric, name=name, col=col, fill=fill, m=m, filled=filled, bins=bins)
+
+
+def _numeric(name: str, col: NumericSpec, fill: float, m: Moments, filled: np.ndarray, bins: int) -> Numeric:
+    numeric = Numeric(
+        name=name,
+        missing=col.missing,
+        transform=col.transform,
+        fill=fill,
+        clip=col.clip,
+        mean=m.mean,
+        std=m.std,
+        min=m.min,
+        max=m.max,
+        boundaries=quantile_boundaries(filled, col.quantiles, presorted=True) if col.transform == "quantile" else [],
+    )
+    return with_edges(numeric, filled, bins) if bins and len(filled) else numeric
+
+
+def _checked(where: str, column: str, build: Callable[..., Any], /, **kwargs: Any) -> Any:
+    """The feature `build(**kwargs)` makes, or a DataError where its state is one the transform cannot use (the values
+    fitted on overflow float64: a spread past 1e308; loading refuses such a state, `fitted.Numeric.problem`)."""
+    try:
+        return build(**kwargs)
+    except ValidationError as e:
+        problem = e.errors()[0]["msg"].removeprefix("Value error, ")
+        raise DataError(
+            f"{where}: column '{column}': the fitted {problem}, as its values are too far apart for float64; clip "
+            f"them (columns.{column}.clip: [low, high]), or use transform: log1p or quantile"
+        ) from None
 
 
 def text_source(name: str, col: Categorical | Multivalent) -> Text:

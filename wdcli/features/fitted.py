@@ -21,7 +21,7 @@ from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from . import hashing
 from .lookup import Bag, HashIndex, Lookup, Request
@@ -31,11 +31,13 @@ BIG_LIST = 5000  # lists longer than this are stored as Parquet beside pipeline.
 
 
 def _increasing(values: list[float]) -> list[float]:
-    """Boundaries that a sorted search can use: no NaN, none smaller than the one before (an edited pipeline.json
+    """Boundaries that a sorted search can use: finite, none smaller than the one before (an edited pipeline.json
     would otherwise put values in wrong buckets, silently)."""
     b = np.asarray(values, dtype=np.float64)
-    if np.isnan(b).any() or (np.diff(b) < 0).any():
-        raise ValueError("not in increasing order (or NaN)")
+    if not np.isfinite(b).all():
+        raise ValueError(f"holds {b[~np.isfinite(b)][0]}; boundaries are finite numbers")
+    if (np.diff(b) < 0).any():
+        raise ValueError("not in increasing order")
     return values
 
 
@@ -298,6 +300,30 @@ class Numeric(_Feature):
     boundaries: Increasing = []  # transform: quantile
     edges: list[float] = []  # deep.numeric_embedding piecewise: its bins' edges, transformed (as the model sees them)
     multivalent: Literal[False] = False
+
+    @model_validator(mode="after")
+    def _usable(self) -> Numeric:
+        if problem := self.problem():
+            raise ValueError(problem)
+        return self
+
+    def problem(self) -> str | None:
+        """What makes this state one its transform cannot use, in words (None: nothing): what it reads not finite,
+        a negative spread (a pipeline.json edited so scored every row silently wrong; fitting refuses it too)."""
+        read = {"standardize": ("mean", "std"), "minmax": ("min", "max")}.get(self.transform, ())
+        used = {"fill": self.fill, **dict(zip(("clip[0]", "clip[1]"), self.clip or ()))}
+        used |= {k: getattr(self, k) for k in read} | {f"edges[{i}]": e for i, e in enumerate(self.edges)}
+        if (bad := next((k for k, v in used.items() if not np.isfinite(v)), None)) is not None:
+            return f"{bad} is {used[bad]}, not a finite number"
+        if self.clip and self.clip[0] > self.clip[1]:
+            return f"clip {list(self.clip)} is not [low, high]"
+        if self.transform == "standardize" and self.std < 0:
+            return f"std is {self.std}; a standard deviation is not negative"
+        if self.transform == "minmax" and not (self.min <= self.max and np.isfinite(self.max - self.min)):
+            return f"min {self.min} and max {self.max} make no range (max - min is {self.max - self.min})"
+        if any(b < a for a, b in zip(self.edges, self.edges[1:])):
+            return "edges are not in increasing order"
+        return None
 
     def describe(self) -> str:
         return self.transform

@@ -35,7 +35,7 @@ def fnv1a64(values: pl.Series) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.uint64)
     lens = values.str.len_bytes().to_numpy().astype(np.int64)
-    buf = np.frombuffer(values.str.join("").item().encode("utf-8"), dtype=np.uint8)
+    buf = np.frombuffer(values.str.join("").cast(pl.Binary).item(), dtype=np.uint8)  # (bytes, no Python str)
     starts = np.cumsum(lens) - lens
     order = np.argsort(-lens, kind="stable")  # longest first: the active rows are always a prefix
     sorted_lens = np.minimum(lens[order], HASHED_BYTES)
@@ -71,7 +71,7 @@ def _long(prefix: np.uint64, data: np.ndarray) -> np.uint64:
     """The hash of a value longer than HASHED_BYTES: the FNV-1a of its first HASHED_BYTES bytes mixed with a
     64-bit BLAKE2b of all of it (hashlib: C speed), so that it costs per value, not per byte, and long values
     that share a prefix still differ."""
-    digest = np.uint64(int.from_bytes(hashlib.blake2b(data.tobytes(), digest_size=8).digest(), "little"))
+    digest = np.uint64(int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little"))  # (read in place)
     return mix(np.array([prefix ^ digest], dtype=np.uint64))[0]
 
 

@@ -12,7 +12,9 @@ import polars as pl
 from ..errors import DataError, MissingColumns, suggest
 from ..spec import Spec
 from ..spec.types import Bucketized, Multivalent
-from .clean import LISTS, numbers
+from .clean import LISTS, REQUEST, numbers
+
+MAX_VALUE_BYTES = 1 << 20  # a value of a column the spec reads (no category is a MiB long; the server takes 64 Ki)
 
 
 class Input(NamedTuple):
@@ -56,7 +58,9 @@ def check_columns(
 ) -> None:
     """Raise one DataError naming every column the spec reads that the frame lacks or cannot use
     (`MissingColumns` when some are absent). A missing column is blamed on the keys that need it, the declared
-    column first. `what`: what the frame came from, as the message names it ("The file has: ...")."""
+    column first. `what`: what the frame came from, as the message names it ("The file has: ..."). Then a text
+    value past MAX_VALUE_BYTES in any of them is an error of its own (not in a request: the server's limit is its
+    own)."""
     have = set(df.columns)
     problems, schema, missing = [], df.schema, False
     for column, needs in spec_inputs(spec, label=need_label, group=need_group).items():
@@ -81,6 +85,22 @@ def check_columns(
         cols = ", ".join(df.columns[:20]) + (" ..." if len(df.columns) > 20 else "")
         error = MissingColumns if missing else DataError
         raise error(f"{where}: " + "; ".join(problems) + f". The {what} has: {cols}")
+    if where != REQUEST:  # (the server has a limit of its own: serve --max-string)
+        _check_lengths(df, [c for c in spec_inputs(spec, label=need_label) if schema[c] == pl.String], where)
+
+
+def _check_lengths(df: pl.DataFrame, columns: list[str], where: str) -> None:
+    """A text value longer than MAX_VALUE_BYTES is an error: no category is that long, and every copy the
+    cleaning, hashing and writing of it makes costs its length again (a 100 MB value took 1.4 GB)."""
+    if not columns or len(df) == 0:
+        return
+    longest = df.select(pl.col(columns).str.len_bytes().max()).row(0)
+    for column, n in zip(columns, longest):
+        if n is not None and n > MAX_VALUE_BYTES:
+            raise DataError(
+                f"{where}: column '{column}' holds a value of {n:,} bytes; a column the model reads takes values of "
+                f"at most {MAX_VALUE_BYTES:,} bytes (no category is that long): fix or drop that row"
+            )
 
 
 def _unreadable(dtype: pl.DataType, reads: str) -> str | None:

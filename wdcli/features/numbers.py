@@ -39,4 +39,4 @@ def with_edges(numeric: Numeric, filled: np.ndarray, bins: int) -> Numeric:
     through its transform."""
     raw = [float(filled[0]), *quantile_boundaries(filled, bins, presorted=True), float(filled[-1])]
     seen = DenseTransform([numeric])(np.array(raw, dtype=np.float64).reshape(-1, 1))[:, 0]
-    return numeric.model_copy(update={"edges": sorted({float(x) for x in seen})})
+    return Numeric.model_validate({**numeric.model_dump(), "edges": sorted({float(x) for x in seen})})  # checked

@@ -151,9 +151,14 @@ def load_pipeline(folder: Path, spec: Spec) -> FittedPipeline:
         typed = _FEATURES.validate_python(features)
     except ValidationError as e:
         first = e.errors()[0]
-        where = "features" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        loc = first["loc"]
+        where = "features" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+        f = features[loc[0]] if loc and isinstance(features[loc[0]], dict) else {}
+        what = "cross" if str(f.get("kind", "")).endswith("cross") else "column"
+        where = f"{what} '{f['name']}' ({where})" if isinstance(f.get("name"), str) else where
+        msg = first["msg"].removeprefix("Value error, ")
         raise ArtifactError(
-            f"{file}: {where}: {first['msg']} ({counted(e.error_count(), 'problem')}); retrain or restore the folder"
+            f"{file}: {where}: {msg} ({counted(e.error_count(), 'problem')}); retrain or restore the folder"
         ) from None
     rows = raw.get("rows", 0)
     return FittedPipeline(spec, {f.name: f for f in typed}, rows if isinstance(rows, int) else 0)

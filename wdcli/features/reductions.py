@@ -57,6 +57,9 @@ class Moments:
         if len(x):
             with np.errstate(over="ignore"):  # values near 1e308: an infinite spread, as it is
                 mean = float(np.mean(x))
+                if not np.isfinite(mean):  # the sum overflowed, not the mean: that of the values scaled down
+                    scale = float(np.abs(x).max())
+                    mean = scale * float(np.mean(x / scale))
                 batch = (len(x), mean, float(np.sum((x - mean) ** 2)), float(x.min()), float(x.max()))
             self.batches.append(batch)
             self.merge(Moments(*batch))
@@ -65,8 +68,12 @@ class Moments:
         if other.n == 0:
             return
         total, delta = self.n + other.n, other.mean - self.mean
-        self.mean += delta * other.n / total
-        self.m2 += other.m2 + delta * delta * self.n * other.n / total
+        with np.errstate(over="ignore"):
+            mean = self.mean + delta * other.n / total
+            if not np.isfinite(mean):  # means near 1e308 (that finite values always have): weighted, not to overflow
+                mean = self.mean * (self.n / total) + other.mean * (other.n / total)
+            self.mean = mean
+            self.m2 += other.m2 + delta * delta * self.n * other.n / total
         self.n, self.min, self.max = total, min(self.min, other.min), max(self.max, other.max)
 
     @staticmethod

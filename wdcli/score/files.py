@@ -58,8 +58,8 @@ def _predicted(scorer: Scorer, source: Rows, keep: list[str] | None, batch_rows:
     empty answer."""
     rows = 0
     for batch in source.batches(batch_rows):
+        yield scorer.predict(batch, keep, source.where, first_row=rows)
         rows += len(batch)
-        yield scorer.predict(batch, keep, source.where)
     if rows == 0:
         empty = pl.DataFrame(schema=io.read_schema(source.paths[0], source.separator))
         try:
@@ -162,8 +162,10 @@ def rank_file(
     totals = _Totals()
 
     def ranked_frames(frames: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        first_row = 0  # (the group ranges of a streamed file follow each other)
         for frame in frames:
-            r = scorer.rank(frame, group, top_k, k, where)
+            r = scorer.rank(frame, group, top_k, k, where, first_row)
+            first_row += len(frame)
             totals.add(r)
             yield r.frame
 

@@ -62,9 +62,10 @@ class Scorer:
     def load(model: str | Path | None = None, device: str = "cpu") -> Scorer:
         return Scorer(load_artifact(model), device)
 
-    def score(self, frame: pl.DataFrame, where: str = "input") -> np.ndarray:
-        """P(y=1) for each row of raw columns. Unseen values and nulls are scored (OOV and missing ids)."""
-        return self.score_encoded(self.encode(frame, where), where)
+    def score(self, frame: pl.DataFrame, where: str = "input", first_row: int = 0) -> np.ndarray:
+        """P(y=1) for each row of raw columns. Unseen values and nulls are scored (OOV and missing ids).
+        `first_row`: the frame's first row's place among the rows `where` names (messages count from it)."""
+        return self.score_encoded(self.encode(frame, where), where, frame, first_row)
 
     def encode(self, frame: pl.DataFrame, where: str = "input") -> Encoded:
         """The model's input arrays of rows of raw columns (a missing column names this model)."""
@@ -78,15 +79,13 @@ class Scorer:
         """What `encode` depends on (`encoding_of`): scorers with the same encoding encode a frame alike."""
         return encoding_of(self.fitted)
 
-    def score_encoded(self, encoded: Encoded, where: str = "input") -> np.ndarray:
-        """P(y=1) for each encoded row."""
+    def score_encoded(
+        self, encoded: Encoded, where: str = "input", frame: pl.DataFrame | None = None, first_row: int = 0
+    ) -> np.ndarray:
+        """P(y=1) for each encoded row (of `frame`'s raw rows, when given: an error then names their values)."""
         scores = probabilities(self.model, Batch.of(encoded, self.device).chunks(self.rows))
         if not np.isfinite(scores).all():  # never a NaN for a score: the rows are refused instead
-            rows = np.flatnonzero(~np.isfinite(scores))
-            raise DataError(
-                f"{where}: the model gives no score (NaN) for {counted(len(rows), 'row')} (the first: row {rows[0]}); "
-                "check their numeric values"
-            )
+            raise no_score(self, np.flatnonzero(~np.isfinite(scores)), where, frame, first_row)
         return scores
 
     def mismatch(self, e: MissingColumns) -> MissingColumns:
@@ -99,7 +98,9 @@ class Scorer:
             f"meant for another model, pass --model runs/NAME{others}"
         )
 
-    def predict(self, frame: pl.DataFrame, keep: list[str] | None = None, where: str = "input") -> pl.DataFrame:
+    def predict(
+        self, frame: pl.DataFrame, keep: list[str] | None = None, where: str = "input", first_row: int = 0
+    ) -> pl.DataFrame:
         if keep is not None:
             absent = [c for c in dict.fromkeys(keep) if c not in frame.columns]
             if absent:
@@ -109,7 +110,7 @@ class Scorer:
                 )
             keep = list(dict.fromkeys(keep))  # a column named twice is kept once
         out = frame if keep is None else frame.select(keep)
-        return out.with_columns(score=pl.Series(self.score(frame, where), dtype=pl.Float64))
+        return out.with_columns(score=pl.Series(self.score(frame, where, first_row), dtype=pl.Float64))
 
     def labels(self, frame: pl.DataFrame, where: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The label, weight and group of labelled rows."""
@@ -142,6 +143,7 @@ class Scorer:
         top_k: int | None = None,
         k: int | None = None,
         where: str = "input",
+        first_row: int = 0,
     ) -> Ranked:
         """Score, order each group best first, add `rank` (1 = best), keep the top k of each group. With the
         label column present, ranking metrics at k (default: top_k, else 10) over all candidates."""
@@ -154,7 +156,7 @@ class Scorer:
                 f"needs{suggest(group, frame.columns)}; add it or pass --group-by with one of: "
                 f"{', '.join(frame.columns[:15])}"
             )
-        scored = self.predict(frame, where=where)  # a stable sort: ties keep the input's order
+        scored = self.predict(frame, where=where, first_row=first_row)  # a stable sort: ties keep the input's order
         ranked = scored.sort([group, "score"], descending=[False, True], maintain_order=True).with_columns(
             rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(group)
         )
@@ -185,6 +187,56 @@ class Scorer:
             except DataError as e:
                 return None, f"no ranking metrics: {e}"
         return ranking_metrics_of(sums, k), note
+
+
+def no_score(scorer: Scorer, rows: np.ndarray, where: str, frame: pl.DataFrame | None, first_row: int) -> DataError:
+    """Why the model gives no score for these rows (of `frame`, at `first_row`), in the words of the first one's
+    values: the numeric columns that, set missing, give it a score (the largest model inputs first). A value so
+    large that the model's float32 arithmetic overflows (1e308, clipped to ±1e12 and multiplied through DCN's
+    cross layers) is the usual cause."""
+    r = int(rows[0])
+    at, many = f"{where}: row {first_row + r + 1:,}", f" ({counted(len(rows), 'row')} like it: the first named)"
+    many = many if len(rows) > 1 else ""
+    if frame is None:  # (rows of the encoded cache: their raw values are not at hand)
+        return DataError(f"{at}: the model gives no score (NaN){many}; check its numeric values")
+    culprits = _culprits(scorer, frame[r : r + 1], where)
+    if not culprits:
+        return DataError(
+            f"{at}: the model gives no score (NaN){many}, whatever its numeric values; the run may be damaged: "
+            "retrain, or restore it"
+        )
+    values = ", ".join(f"'{c}' = {_shown(frame[c][r])} (trained on {_trained(scorer, c)})" for c in culprits)
+    clips = ", ".join(f"columns.{c}.clip" for c in culprits)
+    return DataError(
+        f"{at}: the model gives no score (NaN){many} for {'column' if len(culprits) == 1 else 'columns'} {values}: a value so far past the training data "
+        f"overflows the model's arithmetic; fix the value, or clip the column ({clips}: [low, high]) and retrain"
+    )
+
+
+def _culprits(scorer: Scorer, row: pl.DataFrame, where: str) -> list[str]:
+    """The numeric columns that, set missing one after the other (the largest model input first), give the row
+    a score; [] when none does."""
+    dense = scorer.fitted.dense
+    inputs = np.abs(scorer.encode(row, where).dense[0])
+    named: list[str] = []
+    for j in np.argsort(-inputs, kind="stable"):
+        named.append(dense[j])
+        row = row.with_columns(pl.lit(None, dtype=row.schema[dense[j]]).alias(dense[j]))
+        encoded = scorer.encode(row, where)
+        if np.isfinite(probabilities(scorer.model, Batch.of(encoded, scorer.device).chunks(1))).all():
+            return named
+    return []
+
+
+def _shown(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _trained(scorer: Scorer, column: str) -> str:
+    """The range of a numeric column's training values (clipped), in its own units."""
+    f = scorer.fitted.numeric(column)
+    lo, hi = (np.sign(v) * np.expm1(abs(v)) if f.transform == "log1p" else v for v in (f.min, f.max))
+    return f"{lo:g} to {hi:g}"
 
 
 def encoding_of(fitted: FittedPipeline) -> str:
@@ -223,6 +275,7 @@ def evaluate_together(scorers: list[Scorer], frames: Iterable[pl.DataFrame], whe
     encoded once for the models of one encoding (runs whose features are the same), then scored by each."""
     figures = [Figures() for _ in scorers]
     groups = by_encoding(scorers)
+    first_row = 0
     for batch in frames:
         for members in groups:
             labelled = [scorers[i].labels(batch, where) for i in members]  # (a missing label is named first)
@@ -230,7 +283,8 @@ def evaluate_together(scorers: list[Scorer], frames: Iterable[pl.DataFrame], whe
             for i, (y, w, group) in zip(members, labelled):
                 label = batch[scorers[i].spec.label.column].cast(pl.String).str.strip_chars()
                 figures[i].seen.update(label.unique().to_list())
-                figures[i].parts.append((y, scorers[i].score_encoded(encoded, where), w, group))
+                figures[i].parts.append((y, scorers[i].score_encoded(encoded, where, batch, first_row), w, group))
+        first_row += len(batch)
     return [f.metrics(scorer, where) for f, scorer in zip(figures, scorers)]
 
 
