@@ -71,7 +71,9 @@ def _long(prefix: np.uint64, data: np.ndarray) -> np.uint64:
     """The hash of a value longer than HASHED_BYTES: the FNV-1a of its first HASHED_BYTES bytes mixed with a
     64-bit BLAKE2b of all of it (hashlib: C speed), so that it costs per value, not per byte, and long values
     that share a prefix still differ."""
-    digest = np.uint64(int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little"))  # (read in place)
+    digest = np.uint64(
+        int.from_bytes(hashlib.blake2b(np.ascontiguousarray(data).data, digest_size=8).digest(), "little")
+    )  # (read in place)
     return mix(np.array([prefix ^ digest], dtype=np.uint64))[0]
 
 

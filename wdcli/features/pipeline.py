@@ -153,7 +153,8 @@ def load_pipeline(folder: Path, spec: Spec) -> FittedPipeline:
         first = e.errors()[0]
         loc = first["loc"]
         where = "features" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-        f = features[loc[0]] if loc and isinstance(features[loc[0]], dict) else {}
+        at = loc[0] if loc and isinstance(loc[0], int) else None
+        f = features[at] if at is not None and isinstance(features[at], dict) else {}
         what = "cross" if str(f.get("kind", "")).endswith("cross") else "column"
         where = f"{what} '{f['name']}' ({where})" if isinstance(f.get("name"), str) else where
         msg = first["msg"].removeprefix("Value error, ")
