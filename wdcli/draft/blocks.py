@@ -81,3 +81,11 @@ class Tried:
             f"{self.value} tried on the sample: held-out log loss {ll:.4f} -> {ll2:.4f} (gain {self.gain:+.4f}), "
             f"AUC {auc:.3f} -> {auc2:.3f}{ranked}; {verdict}"
         )
+
+
+def untried(rows: int) -> str:
+    """What a draft says of the blocks when its sample is too small to try them on."""
+    return (
+        f"interaction, numeric_embedding: not tried ({rows:,} sample rows; {MIN_ROWS:,} measure them): "
+        "the defaults (dot products, no numeric embedding)"
+    )

@@ -26,7 +26,7 @@ from ..errors import DataError, SpecError, WdcliError, suggest
 from ..features import fit_pipeline
 from ..spec import Spec, load_spec
 from . import gain as G
-from .blocks import MIN_ROWS, Tried
+from .blocks import MIN_ROWS, Tried, untried
 from .label import Positive, positive_of
 from .profile import MIN_BUCKET_GAIN, Column, buckets_for, profile_column, shared_tables
 from .render import flow, naming, render
@@ -184,10 +184,7 @@ def draft_spec(
     d.text = render(d, paths, label, group, patterns, separator)
     if try_blocks is not None:
         if d.rows < MIN_ROWS:
-            d.untried = (
-                f"interaction, numeric_embedding: not tried ({d.rows:,} sample rows; {MIN_ROWS:,} measure them): "
-                "the defaults (dot products, no numeric embedding)"
-            )
+            d.untried = untried(d.rows)
         else:  # short trainings on the sample (its draft as rendered above), with and without each block
             d.tried = try_blocks(d, Path(output))
         d.text = render(d, paths, label, group, patterns, separator)
