@@ -16,6 +16,7 @@ from wdcli.model.blocks import CrossLayers, DotInteraction, PeriodicEmbedding, P
 from wdcli.model.plan import build_config
 from wdcli.model.widedeep import RaggedBags, WideDeep
 from wdcli.spec import load_spec
+from wdcli.train import train
 from wdcli.train.schedule import Schedule, ScheduleState
 
 from .conftest import SPECS
@@ -237,3 +238,27 @@ def test_the_encodings_kept_for_reuse_are_not_reused_by_a_spec_that_asks_for_oth
     assert kept.get(load_spec(SPECS / "census.yaml", [*PAPER, "deep.interaction=dot"])) is not None
     assert kept.get(load_spec(SPECS / "census.yaml", [*PAPER, "deep.numeric_embedding=piecewise"])) is None
     assert kept.get(load_spec(SPECS / "census.yaml", [*PAPER, "model=wide", "deep.numeric_embedding=piecewise"]))
+
+
+def test_numbers_alone_make_a_deep_part_and_one_field_takes_no_dot_products(tmp_path):
+    """A deep model over numeric columns only is an MLP over them (it was a bias alone, AUC 0.5, whose saved run
+    then failed to load), and dot products of fewer than two fields are no block at all: no parameters counted,
+    none built (the hostile review's findings)."""
+    data = (SPECS / "data" / "tiny.csv").resolve()
+    numbers = tmp_path / "numbers.yaml"
+    numbers.write_text(
+        f"data: {{train: {data}, split: {{validation: 0.2, test: 0.2, seed: 1}}}}\n"
+        "label: {column: income, positive: '>50K'}\nmodel: deep\n"
+        "columns: {age: numeric, hours-per-week: numeric, capital-gain: {kind: numeric, transform: log1p}}\n"
+        "train: {epochs: 3, seed: 0, threads: 1}\n"
+    )
+    r = train(load_spec(numbers))
+    cfg = r.config
+    assert cfg.has_deep and cfg.interaction.kind == "none" and r.model.mlp is not None
+    assert sum(p.numel() for p in r.model.parameters()) == cfg.param_counts()["total"]
+    assert r.metrics.metric("auc", "test") > 0.6  # (0.698; a bias alone: 0.5)
+    one = load_spec(
+        numbers, ["columns.education=categorical", "deep.embed=[education]", "deep.embedding_dims={education: 4}"]
+    )
+    cfg = train(one).config
+    assert cfg.interaction.kind == "none" and "interaction" not in cfg.param_counts()

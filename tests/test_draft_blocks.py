@@ -56,6 +56,7 @@ def test_no_trials_leaves_the_blocks_to_the_defaults(tmp_path):
     r = runner.invoke(app, ["init", str(tmp_path / "clicks.parquet"), "--label", "y", "-o", str(out), "--no-trials"])
     assert r.exit_code == 0, r.output
     assert "interaction" not in yaml.safe_load(out.read_text())["deep"]
+    assert "not tried (--no-trials): the defaults (dot products, no numeric embedding)" in out.read_text()
 
 
 def test_a_block_is_kept_only_past_its_threshold():
@@ -73,7 +74,8 @@ def test_a_block_is_kept_only_past_its_threshold():
     big = GROWS * 2.5  # the data: 10 times the trial's rows
     assert Tried("interaction", "dot", base, (0.5000 + BLOCK_GAIN / 2, 0.69), big).written == "dot"
     assert (
-        "kept (on by default; the trial saw 1/10 of the rows)" in Tried("interaction", "dot", base, base, big).comment()
+        "kept (on by default; the data hold 10.0x the trial's rows)"
+        in Tried("interaction", "dot", base, base, big).comment()
     )
     costly = Tried("interaction", "dot", base, (0.5000 + BLOCK_GAIN, 0.69), big)
     assert costly.written == "none" and "left out (it cost 0.001 nats or more)" in costly.comment()

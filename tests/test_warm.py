@@ -276,3 +276,30 @@ def test_the_deep_parts_blocks_are_carried_and_the_dot_columns_paired_by_their_f
     pairs = [(j, old_cols[c]) for j, c in enumerate(model.layout.columns()) if "*" in c[0] and c in old_cols]
     assert pairs and all(torch.equal(w[:, j], old_w[:, k]) for j, k in pairs)
     assert any("native-country" in c[0] and "*" in c[0] for c in model.layout.columns())
+
+
+def test_blocks_are_left_fresh_when_the_deep_parts_groups_moved():
+    """A dot projection belongs to a group of fields by its position: a new column of another width (a group of
+    its own, placed before) would hand one group's projection to another, so the blocks start fresh and the
+    report says so (the hostile review's finding)."""
+    base = ["train.epochs=1", "train.threads=1", "deep.interaction=dot", "deep.embedding_dim=8"]
+    old_spec = load_spec(
+        SPECS / "tiny.yaml", [*base, "deep.embed=[education, occupation]", "deep.embedding_dims={education: 4}"]
+    )
+    new_spec = load_spec(
+        SPECS / "tiny.yaml",
+        [
+            *base,
+            "deep.embed=[education, native-country, occupation]",
+            "deep.embedding_dims={education: 4, native-country: 2}",
+        ],
+    )
+    first = train(old_spec)
+    old = dict(first.model.dot.project.named_parameters())
+    assert "0.weight" in old  # (education's group of width 4 is projected to 8)
+    fitted = fit_pipeline(new_spec, pl.read_csv(SPECS / "data" / "tiny.csv"))
+    model = WideDeep(build_config(fitted))
+    report = warm_start(previous_of(first), model, make_optimizers(model, new_spec.train), fitted)
+    assert report.mlp.endswith("; the blocks fresh (the deep part's groups of fields changed)"), report.mlp
+    new = dict(model.dot.project.named_parameters())
+    assert new["0.weight"].shape == (8, 2) and not torch.equal(new["1.weight"], old["0.weight"])

@@ -71,7 +71,10 @@ def check(spec: Spec) -> Checked:
                     transform(fitted, frame.head(1000 - rows[split]), names[split])
                 rows[split] += len(frame)
     rows = {k: n for k, n in rows.items() if k == "train" or n}
-    return Checked(spec, rows, fitted, build_config(fitted), tuple(warnings))
+    config = build_config(fitted)
+    if note := config.dot_cost():
+        warnings.append(note)
+    return Checked(spec, rows, fitted, config, tuple(warnings))
 
 
 def _separator_problems(spec: Spec, head: pl.DataFrame, where: str) -> list[str]:

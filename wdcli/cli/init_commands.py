@@ -78,7 +78,8 @@ def init(
         typer.Option(
             "--no-trials",
             help="Do not train the draft on the sample with and without each of the deep part's blocks (dot "
-            "products, numeric embeddings; a few short trainings) to keep those that help: leave them out.",
+            "products, numeric embeddings; a few short trainings) to keep those that help: leave them as the "
+            "defaults have them (dot products on, numeric embeddings off).",
         ),
     ] = False,
     debug: DebugOpt = False,

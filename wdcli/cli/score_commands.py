@@ -137,7 +137,7 @@ def _inspected(art, rows) -> dict:
         "model": cfg.model,
         "parameters": cfg.param_counts(),
         "deep": {"tables": len(cfg.tables), "input_width": cfg.deep_input_width, "hidden": cfg.hidden}
-        if cfg.deep
+        if cfg.has_deep
         else None,
         "wide": {
             "size": cfg.wide_size,
@@ -159,7 +159,7 @@ def _show_inspected(art, rows) -> None:
         f"{p['total']:,} ({parameter_parts(p)})",
         highlight=False,
     )
-    if cfg.deep:
+    if cfg.has_deep:
         out.print(
             f"deep: {len(cfg.tables)} tables, input width {cfg.deep_input_width}, hidden {cfg.hidden}, "
             f"{cfg.activation}, dropout {cfg.dropout}, batch norm {cfg.batch_norm}"

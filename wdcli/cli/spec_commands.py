@@ -36,7 +36,7 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: D
                 "model": c.spec.model,
                 "features": [dict(zip(("feature", "kind", "ids", "wide", "deep"), r)) for r in rows],
                 "wide_size": cfg.wide_size,
-                "deep_input_width": cfg.deep_input_width if cfg.deep else 0,
+                "deep_input_width": cfg.deep_input_width if cfg.has_deep else 0,
                 "hidden": cfg.hidden,
                 "parameters": p,
                 "warnings": list(c.warnings),
@@ -54,8 +54,8 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: D
     out.print(t)
     out.print(
         f"model: {c.spec.model}   wide dimension: {cfg.wide_size:,}   deep input width: "
-        f"{cfg.deep_input_width if cfg.deep else 0}   hidden: {cfg.hidden}"
-        + (f"   interaction: {cfg.interaction.kind}" if cfg.deep and cfg.interaction.kind != "none" else "")
+        f"{cfg.deep_input_width if cfg.has_deep else 0}   hidden: {cfg.hidden}"
+        + (f"   interaction: {cfg.interaction.kind}" if cfg.has_deep and cfg.interaction.kind != "none" else "")
     )
     out.print(f"parameters: {parameter_parts(p)}, total {p['total']:,}")
     out.print(f"split: {describe(c.spec.data)}", markup=False, highlight=False)

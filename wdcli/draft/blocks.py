@@ -67,7 +67,7 @@ class Tried:
         ranked = f", gAUC {self.base[2]:.3f} -> {self.with_it[2]:.3f}" if self.ranked else ""
         if self.default:
             verdict = (
-                f"kept (on by default; the trial saw 1/{self.scale:.0f} of the rows)"
+                f"kept (on by default; the data hold {self.scale:.1f}x the trial's rows)"
                 if self.kept
                 else f"left out (it cost {BLOCK_GAIN} nats or more)"
             )
@@ -83,9 +83,7 @@ class Tried:
         )
 
 
-def untried(rows: int) -> str:
-    """What a draft says of the blocks when its sample is too small to try them on."""
-    return (
-        f"interaction, numeric_embedding: not tried ({rows:,} sample rows; {MIN_ROWS:,} measure them): "
-        "the defaults (dot products, no numeric embedding)"
-    )
+def untried(rows: int | None) -> str:
+    """What a draft says of the blocks it did not try: its sample too small (rows), or --no-trials (None)."""
+    why = "--no-trials" if rows is None else f"{rows:,} sample rows; {MIN_ROWS:,} measure them"
+    return f"interaction, numeric_embedding: not tried ({why}): the defaults (dot products, no numeric embedding)"

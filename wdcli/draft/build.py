@@ -182,12 +182,11 @@ def draft_spec(
     base = Path(output).resolve().parent
     paths = [_relative(p, base) for p in patterns]
     d.text = render(d, paths, label, group, patterns, separator)
-    if try_blocks is not None:
-        if d.rows < MIN_ROWS:
-            d.untried = untried(d.rows)
-        else:  # short trainings on the sample (its draft as rendered above), with and without each block
-            d.tried = try_blocks(d, Path(output))
-        d.text = render(d, paths, label, group, patterns, separator)
+    if try_blocks is None or d.rows < MIN_ROWS:
+        d.untried = untried(None if try_blocks is None else d.rows)
+    else:  # short trainings on the sample (its draft as rendered above), with and without each block
+        d.tried = try_blocks(d, Path(output))
+    d.text = render(d, paths, label, group, patterns, separator)
     return d
 
 

@@ -60,6 +60,9 @@ class Interaction:
     rank: int = 0  # cross: 0 = a full W
 
 
+MANY_PAIRS = 1_000  # dot products of more pairs of fields than this (46 fields) get a note from `validate`
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     model: str  # wide_deep | wide | deep
@@ -82,6 +85,23 @@ class ModelConfig:
         return Layout.of(self)
 
     @property
+    def has_deep(self) -> bool:
+        """Whether the model has a deep part: one not `wide` with any input (embedded columns or numbers; numbers
+        alone make one too)."""
+        return self.model != "wide" and bool(self.deep or self.dense or self.numeric)
+
+    def dot_cost(self) -> str | None:
+        """What dot products of many fields cost the MLP (F fields: F (F - 1) / 2 inputs), past MANY_PAIRS."""
+        pairs = sum(f.kind == "dot" for f in self.layout.fields) if self.has_deep else 0
+        if pairs <= MANY_PAIRS:
+            return None
+        return (
+            f"dot products of the deep part's {len(self.layout.dot_inputs()):,} fields add {pairs:,} inputs to its "
+            f"MLP (of {self.layout.width:,}); if that is more than you meant, set deep.interaction: none or embed "
+            "fewer columns (deep.embed)"
+        )
+
+    @property
     def n_dense(self) -> int:
         return len(self.dense)
 
@@ -100,7 +120,7 @@ class ModelConfig:
         embeddings = sum(t.cardinality * t.dim for t in self.tables) if self.model != "wide" else 0
         embeddings += sum(_numeric_params(n) for n in self.numeric) if self.model != "wide" else 0
         mlp = interaction = 0
-        if self.model != "wide":
+        if self.has_deep:
             width = self.deep_input_width
             interaction = _interaction_params(self.interaction, self.layout, width)
             for h in self.hidden:
@@ -207,7 +227,7 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
     tables = _tables(fitted, embed)
     scalar = [n for n in spec.deep_dense() if not d.numeric_embedding_of(n).embedded]
     numeric = [_embedded(fitted, n) for n in spec.deep_dense() if d.numeric_embedding_of(n).embedded]
-    interaction = _interaction(d)
+    interaction = _interaction(d) if len(deep) + len(numeric) >= 2 or d.interaction.kind != "dot" else Interaction()
     return ModelConfig(
         spec.model,
         wide,

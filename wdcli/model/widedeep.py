@@ -94,7 +94,7 @@ class WideDeep(nn.Module):
             self._index("wide_cols", [s.column for s in uni])
             self._index("wide_offsets", [s.offset for s in uni])
             self.wide_multi = [(s.name, s.offset) for s in self.layout.wide if s.column < 0]
-        if cfg.deep:
+        if cfg.has_deep:
             self._build_deep(cfg)
 
     def _index(self, name: str, values: list[int]) -> None:
@@ -139,8 +139,7 @@ class WideDeep(nn.Module):
                 self.numeric[str(i)] = PiecewiseEmbedding([numeric[f.name].edges for f in g.fields], g.dim)
         inter = cfg.interaction
         inputs = [(len(g.fields), g.dim) for g in self.groups if g.kind in DOT_KINDS]
-        pairs = any(g.kind == "dot" for g in self.groups)  # (none with fewer than two fields: nothing to multiply)
-        self.dot = DotInteraction(inputs, inter.dim) if inter.kind == "dot" and pairs else None
+        self.dot = DotInteraction(inputs, inter.dim) if inter.kind == "dot" else None
         self.cross = CrossLayers(self.layout.width, inter.layers, inter.rank) if inter.kind == "cross" else None
         self.drop = nn.Dropout(cfg.embedding_dropout) if cfg.embedding_dropout > 0 else None
 
@@ -157,7 +156,7 @@ class WideDeep(nn.Module):
             logit = logit + self.wide(ids).sum(dim=(1, 2))  # [B]
             for name, offset in self.wide_multi:
                 logit = logit + bags.sum(name, self.wide.weight, offset).squeeze(-1)  # [B]
-        if self.cfg.deep:
+        if self.cfg.has_deep:
             x = self.deep_input(sparse, bags, dense)  # [B, layout.width]
             logit = logit + self.out(self.mlp(x)).squeeze(-1)
         return logit  # [B]
@@ -199,14 +198,14 @@ class WideDeep(nn.Module):
 
     def sparse_parameters(self) -> list[torch.Tensor]:
         """The tables whose gradients are sparse (only the rows a batch used)."""
-        tables = [self.table(d).weight for d in self.layout.rows] if self.cfg.deep else []
+        tables = [self.table(d).weight for d in self.layout.rows] if self.cfg.has_deep else []
         return self.wide_parameters() + tables
 
     def wide_parameters(self) -> list[torch.Tensor]:
         return [self.wide.weight] if self.cfg.wide else []
 
     def deep_parameters(self) -> list[torch.Tensor]:
-        if not self.cfg.deep:
+        if not self.cfg.has_deep:
             return []
         return [p for n, p in self.named_parameters() if not n.startswith("wide.") and n != "bias"]
 

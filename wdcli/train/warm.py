@@ -199,17 +199,29 @@ def warm_start(
     }
     copy.whole("bias", "bias")
     _copy_tables(copy, previous.config.layout, model, fitted, maps)
-    deep = model.cfg.deep and previous.config.deep
+    deep = model.cfg.has_deep and previous.config.has_deep
     mlp = _copy_mlp(copy, previous, model, fitted) if deep else "fresh (no deep part before)"
-    for name in copy.new:  # any other part (a block the above does not know): whole, where its shape is the same
-        if name != "bias" and not name.startswith(("wide.", "embed.", "mlp.", "out.")):
-            copy.whole(name, name)
+    # any other part (a block: dot projections, numeric embeddings, cross layers), whole, where the shape is the
+    # same and so are the deep part's groups of fields (a block's parameters are kept by its group's position)
+    blocks = [n for n in copy.new if n != "bias" and not n.startswith(("wide.", "embed.", "mlp.", "out."))]
+    if blocks and deep and _blocks_by(previous.config.layout) != _blocks_by(model.layout):
+        mlp += "; the blocks fresh (the deep part's groups of fields changed)"
+        blocks = []
+    for name in blocks:
+        copy.whole(name, name)
     features = {name: Carried(m.carried, m.new, m.dropped, m.note) for name, m in maps.items()}
     for name, f in previous.fitted.features.items():
         if name not in fitted.features and not isinstance(f, Numeric):
             features[name] = Carried(0, 0, f.cardinality - 1, "no longer a feature")
     optimizer = "carried" if previous.optimizer else "fresh (the previous run kept none)"
     return WarmReport(previous.path, features, mlp, optimizer, previous.split)
+
+
+def _blocks_by(layout: Layout) -> list[tuple]:
+    """What the blocks' parameters are kept by: the deep part's groups of fields in order (a dot projection and a
+    numeric embedding each belong to one group, by its position), with the columns a numeric embedding reads."""
+    numeric = ("periodic", "piecewise")
+    return [(g.kind, g.dim, [f.name for f in g.fields] if g.kind in numeric else []) for g in layout.groups()]
 
 
 def _copy_tables(copy: _Copier, old_layout: Layout, model: WideDeep, fitted: FittedPipeline, maps: dict) -> None:
