@@ -227,7 +227,7 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
     tables = _tables(fitted, embed)
     scalar = [n for n in spec.deep_dense() if not d.numeric_embedding_of(n).embedded]
     numeric = [_embedded(fitted, n) for n in spec.deep_dense() if d.numeric_embedding_of(n).embedded]
-    interaction = _interaction(d) if len(deep) + len(numeric) >= 2 or d.interaction.kind != "dot" else Interaction()
+    interaction = _interaction(d, len(deep) + len(numeric))
     return ModelConfig(
         spec.model,
         wide,
@@ -245,9 +245,11 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
     )
 
 
-def _interaction(d) -> Interaction:
+def _interaction(d, fields: int) -> Interaction:
+    """The spec's interaction over the deep part's `fields` embedded inputs: dot products of fewer than two
+    fields are none (nothing to multiply)."""
     i = d.interaction
-    if i.kind == "dot":
+    if i.kind == "dot" and fields >= 2:
         return Interaction("dot", dim=i.dim or d.embedding_dim)
     if i.kind == "cross":
         return Interaction("cross", layers=i.layers, rank=i.rank or 0)

@@ -9,7 +9,9 @@ unchanged. For every matched id the wide weight, the embedding row and their opt
 AdaGrad's sums, Adam's moments, SGD's velocity) are copied; other ids keep their fresh initialisation. The
 MLP's layers are paired in order and copied where their shapes match; the first layer's input columns are
 copied by the feature they read (the layouts' `columns()`), so adding or removing a deep feature keeps the rest.
-Any other parameter (of a block added to the model later) is copied whole where its name and shape match.
+Any other parameter (of a block: dot projections, numeric embeddings, cross layers) is copied whole where its
+name and shape match and the deep part's groups of fields are the same (a block keeps its parameters by its
+group's position: a new group before it would hand it another group's).
 
     previous = Previous(path, fitted, config, model, optimizer_state)   # read by wdcli.run from an artifact
     report = warm_start(previous, model, optimizers, fitted)           # before the first step: a WarmReport
