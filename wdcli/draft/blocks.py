@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..spec.blocks import Interaction, NumericEmbedding
+
 BLOCK_GAIN = 0.001  # nats per row of held-out log loss a block must save on the sample to be drafted
 MIN_ROWS = 5_000  # fewer sample rows hold out too few (a fifth) to measure a gain of BLOCK_GAIN: no trials
 
@@ -23,7 +25,8 @@ CANDIDATES = {
     "interaction": ("dot", ["deep.interaction=dot"]),
     "numeric_embedding": ("periodic", ["deep.numeric_embedding=periodic", "defaults.numeric.transform=standardize"]),
 }
-ON_BY_DEFAULT = {"interaction"}  # the blocks a spec has unless it says otherwise (spec/blocks.py)
+DEFAULTS = {"interaction": Interaction().kind, "numeric_embedding": NumericEmbedding().kind}  # a spec's, unsaid
+ON_BY_DEFAULT = {block for block, (value, _) in CANDIDATES.items() if DEFAULTS[block] == value}
 GROWS = 4  # data of more than this many times the trial's training rows: a block on by default stays unless it costs
 ALL_OFF = ["deep.interaction=none", "deep.numeric_embedding=none"]  # the base each block is tried against
 
