@@ -15,6 +15,7 @@ from wdcli.features import fit_pipeline, transform
 from wdcli.model.blocks import CrossLayers, DotInteraction, PeriodicEmbedding, PiecewiseEmbedding
 from wdcli.model.plan import build_config
 from wdcli.model.widedeep import RaggedBags, WideDeep
+from wdcli.run import compared
 from wdcli.spec import load_spec
 from wdcli.train import train
 from wdcli.train.schedule import Schedule, ScheduleState
@@ -262,3 +263,25 @@ def test_numbers_alone_make_a_deep_part_and_one_field_takes_no_dot_products(tmp_
     )
     cfg = train(one).config
     assert cfg.interaction.kind == "none" and "interaction" not in cfg.param_counts()
+
+
+def test_compare_flips_the_interaction_only_where_flipping_changes_the_model(tmp_path):
+    """`compare` trains the joint model again with its interaction the other way; with one field in the deep part
+    dot products are none, so that row would train the same model twice (it did). Cross layers still flip."""
+    spec = tmp_path / "one.yaml"
+    spec.write_text(
+        f"data: {{train: {(SPECS / 'data' / 'tiny.csv').resolve()}}}\n"
+        "label: {column: income, positive: '>50K'}\n"
+        "columns: {age: numeric, education: categorical, gender: categorical}\n"
+    )
+    rows = [
+        ([], "wide_deep, interaction none"),  # two fields: dot products by default, and a row without them
+        (["deep.embed=[education]"], None),  # one field: dot products are none, no row
+        (["deep.embed=[education]", "deep.interaction=none"], None),
+        (["deep.embed=[education]", "deep.numeric_embedding=periodic"], "wide_deep, interaction none"),  # 2
+        (["deep.embed=[education]", "deep.interaction=cross"], "wide_deep, interaction none"),
+    ]
+    for overrides, flipped in rows:
+        names = [m for m, _ in compared(load_spec(spec, overrides))]
+        assert names[:3] == ["wide", "deep", "wide_deep"] and names[-1].startswith("wide_deep, numeric_embedding")
+        assert [n for n in names if "interaction" in n] == ([flipped] if flipped else []), overrides

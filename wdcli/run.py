@@ -206,17 +206,15 @@ def default_settings(spec: Spec) -> list[str]:
 
 def compared(spec: Spec) -> list[tuple[str, Spec]]:
     """What `compare` trains: `wide`, `deep` and `wide_deep` as the spec has them (the paper's Table 1), then
-    `wide_deep` with the deep part's blocks switched the other way: its interaction (none <-> dot) and, with
-    numeric columns in the deep part, their embedding (none <-> periodic)."""
+    `wide_deep` with the deep part's blocks switched the other way: its interaction (none <-> dot; not where
+    the deep part has one field, whose dot products are none) and, with numeric columns in the deep part, their
+    embedding (none <-> periodic)."""
     out = [(m, spec.model_copy(update={"model": m})) for m in ("wide", "deep", "wide_deep")]
     joint = out[-1][1]
     other = "dot" if spec.deep.interaction.kind == "none" else "none"
-    out.append(
-        (
-            f"wide_deep, interaction {other}",
-            joint.model_copy(update={"deep": spec.deep.model_copy(update={"interaction": Interaction(kind=other)})}),
-        )
-    )
+    if spec.deep.interaction.kind == "cross" or spec.deep_fields() >= 2:  # (dot products of one field are none)
+        deep = spec.deep.model_copy(update={"interaction": Interaction(kind=other)})
+        out.append((f"wide_deep, interaction {other}", joint.model_copy(update={"deep": deep})))
     if spec.deep_dense():
         other = "periodic" if spec.deep.numeric_embedding.kind == "none" else "none"
         deep = spec.deep.model_copy(

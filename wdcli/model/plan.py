@@ -227,7 +227,7 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
     tables = _tables(fitted, embed)
     scalar = [n for n in spec.deep_dense() if not d.numeric_embedding_of(n).embedded]
     numeric = [_embedded(fitted, n) for n in spec.deep_dense() if d.numeric_embedding_of(n).embedded]
-    interaction = _interaction(d, len(deep) + len(numeric))
+    interaction = _interaction(d, spec.deep_fields())
     return ModelConfig(
         spec.model,
         wide,

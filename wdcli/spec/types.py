@@ -368,6 +368,11 @@ class Spec(Strict):
     def deep_dense(self) -> list[str]:
         return given_or(self.deep.dense, self.numeric_columns())
 
+    def deep_fields(self) -> int:
+        """How many fields the deep part's interaction multiplies: each embedded sparse column, and each number
+        with an embedding of its own."""
+        return len(self.deep_embed()) + sum(self.deep.numeric_embedding_of(n).embedded for n in self.deep_dense())
+
     def uses_wide(self) -> bool:
         return has_wide(self.model)
 
