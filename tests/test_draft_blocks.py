@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -15,14 +16,15 @@ from wdcli.draft.blocks import BLOCK_GAIN, GROWS, Tried
 runner = CliRunner()
 
 
-def planted(rows: int = 24_000, seed: int = 0) -> pl.DataFrame:
+def planted(rows: int = 24_000, seed: int = 0, pairs: float = 1.2, waves: float = 1.5) -> pl.DataFrame:
     """Two id columns whose effect is the dot product of their latent factors (what `interaction: dot` learns
-    directly), a number whose effect is periodic in it (what a periodic embedding learns), and noise."""
+    directly; `pairs` its weight), a number whose effect is periodic in it (what a periodic embedding learns;
+    `waves`), and noise."""
     rng = np.random.default_rng(seed)
     u, v = rng.normal(size=(60, 4)), rng.normal(size=(60, 4))
     a, b = rng.integers(0, 60, rows), rng.integers(0, 60, rows)
     x = rng.normal(size=rows)
-    logit = 1.2 * np.sum(u[a] * v[b], axis=1) + 1.5 * np.sin(3 * x) - 0.5
+    logit = pairs * np.sum(u[a] * v[b], axis=1) + waves * np.sin(3 * x) - 0.5
     y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
     return pl.DataFrame(
         {
@@ -35,17 +37,29 @@ def planted(rows: int = 24_000, seed: int = 0) -> pl.DataFrame:
     )
 
 
-def test_init_drafts_the_blocks_that_help_on_its_sample_and_says_by_how_much(tmp_path):
-    planted().write_parquet(tmp_path / "clicks.parquet")
+@pytest.mark.parametrize(
+    "planted_as, kept, left_out",
+    [
+        ({"waves": 0}, ("interaction", "dot"), ("numeric_embedding", "none")),
+        ({"pairs": 0}, ("numeric_embedding", "periodic"), ("interaction", "none")),
+    ],
+)
+def test_init_drafts_the_blocks_that_help_on_its_sample_and_says_by_how_much(tmp_path, planted_as, kept, left_out):
+    """Each block is kept where the label needs it and left out where it does not (each is tried alone against
+    the draft without blocks: on data with both effects the MLP alone learns the pairs sooner than with a
+    periodic embedding beside it, and that trial is lost; docs/benchmarks.md)."""
+    planted(**planted_as).write_parquet(tmp_path / "clicks.parquet")
     out = tmp_path / "drafted" / "clicks.yaml"  # (a folder not made yet: the trials' spec goes there too)
     r = runner.invoke(app, ["init", str(tmp_path / "clicks.parquet"), "--label", "y", "-o", str(out)])
     assert r.exit_code == 0, r.output
     text = out.read_text()
     assert [p.name for p in out.parent.iterdir()] == ["clicks.yaml"]  # no trial spec left behind
     deep = yaml.safe_load(text)["deep"]
-    assert deep["interaction"] == "dot" and deep["numeric_embedding"] == "periodic"
-    assert "dot tried on the sample: held-out log loss" in text and "; kept" in text
-    assert yaml.safe_load(text)["defaults"]["numeric"]["transform"] == "standardize"  # (what periodic reads)
+    assert deep[kept[0]] == kept[1] and deep[left_out[0]] == left_out[1]
+    assert f"{kept[1]} tried on the sample: held-out log loss" in text and "; kept" in text
+    assert "dot tried on the sample" in text and "periodic tried on the sample" in text  # (both tried)
+    if kept[1] == "periodic":
+        assert yaml.safe_load(text)["defaults"]["numeric"]["transform"] == "standardize"  # (what periodic reads)
     r = runner.invoke(app, ["train", str(out), "-q", "--set", "train.epochs=2"])
     assert r.exit_code == 0, r.output
 
