@@ -212,9 +212,9 @@ def compared(spec: Spec) -> list[tuple[str, Spec]]:
     out = [(m, spec.model_copy(update={"model": m})) for m in ("wide", "deep", "wide_deep")]
     joint = out[-1][1]
     other = "dot" if spec.deep.interaction.kind == "none" else "none"
-    if spec.deep.interaction.kind == "cross" or spec.deep_fields() >= 2:  # (dot products of one field are none)
-        deep = spec.deep.model_copy(update={"interaction": Interaction(kind=other)})
-        out.append((f"wide_deep, interaction {other}", joint.model_copy(update={"deep": deep})))
+    flipped = joint.model_copy(update={"deep": spec.deep.model_copy(update={"interaction": Interaction(kind=other)})})
+    if flipped.interaction_kind() != spec.interaction_kind():  # (not where both are built alike)
+        out.append((f"wide_deep, interaction {other}", flipped))
     if spec.deep_dense():
         other = "periodic" if spec.deep.numeric_embedding.kind == "none" else "none"
         deep = spec.deep.model_copy(

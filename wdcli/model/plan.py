@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
 from ..features import FittedPipeline
+from ..spec import Spec
 from .layout import DOT_KINDS, Layout
 
 MODELS = ("wide_deep", "wide", "deep")  # spec.types' `model`
@@ -227,7 +228,7 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
     tables = _tables(fitted, embed)
     scalar = [n for n in spec.deep_dense() if not d.numeric_embedding_of(n).embedded]
     numeric = [_embedded(fitted, n) for n in spec.deep_dense() if d.numeric_embedding_of(n).embedded]
-    interaction = _interaction(d, spec.deep_fields())
+    interaction = _interaction(spec)
     return ModelConfig(
         spec.model,
         wide,
@@ -245,14 +246,14 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
     )
 
 
-def _interaction(d, fields: int) -> Interaction:
-    """The spec's interaction over the deep part's `fields` embedded inputs: dot products of fewer than two
-    fields are none (nothing to multiply)."""
-    i = d.interaction
-    if i.kind == "dot" and fields >= 2:
-        return Interaction("dot", dim=i.dim or d.embedding_dim)
-    if i.kind == "cross":
-        return Interaction("cross", layers=i.layers, rank=i.rank or 0)
+def _interaction(spec: Spec) -> Interaction:
+    """The spec's interaction as built (`Spec.interaction_kind`: dot products of fewer than two fields are none)."""
+    d = spec.deep
+    kind = spec.interaction_kind()
+    if kind == "dot":
+        return Interaction("dot", dim=d.interaction.dim or d.embedding_dim)
+    if kind == "cross":
+        return Interaction("cross", layers=d.interaction.layers, rank=d.interaction.rank or 0)
     return Interaction()
 
 

@@ -34,7 +34,7 @@ def _lecun(layer: nn.Linear) -> nn.Linear:
     1 / (3 fan_in)) shrinks the signal about six-fold per ReLU layer, so that at the start the deep part's output
     and the gradients its embeddings get are nearly nil: on the apps sample the joint model then sat eight
     epochs on a plateau before it learnt the apps' interaction, and 2 of 9 seeds never left it. The biases keep
-    torch's spread (zero biases cost census 0.002 AUC: docs/benchmarks.md)."""
+    torch's spread (zero biases cost census's draft 0.0026 AUC: docs/benchmarks.md)."""
     nn.init.kaiming_normal_(layer.weight, nonlinearity="linear")
     return layer
 

@@ -368,10 +368,12 @@ class Spec(Strict):
     def deep_dense(self) -> list[str]:
         return given_or(self.deep.dense, self.numeric_columns())
 
-    def deep_fields(self) -> int:
-        """How many fields the deep part's interaction multiplies: each embedded sparse column, and each number
-        with an embedding of its own."""
-        return len(self.deep_embed()) + sum(self.deep.numeric_embedding_of(n).embedded for n in self.deep_dense())
+    def interaction_kind(self) -> str:
+        """The deep part's interaction as the model is built: dot products of fewer than two fields (each embedded
+        sparse column, each number with an embedding of its own) are none, having nothing to multiply."""
+        kind = self.deep.interaction.kind
+        fields = len(self.deep_embed()) + sum(self.deep.numeric_embedding_of(n).embedded for n in self.deep_dense())
+        return "none" if kind == "dot" and fields < 2 else kind
 
     def uses_wide(self) -> bool:
         return has_wide(self.model)
