@@ -4,6 +4,8 @@ which and by how much."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 import pytest
@@ -16,15 +18,17 @@ from wdcli.draft.blocks import BLOCK_GAIN, GROWS, Tried
 runner = CliRunner()
 
 
-def planted(rows: int = 24_000, seed: int = 0, pairs: float = 1.2, waves: float = 1.5) -> pl.DataFrame:
+def planted(
+    rows: int = 24_000, seed: int = 0, pairs: float = 1.2, waves: float = 1.5, often: float = 3
+) -> pl.DataFrame:
     """Two id columns whose effect is the dot product of their latent factors (what `interaction: dot` learns
     directly; `pairs` its weight), a number whose effect is periodic in it (what a periodic embedding learns;
-    `waves`), and noise."""
+    `waves` its weight, `often` its frequency), and noise."""
     rng = np.random.default_rng(seed)
     u, v = rng.normal(size=(60, 4)), rng.normal(size=(60, 4))
     a, b = rng.integers(0, 60, rows), rng.integers(0, 60, rows)
     x = rng.normal(size=rows)
-    logit = pairs * np.sum(u[a] * v[b], axis=1) + waves * np.sin(3 * x) - 0.5
+    logit = pairs * np.sum(u[a] * v[b], axis=1) + waves * np.sin(often * x) - 0.5
     y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
     return pl.DataFrame(
         {
@@ -42,12 +46,15 @@ def planted(rows: int = 24_000, seed: int = 0, pairs: float = 1.2, waves: float 
     [
         ({"waves": 0}, ("interaction", "dot"), ("numeric_embedding", "none")),
         ({"pairs": 0}, ("numeric_embedding", "periodic"), ("interaction", "none")),
+        ({"pairs": 0, "often": 30}, ("numeric_embedding", {"kind": "periodic", "sigma": 10}), ("interaction", "none")),
     ],
 )
 def test_init_drafts_the_blocks_that_help_on_its_sample_and_says_by_how_much(tmp_path, planted_as, kept, left_out):
     """Each block is kept where the label needs it and left out where it does not (each is tried alone against
     the draft without blocks: on data with both effects the MLP alone learns the pairs sooner than with a
-    periodic embedding beside it, and that trial is lost; docs/benchmarks.md)."""
+    periodic embedding beside it, and that trial is lost; docs/benchmarks.md). The periodic embedding is tried
+    at two spreads of its frequencies and drafted at the one that fits the number's effect: a slow wave
+    (sin 3x of a standardized x) at the default sigma, a fast one (sin 30x) at 10."""
     planted(**planted_as).write_parquet(tmp_path / "clicks.parquet")
     out = tmp_path / "drafted" / "clicks.yaml"  # (a folder not made yet: the trials' spec goes there too)
     r = runner.invoke(app, ["init", str(tmp_path / "clicks.parquet"), "--label", "y", "-o", str(out)])
@@ -56,9 +63,12 @@ def test_init_drafts_the_blocks_that_help_on_its_sample_and_says_by_how_much(tmp
     assert [p.name for p in out.parent.iterdir()] == ["clicks.yaml"]  # no trial spec left behind
     deep = yaml.safe_load(text)["deep"]
     assert deep[kept[0]] == kept[1] and deep[left_out[0]] == left_out[1]
-    assert f"{kept[1]} tried on the sample: held-out log loss" in text and "; kept" in text
-    assert "dot tried on the sample" in text and "periodic tried on the sample" in text  # (both tried)
-    if kept[1] == "periodic":
+    written = kept[1] if isinstance(kept[1], str) else "{kind: periodic, sigma: 10}"
+    assert f"{written} tried on the sample: held-out log loss" in text and "; kept" in text
+    assert "dot tried on the sample" in text and re.search(r"periodic(, sigma: 10\})? tried on the sample", text)
+    if kept[0] == "numeric_embedding":  # (the other spread tried too, its held-out log loss beside)
+        other = "{kind: periodic, sigma: 10}" if written == "periodic" else "periodic"
+        assert f"; as {other}: 0." in text
         assert yaml.safe_load(text)["defaults"]["numeric"]["transform"] == "standardize"  # (what periodic reads)
     r = runner.invoke(app, ["train", str(out), "-q", "--set", "train.epochs=2"])
     assert r.exit_code == 0, r.output

@@ -275,11 +275,16 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
 
         step(f"training the draft on {len(frames['train']):,} sample rows ({TRIAL_EPOCHS} epochs at most)")
         first, tried = held_out([]), {}
-        for block, (value, sets) in CANDIDATES.items():
+        for block, forms in CANDIDATES.items():
             if block == "numeric_embedding" and not numeric:
                 continue
-            step(f"trying {block}: {value} on the sample")
-            tried[block] = Tried(block, value, first, held_out(sets), draft.total / len(frames["train"]))
+            found = []
+            for value, sets in forms:
+                step(f"trying {block}: {value} on the sample")
+                found.append((value, held_out(sets)))
+            value, best = min(found, key=lambda f: f[1][0])
+            others = tuple((v, m[0]) for v, m in found if v != value)
+            tried[block] = Tried(block, value, first, best, draft.total / len(frames["train"]), others)
         return tried
     finally:
         spec.unlink(missing_ok=True)

@@ -2,7 +2,9 @@
 how its held-out gain is judged and how the draft writes the outcome. The trainings themselves are the caller's
 (`wdcli.run.try_blocks`: drafting knows no training).
 
-Each candidate is the drafted spec with one block switched on. A block is kept when it lowers the held-out log
+Each candidate is the drafted spec with one block switched on; a block of several forms (the periodic embedding at
+two spreads of its frequencies: a smooth effect of a number wants sigma 1, a step as sharp as census's capital
+gains wants 10) is tried in each and stands by its best. A block is kept when it lowers the held-out log
 loss of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a group, does not lower
 the gAUC: ranking within groups is what such data are for). One exception: dot products (on by default) gain
 more the more rows train them, so where the trial saw under a quarter of the data's rows (GROWS) its verdict
@@ -20,13 +22,17 @@ from ..spec.blocks import Interaction, NumericEmbedding
 BLOCK_GAIN = 0.001  # nats per row of held-out log loss a block must save on the sample to be drafted
 MIN_ROWS = 5_000  # fewer sample rows hold out too few (a fifth) to measure a gain of BLOCK_GAIN: no trials
 
-# block -> (what the draft writes when it helps, the overrides that try it)
+STANDARDIZED = "defaults.numeric.transform=standardize"  # what the periodic embedding reads
+# block -> its forms tried: (what the draft writes when it helps, the overrides that try it)
 CANDIDATES = {
-    "interaction": ("dot", ["deep.interaction=dot"]),
-    "numeric_embedding": ("periodic", ["deep.numeric_embedding=periodic", "defaults.numeric.transform=standardize"]),
+    "interaction": [("dot", ["deep.interaction=dot"])],
+    "numeric_embedding": [
+        ("periodic", ["deep.numeric_embedding=periodic", STANDARDIZED]),
+        ("{kind: periodic, sigma: 10}", ["deep.numeric_embedding={kind: periodic, sigma: 10}", STANDARDIZED]),
+    ],
 }
 DEFAULTS = {"interaction": Interaction().kind, "numeric_embedding": NumericEmbedding().kind}  # a spec's, unsaid
-ON_BY_DEFAULT = {block for block, (value, _) in CANDIDATES.items() if DEFAULTS[block] == value}
+ON_BY_DEFAULT = {block for block, forms in CANDIDATES.items() if DEFAULTS[block] == forms[0][0]}
 GROWS = 4  # data of more than this many times the trial's training rows: a block on by default stays unless it costs
 ALL_OFF = ["deep.interaction=none", "deep.numeric_embedding=none"]  # the base each block is tried against
 
@@ -37,10 +43,11 @@ class Tried:
     With a group the rows are ranked within it, so a block must also not lower the gAUC."""
 
     block: str
-    value: str  # what it was tried as (dot, periodic)
+    value: str  # what it was tried as (dot, periodic): its best form
     base: tuple[float, ...]  # (log loss, AUC[, gAUC]) of the draft as it was
     with_it: tuple[float, ...]
     scale: float = 1.0  # the data's rows over the trial's training rows
+    others: tuple[tuple[str, float], ...] = ()  # its other forms tried and their held-out log loss
 
     @property
     def gain(self) -> float:
@@ -80,9 +87,10 @@ class Tried:
             verdict = "left out (the gAUC fell)"
         else:
             verdict = f"left out (under {BLOCK_GAIN} nats)"
+        others = "".join(f"; as {value}: {loss:.4f}" for value, loss in self.others)
         return (
             f"{self.value} tried on the sample: held-out log loss {ll:.4f} -> {ll2:.4f} (gain {self.gain:+.4f}), "
-            f"AUC {auc:.3f} -> {auc2:.3f}{ranked}; {verdict}"
+            f"AUC {auc:.3f} -> {auc2:.3f}{ranked}{others}; {verdict}"
         )
 
 
