@@ -113,6 +113,8 @@ def values_for(world, opt, wrong: bool) -> st.SearchStrategy:
         )
     if opt.kind is bool:
         return pick([None], ["true", "no"])
+    if opt.names[0] == "--nproc":  # (each process a Python with torch: 40 of them took 10 s a line; 2 shows it)
+        return pick(["1", "2"], ["0", "-1", "ten", "1.5", str(2**40), ""])
     if opt.kind is int:
         return pick(["1", "2", "5", "40"], ["0", "-1", "ten", "1.5", str(2**40), ""])
     if opt.kind is float:  # (seconds, megabytes, thresholds)
