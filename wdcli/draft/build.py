@@ -166,7 +166,8 @@ def draft_spec(
     known = group if d.per else None  # each group in every part (its latest rows held out): a feature
     features = [c for c in sample.columns if c not in (label, d.time) and (c != group or c == known)]
     step(f"profiling {len(features)} columns of {len(sample):,} rows")
-    d.columns = [profile_column(c, sample[c], total, c == known) for c in features] + split_time
+    typed = all(io.file_format(p) not in io.SEPARATORS for p in io.expand_paths(patterns))
+    d.columns = [profile_column(c, sample[c], total, c == known, typed) for c in features] + split_time
     _leave_out_duplicates(d.columns)
     d.buckets = [
         Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns if c.kind == "numeric" and c.boundaries

@@ -83,9 +83,11 @@ def _markers_in(text: pl.Series) -> list[str]:
     return sorted(found, key=MARKERS.index)
 
 
-def profile_column(name: str, s: pl.Series, total: int, identity: bool = False) -> Column:
+def profile_column(name: str, s: pl.Series, total: int, identity: bool = False, typed: bool = False) -> Column:
     """Profile one column of the sample; `total` is the number of rows in all the data; `identity`: the column
-    names things (the --group column kept as a feature: a user), categorical whatever its type."""
+    names things (the --group column kept as a feature: a user), categorical whatever its type. `typed`: the
+    files keep their columns' types (Parquet, JSON lines), so whole numbers stored there as text name things
+    (ids, codes): categorical. (CSV has no types: there text that parses as numbers is numbers.)"""
     n, sampled = len(s), len(s) < total
     if isinstance(s.dtype, (pl.List, pl.Array)):
         return _categorical(name, s.cast(pl.List(pl.String)), [], None, n, total, sampled)
@@ -108,7 +110,7 @@ def profile_column(name: str, s: pl.Series, total: int, identity: bool = False) 
         clean.null_count() < n
         and parsed.null_count() == clean.null_count()
         and not codes
-        and not ((ID_NAME.search(name) or CODE_NAME.search(name)) and _integral(parsed))
+        and not ((typed and not markers or ID_NAME.search(name) or CODE_NAME.search(name)) and _integral(parsed))
     ):
         return _numeric(name, parsed, markers, n)
     separator = _separator(clean.drop_nulls())
