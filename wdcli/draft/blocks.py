@@ -10,7 +10,7 @@ the gAUC: ranking within groups is what such data are for). Where the trial saw 
 rows (GROWS), its verdict may not hold on all of them, and the draft keeps each block as a spec that does not
 name it has it: dot products (on by default) gain more the more rows train them (pairs: -0.0008 nats on the
 sample, +0.016 AUC on the million rows), so they are left out only when they raise that log loss by BLOCK_GAIN
-or more; the periodic embedding (off) can lose what it gained (pairs: +0.0032 nats on the sample, -0.005 AUC
+or more; the periodic embedding (off) can lose what it gained (pairs: +0.0032 nats on the sample, -0.007 AUC
 on all the rows, where it slowed the learning of the pairs), so it is not drafted there; `wdcli compare`
 measures either on all the rows. The draft says by how much either way.
 """
