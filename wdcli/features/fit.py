@@ -95,7 +95,7 @@ class Fitter:
         univalent = [n for n, c in self.text.items() if isinstance(c, Categorical)]
         raw = pl.collect_all(
             [
-                df.lazy().select(pl.col(n).cast(pl.String).value_counts(name="count")).unnest(n).rename({n: "value"})
+                df.lazy().select(pl.col(n).cast(pl.String).alias("value").value_counts(name="count")).unnest("value")
                 for n in univalent
             ]
         )  # counted raw, in parallel
@@ -104,7 +104,7 @@ class Fitter:
         for name, col in self.text.items():
             if isinstance(col, Multivalent):
                 values = clean.list_values(df, text_source(name, col), where, weights=False)[0]
-                self.counts[name].add(values.value_counts(name="count").rename({values.name: "value"}))
+                self.counts[name].add(values.alias("value").value_counts(name="count"))  # (any column name)
         self._numbers(df)
         if sum(len(h) for h in self.head) < NAMED_ROWS:
             self.head.append(df.head(NAMED_ROWS - sum(len(h) for h in self.head)))
