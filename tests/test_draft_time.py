@@ -204,13 +204,15 @@ def test_a_group_spans_times_only_when_enough_groups_of_several_rows_say_so():
     assert not spans_times(requests, "ts", "g")
 
 
-@pytest.mark.parametrize("group", ["user", "user_id"])
-def test_a_group_kept_as_a_feature_is_categorical_whatever_its_type(workdir, group):
+@pytest.mark.parametrize("group, suffix", [("user", "parquet"), ("user_id", "parquet"), ("user", "csv")])
+def test_a_group_kept_as_a_feature_is_categorical_whatever_its_type(workdir, group, suffix):
     """The group kept as a feature (a known user) is an identity: numbers named `user`, or float ids, are no
-    quantity to standardize and bucketize."""
+    quantity to standardize and bucketize; nor digits in a CSV (read as text: they were drafted numeric)."""
     frame = events().rename({"user_id": group}).with_columns(pl.col(group).cast(pl.Float64))
-    frame.write_parquet(workdir / "ev.parquet")
-    r = runner.invoke(app, ["init", "ev.parquet", "--label", "liked", "--group", group, "-o", "s.yaml", "--no-trials"])
+    frame.write_parquet(workdir / "ev.parquet") if suffix == "parquet" else frame.write_csv(workdir / "ev.csv")
+    r = runner.invoke(
+        app, ["init", f"ev.{suffix}", "--label", "liked", "--group", group, "-o", "s.yaml", "--no-trials"]
+    )
     assert r.exit_code == 0, r.output
     spec = load_spec(workdir / "s.yaml")
     assert spec.data.split.per == group and spec.columns[group].kind == "categorical"

@@ -113,6 +113,7 @@ def profile_column(name: str, s: pl.Series, total: int, identity: bool = False, 
         clean.null_count() < n
         and parsed.null_count() == clean.null_count()
         and not codes
+        and not identity
         and not ((ID_NAME.search(name) or CODE_NAME.search(name)) and _integral(parsed))
     ):
         numeric = _numeric(name, parsed, markers, n)
