@@ -21,7 +21,7 @@ from .data.split_change import split_change
 from .data.split_record import SplitRecord, record_split
 from .data.time_split import times
 from .draft import Draft
-from .draft.blocks import ALL_OFF, CANDIDATES, Tried
+from .draft.blocks import ALL_OFF, CANDIDATES, Tried, overrides
 from .draft.profile import share
 from .errors import ArtifactError, DataError, SpecError
 from .features import FittedPipeline, fit_pipeline, hashing, transform
@@ -279,9 +279,11 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
             if block == "numeric_embedding" and not numeric:
                 continue
             found = []
-            for value, sets in forms:
-                step(f"trying {block}: {value} on the sample")
-                found.append(Tried(block, value, first, held_out(sets), draft.total / len(frames["train"])))
+            for form in forms:
+                step(f"trying {block}: {form} on the sample")
+                found.append(
+                    Tried(block, form, first, held_out(overrides(block, form)), draft.total / len(frames["train"]))
+                )
             best = min(found, key=lambda t: (not t.kept, t.with_it[0]))  # (a form kept, of the lowest loss)
             tried[block] = replace(best, others=tuple((t.value, t.with_it[0]) for t in found if t is not best))
         return tried

@@ -2,10 +2,10 @@
 how its held-out gain is judged and how the draft writes the outcome. The trainings themselves are the caller's
 (`wdcli.run.try_blocks`: drafting knows no training).
 
-Each candidate is the drafted spec with one block switched on; a block of several forms (the periodic embedding at
-two spreads of its frequencies: a smooth effect of a number wants sigma 1, a step as sharp as census's capital
-gains wants 10) is tried in each and stands by its best form: one it would keep, of the lowest log loss. A block is kept when it lowers the held-out log
-loss of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a group, does not lower
+Each candidate is the drafted spec with one block switched on; a block of several forms (the periodic embedding
+at two spreads of its frequencies: a smooth effect of a number wants sigma 1, a step as sharp as census's
+capital gains wants 10) is tried in each and stands by its best form: one it would keep, of the lowest log
+loss. A block is kept when it lowers the held-out log loss of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a group, does not lower
 the gAUC: ranking within groups is what such data are for). Where the trial saw under a quarter of the data's
 rows (GROWS), its verdict may not hold on all of them, and the draft keeps each block as a spec that does not
 name it has it: dot products (on by default) gain more the more rows train them (pairs: -0.0008 nats on the
@@ -25,17 +25,11 @@ from ..spec.blocks import Interaction, NumericEmbedding
 BLOCK_GAIN = 0.001  # nats per row of held-out log loss a block must save on the sample to be drafted
 MIN_ROWS = 5_000  # fewer sample rows hold out too few (a fifth) to measure a gain of BLOCK_GAIN: no trials
 
-STANDARDIZED = "defaults.numeric.transform=standardize"  # what the periodic embedding reads
-# block -> its forms tried: (what the draft writes when it helps, the overrides that try it)
-CANDIDATES = {
-    "interaction": [("dot", ["deep.interaction=dot"])],
-    "numeric_embedding": [
-        ("periodic", ["deep.numeric_embedding=periodic", STANDARDIZED]),
-        ("{kind: periodic, sigma: 10}", ["deep.numeric_embedding={kind: periodic, sigma: 10}", STANDARDIZED]),
-    ],
-}
+# block -> its forms tried, as the draft writes them under `deep:` when they help
+CANDIDATES = {"interaction": ["dot"], "numeric_embedding": ["periodic", "{kind: periodic, sigma: 10}"]}
+READS = {"numeric_embedding": ["defaults.numeric.transform=standardize"]}  # what else a block needs set
 DEFAULTS = {"interaction": Interaction().kind, "numeric_embedding": NumericEmbedding().kind}  # a spec's, unsaid
-ON_BY_DEFAULT = {block for block, forms in CANDIDATES.items() if DEFAULTS[block] == forms[0][0]}
+ON_BY_DEFAULT = {block for block, forms in CANDIDATES.items() if DEFAULTS[block] == forms[0]}
 SURE_GAIN = 0.01  # nats per row a block off by default must save where the trial saw under 1/GROWS of the rows
 GROWS = 4  # data of more than this many times the trial's training rows: a block on by default stays unless it costs
 ALL_OFF = ["deep.interaction=none", "deep.numeric_embedding=none"]  # the base each block is tried against
@@ -97,6 +91,11 @@ class Tried:
             f"{self.value} tried on the sample: held-out log loss {ll:.4f} -> {ll2:.4f} (gain {self.gain:+.4f}), "
             f"AUC {auc:.3f} -> {auc2:.3f}{ranked}{others}; {verdict}"
         )
+
+
+def overrides(block: str, form: str) -> list[str]:
+    """The --set overrides that try a block in one of its forms."""
+    return [f"deep.{block}={form}", *READS.get(block, [])]
 
 
 def untried(rows: int | None) -> str:
