@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from wdcli.features import fit_pipeline, transform
+from wdcli.features.numbers import spiked
 from wdcli.model.blocks import CrossLayers, DotInteraction, PeriodicEmbedding, PiecewiseEmbedding
 from wdcli.model.plan import build_config
 from wdcli.model.widedeep import RaggedBags, WideDeep
@@ -124,6 +125,39 @@ def test_layout_places_embedded_numbers_after_plain_ones_and_dot_pairs_last(tmp_
     projected = model.dot.project[next(k for k, g in enumerate(dot_groups) if g.fields[0].name == "capital-gain")]
     e_age, e_gain = x[:, age.start : age.stop], projected(x[:, gain.start : gain.stop])
     assert i < j and torch.allclose(x[:, column], (e_age * e_gain).sum(1), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "present, missing, fill, expected",
+    [
+        ([0] * 6 + [1, 2, 3], 0, 0.0, True),  # a spike and a tail (an amount mostly zero)
+        ([0] * 6 + [1, 1, 1], 0, 0.0, False),  # two values: a flag, no tail
+        ([0] * 5 + [1, 2, 3, 4, 5], 0, 0.0, False),  # half is not more than half
+        ([0] * 4 + [1, 2, 3, 4, 5], 2, 0.0, True),  # the filled values make it one
+        ([1, 2, 3, 7], 5, 9.0, True),  # the fill is the spike
+        ([0] * 6 + [1, 1], 1, 2.0, True),  # the fill is one of the two others
+        (list(np.random.default_rng(0).normal(size=1000)), 0, 0.0, False),
+        ([], 3, 1.0, False),
+    ],
+)
+def test_a_spike_is_one_value_in_over_half_the_rows_and_two_others_or_more(present, missing, fill, expected):
+    assert spiked(np.array(present, dtype=np.float64), missing, fill) is expected
+
+
+def test_auto_embeds_exactly_the_numbers_with_a_spike(tmp_path):
+    """`numeric_embedding: auto` (the default) gives the periodic embedding at sigma 10 to each number whose
+    training rows mostly hold one value (census's capital gains and losses, 0 in over 90% of the rows) and leaves
+    the others one input each (hours-per-week: 40 in 46% of these rows); a sigma the spec gives is kept."""
+    spec, fitted, cfg, _ = _census(tmp_path, "deep.numeric_embedding=auto")
+    assert [n for n in fitted.dense if fitted.numeric(n).spike] == ["capital-gain", "capital-loss"]
+    assert [(n.name, n.kind, n.sigma) for n in cfg.numeric] == [
+        ("capital-gain", "periodic", 10.0),
+        ("capital-loss", "periodic", 10.0),
+    ]
+    assert {"age", "hours-per-week", "fnlwgt", "educational-num"} <= set(cfg.dense_names)
+    assert {n.sigma for n in _census(tmp_path, "deep.numeric_embedding={kind: auto, sigma: 3}")[2].numeric} == {3.0}
+    assert {n.sigma for n in _census(tmp_path, "deep.numeric_embedding=periodic")[2].numeric} == {1.0}
+    assert _census(tmp_path, "deep.numeric_embedding=none")[2].numeric == []
 
 
 def test_piecewise_edges_are_the_training_rows_quantiles_as_the_model_sees_them(tmp_path):
@@ -251,6 +285,7 @@ def test_numbers_alone_make_a_deep_part_and_one_field_takes_no_dot_products(tmp_
         f"data: {{train: {data}, split: {{validation: 0.2, test: 0.2, seed: 1}}}}\n"
         "label: {column: income, positive: '>50K'}\nmodel: deep\n"
         "columns: {age: numeric, hours-per-week: numeric, capital-gain: {kind: numeric, transform: log1p}}\n"
+        "deep: {numeric_embedding: none}\n"  # (capital-gain has a spike: auto would embed it, a field)
         "train: {epochs: 3, seed: 0, threads: 1}\n"
     )
     r = train(load_spec(numbers))

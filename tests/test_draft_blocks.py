@@ -66,6 +66,7 @@ def test_init_drafts_the_blocks_that_help_on_its_sample_and_says_by_how_much(tmp
     written = kept[1] if isinstance(kept[1], str) else "{kind: periodic, sigma: 10}"
     assert f"{written} tried on the sample: held-out log loss" in text and "; kept" in text
     assert "dot tried on the sample" in text and re.search(r"periodic(, sigma: 10\})? tried on the sample", text)
+    assert "auto" not in text  # (no number has a spike: auto would build the draft as it is, so is not tried)
     if kept[0] == "numeric_embedding":  # (the other spread tried too, its held-out log loss beside)
         other = "{kind: periodic, sigma: 10}" if written == "periodic" else "periodic"
         assert f"; as {other}: 0." in text
@@ -74,13 +75,44 @@ def test_init_drafts_the_blocks_that_help_on_its_sample_and_says_by_how_much(tmp
     assert r.exit_code == 0, r.output
 
 
-def test_no_trials_leaves_the_blocks_to_the_defaults(tmp_path):
-    planted(2_000).write_parquet(tmp_path / "clicks.parquet")
+def test_init_tries_auto_where_a_number_has_a_spike(tmp_path):
+    """A number that is 0 in three rows of four and whose other values each say much of the label (census's
+    capital gains): the default's `auto` (the periodic embedding of that number alone, at sigma 10) is tried
+    beside the periodic embedding of every number, and the numbers are embedded."""
+    rng = np.random.default_rng(0)
+    rows = 24_000
+    values, effect = rng.integers(100, 20_000, 30), rng.normal(scale=2.5, size=30)
+    k, has = rng.integers(0, 30, rows), rng.random(rows) < 0.25
+    smooth = rng.normal(size=rows)
+    logit = np.where(has, effect[k], 0.0) + 0.5 * smooth - 1
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    frame = pl.DataFrame(
+        {"amount": np.where(has, values[k], 0), "smooth": smooth, "c": rng.integers(0, 5, rows), "y": y}
+    )
+    frame.with_columns(pl.col("c").cast(pl.String)).write_parquet(tmp_path / "amounts.parquet")
+    out = tmp_path / "amounts.yaml"
+    r = runner.invoke(app, ["init", str(tmp_path / "amounts.parquet"), "--label", "y", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    comment = next(line for line in text.splitlines() if "tried on the sample" in line and "periodic" in line)
+    assert re.search(r"(^  # auto tried|; as auto: 0\.)", comment), comment
+    assert yaml.safe_load(text)["deep"]["numeric_embedding"] != "none", comment
+
+
+@pytest.mark.parametrize("spike, transform", [(False, "quantile"), (True, "standardize")])
+def test_no_trials_leaves_the_blocks_to_the_defaults(tmp_path, spike, transform):
+    """With no trials the defaults stand; where a number has a spike (x: 0 in 69% of the rows) the default's auto
+    embeds it, which reads standardized numbers (census's draft: 0.9293 test AUC; through 50 quantiles 0.9211)."""
+    frame = planted(2_000)
+    frame = frame.with_columns(x=pl.when(pl.col("x") > 0.5).then(pl.col("x")).otherwise(0.0)) if spike else frame
+    frame.write_parquet(tmp_path / "clicks.parquet")
     out = tmp_path / "clicks.yaml"
     r = runner.invoke(app, ["init", str(tmp_path / "clicks.parquet"), "--label", "y", "-o", str(out), "--no-trials"])
     assert r.exit_code == 0, r.output
-    assert "interaction" not in yaml.safe_load(out.read_text())["deep"]
-    assert "not tried (--no-trials): the defaults (dot products, no numeric embedding)" in out.read_text()
+    drafted = yaml.safe_load(out.read_text())
+    assert "interaction" not in drafted["deep"] and "numeric_embedding" not in drafted["deep"]
+    assert drafted["defaults"]["numeric"]["transform"] == transform
+    assert "not tried (--no-trials): the defaults (dot products; numbers with a spike embedded)" in out.read_text()
 
 
 def test_a_block_is_kept_only_past_its_threshold():
@@ -134,13 +166,15 @@ def test_a_block_stands_by_its_best_form_it_would_keep(tmp_path, monkeypatch):
             (0.600, 0.70, 0.650)
             if ne.kind == "none"
             else (0.590, 0.71, 0.660)
-            if ne.sigma == 1
+            if ne.sigma in (None, 1)
             else (0.585, 0.71, 0.640)
         )
         m = (0.601, 0.70, 0.650) if dot else m
-        return SimpleNamespace(metrics=SimpleNamespace(splits={"validation": dict(zip(("logloss", "auc", "gauc"), m))}))
+        splits = {"validation": dict(zip(("logloss", "auc", "gauc"), m))}
+        return SimpleNamespace(fitted=None, metrics=SimpleNamespace(splits=splits))
 
     monkeypatch.setattr(run, "train", train)
+    monkeypatch.setattr(run, "_spiked", lambda fitted, spec: False)  # (x has no spike: auto is not tried)
     frame = planted(6_000).with_columns(user=pl.Series([f"u{i % 300}" for i in range(6_000)]))
     frame.write_parquet(tmp_path / "clicks.parquet")
     d = draft_spec(

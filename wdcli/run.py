@@ -204,11 +204,12 @@ def default_settings(spec: Spec) -> list[str]:
     return lines
 
 
-def compared(spec: Spec) -> list[tuple[str, Spec]]:
+def compared(spec: Spec, spiked: bool = True) -> list[tuple[str, Spec]]:
     """What `compare` trains: `wide`, `deep` and `wide_deep` as the spec has them (the paper's Table 1), then
     `wide_deep` with the deep part's blocks switched the other way: its interaction (none <-> dot; not where
     the deep part has one field, whose dot products are none) and, with numeric columns in the deep part, their
-    embedding (none <-> periodic)."""
+    embedding (none -> periodic, others -> none; `auto` -> periodic where no number is `spiked`, as auto is none
+    there)."""
     out = [(m, spec.model_copy(update={"model": m})) for m in ("wide", "deep", "wide_deep")]
     joint = out[-1][1]
     other = "dot" if spec.deep.interaction.kind == "none" else "none"
@@ -216,7 +217,8 @@ def compared(spec: Spec) -> list[tuple[str, Spec]]:
     if flipped.interaction_kind() != spec.interaction_kind():  # (not where both are built alike)
         out.append((f"wide_deep, interaction {other}", flipped))
     if spec.deep_dense():
-        other = "periodic" if spec.deep.numeric_embedding.kind == "none" else "none"
+        kind = spec.deep.numeric_embedding.kind
+        other = "periodic" if kind == "none" or (kind == "auto" and not spiked) else "none"
         deep = spec.deep.model_copy(
             update={"numeric_embedding": NumericEmbedding(kind=other), "numeric_embeddings": {}}
         )
@@ -238,9 +240,13 @@ def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None 
     reuse = Encodings() if spec.train.data.cache != "off" else None
     rows = []
     variants = compared(spec)
-    for i, (model, variant) in enumerate(variants):
+    for i in range(len(variants)):
+        model, variant = variants[i]
         stage(f"training {model} ({i + 1} of {len(variants)})")
-        m = train(variant, frames, reporter, reuse=reuse).metrics
+        r = train(variant, frames, reporter, reuse=reuse)
+        if i == 0:  # (the fit says whether a number has a spike: auto's other way)
+            variants = compared(spec, _spiked(r.fitted, spec))
+        m = r.metrics
         row = {"model": model, "parameters": m.parameters["total"], "seconds": m.seconds, "epochs": m.epochs}
         for split, figures in m.splits.items():
             row.update({f"{split}_{k}": v for k, v in figures.items() if k in ("auc", "logloss", "gauc")})
@@ -269,17 +275,24 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
         except SpecError:  # a draft that does not validate: write_draft reports it (a bug in init), with no trials
             return {}
 
+        fits: list[FittedPipeline] = []
+
         def held_out(sets: list[str]) -> tuple[float, ...]:
-            m = train(load_spec(spec, [*base, *sets]), frames, reuse=reuse).metrics.splits["validation"]
+            r = train(load_spec(spec, [*base, *sets]), frames, reuse=reuse)
+            fits.append(r.fitted)
+            m = r.metrics.splits["validation"]
             return (float(m["logloss"]), float(m["auc"])) + ((float(m["gauc"]),) if "gauc" in m else ())
 
         step(f"training the draft on {len(frames['train']):,} sample rows ({TRIAL_EPOCHS} epochs at most)")
         first, tried = held_out([]), {}
+        spiked = _spiked(fits[0], load_spec(spec, base))
         for block, forms in CANDIDATES.items():
             if block == "numeric_embedding" and not numeric:
                 continue
             found = []
             for form in forms:
+                if form == "auto" and not spiked:
+                    continue  # (it would build the draft as it is)
                 step(f"trying {block}: {form} on the sample")
                 found.append(
                     Tried(block, form, first, held_out(overrides(block, form)), draft.total / len(frames["train"]))
@@ -289,6 +302,12 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
         return tried
     finally:
         spec.unlink(missing_ok=True)
+
+
+def _spiked(fitted: FittedPipeline | None, spec: Spec) -> bool:
+    """Whether a number of the deep part has a spike in the fitted pipeline (what `numeric_embedding: auto` embeds;
+    None: not known, so taken as yes)."""
+    return fitted is None or any(fitted.numeric(n).spike for n in spec.deep_dense())
 
 
 def _at_most(frame: pl.DataFrame, rows: int) -> pl.DataFrame:

@@ -16,7 +16,7 @@ from ..features import Encoded
 from ..features.transform import Ragged
 from .atomic import atomic_file
 
-FORMAT = 1  # of the shards and of what a cache folder's name hashes: a new one makes new folders
+FORMAT = 2  # of the shards and of what a cache folder's name hashes: a new one makes new folders (2: numbers keep their spike)
 MAGIC = b"WDCSHARD"
 ALIGN = 64  # bytes: where each array starts in a shard
 

@@ -2,17 +2,20 @@
 how its held-out gain is judged and how the draft writes the outcome. The trainings themselves are the caller's
 (`wdcli.run.try_blocks`: drafting knows no training).
 
-Each candidate is the drafted spec with one block switched on; a block of several forms (the periodic embedding
-at two spreads of its frequencies: a smooth effect of a number wants sigma 1, a step as sharp as census's
-capital gains wants 10) is tried in each and stands by its best form: one it would keep, of the lowest log
-loss. A block is kept when it lowers the held-out log loss of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a group, does not lower
-the gAUC: ranking within groups is what such data are for). Where the trial saw under a quarter of the data's
-rows (GROWS), its verdict may not hold on all of them, and the draft keeps each block as a spec that does not
-name it has it: dot products (on by default) gain more the more rows train them (pairs: -0.0008 nats on the
-sample, +0.016 AUC on the million rows), so they are left out only when they raise that log loss by BLOCK_GAIN
-or more; the periodic embedding (off) can lose what it gained (pairs: +0.0032 nats on the sample, -0.007 AUC
-on all the rows, where it slowed the learning of the pairs), so there it must save SURE_GAIN (census's +0.0156 at
-sigma 10, ten times the BLOCK_GAIN a trial of all the rows needs). The draft says by how much either way.
+Each candidate is the drafted spec with one block switched on; a block of several forms (the numbers' embedding
+as the default's `auto`, which embeds only the numbers with a spike, such as census's capital gains, and as the
+periodic embedding of every number at two spreads of its frequencies: a smooth effect wants sigma 1, a sharp
+step 10) is tried in each and stands by its best form: one it would keep, of the lowest log loss (`auto` is
+not tried where no number has a spike: it would build the draft as it is). A block is kept when it lowers the
+held-out log loss of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a group,
+does not lower the gAUC: ranking within groups is what such data are for). Where the trial saw under a quarter
+of the data's rows (GROWS), its verdict may not hold on all of them, and the draft keeps a block in the form a
+spec that does not name it has: dot products (on by default) gain more the more rows train them (pairs:
+-0.0008 nats on the sample, +0.016 AUC on the million rows), so they are left out only when they raise that log
+loss by BLOCK_GAIN or more; a form off by default, such as the periodic embedding of every number, can lose what
+it gained (pairs: +0.0032 nats on the sample, -0.007 AUC on all the rows, where it slowed the learning of the
+pairs), so there it must save SURE_GAIN (census's +0.0156 at sigma 10, ten times the BLOCK_GAIN a trial of all
+the rows needs). The draft says by how much either way.
 """
 
 from __future__ import annotations
@@ -26,10 +29,9 @@ BLOCK_GAIN = 0.001  # nats per row of held-out log loss a block must save on the
 MIN_ROWS = 5_000  # fewer sample rows hold out too few (a fifth) to measure a gain of BLOCK_GAIN: no trials
 
 # block -> its forms tried, as the draft writes them under `deep:` when they help
-CANDIDATES = {"interaction": ["dot"], "numeric_embedding": ["periodic", "{kind: periodic, sigma: 10}"]}
+CANDIDATES = {"interaction": ["dot"], "numeric_embedding": ["auto", "periodic", "{kind: periodic, sigma: 10}"]}
 READS = {"numeric_embedding": ["defaults.numeric.transform=standardize"]}  # what else a block needs set
 DEFAULTS = {"interaction": Interaction().kind, "numeric_embedding": NumericEmbedding().kind}  # a spec's, unsaid
-ON_BY_DEFAULT = {block for block, forms in CANDIDATES.items() if DEFAULTS[block] == forms[0]}
 SURE_GAIN = 0.01  # nats per row a block off by default must save where the trial saw under 1/GROWS of the rows
 GROWS = 4  # data of more than this many times the trial's training rows: a block on by default stays unless it costs
 ALL_OFF = ["deep.interaction=none", "deep.numeric_embedding=none"]  # the base each block is tried against
@@ -62,8 +64,13 @@ class Tried:
         return self.scale > GROWS
 
     @property
+    def on_by_default(self) -> bool:
+        """Whether a spec that does not name the block builds it in this form (dot products; auto)."""
+        return self.value == DEFAULTS[self.block]
+
+    @property
     def kept(self) -> bool:
-        if self.sampled and self.block in ON_BY_DEFAULT:
+        if self.sampled and self.on_by_default:
             return self.gain > -BLOCK_GAIN
         need = SURE_GAIN if self.sampled else BLOCK_GAIN
         return self.gain >= need and (not self.ranked or self.with_it[2] >= self.base[2])
@@ -76,9 +83,9 @@ class Tried:
         (ll, auc), (ll2, auc2) = self.base[:2], self.with_it[:2]
         ranked = f", gAUC {self.base[2]:.3f} -> {self.with_it[2]:.3f}" if self.ranked else ""
         hold = f"the data hold {self.scale:.1f}x the trial's rows"
-        if self.sampled and self.block not in ON_BY_DEFAULT and self.gain < SURE_GAIN:
+        if self.sampled and not self.on_by_default and self.gain < SURE_GAIN:
             verdict = f"left out (off by default, and {hold}: a gain under {SURE_GAIN} nats can reverse on them)"
-        elif self.sampled and self.block in ON_BY_DEFAULT:
+        elif self.sampled and self.on_by_default:
             verdict = f"kept (on by default; {hold})" if self.kept else f"left out (it cost {BLOCK_GAIN} nats or more)"
         elif self.kept:
             verdict = "kept"
@@ -101,4 +108,6 @@ def overrides(block: str, form: str) -> list[str]:
 def untried(rows: int | None) -> str:
     """What a draft says of the blocks it did not try: its sample too small (rows), or --no-trials (None)."""
     why = "--no-trials" if rows is None else f"{rows:,} sample rows; {MIN_ROWS:,} measure them"
-    return f"interaction, numeric_embedding: not tried ({why}): the defaults (dot products, no numeric embedding)"
+    return (
+        f"interaction, numeric_embedding: not tried ({why}): the defaults (dot products; numbers with a spike embedded)"
+    )

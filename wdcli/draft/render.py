@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+import polars as pl
 import yaml
 
+from ..features.numbers import spiked
 from ..spec.types import auto_min_count
 from .profile import MARKERS, MIN_BUCKET_GAIN, buckets_for
 from .times import time_split
@@ -105,9 +108,11 @@ def _defaults(d, kept) -> list[str]:
             if markers
             else ""
         )
-        if kind == "numeric" and _embedded(d):
+        if kind == "numeric" and _embedded(d, cols):
             settings.update({"transform": "standardize", "fill": "median"})
-            note = "standardized: what the periodic embedding below reads"
+            note = "standardized: what the numbers' embedding " + (
+                "below reads" if d.tried else "reads (auto, the default: a number with a spike in the sample)"
+            )
         elif kind == "numeric":
             settings.update({"transform": "quantile", "quantiles": 50, "fill": "median"})
             note = "the paper's CDF normalization into [0, 1]"
@@ -190,10 +195,20 @@ def _deep(d, kept) -> list[str]:
     return out
 
 
-def _embedded(d) -> bool:
-    """Whether the draft gives its numeric columns an embedding of their own (tried on the sample)."""
+def _embedded(d, numbers) -> bool:
+    """Whether the draft gives numeric columns an embedding of their own (read standardized): one tried on the
+    sample and kept, or, with no trials, the default's (`auto`) where a number has a spike in the sample (an
+    embedding that reads census's capital gains through 50 quantiles: 0.9211 test AUC, standardized: 0.9293)."""
     tried = d.tried.get("numeric_embedding")
-    return tried is not None and tried.kept
+    if tried is not None or not d.untried:
+        return tried is not None and tried.kept
+    return any(_spiked(d.sample[c.name]) for c in numbers)
+
+
+def _spiked(values: pl.Series) -> bool:
+    x = values.cast(pl.Float64, strict=False).fill_nan(None)
+    present = x.drop_nulls().to_numpy()
+    return spiked(present, len(x) - len(present), float(np.median(present)) if len(present) else 0.0)
 
 
 def _train(d) -> list[str]:

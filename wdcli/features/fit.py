@@ -35,7 +35,7 @@ from .fitted import (
     VocabularyCross,
 )
 from .inputs import check_columns, label_array, spec_inputs
-from .numbers import log1p, median, quantile_boundaries, sort, with_edges
+from .numbers import log1p, median, quantile_boundaries, sort, spiked, with_edges
 from .pipeline import FittedPipeline
 from .reductions import Counts, Moments, keep_smallest
 from .transform import cross_hashes
@@ -207,10 +207,15 @@ class Fitter:
             ordered = ordered if col.transform == "quantile" or col.fill == "median" else sort(present)
             at = int(np.searchsorted(ordered, fill))
             filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
-        return _checked(self.where, name, _numeric, name=name, col=col, fill=fill, m=m, filled=filled, bins=bins)
+        spike = spiked(present, len(values) - len(present), fill)
+        return _checked(
+            self.where, name, _numeric, name=name, col=col, fill=fill, m=m, filled=filled, bins=bins, spike=spike
+        )
 
 
-def _numeric(name: str, col: NumericSpec, fill: float, m: Moments, filled: np.ndarray, bins: int) -> Numeric:
+def _numeric(
+    name: str, col: NumericSpec, fill: float, m: Moments, filled: np.ndarray, bins: int, spike: bool
+) -> Numeric:
     numeric = Numeric(
         name=name,
         missing=col.missing,
@@ -222,6 +227,7 @@ def _numeric(name: str, col: NumericSpec, fill: float, m: Moments, filled: np.nd
         min=m.min,
         max=m.max,
         boundaries=quantile_boundaries(filled, col.quantiles, presorted=True) if col.transform == "quantile" else [],
+        spike=spike,
     )
     return with_edges(numeric, filled, bins) if bins and len(filled) else numeric
 

@@ -299,6 +299,7 @@ class Numeric(_Feature):
     max: float
     boundaries: Increasing = []  # transform: quantile
     edges: list[float] = []  # deep.numeric_embedding piecewise: its bins' edges, transformed (as the model sees them)
+    spike: bool = False  # over half its rows hold one value, the rest two others or more (numeric_embedding auto)
     multivalent: Literal[False] = False
 
     @model_validator(mode="after")

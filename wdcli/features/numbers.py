@@ -1,5 +1,6 @@
-"""The numeric columns' statistics that fitting learns from its sorted sample: quantile boundaries, the median,
-and the edges of piecewise-linear bins as the model sees them (running moments: reductions.Moments)."""
+"""The numeric columns' statistics that fitting learns from its sample: quantile boundaries, the median, the
+edges of piecewise-linear bins as the model sees them, and whether one value holds most rows (running moments:
+reductions.Moments)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,20 @@ def with_edges(numeric: Numeric, filled: np.ndarray, bins: int) -> Numeric:
     raw = [float(filled[0]), *quantile_boundaries(filled, bins, presorted=True), float(filled[-1])]
     seen = DenseTransform([numeric])(np.array(raw, dtype=np.float64).reshape(-1, 1))[:, 0]
     return Numeric.model_validate({**numeric.model_dump(), "edges": sorted({float(x) for x in seen})})  # checked
+
+
+def spiked(present: np.ndarray, missing: int, fill: float) -> bool:
+    """Whether more than half of the values (`present`, and `missing` more filled with `fill`) are one value and the
+    others hold two values or more: a spike and a tail, as an amount that is mostly zero. (A value that holds most
+    rows is the median of the values present, unless the filled ones make it: one partition, no sort.)"""
+    n = len(present) + missing
+    candidates = [fill] if missing else []
+    if len(present):
+        candidates.append(float(np.partition(present, len(present) // 2)[len(present) // 2]))
+    for value in candidates:
+        if 2 * (np.count_nonzero(present == value) + (missing if value == fill else 0)) > n:
+            rest = present[present != value]
+            if missing and fill != value:
+                rest = np.append(rest, fill)
+            return len(rest) > 1 and bool(rest.min() < rest.max())
+    return False

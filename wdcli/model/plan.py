@@ -11,6 +11,7 @@ from functools import cached_property
 
 from ..features import FittedPipeline
 from ..spec import Spec
+from ..spec.blocks import NumericEmbedding
 from .layout import DOT_KINDS, Layout
 
 MODELS = ("wide_deep", "wide", "deep")  # spec.types' `model`
@@ -226,9 +227,10 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
     embed = spec.deep_embed()
     deep = [sparse_input(name, getattr(spec.columns[name], "combiner", "sum")) for name in embed]
     tables = _tables(fitted, embed)
-    scalar = [n for n in spec.deep_dense() if not d.numeric_embedding_of(n).embedded]
-    numeric = [_embedded(fitted, n) for n in spec.deep_dense() if d.numeric_embedding_of(n).embedded]
-    interaction = _interaction(spec)
+    forms = {n: d.numeric_embedding_of(n).resolved(fitted.numeric(n).spike) for n in spec.deep_dense()}
+    scalar = [n for n, e in forms.items() if not e.embedded]
+    numeric = [_embedded(fitted, n, e) for n, e in forms.items() if e.embedded]
+    interaction = _interaction(spec, len(numeric))
     return ModelConfig(
         spec.model,
         wide,
@@ -246,10 +248,11 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
     )
 
 
-def _interaction(spec: Spec) -> Interaction:
-    """The spec's interaction as built (`Spec.interaction_kind`: dot products of fewer than two fields are none)."""
+def _interaction(spec: Spec, numbers: int) -> Interaction:
+    """The spec's interaction as built (`Spec.interaction_kind`: dot products of fewer than two fields are none;
+    `numbers`: how many numeric columns have an embedding)."""
     d = spec.deep
-    kind = spec.interaction_kind()
+    kind = spec.interaction_kind(numbers)
     if kind == "dot":
         return Interaction("dot", dim=d.interaction.dim or d.embedding_dim)
     if kind == "cross":
@@ -273,11 +276,10 @@ def _tables(fitted: FittedPipeline, embed: list[str]) -> list[Table]:
     return tables
 
 
-def _embedded(fitted: FittedPipeline, name: str) -> EmbeddedNumeric:
-    e = fitted.spec.deep.numeric_embedding_of(name)
+def _embedded(fitted: FittedPipeline, name: str, e: NumericEmbedding) -> EmbeddedNumeric:
     column = fitted.dense.index(name)
     if e.kind == "periodic":
-        return EmbeddedNumeric(name, column, e.kind, e.dim, e.frequencies, e.sigma)
+        return EmbeddedNumeric(name, column, e.kind, e.dim, e.frequencies, e.sigma or 0.0)
     return EmbeddedNumeric(name, column, e.kind, e.dim, edges=list(fitted.numeric(name).edges))
 
 

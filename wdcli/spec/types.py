@@ -368,11 +368,14 @@ class Spec(Strict):
     def deep_dense(self) -> list[str]:
         return given_or(self.deep.dense, self.numeric_columns())
 
-    def interaction_kind(self) -> str:
+    def interaction_kind(self, numbers: int | None = None) -> str:
         """The deep part's interaction as the model is built: dot products of fewer than two fields (each embedded
-        sparse column, each number with an embedding of its own) are none, having nothing to multiply."""
+        sparse column, each number with an embedding of its own: `numbers`, once the fit has resolved `auto`;
+        before, those that surely have one) are none, having nothing to multiply."""
         kind = self.deep.interaction.kind
-        fields = len(self.deep_embed()) + sum(self.deep.numeric_embedding_of(n).embedded for n in self.deep_dense())
+        if numbers is None:
+            numbers = sum(self.deep.numeric_embedding_of(n).embedded for n in self.deep_dense())
+        fields = len(self.deep_embed()) + numbers
         return "none" if kind == "dot" and fields < 2 else kind
 
     def uses_wide(self) -> bool:

@@ -59,7 +59,7 @@ def default_space(spec: Spec) -> dict[str, Range]:
         space["deep.hidden"] = Range(choice=[[64, 32], [128, 64], [256, 128], [256, 128, 64]])
         space["deep.interaction.kind"] = Range(choice=["none", "dot", "cross"])
         if spec.deep_dense():
-            space["deep.numeric_embedding.kind"] = Range(choice=["none", "periodic", "piecewise"])
+            space["deep.numeric_embedding.kind"] = Range(choice=["auto", "none", "periodic", "piecewise"])
     space["train.batch_size"] = Range(choice=[128, 256, 512, 1024])
     space["train.schedule.kind"] = Range(choice=["constant", "cosine", "plateau"])
     return space
