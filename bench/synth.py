@@ -10,11 +10,15 @@ low-rank pair interactions (u_a . v_b: what dot products of embeddings learn dir
 `taste`: grouped ranking: requests of users with a latent taste, 20 candidate items each (drawn by popularity),
 items with latent factors, a category, a price and a popularity of their own, users with an age and a country;
 a `time` column and each user's earlier clicks (`clicked_before`). Rank a request's candidates.
+`spend`: shoppers who buy or not: 3 categorical columns and 5 numbers, three of them mostly 0 (visits, spend, a
+coupon), with smooth effects (of visits, spend, tenure and age) and a step (a coupon of 20 or more). Made after
+`numeric_embedding: auto` was chosen on census, to check it where a spiked number's effect is smooth.
 
     python bench/synth.py --rows 1000000 --out bench/data/synth_1m.parquet
     python bench/synth.py --shape sparse --rows 50000 --out bench/data/sparse_50k.parquet
     python bench/synth.py --shape pairs --rows 1000000 --out bench/data/pairs_1m.parquet
     python bench/synth.py --shape taste --rows 360000 --out bench/data/taste.parquet
+    python bench/synth.py --shape spend --rows 60000 --out bench/data/spend.parquet
 """
 
 from __future__ import annotations
@@ -90,6 +94,46 @@ def make_sparse(rows: int, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]:
     logit += 1.0 * ((ids_of[0] + ids_of[1]) % 7 == 0)  # an interaction only a cross (or the MLP) can learn
     y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
     return pl.DataFrame({**cols, "label": y}), logit
+
+
+def make_spend(rows: int, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]:
+    """Shoppers: the frame and the planted logit. visits (0 in 55% of rows), spend (0 in 75%) and coupon (0 in 85%)
+    have spikes; visits, spend, tenure and age act smoothly, a coupon of 20 or more as a step."""
+    rng = np.random.default_rng(seed)
+    region = np.minimum(rng.zipf(1.3, size=rows), 30) - 1
+    device = rng.integers(0, 4, rows)
+    plan = rng.integers(0, 8, rows)
+    visits = np.where(rng.random(rows) < 0.55, 0, rng.geometric(0.15, rows))
+    spend = np.where(rng.random(rows) < 0.75, 0.0, np.round(rng.lognormal(4, 1, rows), 2))
+    coupon = np.where(rng.random(rows) < 0.85, 0, rng.choice([5, 10, 15, 20, 25, 50], rows))
+    tenure = np.round(rng.gamma(2, 12, rows), 1)
+    age = np.clip(np.round(rng.normal(40, 12, rows)), 18, 90)
+    logit = (
+        -2.0
+        + rng.normal(scale=0.5, size=30)[region]
+        + np.array([0.0, 0.3, -0.2, 0.5])[device]
+        + rng.normal(scale=0.3, size=8)[plan]
+        + 0.6 * np.log1p(visits)
+        + 0.15 * np.log1p(spend)
+        + np.where(coupon >= 20, 1.0, np.where(coupon > 0, 0.2, 0.0))
+        - 0.02 * tenure
+        - 0.0008 * (age - 40) ** 2
+    )
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    frame = pl.DataFrame(
+        {
+            "region": [f"r{i}" for i in region],
+            "device": [("phone", "tablet", "desktop", "tv")[i] for i in device],
+            "plan": [f"p{i}" for i in plan],
+            "visits": visits,
+            "spend": spend,
+            "coupon": coupon,
+            "tenure": tenure,
+            "age": age,
+            "label": y,
+        }
+    )
+    return frame, logit
 
 
 PAIR_CARDINALITIES = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 30, 300, 3000]
@@ -191,7 +235,7 @@ def _clicked_before(frame: pl.DataFrame, keep: int = 20) -> pl.Series:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shape", choices=["click", "sparse", "pairs", "taste"], default="click")
+    ap.add_argument("--shape", choices=["click", "sparse", "pairs", "taste", "spend"], default="click")
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="bench/data/synth_1m.parquet")
@@ -202,6 +246,7 @@ def main() -> None:
         "sparse": lambda: make_sparse(a.rows, a.seed)[0],
         "pairs": lambda: make_pairs(a.rows, a.seed)[0],
         "taste": lambda: make_taste(a.rows, a.seed)[0],
+        "spend": lambda: make_spend(a.rows, a.seed)[0],
     }
     df = shapes[a.shape]()
     (df.write_parquet if a.out.endswith(".parquet") else df.write_csv)(a.out)
