@@ -50,3 +50,14 @@ def test_a_failed_write_leaves_no_file(tmp_path):
     with pytest.raises(RuntimeError):
         io.write_batches(frames(), tmp_path / "out.parquet")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_value_of_another_type_past_the_first_ndjson_rows_says_what_to_write(tmp_path):
+    """Polars reads an NDJSON column's type from its first rows; an empty string for a missing number after them
+    fails the read: the message names the file and says to write null (polars' own error said nothing of what to do)."""
+    import json
+
+    rows = [{"a": i, "y": i % 2} for i in range(200)] + [{"a": "", "y": 1}]
+    (tmp_path / "t.ndjson").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=r"t\.ndjson: cannot be read as NDJSON: .*write missing values as null"):
+        io.read_table(tmp_path / "t.ndjson")

@@ -159,6 +159,11 @@ def _read_error(path: str | Path, e: Exception) -> DataError:
     msg = str(e).splitlines()[0] if str(e) else type(e).__name__
     if "utf-8" in msg.lower() or "utf8" in msg.lower():
         return DataError(f"{path}: not valid UTF-8 text; re-encode it (e.g. iconv -f latin1 -t utf-8)")
+    if fmt == "NDJSON" and "cannot parse" in msg:  # (polars reads a column's type from the first 100 rows)
+        return DataError(
+            f"{path}: cannot be read as NDJSON: {msg}: a value of another type than its column's first rows hold "
+            '("" for a missing number is text); write missing values as null, or give the rows as Parquet or CSV'
+        )
     if isinstance(e, pl.exceptions.ComputeError) and fmt in ("CSV", "TSV"):
         return DataError(
             f"{path}: cannot be read as {fmt}: {msg}; check the rows have the same number of fields as the header"
