@@ -290,7 +290,10 @@ def plan_rows(fitted: FittedPipeline, config: ModelConfig) -> list[tuple[str, st
     wide = {f.name for f in config.wide}
     tables = {f: t for t in config.tables for f in t.features}
     dense = {fitted.dense[i] for i in config.dense}
-    embedded = {n.name: f"{n.kind} dim {n.dim}" for n in config.numeric}
+    auto = {n for n in fitted.dense if spec.deep.numeric_embedding_of(n).kind == "auto"}
+    embedded = {
+        n.name: f"{n.kind} dim {n.dim}" + (" (auto: a spike)" if n.name in auto else "") for n in config.numeric
+    }
     rows = []
     for name, f in fitted.features.items():
         col = spec.columns.get(name)
