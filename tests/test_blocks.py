@@ -320,3 +320,23 @@ def test_compare_flips_the_interaction_only_where_flipping_changes_the_model(tmp
         names = [m for m, _ in compared(load_spec(spec, overrides))]
         assert names[:3] == ["wide", "deep", "wide_deep"] and names[-1].startswith("wide_deep, numeric_embedding")
         assert [n for n in names if "interaction" in n] == ([flipped] if flipped else []), overrides
+
+
+def test_compare_counts_the_numbers_auto_embeds_once_the_fit_is_known(tmp_path):
+    """One embedded column and a number with a spike: auto embeds the number, so dot products have two fields
+    and `compare` trains the joint model without them too (counted from the spec alone, auto's number was no
+    field and the row was left out); a number auto would embed but an override keeps plain is no spike to flip."""
+    spec_path = tmp_path / "one.yaml"
+    spec_path.write_text(
+        f"data: {{train: {(SPECS / 'data' / 'tiny.csv').resolve()}}}\n"
+        "label: {column: income, positive: '>50K'}\n"
+        "columns: {capital-gain: numeric, education: categorical, gender: categorical}\n"
+        "deep: {embed: [education]}\n"
+    )
+    spec = load_spec(spec_path)
+    fitted = fit_pipeline(spec, pl.read_csv(SPECS / "data" / "tiny.csv"))
+    assert fitted.numeric("capital-gain").spike
+    names = [m for m, _ in compared(spec, fitted)]
+    assert names[3:] == ["wide_deep, interaction none", "wide_deep, numeric_embedding none"]
+    plain = load_spec(spec_path, ["deep.numeric_embeddings={capital-gain: none}"])
+    assert [m for m, _ in compared(plain, fitted)][3:] == ["wide_deep, numeric_embedding periodic"]

@@ -218,6 +218,28 @@ def test_first_layer_copied_by_feature_when_a_deep_feature_is_added():
     assert torch.equal(model.mlp[2].weight, first.model.mlp[2].weight)
 
 
+def test_a_number_plain_before_and_embedded_now_starts_fresh_in_the_first_layer():
+    """A run made when capital-gain was one plain input (numeric_embedding none, the default before auto), warm
+    started with auto, which embeds it (a spike: 0 in most rows): its periodic embedding's columns of the first
+    layer start fresh, not from the old plain column of the same name (a hostile review found them copied), and
+    the other numbers' plain columns are carried."""
+    base = ["train.epochs=1", "train.threads=1", "deep.interaction=none"]
+    first = train(load_spec(SPECS / "tiny.yaml", [*base, "deep.numeric_embedding=none"]))
+    new_spec = load_spec(SPECS / "tiny.yaml", base)
+    fitted = fit_pipeline(new_spec, pl.read_csv(SPECS / "data" / "tiny.csv"))
+    torch.manual_seed(0)
+    model = WideDeep(build_config(fitted))
+    fresh = model.mlp[0].weight.detach().clone()
+    warm_start(previous_of(first), model, make_optimizers(model, new_spec.train), fitted)
+    field = {f.name: f for f in model.layout.fields}
+    old = {f.name: f for f in first.config.layout.fields}
+    gain, age = field["capital-gain"], field["age"]
+    assert (gain.kind, old["capital-gain"].kind, age.kind) == ("periodic", "numeric", "numeric")
+    w, old_w = model.mlp[0].weight, first.model.mlp[0].weight
+    assert torch.equal(w[:, gain.start : gain.stop], fresh[:, gain.start : gain.stop])
+    assert torch.equal(w[:, age.start], old_w[:, old["age"].start])
+
+
 def test_a_run_saved_before_the_numeric_inputs_were_named_loads_and_warm_starts_alike(workdir):
     """model.json written before `dense_names` (and metrics.json before the records): the names come from the
     pipeline on load, so a warm start pairs the MLP's numeric columns as before."""

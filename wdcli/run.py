@@ -204,7 +204,7 @@ def default_settings(spec: Spec) -> list[str]:
     return lines
 
 
-def compared(spec: Spec, spiked: bool = True) -> list[tuple[str, Spec]]:
+def compared(spec: Spec, fitted: FittedPipeline | None = None) -> list[tuple[str, Spec]]:
     """What `compare` trains: `wide`, `deep` and `wide_deep` as the spec has them (the paper's Table 1), then
     `wide_deep` with the deep part's blocks switched the other way: its interaction (none <-> dot; not where
     the deep part has one field, whose dot products are none) and, with numeric columns in the deep part, their
@@ -212,9 +212,16 @@ def compared(spec: Spec, spiked: bool = True) -> list[tuple[str, Spec]]:
     there)."""
     out = [(m, spec.model_copy(update={"model": m})) for m in ("wide", "deep", "wide_deep")]
     joint = out[-1][1]
+    spiked = _spiked(fitted, spec)
+    d = spec.deep
+    numbers = (
+        None
+        if fitted is None
+        else sum(d.numeric_embedding_of(n).resolved(fitted.numeric(n).spike).embedded for n in spec.deep_dense())
+    )
     other = "dot" if spec.deep.interaction.kind == "none" else "none"
     flipped = joint.model_copy(update={"deep": spec.deep.model_copy(update={"interaction": Interaction(kind=other)})})
-    if flipped.interaction_kind() != spec.interaction_kind():  # (not where both are built alike)
+    if flipped.interaction_kind(numbers) != spec.interaction_kind(numbers):  # (not where both are built alike)
         out.append((f"wide_deep, interaction {other}", flipped))
     if spec.deep_dense():
         kind = spec.deep.numeric_embedding.kind
@@ -240,17 +247,19 @@ def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None 
     reuse = Encodings() if spec.train.data.cache != "off" else None
     rows = []
     variants = compared(spec)
-    for i in range(len(variants)):
+    i = 0
+    while i < len(variants):  # (the list may grow once the first fit is known)
         model, variant = variants[i]
         stage(f"training {model} ({i + 1} of {len(variants)})")
         r = train(variant, frames, reporter, reuse=reuse)
         if i == 0:  # (the fit says whether a number has a spike: auto's other way)
-            variants = compared(spec, _spiked(r.fitted, spec))
+            variants = compared(spec, r.fitted)
         m = r.metrics
         row = {"model": model, "parameters": m.parameters["total"], "seconds": m.seconds, "epochs": m.epochs}
         for split, figures in m.splits.items():
             row.update({f"{split}_{k}": v for k, v in figures.items() if k in ("auc", "logloss", "gauc")})
         rows.append(row)
+        i += 1
     return rows
 
 
@@ -285,7 +294,7 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
 
         step(f"training the draft on {len(frames['train']):,} sample rows ({TRIAL_EPOCHS} epochs at most)")
         first, tried = held_out([]), {}
-        spiked = _spiked(fits[0], load_spec(spec, base))
+        spiked = _spiked(fits[0], load_spec(spec, [*base, *overrides("numeric_embedding", "auto")]))
         for block, forms in CANDIDATES.items():
             if block == "numeric_embedding" and not numeric:
                 continue
@@ -307,7 +316,10 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
 def _spiked(fitted: FittedPipeline | None, spec: Spec) -> bool:
     """Whether a number of the deep part has a spike in the fitted pipeline (what `numeric_embedding: auto` embeds;
     None: not known, so taken as yes)."""
-    return fitted is None or any(fitted.numeric(n).spike for n in spec.deep_dense())
+    d = spec.deep
+    return fitted is None or any(
+        d.numeric_embedding_of(n).kind == "auto" and fitted.numeric(n).spike for n in spec.deep_dense()
+    )
 
 
 def _at_most(frame: pl.DataFrame, rows: int) -> pl.DataFrame:

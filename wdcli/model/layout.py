@@ -167,9 +167,9 @@ class Layout:
                 out.append(Group(f.kind, dim, (f,)))
         return out
 
-    def columns(self) -> list[tuple[str, int]]:
-        """Each input column of the MLP, in order: (its field's name, its position within the field)."""
-        return [(f.name, k) for f in self.fields for k in range(f.width)]
+    def columns(self) -> list[tuple[str, str, int]]:
+        """Each input column of the MLP, in order: (its field's name, its kind, its position within the field)."""
+        return [(f.name, f.kind, k) for f in self.fields for k in range(f.width)]
 
     def dot_inputs(self) -> list[Field]:
         """The fields a dot interaction multiplies, in order (`dot` fields hold their pairs in this order)."""

@@ -147,8 +147,9 @@ def _deep(deep: dict, d: _Declared) -> Found:
         if key in d.numeric:
             yield (
                 ("deep", "embedding_dims", key),
-                f"'{key}' is a numeric column, fed to the deep part as a number, with no embedding: remove this entry "
-                "(or declare the column categorical)",
+                f"'{key}' is a numeric column, which embedding_dims does not size (a number's embedding, where it has "
+                "one, is sized by deep.numeric_embedding.dim or deep.numeric_embeddings.<column>.dim): remove this "
+                "entry (or declare the column categorical)",
             )
         elif key not in embed and key not in shared:
             yield (
