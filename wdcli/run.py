@@ -28,7 +28,7 @@ from .features import FittedPipeline, fit_pipeline, hashing, transform
 from .model.optim import optimizer_state
 from .model.plan import ModelConfig, build_config
 from .spec import Spec, load_spec
-from .spec.blocks import Interaction, NumericEmbedding
+from .spec.blocks import Interaction
 from .spec.types import Multivalent
 from .track import Tracking
 from .train import TrainResult, train
@@ -208,8 +208,9 @@ def compared(spec: Spec, fitted: FittedPipeline | None = None) -> list[tuple[str
     """What `compare` trains: `wide`, `deep` and `wide_deep` as the spec has them (the paper's Table 1), then
     `wide_deep` with the deep part's blocks switched the other way: its interaction (none <-> dot; not where
     the deep part has one field, whose dot products are none) and, with numeric columns in the deep part, their
-    embedding (none -> periodic, others -> none; `auto` -> periodic where no number is `spiked`, as auto is none
-    there)."""
+    embedding (none -> periodic, others -> none; `auto` -> periodic where the fit found no spike in an auto
+    column, as auto is none there; the spec's dim, sigma and the like are kept). The fit (`fitted`, once known)
+    says how many numbers auto embeds: fields for the dot products too."""
     out = [(m, spec.model_copy(update={"model": m})) for m in ("wide", "deep", "wide_deep")]
     joint = out[-1][1]
     spiked = _spiked(fitted, spec)
@@ -227,7 +228,10 @@ def compared(spec: Spec, fitted: FittedPipeline | None = None) -> list[tuple[str
         kind = spec.deep.numeric_embedding.kind
         other = "periodic" if kind == "none" or (kind == "auto" and not spiked) else "none"
         deep = spec.deep.model_copy(
-            update={"numeric_embedding": NumericEmbedding(kind=other), "numeric_embeddings": {}}
+            update={
+                "numeric_embedding": spec.deep.numeric_embedding.model_copy(update={"kind": other}),
+                "numeric_embeddings": {},
+            }
         )
         out.append((f"wide_deep, numeric_embedding {other}", joint.model_copy(update={"deep": deep})))
     return out
