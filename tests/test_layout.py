@@ -39,7 +39,8 @@ def test_fields_in_the_order_of_the_mlp_input():
         ("bag", 4, ["tags"]),
         ("numeric", 1, ["y", "x"]),
     ]
-    assert layout.columns()[20:] == [("tags", 0), ("tags", 1), ("tags", 2), ("tags", 3), ("y", 0), ("x", 0)]
+    bag = [("tags", "bag", k) for k in range(4)]
+    assert layout.columns()[20:] == [*bag, ("y", "numeric", 0), ("x", "numeric", 0)]
 
 
 def test_tables_and_wide_slots_at_their_offsets():
