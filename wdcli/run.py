@@ -26,7 +26,7 @@ from .draft.profile import share
 from .errors import ArtifactError, DataError, SpecError
 from .features import FittedPipeline, fit_pipeline, hashing, transform
 from .model.optim import optimizer_state
-from .model.plan import ModelConfig, build_config
+from .model.plan import ModelConfig, build_config, numeric_forms
 from .spec import Spec, load_spec
 from .spec.blocks import Interaction
 from .spec.types import Multivalent
@@ -214,12 +214,7 @@ def compared(spec: Spec, fitted: FittedPipeline | None = None) -> list[tuple[str
     out = [(m, spec.model_copy(update={"model": m})) for m in ("wide", "deep", "wide_deep")]
     joint = out[-1][1]
     spiked = _spiked(fitted, spec)
-    d = spec.deep
-    numbers = (
-        None
-        if fitted is None
-        else sum(d.numeric_embedding_of(n).resolved(fitted.numeric(n).spike).embedded for n in spec.deep_dense())
-    )
+    numbers = None if fitted is None else sum(e.embedded for e in numeric_forms(spec, fitted).values())
     other = "dot" if spec.deep.interaction.kind == "none" else "none"
     flipped = joint.model_copy(update={"deep": spec.deep.model_copy(update={"interaction": Interaction(kind=other)})})
     if flipped.interaction_kind(numbers) != spec.interaction_kind(numbers):  # (not where both are built alike)
@@ -320,10 +315,10 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
 def _spiked(fitted: FittedPipeline | None, spec: Spec) -> bool:
     """Whether a number of the deep part has a spike in the fitted pipeline (what `numeric_embedding: auto` embeds;
     None: not known, so taken as yes)."""
-    d = spec.deep
-    return fitted is None or any(
-        d.numeric_embedding_of(n).kind == "auto" and fitted.numeric(n).spike for n in spec.deep_dense()
-    )
+    if fitted is None:
+        return True
+    forms = numeric_forms(spec, fitted)
+    return any(e.embedded and spec.deep.numeric_embedding_of(n).kind == "auto" for n, e in forms.items())
 
 
 def _at_most(frame: pl.DataFrame, rows: int) -> pl.DataFrame:

@@ -227,7 +227,7 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
     embed = spec.deep_embed()
     deep = [sparse_input(name, getattr(spec.columns[name], "combiner", "sum")) for name in embed]
     tables = _tables(fitted, embed)
-    forms = {n: d.numeric_embedding_of(n).resolved(fitted.numeric(n).spike) for n in spec.deep_dense()}
+    forms = numeric_forms(spec, fitted)
     scalar = [n for n, e in forms.items() if not e.embedded]
     numeric = [_embedded(fitted, n, e) for n, e in forms.items() if e.embedded]
     interaction = _interaction(spec, len(numeric))
@@ -246,6 +246,12 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
         interaction,
         d.embedding_dropout,
     )
+
+
+def numeric_forms(spec: Spec, fitted: FittedPipeline) -> dict[str, NumericEmbedding]:
+    """Each number of the deep part and its embedding as the model builds it: the spec's, `auto` resolved by the
+    column's fitted spike."""
+    return {n: spec.deep.numeric_embedding_of(n).resolved(fitted.numeric(n).spike) for n in spec.deep_dense()}
 
 
 def _interaction(spec: Spec, numbers: int) -> Interaction:
