@@ -78,6 +78,18 @@ def test_a_draft_init_would_reject_is_an_internal_error_and_kept(workdir, monkey
     assert not (workdir / "ml.yaml").exists()
 
 
+def test_a_column_recorded_only_from_late_rows_on_drafts_a_spec_that_fits(workdir):
+    """A column first filled 22,000 rows into the file (a field added to a form one day) is in the sample; the
+    check that the draft fits reads all the sample, not its first rows, where the column has no values."""
+    frame = ratings(24_000, movies=300).with_columns(
+        citation=pl.when(pl.int_range(pl.len()) >= 22_000).then(pl.lit("yes")).otherwise(None)
+    )
+    frame.write_csv(workdir / "late.csv")
+    r = invoke("init", workdir / "late.csv", "--label", "liked", "--no-trials")
+    assert r.exit_code == 0, r.output
+    assert "citation" in load_spec(workdir / "late.yaml").columns
+
+
 def test_a_csv_with_a_header_and_no_rows(workdir):
     (workdir / "empty.csv").write_text("user_id,movie_id,liked\n")
     r = invoke("init", workdir / "empty.csv", "--label", "liked")

@@ -99,7 +99,7 @@ def init(
         draft = draft_spec(
             data, label, positive, group, output, sample, separator=separator, step=step, time=time, try_blocks=blocks
         )
-        step(f"checking that the draft validates and fits ({min(draft.rows, 20_000):,} rows)")
+        step(f"checking that the draft validates and fits ({draft.rows:,} rows)")
         write_draft(draft, output, overwrite=force)
     out.print(draft_table(draft, output))
     if draft.label is not None:

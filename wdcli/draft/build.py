@@ -245,7 +245,7 @@ def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Sp
         try:
             spec = load_spec(tmp).model_copy(update={"name": output.stem})
             assert draft.sample is not None, "a draft keeps its sample"
-            fit_pipeline(spec, draft.sample.head(20_000), "the sample")
+            fit_pipeline(spec, draft.sample, "the sample")  # all of it: a column may start late in the file
         except WdcliError as e:
             kept = output.with_name(output.name + ".rejected")
             kept.write_text(draft.text, encoding="utf-8")
