@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 import torch
 
-from wdcli.features import fit_pipeline, transform
-from wdcli.features.numbers import spiked
+from wdcli.features import fit_pipeline, hashing, transform
+from wdcli.features.numbers import spiked, uneven
 from wdcli.model.blocks import CrossLayers, DotInteraction, PeriodicEmbedding, PiecewiseEmbedding
-from wdcli.model.plan import build_config
+from wdcli.model.plan import build_config, plan_rows
 from wdcli.model.widedeep import RaggedBags, WideDeep
 from wdcli.run import compared
 from wdcli.spec import load_spec
@@ -158,6 +158,69 @@ def test_auto_embeds_exactly_the_numbers_with_a_spike(tmp_path):
     assert {n.sigma for n in _census(tmp_path, "deep.numeric_embedding={kind: auto, sigma: 3}")[2].numeric} == {3.0}
     assert {n.sigma for n in _census(tmp_path, "deep.numeric_embedding=periodic")[2].numeric} == {1.0}
     assert _census(tmp_path, "deep.numeric_embedding=none")[2].numeric == []
+
+
+def _labels(rate: np.ndarray, seed: int = 1) -> np.ndarray:
+    return (np.random.default_rng(seed).random(len(rate)) < rate).astype(np.float64)
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+N = 40_000
+_rng = np.random.default_rng(0)
+MONTHS = _rng.integers(1, 13, N).astype(np.float64)
+PLACES = _rng.random(N)
+AGES = _rng.integers(18, 90, N).astype(np.float64)
+AMOUNTS = _rng.lognormal(1, 1.5, N)
+
+
+@pytest.mark.parametrize(
+    "x, rate, expected",
+    [
+        (MONTHS, 0.2 + 0.2 * np.isin(MONTHS, [6, 7, 12]) - 0.1 * np.isin(MONTHS, [9, 10]), True),  # flights' months
+        (PLACES, 0.25 + 0.15 * np.sin(2 * np.pi * 5 * PLACES), True),  # a rate that turns ten times
+        (AGES, _sigmoid(-0.5 - (AGES - 45) ** 2 / 300), False),  # a hump: smooth in the rank
+        (AMOUNTS, _sigmoid(-2 + 0.6 * np.log1p(AMOUNTS)), False),  # a log effect of a heavy-tailed amount
+        (AMOUNTS, _sigmoid(-2 + 0.6 * (AMOUNTS > 5)), False),  # one step: a cubic of the rank comes close
+        (MONTHS, np.full(N, 0.3), False),  # no effect
+        (MONTHS[:1500], (0.2 + 0.3 * np.isin(MONTHS, [6, 7, 12]))[:1500], False),  # too few rows to tell
+        ((MONTHS > 6).astype(np.float64), 0.2 + 0.3 * (MONTHS > 6), False),  # a flag: two values, no turns
+    ],
+)
+def test_an_uneven_effect_is_one_bins_fit_better_than_a_smooth_curve_of_the_rank(x, rate, expected):
+    keys = hashing.hash_ints(np.arange(len(x), dtype=np.int64))
+    assert uneven(x, _labels(rate), keys) is expected
+
+
+def test_auto_embeds_a_number_of_uneven_effect_at_sigma_1_and_the_plan_says_why(tmp_path):
+    """A month whose rate turns (summer and December high, autumn low) is embedded at sigma 1; an age of a smooth
+    effect stays one input; a spiked amount keeps sigma 10; `validate`'s plan says why each was embedded."""
+    rate = 0.2 + 0.2 * np.isin(MONTHS, [6, 7, 12]) - 0.1 * np.isin(MONTHS, [9, 10])
+    amounts = np.where(_rng.random(N) < 0.8, 0.0, AMOUNTS)
+    rate = _sigmoid(np.log(rate / (1 - rate)) + 0.01 * (AGES - 50) + 0.5 * (amounts > 3))
+    frame = pl.DataFrame({"month": MONTHS, "age": AGES, "amount": amounts, "y": _labels(rate).astype(np.int8)})
+    path = tmp_path / "rows.parquet"
+    frame.write_parquet(path)
+    (tmp_path / "s.yaml").write_text(
+        f"data: {{train: {path}}}\nlabel: {{column: y}}\nmodel: deep\ncolumns: {{month: numeric, age: numeric, amount: numeric}}\n"
+    )
+    spec = load_spec(tmp_path / "s.yaml")
+    fitted = fit_pipeline(spec, frame)
+    assert [(n, fitted.numeric(n).spike, fitted.numeric(n).uneven) for n in ("month", "age", "amount")] == [
+        ("month", False, True),
+        ("age", False, False),
+        ("amount", True, False),
+    ]
+    cfg = build_config(fitted)
+    assert [(n.name, n.kind, n.sigma) for n in cfg.numeric] == [
+        ("month", "periodic", 1.0),
+        ("amount", "periodic", 10.0),
+    ]
+    deep = {row[0]: row[4] for row in plan_rows(fitted, cfg)}
+    assert deep["month"].endswith("(auto: an uneven effect)") and deep["amount"].endswith("(auto: a spike)")
+    assert deep["age"] == "dense"
 
 
 def test_piecewise_edges_are_the_training_rows_quantiles_as_the_model_sees_them(tmp_path):

@@ -66,7 +66,9 @@ def test_init_drafts_the_blocks_that_help_on_its_sample_and_says_by_how_much(tmp
     written = kept[1] if isinstance(kept[1], str) else "{kind: periodic, sigma: 10}"
     assert f"{written} tried on the sample: held-out log loss" in text and "; kept" in text
     assert "dot tried on the sample" in text and re.search(r"periodic(, sigma: 10\})? tried on the sample", text)
-    assert "auto" not in text  # (no number has a spike: auto would build the draft as it is, so is not tried)
+    # auto is tried where it embeds a number: not the slow wave (smooth in its rank, no spike), as auto would build
+    # the draft as it is; the fast one is uneven (its rate turns often), and auto embeds it at sigma 1
+    assert ("as auto: 0." in text) == (planted_as.get("often") == 30) and ("auto" in text) == ("as auto" in text)
     if kept[0] == "numeric_embedding":  # (the other spread tried too, its held-out log loss beside)
         other = "{kind: periodic, sigma: 10}" if written == "periodic" else "periodic"
         assert f"; as {other}: 0." in text
@@ -112,7 +114,10 @@ def test_no_trials_leaves_the_blocks_to_the_defaults(tmp_path, spike, transform)
     drafted = yaml.safe_load(out.read_text())
     assert "interaction" not in drafted["deep"] and "numeric_embedding" not in drafted["deep"]
     assert drafted["defaults"]["numeric"]["transform"] == transform
-    assert "not tried (--no-trials): the defaults (dot products; numbers with a spike embedded)" in out.read_text()
+    assert (
+        "not tried (--no-trials): the defaults (dot products; numbers with a spike or an uneven effect embedded)"
+        in out.read_text()
+    )
 
 
 def test_a_block_is_kept_only_past_its_threshold():
@@ -174,7 +179,7 @@ def test_a_block_stands_by_its_best_form_it_would_keep(tmp_path, monkeypatch):
         return SimpleNamespace(fitted=None, metrics=SimpleNamespace(splits=splits))
 
     monkeypatch.setattr(run, "train", train)
-    monkeypatch.setattr(run, "_spiked", lambda fitted, spec: False)  # (x has no spike: auto is not tried)
+    monkeypatch.setattr(run, "_auto_embeds", lambda fitted, spec: False)  # (auto embeds no number: not tried)
     frame = planted(6_000).with_columns(user=pl.Series([f"u{i % 300}" for i in range(6_000)]))
     frame.write_parquet(tmp_path / "clicks.parquet")
     d = draft_spec(

@@ -208,12 +208,12 @@ def compared(spec: Spec, fitted: FittedPipeline | None = None) -> list[tuple[str
     """What `compare` trains: `wide`, `deep` and `wide_deep` as the spec has them (the paper's Table 1), then
     `wide_deep` with the deep part's blocks switched the other way: its interaction (none <-> dot; not where
     the deep part has one field, whose dot products are none) and, with numeric columns in the deep part, their
-    embedding (none -> periodic, others -> none; `auto` -> periodic where the fit found no spike in an auto
-    column, as auto is none there; the spec's dim, sigma and the like are kept). The fit (`fitted`, once known)
+    embedding (none -> periodic, others -> none; `auto` -> periodic where the fit found no auto column to embed
+    (no spike, no uneven effect), as auto is none there; the spec's dim, sigma and the like are kept). The fit (`fitted`, once known)
     says how many numbers auto embeds: fields for the dot products too."""
     out = [(m, spec.model_copy(update={"model": m})) for m in ("wide", "deep", "wide_deep")]
     joint = out[-1][1]
-    spiked = _spiked(fitted, spec)
+    embeds = _auto_embeds(fitted, spec)
     numbers = None if fitted is None else sum(e.embedded for e in numeric_forms(spec, fitted).values())
     other = "dot" if spec.deep.interaction.kind == "none" else "none"
     flipped = joint.model_copy(update={"deep": spec.deep.model_copy(update={"interaction": Interaction(kind=other)})})
@@ -221,7 +221,7 @@ def compared(spec: Spec, fitted: FittedPipeline | None = None) -> list[tuple[str
         out.append((f"wide_deep, interaction {other}", flipped))
     if spec.deep_dense():
         kind = spec.deep.numeric_embedding.kind
-        other = "periodic" if kind == "none" or (kind == "auto" and not spiked) else "none"
+        other = "periodic" if kind == "none" or (kind == "auto" and not embeds) else "none"
         deep = spec.deep.model_copy(
             update={
                 "numeric_embedding": spec.deep.numeric_embedding.model_copy(update={"kind": other}),
@@ -251,7 +251,7 @@ def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None 
         model, variant = variants[i]
         stage(f"training {model} ({i + 1} of {len(variants)})")
         r = train(variant, frames, reporter, reuse=reuse)
-        if i == 0:  # (the fit says whether a number has a spike: auto's other way)
+        if i == 0:  # (the fit says whether auto embeds a number: auto's other way)
             variants = compared(spec, r.fitted)
         m = r.metrics
         row = {"model": model, "parameters": m.parameters["total"], "seconds": m.seconds, "epochs": m.epochs}
@@ -293,13 +293,13 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
 
         step(f"training the draft on {len(frames['train']):,} sample rows ({TRIAL_EPOCHS} epochs at most)")
         first, tried = held_out([]), {}
-        spiked = _spiked(fits[0], load_spec(spec, [*base, *overrides("numeric_embedding", "auto")]))
+        embeds = _auto_embeds(fits[0], load_spec(spec, [*base, *overrides("numeric_embedding", "auto")]))
         for block, forms in CANDIDATES.items():
             if block == "numeric_embedding" and not numeric:
                 continue
             found = []
             for form in forms:
-                if form == "auto" and not spiked:
+                if form == "auto" and not embeds:
                     continue  # (it would build the draft as it is)
                 step(f"trying {block}: {form} on the sample")
                 found.append(
@@ -312,9 +312,9 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
         spec.unlink(missing_ok=True)
 
 
-def _spiked(fitted: FittedPipeline | None, spec: Spec) -> bool:
-    """Whether a number of the deep part has a spike in the fitted pipeline (what `numeric_embedding: auto` embeds;
-    None: not known, so taken as yes)."""
+def _auto_embeds(fitted: FittedPipeline | None, spec: Spec) -> bool:
+    """Whether `numeric_embedding: auto` embeds a number of the deep part (the fit found a spike or an uneven
+    effect in it; `fitted` None: not known, so taken as yes)."""
     if fitted is None:
         return True
     forms = numeric_forms(spec, fitted)

@@ -3,10 +3,11 @@ how its held-out gain is judged and how the draft writes the outcome. The traini
 (`wdcli.run.try_blocks`: drafting knows no training).
 
 Each candidate is the drafted spec with one block switched on; a block of several forms (the numbers' embedding
-as the default's `auto`, which embeds only the numbers with a spike, such as census's capital gains, and as the
+as the default's `auto`, which embeds only the numbers with a spike, such as census's capital gains, or an
+uneven effect, such as flights' months, and as the
 periodic embedding of every number at two spreads of its frequencies: a smooth effect wants sigma 1, a sharp
 step 10) is tried in each and stands by its best form: one it would keep, of the lowest log loss (`auto` is
-not tried where no number has a spike: it would build the draft as it is). A block is kept when it lowers the
+not tried where it embeds no number: it would build the draft as it is). A block is kept when it lowers the
 held-out log loss of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a group,
 does not lower the gAUC: ranking within groups is what such data are for). Where the trial saw under a quarter
 of the data's rows (GROWS), its verdict may not hold on all of them, and the draft keeps a block in the form a
@@ -108,6 +109,4 @@ def overrides(block: str, form: str) -> list[str]:
 def untried(rows: int | None) -> str:
     """What a draft says of the blocks it did not try: its sample too small (rows), or --no-trials (None)."""
     why = "--no-trials" if rows is None else f"{rows:,} sample rows; {MIN_ROWS:,} measure them"
-    return (
-        f"interaction, numeric_embedding: not tried ({why}): the defaults (dot products; numbers with a spike embedded)"
-    )
+    return f"interaction, numeric_embedding: not tried ({why}): the defaults (dot products; numbers with a spike or an uneven effect embedded)"

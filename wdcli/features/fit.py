@@ -35,7 +35,7 @@ from .fitted import (
     VocabularyCross,
 )
 from .inputs import check_columns, label_array, spec_inputs
-from .numbers import log1p, median, quantile_boundaries, sort, spiked, with_edges
+from .numbers import log1p, median, quantile_boundaries, sort, spiked, uneven, with_edges
 from .pipeline import FittedPipeline
 from .reductions import Counts, Moments, keep_smallest
 from .transform import cross_hashes
@@ -82,7 +82,8 @@ class Fitter:
         self.raw = {n: Moments() for n in self.numeric}  # present values, clipped, in raw units (the fill)
         self.moments = {n: Moments() for n in self.numeric}  # present values, clipped and transformed
         self.sample_keys = np.zeros(0, dtype=np.uint64)
-        self.sample = np.zeros((len(self.sources), 0))  # a row per source column: each column contiguous
+        # a row per source column (each column contiguous), and the label's 0/1 last (`uneven`)
+        self.sample = np.zeros((len(self.sources) + 1, 0))
         self.head: list[pl.DataFrame] = []  # the first NAMED_ROWS rows
 
     def update(self, df: pl.DataFrame) -> None:
@@ -90,7 +91,7 @@ class Fitter:
         check_columns(spec, df, where, need_label=True, need_group=True)  # (training rows: gAUC needs the group)
         if len(df) == 0:
             return
-        label_array(spec, df, where)  # nulls and values that cannot be 0/1, named in this batch
+        y = label_array(spec, df, where)  # nulls and values that cannot be 0/1, named in this batch
         self.labels.update(df[spec.label.column].cast(pl.String).str.strip_chars().unique().to_list())
         univalent = [n for n, c in self.text.items() if isinstance(c, Categorical)]
         raw = pl.collect_all(
@@ -105,16 +106,17 @@ class Fitter:
             if isinstance(col, Multivalent):
                 values = clean.list_values(df, text_source(name, col), where, weights=False)[0]
                 self.counts[name].add(values.alias("value").value_counts(name="count"))  # (any column name)
-        self._numbers(df)
+        self._numbers(df, y)
         if sum(len(h) for h in self.head) < NAMED_ROWS:
             self.head.append(df.head(NAMED_ROWS - sum(len(h) for h in self.head)))
         self.rows += len(df)
 
-    def _numbers(self, df: pl.DataFrame) -> None:
+    def _numbers(self, df: pl.DataFrame, y: np.ndarray) -> None:
         if not self.sources:
             return
         x = np.stack(
             [clean.numbers(df, c, getattr(self.spec.columns.get(c), "missing", []), self.where) for c in self.sources]
+            + [y.astype(np.float64)]
         )
         for name, col in self.numeric.items():
             v = x[self.sources.index(name)]
@@ -208,13 +210,25 @@ class Fitter:
             at = int(np.searchsorted(ordered, fill))
             filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
         spike = spiked(present, len(values) - len(present), fill)
+        has = ~np.isnan(values)
+        bumpy = uneven(present, self.sample[-1][has], self.sample_keys[has])
         return _checked(
-            self.where, name, _numeric, name=name, col=col, fill=fill, m=m, filled=filled, bins=bins, spike=spike
+            self.where,
+            name,
+            _numeric,
+            name=name,
+            col=col,
+            fill=fill,
+            m=m,
+            filled=filled,
+            bins=bins,
+            spike=spike,
+            uneven=bumpy,
         )
 
 
 def _numeric(
-    name: str, col: NumericSpec, fill: float, m: Moments, filled: np.ndarray, bins: int, spike: bool
+    name: str, col: NumericSpec, fill: float, m: Moments, filled: np.ndarray, bins: int, spike: bool, uneven: bool
 ) -> Numeric:
     numeric = Numeric(
         name=name,
@@ -228,6 +242,7 @@ def _numeric(
         max=m.max,
         boundaries=quantile_boundaries(filled, col.quantiles, presorted=True) if col.transform == "quantile" else [],
         spike=spike,
+        uneven=uneven,
     )
     return with_edges(numeric, filled, bins) if bins and len(filled) else numeric
 

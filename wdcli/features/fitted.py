@@ -300,6 +300,7 @@ class Numeric(_Feature):
     boundaries: Increasing = []  # transform: quantile
     edges: list[float] = []  # deep.numeric_embedding piecewise: its bins' edges, transformed (as the model sees them)
     spike: bool = False  # over half its rows hold one value, the rest two others or more (numeric_embedding auto)
+    uneven: bool = False  # the label's rate turns often along it (numbers.uneven; numeric_embedding auto)
     multivalent: Literal[False] = False
 
     @model_validator(mode="after")

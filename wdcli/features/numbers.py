@@ -1,6 +1,6 @@
 """The numeric columns' statistics that fitting learns from its sample: quantile boundaries, the median, the
-edges of piecewise-linear bins as the model sees them, and whether one value holds most rows (running moments:
-reductions.Moments)."""
+edges of piecewise-linear bins as the model sees them, whether one value holds most rows and whether the label's
+rate turns often along the values (running moments: reductions.Moments)."""
 
 from __future__ import annotations
 
@@ -58,3 +58,55 @@ def spiked(present: np.ndarray, missing: int, fill: float) -> bool:
                 rest = np.append(rest, fill)
             return len(rest) > 1 and bool(rest.min() < rest.max())
     return False
+
+
+UNEVEN_GAIN = 0.002  # nats per held-out row the column's binned rates must save over a smooth curve of it ...
+UNEVEN_SHARE = 0.5  # ... and at least this share of all they save over the base rate, and 2 standard errors
+UNEVEN_ROWS = 2_000  # fewer present values than this cannot tell (their held-out half is too noisy)
+UNEVEN_AT_MOST = 100_000  # rows of the fit's sample the test reads (strided, so spread over the file)
+
+
+def uneven(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> bool:
+    """Whether the label's rate moves unevenly along a number (`x`, with the 0/1 labels `y` of the same sample
+    rows; `keys` split them in halves): rates in `bins` quantile bins fitted on one half beat, on the other,
+    a logistic curve cubic in the value's rank, by `UNEVEN_GAIN` nats per row, half of all the bins gain and two
+    standard errors. A curve of the rank fits any smooth effect, monotone or not, heavy tail or not (census's
+    ages, a log of amounts); what it misses are effects with many turns, such as the month and day of flights'
+    delays or the latitude of police stops, which a tree cuts at once and an MLP fed one value learns slowly:
+    `numeric_embedding: auto` embeds those."""
+    if len(x) > UNEVEN_AT_MOST:
+        step = -(-len(x) // UNEVEN_AT_MOST)
+        x, y, keys = x[::step], y[::step], keys[::step]
+    if len(x) < UNEVEN_ROWS or y.min() == y.max():
+        return False
+    a = (keys & np.uint64(1)) == 0
+    xa, ya, xb, yb = x[a], y[a], x[~a], y[~a]
+    if len(xa) < UNEVEN_ROWS // 4 or len(xb) < UNEVEN_ROWS // 4:
+        return False
+    ordered = np.sort(xa)
+    if ordered[0] == ordered[-1]:
+        return False
+    rate = float(np.clip(ya.mean(), 1e-4, 1 - 1e-4))
+    edges = np.unique(ordered[(np.arange(1, bins) * len(ordered)) // bins])
+    ia, ib = np.searchsorted(edges, xa, side="right"), np.searchsorted(edges, xb, side="right")
+    positives, counts = np.bincount(ia, ya, len(edges) + 1), np.bincount(ia, None, len(edges) + 1)
+    binned = (positives + 20 * rate) / (counts + 20)  # (shrunk toward the rate: 20 rows' worth)
+
+    def cubic(v: np.ndarray) -> np.ndarray:
+        u = np.searchsorted(ordered, v) / len(ordered) - 0.5
+        return np.stack([u, u * u, u * u * u, np.ones_like(u)], axis=1)
+
+    fa, w = cubic(xa), np.array([0.0, 0.0, 0.0, np.log(rate / (1 - rate))])
+    for _ in range(12):  # Newton's steps of the logistic fit (four weights)
+        p = 1 / (1 + np.exp(-fa @ w))
+        w -= np.linalg.solve((fa * (p * (1 - p))[:, None]).T @ fa + 1e-6 * np.eye(4), fa.T @ (p - ya))
+
+    def loss(p: np.ndarray) -> np.ndarray:
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        return -(yb * np.log(p) + (1 - yb) * np.log(1 - p))
+
+    by_bins = loss(binned[ib])
+    saved = loss(1 / (1 + np.exp(-cubic(xb) @ w))) - by_bins
+    gain, spread = float(saved.mean()), float(saved.std()) / np.sqrt(len(saved))
+    total = float(loss(np.full(len(yb), rate)).mean() - by_bins.mean())
+    return bool(gain >= UNEVEN_GAIN and gain >= UNEVEN_SHARE * total and gain >= 2 * spread)

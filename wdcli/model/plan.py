@@ -249,9 +249,12 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
 
 
 def numeric_forms(spec: Spec, fitted: FittedPipeline) -> dict[str, NumericEmbedding]:
-    """Each number of the deep part and its embedding as the model builds it: the spec's, `auto` resolved by the
-    column's fitted spike."""
-    return {n: spec.deep.numeric_embedding_of(n).resolved(fitted.numeric(n).spike) for n in spec.deep_dense()}
+    """Each number of the deep part and its embedding as the model builds it: the spec's, `auto` resolved by what
+    the fit found in the column (a spike, an uneven effect)."""
+    return {
+        n: spec.deep.numeric_embedding_of(n).resolved(fitted.numeric(n).spike, fitted.numeric(n).uneven)
+        for n in spec.deep_dense()
+    }
 
 
 def _interaction(spec: Spec, numbers: int) -> Interaction:
@@ -297,9 +300,8 @@ def plan_rows(fitted: FittedPipeline, config: ModelConfig) -> list[tuple[str, st
     tables = {f: t for t in config.tables for f in t.features}
     dense = {fitted.dense[i] for i in config.dense}
     auto = {n for n in fitted.dense if spec.deep.numeric_embedding_of(n).kind == "auto"}
-    embedded = {
-        n.name: f"{n.kind} dim {n.dim}" + (" (auto: a spike)" if n.name in auto else "") for n in config.numeric
-    }
+    why = {n: " (auto: a spike)" if fitted.numeric(n).spike else " (auto: an uneven effect)" for n in auto}
+    embedded = {n.name: f"{n.kind} dim {n.dim}" + why.get(n.name, "") for n in config.numeric}
     rows = []
     for name, f in fitted.features.items():
         col = spec.columns.get(name)

@@ -24,8 +24,9 @@ class NumericEmbedding(ShortForm):
     each of `bins` quantile bins fitted on the training rows (0 below a bin, 1 above, linear inside), then
     ReLU(W e + b) of width `dim`. `auto` (the default): `periodic` at sigma 10 for a column with a spike (more
     than half of its training rows hold one value and the rest at least two others: an amount that is mostly
-    zero, whose standardized tail is too crowded for the MLP to tell its values apart), `none` for the others
-    (`resolved`, once the fit has seen the column)."""
+    zero, whose standardized tail is too crowded for the MLP to tell its values apart), at sigma 1 for a column
+    along which the label's rate turns often (`features.numbers.uneven`: a month, a latitude), `none` for the
+    others (`resolved`, once the fit has seen the column)."""
 
     kind: Literal["auto", "none", "periodic", "piecewise"] = Field(
         "auto", description="auto, none, periodic or piecewise."
@@ -42,12 +43,13 @@ class NumericEmbedding(ShortForm):
         """Whether the column surely has an embedding of its own (`auto`: only the fit can say)."""
         return self.kind not in ("none", "auto")
 
-    def resolved(self, spike: bool) -> NumericEmbedding:
-        """The form the model builds for a column (`spike`: its fitted state's): `auto` made periodic or none,
-        periodic's sigma given its default."""
+    def resolved(self, spike: bool, uneven: bool = False) -> NumericEmbedding:
+        """The form the model builds for a column (`spike`, `uneven`: its fitted state's): `auto` made periodic
+        or none, periodic's sigma given its default."""
         if self.kind == "auto":
-            kind = "periodic" if spike else "none"
-            return self.model_copy(update={"kind": kind, "sigma": self.sigma or AUTO_SIGMA})
+            kind = "periodic" if spike or uneven else "none"
+            sigma = self.sigma or (AUTO_SIGMA if spike or not uneven else PERIODIC_SIGMA)
+            return self.model_copy(update={"kind": kind, "sigma": sigma})
         if self.kind == "periodic" and self.sigma is None:
             return self.model_copy(update={"sigma": PERIODIC_SIGMA})
         return self
