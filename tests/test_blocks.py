@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import polars as pl
@@ -192,6 +193,44 @@ AMOUNTS = _rng.lognormal(1, 1.5, N)
 def test_an_uneven_effect_is_one_bins_fit_better_than_a_smooth_curve_of_the_rank(x, rate, expected):
     keys = hashing.hash_ints(np.arange(len(x), dtype=np.int64))
     assert uneven(x, _labels(rate), keys) is expected
+
+
+def test_a_steep_smooth_effect_of_rare_positives_is_not_uneven():
+    """A textbook logistic effect with 3% positives (and a one-sided one, past the 95th percentile): the curve's
+    Newton steps are halved until its loss falls, so it fits them (undamped, it diverged, overflowed and lost to
+    the bins, which marked such columns uneven)."""
+    z = np.random.default_rng(3).normal(size=N)
+    keys = hashing.hash_ints(np.arange(N, dtype=np.int64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert uneven(z, _labels(_sigmoid(-5 + 2 * z)), keys) is False
+        assert uneven(z, _labels(_sigmoid(-6 + 12 * (z > 1.64))), keys) is False
+
+
+@pytest.mark.parametrize("sizes", [[6000], [70] * 85 + [50], [199, 1, 800, 5000]])
+def test_the_rows_the_uneven_test_reads_do_not_depend_on_the_batches(monkeypatch, tmp_path, sizes):
+    """Past SAMPLE_ROWS the sample's order depends on the batches (and on the shares of a fit in processes); the
+    uneven test reads rows taken evenly in the order of their keys, the same whatever the batching."""
+    import wdcli.features.fit as fit
+    import wdcli.features.numbers as numbers
+
+    monkeypatch.setattr(fit, "SAMPLE_ROWS", 900)
+    monkeypatch.setattr(numbers, "UNEVEN_AT_MOST", 250)
+    seen = []
+    monkeypatch.setattr(fit, "uneven", lambda x, y, keys: seen.append((x, y, keys)) or False)
+    frame = pl.DataFrame({"a": MONTHS[:6000], "y": _labels(np.full(6000, 0.3)).astype(np.int8)})
+    (tmp_path / "s.yaml").write_text(
+        "data: {train: t.parquet}\nlabel: {column: y}\nmodel: deep\ncolumns: {a: numeric}\n"
+    )
+    frame.write_parquet(tmp_path / "t.parquet")
+    fitter, start = fit.Fitter(load_spec(tmp_path / "s.yaml")), 0
+    for n in sizes:
+        fitter.update(frame.slice(start, n))
+        start += n
+    fitter.finish()
+    (x, y, keys), order = seen[0], np.argsort(seen[0][2])
+    kept = np.sort(hashing.hash_ints(np.arange(6000, dtype=np.int64)))[:900][::4]
+    assert np.array_equal(keys[order], kept) and len(x) == len(y) == len(kept)
 
 
 def test_auto_embeds_a_number_of_uneven_effect_at_sigma_1_and_the_plan_says_why(tmp_path):

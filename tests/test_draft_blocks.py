@@ -101,11 +101,15 @@ def test_init_tries_auto_where_a_number_has_a_spike(tmp_path):
     assert yaml.safe_load(text)["deep"]["numeric_embedding"] != "none", comment
 
 
-@pytest.mark.parametrize("spike, transform", [(False, "quantile"), (True, "standardize")])
-def test_no_trials_leaves_the_blocks_to_the_defaults(tmp_path, spike, transform):
-    """With no trials the defaults stand; where a number has a spike (x: 0 in 69% of the rows) the default's auto
-    embeds it, which reads standardized numbers (census's draft: 0.9293 test AUC; through 50 quantiles 0.9211)."""
-    frame = planted(2_000)
+@pytest.mark.parametrize(
+    "rows, spike, often, transform",
+    [(2_000, False, 3, "quantile"), (2_000, True, 3, "standardize"), (12_000, False, 30, "standardize")],
+)
+def test_no_trials_leaves_the_blocks_to_the_defaults(tmp_path, rows, spike, often, transform):
+    """With no trials the defaults stand; where a number has a spike (x: 0 in 69% of the rows) or an uneven effect
+    (sin 30x) the default's auto embeds it, which reads standardized numbers (census's draft: 0.9293 test AUC;
+    through 50 quantiles 0.9211)."""
+    frame = planted(rows, often=often)
     frame = frame.with_columns(x=pl.when(pl.col("x") > 0.5).then(pl.col("x")).otherwise(0.0)) if spike else frame
     frame.write_parquet(tmp_path / "clicks.parquet")
     out = tmp_path / "clicks.yaml"

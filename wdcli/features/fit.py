@@ -35,7 +35,7 @@ from .fitted import (
     VocabularyCross,
 )
 from .inputs import check_columns, label_array, spec_inputs
-from .numbers import log1p, median, quantile_boundaries, sort, spiked, uneven, with_edges
+from .numbers import log1p, median, quantile_boundaries, sort, spiked, spread_rows, uneven, with_edges
 from .pipeline import FittedPipeline
 from .reductions import Counts, Moments, keep_smallest
 from .transform import cross_hashes
@@ -85,6 +85,7 @@ class Fitter:
         # a row per source column (each column contiguous), and the label's 0/1 last (`uneven`)
         self.sample = np.zeros((len(self.sources) + 1, 0))
         self.head: list[pl.DataFrame] = []  # the first NAMED_ROWS rows
+        self._spread: np.ndarray | None = None  # the sample rows `uneven` reads (found once, at the finish)
 
     def update(self, df: pl.DataFrame) -> None:
         spec, where = self.spec, self.where
@@ -210,8 +211,12 @@ class Fitter:
             at = int(np.searchsorted(ordered, fill))
             filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
         spike = spiked(present, len(values) - len(present), fill)
-        has = ~np.isnan(values)
-        bumpy = uneven(present, self.sample[-1][has], self.sample_keys[has])
+        rows = self._spread if self._spread is not None else spread_rows(self.sample_keys)
+        self._spread = rows
+        x, y, keys = values[rows], self.sample[-1][rows], self.sample_keys[rows]
+        has = ~np.isnan(x)
+        x = np.clip(x[has], *col.clip) if col.clip is not None else x[has]
+        bumpy = uneven(x, y[has], keys[has])
         return _checked(
             self.where,
             name,

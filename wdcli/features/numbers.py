@@ -63,7 +63,20 @@ def spiked(present: np.ndarray, missing: int, fill: float) -> bool:
 UNEVEN_GAIN = 0.002  # nats per held-out row the column's binned rates must save over a smooth curve of it ...
 UNEVEN_SHARE = 0.5  # ... and at least this share of all they save over the base rate, and 2 standard errors
 UNEVEN_ROWS = 2_000  # fewer present values than this cannot tell (their held-out half is too noisy)
-UNEVEN_AT_MOST = 100_000  # rows of the fit's sample the test reads (strided, so spread over the file)
+UNEVEN_AT_MOST = 100_000  # rows of the fit's sample the test reads (`spread_rows`)
+
+
+def spread_rows(keys: np.ndarray) -> np.ndarray:
+    """The sample rows `uneven` reads: all of them, or `UNEVEN_AT_MOST` taken evenly in the order of their keys
+    (the order in which a sample of more rows is stored depends on how the fit was split into batches and
+    processes; the keys' order does not, so every way of fitting reads the same rows)."""
+    if len(keys) <= UNEVEN_AT_MOST:
+        return np.arange(len(keys))
+    return np.argsort(keys, kind="stable")[:: -(-len(keys) // UNEVEN_AT_MOST)]
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -z))  # (no overflow at any z)
 
 
 def uneven(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> bool:
@@ -74,9 +87,6 @@ def uneven(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> bo
     ages, a log of amounts); what it misses are effects with many turns, such as the month and day of flights'
     delays or the latitude of police stops, which a tree cuts at once and an MLP fed one value learns slowly:
     `numeric_embedding: auto` embeds those."""
-    if len(x) > UNEVEN_AT_MOST:
-        step = -(-len(x) // UNEVEN_AT_MOST)
-        x, y, keys = x[::step], y[::step], keys[::step]
     if len(x) < UNEVEN_ROWS or y.min() == y.max():
         return False
     a = (keys & np.uint64(1)) == 0
@@ -96,17 +106,29 @@ def uneven(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> bo
         u = np.searchsorted(ordered, v) / len(ordered) - 0.5
         return np.stack([u, u * u, u * u * u, np.ones_like(u)], axis=1)
 
+    def fit_loss(w: np.ndarray) -> float:
+        z = fa @ w
+        return float(np.mean(np.logaddexp(0.0, z) - ya * z))
+
     fa, w = cubic(xa), np.array([0.0, 0.0, 0.0, np.log(rate / (1 - rate))])
-    for _ in range(12):  # Newton's steps of the logistic fit (four weights)
-        p = 1 / (1 + np.exp(-fa @ w))
-        w -= np.linalg.solve((fa * (p * (1 - p))[:, None]).T @ fa + 1e-6 * np.eye(4), fa.T @ (p - ya))
+    now = fit_loss(w)
+    for _ in range(12):  # Newton's steps of the logistic fit (four weights), halved until the loss falls
+        p = _sigmoid(fa @ w)
+        step = np.linalg.solve((fa * (p * (1 - p))[:, None]).T @ fa + 1e-6 * np.eye(4), fa.T @ (p - ya))
+        for _ in range(20):
+            if (after := fit_loss(w - step)) <= now:
+                w, now = w - step, after
+                break
+            step = step / 2
+        else:
+            break
 
     def loss(p: np.ndarray) -> np.ndarray:
         p = np.clip(p, 1e-6, 1 - 1e-6)
         return -(yb * np.log(p) + (1 - yb) * np.log(1 - p))
 
     by_bins = loss(binned[ib])
-    saved = loss(1 / (1 + np.exp(-cubic(xb) @ w))) - by_bins
+    saved = loss(_sigmoid(cubic(xb) @ w)) - by_bins
     gain, spread = float(saved.mean()), float(saved.std()) / np.sqrt(len(saved))
     total = float(loss(np.full(len(yb), rate)).mean() - by_bins.mean())
     return bool(gain >= UNEVEN_GAIN and gain >= UNEVEN_SHARE * total and gain >= 2 * spread)
