@@ -325,3 +325,34 @@ def test_blocks_are_left_fresh_when_the_deep_parts_groups_moved():
     assert report.mlp.endswith("; the blocks fresh (the deep part's groups of fields changed)"), report.mlp
     new = dict(model.dot.project.named_parameters())
     assert new["0.weight"].shape == (8, 2) and not torch.equal(new["1.weight"], old["0.weight"])
+
+
+def test_a_warm_start_keeps_the_forms_auto_gave_the_numbers_before(workdir):
+    """Day 1's rows make the month uneven (summer and December high), so auto embeds it; day 2's rows have no
+    month effect, and alone would leave it plain: warm-started, day 2 keeps it embedded (its embedding carried,
+    not started fresh) and says so; trained cold, it is plain."""
+    rng = np.random.default_rng(0)
+    n = 30_000
+    month = rng.integers(1, 13, n)
+    store = rng.integers(0, 20, n).astype(str)
+    day1 = 0.2 + 0.25 * np.isin(month, [6, 7, 12]) - 0.1 * np.isin(month, [9, 10])
+    for name, rate in (("day1", day1), ("day2", np.full(n, 0.25))):
+        y = (rng.random(n) < rate).astype(np.int8)
+        pl.DataFrame({"month": month, "store": store, "y": y}).write_parquet(workdir / f"{name}.parquet")
+        (workdir / f"{name}.yaml").write_text(
+            f"data: {{train: {name}.parquet}}\nlabel: {{column: y}}\ncolumns: {{month: numeric, store: categorical}}\n"
+        )
+    run = ["-q", "--set", "train.epochs=1", "--set", "train.threads=1"]
+    assert runner.invoke(app, ["train", "day1.yaml", *run, "--output", "r1"]).exit_code == 0
+    r = runner.invoke(app, ["train", "day2.yaml", *run, "--warm-start", "r1", "--output", "r2"])
+    assert r.exit_code == 0, r.output
+
+    def embedded(run: str) -> list[str]:
+        return [n["name"] for n in json.loads((workdir / run / "model.json").read_text())["numeric"]]
+
+    assert embedded("r1") == embedded("r2") == ["month"]
+    carried = json.loads((workdir / "r2" / "metrics.json").read_text())["warm_start"]
+    assert carried["features"]["month"]["note"].startswith("embedded as before (an uneven effect)")
+    assert "the blocks fresh" not in carried["mlp"]
+    assert runner.invoke(app, ["train", "day2.yaml", *run, "--output", "cold"]).exit_code == 0
+    assert embedded("cold") == []

@@ -37,7 +37,7 @@ from .schedule import Schedule
 from .signals import StopRequests
 from .sources import prepare
 from .trainer import EarlyStopping, Trainer
-from .warm import Previous, warm_start
+from .warm import Previous, kept_numbers, warm_start
 
 TRAIN_METRIC_ROWS = 1_000_000  # final metrics of streamed training rows are taken on their first rows
 
@@ -131,13 +131,16 @@ class Recipe:
         early stopping."""
         reporter = reporter if runtime.main else None
         fitted, sources, _ = prepare(spec, frames, runtime, _progress(reporter), reuse)
+        kept: list[str] = []
+        if warm is not None:  # (the numbers' embeddings as the previous run has them)
+            fitted, kept = kept_numbers(warm, fitted)
         run = Recipe(spec, runtime, fitted, sources)
         run.reporter = reporter
         if checkpoint is not None:
             run.fingerprint = ckpt.fingerprint(spec)
             run.checkpoint = checkpoint if spec.train.checkpoint.enabled else None
         if warm is not None:
-            run.warm_report = warm_start(warm, run.trainer.model, run.trainer.optimizers, fitted)
+            run.warm_report = warm_start(warm, run.trainer.model, run.trainer.optimizers, fitted, kept)
         steps = -(-run.data.rows // spec.train.batch_size)  # (an epoch's steps: every process's rows together)
         run.trainer.schedule = Schedule(spec.train.schedule, run.trainer.optimizers, steps, spec.train.epochs)
         run.start = run.last_save = time.perf_counter()  # (a run's seconds are its training's)

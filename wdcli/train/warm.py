@@ -11,7 +11,9 @@ MLP's layers are paired in order and copied where their shapes match; the first 
 copied by the feature they read (the layouts' `columns()`), so adding or removing a deep feature keeps the rest.
 Any other parameter (of a block: dot projections, numeric embeddings, cross layers) is copied whole where its
 name and shape match and the deep part's groups of fields are the same (a block keeps its parameters by its
-group's position: a new group before it would hand it another group's).
+group's position: a new group before it would hand it another group's). Each number keeps the form
+`numeric_embedding: auto` gave it in the previous run (`kept_numbers`, applied to the new fit before the model
+is built).
 
     previous = Previous(path, fitted, config, model, optimizer_state)   # read by wdcli.run from an artifact
     report = warm_start(previous, model, optimizers, fitted)           # before the first step: a WarmReport
@@ -23,7 +25,7 @@ Optimizer hyperparameters come from the new spec; the state copied is the previo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -187,10 +189,16 @@ class _Copier:
 
 
 def warm_start(
-    previous: Previous, model: WideDeep, optimizers: list[PartOptimizer], fitted: FittedPipeline
+    previous: Previous,
+    model: WideDeep,
+    optimizers: list[PartOptimizer],
+    fitted: FittedPipeline,
+    kept: list[str] | None = None,
 ) -> WarmReport:
     """Initialise a new model and its optimizers (before the first step) from a previous run; returns what was
-    carried: per feature the ids carried, new and dropped (and a note), the MLP's layers, the optimizer state."""
+    carried: per feature the ids carried, new and dropped (and a note), the MLP's layers, the optimizer state.
+    `kept`: the numbers whose auto forms came from the previous run against the new rows' (`kept_numbers`)."""
+    kept = kept or []
     for opt in optimizers:
         init_state(opt)
     copy = _Copier(previous, model, optimizers)
@@ -216,7 +224,27 @@ def warm_start(
         if name not in fitted.features and not isinstance(f, Numeric):
             features[name] = Carried(0, 0, f.cardinality - 1, "no longer a feature")
     optimizer = "carried" if previous.optimizer else "fresh (the previous run kept none)"
+    for name in kept:
+        was = "a spike" if previous.fitted.numeric(name).spike else "an uneven effect"
+        note = f"embedded as before ({was}): these rows alone would leave it plain"
+        if not (previous.fitted.numeric(name).spike or previous.fitted.numeric(name).uneven):
+            note = "plain as before: these rows alone would embed it (numeric_embedding auto)"
+        features[name] = Carried(0, 0, 0, note)
     return WarmReport(previous.path, features, mlp, optimizer, previous.split)
+
+
+def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipeline, list[str]]:
+    """The new fit with what `numeric_embedding: auto` reads of each number (a spike, an uneven effect) taken
+    from the previous run wherever the column was a number there too, so that a warm start keeps the forms its
+    weights were trained in: a number near the uneven test's threshold can be marked on one day's rows and not
+    on the next's, and its embedding would start fresh. Also the numbers whose new rows alone said otherwise."""
+    features, kept = dict(fitted.features), []
+    for name, f in fitted.features.items():
+        old = previous.fitted.features.get(name)
+        if isinstance(f, Numeric) and isinstance(old, Numeric) and (f.spike, f.uneven) != (old.spike, old.uneven):
+            features[name] = f.model_copy(update={"spike": old.spike, "uneven": old.uneven})
+            kept.append(name)
+    return (replace(fitted, features=features) if kept else fitted), kept
 
 
 def _blocks_by(layout: Layout) -> list[tuple]:
