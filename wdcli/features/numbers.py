@@ -67,12 +67,13 @@ UNEVEN_AT_MOST = 100_000  # rows of the fit's sample the test reads (`spread_row
 
 
 def spread_rows(keys: np.ndarray) -> np.ndarray:
-    """The sample rows `uneven` reads: all of them, or `UNEVEN_AT_MOST` taken evenly in the order of their keys
-    (the order in which a sample of more rows is stored depends on how the fit was split into batches and
-    processes; the keys' order does not, so every way of fitting reads the same rows)."""
+    """The sample rows `uneven` reads: all of them, or the `UNEVEN_AT_MOST` of the smallest keys, in the keys'
+    order (a sample of more rows is stored in an order that depends on how the fit was split into batches and
+    processes; the keys do not, so every way of fitting reads the same rows, in the same order)."""
     if len(keys) <= UNEVEN_AT_MOST:
         return np.arange(len(keys))
-    return np.argsort(keys, kind="stable")[:: -(-len(keys) // UNEVEN_AT_MOST)]
+    rows = np.argpartition(keys, UNEVEN_AT_MOST)[:UNEVEN_AT_MOST]
+    return rows[np.argsort(keys[rows], kind="stable")]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -117,10 +118,12 @@ def uneven(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> bo
         step = np.linalg.solve((fa * (p * (1 - p))[:, None]).T @ fa + 1e-6 * np.eye(4), fa.T @ (p - ya))
         for _ in range(20):
             if (after := fit_loss(w - step)) <= now:
-                w, now = w - step, after
+                w, now, gained = w - step, after, now - after
                 break
             step = step / 2
         else:
+            break
+        if gained < 1e-9:  # (converged)
             break
 
     def loss(p: np.ndarray) -> np.ndarray:
