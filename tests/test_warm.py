@@ -13,6 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 from wdcli.cli import app
+from wdcli.errors import WdcliError
 from wdcli.features import fit_pipeline
 from wdcli.features.fitted import Buckets, Hashed, Numeric, Text, Vocabulary
 from wdcli.model.optim import init_state, make_optimizers, optimizer_state
@@ -352,7 +353,34 @@ def test_a_warm_start_keeps_the_forms_auto_gave_the_numbers_before(workdir):
 
     assert embedded("r1") == embedded("r2") == ["month"]
     carried = json.loads((workdir / "r2" / "metrics.json").read_text())["warm_start"]
-    assert carried["features"]["month"]["note"].startswith("embedded as before (an uneven effect)")
-    assert "the blocks fresh" not in carried["mlp"]
+    assert carried["numbers"] == {
+        "month": "embedded as before (an uneven effect): these rows alone would leave it plain"
+    }
+    assert "month" not in carried["features"] and "the blocks fresh" not in carried["mlp"]
+    assert "embedded as before (an uneven effect)" in r.output
     assert runner.invoke(app, ["train", "day2.yaml", *run, "--output", "cold"]).exit_code == 0
     assert embedded("cold") == []
+    # only where auto chose the form in both runs: a run that set none, warm-started with auto, lets the rows decide
+    none = [*run, "--set", "deep.numeric_embedding=none"]
+    assert runner.invoke(app, ["train", "day1.yaml", *none, "--output", "r1n"]).exit_code == 0
+    r = runner.invoke(app, ["train", "day2.yaml", *run, "--warm-start", "r1n", "--output", "r2n"])
+    assert r.exit_code == 0 and embedded("r2n") == []
+    assert "numbers" not in json.loads((workdir / "r2n" / "metrics.json").read_text())["warm_start"]
+    r = runner.invoke(app, ["train", "day2.yaml", *none, "--warm-start", "r1", "--output", "r2x"])  # (none now)
+    assert r.exit_code == 0 and embedded("r2x") == []
+    assert "numbers" not in json.loads((workdir / "r2x" / "metrics.json").read_text())["warm_start"]
+
+
+def test_a_checkpoint_of_a_model_a_warm_start_shaped_resumes_only_with_it(workdir):
+    """A number kept embedded by a warm start shapes the model: its checkpoint resumes with the same
+    --warm-start, and without it is refused with what to do (not an internal error over the weights' shapes)."""
+    from wdcli.run import load_previous
+
+    test_a_warm_start_keeps_the_forms_auto_gave_the_numbers_before(workdir)
+    spec = load_spec(workdir / "day2.yaml", ["train.epochs=1", "train.threads=1"])
+    cpu = Runtime(torch.device("cpu"))
+    path = workdir / "ck.safetensors"
+    Recipe.setup(spec, cpu, checkpoint=path, warm=load_previous(workdir / "r1", spec)).save()
+    with pytest.raises(WdcliError, match="resume with the same --warm-start"):
+        Recipe.setup(spec, cpu, checkpoint=path).resume(path)
+    Recipe.setup(spec, cpu, checkpoint=path, warm=load_previous(workdir / "r1", spec)).resume(path)

@@ -210,25 +210,30 @@ class Carried:
 @dataclass(frozen=True)
 class WarmReport:
     """What a warm start carried from a previous run (`wdcli.train.warm`); in JSON `{"from", "features",
-    "mlp", "optimizer_state"}`, and `"split"` when the run splits its rows unlike the previous one."""
+    "mlp", "optimizer_state"}`, `"split"` when the run splits its rows unlike the previous one and `"numbers"`
+    when a number kept the form `numeric_embedding: auto` gave it before against the new rows' verdict."""
 
     source: str  # the previous run's folder
     features: dict[str, Carried]
     mlp: str  # the MLP's layers copied, in words
     optimizer_state: str  # carried, or why not
     split: str = ""  # how this run's split differs from the previous run's, in words ("" alike)
+    numbers: dict[str, str] = field(default_factory=dict)  # number -> its form kept, in words (`kept_numbers`)
 
     def to_json(self) -> dict:
         features = {name: c.to_json() for name, c in self.features.items()}
         out = {"from": self.source, "features": features, "mlp": self.mlp, "optimizer_state": self.optimizer_state}
-        return out | ({"split": self.split} if self.split else {})
+        return out | ({"split": self.split} if self.split else {}) | ({"numbers": self.numbers} if self.numbers else {})
 
     @staticmethod
     def from_json(d: dict) -> WarmReport:
         if not isinstance(d, dict) or not isinstance(d.get("features"), dict):
             raise TypeError("a warm start's report is a mapping with features")
         features = {name: Carried(**c) for name, c in d["features"].items()}
-        return WarmReport(str(d["from"]), features, str(d["mlp"]), str(d["optimizer_state"]), str(d.get("split", "")))
+        numbers = {str(k): str(v) for k, v in (d.get("numbers") or {}).items()}
+        return WarmReport(
+            str(d["from"]), features, str(d["mlp"]), str(d["optimizer_state"]), str(d.get("split", "")), numbers
+        )
 
 
 @dataclass(frozen=True)

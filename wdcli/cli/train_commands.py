@@ -225,6 +225,8 @@ def warm_table(report: WarmReport) -> Table:
     t.add_column("note")
     for name, r in report.features.items():
         t.add_row(name, cell(r.carried), cell(r.new), cell(r.dropped), r.note)
+    for name, note in report.numbers.items():  # (a number has no ids: its embedding is carried whole)
+        t.add_row(name, "-", "-", "-", note)
     return t
 
 

@@ -194,8 +194,9 @@ def _check(path: Path, meta: dict, fp: str, world: int) -> None:
         )
     if meta["fingerprint"] != fp:
         raise WdcliError(
-            f"{path}: the spec or its training data changed since this checkpoint was written, so it "
-            "cannot be resumed; undo the change, or delete the checkpoint and train without --resume"
+            f"{path}: the spec or its training data changed since this checkpoint was written (or the run it "
+            "warm-started from, which shaped the model), so it cannot be resumed; undo the change (resume with the "
+            "same --warm-start), or delete the checkpoint and train without --resume"
         )
     if meta.get("processes", 1) != world:
         raise WdcliError(

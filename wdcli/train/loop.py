@@ -131,13 +131,13 @@ class Recipe:
         early stopping."""
         reporter = reporter if runtime.main else None
         fitted, sources, _ = prepare(spec, frames, runtime, _progress(reporter), reuse)
-        kept: list[str] = []
+        kept: dict[str, str] = {}
         if warm is not None:  # (the numbers' embeddings as the previous run has them)
             fitted, kept = kept_numbers(warm, fitted)
         run = Recipe(spec, runtime, fitted, sources)
         run.reporter = reporter
-        if checkpoint is not None:
-            run.fingerprint = ckpt.fingerprint(spec)
+        if checkpoint is not None:  # (a model shaped by a warm start resumes only with it)
+            run.fingerprint = ckpt.fingerprint(spec) + "".join(f"; {n} kept from {warm.path}" for n in kept if warm)
             run.checkpoint = checkpoint if spec.train.checkpoint.enabled else None
         if warm is not None:
             run.warm_report = warm_start(warm, run.trainer.model, run.trainer.optimizers, fitted, kept)

@@ -46,7 +46,7 @@ from ..features.fitted import (
 from ..metrics import Carried, WarmReport
 from ..model.layout import Layout
 from ..model.optim import PartOptimizer, init_state
-from ..model.plan import ModelConfig
+from ..model.plan import ModelConfig, numeric_forms
 from ..model.widedeep import WideDeep
 
 
@@ -193,12 +193,11 @@ def warm_start(
     model: WideDeep,
     optimizers: list[PartOptimizer],
     fitted: FittedPipeline,
-    kept: list[str] | None = None,
+    kept: dict[str, str] | None = None,
 ) -> WarmReport:
     """Initialise a new model and its optimizers (before the first step) from a previous run; returns what was
     carried: per feature the ids carried, new and dropped (and a note), the MLP's layers, the optimizer state.
     `kept`: the numbers whose auto forms came from the previous run against the new rows' (`kept_numbers`)."""
-    kept = kept or []
     for opt in optimizers:
         init_state(opt)
     copy = _Copier(previous, model, optimizers)
@@ -224,26 +223,35 @@ def warm_start(
         if name not in fitted.features and not isinstance(f, Numeric):
             features[name] = Carried(0, 0, f.cardinality - 1, "no longer a feature")
     optimizer = "carried" if previous.optimizer else "fresh (the previous run kept none)"
-    for name in kept:
-        was = "a spike" if previous.fitted.numeric(name).spike else "an uneven effect"
-        note = f"embedded as before ({was}): these rows alone would leave it plain"
-        if not (previous.fitted.numeric(name).spike or previous.fitted.numeric(name).uneven):
-            note = "plain as before: these rows alone would embed it (numeric_embedding auto)"
-        features[name] = Carried(0, 0, 0, note)
-    return WarmReport(previous.path, features, mlp, optimizer, previous.split)
+    return WarmReport(previous.path, features, mlp, optimizer, previous.split, kept or {})
 
 
-def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipeline, list[str]]:
-    """The new fit with what `numeric_embedding: auto` reads of each number (a spike, an uneven effect) taken
-    from the previous run wherever the column was a number there too, so that a warm start keeps the forms its
-    weights were trained in: a number near the uneven test's threshold can be marked on one day's rows and not
-    on the next's, and its embedding would start fresh. Also the numbers whose new rows alone said otherwise."""
-    features, kept = dict(fitted.features), []
-    for name, f in fitted.features.items():
+def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipeline, dict[str, str]]:
+    """The new fit with what `numeric_embedding: auto` reads of a number (a spike, an uneven effect) taken from
+    the previous run where auto chose the number's form in both runs and the new rows alone would choose
+    another, so that a warm start keeps the form its weights were trained in (a number near the uneven test's
+    threshold can be marked on one day's rows and not on the next's, and its embedding, with every block, would
+    start fresh). Also those numbers, each with its form kept, in words."""
+    spec, before = fitted.spec, previous.fitted.spec
+    features, kept = dict(fitted.features), {}
+    for name, now in numeric_forms(spec, fitted).items():
         old = previous.fitted.features.get(name)
-        if isinstance(f, Numeric) and isinstance(old, Numeric) and (f.spike, f.uneven) != (old.spike, old.uneven):
-            features[name] = f.model_copy(update={"spike": old.spike, "uneven": old.uneven})
-            kept.append(name)
+        auto = spec.deep.numeric_embedding_of(name).kind == "auto"
+        if not (auto and isinstance(old, Numeric) and name in before.deep_dense()):
+            continue
+        if before.deep.numeric_embedding_of(name).kind != "auto":
+            continue
+        was = spec.deep.numeric_embedding_of(name).resolved(old.spike, old.uneven)
+        if was == now:
+            continue
+        features[name] = fitted.numeric(name).model_copy(update={"spike": old.spike, "uneven": old.uneven})
+        why = "a spike" if old.spike else "an uneven effect"
+        if now.kind == "none":
+            kept[name] = f"embedded as before ({why}): these rows alone would leave it plain"
+        elif was.kind == "none":
+            kept[name] = "plain as before: these rows alone would embed it"
+        else:
+            kept[name] = f"embedded as before at sigma {was.sigma:g} ({why}): these rows alone would take {now.sigma:g}"
     return (replace(fitted, features=features) if kept else fitted), kept
 
 
