@@ -130,3 +130,17 @@ def test_group_column_may_also_be_a_feature(apps_spec, workdir):
 def test_shell_completion_is_offered():
     r = invoke("--help")
     assert r.exit_code == 0 and "--install-completion" in r.output
+
+
+def test_every_command_that_writes_takes_o_for_output(workdir):
+    """`-o` as `init` and `report` take it: `train` (a run's folder), `predict`/`rank`/`eval` (a file) and
+    `export` (a folder); a user who typed `wdcli train spec.yaml -o day1` got 'No such option: -o'."""
+    tiny = SPECS / "tiny.yaml"
+    assert invoke("train", tiny, "-q", "--set", "train.epochs=1", "-o", "day1").exit_code == 0
+    assert (workdir / "day1" / "model.json").exists()
+    r = invoke("predict", "--model", "day1", "--input", SPECS / "data" / "tiny.csv", "-q", "-o", "scores.csv")
+    assert r.exit_code == 0, r.output
+    assert pl.read_csv(workdir / "scores.csv")["score"].is_between(0, 1).all()
+    r = invoke("export", "day1", "-o", "exported")
+    assert r.exit_code == 0, r.output
+    assert (workdir / "exported" / "model.onnx").exists()

@@ -185,7 +185,9 @@ SplitOpt = Annotated[
 ]
 OutputOpt = Annotated[
     Path | None,
-    output_option("--output", help="Write here, by extension (.csv, .tsv, .parquet, .ndjson); default: CSV on stdout."),
+    output_option(
+        "--output", "-o", help="Write here, by extension (.csv, .tsv, .parquet, .ndjson); default: CSV on stdout."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr (which model, rows written).")]

@@ -307,6 +307,7 @@ def export(
         Path | None,
         output_option(
             "--output",
+            "-o",
             metavar="FOLDER",
             folder_for="the export",
             help="Folder to write; default: exports/<name>/<run id>.",

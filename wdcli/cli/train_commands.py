@@ -27,6 +27,7 @@ OutputOpt = Annotated[
     Path | None,
     output_option(
         "--output",
+        "-o",
         metavar="DIR",
         folder_for="the run",
         help="Write the run to this folder instead of runs/NAME/RUN_ID (an existing one needs --force).",
