@@ -132,8 +132,8 @@ def test_shell_completion_is_offered():
     assert r.exit_code == 0 and "--install-completion" in r.output
 
 
-def test_every_command_that_writes_takes_o_for_output(workdir):
-    """`-o` as `init` and `report` take it: `train` (a run's folder), `predict`/`rank`/`eval` (a file) and
+def test_the_commands_that_write_a_run_scores_or_an_export_take_o_for_output(workdir):
+    """`-o` as `init` and `report` take it: `train` (a run's folder), `predict` and `rank` (a file) and
     `export` (a folder); a user who typed `wdcli train spec.yaml -o day1` got 'No such option: -o'."""
     tiny = SPECS / "tiny.yaml"
     assert invoke("train", tiny, "-q", "--set", "train.epochs=1", "-o", "day1").exit_code == 0
