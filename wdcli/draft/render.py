@@ -7,7 +7,7 @@ import polars as pl
 import yaml
 
 from ..features.hashing import hash_ints
-from ..features.numbers import spiked, spread_rows, uneven
+from ..features.numbers import spiked, spread_rows, uneven_column
 from ..spec.types import auto_min_count
 from .label import positive_of
 from .profile import MARKERS, MIN_BUCKET_GAIN, buckets_for
@@ -216,11 +216,9 @@ def _auto_embeds(values: pl.Series, y: np.ndarray, keys: np.ndarray) -> bool:
     """Whether `numeric_embedding: auto` would embed the sample's column: a spike, or an uneven effect (as the
     fit finds them)."""
     x = values.cast(pl.Float64, strict=False).fill_nan(None).to_numpy()
-    has = ~np.isnan(x)
-    present = x[has]
+    present = x[~np.isnan(x)]
     fill = float(np.median(present)) if len(present) else 0.0
-    rows = spread_rows(keys[has])
-    return spiked(present, len(x) - len(present), fill) or uneven(present[rows], y[has][rows], keys[has][rows])
+    return spiked(present, len(x) - len(present), fill) or uneven_column(x, y, keys, spread_rows(keys))
 
 
 def _train(d) -> list[str]:

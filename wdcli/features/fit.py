@@ -35,7 +35,7 @@ from .fitted import (
     VocabularyCross,
 )
 from .inputs import check_columns, label_array, spec_inputs
-from .numbers import log1p, median, quantile_boundaries, sort, spiked, spread_rows, uneven, with_edges
+from .numbers import log1p, median, quantile_boundaries, sort, spiked, spread_rows, uneven_column, with_edges
 from .pipeline import FittedPipeline
 from .reductions import Counts, Moments, keep_smallest
 from .transform import cross_hashes
@@ -85,7 +85,6 @@ class Fitter:
         # a row per source column (each column contiguous), and the label's 0/1 last (`uneven`)
         self.sample = np.zeros((len(self.sources) + 1, 0))
         self.head: list[pl.DataFrame] = []  # the first NAMED_ROWS rows
-        self._spread: np.ndarray | None = None  # the sample rows `uneven` reads (found once, at the finish)
 
     def update(self, df: pl.DataFrame) -> None:
         spec, where = self.spec, self.where
@@ -166,11 +165,12 @@ class Fitter:
                 )
             counts[name] = c
         features: dict[str, Feature] = {}
+        spread = spread_rows(self.sample_keys)  # (the rows the uneven test reads, the same for every number)
         for name, col in spec.columns.items():
             if isinstance(col, (Categorical, Multivalent)):
                 features[name] = _categorical(spec, name, col, counts, self.rows)
             elif isinstance(col, NumericSpec):
-                features[name] = self._numeric(name, col)
+                features[name] = self._numeric(name, col, spread)
             elif isinstance(col, Bucketized):
                 values = self.sample[self.sources.index(col.source)]
                 values = values[~np.isnan(values)]
@@ -186,7 +186,7 @@ class Fitter:
                 )
         return features, pl.concat(self.head) if self.head else pl.DataFrame()
 
-    def _numeric(self, name: str, col: NumericSpec) -> Numeric:
+    def _numeric(self, name: str, col: NumericSpec, spread: np.ndarray) -> Numeric:
         raw = self.raw[name]
         if raw.n == 0:
             raise DataError(
@@ -211,12 +211,7 @@ class Fitter:
             at = int(np.searchsorted(ordered, fill))
             filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
         spike = spiked(present, len(values) - len(present), fill)
-        rows = self._spread if self._spread is not None else spread_rows(self.sample_keys)
-        self._spread = rows
-        x, y, keys = values[rows], self.sample[-1][rows], self.sample_keys[rows]
-        has = ~np.isnan(x)
-        x = np.clip(x[has], *col.clip) if col.clip is not None else x[has]
-        bumpy = uneven(x, y[has], keys[has])
+        bumpy = uneven_column(values, self.sample[-1], self.sample_keys, spread, col.clip)
         return _checked(
             self.where,
             name,

@@ -76,6 +76,17 @@ def spread_rows(keys: np.ndarray) -> np.ndarray:
     return rows[np.argsort(keys[rows], kind="stable")]
 
 
+def uneven_column(
+    values: np.ndarray, y: np.ndarray, keys: np.ndarray, rows: np.ndarray, clip: tuple[float, float] | None = None
+) -> bool:
+    """`uneven` of one column of a sample (`values`, NaN where missing, with the rows' labels and keys) on the
+    rows `spread_rows` picked: its present values there, clipped as the column is."""
+    x = values[rows]
+    has = ~np.isnan(x)
+    x = np.clip(x[has], *clip) if clip is not None else x[has]
+    return uneven(x, y[rows][has], keys[rows][has])
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -z))  # (no overflow at any z)
 

@@ -136,8 +136,10 @@ class Recipe:
             fitted, kept = kept_numbers(warm, fitted)
         run = Recipe(spec, runtime, fitted, sources)
         run.reporter = reporter
-        if checkpoint is not None:  # (a model shaped by a warm start resumes only with it)
-            run.fingerprint = ckpt.fingerprint(spec) + "".join(f"; {n} kept from {warm.path}" for n in kept if warm)
+        if checkpoint is not None:
+            run.fingerprint = ckpt.fingerprint(spec)
+            if warm is not None and kept:  # (a model a warm start shaped resumes only with it)
+                run.fingerprint += f"; {', '.join(kept)} kept from {warm.path}"
             run.checkpoint = checkpoint if spec.train.checkpoint.enabled else None
         if warm is not None:
             run.warm_report = warm_start(warm, run.trainer.model, run.trainer.optimizers, fitted, kept)
