@@ -106,3 +106,20 @@ def signal_frame(n: int, seed: int) -> pl.DataFrame:
             "y": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
         }
     )
+
+
+def fitter_fed(tmp_path, frame: pl.DataFrame, sizes: list[int]):
+    """A Fitter of a spec of one number (`a`, label `y`) fed `frame` (written to t.parquet) in batches of
+    `sizes` rows, not finished."""
+    from wdcli.features.fit import Fitter
+    from wdcli.spec import load_spec
+
+    (tmp_path / "s.yaml").write_text(
+        "data: {train: t.parquet}\nlabel: {column: y}\nmodel: deep\ncolumns: {a: numeric}\n"
+    )
+    frame.write_parquet(tmp_path / "t.parquet")
+    fitter, start = Fitter(load_spec(tmp_path / "s.yaml")), 0
+    for n in sizes:
+        fitter.update(frame.slice(start, n))
+        start += n
+    return fitter

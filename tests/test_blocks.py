@@ -22,7 +22,7 @@ from wdcli.spec import load_spec
 from wdcli.train import train
 from wdcli.train.schedule import Schedule, ScheduleState
 
-from .conftest import SPECS
+from .conftest import SPECS, fitter_fed
 
 
 def test_periodic_embedding_is_relu_of_a_linear_map_of_sines_and_cosines():
@@ -217,17 +217,9 @@ def test_the_rows_the_uneven_test_reads_do_not_depend_on_the_batches(monkeypatch
     monkeypatch.setattr(fit, "SAMPLE_ROWS", 900)
     monkeypatch.setattr(numbers, "UNEVEN_AT_MOST", 250)
     seen = []
-    monkeypatch.setattr(fit, "uneven", lambda x, y, keys: seen.append((x, y, keys)) or False)
+    monkeypatch.setattr(numbers, "uneven", lambda x, y, keys: seen.append((x, y, keys)) or False)
     frame = pl.DataFrame({"a": MONTHS[:6000], "y": _labels(np.full(6000, 0.3)).astype(np.int8)})
-    (tmp_path / "s.yaml").write_text(
-        "data: {train: t.parquet}\nlabel: {column: y}\nmodel: deep\ncolumns: {a: numeric}\n"
-    )
-    frame.write_parquet(tmp_path / "t.parquet")
-    fitter, start = fit.Fitter(load_spec(tmp_path / "s.yaml")), 0
-    for n in sizes:
-        fitter.update(frame.slice(start, n))
-        start += n
-    fitter.finish()
+    fitter_fed(tmp_path, frame, sizes).finish()
     x, y, keys = seen[0]
     kept = np.sort(hashing.hash_ints(np.arange(6000, dtype=np.int64)))[:250]  # (the smallest keys, in order)
     assert np.array_equal(keys, kept) and len(x) == len(y) == len(kept)

@@ -15,7 +15,7 @@ from wdcli.features import fit_pipeline, transform
 from wdcli.run import run_training
 from wdcli.spec import load_spec
 
-from .conftest import APPS_SPEC, SIGNAL_SPEC, apps_frame, signal_frame
+from .conftest import APPS_SPEC, SIGNAL_SPEC, apps_frame, fitter_fed, signal_frame
 from .test_checkpoint import StopAfter, assert_same_weights
 
 
@@ -39,15 +39,7 @@ def test_the_quantile_sample_is_the_rows_of_the_smallest_position_hashes(monkeyp
 
     monkeypatch.setattr(fit, "SAMPLE_ROWS", 250)
     values = np.random.default_rng(1).normal(size=3000)
-    frame = pl.DataFrame({"a": values, "y": np.arange(3000) % 2})
-    (tmp_path / "s.yaml").write_text(
-        "data: {train: t.parquet}\nlabel: {column: y}\nmodel: deep\ncolumns: {a: numeric}\n"
-    )
-    frame.write_parquet(tmp_path / "t.parquet")
-    fitter, start = fit.Fitter(load_spec(tmp_path / "s.yaml")), 0
-    for n in sizes:
-        fitter.update(frame.slice(start, n))
-        start += n
+    fitter = fitter_fed(tmp_path, pl.DataFrame({"a": values, "y": np.arange(3000) % 2}), sizes)
     kept = np.argsort(hashing.hash_ints(np.arange(3000, dtype=np.int64)))[:250]
     assert np.array_equal(np.sort(fitter.sample[0]), np.sort(values[kept]))
 
