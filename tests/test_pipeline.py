@@ -246,3 +246,37 @@ def test_a_mean_past_the_sum_float64_holds_is_fitted_finite(tmp_path):
     fitted = _fitted_on(tmp_path, columns, frame)
     assert fitted.numeric("x").fill == pytest.approx(1e308) and np.isfinite(fitted.numeric("z").mean)
     assert np.isfinite(transform(fitted, frame).dense).all()
+
+
+def test_clip_auto_bounds_only_a_plain_standardized_number_to_five_deviations(tmp_path):
+    """`clip: auto` (the default): a number the MLP reads as one standardized input is clipped at its mean +- 5
+    standard deviations (fitted), so that one far value enters the first layer as 5; a number auto embeds (a
+    spike: its cosines are bounded anyway), one set to none (or null), one the spec clips, a quantile one: as
+    they were."""
+    rng = np.random.default_rng(0)
+    normal = rng.normal(size=10_000)
+    normal[0] = 1_000.0
+    spike = np.where(rng.random(10_000) < 0.9, 0.0, rng.integers(1, 5, 10_000).astype(float))
+    spike[0] = 1_000.0
+    frame = pl.DataFrame(
+        {"p": normal, "n": normal, "c": normal, "q": normal, "s": spike, "y": rng.integers(0, 2, 10_000)}
+    )
+    columns = (
+        "  p: numeric\n  n: {kind: numeric, clip: none}\n  c: {kind: numeric, clip: [-2, 2]}\n"
+        "  q: {kind: numeric, transform: quantile}\n  s: numeric\n"
+    )
+    fitted = _fitted_on(tmp_path, columns, frame)
+    p = fitted.numeric("p")
+    assert p.clip == pytest.approx((p.mean - 5 * p.std, p.mean + 5 * p.std))
+    assert fitted.numeric("c").clip == (-2, 2) and fitted.numeric("s").spike
+    assert fitted.numeric("n").clip is fitted.numeric("q").clip is fitted.numeric("s").clip is None
+    first = transform(fitted, frame.head(1)).dense[0]
+    at = {name: first[fitted.dense.index(name)] for name in "pncs"}
+    c = fitted.numeric("c")  # (its statistics are of the values it clipped)
+    assert at["p"] == pytest.approx(5.0) and at["c"] == pytest.approx((2 - c.mean) / c.std, rel=1e-5)
+    s = fitted.numeric("s")
+    assert at["n"] == pytest.approx((1_000 - p.mean) / p.std, rel=1e-5) and at["n"] > 99
+    assert at["s"] == pytest.approx((1_000 - s.mean) / s.std, rel=1e-5) and at["s"] > 99
+    assert load_spec(tmp_path / "s.yaml").columns["p"].clip == "auto"
+    (tmp_path / "s.yaml").write_text((tmp_path / "s.yaml").read_text().replace("clip: none", "clip: null"))
+    assert load_spec(tmp_path / "s.yaml").columns["n"].clip == "none"

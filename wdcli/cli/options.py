@@ -114,7 +114,7 @@ def count_option(name: str, help: str):
 
 
 def _separator(value: str | None) -> str | None:
-    from ..spec.types import separator_of
+    from ..spec.settings import separator_of
 
     try:
         return None if value is None else separator_of(value)

@@ -16,8 +16,8 @@ from ..features import Encoded
 from ..features.transform import Ragged
 from .atomic import atomic_file
 
-FORMAT = 5  # of the shards and of what a cache folder's name hashes: a new one makes new folders (2: numbers keep
-# their spike; 3: and whether their effect is uneven; 4, 5: as read from the rows of the smallest keys)
+FORMAT = 6  # of the shards and of what a cache folder's name hashes: a new one makes new folders (2: numbers keep
+# their spike; 3: and whether their effect is uneven; 4, 5: as read from the rows of the smallest keys; 6: clip: auto)
 MAGIC = b"WDCSHARD"
 ALIGN = 64  # bytes: where each array starts in a shard
 

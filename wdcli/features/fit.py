@@ -22,7 +22,7 @@ from ..errors import DataError
 from ..spec import Spec
 from ..spec.types import Bucketized, Categorical, Cross, Multivalent, auto_min_count
 from ..spec.types import Numeric as NumericSpec
-from . import clean, hashing
+from . import clean, hashing, numbers
 from .fitted import (
     Buckets,
     Feature,
@@ -121,8 +121,8 @@ class Fitter:
         for name, col in self.numeric.items():
             v = x[self.sources.index(name)]
             v = v[~np.isnan(v)]
-            if col.clip is not None:
-                v = np.clip(v, col.clip[0], col.clip[1])
+            if col.bounds is not None:
+                v = np.clip(v, *col.bounds)
             self.raw[name].add(v)
             self.moments[name].add(log1p(v) if col.transform == "log1p" else v)
         first = self.first_row + self.rows
@@ -195,8 +195,8 @@ class Fitter:
             )
         values = self.sample[self.sources.index(name)]
         present = values[~np.isnan(values)]
-        if col.clip is not None:
-            present = np.clip(present, col.clip[0], col.clip[1])
+        if col.bounds is not None:
+            present = np.clip(present, *col.bounds)
         ordered = sort(present) if col.fill == "median" or col.transform == "quantile" else present
         if isinstance(col.fill, float | int) and not isinstance(col.fill, bool):
             fill = float(col.fill)
@@ -211,7 +211,8 @@ class Fitter:
             at = int(np.searchsorted(ordered, fill))
             filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
         spike = spiked(present, len(values) - len(present), fill)
-        bumpy = uneven_column(values, self.sample[-1], self.sample_keys, spread, col.clip)
+        bumpy = uneven_column(values, self.sample[-1], self.sample_keys, spread, col.bounds)
+        plain = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy).kind == "none"  # one MLP input
         return _checked(
             self.where,
             name,
@@ -219,6 +220,7 @@ class Fitter:
             name=name,
             col=col,
             fill=fill,
+            plain=plain,
             m=m,
             filled=filled,
             bins=bins,
@@ -228,14 +230,24 @@ class Fitter:
 
 
 def _numeric(
-    name: str, col: NumericSpec, fill: float, m: Moments, filled: np.ndarray, bins: int, spike: bool, uneven: bool
+    name: str,
+    col: NumericSpec,
+    fill: float,
+    plain: bool,
+    m: Moments,
+    filled: np.ndarray,
+    bins: int,
+    spike: bool,
+    uneven: bool,
 ) -> Numeric:
+    auto = col.clip == "auto" and col.transform == "standardize" and plain
+    clip = numbers.spread_clip(m.mean, m.std) if auto else col.bounds
     numeric = Numeric(
         name=name,
         missing=col.missing,
         transform=col.transform,
         fill=fill,
-        clip=col.clip,
+        clip=clip,
         mean=m.mean,
         std=m.std,
         min=m.min,

@@ -1,6 +1,6 @@
 """The numeric columns' statistics that fitting learns from its sample: quantile boundaries, the median, the
 edges of piecewise-linear bins as the model sees them, whether one value holds most rows and whether the label's
-rate turns often along the values (running moments: reductions.Moments)."""
+rate turns often along the values, the bounds of `clip: auto` (running moments: reductions.Moments)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,17 @@ def median(ordered: np.ndarray) -> float:
 
 def log1p(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
+
+
+CLIP_SPREAD = 5.0  # clip: auto's bound, in standard deviations (docs/benchmarks.md: the loans' counts lay 100 away)
+
+
+def spread_clip(mean: float, std: float) -> tuple[float, float] | None:
+    """`clip: auto` of a standardized number the MLP reads as one input: its mean +- CLIP_SPREAD standard
+    deviations, so that a few far values do not swamp the first layer (None: a constant column, or bounds past
+    float64)."""
+    low, high = mean - CLIP_SPREAD * std, mean + CLIP_SPREAD * std
+    return (low, high) if std > 0 and np.isfinite(low) and np.isfinite(high) else None
 
 
 def with_edges(numeric: Numeric, filled: np.ndarray, bins: int) -> Numeric:

@@ -197,3 +197,25 @@ class Tune(Strict):
     metric: Literal["auc", "logloss"] | None = Field(None, description="Default: train.early_stopping.metric.")
     prune: bool = Field(True, description="Stop trials whose validation metric trails the median of earlier ones.")
     seed: int = Field(0, description="Seed of the sampler.")
+
+
+SEPARATOR_WORDS = {"tab": "\t", "\\t": "\t"}  # how a tab may be written where typing one is awkward
+
+
+def separator_of(text: str) -> str:
+    """A CSV field separator as given: one character, or 'tab' (or a backslash and t) for a tab."""
+    sep = SEPARATOR_WORDS.get(text, text)
+    if len(sep) != 1 or sep in '\r\n"':
+        raise ValueError(f"a separator is one character such as ';' or '|', or tab (not {text!r})")
+    return sep
+
+
+class Csv(Strict):
+    """How .csv files are read (TSV files are separated by tabs)."""
+
+    separator: str = Field(",", description="The field separator: ',' (default), ';', '|', or tab.")
+
+    @field_validator("separator")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        return separator_of(value)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from .blocks import Interaction, NumericEmbedding
-from .settings import PositiveInt, ShortForm, Strict, Train, Tune, Verify
+from .settings import Csv, PositiveInt, ShortForm, Strict, Train, Tune, Verify
 from .settings import Range as Range  # re-exported: wdcli.tune reads it from here
 
 # ----------------------------------------------------------------------------------------------- data
@@ -56,28 +56,6 @@ class Split(Strict):
         if self.per is not None and self.time is None:
             raise ValueError(f"per splits each {self.per}'s rows by time: give time: COLUMN too")
         return self
-
-
-SEPARATOR_WORDS = {"tab": "\t", "\\t": "\t"}  # how a tab may be written where typing one is awkward
-
-
-def separator_of(text: str) -> str:
-    """A CSV field separator as given: one character, or 'tab' (or a backslash and t) for a tab."""
-    sep = SEPARATOR_WORDS.get(text, text)
-    if len(sep) != 1 or sep in '\r\n"':
-        raise ValueError(f"a separator is one character such as ';' or '|', or tab (not {text!r})")
-    return sep
-
-
-class Csv(Strict):
-    """How .csv files are read (TSV files are separated by tabs)."""
-
-    separator: str = Field(",", description="The field separator: ',' (default), ';', '|', or tab.")
-
-    @field_validator("separator")
-    @classmethod
-    def _one_character(cls, value: str) -> str:
-        return separator_of(value)
 
 
 class Data(Strict):
@@ -156,13 +134,23 @@ class Numeric(ShortForm):
     kind: Literal["numeric"]
     transform: Literal["none", "standardize", "minmax", "log1p", "quantile"] = "standardize"
     quantiles: int = Field(100, ge=2, description="n_q for transform: quantile.")
-    clip: tuple[float, float] | None = Field(None, description="[low, high], applied before the transform.")
+    clip: Annotated[
+        tuple[float, float] | Literal["auto", "none"], BeforeValidator(lambda v: "none" if v is None else v)
+    ] = Field(
+        "auto",
+        description="[low, high], applied before the statistics and the transform; auto: a number the MLP reads "
+        "as one standardized input is bounded to 5 standard deviations of its mean; none: never clipped.",
+    )
     fill: Literal["mean", "median", "zero"] | float = Field("mean", description="Value used for missing.")
     missing: list[str] = Field(default_factory=list, description="Values that mean missing, e.g. ['?'].")
 
+    @property
+    def bounds(self) -> tuple[float, float] | None:  # the clip the spec gives (auto, none: None)
+        return None if isinstance(self.clip, str) else self.clip
+
     @model_validator(mode="after")
     def _clip_order(self) -> Numeric:
-        if self.clip is not None and self.clip[0] > self.clip[1]:
+        if self.bounds is not None and self.bounds[0] > self.bounds[1]:
             raise ValueError("clip must be [low, high] with low <= high")
         return self
 
