@@ -67,6 +67,10 @@ EXPECTED = {
         "{f}:4 data.split: give key or time, not both: key keeps each education in one part, time splits by when "
         "rows happened (for each education's latest rows: per: education)"
     ],
+    "gauc_without_group": [
+        "{f}:21 train.early_stopping.metric: gauc is the mean AUC of each group's rows: set label.group (the user "
+        "or request column), or use auc or logloss"
+    ],
     # problems only the data can show: the data file, the YAML path and the column are named
     "bucketized_source_undeclared": [
         f"{DATA} (training rows): missing column 'aeg' (needed by columns.age_buckets.source) (did you mean 'age'?)"

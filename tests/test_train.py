@@ -140,9 +140,12 @@ def test_stale_temporary_files_of_dead_processes_are_removed(workdir):
     assert sorted(x.name for x in workdir.iterdir()) == [f".tmp-20260101-000001-{os.getpid()}"]
 
 
-@pytest.mark.parametrize("metric, values", [("auc", [0.6, 0.7, 0.65, 0.69]), ("logloss", [0.6, 0.5, 0.55, 0.51])])
+@pytest.mark.parametrize(
+    "metric, values",
+    [("auc", [0.6, 0.7, 0.65, 0.69]), ("gauc", [0.6, 0.7, 0.65, 0.69]), ("logloss", [0.6, 0.5, 0.55, 0.51])],
+)
 def test_early_stopping_keeps_the_best_epochs_weights_and_stops_after_patience(metric, values):
-    """AUC is better higher, log loss lower; the weights kept are those of the best epoch, not the last."""
+    """AUC and gAUC are better higher, log loss lower; the weights kept are those of the best epoch, not the last."""
     from wdcli.train.trainer import EarlyStopping
 
     model = torch.nn.Linear(1, 1)
@@ -155,6 +158,23 @@ def test_early_stopping_keeps_the_best_epochs_weights_and_stops_after_patience(m
         assert stopper.stop == (epoch == 3)  # two epochs in a row past the best: more than the patience of 1
     assert marks == [True, True, False, False] and stopper.best == values[1]
     assert stopper.best_state is not None and stopper.best_state["weight"].item() == 1.0
+
+
+def test_early_stopping_on_gauc_keeps_the_epoch_of_the_best_validation_gauc(tmp_path):
+    """`early_stopping.metric: gauc` (rows in groups): the epoch kept is the one whose validation gAUC is the
+    highest of the run's, and the run's validation gAUC is that epoch's."""
+    from wdcli.metrics import RunMetrics
+
+    from .conftest import SIGNAL_SPEC, signal_frame
+
+    signal_frame(2000, seed=5).write_csv(tmp_path / "rows.csv")
+    (tmp_path / "s.yaml").write_text(SIGNAL_SPEC.format(path="rows.csv", validation=0.3, test=0.0))
+    sets = ["train.epochs=4", "train.early_stopping.patience=9", "train.early_stopping.metric=gauc"]
+    _, path = run_training(load_spec(tmp_path / "s.yaml", sets), output=tmp_path / "run")
+    m = RunMetrics.from_json(json.loads((path / "metrics.json").read_text()))
+    gaucs = [e.gauc for e in m.history]
+    assert len(gaucs) == 4 and None not in gaucs and len(set(gaucs)) > 1
+    assert m.best_epoch == 1 + gaucs.index(max(gaucs)) and m.metric("gauc", "validation") == max(gaucs)
 
 
 def test_the_weights_kept_are_the_best_epochs_not_the_last(tmp_path, monkeypatch):

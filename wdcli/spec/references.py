@@ -71,6 +71,7 @@ def _references(data: dict) -> Found:
         return  # references to columns cannot be checked without them
     d = _Declared.of(data)
     yield from _label(_dict(data.get("label")), d)
+    yield from _grouped_metrics(data)
     yield from _sources(d)
     yield from _crosses(d)
     wide = _dict(data.get("wide"))
@@ -86,6 +87,25 @@ def _label(label: dict, d: _Declared) -> Found:
                 ("label", key),
                 f"'{label[key]}' is also declared as a feature column; remove it from columns "
                 "(a model must not see its own label or weight)",
+            )
+
+
+def _grouped_metrics(data: dict) -> Found:
+    """gAUC is the mean AUC of label.group's groups: a spec that stops or tunes on it names the groups."""
+    if isinstance(_dict(data.get("label")).get("group"), str):
+        return
+    metrics = {
+        ("train", "early_stopping", "metric"): _dict(_dict(data.get("train")).get("early_stopping")).get("metric"),
+        ("tune", "metric"): _dict(data.get("tune")).get("metric"),
+    }
+    for path, metric in metrics.items():
+        if metric == "gauc":
+            yield (
+                path,
+                (
+                    "gauc is the mean AUC of each group's rows: set label.group (the user or request column), or use "
+                    "auc or logloss"
+                ),
             )
 
 

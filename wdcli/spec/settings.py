@@ -61,7 +61,9 @@ Optimizer = Annotated[FTRL | Adagrad | Adam | SGD, Field(discriminator="name")]
 
 
 class EarlyStopping(Strict):
-    metric: Literal["auc", "logloss"] = "auc"
+    metric: Literal["auc", "logloss", "gauc"] = Field(
+        "auc", description="Validation figure watched: auc, logloss, or gauc (the mean AUC of label.group's groups)."
+    )
     patience: int = Field(2, ge=0, description="Epochs without improvement before stopping.")
 
 
@@ -194,7 +196,7 @@ class Tune(Strict):
         default_factory=dict, description="Keys to search, by their --set paths; empty: a default space."
     )
     trials: PositiveInt = Field(20, description="Trials in the study (a resumed study runs the rest).")
-    metric: Literal["auc", "logloss"] | None = Field(None, description="Default: train.early_stopping.metric.")
+    metric: Literal["auc", "logloss", "gauc"] | None = Field(None, description="Default: train.early_stopping.metric.")
     prune: bool = Field(True, description="Stop trials whose validation metric trails the median of earlier ones.")
     seed: int = Field(0, description="Seed of the sampler.")
 

@@ -159,7 +159,7 @@ _DTYPES = {"score": np.float64, "label": np.float32, "weight": np.float32, "grou
 class EarlyStopping:
     """Keeps the best epoch's weights; says when `patience` epochs have passed without improvement."""
 
-    metric: str  # auc (higher is better) or logloss (lower is better)
+    metric: str  # auc or gauc (higher is better), or logloss (lower is better)
     patience: int
     best: float | None = None
     since_best: int = 0
@@ -188,4 +188,4 @@ class EarlyStopping:
     def _better(self, value: float) -> bool:
         if self.best is None or np.isnan(self.best):
             return not np.isnan(value)
-        return value > self.best if self.metric == "auc" else value < self.best
+        return value < self.best if self.metric == "logloss" else value > self.best

@@ -79,7 +79,7 @@ def tune(
     searched = {**spec.tune.space, **flags} or default_space(spec)
     check_space(path, overrides, searched, lines, problems, set(flags))
     metric = spec.tune.metric or spec.train.early_stopping.metric
-    maximize = metric == "auc"
+    maximize = metric != "logloss"
     total = trials or spec.tune.trials
     frames = load_splits(spec.data)
     frames.pop("test", None)  # trials never see the test rows
