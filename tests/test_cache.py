@@ -314,3 +314,40 @@ def test_a_cache_that_cannot_be_written_is_said(many_files, workdir, monkeypatch
         _, full_disk = run_training(load_spec(path, base), output=workdir / "full")
     _, off = run_training(load_spec(path, [*base, *OFF]), output=workdir / "off")
     assert_same_weights(off, full_disk)
+
+
+FITTED = {6: "96e5759fff87d6517551e2dd787973ff6fb1a85e628937ce44a47f5cb4974dc6"}  # wdcli.data.shards.FORMAT -> the digest of the shipped specs' fitted pipelines (below)
+
+
+def _rounded(x):
+    if isinstance(x, float):
+        return float(f"{x:.6g}")
+    if isinstance(x, dict):
+        return {k: _rounded(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_rounded(v) for v in x]
+    return x
+
+
+def test_a_change_to_what_the_fit_learns_comes_with_a_new_cache_format():
+    """A cache folder is found by FORMAT, the files and the spec, not by the fitted state: a change to what the fit
+    learns (a new statistic, another rule) would reuse rows encoded the old way, silently. So the fitted pipelines
+    of the three shipped specs (numbers to 6 digits) are pinned per FORMAT: when this fails, bump FORMAT in
+    wdcli/data/shards.py and pin the digest it prints."""
+    import hashlib
+    import json
+
+    from wdcli.data.shards import FORMAT
+    from wdcli.data.split import load_splits
+
+    from .conftest import SPECS
+
+    digest = hashlib.sha256()
+    for name in ("tiny", "census", "apps"):
+        spec = load_spec(SPECS / f"{name}.yaml")
+        fitted = fit_pipeline(spec, load_splits(spec.data)["train"])
+        digest.update(json.dumps(_rounded(fitted.feature_dicts()), sort_keys=True).encode())
+    assert FITTED.get(FORMAT) == digest.hexdigest(), (
+        f"the fitted pipelines changed: bump FORMAT in wdcli/data/shards.py (now {FORMAT}) and pin "
+        f"{digest.hexdigest()!r} in FITTED"
+    )
