@@ -159,6 +159,11 @@ def test_the_cache_folder_changes_with_whatever_the_encoding_depends_on(many_fil
     names = [opened(change) for change in changes]
     assert len({first, *names}) == len(changes) + 1
     assert opened("deep.hidden=[4]", "train.seed=3", "deep.embedding_dim=8") == first
+    # clip: auto bounds only the numbers read plainly, so whether a number may be is the fit's too (the forms that
+    # always embed it fit alike: sigma is the model's)
+    plain, periodic = opened("deep.numeric_embedding=none"), opened("deep.numeric_embedding=periodic")
+    assert len({first, plain, periodic}) == 3
+    assert opened("deep.numeric_embedding={kind: periodic, sigma: 3}") == periodic
     part = folder / "part-0.parquet"
     stat = part.stat()
     os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # (rewritten: same size, a new time)
@@ -316,7 +321,8 @@ def test_a_cache_that_cannot_be_written_is_said(many_files, workdir, monkeypatch
     assert_same_weights(off, full_disk)
 
 
-FITTED = {6: "96e5759fff87d6517551e2dd787973ff6fb1a85e628937ce44a47f5cb4974dc6"}  # wdcli.data.shards.FORMAT -> the digest of the shipped specs' fitted pipelines (below)
+# wdcli.data.shards.FORMAT -> the digest of the shipped specs' fitted pipelines (below)
+FITTED = {6: "96e5759fff87d6517551e2dd787973ff6fb1a85e628937ce44a47f5cb4974dc6"}
 
 
 def _rounded(x):

@@ -129,6 +129,15 @@ def test_gauc_ranks_within_groups_not_across_them():
     assert math.isnan(gauc(y, s, np.array(["a", "b", "c", "d", "e", "f"])))  # no group has both classes
 
 
+def test_a_row_of_no_group_counts_in_none():
+    """A null in a text group column (a row with no user) is in no group: training on such rows ended in an
+    internal TypeError (None against text in the sort)."""
+    y = np.array([1, 0, 1, 0, 1, 0], dtype=float)
+    s = np.array([0.2, 0.1, 0.5, 0.4, 0.1, 0.8])
+    groups = np.array(["a", "a", "b", "b", None, None], dtype=object)
+    assert gauc(y, s, groups) == 1.0 and group_aucs(y, s, groups)[2] == 2
+
+
 # --------------------------------------------------------------------------------------------- ranking
 
 

@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import polars as pl
 import pytest
 import torch
 
@@ -175,6 +176,42 @@ def test_early_stopping_on_gauc_keeps_the_epoch_of_the_best_validation_gauc(tmp_
     gaucs = [e.gauc for e in m.history]
     assert len(gaucs) == 4 and None not in gaucs and len(set(gaucs)) > 1
     assert m.best_epoch == 1 + gaucs.index(max(gaucs)) and m.metric("gauc", "validation") == max(gaucs)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ("validation", "the validation rows have no column 'user' (label.group), so there is no gAUC to watch"),
+        ("one_row_each", "no group of the validation rows holds both a positive and a negative row"),
+    ],
+)
+def test_early_stopping_on_a_gauc_the_rows_cannot_give_is_an_error(tmp_path, data, message):
+    """Validation rows without the group column ended in an internal KeyError; a validation split of one row per
+    user (each user's latest) gave gAUC NaN every epoch and stopped silently after the patience, keeping the last
+    weights. Both now say why, and nothing is written."""
+    from typer.testing import CliRunner
+
+    from wdcli.cli import app
+
+    from .conftest import signal_frame
+
+    frame = signal_frame(2000, seed=5).with_columns(t=pl.int_range(pl.len()) % 20)
+    if data == "validation":
+        frame.head(1600).write_csv(tmp_path / "rows.csv")
+        frame.tail(400).drop("user").write_csv(tmp_path / "val.csv")
+        section = "{train: rows.csv, validation: val.csv, split: {test: 0.0}}"
+    else:
+        frame.write_csv(tmp_path / "rows.csv")
+        section = "{train: rows.csv, split: {validation: 0.05, test: 0.0, time: t, per: user}}"
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        f"data: {section}\nlabel: {{column: y, group: user}}\n"
+        "columns: {item: categorical, user_kind: categorical, x: numeric}\n"
+        "train: {epochs: 3, early_stopping: {metric: gauc}}\n"
+    )
+    r = CliRunner().invoke(app, ["train", str(spec), "-q", "--output", str(tmp_path / "run")])
+    assert r.exit_code == 2 and message in " ".join(r.output.split()), r.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_the_weights_kept_are_the_best_epochs_not_the_last(tmp_path, monkeypatch):

@@ -42,7 +42,10 @@ def auc(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> float:
 
 
 def group_aucs(y: np.ndarray, s: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """(the AUC of each group having both classes, the group's size, the number of groups in all)."""
+    """(the AUC of each group having both classes, the group's size, the number of groups in all). A row of no
+    group (a null in a text column) counts in none."""
+    if groups.dtype == object and (has := pl.Series(groups, strict=False).is_not_null().to_numpy()).sum() < len(y):
+        y, s, groups = y[has], s[has], groups[has]
     _, keys, sizes = np.unique(groups, return_inverse=True, return_counts=True)
     num, den = _pair_auc(y.astype(np.float64), s.astype(np.float64), np.ones(len(y)), keys.astype(np.int64))
     ok = den > 0

@@ -240,8 +240,7 @@ def _numeric(
     spike: bool,
     uneven: bool,
 ) -> Numeric:
-    auto = col.clip == "auto" and col.transform == "standardize" and plain
-    clip = numbers.spread_clip(m.mean, m.std) if auto else col.bounds
+    clip = numbers.clip_of(col, m.mean, m.std, plain)
     numeric = Numeric(
         name=name,
         missing=col.missing,

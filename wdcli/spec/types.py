@@ -135,11 +135,11 @@ class Numeric(ShortForm):
     transform: Literal["none", "standardize", "minmax", "log1p", "quantile"] = "standardize"
     quantiles: int = Field(100, ge=2, description="n_q for transform: quantile.")
     clip: Annotated[
-        tuple[float, float] | Literal["auto", "none"], BeforeValidator(lambda v: "none" if v is None else v)
+        tuple[float, float] | Literal["auto", "none"] | None, BeforeValidator(lambda v: "none" if v is None else v)
     ] = Field(
         "auto",
         description="[low, high], applied before the statistics and the transform; auto: a number the MLP reads "
-        "as one standardized input is bounded to 5 standard deviations of its mean; none: never clipped.",
+        "as one standardized input is bounded to its mean +- 5 standard deviations (fitted); none or null: never.",
     )
     fill: Literal["mean", "median", "zero"] | float = Field("mean", description="Value used for missing.")
     missing: list[str] = Field(default_factory=list, description="Values that mean missing, e.g. ['?'].")

@@ -13,6 +13,7 @@ checkpoints, finish (keep the best weights, take the final metrics).
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from dataclasses import dataclass, replace
@@ -25,7 +26,7 @@ import torch
 from ..data.cache import Encodings
 from ..data.source import BatchSource
 from ..data.stream import Stream
-from ..errors import Interrupted
+from ..errors import DataError, Interrupted
 from ..features import FittedPipeline
 from ..metrics import EpochRecord, RunMetrics, WarmReport
 from ..model.plan import ModelConfig, build_config
@@ -176,7 +177,7 @@ class Recipe:
             for epoch in range(self.loop.epoch, cfg.epochs + 1):
                 record = self.train_epoch(epoch)
                 figures = self.trainer.evaluate(self.sources[monitor])
-                best = self.stopper.update(figures[self.stopper.metric], self.trainer.model)
+                best = self.stopper.update(self.watched(figures, monitor), self.trainer.model)
                 self.schedule.after_epoch(best)
                 kept = {k: v for k, v in figures.items() if k in ("auc", "logloss", "gauc")}
                 record = replace(record, split=monitor, best=best, **kept)
@@ -189,6 +190,18 @@ class Recipe:
                 if epoch < cfg.epochs:
                     self.save()
                 self.check_stop()
+
+    def watched(self, figures: dict[str, float], split: str) -> float:
+        """The figure early stopping watches; gauc that the rows cannot give is an error, not a silent stop."""
+        value = figures.get(self.stopper.metric)
+        if value is not None and not (self.stopper.metric == "gauc" and math.isnan(value)):
+            return value
+        if value is None:
+            why, fix = f"the {split} rows have no column '{self.spec.label.group}' (label.group)", "give them one"
+        else:
+            why = f"no group of the {split} rows holds both a positive and a negative row"
+            fix = "hold out more rows of each group"
+        raise DataError(f"train.early_stopping.metric gauc: {why}, so there is no gAUC to watch; {fix}, or use auc")
 
     def finish(self) -> TrainResult:
         """Keep the best epoch's weights and take each split's metrics (streamed training rows: the first

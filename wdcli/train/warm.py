@@ -43,11 +43,13 @@ from ..features.fitted import (
     Vocabulary,
     VocabularyCross,
 )
+from ..features.numbers import clip_of
 from ..metrics import Carried, WarmReport
 from ..model.layout import Layout
 from ..model.optim import PartOptimizer, init_state
 from ..model.plan import ModelConfig, numeric_forms
 from ..model.widedeep import WideDeep
+from ..spec.types import Numeric as NumericSpec
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,10 @@ def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipe
         was = spec.deep.numeric_embedding_of(name).resolved(old.spike, old.uneven)
         if was == now:
             continue
-        features[name] = fitted.numeric(name).model_copy(update={"spike": old.spike, "uneven": old.uneven})
+        new, column = fitted.numeric(name), spec.columns[name]
+        assert isinstance(column, NumericSpec)
+        clip = clip_of(column, new.mean, new.std, plain=was.kind == "none")  # (clip: auto follows the form)
+        features[name] = new.model_copy(update={"spike": old.spike, "uneven": old.uneven, "clip": clip})
         why = "a spike" if old.spike else "an uneven effect"
         if now.kind == "none":
             kept[name] = f"embedded as before ({why}): these rows alone would leave it plain"
