@@ -269,6 +269,7 @@ def test_clip_auto_bounds_only_a_plain_standardized_number_to_five_deviations(tm
     p = fitted.numeric("p")
     assert p.clip == pytest.approx((p.mean - 5 * p.std, p.mean + 5 * p.std))
     assert fitted.numeric("c").clip == (-2, 2) and fitted.numeric("s").spike
+    assert p.describe().startswith("standardize, clipped to [") and fitted.numeric("n").describe() == "standardize"
     assert fitted.numeric("n").clip is fitted.numeric("q").clip is fitted.numeric("s").clip is None
     first = transform(fitted, frame.head(1)).dense[0]
     at = {name: first[fitted.dense.index(name)] for name in "pncs"}

@@ -327,8 +327,8 @@ class Numeric(_Feature):
             return "edges are not in increasing order"
         return None
 
-    def describe(self) -> str:
-        return self.transform
+    def describe(self) -> str:  # (the clip too: the spec's, or what clip: auto fitted)
+        return self.transform + (f", clipped to [{self.clip[0]:.4g}, {self.clip[1]:.4g}]" if self.clip else "")
 
     def number_source(self) -> tuple[str, list[str]]:
         return self.name, self.missing
