@@ -161,9 +161,11 @@ def test_the_cache_folder_changes_with_whatever_the_encoding_depends_on(many_fil
     assert opened("deep.hidden=[4]", "train.seed=3", "deep.embedding_dim=8") == first
     # clip: auto bounds only the numbers read plainly, so whether a number may be is the fit's too (the forms that
     # always embed it fit alike: sigma is the model's)
-    plain, periodic = opened("deep.numeric_embedding=none"), opened("deep.numeric_embedding=periodic")
-    assert len({first, plain, periodic}) == 3
-    assert opened("deep.numeric_embedding={kind: periodic, sigma: 3}") == periodic
+    std = "columns.age.transform=standardize"
+    auto, plain, periodic = (opened(std, f"deep.numeric_embedding={e}") for e in ("auto", "none", "periodic"))
+    assert len({auto, plain, periodic}) == 3
+    assert opened(std, "deep.numeric_embedding={kind: periodic, sigma: 3}") == periodic
+    assert opened("deep.numeric_embedding=none") == first  # (its age, through quantiles, is never clipped)
     part = folder / "part-0.parquet"
     stat = part.stat()
     os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # (rewritten: same size, a new time)

@@ -79,7 +79,7 @@ def _what(spec: Spec, parts: dict[str, Files]) -> dict:
         "piecewise": spec.piecewise_bins(),
         "plain": {  # which numbers `clip: auto` may bound: those the deep part may read as one input
             n: e.kind if e.kind in ("none", "auto") else "embedded"
-            for n in spec.numeric_columns()
+            for n in spec.auto_clipped()
             for e in [spec.deep.numeric_embedding_of(n)]
         },
         "max_rows": d["train"]["max_rows"],

@@ -212,7 +212,8 @@ class Fitter:
             filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
         spike = spiked(present, len(values) - len(present), fill)
         bumpy = uneven_column(values, self.sample[-1], self.sample_keys, spread, col.bounds)
-        plain = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy).kind == "none"  # one MLP input
+        form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy)
+        plain = name in self.spec.auto_clipped() and form.kind == "none"  # one MLP input
         return _checked(
             self.where,
             name,

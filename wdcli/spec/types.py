@@ -377,6 +377,12 @@ class Spec(Strict):
         embedded = {c: self.deep.numeric_embedding_of(c) for c in (self.deep_dense() if self.uses_deep() else [])}
         return {c: e.bins for c, e in embedded.items() if e.kind == "piecewise"}
 
+    def auto_clipped(self) -> list[str]:
+        """The numbers `clip: auto` may bound (standardized, read by the deep part): as their form resolves."""
+        numbers = self.deep_dense() if self.uses_deep() else []
+        columns = [(n, self.columns.get(n)) for n in numbers]
+        return [n for n, c in columns if isinstance(c, Numeric) and c.clip == "auto" and c.transform == "standardize"]
+
     def shared_table_of(self, column: str) -> str | None:
         for table, cols in self.deep.shared.items():
             if column in cols:
