@@ -33,12 +33,29 @@ def test_rank_and_eval_name_a_missing_group(apps_spec, workdir):
     assert invoke("train", apps_spec, "-q").exit_code == 0
     data = apps_spec.parent / "apps.csv"
     r = invoke("rank", "--input", data, "--group-by", "usr", "-q")
-    assert (
-        r.exit_code == 2 and "missing group column 'usr' (--group-by)" in r.stderr and "did you mean 'user'" in r.stderr
-    )
+    assert r.exit_code == 2 and "no group column 'usr' (--group-by)" in r.stderr and "did you mean 'user'" in r.stderr
     pl.read_csv(data).drop("user").write_csv(workdir / "nouser.csv")
     r = invoke("eval", "--input", workdir / "nouser.csv", "-q")
     assert r.exit_code == 0 and "warning: no gAUC" in r.stderr and "no column 'user' (label.group)" in r.stderr
+    r = invoke("rank", "--input", workdir / "nouser.csv", "-q")  # (the spec's group, not a --group-by given)
+    assert r.exit_code == 2 and "no group column 'user' (the spec's label.group), so rank cannot tell" in r.stderr
+
+
+def test_a_label_written_otherwise_than_the_run_was_trained_on_says_what_to_fix(apps_spec, workdir):
+    """eval has no label.positive to set (the run's is fixed): a yes/no label on a 0/1 run names the file's fix."""
+    assert invoke("train", apps_spec, "-q").exit_code == 0
+    frame = pl.read_csv(apps_spec.parent / "apps.csv")
+    frame.with_columns(clicked=pl.when(pl.col("clicked") == 1).then(pl.lit("yes")).otherwise(pl.lit("no"))).write_csv(
+        workdir / "yesno.csv"
+    )
+    r = invoke("eval", "--input", workdir / "yesno.csv", "-q")
+    assert r.exit_code == 2 and "the model was trained on a 0/1 label: write this file's label as" in r.stderr
+    assert "label.positive" not in r.stderr
+
+
+def test_a_set_on_a_misspelt_column_names_the_column_it_meant(apps_spec):
+    r = invoke("validate", apps_spec, "--set", "columns.agee.clip=none")
+    assert r.exit_code == 2 and "no column 'agee' is declared (did you mean 'age'?)" in " ".join(r.stderr.split())
 
 
 def test_a_list_separator_found_in_no_value(apps_spec):

@@ -117,10 +117,11 @@ YAML_TRUE, YAML_FALSE = ("yes", "on", "true", "y"), ("no", "off", "false", "n")
 
 
 def label_array(
-    spec: Spec, df: pl.DataFrame, where: str, fitting: bool = False, evaluating: bool = False
+    spec: Spec, df: pl.DataFrame, where: str, fitting: bool = False, evaluating: bool = False, trained: bool = False
 ) -> np.ndarray:
     """The label as 0/1 float32. Errors name the column and the values found. Fitting and evaluating need at
-    least one positive row (AUC is undefined without one); their messages say what to check."""
+    least one positive row (AUC is undefined without one); their messages say what to check. `trained`: the rows
+    are scored by a trained run, whose label.positive is fixed (a mismatch is the file's to fix)."""
     name, positive = spec.label.column, spec.label.positive
     if name not in df.columns:
         raise MissingColumns(f"{where}: missing label column '{name}' (label.column)")
@@ -129,7 +130,7 @@ def label_array(
         raise DataError(f"{where}: label column '{name}' is missing in {s.null_count()} rows; drop or fill them")
     text = s.cast(pl.String).str.strip_chars()
     seen = text.unique().sort().to_list()
-    y, pos = _positives(text, seen, positive, where, name)
+    y, pos = _positives(text, seen, positive, where, name, trained)
     labels = y.to_numpy().astype(np.float32)
     if (fitting or evaluating) and len(labels) and not labels.any():
         if evaluating:
@@ -151,7 +152,7 @@ def label_array(
 
 
 def _positives(
-    text: pl.Series, seen: list[str], positive: str | int | bool | None, where: str, name: str
+    text: pl.Series, seen: list[str], positive: str | int | bool | None, where: str, name: str, trained: bool = False
 ) -> tuple[pl.Series, str]:
     """Which rows of label column `name` (`text`: as stripped text, `seen`: its values) are positive by
     label.positive, and the positive value as text; a DataError where the values do not fit label.positive."""
@@ -169,9 +170,13 @@ def _positives(
                 f"(or --set 'label.positive=\"{guess}\"')"
             )
         if other:
+            fix = (
+                "the model was trained on a 0/1 label: write this file's label as its training data did"
+                if trained
+                else "name the positive value with label.positive"
+            )
             raise DataError(
-                f"{where}: label column '{name}' has values {show(other)} that are not 0/1 or "
-                f"true/false; name the positive value with label.positive"
+                f"{where}: label column '{name}' has values {show(other)} that are not 0/1 or true/false; {fix}"
             )
         pos = "1" if positive is None else str(positive).lower()
         return text.str.to_lowercase().is_in(list(ones if positive in (None, True) else zeros)), pos

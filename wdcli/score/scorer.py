@@ -116,7 +116,7 @@ class Scorer:
         """The label, weight and group of labelled rows."""
         spec = self.spec
         try:
-            y = label_array(spec, frame, where)
+            y = label_array(spec, frame, where, trained=True)
         except MissingColumns as e:
             raise self.mismatch(e) from None
         w = weight_array(spec, frame, where) if spec.label.weight else None
@@ -151,10 +151,11 @@ class Scorer:
         if group is None:
             raise DataError(f"{where}: no group to rank within; pass --group-by COLUMN (the spec names no label.group)")
         if group not in frame.columns:
+            named = "--group-by" if group_by and group_by != self.spec.label.group else "the spec's label.group"
             raise DataError(
-                f"{where}: missing group column '{group}' ({'--group-by' if group_by else 'label.group'}) that rank "
-                f"needs{suggest(group, frame.columns)}; add it or pass --group-by with one of: "
-                f"{', '.join(frame.columns[:15])}"
+                f"{where}: no group column '{group}' ({named}), so rank cannot tell whose candidates these are"
+                f"{suggest(group, frame.columns)}; add it (one value for one {group}'s candidates), or pass "
+                f"--group-by with one of: {', '.join(frame.columns[:15])}"
             )
         scored = self.predict(frame, where=where, first_row=first_row)  # a stable sort: ties keep the input's order
         ranked = scored.sort([group, "score"], descending=[False, True], maintain_order=True).with_columns(

@@ -243,6 +243,13 @@ def _structure_problems(
         tag = (err.get("ctx") or {}).get("discriminator", "").strip("'")
         if err["type"].startswith("union_tag") and lines.get(clean + (tag,)) == FROM_SET:
             line = FROM_SET  # `--set columns.x.kind=...` named a kind that does not exist
+        if err["type"] == "union_tag_not_found" and line == FROM_SET and clean[:1] == ("columns",) and len(clean) == 2:
+            columns = data["columns"] if isinstance(data.get("columns"), dict) else {}
+            declared = [str(c) for c in columns if c != clean[1]]  # `--set columns.agee.clip=...`
+            if hint := suggest(str(clean[1]), declared):
+                msg = (
+                    f"no column '{clean[1]}' is declared{hint}; a new column needs its kind (e.g. {clean[1]}: numeric)"
+                )
         setters = [q for q, n in lines.items() if n == FROM_SET and len(q) > len(clean) and q[: len(clean)] == clean]
         if line != FROM_SET and setters:  # the file's mapping, as --set changed it
             msg += f" (after --set {', '.join(path_text(q) for q in setters)})"
