@@ -56,6 +56,10 @@ def test_a_label_written_otherwise_than_the_run_was_trained_on_says_what_to_fix(
 def test_a_set_on_a_misspelt_column_names_the_column_it_meant(apps_spec):
     r = invoke("validate", apps_spec, "--set", "columns.agee.clip=none")
     assert r.exit_code == 2 and "no column 'agee' is declared (did you mean 'age'?)" in " ".join(r.stderr.split())
+    r = invoke("validate", apps_spec, "--set", "columns.age.clip=0,3")  # one problem, in the spec's words
+    text = " ".join(r.stderr.split())
+    assert r.exit_code == 2 and "1 problem" in text and "tuple" not in text
+    assert "columns.age.clip: should be [low, high] of numbers, auto or none (got '0,3')" in text
 
 
 def test_a_list_separator_found_in_no_value(apps_spec):

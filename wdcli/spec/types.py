@@ -130,13 +130,23 @@ class Multivalent(_Categorical):
     max_values: PositiveInt | None = Field(None, description="Keep at most this many values of a row (the first).")
 
 
+def _clip(value: Any) -> Any:
+    """A numeric column's clip: null is none; what is neither [low, high], auto nor none says so once."""
+    if value is None:
+        return "none"
+    pair = isinstance(value, list | tuple) and len(value) == 2
+    if value in ("auto", "none") or (
+        pair and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        return value
+    raise ValueError(f"should be [low, high] of numbers, auto or none (got {value!r})")
+
+
 class Numeric(ShortForm):
     kind: Literal["numeric"]
     transform: Literal["none", "standardize", "minmax", "log1p", "quantile"] = "standardize"
     quantiles: int = Field(100, ge=2, description="n_q for transform: quantile.")
-    clip: Annotated[
-        tuple[float, float] | Literal["auto", "none"] | None, BeforeValidator(lambda v: "none" if v is None else v)
-    ] = Field(
+    clip: Annotated[tuple[float, float] | Literal["auto", "none"] | None, BeforeValidator(_clip)] = Field(
         "auto",
         description="[low, high], applied before the statistics and the transform; auto: a number the MLP reads "
         "as one standardized input is bounded to its mean +- 5 standard deviations (fitted); none or null: never.",
