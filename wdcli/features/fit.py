@@ -79,6 +79,7 @@ class Fitter:
         self.numeric = {n: c for n, c in cols.items() if isinstance(c, NumericSpec)}
         # every column read as numbers: the numeric columns and the sources of bucketized ones
         self.sources = [column for column, needs in spec_inputs(spec).items() if needs.reads == "numeric"]
+        self.auto_clipped = set(spec.auto_clipped())
         self.raw = {n: Moments() for n in self.numeric}  # present values, clipped, in raw units (the fill)
         self.moments = {n: Moments() for n in self.numeric}  # present values, clipped and transformed
         self.sample_keys = np.zeros(0, dtype=np.uint64)
@@ -213,7 +214,7 @@ class Fitter:
         spike = spiked(present, len(values) - len(present), fill)
         bumpy = uneven_column(values, self.sample[-1], self.sample_keys, spread, col.bounds)
         form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy)
-        plain = name in self.spec.auto_clipped() and form.kind == "none"  # one MLP input
+        bounded = name in self.auto_clipped and form.kind == "none"  # (clip: auto; the MLP reads it as one input)
         return _checked(
             self.where,
             name,
@@ -221,7 +222,7 @@ class Fitter:
             name=name,
             col=col,
             fill=fill,
-            plain=plain,
+            bounded=bounded,
             m=m,
             filled=filled,
             bins=bins,
@@ -234,14 +235,14 @@ def _numeric(
     name: str,
     col: NumericSpec,
     fill: float,
-    plain: bool,
+    bounded: bool,
     m: Moments,
     filled: np.ndarray,
     bins: int,
     spike: bool,
     uneven: bool,
 ) -> Numeric:
-    clip = numbers.clip_of(col, m.mean, m.std, plain)
+    clip = numbers.clip_of(col, m.mean, m.std, bounded)
     numeric = Numeric(
         name=name,
         missing=col.missing,

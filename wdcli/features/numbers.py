@@ -39,12 +39,11 @@ def log1p(x: np.ndarray) -> np.ndarray:
 CLIP_SPREAD = 5.0  # clip: auto's bound, in standard deviations (docs/benchmarks.md: the loans' counts lay 100 away)
 
 
-def clip_of(col: NumericSpec, mean: float, std: float, plain: bool) -> tuple[float, float] | None:
-    """The clip a number is fitted with: the spec's [low, high]; `clip: auto`'s bounds (`spread_clip`) where the
-    deep part reads it standardized as one input (`plain`: its numeric embedding resolved to none); else none."""
-    if col.clip == "auto" and col.transform == "standardize" and plain:
-        return spread_clip(mean, std)
-    return col.bounds
+def clip_of(col: NumericSpec, mean: float, std: float, bounded: bool) -> tuple[float, float] | None:
+    """The clip a number is fitted with: `clip: auto`'s bounds (`spread_clip`) where `bounded` (one of
+    `Spec.auto_clipped` whose numeric embedding resolved to none: the MLP reads it as one input); else the spec's
+    [low, high], or none."""
+    return spread_clip(mean, std) if bounded else col.bounds
 
 
 def spread_clip(mean: float, std: float) -> tuple[float, float] | None:

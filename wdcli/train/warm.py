@@ -248,7 +248,8 @@ def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipe
             continue
         new, column = fitted.numeric(name), spec.columns[name]
         assert isinstance(column, NumericSpec)
-        clip = clip_of(column, new.mean, new.std, plain=was.kind == "none")  # (clip: auto follows the form)
+        bounded = name in spec.auto_clipped() and was.kind == "none"  # (clip: auto follows the form kept)
+        clip = clip_of(column, new.mean, new.std, bounded)
         features[name] = new.model_copy(update={"spike": old.spike, "uneven": old.uneven, "clip": clip})
         why = "a spike" if old.spike else "an uneven effect"
         if now.kind == "none":
