@@ -14,6 +14,7 @@ import torch
 import wdcli.features.fit as fit
 import wdcli.train.fitting as fitting
 from wdcli.data.files import Files
+from wdcli.errors import DataError
 from wdcli.spec import load_spec
 from wdcli.train.runtime import Runtime
 
@@ -113,3 +114,40 @@ def test_shares_of_no_rows_merge_with_vocabulary_crosses(tmp_path, monkeypatch):
     one = _saved(fitting.fit_training_rows(spec, Runtime(torch.device("cpu"))), tmp_path / "one")
     for rank, fitted in enumerate(_fit_in(spec, 5, monkeypatch)):
         assert _saved(fitted, tmp_path / f"5-{rank}") == one, rank
+
+
+def test_a_column_that_fails_in_one_share_fails_every_process_alike(many_files, tmp_path, monkeypatch):  # noqa: F811
+    """The processes fit their shares of the columns (every n-th each): a column that cannot be fitted fails in
+    one of them, and every process raises the first such column's error, as one process does, rather than
+    waiting for the others."""
+    folder, path, _ = many_files
+    for i in range(4):
+        part = pl.read_parquet(folder / f"part-{i}.parquet")
+        part.with_columns(blank=pl.lit(None, pl.Float64), blank2=pl.lit(None, pl.Float64)).write_parquet(
+            folder / f"part-{i}.parquet"
+        )
+    spec = load_spec(path, ["train.data.cache=off", "columns.blank.kind=numeric", "columns.blank2.kind=numeric"])
+    with pytest.raises(DataError, match="'blank' has no values") as one:
+        fitting.fit_training_rows(spec, Runtime(torch.device("cpu")))
+    for world in (2, 3):
+        assert _raised_in(spec, world, monkeypatch) == [str(one.value)] * world, world
+
+
+def _raised_in(spec, world: int, monkeypatch) -> list:
+    """The DataError each of `world` processes (threads) raised, as text."""
+    exchange, raised = Exchange(world), [None] * world
+    monkeypatch.setattr(fitting, "_gather", exchange)
+
+    def process(rank: int) -> None:
+        exchange.local.rank = rank
+        try:
+            fitting.fit_training_rows(spec, Runtime(torch.device("cpu"), rank=rank, world=world))
+        except DataError as e:
+            raised[rank] = str(e)
+
+    threads = [threading.Thread(target=process, args=(r,), daemon=True) for r in range(world)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return raised

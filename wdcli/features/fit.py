@@ -11,6 +11,7 @@ the fitted buckets, so a spec with any takes a second pass over the rows.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -20,19 +21,18 @@ from pydantic import ValidationError
 
 from ..errors import DataError
 from ..spec import Spec
-from ..spec.types import Bucketized, Categorical, Cross, Multivalent, auto_min_count
+from ..spec.types import Bucketized, Categorical, Multivalent, auto_min_count
 from ..spec.types import Numeric as NumericSpec
 from . import clean, hashing, numbers
+from .cross_fit import cross_inputs, fit_cross
 from .fitted import (
     Buckets,
     Feature,
     Hashed,
-    HashedCross,
     Identity,
     Numeric,
     Text,
     Vocabulary,
-    VocabularyCross,
 )
 from .inputs import check_columns, label_array, spec_inputs
 from .numbers import log1p, median, quantile_boundaries, sort, spiked, spread_rows, uneven_column, with_edges
@@ -42,6 +42,7 @@ from .transform import cross_hashes
 
 NAMED_ROWS = 50_000  # readable names of cross combinations are taken from the first rows
 SAMPLE_ROWS = 1_000_000  # quantiles are exact up to this many training rows
+ALL_KEYS = np.uint64(np.iinfo(np.uint64).max)
 
 
 def vocabulary(counts: pl.DataFrame, min_count: int, max_size: int | None) -> list[str]:
@@ -85,7 +86,8 @@ class Fitter:
         self.sample_keys = np.zeros(0, dtype=np.uint64)
         # a row per source column (each column contiguous), and the label's 0/1 last (`uneven`)
         self.sample = np.zeros((len(self.sources) + 1, 0))
-        self.head: list[pl.DataFrame] = []  # the first NAMED_ROWS rows
+        self.head: list[pl.DataFrame] = []  # the first NAMED_ROWS rows, of the columns the crosses read
+        self.named = cross_inputs(spec)
 
     def update(self, df: pl.DataFrame) -> None:
         spec, where = self.spec, self.where
@@ -108,8 +110,8 @@ class Fitter:
                 values = clean.list_values(df, text_source(name, col), where, weights=False)[0]
                 self.counts[name].add(values.alias("value").value_counts(name="count"))  # (any column name)
         self._numbers(df, y)
-        if sum(len(h) for h in self.head) < NAMED_ROWS:
-            self.head.append(df.head(NAMED_ROWS - sum(len(h) for h in self.head)))
+        if self.named and sum(len(h) for h in self.head) < NAMED_ROWS:
+            self.head.append(df.select(self.named).head(NAMED_ROWS - sum(len(h) for h in self.head)))
         self.rows += len(df)
 
     def _numbers(self, df: pl.DataFrame, y: np.ndarray) -> None:
@@ -130,6 +132,23 @@ class Fitter:
         keys = hashing.hash_ints(np.arange(first, first + len(df), dtype=np.int64))
         self.sample_keys, self.sample = keep_smallest(self.sample_keys, self.sample, keys, x, SAMPLE_ROWS)
 
+    def shares(self, gather: Gather) -> list[Fitter]:
+        """Every process's fitter (this one of this process's share), for `merged`, exchanged at the least cost:
+        of the sample only the rows the merge keeps (those of the SAMPLE_ROWS smallest keys of all, found from
+        the keys alone), its numbers as one array, and the first rows only from shares that hold some of the
+        first NAMED_ROWS rows (the shares before one that starts past them hold them all)."""
+        keys = gather(self.sample_keys)
+        every = np.concatenate(keys)
+        last = np.partition(every, SAMPLE_ROWS - 1)[SAMPLE_ROWS - 1] if len(every) > SAMPLE_ROWS else ALL_KEYS
+        samples = gather(np.ascontiguousarray(self.sample[:, self.sample_keys <= last]))
+        light = copy.copy(self)
+        light.sample_keys, light.sample = self.sample_keys[:0], self.sample[:, :0]
+        light.head = self.head if self.first_row < NAMED_ROWS else []
+        out = gather(light)
+        for share, k, sample in zip(out, keys, samples):
+            share.sample_keys, share.sample = k[k <= last], sample
+        return out
+
     @staticmethod
     def merged(shares: list[Fitter]) -> Fitter:
         """One fitter of the shares' rows (in the order of the shares): the state of one that saw them all."""
@@ -147,8 +166,13 @@ class Fitter:
         out.moments = {n: Moments.of([s.moments[n] for s in shares]) for n in out.moments}
         return out
 
-    def finish(self) -> tuple[dict[str, Feature], pl.DataFrame]:
-        """The fitted columns (crosses are fitted from them: `fit_crosses`), and the first rows, for names."""
+    def finish(
+        self, gather: Gather | None = None, part: tuple[int, int] = (0, 1)
+    ) -> tuple[dict[str, Feature], pl.DataFrame]:
+        """The fitted columns (crosses are fitted from them: `fit_crosses`), and the first rows, for names. In a
+        job of processes (`gather`; `part`: this one's rank and their number) each fits every n-th column and the
+        columns are gathered; an error in one is raised in every process (the first column's, as one process
+        raises it), so that none waits for the others."""
         spec, where = self.spec, self.where
         if self.rows == 0:
             raise DataError(f"{where}: no rows to fit on")
@@ -166,26 +190,45 @@ class Fitter:
                 )
             counts[name] = c
         features: dict[str, Feature] = {}
+        failed: tuple[int, Exception] | None = None
         spread = spread_rows(self.sample_keys)  # (the rows the uneven test reads, the same for every number)
-        for name, col in spec.columns.items():
-            if isinstance(col, (Categorical, Multivalent)):
-                features[name] = _categorical(spec, name, col, counts, self.rows)
-            elif isinstance(col, NumericSpec):
-                features[name] = self._numeric(name, col, spread)
-            elif isinstance(col, Bucketized):
-                values = self.sample[self.sources.index(col.source)]
-                values = values[~np.isnan(values)]
-                source = spec.columns.get(col.source)
-                bounds = (
-                    list(col.boundaries)
-                    if col.boundaries is not None
-                    else quantile_boundaries(values, cast(int, col.quantiles))
-                )
-                missing = source.missing if isinstance(source, NumericSpec) else []
-                features[name] = _checked(
-                    where, name, Buckets, name=name, column=col.source, boundaries=bounds, missing=missing
-                )
+        for i, (name, col) in enumerate(spec.columns.items()):
+            if i % part[1] != part[0]:
+                continue
+            try:
+                feature = self._feature(name, col, counts, spread)
+            except Exception as e:  # noqa: BLE001 (raised below, in every process)
+                failed = (i, e if isinstance(e, DataError) or gather is None else RuntimeError(repr(e)))
+                break
+            if feature is not None:
+                features[name] = feature
+        if gather is not None:
+            shares = gather((features, failed))
+            errors = [f for _, f in shares if f is not None]
+            every = {n: f for share, _ in shares for n, f in share.items()}
+            features = {n: every[n] for n in spec.columns if n in every}
+            failed = min(errors, key=lambda f: f[0]) if errors else None
+        if failed is not None:
+            raise failed[1]
         return features, pl.concat(self.head) if self.head else pl.DataFrame()
+
+    def _feature(self, name: str, col: Any, counts: dict[str, pl.DataFrame], spread: np.ndarray) -> Feature | None:
+        if isinstance(col, (Categorical, Multivalent)):
+            return _categorical(self.spec, name, col, counts, self.rows)
+        if isinstance(col, NumericSpec):
+            return self._numeric(name, col, spread)
+        if not isinstance(col, Bucketized):
+            return None
+        values = self.sample[self.sources.index(col.source)]
+        values = values[~np.isnan(values)]
+        source = self.spec.columns.get(col.source)
+        bounds = (
+            list(col.boundaries)
+            if col.boundaries is not None
+            else quantile_boundaries(values, cast(int, col.quantiles))
+        )
+        missing = source.missing if isinstance(source, NumericSpec) else []
+        return _checked(self.where, name, Buckets, name=name, column=col.source, boundaries=bounds, missing=missing)
 
     def _numeric(self, name: str, col: NumericSpec, spread: np.ndarray) -> Numeric:
         raw = self.raw[name]
@@ -306,21 +349,27 @@ Gather = Callable[[Any], list[Any]]  # every process's value, in the order of th
 
 
 def fit_pipeline(
-    spec: Spec, train: Rows, where: str = "training data", gather: Gather | None = None, first_row: int = 0
+    spec: Spec,
+    train: Rows,
+    where: str = "training data",
+    gather: Gather | None = None,
+    first_row: int = 0,
+    part: tuple[int, int] = (0, 1),
 ) -> FittedPipeline:
     """Learn every feature's state from the training rows: a frame, or a function that returns an iterable of
     frames (called once, or twice when the spec has vocabulary crosses).
 
     In a job of processes, each fits its share of the rows (the shares in the order of the processes, this
-    one's starting at `first_row` of all) and `gather` hands each process every process's state: the merged
-    state gives every process the pipeline one process fitting all the rows gives, byte for byte."""
+    one's starting at `first_row` of all; `part`: this one's rank and their number) and `gather` hands each
+    process every process's state: the merged state gives every process the pipeline one process fitting all
+    the rows gives, byte for byte (each process finishing its share of the columns)."""
     batches = (lambda: [train]) if isinstance(train, pl.DataFrame) else train
     fitter = Fitter(spec, where, first_row)
     for df in batches():
         fitter.update(df)
     if gather is not None:
-        fitter = Fitter.merged(gather(fitter))
-    columns, head = fitter.finish()
+        fitter = Fitter.merged(fitter.shares(gather))
+    columns, head = fitter.finish(gather, part)
     fitted = FittedPipeline(spec, columns)
     crosses = {x.key: x for x in spec.crosses}
     counts = {k: Counts("h") for k, x in crosses.items() if x.encoding == "vocab"}
@@ -341,53 +390,3 @@ def fit_pipeline(
     sparse = {n: f for n, f in columns.items() if not isinstance(f, Numeric)}  # model order: sparse columns,
     dense = {n: f for n, f in columns.items() if isinstance(f, Numeric)}  # crosses, then numeric columns
     return FittedPipeline(spec, {**sparse, **fitted_crosses, **dense}, fitter.rows)
-
-
-def fit_cross(
-    fitted: FittedPipeline, cross: Cross, head: pl.DataFrame, counts: pl.DataFrame | None, where: str
-) -> HashedCross | VocabularyCross:
-    """A cross from the combination counts (vocabulary) and the first rows (readable names)."""
-    multivalent = any(fitted.features[c].multivalent for c in cross.columns)
-    rows, h = cross_hashes(fitted, cross.columns, head, where)
-    combos = pl.DataFrame({"h": h, "name": cross_names(fitted, cross.columns, head, where)})
-    base = {"name": cross.key, "columns": list(cross.columns), "multivalent": multivalent}
-    if cross.encoding == "vocab":
-        assert counts is not None  # (counted for each vocabulary cross)
-        vocab = counts.filter(pl.col("count") >= cross.min_count).sort(["count", "h"], descending=[True, False])
-        if cross.max_size:
-            vocab = vocab.head(cross.max_size)
-        first = combos.unique("h", keep="first", maintain_order=True)
-        vocab = vocab.join(first, on="h", how="left", maintain_order="left")
-        return VocabularyCross(**base, hashes=vocab["h"].to_list(), names=vocab["name"].fill_null("?").to_list())
-    # hashed: remember a readable example for the most frequent buckets, for `wdcli inspect`
-    top = (
-        combos.with_columns(b=pl.Series(hashing.bucket(combos["h"].to_numpy(), cross.buckets) + 1))
-        .group_by("b", "name")
-        .len()
-        .sort(["len", "b", "name"], descending=[True, False, False])
-        .unique("b", keep="first", maintain_order=True)
-        .head(2000)
-    )
-    return HashedCross(**base, buckets=cross.buckets, examples=dict(zip(top["b"].to_list(), top["name"].to_list())))
-
-
-def cross_names(fitted: FittedPipeline, columns: list[str], df: pl.DataFrame, where: str) -> list[str]:
-    """Readable 'a=x AND b=y' names of each combination (in the order of `cross_hashes`)."""
-    parts = []
-    for c in columns:
-        f = fitted.part(c)
-        if isinstance(f, Buckets):
-            labels = ["<missing>"] + [f.label(i) for i in range(1, f.cardinality)]
-            parts.append((np.arange(len(df)), pl.Series(labels)[f.ids(clean.numbers(df, f.column, f.missing, where))]))
-        elif f.multivalent:
-            flat, counts, _ = clean.list_values(df, f.source, where, weights=False)
-            parts.append((np.repeat(np.arange(len(df)), counts), flat))
-        else:
-            text = df.select(clean.text(f.source.column, f.source.missing))[f.source.column]
-            parts.append((np.arange(len(df)), text.fill_null("<missing>")))
-    frame = pl.DataFrame({"r": parts[0][0], "n": (columns[0] + "=" + parts[0][1].cast(pl.String))})
-    for c, (rows, values) in zip(columns[1:], parts[1:]):
-        other = pl.DataFrame({"r": rows, "v": values.cast(pl.String)})
-        frame = frame.join(other, on="r", how="inner", maintain_order="left_right")
-        frame = frame.select("r", n=pl.col("n") + f" AND {c}=" + pl.col("v"))
-    return frame["n"].to_list()
