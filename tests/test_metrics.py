@@ -185,6 +185,21 @@ def test_ranking_metrics_equal_references(k):
     assert m["gauc"] == pytest.approx(ref["gauc"], abs=1e-12)
 
 
+def test_evaluate_with_groups_gives_the_ndcg_at_10_of_the_ranked_rows():
+    """`evaluate` (a run's splits, `eval`, `compare`) with groups: NDCG@10 as scikit-learn's per group (distinct
+    scores) and as `rank` gives it with ties (input order), rows of no group in none, NaN without positives."""
+    y, s, w, groups = scored(levels=None)
+    assert evaluate(y, s, w, groups)["ndcg@10"] == pytest.approx(by_hand(y, s, groups, 10)["ndcg"], abs=1e-12)
+    y, s, _, groups = scored(levels=4)  # ties: the input's order breaks them, as `wdcli rank` does
+    ranked, label = ranked_frame(y, s, groups)
+    assert evaluate(y, s, None, groups)["ndcg@10"] == ranking_metrics(ranked, "g", label, 10)["ndcg@10"]
+    named = np.array([None if i % 5 == 0 else f"u{g}" for i, g in enumerate(groups)], dtype=object)
+    has = named != None  # noqa: E711 (elementwise)
+    ranked, label = ranked_frame(y[has], s[has], named[has].astype(str))
+    assert evaluate(y, s, None, named)["ndcg@10"] == ranking_metrics(ranked, "g", label, 10)["ndcg@10"]
+    assert math.isnan(evaluate(np.zeros(len(y)), s, None, groups)["ndcg@10"])
+
+
 def test_ranking_metrics_of_one_hand_made_group():
     """Positives at ranks 2 and 4 of five: AP (1/2 + 2/4) / 2, RR 1/2, NDCG@3 (1/log2 3) / (1 + 1/log2 3)."""
     ranked = pl.DataFrame({"g": ["q"] * 5, "score": [0.9, 0.8, 0.7, 0.6, 0.5], "rank": [1, 2, 3, 4, 5]})

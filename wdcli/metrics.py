@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+DEFAULT_K = 10  # the k of NDCG@k and HitRate@k where none is named (`evaluate`; `wdcli rank` without --k)
+
 
 def _pair_auc(y: np.ndarray, s: np.ndarray, w: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per key (group) AUC numerators and pos*neg denominators; ties in score count one half."""
@@ -81,7 +83,22 @@ def evaluate(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, groups: 
     out["calibration"] = out["mean_score"] / out["base_rate"] if out["base_rate"] > 0 else float("nan")
     if groups is not None:
         out["gauc"] = gauc(y, p, groups)
+        out[f"ndcg@{DEFAULT_K}"] = grouped_ndcg(y, p, groups, DEFAULT_K)
     return out
+
+
+def grouped_ndcg(y: np.ndarray, s: np.ndarray, groups: np.ndarray, k: int) -> float:
+    """NDCG@k over the groups with a positive, each group's rows ranked as `wdcli rank` ranks them (best score
+    first, ties in the rows' order); a row of no group counts in none. NaN where no group has a positive."""
+    if groups.dtype == object and (has := pl.Series(groups, strict=False).is_not_null().to_numpy()).sum() < len(y):
+        y, s, groups = y[has], s[has], groups[has]
+    keys = np.unique(groups, return_inverse=True)[1].reshape(-1)
+    ranked = (
+        pl.DataFrame({"group": keys, "score": s.astype(np.float64), "y": y})
+        .sort(["group", "score"], descending=[False, True], maintain_order=True)
+        .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("group"))
+    )
+    return ranking_metrics(ranked, "group", ranked["y"].to_numpy(), k).get(f"ndcg@{k}", float("nan"))
 
 
 def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) -> dict[str, float]:

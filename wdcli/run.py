@@ -25,6 +25,7 @@ from .draft.blocks import ALL_OFF, CANDIDATES, Tried, overrides
 from .draft.profile import share
 from .errors import ArtifactError, DataError, SpecError
 from .features import FittedPipeline, fit_pipeline, hashing, transform
+from .metrics import DEFAULT_K
 from .model.optim import optimizer_state
 from .model.plan import ModelConfig, build_config, numeric_forms
 from .spec import Spec, load_spec
@@ -232,6 +233,14 @@ def compared(spec: Spec, fitted: FittedPipeline | None = None) -> list[tuple[str
     return out
 
 
+COMPARED = (
+    "auc",
+    "logloss",
+    "gauc",
+    f"ndcg@{DEFAULT_K}",
+)  # a split's figures `compare` shows (with groups: the last two)
+
+
 def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None = None) -> list[dict]:
     """Train the models `compared` names on the same split; one row of figures each. `say` is told the
     optimizer settings that came from defaults; a reporter with `stage` (a line of its own) hears the data
@@ -256,7 +265,7 @@ def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None 
         m = r.metrics
         row = {"model": model, "parameters": m.parameters["total"], "seconds": m.seconds, "epochs": m.epochs}
         for split, figures in m.splits.items():
-            row.update({f"{split}_{k}": v for k, v in figures.items() if k in ("auc", "logloss", "gauc")})
+            row.update({f"{split}_{k}": v for k, v in figures.items() if k in COMPARED})
         rows.append(row)
         i += 1
     return rows

@@ -84,8 +84,10 @@ def parameter_parts(counts: dict[str, int]) -> str:
 
 
 def metrics_table(title: str, rows: dict[str, dict], keys: list[str]) -> Table:
-    """One row per split (or file), one column per metric; gAUC too where a row has it (a spec with a group)."""
-    keys = keys + [k for k in ("gauc",) if k not in keys and any(k in m for m in rows.values())]
+    """One row per split (or file), one column per metric; gAUC and NDCG@10 too where a row has them (a spec with
+    a group: each group's rows ranked as `wdcli rank` ranks them)."""
+    grouped = ("gauc", "ndcg@10")  # (wdcli.metrics.DEFAULT_K: not imported, the CLI starts without numpy)
+    keys = keys + [k for k in grouped if k not in keys and any(k in m for m in rows.values())]
     t = Table(title=title)
     t.add_column("split")
     for k in keys:

@@ -252,6 +252,7 @@ def compare(
     """Train wide, deep and wide_deep on the same split: the paper's Table 1 for this data.
 
     Progress shows as a live bar on a terminal, and as one line per epoch when piped."""
+    from ..metrics import DEFAULT_K
     from ..run import compare_models
     from ..spec import load_spec
 
@@ -264,14 +265,15 @@ def compare(
     split = next(s for s in ("test", "validation", "train") if f"{s}_auc" in rows[0])
     grouped = f"{split}_gauc" in rows[0]  # (label.group: how each user's or request's rows are ordered)
     t = Table(title=f"{s.name}: wide vs deep vs wide & deep ({split} split)")
-    for c in ("model", "AUC", "log loss", *(["gAUC"] if grouped else []), "parameters", "train seconds", "epochs"):
+    ranked = ["gAUC", f"NDCG@{DEFAULT_K}"] if grouped else []
+    for c in ("model", "AUC", "log loss", *ranked, "parameters", "train seconds", "epochs"):
         t.add_column(c, justify="right")
     for r in rows:
         t.add_row(
             r["model"],
             cell(r[f"{split}_auc"]),
             cell(r[f"{split}_logloss"]),
-            *([cell(r.get(f"{split}_gauc", float("nan")))] if grouped else []),
+            *[cell(r.get(f"{split}_{k}", float("nan"))) for k in (["gauc", f"ndcg@{DEFAULT_K}"] if grouped else [])],
             cell(r["parameters"]),
             f"{r['seconds']:.1f}",
             str(r["epochs"]),

@@ -26,11 +26,9 @@ from ..artifact import Artifact, load_artifact, spec_names
 from ..data.batch import Batch
 from ..errors import DataError, MissingColumns, counted, suggest
 from ..features import Encoded, Encoder, FittedPipeline, label_array, weight_array
-from ..metrics import evaluate, ranking_metrics_of, ranking_sums
+from ..metrics import DEFAULT_K, evaluate, ranking_metrics_of, ranking_sums
 from ..model.device import resolve_device
 from ..model.widedeep import probabilities
-
-DEFAULT_K = 10  # the k of NDCG@k and HitRate@k when neither --top-k nor --k names one
 
 
 @dataclass(frozen=True)
