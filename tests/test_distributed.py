@@ -112,6 +112,7 @@ def test_a_killed_run_of_two_processes_resumes_with_two(runs, tmp_path):
 
 PAIR = """
 import json, os, socket, sys, torch
+import numpy as np
 from wdcli.train.exchange import Exchange
 from wdcli.train.runtime import Processes, Runtime
 
@@ -176,6 +177,11 @@ def exchange(runtime):
 with Runtime.start(Processes.from_env()) as runtime:
     torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)  # (torch imports its compiler lazily, here)
     exchange(runtime)
+    from wdcli.train.fitting import _gather  # the fit's exchange: arrays of numbers as tensors, the rest pickled
+
+    mine = np.arange(12.0).reshape(3, 4) + runtime.rank if runtime.rank == 0 else np.zeros((3, 0))
+    arrays = _gather(mine) + _gather(np.zeros((2, 0))) + _gather(np.array([runtime.rank], dtype=np.uint64))
+    print(json.dumps({"shapes": [a.shape for a in arrays], "values": [a.tolist() for a in arrays]}))
     runtime.barrier()
 try:  # the job's store, which the first process serves, is gone with the group
     socket.create_connection(("127.0.0.1", int(os.environ["MASTER_PORT"])), timeout=2).close()
@@ -222,6 +228,15 @@ def test_the_exchange_gives_every_process_the_gradient_of_one(pair):
         assert r["sparse"] == [True, True]
         assert r["rows_b"] == [0, 1, 2, 3, 5, 6, 7]  # process 0's rows of table b and process 1's, once each
         assert r["extras"] == [one_loss, 7.0]
+
+
+def test_the_fits_exchange_sends_arrays_of_any_shape_to_every_process(pair):
+    """The fit in shares gathers its quantile samples as tensors: shares of different sizes, empty ones, all
+    empty; other arrays (the sample's keys) pickled; every process gets every process's, as they were."""
+    for _, out, _ in pair:
+        got = json.loads(out.strip().splitlines()[1])
+        assert got["shapes"] == [[3, 4], [3, 0], [2, 0], [2, 0], [1], [1]]
+        assert got["values"][0] == np.arange(12.0).reshape(3, 4).tolist() and got["values"][4:] == [[0], [1]]
 
 
 def test_a_closed_runtime_leaves_nothing_of_the_process_group_behind(pair):

@@ -80,6 +80,8 @@ def _gather(value: Any) -> list[Any]:
         return out
     dist.all_gather_object(out, value.shape)
     shapes, size = list(out), max(int(np.prod(s)) for s in out)
+    if size == 0:  # (every share empty: nothing to send)
+        return [np.zeros(s) for s in shapes]
     device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
     mine = torch.nn.functional.pad(torch.from_numpy(value.reshape(-1)).to(device), (0, size - value.size))
     parts = [torch.empty_like(mine) for _ in shapes]
