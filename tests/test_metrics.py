@@ -186,18 +186,23 @@ def test_ranking_metrics_equal_references(k):
 
 
 def test_evaluate_with_groups_gives_the_ndcg_at_10_of_the_ranked_rows():
-    """`evaluate` (a run's splits, `eval`, `compare`) with groups: NDCG@10 as scikit-learn's per group (distinct
-    scores) and as `rank` gives it with ties (input order), rows of no group in none, NaN without positives."""
-    y, s, w, groups = scored(levels=None)
-    assert evaluate(y, s, w, groups)["ndcg@10"] == pytest.approx(by_hand(y, s, groups, 10)["ndcg"], abs=1e-12)
-    y, s, _, groups = scored(levels=4)  # ties: the input's order breaks them, as `wdcli rank` does
-    ranked, label = ranked_frame(y, s, groups)
-    assert evaluate(y, s, None, groups)["ndcg@10"] == ranking_metrics(ranked, "g", label, 10)["ndcg@10"]
+    """`evaluate` (a run's splits, `eval`, `compare`) with groups: NDCG@10 as scikit-learn's per group, ties
+    included (tied rows share their places' discounts), the same in any row order (as processes gather them)
+    and as `rank`'s; rows of no group in none; NaN without positives or groups."""
+    for levels in (None, 4):  # distinct scores, then many ties
+        y, s, w, groups = scored(levels=levels)
+        ndcg = evaluate(y, s, w, groups)["ndcg@10"]
+        assert ndcg == pytest.approx(by_hand(y, s, groups, 10)["ndcg"], abs=1e-12), levels
+        ranked, label = ranked_frame(y, s, groups)
+        assert ndcg == pytest.approx(ranking_metrics(ranked, "g", label, 10)["ndcg@10"], abs=1e-12)
+        order = np.random.default_rng(3).permutation(len(y))
+        assert evaluate(y[order], s[order], None, groups[order])["ndcg@10"] == pytest.approx(ndcg, abs=1e-12)
     named = np.array([None if i % 5 == 0 else f"u{g}" for i, g in enumerate(groups)], dtype=object)
     has = named != None  # noqa: E711 (elementwise)
-    ranked, label = ranked_frame(y[has], s[has], named[has].astype(str))
-    assert evaluate(y, s, None, named)["ndcg@10"] == ranking_metrics(ranked, "g", label, 10)["ndcg@10"]
+    assert evaluate(y, s, None, named)["ndcg@10"] == pytest.approx(by_hand(y[has], s[has], named[has], 10)["ndcg"])
     assert math.isnan(evaluate(np.zeros(len(y)), s, None, groups)["ndcg@10"])
+    nobody = evaluate(y, s, None, np.full(len(y), None, dtype=object))
+    assert math.isnan(nobody["ndcg@10"]) and math.isnan(nobody["gauc"])
 
 
 def test_ranking_metrics_of_one_hand_made_group():

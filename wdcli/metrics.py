@@ -16,6 +16,8 @@ DEFAULT_K = 10  # the k of NDCG@k and HitRate@k where none is named (`evaluate`;
 
 def _pair_auc(y: np.ndarray, s: np.ndarray, w: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per key (group) AUC numerators and pos*neg denominators; ties in score count one half."""
+    if len(y) == 0:  # (no row: no group)
+        return np.zeros(0), np.zeros(0)
     order = np.lexsort((s, keys))
     k, s, y, w = keys[order], s[order], y[order], w[order]
     new = np.empty(len(s), dtype=bool)
@@ -70,8 +72,10 @@ def logloss(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
     return float(np.average(loglosses(y, p), weights=w))
 
 
-def evaluate(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, groups: np.ndarray | None = None) -> dict:
-    """The metrics `wdcli eval` reports."""
+def evaluate(
+    y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, groups: np.ndarray | None = None, ndcg: bool = True
+) -> dict:
+    """The metrics `wdcli eval` reports (`ndcg`: NDCG@10 too, with groups; an epoch's evaluation leaves it)."""
     out = {
         "rows": int(len(y)),
         "auc": auc(y, p, w),
@@ -83,13 +87,15 @@ def evaluate(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, groups: 
     out["calibration"] = out["mean_score"] / out["base_rate"] if out["base_rate"] > 0 else float("nan")
     if groups is not None:
         out["gauc"] = gauc(y, p, groups)
-        out[f"ndcg@{DEFAULT_K}"] = grouped_ndcg(y, p, groups, DEFAULT_K)
+        if ndcg:
+            out[f"ndcg@{DEFAULT_K}"] = grouped_ndcg(y, p, groups, DEFAULT_K)
     return out
 
 
 def grouped_ndcg(y: np.ndarray, s: np.ndarray, groups: np.ndarray, k: int) -> float:
-    """NDCG@k over the groups with a positive, each group's rows ranked as `wdcli rank` ranks them (best score
-    first, ties in the rows' order); a row of no group counts in none. NaN where no group has a positive."""
+    """NDCG@k over the groups with a positive, each group's rows ranked by score as `wdcli rank` ranks them (rows
+    of one score sharing their places, `ranking_sums`); a row of no group counts in none. NaN where no group has
+    a positive."""
     if groups.dtype == object and (has := pl.Series(groups, strict=False).is_not_null().to_numpy()).sum() < len(y):
         y, s, groups = y[has], s[has], groups[has]
     keys = np.unique(groups, return_inverse=True)[1].reshape(-1)
@@ -105,11 +111,19 @@ def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) ->
     """Per-group ranking figures of a ranked frame (whole groups, rank 1 = best, 0/1 labels), summed over its
     groups, so that frames of different groups add up (`add_sums`) before `ranking_metrics_of`."""
     r = ranked.with_columns(rel=pl.Series(label).cast(pl.Float64)).sort([group, "rank"])
+    # DCG with ties (McSherry & Najork 2008, scikit-learn's ndcg_score): rows of one score in a group share the
+    # discounts of the places they hold (ranks first..last), so NDCG depends on no row order (nor on how many
+    # processes gathered the rows); without ties, each row's own 1 / log2(rank + 1) up to k
+    tied = r.select(first=pl.col("rank").min().over(group, "score"), last=pl.col("rank").max().over(group, "score"))
+    first, last = (tied[c].to_numpy().astype(np.int64) for c in ("first", "last"))
+    upto = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])  # upto[n]: places 1..n, n <= k
+    share = (upto[np.minimum(last, k)] - upto[np.minimum(first - 1, k)]) / (last - first + 1)
+    r = r.with_columns(discount=pl.Series(share, dtype=pl.Float64))
     per = (
         r.group_by(group)
         .agg(
             npos=pl.col("rel").sum(),
-            dcg=(pl.col("rel") / (pl.col("rank").cast(pl.Float64) + 1).log(2)).filter(pl.col("rank") <= k).sum(),
+            dcg=(pl.col("rel") * pl.col("discount")).sum(),
             ap=((pl.col("rel").cum_sum() / pl.col("rank")) * pl.col("rel")).sum(),
             first=pl.col("rank").filter(pl.col("rel") > 0).min(),
             hit=(pl.col("rel").filter(pl.col("rank") <= k).sum() > 0),

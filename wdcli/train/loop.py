@@ -176,7 +176,7 @@ class Recipe:
         with StopRequests() as self.stop:
             for epoch in range(self.loop.epoch, cfg.epochs + 1):
                 record = self.train_epoch(epoch)
-                figures = self.trainer.evaluate(self.sources[monitor])
+                figures = self.trainer.evaluate(self.sources[monitor], ndcg=False)  # (what an epoch records)
                 best = self.stopper.update(self.watched(figures, monitor), self.trainer.model)
                 self.schedule.after_epoch(best)
                 kept = {k: v for k, v in figures.items() if k in ("auc", "logloss", "gauc")}

@@ -89,9 +89,10 @@ class Trainer:
         p = float((sums[0] / sums[1]).clamp(1e-4, 1 - 1e-4)) if float(sums[1]) > 0 else 0.5
         self.model.bias.fill_(float(np.log(p / (1 - p))))
 
-    def evaluate(self, source, advance=None, limit: int | None = None) -> dict:
-        """The metrics of the current weights on the rows of a labelled source (`wdcli.metrics.evaluate`):
-        exact, over all rows (or the first `limit`), holding 12 to 20 bytes a row (score, label, weight, group).
+    def evaluate(self, source, advance=None, limit: int | None = None, ndcg: bool = True) -> dict:
+        """The metrics of the current weights on the rows of a labelled source (`wdcli.metrics.evaluate`; `ndcg`:
+        NDCG@10 too, with groups): exact, over all rows (or the first `limit`), holding 12 to 20 bytes a row
+        (score, label, weight, group).
         In a data-parallel run each process scores its share of the rows and all get every row's figures."""
         parts: dict[str, list[np.ndarray]] = {"score": [], "label": [], "weight": [], "group": []}
         seen = 0
@@ -115,7 +116,7 @@ class Trainer:
                 advance(len(cat["label"]))
         n = len(cat["label"])
         weight, group = (cat[k] if n and len(cat[k]) == n else None for k in ("weight", "group"))
-        return evaluate(cat["label"], cat["score"], weight, group)
+        return evaluate(cat["label"], cat["score"], weight, group, ndcg)
 
     def state(self) -> TrainerState:
         """The model's weights and every optimizer's state (by parameter name), for a checkpoint."""
@@ -134,7 +135,8 @@ def _group_ids(group: np.ndarray) -> np.ndarray:
 
     from ..features import hashing
 
-    return hashing.hash_strings(pl.Series(group).cast(pl.String)).view(np.int64)
+    values = pl.Series(group.tolist() if group.dtype == object else group, strict=False)  # (a null first: object)
+    return hashing.hash_strings(values.cast(pl.String)).view(np.int64)
 
 
 def gather(values: np.ndarray, runtime: Runtime) -> np.ndarray:
