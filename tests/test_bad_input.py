@@ -98,6 +98,18 @@ def test_rank_without_group_column(tmp_path, monkeypatch):
     assert r.exit_code == 2 and "no group column 'request' (--group-by), so rank cannot tell whose" in r.stderr
 
 
+def test_rank_refuses_candidates_of_no_group(tmp_path, monkeypatch):
+    """A candidate whose group value is empty belongs to no one's list: rank names the row (once an internal
+    error, a TypeError in the metrics)."""
+    monkeypatch.chdir(tmp_path)
+    spec = spec_for(tmp_path, GOOD)
+    assert runner.invoke(app, ["train", spec, "-q"]).exit_code == 0
+    (tmp_path / "c.csv").write_text(HEADER + ROW + POS + POS.replace("Exec-managerial", "") + ROW)
+    r = runner.invoke(app, ["rank", "--input", "c.csv", "--group-by", "occupation"])
+    assert r.exit_code == 2, r.output
+    assert "c.csv: row 3 has no value in the group column 'occupation' (1 row in all)" in r.stderr
+
+
 def test_model_folder_missing_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec = spec_for(tmp_path, GOOD)

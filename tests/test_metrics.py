@@ -201,6 +201,9 @@ def test_evaluate_with_groups_gives_the_ndcg_at_10_of_the_ranked_rows():
     has = named != None  # noqa: E711 (elementwise)
     assert evaluate(y, s, None, named)["ndcg@10"] == pytest.approx(by_hand(y[has], s[has], named[has], 10)["ndcg"])
     assert math.isnan(evaluate(np.zeros(len(y)), s, None, groups)["ndcg@10"])
+    numbered = np.where(has, groups, np.nan)  # (a number column's nulls, or a data-parallel run's group ids)
+    assert evaluate(y, s, None, numbered)["ndcg@10"] == evaluate(y, s, None, named)["ndcg@10"]
+    assert evaluate(y, s, None, numbered)["gauc"] == evaluate(y, s, None, named)["gauc"]
     nobody = evaluate(y, s, None, np.full(len(y), None, dtype=object))
     assert math.isnan(nobody["ndcg@10"]) and math.isnan(nobody["gauc"])
 
@@ -245,3 +248,16 @@ def test_the_reports_average_precision_and_roc_equal_sklearn(levels):
     c = curves(y, s)
     assert c.average_precision == pytest.approx(average_precision_score(y, s), abs=1e-12)
     assert np.trapezoid(c.tpr, c.fpr) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+
+
+def test_a_data_parallel_runs_group_ids_give_the_figures_of_the_values():
+    """Under N processes a run's group values travel as ids (a stable hash; NaN for a null, even a null first,
+    which polars reads as an object column): gAUC and NDCG@10 as of the values themselves, in one process."""
+    from wdcli.train.trainer import _group_ids
+
+    y, s, _, groups = scored(levels=4)
+    named = np.array([None if i % 7 == 0 else f"u{g}" for i, g in enumerate(groups)], dtype=object)
+    ids = _group_ids(named)
+    assert np.isnan(ids[0]) and np.isnan(ids).sum() == (named == None).sum()  # noqa: E711 (elementwise)
+    for key in ("gauc", "ndcg@10"):
+        assert evaluate(y, s, None, ids)[key] == pytest.approx(evaluate(y, s, None, named)[key], abs=1e-12), key

@@ -45,11 +45,21 @@ def auc(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> float:
     return float(num[0] / den[0]) if den[0] > 0 else float("nan")
 
 
+def _grouped(y: np.ndarray, s: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows that have a group: not None (text), not NaN (numbers; a data-parallel run's group ids of nulls)."""
+    if groups.dtype == object:
+        has = pl.Series(groups, strict=False).is_not_null().to_numpy()
+    elif groups.dtype.kind == "f":
+        has = ~np.isnan(groups)
+    else:
+        return y, s, groups
+    return (y, s, groups) if has.all() else (y[has], s[has], groups[has])
+
+
 def group_aucs(y: np.ndarray, s: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """(the AUC of each group having both classes, the group's size, the number of groups in all). A row of no
-    group (a null in a text column) counts in none."""
-    if groups.dtype == object and (has := pl.Series(groups, strict=False).is_not_null().to_numpy()).sum() < len(y):
-        y, s, groups = y[has], s[has], groups[has]
+    group (a null: None in text, NaN in numbers) counts in none."""
+    y, s, groups = _grouped(y, s, groups)
     _, keys, sizes = np.unique(groups, return_inverse=True, return_counts=True)
     num, den = _pair_auc(y.astype(np.float64), s.astype(np.float64), np.ones(len(y)), keys.astype(np.int64))
     ok = den > 0
@@ -96,8 +106,7 @@ def grouped_ndcg(y: np.ndarray, s: np.ndarray, groups: np.ndarray, k: int) -> fl
     """NDCG@k over the groups with a positive, each group's rows ranked by score as `wdcli rank` ranks them (rows
     of one score sharing their places, `ranking_sums`); a row of no group counts in none. NaN where no group has
     a positive."""
-    if groups.dtype == object and (has := pl.Series(groups, strict=False).is_not_null().to_numpy()).sum() < len(y):
-        y, s, groups = y[has], s[has], groups[has]
+    y, s, groups = _grouped(y, s, groups)
     keys = np.unique(groups, return_inverse=True)[1].reshape(-1)
     ranked = (
         pl.DataFrame({"group": keys, "score": s.astype(np.float64), "y": y})
@@ -110,7 +119,8 @@ def grouped_ndcg(y: np.ndarray, s: np.ndarray, groups: np.ndarray, k: int) -> fl
 def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) -> dict[str, float]:
     """Per-group ranking figures of a ranked frame (whole groups, rank 1 = best, 0/1 labels), summed over its
     groups, so that frames of different groups add up (`add_sums`) before `ranking_metrics_of`."""
-    r = ranked.with_columns(rel=pl.Series(label).cast(pl.Float64)).sort([group, "rank"])
+    r = ranked.with_columns(rel=pl.Series(label).cast(pl.Float64))
+    r = r.filter(pl.col(group).is_not_null()).sort([group, "rank"])  # (a row of no group counts in none)
     # DCG with ties (McSherry & Najork 2008, scikit-learn's ndcg_score): rows of one score in a group share the
     # discounts of the places they hold (ranks first..last), so NDCG depends on no row order (nor on how many
     # processes gathered the rows); without ties, each row's own 1 / log2(rank + 1) up to k

@@ -155,6 +155,13 @@ class Scorer:
                 f"{suggest(group, frame.columns)}; add it (one value for one {group}'s candidates), or pass "
                 f"--group-by with one of: {', '.join(frame.columns[:15])}"
             )
+        if (nulls := frame[group].is_null()).any():
+            at = int(nulls.arg_true()[0])
+            raise DataError(
+                f"{where}: row {first_row + at + 1:,} has no value in the group column '{group}' ("
+                f"{counted(int(nulls.sum()), 'row')} in all), so rank cannot tell whose candidates they are; "
+                "fill it in, or leave those rows out"
+            )
         scored = self.predict(frame, where=where, first_row=first_row)  # a stable sort: ties keep the input's order
         ranked = scored.sort([group, "score"], descending=[False, True], maintain_order=True).with_columns(
             rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(group)

@@ -130,13 +130,17 @@ class Trainer:
 
 
 def _group_ids(group: np.ndarray) -> np.ndarray:
-    """Group values as int64 ids that are the same in every process (a stable hash of their text)."""
+    """Group values as ids that are the same in every process: a stable hash of their text, as float64 (equal
+    values, equal ids), NaN for a null, which metrics count in no group as one process does."""
     import polars as pl
 
     from ..features import hashing
 
     values = pl.Series(group.tolist() if group.dtype == object else group, strict=False)  # (a null first: object)
-    return hashing.hash_strings(values.cast(pl.String)).view(np.int64)
+    ids = hashing.hash_strings(values.cast(pl.String)).astype(np.float64)
+    missing = values.is_null().to_numpy() | (values.is_nan().to_numpy() if values.dtype.is_float() else False)
+    ids[missing] = np.nan
+    return ids
 
 
 def gather(values: np.ndarray, runtime: Runtime) -> np.ndarray:
@@ -154,7 +158,7 @@ def gather(values: np.ndarray, runtime: Runtime) -> np.ndarray:
     return np.concatenate([p[:c].cpu().numpy() for p, c in zip(parts, counts)])
 
 
-_DTYPES = {"score": np.float64, "label": np.float32, "weight": np.float32, "group": np.int64}
+_DTYPES = {"score": np.float64, "label": np.float32, "weight": np.float32, "group": np.float64}
 
 
 @dataclass
