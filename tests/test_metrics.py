@@ -261,3 +261,18 @@ def test_a_data_parallel_runs_group_ids_give_the_figures_of_the_values():
     assert np.isnan(ids[0]) and np.isnan(ids).sum() == (named == None).sum()  # noqa: E711 (elementwise)
     for key in ("gauc", "ndcg@10"):
         assert evaluate(y, s, None, ids)[key] == pytest.approx(evaluate(y, s, None, named)[key], abs=1e-12), key
+    users = pl.Series("u", [None if i % 7 == 0 else int(g) for i, g in enumerate(groups)], dtype=pl.Int64)
+    whole = users.to_numpy()  # (one process: floats, NaN for the nulls)
+    batches = np.concatenate([_group_ids(users[:5].to_numpy()), _group_ids(users[5:].to_numpy())])
+    assert users[5:].null_count() < len(users) - 5 and users[:5].null_count() > 0  # (int64 there, float here)
+    for key in ("gauc", "ndcg@10"):
+        assert evaluate(y, s, None, batches)[key] == pytest.approx(evaluate(y, s, None, whole)[key], abs=1e-12)
+
+
+def test_a_group_column_may_have_any_name():
+    """The figures' own working columns do not take the place of a group column of the same name."""
+    y, s, _, groups = scored(levels=4)
+    ranked, label = ranked_frame(y, s, groups)
+    expected = ranking_metrics(ranked, "g", label, 10)
+    for name in ("rel", "discount", "rank_", "first"):
+        assert ranking_metrics(ranked.rename({"g": name}), name, label, 10) == expected, name

@@ -119,39 +119,39 @@ def grouped_ndcg(y: np.ndarray, s: np.ndarray, groups: np.ndarray, k: int) -> fl
 def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) -> dict[str, float]:
     """Per-group ranking figures of a ranked frame (whole groups, rank 1 = best, 0/1 labels), summed over its
     groups, so that frames of different groups add up (`add_sums`) before `ranking_metrics_of`."""
-    r = ranked.with_columns(rel=pl.Series(label).cast(pl.Float64))
+    r = ranked.with_columns(__rel=pl.Series(label).cast(pl.Float64))
     r = r.filter(pl.col(group).is_not_null()).sort([group, "rank"])  # (a row of no group counts in none)
     # DCG with ties (McSherry & Najork 2008, scikit-learn's ndcg_score): rows of one score in a group share the
     # discounts of the places they hold (ranks first..last), so NDCG depends on no row order (nor on how many
     # processes gathered the rows); without ties, each row's own 1 / log2(rank + 1) up to k
-    tied = r.select(first=pl.col("rank").min().over(group, "score"), last=pl.col("rank").max().over(group, "score"))
-    first, last = (tied[c].to_numpy().astype(np.int64) for c in ("first", "last"))
+    tied = r.select(__first=pl.col("rank").min().over(group, "score"), __last=pl.col("rank").max().over(group, "score"))
+    first, last = (tied[c].to_numpy().astype(np.int64) for c in ("__first", "__last"))
     upto = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])  # upto[n]: places 1..n, n <= k
     share = (upto[np.minimum(last, k)] - upto[np.minimum(first - 1, k)]) / (last - first + 1)
-    r = r.with_columns(discount=pl.Series(share, dtype=pl.Float64))
+    r = r.with_columns(__discount=pl.Series(share, dtype=pl.Float64))
     per = (
         r.group_by(group)
         .agg(
-            npos=pl.col("rel").sum(),
-            dcg=(pl.col("rel") * pl.col("discount")).sum(),
-            ap=((pl.col("rel").cum_sum() / pl.col("rank")) * pl.col("rel")).sum(),
-            first=pl.col("rank").filter(pl.col("rel") > 0).min(),
-            hit=(pl.col("rel").filter(pl.col("rank") <= k).sum() > 0),
+            __npos=pl.col("__rel").sum(),
+            __dcg=(pl.col("__rel") * pl.col("__discount")).sum(),
+            __ap=((pl.col("__rel").cum_sum() / pl.col("rank")) * pl.col("__rel")).sum(),
+            __first=pl.col("rank").filter(pl.col("__rel") > 0).min(),
+            __hit=(pl.col("__rel").filter(pl.col("rank") <= k).sum() > 0),
         )
-        .filter(pl.col("npos") > 0)
+        .filter(pl.col("__npos") > 0)
     )
     ideal = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
-    idcg = ideal[np.minimum(per["npos"].to_numpy().astype(np.int64), k) - 1]
-    y, scores = r["rel"].to_numpy(), r["score"].to_numpy()
+    idcg = ideal[np.minimum(per["__npos"].to_numpy().astype(np.int64), k) - 1]
+    y, scores = r["__rel"].to_numpy(), r["score"].to_numpy()
     _, keys, sizes = np.unique(r[group].to_numpy(), return_inverse=True, return_counts=True)
     num, den = _pair_auc(y, scores.astype(np.float64), np.ones(len(y)), keys.astype(np.int64))
     ok = den > 0
     return {
         "groups_with_positives": float(len(per)),
-        "ndcg": float(np.sum(per["dcg"].to_numpy() / idcg)),
-        "ap": float((per["ap"] / per["npos"]).sum()),
-        "rr": float((1.0 / per["first"].cast(pl.Float64)).sum()),
-        "hit": float(per["hit"].cast(pl.Float64).sum()),
+        "ndcg": float(np.sum(per["__dcg"].to_numpy() / idcg)),
+        "ap": float((per["__ap"] / per["__npos"]).sum()),
+        "rr": float((1.0 / per["__first"].cast(pl.Float64)).sum()),
+        "hit": float(per["__hit"].cast(pl.Float64).sum()),
         "auc_size": float(np.sum(num[ok] / den[ok] * sizes[ok])),
         "size": float(np.sum(sizes[ok])),
     }

@@ -158,9 +158,9 @@ class Scorer:
         if (nulls := frame[group].is_null()).any():
             at = int(nulls.arg_true()[0])
             raise DataError(
-                f"{where}: row {first_row + at + 1:,} has no value in the group column '{group}' ("
-                f"{counted(int(nulls.sum()), 'row')} in all), so rank cannot tell whose candidates they are; "
-                "fill it in, or leave those rows out"
+                f"{where}: row {first_row + at + 1:,} has no value in the group column '{group}'"
+                + (f" ({int(nulls.sum()) - 1:,} more like it)" if nulls.sum() > 1 else "")
+                + ", so rank cannot tell whose candidates they are; fill it in, or leave those rows out"
             )
         scored = self.predict(frame, where=where, first_row=first_row)  # a stable sort: ties keep the input's order
         ranked = scored.sort([group, "score"], descending=[False, True], maintain_order=True).with_columns(

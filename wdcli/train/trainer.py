@@ -137,7 +137,13 @@ def _group_ids(group: np.ndarray) -> np.ndarray:
     from ..features import hashing
 
     values = pl.Series(group.tolist() if group.dtype == object else group, strict=False)  # (a null first: object)
-    ids = hashing.hash_strings(values.cast(pl.String)).astype(np.float64)
+    text = values.cast(pl.String)
+    if values.dtype.is_float():  # (whole numbers as an integer column writes them: a batch with a null is float)
+        whole = values.is_finite() & (values == values.floor())
+        text = pl.select(
+            pl.when(whole).then(values.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(text)
+        ).to_series()
+    ids = hashing.hash_strings(text).astype(np.float64)
     missing = values.is_null().to_numpy() | (values.is_nan().to_numpy() if values.dtype.is_float() else False)
     ids[missing] = np.nan
     return ids
