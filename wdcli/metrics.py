@@ -108,12 +108,14 @@ def grouped_ndcg(y: np.ndarray, s: np.ndarray, groups: np.ndarray, k: int) -> fl
     a positive."""
     y, s, groups = _grouped(y, s, groups)
     keys = np.unique(groups, return_inverse=True)[1].reshape(-1)
-    ranked = (
-        pl.DataFrame({"group": keys, "score": s.astype(np.float64), "y": y})
-        .sort(["group", "score"], descending=[False, True], maintain_order=True)
-        .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("group"))
-    )
+    ranked = ranked_by_score(pl.DataFrame({"group": keys, "score": s.astype(np.float64), "y": y}), "group")
     return ranking_metrics(ranked, "group", ranked["y"].to_numpy(), k).get(f"ndcg@{k}", float("nan"))
+
+
+def ranked_by_score(scored: pl.DataFrame, group: str) -> pl.DataFrame:
+    """Each group's rows best score first (a stable sort: ties keep the rows' order), with `rank` (1 = best)."""
+    ranked = scored.sort([group, "score"], descending=[False, True], maintain_order=True)
+    return ranked.with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(group))
 
 
 def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) -> dict[str, float]:
@@ -140,8 +142,7 @@ def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) ->
         )
         .filter(pl.col("__npos") > 0)
     )
-    ideal = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
-    idcg = ideal[np.minimum(per["__npos"].to_numpy().astype(np.int64), k) - 1]
+    idcg = upto[np.minimum(per["__npos"].to_numpy().astype(np.int64), k)]  # (the positives first)
     y, scores = r["__rel"].to_numpy(), r["score"].to_numpy()
     _, keys, sizes = np.unique(r[group].to_numpy(), return_inverse=True, return_counts=True)
     num, den = _pair_auc(y, scores.astype(np.float64), np.ones(len(y)), keys.astype(np.int64))

@@ -233,12 +233,8 @@ def compared(spec: Spec, fitted: FittedPipeline | None = None) -> list[tuple[str
     return out
 
 
-COMPARED = (
-    "auc",
-    "logloss",
-    "gauc",
-    f"ndcg@{DEFAULT_K}",
-)  # a split's figures `compare` shows (with groups: the last two)
+# a split's figures `compare` shows (with groups: the last two)
+COMPARED = ("auc", "logloss", "gauc", f"ndcg@{DEFAULT_K}")
 
 
 def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None = None) -> list[dict]:

@@ -265,15 +265,15 @@ def compare(
     split = next(s for s in ("test", "validation", "train") if f"{s}_auc" in rows[0])
     grouped = f"{split}_gauc" in rows[0]  # (label.group: how each user's or request's rows are ordered)
     t = Table(title=f"{s.name}: wide vs deep vs wide & deep ({split} split)")
-    ranked = ["gAUC", f"NDCG@{DEFAULT_K}"] if grouped else []
-    for c in ("model", "AUC", "log loss", *ranked, "parameters", "train seconds", "epochs"):
+    ranked = {"gauc": "gAUC", f"ndcg@{DEFAULT_K}": f"NDCG@{DEFAULT_K}"} if grouped else {}
+    for c in ("model", "AUC", "log loss", *ranked.values(), "parameters", "train seconds", "epochs"):
         t.add_column(c, justify="right")
     for r in rows:
         t.add_row(
             r["model"],
             cell(r[f"{split}_auc"]),
             cell(r[f"{split}_logloss"]),
-            *[cell(r.get(f"{split}_{k}", float("nan"))) for k in (["gauc", f"ndcg@{DEFAULT_K}"] if grouped else [])],
+            *[cell(r.get(f"{split}_{k}", float("nan"))) for k in ranked],
             cell(r["parameters"]),
             f"{r['seconds']:.1f}",
             str(r["epochs"]),

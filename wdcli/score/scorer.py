@@ -26,7 +26,7 @@ from ..artifact import Artifact, load_artifact, spec_names
 from ..data.batch import Batch
 from ..errors import DataError, MissingColumns, counted, suggest
 from ..features import Encoded, Encoder, FittedPipeline, label_array, weight_array
-from ..metrics import DEFAULT_K, evaluate, ranking_metrics_of, ranking_sums
+from ..metrics import DEFAULT_K, evaluate, ranked_by_score, ranking_metrics_of, ranking_sums
 from ..model.device import resolve_device
 from ..model.widedeep import probabilities
 
@@ -162,10 +162,7 @@ class Scorer:
                 + (f" ({int(nulls.sum()) - 1:,} more like it)" if nulls.sum() > 1 else "")
                 + ", so rank cannot tell whose candidates they are; fill it in, or leave those rows out"
             )
-        scored = self.predict(frame, where=where, first_row=first_row)  # a stable sort: ties keep the input's order
-        ranked = scored.sort([group, "score"], descending=[False, True], maintain_order=True).with_columns(
-            rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(group)
-        )
+        ranked = ranked_by_score(self.predict(frame, where=where, first_row=first_row), group)
         metrics = sums = note = None
         seen: frozenset = frozenset()
         k = k or top_k or DEFAULT_K
