@@ -12,6 +12,15 @@ import numpy as np
 import polars as pl
 import pytest
 
+# Under pytest-xdist (`-n N`, scripts/test.sh) each worker keeps to one CPU of its own, as do the processes it
+# starts: N workers on N cores then share nothing, where torch's threads in each would spin against the others'.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw") and hasattr(os, "sched_setaffinity"):
+    _cpus = sorted(os.sched_getaffinity(0))
+    if int(_worker[2:]) < len(_cpus):
+        os.sched_setaffinity(0, {_cpus[int(_worker[2:])]})
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
 
