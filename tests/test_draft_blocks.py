@@ -68,7 +68,8 @@ def test_init_drafts_the_blocks_that_help_on_its_sample_and_says_by_how_much(tmp
     assert "dot tried on the sample" in text and re.search(r"periodic(, sigma: 10\})? tried on the sample", text)
     # auto is tried where it embeds a number: not the slow wave (smooth in its rank, no spike), as auto would build
     # the draft as it is; the fast one is uneven (its rate turns often), and auto embeds it at sigma 1
-    assert ("as auto: 0." in text) == (planted_as.get("often") == 30) and ("auto" in text) == ("as auto" in text)
+    blocks = text[text.index("\ndeep:") :]
+    assert ("as auto: 0." in blocks) == (planted_as.get("often") == 30) and ("auto" in blocks) == ("as auto" in blocks)
     if kept[0] == "numeric_embedding":  # (the other spread tried too, its held-out log loss beside)
         other = "{kind: periodic, sigma: 10}" if written == "periodic" else "periodic"
         assert f"; as {other}: 0." in text

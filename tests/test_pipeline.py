@@ -43,10 +43,49 @@ def test_split_is_seeded_stable_and_disjoint():
 
 
 def test_min_count_auto_grows_with_the_training_rows_at_its_documented_steps():
-    from wdcli.spec.types import auto_min_count
+    from wdcli.spec.vocabulary import auto_min_count
 
     rows = [1, 999, 1_000, 9_999, 10_000, 499_999, 500_000, 10**8]
     assert [auto_min_count(n) for n in rows] == [1, 1, 2, 2, 5, 5, 10, 10]
+    assert [auto_min_count(n, [1] * n) for n in rows[:4]] == [1, 1, 2, 2]  # (up to 2 it is never lowered)
+
+
+@pytest.mark.parametrize(
+    "counts, expected",
+    [
+        ([5] * 10 + [1] * 50, 5),  # 50 of the 100 occurrences are of values seen 5 times: half is kept
+        ([5] * 10 + [4] * 11 + [1] * 91, 4),  # 5 keeps 50 of 185, under half: 4 keeps 94
+        ([5] * 10 + [1] * 51, 2),  # 5, 4 and 3 keep the same 50 of 101: 2, the floor
+        ([4] * 10 + [3] * 10 + [1] * 69, 3),  # 4 keeps 40 of 139, 3 keeps 70: the first to keep half
+        ([2] * 10 + [1] * 100, 2),  # never below 2, even where 2 keeps few
+        ([1] * 1000, 2),  # values seen once are never kept by the lowering
+        ([50, 1], 5),
+        ([], 5),
+    ],
+)
+def test_min_count_auto_is_lowered_where_most_of_a_columns_values_are_rarer(counts, expected):
+    from wdcli.spec.vocabulary import auto_min_count
+
+    assert auto_min_count(20_000, counts) == expected
+
+
+def test_an_id_seen_a_few_times_each_keeps_a_vocabulary(tmp_path):
+    """Pupils seen once or twice in about 12,000 training rows: auto's 5 would give every pupil the
+    out-of-vocabulary id; the pupils seen twice hold two thirds of the rows, so it is lowered to 2 and they keep
+    ids of their own (the split keyed by pupil keeps each pupil's rows together, so the counts are as made)."""
+    rng = np.random.default_rng(0)
+    pupils = np.repeat(np.arange(10_000), rng.integers(1, 3, size=10_000)).astype(str)
+    frame = pl.DataFrame({"pupil": pupils, "y": rng.integers(0, 2, len(pupils))})
+    frame.write_parquet(tmp_path / "d.parquet")
+    (tmp_path / "s.yaml").write_text(
+        "data: {train: d.parquet, split: {validation: 0.1, test: 0.1, seed: 1, key: pupil}}\n"
+        "label: {column: y}\ncolumns: {pupil: categorical}\n"
+    )
+    spec = load_spec(tmp_path / "s.yaml")
+    train = load_splits(spec.data)["train"]
+    twice = train["pupil"].value_counts(name="n").filter(pl.col("n") == 2)["pupil"]
+    assert len(train) >= 10_000 and 0 < len(twice) < train["pupil"].n_unique()  # (auto's base is 5 here)
+    assert sorted(fit_pipeline(spec, train).features["pupil"].values) == sorted(twice.to_list())
 
 
 def test_vocab_fitted_on_train_only_and_ordered(tiny):
@@ -220,8 +259,8 @@ def test_numbers_fill_clip_scale_and_cut_as_their_settings_say(tmp_path):
     assert fitted.features["e"].values == ["x", "y"]
 
 
-def _fitted_on(tmp_path, columns: str, frame: pl.DataFrame):
-    spec = f"data: {{train: t.parquet}}\nlabel: {{column: y}}\nmodel: deep\ncolumns:\n{columns}"
+def _fitted_on(tmp_path, columns: str, frame: pl.DataFrame, extra: str = ""):
+    spec = f"data: {{train: t.parquet}}\nlabel: {{column: y}}\nmodel: deep\ncolumns:\n{columns}{extra}"
     (tmp_path / "s.yaml").write_text(spec)
     frame.write_parquet(tmp_path / "t.parquet")
     return fit_pipeline(load_spec(tmp_path / "s.yaml"), frame)
@@ -250,28 +289,32 @@ def test_a_mean_past_the_sum_float64_holds_is_fitted_finite(tmp_path):
 
 def test_clip_auto_bounds_only_a_plain_standardized_number_to_five_deviations(tmp_path):
     """`clip: auto` (the default): a number the MLP reads as one standardized input is clipped at its mean +- 5
-    standard deviations (fitted), so that one far value enters the first layer as 5; a number auto embeds (a
-    spike: its cosines are bounded anyway), one set to none (or null), one the spec clips, a quantile one: as
-    they were."""
+    standard deviations (fitted), so that one far value enters the first layer as 5; a number auto embeds
+    periodic (a spike) at the training rows' range, so that a value past it reads as the largest seen; one
+    embedded piecewise (its end bins saturate), one set to none (or null), one the spec clips, a quantile one:
+    as they were."""
     rng = np.random.default_rng(0)
     normal = rng.normal(size=10_000)
     normal[0] = 1_000.0
     spike = np.where(rng.random(10_000) < 0.9, 0.0, rng.integers(1, 5, 10_000).astype(float))
     spike[0] = 1_000.0
     frame = pl.DataFrame(
-        {"p": normal, "n": normal, "c": normal, "q": normal, "s": spike, "y": rng.integers(0, 2, 10_000)}
+        {"p": normal, "n": normal, "c": normal, "q": normal, "s": spike, "w": spike, "y": rng.integers(0, 2, 10_000)}
     )
     columns = (
         "  p: numeric\n  n: {kind: numeric, clip: none}\n  c: {kind: numeric, clip: [-2, 2]}\n"
-        "  q: {kind: numeric, transform: quantile}\n  s: numeric\n"
+        "  q: {kind: numeric, transform: quantile}\n  s: numeric\n  w: numeric\n"
     )
-    fitted = _fitted_on(tmp_path, columns, frame)
+    fitted = _fitted_on(tmp_path, columns, frame, "deep: {numeric_embeddings: {w: piecewise}}\n")
     p = fitted.numeric("p")
     assert p.clip == pytest.approx((p.mean - 5 * p.std, p.mean + 5 * p.std))
     assert fitted.numeric("c").clip == (-2, 2) and fitted.numeric("s").spike
     assert p.describe().startswith("standardize, clipped to [") and fitted.numeric("n").describe() == "standardize"
-    assert fitted.numeric("n").clip is fitted.numeric("q").clip is fitted.numeric("s").clip is None
+    assert fitted.numeric("n").clip is fitted.numeric("q").clip is fitted.numeric("w").clip is None
+    assert fitted.numeric("s").clip == (0.0, 1_000.0) and fitted.numeric("s").describe().endswith("[0, 1000]")
+    past = transform(fitted, frame.head(1).with_columns(s=pl.lit(5_000.0), w=pl.lit(-7.0))).dense[0]
     first = transform(fitted, frame.head(1)).dense[0]
+    assert past[fitted.dense.index("s")] == first[fitted.dense.index("s")]  # (5,000 reads as 1,000)
     at = {name: first[fitted.dense.index(name)] for name in "pncs"}
     c = fitted.numeric("c")  # (its statistics are of the values it clipped)
     assert at["p"] == pytest.approx(5.0) and at["c"] == pytest.approx((2 - c.mean) / c.std, rel=1e-5)

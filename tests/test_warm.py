@@ -331,8 +331,8 @@ def test_blocks_are_left_fresh_when_the_deep_parts_groups_moved():
 def test_a_warm_start_keeps_the_forms_auto_gave_the_numbers_before(workdir):
     """Day 1's rows make the month uneven (summer and December high), so auto embeds it; day 2's rows have no
     month effect, and alone would leave it plain: warm-started, day 2 keeps it embedded (its embedding carried,
-    not started fresh; unclipped, as `clip: auto` leaves an embedded number) and says so; trained cold, it is
-    plain (and clipped)."""
+    not started fresh; clipped to its range, as `clip: auto` clips a periodic number) and says so; trained cold,
+    it is plain (and clipped to its mean +- 5 deviations)."""
     rng = np.random.default_rng(0)
     n = 30_000
     month = rng.integers(1, 13, n)
@@ -366,7 +366,7 @@ def test_a_warm_start_keeps_the_forms_auto_gave_the_numbers_before(workdir):
         features = json.loads((workdir / run / "pipeline.json").read_text())["features"]
         return next(f for f in features if f["name"] == "month")["clip"]
 
-    assert clip("r1") is None and clip("r2") is None and clip("cold") is not None  # clip: auto follows the form
+    assert clip("r1") == clip("r2") == [1.0, 12.0] and clip("cold")[1] > 12  # clip: auto follows the form
     # only where auto chose the form in both runs: a run that set none, warm-started with auto, lets the rows decide
     none = [*run, "--set", "deep.numeric_embedding=none"]
     assert runner.invoke(app, ["train", "day1.yaml", *none, "--output", "r1n"]).exit_code == 0

@@ -27,31 +27,13 @@ from ..features import fit_pipeline
 from ..spec import Spec, load_spec
 from . import gain as G
 from .blocks import MIN_ROWS, Tried, untried
+from .crosses import Bucketized, Cross, choose_crosses
 from .label import Positive, positive_of
-from .profile import MIN_BUCKET_GAIN, Column, buckets_for, profile_column, settle, shared_tables
+from .profile import MIN_BUCKET_GAIN, Column, profile_column, settle, shared_tables
 from .render import flow, naming, render
 from .times import group_sizes, holds_out, offer_notes, spans_times, things_time, time_columns, time_split
 
 LEAK_AUC = 0.99
-MIN_GAIN = 0.0005  # nats per row a suggested cross must save on held-out rows
-SURE = 2.0  # ... and standard errors of that gain over the held-out rows
-MAX_CROSSES = 5
-CANDIDATES = 20  # columns (best alone first) whose pairs are tried as crosses
-
-
-@dataclass
-class Bucketized:
-    name: str
-    source: str
-    boundaries: list[float]
-
-
-@dataclass
-class Cross:
-    columns: tuple[str, str]
-    gain: float
-    combinations: int  # seen in the sample
-    hash_buckets: int
 
 
 # How else `--group` data can be split, offered when init splits by the group (one line per way)
@@ -179,7 +161,7 @@ def draft_spec(
     d.scores = {name: stats.single(f) for name, f in coded.items()}
     _leave_out_leaks(d, coded)
     d.buckets = _kept_buckets(d)
-    d.crosses = _crosses(d, coded, stats)
+    d.crosses = choose_crosses(d.columns, d.buckets, d.scores, coded, stats, (d.rows, d.total))
     d.shared = shared_tables(d.columns)
     base = Path(output).resolve().parent
     paths = [_relative(p, base) for p in patterns]
@@ -363,38 +345,3 @@ def _leave_out_leaks(d: Draft, coded: dict) -> None:
     for name in list(coded):
         if name in leaked:
             del coded[name]
-
-
-def _crosses(d: Draft, coded: dict, stats: G.Scorer) -> list[Cross]:
-    sparse = [c.name for c in d.columns if c.sparse and c.kind != "skip"] + [b.name for b in d.buckets]
-    # (a column that says little alone may say much in a cross, as the apps a user installed do: all are tried)
-    ranked = sorted(sparse, key=lambda n: -d.scores[n][0])[:CANDIDATES]
-    tried = []
-    values = {c.name: c.values for c in d.columns if c.values is not None}
-    for i, first in enumerate(ranked):
-        for second in ranked[i + 1 :]:
-            if coded[first].multi and coded[second].multi or _determined(values, first, second):
-                continue
-            a, b = (second, first) if coded[second].multi else (first, second)  # a list column first
-            g = stats.cross_gain(coded[a], coded[b])
-            if g.gain >= SURE * g.se:  # (a smaller gain may be the half's chance)
-                tried.append(Cross((a, b), g.gain, g.combinations, buckets_for(g.combinations, d.rows, d.total)))
-    chosen: list[Cross] = []
-    uses: dict[str, int] = {}
-    for x in sorted(tried, key=lambda x: -x.gain):
-        if x.gain < MIN_GAIN or len(chosen) == MAX_CROSSES:
-            break
-        if all(uses.get(c, 0) < 2 for c in x.columns):
-            chosen.append(x)
-            for c in x.columns:
-                uses[c] = uses.get(c, 0) + 1
-    return chosen
-
-
-def _determined(values: dict[str, pl.Series], a: str, b: str) -> bool:
-    """Whether either column's value gives the other's (a movie's id gives its genres): their cross would be the
-    first column again."""
-    if a not in values or b not in values:
-        return False  # (a bucketized column: not checked)
-    pairs = pl.DataFrame([values[a].alias("a"), values[b].alias("b")]).unique().height
-    return pairs in (values[a].n_unique(), values[b].n_unique())

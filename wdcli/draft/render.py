@@ -8,7 +8,7 @@ import yaml
 
 from ..features.hashing import hash_ints
 from ..features.numbers import spiked, spread_rows, uneven_column
-from ..spec.types import auto_min_count
+from ..spec.vocabulary import auto_min_count
 from .label import positive_of
 from .profile import MARKERS, MIN_BUCKET_GAIN, buckets_for
 from .times import time_split
@@ -41,9 +41,16 @@ def line(text: str, comment: str = "", width: int = 44) -> str:
     return f"{indent}# {comment}\n{text}"
 
 
-def min_count(total: int) -> int:
-    """The paper's vocabulary threshold, lower for small data (where every value is rare): `min_count: auto`'s."""
-    return auto_min_count(total)
+def _lowered(cols: list, total: int) -> str:
+    """What `min_count: auto` says of the columns whose values are mostly rarer than its threshold (on the
+    sample: the fit decides on the training rows)."""
+    lowered = []
+    for c in cols:
+        values = c.series.explode() if c.kind == "multivalent" else c.series
+        counts = values.drop_nulls().value_counts(name="count")["count"]
+        if (mc := auto_min_count(total, counts)) < auto_min_count(total):
+            lowered.append(f"{c.name} {mc}")
+    return f"; lower for columns of mostly rarer values (in the sample: {', '.join(lowered)})" if lowered else ""
 
 
 def embedding_dim(cardinality: int) -> int:
@@ -97,7 +104,7 @@ def _label(d, label: str, group: str | None) -> list[str]:
 
 
 def _defaults(d, kept, label: str) -> list[str]:
-    mc = min_count(d.total)
+    mc = auto_min_count(d.total)
     out = ["defaults:"]
     for kind in ("categorical", "multivalent", "numeric"):
         cols = [c for c in kept if c.kind == kind]
@@ -121,11 +128,11 @@ def _defaults(d, kept, label: str) -> list[str]:
             settings.update({"transform": "quantile", "quantiles": 50, "fill": "median"})
             note = "the paper's CDF normalization into [0, 1]"
         else:
-            settings["min_count"] = mc
+            settings["min_count"] = "auto"
             note = (
-                f"values seen fewer than {mc} times share the out-of-vocabulary id"
+                f"auto: values seen fewer than {mc} times share the out-of-vocabulary id{_lowered(cols, d.total)}"
                 if mc > 1
-                else "every value seen gets an id"
+                else "auto: every value seen gets an id (fewer than 1,000 rows)"
             )
         out.append(line(f"  {kind}: {flow(settings)}", note + found))
     return out

@@ -21,8 +21,9 @@ from pydantic import ValidationError
 
 from ..errors import DataError
 from ..spec import Spec
-from ..spec.types import Bucketized, Categorical, Multivalent, auto_min_count
+from ..spec.types import Bucketized, Categorical, Multivalent
 from ..spec.types import Numeric as NumericSpec
+from ..spec.vocabulary import auto_min_count
 from . import clean, hashing, numbers
 from .cross_fit import cross_inputs, fit_cross
 from .fitted import (
@@ -257,7 +258,7 @@ class Fitter:
         spike = spiked(present, len(values) - len(present), fill)
         bumpy = uneven_column(values, self.sample[-1], self.sample_keys, spread, col.bounds)
         form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy)
-        bounded = name in self.auto_clipped and form.kind == "none"  # (clip: auto; the MLP reads it as one input)
+        read_as = form.kind if name in self.auto_clipped else None  # (what clip: auto bounds it by)
         return _checked(
             self.where,
             name,
@@ -265,7 +266,7 @@ class Fitter:
             name=name,
             col=col,
             fill=fill,
-            bounded=bounded,
+            read_as=read_as,
             m=m,
             filled=filled,
             bins=bins,
@@ -278,14 +279,14 @@ def _numeric(
     name: str,
     col: NumericSpec,
     fill: float,
-    bounded: bool,
+    read_as: str | None,
     m: Moments,
     filled: np.ndarray,
     bins: int,
     spike: bool,
     uneven: bool,
 ) -> Numeric:
-    clip = numbers.clip_of(col, m.mean, m.std, bounded)
+    clip = numbers.clip_of(col, m, read_as)
     numeric = Numeric(
         name=name,
         missing=col.missing,
@@ -340,7 +341,7 @@ def _categorical(
     table = spec.shared_table_of(name)  # columns sharing a table share one vocabulary
     group = [c for c in spec.deep.shared.get(table, [name]) if c in counts] if table else [name]
     merged = pl.concat([counts[c] for c in group]).group_by("value").agg(pl.col("count").sum())
-    min_count = auto_min_count(rows) if col.min_count == "auto" else col.min_count
+    min_count = auto_min_count(rows, merged["count"]) if col.min_count == "auto" else col.min_count
     return Vocabulary(name=name, source=source, values=vocabulary(merged, min_count, col.max_size), oov=col.oov_buckets)
 
 

@@ -9,6 +9,7 @@ import polars as pl
 
 from ..spec.types import Numeric as NumericSpec
 from .fitted import Numeric
+from .reductions import Moments
 from .transform import DenseTransform
 
 
@@ -39,11 +40,17 @@ def log1p(x: np.ndarray) -> np.ndarray:
 CLIP_SPREAD = 5.0  # clip: auto's bound, in standard deviations (docs/benchmarks.md: the loans' counts lay 100 away)
 
 
-def clip_of(col: NumericSpec, mean: float, std: float, bounded: bool) -> tuple[float, float] | None:
-    """The clip a number is fitted with: `clip: auto`'s bounds (`spread_clip`) where `bounded` (one of
-    `Spec.auto_clipped` whose numeric embedding resolved to none: the MLP reads it as one input); else the spec's
+def clip_of(col: NumericSpec, m: Moments | Numeric, read_as: str | None) -> tuple[float, float] | None:
+    """The clip a number is fitted with (`m`: its mean, std, min and max). `read_as`: how the deep part reads it
+    where `clip: auto` may bound it (one of `Spec.auto_clipped`), else None. `none` (the MLP reads it as one
+    input): `spread_clip`; `periodic`: the training rows' range, so that a value past it reads as the nearest
+    seen, not as an arbitrary phase of the sines and cosines; piecewise's bins saturate already. Else the spec's
     [low, high], or none."""
-    return spread_clip(mean, std) if bounded else col.bounds
+    if read_as == "none":
+        return spread_clip(m.mean, m.std)
+    if read_as == "periodic":
+        return (m.min, m.max) if np.isfinite(m.min) and np.isfinite(m.max) and m.min < m.max else None
+    return col.bounds
 
 
 def spread_clip(mean: float, std: float) -> tuple[float, float] | None:

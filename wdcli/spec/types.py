@@ -93,7 +93,7 @@ class _Categorical(ShortForm):
     missing: list[str] = Field(default_factory=list, description="Values that mean missing, e.g. ['?'].")
     min_count: MinCount = Field(
         "auto",
-        description="Vocabulary: keep values seen at least this often; auto: by the training rows (auto_min_count).",
+        description="Vocabulary: keep values seen at least this often; auto: by the training rows (spec/vocabulary.py).",
     )
     max_size: PositiveInt | None = Field(None, description="Vocabulary: keep at most this many values.")
     oov_buckets: PositiveInt = Field(1, description="Vocabulary: buckets for out-of-vocabulary values.")
@@ -148,8 +148,9 @@ class Numeric(ShortForm):
     quantiles: int = Field(100, ge=2, description="n_q for transform: quantile.")
     clip: Annotated[tuple[float, float] | Literal["auto", "none"] | None, BeforeValidator(_clip)] = Field(
         "auto",
-        description="[low, high], applied before the statistics and the transform; auto: a number the MLP reads "
-        "as one standardized input is bounded to its mean +- 5 standard deviations (fitted); none or null: never.",
+        description="[low, high], applied before the statistics and the transform; auto: a standardized number the "
+        "MLP reads as one input is bounded to its mean +- 5 standard deviations, one embedded periodic to the "
+        "training rows' range (fitted); none or null: never.",
     )
     fill: Literal["mean", "median", "zero"] | float = Field("mean", description="Value used for missing.")
     missing: list[str] = Field(default_factory=list, description="Values that mean missing, e.g. ['?'].")
@@ -246,14 +247,6 @@ class Deep(Strict):
 
     def numeric_embedding_of(self, column: str) -> NumericEmbedding:
         return self.numeric_embeddings.get(column, self.numeric_embedding)
-
-
-def auto_min_count(rows: int) -> int:
-    """`min_count: auto`: how often a value must be seen in `rows` training rows to get an id (and an embedding)
-    of its own, the paper's threshold that keeps rare values from being memorized: 1 below 1,000 rows, 2 below
-    10,000, 5 below 500,000, then 10 (measured in docs/benchmarks.md: on a million clicks with columns of up to
-    100,000 values, 10 gives +0.007 test AUC over 1; on smaller data 5 and 1 are alike)."""
-    return 1 if rows < 1_000 else 2 if rows < 10_000 else 5 if rows < 500_000 else 10
 
 
 # ---------------------------------------------------------------------------------------------- rules

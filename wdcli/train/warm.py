@@ -248,8 +248,7 @@ def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipe
             continue
         new, column = fitted.numeric(name), spec.columns[name]
         assert isinstance(column, NumericSpec)
-        bounded = name in spec.auto_clipped() and was.kind == "none"  # (clip: auto follows the form kept)
-        clip = clip_of(column, new.mean, new.std, bounded)
+        clip = clip_of(column, new, was.kind if name in spec.auto_clipped() else None)  # (as the form kept reads it)
         features[name] = new.model_copy(update={"spike": old.spike, "uneven": old.uneven, "clip": clip})
         why = "a spike" if old.spike else "an uneven effect"
         if now.kind == "none":
