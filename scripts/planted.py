@@ -161,6 +161,44 @@ BUGS = [
         "except DataError as e:  # a combination",
         ("tests/test_tune.py",),
     ),
+    # ---- decisions of the fit and the draft made later: each with the test that catches it
+    Bug(
+        "min-count-auto-never-lowered",
+        "wdcli/spec/vocabulary.py",
+        "if counts is None or base <= 2:",
+        "if True:",
+        ("tests/test_pipeline.py",),
+        "an id seen a few times each shares the out-of-vocabulary id (the pupils of star)",
+    ),
+    Bug(
+        "periodic-numbers-not-clipped",
+        "wdcli/features/numbers.py",
+        'if read_as == "periodic":',
+        "if False:",
+        ("tests/test_pipeline.py", "tests/test_warm.py"),
+        "a value past the training range reads as an arbitrary phase of the sines",
+    ),
+    Bug(
+        "draft-crosses-a-column-with-its-own-bucket",
+        "wdcli/draft/crosses.py",
+        "values.update({b.name: _bucket_ids",
+        "dict().update({b.name: _bucket_ids",
+        ("tests/test_draft.py",),
+    ),
+    Bug(
+        "ranking-reorders-tied-scores",
+        "wdcli/metrics.py",
+        'descending=[False, True], maintain_order=True)',
+        "descending=[False, True])",
+        ("tests/test_metrics.py",),
+    ),
+    Bug(
+        "shares-merge-the-named-rows-out-of-order",
+        "wdcli/features/fit.py",
+        "out.head = _first_rows(out.head + share.head, NAMED_ROWS)",
+        "out.head = _first_rows(share.head + out.head, NAMED_ROWS)",
+        ("tests/test_fit_shares.py",),
+    ),
 ]
 
 

@@ -108,6 +108,12 @@ def test_rank_refuses_candidates_of_no_group(tmp_path, monkeypatch):
     r = runner.invoke(app, ["rank", "--input", "c.csv", "--group-by", "occupation"])
     assert r.exit_code == 2, r.output
     assert "c.csv: row 3 has no value in the group column 'occupation'" in r.stderr
+    empty = POS.replace("Exec-managerial", "")
+    (tmp_path / "c.csv").write_text(HEADER + ROW + POS + empty + ROW + empty + empty)
+    r = runner.invoke(app, ["rank", "--input", "c.csv", "--group-by", "occupation"])
+    assert (
+        r.exit_code == 2 and "c.csv: row 3 has no value in the group column 'occupation' (2 more like it)" in r.stderr
+    )
 
 
 def test_model_folder_missing_a_file(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ when stale or partial, safe when runs share it, and a streamed run resumes from 
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,10 @@ import polars as pl
 import pytest
 import torch
 
+import wdcli.data.cache as cache_module
 from wdcli.data.cache import Cache, cache_root, read_shard, write_shard
 from wdcli.data.files import Files
+from wdcli.data.shards import FORMAT
 from wdcli.data.stream import Stream
 from wdcli.features import fit_pipeline, transform
 from wdcli.run import run_training
@@ -88,6 +91,9 @@ def test_a_shard_holds_every_array_of_a_chunk(tmp_path):
     raw = (tmp_path / "a.shard").read_bytes()
     (tmp_path / "b.shard").write_bytes(raw[:-8])  # cut short: not whole, so not read
     assert read_shard(tmp_path / "b.shard") is None and read_shard(tmp_path / "none.shard") is None
+    (tmp_path / "c.shard").write_bytes(raw + b"\0" * 64)  # longer than its header says
+    (tmp_path / "d.shard").write_bytes(raw[:8] + struct.pack("<I", FORMAT - 1) + raw[12:])  # of another format
+    assert read_shard(tmp_path / "c.shard") is None and read_shard(tmp_path / "d.shard") is None
 
 
 def test_a_second_run_neither_fits_nor_encodes_and_trains_the_same_weights(many_files, workdir, monkeypatch):  # noqa: F811
@@ -135,7 +141,7 @@ def test_other_features_get_a_cache_of_their_own(many_files, workdir):  # noqa: 
     assert len([p for p in (workdir / "runs" / ".cache").iterdir() if p.is_dir()]) == 2
 
 
-def test_the_cache_folder_changes_with_whatever_the_encoding_depends_on(many_files, tmp_path):  # noqa: F811
+def test_the_cache_folder_changes_with_whatever_the_encoding_depends_on(many_files, tmp_path, monkeypatch):  # noqa: F811
     """Each setting the fitted pipeline or the encoded rows depend on gets a folder of its own (a cache of other
     features is never read), and so does a file rewritten in place with as many bytes; the model's do not."""
     folder, path, _ = many_files
@@ -159,17 +165,25 @@ def test_the_cache_folder_changes_with_whatever_the_encoding_depends_on(many_fil
     names = [opened(change) for change in changes]
     assert len({first, *names}) == len(changes) + 1
     assert opened("deep.hidden=[4]", "train.seed=3", "deep.embedding_dim=8") == first
-    # clip: auto bounds only the numbers read plainly, so whether a number may be is the fit's too (the forms that
-    # always embed it fit alike: sigma is the model's)
+    # clip: auto bounds a number by the form it is read in, so the form is the fit's too (sigma is the model's)
     std = "columns.age.transform=standardize"
-    auto, plain, periodic = (opened(std, f"deep.numeric_embedding={e}") for e in ("auto", "none", "periodic"))
-    assert len({auto, plain, periodic}) == 3
+    forms = ("auto", "none", "periodic", "piecewise")
+    assert len({opened(std, f"deep.numeric_embedding={e}") for e in forms}) == 4
+    periodic = opened(std, "deep.numeric_embedding=periodic")
     assert opened(std, "deep.numeric_embedding={kind: periodic, sigma: 3}") == periodic
     assert opened("deep.numeric_embedding=none") == first  # (its age, through quantiles, is never clipped)
+    assert opened("deep.shared={}") != first  # (columns of one table share a vocabulary)
+    monkeypatch.setattr(cache_module, "__version__", "999.0")
+    assert opened() != first
+    monkeypatch.undo()
     part = folder / "part-0.parquet"
     stat = part.stat()
     os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # (rewritten: same size, a new time)
     assert opened() != first
+    first, stat = opened(), part.stat()
+    apps_frame(300, seed=9).write_parquet(part)  # (rewritten: another size, the old time)
+    os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert part.stat().st_size != stat.st_size and opened() != first
 
 
 def test_a_partial_or_spoilt_cache_is_completed(many_files, workdir):  # noqa: F811

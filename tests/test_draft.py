@@ -340,6 +340,30 @@ def test_a_pair_where_one_column_gives_the_other_is_no_cross_buckets_included():
     assert not _determined({"a": pl.Series(["x", "y"] * 50), "b": pl.Series(["u"] * 50 + ["v"] * 50)}, "a", "b")
 
 
+def test_the_crosses_chosen_leave_out_a_column_and_its_own_bucket():
+    """choose_crosses, every pair gaining alike (a stand-in scorer): the pupil x their birth year's bucket is not
+    tried, the pairs with the city (of each row, not the pupil's) are."""
+    from types import SimpleNamespace as NS
+
+    from wdcli.draft.crosses import Bucketized, choose_crosses
+    from wdcli.draft.profile import Column
+
+    rng = np.random.default_rng(0)
+    pupils = pl.Series([f"p{i}" for i in range(100)] * 2)
+    columns = [
+        Column("pupil", "categorical", values=pupils),
+        Column("year", "numeric", values=pl.Series([1978.0 + i % 4 for i in range(100)] * 2)),
+        Column("city", "categorical", values=pl.Series(rng.choice(["a", "b", "c"], 200))),
+    ]
+    scores = {"pupil": (0.03, 0.7), "year_buckets": (0.02, 0.6), "city": (0.01, 0.6)}
+    coded = {name: NS(multi=False) for name in scores}
+    stats = NS(cross_gain=lambda a, b: NS(gain=0.01, se=0.001, combinations=10))
+    chosen = choose_crosses(
+        columns, [Bucketized("year_buckets", "year", [1979.0, 1980.0])], scores, coded, stats, (200, 200)
+    )
+    assert {x.columns for x in chosen} == {("pupil", "city"), ("year_buckets", "city")}
+
+
 def test_init_says_where_min_count_auto_is_lowered(tmp_path):
     """Pupils seen once or twice in 15,000 rows: the draft leaves min_count to auto (the fit decides on the
     training rows) and says that it is lowered for the pupil column."""

@@ -97,6 +97,23 @@ def test_shares_fit_the_pipeline_of_one_process_byte_for_byte(
             assert _saved(fitted, tmp_path / f"{world}-{rank}") == one, (world, rank)
 
 
+@pytest.mark.parametrize("sets", [[], ["data.split.time=ts", "data.split.per=user"]])
+def test_shares_take_the_readable_names_from_the_first_rows_as_one_process(many_files, tmp_path, monkeypatch, sets):  # noqa: F811
+    """The crosses' readable names come from the first NAMED_ROWS rows: with fewer of them than the rows (300 of
+    1,000 here; the default 50,000 is more than any test's), shares that start past them send none, a share
+    that starts before sends its rows, and they merge in the order of the rows."""
+    folder, path, _ = many_files
+    for i in range(4):
+        frame = apps_frame(250, seed=i).with_columns(ts=(pl.int_range(250) * 7919 + i * 13) % 1000)
+        frame.write_parquet(folder / f"part-{i}.parquet")
+    monkeypatch.setattr(fit, "NAMED_ROWS", 300)
+    spec = load_spec(path, ["train.data.read_batch_rows=90", "train.data.cache=off", *sets])
+    one = _saved(fitting.fit_training_rows(spec, Runtime(torch.device("cpu"))), tmp_path / "one")
+    for world in (2, 3, 7):
+        for rank, fitted in enumerate(_fit_in(spec, world, monkeypatch)):
+            assert _saved(fitted, tmp_path / f"{world}-{rank}") == one, (world, rank)
+
+
 def test_a_share_starts_where_the_rows_before_it_end(many_files):  # noqa: F811
     _, path, _ = many_files
     for sets in ([], ["data.split.key=user"], ["data.split.time=age", "data.split.per=user"]):
@@ -129,7 +146,7 @@ def test_a_column_that_fails_in_one_share_fails_every_process_alike(many_files, 
     spec = load_spec(path, ["train.data.cache=off", "columns.blank.kind=numeric", "columns.blank2.kind=numeric"])
     with pytest.raises(DataError, match="'blank' has no values") as one:
         fitting.fit_training_rows(spec, Runtime(torch.device("cpu")))
-    for world in (2, 3):
+    for world in (2, 3, 4):  # (4: the two blank columns fall to two processes, neither of them the last)
         assert _raised_in(spec, world, monkeypatch) == [str(one.value)] * world, world
 
 

@@ -276,3 +276,36 @@ def test_a_group_column_may_have_any_name():
     expected = ranking_metrics(ranked, "g", label, 10)
     for name in ("rel", "discount", "rank_", "first"):
         assert ranking_metrics(ranked.rename({"g": name}), name, label, 10) == expected, name
+
+
+def test_rows_of_tied_scores_keep_their_order_in_a_ranking():
+    """`ranked_by_score` (rank's output, the NDCG of a run's splits) orders each group best first, tied scores
+    in the order of the rows (a sort that does not keep it reorders ties in frames of about 1,000 rows)."""
+    from wdcli.metrics import ranked_by_score
+
+    n = 1_000
+    rng = np.random.default_rng(0)
+    score = np.round(rng.random(n) * 4) / 4
+    frame = pl.DataFrame({"g": np.arange(n) % 20, "score": score, "i": np.arange(n)})
+    ranked = ranked_by_score(frame, "g")
+    assert ranked["i"].to_list() == np.lexsort((np.arange(n), -score, np.arange(n) % 20)).tolist()
+    assert ranked["rank"].to_list() == list(range(1, 51)) * 20
+
+
+def test_ranking_sums_are_the_same_whatever_the_order_of_the_ranked_rows():
+    y, s, _, groups = scored(levels=None)
+    ranked, label = ranked_frame(y, s, groups)
+    order = np.random.default_rng(5).permutation(len(label))
+    assert ranking_sums(ranked[order], "g", label[order], 5) == pytest.approx(ranking_sums(ranked, "g", label, 5))
+
+
+def test_group_ids_tell_every_value_apart_and_read_whole_numbers_alike():
+    """Group ids are float64 hashes: 200,000 distinct users give 200,000 ids (float32 would merge 836), and a
+    batch whose nulls make its numbers floats gives the ids of an integer batch, large numbers and 0 included."""
+    from wdcli.train.trainer import _group_ids
+
+    users = np.array([f"u{i}" for i in range(200_000)], dtype=object)
+    assert len(np.unique(_group_ids(users))) == 200_000
+    floats = _group_ids(np.array([0.0, np.nan, 3_000_000_001.0]))
+    ints = _group_ids(np.array([0, 7, 3_000_000_001]))
+    assert floats[0] == ints[0] and floats[2] == ints[2] and np.isnan(floats[1]) and not np.isnan(ints).any()

@@ -324,3 +324,19 @@ def test_clip_auto_bounds_only_a_plain_standardized_number_to_five_deviations(tm
     assert load_spec(tmp_path / "s.yaml").columns["p"].clip == "auto"
     (tmp_path / "s.yaml").write_text((tmp_path / "s.yaml").read_text().replace("clip: none", "clip: null"))
     assert load_spec(tmp_path / "s.yaml").columns["n"].clip == "none"
+
+
+def test_a_hashed_cross_names_each_bucket_by_its_most_frequent_combination(tmp_path):
+    """`wdcli inspect` names a hashed cross's bucket by the combination seen in it most often (one bucket here:
+    x AND p, three rows, over y AND q and z AND r)."""
+    frame = pl.DataFrame({"a": list("xxxyzz"), "b": list("pppqrr"), "y": [0, 1, 0, 1, 0, 1]})
+    crosses = "crosses: [{columns: [a, b], hash_buckets: 1}]\n"
+    fitted = _fitted_on(tmp_path, "  a: categorical\n  b: categorical\n", frame, crosses)
+    assert fitted.features["a_x_b"].examples == {1: "a=x AND b=p"}
+
+
+def test_a_constant_number_is_not_clipped(tmp_path):
+    """clip: auto of a number of one value: no bounds (a spread of 0 bounds nothing), not [5, 5]."""
+    frame = pl.DataFrame({"k": [5.0] * 6, "x": [1.0, 2, 3, 4, 5, 6], "y": [0, 1, 0, 1, 0, 1]})
+    fitted = _fitted_on(tmp_path, "  k: numeric\n  x: numeric\n", frame)
+    assert fitted.numeric("k").clip is None and fitted.numeric("x").clip is not None

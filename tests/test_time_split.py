@@ -345,3 +345,33 @@ def test_validate_and_the_draft_put_a_split_by_time_in_the_same_words():
     assert time_split("ts", "request_id", False)[1] == (
         "the latest 20% of rows are test, the 10% before them validation (one cut: a request_id's rows share their time)"
     )
+
+
+def test_rows_of_no_per_value_are_split_by_time_as_one_group(tmp_path):
+    """Rows whose `per` value is missing are cut by time together, as one more user (their latest 20% are
+    test), in memory as in the recorded cuts, which read back the same."""
+    from wdcli.data.time_split import learn_cuts
+
+    frame = ratings().with_columns(user=pl.when(pl.col("user") == 0).then(None).otherwise(pl.col("user")))
+    nulls = frame["user"].null_count()
+    assert nulls > 20
+    frame.write_parquet(tmp_path / "r.parquet")
+    spec = write_spec(tmp_path, "r.parquet", "{time: ts, per: user, validation: 0.1, test: 0.2}")
+    parts, expected = load_splits(spec.data), latest(frame, "user", 0.1, 0.2)
+    for p in ("train", "validation", "test"):
+        assert parts[p].equals(expected[p]), p
+    assert parts["test"]["user"].null_count() == int(0.2 * nulls)
+    for per in ("user", None):
+        cuts = learn_cuts([str(tmp_path / "r.parquet")], "ts", per, 0.1, 0.2)
+        assert TimeCuts.from_json(json.loads(json.dumps(cuts.to_json()))) == cuts, per
+
+
+def test_a_file_is_matched_to_the_cuts_by_path_else_by_a_name_no_other_file_has():
+    from wdcli.data.time_split import _file_index
+
+    cuts = TimeCuts("ts", "number", ("d1/a.csv", "d2/a.csv", "d1/b.csv"), (None,), (None,))
+    assert _file_index(cuts, "d2/a.csv") == 1 and _file_index(cuts, "elsewhere/b.csv") == 2
+    with pytest.raises(DataError, match="not one of the training files"):
+        _file_index(cuts, "elsewhere/a.csv")  # (two files of that name)
+    with pytest.raises(DataError, match="not one of the training files"):
+        _file_index(cuts, "elsewhere/c.csv")

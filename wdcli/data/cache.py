@@ -77,11 +77,8 @@ def _what(spec: Spec, parts: dict[str, Files]) -> dict:
         "crosses": d["crosses"],
         "shared": d["deep"]["shared"],
         "piecewise": spec.piecewise_bins(),
-        "plain": {  # which numbers `clip: auto` may bound: those the deep part may read as one input
-            n: e.kind if e.kind in ("none", "auto") else "embedded"
-            for n in spec.auto_clipped()
-            for e in [spec.deep.numeric_embedding_of(n)]
-        },
+        # how `clip: auto` bounds the numbers it may: by the form the deep part reads them in (auto's: the fit's)
+        "plain": {n: spec.deep.numeric_embedding_of(n).kind for n in spec.auto_clipped()},
         "max_rows": d["train"]["max_rows"],
         "read_batch_rows": d["train"]["data"]["read_batch_rows"],
         "paths": {part: f.paths for part, f in sorted(parts.items())},
