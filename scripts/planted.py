@@ -179,16 +179,16 @@ BUGS = [
         "a value past the training range reads as an arbitrary phase of the sines",
     ),
     Bug(
-        "draft-crosses-a-column-with-its-own-bucket",
+        "draft-crosses-a-column-with-one-it-gives",
         "wdcli/draft/crosses.py",
-        "values.update({b.name: _bucket_ids",
-        "dict().update({b.name: _bucket_ids",
+        "or _determined(values, first, second):",
+        ":",
         ("tests/test_draft.py",),
     ),
     Bug(
         "ranking-reorders-tied-scores",
         "wdcli/metrics.py",
-        'descending=[False, True], maintain_order=True)',
+        "descending=[False, True], maintain_order=True)",
         "descending=[False, True])",
         ("tests/test_metrics.py",),
     ),
@@ -207,8 +207,8 @@ BUGS += [
     Bug(
         "draft-cross-gain-sign-flipped",
         "wdcli/draft/gain.py",
-        "return parts - whole, int(cell.max()) + 1",
-        "return whole - parts, int(cell.max()) + 1",
+        "return CrossGain(float(np.average(parts)) - float(np.average(whole)),",
+        "return CrossGain(float(np.average(whole)) - float(np.average(parts)),",
         ("tests/test_draft.py",),
     ),
     Bug(
@@ -220,7 +220,7 @@ BUGS += [
     ),
     Bug(
         "draft-min-gain-zero",
-        "wdcli/draft/build.py",
+        "wdcli/draft/crosses.py",
         "MIN_GAIN = 0.0005",
         "MIN_GAIN = 0.0",
         ("tests/test_draft.py",),
@@ -228,7 +228,7 @@ BUGS += [
     ),
     Bug(
         "draft-crosses-below-min-gain-kept",
-        "wdcli/draft/build.py",
+        "wdcli/draft/crosses.py",
         "if x.gain < MIN_GAIN or len(chosen) == MAX_CROSSES:",
         "if len(chosen) == MAX_CROSSES:",
         ("tests/test_draft.py",),
