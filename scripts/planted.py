@@ -54,8 +54,8 @@ BUGS = [
     Bug(
         "logloss-halved",
         "wdcli/metrics.py",
-        "return float(np.average(losses, weights=w))",
-        "return float(np.average(losses, weights=w)) / 2",
+        "return float(np.average(loglosses(y, p), weights=w))",
+        "return float(np.average(loglosses(y, p), weights=w)) / 2",
         METRIC_TESTS,
     ),
     Bug(
@@ -68,23 +68,23 @@ BUGS = [
     Bug(
         "ndcg-discount-off-by-one",
         "wdcli/metrics.py",
-        '(pl.col("rank").cast(pl.Float64) + 1).log(2)',
-        '(pl.col("rank").cast(pl.Float64) + 2).log(2)',
+        "np.log2(np.arange(2, k + 2))",
+        "np.log2(np.arange(3, k + 3))",
         METRIC_TESTS,
     ),
     Bug(
         "map-averages-over-every-rank",
         "wdcli/metrics.py",
-        '"ap": float((per["ap"] / per["npos"]).sum()),',
-        '"ap": float((per["ap"] / per["npos"].clip(lower_bound=2)).sum()),',
+        '"ap": float((per["__ap"] / per["__npos"]).sum()),',
+        '"ap": float((per["__ap"] / per["__npos"].clip(lower_bound=2)).sum()),',
         METRIC_TESTS,
         "AP divided by at least two positives: a group of one positive counts half",
     ),
     Bug(
         "mrr-of-the-last-positive",
         "wdcli/metrics.py",
-        'first=pl.col("rank").filter(pl.col("rel") > 0).min(),',
-        'first=pl.col("rank").filter(pl.col("rel") > 0).max(),',
+        '__first=pl.col("rank").filter(pl.col("__rel") > 0).min(),',
+        '__first=pl.col("rank").filter(pl.col("__rel") > 0).max(),',
         METRIC_TESTS,
     ),
     Bug(
@@ -255,7 +255,7 @@ BUGS += [
     ),
     Bug(
         "set-separator-accepted-not-kept",
-        "wdcli/spec/types.py",
+        "wdcli/spec/settings.py",
         "        return separator_of(value)",
         '        return separator_of(value) and ","',
         ("tests/test_set_overrides.py",),
@@ -330,8 +330,8 @@ BUGS += [
     Bug(
         "weights-run-metrics-unweighted",
         "wdcli/train/trainer.py",
-        'return evaluate(cat["label"], cat["score"], weight, group)',
-        'return evaluate(cat["label"], cat["score"], None, group)',
+        'return evaluate(cat["label"], cat["score"], weight, group, ndcg)',
+        'return evaluate(cat["label"], cat["score"], None, group, ndcg)',
         ("tests/test_weights.py",),
     ),
     Bug(

@@ -405,6 +405,8 @@ def test_10_outputs_say_what_they_wrote_and_rank_k_is_an_option(w):
     assert r.exit_code == 0 and "wrote 400 rows to scores.parquet" in r.stderr
     r = invoke("predict", "--input", w.data)
     assert "wrote 400 rows to stdout" in r.stderr
+    dash = invoke("predict", "--input", w.data, "--output", "-")  # (- is stdout, as in most tools)
+    assert dash.exit_code == 0 and "wrote 400 rows to stdout" in dash.stderr and dash.stdout == r.stdout
     r = invoke("rank", "--input", w.data, "--group-by", "education", "--top-k", "2", "--k", "5")
     assert r.exit_code == 0 and "ndcg@5" in r.stderr and "wrote" in r.stderr
     assert "ndcg@2" in invoke("rank", "--input", w.data, "--group-by", "education", "--top-k", "2").stderr

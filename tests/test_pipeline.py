@@ -340,3 +340,20 @@ def test_a_constant_number_is_not_clipped(tmp_path):
     frame = pl.DataFrame({"k": [5.0] * 6, "x": [1.0, 2, 3, 4, 5, 6], "y": [0, 1, 0, 1, 0, 1]})
     fitted = _fitted_on(tmp_path, "  k: numeric\n  x: numeric\n", frame)
     assert fitted.numeric("k").clip is None and fitted.numeric("x").clip is not None
+
+
+def test_a_missing_column_is_never_said_to_be_one_the_spec_reads_already(tmp_path):
+    """'missing column grade (did you mean read?)' pointed at a column the model needs for itself: the hint
+    names only columns the spec does not read."""
+    from wdcli.features.inputs import check_columns
+
+    (tmp_path / "s.yaml").write_text(
+        "data: {train: t.parquet}\nlabel: {column: y}\ncolumns: {grade: categorical, read: numeric}\n"
+    )
+    pl.DataFrame({"grade": ["a"], "read": [1.0], "y": [1]}).write_parquet(tmp_path / "t.parquet")
+    spec = load_spec(tmp_path / "s.yaml")
+    with pytest.raises(DataError) as e:
+        check_columns(spec, pl.DataFrame({"read": [1.0], "y": [1]}), "r.csv", need_label=True)
+    assert "missing column 'grade'" in str(e.value) and "did you mean" not in str(e.value)
+    with pytest.raises(DataError, match="did you mean 'grades'"):
+        check_columns(spec, pl.DataFrame({"read": [1.0], "grades": ["a"], "y": [1]}), "r.csv", need_label=True)

@@ -98,8 +98,10 @@ def test_artifact_faults_are_reported(workdir):
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match="format version 99 is newer"):
         load_artifact(folder)
-    with pytest.raises(ArtifactError, match="no such model folder"):
+    with pytest.raises(ArtifactError, match="no such model folder; pass the folder `wdcli train` printed"):
         load_artifact(workdir / "nope")
+    with pytest.raises(ArtifactError, match=f"no such model folder; did you mean {folder.parent / folder.name}"):
+        load_artifact(folder.parent / (folder.name[:-1] + "x"))  # (a typo of the run's folder)
 
 
 def test_a_crash_while_saving_keeps_the_previous_artifact(workdir, monkeypatch):

@@ -32,7 +32,7 @@ import yaml
 from . import __version__
 from .data.atomic import atomic_file, atomic_folder, remove_stale
 from .data.split_record import SplitRecord
-from .errors import ArtifactError
+from .errors import ArtifactError, closest
 from .features import FittedPipeline, load_pipeline
 from .features.fitted import Numeric
 from .features.pipeline import file_in
@@ -163,7 +163,10 @@ def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Pa
             f"no trained model found under '{runs}/'; run `wdcli train SPEC` first, or pass --model DIR"
         )
     if not path.exists():
-        raise ArtifactError(f"{path}: no such model folder; pass the folder `wdcli train` printed")
+        beside = [p.name for p in path.parent.iterdir() if p.is_dir()] if path.parent.is_dir() else []
+        close = closest(path.name, beside)
+        hint = f"did you mean {path.parent / close}?" if close else "pass the folder `wdcli train` printed"
+        raise ArtifactError(f"{path}: no such model folder; {hint}")
     raise ArtifactError(f"{path}: not a model folder (no manifest.json); pass the folder `wdcli train` printed")
 
 

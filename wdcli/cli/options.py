@@ -183,10 +183,21 @@ SplitOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _table_output(value: Path | None) -> Path | None:
+    """--output of scored rows: a file checked by `output_problem`, or `-` for stdout (as without the option)."""
+    return None if value is not None and str(value) == "-" else checked(output_problem)(value)
+
+
 OutputOpt = Annotated[
     Path | None,
-    output_option(
-        "--output", "-o", help="Write here, by extension (.csv, .tsv, .parquet, .ndjson); default: CSV on stdout."
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        callback=_table_output,
+        help="Write here, by extension (.csv, .tsv, .parquet, .ndjson); default (or -): CSV on stdout.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]

@@ -61,13 +61,15 @@ def check_columns(
     column first. `what`: what the frame came from, as the message names it ("The file has: ..."). Then a text
     value past MAX_VALUE_BYTES in any of them is an error of its own (not in a request: the server's limit is its
     own)."""
-    have = set(df.columns)
+    have, inputs = set(df.columns), spec_inputs(spec, label=need_label, group=need_group)
     problems, schema, missing = [], df.schema, False
-    for column, needs in spec_inputs(spec, label=need_label, group=need_group).items():
+    unread = [c for c in df.columns if c not in inputs]
+    for column, needs in inputs.items():
         if column not in have:
-            problems.append(
-                f"missing column '{column}' (needed by {', '.join(needs.needed_by)}){suggest(column, df.columns)}"
-            )
+            # a column declared as a feature is not another feature's column misnamed (a bucket's source, a
+            # weight, label.weight may name one)
+            hint = suggest(column, unread if needs.needed_by == (f"columns.{column}",) else df.columns)
+            problems.append(f"missing column '{column}' (needed by {', '.join(needs.needed_by)}){hint}")
             missing = True
         elif why := _unreadable(schema[column], needs.reads):
             problems.append(f"column '{column}' holds {why}, which {needs.needed_by[0]} cannot read")
