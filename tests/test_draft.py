@@ -378,4 +378,4 @@ def test_init_says_where_min_count_auto_is_lowered(tmp_path):
     text = (tmp_path / "s.yaml").read_text()
     assert yaml.safe_load(text)["defaults"]["categorical"]["min_count"] == "auto"
     assert "fewer than 5 times share the out-of-vocabulary id; lower for columns of mostly rarer values " in text
-    assert "(in the sample: pupil 2)" in text and "city" not in text.split("in the sample:")[1].split("\n")[0]
+    assert "(from the sample: pupil 2)" in text and "city" not in text.split("from the sample:")[1].split("\n")[0]
