@@ -309,3 +309,18 @@ def test_group_ids_tell_every_value_apart_and_read_whole_numbers_alike():
     floats = _group_ids(np.array([0.0, np.nan, 3_000_000_001.0]))
     ints = _group_ids(np.array([0, 7, 3_000_000_001]))
     assert floats[0] == ints[0] and floats[2] == ints[2] and np.isnan(floats[1]) and not np.isnan(ints).any()
+
+
+def test_a_metrics_table_says_why_a_figure_is_nan():
+    """eval of rows whose groups each hold one label printed 'gauc nan' and nothing more: the table says why."""
+    from rich.console import Console
+
+    from wdcli.cli.output import metrics_table
+
+    rows = {"test": {"auc": 0.8, "logloss": 0.4, "gauc": float("nan"), "ndcg@10": 1.0}}
+    console = Console(width=200, record=True)
+    console.print(metrics_table("run", rows, ["auc", "logloss"]))
+    text = console.export_text()
+    assert "gauc nan: no group holds both labels" in text and "auc nan" not in text.replace("gauc nan", "")
+    console.print(metrics_table("run", {"test": {"auc": 0.8, "gauc": 0.7}}, ["auc"]))
+    assert console.export_text().count("nan") == 0

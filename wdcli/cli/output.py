@@ -94,4 +94,11 @@ def metrics_table(title: str, rows: dict[str, dict], keys: list[str]) -> Table:
         t.add_column(k, justify="right")
     for name, m in rows.items():
         t.add_row(name, *[cell(m.get(k, "")) for k in keys])
+    why = {
+        "auc": "the rows hold one label only",
+        "gauc": "no group holds both labels",
+        "ndcg@10": "no group holds a positive",
+    }
+    nan = [k for k in why if k in keys and any(isinstance(m.get(k), float) and math.isnan(m[k]) for m in rows.values())]
+    t.caption = "; ".join(f"{k} nan: {why[k]}" for k in nan) or None
     return t

@@ -157,5 +157,5 @@ def group_distribution(aucs: np.ndarray, sizes: np.ndarray, gauc: float) -> Figu
     ax.set(xlabel="AUC within the group", ylabel="groups", title=f"AUC per group ({len(aucs):,} with both classes)")
     ax.legend(loc="upper left")
     sz.hist(sizes, bins=min(30, max(int(sizes.max(initial=1) - sizes.min(initial=0)) + 1, 1)), color=GREY)
-    sz.set(xlabel="rows in the group", ylabel="groups", title="Group sizes")
+    sz.set(xlabel="rows in the group", ylabel="groups", title="Sizes of those groups")  # (the AUC's groups)
     return fig
