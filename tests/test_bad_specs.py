@@ -3,6 +3,7 @@ file, the line and YAML path (or the data file and column), and what to do. Noth
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -108,3 +109,26 @@ def test_bad_spec(name, command, tmp_path, monkeypatch):
     for line in EXPECTED[name]:
         assert line.format(f=spec) in text, r.stderr
     assert not (tmp_path / "runs").exists(), "nothing is written for a bad spec"
+
+
+def test_a_column_misspelt_where_it_is_declared_is_said_to_be(tmp_path):
+    """A column renamed by a typo under columns: (teacher_rce), named rightly in a cross and the embedding sizes:
+    the hint says the declaration may be the misspelt one; a name misspelt once keeps the plain hint."""
+    from wdcli.errors import SpecError
+    from wdcli.spec import load_spec
+
+    pl.DataFrame({"teacher_race": ["a"], "grade": ["k"], "y": [1]}).write_csv(tmp_path / "d.csv")
+    (tmp_path / "s.yaml").write_text(
+        "data: {train: d.csv}\nlabel: {column: y}\ncolumns: {teacher_rce: categorical, grade: categorical}\n"
+        "crosses: [{columns: [grade, teacher_race], hash_buckets: 10}]\ndeep: {embedding_dims: {teacher_race: 4}}\n"
+    )
+    with pytest.raises(SpecError) as e:
+        load_spec(tmp_path / "s.yaml")
+    hint = "(did you mean 'teacher_rce'? 'teacher_race' is named 2 times: if columns.teacher_rce is the misspelt"
+    assert str(e.value).count(hint) == 2
+    (tmp_path / "s.yaml").write_text(
+        "data: {train: d.csv}\nlabel: {column: y}\ncolumns: {teacher_race: categorical, grade: categorical}\n"
+        "crosses: [{columns: [grade, teacher_rce], hash_buckets: 10}]\n"
+    )
+    with pytest.raises(SpecError, match=r"unknown column 'teacher_rce' \(did you mean 'teacher_race'\?\)$"):
+        load_spec(tmp_path / "s.yaml")

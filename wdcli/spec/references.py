@@ -6,6 +6,7 @@ spec/types.py's rules, applied here to the raw data: a check never restates a ru
 from __future__ import annotations
 
 import glob
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,30 @@ class _Declared:
 def reference_problems(data: dict, file: str, lines: dict[Path_, int], base: Path) -> list[Problem]:
     """Cross-section checks on the raw data, its columns expanded (`types.expand_columns`), so that they run
     even when other parts have structural errors."""
-    return [problem_at(file, line_of(lines, path), path_text(path), msg) for path, msg in _references(data)]
+    found = _misspelt_declaration(list(_references(data)), data)
+    return [problem_at(file, line_of(lines, path), path_text(path), msg) for path, msg in found]
+
+
+def _misspelt_declaration(found: list[tuple[Path_, str]], data: dict) -> list[tuple[Path_, str]]:
+    """Where one unknown name is referenced twice or more and its "did you mean" is a declared column, the
+    declaration is likely the misspelt one (a column renamed by a typo under columns:, named rightly in the
+    crosses and the embedding sizes): say so beside the hint."""
+    named = []
+    for path, msg in found:
+        quoted = re.match(r"[^']*'([^']+)'", msg)
+        named.append(quoted.group(1) if quoted and "(did you mean" in msg[quoted.end() :] else str(path[-1]))
+    out = []
+    for (path, msg), name in zip(found, named):
+        close = re.search(r"\(did you mean '([^']+)'\?\)", msg)
+        if close and close.group(1) in _dict(data.get("columns")) and named.count(name) > 1:
+            column = close.group(1)
+            msg = msg.replace(
+                close.group(0),
+                f"(did you mean '{column}'? '{name}' is named {named.count(name)} times: if columns.{column} is "
+                f"the misspelt name, rename it '{name}')",
+            )
+        out.append((path, msg))
+    return out
 
 
 def _references(data: dict) -> Found:
