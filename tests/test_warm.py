@@ -391,3 +391,35 @@ def test_a_checkpoint_of_a_model_a_warm_start_shaped_resumes_only_with_it(workdi
     with pytest.raises(WdcliError, match="resume with the same --warm-start"):
         Recipe.setup(spec, cpu, checkpoint=path).resume(path)
     Recipe.setup(spec, cpu, checkpoint=path, warm=load_previous(workdir / "r1", spec)).resume(path)
+
+
+@pytest.mark.parametrize("mode", ["memory", "stream"])
+def test_a_warm_start_trains_on_rows_encoded_as_its_model_scores_them(workdir, mode):
+    """A number kept embedded by a warm start is clipped as its kept form clips it (the training rows' range)
+    from the first row encoded, not as the new rows alone would (mean +- 5 deviations, which cuts a far month
+    of 1,000): the run's own test figures are those `eval --split test` gets from its model."""
+    rng = np.random.default_rng(0)
+    n = 30_000
+    month = rng.integers(1, 13, n).astype(float)
+    store = rng.integers(0, 20, n).astype(str)
+    for name, rate in (("day1", 0.2 + 0.25 * np.isin(month, [6, 7, 12])), ("day2", np.full(n, 0.25))):
+        y = (rng.random(n) < rate).astype(np.int8)
+        m = month.copy()
+        if name == "day2":
+            m[::500] = 1_000.0  # (60 rows far past the others, some of them test rows)
+        pl.DataFrame({"month": m, "store": store, "y": y}).write_parquet(workdir / f"{name}.parquet")
+        (workdir / f"{name}.yaml").write_text(
+            f"data: {{train: {name}.parquet}}\nlabel: {{column: y}}\ncolumns: {{month: numeric, store: categorical}}\n"
+        )
+    run = ["-q", "--set", "train.epochs=1", "--set", "train.threads=1", "--set", f"train.data.mode={mode}"]
+    assert runner.invoke(app, ["train", "day1.yaml", *run, "--output", "r1"]).exit_code == 0
+    r = runner.invoke(app, ["train", "day2.yaml", *run, "--warm-start", "r1", "--output", "r2"])
+    assert r.exit_code == 0 and "embedded as before" in r.output, r.output
+    features = json.loads((workdir / "r2" / "pipeline.json").read_text())["features"]
+    assert next(f for f in features if f["name"] == "month")["clip"] == [1.0, 1000.0]
+    trained = json.loads((workdir / "r2" / "metrics.json").read_text())["splits"]["test"]
+    r = runner.invoke(app, ["eval", "--model", "r2", "--split", "test", "--json"])
+    assert r.exit_code == 0, r.output
+    scored = json.loads(r.stdout)
+    assert scored["auc"] == pytest.approx(trained["auc"], abs=1e-12)
+    assert scored["logloss"] == pytest.approx(trained["logloss"], abs=1e-9)

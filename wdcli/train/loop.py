@@ -131,10 +131,17 @@ class Recipe:
         """Fit the pipeline and make the batch sources, the trainer (warm-started from `warm`, if given) and
         early stopping."""
         reporter = reporter if runtime.main else None
-        fitted, sources, _ = prepare(spec, frames, runtime, _progress(reporter), reuse)
         kept: dict[str, str] = {}
-        if warm is not None:  # (the numbers' embeddings as the previous run has them)
-            fitted, kept = kept_numbers(warm, fitted)
+
+        def keep_numbers(fitted: FittedPipeline) -> FittedPipeline:
+            """The numbers' forms (and so their clips) as the previous run has them, before any row is encoded."""
+            assert warm is not None
+            fitted, found = kept_numbers(warm, fitted)
+            kept.update(found)
+            return fitted
+
+        adjust = keep_numbers if warm is not None else None
+        fitted, sources, _ = prepare(spec, frames, runtime, _progress(reporter), reuse, adjust)
         run = Recipe(spec, runtime, fitted, sources)
         run.reporter = reporter
         if checkpoint is not None:

@@ -60,12 +60,14 @@ def prepare(
     runtime: Runtime,
     progress: Progress = quiet,
     reuse: Encodings | None = None,
+    adjust: Callable[[FittedPipeline], FittedPipeline] | None = None,
 ) -> tuple[FittedPipeline, dict, dict[str, str]]:
     """The fitted pipeline, a batch source for every part with rows, and how messages name each part. `reuse`
-    keeps the encodings of given frames for later runs on them."""
+    keeps the encodings of given frames for later runs on them. `adjust` changes the fit before any row is
+    encoded (a warm start's kept numbers); a fit it changes is neither reused nor cached."""
     cfg = spec.train
     if frames is not None:
-        return _from_frames(spec, frames, runtime, reuse)
+        return _from_frames(spec, frames, runtime, reuse, adjust)
     names = split_names(spec.data)
     parts = Files.of(spec.data)
     train = parts["train"]
@@ -80,6 +82,11 @@ def prepare(
         raise
     if fitted.rows < 2:
         raise DataError(f"{names['train']}: {counted(fitted.rows, 'row')} to train on; training needs at least 2")
+    if adjust is not None and (adjusted := adjust(fitted)) is not fitted:
+        fitted = adjusted  # (encoded otherwise than the cache's rows: read from the files)
+        if cache is not None:
+            cache.close()
+        cache = None
     first = train.chunks(read)[:1]
     kept = cache.load("train", first[0]) if cache is not None and first else None
     if kept is None:
@@ -190,13 +197,20 @@ def _expected_rows(files: Files) -> int:
     return int(round(total * share[files.part]))
 
 
-def _from_frames(spec: Spec, frames: dict[str, pl.DataFrame], runtime: Runtime, reuse: Encodings | None = None):
+def _from_frames(
+    spec: Spec,
+    frames: dict[str, pl.DataFrame],
+    runtime: Runtime,
+    reuse: Encodings | None = None,
+    adjust: Callable[[FittedPipeline], FittedPipeline] | None = None,
+):
     """Every part in memory from given frames: fitted and encoded here, or kept from an earlier run on the same
-    frames with the same features (`reuse`)."""
+    frames with the same features (`reuse`; not with `adjust`, which changes the fit before encoding)."""
     names = {"train": "training data", "validation": "validation data", "test": "test data"}
     cfg = spec.train
+    reuse = reuse if adjust is None else None
     kept = reuse.get(spec) if reuse is not None else None
-    fitted, encoded = kept if kept is not None else _encode_frames(spec, frames, names)
+    fitted, encoded = kept if kept is not None else _encode_frames(spec, frames, names, adjust)
     if reuse is not None and kept is None:
         reuse.put(spec, fitted, encoded)
     sources = {
@@ -207,7 +221,10 @@ def _from_frames(spec: Spec, frames: dict[str, pl.DataFrame], runtime: Runtime, 
 
 
 def _encode_frames(
-    spec: Spec, frames: dict[str, pl.DataFrame], names: dict[str, str]
+    spec: Spec,
+    frames: dict[str, pl.DataFrame],
+    names: dict[str, str],
+    adjust: Callable[[FittedPipeline], FittedPipeline] | None = None,
 ) -> tuple[FittedPipeline, dict[str, Encoded]]:
     cfg = spec.train
     train_df = frames["train"]
@@ -219,6 +236,7 @@ def _encode_frames(
             fit_pipeline(spec, train_df, names["train"])  # its clear error for no rows (or missing columns)
         raise DataError(f"{names['train']}: {counted(n, 'row')} to train on; training needs at least 2")
     fitted = fit_pipeline(spec, train_df, names["train"])
+    fitted = adjust(fitted) if adjust is not None else fitted
     encoded = {}
     for part, df in (("train", train_df), ("validation", frames.get("validation")), ("test", frames.get("test"))):
         if df is not None and len(df):
