@@ -16,6 +16,6 @@ ruff format --check wdcli tests bench specs
 mypy  # the parts and strictness are in pyproject.toml ([tool.mypy])
 # By default the tests run in one worker per CPU (pytest-xdist, at most 4; a test file stays in one worker, so
 # its module fixtures are built once), each worker kept to its own CPU (tests/conftest.py).
-workers=$(python -c 'import os; print(min(len(os.sched_getaffinity(0)), 4))')
+workers=$(python -c 'import os; print(min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4))')
 [ "$#" -gt 0 ] || { if [ "$workers" -gt 1 ]; then set -- tests -n "$workers" --dist loadfile; else set -- tests; fi; }
 python -m pytest "$@"

@@ -55,10 +55,11 @@ def test_min_count_auto_grows_with_the_training_rows_at_its_documented_steps():
     [
         ([5] * 10 + [1] * 50, 5),  # 50 of the 100 occurrences are of values seen 5 times: half is kept
         ([5] * 10 + [4] * 11 + [1] * 91, 4),  # 5 keeps 50 of 185, under half: 4 keeps 94
-        ([5] * 10 + [1] * 51, 2),  # 5, 4 and 3 keep the same 50 of 101: 2, the floor
+        ([5] * 10 + [1] * 51, 5),  # 5, 4, 3 and 2 keep the same 50 of 101, under half: as it was
         ([4] * 10 + [3] * 10 + [1] * 69, 3),  # 4 keeps 40 of 139, 3 keeps 70: the first to keep half
-        ([2] * 10 + [1] * 100, 2),  # never below 2, even where 2 keeps few
-        ([1] * 1000, 2),  # values seen once are never kept by the lowering
+        ([2] * 60 + [1] * 100, 2),  # 2 keeps 120 of 220
+        ([2] * 10 + [1] * 100, 5),  # 2 keeps few: as it was (values mostly seen once are not memorized)
+        ([1] * 1000, 5),  # values seen once are never kept by the lowering
         ([50, 1], 5),
         ([], 5),
     ],

@@ -163,7 +163,12 @@ def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Pa
             f"no trained model found under '{runs}/'; run `wdcli train SPEC` first, or pass --model DIR"
         )
     if not path.exists():
-        beside = [p.name for p in path.parent.iterdir() if p.is_dir()] if path.parent.is_dir() else []
+        try:  # (the runs beside it: folders of a model or a LATEST)
+            beside = [
+                p.name for p in path.parent.iterdir() if (p / "manifest.json").is_file() or (p / "LATEST").is_file()
+            ]
+        except OSError:
+            beside = []
         close = closest(path.name, beside)
         hint = f"did you mean {path.parent / close}?" if close else "pass the folder `wdcli train` printed"
         raise ArtifactError(f"{path}: no such model folder; {hint}")

@@ -95,7 +95,7 @@ def metrics_table(title: str, rows: dict[str, dict], keys: list[str]) -> Table:
     for name, m in rows.items():
         t.add_row(name, *[cell(m.get(k, "")) for k in keys])
     why = {
-        "auc": "the rows hold one label only",
+        "auc": "the rows hold fewer than two labels",
         "gauc": "no group holds both labels",
         "ndcg@10": "no group holds a positive",
     }

@@ -45,12 +45,15 @@ TRAINED = 0.7  # the share of the rows the drafted split trains on (validation 0
 
 
 def _lowered(cols: list, rows: int, total: int) -> str:
-    """What `min_count: auto` says of the columns whose values are mostly rarer than its threshold (from the
-    sample's counts, scaled to the training rows: the fit decides on those)."""
+    """What `min_count: auto` says of the columns whose values are mostly rarer than its threshold (the training
+    rows' threshold, the sample's counts scaled to all rows: a hint; the fit decides on the training rows). A
+    hashed column has no vocabulary."""
     lowered, trained = [], int(total * TRAINED)
     for c in cols:
+        if c.hashed:
+            continue
         values = c.series.explode() if c.kind == "multivalent" else c.series
-        counts = values.drop_nulls().value_counts(name="count")["count"].to_numpy() * (trained / max(rows, 1))
+        counts = values.drop_nulls().value_counts(name="count")["count"].to_numpy() * (total / max(rows, 1))
         if (mc := auto_min_count(trained, counts.round())) < auto_min_count(trained):
             lowered.append(f"{c.name} {mc}")
     return f"; lower for columns of mostly rarer values (from the sample: {', '.join(lowered)})" if lowered else ""

@@ -70,14 +70,19 @@ def _misspelt_declaration(found: list[tuple[Path_, str]], data: dict) -> list[tu
     """Where one unknown name is referenced twice or more and its "did you mean" is a declared column, the
     declaration is likely the misspelt one (a column renamed by a typo under columns:, named rightly in the
     crosses and the embedding sizes): say so beside the hint."""
-    named = []
-    for path, msg in found:
+    named: list[str | None] = []
+    for path, msg in found:  # the unknown name: quoted in the message, or the key of the path (an embedding size)
         quoted = re.match(r"[^']*'([^']+)'", msg)
-        named.append(quoted.group(1) if quoted and "(did you mean" in msg[quoted.end() :] else str(path[-1]))
+        if "(did you mean" not in msg:
+            named.append(None)
+        elif quoted and "(did you mean" in msg[quoted.end() :]:
+            named.append(quoted.group(1))
+        else:
+            named.append(path[-1] if isinstance(path[-1], str) else None)
     out = []
     for (path, msg), name in zip(found, named):
         close = re.search(r"\(did you mean '([^']+)'\?\)", msg)
-        if close and close.group(1) in _dict(data.get("columns")) and named.count(name) > 1:
+        if name is not None and close and close.group(1) in _dict(data.get("columns")) and named.count(name) > 1:
             column = close.group(1)
             msg = msg.replace(
                 close.group(0),
