@@ -358,3 +358,13 @@ def test_a_missing_column_is_never_said_to_be_one_the_spec_reads_already(tmp_pat
     assert "missing column 'grade'" in str(e.value) and "did you mean" not in str(e.value)
     with pytest.raises(DataError, match="did you mean 'grades'"):
         check_columns(spec, pl.DataFrame({"read": [1.0], "grades": ["a"], "y": [1]}), "r.csv", need_label=True)
+
+
+def test_a_periodic_numbers_range_is_of_the_values_present_not_its_fill(tmp_path):
+    """Values 100-200 with missing ones filled with 0: the range clip is [100, 200] (the fill is applied after the
+    clip, so a served 50 reads as 100, the nearest value seen)."""
+    x = [float(v) for v in range(100, 201)] + [None] * 20
+    frame = pl.DataFrame({"f": x, "y": [i % 2 for i in range(len(x))]})
+    columns = "  f: {kind: numeric, transform: standardize, fill: zero}\n"
+    fitted = _fitted_on(tmp_path, columns, frame, "deep: {numeric_embedding: periodic}\n")
+    assert fitted.numeric("f").clip == (100.0, 200.0) and fitted.numeric("f").min == 0.0

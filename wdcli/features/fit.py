@@ -267,6 +267,7 @@ class Fitter:
             col=col,
             fill=fill,
             read_as=read_as,
+            seen=raw,
             m=m,
             filled=filled,
             bins=bins,
@@ -280,13 +281,14 @@ def _numeric(
     col: NumericSpec,
     fill: float,
     read_as: str | None,
+    seen: Moments,
     m: Moments,
     filled: np.ndarray,
     bins: int,
     spike: bool,
     uneven: bool,
 ) -> Numeric:
-    clip = numbers.clip_of(col, m, read_as)
+    clip = numbers.clip_of(col, m, read_as, seen)
     numeric = Numeric(
         name=name,
         missing=col.missing,
