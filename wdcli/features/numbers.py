@@ -43,11 +43,11 @@ CLIP_SPREAD = 5.0  # clip: auto's bound, in standard deviations (docs/benchmarks
 def clip_of(
     col: NumericSpec, m: Moments | Numeric, read_as: str | None, seen: Moments | Numeric | None = None
 ) -> tuple[float, float] | None:
-    """The clip a number is fitted with (`m`: its mean, std, min and max, its fill's copies counted). `read_as`: how the deep part reads it
-    where `clip: auto` may bound it (one of `Spec.auto_clipped`), else None. `none` (the MLP reads it as one
-    input): `spread_clip`; `periodic`: the training rows' range, so that a value past it reads as the nearest
-    seen, not as an arbitrary phase of the sines and cosines; piecewise's bins saturate already. Else the spec's
-    [low, high], or none."""
+    """The clip a number is fitted with (`m`: its mean, std, min and max, its fill's copies counted). `read_as`:
+    how the deep part reads it where `clip: auto` may bound it (one of `Spec.auto_clipped`), else None. `none`
+    (the MLP reads it as one input): `spread_clip`; `periodic`: the training rows' range, so that a value past it
+    reads as the nearest seen, not as an arbitrary phase of the sines and cosines; piecewise's bins saturate
+    already. Else the spec's [low, high], or none."""
     if read_as == "none":
         return spread_clip(m.mean, m.std)
     if read_as == "periodic":  # (`seen`: of the values present, without the fill's copies; else `m`'s)
