@@ -136,7 +136,8 @@ def _defaults(d, kept, label: str) -> list[str]:
         else:
             settings["min_count"] = "auto"
             note = (
-                f"auto: values seen fewer than {mc} times share the out-of-vocabulary id{_lowered(cols, d.rows, d.total)}"
+                f"auto: values seen fewer than {mc} times share the out-of-vocabulary id"
+                + _lowered(cols, d.rows, d.total)
                 if mc > 1
                 else "auto: every value seen gets an id (fewer than 1,000 rows)"
             )

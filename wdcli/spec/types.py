@@ -93,7 +93,8 @@ class _Categorical(ShortForm):
     missing: list[str] = Field(default_factory=list, description="Values that mean missing, e.g. ['?'].")
     min_count: MinCount = Field(
         "auto",
-        description="Vocabulary: keep values seen at least this often; auto: by the training rows (spec/vocabulary.py).",
+        description="Vocabulary: keep values seen at least this often; auto: by the training rows "
+        "(spec/vocabulary.py).",
     )
     max_size: PositiveInt | None = Field(None, description="Vocabulary: keep at most this many values.")
     oov_buckets: PositiveInt = Field(1, description="Vocabulary: buckets for out-of-vocabulary values.")
