@@ -5,6 +5,7 @@ groups of one class, groups of one row, no positives at all, no rows at all."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -206,6 +207,55 @@ def test_evaluate_with_groups_gives_the_ndcg_at_10_of_the_ranked_rows():
     assert evaluate(y, s, None, numbered)["gauc"] == evaluate(y, s, None, named)["gauc"]
     nobody = evaluate(y, s, None, np.full(len(y), None, dtype=object))
     assert math.isnan(nobody["ndcg@10"]) and math.isnan(nobody["gauc"])
+
+
+def every_order(y, s, groups, k: int) -> dict[str, float]:
+    """NDCG@k, AP, RR and hit@k of each group as the mean over every order of its tied rows (each distinct
+    arrangement of a tie's labels, all of them equally likely), averaged over the groups with a positive."""
+    figures: dict[str, list[float]] = {"ndcg": [], "map": [], "mrr": [], "hit": []}
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        if y[rows].sum() == 0:
+            continue
+        ties = [y[rows][s[rows] == v] for v in sorted(set(s[rows]), reverse=True)]
+        orders = [sorted(set(itertools.permutations(t))) for t in ties]
+        each: dict[str, list[float]] = {name: [] for name in figures}
+        for arrangement in itertools.product(*orders):
+            rel = np.concatenate(arrangement)
+            hits = np.flatnonzero(rel) + 1
+            each["map"].append(np.mean([np.sum(rel[:r]) / r for r in hits]))
+            each["mrr"].append(1.0 / hits[0])
+            each["hit"].append(float(hits[0] <= k))
+            ideal = np.sum(1 / np.log2(np.arange(2, min(len(hits), k) + 2)))
+            each["ndcg"].append(np.sum(rel[:k] / np.log2(np.arange(2, min(len(rel), k) + 2))) / ideal)
+        for name in figures:
+            figures[name].append(float(np.mean(each[name])))
+    return {name: float(np.mean(v)) for name, v in figures.items()}
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_ranking_metrics_of_tied_scores_are_their_means_over_every_order_of_the_ties(k):
+    """A tie is ranked as a coin would break it, on average: MAP, MRR and HitRate (and NDCG) equal their means
+    over every order of the tied rows, and so do not depend on the rows' order (a planted 'ties in input order'
+    fails here)."""
+    rng = np.random.default_rng(7)
+    n = 160
+    groups = rng.integers(0, 30, n)  # groups of about 5 rows
+    y = (rng.random(n) < 0.35).astype(np.float64)
+    s = rng.integers(0, 3, n) / 2.0  # three scores: most rows tied
+    ranked, label = ranked_frame(y, s, groups)
+    m = ranking_metrics(ranked, "g", label, k)
+    ref = every_order(y, s, groups, k)
+    for name, key in (("ndcg", f"ndcg@{k}"), ("map", "map"), ("mrr", "mrr"), ("hit", f"hitrate@{k}")):
+        assert m[key] == pytest.approx(ref[name], abs=1e-12), name
+    order = np.random.default_rng(1).permutation(n)
+    again, label2 = ranked_frame(y[order], s[order], groups[order])
+    assert ranking_metrics(again, "g", label2, k) == pytest.approx(m, abs=1e-12)
+    # one group, by hand: scores (0.9, 0.5, 0.5, 0.5) with labels (0, 1, 0, 0): the positive is at place 2, 3 or 4
+    hand = pl.DataFrame({"g": [0] * 4, "score": [0.9, 0.5, 0.5, 0.5], "rank": [1, 2, 3, 4]})
+    h = ranking_metrics(hand, "g", np.array([0, 1, 0, 0]), 2)
+    assert h["mrr"] == pytest.approx((1 / 2 + 1 / 3 + 1 / 4) / 3) and h["map"] == pytest.approx(h["mrr"])
+    assert h["hitrate@2"] == pytest.approx(1 / 3)
 
 
 def test_ranking_metrics_of_one_hand_made_group():

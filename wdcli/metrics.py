@@ -120,39 +120,65 @@ def ranked_by_score(scored: pl.DataFrame, group: str) -> pl.DataFrame:
 
 def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) -> dict[str, float]:
     """Per-group ranking figures of a ranked frame (whole groups, rank 1 = best, 0/1 labels), summed over its
-    groups, so that frames of different groups add up (`add_sums`) before `ranking_metrics_of`."""
+    groups, so that frames of different groups add up (`add_sums`) before `ranking_metrics_of`.
+
+    Rows of one score in a group are tied: each figure is its mean over every order of the tied rows (what a
+    ranker that breaks ties at random scores on average), so that none depends on the order of the rows (nor on
+    how many processes gathered them). NDCG: tied rows share the discounts of the places they hold (McSherry &
+    Najork 2008, scikit-learn's `ndcg_score`); AP, RR and hit@k: their expectations, in closed form below.
+    Without ties each is its textbook value."""
     r = ranked.with_columns(__rel=pl.Series(label).cast(pl.Float64))
     r = r.filter(pl.col(group).is_not_null()).sort([group, "rank"])  # (a row of no group counts in none)
-    # DCG with ties (McSherry & Najork 2008, scikit-learn's ndcg_score): rows of one score in a group share the
-    # discounts of the places they hold (ranks first..last), so NDCG depends on no row order (nor on how many
-    # processes gathered the rows); without ties, each row's own 1 / log2(rank + 1) up to k
     tied = r.select(__first=pl.col("rank").min().over(group, "score"), __last=pl.col("rank").max().over(group, "score"))
     first, last = (tied[c].to_numpy().astype(np.int64) for c in ("__first", "__last"))
-    upto = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])  # upto[n]: places 1..n, n <= k
-    share = (upto[np.minimum(last, k)] - upto[np.minimum(first - 1, k)]) / (last - first + 1)
-    r = r.with_columns(__discount=pl.Series(share, dtype=pl.Float64))
-    per = (
-        r.group_by(group)
-        .agg(
-            __npos=pl.col("__rel").sum(),
-            __dcg=(pl.col("__rel") * pl.col("__discount")).sum(),
-            __ap=((pl.col("__rel").cum_sum() / pl.col("rank")) * pl.col("__rel")).sum(),
-            __first=pl.col("rank").filter(pl.col("__rel") > 0).min(),
-            __hit=(pl.col("__rel").filter(pl.col("rank") <= k).sum() > 0),
-        )
-        .filter(pl.col("__npos") > 0)
-    )
-    idcg = upto[np.minimum(per["__npos"].to_numpy().astype(np.int64), k)]  # (the positives first)
+    rank = r["rank"].to_numpy().astype(np.int64)
     y, scores = r["__rel"].to_numpy(), r["score"].to_numpy()
     _, keys, sizes = np.unique(r[group].to_numpy(), return_inverse=True, return_counts=True)
-    num, den = _pair_auc(y, scores.astype(np.float64), np.ones(len(y)), keys.astype(np.int64))
+    keys = keys.reshape(-1).astype(np.int64)
+    n_groups, rows = len(sizes), np.arange(len(y))
+    # each row's tie block: m rows from places first..last, p positives among them, `before` positives above it
+    new = np.r_[True, (keys[1:] != keys[:-1]) | (first[1:] != first[:-1])] if len(y) else np.zeros(0, dtype=bool)
+    block_start = np.maximum.accumulate(np.where(new, rows, 0))
+    p = np.bincount(np.cumsum(new) - 1, weights=y)[np.cumsum(new) - 1] if len(y) else np.zeros(0)
+    m, t = last - first + 1, rank - first + 1  # t: the row's place within its block (1..m)
+    group_start = np.maximum.accumulate(np.where(np.r_[True, keys[1:] != keys[:-1]] if len(y) else new, rows, 0))
+    above = np.cumsum(y) - y
+    before = above[block_start] - above[group_start]
+    npos = np.bincount(keys, weights=y, minlength=n_groups)
+    # NDCG: each tied row's discount is the mean of its block's places' discounts (upto[n]: places 1..n, n <= k)
+    upto = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])
+    share = (upto[np.minimum(last, k)] - upto[np.minimum(first - 1, k)]) / m
+    dcg = np.bincount(keys, weights=y * share, minlength=n_groups)
+    # AP: place i's E[rel_i * positives up to i] / i, with rel_i = 1 at chance p/m and then each of the block's
+    # other t - 1 places above it positive at chance (p - 1)/(m - 1)
+    within = np.where(m > 1, (t - 1) * (p - 1) / np.maximum(m - 1, 1), 0.0)
+    ap = np.bincount(keys, weights=p / m * (before + 1 + within) / rank, minlength=n_groups)
+    # q: the chance that the block's places above t are all negative, prod_{j < t-1} (m - p - j) / (m - j)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.log(np.maximum(m - p - (t - 1), 0) / (m - (t - 1)))
+    factor = np.where(np.isfinite(factor), factor, 0.0)
+    logs = np.cumsum(factor) - factor
+    q = np.where(t <= m - p + 1, np.exp(logs - logs[block_start]), 0.0)
+    # RR: in the first block holding a positive, the first positive is at place t with chance q * p / (m - t + 1)
+    first_block = (before == 0) & (p > 0)
+    rr = np.bincount(keys, weights=np.where(first_block, q * p / (m - t + 1) / rank, 0.0), minlength=n_groups)
+    # hit@k: a positive in a block wholly within k; else, in the block across place k, one among its first
+    # k - first + 1 places: 1 - q at its place k + 1
+    sure = np.bincount(keys, weights=(y > 0) & (last <= k), minlength=n_groups) > 0
+    across = np.bincount(
+        keys, weights=np.where((rank == k + 1) & (first <= k) & (p > 0), 1 - q, 0.0), minlength=n_groups
+    )
+    hit = np.where(sure, 1.0, across)
+    has = npos > 0
+    idcg = upto[np.minimum(npos[has].astype(np.int64), k)]  # (the positives first)
+    num, den = _pair_auc(y, scores.astype(np.float64), np.ones(len(y)), keys)
     ok = den > 0
     return {
-        "groups_with_positives": float(len(per)),
-        "ndcg": float(np.sum(per["__dcg"].to_numpy() / idcg)),
-        "ap": float((per["__ap"] / per["__npos"]).sum()),
-        "rr": float((1.0 / per["__first"].cast(pl.Float64)).sum()),
-        "hit": float(per["__hit"].cast(pl.Float64).sum()),
+        "groups_with_positives": float(has.sum()),
+        "ndcg": float(np.sum(dcg[has] / idcg)),
+        "ap": float(np.sum(ap[has] / npos[has])),
+        "rr": float(np.sum(rr[has])),
+        "hit": float(np.sum(hit[has])),
         "auc_size": float(np.sum(num[ok] / den[ok] * sizes[ok])),
         "size": float(np.sum(sizes[ok])),
     }
