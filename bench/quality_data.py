@@ -349,6 +349,27 @@ def loans() -> Dataset:
     )
 
 
+def gss() -> Dataset:
+    """The General Social Survey's wages, 1974-2018 (stevedata/gss_wages): is the year's real income over the
+    median, from the year, age, occupation (its census code, whole numbers: `init` tries it as categories),
+    prestige score, children, work status, gender, education and marital status. Added by a new user's walk."""
+    folder = DATA / "gss"
+    path = folder / "gss.parquet"
+    if not path.exists():
+        f = _rdataset(DATA / "mlsmall", "stevedata/gss_wages").drop("rownames").filter(pl.col("realrinc").is_not_null())
+        f = f.with_columns(
+            high_income=(pl.col("realrinc") > pl.col("realrinc").median()).cast(pl.Int8),
+            occ10=pl.col("occ10").cast(pl.Int64),
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        f.drop("realrinc").write_parquet(path)
+    numbers = ("year", "age", "prestg10", "childs")
+    cats = ("occ10", "occrecode", "wrkstat", "gender", "educcat", "maritalcat")
+    return Dataset(
+        "gss", path, "high_income", kinds=dict.fromkeys(numbers, "numeric") | dict.fromkeys(cats, "categorical")
+    )
+
+
 def insteval() -> Dataset:
     folder = DATA / "insteval"
     path = folder / "insteval.parquet"
@@ -481,6 +502,7 @@ DATASETS = {
     "insteval": insteval,
     "crashes": crashes,
     "star": star,
+    "gss": gss,
 }
 
 

@@ -479,6 +479,23 @@ BUGS += [
         ("tests/test_eval_runs.py::test_the_runs_own_part_is_scored_from_the_cache_as_from_the_files",),
         "a part read from its files in batches other than its shards: figures that move with the cache",
     ),
+    # ---- init: whole numbers that may be codes, tried as categories
+    Bug(
+        "draft-codes-kept-without-a-gain",
+        "wdcli/draft/codes.py",
+        "if a[0] - b[0] >= BLOCK_GAIN and (not ranked or b[2] >= a[2]):",
+        "if a[0] - b[0] >= -BLOCK_GAIN and (not ranked or b[2] >= a[2]):",
+        ("tests/test_draft_codes.py",),
+        "a column read as categories though its trial lost (within a BLOCK_GAIN)",
+    ),
+    Bug(
+        "draft-codes-tried-together",
+        "wdcli/draft/codes.py",
+        "b = trial(assemble(_swapped(d, [name])))",
+        "b = trial(assemble(_swapped(d, names)))",
+        ("tests/test_draft_codes.py",),
+        "every candidate judged by the trial of them all at once",
+    ),
 ]
 
 

@@ -5,7 +5,8 @@ options and prints."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -274,15 +275,10 @@ TRIAL_ROWS = 40_000  # at most this many sample rows train them, a quarter as ma
 def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent) -> dict[str, Tried]:
     """`wdcli init`'s trials: the draft trained on its sample as it is, and with each of the deep part's blocks
     (`wdcli.draft.blocks.CANDIDATES`) switched on, scored on held-out sample rows (`_held_out_rows`)."""
-    frames = _held_out_rows(draft)
-    frames = {k: _at_most(f, TRIAL_ROWS if k == "train" else TRIAL_ROWS // 4) for k, f in frames.items()}
-    base = [f"train.epochs={TRIAL_EPOCHS}", "train.early_stopping={metric: logloss, patience: 1}", *ALL_OFF]
+    frames = _trial_frames(draft)
     numeric = any(c.kind == "numeric" for c in draft.columns)
-    spec = output.resolve().parent / f".{output.name}.trial{os.getpid()}.yaml"  # (its data paths are relative)
-    spec.parent.mkdir(parents=True, exist_ok=True)  # (-o into a folder not made yet, as the tutorial's drafted/)
-    spec.write_text(draft.text, encoding="utf-8")
     reuse = Encodings()  # the trials that leave the features alone (dot) fit and encode the sample once
-    try:
+    with _trial_spec(draft, output) as spec:
         try:
             load_spec(spec)
         except SpecError:  # a draft that does not validate: write_draft reports it (a bug in init), with no trials
@@ -291,14 +287,13 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
         fits: list[FittedPipeline] = []
 
         def held_out(sets: list[str]) -> tuple[float, ...]:
-            r = train(load_spec(spec, [*base, *sets]), frames, reuse=reuse)
+            r = train(load_spec(spec, [*TRIAL_BASE, *sets]), frames, reuse=reuse)
             fits.append(r.fitted)
-            m = r.metrics.splits["validation"]
-            return (float(m["logloss"]), float(m["auc"])) + ((float(m["gauc"]),) if "gauc" in m else ())
+            return _held_out_figures(r)
 
         step(f"training the draft on {len(frames['train']):,} sample rows ({TRIAL_EPOCHS} epochs at most)")
         first, tried = held_out([]), {}
-        embeds = _auto_embeds(fits[0], load_spec(spec, [*base, *overrides("numeric_embedding", "auto")]))
+        embeds = _auto_embeds(fits[0], load_spec(spec, [*TRIAL_BASE, *overrides("numeric_embedding", "auto")]))
         for block, forms in CANDIDATES.items():
             if block == "numeric_embedding" and not numeric:
                 continue
@@ -313,6 +308,41 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
             best = min(found, key=lambda t: (not t.kept, t.with_it[0]))  # (a form kept, of the lowest loss)
             tried[block] = replace(best, others=tuple((t.value, t.with_it[0]) for t in found if t is not best))
         return tried
+
+
+def try_draft(draft: Draft, output: Path) -> tuple[float, ...] | None:
+    """A draft trained as `try_blocks` trains it on its sample, its numbers read as `numeric_embedding: auto`
+    reads them (a number with a spike embedded: its best as a number), no dot products: its held-out (log loss,
+    AUC[, gAUC]), or None where it does not validate (`wdcli init` compares drafts so: draft.codes)."""
+    with _trial_spec(draft, output) as spec:
+        try:
+            trial = load_spec(spec, [*TRIAL_BASE, *overrides("numeric_embedding", "auto")])
+        except SpecError:
+            return None
+        return _held_out_figures(train(trial, _trial_frames(draft)))
+
+
+TRIAL_BASE = [f"train.epochs={TRIAL_EPOCHS}", "train.early_stopping={metric: logloss, patience: 1}", *ALL_OFF]
+
+
+def _held_out_figures(r: TrainResult) -> tuple[float, ...]:
+    m = r.metrics.splits["validation"]
+    return (float(m["logloss"]), float(m["auc"])) + ((float(m["gauc"]),) if "gauc" in m else ())
+
+
+def _trial_frames(draft: Draft) -> dict[str, pl.DataFrame]:
+    frames = _held_out_rows(draft)
+    return {k: _at_most(f, TRIAL_ROWS if k == "train" else TRIAL_ROWS // 4) for k, f in frames.items()}
+
+
+@contextmanager
+def _trial_spec(draft: Draft, output: Path) -> Iterator[Path]:
+    """The draft's text as a temporary spec beside `output` (its data paths are relative to it)."""
+    spec = output.resolve().parent / f".{output.name}.trial{os.getpid()}.yaml"
+    spec.parent.mkdir(parents=True, exist_ok=True)  # (-o into a folder not made yet, as the tutorial's drafted/)
+    spec.write_text(draft.text, encoding="utf-8")
+    try:
+        yield spec
     finally:
         spec.unlink(missing_ok=True)
 

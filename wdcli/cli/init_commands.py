@@ -90,7 +90,7 @@ def init(
     The spec it writes validates and trains as it is; each choice has its reason in a comment."""
     from ..draft import draft_spec, write_draft
     from ..errors import WdcliError
-    from ..run import try_blocks
+    from ..run import try_blocks, try_draft
 
     output = output or default_output(data)
     if output.exists() and not force:
@@ -98,7 +98,17 @@ def init(
     with Steps(err, quiet) as step:
         blocks = (lambda d, o: try_blocks(d, o, step)) if not no_trials else None
         draft = draft_spec(
-            data, label, positive, group, output, sample, separator=separator, step=step, time=time, try_blocks=blocks
+            data,
+            label,
+            positive,
+            group,
+            output,
+            sample,
+            separator=separator,
+            step=step,
+            time=time,
+            try_blocks=blocks,
+            try_draft=None if no_trials else try_draft,
         )
         step(f"checking that the draft validates and fits ({draft.rows:,} rows)")
         write_draft(draft, output, overwrite=force)

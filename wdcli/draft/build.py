@@ -27,6 +27,7 @@ from ..features import fit_pipeline
 from ..spec import Spec, load_spec
 from . import gain as G
 from .blocks import MIN_ROWS, Tried, untried
+from .codes import candidates, choose
 from .crosses import Bucketized, Cross, choose_crosses
 from .label import Positive, positive_of
 from .profile import MIN_BUCKET_GAIN, Column, profile_column, settle, shared_tables
@@ -116,6 +117,7 @@ class Draft:
 
 Step = Callable[[str], None]  # told what starts now ("sampling data.csv"), for a progress display
 TryBlocks = Callable[["Draft", Path], dict[str, Tried]]  # the blocks' trials on a draft's sample (wdcli.run)
+TryDraft = Callable[["Draft", Path], "tuple[float, ...] | None"]  # a draft trained on its sample (wdcli.run)
 
 
 def draft_spec(
@@ -130,12 +132,13 @@ def draft_spec(
     step: Step | None = None,
     time: str | None = None,
     try_blocks: TryBlocks | None = None,
+    try_draft: TryDraft | None = None,
 ) -> Draft:
     """Sample the data and draft a spec for it; `output` is where it will be written (data paths are made
     relative to its folder). `separator`: of CSV files (data.csv.separator); `step` hears each step start;
     `time`: split by this column's times (the latest rows held out), not by a seed; `try_blocks`: trains the
     draft on its sample with and without each of the deep part's blocks (issue 20), and the draft keeps those that
-    help."""
+    help; `try_draft` trains a draft on its sample (a column of whole numbers tried as codes: `codes`)."""
     step = step or (lambda what: None)
     patterns = [str(data)] if isinstance(data, (str, Path)) else [str(p) for p in data]
     where = ", ".join(patterns)
@@ -151,20 +154,33 @@ def draft_spec(
     typed = all(io.file_format(p) not in io.SEPARATORS for p in io.expand_paths(patterns))
     d.columns = [profile_column(c, sample[c], total, c == known, typed) for c in features] + split_time
     stats = _scorer(d, sample, y, seed)
-    d.columns = settle(d.columns, lambda c: stats.single(_code(c, len(sample), f"{c.name} as {c.kind}"))[0])
+    gain = lambda c: stats.single(_code(c, len(sample), f"{c.name} as {c.kind}"))[0]  # noqa: E731
+    d.columns = settle(d.columns, gain)
     _leave_out_duplicates(d.columns)
-    d.buckets = [
-        Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns if c.kind == "numeric" and c.boundaries
-    ]
-    coded = _codes(d, len(sample))
-    step("ranking columns and crosses by held-out log-loss gain")
-    d.scores = {name: stats.single(f) for name, f in coded.items()}
-    _leave_out_leaks(d, coded)
-    d.buckets = _kept_buckets(d)
-    d.crosses = choose_crosses(d.columns, d.buckets, d.scores, coded, stats, (d.rows, d.total))
-    d.shared = shared_tables(d.columns)
     base = Path(output).resolve().parent
     paths = [_relative(p, base) for p in patterns]
+
+    def assemble(d: Draft) -> Draft:  # the buckets, crosses and shared tables of d's columns; its text
+        d.buckets = [
+            Bucketized(f"{c.name}_buckets", c.name, c.boundaries)
+            for c in d.columns
+            if c.kind == "numeric" and c.boundaries
+        ]
+        coded = _codes(d, len(sample))
+        step("ranking columns and crosses by held-out log-loss gain")
+        d.scores = {name: stats.single(f) for name, f in coded.items()}
+        _leave_out_leaks(d, coded)
+        d.buckets = _kept_buckets(d)
+        d.crosses = choose_crosses(d.columns, d.buckets, d.scores, coded, stats, (d.rows, d.total))
+        d.shared = shared_tables(d.columns)
+        d.text = render(d, paths, label, group, patterns, separator)
+        return d
+
+    codes = candidates(d.columns, gain)
+    d = assemble(d)
+    if codes:
+        step(f"trying {', '.join(codes)} as categories on the sample")
+    d = choose(d, codes, assemble, None if try_draft is None else lambda x: try_draft(x, Path(output)))
     d.text = render(d, paths, label, group, patterns, separator)
     if try_blocks is None or d.rows < MIN_ROWS:
         d.untried = untried(None if try_blocks is None else d.rows)
@@ -291,7 +307,8 @@ def _label(sample: pl.DataFrame, label: str, positive: str | None, where: str, d
 def _codes(d: Draft, n: int) -> dict[str, G.Coded]:
     """Every candidate feature as integer codes: sparse columns, bucketized columns, and numeric columns cut at
     20 quantiles (for their held-out AUC, which a leak through a non-monotone relation would not escape)."""
-    out = {c.name: _code(c, n) for c in d.columns if c.kind != "skip"}
+    out = {c.name: _code(c, n, f"{c.name} as {c.kind}") for c in d.columns if c.kind != "skip"}  # (the scorer
+    # keeps each key's codes: a column drafted as numbers and tried as categories has two)
     for b in d.buckets:
         x = next(c for c in d.columns if c.name == b.source).series.to_numpy().astype(np.float64)
         ok = np.isfinite(x)

@@ -43,6 +43,8 @@ class Column:
     values: pl.Series | None = None  # cleaned: Float64 (numeric), String (categorical), List(String) (multivalent)
     boundaries: list[float] = field(default_factory=list)  # bucket boundaries of a numeric column, for crosses
     numbers: Column | None = None  # whole numbers stored as text in a typed file: the column read as numbers
+    categories: Column | None = None  # whole numbers that may be codes: the column read as categories (codes.py)
+    note: str = ""  # how its kind was chosen, beside its line in the draft
 
     @property
     def sparse(self) -> bool:
@@ -99,7 +101,7 @@ def profile_column(name: str, s: pl.Series, total: int, identity: bool = False, 
     if s.dtype.is_numeric():
         if (ID_NAME.search(name) or CODE_NAME.search(name)) and s.dtype.is_integer():
             return _categorical(name, s.cast(pl.String), [], None, n, total, sampled)
-        return _numeric(name, s.cast(pl.Float64), [], n)
+        return _maybe_codes(_numeric(name, s.cast(pl.Float64), [], n), n, total, sampled)
     if s.dtype not in (pl.String, pl.Categorical, pl.Enum, pl.Null):
         return Column(name, "skip", f"its type {s.dtype} has no column kind; derive numeric or text columns from it")
     text = s.cast(pl.String).str.strip_chars().alias(name)
@@ -118,7 +120,7 @@ def profile_column(name: str, s: pl.Series, total: int, identity: bool = False, 
     ):
         numeric = _numeric(name, parsed, markers, n)
         if not typed or not clean.drop_nulls().str.contains(r"^[+-]?\d+$").all():
-            return numeric
+            return _maybe_codes(numeric, n, total, sampled)
         col = _categorical(name, clean, markers, None, n, total, sampled)
         col.numbers = numeric
         return col
@@ -146,6 +148,24 @@ def settle(columns: list[Column], gain: Callable[[Column], float]) -> list[Colum
         return n if c.kind == "skip" or gain(n) >= gain(c) + AS_NUMBERS else c
 
     return [pick(c, c.numbers) for c in columns]
+
+
+CODE_VALUES = 10  # whole numbers of this many values or more, each in ROWS_PER_CODE sample rows on average, may
+ROWS_PER_CODE = 20  # be codes (an occupation's census code, a store number): init tries them as categories too
+
+
+def _maybe_codes(col: Column, n: int, total: int, sampled: bool) -> Column:
+    """A numeric column of whole numbers, with values enough and rows enough per value to be codes, profiled as
+    categories as well (`categories`; `wdcli.draft.codes` chooses). A name of an id or a code makes them
+    categories outright (profile_column); others are numbers unless the trial says otherwise."""
+    present = n * (1 - col.missing)
+    if col.kind != "numeric" or col.distinct < CODE_VALUES or present < ROWS_PER_CODE * col.distinct:
+        return col
+    if not _integral(col.series):
+        return col
+    whole = col.series.cast(pl.Int64, strict=False).cast(pl.String)
+    col.categories = _categorical(col.name, whole, col.markers, None, n, total, sampled)
+    return col
 
 
 def _integral(x: pl.Series) -> bool:

@@ -151,7 +151,7 @@ def _columns(d, kept) -> list[str]:
         gain, auc = d.scores.get(c.name, (0.0, float("nan")))
         missing = f", {c.missing:.0%} missing" if c.missing >= 0.005 else ""
         facts = f"{c.distinct:,} distinct{missing}"
-        alone = f"alone: gain {gain:.4f}, AUC {auc:.3f}"
+        alone = f"alone: gain {gain:.4f}, AUC {auc:.3f}" + (f"; {c.note}" if c.note else "")
         if c.kind == "numeric":
             out.append(line(f"  {flow(c.name)}: numeric", f"{facts}; {alone}"))
         elif c.hashed:

@@ -1,0 +1,97 @@
+"""`wdcli init` tries whole numbers that may be codes as categories (`wdcli.draft.codes`): a column of integer
+codes whose effect has nothing to do with their order (an occupation's census code) is drafted categorical, a
+number of smooth effect stays numeric, and each line says what its trial measured (a walk on the General Social
+Survey: its occupation code drafted as a number cost 0.0056 test AUC)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import yaml
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+from wdcli.draft.blocks import BLOCK_GAIN
+from wdcli.draft.build import Draft
+from wdcli.draft.codes import choose
+from wdcli.draft.profile import Column
+
+runner = CliRunner()
+
+
+def survey(rows: int = 12_000, seed: int = 0) -> pl.DataFrame:
+    """`occupation`: 80 integer codes (100-890, Int64) each with an effect of its own, unrelated to its order;
+    `score`: whole numbers 0-200 whose effect rises smoothly; `region`: a few categories; noise."""
+    rng = np.random.default_rng(seed)
+    codes = np.sort(rng.choice(np.arange(100, 900), 80, replace=False))
+    effect = rng.normal(0, 1.3, 80)
+    occ = rng.integers(0, 80, rows)
+    score = rng.integers(0, 201, rows)
+    region = rng.integers(0, 4, rows)
+    logit = effect[occ] + 2.5 * (score / 200 - 0.5) + 0.3 * region - 0.2
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    return pl.DataFrame(
+        {"occupation": codes[occ], "score": score, "region": [f"r{r}" for r in region], "income_high": y}
+    )
+
+
+def test_init_drafts_integer_codes_as_categories_and_smooth_numbers_as_numbers(tmp_path):
+    survey().write_parquet(tmp_path / "survey.parquet")
+    out = tmp_path / "survey.yaml"
+    r = runner.invoke(app, ["init", str(tmp_path / "survey.parquet"), "--label", "income_high", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    columns = yaml.safe_load(text)["columns"]
+    assert columns["occupation"] == "categorical" and columns["score"] == "numeric"
+    line = next(x for x in text.splitlines() if "whole numbers read as categories (codes): on the sample" in x)
+    loss = [float(v) for v in line.split("held-out log loss ")[1].split(",")[0].split(" -> ")]
+    assert loss[0] - loss[1] >= BLOCK_GAIN  # (the figures it decided on, beside the column)
+    assert "occupation_buckets" not in text  # (a category has no buckets; its crosses name it)
+    r = runner.invoke(app, ["train", str(out), "-q", "--set", "train.epochs=1"])
+    assert r.exit_code == 0, r.output
+
+
+def test_no_trials_leaves_codes_as_numbers_and_says_what_to_try(tmp_path):
+    survey().write_parquet(tmp_path / "survey.parquet")
+    out = tmp_path / "survey.yaml"
+    args = ["init", str(tmp_path / "survey.parquet"), "--label", "income_high", "-o", str(out), "--no-trials"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert yaml.safe_load(text)["columns"]["occupation"] == "numeric"
+    assert "may be codes: try it as categorical (not tried: --no-trials)" in text
+
+
+def _draft(names: list[str]) -> Draft:
+    columns = []
+    for name in names:
+        c = Column(name, "numeric", distinct=50)
+        c.categories = Column(name, "categorical", distinct=50)
+        columns.append(c)
+    return Draft(text="", rows=10_000, total=10_000, columns=columns)
+
+
+def test_each_candidate_is_kept_as_categories_only_where_its_own_trial_gains_enough():
+    """A fake trial: reading `a` as categories saves 0.01 nats, `b` BLOCK_GAIN / 2, `c` 0.01 but lowers the
+    gAUC. Only `a` becomes categorical; each line says its figures and verdict."""
+    saves = {"a": (0.01, 0.0), "b": (BLOCK_GAIN / 2, 0.0), "c": (0.01, -0.01)}
+
+    def trial(d: Draft) -> tuple[float, ...]:
+        cats = [c.name for c in d.columns if c.kind == "categorical"]
+        return (
+            0.5 - sum(saves[n][0] for n in cats),
+            0.7,
+            0.6 + sum(saves[n][1] for n in cats),
+        )
+
+    d = choose(_draft(["a", "b", "c"]), ["a", "b", "c"], lambda x: x, trial)
+    kinds = {c.name: c.kind for c in d.columns}
+    assert kinds == {"a": "categorical", "b": "numeric", "c": "numeric"}
+    notes = {c.name: c.note for c in d.columns}
+    assert notes["a"].startswith("whole numbers read as categories (codes): on the sample held-out log loss 0.5000")
+    assert notes["b"].endswith("; kept as numbers") and "gAUC 0.600 -> 0.590" in notes["c"]
+    # a sample too small to measure it: nothing tried, said so
+    small = _draft(["a"])
+    small.rows = 1_000
+    d = choose(small, ["a"], lambda x: x, trial)
+    assert d.columns[0].kind == "numeric" and "not tried: 1,000 sample rows" in d.columns[0].note
