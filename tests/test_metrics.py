@@ -374,3 +374,14 @@ def test_a_metrics_table_says_why_a_figure_is_nan():
     assert "gauc nan: no group holds both labels" in text and "auc nan" not in text.replace("gauc nan", "")
     console.print(metrics_table("run", {"test": {"auc": 0.8, "gauc": 0.7}}, ["auc"]))
     assert console.export_text().count("nan") == 0
+
+
+def test_the_averages_of_float32_labels_and_scores_carry_no_float32_noise():
+    """Labels and scores arrive as float32; their averages are taken in float64 (a base rate of 0.514, not
+    0.5139999985694885, in `--json` output)."""
+    y = np.zeros(500, dtype=np.float32)
+    y[:257] = 1
+    p = np.full(500, 0.3, dtype=np.float32)
+    out = evaluate(y, p)
+    assert out["base_rate"] == 257 / 500
+    assert out["mean_score"] == float(np.float32(0.3))

@@ -91,8 +91,8 @@ def evaluate(
         "auc": auc(y, p, w),
         "logloss": logloss(y, p, w) if len(y) else float("nan"),
         "accuracy": float(np.average((p >= 0.5) == (y > 0.5), weights=w)) if len(y) else float("nan"),
-        "mean_score": float(np.average(p, weights=w)) if len(y) else float("nan"),
-        "base_rate": float(np.average(y, weights=w)) if len(y) else float("nan"),
+        "mean_score": float(np.average(p.astype(np.float64), weights=w)) if len(y) else float("nan"),
+        "base_rate": float(np.average(y.astype(np.float64), weights=w)) if len(y) else float("nan"),
     }
     out["calibration"] = out["mean_score"] / out["base_rate"] if out["base_rate"] > 0 else float("nan")
     if groups is not None:

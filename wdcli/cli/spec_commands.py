@@ -45,7 +45,9 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: D
         return
     t = Table(
         title=f"{c.spec.name}: {c.rows['train']:,} training rows, "
-        + ", ".join(f"{v:,} {k}" for k, v in c.rows.items() if k != "train")
+        + ", ".join(f"{v:,} {k}" for k, v in c.rows.items() if k != "train"),
+        caption="ids: a sparse feature's embedding rows, its values' and one for missing, and with a vocabulary "
+        "its oov_buckets for values it does not know (2 values: 4 vocab)",
     )
     for name in PLAN_COLUMNS:
         t.add_column(name, overflow="fold")

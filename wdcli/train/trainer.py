@@ -169,7 +169,8 @@ _DTYPES = {"score": np.float64, "label": np.float32, "weight": np.float32, "grou
 
 @dataclass
 class EarlyStopping:
-    """Keeps the best epoch's weights; says when `patience` epochs have passed without improvement."""
+    """Keeps the best epoch's weights; says to stop when more than `patience` epochs have passed without
+    improvement (Keras stops at `patience`: docs/spec.md)."""
 
     metric: str  # auc or gauc (higher is better), or logloss (lower is better)
     patience: int
