@@ -414,3 +414,18 @@ def test_10_outputs_say_what_they_wrote_and_rank_k_is_an_option(w):
     pl.read_csv(w.data).with_columns(_row=0, score=0.5, rank=1).write_csv("ranked_before.csv")  # names rank uses
     r = invoke("rank", "--input", "ranked_before.csv", "--group-by", "education", "--top-k", "1")
     assert r.exit_code == 0 and pl.read_csv(r.stdout.encode())["rank"].max() == 1
+
+
+def test_with_json_an_error_is_json_on_stdout_as_well(w):
+    """A script that reads `--json` output gets the error as JSON (its message on stderr as always), with the
+    exit code and, for a spec, each problem."""
+    r = invoke("train", w.spec, "--json", "--set", "train.epochs=0", "--output", w.fresh())
+    assert r.exit_code == 2
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["exit_code"] == 2 and out["error"] == "1 problem in the spec"
+    assert out["problems"] == ["--set train.epochs: should be greater than 0 (got 0)"]
+    r = invoke("eval", "--model", w.fresh("nowhere"), "--split", "test", "--json")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert r.exit_code == out["exit_code"] == 2 and "nowhere" in out["error"]
+    r = invoke("train", w.spec, "--set", "train.epochs=0")  # (without --json, nothing on stdout)
+    assert r.exit_code == 2 and r.stdout.strip() == ""

@@ -120,7 +120,11 @@ class App(Group):
         except typer.TyperException as e:  # a usage error, which typer prints (exit 2)
             raise _explained(e, ctx) from None
         except BaseException as e:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
-            raise typer.Exit(_reported(e, ctx.find_object(Invocation) or Invocation())) from None
+            run = ctx.find_object(Invocation) or Invocation()
+            code = _reported(e, run)
+            if "--json" in run.argv and code not in (130, 141):
+                _json_error(e, code)
+            raise typer.Exit(code) from None
 
 
 app = typer.Typer(
@@ -303,6 +307,29 @@ def _reported(e: BaseException, run: Invocation) -> int:
         err.print(f"{e.filename}: {_os_reason(e)}", markup=False, highlight=False)
         return 2
     return _internal(e, run)
+
+
+def _json_error(e: BaseException, code: int) -> None:
+    """With --json, the error as JSON on stdout too (the message is on stderr as always), so that a script
+    reading stdout gets {"error", "exit_code"[, "problems"]} and not an empty string."""
+    import json
+
+    from ..errors import SpecError, WdcliError, counted
+
+    out: dict = {"exit_code": code}
+    if isinstance(e, SpecError):
+        out.update(error=f"{counted(len(e.problems), 'problem')} in the spec", problems=[str(p) for p in e.problems])
+    elif isinstance(e, WdcliError):
+        out["error"] = str(e)
+    elif isinstance(e, OSError) and e.filename is not None:
+        out["error"] = f"{e.filename}: {_os_reason(e)}"
+    else:
+        out["error"] = f"internal error: {type(e).__name__}: {e}"
+    try:
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+    except OSError:  # (stdout gone: stderr has said it)
+        pass
 
 
 def _internal(e: BaseException, run: Invocation) -> int:
