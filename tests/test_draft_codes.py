@@ -95,3 +95,24 @@ def test_each_candidate_is_kept_as_categories_only_where_its_own_trial_gains_eno
     small.rows = 1_000
     d = choose(small, ["a"], lambda x: x, trial)
     assert d.columns[0].kind == "numeric" and "not tried: 1,000 sample rows" in d.columns[0].note
+
+
+def test_kind_drafts_a_column_as_told_and_refuses_what_it_cannot(tmp_path):
+    """`init --kind COLUMN=KIND` (repeatable) overrides what the values suggest, says so beside the column, and
+    a misspelt column, an unknown kind or the label is a clear exit 2."""
+    survey().write_parquet(tmp_path / "survey.parquet")
+    out = tmp_path / "survey.yaml"
+    args = ["init", str(tmp_path / "survey.parquet"), "--label", "income_high", "-o", str(out), "--no-trials"]
+    r = runner.invoke(app, [*args, "--kind", "occupation=categorical", "--kind", "region=skip"])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    columns = yaml.safe_load(text)["columns"]
+    assert columns["occupation"] == "categorical" and "region" not in columns
+    assert "--kind categorical" in text and "# region: left out: --kind skip" in text
+    for bad, says in [
+        ("occupaton=categorical", "no column 'occupaton' (--kind occupaton) (did you mean 'occupation'?)"),
+        ("occupation=text", "--kind occupation=text: expected COLUMN=KIND"),
+        ("income_high=numeric", "--kind income_high: the label"),
+    ]:
+        r = runner.invoke(app, [*args, "--force", "--kind", bad])
+        assert r.exit_code == 2 and says in " ".join(r.output.split()), r.output

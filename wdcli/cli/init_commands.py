@@ -61,6 +61,30 @@ TimeOpt = Annotated[
 ]
 
 
+KindOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--kind",
+        metavar="COLUMN=KIND",
+        help="Draft this column as KIND (numeric, categorical, multivalent or skip), whatever its values suggest; "
+        "repeat it for several columns (e.g. --kind occ10=categorical: codes written as whole numbers).",
+    ),
+]
+
+
+def _kinds(given: list[str] | None) -> dict[str, str]:
+    from ..draft.profile import KINDS
+    from ..errors import WdcliError
+
+    kinds = {}
+    for item in given or []:
+        column, _, kind = item.rpartition("=")
+        if not column or kind not in KINDS:
+            raise WdcliError(f"--kind {item}: expected COLUMN=KIND, KIND one of {', '.join(KINDS)}")
+        kinds[column] = kind
+    return kinds
+
+
 @command
 def init(
     data: DataArg,
@@ -69,6 +93,7 @@ def init(
     group: GroupOpt = None,
     time: TimeOpt = None,
     output: SpecOutOpt = None,
+    kind: KindOpt = None,
     sample: Annotated[int, count_option("--sample", "Rows sampled (at random, in one streaming pass).")] = 100_000,
     force: Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")] = False,
     separator: Annotated[str | None, separator_option("a comma")] = None,
@@ -109,6 +134,7 @@ def init(
             time=time,
             try_blocks=blocks,
             try_draft=None if no_trials else try_draft,
+            kinds=_kinds(kind),
         )
         step(f"checking that the draft validates and fits ({draft.rows:,} rows)")
         write_draft(draft, output, overwrite=force)

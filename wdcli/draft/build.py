@@ -30,7 +30,7 @@ from .blocks import MIN_ROWS, Tried, untried
 from .codes import candidates, choose
 from .crosses import Bucketized, Cross, choose_crosses
 from .label import Positive, positive_of
-from .profile import MIN_BUCKET_GAIN, Column, profile_column, settle, shared_tables
+from .profile import MIN_BUCKET_GAIN, Column, given_kind, profile_column, settle, shared_tables
 from .render import flow, naming, render
 from .times import group_sizes, holds_out, offer_notes, spans_times, things_time, time_columns, time_split
 
@@ -133,18 +133,23 @@ def draft_spec(
     time: str | None = None,
     try_blocks: TryBlocks | None = None,
     try_draft: TryDraft | None = None,
+    kinds: dict[str, str] | None = None,
 ) -> Draft:
     """Sample the data and draft a spec for it; `output` is where it will be written (data paths are made
     relative to its folder). `separator`: of CSV files (data.csv.separator); `step` hears each step start;
     `time`: split by this column's times (the latest rows held out), not by a seed; `try_blocks`: trains the
     draft on its sample with and without each of the deep part's blocks (issue 20), and the draft keeps those that
-    help; `try_draft` trains a draft on its sample (a column of whole numbers tried as codes: `codes`)."""
+    help; `try_draft` trains a draft on its sample (a column of whole numbers tried as codes: `codes`); `kinds`:
+    column -> the kind `--kind` gives it (numeric, categorical, multivalent, skip), whatever its values suggest."""
     step = step or (lambda what: None)
     patterns = [str(data)] if isinstance(data, (str, Path)) else [str(p) for p in data]
     where = ", ".join(patterns)
     step(f"sampling {where}")
     sample, total = io.sample_table(patterns, sample_rows, seed, separator)
-    _check_sample(sample, total, where, {"--label": label, "--group": group, "--time": time})
+    kinds = kinds or {}
+    _check_sample(
+        sample, total, where, {"--label": label, "--group": group, "--time": time, **{f"--kind {c}": c for c in kinds}}
+    )
     d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
     y = _label(sample, label, positive, where, d)
     split_time = _time(d, sample, time, label, where, lambda: group_sizes(sample, group, total, patterns, separator))
@@ -152,7 +157,14 @@ def draft_spec(
     features = [c for c in sample.columns if c not in (label, d.time) and (c != group or c == known)]
     step(f"profiling {len(features)} columns of {len(sample):,} rows")
     typed = all(io.file_format(p) not in io.SEPARATORS for p in io.expand_paths(patterns))
-    d.columns = [profile_column(c, sample[c], total, c == known, typed) for c in features] + split_time
+    if given := sorted(set(kinds) - set(features)):
+        raise DataError(f"--kind {given[0]}: the label, --time or --group column is no feature; its kind is not asked")
+    d.columns = [
+        given_kind(c, sample[c], kinds[c], total)
+        if c in kinds
+        else profile_column(c, sample[c], total, c == known, typed)
+        for c in features
+    ] + split_time
     stats = _scorer(d, sample, y, seed)
     gain = lambda c: stats.single(_code(c, len(sample), f"{c.name} as {c.kind}"))[0]  # noqa: E731
     d.columns = settle(d.columns, gain)

@@ -87,6 +87,49 @@ def _markers_in(text: pl.Series) -> list[str]:
     return sorted(found, key=MARKERS.index)
 
 
+KINDS = ("numeric", "categorical", "multivalent", "skip")  # what `init --kind COLUMN=KIND` may say
+
+
+def given_kind(name: str, s: pl.Series, kind: str, total: int) -> Column:
+    """A column profiled as `init --kind` says, whatever its values suggest: no codes or numbers tried."""
+    n, sampled = len(s), len(s) < total
+    if kind == "skip":
+        return Column(name, "skip", "--kind skip")
+    text = s.cast(pl.String).str.strip_chars() if not isinstance(s.dtype, (pl.List, pl.Array)) else None
+    markers = _markers_in(text) if text is not None else []
+    missing = None if text is None else text.is_in(markers) | (text == "")
+    clean = (
+        None
+        if text is None or missing is None
+        else text.zip_with(~missing.fill_null(False), pl.repeat(None, len(text), dtype=pl.String, eager=True))
+    )
+    if kind == "numeric":
+        parsed = (
+            s.cast(pl.Float64, strict=False)
+            if clean is None or s.dtype.is_numeric()
+            else clean.cast(pl.Float64, strict=False)
+        )
+        col = _numeric(name, parsed, markers, n)
+        unread = (0 if clean is None else clean.null_count()) < parsed.null_count()
+        col.note = "--kind numeric" + ("; values that are no numbers read as missing" if unread else "")
+        return col
+    if isinstance(s.dtype, (pl.List, pl.Array)):
+        lists = s.cast(pl.List(pl.String))
+        return _categorical(name, lists if kind == "multivalent" else lists.list.join(","), [], None, n, total, sampled)
+    assert clean is not None
+    found = (sep for sep in ("|", ";", ",") if clean.str.contains(sep, literal=True).any())
+    separator = (_separator(clean.drop_nulls()) or next(found, None)) if kind == "multivalent" else None
+    if kind == "multivalent" and separator is None:
+        return Column(name, "skip", "--kind multivalent, but its values hold no list separator (| ; ,)")
+    values = clean
+    if separator is not None:
+        values = clean.str.split(separator).list.eval(pl.element().str.strip_chars())
+        values = values.list.eval(pl.element().filter((pl.element() != "") & ~pl.element().is_in(markers)))
+    col = _categorical(name, values, markers, separator, n, total, sampled)
+    col.note = col.note or f"--kind {kind}"
+    return col
+
+
 def profile_column(name: str, s: pl.Series, total: int, identity: bool = False, typed: bool = False) -> Column:
     """Profile one column of the sample; `total` is the number of rows in all the data; `identity`: the column
     names things (the --group column kept as a feature: a user), categorical whatever its type. `typed`: the
