@@ -429,3 +429,12 @@ def test_with_json_an_error_is_json_on_stdout_as_well(w):
     assert r.exit_code == out["exit_code"] == 2 and "nowhere" in out["error"]
     r = invoke("train", w.spec, "--set", "train.epochs=0")  # (without --json, nothing on stdout)
     assert r.exit_code == 2 and r.stdout.strip() == ""
+
+
+def test_quiet_training_says_nothing_on_stderr(w):
+    """`train -q` (and `compare -q`) print no progress nor the settings that came from defaults: a script may
+    take any stderr as trouble. Without -q the settings are said."""
+    r = invoke("train", w.spec, "-q", "--output", w.fresh())
+    assert r.exit_code == 0 and r.stderr == "", r.stderr
+    r = invoke("train", w.spec, "--output", w.fresh())
+    assert r.exit_code == 0 and "optimizer settings from defaults: " in r.stderr

@@ -53,6 +53,8 @@ class Checked:
 SAMPLED = 1_000  # first rows of the training files whose values `check` looks at beyond what fitting checks
 SEPARATED = 0.2  # share of sampled values that must hold another separator for it to be named as the likely one
 
+DEFAULTS_NOTE = "optimizer settings from defaults: "  # (a note `-q` leaves out: `wdcli.cli`)
+
 
 def check(spec: Spec) -> Checked:
     """Fit the pipeline on the training rows (which checks the label, weight and group columns too) and encode
@@ -134,7 +136,7 @@ def run_training(
     if checkpoint is not None:
         _say_checkpoint(say, checkpoint, resume)
     if lines := default_settings(spec):
-        say("optimizer settings from defaults: " + "; ".join(lines))
+        say(DEFAULTS_NOTE + "; ".join(lines))
     cfg = spec.train
     split = record_split(spec.data, cfg.max_rows) if frames is None and processes.main else None  # (files as read)
     previous = load_previous(warm_from, spec, split) if warm_from is not None else None
@@ -243,7 +245,7 @@ def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None 
     optimizer settings that came from defaults; a reporter with `stage` (a line of its own) hears the data
     read and each model start."""
     if say is not None and (lines := default_settings(spec.model_copy(update={"model": "wide_deep"}))):
-        say("optimizer settings from defaults: " + "; ".join(lines))
+        say(DEFAULTS_NOTE + "; ".join(lines))
     stage = getattr(reporter, "stage", None) or _silent
     stage(f"reading {', '.join(dict.fromkeys(n.split(' (')[0] for n in split_names(spec.data).values()))}")
     frames = load_splits(spec.data)

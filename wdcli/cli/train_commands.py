@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,6 +22,13 @@ if TYPE_CHECKING:
 def note(message: str) -> None:
     """A line on stderr that the library says (what it resumes, which settings came from defaults)."""
     err.print(message, markup=False, highlight=False)
+
+
+def notes(quiet: bool) -> Callable[[str], None]:
+    """`note`, less the settings that came from defaults under --quiet (what it resumes or replaces stays)."""
+    from ..run import DEFAULTS_NOTE
+
+    return (lambda m: None if m.startswith(DEFAULTS_NOTE) else note(m)) if quiet else note
 
 
 OutputOpt = Annotated[
@@ -43,7 +51,7 @@ WarmStartOpt = Annotated[
         help="Start from this previous run's weights and optimizer state (a run folder, or runs/NAME for its latest).",
     ),
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, nor the settings that came from defaults.")]
 DeviceOpt = Annotated[
     str | None, typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps (sets train.device).")
 ]
@@ -95,7 +103,7 @@ def train(
     replacing = _replacing(output, force)
     with TrainingDisplay(err, quiet or not processes.main) as progress:  # Ctrl-C: `command` says how to resume
         result, path = run_training(
-            s, output, progress, resume=resume, warm_from=warm_start, processes=processes, say=note
+            s, output, progress, resume=resume, warm_from=warm_start, processes=processes, say=notes(quiet)
         )
     if not processes.main:  # another process of a torchrun job: the first one speaks
         return
@@ -258,7 +266,7 @@ def compare(
 
     s = load_spec(spec, set or [])
     with TrainingDisplay(err, quiet) as progress:
-        rows = compare_models(s, reporter=progress, say=note)
+        rows = compare_models(s, reporter=progress, say=notes(quiet))
     if json_:
         emit_json(rows)
         return

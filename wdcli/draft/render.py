@@ -169,7 +169,9 @@ def _columns(d, kept) -> list[str]:
     for b in d.buckets:
         gain, auc = d.scores[b.name]
         bucketized = {"kind": "bucketized", "source": b.source, "boundaries": b.boundaries}
-        why = "for crosses" if gain >= MIN_BUCKET_GAIN else "the wide part's only sparse column"
+        crossed = any(b.name in x.columns for x in d.crosses)
+        why = "for crosses" if crossed else "the wide part's copy of its number"
+        why = why if gain >= MIN_BUCKET_GAIN else "the wide part's only sparse column"
         out.append(line(f"  {flow(b.name)}: {flow(bucketized)}", f"{why}; alone: gain {gain:.4f}, AUC {auc:.3f}"))
     return out + [f"  # {c.name}: left out: {c.reason}" for c in d.columns if c.kind == "skip"]
 
