@@ -496,6 +496,14 @@ BUGS += [
         ("tests/test_draft_codes.py",),
         "every candidate judged by the trial of them all at once",
     ),
+    Bug(
+        "draft-codes-kept-together-though-they-lose",
+        "wdcli/draft/codes.py",
+        "if both is None or both[0] > kept[0][0]:",
+        "if both is None:",
+        ("tests/test_draft_codes.py",),
+        "candidates that each gain alone kept together though together they lose",
+    ),
 ]
 
 

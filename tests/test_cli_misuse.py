@@ -438,3 +438,13 @@ def test_quiet_training_says_nothing_on_stderr(w):
     assert r.exit_code == 0 and r.stderr == "", r.stderr
     r = invoke("train", w.spec, "--output", w.fresh())
     assert r.exit_code == 0 and "optimizer settings from defaults: " in r.stderr
+
+
+def test_a_json_error_stays_off_stdout_where_stdout_carries_rows(w):
+    """`rank`/`predict` without -o write rows to stdout (and their metrics to stderr): an error's JSON goes to
+    stderr there, not after the rows; a usage error (a file that is not there) is JSON too."""
+    r = invoke("rank", "--model", w.fresh("nowhere"), "--input", w.data, "--json")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert json.loads(r.stderr.strip().splitlines()[-1])["exit_code"] == 2
+    r = invoke("eval", "--model", w.fresh("nowhere"), "--input", "nope.csv", "--json")
+    assert r.exit_code == 2 and "nope.csv" in json.loads(r.stdout.strip().splitlines()[-1])["error"]

@@ -273,7 +273,8 @@ def test_groups_without_positives_are_left_out_and_none_at_all_is_said():
     ranked, label = ranked_frame(y, s, groups)
     # the same rows plus groups of negatives only: the averages do not move
     extra = pl.DataFrame({"g": [10_000 + i // 3 for i in range(30)], "score": np.linspace(0.1, 0.9, 30)})
-    more = pl.concat([ranked.select("g", "score", "rank"), extra.with_columns(rank=pl.lit(1, pl.UInt32))])
+    extra = extra.with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("g"))
+    more = pl.concat([ranked.select("g", "score", "rank"), extra.select("g", "score", "rank")])
     m, m2 = ranking_metrics(ranked, "g", label, 5), ranking_metrics(more, "g", np.r_[label, np.zeros(30)], 5)
     assert m == pytest.approx(m2, abs=1e-12)
     assert ranking_metrics(ranked, "g", np.zeros(len(label)), 5) == {"groups_with_positives": 0}
@@ -385,3 +386,10 @@ def test_the_averages_of_float32_labels_and_scores_carry_no_float32_noise():
     out = evaluate(y, p)
     assert out["base_rate"] == 257 / 500
     assert out["mean_score"] == float(np.float32(0.3))
+
+
+def test_ranking_sums_refuse_rows_not_ranked_one_to_n():
+    """Ranks with a gap or a repeat (not what `ranked_by_score` gives) would give silently wrong figures."""
+    frame = pl.DataFrame({"g": [0] * 4, "score": [0.9, 0.5, 0.5, 0.1], "rank": [1, 2, 2, 4]})
+    with pytest.raises(ValueError, match="ranked 1..n"):
+        ranking_sums(frame, "g", np.array([0, 1, 0, 0]), 3)

@@ -254,7 +254,7 @@ def test_the_default_space_fits_every_shipped_spec(name):
 
 
 def test_optimizer_settings_from_defaults_are_printed(apps_spec, workdir):
-    r = invoke("train", apps_spec, "-q", "--set", "train.epochs=1", "--set", "train.deep_optimizer.lr=0.1")
+    r = invoke("train", apps_spec, "--set", "train.epochs=1", "--set", "train.deep_optimizer.lr=0.1")
     assert r.exit_code == 0, r.output
     assert (
         "optimizer settings from defaults: wide: ftrl alpha=0.02 beta=1.0 l1=0.0 l2=0.0; "

@@ -142,6 +142,8 @@ def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) ->
     p = np.bincount(np.cumsum(new) - 1, weights=y)[np.cumsum(new) - 1] if len(y) else np.zeros(0)
     m, t = last - first + 1, rank - first + 1  # t: the row's place within its block (1..m)
     group_start = np.maximum.accumulate(np.where(np.r_[True, keys[1:] != keys[:-1]] if len(y) else new, rows, 0))
+    if np.any(rank != rows - group_start + 1):
+        raise ValueError("ranking_sums: each group's rows must be ranked 1..n (as ranked_by_score ranks them)")
     above = np.cumsum(y) - y
     before = above[block_start] - above[group_start]
     npos = np.bincount(keys, weights=y, minlength=n_groups)

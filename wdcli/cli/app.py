@@ -118,12 +118,14 @@ class App(Group):
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except typer.TyperException as e:  # a usage error, which typer prints (exit 2)
-            raise _explained(e, ctx) from None
+            usage = _explained(e, ctx)
+            _json_error(usage, 2, ctx.find_object(Invocation) or Invocation())
+            raise usage from None
         except BaseException as e:  # noqa: BLE001 - the last line of defence: no traceback unless --debug
             run = ctx.find_object(Invocation) or Invocation()
             code = _reported(e, run)
-            if "--json" in run.argv and code not in (130, 141):
-                _json_error(e, code)
+            if code not in (130, 141):
+                _json_error(e, code, run)
             raise typer.Exit(code) from None
 
 
@@ -309,15 +311,23 @@ def _reported(e: BaseException, run: Invocation) -> int:
     return _internal(e, run)
 
 
-def _json_error(e: BaseException, code: int) -> None:
+def _json_error(e: BaseException, code: int, run: Invocation) -> None:
     """With --json, the error as JSON on stdout too (the message is on stderr as always), so that a script
-    reading stdout gets {"error", "exit_code"[, "problems"]} and not an empty string."""
+    reading stdout gets {"error", "exit_code"[, "problems"]} and not an empty string; on stderr where stdout
+    carries rows (`predict`/`rank` without -o, whose metrics go there too). Only the first process of a
+    torchrun job speaks."""
     import json
 
-    from ..errors import SpecError, WdcliError, counted
+    from ..errors import Interrupted, SpecError, WdcliError, counted
 
+    if "--json" not in run.argv or os.environ.get("RANK", "0") != "0":
+        return
+    if isinstance(e, Interrupted) and not e.speak:
+        return
     out: dict = {"exit_code": code}
-    if isinstance(e, SpecError):
+    if isinstance(e, typer.TyperException):
+        out["error"] = e.format_message()
+    elif isinstance(e, SpecError):
         out.update(error=f"{counted(len(e.problems), 'problem')} in the spec", problems=[str(p) for p in e.problems])
     elif isinstance(e, WdcliError):
         out["error"] = str(e)
@@ -325,11 +335,25 @@ def _json_error(e: BaseException, code: int) -> None:
         out["error"] = f"{e.filename}: {_os_reason(e)}"
     else:
         out["error"] = f"internal error: {type(e).__name__}: {e}"
+    stream = sys.stderr if _rows_on_stdout(run.argv) else sys.stdout
     try:
-        sys.stdout.write(json.dumps(out) + "\n")
-        sys.stdout.flush()
+        stream.write(json.dumps(out) + "\n")
+        stream.flush()
     except OSError:  # (stdout gone: stderr has said it)
         pass
+
+
+def _rows_on_stdout(argv: list[str]) -> bool:
+    """Whether the command writes rows to stdout: `predict` or `rank` with no -o/--output, or `-o -`."""
+    argv = [a for a in argv if a != "--debug"]
+    if not argv or argv[0] not in ("predict", "rank"):
+        return False
+    for i, a in enumerate(argv):
+        if a in ("-o", "--output"):
+            return i + 1 < len(argv) and argv[i + 1] == "-"
+        if a.startswith("--output="):
+            return a == "--output=-"
+    return True
 
 
 def _internal(e: BaseException, run: Invocation) -> int:

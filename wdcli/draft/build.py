@@ -168,11 +168,11 @@ def draft_spec(
     stats = _scorer(d, sample, y, seed)
     gain = lambda c: stats.single(_code(c, len(sample), f"{c.name} as {c.kind}"))[0]  # noqa: E731
     d.columns = settle(d.columns, gain)
-    _leave_out_duplicates(d.columns)
     base = Path(output).resolve().parent
     paths = [_relative(p, base) for p in patterns]
 
     def assemble(d: Draft) -> Draft:  # the buckets, crosses and shared tables of d's columns; its text
+        _leave_out_duplicates(d.columns)
         d.buckets = [
             Bucketized(f"{c.name}_buckets", c.name, c.boundaries)
             for c in d.columns
@@ -182,6 +182,9 @@ def draft_spec(
         step("ranking columns and crosses by held-out log-loss gain")
         d.scores = {name: stats.single(f) for name, f in coded.items()}
         _leave_out_leaks(d, coded)
+        if all(c.kind == "skip" for c in d.columns):
+            why = "; ".join(f"{c.name}: {c.reason}" for c in d.columns[:5])
+            raise DataError(f"{where}: no column is left to learn from ({why}); give columns that may predict {label}")
         d.buckets = _kept_buckets(d)
         d.crosses = choose_crosses(d.columns, d.buckets, d.scores, coded, stats, (d.rows, d.total))
         d.shared = shared_tables(d.columns)

@@ -10,11 +10,14 @@ A candidate (profile: `categories`, whole numbers of CODE_VALUES values or more 
 categories gain AS_CATEGORIES more alone than its numbers is read as categories in a draft of its own (its buckets
 and crosses drafted anew); that draft and the first are trained on the sample as the blocks' trials are
 (`wdcli.run.try_draft`), and the candidate is read as categories where that saves BLOCK_GAIN nats of held-out
-log loss (and, with a group, keeps the gAUC). Each candidate's line says what its trial measured."""
+log loss (and, with a group, keeps the gAUC). Where several gain so, the draft reading them all as categories is
+trained too, and must not lose to the best of them alone (else only that one is kept: GSS's prestige score
+gained alone, then lost beside its occupation code). Each candidate's line says what its trial measured."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from copy import copy
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -63,16 +66,28 @@ def choose(d: Draft, names: list[str], assemble: Callable[[Draft], Draft], trial
         figures = f"held-out log loss {a[0]:.4f} -> {b[0]:.4f}, AUC {a[1]:.3f} -> {b[1]:.3f}"
         figures += f", gAUC {a[2]:.3f} -> {b[2]:.3f}" if ranked else ""
         if a[0] - b[0] >= BLOCK_GAIN and (not ranked or b[2] >= a[2]):
-            kept.append(name)
+            kept.append((b[0], name))
             notes[name] = f"whole numbers read as categories (codes): on the sample {figures}"
         else:
             notes[name] = f"as categories on the sample: {figures}; kept as numbers"
-    return _noted(assemble(_swapped(d, kept)) if kept else d, notes)
+    kept.sort()
+    if len(kept) > 1:  # each gained alone; together they must not lose to the best of them alone
+        both = trial(assemble(_swapped(d, [name for _, name in kept])))
+        if both is None or both[0] > kept[0][0]:
+            for _, name in kept[1:]:
+                notes[name] = notes[name].replace("whole numbers read as categories (codes)", "as categories alone")
+                notes[name] += f"; kept as numbers: with {kept[0][1]} as categories too, held-out log loss "
+                notes[name] += f"{kept[0][0]:.4f} -> {'?' if both is None else f'{both[0]:.4f}'}"
+            kept = kept[:1]
+    names = [name for _, name in kept]
+    return _noted(assemble(_swapped(d, names)) if names else d, notes)
 
 
 def _swapped(d: Draft, names: list[str]) -> Draft:
-    """`d` with the columns `names` read as categories (their buckets and crosses not yet drafted)."""
-    return replace(d, columns=[c.categories if c.name in names and c.categories else c for c in d.columns])
+    """`d` with the columns `names` read as categories (their buckets and crosses not yet drafted), every column
+    a copy of its own (drafting leaves columns out: a duplicate, a leak; not those of `d`)."""
+    columns = [copy(c.categories if c.name in names and c.categories else c) for c in d.columns]
+    return replace(d, columns=columns)
 
 
 def _noted(d: Draft, notes: dict[str, str]) -> Draft:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from ..errors import DataError
+
 # cells that commonly mean "missing" in exported tables ("" is missing by wdcli's cleaning rules already)
 MARKERS = ("?", "NA", "N/A", "n/a", "na", "-", "--", "null", "NULL", "None", "nan", "NaN", "#N/A")
 SEPARATORS = ("|", ";", ",")
@@ -91,41 +93,42 @@ KINDS = ("numeric", "categorical", "multivalent", "skip")  # what `init --kind C
 
 
 def given_kind(name: str, s: pl.Series, kind: str, total: int) -> Column:
-    """A column profiled as `init --kind` says, whatever its values suggest: no codes or numbers tried."""
+    """A column profiled as `init --kind` says, whatever its values suggest: no codes or numbers tried; a kind
+    its values cannot have is a DataError."""
     n, sampled = len(s), len(s) < total
     if kind == "skip":
         return Column(name, "skip", "--kind skip")
-    text = s.cast(pl.String).str.strip_chars() if not isinstance(s.dtype, (pl.List, pl.Array)) else None
-    markers = _markers_in(text) if text is not None else []
-    missing = None if text is None else text.is_in(markers) | (text == "")
-    clean = (
-        None
-        if text is None or missing is None
-        else text.zip_with(~missing.fill_null(False), pl.repeat(None, len(text), dtype=pl.String, eager=True))
-    )
+    cannot = f"--kind {name}={kind}: column '{name}'"
+    if isinstance(s.dtype, (pl.List, pl.Array)):
+        if kind != "multivalent":
+            raise DataError(f"{cannot} holds lists ({s.dtype}); a list column is multivalent")
+        return _categorical(name, s.cast(pl.List(pl.String)), [], None, n, total, sampled)
+    if kind == "numeric" and not (s.dtype.is_numeric() or s.dtype in (pl.String, pl.Categorical, pl.Enum)):
+        raise DataError(f"{cannot} is of type {s.dtype}, no number; derive a numeric column from it")
+    text = s.cast(pl.String).str.strip_chars()
+    markers = _markers_in(text)
+    clean = text.to_frame().select(
+        pl.when(pl.col(name).is_in(markers) | (pl.col(name) == "")).then(None).otherwise(pl.col(name)).alias(name)
+    )[name]
     if kind == "numeric":
-        parsed = (
-            s.cast(pl.Float64, strict=False)
-            if clean is None or s.dtype.is_numeric()
-            else clean.cast(pl.Float64, strict=False)
-        )
+        parsed = s.cast(pl.Float64) if s.dtype.is_numeric() else clean.cast(pl.Float64, strict=False)
+        if clean.null_count() < n and parsed.null_count() == n:
+            raise DataError(f"{cannot} holds no number (such as {clean.drop_nulls()[0]!r})")
         col = _numeric(name, parsed, markers, n)
-        unread = (0 if clean is None else clean.null_count()) < parsed.null_count()
+        unread = clean.null_count() < parsed.null_count()
         col.note = "--kind numeric" + ("; values that are no numbers read as missing" if unread else "")
         return col
-    if isinstance(s.dtype, (pl.List, pl.Array)):
-        lists = s.cast(pl.List(pl.String))
-        return _categorical(name, lists if kind == "multivalent" else lists.list.join(","), [], None, n, total, sampled)
-    assert clean is not None
     found = (sep for sep in ("|", ";", ",") if clean.str.contains(sep, literal=True).any())
     separator = (_separator(clean.drop_nulls()) or next(found, None)) if kind == "multivalent" else None
     if kind == "multivalent" and separator is None:
-        return Column(name, "skip", "--kind multivalent, but its values hold no list separator (| ; ,)")
+        raise DataError(f"{cannot} holds no list separator (| ; ,) in its values: it is no list")
     values = clean
     if separator is not None:
         values = clean.str.split(separator).list.eval(pl.element().str.strip_chars())
         values = values.list.eval(pl.element().filter((pl.element() != "") & ~pl.element().is_in(markers)))
     col = _categorical(name, values, markers, separator, n, total, sampled)
+    if col.kind == "skip" and col.reason.startswith("unique in"):  # (the user's call: said, not overruled)
+        col.kind, col.note, col.reason = kind, f"--kind {kind}; {col.reason}", ""
     col.note = col.note or f"--kind {kind}"
     return col
 
@@ -144,7 +147,7 @@ def profile_column(name: str, s: pl.Series, total: int, identity: bool = False, 
     if s.dtype.is_numeric():
         if (ID_NAME.search(name) or CODE_NAME.search(name)) and s.dtype.is_integer():
             return _categorical(name, s.cast(pl.String), [], None, n, total, sampled)
-        return _maybe_codes(_numeric(name, s.cast(pl.Float64), [], n), n, total, sampled)
+        return _maybe_codes(_numeric(name, s.cast(pl.Float64), [], n), s.cast(pl.String), n, total, sampled)
     if s.dtype not in (pl.String, pl.Categorical, pl.Enum, pl.Null):
         return Column(name, "skip", f"its type {s.dtype} has no column kind; derive numeric or text columns from it")
     text = s.cast(pl.String).str.strip_chars().alias(name)
@@ -163,7 +166,7 @@ def profile_column(name: str, s: pl.Series, total: int, identity: bool = False, 
     ):
         numeric = _numeric(name, parsed, markers, n)
         if not typed or not clean.drop_nulls().str.contains(r"^[+-]?\d+$").all():
-            return _maybe_codes(numeric, n, total, sampled)
+            return _maybe_codes(numeric, clean, n, total, sampled)
         col = _categorical(name, clean, markers, None, n, total, sampled)
         col.numbers = numeric
         return col
@@ -197,17 +200,19 @@ CODE_VALUES = 10  # whole numbers of this many values or more, each in ROWS_PER_
 ROWS_PER_CODE = 20  # be codes (an occupation's census code, a store number): init tries them as categories too
 
 
-def _maybe_codes(col: Column, n: int, total: int, sampled: bool) -> Column:
+def _maybe_codes(col: Column, text: pl.Series, n: int, total: int, sampled: bool) -> Column:
     """A numeric column of whole numbers, with values enough and rows enough per value to be codes, profiled as
-    categories as well (`categories`; `wdcli.draft.codes` chooses). A name of an id or a code makes them
-    categories outright (profile_column); others are numbers unless the trial says otherwise."""
+    categories as well (`categories`, of `text`: its values as a categorical column reads them; draft.codes
+    chooses). A name of an id or a code makes them categories outright (profile_column); others are numbers
+    unless the trial says otherwise."""
     present = n * (1 - col.missing)
     if col.kind != "numeric" or col.distinct < CODE_VALUES or present < ROWS_PER_CODE * col.distinct:
         return col
-    if not _integral(col.series):
+    v = col.series.drop_nulls().to_numpy()
+    v = v[np.isfinite(v)]  # (a float column's NaN is missing, as a null)
+    if len(v) == 0 or not np.all(v == np.round(v)):
         return col
-    whole = col.series.cast(pl.Int64, strict=False).cast(pl.String)
-    col.categories = _categorical(col.name, whole, col.markers, None, n, total, sampled)
+    col.categories = _categorical(col.name, text.alias(col.name), col.markers, None, n, total, sampled)
     return col
 
 
