@@ -5,6 +5,8 @@ Survey: its occupation code drafted as a number cost 0.0056 test AUC)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import yaml
@@ -170,3 +172,37 @@ def test_candidates_that_gain_alone_but_lose_together_keep_only_the_best():
 
     together = choose(_draft(["a", "b"]), ["a", "b"], lambda x: x, additive)
     assert all(c.kind == "categorical" for c in together.columns)  # (no loss together: both kept)
+
+
+def test_sigterm_during_the_trials_leaves_no_trial_spec(tmp_path):
+    """init writes each trial's spec beside its output; a SIGTERM while the trials run (before a training has
+    its own handler, or during one) ends init with 143 and removes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    survey(40_000).write_parquet(tmp_path / "s.parquet")
+    out = tmp_path / "drafted" / "s.yaml"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    args = [
+        sys.executable,
+        "-m",
+        "wdcli",
+        "init",
+        str(tmp_path / "s.parquet"),
+        "--label",
+        "income_high",
+        "-o",
+        str(out),
+    ]
+    p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(out.parent.glob(".s.yaml.trial*")) and p.poll() is None:
+        time.sleep(0.01)
+    assert p.poll() is None, "init ended before its trials began"
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=60)
+    assert p.returncode == 143, p.stderr.read() if p.stderr else ""
+    assert list(out.parent.iterdir()) == []

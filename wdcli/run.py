@@ -5,6 +5,8 @@ options and prints."""
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -343,10 +345,18 @@ def _trial_spec(draft: Draft, output: Path) -> Iterator[Path]:
     spec = output.resolve().parent / f".{output.name}.trial{os.getpid()}.yaml"
     spec.parent.mkdir(parents=True, exist_ok=True)  # (-o into a folder not made yet, as the tutorial's drafted/)
     spec.write_text(draft.text, encoding="utf-8")
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _exit_on_signal) if main else None  # (so that `finally` runs)
     try:
         yield spec
     finally:
         spec.unlink(missing_ok=True)
+        if main:
+            signal.signal(signal.SIGTERM, before)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _auto_embeds(fitted: FittedPipeline | None, spec: Spec) -> bool:
