@@ -36,6 +36,11 @@ BAD_DATA = {
         GOOD.replace("39,40", "old,40"),
         "column 'age' is declared numeric but holds text such as 'old'",
     ),
+    "numeric holds R's NA": (
+        GOOD.replace("39,40", "NA,40"),
+        "'NA' marks missing values: list it under defaults.numeric.missing (every numeric column), e.g. "
+        "defaults: {numeric: {missing: ['NA']}}, or under columns.age.missing",
+    ),
     "all-null column": (
         GOOD.replace("Bachelors", "").replace("HS-grad", ""),
         "column 'education' has no values (all missing)",

@@ -448,3 +448,17 @@ def test_a_json_error_stays_off_stdout_where_stdout_carries_rows(w):
     assert json.loads(r.stderr.strip().splitlines()[-1])["exit_code"] == 2
     r = invoke("eval", "--model", w.fresh("nowhere"), "--input", "nope.csv", "--json")
     assert r.exit_code == 2 and "nope.csv" in json.loads(r.stdout.strip().splitlines()[-1])["error"]
+
+
+def test_runs_trained_with_output_are_named_where_no_latest_points(tmp_path, monkeypatch):
+    """`train --output runs/x` keeps no runs/LATEST: a command without --model then says which run to name."""
+    import shutil
+
+    from .cli_world import make_world
+
+    (tmp_path / "w").mkdir()
+    world = make_world(tmp_path / "w")
+    monkeypatch.chdir(world.root)
+    shutil.rmtree("runs", ignore_errors=True)
+    assert invoke("train", world.spec, "-q", "--output", "runs/x").exit_code == 0
+    clean_exit_2(invoke("eval", "--split", "test"), "holds runs trained with --output", "pass --model runs/x")

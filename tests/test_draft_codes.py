@@ -206,3 +206,14 @@ def test_sigterm_during_the_trials_leaves_no_trial_spec(tmp_path):
     p.wait(timeout=60)
     assert p.returncode == 143, p.stderr.read() if p.stderr else ""
     assert list(out.parent.iterdir()) == []
+
+
+def test_a_number_under_two_names_is_drafted_once(tmp_path):
+    """Two numeric columns of the same values (RAND's lfam and lnum): the second is left out, saying why."""
+    survey(6_000).with_columns(score2=pl.col("score")).write_csv(tmp_path / "s.csv")
+    out = tmp_path / "s.yaml"
+    r = runner.invoke(app, ["init", str(tmp_path / "s.csv"), "--label", "income_high", "-o", str(out), "--no-trials"])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert "score2" not in yaml.safe_load(text)["columns"]
+    assert "# score2: left out: the same values as score in every sample row" in text

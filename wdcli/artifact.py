@@ -159,8 +159,17 @@ def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Pa
             continue
         break
     if model is None:
+        try:  # (runs trained with --output keep no LATEST: name them)
+            found = sorted(p for p in Path(runs).iterdir() if (p / "manifest.json").is_file())
+        except OSError:
+            found = []
+        here = (
+            f"; '{runs}/' holds runs trained with --output, which keep no LATEST: pass --model {found[-1]}"
+            if found
+            else ""
+        )
         raise ArtifactError(
-            f"no trained model found under '{runs}/'; run `wdcli train SPEC` first, or pass --model DIR"
+            f"no trained model found under '{runs}/'; run `wdcli train SPEC` first, or pass --model DIR{here}"
         )
     if not path.exists():
         try:  # (the runs beside it: folders of a model or a LATEST)

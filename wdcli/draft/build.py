@@ -345,9 +345,18 @@ def _code(c: Column, n: int, key: str = "") -> G.Coded:  # (numbers cut at 20 qu
 
 def _leave_out_duplicates(columns: list[Column]) -> None:
     """A categorical column that names the same things as an earlier one (a movie's title beside its id: one
-    value of each per value of the other) adds nothing but parameters: it is left out."""
+    value of each per value of the other), or a number with an earlier one's values, adds nothing but
+    parameters: it is left out."""
     kept: list[Column] = []
+    numbers: list[Column] = []
     for c in columns:
+        if c.kind == "numeric" and c.values is not None:  # (a number twice under two names: the second left out)
+            twin = next((k for k in numbers if k.series.equals(c.series, check_names=False, null_equal=True)), None)
+            if twin is not None:
+                c.kind, c.reason = "skip", f"the same values as {twin.name} in every sample row"
+            else:
+                numbers.append(c)
+            continue
         if c.kind != "categorical" or c.values is None:
             continue
         for k in kept:

@@ -15,9 +15,9 @@ import numpy as np
 import polars as pl
 
 from ..errors import DataError
+from ..features.clean import MARKERS
 
-# cells that commonly mean "missing" in exported tables ("" is missing by wdcli's cleaning rules already)
-MARKERS = ("?", "NA", "N/A", "n/a", "na", "-", "--", "null", "NULL", "None", "nan", "NaN", "#N/A")
+# (MARKERS: cells that commonly mean "missing" in exported tables, "" being missing by the cleaning rules already)
 SEPARATORS = ("|", ";", ",")
 # Distinct values (estimated over all rows) from which a column is hashed, not given a vocabulary: below it the
 # vocabulary's min_count keeps rare ids from being memorized (hashed, each had a bucket of its own: 0.806

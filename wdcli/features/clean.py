@@ -42,6 +42,11 @@ def number(column: str, missing: list[str] | tuple[str, ...], dtype: pl.DataType
     return None
 
 
+# cells that commonly mean "missing" in exported tables ("" is missing already): what `init` looks for, and what
+# an error on a numeric column suggests listing under defaults.numeric.missing
+MARKERS = ("?", "NA", "N/A", "n/a", "na", "-", "--", "null", "NULL", "None", "nan", "NaN", "#N/A")
+
+
 def numbers(df: pl.DataFrame, column: str, missing: list[str] | tuple[str, ...], where: str) -> np.ndarray:
     """A numeric column as float64 with NaN for missing (markers, "", null, NaN, +-inf). Text is an error, whose
     fix is the spec's for data, and the client's for a served request (`where` is REQUEST)."""
@@ -57,6 +62,11 @@ def numbers(df: pl.DataFrame, column: str, missing: list[str] | tuple[str, ...],
         n = int(out["bad"].sum())
         if where != REQUEST:
             fix += f", or list such values under columns.{column}.missing"
+            if marker := next((x for x in examples if x in MARKERS), None):  # (as R's NA: likely in every number)
+                fix = (
+                    f"{marker!r} marks missing values: list it under defaults.numeric.missing (every numeric "
+                    f"column), e.g. defaults: {{numeric: {{missing: [{marker!r}]}}}}, or under columns.{column}.missing"
+                )
         raise DataError(
             f"{where}: column '{column}' is declared numeric but holds text such as "
             f"{', '.join(repr(x) for x in examples)} ({counted(n, 'row')}); {fix}"
