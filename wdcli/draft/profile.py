@@ -105,11 +105,7 @@ def given_kind(name: str, s: pl.Series, kind: str, total: int) -> Column:
         return _categorical(name, s.cast(pl.List(pl.String)), [], None, n, total, sampled)
     if kind == "numeric" and not (s.dtype.is_numeric() or s.dtype in (pl.String, pl.Categorical, pl.Enum)):
         raise DataError(f"{cannot} is of type {s.dtype}, no number; derive a numeric column from it")
-    text = s.cast(pl.String).str.strip_chars()
-    markers = _markers_in(text)
-    clean = text.to_frame().select(
-        pl.when(pl.col(name).is_in(markers) | (pl.col(name) == "")).then(None).otherwise(pl.col(name)).alias(name)
-    )[name]
+    clean, markers = _cleaned(name, s)
     if kind == "numeric":
         parsed = s.cast(pl.Float64) if s.dtype.is_numeric() else clean.cast(pl.Float64, strict=False)
         if clean.null_count() < n and parsed.null_count() == n:
@@ -118,14 +114,11 @@ def given_kind(name: str, s: pl.Series, kind: str, total: int) -> Column:
         unread = clean.null_count() < parsed.null_count()
         col.note = "--kind numeric" + ("; values that are no numbers read as missing" if unread else "")
         return col
-    found = (sep for sep in ("|", ";", ",") if clean.str.contains(sep, literal=True).any())
+    found = (sep for sep in SEPARATORS if clean.str.contains(sep, literal=True).any())
     separator = (_separator(clean.drop_nulls()) or next(found, None)) if kind == "multivalent" else None
     if kind == "multivalent" and separator is None:
         raise DataError(f"{cannot} holds no list separator (| ; ,) in its values: it is no list")
-    values = clean
-    if separator is not None:
-        values = clean.str.split(separator).list.eval(pl.element().str.strip_chars())
-        values = values.list.eval(pl.element().filter((pl.element() != "") & ~pl.element().is_in(markers)))
+    values = clean if separator is None else _split(clean, separator, markers)
     col = _categorical(name, values, markers, separator, n, total, sampled)
     if col.kind == "skip" and col.reason.startswith("unique in"):  # (the user's call: said, not overruled)
         col.kind, col.note, col.reason = kind, f"--kind {kind}; {col.reason}", ""
@@ -150,11 +143,7 @@ def profile_column(name: str, s: pl.Series, total: int, identity: bool = False, 
         return _maybe_codes(_numeric(name, s.cast(pl.Float64), [], n), s.cast(pl.String), n, total, sampled)
     if s.dtype not in (pl.String, pl.Categorical, pl.Enum, pl.Null):
         return Column(name, "skip", f"its type {s.dtype} has no column kind; derive numeric or text columns from it")
-    text = s.cast(pl.String).str.strip_chars().alias(name)
-    markers = _markers_in(text)
-    clean = text.to_frame().select(
-        pl.when(pl.col(name).is_in(markers) | (pl.col(name) == "")).then(None).otherwise(pl.col(name)).alias(name)
-    )[name]
+    clean, markers = _cleaned(name, s)
     parsed = clean.cast(pl.Float64, strict=False)
     codes = bool(clean.str.contains(r"^[+-]?0\d").any())  # "00123": a code written with digits, not a quantity
     if (
@@ -172,10 +161,24 @@ def profile_column(name: str, s: pl.Series, total: int, identity: bool = False, 
         return col
     separator = _separator(clean.drop_nulls())
     if separator is not None:
-        lists = clean.str.split(separator).list.eval(pl.element().str.strip_chars())
-        lists = lists.list.eval(pl.element().filter((pl.element() != "") & ~pl.element().is_in(markers)))
-        return _categorical(name, lists, markers, separator, n, total, sampled)
+        return _categorical(name, _split(clean, separator, markers), markers, separator, n, total, sampled)
     return _categorical(name, clean, markers, None, n, total, sampled)
+
+
+def _cleaned(name: str, s: pl.Series) -> tuple[pl.Series, list[str]]:
+    """A text column's values stripped, with "" and the missing markers found in it (also returned) as null."""
+    text = s.cast(pl.String).str.strip_chars().alias(name)
+    markers = _markers_in(text)
+    clean = text.to_frame().select(
+        pl.when(pl.col(name).is_in(markers) | (pl.col(name) == "")).then(None).otherwise(pl.col(name)).alias(name)
+    )[name]
+    return clean, markers
+
+
+def _split(clean: pl.Series, separator: str, markers: list[str]) -> pl.Series:
+    """Cleaned text split into lists on `separator`, each piece stripped, empty and missing pieces dropped."""
+    lists = clean.str.split(separator).list.eval(pl.element().str.strip_chars())
+    return lists.list.eval(pl.element().filter((pl.element() != "") & ~pl.element().is_in(markers)))
 
 
 AS_NUMBERS = 0.002  # nats per row whole numbers stored as text must gain more as numbers than as categories
