@@ -166,7 +166,7 @@ def draft_spec(
         for c in features
     ] + split_time
     stats = _scorer(d, sample, y, seed)
-    gain = lambda c: stats.single(_code(c, len(sample), f"{c.name} as {c.kind}"))[0]  # noqa: E731
+    gain = lambda c: stats.single(_code(c, len(sample)))[0]  # noqa: E731
     d.columns = settle(d.columns, gain)
     base = Path(output).resolve().parent
     paths = [_relative(p, base) for p in patterns]
@@ -322,8 +322,7 @@ def _label(sample: pl.DataFrame, label: str, positive: str | None, where: str, d
 def _codes(d: Draft, n: int) -> dict[str, G.Coded]:
     """Every candidate feature as integer codes: sparse columns, bucketized columns, and numeric columns cut at
     20 quantiles (for their held-out AUC, which a leak through a non-monotone relation would not escape)."""
-    out = {c.name: _code(c, n, f"{c.name} as {c.kind}") for c in d.columns if c.kind != "skip"}  # (the scorer
-    # keeps each key's codes: a column drafted as numbers and tried as categories has two)
+    out = {c.name: _code(c, n) for c in d.columns if c.kind != "skip"}
     for b in d.buckets:
         x = next(c for c in d.columns if c.name == b.source).series.to_numpy().astype(np.float64)
         ok = np.isfinite(x)
@@ -331,16 +330,19 @@ def _codes(d: Draft, n: int) -> dict[str, G.Coded]:
     return out
 
 
-def _code(c: Column, n: int, key: str = "") -> G.Coded:  # (numbers cut at 20 quantiles; `key`: the scorer's)
+def _code(c: Column, n: int) -> G.Coded:
+    """A column's values as codes (numbers cut at 20 quantiles), keyed by its name and kind: the scorer keeps
+    each key's codes, and a column read both ways (text digits, whole numbers that may be codes) has two."""
+    key = f"{c.name} as {c.kind}"
     if c.kind == "multivalent":
         lists = c.series.fill_null([]).list.drop_nulls()
         rows = np.repeat(np.arange(n), lists.list.len().to_numpy())
-        return G.code(key or c.name, lists.explode(empty_as_null=False, keep_nulls=False), rows)
+        return G.code(key, lists.explode(empty_as_null=False, keep_nulls=False), rows)
     if c.kind != "numeric":
-        return G.code(key or c.name, c.series)
+        return G.code(key, c.series)
     x = c.series.to_numpy().astype(np.float64)
     ok, cuts = np.isfinite(x), np.unique(np.quantile(x[np.isfinite(x)], np.linspace(0, 1, 21)[1:-1]))
-    return G.code(key or c.name, np.where(ok, np.searchsorted(cuts, np.where(ok, x, 0)), -1))
+    return G.code(key, np.where(ok, np.searchsorted(cuts, np.where(ok, x, 0)), -1))
 
 
 def _leave_out_duplicates(columns: list[Column]) -> None:
