@@ -143,6 +143,16 @@ def save_artifact(
     return final
 
 
+def _runs_in(folder: Path, pointers: bool = False) -> list[Path]:
+    """The model folders in `folder`, sorted (with `pointers`, folders of a LATEST too); none where it cannot be
+    listed."""
+    marks = ("manifest.json", "LATEST") if pointers else ("manifest.json",)
+    try:
+        return sorted(p for p in folder.iterdir() if any((p / m).is_file() for m in marks))
+    except OSError:
+        return []
+
+
 def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Path:
     """A model folder from --model: a run folder, a folder with a LATEST pointer (`runs/census`: its latest
     run), a LATEST file itself, or (None) the latest run of all. A pointer names a folder beside it, reached
@@ -159,10 +169,7 @@ def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Pa
             continue
         break
     if model is None:
-        try:  # (runs trained with --output keep no LATEST: name them)
-            found = sorted(p for p in Path(runs).iterdir() if (p / "manifest.json").is_file())
-        except OSError:
-            found = []
+        found = _runs_in(Path(runs))  # (runs trained with --output keep no LATEST: name them)
         here = (
             f"; '{runs}/' holds runs trained with --output, which keep no LATEST: pass --model {found[-1]}"
             if found
@@ -172,13 +179,7 @@ def resolve_model_dir(model: str | Path | None, runs: str | Path = "runs") -> Pa
             f"no trained model found under '{runs}/'; run `wdcli train SPEC` first, or pass --model DIR{here}"
         )
     if not path.exists():
-        try:  # (the runs beside it: folders of a model or a LATEST)
-            beside = [
-                p.name for p in path.parent.iterdir() if (p / "manifest.json").is_file() or (p / "LATEST").is_file()
-            ]
-        except OSError:
-            beside = []
-        close = closest(path.name, beside)
+        close = closest(path.name, [p.name for p in _runs_in(path.parent, pointers=True)])
         hint = f"did you mean {path.parent / close}?" if close else "pass the folder `wdcli train` printed"
         raise ArtifactError(f"{path}: no such model folder; {hint}")
     raise ArtifactError(f"{path}: not a model folder (no manifest.json); pass the folder `wdcli train` printed")
