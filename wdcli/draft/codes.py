@@ -57,9 +57,12 @@ def choose(d: Draft, names: list[str], assemble: Callable[[Draft], Draft], trial
     a = trial(d)
     if a is None:
         return d
-    notes, kept = {}, []
+    notes: dict[str, str] = {}
+    kept: list[tuple[float, str]] = []
+    drafts: dict[tuple[str, ...], Draft] = {}  # each draft tried, by the columns it reads as categories
     for name in names:
-        b = trial(assemble(_swapped(d, [name])))
+        drafts[(name,)] = assemble(_swapped(d, [name]))
+        b = trial(drafts[(name,)])
         if b is None:
             continue
         ranked = len(a) > 2 and len(b) > 2
@@ -72,15 +75,16 @@ def choose(d: Draft, names: list[str], assemble: Callable[[Draft], Draft], trial
             notes[name] = f"as categories on the sample: {figures}; kept as numbers"
     kept.sort()
     if len(kept) > 1:  # each gained alone; together they must not lose to the best of them alone
-        both = trial(assemble(_swapped(d, [name for _, name in kept])))
+        together = tuple(name for _, name in kept)
+        drafts[together] = assemble(_swapped(d, list(together)))
+        both = trial(drafts[together])
         if both is None or both[0] > kept[0][0]:
             for _, name in kept[1:]:
                 notes[name] = notes[name].replace("whole numbers read as categories (codes)", "as categories alone")
                 notes[name] += f"; kept as numbers: with {kept[0][1]} as categories too, held-out log loss "
                 notes[name] += f"{kept[0][0]:.4f} -> {'?' if both is None else f'{both[0]:.4f}'}"
             kept = kept[:1]
-    names = [name for _, name in kept]
-    return _noted(assemble(_swapped(d, names)) if names else d, notes)
+    return _noted(drafts[tuple(name for _, name in kept)] if kept else d, notes)  # (as assembled for its trial)
 
 
 def _swapped(d: Draft, names: list[str]) -> Draft:
