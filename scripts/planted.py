@@ -491,8 +491,8 @@ BUGS += [
     Bug(
         "draft-codes-tried-together",
         "wdcli/draft/codes.py",
-        "b = trial(assemble(_swapped(d, [name])))",
-        "b = trial(assemble(_swapped(d, names)))",
+        "drafts[(name,)] = assemble(_swapped(d, [name]))",
+        "drafts[(name,)] = assemble(_swapped(d, names))",
         ("tests/test_draft_codes.py",),
         "every candidate judged by the trial of them all at once",
     ),
