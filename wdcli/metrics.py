@@ -134,14 +134,17 @@ def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) ->
     rank = r["rank"].to_numpy().astype(np.int64)
     y, scores = r["__rel"].to_numpy(), r["score"].to_numpy()
     _, keys, sizes = np.unique(r[group].to_numpy(), return_inverse=True, return_counts=True)
+    if len(y) == 0:  # (no row: no group)
+        return dict.fromkeys(("groups_with_positives", "ndcg", "ap", "rr", "hit", "auc_size", "size"), 0.0)
     keys = keys.reshape(-1).astype(np.int64)
     n_groups, rows = len(sizes), np.arange(len(y))
     # each row's tie block: m rows from places first..last, p positives among them, `before` positives above it
-    new = np.r_[True, (keys[1:] != keys[:-1]) | (first[1:] != first[:-1])] if len(y) else np.zeros(0, dtype=bool)
+    new = np.r_[True, (keys[1:] != keys[:-1]) | (first[1:] != first[:-1])]
+    block = np.cumsum(new) - 1
     block_start = np.maximum.accumulate(np.where(new, rows, 0))
-    p = np.bincount(np.cumsum(new) - 1, weights=y)[np.cumsum(new) - 1] if len(y) else np.zeros(0)
+    p = np.bincount(block, weights=y)[block]
     m, t = last - first + 1, rank - first + 1  # t: the row's place within its block (1..m)
-    group_start = np.maximum.accumulate(np.where(np.r_[True, keys[1:] != keys[:-1]] if len(y) else new, rows, 0))
+    group_start = np.maximum.accumulate(np.where(np.r_[True, keys[1:] != keys[:-1]], rows, 0))
     if np.any(rank != rows - group_start + 1):
         raise ValueError("ranking_sums: each group's rows must be ranked 1..n (as ranked_by_score ranks them)")
     above = np.cumsum(y) - y
