@@ -175,8 +175,8 @@ def test_candidates_that_gain_alone_but_lose_together_keep_only_the_best():
 
 
 def test_sigterm_during_the_trials_leaves_no_trial_spec(tmp_path):
-    """init writes each trial's spec beside its output; a SIGTERM while the trials run (before a training has
-    its own handler, or during one) ends init with 143 and removes it."""
+    """init writes each trial's spec beside its output; a SIGTERM while one is there (before a training has its
+    own handler, or during one) ends init with 143 and removes it."""
     import os
     import signal
     import subprocess
@@ -204,7 +204,8 @@ def test_sigterm_during_the_trials_leaves_no_trial_spec(tmp_path):
     assert p.poll() is None, "init ended before its trials began"
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=60)
-    assert p.returncode == 143, p.stderr.read() if p.stderr else ""
+    # 143: init's handler ended it; -SIGTERM: the signal came between two trials, when no trial spec exists
+    assert p.returncode in (143, -signal.SIGTERM), p.stderr.read() if p.stderr else ""
     assert list(out.parent.iterdir()) == []
 
 

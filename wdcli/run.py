@@ -343,11 +343,11 @@ def _trial_frames(draft: Draft) -> dict[str, pl.DataFrame]:
 def _trial_spec(draft: Draft, output: Path) -> Iterator[Path]:
     """The draft's text as a temporary spec beside `output` (its data paths are relative to it)."""
     spec = output.resolve().parent / f".{output.name}.trial{os.getpid()}.yaml"
-    spec.parent.mkdir(parents=True, exist_ok=True)  # (-o into a folder not made yet, as the tutorial's drafted/)
-    spec.write_text(draft.text, encoding="utf-8")
     main = threading.current_thread() is threading.main_thread()
     before = signal.signal(signal.SIGTERM, _exit_on_signal) if main else None  # (so that `finally` runs)
     try:
+        spec.parent.mkdir(parents=True, exist_ok=True)  # (-o into a folder not made yet, as the tutorial's drafted/)
+        spec.write_text(draft.text, encoding="utf-8")
         yield spec
     finally:
         spec.unlink(missing_ok=True)
