@@ -483,10 +483,18 @@ BUGS += [
     Bug(
         "draft-codes-kept-without-a-gain",
         "wdcli/draft/codes.py",
-        "if a[0] - b[0] >= BLOCK_GAIN and (not ranked or b[2] >= a[2]):",
-        "if a[0] - b[0] >= -BLOCK_GAIN and (not ranked or b[2] >= a[2]):",
+        "if a[0] - b[0] >= (BLOCK_GAIN if codes[name] else VALUE_GAIN) and (not ranked or b[2] >= a[2]):",
+        "if a[0] - b[0] >= (-BLOCK_GAIN if codes[name] else VALUE_GAIN) and (not ranked or b[2] >= a[2]):",
         ("tests/test_draft_codes.py",),
         "a column read as categories though its trial lost (within a BLOCK_GAIN)",
+    ),
+    Bug(
+        "draft-codes-values-kept-at-the-codes-gain",
+        "wdcli/draft/codes.py",
+        "if a[0] - b[0] >= (BLOCK_GAIN if codes[name] else VALUE_GAIN) and (not ranked or b[2] >= a[2]):",
+        "if a[0] - b[0] >= BLOCK_GAIN and (not ranked or b[2] >= a[2]):",
+        ("tests/test_draft_codes.py",),
+        "numbers that are not codes read as categories on a codes' gain (stops' longitude: -0.004 test AUC)",
     ),
     Bug(
         "draft-codes-tried-together",

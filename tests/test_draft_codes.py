@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from wdcli.cli import app
 from wdcli.draft.blocks import BLOCK_GAIN
 from wdcli.draft.build import Draft
-from wdcli.draft.codes import choose
+from wdcli.draft.codes import VALUE_GAIN, choose
 from wdcli.draft.profile import Column
 
 runner = CliRunner()
@@ -64,10 +64,10 @@ def test_no_trials_leaves_codes_as_numbers_and_says_what_to_try(tmp_path):
     assert "may be codes: try it as categorical (not tried: --no-trials)" in text
 
 
-def _draft(names: list[str]) -> Draft:
+def _draft(names: list[str], codes: bool = True) -> Draft:
     columns = []
     for name in names:
-        c = Column(name, "numeric", distinct=50)
+        c = Column(name, "numeric", distinct=50, codes=codes)
         c.categories = Column(name, "categorical", distinct=50)
         columns.append(c)
     return Draft(text="", rows=10_000, total=10_000, columns=columns)
@@ -97,6 +97,52 @@ def test_each_candidate_is_kept_as_categories_only_where_its_own_trial_gains_eno
     small.rows = 1_000
     d = choose(small, ["a"], lambda x: x, trial)
     assert d.columns[0].kind == "numeric" and "not tried: 1,000 sample rows" in d.columns[0].note
+
+
+def test_numbers_that_are_not_codes_must_save_value_gain_as_categories():
+    """Values that repeat but are not whole codes (a household's income) lose their order as categories: `a` saving
+    between BLOCK_GAIN and VALUE_GAIN stays numeric (the same saving makes codes categorical, above), `b` saving
+    more than VALUE_GAIN is read as categories, and its line says why."""
+    saves = {"a": (BLOCK_GAIN + VALUE_GAIN) / 2, "b": VALUE_GAIN * 1.5}
+
+    def trial(d: Draft) -> tuple[float, ...]:
+        return (0.5 - sum(saves[c.name] for c in d.columns if c.kind == "categorical"), 0.7)
+
+    d = choose(_draft(["a", "b"], codes=False), ["a", "b"], lambda x: x, trial)
+    assert {c.name: c.kind for c in d.columns} == {"a": "numeric", "b": "categorical"}
+    notes = {c.name: c.note for c in d.columns}
+    assert notes["a"].endswith("; kept as numbers")
+    assert notes["b"].startswith("values read as categories (each names a thing): on the sample held-out log loss")
+    d = choose(_draft(["a"], codes=True), ["a"], lambda x: x, trial)
+    assert d.columns[0].kind == "categorical"
+
+
+def household(rows: int = 12_000, seed: int = 0) -> pl.DataFrame:
+    """`income`: one non-whole value per household of about 8 rows, each household with an effect of its own
+    beyond its income's smooth one; `age`: a smooth number; the profile marks `income` a candidate (not codes)
+    and `age` none (values seen once)."""
+    rng = np.random.default_rng(seed)
+    homes = rows // 8
+    income = np.round(rng.lognormal(9, 0.6, homes), 2)
+    effect = rng.normal(0, 1.5, homes)
+    h = rng.integers(0, homes, rows)
+    age = rng.uniform(18, 80, rows)
+    logit = effect[h] + 0.5 * (np.log(income[h]) - 9) + 0.02 * (age - 50)
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    return pl.DataFrame({"income": income[h], "age": age, "bought": y})
+
+
+def test_init_reads_a_number_that_names_households_as_categories(tmp_path):
+    household().write_parquet(tmp_path / "homes.parquet")
+    out = tmp_path / "homes.yaml"
+    r = runner.invoke(app, ["init", str(tmp_path / "homes.parquet"), "--label", "bought", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    columns = yaml.safe_load(text)["columns"]
+    assert columns["income"] == "categorical" and columns["age"] == "numeric", text
+    line = next(x for x in text.splitlines() if "values read as categories (each names a thing)" in x)
+    loss = [float(v) for v in line.split("held-out log loss ")[1].split(",")[0].split(" -> ")]
+    assert loss[0] - loss[1] >= VALUE_GAIN
 
 
 def test_kind_drafts_a_column_as_told_and_refuses_what_it_cannot(tmp_path):

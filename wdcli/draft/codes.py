@@ -1,18 +1,24 @@
-"""Whole numbers that may be codes: `wdcli init` reads a column of whole numbers as numbers unless its name says
+"""Numbers that may be codes or name things: `wdcli init` reads a column of numbers as numbers unless its name says
 id or code, yet an occupation's census code, a store's number or a product line's are categories written with
 digits (a walk on the General Social Survey: its occupation code drafted as a number cost 0.0056 test AUC against
-the same draft reading it as categories, which tied LightGBM's best). The values alone cannot tell: a reading
-score alone gains more as categories than at 20 quantile bins (STAR's: 0.116 against 0.086 nats), since
-categories resolve every value, and yet as categories it cost that model 0.012 AUC, because the MLP reads a
-number's smooth effect better than 239 separate values. So the column is tried both ways on the sample.
+the same draft reading it as categories, which tied LightGBM's best), and a number repeated in every row of one
+household (RAND's Health Insurance Experiment: the family's income, in each of its people's years) names the
+household as much as it measures it. The values alone cannot tell: a reading score alone gains more as categories
+than at 20 quantile bins (STAR's: 0.116 against 0.086 nats), since categories resolve every value, and yet as
+categories it cost that model 0.012 AUC, because the MLP reads a number's smooth effect better than 239 separate
+values. So the column is tried both ways on the sample.
 
-A candidate (profile: `categories`, whole numbers of CODE_VALUES values or more and ROWS_PER_CODE rows each) whose
+A candidate (profile: `categories`, numbers of CODE_VALUES values or more and ROWS_PER_VALUE rows each) whose
 categories gain AS_CATEGORIES more alone than its numbers is read as categories in a draft of its own (its buckets
 and crosses drafted anew); that draft and the first are trained on the sample as the blocks' trials are
 (`wdcli.run.try_draft`), and the candidate is read as categories where that saves BLOCK_GAIN nats of held-out
-log loss (and, with a group, keeps the gAUC). Where several gain so, the draft reading them all as categories is
-trained too, and must not lose to the best of them alone (else only that one is kept: GSS's prestige score
-gained alone, then lost beside its occupation code). Each candidate's line says what its trial measured."""
+log loss (and, with a group, keeps the gAUC); VALUE_GAIN unless it is whole numbers of ROWS_PER_CODE rows a value
+(codes), since a quantity read as categories loses its order, and a value read as text must be written as the
+training file writes it (the Minneapolis stops' longitude saved 0.0015 nats on the sample as categories, then cost
+0.004 test AUC; the household's income saved 0.0107, then gained 0.027). Where several gain so, the draft reading
+them all as categories is trained too, and must not lose to the best of them alone (else only that one is kept:
+GSS's prestige score gained alone, then lost beside its occupation code). Each candidate's line says what its
+trial measured."""
 
 from __future__ import annotations
 
@@ -28,8 +34,10 @@ if TYPE_CHECKING:
     from .profile import Column
 
 AS_CATEGORIES = 0.002  # nats per row a candidate's categories must gain alone over its numbers to be tried
+VALUE_GAIN = 0.005  # nats per row a candidate that is not codes must save as categories (see above)
 MOST_TRIED = 3  # candidates tried at most (each a short training on the sample)
 
+_READ = {True: "whole numbers read as categories (codes)", False: "values read as categories (each names a thing)"}
 TryDraft = Callable[["Draft"], "tuple[float, ...] | None"]  # a draft trained on its sample: held-out figures
 
 
@@ -60,6 +68,7 @@ def choose(d: Draft, names: list[str], assemble: Callable[[Draft], Draft], trial
     notes: dict[str, str] = {}
     kept: list[tuple[float, str]] = []
     drafts: dict[tuple[str, ...], Draft] = {}  # each draft tried, by the columns it reads as categories
+    codes = {c.name: c.codes for c in d.columns}
     for name in names:
         drafts[(name,)] = assemble(_swapped(d, [name]))
         b = trial(drafts[(name,)])
@@ -68,9 +77,9 @@ def choose(d: Draft, names: list[str], assemble: Callable[[Draft], Draft], trial
         ranked = len(a) > 2 and len(b) > 2
         figures = f"held-out log loss {a[0]:.4f} -> {b[0]:.4f}, AUC {a[1]:.3f} -> {b[1]:.3f}"
         figures += f", gAUC {a[2]:.3f} -> {b[2]:.3f}" if ranked else ""
-        if a[0] - b[0] >= BLOCK_GAIN and (not ranked or b[2] >= a[2]):
+        if a[0] - b[0] >= (BLOCK_GAIN if codes[name] else VALUE_GAIN) and (not ranked or b[2] >= a[2]):
             kept.append((b[0], name))
-            notes[name] = f"whole numbers read as categories (codes): on the sample {figures}"
+            notes[name] = f"{_READ[codes[name]]}: on the sample {figures}"
         else:
             notes[name] = f"as categories on the sample: {figures}; kept as numbers"
     kept.sort()
@@ -80,7 +89,7 @@ def choose(d: Draft, names: list[str], assemble: Callable[[Draft], Draft], trial
         both = trial(drafts[together])
         if both is None or both[0] > kept[0][0]:
             for _, name in kept[1:]:
-                notes[name] = notes[name].replace("whole numbers read as categories (codes)", "as categories alone")
+                notes[name] = notes[name].replace(_READ[codes[name]], "as categories alone")
                 notes[name] += f"; kept as numbers: with {kept[0][1]} as categories too, held-out log loss "
                 notes[name] += f"{kept[0][0]:.4f} -> {'?' if both is None else f'{both[0]:.4f}'}"
             kept = kept[:1]

@@ -45,7 +45,10 @@ class Column:
     values: pl.Series | None = None  # cleaned: Float64 (numeric), String (categorical), List(String) (multivalent)
     boundaries: list[float] = field(default_factory=list)  # bucket boundaries of a numeric column, for crosses
     numbers: Column | None = None  # whole numbers stored as text in a typed file: the column read as numbers
-    categories: Column | None = None  # whole numbers that may be codes: the column read as categories (codes.py)
+    categories: Column | None = (
+        None  # numbers that may be codes or identities: the column read as categories (codes.py)
+    )
+    codes: bool = False  # with `categories`: whole numbers of ROWS_PER_CODE rows a value (else values that repeat)
     note: str = ""  # how its kind was chosen, beside its line in the draft
 
     @property
@@ -199,22 +202,26 @@ def settle(columns: list[Column], gain: Callable[[Column], float]) -> list[Colum
     return [pick(c, c.numbers) for c in columns]
 
 
-CODE_VALUES = 10  # whole numbers of this many values or more, each in ROWS_PER_CODE sample rows on average, may
-ROWS_PER_CODE = 20  # be codes (an occupation's census code, a store number): init tries them as categories too
+CODE_VALUES = 10  # numbers of this many values or more, each in ROWS_PER_VALUE sample rows on average, may name
+ROWS_PER_VALUE = 5  # things (a household by its income, repeated in each of its years): init tries them as categories
+ROWS_PER_CODE = (
+    20  # too; whole numbers of this many rows a value are codes (an occupation's census code, a store number)
+)
 
 
 def _maybe_codes(col: Column, text: pl.Series, n: int, total: int, sampled: bool) -> Column:
-    """A numeric column of whole numbers, with values enough and rows enough per value to be codes, profiled as
-    categories as well (`categories`, of `text`: its values as a categorical column reads them; draft.codes
-    chooses). A name of an id or a code makes them categories outright (profile_column); others are numbers
-    unless the trial says otherwise."""
+    """A numeric column with values enough and rows enough per value to be codes or to name things, profiled as
+    categories as well (`categories`, of `text`: its values as a categorical column reads them; `codes`: whole
+    numbers of ROWS_PER_CODE rows a value; draft.codes chooses). A name of an id or a code makes them categories
+    outright (profile_column); others are numbers unless the trial says otherwise."""
     present = n * (1 - col.missing)
-    if col.kind != "numeric" or col.distinct < CODE_VALUES or present < ROWS_PER_CODE * col.distinct:
+    if col.kind != "numeric" or col.distinct < CODE_VALUES or present < ROWS_PER_VALUE * col.distinct:
         return col
     v = col.series.drop_nulls().to_numpy()
     v = v[np.isfinite(v)]  # (a float column's NaN is missing, as a null)
-    if len(v) == 0 or not np.all(v == np.round(v)):
+    if len(v) == 0:
         return col
+    col.codes = present >= ROWS_PER_CODE * col.distinct and bool(np.all(v == np.round(v)))
     col.categories = _categorical(col.name, text.alias(col.name), col.markers, None, n, total, sampled)
     return col
 
