@@ -479,6 +479,42 @@ BUGS += [
         ("tests/test_eval_runs.py::test_the_runs_own_part_is_scored_from_the_cache_as_from_the_files",),
         "a part read from its files in batches other than its shards: figures that move with the cache",
     ),
+    # ---- a run folder's files read outside load_artifact (issue 21): a FIFO waits forever, an alias bomb expands
+    Bug(
+        "run-split-record-read-as-any-file",
+        "wdcli/artifact.py",
+        "raw = file_in(art.path, SPLIT).read_bytes()",
+        "raw = file.read_bytes()",
+        ("tests/test_artifact_checks.py::test_a_run_file_the_manifest_does_not_list_that_is_a_fifo_does_not_hang",),
+        "a FIFO in place of an unlisted split.json hangs `eval --split`",
+    ),
+    Bug(
+        "run-optimizer-state-read-as-any-file",
+        "wdcli/artifact.py",
+        "return load_file(str(file_in(art.path, OPTIMIZER)))",
+        "return load_file(str(file))",
+        (
+            "tests/test_artifact_checks.py::test_a_run_file_the_manifest_does_not_list_that_is_a_fifo_does_not_hang"
+            "[optimizer state]",
+        ),
+        "a FIFO in place of an unlisted optimizer.safetensors hangs a warm start",
+    ),
+    Bug(
+        "runs-listing-reads-metrics-as-any-file",
+        "wdcli/report/runs.py",
+        'raw = json.loads(file_in(folder, "metrics.json").read_text())',
+        'raw = json.loads((folder / "metrics.json").read_text())',
+        ("tests/test_artifact_checks.py::test_runs_leaves_out_a_run_whose_file_is_a_fifo",),
+        "a FIFO in place of a run's metrics.json hangs `wdcli runs`",
+    ),
+    Bug(
+        "run-spec-read-without-bounds",
+        "wdcli/artifact.py",
+        'return load_bounded(file_in(folder, "spec.yaml").read_text(encoding="utf-8"), str(file))',
+        'return yaml.safe_load(file_in(folder, "spec.yaml").read_text(encoding="utf-8"))',
+        ("tests/test_artifact_checks.py::test_a_run_spec_whose_aliases_expand_without_bound_is_refused_at_once",),
+        "a billion laughs in a run's spec.yaml (its checksum updated) hangs inspect, eval and runs",
+    ),
     # ---- init: whole numbers that may be codes, tried as categories
     Bug(
         "draft-codes-kept-without-a-gain",

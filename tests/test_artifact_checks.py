@@ -90,6 +90,58 @@ def test_a_manifest_entry_that_is_a_device_or_fifo_does_not_hang(run, special):
     assert r.returncode == 2 and "extra.bin" in r.stderr, r.stderr
 
 
+def wdcli(*args, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """A wdcli command in its own process with a deadline: a read that waits forever fails the test, not the run."""
+    command = [sys.executable, "-m", "wdcli", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+@pytest.mark.parametrize(
+    "name,command",
+    [
+        ("split.json", ["eval", "--split", "test", "-q", "--model"]),
+        ("optimizer.safetensors", ["train", SPECS / "tiny.yaml", "-q", "--output", "again", "--warm-start"]),
+    ],
+    ids=["split record", "optimizer state"],
+)
+def test_a_run_file_the_manifest_does_not_list_that_is_a_fifo_does_not_hang(run, tmp_path, name, command):
+    """The manifest's files are checked by the load; the split record and the optimizers' state, read after it
+    wherever they were, hung `eval --split` and a warm start on a FIFO in their place."""
+    manifest = json.loads((run / "manifest.json").read_text())
+    del manifest["files"][name]
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    (run / name).unlink()
+    os.mkfifo(run / name)
+    r = wdcli(*command, run, cwd=tmp_path)
+    assert r.returncode == 2 and f"{name}: not a regular file" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "metrics.json", "spec.yaml"])
+def test_runs_leaves_out_a_run_whose_file_is_a_fifo(run, name):
+    """`wdcli runs` reads three files of each run, none of them loaded by load_artifact: a FIFO in place of one
+    hung the listing. Such a run is left out, as a run with a damaged file is."""
+    shutil.copytree(run, run.parent / "good")
+    (run / name).unlink()
+    os.mkfifo(run / name)
+    r = wdcli("runs", "--runs", run.parents[1])
+    assert r.returncode == 0 and "1 run under" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_run_spec_whose_aliases_expand_without_bound_is_refused_at_once(run):
+    """A "billion laughs" in a run's spec.yaml, its checksum updated, hung inspect, eval and runs (expanded by the
+    spec's validation, or by the listing's comparison of settings): it is read with the bounds of a user's spec."""
+    from .test_security import LAUGHS
+
+    (run / "spec.yaml").write_text(LAUGHS)
+    rehash(run, "spec.yaml")
+    message = "spec.yaml: not valid YAML for a spec: its aliases (*name) expand to"
+    for command in (["inspect"], ["eval", "--split", "test", "-q"]):
+        r = wdcli(*command, "--model", run, timeout=30)  # (a few seconds; expanding took gigabytes a minute)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = wdcli("runs", "--runs", run.parents[1], timeout=30)
+    assert r.returncode == 0 and "no runs under" in r.stderr, r.stdout + r.stderr
+
+
 @pytest.mark.parametrize(
     "change,message",
     [

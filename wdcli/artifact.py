@@ -25,20 +25,21 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from . import __version__
 from .data.atomic import atomic_file, atomic_folder, remove_stale
 from .data.split_record import SplitRecord
-from .errors import ArtifactError, closest
+from .errors import ArtifactError, SpecError, closest
 from .features import FittedPipeline, load_pipeline
 from .features.fitted import Numeric
 from .features.pipeline import file_in
 from .metrics import RunMetrics
 from .model.plan import ModelConfig
 from .spec import Spec
+from .spec.yaml_lines import load_bounded
 
 if TYPE_CHECKING:  # (torch is imported when a model is loaded, not with this module)
     from .model.widedeep import WideDeep
@@ -222,17 +223,32 @@ def load_artifact(model: str | Path | None = None) -> Artifact:
     path = resolve_model_dir(model)
     _check_files(path, _manifest_files(path))
     try:
-        spec = Spec.model_validate(yaml.safe_load((path / "spec.yaml").read_text()))
+        spec = Spec.model_validate(read_run_spec(path))
         fitted = load_pipeline(path, spec)
-        config = ModelConfig.from_dict(json.loads((path / "model.json").read_text()))
+        config = ModelConfig.from_dict(json.loads(file_in(path, "model.json").read_text()))
         if config.dense and not config.dense_names:  # (model.json before the numeric inputs were named)
             config = dataclasses.replace(config, dense_names=[fitted.dense[i] for i in config.dense])
-        metrics = RunMetrics.from_json(json.loads((path / "metrics.json").read_text()))
-    except (ValueError, KeyError, TypeError, yaml.YAMLError) as e:
+        metrics = RunMetrics.from_json(json.loads(file_in(path, "metrics.json").read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as e:
         raise ArtifactError(f"{path}: cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     if problems := _mismatches(config, fitted):
         raise ArtifactError(f"{path}/model.json: does not match pipeline.json: " + "; ".join(problems[:5]))
     return Artifact(path, spec, fitted, config, _model(path, config), metrics)
+
+
+def read_run_spec(folder: Path) -> Any:
+    """A run's spec.yaml as plain data, read with the bounds a user's spec is read with (`load_bounded`: no alias
+    that expands past its cap of values, no nesting past its cap of depth) from a regular file of the folder
+    (`file_in`), so that an edited or replaced one cannot hang a command. Raises ArtifactError naming the file."""
+    file = folder / "spec.yaml"
+    try:
+        return load_bounded(file_in(folder, "spec.yaml").read_text(encoding="utf-8"), str(file))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"{file}: cannot be read ({type(e).__name__}); retrain or restore the folder") from None
+    except SpecError as e:  # (one problem: the first of its advice is for a spec a user writes)
+        p = e.problems[0]
+        where = f"{p.file}:{p.line}" if p.line is not None else p.file
+        raise ArtifactError(f"{where}: {p.message.split('; ')[0]}; retrain or restore the folder") from None
 
 
 def _manifest_files(path: Path) -> dict:
@@ -311,7 +327,7 @@ def _model(path: Path, config: ModelConfig):
 
     file = path / "weights.safetensors"
     try:
-        with safe_open(str(file), "pt") as f:
+        with safe_open(str(file_in(path, file.name)), "pt") as f:
             saved = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
         held, needed = sum(math.prod(v) for v in saved.values()), config.param_counts()["total"]
         if needed > 1.5 * held + 10_000:  # (the counts of blocks and buffers aside, they agree)
@@ -339,26 +355,32 @@ def _model(path: Path, config: ModelConfig):
 
 
 def read_optimizer_state(art: Artifact) -> dict:
-    """The optimizers' state a run kept (checked with the rest by `load_artifact`); {} for a run without it."""
+    """The optimizers' state a run kept (checked with the rest by `load_artifact` where the manifest lists it, and
+    read only from a regular file of the folder: `file_in`); {} for a run without it."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     file = art.path / OPTIMIZER
-    if not file.exists():
-        return {}
     try:
-        return load_file(str(file))
+        return load_file(str(file_in(art.path, OPTIMIZER)))
+    except FileNotFoundError:
+        return {}
     except (OSError, SafetensorError) as e:
         raise ArtifactError(f"{file}: cannot be read ({e}); retrain or restore the folder") from None
 
 
 def load_split(art: Artifact) -> SplitRecord | None:
-    """How a run split its files' rows (checked with the rest by `load_artifact`); None for a run that kept no
-    record (trained on frames given in Python, or before wdcli kept one)."""
+    """How a run split its files' rows (checked with the rest by `load_artifact` where the manifest lists it, and
+    read only from a regular file of the folder: `file_in`); None for a run that kept no record (trained on frames
+    given in Python, or before wdcli kept one)."""
     file = art.path / SPLIT
-    if not file.exists():
-        return None
     try:
-        return SplitRecord.from_json(json.loads(file.read_text()))
+        raw = file_in(art.path, SPLIT).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ArtifactError(f"{file}: cannot be read ({e.strerror}); retrain or restore the folder") from None
+    try:
+        return SplitRecord.from_json(json.loads(raw))
     except (ValueError, KeyError, TypeError) as e:
         raise ArtifactError(f"{file}: not a split record ({type(e).__name__}); retrain or restore the folder") from None

@@ -11,10 +11,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from ..artifact import resolve_model_dir
+from ..artifact import read_run_spec, resolve_model_dir
 from ..errors import ArtifactError
+from ..features.pipeline import file_in
 from ..metrics import RunMetrics
 from ..spec.flat import flatten
 
@@ -34,11 +33,13 @@ class Run:
 
 
 def read_run(folder: Path) -> Run:
+    """A run's manifest, metrics and spec, each read only from a regular file of the folder (`file_in`: a FIFO
+    would wait forever) and the spec with its bounds (`read_run_spec`). Raises ArtifactError."""
     try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-        raw = json.loads((folder / "metrics.json").read_text())
-        spec = yaml.safe_load((folder / "spec.yaml").read_text())
-    except (OSError, ValueError, yaml.YAMLError) as e:
+        manifest = json.loads(file_in(folder, "manifest.json").read_text())
+        raw = json.loads(file_in(folder, "metrics.json").read_text())
+        spec = read_run_spec(folder)
+    except (OSError, ValueError) as e:
         raise ArtifactError(f"{folder}: not a readable run folder ({type(e).__name__}); retrain or remove it") from None
     if not isinstance(spec, dict) or not isinstance(raw, dict):
         raise ArtifactError(f"{folder}: not a readable run folder (spec.yaml or metrics.json is not a mapping)")

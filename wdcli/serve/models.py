@@ -28,6 +28,7 @@ from ..artifact import resolve_model_dir
 from ..errors import WdcliError
 from ..features.fitted import Numeric
 from ..features.inputs import spec_inputs
+from ..features.pipeline import file_in
 from ..score import Scorer
 from ..score.verify import verify
 from .stats import Stats
@@ -62,7 +63,7 @@ def _stamp(path: Path) -> tuple:
 def load(path: Path) -> Loaded:
     """Load a run and describe it (GET /metadata)."""
     scorer = Scorer.load(path)
-    manifest = json.loads((path / "manifest.json").read_text())
+    manifest = json.loads(file_in(path, "manifest.json").read_text())
     spec, fitted = scorer.spec, scorer.fitted
     features = []
     for name, f in fitted.features.items():

@@ -33,6 +33,14 @@ def compose(
     return _load(text, file), lines, dupes
 
 
+def load_bounded(text: str, file: str) -> Any:
+    """YAML as plain data, refused as `compose` refuses it (not YAML, nested past MAX_DEPTH, aliases that expand
+    past MAX_VALUES values, a tag that would build an object) but with no map of lines: for YAML that wdcli wrote
+    and reads back (a run's spec.yaml), which an edit must not make hang a command."""
+    _compose(text, file)
+    return _load(text, file)
+
+
 def _walk(
     node: yaml.Node,
     path: Path_,
