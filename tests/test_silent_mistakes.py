@@ -1,6 +1,6 @@
-"""Mistakes that used to train silently are caught by `validate` (and `train`) with the fix: a label, group or
-weight column the data lacks (did you mean), a list separator found in no value, a CSV read with the wrong
-field separator; and the CSV field separator can be set (data.csv.separator, --separator)."""
+"""Mistakes that used to train silently are caught by `validate` (and `train`, `compare`, `tune`) with the fix: a
+label, group or weight column the data lacks (did you mean), a list separator found in no value, a CSV read with
+the wrong field separator; and the CSV field separator can be set (data.csv.separator, --separator)."""
 
 from __future__ import annotations
 
@@ -70,6 +70,21 @@ def test_a_list_separator_found_in_no_value(apps_spec):
     r = invoke("validate", apps_spec, "--set", "columns.impression={kind: multivalent, separator: '|'}")
     assert r.exit_code == 0 and "warning: columns.impression.separator '|' occurs in none" in r.stderr
     assert "declare it kind: categorical" in r.stderr
+
+
+def test_training_checks_the_list_separator_as_validate_does(apps_spec, workdir):
+    """train, compare and tune, run without validate first, neither train on whole unsplit strings nor keep
+    quiet about a list column with one value a row."""
+    wrong = ["--set", "columns.installed.separator=','"]
+    for command in (["train", apps_spec, "-q"], ["compare", apps_spec, "-q"], ["tune", apps_spec, "-q"]):
+        r = invoke(*command, *wrong, *(["--study", workdir / "study"] if command[0] == "tune" else []))
+        assert r.exit_code == 2, (command, r.output)
+        assert "columns.installed.separator ',' occurs in none of the first" in r.stderr
+        assert "they look separated by '|': set separator: '|'" in r.stderr
+    assert not (workdir / "study" / "study.db").exists()  # (stopped before the study, not trial by trial)
+    one = ["--set", "columns.impression={kind: multivalent, separator: '|'}", "--set", "train.epochs=1"]
+    r = invoke("train", apps_spec, *one, "-q", "-o", workdir / "one")
+    assert r.exit_code == 0 and "warning: columns.impression.separator '|' occurs in none" in r.stderr
 
 
 def _semicolons(folder):

@@ -18,26 +18,24 @@ import polars as pl
 from .artifact import load_artifact, load_split, read_optimizer_state, save_artifact
 from .data.cache import Encodings
 from .data.files import Files
-from .data.io import LIKELY, scan_one
 from .data.split import load_splits, split_names
 from .data.split_change import split_change
 from .data.split_record import SplitRecord, record_split
 from .data.time_split import times
 from .draft import Draft
 from .draft.blocks import ALL_OFF, CANDIDATES, Tried, overrides
-from .draft.profile import share
-from .errors import ArtifactError, DataError, SpecError
+from .errors import ArtifactError, SpecError
 from .features import FittedPipeline, fit_pipeline, hashing, transform
 from .metrics import DEFAULT_K
 from .model.optim import optimizer_state
 from .model.plan import ModelConfig, build_config, numeric_forms
 from .spec import Spec, load_spec
 from .spec.blocks import Interaction
-from .spec.types import Multivalent
 from .track import Tracking
 from .train import TrainResult, train
 from .train.checkpoint import checkpoint_path
 from .train.runtime import Processes, Runtime
+from .train.sources import check_separators
 from .train.warm import Previous
 
 
@@ -52,9 +50,6 @@ class Checked:
     warnings: tuple[str, ...] = ()  # what may be a mistake, though it trains
 
 
-SAMPLED = 1_000  # first rows of the training files whose values `check` looks at beyond what fitting checks
-SEPARATED = 0.2  # share of sampled values that must hold another separator for it to be named as the likely one
-
 DEFAULTS_NOTE = "optimizer settings from defaults: "  # (a note `-q` leaves out: `wdcli.cli`)
 
 
@@ -64,8 +59,7 @@ def check(spec: Spec) -> Checked:
     without training; and what trains but is likely a mistake (a list separator found in no value). The files
     are streamed: memory stays that of the fitted state and one chunk, whatever their size."""
     parts, names = Files.of(spec.data), split_names(spec.data)
-    head = scan_one(parts["train"].paths[0], spec.data.csv.separator).head(SAMPLED).collect()
-    warnings = _separator_problems(spec, head, parts["train"].paths[0])
+    warnings = check_separators(spec)
     read = spec.train.data.read_batch_rows
     fitted = fit_pipeline(spec, lambda: parts["train"].frames(read), names["train"])
     rows = {"train": fitted.rows}
@@ -83,34 +77,6 @@ def check(spec: Spec) -> Checked:
     return Checked(spec, rows, fitted, config, tuple(warnings))
 
 
-def _separator_problems(spec: Spec, head: pl.DataFrame, where: str) -> list[str]:
-    """A multivalent column's separator that occurs in none of the sampled values: an error when another
-    separator is in many of them (`separator: ","` on 'Comedy|Drama'), else a warning (each row holds one
-    value: a categorical column?), returned."""
-    errors, warnings = [], []
-    for name, col in spec.columns.items():
-        if not isinstance(col, Multivalent) or col.separator is None or head.schema.get(name) != pl.String:
-            continue  # (not text to split: fitting says what is wrong with it)
-        text = head[name].cast(pl.String).str.strip_chars().drop_nulls()
-        values = text.filter((text != "") & ~text.is_in(col.missing))
-        if len(values) < 20 or values.str.contains(col.separator, literal=True).any():
-            continue
-        shares = {c: share(values.str.contains(c, literal=True)) for c in LIKELY if c != col.separator}
-        likely = max(shares, key=lambda c: shares[c])
-        what = (
-            f"columns.{name}.separator {col.separator!r} occurs in none of the first {len(values):,} values of "
-            f"'{name}' in {where}"
-        )
-        if shares[likely] >= SEPARATED:
-            example = values.filter(values.str.contains(likely, literal=True))[0]
-            errors.append(f"{what} (such as {example!r}); they look separated by {likely!r}: set separator: {likely!r}")
-        else:
-            warnings.append(f"{what}: each row holds one value; if that is so, declare it kind: categorical")
-    if errors:
-        raise DataError("; ".join(errors))
-    return warnings
-
-
 def run_training(
     spec: Spec,
     output: str | Path | None = None,
@@ -124,7 +90,7 @@ def run_training(
     """Train a spec and save its artifact; returns the result and the artifact's folder.
 
     The recipe: the notes (`say`: the checkpoint it continues or replaces, the optimizer settings that came
-    from defaults), the previous run to warm-start from (`warm_from`: a run folder, or a folder with a LATEST
+    from defaults, a list separator found in no value: `check_separators`, whose errors stop it first), the previous run to warm-start from (`warm_from`: a run folder, or a folder with a LATEST
     pointer; `wdcli.train.warm`), the trackers of `spec.train.log` (where each logs: a line to the reporter's
     `stage`, if it has one), then in one runtime (started for
     `processes`, this process's place in a torchrun job; one process by default): train, save, close.
@@ -139,6 +105,8 @@ def run_training(
         _say_checkpoint(say, checkpoint, resume)
     if lines := default_settings(spec):
         say(DEFAULTS_NOTE + "; ".join(lines))
+    for warning in check_separators(spec) if frames is None else []:  # (before the fit, as `check`)
+        say(f"warning: {warning}")
     cfg = spec.train
     split = record_split(spec.data, cfg.max_rows) if frames is None and processes.main else None  # (files as read)
     previous = load_previous(warm_from, spec, split) if warm_from is not None else None
@@ -244,10 +212,13 @@ COMPARED = ("auc", "logloss", "gauc", f"ndcg@{DEFAULT_K}")
 
 def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None = None) -> list[dict]:
     """Train the models `compared` names on the same split; one row of figures each. `say` is told the
-    optimizer settings that came from defaults; a reporter with `stage` (a line of its own) hears the data
+    optimizer settings that came from defaults and `check_separators`' warnings (its errors stop it first); a reporter with `stage` (a line of its own) hears the data
     read and each model start."""
     if say is not None and (lines := default_settings(spec.model_copy(update={"model": "wide_deep"}))):
         say(DEFAULTS_NOTE + "; ".join(lines))
+    for warning in check_separators(spec):  # (before the fit, as `check`)
+        if say is not None:
+            say(f"warning: {warning}")
     stage = getattr(reporter, "stage", None) or _silent
     stage(f"reading {', '.join(dict.fromkeys(n.split(' (')[0] for n in split_names(spec.data).values()))}")
     frames = load_splits(spec.data)

@@ -14,6 +14,7 @@ from ..errors import counted
 from .app import DebugOpt, command
 from .options import JsonOpt, SetOpt, SpecArg, count_option, output_option
 from .output import cell, emit_json, err, out
+from .train_commands import note
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -69,7 +70,7 @@ def tune(
         )
         display.bar.start()
     try:
-        result = run_tune(spec, set or [], space or [], trials, study, fresh, display)
+        result = run_tune(spec, set or [], space or [], trials, study, fresh, display, note)
     finally:
         if display:
             display.bar.stop()

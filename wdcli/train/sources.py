@@ -20,14 +20,51 @@ import polars as pl
 from ..data.batch import Batch
 from ..data.cache import Cache, Encodings, cache_root, concat
 from ..data.files import Chunk, Files
+from ..data.io import LIKELY, scan_one
 from ..data.memory import InMemory
 from ..data.split import PARTS, split_names
 from ..data.stream import Stream
+from ..draft.profile import share
 from ..errors import DataError, counted
 from ..features import Encoded, FittedPipeline, fit_pipeline, transform
 from ..spec import Spec
+from ..spec.types import Multivalent
 from .fitting import Progress, fit_training_rows, quiet
 from .runtime import Runtime, usable_cpus
+
+SAMPLED = 1_000  # first rows of the first training file whose lists `check_separators` looks at
+SEPARATED = 0.2  # share of sampled values that must hold another separator for it to be named as the likely one
+
+
+def check_separators(spec: Spec) -> list[str]:
+    """A multivalent column's separator that occurs in none of the first values of the first training file: an
+    error when another separator is in many of them (`separator: ","` on 'Comedy|Drama'), else a warning (each
+    row holds one value: a categorical column?), returned. Fitting cannot tell (a whole string is one token to
+    it), so `wdcli validate` and every training (train, compare, tune) call this before they fit."""
+    where = Files.of(spec.data)["train"].paths[0]
+    head = scan_one(where, spec.data.csv.separator).head(SAMPLED).collect()
+    errors, warnings = [], []
+    for name, col in spec.columns.items():
+        if not isinstance(col, Multivalent) or col.separator is None or head.schema.get(name) != pl.String:
+            continue  # (not text to split: fitting says what is wrong with it)
+        text = head[name].cast(pl.String).str.strip_chars().drop_nulls()
+        values = text.filter((text != "") & ~text.is_in(col.missing))
+        if len(values) < 20 or values.str.contains(col.separator, literal=True).any():
+            continue
+        shares = {c: share(values.str.contains(c, literal=True)) for c in LIKELY if c != col.separator}
+        likely = max(shares, key=lambda c: shares[c])
+        what = (
+            f"columns.{name}.separator {col.separator!r} occurs in none of the first {len(values):,} values of "
+            f"'{name}' in {where}"
+        )
+        if shares[likely] >= SEPARATED:
+            example = values.filter(values.str.contains(likely, literal=True))[0]
+            errors.append(f"{what} (such as {example!r}); they look separated by {likely!r}: set separator: {likely!r}")
+        else:
+            warnings.append(f"{what}: each row holds one value; if that is so, declare it kind: categorical")
+    if errors:
+        raise DataError("; ".join(errors))
+    return warnings
 
 
 def memory_budget(mb: int | None) -> int:

@@ -9,6 +9,7 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from ..spec.types import Range
 from ..spec.yaml_lines import compose
 from ..train import train
 from ..train.checkpoint import fingerprint
+from ..train.sources import check_separators
 from .space import check_space, default_space, distributions, overrides_of, parse_space, spec_value
 
 
@@ -64,9 +66,11 @@ def tune(
     folder: str | Path | None = None,
     fresh: bool = False,
     reporter: TuneReporter | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> TuneResult:
     """Run the study of a spec up to `trials` finished trials (the spec's `tune.trials` by default), resuming
-    the one in `folder` (default runs/<name>/tune) unless `fresh`; write the best trial's spec there."""
+    the one in `folder` (default runs/<name>/tune) unless `fresh`; write the best trial's spec there. `say`
+    hears what trains but is likely a mistake (a list separator found in no value), before any trial."""
     try:
         import optuna  # noqa: F401 (is the extra installed?)
     except ImportError:
@@ -81,6 +85,9 @@ def tune(
     metric = spec.tune.metric or spec.train.early_stopping.metric
     maximize = metric != "logloss"
     total = trials or spec.tune.trials
+    for warning in check_separators(spec):  # (an error ends the study before its first trial: `wdcli validate`'s)
+        if say is not None:
+            say(f"warning: {warning}")
     frames = load_splits(spec.data)
     frames.pop("test", None)  # trials never see the test rows
     if len(frames.get("validation", ())) == 0:
