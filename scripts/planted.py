@@ -324,6 +324,14 @@ BUGS += [
         ("tests/test_serve.py",),
         "only an explicit reload remembers a run that failed; the watcher loads it again every interval",
     ),
+    Bug(
+        "serve-workers-never-follow",
+        "wdcli/serve/models.py",
+        "                    await self.reload(explicit=True)\n",
+        "                    pass\n",
+        ("tests/test_serve_procs.py::test_reload_reaches_every_worker_and_workers_die_with_their_parent",),
+        "(--workers N) the other workers see the generation rise but never load the new run",
+    ),
 ]
 
 
