@@ -332,6 +332,21 @@ BUGS += [
         ("tests/test_serve_procs.py::test_reload_reaches_every_worker_and_workers_die_with_their_parent",),
         "(--workers N) the other workers see the generation rise but never load the new run",
     ),
+    Bug(
+        "serve-batch-error-to-every-request",
+        "wdcli/serve/batcher.py",
+        """            for i in members:
+                try:
+                    results[i] = model.scorer.score(batch[i].frame, "request")
+                except Exception as e:  # noqa: BLE001
+                    results[i] = _as_bad_request(e)
+""",
+        """            for i in members:
+                results[i] = _as_bad_request(e)
+""",
+        ("tests/test_serve.py::test_a_request_that_fails_its_batch_is_scored_again_alone_and_fails_alone",),
+        "a batch that fails is not scored again request by request: one bad request fails every other of it",
+    ),
 ]
 
 

@@ -240,6 +240,33 @@ def test_concurrent_requests_are_scored_as_one_batch(runs):
     assert sum(batches.counts) < len(frames) and batches.sum == len(frames)  # fewer batches than requests
 
 
+def test_a_request_that_fails_its_batch_is_scored_again_alone_and_fails_alone(runs, monkeypatch):
+    """A request of the same columns and types as the others, whose values pass every check, but whose batch
+    fails when scored (here: a scorer made to fail on one app): each request of that batch is scored again
+    alone, so the others get their scores and it alone gets the error (a value error: 422)."""
+    s = server(runs, batch_window_ms=50)
+    frames = [candidates(20, seed=i) for i in range(12)]
+    frames[5] = frames[5].with_columns(impression=pl.lit("app-marked"))  # (an app never seen: valid)
+    scorer = Scorer.load(runs / "runs" / "apps")
+    expected = [scorer.score(f) for f in frames]
+    score, failed = Scorer.score, []
+
+    def failing(self, frame, where="input", first_row=0):
+        if "app-marked" in frame["impression"]:
+            failed.append(len(frame))
+            raise ValueError("the marked app cannot be scored")
+        return score(self, frame, where, first_row)
+
+    monkeypatch.setattr(Scorer, "score", failing)
+    responses = asyncio.run(_concurrently(s.app(), [{"rows": f.to_dicts()} for f in frames]))
+    for i, r in enumerate(responses):
+        if i == 5:
+            assert r.status_code == 422 and "the marked app cannot be scored" in r.json()["error"], r.text
+        else:
+            assert r.status_code == 200 and np.allclose(r.json()["scores"], expected[i], atol=1e-9), (i, r.text)
+    assert max(failed) > 20 and failed[-1] == 20, failed  # (scored with others first, then alone)
+
+
 def test_a_micro_batch_holds_at_most_max_batch_candidates(runs, monkeypatch):
     """Requests waiting together are split into batches of at most --max-batch candidates (oldest first); a
     request larger than that is scored alone, whole."""
