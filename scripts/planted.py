@@ -351,6 +351,19 @@ BUGS += [
 
 
 BUGS += [
+    # ---- serve (issue 21 #8): idle connections that lock the door
+    Bug(
+        "serve-full-house-refuses-the-newcomer",
+        "wdcli/serve/http.py",
+        "            self.idle.popitem(last=False)[0]._shut()\n",
+        "            transport.close()\n            return\n",
+        ("tests/test_serve_procs.py::test_a_sustained_flood_of_idle_connections_does_not_lock_out_health",),
+        "at the limit a new connection is closed, not the longest idle one: a flood of idle sockets holds the door",
+    ),
+]
+
+
+BUGS += [
     # ---- weights (finding 8): label.weight and a multivalent column's weights, for what they do
     Bug(
         "weights-label-weight-ignored-by-the-loss",

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,7 +33,7 @@ from ..data import io
 from ..errors import WdcliError
 from .batcher import Batcher
 from .bodies import BadRequest, Limits, Parsed, dumps, parse
-from .http import TOKEN_ENVIRONMENT, Access, GuardedProtocol, is_loopback, json_body
+from .http import TOKEN_ENVIRONMENT, Access, GuardedProtocol, connections_that_fit, is_loopback, json_body
 from .models import Loaded, Models, log
 from .stats import Stats
 from .workers import Generation, die_with_parent
@@ -62,7 +61,7 @@ class ServeConfig:
     max_depth: int = 8  # lists or objects within a value
     max_string: int = 65_536  # characters in a string
     max_queue: int = 256  # requests waiting to be scored, per worker; past it 503 with Retry-After
-    max_connections: int = 1_000  # open connections and requests per worker (uvicorn's limit_concurrency)
+    max_connections: int = 1_000  # open connections per worker, fewer where the open-file limit is lower
     header_timeout: float = 10.0  # seconds for a request's line and headers to arrive
     body_timeout: float = 30.0  # seconds for its body
     token: str | None = None  # bearer token every request must carry (--token, WDCLI_SERVE_TOKEN)
@@ -269,7 +268,7 @@ def app_from_environment() -> Starlette:
     config = ServeConfig(**config)
     if config.parent is not None:
         die_with_parent(config.parent)
-    GuardedProtocol.head_timeout = config.header_timeout
+    _guard(config)
     return create_app(config)
 
 
@@ -277,8 +276,7 @@ def serve(config: ServeConfig, server: Server | None = None) -> None:
     """Run the server until stopped (Ctrl-C or SIGTERM); one worker serves `server` if given (loaded)."""
     import uvicorn
 
-    _more_files(config.max_connections * config.workers + 64)
-    GuardedProtocol.head_timeout = config.header_timeout
+    _guard(config)
 
     def run(app: Starlette | str, factory: bool = False, workers: int | None = None) -> None:
         uvicorn.run(
@@ -289,7 +287,6 @@ def serve(config: ServeConfig, server: Server | None = None) -> None:
             log_level="info",
             loop="auto",
             http=GuardedProtocol,
-            limit_concurrency=config.max_connections,
             timeout_keep_alive=5,
             timeout_graceful_shutdown=5,
             factory=factory,
@@ -306,9 +303,15 @@ def serve(config: ServeConfig, server: Server | None = None) -> None:
         run("wdcli.serve.app:app_from_environment", factory=True, workers=config.workers)
 
 
-def _more_files(wanted: int) -> None:
-    """Raise the open-file limit towards `wanted` (each connection is a file descriptor), within the hard one."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+def _guard(config: ServeConfig) -> None:
+    """The guard's settings in this process: the head deadline, and the connections it keeps open (as many as
+    asked, or as the open-file limit leaves room for, raised first where it can be)."""
+    GuardedProtocol.head_timeout = config.header_timeout
+    GuardedProtocol.max_connections = connections_that_fit(config.max_connections)
+    if GuardedProtocol.max_connections < config.max_connections and config.parent is None:  # (said once)
+        log.warning(
+            "at most %d connections per worker, not %d (--max-connections): the open-file limit leaves room for "
+            "no more (ulimit -n)",
+            GuardedProtocol.max_connections,
+            config.max_connections,
+        )

@@ -7,6 +7,12 @@ asking first (CSRF), and a name that resolves to 127.0.0.1 (DNS rebinding) lets 
 request must name the server by a name it answers to (Host; Origin when a browser sends one), bodies must be
 JSON (a browser asks the server before sending one cross-site, and wdcli answers no), and with a token every
 request must carry it. A server bound to another address than loopback needs a token.
+
+Each connection holds a file descriptor, and a process has a limited number of them. So a process keeps at most
+`GuardedProtocol.max_connections` open (fewer than its descriptors): a new connection past them closes the one
+that has been idle (no request in flight) the longest, or itself when every one has a request in flight. A
+flood of idle connections then closes its own oldest sockets, and a client that sends its request at once (as
+/health's do) is answered: it would be closed only after every idle connection older than it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+import resource
+from collections import OrderedDict
+from typing import ClassVar
 
 from starlette.requests import Request
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -21,6 +30,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 TOKEN_ENVIRONMENT = "WDCLI_SERVE_TOKEN"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 MAX_HEAD = 64 << 10  # bytes of a request's line and headers
+FILES_KEPT = 64  # descriptors not given to connections: the process's own files, and those accepted at once
 
 
 def is_loopback(host: str) -> bool:
@@ -78,20 +88,44 @@ def json_body(request: Request) -> str | None:
     return None
 
 
+def connections_that_fit(wanted: int) -> int:
+    """Raise the open-file limit towards `wanted` connections (each a file descriptor) and FILES_KEPT more,
+    within the hard limit; the connections that fit under it (at most `wanted`)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted + FILES_KEPT if hard == resource.RLIM_INFINITY else min(wanted + FILES_KEPT, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return wanted if soft == resource.RLIM_INFINITY else max(1, min(wanted, soft - FILES_KEPT))
+
+
 class GuardedProtocol(HttpToolsProtocol):
     """uvicorn's HTTP/1.1 protocol, with a deadline for a request's head (its line and headers), counted from
     the connection (or the previous answer), and a bound on its size. uvicorn closes an idle keep-alive
     connection, but not one that has sent nothing, or sends its headers a byte at a time: those would keep a
-    file descriptor each for as long as the client likes."""
+    file descriptor each for as long as the client likes. At most `max_connections` are open in this process:
+    a new one past them closes the longest idle (see the module's docstring)."""
 
     head_timeout: float = 10.0  # set by the app from ServeConfig.header_timeout, in each worker process
+    max_connections: int = 1_000  # set by the app: ServeConfig.max_connections, as many as the descriptors allow
+    # this process's connections (a descriptor each), and those with no request in flight, longest idle first
+    held: ClassVar[set[GuardedProtocol]] = set()
+    idle: ClassVar[OrderedDict[GuardedProtocol, None]] = OrderedDict()
 
     # uvicorn's HttpToolsProtocol narrows asyncio's BaseTransport to Transport here; we keep its signature
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._head = 0
         self._in_body = False
-        self._deadline: asyncio.TimerHandle | None = self.loop.call_later(self.head_timeout, self._too_slow)
+        self._deadline: asyncio.TimerHandle | None = None
+        if len(self.held) >= self.max_connections:
+            if not self.idle:  # every connection has a request in flight: this one waits for none
+                transport.close()
+                return
+            self.idle.popitem(last=False)[0]._shut()
+        self.held.add(self)
+        self.idle[self] = None
+        self._deadline = self.loop.call_later(self.head_timeout, self._too_slow)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -104,6 +138,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._stop()
         self._in_body = True
+        self.idle.pop(self, None)
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
@@ -111,9 +146,13 @@ class GuardedProtocol(HttpToolsProtocol):
         self._head, self._in_body = 0, False
         if not self.transport.is_closing():
             self._deadline = self.loop.call_later(self.head_timeout, self._too_slow)
+            if self in self.held and (self.cycle is None or self.cycle.response_complete):  # (not a pipelined one)
+                self.idle[self] = None  # idle from now: the last to be closed for a new connection
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop()
+        self.held.discard(self)
+        self.idle.pop(self, None)
         super().connection_lost(exc)
 
     def _stop(self) -> None:
@@ -125,3 +164,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self._deadline = None
         if not self.transport.is_closing():
             self.transport.close()
+
+    def _shut(self) -> None:
+        """Close this idle connection to make room for a new one (it stops counting at once)."""
+        self._stop()
+        self.held.discard(self)
+        self.idle.pop(self, None)
+        self.transport.close()
