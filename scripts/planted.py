@@ -351,7 +351,7 @@ BUGS += [
 
 
 BUGS += [
-    # ---- serve (issue 21 #8): idle connections that lock the door
+    # ---- serve (issue 21 #8 and #1): idle connections that lock the door; nesting that is parsed to be refused
     Bug(
         "serve-full-house-refuses-the-newcomer",
         "wdcli/serve/http.py",
@@ -359,6 +359,20 @@ BUGS += [
         "            transport.close()\n            return\n",
         ("tests/test_serve_procs.py::test_a_sustained_flood_of_idle_connections_does_not_lock_out_health",),
         "at the limit a new connection is closed, not the longest idle one: a flood of idle sockets holds the door",
+    ),
+    Bug(
+        "serve-nesting-counts-brackets-in-strings",
+        "wdcli/serve/bodies.py",
+        'opens, closes = (folded == ord("{")) & outside, (folded == ord("}")) & outside',
+        'opens, closes = folded == ord("{"), folded == ord("}")',
+        ("tests/test_serve_hostile.py::test_brackets_quotes_and_backslashes_within_strings_do_not_count",),
+    ),
+    Bug(
+        "serve-nesting-envelope-off-by-one",
+        "wdcli/serve/bodies.py",
+        "if deepest > limits.depth + ENVELOPE:",
+        "if deepest > limits.depth + ENVELOPE + 1:",
+        ("tests/test_serve_hostile.py",),
     ),
 ]
 

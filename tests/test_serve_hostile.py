@@ -12,6 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
+from wdcli.serve import bodies
 from wdcli.serve.app import ServeConfig, Server
 from wdcli.serve.bodies import dumps
 
@@ -52,17 +53,55 @@ def client(runs):  # noqa: F811
         yield c
 
 
+@pytest.fixture
+def unparsed(monkeypatch):
+    """Parsing a body fails the request (a 500): what is refused must be refused from the body's bytes."""
+
+    def loads(body):
+        raise AssertionError("the body was parsed")
+
+    monkeypatch.setattr(bodies, "loads", loads)
+
+
 @pytest.mark.parametrize("kind", ["list", "object"])
-def test_deep_nesting_is_refused_in_a_read_column_and_costs_nothing_in_another(client, kind):
+def test_deep_nesting_in_any_column_is_refused_before_the_body_is_parsed(client, unparsed, kind):
+    # issue 21 #1: 5,322 rows of a 1,000-level object in an unused column (31 MB) took 1.2 GB to parse
     rows = candidates(5).to_dicts()
-    r = timed(client, "/predict", {"rows": [{**row, "country": nested(1000, kind=kind)} for row in rows]})
-    assert r.status_code == 413 and "nested more than 8 levels" in r.json()["error"] and "--max-depth" in r.text
-    r = timed(client, "/predict", {"rows": [{**row, "unused": nested(1000, kind=kind)} for row in rows]})
-    assert r.status_code == 200 and len(r.json()["scores"]) == 5
+    for column in ("country", "unused"):
+        r = timed(client, "/predict", {"rows": [{**row, column: nested(1000, kind=kind)} for row in rows]})
+        assert r.status_code == 413 and "nested more than 8 levels" in r.json()["error"] and "--max-depth" in r.text
     r = timed(client, "/predict", {"columns": {"country": [nested(500, kind=kind)] * 5}})
     assert r.status_code == 413
     r = timed(client, "/predict", b'{"rows": [{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}]}")
-    assert r.status_code == 400  # past JSON's own limit (1,024 levels)
+    assert r.status_code == 413  # (past JSON's own limit too: 1,024 levels)
+    lists = {
+        "rows": [{**rows[0], "unused": [[]] * 1_000_001}]
+    }  # (and 4 around them) 3 MB: shallow, but a million lists
+    r = timed(client, "/predict", lists)
+    assert r.status_code == 413 and "1,000,005 lists and objects" in r.json()["error"] and "--max-containers" in r.text
+
+
+@pytest.mark.parametrize("kind", ["list", "object"])
+def test_a_value_may_nest_max_depth_levels_in_rows_columns_and_keep(client, kind):
+    rows = candidates(5).to_dicts()
+    for levels, status in ((8, 200), (9, 413)):
+        value = nested(levels, kind=kind)
+        r = timed(client, "/predict", {"rows": [{**row, "unused": value} for row in rows]})
+        assert r.status_code == status, (levels, r.text)
+        r = timed(client, "/predict", {"rows": [{**row, "x": value} for row in rows], "keep": ["x"]})
+        assert r.status_code == status, (levels, r.text)
+        columns = {k: [row[k] for row in rows] for k in rows[0]}
+        r = timed(client, "/predict", {"columns": {**columns, "unused": [value] * 5}})
+        assert r.status_code == status, (levels, r.text)
+
+
+def test_brackets_quotes_and_backslashes_within_strings_do_not_count(client):
+    rows = candidates(5).to_dicts()
+    notes = ["[" * 50, '{"k":' * 40 + '"', 'a\\"[[[[[[[[[[[[', "ends in a backslash \\", '\\\\"{{{{{{{{{{{{{{{{']
+    kept = [{**row, "note": note, "[[[[[[[[[[[[": "}" * 30} for row, note in zip(rows, notes, strict=True)]
+    r = timed(client, "/predict", {"rows": kept, "keep": ["note", "[[[[[[[[[[[["]})
+    assert r.status_code == 200, r.text
+    assert [k["note"] for k in r.json()["rows"]] == notes
 
 
 def test_a_bad_request_fails_alone_in_a_batch(runs):  # noqa: F811

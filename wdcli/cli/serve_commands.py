@@ -199,6 +199,7 @@ def serve(
     max_body_mb: MaxBodyOpt = 32.0,
     max_columns: Annotated[int, count_option("--max-columns", "Distinct keys (columns) per request.")] = 1_000,
     max_depth: Annotated[int, count_option("--max-depth", "Lists or objects nested within a value.")] = 8,
+    max_containers: Annotated[int, count_option("--max-containers", "Lists and objects in one request.")] = 1_000_000,
     max_string: Annotated[int, count_option("--max-string", "Characters in one string value.")] = 65_536,
     max_queue: Annotated[int, count_option("--max-queue", "Requests waiting to be scored (then 503).")] = 256,
     max_connections: Annotated[int, count_option("--max-connections", "Open connections per worker.")] = 1_000,

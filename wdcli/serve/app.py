@@ -59,6 +59,7 @@ class ServeConfig:
     access_log: bool = False
     max_columns: int = 1_000  # distinct keys in a request (bodies.Limits)
     max_depth: int = 8  # lists or objects within a value
+    max_containers: int = 1_000_000  # lists and objects in a body
     max_string: int = 65_536  # characters in a string
     max_queue: int = 256  # requests waiting to be scored, per worker; past it 503 with Retry-After
     max_connections: int = 1_000  # open connections per worker, fewer where the open-file limit is lower
@@ -71,7 +72,7 @@ class ServeConfig:
     limits: Limits = field(init=False)
 
     def __post_init__(self):
-        limits = Limits(self.max_candidates, self.max_columns, self.max_depth, self.max_string)
+        limits = Limits(self.max_candidates, self.max_columns, self.max_depth, self.max_string, self.max_containers)
         object.__setattr__(self, "limits", limits)
         if not is_loopback(self.host) and not self.token:
             raise WdcliError(

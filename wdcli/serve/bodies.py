@@ -6,10 +6,11 @@
 + "group_by": "request_id", "top_k": 10          (rank: default the spec's label.group, else one group)
 
 The work a body costs is bounded before the frame is built (`Limits`, each a 413 naming its option): the
-candidates, the distinct keys (columns), the nesting of a value and the length of a string. Only the columns the
-model reads (and the group column of `rank`) become the frame, and they may hold no object; `keep`'s columns are
-echoed as sent, and must be in every candidate: other keys cost their parsing, nothing more, and an answer
-costs what its request did.
+nesting of a value and the lists and objects in the body (counted in its bytes, before it is parsed), the
+candidates, the distinct keys (columns) and the length of a string. Only the columns the model reads (and the
+group column of `rank`) become the frame, and they may hold no object; `keep`'s columns are echoed as sent, and
+must be in every candidate: other keys cost their parsing, nothing more, and an answer costs what its request
+did.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from ..errors import DataError
@@ -43,6 +45,7 @@ except ImportError:  # pragma: no cover - the serve extra installs orjson
 
 
 TEXT_TYPES = (pl.String, pl.Null, pl.Boolean)
+ENVELOPE = 3  # levels around a value: the body, 'rows' and a row, or the body, 'columns' and a column
 ANSWER_FIELDS = {False: ("score",), True: ("index", "rank", "score")}  # what `keep` may not name: the answer's own
 
 
@@ -62,6 +65,7 @@ class Limits:
     columns: int = 1_000  # --max-columns: distinct keys in the request (so in any one row)
     depth: int = 8  # --max-depth: lists or objects within a value (a list of strings is 1)
     string: int = 65_536  # --max-string: characters in one string
+    containers: int = 1_000_000  # --max-containers: lists and objects in the body (a row is one)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class Parsed:
 
 def parse(body: bytes, spec: Spec, limits: Limits, ranking: bool) -> Parsed:
     """A request body as a frame of candidates, checked against the spec; raises BadRequest."""
+    _check_nesting(body, limits)
     try:
         doc = loads(body)
     except (JSONDecodeError, ValueError) as e:  # (orjson refuses nesting past 1,024 levels)
@@ -98,6 +103,37 @@ def parse(body: bytes, spec: Spec, limits: Limits, ranking: bool) -> Parsed:
         raise BadRequest(422, f"'group_by' names column '{group_by}', which the rows do not have")
     check_frame(frame, spec)
     return Parsed(frame, keep, kept, group_by, top_k)
+
+
+def _check_nesting(body: bytes, limits: Limits) -> None:
+    """Refuse (413) a body whose lists and objects nest deeper than a value may (limits.depth, within the
+    ENVELOPE), or are more than limits.containers, from its bytes, before it is parsed: what a parser builds of
+    them is what costs (a million objects, 6 MB of JSON, take ~230 MB parsed). Brackets within strings do not
+    count: a quote not escaped opens or closes a string, and a byte is within one where the quotes before it are
+    odd in number. A valid body is measured exactly, and so is the part of an invalid one a parser reads before
+    it fails."""
+    if b"\\" in body:  # escaped backslashes, then escaped quotes (each run of backslashes paired from its start)
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    text = np.frombuffer(body, np.uint8)
+    outside = ~np.bitwise_xor.accumulate((text == ord('"')).view(np.uint8)).view(bool)  # (a quote: 1; 0 past its mate)
+    folded = text | 0x20  # [ as {, ] as }
+    opens, closes = (folded == ord("{")) & outside, (folded == ord("}")) & outside
+    del outside, folded
+    opened = int(np.count_nonzero(opens))
+    if opened > limits.containers:
+        raise BadRequest(
+            413,
+            f"the body holds {opened:,} lists and objects; this server takes at most {limits.containers:,} "
+            "(wdcli serve --max-containers): send 'columns' in place of 'rows', or split the request",
+        )
+    steps = (opens.view(np.int8) - closes.view(np.int8))[opens | closes][: 2 * opened]  # (a valid body has no more)
+    deepest = int(np.cumsum(steps, dtype=np.int32).max(initial=0))
+    if deepest > limits.depth + ENVELOPE:
+        raise BadRequest(
+            413,
+            f"the body holds a value nested more than {limits.depth} levels deep (lists or objects); this server "
+            f"takes at most {limits.depth} (wdcli serve --max-depth)",
+        )
 
 
 def _not_json(body: bytes, e: Exception) -> str:
@@ -235,10 +271,10 @@ def _too_many_columns(limits: Limits) -> BadRequest:
 
 
 def _check_values(name: str, values: list, limits: Limits, use: str | None = None) -> None:
-    """A column's values: strings within the length limit, lists and objects within the depth limit, and not
-    lists beside single values (which Polars would read as the text '[a]'). In a column made into the frame
-    (`use`: the model reads it, or ranking groups by it) no object anywhere: no model reads one, and the keys of
-    objects would each become a field of the table."""
+    """A column's values: strings within the length limit (in lists and objects too), and not lists beside
+    single values (which Polars would read as the text '[a]'). In a column made into the frame (`use`: the model
+    reads it, or ranking groups by it) no object anywhere: no model reads one, and the keys of objects would each
+    become a field of the table."""
     lists = single = 0
     for v in values:
         if type(v) is str:
@@ -264,18 +300,12 @@ def _check_values(name: str, values: list, limits: Limits, use: str | None = Non
 
 
 def _check_nested(name: str, value: list | dict, limits: Limits) -> bool:
-    """A list or object: nested at most limits.depth deep, its strings (keys too) within limits.string. A
-    stack, not recursion, so that no body can exhaust Python's. Returns whether it holds an object (or is one)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
+    """A list or object: its strings (keys too) within limits.string (its depth was bounded in the body's bytes,
+    `_check_nesting`). A stack, not recursion. Returns whether it holds an object (or is one)."""
+    stack: list[object] = [value]
     objects = False
     while stack:
-        v, depth = stack.pop()
-        if depth > limits.depth:
-            raise BadRequest(
-                413,
-                f"column '{name}': a value nested more than {limits.depth} levels deep (lists or objects); "
-                f"this server takes at most {limits.depth} (wdcli serve --max-depth)",
-            )
+        v = stack.pop()
         objects = objects or type(v) is dict
         items = v if type(v) is list else [*v.keys(), *v.values()] if type(v) is dict else ()
         for item in items:
@@ -283,7 +313,7 @@ def _check_nested(name: str, value: list | dict, limits: Limits) -> bool:
                 if len(item) > limits.string:
                     raise _too_long(name, len(item), limits)
             elif type(item) is list or type(item) is dict:
-                stack.append((item, depth + 1))
+                stack.append(item)
     return objects
 
 
