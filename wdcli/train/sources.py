@@ -41,8 +41,13 @@ def check_separators(spec: Spec) -> list[str]:
     error when another separator is in many of them (`separator: ","` on 'Comedy|Drama'), else a warning (each
     row holds one value: a categorical column?), returned. Fitting cannot tell (a whole string is one token to
     it), so `wdcli validate` and every training (train, compare, tune) call this before they fit."""
+    if not any(isinstance(c, Multivalent) and c.separator is not None for c in spec.columns.values()):
+        return []
     where = Files.of(spec.data)["train"].paths[0]
-    head = scan_one(where, spec.data.csv.separator).head(SAMPLED).collect()
+    try:
+        head = scan_one(where, spec.data.csv.separator).head(SAMPLED).collect()
+    except (pl.exceptions.PolarsError, OSError):  # (a file that cannot be read: reading it to fit says why)
+        return []
     errors, warnings = [], []
     for name, col in spec.columns.items():
         if not isinstance(col, Multivalent) or col.separator is None or head.schema.get(name) != pl.String:
