@@ -1,6 +1,6 @@
 """What a new user meets on a first day with wdcli (issue 23): the version, a data file given as a spec, an
 option that is a spec key, a misspelt spec file, a numeric column given an embedding, a serving error in the
-client's terms, train's gAUC, a taken port, the report's epoch table and the runs table."""
+client's terms, train's gAUC, a taken port, the report's epoch table, the runs table and a run not nested in a run."""
 
 from __future__ import annotations
 
@@ -108,3 +108,17 @@ def test_runs_lists_settings_tried_within_a_spec_not_every_column_of_two(apps_sp
     r = invoke("runs")
     header = next(line for line in r.stdout.splitlines() if "run" in line and "spec" in line)
     assert "batch_size" in header and "columns." not in header and "label." not in header
+
+
+def test_a_run_trained_into_the_specs_runs_folder_is_not_nested_into(apps_spec, monkeypatch):
+    """`train apps.yaml -o runs/apps`, then `train apps.yaml`: the second would be saved as runs/apps/RUN_ID,
+    inside the first run's folder (and `--model runs/apps` would still find the first). It is refused before it
+    trains, naming the folder and what to do; the first run is left as it was."""
+    monkeypatch.chdir(apps_spec.parent)
+    r = invoke("train", apps_spec, "-q", "-o", "runs/apps", "--set", "train.epochs=1")
+    assert r.exit_code == 0, r.output
+    before = sorted(p.name for p in (apps_spec.parent / "runs" / "apps").iterdir())
+    r = invoke("train", apps_spec, "-q", "--set", "train.epochs=1")
+    said = " ".join(r.stderr.split())
+    assert r.exit_code == 2 and "runs/apps is a run folder" in said and "pass --output DIR" in said, r.output
+    assert sorted(p.name for p in (apps_spec.parent / "runs" / "apps").iterdir()) == before

@@ -100,7 +100,7 @@ def train(
     s = load_spec(spec, overrides)
     if nproc is not None and nproc > 1 and not processes.launched:
         raise typer.Exit(_spawn(nproc, spec, overrides, output, force, resume, quiet, json_, warm_start))
-    replacing = _replacing(output, force)
+    replacing = _replacing(output, force) if output is not None else _no_run_at(Path(s.train.output) / str(s.name))
     with TrainingDisplay(err, quiet or not processes.main) as progress:  # Ctrl-C: `command` says how to resume
         result, path = run_training(
             s, output, progress, resume=resume, warm_from=warm_start, processes=processes, say=notes(quiet)
@@ -136,6 +136,20 @@ def show_trained(s, m, path: Path, json_: bool) -> None:
         metrics_table(f"{s.name}: {s.model}, {counted(m.epochs, 'epoch')} in {m.seconds:.1f}s", m.splits, METRIC_KEYS)
     )
     out.print(f"saved: {path}", markup=False, highlight=False)
+
+
+def _no_run_at(folder: Path) -> bool:
+    """False, or an error before training where the spec's runs folder (runs/NAME) is itself a run (one trained
+    with --output runs/NAME): its new run would be saved inside that one, and --model runs/NAME would still find
+    the old."""
+    from ..errors import ArtifactError
+
+    if (folder / "manifest.json").is_file():
+        raise ArtifactError(
+            f"{folder} is a run folder (trained with --output {folder}), so this run, saved as {folder}/RUN_ID, "
+            f"would be a run inside a run; pass --output DIR, or move that run out of {folder}"
+        )
+    return False
 
 
 def _replacing(output: Path | None, force: bool) -> bool:
