@@ -37,17 +37,25 @@ def survey(rows: int = 12_000, seed: int = 0) -> pl.DataFrame:
     )
 
 
-def test_init_drafts_integer_codes_as_categories_and_smooth_numbers_as_numbers(tmp_path):
-    survey().write_parquet(tmp_path / "survey.parquet")
-    out = tmp_path / "survey.yaml"
-    r = runner.invoke(app, ["init", str(tmp_path / "survey.parquet"), "--label", "income_high", "-o", str(out)])
+def _drafted(frame: pl.DataFrame, label: str, folder: Path, says: str) -> tuple[Path, dict, float]:
+    """`wdcli init` of the frame: the draft's file, its columns, and the held-out log loss saved by the trial
+    whose line says `says` (the figures it decided on, beside the column)."""
+    frame.write_parquet(folder / "data.parquet")
+    out = folder / "draft.yaml"
+    r = runner.invoke(app, ["init", str(folder / "data.parquet"), "--label", label, "-o", str(out)])
     assert r.exit_code == 0, r.output
     text = out.read_text()
-    columns = yaml.safe_load(text)["columns"]
-    assert columns["occupation"] == "categorical" and columns["score"] == "numeric"
-    line = next(x for x in text.splitlines() if "whole numbers read as categories (codes): on the sample" in x)
+    line = next(x for x in text.splitlines() if says in x)
     loss = [float(v) for v in line.split("held-out log loss ")[1].split(",")[0].split(" -> ")]
-    assert loss[0] - loss[1] >= BLOCK_GAIN  # (the figures it decided on, beside the column)
+    return out, yaml.safe_load(text)["columns"], loss[0] - loss[1]
+
+
+def test_init_drafts_integer_codes_as_categories_and_smooth_numbers_as_numbers(tmp_path):
+    says = "whole numbers read as categories (codes): on the sample"
+    out, columns, saved = _drafted(survey(), "income_high", tmp_path, says)
+    assert columns["occupation"] == "categorical" and columns["score"] == "numeric"
+    assert saved >= BLOCK_GAIN
+    text = out.read_text()
     assert "occupation_buckets" not in text  # (a category has no buckets; its crosses name it)
     r = runner.invoke(app, ["train", str(out), "-q", "--set", "train.epochs=1"])
     assert r.exit_code == 0, r.output
@@ -133,16 +141,9 @@ def household(rows: int = 12_000, seed: int = 0) -> pl.DataFrame:
 
 
 def test_init_reads_a_number_that_names_households_as_categories(tmp_path):
-    household().write_parquet(tmp_path / "homes.parquet")
-    out = tmp_path / "homes.yaml"
-    r = runner.invoke(app, ["init", str(tmp_path / "homes.parquet"), "--label", "bought", "-o", str(out)])
-    assert r.exit_code == 0, r.output
-    text = out.read_text()
-    columns = yaml.safe_load(text)["columns"]
-    assert columns["income"] == "categorical" and columns["age"] == "numeric", text
-    line = next(x for x in text.splitlines() if "values read as categories (each names a thing)" in x)
-    loss = [float(v) for v in line.split("held-out log loss ")[1].split(",")[0].split(" -> ")]
-    assert loss[0] - loss[1] >= VALUE_GAIN
+    _, columns, saved = _drafted(household(), "bought", tmp_path, "values read as categories (each names a thing)")
+    assert columns["income"] == "categorical" and columns["age"] == "numeric", columns
+    assert saved >= VALUE_GAIN
 
 
 def test_kind_drafts_a_column_as_told_and_refuses_what_it_cannot(tmp_path):
