@@ -39,6 +39,12 @@ CASES = {  # spec, rows to score, training overrides (small: the check is the gr
             "deep.interaction=dot",
         ],
     ),
+    # numbers embedded by their values: age's every value known, most of fnlwgt's not (the unknown row)
+    "census-values": (
+        "census.yaml",
+        lambda: pl.read_parquet(SPECS / "data" / "adult.parquet").tail(3000),
+        ["train.max_rows=4000", "deep.numeric_embeddings={age: values, fnlwgt: {kind: values, dim: 4}}"],
+    ),
     "apps-cross": (
         "apps.yaml",
         lambda: pl.read_csv(SPECS / "data" / "apps_candidates.csv"),

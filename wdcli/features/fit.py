@@ -26,22 +26,15 @@ from ..spec.types import Numeric as NumericSpec
 from ..spec.vocabulary import auto_min_count
 from . import clean, hashing, numbers
 from .cross_fit import cross_inputs, fit_cross
-from .fitted import (
-    Buckets,
-    Feature,
-    Hashed,
-    Identity,
-    Numeric,
-    Text,
-    Vocabulary,
-)
+from .fitted import Buckets, Feature, Hashed, Identity, Numeric, Text, Vocabulary
 from .inputs import check_columns, label_array, spec_inputs
-from .numbers import log1p, median, quantile_boundaries, sort, spiked, spread_rows, uneven_column, with_edges
+from .numbers import log1p, median, named_column, quantile_boundaries, sort, spiked, spread_rows, uneven_column
 from .pipeline import FittedPipeline
 from .reductions import Counts, Moments, keep_smallest
 from .transform import cross_hashes
 
 NAMED_ROWS = 50_000  # readable names of cross combinations are taken from the first rows
+_SPREAD = (uneven_column, named_column)  # the tests of how the label's rate runs along a number
 SAMPLE_ROWS = 1_000_000  # quantiles are exact up to this many training rows
 ALL_KEYS = np.uint64(np.iinfo(np.uint64).max)
 
@@ -87,8 +80,9 @@ class Fitter:
         self.sample_keys = np.zeros(0, dtype=np.uint64)
         # a row per source column (each column contiguous), and the label's 0/1 last (`uneven`)
         self.sample = np.zeros((len(self.sources) + 1, 0))
-        self.head: list[pl.DataFrame] = []  # the first NAMED_ROWS rows, of the columns the crosses read
-        self.named = cross_inputs(spec)
+        self.head: list[pl.DataFrame] = []  # the first NAMED_ROWS rows: cross names' columns, `_names_alone`'s
+        self.univalent = [n for n, c in self.text.items() if isinstance(c, Categorical)]
+        self.named = list(dict.fromkeys([*cross_inputs(spec), *self.univalent, *self.numeric]))
 
     def update(self, df: pl.DataFrame) -> None:
         spec, where = self.spec, self.where
@@ -97,14 +91,13 @@ class Fitter:
             return
         y = label_array(spec, df, where)  # nulls and values that cannot be 0/1, named in this batch
         self.labels.update(df[spec.label.column].cast(pl.String).str.strip_chars().unique().to_list())
-        univalent = [n for n, c in self.text.items() if isinstance(c, Categorical)]
         raw = pl.collect_all(
             [
                 df.lazy().select(pl.col(n).cast(pl.String).alias("value").value_counts(name="count")).unnest("value")
-                for n in univalent
+                for n in self.univalent
             ]
         )  # counted raw, in parallel
-        for name, counts in zip(univalent, raw):
+        for name, counts in zip(self.univalent, raw):
             self.counts[name].add(counts)
         for name, col in self.text.items():
             if isinstance(col, Multivalent):
@@ -250,14 +243,15 @@ class Fitter:
         g = log1p if col.transform == "log1p" else (lambda v: v)
         m = self.moments[name].with_copies(self.rows - raw.n, float(g(np.array([fill]))[0]))
         bins = self.spec.piecewise_bins().get(name, 0)
+        spike = spiked(present, len(values) - len(present), fill)
+        bumpy, names = (f(values, self.sample[-1], self.sample_keys, spread, col.bounds) for f in _SPREAD)
+        names = names and self._names_alone(name)
+        form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy, names)
         filled = np.zeros(0)
-        if col.transform == "quantile" or bins:  # the missing values, filled, take their place among the sorted ones
+        if col.transform == "quantile" or bins or form.kind == "values":  # (the missing values filled, in order)
             ordered = ordered if col.transform == "quantile" or col.fill == "median" else sort(present)
             at = int(np.searchsorted(ordered, fill))
             filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
-        spike = spiked(present, len(values) - len(present), fill)
-        bumpy = uneven_column(values, self.sample[-1], self.sample_keys, spread, col.bounds)
-        form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy)
         read_as = form.kind if name in self.auto_clipped else None  # (what clip: auto bounds it by)
         return _checked(
             self.where,
@@ -271,9 +265,19 @@ class Fitter:
             m=m,
             filled=filled,
             bins=bins,
-            spike=spike,
-            uneven=bumpy,
+            flags=(spike, bumpy, names),
+            values=form.kind == "values",
         )
+
+    def _names_alone(self, name: str) -> bool:
+        """Whether no categorical column names what a number's values name: none whose values in the first rows
+        each go with one value of the number (an item's price beside the item: its embedding knows it already)."""
+        if not (self.univalent and self.head):
+            return True
+        head = pl.concat(self.head)
+        together = head.select(pl.struct(n, name).n_unique().alias(n) for n in self.univalent).row(0)
+        alone = head.select(pl.col(self.univalent).n_unique()).row(0)
+        return all(t > 1.01 * a for t, a in zip(together, alone))
 
 
 def _numeric(
@@ -285,8 +289,8 @@ def _numeric(
     m: Moments,
     filled: np.ndarray,
     bins: int,
-    spike: bool,
-    uneven: bool,
+    flags: tuple[bool, bool, bool],  # spike, uneven, named
+    values: bool,
 ) -> Numeric:
     clip = numbers.clip_of(col, m, read_as, seen)
     numeric = Numeric(
@@ -300,10 +304,10 @@ def _numeric(
         min=m.min,
         max=m.max,
         boundaries=quantile_boundaries(filled, col.quantiles, presorted=True) if col.transform == "quantile" else [],
-        spike=spike,
-        uneven=uneven,
+        **dict(zip(("spike", "uneven", "named"), flags)),
     )
-    return with_edges(numeric, filled, bins) if bins and len(filled) else numeric
+    numeric = numbers.with_values(numeric, filled) if values and len(filled) else numeric
+    return numbers.with_edges(numeric, filled, bins) if bins and len(filled) else numeric
 
 
 def _checked(where: str, column: str, build: Callable[..., Any], /, **kwargs: Any) -> Any:

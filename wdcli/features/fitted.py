@@ -31,8 +31,7 @@ BIG_LIST = 5000  # lists longer than this are stored as Parquet beside pipeline.
 
 
 def _increasing(values: list[float]) -> list[float]:
-    """Boundaries that a sorted search can use: finite, none smaller than the one before (an edited pipeline.json
-    would otherwise put values in wrong buckets, silently)."""
+    """Boundaries a sorted search can use: finite, ascending (an edited pipeline.json would misplace values)."""
     b = np.asarray(values, dtype=np.float64)
     if not np.isfinite(b).all():
         raise ValueError(f"holds {b[~np.isfinite(b)][0]}; boundaries are finite numbers")
@@ -301,6 +300,8 @@ class Numeric(_Feature):
     edges: list[float] = []  # deep.numeric_embedding piecewise: its bins' edges, transformed (as the model sees them)
     spike: bool = False  # over half its rows hold one value, the rest two others or more (numeric_embedding auto)
     uneven: bool = False  # the label's rate turns often along it (numbers.uneven; numeric_embedding auto)
+    named: bool = False  # its exact values tell the label apart (numbers.named; numeric_embedding auto)
+    known: Increasing = []  # numeric_embedding values: the values it embeds, transformed, ascending
     multivalent: Literal[False] = False
 
     @model_validator(mode="after")

@@ -175,3 +175,68 @@ def uneven(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> bo
     gain, spread = float(saved.mean()), float(saved.std()) / np.sqrt(len(saved))
     total = float(loss(np.full(len(yb), rate)).mean() - by_bins.mean())
     return bool(gain >= UNEVEN_GAIN and gain >= UNEVEN_SHARE * total and gain >= 2 * spread)
+
+
+NAMED_GAIN = 0.005  # nats per held-out row a number's own values' rates must save over its 32 bins' ...
+NAMED_SPREAD = 4.0  # ... in standard errors of that gain
+NAMED_SHARE = 0.5  # and the values seen NAMED_COUNT times or more must hold this share of the rows
+NAMED_COUNT = 3  # (in the half the rates are fitted on; `values` keeps those seen this often in the sample)
+VALUES_AT_MOST = 10_000  # the most frequent values a `values` embedding keeps
+
+
+def named_column(
+    values: np.ndarray, y: np.ndarray, keys: np.ndarray, rows: np.ndarray, clip: tuple[float, float] | None = None
+) -> bool:
+    """`named` of one column of a sample, on the rows `spread_rows` picked (as `uneven_column`)."""
+    x = values[rows]
+    has = ~np.isnan(x)
+    x = np.clip(x[has], *clip) if clip is not None else x[has]
+    return named(x, y[rows][has], keys[rows][has])
+
+
+def named(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> bool:
+    """Whether a number's exact values tell the label apart beyond what its value's neighbourhood does: a
+    household's income repeated in each of its members' rows, a code, a place's exact coordinates seen many
+    times. On one half of the rows (by key) the rate of each value seen NAMED_COUNT times or more (shrunk toward
+    its bin's rate) is fitted with the rates of `bins` quantile bins; on the other half the values' rates must
+    save NAMED_GAIN nats per row over the bins' and NAMED_SPREAD standard errors, and those values hold
+    NAMED_SHARE of the rows. A tree cuts such a column into its values (LightGBM's 255 bins) and an MLP fed the
+    one number cannot: `numeric_embedding: auto` gives it an embedding of its values (`values`)."""
+    if len(x) < UNEVEN_ROWS or y.min() == y.max():
+        return False
+    a = (keys & np.uint64(1)) == 0
+    xa, ya, xb, yb = x[a], y[a], x[~a], y[~a]
+    if len(xa) < UNEVEN_ROWS // 4 or len(xb) < UNEVEN_ROWS // 4:
+        return False
+    rate = float(np.clip(ya.mean(), 1e-4, 1 - 1e-4))
+    ordered = np.sort(xa)
+    edges = np.unique(ordered[(np.arange(1, bins) * len(ordered)) // bins])
+    ia, ib = np.searchsorted(edges, xa, side="right"), np.searchsorted(edges, xb, side="right")
+    binned = (np.bincount(ia, ya, len(edges) + 1) + 20 * rate) / (np.bincount(ia, None, len(edges) + 1) + 20)
+    seen, inverse, counts = np.unique(xa, return_inverse=True, return_counts=True)
+    frequent = counts >= NAMED_COUNT
+    if counts[frequent].sum() < NAMED_SHARE * len(xa):
+        return False
+    own = (np.bincount(inverse, ya, len(seen)) + 5 * binned[np.searchsorted(edges, seen, side="right")]) / (counts + 5)
+    at = np.clip(np.searchsorted(seen, xb), 0, len(seen) - 1)
+    hit = (seen[at] == xb) & frequent[at]
+
+    def loss(p: np.ndarray) -> np.ndarray:
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        return -(yb * np.log(p) + (1 - yb) * np.log(1 - p))
+
+    saved = loss(binned[ib]) - loss(np.where(hit, own[at], binned[ib]))
+    gain, spread = float(saved.mean()), float(saved.std()) / np.sqrt(len(saved))
+    return bool(gain >= NAMED_GAIN and gain >= NAMED_SPREAD * spread)
+
+
+def with_values(numeric: Numeric, filled: np.ndarray) -> Numeric:
+    """The column with the values a `values` embedding keeps (those of the sample's values, missing ones filled,
+    seen NAMED_COUNT times or more, at most the VALUES_AT_MOST most frequent), as the model sees them: through
+    its transform, in float32, ascending."""
+    seen, counts = np.unique(filled, return_counts=True)
+    keep = seen[counts >= NAMED_COUNT]
+    if len(keep) > VALUES_AT_MOST:
+        keep = seen[np.sort(np.argsort(-counts, kind="stable")[:VALUES_AT_MOST])]
+    model = DenseTransform([numeric])(keep.astype(np.float64).reshape(-1, 1))[:, 0]
+    return Numeric.model_validate({**numeric.model_dump(), "known": sorted({float(v) for v in model})})

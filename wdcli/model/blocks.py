@@ -1,4 +1,5 @@
-"""The deep part's optional blocks, `forward` only: embeddings of numeric columns (periodic, piecewise-linear)
+"""The deep part's optional blocks, `forward` only: embeddings of numeric columns (periodic, piecewise-linear,
+values)
 and explicit interactions of the fields (dot products, cross layers). Their settings are the model config's
 (`EmbeddedNumeric`, `Interaction`); where their inputs and outputs sit, its layout's.
 
@@ -9,6 +10,9 @@ the value x of column j with trained frequencies c_j (k of them, started from N(
 Piecewise-linear (the same paper, PLE), for bins [e_0, e_1), ..., [e_{T-1}, e_T] fitted on the training rows:
     p_t = clamp((x - e_{t-1}) / (e_t - e_{t-1}), 0, 1)   (0 below the bin, 1 above it)      [T]
     e = ReLU(W_j p + b_j)                                                                  [dim]
+Values (a number that names things: a household's income, a code), for the values v_1 < ... < v_V it knows:
+    i = the k with |x - v_k| <= tol_k (the nearest; tol_k: a millionth of max(|v_k|, 1)), else 0
+    e = T_j[i] + x a_j + b_j                                                              [dim]
 Dot (FM, Rendle 2010; DLRM, Naumov et al. 2019): every pair of fields' vectors (those of another width first
 projected, without bias, to the width they meet at) gives <f_a, f_b>, appended to the MLP's input.
 Cross (DCN-V2, Wang et al. 2021, stacked): x_{l+1} = x_0 * (W_l x_l + b_l) + x_l over the whole input, W_l
@@ -67,6 +71,45 @@ class PiecewiseEmbedding(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = ((x.unsqueeze(-1) - self.lo) / self.width).clamp(0.0, 1.0) * self.used  # [B, C, T]
         return torch.relu(torch.einsum("bct,ctd->bcd", p, self.weight) + self.bias)  # [B, C, dim]
+
+
+class ValuesEmbedding(nn.Module):
+    """Columns [B, C] -> embeddings [B, C, dim]: a trained vector per value a column knows (row 0: any other
+    value), plus the value times a vector of the column's own and a bias. Each column's known values are
+    padded to the most with +inf, which no value matches."""
+
+    known: torch.Tensor  # buffers [C, V]: each column's known values, ascending; [C, V - 1]: the midpoints
+    middle: torch.Tensor
+    tol: torch.Tensor
+
+    def __init__(self, known: list[list[float]], dim: int):
+        super().__init__()
+        most = max(max(len(k) for k in known), 1)
+        values = torch.full((len(known), most), math.inf, dtype=torch.float64)
+        for j, k in enumerate(known):
+            values[j, : len(k)] = torch.tensor(k, dtype=torch.float32).double()  # (the model's inputs are float32)
+        middle = (values[:, :-1] + values[:, 1:]) / 2  # (inf past a column's last value)
+        self.register_buffer("known", values.float(), persistent=False)
+        self.register_buffer("middle", middle.float(), persistent=False)
+        tol = torch.where(values.isinf(), 0.0, 1e-6 * values.abs().clamp(min=1.0))  # (padding matches nothing)
+        self.register_buffer("tol", tol.float(), persistent=False)
+        self.rows = most + 1
+        self.table = nn.Parameter(torch.randn(len(known) * self.rows, dim) * 0.05)
+        self.scale = nn.Parameter(torch.zeros(len(known), dim))
+        self.bias = nn.Parameter(torch.zeros(len(known), dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        columns = x.shape[1]
+        # the nearest known value's index: how many midpoints lie below x (a comparison, as ONNX has no search)
+        if torch.onnx.is_in_onnx_export():
+            k = (x.unsqueeze(-1) > self.middle).sum(-1)  # [B, C]
+        else:
+            k = torch.searchsorted(self.middle, x.t().contiguous(), right=True).t()  # [B, C]
+        near = self.known.gather(1, k.t()).t()  # [B, C]
+        tol = self.tol.gather(1, k.t()).t()
+        i = torch.where((x - near).abs() <= tol, k + 1, torch.zeros_like(k))  # 0: a value it does not know
+        rows = i + torch.arange(columns, device=x.device) * self.rows  # [B, C]
+        return self.table[rows] + x.unsqueeze(-1) * self.scale + self.bias  # [B, C, dim]
 
 
 class DotInteraction(nn.Module):

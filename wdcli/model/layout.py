@@ -16,7 +16,7 @@ that a batch needs one lookup per dimension.
 The deep part's input is a list of fields, each a range of the MLP's input columns: first the univalent sparse
 features' embeddings (`embedding`), grouped by dimension (ascending) and in the config's order within one; then
 the multivalent features' pooled embeddings (`bag`); then the numeric inputs (`numeric`, one column each); then
-the numeric inputs with embeddings of their own (`periodic`, `piecewise`: `dim` columns each); then, with a dot
+the numeric inputs with embeddings of their own (`periodic`, `piecewise`, `values`: `dim` columns each); then, with a dot
 interaction, one column per pair of the fields above but the plain numeric ones (`dot`, named `a*b`).
 Cross layers transform the whole input and add no field. Warm start pairs the MLP's input columns by
 `columns()`, so a change of order here reaches it too.
@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .plan import ModelConfig
 
-FIELD_KINDS = ("embedding", "bag", "numeric", "periodic", "piecewise", "dot")
-DOT_KINDS = ("embedding", "bag", "periodic", "piecewise")  # the fields a dot interaction multiplies
+EMBEDDED_NUMBERS = ("periodic", "piecewise", "values")  # numeric inputs with embeddings of their own
+FIELD_KINDS = ("embedding", "bag", "numeric", *EMBEDDED_NUMBERS, "dot")
+DOT_KINDS = ("embedding", "bag", *EMBEDDED_NUMBERS)  # the fields a dot interaction multiplies
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class Layout:
         """The fields in order, consecutive embeddings of one dimension and consecutive numeric inputs together."""
         out: list[Group] = []
         for f in self.fields:
-            dim = self.tables[f.table].dim if f.table else f.width if f.kind in ("periodic", "piecewise") else 1
+            dim = self.tables[f.table].dim if f.table else f.width if f.kind in EMBEDDED_NUMBERS else 1
             same = out and out[-1].kind == f.kind and out[-1].dim == dim and out[-1].fields[-1].setting == f.setting
             if same and f.kind != "bag":
                 out[-1] = Group(f.kind, dim, (*out[-1].fields, f))

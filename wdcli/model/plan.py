@@ -40,11 +40,12 @@ class EmbeddedNumeric:
 
     name: str
     column: int  # index into Encoded.dense
-    kind: str  # periodic | piecewise
+    kind: str  # periodic | piecewise | values
     dim: int
     frequencies: int = 0  # periodic
     sigma: float = 0.0  # periodic
     edges: list[float] = field(default_factory=list)  # piecewise: its bins' edges, in the model's input's units
+    known: list[float] = field(default_factory=list)  # values: the values it has vectors for, in the same units
 
     @property
     def setting(self) -> tuple:
@@ -200,6 +201,8 @@ def _count(x: object) -> bool:
 
 
 def _numeric_params(n: EmbeddedNumeric) -> int:
+    if n.kind == "values":  # (a vector per value known, one for the others, the value's own vector and a bias)
+        return (len(n.known) + 3) * n.dim
     inputs = 2 * n.frequencies if n.kind == "periodic" else max(len(n.edges) - 1, 1)
     return inputs * n.dim + n.dim + (n.frequencies if n.kind == "periodic" else 0)
 
@@ -252,8 +255,9 @@ def numeric_forms(spec: Spec, fitted: FittedPipeline) -> dict[str, NumericEmbedd
     """Each number of the deep part and its embedding as the model builds it: the spec's, `auto` resolved by what
     the fit found in the column (a spike, an uneven effect)."""
     return {
-        n: spec.deep.numeric_embedding_of(n).resolved(fitted.numeric(n).spike, fitted.numeric(n).uneven)
+        n: spec.deep.numeric_embedding_of(n).resolved(f.spike, f.uneven, f.named)
         for n in spec.deep_dense()
+        if (f := fitted.numeric(n))
     }
 
 
@@ -289,6 +293,8 @@ def _embedded(fitted: FittedPipeline, name: str, e: NumericEmbedding) -> Embedde
     column = fitted.dense.index(name)
     if e.kind == "periodic":
         return EmbeddedNumeric(name, column, e.kind, e.dim, e.frequencies, e.sigma or 0.0)
+    if e.kind == "values":
+        return EmbeddedNumeric(name, column, e.kind, e.dim, known=list(fitted.numeric(name).known))
     return EmbeddedNumeric(name, column, e.kind, e.dim, edges=list(fitted.numeric(name).edges))
 
 
@@ -301,7 +307,9 @@ def plan_rows(fitted: FittedPipeline, config: ModelConfig) -> list[tuple[str, st
     dense = {fitted.dense[i] for i in config.dense}
     auto = {n for n in fitted.dense if spec.deep.numeric_embedding_of(n).kind == "auto"}
     why = {n: " (auto: a spike)" if fitted.numeric(n).spike else " (auto: an uneven effect)" for n in auto}
-    embedded = {n.name: f"{n.kind} dim {n.dim}" + why.get(n.name, "") for n in config.numeric}
+    why |= {n.name: " (auto: values that name things)" for n in config.numeric if n.kind == "values" and n.name in auto}
+    known = {n.name: f", {len(n.known):,} values" for n in config.numeric if n.kind == "values"}
+    embedded = {n.name: f"{n.kind} dim {n.dim}" + known.get(n.name, "") + why.get(n.name, "") for n in config.numeric}
     rows = []
     for name, f in fitted.features.items():
         col = spec.columns.get(name)

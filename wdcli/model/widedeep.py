@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.batch import Bag, Batch
-from .blocks import CrossLayers, DotInteraction, PeriodicEmbedding, PiecewiseEmbedding
-from .layout import DOT_KINDS
+from .blocks import CrossLayers, DotInteraction, PeriodicEmbedding, PiecewiseEmbedding, ValuesEmbedding
+from .layout import DOT_KINDS, EMBEDDED_NUMBERS
 from .plan import ModelConfig
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
@@ -142,9 +142,11 @@ class WideDeep(nn.Module):
         numeric = {n.name: n for n in cfg.numeric}
         self.numeric = nn.ModuleDict()
         for i, g in enumerate(self.groups):
-            first = numeric.get(g.fields[0].name) if g.kind in ("periodic", "piecewise") else None
+            first = numeric.get(g.fields[0].name) if g.kind in EMBEDDED_NUMBERS else None
             if first is not None and g.kind == "periodic":
                 self.numeric[str(i)] = PeriodicEmbedding(len(g.fields), first.frequencies, first.sigma, g.dim)
+            elif first is not None and g.kind == "values":
+                self.numeric[str(i)] = ValuesEmbedding([numeric[f.name].known for f in g.fields], g.dim)
             elif first is not None:
                 self.numeric[str(i)] = PiecewiseEmbedding([numeric[f.name].edges for f in g.fields], g.dim)
         inter = cfg.interaction
@@ -191,7 +193,7 @@ class WideDeep(nn.Module):
                 f = g.fields[0]
                 offset = self.layout.tables[f.table].offset
                 e = pool(bags, f.name, self.table(g.dim).weight, offset, f.combiner).unsqueeze(1)  # [B, 1, dim]
-            else:  # periodic, piecewise
+            else:  # periodic, piecewise, values
                 e = self.numeric[str(i)](dense[:, getattr(self, f"cols_{i}")])  # [B, k, dim]
             if self.drop is not None and g.kind in ("embedding", "bag"):
                 e = self.drop(e)

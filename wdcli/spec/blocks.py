@@ -22,14 +22,17 @@ class NumericEmbedding(ShortForm):
     (Gorishniy et al. 2022, PLR): v = [sin(2 pi c x), cos(2 pi c x)] with `frequencies` trained frequencies c
     (started from N(0, sigma)), then ReLU(W v + b) of width `dim`. `piecewise` (PLE): the value's position in
     each of `bins` quantile bins fitted on the training rows (0 below a bin, 1 above, linear inside), then
-    ReLU(W e + b) of width `dim`. `auto` (the default): `periodic` at sigma 10 for a column with a spike (more
-    than half of its training rows hold one value and the rest at least two others: an amount that is mostly
-    zero, whose standardized tail is too crowded for the MLP to tell its values apart), at sigma 1 for a column
-    along which the label's rate turns often (`features.numbers.uneven`: a month, a latitude), `none` for the
-    others (`resolved`, once the fit has seen the column)."""
+    ReLU(W e + b) of width `dim`. `values`: a trained vector of width `dim` for each value seen 3 times or more
+    in the fit's sample (at most the 10,000 most frequent; one more for any other value), plus the value times a
+    trained vector: a number that names things (a household's income, a code). `auto` (the default): `periodic`
+    at sigma 10 for a column with a spike (more than half of its training rows hold one value and the rest at
+    least two others: an amount that is mostly zero, whose standardized tail is too crowded for the MLP to tell
+    its values apart), else `values` for a column whose exact values tell the label apart
+    (`features.numbers.named`), else periodic at sigma 1 for a column along which the label's rate turns often
+    (`features.numbers.uneven`: a month, a latitude), else `none` (`resolved`, once the fit has seen it)."""
 
-    kind: Literal["auto", "none", "periodic", "piecewise"] = Field(
-        "auto", description="auto, none, periodic or piecewise."
+    kind: Literal["auto", "none", "periodic", "piecewise", "values"] = Field(
+        "auto", description="auto, none, periodic, piecewise or values."
     )
     dim: PositiveInt = Field(8, description="The width of each numeric column's embedding.")
     frequencies: PositiveInt = Field(16, description="periodic: frequencies per column.")
@@ -43,9 +46,11 @@ class NumericEmbedding(ShortForm):
         """Whether the column surely has an embedding of its own (`auto`: only the fit can say)."""
         return self.kind not in ("none", "auto")
 
-    def resolved(self, spike: bool, uneven: bool = False) -> NumericEmbedding:
-        """The form the model builds for a column (`spike`, `uneven`: its fitted state's): `auto` made periodic
-        or none, periodic's sigma given its default."""
+    def resolved(self, spike: bool, uneven: bool = False, named: bool = False) -> NumericEmbedding:
+        """The form the model builds for a column (`spike`, `uneven`, `named`: its fitted state's): `auto` made
+        periodic, values or none, periodic's sigma given its default."""
+        if self.kind == "auto" and named and not spike:
+            return self.model_copy(update={"kind": "values"})
         if self.kind == "auto":
             kind = "periodic" if spike or uneven else "none"
             sigma = self.sigma or (AUTO_SIGMA if spike or not uneven else PERIODIC_SIGMA)

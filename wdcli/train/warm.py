@@ -45,7 +45,7 @@ from ..features.fitted import (
 )
 from ..features.numbers import clip_of
 from ..metrics import Carried, WarmReport
-from ..model.layout import Layout
+from ..model.layout import EMBEDDED_NUMBERS, Layout
 from ..model.optim import PartOptimizer, init_state
 from ..model.plan import ModelConfig, numeric_forms
 from ..model.widedeep import WideDeep
@@ -237,24 +237,31 @@ def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipe
     spec, before = fitted.spec, previous.fitted.spec
     features, kept = dict(fitted.features), {}
     for name, now in numeric_forms(spec, fitted).items():
-        old = previous.fitted.features.get(name)
-        auto = spec.deep.numeric_embedding_of(name).kind == "auto"
-        if not (auto and isinstance(old, Numeric) and name in before.deep_dense()):
+        old, new = previous.fitted.features.get(name), fitted.numeric(name)
+        if not (isinstance(old, Numeric) and name in before.deep_dense()):
             continue
-        if before.deep.numeric_embedding_of(name).kind != "auto":
+        kinds = {spec.deep.numeric_embedding_of(name).kind, before.deep.numeric_embedding_of(name).kind}
+        if kinds not in ({"auto"}, {"values"}):
             continue
-        was = spec.deep.numeric_embedding_of(name).resolved(old.spike, old.uneven)
-        if was == now:
+        was = spec.deep.numeric_embedding_of(name).resolved(old.spike, old.uneven, old.named)
+        if was == now and (now.kind != "values" or old.known == new.known):
             continue
-        new, column = fitted.numeric(name), spec.columns[name]
+        column = spec.columns[name]
         assert isinstance(column, NumericSpec)
         clip = clip_of(column, new, was.kind if name in spec.auto_clipped() else None)  # (as the form kept reads it)
-        features[name] = new.model_copy(update={"spike": old.spike, "uneven": old.uneven, "clip": clip})
-        why = "a spike" if old.spike else "an uneven effect"
-        if now.kind == "none":
+        flags = {"spike": old.spike, "uneven": old.uneven, "named": old.named, "clip": clip}
+        features[name] = new.model_copy(update={**flags, "known": old.known if was.kind == "values" else []})
+        why = "a spike" if old.spike else "values that name things" if was.kind == "values" else "an uneven effect"
+        if was == now:  # (values: the same form, other values)
+            kept[name] = (
+                f"its {len(old.known):,} values as before: a value these rows add reads as one it does not know"
+            )
+        elif now.kind == "none":
             kept[name] = f"embedded as before ({why}): these rows alone would leave it plain"
         elif was.kind == "none":
             kept[name] = "plain as before: these rows alone would embed it"
+        elif "values" in (was.kind, now.kind):
+            kept[name] = f"embedded {was.kind} as before ({why}): these rows alone would make it {now.kind}"
         else:
             kept[name] = f"embedded as before at sigma {was.sigma:g} ({why}): these rows alone would take {now.sigma:g}"
     return (replace(fitted, features=features) if kept else fitted), kept
@@ -263,7 +270,7 @@ def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipe
 def _blocks_by(layout: Layout) -> list[tuple]:
     """What the blocks' parameters are kept by: the deep part's groups of fields in order (a dot projection and a
     numeric embedding each belong to one group, by its position), with the columns a numeric embedding reads."""
-    numeric = ("periodic", "piecewise")
+    numeric = EMBEDDED_NUMBERS
     return [(g.kind, g.dim, [f.name for f in g.fields] if g.kind in numeric else []) for g in layout.groups()]
 
 

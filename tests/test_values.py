@@ -1,0 +1,162 @@
+"""`numeric_embedding: values`: a number whose exact values name things (a household's income repeated in each
+of its members' rows, a code) gets a trained vector per value, and `auto` gives it one where the fit's test
+(`numbers.named`) finds the values' own rates beat their neighbourhood's, unless a categorical column of the spec
+names the same things."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from wdcli.cli import app
+from wdcli.features import fit_pipeline, hashing
+from wdcli.features.numbers import named
+from wdcli.model.blocks import ValuesEmbedding
+from wdcli.model.plan import build_config, plan_rows
+from wdcli.spec import load_spec
+from wdcli.spec.blocks import NumericEmbedding
+
+runner = CliRunner()
+_rng = np.random.default_rng(0)
+N = 20_000
+HOUSEHOLD = _rng.integers(0, 800, N)  # 800 households of about 25 rows each
+INCOME = np.round(_rng.lognormal(10, 0.6, 800), 2)[HOUSEHOLD]  # each household's income, in each of its rows
+TASTE = _rng.normal(0, 1.5, 800)[HOUSEHOLD]  # what the households differ by: no smooth function of the income
+AGES = _rng.integers(18, 90, N).astype(np.float64)
+PLACES = _rng.random(N)
+
+
+def _labels(logit: np.ndarray, seed: int = 1) -> np.ndarray:
+    return (np.random.default_rng(seed).random(len(logit)) < 1 / (1 + np.exp(-logit))).astype(np.float64)
+
+
+@pytest.mark.parametrize(
+    "x, logit, expected",
+    [
+        (INCOME, TASTE - 1, True),  # a household's income: its rows' rate is the household's
+        (INCOME, np.full(N, -1.0), False),  # the same values, no effect
+        (INCOME, 0.8 * (np.log(INCOME) - 10), False),  # a smooth effect of the income: the bins have it
+        (AGES, -0.5 - (AGES - 45) ** 2 / 300, False),  # 72 values, a hump: the 32 bins are as good
+        (PLACES, 3 * np.sin(20 * PLACES), False),  # every value once: none seen often enough
+        (INCOME[:1500], (TASTE - 1)[:1500], False),  # too few rows to tell
+    ],
+)
+def test_values_name_things_when_their_own_rates_beat_their_bins(x, logit, expected):
+    keys = hashing.hash_ints(np.arange(len(x), dtype=np.int64))
+    assert named(x, _labels(logit), keys) is expected
+
+
+def test_auto_resolves_a_spike_first_then_values_then_an_uneven_effect():
+    auto = NumericEmbedding()
+    assert auto.resolved(True, True, True).kind == "periodic" and auto.resolved(True, True, True).sigma == 10
+    assert auto.resolved(False, True, True).kind == "values"
+    assert auto.resolved(False, True, False).kind == "periodic" and auto.resolved(False, True, False).sigma == 1
+    assert auto.resolved(False, False, False).kind == "none"
+    assert NumericEmbedding(kind="values").resolved(False, False, False).kind == "values"
+
+
+def test_values_embedding_is_a_vector_per_known_value_plus_the_value_times_a_vector():
+    """Row 0 holds any value the column does not know; a known value matches within a millionth of itself, the
+    nearest known value otherwise is not taken; a column of no known values (padded with +inf) matches nothing."""
+    torch.manual_seed(0)
+    e = ValuesEmbedding([[1.0, 2.5, 7.0], []], dim=3)
+    with torch.no_grad():
+        e.scale.copy_(torch.randn(2, 3))
+        e.bias.copy_(torch.randn(2, 3))
+    x = torch.tensor([[2.5, 7.0], [7.0, 1.0], [3.0, 2.5], [1.0 + 1e-7, float("inf")], [-5.0, 0.0]])
+    out = e(x)
+    ids = [[2, 0], [3, 0], [0, 0], [1, 0], [0, 0]]  # per column: 0 unknown, k + 1 the k-th known value
+    for b in range(len(x)):
+        for c in range(2):
+            want = e.table[c * e.rows + ids[b][c]] + x[b, c] * e.scale[c] + e.bias[c]
+            if torch.isfinite(x[b, c]):
+                assert torch.allclose(out[b, c], want), (b, c)
+
+
+def test_the_onnx_path_finds_the_same_values_as_the_search(monkeypatch):
+    e = ValuesEmbedding([[0.0, 0.5, 2.0, 9.0], [-1.0, 3.0]], dim=2)
+    x = torch.tensor([[0.5, 3.0], [9.0, 0.0], [1.9, -1.0], [2.0, 2.999999]])
+    searched = e(x)
+    monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)  # (the comparison the exported graph runs)
+    assert torch.equal(searched, e(x))
+
+
+def _households(path, logit: np.ndarray, household_column: bool = False):
+    frame = pl.DataFrame({"income": INCOME, "age": AGES, "y": _labels(logit).astype(np.int8)})
+    if household_column:
+        frame = frame.with_columns(household=pl.Series(HOUSEHOLD.astype(str)))
+    frame.write_parquet(path / "rows.parquet")
+    columns = "{income: numeric, age: numeric" + (", household: categorical}" if household_column else "}")
+    (path / "s.yaml").write_text(
+        "data: {train: rows.parquet, split: {validation: 0.1, test: 0.2, seed: 1}}\nlabel: {column: y}\n"
+        f"model: deep\ncolumns: {columns}\ntrain: {{epochs: 8, threads: 1}}\n"
+    )
+    return load_spec(path / "s.yaml"), frame
+
+
+def test_auto_embeds_a_households_income_by_its_values_and_the_plan_says_why(tmp_path):
+    spec, frame = _households(tmp_path, TASTE - 1)
+    fitted = fit_pipeline(spec, frame)
+    income = fitted.numeric("income")
+    assert income.named and not fitted.numeric("age").named
+    seen = np.unique(INCOME, return_counts=True)
+    z = (seen[0][seen[1] >= 3] - income.mean) / income.std
+    assert np.array_equal(income.known, np.unique(z.astype(np.float32)).astype(np.float64).tolist())
+    cfg = build_config(fitted)
+    assert [(n.name, n.kind, len(n.known)) for n in cfg.numeric] == [("income", "values", len(income.known))]
+    plan = {row[0]: row[4] for row in plan_rows(fitted, cfg)}
+    assert plan["income"] == f"values dim 8, {len(income.known):,} values (auto: values that name things)"
+
+
+def test_a_categorical_column_naming_the_same_things_leaves_the_number_plain(tmp_path):
+    """An item's price beside the item: the household's own column names what the income's values would (its
+    rate still turns along the income, so auto embeds it as an uneven effect, not by its values)."""
+    spec, frame = _households(tmp_path, TASTE - 1, household_column=True)
+    fitted = fit_pipeline(spec, frame)
+    assert not fitted.numeric("income").named and fitted.numeric("income").known == []
+    assert [(n.name, n.kind) for n in build_config(fitted).numeric] == [("income", "periodic")]
+
+
+def test_values_learn_what_the_number_alone_cannot(workdir):
+    """The decision made to fail: on households whose rate is their own (no function of their income), the
+    income embedded by its values reaches a test AUC the plain number cannot come near."""
+    spec, _ = _households(workdir, TASTE - 1)
+    auc = {}
+    for form in ("auto", "none"):
+        out = f"r-{form}"
+        sets = ["--set", f"deep.numeric_embedding={form}", "--output", out, "-q"]
+        r = runner.invoke(app, ["train", "s.yaml", *sets])
+        assert r.exit_code == 0, r.output
+        auc[form] = json.loads((workdir / out / "metrics.json").read_text())["splits"]["test"]["auc"]
+    assert auc["auto"] > 0.70 and auc["auto"] - auc["none"] > 0.08, auc
+
+
+def test_a_warm_start_keeps_the_values_it_was_trained_on(workdir):
+    """Day 2's rows know other values (half of the households moved): warm-started, the income keeps day 1's
+    values, so each vector stays with its value, and says so; trained cold, it takes day 2's."""
+    _households(workdir, TASTE - 1)
+    day2 = pl.read_parquet(workdir / "rows.parquet").with_columns(
+        income=pl.when(pl.Series(HOUSEHOLD) % 2 == 0).then(pl.col("income") + 0.5).otherwise(pl.col("income"))
+    )
+    day2.write_parquet(workdir / "day2.parquet")
+    (workdir / "day2.yaml").write_text((workdir / "s.yaml").read_text().replace("rows.parquet", "day2.parquet"))
+    run = ["-q", "--set", "train.epochs=1"]
+    assert runner.invoke(app, ["train", "s.yaml", *run, "--output", "r1"]).exit_code == 0
+    r = runner.invoke(app, ["train", "day2.yaml", *run, "--warm-start", "r1", "--output", "r2"])
+    assert r.exit_code == 0, r.output
+
+    def known(run: str) -> list[float]:
+        features = json.loads((workdir / run / "pipeline.json").read_text())["features"]
+        return next(f["known"] for f in features if f["name"] == "income")
+
+    assert known("r2") == known("r1")
+    numbers = json.loads((workdir / "r2" / "metrics.json").read_text())["warm_start"]["numbers"]
+    assert numbers["income"].startswith(f"its {len(known('r1')):,} values as before"), numbers
+    assert "the blocks fresh" not in json.loads((workdir / "r2" / "metrics.json").read_text())["warm_start"]["mlp"]
+    assert runner.invoke(app, ["train", "day2.yaml", *run, "--output", "cold"]).exit_code == 0
+    assert known("cold") != known("r1")
