@@ -598,6 +598,47 @@ BUGS += [
         ("tests/test_draft_codes.py",),
         "candidates that each gain alone kept together though together they lose",
     ),
+    # ---- numeric_embedding values (issue 20): a number whose values name things
+    Bug(
+        "values-named-without-the-standard-errors",
+        "wdcli/features/numbers.py",
+        "return bool(gain >= NAMED_GAIN and gain >= NAMED_SPREAD * spread)",
+        "return bool(gain >= NAMED_GAIN)",
+        ("tests/test_values.py",),
+        "a number marked as naming things on noise its held-out half cannot tell from none",
+    ),
+    Bug(
+        "values-named-beside-the-column-that-names-them",
+        "wdcli/features/fit.py",
+        "names = names and self._names_alone(name)",
+        "names = names",
+        ("tests/test_values.py",),
+        "an item's price embedded by its values beside the item's own embedding (taste: -0.017 NDCG@10)",
+    ),
+    Bug(
+        "values-auto-before-a-spike",
+        "wdcli/spec/blocks.py",
+        'if self.kind == "auto" and named and not spike:',
+        'if self.kind == "auto" and named:',
+        ("tests/test_values.py",),
+        "census's capital gains (a spike whose values also name things) embedded by values, not periodic",
+    ),
+    Bug(
+        "values-matched-to-the-nearest-known",
+        "wdcli/model/blocks.py",
+        "i = torch.where((x - near).abs() <= tol, k + 1, torch.zeros_like(k))",
+        "i = k + 1",
+        ("tests/test_values.py",),
+        "a value the column never saw takes its nearest known value's vector (another household's)",
+    ),
+    Bug(
+        "values-forgotten-by-a-warm-start",
+        "wdcli/train/warm.py",
+        'features[name] = new.model_copy(update={**flags, "known": old.known if was.kind == "values" else []})',
+        'features[name] = new.model_copy(update={**flags, "known": new.known})',
+        ("tests/test_values.py",),
+        "a warm start hands each trained vector to whatever value now sits at its row",
+    ),
 ]
 
 

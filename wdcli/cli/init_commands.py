@@ -104,8 +104,8 @@ def init(
             "--no-trials",
             help="Do not train the draft on the sample with and without each of the deep part's blocks (dot "
             "products, numeric embeddings; a few short trainings) to keep those that help: leave them as the "
-            "defaults have them (dot products on; numbers with a spike or an uneven effect embedded, "
-            "numeric_embedding: auto).",
+            "defaults have them (dot products on; numbers with a spike, an uneven effect or values that name "
+            "things embedded, numeric_embedding: auto).",
         ),
     ] = False,
     debug: DebugOpt = False,
