@@ -34,6 +34,7 @@ VARIANTS = {  # name -> --set overrides (on a spec with no block: the apps spec 
     "cross rank 8": ["deep.interaction={kind: cross, rank: 8}"],
     "periodic": ["deep.interaction=none", "deep.numeric_embedding=periodic", "defaults.numeric.transform=standardize"],
     "piecewise": ["deep.interaction=none", "deep.numeric_embedding=piecewise"],
+    "values": ["deep.interaction=none", "deep.numeric_embedding=values"],
     "schedule cosine": ["deep.interaction=none", "train.schedule=cosine"],
 }
 
