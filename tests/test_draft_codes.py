@@ -140,10 +140,17 @@ def household(rows: int = 12_000, seed: int = 0) -> pl.DataFrame:
     return pl.DataFrame({"income": income[h], "age": age, "bought": y})
 
 
-def test_init_reads_a_number_that_names_households_as_categories(tmp_path):
-    _, columns, saved = _drafted(household(), "bought", tmp_path, "values read as categories (each names a thing)")
-    assert columns["income"] == "categorical" and columns["age"] == "numeric", columns
-    assert saved >= VALUE_GAIN
+def test_init_keeps_a_number_that_names_households_a_number_embedded_by_its_values(tmp_path):
+    """The sample's model already reads the income by its values (`numeric_embedding: auto`'s `values`, which the
+    fit gives it), so its trial as categories saves less than VALUE_GAIN over it: the draft keeps it a number, and
+    the model built from the draft embeds it by its values (RandHIE: 0.8168 test AUC as categories, 0.8246 so)."""
+    out, columns, saved = _drafted(household(), "bought", tmp_path, "as categories on the sample: held-out")
+    assert columns["income"] == "numeric" and columns["age"] == "numeric", columns
+    assert saved < VALUE_GAIN
+    r = runner.invoke(app, ["validate", str(out)])
+    assert r.exit_code == 0 and "values dim 8" in r.output and "(auto: values that name things)" in r.output
+    income = next(line for line in r.output.splitlines() if "│ income " in line)
+    assert "values" in income, r.output
 
 
 def test_kind_drafts_a_column_as_told_and_refuses_what_it_cannot(tmp_path):
