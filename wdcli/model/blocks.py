@@ -11,7 +11,7 @@ Piecewise-linear (the same paper, PLE), for bins [e_0, e_1), ..., [e_{T-1}, e_T]
     p_t = clamp((x - e_{t-1}) / (e_t - e_{t-1}), 0, 1)   (0 below the bin, 1 above it)      [T]
     e = ReLU(W_j p + b_j)                                                                  [dim]
 Values (a number that names things: a household's income, a code), for the values v_1 < ... < v_V it knows:
-    i = the k with |x - v_k| <= tol_k (the nearest; tol_k: a millionth of max(|v_k|, 1)), else 0
+    i = the k of the nearest v_k where |x - v_k| <= tol_k (a millionth of max(|v_k|, 1)), else 0
     e = T_j[i] + x a_j + b_j                                                              [dim]
 Dot (FM, Rendle 2010; DLRM, Naumov et al. 2019): every pair of fields' vectors (those of another width first
 projected, without bias, to the width they meet at) gives <f_a, f_b>, appended to the MLP's input.
@@ -76,21 +76,22 @@ class PiecewiseEmbedding(nn.Module):
 class ValuesEmbedding(nn.Module):
     """Columns [B, C] -> embeddings [B, C, dim]: a trained vector per value a column knows (row 0: any other
     value), plus the value times a vector of the column's own and a bias. Each column's known values are
-    padded to the most with +inf, which no value matches."""
+    padded to the most with +inf, which no value matches.
 
-    known: torch.Tensor  # buffers [C, V]: each column's known values, ascending; [C, V - 1]: the midpoints
-    middle: torch.Tensor
+    The nearest known value is the nearer of the two around x (the first not below it, the one before), compared
+    in float32 as the values are: a midpoint between two values one float32 step apart rounds onto one of them,
+    and a search of the midpoints gave that value its neighbour's vector (and ONNX's comparison another)."""
+
+    known: torch.Tensor  # buffers [C, V]: each column's known values, ascending (+inf past its last)
     tol: torch.Tensor
 
     def __init__(self, known: list[list[float]], dim: int):
         super().__init__()
         most = max(max(len(k) for k in known), 1)
-        values = torch.full((len(known), most), math.inf, dtype=torch.float64)
+        values = torch.full((len(known), most), math.inf, dtype=torch.float32)
         for j, k in enumerate(known):
-            values[j, : len(k)] = torch.tensor(k, dtype=torch.float32).double()  # (the model's inputs are float32)
-        middle = (values[:, :-1] + values[:, 1:]) / 2  # (inf past a column's last value)
-        self.register_buffer("known", values.float(), persistent=False)
-        self.register_buffer("middle", middle.float(), persistent=False)
+            values[j, : len(k)] = torch.tensor(k, dtype=torch.float32)  # (the model's inputs are float32)
+        self.register_buffer("known", values, persistent=False)
         tol = torch.where(values.isinf(), 0.0, 1e-6 * values.abs().clamp(min=1.0))  # (padding matches nothing)
         self.register_buffer("tol", tol.float(), persistent=False)
         self.rows = most + 1
@@ -99,15 +100,20 @@ class ValuesEmbedding(nn.Module):
         self.bias = nn.Parameter(torch.zeros(len(known), dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        columns = x.shape[1]
-        # the nearest known value's index: how many midpoints lie below x (a comparison, as ONNX has no search)
+        columns, last = x.shape[1], self.known.shape[1] - 1
+        # how many known values lie below x: a search, or a comparison in the exported graph (ONNX has no search)
         if torch.onnx.is_in_onnx_export():
-            k = (x.unsqueeze(-1) > self.middle).sum(-1)  # [B, C]
+            above = (x.unsqueeze(-1) > self.known).sum(-1)  # [B, C]
         else:
-            k = torch.searchsorted(self.middle, x.t().contiguous(), right=True).t()  # [B, C]
-        near = self.known.gather(1, k.t()).t()  # [B, C]
+            above = torch.searchsorted(self.known, x.t().contiguous()).t()  # [B, C] (left: the count below x)
+        hi = above.clamp(max=last)  # the first known value not below x (any, past the last: its +inf misses)
+        lo = (above - 1).clamp(min=0)  # the one before it (any, where none is: its distance is made +inf)
+        d_hi = (self.known.gather(1, hi.t()).t() - x).abs()
+        d_lo = torch.where(above > 0, (x - self.known.gather(1, lo.t()).t()).abs(), torch.full_like(x, math.inf))
+        k = torch.where(d_hi <= d_lo, hi, lo)
+        near = torch.minimum(d_hi, d_lo)
         tol = self.tol.gather(1, k.t()).t()
-        i = torch.where((x - near).abs() <= tol, k + 1, torch.zeros_like(k))  # 0: a value it does not know
+        i = torch.where(near <= tol, k + 1, torch.zeros_like(k))  # 0: a value it does not know
         rows = i + torch.arange(columns, device=x.device) * self.rows  # [B, C]
         return self.table[rows] + x.unsqueeze(-1) * self.scale + self.bias  # [B, C, dim]
 
