@@ -14,7 +14,7 @@ import torch
 from typer.testing import CliRunner
 
 from wdcli.cli import app
-from wdcli.features import fit_pipeline, hashing
+from wdcli.features import fit_pipeline, hashing, load_pipeline, transform
 from wdcli.features.numbers import named
 from wdcli.model.blocks import ValuesEmbedding
 from wdcli.model.plan import build_config, plan_rows
@@ -98,6 +98,34 @@ def test_the_onnx_path_finds_the_same_values_as_the_search(monkeypatch):
     assert torch.equal(searched, e(x))
 
 
+def test_values_one_float32_step_apart_each_read_their_own_vector(monkeypatch):
+    """Two incomes a cent apart (20268.07, 20268.08: log1p puts them one float32 step apart) are two known
+    values: each reads its own row, in the search and in the exported graph's comparison alike (a search of the
+    midpoints, one of which rounded onto a value, gave 20268.07 its neighbour's vector in torch, and its own in
+    ONNX: the scores differed by 0.04)."""
+    a = np.float32(np.log1p(20268.07))
+    up = lambda v: float(np.nextafter(np.float32(v), np.float32(np.inf)))  # noqa: E731 (one float32 step up)
+    known = [3.0, up(3.0), float(a), up(a)]
+    e = ValuesEmbedding([known], dim=1)
+    with torch.no_grad():
+        e.table.copy_(torch.arange(e.rows, dtype=torch.float32).unsqueeze(1))
+    x = torch.tensor([*known, 2.0, 1e12, -5.0]).unsqueeze(1)
+    expected = [1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0]
+    assert e(x)[:, 0, 0].tolist() == expected
+    monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+    assert e(x)[:, 0, 0].tolist() == expected
+
+
+def _known_rows(fitted, frame: pl.DataFrame, column: str = "income") -> np.ndarray:
+    """Which rows the model reads as a value its column knows: the table's row each reads, through forward."""
+    e = ValuesEmbedding([fitted.numeric(column).known], dim=1)
+    with torch.no_grad():
+        e.table.copy_(torch.arange(e.rows, dtype=torch.float32).unsqueeze(1))
+        e.scale.zero_()
+        x = torch.from_numpy(transform(fitted, frame).dense[:, [fitted.dense.index(column)]])
+        return e(x)[:, 0, 0].numpy() > 0
+
+
 def _households(path, logit: np.ndarray, household_column: bool = False):
     frame = pl.DataFrame({"income": INCOME, "age": AGES, "y": _labels(logit).astype(np.int8)})
     if household_column:
@@ -166,7 +194,12 @@ def test_a_warm_start_keeps_the_values_it_was_trained_on(workdir):
         features = json.loads((workdir / run / "pipeline.json").read_text())["features"]
         return next(f["known"] for f in features if f["name"] == "income")
 
-    assert known("r2") == known("r1")
+    assert len(known("r2")) == len(known("r1"))
+    # in day 2's units (its mean and spread are day 2's): the households that kept their income hit their values,
+    # the others' new incomes none (before, day 1's units were kept, and almost no row hit a value)
+    hit = _known_rows(load_pipeline(workdir / "r2", load_spec(workdir / "day2.yaml")), day2)
+    same = HOUSEHOLD % 2 == 1
+    assert hit[same].all() and hit[~same].mean() < 0.01  # (one moved income lands a cent from a known one)
     numbers = json.loads((workdir / "r2" / "metrics.json").read_text())["warm_start"]["numbers"]
     assert numbers["income"].startswith(f"its {len(known('r1')):,} values as before"), numbers
     assert "the blocks fresh" not in json.loads((workdir / "r2" / "metrics.json").read_text())["warm_start"]["mlp"]

@@ -240,3 +240,21 @@ def with_values(numeric: Numeric, filled: np.ndarray) -> Numeric:
         keep = seen[np.sort(np.argsort(-counts, kind="stable")[:VALUES_AT_MOST])]
     model = DenseTransform([numeric])(keep.astype(np.float64).reshape(-1, 1))[:, 0]
     return Numeric.model_validate({**numeric.model_dump(), "known": sorted({float(v) for v in model})})
+
+
+def known_in(old: Numeric, new: Numeric) -> list[float]:
+    """`old`'s known values (in its model units) in `new`'s: read back to raw values through `old`'s transform,
+    then through `new`'s, so that a warm start that keeps the values a previous run trained keeps them where
+    this run's rows land (its mean and spread are this run's). A transform: quantile gives positions among its
+    bins, which no raw value can be read back from: they are kept as they are. As many values as `old` knows
+    (its vectors are kept by their position), ascending."""
+    z = np.asarray(old.known, dtype=np.float64)
+    if old.transform == "quantile" or len(z) == 0:
+        return list(old.known)
+    if old.transform == "standardize":
+        z = z * (old.std or 1.0) + old.mean
+    elif old.transform == "minmax":
+        z = z * ((old.max - old.min) or 1.0) + old.min
+    elif old.transform == "log1p":
+        z = np.sign(z) * np.expm1(np.abs(z))
+    return sorted(float(v) for v in DenseTransform([new])(z.reshape(-1, 1))[:, 0])

@@ -43,7 +43,7 @@ from ..features.fitted import (
     Vocabulary,
     VocabularyCross,
 )
-from ..features.numbers import clip_of
+from ..features.numbers import clip_of, known_in
 from ..metrics import Carried, WarmReport
 from ..model.layout import EMBEDDED_NUMBERS, Layout
 from ..model.optim import PartOptimizer, init_state
@@ -244,13 +244,15 @@ def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipe
         if kinds not in ({"auto"}, {"values"}):
             continue
         was = spec.deep.numeric_embedding_of(name).resolved(old.spike, old.uneven, old.named)
-        if was == now and (now.kind != "values" or old.known == new.known):
-            continue
         column = spec.columns[name]
         assert isinstance(column, NumericSpec)
         clip = clip_of(column, new, was.kind if name in spec.auto_clipped() else None)  # (as the form kept reads it)
         flags = {"spike": old.spike, "uneven": old.uneven, "named": old.named, "clip": clip}
-        features[name] = new.model_copy(update={**flags, "known": old.known if was.kind == "values" else []})
+        # the previous run's values, where this run's transform puts them (its mean and spread are this run's)
+        known = known_in(old, new.model_copy(update={"clip": clip})) if was.kind == "values" else []
+        if was == now and (now.kind != "values" or _same_values(known, new.known)):
+            continue
+        features[name] = new.model_copy(update={**flags, "known": known})
         why = "a spike" if old.spike else "values that name things" if was.kind == "values" else "an uneven effect"
         if was == now:  # (values: the same form, other values)
             kept[name] = (
@@ -265,6 +267,12 @@ def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipe
         else:
             kept[name] = f"embedded as before at sigma {was.sigma:g} ({why}): these rows alone would take {now.sigma:g}"
     return (replace(fitted, features=features) if kept else fitted), kept
+
+
+def _same_values(a: list[float], b: list[float]) -> bool:
+    """Whether two lists of known values are one, each value matching the other's as the model matches them."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return len(x) == len(y) and bool((np.abs(x - y) <= 1e-6 * np.maximum(np.abs(y), 1.0)).all())
 
 
 def _blocks_by(layout: Layout) -> list[tuple]:
