@@ -626,7 +626,7 @@ BUGS += [
     Bug(
         "values-matched-to-the-nearest-known",
         "wdcli/model/blocks.py",
-        "i = torch.where((x - near).abs() <= tol, k + 1, torch.zeros_like(k))",
+        "i = torch.where(near <= tol, k + 1, torch.zeros_like(k))  # 0: a value it does not know",
         "i = k + 1",
         ("tests/test_values.py",),
         "a value the column never saw takes its nearest known value's vector (another household's)",
@@ -634,10 +634,42 @@ BUGS += [
     Bug(
         "values-forgotten-by-a-warm-start",
         "wdcli/train/warm.py",
-        'features[name] = new.model_copy(update={**flags, "known": old.known if was.kind == "values" else []})',
-        'features[name] = new.model_copy(update={**flags, "known": new.known})',
+        'known = known_in(old, new.model_copy(update={"clip": clip})) if was.kind == "values" else []',
+        "known = new.known",
         ("tests/test_values.py",),
         "a warm start hands each trained vector to whatever value now sits at its row",
+    ),
+    Bug(
+        "values-kept-by-a-warm-start-in-the-old-units",
+        "wdcli/train/warm.py",
+        'known = known_in(old, new.model_copy(update={"clip": clip})) if was.kind == "values" else []',
+        'known = list(old.known) if was.kind == "values" else []',
+        ("tests/test_values.py",),
+        "day 1's standardized values kept under day 2's mean and spread: 0.2% of rows read a known value",
+    ),
+    Bug(
+        "values-through-a-quantile-transform",
+        "wdcli/features/numbers.py",
+        'return numeric.named and getattr(col, "transform", None) != "quantile"',
+        "return numeric.named",
+        ("tests/test_values.py",),
+        "a quantile column embedded by its bins' positions, 800 incomes read as 96 shared vectors",
+    ),
+    Bug(
+        "values-keep-the-fill",
+        "wdcli/features/numbers.py",
+        "seen, counts = seen[seen != numeric.fill], counts[seen != numeric.fill]",
+        "pass",
+        ("tests/test_values.py",),
+        "every missing row trains the vector of the household whose income is the median",
+    ),
+    Bug(
+        "values-of-numbers-outside-the-deep-part",
+        "wdcli/features/numbers.py",
+        'return {n for n in numbers if spec.deep.numeric_embedding_of(n).kind in ("auto", "values")}',
+        "return set(spec.numeric_columns())",
+        ("tests/test_values.py",),
+        "10,000 values fitted and stored for a number no model part reads",
     ),
 ]
 

@@ -205,3 +205,60 @@ def test_a_warm_start_keeps_the_values_it_was_trained_on(workdir):
     assert "the blocks fresh" not in json.loads((workdir / "r2" / "metrics.json").read_text())["warm_start"]["mlp"]
     assert runner.invoke(app, ["train", "day2.yaml", *run, "--output", "cold"]).exit_code == 0
     assert known("cold") != known("r1")
+
+
+def test_quantile_transform_leaves_values_to_other_numbers_and_naming_it_is_a_clear_error(workdir):
+    """`transform: quantile` makes the values the positions of its bins (800 incomes, 96 positions): auto does
+    not embed such a column by its values, and a spec that names `values` for it gets exit 2 naming the column
+    and what to do."""
+    _households(workdir, TASTE - 1)
+    quantile = ["--set", "columns.income.transform=quantile"]
+    spec = load_spec(workdir / "s.yaml", ["columns.income.transform=quantile"])
+    fitted = fit_pipeline(spec, pl.read_parquet(workdir / "rows.parquet"))
+    assert fitted.numeric("income").named and fitted.numeric("income").known == []
+    assert "values" not in [n.kind for n in build_config(fitted).numeric]
+    r = runner.invoke(app, ["validate", "s.yaml", *quantile, "--set", "deep.numeric_embeddings={income: values}"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    assert "column 'income': numeric_embedding values reads the column's values" in said
+    assert "transform: standardize" in said and "Traceback" not in r.output
+
+
+def test_missing_values_filled_do_not_share_a_known_values_vector(tmp_path):
+    """A median fill is some household's income: with missing incomes it is not a known value (those rows read
+    as unknown), while without missing ones it is."""
+    _, frame = _households(tmp_path, TASTE - 1)
+    spec = load_spec(tmp_path / "s.yaml", ["columns.income.fill=median"])
+    missing = frame.with_columns(income=pl.when(pl.int_range(N) % 10 == 0).then(None).otherwise(pl.col("income")))
+    without, with_missing = (fit_pipeline(spec, f).numeric("income") for f in (frame, missing))
+    z = lambda f: float(np.float32((f.fill - f.mean) / f.std))  # noqa: E731 (the fill, as the model reads it)
+    assert without.fill in INCOME and z(without) in without.known
+    assert with_missing.fill in INCOME and z(with_missing) not in with_missing.known
+    assert len(with_missing.known) == len(without.known) - 1
+
+
+def test_numbers_outside_the_deep_part_keep_no_values(tmp_path):
+    _, frame = _households(tmp_path, TASTE - 1, household_column=True)
+    named = ["deep.numeric_embeddings={income: values}"]
+    for sets in (["model=wide", *named], ["model=wide_deep", "deep.dense=[age]"]):
+        fitted = fit_pipeline(load_spec(tmp_path / "s.yaml", sets), frame)
+        assert fitted.numeric("income").known == [], sets
+    assert fit_pipeline(load_spec(tmp_path / "s.yaml", named), frame).numeric("income").known != []
+
+
+def test_a_warm_start_from_auto_to_values_named_keeps_the_values(workdir):
+    """Day 1 lets auto choose values; day 2's spec names `values` and its rows know other values: the warm start
+    keeps day 1's, as when both said auto."""
+    _households(workdir, TASTE - 1)
+    day2 = pl.read_parquet(workdir / "rows.parquet").with_columns(
+        income=pl.when(pl.Series(HOUSEHOLD) % 2 == 0).then(pl.col("income") + 0.5).otherwise(pl.col("income"))
+    )
+    day2.write_parquet(workdir / "day2.parquet")
+    text = (workdir / "s.yaml").read_text().replace("rows.parquet", "day2.parquet")
+    (workdir / "day2.yaml").write_text(text + "deep: {numeric_embeddings: {income: values}}\n")
+    run = ["-q", "--set", "train.epochs=1"]
+    assert runner.invoke(app, ["train", "s.yaml", *run, "--output", "r1"]).exit_code == 0
+    r = runner.invoke(app, ["train", "day2.yaml", *run, "--warm-start", "r1", "--output", "r2"])
+    assert r.exit_code == 0, r.output
+    numbers = json.loads((workdir / "r2" / "metrics.json").read_text())["warm_start"]["numbers"]
+    assert numbers["income"].startswith("its ") and "values as before" in numbers["income"], numbers

@@ -75,6 +75,7 @@ class Fitter:
         # every column read as numbers: the numeric columns and the sources of bucketized ones
         self.sources = [column for column, needs in spec_inputs(spec).items() if needs.reads == "numeric"]
         self.auto_clipped = set(spec.auto_clipped())
+        self.valued = numbers.valued(spec)  # (the deep part's numbers that may be embedded by their values)
         self.raw = {n: Moments() for n in self.numeric}  # present values, clipped, in raw units (the fill)
         self.moments = {n: Moments() for n in self.numeric}  # present values, clipped and transformed
         self.sample_keys = np.zeros(0, dtype=np.uint64)
@@ -246,9 +247,10 @@ class Fitter:
         spike = spiked(present, len(values) - len(present), fill)
         bumpy, names = (f(values, self.sample[-1], self.sample_keys, spread, col.bounds) for f in _SPREAD)
         names = names and self._names_alone(name)
-        form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy, names)
+        form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy, names and col.transform != "quantile")
+        by_values = numbers.by_values(self.where, name, col, form.kind == "values" and name in self.valued)
         filled = np.zeros(0)
-        if col.transform == "quantile" or bins or form.kind == "values":  # (the missing values filled, in order)
+        if col.transform == "quantile" or bins or by_values:  # (the missing values filled, in order)
             ordered = ordered if col.transform == "quantile" or col.fill == "median" else sort(present)
             at = int(np.searchsorted(ordered, fill))
             filled = np.concatenate([ordered[:at], np.full(len(values) - len(present), fill), ordered[at:]])
@@ -266,7 +268,7 @@ class Fitter:
             filled=filled,
             bins=bins,
             flags=(spike, bumpy, names),
-            values=form.kind == "values",
+            values=by_values,
         )
 
     def _names_alone(self, name: str) -> bool:
@@ -274,10 +276,9 @@ class Fitter:
         each go with one value of the number (an item's price beside the item: its embedding knows it already)."""
         if not (self.univalent and self.head):
             return True
-        head = pl.concat(self.head)
-        together = head.select(pl.struct(n, name).n_unique().alias(n) for n in self.univalent).row(0)
-        alone = head.select(pl.col(self.univalent).n_unique()).row(0)
-        return all(t > 1.01 * a for t, a in zip(together, alone))
+        pairs = [pl.struct(n, name).n_unique().alias(f"\0{n}") for n in self.univalent]
+        row, k = pl.concat(self.head).select(*pairs, pl.col(self.univalent).n_unique()).row(0), len(self.univalent)
+        return all(t > 1.01 * a for t, a in zip(row[:k], row[k:]))
 
 
 def _numeric(
@@ -306,7 +307,7 @@ def _numeric(
         boundaries=quantile_boundaries(filled, col.quantiles, presorted=True) if col.transform == "quantile" else [],
         **dict(zip(("spike", "uneven", "named"), flags)),
     )
-    numeric = numbers.with_values(numeric, filled) if values and len(filled) else numeric
+    numeric = numbers.with_values(numeric, filled, m.n - seen.n) if values and len(filled) else numeric
     return numbers.with_edges(numeric, filled, bins) if bins and len(filled) else numeric
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from ..errors import DataError
+from ..spec import Spec
 from ..spec.types import Numeric as NumericSpec
 from .fitted import Numeric
 from .reductions import Moments
@@ -230,11 +232,40 @@ def named(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> boo
     return bool(gain >= NAMED_GAIN and gain >= NAMED_SPREAD * spread)
 
 
-def with_values(numeric: Numeric, filled: np.ndarray) -> Numeric:
+def by_its_values(numeric: Numeric, col: object) -> bool:
+    """Whether `auto` embeds a fitted number by its values: they name things (`named`) and the spec's transform
+    of the column keeps them apart (not `quantile`, which makes them the positions of its bins)."""
+    return numeric.named and getattr(col, "transform", None) != "quantile"
+
+
+def valued(spec: Spec) -> set[str]:
+    """The deep part's numbers that may be embedded by their values: `values`, or `auto` (the fit's test decides)."""
+    numbers = spec.deep_dense() if spec.uses_deep() else []
+    return {n for n in numbers if spec.deep.numeric_embedding_of(n).kind in ("auto", "values")}
+
+
+def by_values(where: str, name: str, col: NumericSpec, values: bool) -> bool:
+    """Whether the column is embedded by its values (`values`: its form is, and it is in the deep part), checked:
+    `transform: quantile` turns the values into the positions of their bins, where values are no longer told
+    apart (`auto` leaves such a column alone; a spec that names `values` for it is an error)."""
+    if values and col.transform == "quantile":
+        raise DataError(
+            f"{where}: column '{name}': numeric_embedding values reads the column's values, which transform: quantile "
+            "makes the positions of its bins; give the column transform: standardize (or minmax, log1p, none), or "
+            "another numeric_embedding"
+        )
+    return values
+
+
+def with_values(numeric: Numeric, filled: np.ndarray, missing: int = 0) -> Numeric:
     """The column with the values a `values` embedding keeps (those of the sample's values, missing ones filled,
     seen NAMED_COUNT times or more, at most the VALUES_AT_MOST most frequent), as the model sees them: through
-    its transform, in float32, ascending."""
+    its transform, in float32, ascending. Where values are `missing`, the fill is not one of them (a median is
+    some household's income: that household's vector would learn the missing rows' labels too); those rows
+    read as a value the column does not know."""
     seen, counts = np.unique(filled, return_counts=True)
+    if missing:
+        seen, counts = seen[seen != numeric.fill], counts[seen != numeric.fill]
     keep = seen[counts >= NAMED_COUNT]
     if len(keep) > VALUES_AT_MOST:
         keep = seen[np.sort(np.argsort(-counts, kind="stable")[:VALUES_AT_MOST])]

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
 from ..features import FittedPipeline
+from ..features.numbers import by_its_values
 from ..spec import Spec
 from ..spec.blocks import NumericEmbedding
 from .layout import DOT_KINDS, Layout
@@ -255,7 +256,7 @@ def numeric_forms(spec: Spec, fitted: FittedPipeline) -> dict[str, NumericEmbedd
     """Each number of the deep part and its embedding as the model builds it: the spec's, `auto` resolved by what
     the fit found in the column (a spike, an uneven effect)."""
     return {
-        n: spec.deep.numeric_embedding_of(n).resolved(f.spike, f.uneven, f.named)
+        n: spec.deep.numeric_embedding_of(n).resolved(f.spike, f.uneven, by_its_values(f, spec.columns[n]))
         for n in spec.deep_dense()
         if (f := fitted.numeric(n))
     }

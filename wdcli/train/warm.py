@@ -43,7 +43,7 @@ from ..features.fitted import (
     Vocabulary,
     VocabularyCross,
 )
-from ..features.numbers import clip_of, known_in
+from ..features.numbers import by_its_values, clip_of, known_in
 from ..metrics import Carried, WarmReport
 from ..model.layout import EMBEDDED_NUMBERS, Layout
 from ..model.optim import PartOptimizer, init_state
@@ -241,11 +241,13 @@ def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipe
         if not (isinstance(old, Numeric) and name in before.deep_dense()):
             continue
         kinds = {spec.deep.numeric_embedding_of(name).kind, before.deep.numeric_embedding_of(name).kind}
-        if kinds not in ({"auto"}, {"values"}):
+        if not kinds <= {"auto", "values"}:
             continue
-        was = spec.deep.numeric_embedding_of(name).resolved(old.spike, old.uneven, old.named)
         column = spec.columns[name]
         assert isinstance(column, NumericSpec)
+        was = spec.deep.numeric_embedding_of(name).resolved(old.spike, old.uneven, by_its_values(old, column))
+        if kinds != {"auto"} and not was.kind == now.kind == "values":  # (a form is kept only as auto chose it)
+            continue
         clip = clip_of(column, new, was.kind if name in spec.auto_clipped() else None)  # (as the form kept reads it)
         flags = {"spike": old.spike, "uneven": old.uneven, "named": old.named, "clip": clip}
         # the previous run's values, where this run's transform puts them (its mean and spread are this run's)
