@@ -119,7 +119,7 @@ def test_no_trials_leaves_the_blocks_to_the_defaults(tmp_path, rows, spike, ofte
     assert "interaction" not in drafted["deep"] and "numeric_embedding" not in drafted["deep"]
     assert drafted["defaults"]["numeric"]["transform"] == transform
     assert (
-        "not tried (--no-trials): the defaults (dot products; numbers with a spike or an uneven effect embedded)"
+        "not tried (--no-trials): the defaults (dot products; numbers with a spike, an uneven effect or values that name things embedded)"
         in out.read_text()
     )
 

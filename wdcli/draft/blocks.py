@@ -109,4 +109,4 @@ def overrides(block: str, form: str) -> list[str]:
 def untried(rows: int | None) -> str:
     """What a draft says of the blocks it did not try: its sample too small (rows), or --no-trials (None)."""
     why = "--no-trials" if rows is None else f"{rows:,} sample rows; {MIN_ROWS:,} measure them"
-    return f"interaction, numeric_embedding: not tried ({why}): the defaults (dot products; numbers with a spike or an uneven effect embedded)"
+    return f"interaction, numeric_embedding: not tried ({why}): the defaults (dot products; numbers with a spike, an uneven effect or values that name things embedded)"
