@@ -648,6 +648,14 @@ BUGS += [
         "day 1's standardized values kept under day 2's mean and spread: 0.2% of rows read a known value",
     ),
     Bug(
+        "numbers-alone-refused-for-want-of-a-wide-part",
+        "wdcli/spec/types.py",
+        'return {**raw, "columns": columns, **({"model": "deep"} if deep else {})}',
+        'return {**raw, "columns": columns}',
+        ("tests/test_bad_specs.py",),
+        "a columns-only spec of numbers refused: 'the wide part needs a categorical ... column'",
+    ),
+    Bug(
         "values-through-a-quantile-transform",
         "wdcli/features/numbers.py",
         'return numeric.named and getattr(col, "transform", None) != "quantile"',

@@ -12,6 +12,7 @@ from wdcli.cli import app
 from .conftest import ROOT
 
 CORPUS = ROOT / "tests" / "corpus" / "specs"
+runner = CliRunner()
 DATA = str(CORPUS / "data.csv")
 
 # file -> the lines its error must include ({f} is the spec's path)
@@ -132,3 +133,19 @@ def test_a_column_misspelt_where_it_is_declared_is_said_to_be(tmp_path):
     )
     with pytest.raises(SpecError, match=r"unknown column 'teacher_rce' \(did you mean 'teacher_race'\?\)$"):
         load_spec(tmp_path / "s.yaml")
+
+
+def test_a_spec_of_numbers_alone_is_a_deep_model_unless_it_asks_for_the_wide_part(tmp_path):
+    """Every column a number and `model` unsaid: the wide part would hold nothing, so the model is the deep part
+    alone (a new user's walk: such a spec was refused, 'the wide part needs a categorical ... column'); asked for
+    by name, wide_deep is still refused with that message."""
+    (tmp_path / "d.csv").write_text("a,b,y\n" + "".join(f"{i % 7},{i % 5},{i % 2}\n" for i in range(200)))
+    (tmp_path / "s.yaml").write_text("data: {train: d.csv}\nlabel: {column: y}\ncolumns: {a: numeric, b: numeric}\n")
+    r = runner.invoke(app, ["validate", str(tmp_path / "s.yaml")])
+    assert r.exit_code == 0 and "model: deep" in r.output, r.output
+    r = runner.invoke(app, ["validate", str(tmp_path / "s.yaml"), "--set", "model=wide_deep"])
+    assert r.exit_code == 2 and "the wide part needs a categorical, bucketized or multivalent column" in r.output
+    with_a_category = tmp_path / "c.yaml"
+    with_a_category.write_text((tmp_path / "s.yaml").read_text().replace("b: numeric", "b: categorical"))
+    r = runner.invoke(app, ["validate", str(with_a_category)])
+    assert r.exit_code == 0 and "model: wide_deep" in r.output, r.output

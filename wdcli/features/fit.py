@@ -82,8 +82,8 @@ class Fitter:
         # a row per source column (each column contiguous), and the label's 0/1 last (`uneven`)
         self.sample = np.zeros((len(self.sources) + 1, 0))
         self.head: list[pl.DataFrame] = []  # the first NAMED_ROWS rows: cross names' columns, `_names_alone`'s
-        self.univalent = [n for n, c in self.text.items() if isinstance(c, Categorical)]
-        self.named = list(dict.fromkeys([*cross_inputs(spec), *self.univalent, *self.numeric]))
+        self.univalent, self.read = [n for n, c in self.text.items() if isinstance(c, Categorical)], spec.deep_dense()
+        self.named = list(dict.fromkeys([*cross_inputs(spec), *(self.univalent + self.read if self.read else [])]))
 
     def update(self, df: pl.DataFrame) -> None:
         spec, where = self.spec, self.where
@@ -246,7 +246,7 @@ class Fitter:
         bins = self.spec.piecewise_bins().get(name, 0)
         spike = spiked(present, len(values) - len(present), fill)
         bumpy, names = (f(values, self.sample[-1], self.sample_keys, spread, col.bounds) for f in _SPREAD)
-        names = names and self._names_alone(name)
+        names = names and name in self.read and self._names_alone(name)
         form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy, names and col.transform != "quantile")
         by_values = numbers.by_values(self.where, name, col, form.kind == "values" and name in self.valued)
         filled = np.zeros(0)

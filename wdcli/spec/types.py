@@ -277,7 +277,10 @@ def expand_columns(raw: Any) -> Any:
     if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict):
         return raw
     defaults = raw["defaults"] if isinstance(raw.get("defaults"), dict) else {}
-    return {**raw, "columns": {name: expand_column(c, defaults) for name, c in raw["columns"].items()}}
+    columns = {name: expand_column(c, defaults) for name, c in raw["columns"].items()}
+    # `model` unsaid, where the wide part would hold nothing (no sparse column, no cross): the deep part alone
+    deep = "model" not in raw and not raw.get("crosses") and not sparse_of({n: kind_of(c) for n, c in columns.items()})
+    return {**raw, "columns": columns, **({"model": "deep"} if deep else {})}
 
 
 def sparse_of(kinds: dict[str, Any]) -> list[str]:
