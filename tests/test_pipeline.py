@@ -368,3 +368,18 @@ def test_a_periodic_numbers_range_is_of_the_values_present_not_its_fill(tmp_path
     columns = "  f: {kind: numeric, transform: standardize, fill: zero}\n"
     fitted = _fitted_on(tmp_path, columns, frame, "deep: {numeric_embedding: periodic}\n")
     assert fitted.numeric("f").clip == (100.0, 200.0) and fitted.numeric("f").min == 0.0
+
+
+def test_validate_says_what_clip_auto_made_of_each_number():
+    """`clip: auto`'s bounds read like a mistake beside the data (an age of 17-90 'clipped to [-29.73, 106.8]'), so
+    the plan says which rule made them: a plain number's mean +- 5 deviations, a periodic one's training range
+    (a new user's walk)."""
+    from typer.testing import CliRunner
+
+    from wdcli.cli import app
+
+    r = CliRunner().invoke(app, ["validate", str(SPECS / "census.yaml")])
+    assert r.exit_code == 0, r.output
+    rows = {line.split("│")[1].strip(): line for line in r.output.splitlines() if line.count("│") > 3}
+    assert "clipped to [" in rows["age"] and "(auto: mean ± 5 sd)" in rows["age"]
+    assert "(auto: the training range)" in rows["capital-gain"] and "periodic" in rows["capital-gain"]

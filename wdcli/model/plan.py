@@ -309,6 +309,9 @@ def plan_rows(fitted: FittedPipeline, config: ModelConfig) -> list[tuple[str, st
     auto = {n for n in fitted.dense if spec.deep.numeric_embedding_of(n).kind == "auto"}
     why = {n: " (auto: a spike)" if fitted.numeric(n).spike else " (auto: an uneven effect)" for n in auto}
     why |= {n.name: " (auto: values that name things)" for n in config.numeric if n.kind == "values" and n.name in auto}
+    forms = numeric_forms(spec, fitted) if spec.uses_deep() else {}  # (clip: auto's bounds, and what they are)
+    clips = {n: " (auto: the training range)" if forms[n].kind == "periodic" else " (auto: mean ± 5 sd)" for n in forms}
+    clips = {n: c for n, c in clips.items() if n in spec.auto_clipped() and fitted.numeric(n).clip is not None}
     known = {n.name: f", {len(n.known):,} values" for n in config.numeric if n.kind == "values"}
     embedded = {n.name: f"{n.kind} dim {n.dim}" + known.get(n.name, "") + why.get(n.name, "") for n in config.numeric}
     rows = []
@@ -320,5 +323,5 @@ def plan_rows(fitted: FittedPipeline, config: ModelConfig) -> list[tuple[str, st
             deep = f"dim {t.dim}" + (f" (table {t.name})" if len(t.features) > 1 else "")
         else:
             deep = "dense" if name in dense else embedded.get(name, "")
-        rows.append((name, kind, f.describe(), "yes" if name in wide else "", deep))
+        rows.append((name, kind, f.describe() + clips.get(name, ""), "yes" if name in wide else "", deep))
     return rows
