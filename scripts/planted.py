@@ -610,8 +610,8 @@ BUGS += [
     Bug(
         "values-named-beside-the-column-that-names-them",
         "wdcli/features/fit.py",
-        "names = names and self._names_alone(name)",
-        "names = names",
+        "names = names and name in self.read and self._names_alone(name)",
+        "names = names and name in self.read",
         ("tests/test_values.py",),
         "an item's price embedded by its values beside the item's own embedding (taste: -0.017 NDCG@10)",
     ),
