@@ -112,10 +112,41 @@ def uneven_column(
 ) -> bool:
     """`uneven` of one column of a sample (`values`, NaN where missing, with the rows' labels and keys) on the
     rows `spread_rows` picked: its present values there, clipped as the column is."""
+    return uneven(*_present(values, y, keys, rows, clip))
+
+
+def _present(
+    values: np.ndarray, y: np.ndarray, keys: np.ndarray, rows: np.ndarray, clip: tuple[float, float] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A column's present values on the sample rows `rows` (clipped as the column is), their labels and keys."""
     x = values[rows]
     has = ~np.isnan(x)
     x = np.clip(x[has], *clip) if clip is not None else x[has]
-    return uneven(x, y[rows][has], keys[rows][has])
+    return x, y[rows][has], keys[rows][has]
+
+
+def _halves(x: np.ndarray, y: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, ...] | None:
+    """The rows split by key into the half a test fits on and the half it scores on (xa, ya, xb, yb), or None
+    where there are too few rows (or one label) to tell."""
+    if len(x) < UNEVEN_ROWS or y.min() == y.max():
+        return None
+    a = (keys & np.uint64(1)) == 0
+    if np.count_nonzero(a) < UNEVEN_ROWS // 4 or np.count_nonzero(~a) < UNEVEN_ROWS // 4:
+        return None
+    return x[a], y[a], x[~a], y[~a]
+
+
+def _binned(
+    xa: np.ndarray, ya: np.ndarray, xb: np.ndarray, bins: int
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
+    """The label's rate in `bins` quantile bins of the fitting half (shrunk toward its base rate by 20 rows'
+    worth): its values sorted, the bins' edges, the base rate, each bin's rate, and the bin of each scored row."""
+    ordered = np.sort(xa)
+    rate = float(np.clip(ya.mean(), 1e-4, 1 - 1e-4))
+    edges = np.unique(ordered[(np.arange(1, bins) * len(ordered)) // bins])
+    ia, ib = np.searchsorted(edges, xa, side="right"), np.searchsorted(edges, xb, side="right")
+    positives, counts = np.bincount(ia, ya, len(edges) + 1), np.bincount(ia, None, len(edges) + 1)
+    return ordered, edges, rate, (positives + 20 * rate) / (counts + 20), ib
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -130,20 +161,12 @@ def uneven(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> bo
     ages, a log of amounts); what it misses are effects with many turns, such as the month and day of flights'
     delays or the latitude of police stops, which a tree cuts at once and an MLP fed one value learns slowly:
     `numeric_embedding: auto` embeds those."""
-    if len(x) < UNEVEN_ROWS or y.min() == y.max():
+    if (halves := _halves(x, y, keys)) is None:
         return False
-    a = (keys & np.uint64(1)) == 0
-    xa, ya, xb, yb = x[a], y[a], x[~a], y[~a]
-    if len(xa) < UNEVEN_ROWS // 4 or len(xb) < UNEVEN_ROWS // 4:
-        return False
-    ordered = np.sort(xa)
+    xa, ya, xb, yb = halves
+    ordered, _, rate, binned, ib = _binned(xa, ya, xb, bins)
     if ordered[0] == ordered[-1]:
         return False
-    rate = float(np.clip(ya.mean(), 1e-4, 1 - 1e-4))
-    edges = np.unique(ordered[(np.arange(1, bins) * len(ordered)) // bins])
-    ia, ib = np.searchsorted(edges, xa, side="right"), np.searchsorted(edges, xb, side="right")
-    positives, counts = np.bincount(ia, ya, len(edges) + 1), np.bincount(ia, None, len(edges) + 1)
-    binned = (positives + 20 * rate) / (counts + 20)  # (shrunk toward the rate: 20 rows' worth)
 
     def cubic(v: np.ndarray) -> np.ndarray:
         u = np.searchsorted(ordered, v) / len(ordered) - 0.5
@@ -190,10 +213,7 @@ def named_column(
     values: np.ndarray, y: np.ndarray, keys: np.ndarray, rows: np.ndarray, clip: tuple[float, float] | None = None
 ) -> bool:
     """`named` of one column of a sample, on the rows `spread_rows` picked (as `uneven_column`)."""
-    x = values[rows]
-    has = ~np.isnan(x)
-    x = np.clip(x[has], *clip) if clip is not None else x[has]
-    return named(x, y[rows][has], keys[rows][has])
+    return named(*_present(values, y, keys, rows, clip))
 
 
 def named(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> bool:
@@ -204,17 +224,10 @@ def named(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> boo
     save NAMED_GAIN nats per row over the bins' and NAMED_SPREAD standard errors, and those values hold
     NAMED_SHARE of the rows. A tree cuts such a column into its values (LightGBM's 255 bins) and an MLP fed the
     one number cannot: `numeric_embedding: auto` gives it an embedding of its values (`values`)."""
-    if len(x) < UNEVEN_ROWS or y.min() == y.max():
+    if (halves := _halves(x, y, keys)) is None:
         return False
-    a = (keys & np.uint64(1)) == 0
-    xa, ya, xb, yb = x[a], y[a], x[~a], y[~a]
-    if len(xa) < UNEVEN_ROWS // 4 or len(xb) < UNEVEN_ROWS // 4:
-        return False
-    rate = float(np.clip(ya.mean(), 1e-4, 1 - 1e-4))
-    ordered = np.sort(xa)
-    edges = np.unique(ordered[(np.arange(1, bins) * len(ordered)) // bins])
-    ia, ib = np.searchsorted(edges, xa, side="right"), np.searchsorted(edges, xb, side="right")
-    binned = (np.bincount(ia, ya, len(edges) + 1) + 20 * rate) / (np.bincount(ia, None, len(edges) + 1) + 20)
+    xa, ya, xb, yb = halves
+    _, edges, _, binned, ib = _binned(xa, ya, xb, bins)
     seen, inverse, counts = np.unique(xa, return_inverse=True, return_counts=True)
     frequent = counts >= NAMED_COUNT
     if counts[frequent].sum() < NAMED_SHARE * len(xa):
