@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -57,11 +58,26 @@ def get(port: int, path: str, data: bytes | None = None, timeout: float = 5) -> 
         return None
 
 
+def workers_serving(parent: subprocess.Popen, n: int) -> set[int]:
+    """Wait until `n` workers of `parent` have loaded their model and said which run they serve (their ack files in
+    the folder the workers share): /health answers as soon as one is up, and a worker that starts after a reload
+    loads the new run itself, which hid a follower that never reloads (a planted bug passed a loaded suite)."""
+    deadline = time.time() + 90
+    while True:
+        pids = {int(line.split()[0]) for line in os.popen(f"pgrep -P {parent.pid}").read().splitlines()}
+        acked = {int(f.name[4:]) for f in Path(tempfile.gettempdir()).glob("wdcli-serve-*/ack-*")}
+        if len(pids & acked) == n:
+            return pids  # (all its children, the workers and any helper process, for the test to clean up)
+        assert parent.poll() is None and time.time() < deadline, f"workers {pids}, of which acked {pids & acked}"
+        time.sleep(0.2)
+
+
 def test_reload_reaches_every_worker_and_workers_die_with_their_parent(runs):  # noqa: F811
     port = free_port()
     parent = start(runs / "runs" / "apps", port, "--workers", "2", "--no-watch")
     workers = set()
     try:
+        workers = workers_serving(parent, 2)  # both serve the older run before the newer one exists
         newer = _train_next(runs)
         answer = get(port, "/reload", b"", timeout=30)
         assert answer and answer["run"] == newer.name, answer
@@ -69,7 +85,6 @@ def test_reload_reaches_every_worker_and_workers_die_with_their_parent(runs):  #
         served = [(get(port, "/predict", body) or {}).get("model") for _ in range(40)]  # a new connection each
         assert set(served) == {newer.name}, served
         assert answer["workers"] == {"serving": 2, "of": 2}
-        workers = {int(line.split()[0]) for line in os.popen(f"pgrep -P {parent.pid}").read().splitlines()}
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
         deadline = time.time() + 20
