@@ -333,6 +333,14 @@ BUGS += [
         "(--workers N) the other workers see the generation rise but never load the new run",
     ),
     Bug(
+        "tune-json-no-best-exits-0",
+        "wdcli/cli/tune_commands.py",
+        "            raise typer.Exit(2)\n",
+        "            return\n",
+        ("tests/test_tune.py::test_a_study_where_no_trial_completes_exits_2_with_or_without_json",),
+        "tune --json: a study where no trial completed exits 0, so a script takes it for a success",
+    ),
+    Bug(
         "serve-batch-error-to-every-request",
         "wdcli/serve/batcher.py",
         """            for i in members:

@@ -239,6 +239,19 @@ def test_an_interrupted_study_continues_without_counting_the_lost_trial(apps_spe
     assert result.ran == 2 and [r["state"] for r in result.rows].count("complete") == 3
 
 
+@pytest.mark.parametrize("json_", [False, True])
+def test_a_study_where_no_trial_completes_exits_2_with_or_without_json(apps_spec, workdir, json_):
+    """With --json it exited 0 (a generated line of right values over a spec whose label never occurs): a script
+    took a study without a best spec for a success. One JSON object: the error and the failed trials."""
+    r = invoke("tune", apps_spec, "--trials", 1, "--set", "label.positive=never", *FAST, *(["--json"] if json_ else []))
+    assert r.exit_code == 2, r.output
+    assert "no trial completed" in r.output
+    if json_:
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        assert out["exit_code"] == 2 and out["best_spec"] is None and out["trials"][0]["state"] == "failed"
+        assert "never occurs" in out["trials"][0]["error"]
+
+
 def test_no_validation_rows_is_a_clear_error(apps_spec, workdir):
     with pytest.raises(WdcliError, match="tuning needs validation rows"):
         tune(apps_spec, ["data.split.validation=0"], ["deep.dropout={uniform: [0, 0.3]}"], trials=1)

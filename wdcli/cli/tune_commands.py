@@ -80,16 +80,20 @@ def tune(
 def show_tuned(result, top: int, json_: bool) -> None:
     """A study's outcome (a `wdcli.tune.TuneResult`): the best trials and how many ran, or JSON; an error where no
     trial completed."""
+    none = "no trial completed, so there is no best spec to write; the failed trials above say why"
     if json_:
-        emit_json(
-            {
-                "metric": result.metric,
-                "study": str(result.study),
-                "best_spec": str(result.best_spec) if result.best_spec else None,
-                "ran": result.ran,
-                "trials": result.rows,
-            }
-        )
+        study = {
+            "metric": result.metric,
+            "study": str(result.study),
+            "best_spec": str(result.best_spec) if result.best_spec else None,
+            "ran": result.ran,
+            "trials": result.rows,
+        }
+        if result.best_spec is None:  # (one JSON object on stdout: the study, and the error; exit 2 as without)
+            err.print(f"[bold red]error:[/] {none.replace('above', 'in the JSON')}")
+            emit_json({"exit_code": 2, "error": none.replace("above", "in trials"), **study})
+            raise typer.Exit(2)
+        emit_json(study)
         return
     out.print(best_table(result, top))
     counts = {s: sum(r["state"] == s for r in result.rows) for s in ("complete", "pruned", "failed")}
@@ -100,7 +104,7 @@ def show_tuned(result, top: int, json_: bool) -> None:
     if result.best_spec is None:
         from ..errors import WdcliError
 
-        raise WdcliError("no trial completed, so there is no best spec to write; the failed trials above say why")
+        raise WdcliError(none)
     out.print(f"best spec: {result.best_spec}\ntrain it and see its test metrics: wdcli train {result.best_spec}")
 
 
