@@ -341,6 +341,14 @@ BUGS += [
         "tune --json: a study where no trial completed exits 0, so a script takes it for a success",
     ),
     Bug(
+        "whole-floats-read-as-text",
+        "wdcli/features/clean.py",
+        "    return df.with_columns(exprs) if exprs else df\n",
+        "    return df\n",
+        ("tests/test_encoder.py::test_a_category_is_the_same_whole_number_whichever_type_carries_it",),
+        "a category's 300.0 (Parquet float, JSON float) reads '300.0', unseen beside the 300 of ints and CSV text",
+    ),
+    Bug(
         "serve-batch-error-to-every-request",
         "wdcli/serve/batcher.py",
         """            for i in members:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 import pytest
@@ -10,6 +12,7 @@ from wdcli.data.io import read_one
 from wdcli.errors import DataError
 from wdcli.features import Encoder, fit_pipeline, transform
 from wdcli.features.fitted import Buckets, _Categorical
+from wdcli.features.pipeline import load_pipeline
 from wdcli.spec import load_spec
 
 from .conftest import SPECS
@@ -89,6 +92,56 @@ def test_typed_columns_equal_transform(fitted):
         pl.Series("price", np.r_[np.nan, np.inf, -np.inf, np.arange(297.0)]),
     )
     assert_same(fitted, frame)
+
+
+WHOLE = """
+data: {train: data.parquet}
+label: {column: y}
+columns:
+  store: {kind: categorical}
+  hashed: {kind: categorical, hash_buckets: 50}
+  seen: {kind: multivalent}
+crosses:
+  - {columns: [store, hashed], min_count: 1}
+"""
+
+
+def test_a_category_is_the_same_whole_number_whichever_type_carries_it(tmp_path):
+    """A store id of 300 is one category as 300 (an integer column, a JSON int), 300.0 (pandas' integer column
+    with a missing value, a JSON float) or "300" (CSV text). Read as text, 300.0 was "300.0": a model fitted on
+    Parquet floats scored the JSON ints of its requests as unseen, and a request's 40 became "40.0" when another
+    of its rows held 40.5. Fitted, transformed and served alike; an older pipeline keeps reading "300.0"."""
+    ids = [300, 12, 300, 7, 12, 300, None, 45] * 20
+    floats = pl.Series("store", ids, dtype=pl.Float64)
+    lists = pl.Series("seen", [[float(i or 0), 12.0] for i in ids], dtype=pl.List(pl.Float64))
+    frame = pl.DataFrame({"store": floats, "hashed": floats, "seen": lists, "y": [0, 1] * 80})
+    frame.write_parquet(tmp_path / "data.parquet")
+    (tmp_path / "s.yaml").write_text(WHOLE)
+    fitted = fit_pipeline(load_spec(tmp_path / "s.yaml"), read_one(tmp_path / "data.parquet"))
+    assert set(fitted.features["store"].values) == {"300", "12", "7", "45"}
+    want = transform(fitted, frame, with_label=False)
+    as_ints = frame.with_columns(pl.col("store", "hashed").cast(pl.Int64), pl.col("seen").cast(pl.List(pl.Int64)))
+    as_text = as_ints.with_columns(pl.col("store", "hashed").cast(pl.String), pl.col("seen").cast(pl.List(pl.String)))
+    for other in (frame, as_ints, as_text):
+        for encode in (Encoder(fitted), lambda f: transform(fitted, f, with_label=False)):
+            got = encode(other.drop("y"))
+            np.testing.assert_array_equal(got.sparse, want.sparse)
+            np.testing.assert_array_equal(got.multi["seen"].ids, want.multi["seen"].ids)
+    halves = frame.with_columns(pl.col("store") + pl.Series([0.0, 0.5] * 80))  # 300.5 is a value of its own
+    assert (transform(fitted, halves, with_label=False).sparse[1::2, 0] == 1).all()  # (the OOV id)
+    # a pipeline fitted before (no whole_floats: its vocabularies hold "300.0") reads floats as it did
+    fitted.save(tmp_path / "old")
+    raw = json.loads((tmp_path / "old" / "pipeline.json").read_text())
+    for f in raw["features"]:
+        f.get("source", {}).pop("whole_floats", None)
+        if f["kind"] == "vocabulary":
+            f["values"] = [v + ".0" for v in f["values"]]
+    (tmp_path / "old" / "pipeline.json").write_text(json.dumps(raw))
+    old = load_pipeline(tmp_path / "old", fitted.spec)
+    assert old.whole_floats == [] and old.features["store"].values[0].endswith(".0")
+    for encode in (Encoder(old), lambda f: transform(old, f, with_label=False)):
+        got = encode(frame.drop("y"))
+        np.testing.assert_array_equal(got.sparse[:, 0], want.sparse[:, 0])
 
 
 def test_text_in_a_numeric_column_is_the_same_error(fitted):

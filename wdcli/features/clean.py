@@ -30,6 +30,28 @@ def text(column: str | pl.Expr, missing: list[str] | tuple[str, ...]) -> pl.Expr
     return out.alias(column) if isinstance(column, str) else out
 
 
+def whole_floats(df: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """The float columns (and lists of floats) among `columns` as text in which a whole number reads as an integer
+    column writes it ("300", not "300.0"), so that a category is the same value whichever type carries it: a JSON
+    client's 300.0, pandas' integer column with a missing value (float) and a CSV's 300. Other columns as they are
+    (nothing is done, nor costs, where no column is a float)."""
+    exprs, schema = [], df.schema
+    for column in columns:
+        dtype = schema.get(column)
+        if dtype is None:
+            continue
+        if dtype.is_float():
+            exprs.append(_whole(pl.col(column)).alias(column))
+        elif isinstance(dtype, LISTS) and dtype.inner.is_float():
+            exprs.append(pl.col(column).cast(pl.List(dtype.inner)).list.eval(_whole(pl.element())).alias(column))
+    return df.with_columns(exprs) if exprs else df
+
+
+def _whole(x: pl.Expr) -> pl.Expr:
+    whole = x.is_finite() & (x == x.floor()) & (x.abs() < 2.0**63)
+    return pl.when(whole).then(x.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(x.cast(pl.String))
+
+
 def number(column: str, missing: list[str] | tuple[str, ...], dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr] | None:
     """(Float64 value, is-unparsable-text) expressions of a numeric column of this type, or None when the type
     cannot hold numbers. Non-finite values are left for `finite` (numpy does them faster)."""

@@ -90,6 +90,7 @@ class Fitter:
         check_columns(spec, df, where, need_label=True, need_group=True)  # (training rows: gAUC needs the group)
         if len(df) == 0:
             return
+        df = clean.whole_floats(df, list(self.text))
         y = label_array(spec, df, where)  # nulls and values that cannot be 0/1, named in this batch
         self.labels.update(df[spec.label.column].cast(pl.String).str.strip_chars().unique().to_list())
         raw = pl.collect_all(
@@ -325,16 +326,11 @@ def _checked(where: str, column: str, build: Callable[..., Any], /, **kwargs: An
 
 
 def text_source(name: str, col: Categorical | Multivalent) -> Text:
+    text = Text(column=name, missing=col.missing, whole_floats=True)
     if isinstance(col, Multivalent):
-        return Text(
-            column=name,
-            missing=col.missing,
-            multivalent=True,
-            separator=col.separator,
-            weights=col.weights,
-            max_values=col.max_values,
-        )
-    return Text(column=name, missing=col.missing)
+        lists = {"separator": col.separator, "weights": col.weights, "max_values": col.max_values}
+        return text.model_copy(update={"multivalent": True, **lists})
+    return text
 
 
 def _categorical(

@@ -9,9 +9,8 @@ A feature is one of a closed set of kinds (a tagged union on `kind`): `vocabular
 is served (`serve`, `serve_bag`, `component_hash`): which of a serving request's lookups (`Request`, made by
 `wdcli.features.encoder`) give its ids, so that the encoder never asks a feature its kind.
 
-Saved as `pipeline.json` (format 2), with large lists in Parquet beside it; loading validates every key and
-names the file and key of any problem. It never runs code.
-"""
+Saved as `pipeline.json` (format 2), large lists in Parquet beside it; loading validates every key, names the
+file and key of any problem, and never runs code."""
 
 from __future__ import annotations
 
@@ -69,6 +68,7 @@ class Text(_Fitted):
     separator: str | None = None  # multivalent text is split on this; None: a list column
     weights: str | None = None  # a column of per-value weights (multivalent)
     max_values: int | None = Field(None, ge=1)  # a row keeps its first max_values values (multivalent)
+    whole_floats: bool = False  # 300.0 reads "300" (`clean.whole_floats`); False: "300.0", as fitted before
 
 
 class _Feature(_Fitted):

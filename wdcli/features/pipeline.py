@@ -54,6 +54,12 @@ class FittedPipeline:
         """Numeric features: the columns of `Encoded.dense`, in order."""
         return [n for n, f in self.features.items() if isinstance(f, Numeric)]
 
+    @cached_property
+    def whole_floats(self) -> list[str]:
+        """The columns read as categories in which a whole float reads as an integer (`clean.whole_floats`)."""
+        sources = [f.source for f in self.features.values() if isinstance(f, Categorical)]
+        return list(dict.fromkeys(s.column for s in sources if s.whole_floats))
+
     def cardinality(self, name: str) -> int:
         return self.sparse(name).cardinality
 
