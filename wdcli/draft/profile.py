@@ -232,7 +232,10 @@ def _integral(x: pl.Series) -> bool:
 
 
 def _separator(text: pl.Series) -> str | None:
-    """The separator of list-like text: one that most values hold, whose pieces repeat far more than whole values."""
+    """The separator of list-like text: one that many values hold, whose pieces repeat far more than whole values:
+    fewer distinct pieces than half the distinct values (genres), or, with four pieces a value or more, each piece
+    seen half again as often as each value (a history of item ids: thousands of items, yet each row's list its
+    own; a small sample sees each item a few times only)."""
     if len(text) < 20:
         return None
     distinct = text.n_unique()
@@ -241,7 +244,9 @@ def _separator(text: pl.Series) -> str | None:
         if share(has) < 0.2:
             continue
         tokens = text.str.split(sep).explode().str.strip_chars()
-        if tokens.n_unique() < 0.5 * distinct and tokens.len() >= 1.5 * len(text):
+        pieces = tokens.n_unique()
+        many = tokens.len() >= 4 * len(text) and tokens.len() / pieces >= 1.5 * len(text) / distinct
+        if tokens.len() >= 1.5 * len(text) and (pieces < 0.5 * distinct or many):
             return sep
     return None
 
