@@ -196,6 +196,15 @@ def test_a_partial_or_spoilt_cache_is_completed(many_files, workdir):  # noqa: F
     _, again = run_training(spec, output=workdir / "b")
     assert_same_weights(first, again)
     assert shards[0].exists() and read_shard(shards[1]) is not None
+    limit = next((workdir / "runs" / ".cache").glob("*/pipeline/limit.json"))
+    for spoilt in ('{"limit": [1]}', '{"limit": ["a", 2]}', "[]"):  # (edited by hand: a crash, now a new fit)
+        limit.write_text(spoilt)
+        _, again = run_training(spec, output=workdir / f"c{len(spoilt)}")
+        assert_same_weights(first, again)
+    limit.unlink()
+    os.mkfifo(limit)  # (read, it would wait for a writer forever)
+    _, again = run_training(spec, output=workdir / "d")
+    assert_same_weights(first, again)
 
 
 def test_a_streamed_run_resumes_from_the_cache_bit_for_bit(many_files, workdir):  # noqa: F811

@@ -43,7 +43,7 @@ import numpy as np
 from .. import __version__
 from ..errors import ArtifactError, DataError
 from ..features import Encoded, FittedPipeline
-from ..features.pipeline import load_pipeline
+from ..features.pipeline import file_in, load_pipeline
 from ..features.transform import Ragged
 from ..spec import Spec
 from .atomic import atomic_file, atomic_folder
@@ -206,8 +206,10 @@ class Cache:
         """The fitted pipeline kept here (for `spec`: the features are the same, the rest of it may differ) and
         where train.max_rows ended the training rows, or None."""
         folder = self.folder / "pipeline"
-        try:
-            limit = json.loads((folder / "limit.json").read_text())["limit"]
+        try:  # (file_in: a regular file of the folder, never a FIFO that would wait; a spoilt one is no pipeline)
+            limit = json.loads(file_in(folder, "limit.json", "the cache").read_text())["limit"]
+            if limit is not None and not (len(limit) == 2 and all(type(x) is int and x >= 0 for x in limit)):
+                return None
             return load_pipeline(folder, spec), (tuple(limit) if limit is not None else None)
         except (OSError, ValueError, KeyError, TypeError, ArtifactError):
             return None
