@@ -187,7 +187,8 @@ class Fitter:
             counts[name] = c
         features: dict[str, Feature] = {}
         failed: tuple[int, Exception] | None = None
-        spread = spread_rows(self.sample_keys)  # (the rows the uneven test reads, the same for every number)
+        rows = spread_rows(self.sample_keys)  # (the rows the uneven test reads, the same for every number)
+        spread = (rows, numbers.distinct_rows(self.sample, rows))  # (and the named test: copies left out)
         for i, (name, col) in enumerate(spec.columns.items()):
             if i % part[1] != part[0]:
                 continue
@@ -208,7 +209,7 @@ class Fitter:
             raise failed[1]
         return features, pl.concat(self.head) if self.head else pl.DataFrame()
 
-    def _feature(self, name: str, col: Any, counts: dict[str, pl.DataFrame], spread: np.ndarray) -> Feature | None:
+    def _feature(self, name: str, col: Any, counts: dict[str, pl.DataFrame], spread: tuple) -> Feature | None:
         if isinstance(col, (Categorical, Multivalent)):
             return _categorical(self.spec, name, col, counts, self.rows)
         if isinstance(col, NumericSpec):
@@ -226,7 +227,7 @@ class Fitter:
         missing = source.missing if isinstance(source, NumericSpec) else []
         return _checked(self.where, name, Buckets, name=name, column=col.source, boundaries=bounds, missing=missing)
 
-    def _numeric(self, name: str, col: NumericSpec, spread: np.ndarray) -> Numeric:
+    def _numeric(self, name: str, col: NumericSpec, spread: tuple[np.ndarray, np.ndarray]) -> Numeric:
         raw = self.raw[name]
         if raw.n == 0:
             raise DataError(
@@ -246,7 +247,7 @@ class Fitter:
         m = self.moments[name].with_copies(self.rows - raw.n, float(g(np.array([fill]))[0]))
         bins = self.spec.piecewise_bins().get(name, 0)
         spike = spiked(present, len(values) - len(present), fill)
-        bumpy, names = (f(values, self.sample[-1], self.sample_keys, spread, col.bounds) for f in _SPREAD)
+        bumpy, names = (f(values, self.sample[-1], self.sample_keys, r, col.bounds) for f, r in zip(_SPREAD, spread))
         names = names and name in self.read and self._names_alone(name)
         form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy, names and col.transform != "quantile")
         by_values = numbers.by_values(self.where, name, col, form.kind == "values" and name in self.valued)

@@ -107,6 +107,15 @@ def spread_rows(keys: np.ndarray) -> np.ndarray:
     return rows[np.argsort(keys[rows], kind="stable")]
 
 
+def distinct_rows(sample: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`rows` less those that repeat an earlier one in every number of the sample and in the label: the rows the
+    `named` test reads. It predicts a row from the other rows of its value, which a copy of the row answers (each
+    positive row four times, as oversampling writes it, made every number look like it named things)."""
+    block = np.ascontiguousarray(sample[:, rows].T)
+    whole = block.view(np.dtype((np.void, block.dtype.itemsize * block.shape[1])))[:, 0]
+    return rows[np.sort(np.unique(whole, return_index=True)[1])]
+
+
 def uneven_column(
     values: np.ndarray, y: np.ndarray, keys: np.ndarray, rows: np.ndarray, clip: tuple[float, float] | None = None
 ) -> bool:
@@ -202,10 +211,10 @@ def uneven(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> bo
     return bool(gain >= UNEVEN_GAIN and gain >= UNEVEN_SHARE * total and gain >= 2 * spread)
 
 
-NAMED_GAIN = 0.005  # nats per held-out row a number's own values' rates must save over its 32 bins' ...
+NAMED_GAIN = 0.015  # nats per row (left out) a number's own values' rates must save over its 32 bins' ...
 NAMED_SPREAD = 4.0  # ... in standard errors of that gain
 NAMED_SHARE = 0.5  # and the values seen NAMED_COUNT times or more must hold this share of the rows
-NAMED_COUNT = 3  # (in the half the rates are fitted on; `values` keeps those seen this often in the sample)
+NAMED_COUNT = 3  # (values seen this often in the sample: those `values` keeps)
 VALUES_AT_MOST = 10_000  # the most frequent values a `values` embedding keeps
 
 
@@ -218,29 +227,30 @@ def named_column(
 
 def named(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> bool:
     """Whether a number's exact values tell the label apart beyond what its value's neighbourhood does: a
-    household's income repeated in each of its members' rows, a code, a place's exact coordinates seen many
-    times. On one half of the rows (by key) the rate of each value seen NAMED_COUNT times or more (shrunk toward
-    its bin's rate) is fitted with the rates of `bins` quantile bins; on the other half the values' rates must
-    save NAMED_GAIN nats per row over the bins' and NAMED_SPREAD standard errors, and those values hold
-    NAMED_SHARE of the rows. A tree cuts such a column into its values (LightGBM's 255 bins) and an MLP fed the
-    one number cannot: `numeric_embedding: auto` gives it an embedding of its values (`values`)."""
-    if (halves := _halves(x, y, keys)) is None:
+    household's income repeated in each of its members' rows, a code, a person's id in a panel, a place's exact
+    coordinates seen many times. Each row of a value seen NAMED_COUNT times or more (as `values` keeps them) is
+    predicted from the other rows of its value (their rate, shrunk toward the row's bin's rate) and from the rate
+    of its `bins` quantile bin: the values' rates must save NAMED_GAIN nats per row over the bins' and NAMED_SPREAD
+    standard errors, and those values hold NAMED_SHARE of the rows. (Leaving one row out reads every other row of
+    its value: a panel of two or three rows per person, split in halves, left too few rows of each to tell.) A
+    tree cuts such a column into its values (LightGBM's 255 bins) and an MLP fed the one number cannot:
+    `numeric_embedding: auto` gives it an embedding of its values (`values`). `keys`: unused (as `uneven`'s)."""
+    if len(x) < UNEVEN_ROWS or y.min() == y.max():
         return False
-    xa, ya, xb, yb = halves
-    _, edges, _, binned, ib = _binned(xa, ya, xb, bins)
-    seen, inverse, counts = np.unique(xa, return_inverse=True, return_counts=True)
-    frequent = counts >= NAMED_COUNT
-    if counts[frequent].sum() < NAMED_SHARE * len(xa):
+    _, _, _, binned, at = _binned(x, y, x, bins)
+    seen, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    n = counts[inverse]  # rows of each row's value
+    frequent = n >= NAMED_COUNT
+    if np.count_nonzero(frequent) < NAMED_SHARE * len(x):
         return False
-    own = (np.bincount(inverse, ya, len(seen)) + 5 * binned[np.searchsorted(edges, seen, side="right")]) / (counts + 5)
-    at = np.clip(np.searchsorted(seen, xb), 0, len(seen) - 1)
-    hit = (seen[at] == xb) & frequent[at]
+    base = binned[at]
+    others = (np.bincount(inverse, y, len(seen))[inverse] - y + 5 * base) / (n - 1 + 5)
 
     def loss(p: np.ndarray) -> np.ndarray:
         p = np.clip(p, 1e-6, 1 - 1e-6)
-        return -(yb * np.log(p) + (1 - yb) * np.log(1 - p))
+        return -(y * np.log(p) + (1 - y) * np.log(1 - p))
 
-    saved = loss(binned[ib]) - loss(np.where(hit, own[at], binned[ib]))
+    saved = loss(base) - loss(np.where(frequent, others, base))
     gain, spread = float(saved.mean()), float(saved.std()) / np.sqrt(len(saved))
     return bool(gain >= NAMED_GAIN and gain >= NAMED_SPREAD * spread)
 
