@@ -61,6 +61,44 @@ def test_init_drafts_integer_codes_as_categories_and_smooth_numbers_as_numbers(t
     assert r.exit_code == 0, r.output
 
 
+def choices(groups: int = 1500, seed: int = 0) -> pl.DataFrame:
+    """Discrete choices (a walk on Ecdat's Cracker and Catsup): each group a purchase among 4 brands, one row per
+    brand, exactly one chosen; the household a whole number (as those files have it), loyal to a brand of its
+    own; the brand's price."""
+    rng = np.random.default_rng(seed)
+    household = rng.integers(0, 80, groups)
+    loyal = rng.integers(0, 4, 80)
+    price = rng.normal(100, 15, (groups, 4))
+    utility = 2.0 * (np.arange(4)[None, :] == loyal[household][:, None]) - 0.03 * (price - 100)
+    utility += rng.gumbel(size=(groups, 4))
+    chosen = (utility == utility.max(axis=1, keepdims=True)).astype(np.int8)
+    return pl.DataFrame(
+        {
+            "choice_id": np.repeat(np.arange(groups), 4),
+            "household": np.repeat(1000 + 7 * household, 4),
+            "brand": np.tile(["a", "b", "c", "d"], groups),
+            "price": price.ravel().round(2),
+            "chosen": chosen.ravel(),
+        }
+    )
+
+
+def test_a_households_number_constant_in_each_group_is_tried_as_categories(tmp_path):
+    """With a group of exactly one chosen row, a number that holds one value per group (the household) has the
+    same rate in every value: alone it gains nothing, so it was never tried as categories, and the draft missed
+    each household's brand (on Cracker 0.9318 NDCG@10 against 0.9414 drafted so; LightGBM 0.9451). It is
+    tried: as categories it gains, and crosses the brand."""
+    choices().write_parquet(tmp_path / "c.parquet")
+    out = tmp_path / "c.yaml"
+    args = ["init", str(tmp_path / "c.parquet"), "--label", "chosen", "--group", "choice_id", "-o", str(out)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    raw = yaml.safe_load(text)
+    assert raw["columns"]["household"] == "categorical", text
+    assert any(set(c["columns"]) == {"brand", "household"} for c in raw["crosses"]), text
+
+
 def test_no_trials_leaves_codes_as_numbers_and_says_what_to_try(tmp_path):
     survey().write_parquet(tmp_path / "survey.parquet")
     out = tmp_path / "survey.yaml"

@@ -27,7 +27,7 @@ from ..features import fit_pipeline
 from ..spec import Spec, load_spec
 from . import gain as G
 from .blocks import MIN_ROWS, Tried, untried
-from .codes import candidates, choose
+from .codes import candidates, choose, within_groups
 from .crosses import Bucketized, Cross, choose_crosses
 from .label import Positive, positive_of
 from .profile import MIN_BUCKET_GAIN, Column, given_kind, profile_column, settle, shared_tables
@@ -191,7 +191,7 @@ def draft_spec(
         d.text = render(d, paths, label, group, patterns, separator)
         return d
 
-    codes = candidates(d.columns, gain)
+    codes = candidates(d.columns, gain, within_groups(sample, group, d.columns))
     d = assemble(d)
     if codes:
         step(f"trying {', '.join(codes)} as categories on the sample")
