@@ -153,8 +153,12 @@ def scored(d: Dataset, test: pl.DataFrame, score: np.ndarray) -> dict:
 
 
 def lightgbm(d: Dataset, f: dict[str, pl.DataFrame], seed: int) -> dict:
+    import warnings
+
     import lightgbm as lgb
 
+    # (4.7 renamed eval_set to eval_X/eval_y; the bench extra takes any 4.x, which all know eval_set)
+    warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
     cols = [c for c, k in d.kinds.items() if k != "multivalent"]
     every = pl.concat([f["train"], f["validation"], f["test"]], how="diagonal_relaxed").select(cols).to_pandas()
     for c in cols:
