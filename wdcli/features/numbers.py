@@ -158,6 +158,12 @@ def _binned(
     return ordered, edges, rate, (positives + 20 * rate) / (counts + 20), ib
 
 
+def _loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Each row's log loss, the probabilities clipped to [1e-6, 1 - 1e-6] (the tests' own, not the metrics')."""
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -z))  # (no overflow at any z)
 
@@ -200,14 +206,10 @@ def uneven(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> bo
         if gained < 1e-9:  # (converged)
             break
 
-    def loss(p: np.ndarray) -> np.ndarray:
-        p = np.clip(p, 1e-6, 1 - 1e-6)
-        return -(yb * np.log(p) + (1 - yb) * np.log(1 - p))
-
-    by_bins = loss(binned[ib])
-    saved = loss(_sigmoid(cubic(xb) @ w)) - by_bins
+    by_bins = _loss(yb, binned[ib])
+    saved = _loss(yb, _sigmoid(cubic(xb) @ w)) - by_bins
     gain, spread = float(saved.mean()), float(saved.std()) / np.sqrt(len(saved))
-    total = float(loss(np.full(len(yb), rate)).mean() - by_bins.mean())
+    total = float(_loss(yb, np.full(len(yb), rate)).mean() - by_bins.mean())
     return bool(gain >= UNEVEN_GAIN and gain >= UNEVEN_SHARE * total and gain >= 2 * spread)
 
 
@@ -245,12 +247,7 @@ def named(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> boo
         return False
     base = binned[at]
     others = (np.bincount(inverse, y, len(seen))[inverse] - y + 5 * base) / (n - 1 + 5)
-
-    def loss(p: np.ndarray) -> np.ndarray:
-        p = np.clip(p, 1e-6, 1 - 1e-6)
-        return -(y * np.log(p) + (1 - y) * np.log(1 - p))
-
-    saved = loss(base) - loss(np.where(frequent, others, base))
+    saved = _loss(y, base) - _loss(y, np.where(frequent, others, base))
     gain, spread = float(saved.mean()), float(saved.std()) / np.sqrt(len(saved))
     return bool(gain >= NAMED_GAIN and gain >= NAMED_SPREAD * spread)
 
