@@ -349,6 +349,14 @@ BUGS += [
         "a category's 300.0 (Parquet float, JSON float) reads '300.0', unseen beside the 300 of ints and CSV text",
     ),
     Bug(
+        "serve-workers-outlive-their-parent",
+        "wdcli/serve/app.py",
+        "        die_with_parent(config.parent)\n",
+        "        pass\n",
+        ("tests/test_serve_procs.py::test_reload_reaches_every_worker_and_workers_die_with_their_parent",),
+        "kill -9 of serve --workers N leaves its workers serving the port: a restart finds it in use",
+    ),
+    Bug(
         "serve-batch-error-to-every-request",
         "wdcli/serve/batcher.py",
         """            for i in members:
