@@ -252,6 +252,16 @@ def test_a_study_where_no_trial_completes_exits_2_with_or_without_json(apps_spec
         assert "never occurs" in out["trials"][0]["error"]
 
 
+def test_a_study_whose_trials_all_fail_alike_stops_after_three(apps_spec, workdir):
+    """A data error no trial's values change (a label value that never occurs) failed all 20 trials, one by one,
+    each reading and fitting again: the study stops after 3 failed alike, none complete, and says so."""
+    r = invoke("tune", apps_spec, "--trials", 20, "--set", "label.positive=never", *FAST)
+    assert r.exit_code == 2, r.output
+    assert "3 trials (0 complete, 0 pruned, 3 failed; 3 run now)" in r.output
+    assert "3 trials in a row failed alike and none has completed, so the study stopped: " in r.output
+    assert "never occurs" in r.output and "run the same command again" in r.output
+
+
 def test_no_validation_rows_is_a_clear_error(apps_spec, workdir):
     with pytest.raises(WdcliError, match="tuning needs validation rows"):
         tune(apps_spec, ["data.split.validation=0"], ["deep.dropout={uniform: [0, 0.3]}"], trials=1)

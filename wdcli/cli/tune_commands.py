@@ -81,6 +81,8 @@ def show_tuned(result, top: int, json_: bool) -> None:
     """A study's outcome (a `wdcli.tune.TuneResult`): the best trials and how many ran, or JSON; an error where no
     trial completed."""
     none = "no trial completed, so there is no best spec to write; the failed trials above say why"
+    if result.stopped:
+        none = f"{result.stopped}; fix that and run the same command again (with --fresh to start the study anew)"
     if json_:
         study = {
             "metric": result.metric,

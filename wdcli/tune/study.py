@@ -41,6 +41,9 @@ class TuneReporter(Protocol):
     def end_epoch(self, record: dict) -> None: ...
 
 
+ALIKE = 3  # trials in a row failing with one error, none complete: the study stops (no values will help)
+
+
 @dataclass
 class TuneResult:
     metric: str
@@ -49,6 +52,7 @@ class TuneResult:
     best_spec: Path | None  # None when no trial completed
     rows: list[dict[str, Any]] = field(default_factory=list)  # every trial, best first
     ran: int = 0  # trials run by this call
+    stopped: str | None = None  # why the study stopped before its total (trials that all failed alike)
 
 
 def study_folder(spec: Spec, output: str | Path | None = None) -> Path:
@@ -105,7 +109,7 @@ def tune(
     dists = distributions(searched)
     # trials that change no feature neither fit nor encode again (train.data.cache: off, every trial does)
     reuse = Encodings() if spec.train.data.cache != "off" else None
-    ran = 0
+    ran, failed, stopped = 0, [], None  # (failed: the errors of this call's trials, while none has completed)
     while (done := _finished(study)) < total:
         trial = study.ask(dists)
         values = {k: spec_value(searched[k], trial.params[k]) for k in searched}
@@ -115,9 +119,13 @@ def tune(
         ran += 1
         if reporter:
             reporter.end_trial(row, _best_row(study, searched))
+        failed = [*failed, row.get("error")] if row["state"] == "failed" and not _best_row(study, searched) else []
+        if len(failed) == ALIKE and len(set(failed)) == 1:  # (a data or spec error no trial's values change)
+            stopped = f"{ALIKE} trials in a row failed alike and none has completed, so the study stopped: {failed[0]}"
+            break
     rows = _rows(study, searched)
     best = _write_best(study, searched, path, raw, lines, overrides, spec, folder, metric)
-    return TuneResult(metric, maximize, db, best, rows, ran)
+    return TuneResult(metric, maximize, db, best, rows, ran, stopped)
 
 
 def _study(spec: Spec, db: Path, maximize: bool):
