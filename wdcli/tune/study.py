@@ -109,7 +109,8 @@ def tune(
     dists = distributions(searched)
     # trials that change no feature neither fit nor encode again (train.data.cache: off, every trial does)
     reuse = Encodings() if spec.train.data.cache != "off" else None
-    ran, failed, stopped = 0, [], None  # (failed: the errors of this call's trials, while none has completed)
+    ran, stopped = 0, None
+    failed: list[str | None] = []  # the errors of this call's trials in a row, while none has completed
     while (done := _finished(study)) < total:
         trial = study.ask(dists)
         values = {k: spec_value(searched[k], trial.params[k]) for k in searched}
