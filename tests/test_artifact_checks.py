@@ -228,6 +228,9 @@ NUMERIC_STATE = {  # a numeric column's edit: (column, fields set, the field the
     "quantile boundary inf": ("age", {"boundaries": [20.0, INF]}, "holds inf; boundaries are finite numbers"),
     "edges NaN": ("age", {"edges": [0.0, NAN, 1.0]}, r"edges\[1\] is nan"),
     "edges reversed": ("age", {"edges": [1.0, 0.5, 0.0]}, "edges are not in increasing order"),
+    "center NaN": ("age", {"center": NAN}, "Input should be a finite number"),
+    "spread 0": ("capital-gain", {"spread": 0.0}, "Input should be greater than 0"),
+    "spread inf": ("hours-per-week", {"spread": INF}, "Input should be a finite number"),
 }
 
 

@@ -283,8 +283,10 @@ def test_piecewise_edges_are_the_training_rows_quantiles_as_the_model_sees_them(
     age = fitted.numeric("age")
     raw = pl.read_parquet(SPECS / "data" / "adult.parquet").head(3000)["age"].to_numpy().astype(float)
     q = np.sort(raw)[np.ceil(np.arange(1, 4) / 4 * len(raw)).astype(int) - 1]
-    expected = np.unique(np.searchsorted(age.boundaries, [raw.min(), *q, raw.max()], side="right")) / len(
-        age.boundaries
+    b = age.boundaries  # (read between the boundaries: a line through (min, 0), (b_i, i/(k+1)), (max, 1))
+    assert age.smooth and age.min < b[0] and age.max > b[-1]
+    expected = np.unique(
+        np.interp([raw.min(), *q, raw.max()], [age.min, *b, age.max], np.arange(len(b) + 2) / (len(b) + 1))
     )
     assert age.transform == "quantile" and np.allclose(age.edges, expected)
     assert next(n for n in cfg.numeric if n.name == "age").edges == age.edges

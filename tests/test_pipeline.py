@@ -1,5 +1,7 @@
 """The fitted pipeline: fit on training rows only, transform identically at training and scoring time."""
 
+import dataclasses
+
 import numpy as np
 import polars as pl
 import pytest
@@ -125,13 +127,43 @@ def test_unseen_missing_and_null_values_never_crash(tiny):
 
 
 def test_quantile_normalization_matches_paper(tiny):
+    """The paper's CDF normalization, read between its quantiles: the share of training values below x, in [0, 1],
+    a line through (min, 0), (b_i, i/(k+1)) and (max, 1) (the paper's step rounded every value of a quantile down to
+    it: census's capital gains, 0 in over 90% of the rows, kept a handful of values). A pipeline fitted before
+    (`smooth` false) reads the paper's step as it did: the i-th of n quantiles -> (i-1)/(n-1)."""
     spec, frames, fitted = tiny
-    b = fitted.features["age"].boundaries
+    age = fitted.features["age"]
+    b, raw = age.boundaries, frames["train"]["age"].cast(pl.Float64).to_numpy()
+    assert age.smooth and (age.center, age.spread) == (0, 1) and age.min < b[0] and age.max > b[-1]
+    k = len(b)
+    x = transform(fitted, frames["train"]).dense[:, fitted.dense.index("age")]
+    expected = np.interp(raw, [age.min, *b, age.max], np.arange(k + 2) / (k + 1))
+    np.testing.assert_allclose(x, expected, rtol=0, atol=1e-7)
+    assert x.min() == 0.0 and x.max() == 1.0 and len(set(x.tolist())) == len(set(raw.tolist()))  # (every age its own)
+    before = age.model_copy(update={"smooth": False})
+    step = dataclasses.replace(fitted, features={**fitted.features, "age": before})
+    x = transform(step, frames["train"]).dense[:, fitted.dense.index("age")]
+    np.testing.assert_array_equal(x, (np.searchsorted(b, raw, side="right") / k).astype(np.float32))
+    assert sorted(set(np.round(x * k).astype(int).tolist())) == list(range(k + 1))
+
+
+def test_log1p_reads_centered_and_scaled_and_minmax_as_it_is(tiny):
+    """log1p values reach the model as (transformed - mean) / sd of the training rows' transformed values (the
+    sample holds every row here); minmax in [0, 1], as the spec says (standardize, quantile and none as they are)."""
+    spec, frames, fitted = tiny
     enc = transform(fitted, frames["train"])
-    x = enc.dense[:, fitted.dense.index("age")]
-    assert x.min() == 0.0 and x.max() == 1.0
-    # value in the i-th of n quantiles -> (i-1)/(n-1)
-    assert sorted(set(np.round(x * len(b)).astype(int).tolist())) == list(range(len(b) + 1))
+    for name in ("capital-gain", "hours-per-week"):
+        f = fitted.features[name]
+        raw = frames["train"][name].cast(pl.Float64).to_numpy()
+        raw = np.clip(np.where(np.isnan(raw), f.fill, raw), *(f.clip or (-np.inf, np.inf)))
+        x = enc.dense[:, fitted.dense.index(name)]
+        if f.transform == "log1p":
+            v = np.sign(raw) * np.log1p(np.abs(raw))
+            assert f.center == pytest.approx(v.mean(), abs=1e-6) and f.spread == pytest.approx(v.std(), rel=1e-6)
+            np.testing.assert_allclose(x, (v - v.mean()) / v.std(), rtol=0, atol=1e-5)
+        else:
+            assert f.transform == "minmax" and (f.center, f.spread) == (0, 1)
+            np.testing.assert_allclose(x, (raw - f.min) / (f.max - f.min), rtol=0, atol=1e-6)
 
 
 def test_save_and_load_roundtrip(tiny, tmp_path):
@@ -201,10 +233,16 @@ def test_a_pipeline_written_by_wdcli_0_1_still_loads(tiny, tmp_path):
     assert old.features.keys() == fitted.features.keys()
     for name, f in old.features.items():  # (0.1 named a hashed bucket after any of its most frequent combinations;
         # a number's spike, which transforms nothing, is newer: read as none, as the model those files came with;
-        # whole floats as integers are newer too: read as they were, "300.0")
+        # whole floats as integers are newer too: read as they were, "300.0"; and numbers read centered and scaled,
+        # a quantile between its boundaries: read as they were, the paper's step in [0, 1])
         skip = {"examples": True, "spike": True, "source": {"whole_floats": True}}
+        skip |= dict.fromkeys(["smooth", "center", "spread"], True)
         assert getattr(getattr(f, "source", None), "whole_floats", False) is False
+        assert (getattr(f, "smooth", False), getattr(f, "center", 0), getattr(f, "spread", 1)) == (False, 0, 1)
         assert f.model_dump(exclude=skip) == fitted.features[name].model_dump(exclude=skip), name
+    as_before = {"smooth": False, "center": 0.0, "spread": 1.0}
+    numbers = {n: f.model_copy(update=as_before) for n, f in fitted.features.items() if f.kind == "numeric"}
+    fitted = dataclasses.replace(fitted, features={**fitted.features, **numbers})
     a, b = transform(fitted, frames["test"]), transform(old, frames["test"])
     assert np.array_equal(a.sparse, b.sparse) and np.array_equal(a.dense, b.dense)
 

@@ -243,6 +243,22 @@ def test_a_warm_start_keeps_the_values_it_was_trained_on(workdir):
     assert known("cold") != known("r1")
 
 
+@pytest.mark.parametrize("t", ["standardize", "minmax", "log1p"])
+def test_known_values_are_read_back_through_the_scale_the_model_read_them_on(t):
+    """A warm start reads the known values (model units) back to raw values through the old run's center and spread
+    too, then into the new run's units: every raw value lands where the new run's rows of it land."""
+    from wdcli.features.fitted import Numeric
+    from wdcli.features.numbers import known_in
+    from wdcli.features.transform import DenseTransform
+
+    raw = np.array([[1.0], [5.0], [20.0], [300.0]])
+    stats = {"name": "x", "transform": t, "fill": 0.0, "mean": 2.0, "std": 3.0, "min": 0.0, "max": 400.0}
+    old = Numeric(**stats, center=0.7, spread=2.5)
+    old = old.model_copy(update={"known": sorted(float(v) for v in DenseTransform([old])(raw)[:, 0])})
+    new = Numeric(**{**stats, "mean": 4.0, "max": 500.0}, center=-0.3, spread=0.5)
+    np.testing.assert_allclose(known_in(old, new), sorted(DenseTransform([new])(raw)[:, 0]), rtol=1e-5)
+
+
 def test_quantile_transform_leaves_values_to_other_numbers_and_naming_it_is_a_clear_error(workdir):
     """`transform: quantile` makes the values the positions of its bins (800 incomes, 96 positions): auto does
     not embed such a column by its values, and a spec that names `values` for it gets exit 2 naming the column

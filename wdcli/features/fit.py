@@ -172,8 +172,7 @@ class Fitter:
         spec, where = self.spec, self.where
         if self.rows == 0:
             raise DataError(f"{where}: no rows to fit on")
-        label = spec.label.column
-        label_array(spec, pl.DataFrame({label: sorted(self.labels)}), where, fitting=True)
+        label_array(spec, pl.DataFrame({spec.label.column: sorted(self.labels)}), where, fitting=True)
         counts = {}
         for name, text in self.text.items():
             c = self.counts[name].result()
@@ -271,6 +270,7 @@ class Fitter:
             bins=bins,
             flags=(spike, bumpy, names),
             values=by_values,
+            sample=values,
         )
 
     def _names_alone(self, name: str) -> bool:
@@ -294,6 +294,7 @@ def _numeric(
     bins: int,
     flags: tuple[bool, bool, bool],  # spike, uneven, named
     values: bool,
+    sample: np.ndarray,
 ) -> Numeric:
     clip = numbers.clip_of(col, m, read_as, seen)
     numeric = Numeric(
@@ -307,8 +308,10 @@ def _numeric(
         min=m.min,
         max=m.max,
         boundaries=quantile_boundaries(filled, col.quantiles, presorted=True) if col.transform == "quantile" else [],
+        smooth=col.transform == "quantile",
         **dict(zip(("spike", "uneven", "named"), flags)),
     )
+    numeric = numbers.scaled(numeric, sample)  # (first: the values and edges are in the model's units)
     numeric = numbers.with_values(numeric, filled, m.n - seen.n) if values and len(filled) else numeric
     return numbers.with_edges(numeric, filled, bins) if bins and len(filled) else numeric
 

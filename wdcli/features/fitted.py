@@ -257,9 +257,7 @@ class Buckets(_Sparse):
 
     def ids(self, x: np.ndarray) -> np.ndarray:
         """Bucket ids of float64 values with NaN for missing: 0 = missing, then one id per interval."""
-        ids = np.searchsorted(self._bounds, x, side="right") + 1
-        ids[np.isnan(x)] = 0
-        return ids.astype(np.int64)
+        return np.where(np.isnan(x), 0, np.searchsorted(self._bounds, x, side="right") + 1).astype(np.int64)
 
     def number_source(self) -> tuple[str, list[str]]:
         return self.column, self.missing
@@ -275,16 +273,14 @@ class Buckets(_Sparse):
         b, k = self.boundaries, i - 1
         if not b:
             return "all"
-        if k == 0:
-            return f"<{b[0]:g}"
-        return f">={b[-1]:g}" if k == len(b) else f"[{b[k - 1]:g},{b[k]:g})"
+        return f"<{b[0]:g}" if k == 0 else f">={b[-1]:g}" if k == len(b) else f"[{b[k - 1]:g},{b[k]:g})"
 
     def value_name(self, i: int) -> str:
         return f"{self.name}={self.label(i)}"
 
 
 class Numeric(_Feature):
-    """A dense input: clipped, missing filled, then transformed with the fitted statistics."""
+    """A dense input: clipped, missing filled, transformed with the fitted statistics, then centered and scaled."""
 
     kind: Literal["numeric"] = "numeric"
     name: str
@@ -297,6 +293,9 @@ class Numeric(_Feature):
     min: float
     max: float
     boundaries: Increasing = []  # transform: quantile
+    smooth: bool = False  # quantile: read between its boundaries, not as the bin's index (False: fitted before)
+    center: float = Field(0.0, allow_inf_nan=False)  # the model reads (transformed - center) / spread: the mean and
+    spread: float = Field(1.0, gt=0, allow_inf_nan=False)  # sd of log1p values (else 0 and 1)
     edges: list[float] = []  # deep.numeric_embedding piecewise: its bins' edges, transformed (as the model sees them)
     spike: bool = False  # over half its rows hold one value, the rest two others or more (numeric_embedding auto)
     uneven: bool = False  # the label's rate turns often along it (numbers.uneven; numeric_embedding auto)

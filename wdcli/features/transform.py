@@ -173,10 +173,11 @@ class DenseTransform:
         self.min = np.array([features[j].min for j in self.minmax], dtype=np.float64)
         self.range = np.array([(features[j].max - features[j].min) or 1.0 for j in self.minmax], dtype=np.float64)
         self.quantile = [
-            (j, np.asarray(f.boundaries, dtype=np.float64), max(len(f.boundaries), 1))
-            for j, f in enumerate(features)
-            if f.transform == "quantile"
+            (j, *_positions(f), max(len(f.boundaries), 1)) for j, f in enumerate(features) if f.transform == "quantile"
         ]
+        self.scaled = np.array([j for j, f in enumerate(features) if (f.center, f.spread) != (0, 1)], dtype=np.int64)
+        self.center = np.array([features[j].center for j in self.scaled], dtype=np.float64)
+        self.spread = np.array([features[j].spread for j in self.scaled], dtype=np.float64)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.clip(x, self.lo, self.hi)  # a copy; NaN stays NaN
@@ -188,10 +189,26 @@ class DenseTransform:
             x[:, self.std] = (x[:, self.std] - self.mean) / self.scale
         if len(self.minmax):
             x[:, self.minmax] = (x[:, self.minmax] - self.min) / self.range
-        for j, bounds, k in self.quantile:
-            x[:, j] = np.searchsorted(bounds, x[:, j], side="right") / k
+        for j, knots, at, k in self.quantile:
+            x[:, j] = np.interp(x[:, j], knots, at) if len(at) else np.searchsorted(knots, x[:, j], "right") / k
+        if len(self.scaled):
+            x[:, self.scaled] = (x[:, self.scaled] - self.center) / self.spread
         np.clip(x, -DENSE_LIMIT, DENSE_LIMIT, out=x)  # 1e308 through minmax would be inf in float32, NaN in the MLP
         return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _positions(f: Numeric) -> tuple[np.ndarray, np.ndarray]:
+    """Where the model reads a quantile column: fitted before `smooth`, its boundaries b_1 < ... < b_k and no
+    positions: the number of boundaries <= x, over k; `smooth`, a line through (min, 0), (b_i, i/(k+1)) and (max, 1),
+    a knot equal to the one before it left out (a spike at the minimum): the share of training values below x,
+    read between the quantiles rather than rounded down to one of them."""
+    b = np.asarray(f.boundaries, dtype=np.float64)
+    if not f.smooth:
+        return b, np.zeros(0)
+    lo, hi = (min(f.min, b[0]), max(f.max, b[-1])) if len(b) else (f.min, max(f.min, f.max))
+    knots = np.concatenate([[lo], b, [hi]])
+    keep = np.concatenate([[True], np.diff(knots) > 0])
+    return knots[keep], (np.arange(len(knots)) / (len(knots) - 1))[keep]
 
 
 def numeric_block(fitted: FittedPipeline, df: pl.DataFrame, where: str) -> np.ndarray:
