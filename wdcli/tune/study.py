@@ -118,10 +118,11 @@ def tune(
             reporter.start_trial(trial.number, values, done, total)
         row = _run_trial(study, trial, path, overrides, values, (frames, reuse), metric, spec.tune.prune, reporter, db)
         ran += 1
+        best_row = _best_row(study, searched)
         if reporter:
-            reporter.end_trial(row, _best_row(study, searched))
-        failed = [*failed, row.get("error")] if row["state"] == "failed" and not _best_row(study, searched) else []
-        if len(failed) == ALIKE and len(set(failed)) == 1:  # (a data or spec error no trial's values change)
+            reporter.end_trial(row, best_row)
+        failed = [*failed, row.get("error")] if row["state"] == "failed" and not best_row else []
+        if len(failed) >= ALIKE and len(set(failed[-ALIKE:])) == 1:  # (a data or spec error no values change)
             stopped = f"{ALIKE} trials in a row failed alike and none has completed, so the study stopped: {failed[0]}"
             break
     rows = _rows(study, searched)
