@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from wdcli.cli import app
 from wdcli.features import fit_pipeline, hashing, load_pipeline, transform
-from wdcli.features.numbers import named
+from wdcli.features.numbers import by_its_values, named
 from wdcli.model.blocks import ValuesEmbedding
 from wdcli.model.plan import build_config, plan_rows
 from wdcli.spec import load_spec
@@ -198,14 +198,17 @@ def test_a_categorical_column_naming_the_same_things_leaves_the_number_plain(tmp
     assert [(n.name, n.kind) for n in build_config(fitted).numeric] == [("income", "periodic")]
 
 
-def test_values_learn_what_the_number_alone_cannot(workdir):
+@pytest.mark.parametrize("transform", ["standardize", "quantile"])
+def test_values_learn_what_the_number_alone_cannot(workdir, transform):
     """The decision made to fail: on households whose rate is their own (no function of their income), the
-    income embedded by its values reaches a test AUC the plain number cannot come near."""
+    income embedded by its values reaches a test AUC the plain number cannot come near (read standardized, or
+    along its quantiles' line)."""
     spec, _ = _households(workdir, TASTE - 1)
     auc = {}
     for form in ("auto", "none"):
         out = f"r-{form}"
         sets = ["--set", f"deep.numeric_embedding={form}", "--output", out, "-q"]
+        sets += ["--set", f"columns.income.transform={transform}"]
         r = runner.invoke(app, ["train", "s.yaml", *sets])
         assert r.exit_code == 0, r.output
         auc[form] = json.loads((workdir / out / "metrics.json").read_text())["splits"]["test"]["auc"]
@@ -259,21 +262,35 @@ def test_known_values_are_read_back_through_the_scale_the_model_read_them_on(t):
     np.testing.assert_allclose(known_in(old, new), sorted(DenseTransform([new])(raw)[:, 0]), rtol=1e-5)
 
 
-def test_quantile_transform_leaves_values_to_other_numbers_and_naming_it_is_a_clear_error(workdir):
-    """`transform: quantile` makes the values the positions of its bins (800 incomes, 96 positions): auto does
-    not embed such a column by its values, and a spec that names `values` for it gets exit 2 naming the column
-    and what to do."""
-    _households(workdir, TASTE - 1)
-    quantile = ["--set", "columns.income.transform=quantile"]
-    spec = load_spec(workdir / "s.yaml", ["columns.income.transform=quantile"])
-    fitted = fit_pipeline(spec, pl.read_parquet(workdir / "rows.parquet"))
-    assert fitted.numeric("income").named and fitted.numeric("income").known == []
-    assert "values" not in [n.kind for n in build_config(fitted).numeric]
-    r = runner.invoke(app, ["validate", "s.yaml", *quantile, "--set", "deep.numeric_embeddings={income: values}"])
-    assert r.exit_code == 2, r.output
-    said = " ".join(r.output.split())
-    assert "column 'income': numeric_embedding values reads the column's values" in said
-    assert "transform: standardize" in said and "Traceback" not in r.output
+def test_a_quantile_column_is_embedded_by_its_values_too(workdir):
+    """`transform: quantile` reads a value along the line through its quantiles, so distinct values stay apart
+    (800 incomes: as many known positions as standardized values), and auto embeds such a column by them."""
+    spec, _ = _households(workdir, TASTE - 1)
+    quantile = load_spec(workdir / "s.yaml", ["columns.income.transform=quantile"])
+    plain, fitted = (fit_pipeline(s, pl.read_parquet(workdir / "rows.parquet")) for s in (spec, quantile))
+    income = fitted.numeric("income")
+    assert income.named and income.smooth and len(income.known) == len(plain.numeric("income").known) > 700
+    assert all(0.0 <= v <= 1.0 for v in income.known)
+    assert [(n.name, n.kind) for n in build_config(fitted).numeric] == [("income", "values")]
+    step = income.model_copy(update={"smooth": False, "known": []})  # fitted before smooth: the step kept no values
+    assert not by_its_values(step, quantile.columns["income"]) and by_its_values(income, quantile.columns["income"])
+
+
+def test_a_quantile_columns_known_values_are_read_back_along_its_line():
+    """A warm start reads a quantile column's known positions back to raw values along its line through the
+    quantiles, then into the new run's positions: every raw value lands where the new run's rows of it land."""
+    from wdcli.features.fitted import Numeric
+    from wdcli.features.numbers import known_in
+    from wdcli.features.transform import DenseTransform
+
+    raw = np.array([[1.0], [5.0], [20.0], [300.0]])
+    stats = {"name": "x", "transform": "quantile", "fill": 0.0, "mean": 2.0, "std": 3.0, "smooth": True}
+    old = Numeric(**stats, min=0.0, max=400.0, boundaries=[2.0, 10.0, 50.0])
+    old = old.model_copy(update={"known": sorted(float(v) for v in DenseTransform([old])(raw)[:, 0])})
+    new = Numeric(**stats, min=0.5, max=500.0, boundaries=[3.0, 8.0, 30.0, 100.0])
+    np.testing.assert_allclose(known_in(old, new), sorted(DenseTransform([new])(raw)[:, 0]), rtol=1e-5)
+    step = old.model_copy(update={"smooth": False})
+    assert known_in(step, new) == old.known  # (a step's positions cannot be read back: kept as they are)
 
 
 def test_missing_values_filled_do_not_share_a_known_values_vector(tmp_path):

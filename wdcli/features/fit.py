@@ -248,8 +248,8 @@ class Fitter:
         spike = spiked(present, len(values) - len(present), fill)
         bumpy, names = (f(values, self.sample[-1], self.sample_keys, r, col.bounds) for f, r in zip(_SPREAD, spread))
         names = names and name in self.read and self._names_alone(name)
-        form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy, names and col.transform != "quantile")
-        by_values = numbers.by_values(self.where, name, col, form.kind == "values" and name in self.valued)
+        form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy, names)
+        by_values = form.kind == "values" and name in self.valued
         filled = np.zeros(0)
         if col.transform == "quantile" or bins or by_values:  # (the missing values filled, in order)
             ordered = ordered if col.transform == "quantile" or col.fill == "median" else sort(present)

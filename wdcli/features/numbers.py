@@ -7,12 +7,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..errors import DataError
 from ..spec import Spec
 from ..spec.types import Numeric as NumericSpec
 from .fitted import Numeric
 from .reductions import Moments
-from .transform import DenseTransform
+from .transform import DenseTransform, positions
 
 
 def quantile_boundaries(values: np.ndarray, q: int, presorted: bool = False) -> list[float]:
@@ -270,28 +269,15 @@ def named(x: np.ndarray, y: np.ndarray, keys: np.ndarray, bins: int = 32) -> boo
 
 
 def by_its_values(numeric: Numeric, col: object) -> bool:
-    """Whether `auto` embeds a fitted number by its values: they name things (`named`) and the spec's transform
-    of the column keeps them apart (not `quantile`, which makes them the positions of its bins)."""
-    return numeric.named and getattr(col, "transform", None) != "quantile"
+    """Whether `auto` embeds a fitted number by its values: they name things (`named`) and its transform keeps
+    them apart (every one but a `quantile` fitted before `smooth`, whose step made them the positions of its bins)."""
+    return numeric.named and (numeric.smooth or getattr(col, "transform", None) != "quantile")
 
 
 def valued(spec: Spec) -> set[str]:
     """The deep part's numbers that may be embedded by their values: `values`, or `auto` (the fit's test decides)."""
     numbers = spec.deep_dense() if spec.uses_deep() else []
     return {n for n in numbers if spec.deep.numeric_embedding_of(n).kind in ("auto", "values")}
-
-
-def by_values(where: str, name: str, col: NumericSpec, values: bool) -> bool:
-    """Whether the column is embedded by its values (`values`: its form is, and it is in the deep part), checked:
-    `transform: quantile` turns the values into the positions of their bins, where values are no longer told
-    apart (`auto` leaves such a column alone; a spec that names `values` for it is an error)."""
-    if values and col.transform == "quantile":
-        raise DataError(
-            f"{where}: column '{name}': numeric_embedding values reads the column's values, which transform: quantile "
-            "makes the positions of its bins; give the column transform: standardize (or minmax, log1p, none), or "
-            "another numeric_embedding"
-        )
-    return values
 
 
 def with_values(numeric: Numeric, filled: np.ndarray, missing: int = 0) -> Numeric:
@@ -313,13 +299,15 @@ def with_values(numeric: Numeric, filled: np.ndarray, missing: int = 0) -> Numer
 def known_in(old: Numeric, new: Numeric) -> list[float]:
     """`old`'s known values (in its model units) in `new`'s: read back to raw values through `old`'s transform,
     then through `new`'s, so that a warm start that keeps the values a previous run trained keeps them where
-    this run's rows land (its mean and spread are this run's). A transform: quantile gives positions among its
-    bins, which no raw value can be read back from: they are kept as they are. As many values as `old` knows
-    (its vectors are kept by their position), ascending."""
+    this run's rows land (its mean and spread are this run's; a quantile's position is read back along its
+    line). As many values as `old` knows (its vectors are kept by their position), ascending."""
     z = np.asarray(old.known, dtype=np.float64)
-    if old.transform == "quantile" or len(z) == 0:
+    if len(z) == 0 or (old.transform == "quantile" and not old.smooth):  # (the step's values were never kept)
         return list(old.known)
     z = z * old.spread + old.center
+    if old.transform == "quantile":
+        knots, at = positions(old)
+        z = np.interp(z, at, knots)
     if old.transform == "standardize":
         z = z * (old.std or 1.0) + old.mean
     elif old.transform == "minmax":

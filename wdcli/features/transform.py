@@ -173,7 +173,7 @@ class DenseTransform:
         self.min = np.array([features[j].min for j in self.minmax], dtype=np.float64)
         self.range = np.array([(features[j].max - features[j].min) or 1.0 for j in self.minmax], dtype=np.float64)
         self.quantile = [
-            (j, *_positions(f), max(len(f.boundaries), 1)) for j, f in enumerate(features) if f.transform == "quantile"
+            (j, *positions(f), max(len(f.boundaries), 1)) for j, f in enumerate(features) if f.transform == "quantile"
         ]
         self.scaled = np.array([j for j, f in enumerate(features) if (f.center, f.spread) != (0, 1)], dtype=np.int64)
         self.center = np.array([features[j].center for j in self.scaled], dtype=np.float64)
@@ -197,7 +197,7 @@ class DenseTransform:
         return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def _positions(f: Numeric) -> tuple[np.ndarray, np.ndarray]:
+def positions(f: Numeric) -> tuple[np.ndarray, np.ndarray]:
     """Where the model reads a quantile column: fitted before `smooth`, its boundaries b_1 < ... < b_k and no
     positions: the number of boundaries <= x, over k; `smooth`, a line through (min, 0), (b_i, i/(k+1)) and (max, 1),
     a knot equal to the one before it left out (a spike at the minimum): the share of training values below x,
