@@ -25,3 +25,13 @@ def test_modules_stay_small():
         if (n := len(p.read_text().splitlines())) > 400
     ]
     assert not big, big
+
+
+def test_one_place_reads_a_jobs_place_from_the_environment():
+    """RANK, WORLD_SIZE and their kin are read by `Processes.from_env` alone (data/cpus.py): a second reader
+    would let a part of the package decide who speaks or writes by its own reading."""
+    import re
+
+    read = re.compile(r"(get\(|getenv\(|\[)\"(LOCAL_)?(RANK|WORLD_SIZE)\"")
+    readers = sorted(str(p.relative_to(ROOT)) for p in PACKAGE.rglob("*.py") if read.search(p.read_text()))
+    assert readers == ["wdcli/data/cpus.py"], readers

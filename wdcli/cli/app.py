@@ -318,9 +318,10 @@ def _json_error(e: BaseException, code: int, run: Invocation) -> None:
     torchrun job speaks."""
     import json
 
+    from ..data.cpus import Processes
     from ..errors import Interrupted, SpecError, WdcliError, counted
 
-    if "--json" not in run.argv or os.environ.get("RANK", "0") != "0":
+    if "--json" not in run.argv or not Processes.from_env().main:
         return
     if isinstance(e, Interrupted) and not e.speak:
         return

@@ -1,4 +1,5 @@
-"""The CPUs this process may use, counted once for every part that sizes threads or processes by them (the
+"""This process's place in a job of processes (`Processes`: RANK and the rest, read from the environment once, at
+the edge), and the CPUs this process may use, counted once for every part that sizes threads or processes by them (the
 training's threads, a stream's reader threads and processes, `--nproc`'s share of each): the affinity mask
 (taskset, a container's cpuset), capped by the cgroup's CPU quota (a container's --cpus). `os.cpu_count()`
 counts the host's cores, which a container may not have."""
@@ -6,6 +7,8 @@ counts the host's cores, which a container may not have."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -45,3 +48,32 @@ def _own_cgroup() -> str:
     except OSError:
         return ""
     return next((line[3:].lstrip("/") for line in lines if line.startswith("0::")), "")
+
+
+@dataclass(frozen=True)
+class Processes:
+    """This process's place in a job of processes, as torchrun says it in the environment."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+    launched: bool = False  # started as a process of a job (RANK was set), not by a user
+
+    @staticmethod
+    def from_env(env: Mapping[str, str] | None = None) -> Processes:
+        """The one place that reads RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE."""
+        env = os.environ if env is None else env
+        world = int(env.get("WORLD_SIZE", 1))
+        return Processes(
+            int(env.get("RANK", 0)),
+            world,
+            int(env.get("LOCAL_RANK", 0)),
+            int(env.get("LOCAL_WORLD_SIZE", world)),
+            "RANK" in env,
+        )
+
+    @property
+    def main(self) -> bool:
+        """The process that speaks and writes (checkpoints, the artifact, the progress display)."""
+        return self.rank == 0

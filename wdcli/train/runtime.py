@@ -1,4 +1,4 @@
-"""Where training runs, said once at the top and passed down: which process of a job this is (`Processes`, read
+"""Where training runs, said once at the top and passed down: which process of a job this is (`Processes`, of data/cpus.py: read
 from the environment once, at the edge), and the device, precision, threads and random states of a run
 (`Runtime`), which starts and closes the job's process group.
 
@@ -20,44 +20,13 @@ that trainings sharing cores do not starve each other and one alone keeps its sp
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-from ..data.cpus import usable_cpus
+from ..data.cpus import Processes, usable_cpus
 from ..model.device import resolve_device
-
-
-@dataclass(frozen=True)
-class Processes:
-    """This process's place in a job of processes, as torchrun says it in the environment."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    local_world: int = 1
-    launched: bool = False  # started as a process of a job (RANK was set), not by a user
-
-    @staticmethod
-    def from_env(env: Mapping[str, str] | None = None) -> Processes:
-        """The one place that reads RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE."""
-        env = os.environ if env is None else env
-        world = int(env.get("WORLD_SIZE", 1))
-        return Processes(
-            int(env.get("RANK", 0)),
-            world,
-            int(env.get("LOCAL_RANK", 0)),
-            int(env.get("LOCAL_WORLD_SIZE", world)),
-            "RANK" in env,
-        )
-
-    @property
-    def main(self) -> bool:
-        """The process that speaks and writes (checkpoints, the artifact, the progress display)."""
-        return self.rank == 0
 
 
 def default_threads(processes: Processes) -> int:
@@ -84,7 +53,10 @@ class Runtime:
 
     @staticmethod
     def start(
-        processes: Processes = Processes(), threads: int | None = None, device: str = "auto", precision: str = "fp32"
+        processes: Processes = Processes(),  # noqa: B008 (frozen: a default shared by every call is safe)
+        threads: int | None = None,
+        device: str = "auto",
+        precision: str = "fp32",
     ) -> Runtime:
         """Set the device and threads, and join the job's process group (for a job of several processes). Use
         it as a context manager, or `close()` it."""
