@@ -96,6 +96,18 @@ def train(
     return run.finish()
 
 
+class _KeepNumbers:
+    """Gives a fitted pipeline the numbers' forms (and so their clips) as the previous run has them, before any
+    row is encoded, and says which it kept (`kept`: name -> what), for the checkpoint's fingerprint and the report."""
+
+    def __init__(self, warm: Previous):
+        self.warm, self.kept = warm, dict[str, str]()
+
+    def __call__(self, fitted: FittedPipeline) -> FittedPipeline:
+        fitted, self.kept = kept_numbers(self.warm, fitted)
+        return fitted
+
+
 class Recipe:
     """One run's parts (sources, trainer, early stopping) and the loop's state (epoch, loss, history)."""
 
@@ -131,17 +143,9 @@ class Recipe:
         """Fit the pipeline and make the batch sources, the trainer (warm-started from `warm`, if given) and
         early stopping."""
         reporter = reporter if runtime.main else None
-        kept: dict[str, str] = {}
-
-        def keep_numbers(fitted: FittedPipeline) -> FittedPipeline:
-            """The numbers' forms (and so their clips) as the previous run has them, before any row is encoded."""
-            assert warm is not None
-            fitted, found = kept_numbers(warm, fitted)
-            kept.update(found)
-            return fitted
-
-        adjust = keep_numbers if warm is not None else None
-        fitted, sources, _ = prepare(spec, frames, runtime, _progress(reporter), reuse, adjust)
+        keep = _KeepNumbers(warm) if warm is not None else None
+        fitted, sources, _ = prepare(spec, frames, runtime, _progress(reporter), reuse, keep)
+        kept = keep.kept if keep is not None else {}
         run = Recipe(spec, runtime, fitted, sources)
         run.reporter = reporter
         if checkpoint is not None:
