@@ -137,7 +137,19 @@ def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) ->
     if len(y) == 0:  # (no row: no group)
         return dict.fromkeys(("groups_with_positives", "ndcg", "ap", "rr", "hit", "auc_size", "size"), 0.0)
     keys = keys.reshape(-1).astype(np.int64)
-    n_groups, rows = len(sizes), np.arange(len(y))
+    sums = _expected_sums(keys, len(sizes), rank, first, last, y, k)
+    num, den = _pair_auc(y, scores.astype(np.float64), np.ones(len(y)), keys)
+    ok = den > 0
+    return {**sums, "auc_size": float(np.sum(num[ok] / den[ok] * sizes[ok])), "size": float(np.sum(sizes[ok]))}
+
+
+def _expected_sums(
+    keys: np.ndarray, n_groups: int, rank: np.ndarray, first: np.ndarray, last: np.ndarray, y: np.ndarray, k: int
+) -> dict[str, float]:
+    """`ranking_sums`' NDCG, AP, RR and hit@k, each its mean over every order of the tied rows, summed over the
+    groups with a positive. Per row, sorted by group and rank: its group (`keys`), its place (`rank`), the places
+    its tie block holds (`first`..`last`) and its 0/1 label (`y`)."""
+    rows = np.arange(len(y))
     # each row's tie block: m rows from places first..last, p positives among them, `before` positives above it
     new = np.r_[True, (keys[1:] != keys[:-1]) | (first[1:] != first[:-1])]
     block = np.cumsum(new) - 1
@@ -158,12 +170,7 @@ def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) ->
     # other t - 1 places above it positive at chance (p - 1)/(m - 1)
     within = np.where(m > 1, (t - 1) * (p - 1) / np.maximum(m - 1, 1), 0.0)
     ap = np.bincount(keys, weights=p / m * (before + 1 + within) / rank, minlength=n_groups)
-    # q: the chance that the block's places above t are all negative, prod_{j < t-1} (m - p - j) / (m - j)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.log(np.maximum(m - p - (t - 1), 0) / (m - (t - 1)))
-    factor = np.where(np.isfinite(factor), factor, 0.0)
-    logs = np.cumsum(factor) - factor
-    q = np.where(t <= m - p + 1, np.exp(logs - logs[block_start]), 0.0)
+    q = _none_above(m, p, t, block_start)
     # RR: in the first block holding a positive, the first positive is at place t with chance q * p / (m - t + 1)
     first_block = (before == 0) & (p > 0)
     rr = np.bincount(keys, weights=np.where(first_block, q * p / (m - t + 1) / rank, 0.0), minlength=n_groups)
@@ -176,17 +183,23 @@ def ranking_sums(ranked: pl.DataFrame, group: str, label: np.ndarray, k: int) ->
     hit = np.where(sure, 1.0, across)
     has = npos > 0
     idcg = upto[np.minimum(npos[has].astype(np.int64), k)]  # (the positives first)
-    num, den = _pair_auc(y, scores.astype(np.float64), np.ones(len(y)), keys)
-    ok = den > 0
     return {
         "groups_with_positives": float(has.sum()),
         "ndcg": float(np.sum(dcg[has] / idcg)),
         "ap": float(np.sum(ap[has] / npos[has])),
         "rr": float(np.sum(rr[has])),
         "hit": float(np.sum(hit[has])),
-        "auc_size": float(np.sum(num[ok] / den[ok] * sizes[ok])),
-        "size": float(np.sum(sizes[ok])),
     }
+
+
+def _none_above(m: np.ndarray, p: np.ndarray, t: np.ndarray, block_start: np.ndarray) -> np.ndarray:
+    """q: the chance that the places of a row's tie block above its own (t: its place in the block, 1..m) are all
+    negative, with p positives among the block's m rows: prod_{j < t-1} (m - p - j) / (m - j)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.log(np.maximum(m - p - (t - 1), 0) / (m - (t - 1)))
+    factor = np.where(np.isfinite(factor), factor, 0.0)
+    logs = np.cumsum(factor) - factor
+    return np.where(t <= m - p + 1, np.exp(logs - logs[block_start]), 0.0)
 
 
 def add_sums(a: dict[str, float] | None, b: dict[str, float]) -> dict[str, float]:
