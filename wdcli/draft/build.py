@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -170,38 +171,40 @@ def draft_spec(
     d.columns = settle(d.columns, gain)
     base = Path(output).resolve().parent
     paths = [_relative(p, base) for p in patterns]
-
-    def assemble(d: Draft) -> Draft:  # the buckets, crosses and shared tables of d's columns; its text
-        _leave_out_duplicates(d.columns)
-        d.buckets = [
-            Bucketized(f"{c.name}_buckets", c.name, c.boundaries)
-            for c in d.columns
-            if c.kind == "numeric" and c.boundaries
-        ]
-        coded = _codes(d, len(sample))
-        step("ranking columns and crosses by held-out log-loss gain")
-        d.scores = {name: stats.single(f) for name, f in coded.items()}
-        _leave_out_leaks(d, coded)
-        if all(c.kind == "skip" for c in d.columns):
-            why = "; ".join(f"{c.name}: {c.reason}" for c in d.columns[:5])
-            raise DataError(f"{where}: no column is left to learn from ({why}); give columns that may predict {label}")
-        d.buckets = _kept_buckets(d)
-        d.crosses = choose_crosses(d.columns, d.buckets, d.scores, coded, stats, (d.rows, d.total))
-        d.shared = shared_tables(d.columns)
-        d.text = render(d, paths, label, group, patterns, separator)
-        return d
-
+    text = lambda d: render(d, paths, label, group, patterns, separator)  # noqa: E731
+    assemble = partial(_assemble, stats=stats, step=step, text=text, where=where, label=label)
     codes = candidates(d.columns, gain, within_groups(sample, group, d.columns))
     d = assemble(d)
     if codes:
         step(f"trying {', '.join(codes)} as categories on the sample")
     d = choose(d, codes, assemble, None if try_draft is None else lambda x: try_draft(x, Path(output)))
-    d.text = render(d, paths, label, group, patterns, separator)
+    d.text = text(d)
     if try_blocks is None or d.rows < MIN_ROWS:
         d.untried = untried(None if try_blocks is None else d.rows)
     else:  # short trainings on the sample (its draft as rendered above), with and without each block
         d.tried = try_blocks(d, Path(output))
-    d.text = render(d, paths, label, group, patterns, separator)
+    d.text = text(d)
+    return d
+
+
+def _assemble(d: Draft, stats: G.Scorer, step: Step, text: Callable[[Draft], str], where: str, label: str) -> Draft:
+    """The buckets, crosses and shared tables of d's columns; its text (`text`: the draft rendered). `where`
+    and `label` name the data and its label when no column is left to learn from."""
+    _leave_out_duplicates(d.columns)
+    d.buckets = [
+        Bucketized(f"{c.name}_buckets", c.name, c.boundaries) for c in d.columns if c.kind == "numeric" and c.boundaries
+    ]
+    coded = _codes(d, d.rows)
+    step("ranking columns and crosses by held-out log-loss gain")
+    d.scores = {name: stats.single(f) for name, f in coded.items()}
+    _leave_out_leaks(d, coded)
+    if all(c.kind == "skip" for c in d.columns):
+        why = "; ".join(f"{c.name}: {c.reason}" for c in d.columns[:5])
+        raise DataError(f"{where}: no column is left to learn from ({why}); give columns that may predict {label}")
+    d.buckets = _kept_buckets(d)
+    d.crosses = choose_crosses(d.columns, d.buckets, d.scores, coded, stats, (d.rows, d.total))
+    d.shared = shared_tables(d.columns)
+    d.text = text(d)
     return d
 
 
