@@ -355,6 +355,39 @@ def test_reload_keeps_the_current_model_when_the_new_one_fails_verification(runs
         assert 'wdcli_reloads_total{result="rejected"' in client.get("/metrics").text
 
 
+def test_verify_input_is_read_with_the_served_runs_separator(tmp_path):
+    """A run trained on ';'-separated CSV reads its --verify-input holdout with ';' (data.csv.separator)."""
+    from .conftest import APPS_SPEC
+
+    apps_frame(400).write_csv(tmp_path / "apps.csv", separator=";")
+    (tmp_path / "apps.yaml").write_text(APPS_SPEC.format(path="apps.csv"))
+    sets = ["data.csv.separator=;", "train.epochs=1", f"train.output={tmp_path / 'runs'}"]
+    run_training(load_spec(tmp_path / "apps.yaml", sets))
+    holdout = tmp_path / "holdout.csv"
+    apps_frame(200, seed=21).write_csv(holdout, separator=";")
+    s = Server(ServeConfig(model=str(tmp_path / "runs" / "apps"), watch=False, verify_input=str(holdout)))
+    loose = ["verify.max_auc_drop=1", "verify.max_logloss_increase=100", "verify.max_calibration_error=100"]
+    loose += ["verify.max_gauc_drop=1", "verify.max_moved_share=1", "verify.max_psi=100"]
+    newer = run_training(load_spec(tmp_path / "apps.yaml", [*sets, "train.seed=9", *loose]))[1]
+    with InProcess(s.app()) as client:
+        r = client.post("/reload")
+        assert r.status_code == 200 and r.json()["run"] == newer.name, r.text
+
+
+def test_serve_separator_names_the_verify_inputs(runs, tmp_path):
+    from typer.testing import CliRunner
+
+    from wdcli.cli import app
+
+    holdout = tmp_path / "holdout.csv"
+    apps_frame(50, seed=21).write_csv(holdout, separator=";")
+    args = ["serve", "--model", str(runs / "runs" / "apps"), "--verify-input", str(holdout), "--check"]
+    r = CliRunner().invoke(app, [*args, "--port", "8124"])
+    assert r.exit_code == 2 and "semicolons" in r.output
+    r = CliRunner().invoke(app, [*args, "--port", "8124", "--separator", ";"])
+    assert r.exit_code == 0 and "loads" in r.output, r.output
+
+
 def test_the_watcher_serves_a_new_run(runs):
     s = Server(ServeConfig(model=str(runs / "runs" / "apps"), watch=True, watch_interval=0.2))
     with InProcess(s.app()) as client:

@@ -222,3 +222,15 @@ def test_a_row_moved_by_exactly_moved_by_has_not_moved():
     old, new = np.array([0.25, 0.25, 0.5, 0.5]), np.array([0.5, 0.25, 0.5, 1.0])  # moved 0.25, 0, 0, 0.5
     moved = _shift_checks(Verify(moved_by=0.25, max_moved_share=0.25), new, old)[0]
     assert moved.new == 0.25 and moved.passed
+
+
+def test_a_holdout_of_another_separator_is_read_with_separator(runs, tmp_path):
+    """The holdout is read with the new run's data.csv.separator unless --separator names another (as eval,
+    predict and rank do)."""
+    folder, holdout = runs
+    semicolons = tmp_path / "holdout.csv"
+    pl.read_csv(holdout).write_csv(semicolons, separator=";")
+    r = invoke("verify", folder / "three", "--baseline", folder / "three", "--input", semicolons)
+    assert r.exit_code == 2 and "semicolons" in r.output and "--separator" in r.output
+    r = invoke("verify", folder / "three", "--baseline", folder / "three", "--input", semicolons, "--separator", ";")
+    assert r.exit_code == 0, r.output

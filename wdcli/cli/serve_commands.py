@@ -10,7 +10,17 @@ import typer
 from rich.table import Table
 
 from .app import DebugOpt, command
-from .options import InputOpt, JsonOpt, QuietOpt, checked, count_option, input_problem, output_option
+from .options import (
+    InputOpt,
+    JsonOpt,
+    QuietOpt,
+    SeparatorOpt,
+    checked,
+    count_option,
+    input_problem,
+    output_option,
+    separator_option,
+)
 from .output import cell, emit_json, err, note_model, out
 from .steps import Steps
 
@@ -59,6 +69,7 @@ def verify(
     moved_by: MovedBy = None,
     max_moved_share: MaxMovedShare = None,
     max_psi: MaxPsi = None,
+    separator: SeparatorOpt = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -80,7 +91,7 @@ def verify(
     scorers = Scorer.load(new), Scorer.load(baseline)
     note_model(scorers[0].artifact, new, quiet)
     note_model(scorers[1].artifact, baseline, quiet, role="baseline")
-    v = verify_runs(*scorers, input, overrides)
+    v = verify_runs(*scorers, input, overrides, separator)
     if json_:
         emit_json(v.to_dict())
     else:
@@ -147,6 +158,9 @@ VerifyInputOpt = Annotated[
         help="Labelled holdout: a new run is served only if it passes `verify` against the current one.",
     ),
 ]
+VerifySeparatorOpt = Annotated[
+    str | None, separator_option("the served run's data.csv.separator (a comma unless set); for --verify-input")
+]
 CheckOpt = Annotated[
     bool, typer.Option("--check", help="Load the model and check the options, then exit without serving.")
 ]
@@ -210,6 +224,7 @@ def serve(
     no_watch: NoWatchOpt = False,
     watch_interval: WatchIntervalOpt = 2.0,
     verify_input: VerifyInputOpt = None,
+    separator: VerifySeparatorOpt = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
     check: CheckOpt = False,
     debug: DebugOpt = False,

@@ -160,10 +160,14 @@ def _shift_checks(t: Verify, s_new: np.ndarray, s_old: np.ndarray) -> list[Check
 
 
 def verify_runs(
-    new: str | Path | Scorer, baseline: str | Path | Scorer, input: str | Path, overrides: dict | None = None
+    new: str | Path | Scorer,
+    baseline: str | Path | Scorer,
+    input: str | Path,
+    overrides: dict | None = None,
+    separator: str | None = None,
 ) -> Verdict:
     """Verify two runs (folders, or their scorers loaded) on a labelled file; `overrides` replace thresholds of
-    the new run's spec."""
+    the new run's spec; `separator`: the file's, if CSV (default: the new run's data.csv.separator)."""
     a = new if isinstance(new, Scorer) else Scorer.load(new)
     b = baseline if isinstance(baseline, Scorer) else Scorer.load(baseline)
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -172,4 +176,5 @@ def verify_runs(
     except ValidationError as e:
         first = e.errors()[0]
         raise WdcliError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
-    return verify(a, b, io.read_table(input, a.spec.data.csv.separator), str(input), thresholds)
+    frame = io.read_table(input, separator or a.spec.data.csv.separator)
+    return verify(a, b, frame, str(input), thresholds)

@@ -29,7 +29,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..data import io
 from ..errors import WdcliError
 from .batcher import Batcher
 from .bodies import BadRequest, Limits, Parsed, dumps, parse
@@ -55,6 +54,7 @@ class ServeConfig:
     watch: bool = True
     watch_interval: float = 2.0
     verify_input: str | None = None  # a labelled holdout: a new run must pass `verify` against the current one
+    separator: str | None = None  # the fields' separator of a .csv verify_input; None: the served run's data.csv
     threads: int = 1  # torch threads per worker
     access_log: bool = False
     max_columns: int = 1_000  # distinct keys in a request (bodies.Limits)
@@ -96,15 +96,9 @@ class Server:
         torch.set_num_threads(max(1, config.threads))
         self.config = config
         self.stats = Stats()
-        holdout = io.read_table(config.verify_input) if config.verify_input else None
         generation = Generation(config.shared, config.workers) if config.shared else None
-        self.models = Models(
-            Path(config.model) if config.model else None,
-            self.stats,
-            holdout,
-            str(config.verify_input or "holdout"),
-            generation,
-        )
+        source = Path(config.model) if config.model else None
+        self.models = Models(source, self.stats, config.verify_input, config.separator, generation)
         self.batcher = Batcher(
             self.models, self.stats, config.batch_window_ms / 1000, config.max_batch, config.max_queue
         )

@@ -22,9 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
-
 from ..artifact import resolve_model_dir
+from ..data import io
 from ..errors import WdcliError
 from ..features.fitted import Numeric
 from ..features.inputs import spec_inputs
@@ -90,13 +89,16 @@ class Models:
         self,
         source: Path | None,
         stats: Stats,
-        holdout: pl.DataFrame | None = None,
-        holdout_name: str = "holdout",
+        holdout: str | None = None,
+        separator: str | None = None,
         generation: Generation | None = None,
     ):
         self.source, self.stats, self.generation = source, stats, generation
-        self.holdout, self.holdout_name = holdout, holdout_name
         self.current = load(resolve_model_dir(source))
+        # the rows a new run must pass `verify` on, read as the served run read its CSV (or as --separator says)
+        separator = separator or self.current.scorer.spec.data.csv.separator
+        self.holdout = io.read_table(holdout, separator) if holdout else None
+        self.holdout_name = holdout or "holdout"
         freeze()
         self.skipped: dict[tuple, str] = {}  # runs (stamps) that failed to load or verify, and why
         self._lock: asyncio.Lock | None = None
