@@ -10,9 +10,10 @@ request must carry it. A server bound to another address than loopback needs a t
 
 Each connection holds a file descriptor, and a process has a limited number of them. So a process keeps at most
 `GuardedProtocol.max_connections` open (fewer than its descriptors): a new connection past them closes the one
-that has been idle (no request in flight) the longest, or itself when every one has a request in flight. A
-flood of idle connections then closes its own oldest sockets, and a client that sends its request at once (as
-/health's do) is answered: it would be closed only after every idle connection older than it.
+that has been idle (no request in flight) the longest; when none is idle, the one whose body has been arriving
+the longest, answered 408; when every one is being answered, itself. A flood of idle connections, or of bodies
+sent a byte at a time, then closes its own oldest sockets, and a client that sends its request at once (as
+/health's do) is answered: it would be closed only after every such connection older than it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+import json
 import resource
 from collections import OrderedDict
 from typing import ClassVar
@@ -31,6 +33,21 @@ TOKEN_ENVIRONMENT = "WDCLI_SERVE_TOKEN"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 MAX_HEAD = 64 << 10  # bytes of a request's line and headers
 FILES_KEPT = 64  # descriptors not given to connections: the process's own files, and those accepted at once
+
+
+def _answer(status: int, reason: str, message: str) -> bytes:
+    """An HTTP answer written by the guard itself, with the JSON error every answer of the app's has."""
+    body = json.dumps({"error": message, "status": status}).encode()
+    head = f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+    return head.encode() + b"connection: close\r\n\r\n" + body
+
+
+MADE_ROOM = _answer(
+    408,
+    "Request Timeout",
+    "the body was still arriving when the server, at its limit of connections (wdcli serve --max-connections), "
+    "needed this connection for another client; send the body at once",
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -104,13 +121,14 @@ class GuardedProtocol(HttpToolsProtocol):
     the connection (or the previous answer), and a bound on its size. uvicorn closes an idle keep-alive
     connection, but not one that has sent nothing, or sends its headers a byte at a time: those would keep a
     file descriptor each for as long as the client likes. At most `max_connections` are open in this process:
-    a new one past them closes the longest idle (see the module's docstring)."""
+    a new one past them closes the longest idle, or the slowest body (see the module's docstring)."""
 
     head_timeout: float = 10.0  # set by the app from ServeConfig.header_timeout, in each worker process
     max_connections: int = 1_000  # set by the app: ServeConfig.max_connections, as many as the descriptors allow
     # this process's connections (a descriptor each), and those with no request in flight, longest idle first
     held: ClassVar[set[GuardedProtocol]] = set()
     idle: ClassVar[OrderedDict[GuardedProtocol, None]] = OrderedDict()
+    receiving: ClassVar[OrderedDict[GuardedProtocol, None]] = OrderedDict()  # a body arriving, the longest first
 
     # uvicorn's HttpToolsProtocol narrows asyncio's BaseTransport to Transport here; we keep its signature
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -118,11 +136,9 @@ class GuardedProtocol(HttpToolsProtocol):
         self._head = 0
         self._in_body = False
         self._deadline: asyncio.TimerHandle | None = None
-        if len(self.held) >= self.max_connections:
-            if not self.idle:  # every connection has a request in flight: this one waits for none
-                transport.close()
-                return
-            self.idle.popitem(last=False)[0]._shut()
+        if len(self.held) >= self.max_connections and not self._make_room():
+            transport.close()  # every connection is being answered: this one waits for none
+            return
         self.held.add(self)
         self.idle[self] = None
         self._deadline = self.loop.call_later(self.head_timeout, self._too_slow)
@@ -139,10 +155,16 @@ class GuardedProtocol(HttpToolsProtocol):
         self._stop()
         self._in_body = True
         self.idle.pop(self, None)
+        self.receiving[self] = None
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self.receiving.pop(self, None)
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        self.receiving.pop(self, None)  # (answered before its body was all read: the rest no longer counts)
         self._head, self._in_body = 0, False
         if not self.transport.is_closing():
             self._deadline = self.loop.call_later(self.head_timeout, self._too_slow)
@@ -151,8 +173,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop()
-        self.held.discard(self)
-        self.idle.pop(self, None)
+        self._forget()
         super().connection_lost(exc)
 
     def _stop(self) -> None:
@@ -165,9 +186,30 @@ class GuardedProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.close()
 
-    def _shut(self) -> None:
-        """Close this idle connection to make room for a new one (it stops counting at once)."""
+    def _make_room(self) -> bool:
+        """Close a connection for this new one: the longest idle, else the one whose body has been arriving the
+        longest (answered 408); False when every one is being answered."""
+        if self.idle:
+            self.idle.popitem(last=False)[0]._shut()
+        elif self.receiving:
+            self.receiving.popitem(last=False)[0]._shut(MADE_ROOM)
+        else:
+            return False
+        return True
+
+    def _shut(self, answer: bytes = b"") -> None:
+        """Close this connection to make room for a new one (it stops counting at once), with `answer` when no
+        answer of the app's has begun on it (the app's, if it comes, is then dropped)."""
         self._stop()
+        self._forget()
+        cycle = self.cycle
+        if answer and cycle is not None and not cycle.response_started and not self.pipeline:
+            cycle.disconnected = True  # the app reads the end of the body, and what it answers is not sent
+            cycle.message_event.set()
+            self.transport.write(answer)
+        self.transport.close()
+
+    def _forget(self) -> None:
         self.held.discard(self)
         self.idle.pop(self, None)
-        self.transport.close()
+        self.receiving.pop(self, None)
