@@ -1,6 +1,6 @@
 """`wdcli serve`'s guard at the door (wdcli/serve/http.py) over real sockets: the deadline and the size bound of a
 request's head, 408 for a body slower than --body-timeout, room for a new client when every connection is
-dribbling a body. Small timeouts keep it to seconds."""
+dribbling a body, and a Host required of a loopback server. Small timeouts keep it to seconds."""
 
 from __future__ import annotations
 
@@ -93,3 +93,10 @@ def test_bodies_dribbled_on_every_connection_do_not_lock_out_health(port):
         for s in slow:
             s.close()
         time.sleep(0.2)  # (the server sees them go)
+
+
+def test_a_request_without_host_is_refused(port):
+    got = answer(connect(port, b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n"))
+    assert got.startswith(b"HTTP/1.1 400") and b"Host" in got, got[:300]
+    got = answer(connect(port, b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+    assert got.startswith(b"HTTP/1.1 200"), got[:300]

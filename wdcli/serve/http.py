@@ -80,6 +80,8 @@ class Access:
             if len(request.headers.getlist(header)) > 1:
                 return 400, f"the request names more than one {header.title()}; send one"
         host, origin = request.headers.get("host"), request.headers.get("origin")
+        if self.hosts and host is None:  # (a server that checks the name it is asked by is asked by one)
+            return 400, "the request names no Host, which HTTP/1.1 requires; send the header 'Host: ADDRESS:PORT'"
         if self.hosts and host is not None and _name(host) not in self.hosts:
             return 421, f"this server does not answer to the name '{_name(host)}' (wdcli serve --allowed-host)"
         if self.hosts and origin is not None and origin != "null" and _name(origin) not in self.hosts:
