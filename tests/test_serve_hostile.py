@@ -236,3 +236,29 @@ def test_a_network_bind_without_a_token_refuses_to_start(runs, monkeypatch):  # 
     monkeypatch.setenv("WDCLI_SERVE_TOKEN", "s3cret")
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0 and "http://0.0.0.0:" in r.output
+
+
+def test_reload_errors_name_no_absolute_path(runs, tmp_path):  # noqa: F811
+    """A 409 names the run by its folder under --model, and the holdout by its file name: a client learns nothing
+    of where the server keeps its files."""
+    holdout = tmp_path / "holdout.csv"
+    candidates(50, seed=21).write_csv(holdout)  # (no label: a new run cannot be verified on it)
+    s = Server(ServeConfig(model=str(runs / "runs" / "apps"), watch=False, verify_input=str(holdout)))
+    latest = runs / "runs" / "apps" / "LATEST"
+    current = latest.read_text()
+    newer = _train_next(runs)
+    errors = []
+    try:
+        with InProcess(s.app()) as c:
+            errors.append(c.post("/reload").json()["error"])  # the holdout has no label
+            weights = tmp_path / "weights.safetensors"
+            shutil.move(newer / "weights.safetensors", weights)  # half copied
+            errors.append(c.post("/reload").json()["error"])
+            shutil.move(weights, newer / "weights.safetensors")
+            latest.write_text("gone\n")
+            errors.append(c.post("/reload").json()["error"])
+    finally:
+        latest.write_text(current)
+    assert "clicked" in errors[0] and "holdout.csv" in errors[0] and newer.name in errors[1], errors
+    assert "gone" in errors[2], errors
+    assert not any(str(tmp_path.parent) in e or "/tmp" in e for e in errors), errors

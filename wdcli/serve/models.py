@@ -18,6 +18,7 @@ import gc
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from .stats import Stats
 from .workers import POLL, Generation
 
 log = logging.getLogger("uvicorn.error")
+ABSOLUTE = re.compile(r"(?<![\w.~:/-])/[^\s'\"`,;:()]+")  # an absolute path in a message
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ class Models:
         generation: Generation | None = None,
     ):
         self.source, self.stats, self.generation = source, stats, generation
+        root = source or Path("runs")  # what --model names: messages to clients name paths relative to it
+        self.root = root.parent if root.name == "LATEST" and root.is_file() else root
         self.current = load(resolve_model_dir(source))
         # the rows a new run must pass `verify` on, read as the served run read its CSV (or as --separator says)
         separator = separator or self.current.scorer.spec.data.csv.separator
@@ -146,7 +150,8 @@ class Models:
                 if not explicit and self._unresolved:
                     return 200, {"status": "unchanged", "run": old.run}
                 self._unresolved = True
-                return self._done("failed", 409, {"error": f"the model was not reloaded: {_short(e)}", "run": old.run})
+                why = f"the model was not reloaded: {self.private(_short(e))}"
+                return self._done("failed", 409, {"error": why, "run": old.run})
             self._unresolved = False
             if stamp == old.stamp:
                 return 200, {"status": "unchanged", "run": old.run}
@@ -160,13 +165,13 @@ class Models:
         try:
             new = await asyncio.to_thread(load, path)
         except Exception as e:  # noqa: BLE001 - whatever is wrong with the new run, the current one stays
-            self.skipped[stamp] = _short(e)
+            self.skipped[stamp] = self.private(_short(e))
             return 409, {"error": f"the model was not reloaded: {self.skipped[stamp]}", "run": old.run}
         if self.holdout is not None:
             try:
                 verdict = await asyncio.to_thread(verify, new.scorer, old.scorer, self.holdout, self.holdout_name)
             except WdcliError as e:
-                self.skipped[stamp] = f"{new.run} cannot be verified: {e}"
+                self.skipped[stamp] = f"{new.run} cannot be verified: {self.private(str(e))}"
                 return 409, {"error": self.skipped[stamp], "run": old.run}
             if not verdict.passed:
                 self.skipped[stamp] = (
@@ -197,6 +202,14 @@ class Models:
                 raise
             except Exception as e:  # noqa: BLE001 - the watcher must outlive any one bad run
                 log.warning("watch: %s: %s", type(e).__name__, e)
+
+    def private(self, message: str) -> str:
+        """A message as a client may read it, naming no absolute path: a path under --model relative to it (the
+        run's folder name), any other by its file name. Where the server keeps its files is not the client's to
+        know."""
+        for folder in dict.fromkeys((str(self.root.absolute()), str(self.root.resolve()))):
+            message = message.replace(folder + os.sep, "").replace(folder, self.root.name)
+        return ABSOLUTE.sub(lambda m: Path(m[0]).name, message)
 
     def uptime(self) -> float:
         return time.time() - self.stats.started
