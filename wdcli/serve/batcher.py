@@ -9,7 +9,9 @@ request. Scoring runs in one worker thread (Polars and torch release the GIL), s
 reading requests meanwhile. Requests are batched with others of the same columns and types, so the encoder's
 per-schema plan applies; if a batch fails (a bad value in one request), each request is scored alone, so only
 the bad one gets the error: whatever goes wrong while a batch is put together or scored is answered request by
-request, never to a whole batch. At most `max_queue` requests wait; the next is answered 503 with Retry-After.
+request, never to a whole batch. A request's error in a library's words (Polars', numpy's) is answered in the
+server's: the column, the value and its row, and what to send (`unscorable`). At most `max_queue` requests wait;
+the next is answered 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -22,9 +24,19 @@ import numpy as np
 import polars as pl
 
 from ..errors import WdcliError
+from ..features.inputs import spec_inputs
+from ..score import Scorer
 from .bodies import BadRequest
-from .models import Loaded, Models
+from .models import Loaded, Models, log
 from .stats import Stats
+
+# what a column the model reads takes, by how it reads it: (one value, the values)
+KINDS = {
+    "numeric": ("a number", "numbers"),
+    "categorical": ("text or a number", "text or numbers"),
+    "multivalent": ("a list of text or numbers", "lists of text or numbers"),
+    "weights": ("a list of numbers, a weight for each value", "lists of numbers"),
+}
 
 
 @dataclass
@@ -134,13 +146,13 @@ def _score(model: Loaded, batch: list[_Item]) -> list[np.ndarray | BaseException
             scores = model.scorer.score(pl.concat(frames) if len(frames) > 1 else frames[0], "request")
         except Exception as e:  # noqa: BLE001 - which request is at fault is found below
             if len(members) == 1:
-                results[members[0]] = _as_bad_request(e)
+                results[members[0]] = _as_bad_request(e, model, frames[0])
                 continue
             for i in members:
                 try:
                     results[i] = model.scorer.score(batch[i].frame, "request")
                 except Exception as e:  # noqa: BLE001
-                    results[i] = _as_bad_request(e)
+                    results[i] = _as_bad_request(e, model, batch[i].frame)
             continue
         at = 0
         for i in members:
@@ -153,13 +165,56 @@ def _alone(model: Loaded, item: _Item) -> np.ndarray | BaseException:
     try:
         return _score(model, [item])[0]
     except Exception as e:  # noqa: BLE001 - the request's own failure, answered to it alone
-        return _as_bad_request(e)
+        return _as_bad_request(e, model, item.frame)
 
 
-def _as_bad_request(e: Exception) -> BaseException:
-    """A scoring error caused by the request's values as a 422; anything else stays what it is (a 500)."""
+def _as_bad_request(e: Exception, model: Loaded, frame: pl.DataFrame) -> BaseException:
+    """A scoring error caused by the request's values as a 422 (a library's words go to the log, the client is
+    told which value and what to send); anything else stays what it is (a 500)."""
     if isinstance(e, WdcliError):
         return BadRequest(422, str(e))
     if isinstance(e, (pl.exceptions.PolarsError, ValueError, TypeError, OverflowError)):
-        return BadRequest(422, f"request: the candidates cannot be scored: {str(e).splitlines()[0][:200]}")
+        log.warning("request: scoring failed: %s: %s", type(e).__name__, str(e)[:500])
+        return BadRequest(422, unscorable(model.scorer, frame))
     return e
+
+
+def unscorable(scorer: Scorer, frame: pl.DataFrame) -> str:
+    """Why the model fails on a request's rows, in its values: the first row that fails alone, and in it the first
+    column the model reads that, set missing, lets it be scored; else what each column the model reads takes."""
+    reads = {c: i.reads for c, i in spec_inputs(scorer.spec).items() if c in frame.columns and i.reads in KINDS}
+    if (at := _failing_row(scorer, frame)) is not None:
+        row = frame[at : at + 1]
+        for column, how in reads.items():
+            if _scores(scorer, row.with_columns(pl.lit(None, dtype=row.schema[column]).alias(column))):
+                value = repr(row[column][0])
+                value = value if len(value) <= 60 else value[:57] + "..."
+                return (
+                    f"request: row {at + 1:,}: column '{column}' = {value} cannot be scored; send {KINDS[how][0]} "
+                    "there (null for a missing value)"
+                )
+    kinds = "; ".join(f"'{c}': {KINDS[how][1]}" for c, how in reads.items())
+    return f"request: the candidates cannot be scored (the server's log has the details); send {kinds}"
+
+
+def _failing_row(scorer: Scorer, frame: pl.DataFrame) -> int | None:
+    """The first row of a failing frame that fails alone, found by halving (about twice the rows scored again);
+    None when each half is scored alone (the rows fail only together)."""
+    lo, hi = 0, len(frame)  # frame[lo:hi] fails
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if not _scores(scorer, frame[lo:mid]):
+            hi = mid
+        elif not _scores(scorer, frame[mid:hi]):
+            lo = mid
+        else:
+            return None
+    return lo
+
+
+def _scores(scorer: Scorer, frame: pl.DataFrame) -> bool:
+    try:
+        scorer.score(frame, "request")
+    except Exception:  # noqa: BLE001 - whatever fails, the rows are not scored
+        return False
+    return True
