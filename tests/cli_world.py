@@ -33,12 +33,12 @@ class World:
     data: Path  # its labelled data
     bad: dict[str, Path]  # files a user might wrongly name: missing, folder, unreadable, ...
 
-    def fresh(self, name: str = "out") -> Path:
-        """A folder name not yet used."""
+    def fresh(self, name: str = "out", suffix: str = "") -> Path:
+        """A folder (or, with `suffix`, file) name not yet used."""
         i = 0
-        while (self.root / f"{name}{i}").exists():
+        while (self.root / f"{name}{i}{suffix}").exists():
             i += 1
-        return self.root / f"{name}{i}"
+        return self.root / f"{name}{i}{suffix}"
 
 
 @contextlib.contextmanager

@@ -109,8 +109,8 @@ def values_for(world, opt, wrong: bool) -> st.SearchStrategy:
     def pick(good, bad):
         return st.sampled_from(bad if wrong else good)
 
-    def fresh(prefix: str) -> st.SearchStrategy:  # a path not used before: an existing one needs --force
-        return st.just(prefix).map(lambda p: str(world.fresh(p).relative_to(world.root)))
+    def fresh(prefix: str, suffix: str = "") -> st.SearchStrategy:  # a path not used before: one there needs --force
+        return st.just(prefix).map(lambda p: str(world.fresh(p, suffix).relative_to(world.root)))
 
     if opt.argument:
         wrong_files = [b["missing"], b["folder"], b["empty"], b["unreadable"]]
@@ -155,7 +155,7 @@ def values_for(world, opt, wrong: bool) -> st.SearchStrategy:
         if command in ("train", "export"):  # DIR, FOLDER: a run or an export (an existing one needs --force)
             return fresh("run") if not wrong else st.sampled_from([world.data, b["under a file"]])
         if command == "init":
-            return fresh("draft").map(lambda p: p + ".yaml") if not wrong else pick([], [b["folder"], "x.txt"])
+            return fresh("draft", ".yaml") if not wrong else pick([], [b["folder"], "x.txt"])
         if command == "report":
             return pick(["report.html", "sub/report.html"], [b["folder"], b["wrong extension"], b["under a file"]])
         return pick(
@@ -222,6 +222,9 @@ def command_lines(draw, world):
     given = {o.names[0] for o in chosen}
     if name == "init" and not {"--output", "--force"} & given:
         right = right and not (world.root / "data.yaml").exists()  # (init's draft exists: it asks for --force)
+    if name == "init":  # (a column given to --label, --time or --group is no feature: --kind of it is refused)
+        roles = {g[1] for g in groups if g[0] in ("--label", "--time", "--group") and len(g) > 1}
+        right = right and not any(g[1].split("=")[0] in roles for g in groups if g[0] == "--kind" and len(g) > 1)
     if name == "tune" and "--fresh" not in given:  # (a study of other settings there: it asks for --fresh)
         study = next((g[1] for g in groups if g[0] == "--study"), "runs/tiny/tune")
         right = right and not (world.root / study / "study.db").exists()
