@@ -106,7 +106,7 @@ def lists(column: str, separator: str | None, dtype: pl.DataType) -> pl.Expr | N
     """A multivalent column as List(String), or None when its type holds no lists (and no separator splits it)."""
     if separator is not None and dtype == pl.String:
         return pl.col(column).str.split(separator)
-    if isinstance(dtype, LISTS):
+    if isinstance(dtype, LISTS) or dtype == pl.Null:  # (a column of nulls alone: every row's list missing)
         return pl.col(column).cast(pl.List(pl.String))
     return None
 

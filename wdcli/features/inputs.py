@@ -80,9 +80,13 @@ def check_columns(
             name in have
             and isinstance(col, Multivalent)
             and col.separator is None
-            and not isinstance(schema[name], LISTS)
+            and not (isinstance(schema[name], LISTS) or schema[name] == pl.Null)  # (nulls alone: lists missing)
         ):
-            problems.append(f"column '{name}' is not a list column; give columns.{name}.separator to split its text")
+            problems.append(
+                f"column '{name}' holds no lists; send each row's values as a JSON list (or null)"
+                if where == REQUEST
+                else f"column '{name}' is not a list column; give columns.{name}.separator to split its text"
+            )
     if problems:
         cols = ", ".join(df.columns[:20]) + (" ..." if len(df.columns) > 20 else "")
         error = MissingColumns if missing else DataError
