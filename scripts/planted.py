@@ -363,10 +363,10 @@ BUGS += [
                 try:
                     results[i] = model.scorer.score(batch[i].frame, "request")
                 except Exception as e:  # noqa: BLE001
-                    results[i] = _as_bad_request(e)
+                    results[i] = _as_bad_request(e, model, batch[i].frame)
 """,
         """            for i in members:
-                results[i] = _as_bad_request(e)
+                results[i] = _as_bad_request(e, model, batch[i].frame)
 """,
         ("tests/test_serve.py::test_a_request_that_fails_its_batch_is_scored_again_alone_and_fails_alone",),
         "a batch that fails is not scored again request by request: one bad request fails every other of it",
