@@ -22,6 +22,17 @@ def test_objects_in_a_read_column_are_refused_before_a_frame_is_built(client):  
     assert r.status_code == 422 and "column 'installed' holds objects" in r.json()["error"], r.text
 
 
+def test_lists_of_lists_in_a_read_column_are_refused(client):  # noqa: F811
+    """No model reads a list of lists: Polars would make [["a"]] a value of its own (its text), scored with no
+    complaint; in a column the model reads it is a 422 naming the column, in one it does not it is let be."""
+    rows = candidates(4).to_dicts()
+    nested = [{**row, "installed": [["a"]] if i == 0 else ["b"]} for i, row in enumerate(rows)]
+    r = timed(client, "/predict", {"rows": nested})
+    assert r.status_code == 422 and "column 'installed' holds lists of lists" in r.json()["error"], r.text
+    r = timed(client, "/predict", {"rows": [{**row, "unread": [["a"]]} for row in rows]})
+    assert r.status_code == 200, r.text
+
+
 def test_kept_columns_are_echoed_as_sent_at_the_cost_of_the_body(client):  # noqa: F811
     rows = candidates(3000).to_dicts()
     objects = [{**row, "x": {f"k{i}": 1}} for i, row in enumerate(rows)]  # one key each: not a 3,000-field table

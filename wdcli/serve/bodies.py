@@ -283,7 +283,10 @@ def _check_values(name: str, values: list, limits: Limits, use: str | None = Non
                 raise _too_long(name, len(v), limits)
         elif type(v) is list or type(v) is dict:
             lists += 1
-            if _check_nested(name, v, limits) and use is not None:
+            objects, nested = _check_nested(name, v, limits)
+            if nested and not objects and use is not None:
+                raise BadRequest(422, f"column '{name}' holds lists of lists; send each a flat list of text or numbers")
+            if objects and use is not None:
                 raise BadRequest(
                     422,
                     f"column '{name}' holds objects ({{...}}), which "
@@ -299,11 +302,12 @@ def _check_values(name: str, values: list, limits: Limits, use: str | None = Non
         raise BadRequest(422, f"column '{name}' holds lists beside single values; give every candidate a list")
 
 
-def _check_nested(name: str, value: list | dict, limits: Limits) -> bool:
+def _check_nested(name: str, value: list | dict, limits: Limits) -> tuple[bool, bool]:
     """A list or object: its strings (keys too) within limits.string (its depth was bounded in the body's bytes,
-    `_check_nesting`). A stack, not recursion. Returns whether it holds an object (or is one)."""
+    `_check_nesting`). A stack, not recursion. Returns whether it holds an object (or is one), and whether it
+    holds a list or object within it (no model reads a list of lists: Polars would read [["a"]] as the text)."""
     stack: list[object] = [value]
-    objects = False
+    objects = nested = False
     while stack:
         v = stack.pop()
         objects = objects or type(v) is dict
@@ -314,7 +318,8 @@ def _check_nested(name: str, value: list | dict, limits: Limits) -> bool:
                     raise _too_long(name, len(item), limits)
             elif type(item) is list or type(item) is dict:
                 stack.append(item)
-    return objects
+                nested = True
+    return objects, nested
 
 
 def _too_long(name: str, length: int, limits: Limits) -> BadRequest:
