@@ -770,7 +770,7 @@ BUGS += [
     Bug(
         "tune-runs-every-failing-trial",
         "wdcli/tune/study.py",
-        "if len(failed) >= ALIKE and len(set(failed[-ALIKE:])) == 1:",
+        "if len(failed) == ALIKE and len(set(failed)) == 1:",
         "if False:",
         ("tests/test_tune.py",),
         "20 trials each failing on one data error, each reading and fitting again",

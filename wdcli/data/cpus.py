@@ -1,6 +1,6 @@
 """This process's place in a job of processes (`Processes`: RANK and the rest, read from the environment once, at
-the edge), and the CPUs this process may use, counted once for every part that sizes threads or processes by them (the
-training's threads, a stream's reader threads and processes, `--nproc`'s share of each): the affinity mask
+the edge), and the CPUs this process may use, counted once for every part that sizes threads or processes by
+them (the training's threads, a stream's reader threads and processes, `--nproc`'s share of each): the affinity mask
 (taskset, a container's cpuset), capped by the cgroup's CPU quota (a container's --cpus). `os.cpu_count()`
 counts the host's cores, which a container may not have."""
 

@@ -1,6 +1,6 @@
-"""Where training runs, said once at the top and passed down: which process of a job this is (`Processes`, of data/cpus.py: read
-from the environment once, at the edge), and the device, precision, threads and random states of a run
-(`Runtime`), which starts and closes the job's process group.
+"""Where training runs, said once at the top and passed down: which process of a job this is (`Processes`, from
+data/cpus.py: read from the environment once, at the edge), and the device, precision, threads and random states
+of a run (`Runtime`), which starts and closes the job's process group.
 
     processes = Processes.from_env()             # the CLI (or a Python caller under torchrun)
     with Runtime.start(processes, threads=None, device="auto", precision="fp32") as runtime:

@@ -110,7 +110,7 @@ def tune(
     # trials that change no feature neither fit nor encode again (train.data.cache: off, every trial does)
     reuse = Encodings() if spec.train.data.cache != "off" else None
     ran, stopped = 0, None
-    failed: list[str | None] = []  # the errors of this call's trials in a row, while none has completed
+    failed: list[str | None] = []  # the last ALIKE errors of trials failing in a row, none complete
     while (done := _finished(study)) < total:
         trial = study.ask(dists)
         values = {k: spec_value(searched[k], trial.params[k]) for k in searched}
@@ -121,9 +121,9 @@ def tune(
         best_row = _best_row(study, searched)
         if reporter:
             reporter.end_trial(row, best_row)
-        failed = [*failed, row.get("error")] if row["state"] == "failed" and not best_row else []
-        if len(failed) >= ALIKE and len(set(failed[-ALIKE:])) == 1:  # (a data or spec error no values change)
-            stopped = f"{ALIKE} trials in a row failed alike and none has completed, so the study stopped: {failed[0]}"
+        failed = [*failed, row.get("error")][-ALIKE:] if row["state"] == "failed" and not best_row else []
+        if len(failed) == ALIKE and len(set(failed)) == 1:  # (a data or spec error no values change)
+            stopped = f"{ALIKE} trials in a row failed alike and none has completed, so the study stopped: {failed[-1]}"
             break
     rows = _rows(study, searched)
     best = _write_best(study, searched, path, raw, lines, overrides, spec, folder, metric)
