@@ -6,13 +6,12 @@ spec/types.py's rules, applied here to the raw data: a check never restates a ru
 from __future__ import annotations
 
 import glob
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..errors import Problem, suggest
+from ..errors import Problem, closest
 from .overrides import problem_at
 from .types import (
     Spec,
@@ -27,7 +26,30 @@ from .types import (
 )
 from .yaml_lines import Path_, line_of, path_text
 
-Found = Iterator[tuple[Path_, str]]  # (where in the spec, what is wrong there)
+
+class Finding(NamedTuple):
+    """What is wrong where in the spec; for a name that is not declared, the name and the declared one most
+    like it (its "did you mean"), which the message holds between `head` and `tail`."""
+
+    path: Path_
+    head: str
+    tail: str = ""
+    unknown: str | None = None
+    close: str | None = None
+
+    def message(self, hint: str | None = None) -> str:
+        if hint is None:
+            hint = f" (did you mean '{self.close}'?)" if self.close is not None else ""
+        return f"{self.head}{hint}{self.tail}"
+
+
+Found = Iterator[Finding | tuple[Path_, str]]  # (where in the spec, what is wrong there)
+
+
+def _unknown(path: Path_, what: str, name: str, choices: Any, tail: str = "", quoted: bool = True) -> Finding:
+    """A name that is not among `choices`, with the choice most like it."""
+    head = f"{what} '{name}'" if quoted else what
+    return Finding(path, head, tail, name, closest(name, choices))
 
 
 def _dict(x: Any) -> dict:
@@ -62,34 +84,25 @@ class _Declared:
 def reference_problems(data: dict, file: str, lines: dict[Path_, int], base: Path) -> list[Problem]:
     """Cross-section checks on the raw data, its columns expanded (`types.expand_columns`), so that they run
     even when other parts have structural errors."""
-    found = _misspelt_declaration(list(_references(data)), data)
-    return [problem_at(file, line_of(lines, path), path_text(path), msg) for path, msg in found]
+    found = [f if isinstance(f, Finding) else Finding(*f) for f in _references(data)]
+    at = _misspelt_declaration(found, set(_dict(data.get("columns"))))
+    return [problem_at(file, line_of(lines, path), path_text(path), msg) for path, msg in at]
 
 
-def _misspelt_declaration(found: list[tuple[Path_, str]], data: dict) -> list[tuple[Path_, str]]:
+def _misspelt_declaration(found: list[Finding], declared: set[str]) -> list[tuple[Path_, str]]:
     """Where one unknown name is referenced twice or more and its "did you mean" is a declared column, the
     declaration is likely the misspelt one (a column renamed by a typo under columns:, named rightly in the
     crosses and the embedding sizes): say so beside the hint."""
-    named: list[str | None] = []
-    for path, msg in found:  # the unknown name: quoted in the message, or the key of the path (an embedding size)
-        quoted = re.match(r"[^']*'([^']+)'", msg)
-        if "(did you mean" not in msg:
-            named.append(None)
-        elif quoted and "(did you mean" in msg[quoted.end() :]:
-            named.append(quoted.group(1))
-        else:
-            named.append(path[-1] if isinstance(path[-1], str) else None)
+    named = [f.unknown for f in found if f.close is not None]
     out = []
-    for (path, msg), name in zip(found, named):
-        close = re.search(r"\(did you mean '([^']+)'\?\)", msg)
-        if name is not None and close and close.group(1) in _dict(data.get("columns")) and named.count(name) > 1:
-            column = close.group(1)
-            msg = msg.replace(
-                close.group(0),
-                f"(did you mean '{column}'? '{name}' is named {named.count(name)} times: if columns.{column} is "
-                f"the misspelt name, rename it '{name}')",
+    for f in found:
+        hint = None
+        if f.close is not None and f.close in declared and named.count(f.unknown) > 1:
+            hint = (
+                f" (did you mean '{f.close}'? '{f.unknown}' is named {named.count(f.unknown)} times: if "
+                f"columns.{f.close} is the misspelt name, rename it '{f.unknown}')"
             )
-        out.append((path, msg))
+        out.append((f.path, f.message(hint)))
     return out
 
 
@@ -152,7 +165,7 @@ def _crosses(d: _Declared) -> Found:
             if not isinstance(c, str):
                 continue  # not a name: the type check says so
             if c not in d.columns:
-                yield ("crosses", i, "columns", j), f"unknown column '{c}'{suggest(c, d.columns)}"
+                yield _unknown(("crosses", i, "columns", j), "unknown column", c, d.columns)
             elif d.kinds[c] == "numeric":
                 yield (
                     ("crosses", i, "columns", j),
@@ -167,7 +180,7 @@ def _wide_features(features: list, d: _Declared) -> Found:
     for i, f in enumerate(features):
         if f not in choices:
             why = " (numeric columns feed the deep part; bucketize them for the wide part)" if f in d.numeric else ""
-            yield ("wide", "features", i), f"unknown sparse column or cross '{f}'{suggest(f, choices)}{why}"
+            yield _unknown(("wide", "features", i), "unknown sparse column or cross", f, choices, why)
 
 
 def _wide_needed(model: Any, wide: dict, d: _Declared) -> Found:
@@ -185,10 +198,10 @@ def _wide_needed(model: Any, wide: dict, d: _Declared) -> Found:
 def _deep(deep: dict, d: _Declared) -> Found:
     for i, f in enumerate(_list(deep.get("embed"))):
         if f not in d.sparse:
-            yield ("deep", "embed", i), f"unknown sparse column '{f}'{suggest(f, d.sparse)}"
+            yield _unknown(("deep", "embed", i), "unknown sparse column", f, d.sparse)
     for i, f in enumerate(_list(deep.get("dense"))):
         if f not in d.numeric:
-            yield ("deep", "dense", i), f"unknown numeric column '{f}'{suggest(f, d.numeric)}"
+            yield _unknown(("deep", "dense", i), "unknown numeric column", f, d.numeric)
     shared = _dict(deep.get("shared"))
     yield from _shared(shared, d)
     embed = given_or(deep["embed"] if isinstance(deep.get("embed"), list) else None, d.sparse)
@@ -201,17 +214,13 @@ def _deep(deep: dict, d: _Declared) -> Found:
                 "entry (or declare the column categorical)",
             )
         elif key not in embed and key not in shared:
-            yield (
-                ("deep", "embedding_dims", key),
-                f"not an embedded column or shared table{suggest(key, list(embed) + list(shared))}",
-            )
+            path = ("deep", "embedding_dims", key)
+            yield _unknown(path, "not an embedded column or shared table", key, [*embed, *shared], quoted=False)
     dense = given_or(deep["dense"] if isinstance(deep.get("dense"), list) else None, d.numeric)
     for key in _dict(deep.get("numeric_embeddings")):
         if key not in dense:
-            yield (
-                ("deep", "numeric_embeddings", key),
-                f"not a numeric column of the deep part{suggest(key, dense)}",
-            )
+            path = ("deep", "numeric_embeddings", key)
+            yield _unknown(path, "not a numeric column of the deep part", key, dense, quoted=False)
 
 
 def _shared(shared: dict, d: _Declared) -> Found:
@@ -222,7 +231,7 @@ def _shared(shared: dict, d: _Declared) -> Found:
             continue
         for j, c in enumerate(cols):
             if c not in d.sparse:
-                yield ("deep", "shared", table, j), f"unknown sparse column '{c}'{suggest(c, d.sparse)}"
+                yield _unknown(("deep", "shared", table, j), "unknown sparse column", c, d.sparse)
                 continue
             if c in owner:
                 yield ("deep", "shared", table, j), f"'{c}' is already in shared table '{owner[c]}'"
