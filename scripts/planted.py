@@ -349,6 +349,22 @@ BUGS += [
         "a category's 300.0 (Parquet float, JSON float) reads '300.0', unseen beside the 300 of ints and CSV text",
     ),
     Bug(
+        "cross-second-pass-reads-raw-floats",
+        "wdcli/features/fit.py",
+        "            df = fitted.clean(df)\n",
+        "",
+        ("tests/test_encoder.py::test_a_float_column_written_as_text_is_read_as_its_whole_numbers",),
+        "a vocabulary cross over a float column counts '300.0' while transform looks up '300': every row is unseen",
+    ),
+    Bug(
+        "whole-text-not-read",
+        "wdcli/features/clean.py",
+        '        elif dtype == pl.String and column in texts:\n',
+        '        elif dtype == pl.String and column in texts and False:\n',
+        ("tests/test_encoder.py::test_a_float_column_written_as_text_is_read_as_its_whole_numbers",),
+        "a CSV's '300.0' (pandas' integer column with a missing value) is fitted as '300' but looked up as '300.0'",
+    ),
+    Bug(
         "serve-workers-outlive-their-parent",
         "wdcli/serve/app.py",
         "        die_with_parent(config.parent)\n",

@@ -144,6 +144,38 @@ def test_a_category_is_the_same_whole_number_whichever_type_carries_it(tmp_path)
         np.testing.assert_array_equal(got.sparse[:, 0], want.sparse[:, 0])
 
 
+def test_a_float_column_written_as_text_is_read_as_its_whole_numbers(tmp_path):
+    """pandas writes an integer column that has a missing value as "300.0" in a CSV, which wdcli reads as text: the
+    fit sees such text and reads it as "300", so that the served JSON 300 (and a Parquet float of the same rows) is
+    the category trained, not an unseen one. The vocabulary cross over the float column holds its combinations (its
+    second pass read the floats as "300.0" while transform read "300": every row was out of its vocabulary), and
+    a float NaN is a missing value, as the JSON null a client can only send."""
+    ids = [300.0, 12.0, 300.0, 7.0, 12.0, 300.0, None, 45.0] * 20
+    floats = pl.DataFrame({"store": ids, "hashed": ids, "seen": [[12.0]] * 160, "y": [0, 1] * 80})
+    text = floats.with_columns(pl.col("store", "hashed").cast(pl.String).fill_null(""))
+    assert text["store"][0] == "300.0"
+    (tmp_path / "s.yaml").write_text(WHOLE)
+    floats.write_parquet(tmp_path / "data.parquet")
+    for frame in (floats, text):
+        fitted = fit_pipeline(load_spec(tmp_path / "s.yaml"), frame)
+        assert set(fitted.features["store"].values) == {"300", "12", "7", "45"}
+        assert fitted.features["store"].source.whole_text == (frame is text)
+        cross = fitted.features["store_x_hashed"]
+        assert sorted(cross.names) == [
+            "store=12 AND hashed=12",
+            "store=300 AND hashed=300",
+            "store=45 AND hashed=45",
+            "store=7 AND hashed=7",
+            "store=<missing> AND hashed=<missing>",
+        ]
+        want = transform(fitted, frame, with_label=False)
+        assert (want.sparse[:, [0, 2]] != 1).all()  # (no row out of the vocabularies: 1 is the OOV id)
+        served = Encoder(fitted)(floats.drop("y").with_columns(pl.col("store", "hashed").cast(pl.Int64)))
+        np.testing.assert_array_equal(served.sparse, want.sparse)
+    nan = floats.with_columns(pl.col("store").fill_null(float("nan")))
+    np.testing.assert_array_equal(transform(fitted, nan, with_label=False).sparse, want.sparse)
+
+
 def test_text_in_a_numeric_column_is_the_same_error(fitted):
     frame = every_encoding_frame(20, 3).with_columns(pl.lit("heavy").alias("weight"))
     with pytest.raises(DataError, match="'weight' is declared numeric but holds text such as 'heavy'"):

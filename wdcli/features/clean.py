@@ -30,26 +30,40 @@ def text(column: str | pl.Expr, missing: list[str] | tuple[str, ...]) -> pl.Expr
     return out.alias(column) if isinstance(column, str) else out
 
 
-def whole_floats(df: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+# a whole number written as a float ("300.0"), as pandas writes an integer column that has a missing value
+WHOLE_TEXT = r"^\s*(-?\d+)\.0+\s*$"
+
+
+def whole_floats(df: pl.DataFrame, columns: list[str], texts: list[str] | tuple[str, ...] = ()) -> pl.DataFrame:
     """The float columns (and lists of floats) among `columns` as text in which a whole number reads as an integer
     column writes it ("300", not "300.0"), so that a category is the same value whichever type carries it: a JSON
-    client's 300.0, pandas' integer column with a missing value (float) and a CSV's 300. Other columns as they are
-    (nothing is done, nor costs, where no column is a float)."""
+    client's 300.0, pandas' integer column with a missing value (float) and a CSV's 300; NaN is missing, as a JSON
+    client can only send it (null). The text columns among `texts` (those whose training text held "300.0": a
+    float column written out, `whole_text`) read such text as "300" too. Other columns as they are (nothing is
+    done, nor costs, where no column is a float or such text)."""
     exprs, schema = [], df.schema
-    for column in columns:
+    for column in dict.fromkeys([*columns, *texts]):
         dtype = schema.get(column)
         if dtype is None:
             continue
-        if dtype.is_float():
+        if dtype.is_float() and column in columns:
             exprs.append(_whole(pl.col(column)).alias(column))
-        elif isinstance(dtype, LISTS) and dtype.inner.is_float():
+        elif isinstance(dtype, LISTS) and dtype.inner.is_float() and column in columns:
             exprs.append(pl.col(column).cast(pl.List(dtype.inner)).list.eval(_whole(pl.element())).alias(column))
+        elif dtype == pl.String and column in texts:
+            exprs.append(whole_text(pl.col(column)).alias(column))
     return df.with_columns(exprs) if exprs else df
+
+
+def whole_text(x: pl.Expr) -> pl.Expr:
+    """Text as `whole_floats` reads it: "300.0" as "300"."""
+    return x.str.replace(WHOLE_TEXT, "${1}")
 
 
 def _whole(x: pl.Expr) -> pl.Expr:
     whole = x.is_finite() & (x == x.floor()) & (x.abs() < 2.0**63)
-    return pl.when(whole).then(x.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(x.cast(pl.String))
+    text = pl.when(whole).then(x.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(x.cast(pl.String))
+    return pl.when(x.is_nan()).then(None).otherwise(text)
 
 
 def number(column: str, missing: list[str] | tuple[str, ...], dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr] | None:

@@ -143,7 +143,7 @@ class Encoder:
     def __call__(self, df: pl.DataFrame, where: str = "input") -> Encoded:
         if len(df) > LARGE:
             return transform(self.fitted, df, where, with_label=False)
-        df = clean.whole_floats(df, self.fitted.whole_floats)
+        df = self.fitted.clean(df)
         r = _Request(self, df, where)
         sparse = np.empty((r.n, len(self.fitted.univalent)), dtype=np.int64)
         if self.alone:

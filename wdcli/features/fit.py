@@ -23,10 +23,10 @@ from ..errors import DataError
 from ..spec import Spec
 from ..spec.types import Bucketized, Categorical, Multivalent
 from ..spec.types import Numeric as NumericSpec
-from ..spec.vocabulary import auto_min_count
 from . import clean, hashing, numbers
+from .categories import categorical, cleaned_counts, text_source
 from .cross_fit import cross_inputs, fit_cross
-from .fitted import Buckets, Feature, Hashed, Identity, Numeric, Text, Vocabulary
+from .fitted import Buckets, Feature, Numeric
 from .inputs import check_columns, label_array, spec_inputs
 from .numbers import log1p, median, named_column, quantile_boundaries, sort, spiked, spread_rows, uneven_column
 from .pipeline import FittedPipeline
@@ -37,14 +37,6 @@ NAMED_ROWS = 50_000  # readable names of cross combinations are taken from the f
 _SPREAD = (uneven_column, named_column)  # the tests of how the label's rate runs along a number
 SAMPLE_ROWS = 1_000_000  # quantiles are exact up to this many training rows
 ALL_KEYS = np.uint64(np.iinfo(np.uint64).max)
-
-
-def vocabulary(counts: pl.DataFrame, min_count: int, max_size: int | None) -> list[str]:
-    """Values seen at least min_count times, most frequent first (ties by value): a deterministic order."""
-    v = counts.filter(pl.col("count") >= min_count).sort(["count", "value"], descending=[True, False])
-    if max_size is not None:
-        v = v.head(max_size)
-    return v["value"].to_list()
 
 
 def _first_rows(frames: list[pl.DataFrame], n: int) -> list[pl.DataFrame]:
@@ -173,12 +165,13 @@ class Fitter:
         if self.rows == 0:
             raise DataError(f"{where}: no rows to fit on")
         label_array(spec, pl.DataFrame({spec.label.column: sorted(self.labels)}), where, fitting=True)
-        counts = {}
+        counts, self.whole_texts = {}, set()  # (the text columns that hold "300.0": `clean.whole_floats`)
         for name, text in self.text.items():
             c = self.counts[name].result()
             if isinstance(text, Categorical):  # clean the distinct raw values only
-                c = c.with_columns(clean.text("value", text.missing)).drop_nulls("value")
-                c = c.group_by("value").agg(pl.col("count").sum())
+                c, whole = cleaned_counts(c, text.missing)
+                if whole:
+                    self.whole_texts.add(name)
             if len(c) == 0:
                 raise DataError(
                     f"{where}: column '{name}' has no values (all missing); fix the data or remove the column"
@@ -210,7 +203,7 @@ class Fitter:
 
     def _feature(self, name: str, col: Any, counts: dict[str, pl.DataFrame], spread: tuple) -> Feature | None:
         if isinstance(col, (Categorical, Multivalent)):
-            return _categorical(self.spec, name, col, counts, self.rows)
+            return categorical(self.spec, name, col, counts, self.rows, name in self.whole_texts)
         if isinstance(col, NumericSpec):
             return self._numeric(name, col, spread)
         if not isinstance(col, Bucketized):
@@ -329,29 +322,6 @@ def _checked(where: str, column: str, build: Callable[..., Any], /, **kwargs: An
         ) from None
 
 
-def text_source(name: str, col: Categorical | Multivalent) -> Text:
-    text = Text(column=name, missing=col.missing, whole_floats=True)
-    if isinstance(col, Multivalent):
-        lists = {"separator": col.separator, "weights": col.weights, "max_values": col.max_values}
-        return text.model_copy(update={"multivalent": True, **lists})
-    return text
-
-
-def _categorical(
-    spec: Spec, name: str, col: Categorical | Multivalent, counts: dict[str, pl.DataFrame], rows: int
-) -> Feature:
-    source = text_source(name, col)
-    if col.encoding == "hash":
-        return Hashed(name=name, source=source, buckets=col.hash_buckets)
-    if col.encoding == "identity":
-        return Identity(name=name, source=source, num_ids=col.num_ids)
-    table = spec.shared_table_of(name)  # columns sharing a table share one vocabulary
-    group = [c for c in spec.deep.shared.get(table, [name]) if c in counts] if table else [name]
-    merged = pl.concat([counts[c] for c in group]).group_by("value").agg(pl.col("count").sum())
-    min_count = auto_min_count(rows, merged["count"]) if col.min_count == "auto" else col.min_count
-    return Vocabulary(name=name, source=source, values=vocabulary(merged, min_count, col.max_size), oov=col.oov_buckets)
-
-
 Rows = pl.DataFrame | Callable[[], Iterable[pl.DataFrame]]
 Gather = Callable[[Any], list[Any]]  # every process's value, in the order of the processes
 
@@ -379,10 +349,12 @@ def fit_pipeline(
         fitter = Fitter.merged(fitter.shares(gather))
     columns, head = fitter.finish(gather, part)
     fitted = FittedPipeline(spec, columns)
+    head = fitted.clean(head)  # (its numbers read as the fit read them, as the rows are in the second pass)
     crosses = {x.key: x for x in spec.crosses}
     counts = {k: Counts("h") for k, x in crosses.items() if x.encoding == "vocab"}
     if counts:  # a second pass: combinations are hashed with the fitted buckets
         for df in batches():
+            df = fitted.clean(df)
             for key in counts:
                 h = cross_hashes(fitted, crosses[key].columns, df, where)[1]
                 counts[key].add(pl.DataFrame({"h": h}).group_by("h").len("count"))

@@ -69,6 +69,7 @@ class Text(_Fitted):
     weights: str | None = None  # a column of per-value weights (multivalent)
     max_values: int | None = Field(None, ge=1)  # a row keeps its first max_values values (multivalent)
     whole_floats: bool = False  # 300.0 reads "300" (`clean.whole_floats`); False: "300.0", as fitted before
+    whole_text: bool = False  # its training text held "300.0" (a float column written out): such text reads "300"
 
 
 class _Feature(_Fitted):

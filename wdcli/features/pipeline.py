@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from ..errors import ArtifactError, counted
 from ..spec import Spec
+from . import clean
 from .fitted import (
     _FEATURES,
     BIG_LIST,
@@ -59,6 +60,17 @@ class FittedPipeline:
         """The columns read as categories in which a whole float reads as an integer (`clean.whole_floats`)."""
         sources = [f.source for f in self.features.values() if isinstance(f, Categorical)]
         return list(dict.fromkeys(s.column for s in sources if s.whole_floats))
+
+    @cached_property
+    def whole_texts(self) -> list[str]:
+        """The text columns in which "300.0" reads as "300" (`clean.whole_floats`)."""
+        sources = [f.source for f in self.features.values() if isinstance(f, Categorical)]
+        return list(dict.fromkeys(s.column for s in sources if s.whole_text))
+
+    def clean(self, df: pl.DataFrame) -> pl.DataFrame:
+        """The frame with its categories' numbers read as the fit read them (`clean.whole_floats`): what every
+        encoding of rows starts with."""
+        return clean.whole_floats(df, self.whole_floats, self.whole_texts)
 
     def cardinality(self, name: str) -> int:
         return self.sparse(name).cardinality

@@ -228,7 +228,7 @@ def transform(fitted: FittedPipeline, df: pl.DataFrame, where: str = "data", wit
     if with_label is None:
         with_label = spec.label.column in df.columns
     check_columns(spec, df, where, need_label=with_label)
-    df = clean.whole_floats(df, fitted.whole_floats)
+    df = fitted.clean(df)
     n = len(df)
     sparse = np.empty((n, len(fitted.univalent)), dtype=np.int64)
     vocab = {c: f for c in fitted.univalent if isinstance(f := fitted.features[c], Vocabulary)}
