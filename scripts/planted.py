@@ -357,6 +357,17 @@ BUGS += [
         "a vocabulary cross over a float column counts '300.0' while transform looks up '300': every row is unseen",
     ),
     Bug(
+        "time-split-cuts-a-run-of-one-time",
+        "wdcli/data/time_split.py",
+        '        .otherwise(pl.col("end"))\n',
+        '        .otherwise(pl.col("_at"))\n',
+        (
+            "tests/test_time_split.py::test_a_purchase_of_candidates_sharing_its_time_stays_in_one_part",
+            "tests/test_time_split.py::test_rows_of_one_time_are_never_cut_apart",
+        ),
+        "a split by time cuts a purchase's candidates (rows of one time) between train and test",
+    ),
+    Bug(
         "whole-text-not-read",
         "wdcli/features/clean.py",
         '        elif dtype == pl.String and column in texts:\n',

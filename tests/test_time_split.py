@@ -18,7 +18,7 @@ from wdcli.artifact import load_artifact, load_split
 from wdcli.cli import app
 from wdcli.data.files import Files
 from wdcli.data.split import Rule, load_splits
-from wdcli.data.time_cuts import TimeCuts
+from wdcli.data.time_cuts import Cut, TimeCuts
 from wdcli.errors import DataError, SpecError
 from wdcli.spec import load_spec
 
@@ -52,29 +52,36 @@ def write_spec(folder, train, split: str, more: str = "", name: str = "s.yaml"):
 
 
 def latest(frame: pl.DataFrame, by: str | None, validation: float, test: float) -> dict[str, pl.DataFrame]:
-    """The parts as the protocol states them, computed independently of wdcli: order each group's rows by time
-    (ties: by position), the last floor(test * n) are test, the floor(validation * n) before them validation."""
-    ranked = frame.with_row_index("pos").sort([by or "pos", "ts", "pos"] if by else ["ts", "pos"])
-    over = by or pl.lit(0)
-    ranked = ranked.with_columns(i=pl.int_range(pl.len()).over(over), n=pl.len().over(over))
-    k_test = (pl.col("n") * test + 1e-9).floor()
-    k_val = (pl.col("n") * validation + 1e-9).floor()
-    part = (
-        pl.when(pl.col("i") >= pl.col("n") - k_test)
-        .then(pl.lit("test"))
-        .when(pl.col("i") >= pl.col("n") - k_test - k_val)
-        .then(pl.lit("validation"))
-        .otherwise(pl.lit("train"))
-    )
-    ranked = ranked.with_columns(part=part).sort("pos")
-    return {
-        p: ranked.filter(pl.col("part") == p).drop("pos", "i", "n", "part") for p in ("train", "validation", "test")
-    }
+    """The parts as the protocol states them, computed independently of wdcli (a loop over each group's rows):
+    order each group's rows by time (ties: by position); the last floor(test * n) would be test and the
+    floor(validation * n) before them validation, but rows of one time are never cut apart: each cut moves to
+    the nearer edge of its time's run of rows (the later edge when both are as near, or when the earlier is the
+    group's first row)."""
+    rows = frame.with_row_index("pos").to_dicts()
+    part: dict[int, str] = {}
+    for g in dict.fromkeys(r[by] if by else 0 for r in rows):
+        mine = sorted((r for r in rows if (r[by] if by else 0) == g), key=lambda r: (r["ts"], r["pos"]))
+        times, n = [r["ts"] for r in mine], len(mine)
+
+        def edge(at: int, upto: int, times: list = times) -> int:
+            if at >= upto:
+                return upto
+            start = times.index(times[at])
+            end = start + times.count(times[at])
+            return start if at - start < end - at and start > 0 else end
+
+        test_at = edge(n - int(n * test + 1e-9), n)
+        validation_at = edge(max(test_at - int(n * validation + 1e-9), 0), test_at)
+        for i, r in enumerate(mine):
+            part[r["pos"]] = "test" if i >= test_at else "validation" if i >= validation_at else "train"
+    parts = pl.Series([part[i] for i in range(len(frame))])
+    return {p: frame.filter(parts == p) for p in ("train", "validation", "test")}
 
 
 def test_each_users_latest_rows_are_test(tmp_path):
     """The recommender protocol: each user's latest 20% of ratings (rounded down) are test, the 10% before them
-    validation; ties in time go by position in the file (the later row is the later one)."""
+    validation, a cut moved to the nearer edge of its time's run of rows (`latest`): with ratings in whole hours,
+    within a few rows of the count."""
     frame = ratings()
     frame.write_parquet(tmp_path / "r.parquet")
     spec = write_spec(tmp_path, "r.parquet", "{time: ts, per: user, validation: 0.1, test: 0.2}")
@@ -82,25 +89,59 @@ def test_each_users_latest_rows_are_test(tmp_path):
     for part in ("train", "validation", "test"):
         assert got[part].equals(want[part]), part
     sizes = frame.group_by("user").len()["len"].to_numpy()
-    assert len(got["test"]) == int(np.floor(0.2 * sizes + 1e-9).sum())
+    assert abs(len(got["test"]) - int(np.floor(0.2 * sizes + 1e-9).sum())) <= len(sizes)
+    rows = pl.concat([f.select("user", "ts").with_columns(part=pl.lit(p)) for p, f in got.items()])
+    assert rows.group_by("user", "ts").agg(pl.col("part").n_unique())["part"].max() == 1
     assert set(got["train"]["user"]) == set(frame["user"])  # every user keeps rows to train on
 
 
-def test_the_latest_rows_of_all_files_are_test_ties_by_file_then_row(tmp_path):
-    """Without per: one cut over all training files. Rows of the same time are ordered by file (sorted by
-    path), then by row, so that a part holds exactly floor(fraction * rows) rows."""
+def test_rows_of_one_time_are_never_cut_apart(tmp_path):
+    """Without per: one cut over all training files. Rows of one time stay in one part (a purchase's candidates,
+    which share its time, are never split between train and test): the cut moves to the nearer edge of their
+    run, whatever file or place they hold."""
     a = pl.DataFrame({"ts": [5, 9, 9, 1], "x": [0.0, 1.0, 2.0, 3.0], "user": [1, 1, 1, 1], "y": [0, 1, 0, 1]})
-    b = pl.DataFrame({"ts": [9, 2, 9, 3], "x": [4.0, 5.0, 6.0, 7.0], "user": [2, 2, 2, 2], "y": [1, 0, 1, 0]})
+    b = pl.DataFrame({"ts": [8, 2, 9, 3], "x": [4.0, 5.0, 6.0, 7.0], "user": [2, 2, 2, 2], "y": [1, 0, 1, 0]})
     a.write_csv(tmp_path / "a.csv")
     b.write_csv(tmp_path / "b.csv")
     spec = write_spec(tmp_path, "'*.csv'", "{time: ts, validation: 0.25, test: 0.25}")
     parts = load_splits(spec.data)
-    # time 9: a's rows 1 and 2, then b's rows 0 and 2: the last two (b's) are test, a's two are validation
-    assert parts["test"]["x"].to_list() == ["4.0", "6.0"]  # (CSV is read as text)
-    assert parts["validation"]["x"].to_list() == ["1.0", "2.0"]
-    assert parts["train"]["x"].to_list() == ["0.0", "3.0", "5.0", "7.0"]
+    # times 1 2 3 5 8 9 9 9: the two latest rows would cut the three of time 9 apart; the nearer edge keeps them
+    # all in test, and the two before them (5 and 8) are validation
+    assert parts["test"]["x"].to_list() == ["1.0", "2.0", "6.0"]  # (CSV is read as text)
+    assert parts["validation"]["x"].to_list() == ["0.0", "4.0"]
+    assert parts["train"]["x"].to_list() == ["3.0", "5.0", "7.0"]
     cuts = Rule.of(spec.data).time
-    assert cuts is not None and cuts.rows == (4, 2, 2) and cuts.test[0].time == 9.0
+    assert cuts is not None and cuts.rows == (3, 2, 3) and cuts.test[0] == Cut(9.0, 0, 1)
+    # four rows of one time, two before them: a cut inside the run moves to its later edge (no test row) where
+    # that is nearer, as where both edges are as near
+    pl.DataFrame({"ts": [1, 2, 7, 7, 7, 7], "x": np.arange(6.0), "user": [1] * 6, "y": [0, 1] * 3}).write_csv(
+        tmp_path / "a.csv"
+    )
+    (tmp_path / "b.csv").unlink()
+    for fractions, rows in (("validation: 0.0, test: 0.34", (6, 0, 0)), ("validation: 0.0, test: 0.5", (2, 0, 4))):
+        cuts = Rule.of(write_spec(tmp_path, "'*.csv'", f"{{time: ts, {fractions}}}").data).time
+        assert cuts is not None and cuts.rows == rows
+
+
+def test_a_purchase_of_candidates_sharing_its_time_stays_in_one_part(tmp_path):
+    """The walk's trap: each household's purchases, five brands each at the purchase's occasion, split per
+    household by occasion. The latest 20% of a household's rows cut a purchase apart (its brands in train and in
+    test) wherever its rows were not a multiple of five; now every purchase lies whole in one part."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for hid in range(40):
+        for occasion in range(int(rng.integers(2, 12))):
+            for brand in range(5):
+                rows.append({"hid": hid, "ts": occasion, "user": hid, "x": float(brand), "y": int(brand == 0)})
+    frame = pl.DataFrame(rows).sample(fraction=1.0, shuffle=True, seed=1)
+    frame.write_parquet(tmp_path / "t.parquet")
+    spec = write_spec(tmp_path, "t.parquet", "{time: ts, per: hid, validation: 0.1, test: 0.2}")
+    parts = load_splits(spec.data)
+    where = pl.concat([f.select("hid", "ts").with_columns(part=pl.lit(p)) for p, f in parts.items()])
+    assert where.group_by("hid", "ts").agg(pl.col("part").n_unique())["part"].max() == 1
+    want = latest(frame, "hid", 0.1, 0.2)
+    assert all(parts[p].sort("hid", "ts", "x").equals(want[p].sort("hid", "ts", "x")) for p in parts)
+    assert len(parts["test"]) > 0.15 * len(frame)
 
 
 def test_a_fraction_of_the_rows_is_rounded_down_not_below_its_product(tmp_path):

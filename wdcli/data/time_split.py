@@ -7,9 +7,10 @@ file. The fit's own pass cannot learn them: it reads the training rows, which th
 depends only on its time, its group, its file and its place in the file, so every process and every way of
 reading (whole, in chunks, streamed) puts it in the same part.
 
-Rows are ordered by time, ties by file and row (`time_cuts`' doc), so that each part gets exactly its rows:
-of n rows (of the files, or of a group), the latest floor(test * n) are test and the floor(validation * n)
-before them validation. Times are numbers (epoch seconds or milliseconds: any numbers, compared as 64-bit
+Rows are ordered by time, ties by file and row (`time_cuts`' doc): of n rows (of the files, or of a group), the
+latest floor(test * n) are test and the floor(validation * n) before them validation, except that rows of one
+time are never cut apart (a purchase's candidates share its time): a cut inside their run moves to its nearer
+edge (`_edge`). Times are numbers (epoch seconds or milliseconds: any numbers, compared as 64-bit
 floats) or dates and times (a Date or Datetime column, or ISO 8601 text: microseconds since 1970, UTC); a row
 with no time is an error.
 """
@@ -105,24 +106,48 @@ def learn_cuts(
             )
         )
     rows = pl.concat(pieces).sort(["group", "time", "file", "row"])
-    sizes = rows.group_by("group", maintain_order=True).len("n")
+    ranked = rows.with_columns(i=pl.int_range(pl.len(), dtype=pl.Int64).over("group"))
+    ranked = ranked.with_columns(  # the run of rows of one time (in one group) each row is in: [start, end)
+        start=pl.col("i").min().over("group", "time"), end=pl.col("i").max().over("group", "time") + 1
+    )
+    sizes = ranked.group_by("group", maintain_order=True).agg(n=pl.len())
     sizes = sizes.with_columns(
         test=(pl.col("n") * test + EPS).floor().cast(pl.Int64),
         validation=(pl.col("n") * validation + EPS).floor().cast(pl.Int64),
     )
-    ranked = rows.with_columns(i=pl.int_range(pl.len(), dtype=pl.Int64).over("group")).join(
-        sizes, on="group", how="left", nulls_equal=True
-    )
-    n, held = pl.col("n").cast(pl.Int64), (int(sizes["validation"].sum()), int(sizes["test"].sum()))
-    first = {  # each part's first row in each group
-        "test": (pl.col("test") > 0) & (pl.col("i") == n - pl.col("test")),
-        "validation": (pl.col("validation") > 0) & (pl.col("i") == n - pl.col("test") - pl.col("validation")),
+    sizes = _edge(sizes, ranked, "test_at", pl.col("n") - pl.col("test"), pl.col("n"))
+    sizes = _edge(sizes, ranked, "validation_at", pl.col("test_at") - pl.col("validation"), pl.col("test_at"))
+    cuts = {
+        part: _cuts(
+            sizes.select("group"),
+            ranked.join(sizes.select("group", at), on="group", nulls_equal=True).filter(pl.col("i") == pl.col(at)),
+        )
+        for part, at in (("test", "test_at"), ("validation", "validation_at"))
     }
-    cuts = {part: _cuts(sizes.select("group"), ranked.filter(at)) for part, at in first.items()}
     names = tuple(sizes["group"].to_list()) if per else (None,)
+    held = (int((sizes["test_at"] - sizes["validation_at"]).sum()), int((sizes["n"] - sizes["test_at"]).sum()))
     return TimeCuts(
         column, kinds[0], tuple(paths), cuts["validation"], cuts["test"], per, names, (len(rows) - sum(held), *held)
     )
+
+
+def _edge(sizes: pl.DataFrame, ranked: pl.DataFrame, name: str, at: pl.Expr, upto: pl.Expr) -> pl.DataFrame:
+    """Each group's cut (column `name`: the position of the part's first row; `upto`, the part's end, where it
+    has none): the position `at` would give the part its count exactly, but rows of one time are never cut apart,
+    so the cut moves to the nearer edge of the run of rows of `at`'s time (the later edge when both are as near,
+    and where the earlier is the group's first row, so that the group keeps a training row)."""
+    sizes = sizes.with_columns(_at=pl.max_horizontal(at, 0), _upto=upto)
+    run = ranked.select("group", "i", "start", "end")
+    sizes = sizes.join(run, left_on=["group", "_at"], right_on=["group", "i"], how="left", nulls_equal=True)
+    earlier = (pl.col("_at") - pl.col("start") < pl.col("end") - pl.col("_at")) & (pl.col("start") > 0)
+    edge = (
+        pl.when(pl.col("_at") >= pl.col("_upto"))
+        .then(pl.col("_upto"))
+        .when(earlier)
+        .then(pl.col("start"))
+        .otherwise(pl.col("end"))
+    )
+    return sizes.with_columns(edge.alias(name)).drop("_at", "_upto", "start", "end")
 
 
 def _read(path: str, columns: dict[str, str], separator: str | None) -> pl.DataFrame:
