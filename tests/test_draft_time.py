@@ -87,6 +87,8 @@ def test_init_time_with_a_group_splits_each_users_latest_rows(workdir):
             assert "each user_id's latest 20% of rows are test" in text
         else:
             assert "(one cut: a user_id's rows share their time)" in text
+            # the other way a walk needed (a household's purchases): each user's latest rows, named by hand
+            assert "to hold out each user's latest rows instead, add per: COLUMN to data.split in" in r.output
 
 
 def test_init_offers_a_split_by_time(workdir):

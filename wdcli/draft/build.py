@@ -95,6 +95,11 @@ class Draft:
                     f"  to hold out {g} values the model never saw (a cold-start split), write split: {flow(cold)} "
                     f"in {spec}{edit}"
                 )
+            elif g is not None:  # one cut over all rows: a user's (a household's) own latest rows are another way
+                notes.append(
+                    f"  to hold out each user's latest rows instead, add per: COLUMN to data.split in {spec} (COLUMN: "
+                    f"the user's, whose rows span several times; the {g} rows of one time stay in one part)"
+                )
             return notes
         if self.group is None:
             return offer_notes(self.time_offers, None, False) + self.time_unusable
