@@ -368,6 +368,14 @@ BUGS += [
         "a split by time cuts a purchase's candidates (rows of one time) between train and test",
     ),
     Bug(
+        "auto-reads-a-flag-as-a-spike",
+        "wdcli/spec/blocks.py",
+        'if self.kind == "auto" and (flag or (named and not spike)):',
+        'if self.kind == "auto" and (named and not spike):',
+        ("tests/test_values.py::test_auto_embeds_a_flag_with_missing_values_by_its_values_and_the_plan_says_why",),
+        "a 0/1 answer with missing ones, filled with its mean, is read as a spike (periodic), not as three states",
+    ),
+    Bug(
         "whole-text-not-read",
         "wdcli/features/clean.py",
         '        elif dtype == pl.String and column in texts:\n',
@@ -669,8 +677,8 @@ BUGS += [
     Bug(
         "values-auto-before-a-spike",
         "wdcli/spec/blocks.py",
-        'if self.kind == "auto" and named and not spike:',
-        'if self.kind == "auto" and named:',
+        'if self.kind == "auto" and (flag or (named and not spike)):',
+        'if self.kind == "auto" and (flag or named):',
         ("tests/test_values.py",),
         "census's capital gains (a spike whose values also name things) embedded by values, not periodic",
     ),

@@ -241,7 +241,8 @@ class Fitter:
         spike = spiked(present, len(values) - len(present), fill)
         bumpy, names = (f(values, self.sample[-1], self.sample_keys, r, col.bounds) for f, r in zip(_SPREAD, spread))
         names = names and name in self.read and self._names_alone(name)
-        form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy, names)
+        flag = numbers.flag(present, len(values) - len(present))
+        form = self.spec.deep.numeric_embedding_of(name).resolved(spike, bumpy, names, flag)
         by_values = form.kind == "values" and name in self.valued
         filled = np.zeros(0)
         if col.transform == "quantile" or bins or by_values:  # (the missing values filled, in order)
@@ -261,7 +262,7 @@ class Fitter:
             m=m,
             filled=filled,
             bins=bins,
-            flags=(spike, bumpy, names),
+            flags=(spike, bumpy, names, flag),
             values=by_values,
             sample=values,
         )
@@ -285,7 +286,7 @@ def _numeric(
     m: Moments,
     filled: np.ndarray,
     bins: int,
-    flags: tuple[bool, bool, bool],  # spike, uneven, named
+    flags: tuple[bool, bool, bool, bool],  # spike, uneven, named, flag
     values: bool,
     sample: np.ndarray,
 ) -> Numeric:
@@ -302,7 +303,7 @@ def _numeric(
         max=m.max,
         boundaries=quantile_boundaries(filled, col.quantiles, presorted=True) if col.transform == "quantile" else [],
         smooth=col.transform == "quantile",
-        **dict(zip(("spike", "uneven", "named"), flags)),
+        **dict(zip(("spike", "uneven", "named", "flag"), flags)),
     )
     numeric = numbers.scaled(numeric, sample)  # (first: the values and edges are in the model's units)
     numeric = numbers.with_values(numeric, filled, m.n - seen.n) if values and len(filled) else numeric

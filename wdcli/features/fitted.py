@@ -162,8 +162,7 @@ class Vocabulary(_Categorical):
         return 1 + self.oov + len(self.values)
 
     def codes(self, column: str) -> pl.Expr:
-        """The text column as codes of the vocabulary (null: not in it as it is), built once per column (building
-        a cast to an Enum of 100,000 values takes ~20 ms)."""
+        """The text column as codes of the vocabulary (null: not in it), built once (an Enum of 100,000: ~20 ms)."""
         cache = self.__dict__.setdefault("_codes", {})
         if column not in cache:
             cache[column] = pl.col(column).cast(pl.String).cast(pl.Enum(self.values), strict=False).to_physical()
@@ -301,6 +300,7 @@ class Numeric(_Feature):
     spike: bool = False  # over half its rows hold one value, the rest two others or more (numeric_embedding auto)
     uneven: bool = False  # the label's rate turns often along it (numbers.uneven; numeric_embedding auto)
     named: bool = False  # its exact values tell the label apart (numbers.named; numeric_embedding auto)
+    flag: bool = False  # two values and missing ones: three states, not a number (numbers.flag; numeric_embedding auto)
     known: Increasing = []  # numeric_embedding values: the values it embeds, transformed, ascending
     multivalent: Literal[False] = False
 

@@ -90,6 +90,14 @@ def with_edges(numeric: Numeric, filled: np.ndarray, bins: int) -> Numeric:
     return Numeric.model_validate({**numeric.model_dump(), "edges": sorted({float(x) for x in seen})})  # checked
 
 
+def flag(present: np.ndarray, missing: int) -> bool:
+    """Whether a column is a flag with missing values: two values (or one) and some rows without one. Filled, it
+    holds a third value that is no quantity (a mean between no and yes), so `numeric_embedding: auto` gives each
+    of its three states a vector (`values`): on a survey's six such flags, 0.6603 test AUC as numbers (the spike's
+    periodic embedding), 0.6645 by their values, over three splits (LightGBM 0.6641), docs/benchmarks.md."""
+    return missing > 0 and len(present) > 0 and len(np.unique(present)) <= 2
+
+
 def spiked(present: np.ndarray, missing: int, fill: float) -> bool:
     """Whether more than half of the values (`present`, and `missing` more filled with `fill`) are one value and the
     others hold two values or more: a spike and a tail, as an amount that is mostly zero. (A value that holds most

@@ -256,7 +256,7 @@ def numeric_forms(spec: Spec, fitted: FittedPipeline) -> dict[str, NumericEmbedd
     """Each number of the deep part and its embedding as the model builds it: the spec's, `auto` resolved by what
     the fit found in the column (a spike, an uneven effect)."""
     return {
-        n: spec.deep.numeric_embedding_of(n).resolved(f.spike, f.uneven, by_its_values(f, spec.columns[n]))
+        n: spec.deep.numeric_embedding_of(n).resolved(f.spike, f.uneven, by_its_values(f, spec.columns[n]), f.flag)
         for n in spec.deep_dense()
         if (f := fitted.numeric(n))
     }
@@ -308,7 +308,11 @@ def plan_rows(fitted: FittedPipeline, config: ModelConfig) -> list[tuple[str, st
     dense = {fitted.dense[i] for i in config.dense}
     auto = {n for n in fitted.dense if spec.deep.numeric_embedding_of(n).kind == "auto"}
     why = {n: " (auto: a spike)" if fitted.numeric(n).spike else " (auto: an uneven effect)" for n in auto}
-    why |= {n.name: " (auto: values that name things)" for n in config.numeric if n.kind == "values" and n.name in auto}
+    valued = {n.name for n in config.numeric if n.kind == "values" and n.name in auto}
+    why |= {
+        n: f" (auto: {'a flag with missing values' if fitted.numeric(n).flag else 'values that name things'})"
+        for n in valued
+    }
     forms = numeric_forms(spec, fitted) if spec.uses_deep() else {}  # (clip: auto's bounds, and what they are)
     clips = {n: " (auto: the training range)" if forms[n].kind == "periodic" else " (auto: mean ± 5 sd)" for n in forms}
     clips = {n: c for n, c in clips.items() if n in spec.auto_clipped() and fitted.numeric(n).clip is not None}

@@ -46,10 +46,10 @@ class NumericEmbedding(ShortForm):
         """Whether the column surely has an embedding of its own (`auto`: only the fit can say)."""
         return self.kind not in ("none", "auto")
 
-    def resolved(self, spike: bool, uneven: bool = False, named: bool = False) -> NumericEmbedding:
-        """The form the model builds for a column (`spike`, `uneven`, `named`: its fitted state's): `auto` made
-        periodic, values or none, periodic's sigma given its default."""
-        if self.kind == "auto" and named and not spike:
+    def resolved(self, spike: bool, uneven: bool = False, named: bool = False, flag: bool = False) -> NumericEmbedding:
+        """The form the model builds for a column (`spike`, `uneven`, `named`, `flag`: its fitted state's): `auto`
+        made periodic, values or none, periodic's sigma given its default."""
+        if self.kind == "auto" and (flag or (named and not spike)):
             return self.model_copy(update={"kind": "values"})
         if self.kind == "auto":
             kind = "periodic" if spike or uneven else "none"

@@ -245,17 +245,18 @@ def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipe
             continue
         column = spec.columns[name]
         assert isinstance(column, NumericSpec)
-        was = spec.deep.numeric_embedding_of(name).resolved(old.spike, old.uneven, by_its_values(old, column))
+        was = spec.deep.numeric_embedding_of(name).resolved(old.spike, old.uneven, by_its_values(old, column), old.flag)
         if kinds != {"auto"} and not was.kind == now.kind == "values":  # (a form is kept only as auto chose it)
             continue
         clip = clip_of(column, new, was.kind if name in spec.auto_clipped() else None)  # (as the form kept reads it)
-        flags = {"spike": old.spike, "uneven": old.uneven, "named": old.named, "clip": clip}
+        flags = {"spike": old.spike, "uneven": old.uneven, "named": old.named, "flag": old.flag, "clip": clip}
         # the previous run's values, where this run's transform puts them (its mean and spread are this run's)
         known = known_in(old, new.model_copy(update={"clip": clip})) if was.kind == "values" else []
         if was == now and (now.kind != "values" or _same_values(known, new.known)):
             continue
         features[name] = new.model_copy(update={**flags, "known": known})
-        why = "a spike" if old.spike else "values that name things" if was.kind == "values" else "an uneven effect"
+        why = "a flag with missing values" if old.flag else "a spike" if old.spike else "an uneven effect"
+        why = "values that name things" if was.kind == "values" and not old.flag else why
         if was == now:  # (values: the same form, other values)
             kept[name] = (
                 f"its {len(old.known):,} values as before: a value these rows add reads as one it does not know"
