@@ -176,6 +176,42 @@ def test_a_float_column_written_as_text_is_read_as_its_whole_numbers(tmp_path):
     np.testing.assert_array_equal(transform(fitted, nan, with_label=False).sparse, want.sparse)
 
 
+def test_a_list_of_ids_written_as_floats_shares_its_table_with_the_ids(tmp_path):
+    """The paper's installed-apps pattern from a pandas CSV: the item's id written as an integer ("300"), each
+    user's history of items as '|'-joined floats ("300.0|12.0", built from a float column). Their shared table
+    fitted "300" and "300.0" as two values, and the history's ids never met the items' (silently). The history's
+    text is read as "300|12" (as a JSON list of 300.0 or "300.0" values is), in the fit, transform and the
+    encoder."""
+    items = [300, 12, 7, 45] * 40
+    frame = pl.DataFrame(
+        {
+            "item": [str(i) for i in items],
+            "history": ["300.0|12.0", "7.0", "", "45.0|300.0"] * 40,
+            "y": [0, 1] * 80,
+        }
+    )
+    frame.write_csv(tmp_path / "d.csv")
+    (tmp_path / "s.yaml").write_text(
+        "data: {train: d.csv}\nlabel: {column: y}\n"
+        "columns: {item: categorical, history: {kind: multivalent, separator: '|'}}\n"
+        "deep: {shared: {items: [item, history]}}\n"
+    )
+    fitted = fit_pipeline(load_spec(tmp_path / "s.yaml"), read_one(tmp_path / "d.csv"))
+    assert (
+        set(fitted.features["history"].values) == {"300", "12", "7", "45"}
+        and fitted.features["history"].source.whole_text
+    )
+    want = transform(fitted, read_one(tmp_path / "d.csv"), with_label=False)
+    item_ids = dict(zip(items[:4], want.sparse[:4, 0].tolist()))
+    np.testing.assert_array_equal(want.multi["history"].ids[:3], [item_ids[300], item_ids[12], item_ids[7]])
+    as_lists = frame.drop("y").with_columns(pl.col("item").cast(pl.Int64), pl.col("history").str.split("|"))
+    floats = as_lists.with_columns(pl.col("history").cast(pl.List(pl.Float64), strict=False))
+    for other in (as_lists, floats):
+        for encode in (Encoder(fitted), lambda f: transform(fitted, f, with_label=False)):
+            got = encode(other)
+            np.testing.assert_array_equal(got.multi["history"].ids, want.multi["history"].ids)
+
+
 def test_text_in_a_numeric_column_is_the_same_error(fitted):
     frame = every_encoding_frame(20, 3).with_columns(pl.lit("heavy").alias("weight"))
     with pytest.raises(DataError, match="'weight' is declared numeric but holds text such as 'heavy'"):

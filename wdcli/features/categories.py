@@ -12,10 +12,11 @@ from . import clean
 from .fitted import Feature, Hashed, Identity, Text, Vocabulary
 
 
-def cleaned_counts(counts: pl.DataFrame, missing: list[str]) -> tuple[pl.DataFrame, bool]:
-    """The counts of a column's raw values as counts of its cleaned values (the missing ones left out), and
-    whether its text holds whole numbers written as floats ("300.0", read as "300": `clean.whole_floats`)."""
-    c = counts.with_columns(clean.text("value", missing)).drop_nulls("value")
+def cleaned_counts(counts: pl.DataFrame, missing: list[str] | None) -> tuple[pl.DataFrame, bool]:
+    """The counts of a column's raw values as counts of its cleaned values (the missing ones left out; None: they
+    are cleaned already, a list's), and whether its text holds whole numbers written as floats ("300.0", read as
+    "300": `clean.whole_floats`)."""
+    c = counts if missing is None else counts.with_columns(clean.text("value", missing)).drop_nulls("value")
     whole = bool(c["value"].str.contains(clean.WHOLE_TEXT).any())
     if whole:
         c = c.with_columns(clean.whole_text(pl.col("value")))

@@ -8,7 +8,8 @@ use them; they differ only in how they look the cleaned values up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import polars as pl
@@ -34,14 +35,15 @@ def text(column: str | pl.Expr, missing: list[str] | tuple[str, ...]) -> pl.Expr
 WHOLE_TEXT = r"^\s*(-?\d+)\.0+\s*$"
 
 
-def whole_floats(df: pl.DataFrame, columns: list[str], texts: list[str] | tuple[str, ...] = ()) -> pl.DataFrame:
+def whole_floats(df: pl.DataFrame, columns: list[str], texts: Mapping[str, str | None] | None = None) -> pl.DataFrame:
     """The float columns (and lists of floats) among `columns` as text in which a whole number reads as an integer
     column writes it ("300", not "300.0"), so that a category is the same value whichever type carries it: a JSON
     client's 300.0, pandas' integer column with a missing value (float) and a CSV's 300; NaN is missing, as a JSON
     client can only send it (null). The text columns among `texts` (those whose training text held "300.0": a
-    float column written out, `whole_text`) read such text as "300" too. Other columns as they are (nothing is
-    done, nor costs, where no column is a float or such text)."""
-    exprs, schema = [], df.schema
+    float column written out, `whole_text`; column -> the separator of the lists it holds as text, or None) read
+    such text as "300" too, and so do the values of their lists. Other columns as they are (nothing is done, nor
+    costs, where no column is a float or such text)."""
+    exprs, schema, texts = [], df.schema, texts or {}
     for column in dict.fromkeys([*columns, *texts]):
         dtype = schema.get(column)
         if dtype is None:
@@ -50,8 +52,13 @@ def whole_floats(df: pl.DataFrame, columns: list[str], texts: list[str] | tuple[
             exprs.append(_whole(pl.col(column)).alias(column))
         elif isinstance(dtype, LISTS) and dtype.inner.is_float() and column in columns:
             exprs.append(pl.col(column).cast(pl.List(dtype.inner)).list.eval(_whole(pl.element())).alias(column))
-        elif dtype == pl.String and column in texts:
+        elif dtype == pl.String and column in texts and texts[column] is None:
             exprs.append(whole_text(pl.col(column)).alias(column))
+        elif dtype == pl.String and column in texts:  # (a list as text: its values)
+            sep = cast(str, texts[column])
+            exprs.append(pl.col(column).str.split(sep).list.eval(whole_text(pl.element())).list.join(sep).alias(column))
+        elif isinstance(dtype, LISTS) and dtype.inner == pl.String and column in texts:
+            exprs.append(pl.col(column).cast(pl.List(pl.String)).list.eval(whole_text(pl.element())).alias(column))
     return df.with_columns(exprs) if exprs else df
 
 

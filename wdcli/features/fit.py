@@ -168,10 +168,10 @@ class Fitter:
         counts, self.whole_texts = {}, set()  # (the text columns that hold "300.0": `clean.whole_floats`)
         for name, text in self.text.items():
             c = self.counts[name].result()
-            if isinstance(text, Categorical):  # clean the distinct raw values only
-                c, whole = cleaned_counts(c, text.missing)
-                if whole:
-                    self.whole_texts.add(name)
+            # clean the distinct raw values only (a list's values are cleaned as they are split)
+            c, whole = cleaned_counts(c, text.missing if isinstance(text, Categorical) else None)
+            if whole:
+                self.whole_texts.add(name)
             if len(c) == 0:
                 raise DataError(
                     f"{where}: column '{name}' has no values (all missing); fix the data or remove the column"

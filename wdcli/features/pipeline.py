@@ -62,10 +62,11 @@ class FittedPipeline:
         return list(dict.fromkeys(s.column for s in sources if s.whole_floats))
 
     @cached_property
-    def whole_texts(self) -> list[str]:
-        """The text columns in which "300.0" reads as "300" (`clean.whole_floats`)."""
+    def whole_texts(self) -> dict[str, str | None]:
+        """The text columns in which "300.0" reads as "300" (`clean.whole_floats`), and the separator of the
+        lists they hold as text (None: not lists)."""
         sources = [f.source for f in self.features.values() if isinstance(f, Categorical)]
-        return list(dict.fromkeys(s.column for s in sources if s.whole_text))
+        return {s.column: s.separator if s.multivalent else None for s in sources if s.whole_text}
 
     def clean(self, df: pl.DataFrame) -> pl.DataFrame:
         """The frame with its categories' numbers read as the fit read them (`clean.whole_floats`): what every
