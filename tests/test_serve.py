@@ -493,5 +493,8 @@ def test_serve_check_loads_and_exits(runs):
 
     from wdcli.cli import app
 
-    r = CliRunner().invoke(app, ["serve", "--model", str(runs / "runs" / "apps"), "--check", "--port", "8123"])
-    assert r.exit_code == 0 and "loads" in r.output and "http://127.0.0.1:8123" in r.output
+    with socket.socket() as sock:  # (a free port: --check refuses one in use, as a server started on 8123 did)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    r = CliRunner().invoke(app, ["serve", "--model", str(runs / "runs" / "apps"), "--check", "--port", str(port)])
+    assert r.exit_code == 0 and "loads" in r.output and f"http://127.0.0.1:{port}" in r.output
