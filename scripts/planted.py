@@ -384,6 +384,14 @@ BUGS += [
         "a history of ids written '300.0|12.0' is fitted as '300' but looked up as '300.0': its shared ids unseen",
     ),
     Bug(
+        "init-splits-days-per-day",
+        "wdcli/draft/times.py",
+        "    return share(after) >= FOLLOW_SHARE\n",
+        "    return False\n",
+        ("tests/test_draft_time.py::test_init_splits_groups_that_follow_one_another_in_time_by_one_cut",),
+        "groups that follow one another in time (days) are split per group: training on the test rows' future",
+    ),
+    Bug(
         "whole-text-not-read",
         "wdcli/features/clean.py",
         "        elif dtype == pl.String and column in texts and texts[column] is None:\n",

@@ -33,7 +33,7 @@ from .crosses import Bucketized, Cross, choose_crosses
 from .label import Positive, positive_of
 from .profile import MIN_BUCKET_GAIN, Column, given_kind, profile_column, settle, shared_tables
 from .render import flow, naming, render
-from .times import group_sizes, holds_out, offer_notes, spans_times, things_time, time_columns, time_split
+from .times import choose_time, follow_in_time, group_sizes, offer_notes, spans_times, time_split
 
 LEAK_AUC = 0.99
 
@@ -66,6 +66,7 @@ class Draft:
     sample: pl.DataFrame | None = field(default=None, repr=False)
     time: str | None = None  # --time: the split's time column (data.split.time)
     per: bool = False  # the split by time is per group (data.split.per: the --group column), which is a feature
+    follows: bool = False  # the groups follow one another in time (a day): one cut, not a split per group
     few: bool = False  # the groups have too few rows each for a split per group to hold out rows (times.holds_out)
     time_chosen: bool = False  # init chose the split by time (--group's rows span times; no --time given)
     time_offers: list[tuple[str, str]] = field(default_factory=list)  # columns that look like times, and how
@@ -82,7 +83,8 @@ class Draft:
         """What the split does with `--group` or `--time`, and the other ways to split; a split by time offered
         when a column looks like a time."""
         if self.time is not None:
-            t, g, what = self.time, self.group, time_split(self.time, self.group, self.per, self.few)[1]
+            t, g = self.time, self.group
+            what = time_split(self.time, self.group, self.per, self.few, self.follows)[1]
             how = f"chosen: {g}'s rows span several times (users, not requests)" if self.time_chosen else "--time"
             places = naming(self.text, g) if self.per and g else []
             known = f"{g} is a feature (every {g} is in every part) and " if places else ""
@@ -117,8 +119,10 @@ class Draft:
         if not self.time_offers or self.sample is None or self.group is None:
             return "init --time COLUMN"
         name, how = self.time_offers[0]
-        per = not self.few and spans_times(self.sample, name, self.group)
-        return f"init --time {name} ({how}): {time_split(name, self.group, per, self.few)[1]}"
+        spans = spans_times(self.sample, name, self.group)
+        follows = spans and follow_in_time(self.sample, name, self.group)
+        per = not self.few and spans and not follows
+        return f"init --time {name} ({how}): {time_split(name, self.group, per, self.few, follows)[1]}"
 
 
 Step = Callable[[str], None]  # told what starts now ("sampling data.csv"), for a progress display
@@ -158,7 +162,9 @@ def draft_spec(
     )
     d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
     y = _label(sample, label, positive, where, d)
-    split_time = _time(d, sample, time, label, where, lambda: group_sizes(sample, group, total, patterns, separator))
+    split_time = choose_time(
+        d, sample, time, label, where, lambda: group_sizes(sample, group, total, patterns, separator)
+    )
     known = group if d.per else None  # each group in every part (its latest rows held out): a feature
     features = [c for c in sample.columns if c not in (label, d.time) and (c != group or c == known)]
     step(f"profiling {len(features)} columns of {len(sample):,} rows")
@@ -276,37 +282,6 @@ def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Sp
                 f"is kept in {kept} (please attach it to the report)"
             ) from e
     return spec
-
-
-def _time(
-    d: Draft, sample: pl.DataFrame, time: str | None, label: str, where: str, sizes: Callable[[], pl.Series]
-) -> list[Column]:
-    """With --time: the split's time, checked on the sample and left out of the features; else the columns
-    that look like times, to offer --time. `sizes`: each group's rows, read when a split per group is in view."""
-    offers, unusable = time_columns(sample, (d.group,)) if time is None else ([], [])
-    if d.group is not None and (offers or time is not None):
-        d.few = not holds_out(sizes())
-    if time is None:
-        d.time_offers, d.time_unusable = offers, unusable
-        skip = (label, *(c for c, _ in offers))
-        users = [
-            c
-            for c, _ in offers
-            if d.group is not None
-            and not d.few
-            and spans_times(sample, c, d.group)
-            and things_time(sample, c, d.group, skip) is None  # (a movie's release date: no time of the user's)
-        ]
-        if not users:
-            return []
-        # a user's next rows are what a model of known users scores; by the finest time of the user's
-        time, d.time_chosen, d.per = max(users, key=lambda c: sample[c].n_unique()), True, True
-    else:
-        times(sample, time, f"{where} (--time {time})")  # a clear error for text that is no time, or no time
-        d.per = d.group is not None and not d.few and spans_times(sample, time, d.group)
-    d.time = time
-    why = "the split's time (data.split.time); a model scores rows later than any it trained on, so it is no feature"
-    return [Column(time, "skip", why)]
 
 
 def _relative(pattern: str, base: Path) -> str:

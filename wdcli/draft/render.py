@@ -80,7 +80,7 @@ def _data(d, paths: list[str], group: str | None, patterns: list[str], separator
     by_group = f"; by {group}: every validation and test {group} is new (delete key to split rows)" if group else ""
     note = "seeded: the same rows every run" + by_group
     if d.time is not None:
-        split, what = time_split(d.time, group, d.per, d.few)
+        split, what = time_split(d.time, group, d.per, d.few, d.follows)
         note = f"by time: {what}"
     out = [
         f"# Drafted by `wdcli init` from {d.total:,} rows of {', '.join(patterns)} ({sampled}).",
