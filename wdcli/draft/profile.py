@@ -235,20 +235,35 @@ def _separator(text: pl.Series) -> str | None:
     """The separator of list-like text: one that many values hold, whose pieces repeat far more than whole values:
     fewer distinct pieces than half the distinct values (genres), or, with four pieces a value or more, each piece
     seen half again as often as each value (a history of item ids: thousands of items, yet each row's list its
-    own; a small sample sees each item a few times only)."""
+    own; a small sample sees each item a few times only); or, for '|' and ';' (which prose rarely holds), one
+    that some values hold whose pieces are mostly values of the column on their own (a walk's mentions of
+    tweets: most name one account, an eighth several, each also named alone)."""
     if len(text) < 20:
         return None
     distinct = text.n_unique()
     for sep in SEPARATORS:
         has = text.str.contains(sep, literal=True)
         if share(has) < 0.2:
+            if sep != "," and _pieces_stand_alone(text, has, sep):
+                return sep
             continue
         tokens = text.str.split(sep).explode().str.strip_chars()
         pieces = tokens.n_unique()
         many = tokens.len() >= 4 * len(text) and tokens.len() / pieces >= 1.5 * len(text) / distinct
         if tokens.len() >= 1.5 * len(text) and (pieces < 0.5 * distinct or many):
             return sep
+        if sep != "," and _pieces_stand_alone(text, has, sep):
+            return sep
     return None
+
+
+def _pieces_stand_alone(text: pl.Series, has: pl.Series, sep: str) -> bool:
+    """Whether 5% of the values (20 at least) hold `sep` and most of their pieces are values on their own."""
+    if share(has) < 0.05 or int(has.sum()) < 20:
+        return False
+    alone = text.filter(~has).str.strip_chars().unique()
+    pieces = text.filter(has).str.split(sep).explode().str.strip_chars()
+    return share(pieces.is_in(alone.implode())) >= 0.6
 
 
 def _numeric(name: str, x: pl.Series, markers: list[str], n: int) -> Column:
