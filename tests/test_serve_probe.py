@@ -33,6 +33,16 @@ def test_lists_of_lists_in_a_read_column_are_refused(client):  # noqa: F811
     assert r.status_code == 200, r.text
 
 
+def test_a_list_in_a_categorical_column_tells_the_client_to_send_one_value(client):  # noqa: F811
+    """A walk's client sent a one-value column as a JSON list and read 'declare it kind: multivalent', advice for
+    the spec's author; the client is told what to send."""
+    rows = [{**row, "country": ["US", "DE"]} for row in candidates(3).to_dicts()]
+    r = timed(client, "/predict", {"rows": rows})
+    error = r.json()["error"]
+    assert r.status_code == 422 and "column 'country' holds lists; send one value for it in each row" in error, r.text
+    assert "declare" not in error
+
+
 def test_kept_columns_are_echoed_as_sent_at_the_cost_of_the_body(client):  # noqa: F811
     rows = candidates(3000).to_dicts()
     objects = [{**row, "x": {f"k{i}": 1}} for i, row in enumerate(rows)]  # one key each: not a 3,000-field table

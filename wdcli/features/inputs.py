@@ -75,7 +75,11 @@ def check_columns(
             problems.append(f"column '{column}' holds {why}, which {needs.needed_by[0]} cannot read")
     for name, col in spec.columns.items():
         if name in have and not isinstance(col, Multivalent) and isinstance(schema[name], LISTS):
-            problems.append(f"column '{name}' holds lists; declare it kind: multivalent")
+            problems.append(
+                f"column '{name}' holds lists; send one value for it in each row (the model reads it as one value)"
+                if where == REQUEST
+                else f"column '{name}' holds lists; declare it kind: multivalent"
+            )
         if (
             name in have
             and isinstance(col, Multivalent)
