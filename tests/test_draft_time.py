@@ -113,6 +113,7 @@ def test_init_splits_groups_that_follow_one_another_in_time_by_one_cut(workdir):
         text = (workdir / "s.yaml").read_text()
         if extra:
             assert split.time == "ts" and "the day values follow one another in time" in text
+            assert "add per: COLUMN" not in r.output  # (a split per day is what it must not do)
     sample = events()
     assert not follow_in_time(sample, "ts", "user_id") and spans_times(sample, "ts", "user_id")
 

@@ -97,7 +97,7 @@ class Draft:
                     f"  to hold out {g} values the model never saw (a cold-start split), write split: {flow(cold)} "
                     f"in {spec}{edit}"
                 )
-            elif g is not None:  # one cut over all rows: a user's (a household's) own latest rows are another way
+            elif g is not None and not self.follows:  # one cut: a user's (a household's) latest rows, another way
                 notes.append(
                     f"  to hold out each user's latest rows instead, add per: COLUMN to data.split in {spec} (COLUMN: "
                     f"the user's, whose rows span several times; the {g} rows of one time stay in one part)"
