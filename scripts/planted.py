@@ -400,6 +400,14 @@ BUGS += [
         "a '|'-joined list holding one value in most rows is drafted categorical: 'a|b' one value",
     ),
     Bug(
+        "written-parts-read-as-a-pattern",
+        "wdcli/data/io.py",
+        "pl.scan_parquet(files, glob=False)",
+        "pl.scan_parquet(files)",
+        ("tests/test_file_edges.py::test_paths_with_glob_characters_are_files_not_patterns",),
+        "an output in a folder named 'runs[1]' fails: its parts are read back as a glob pattern",
+    ),
+    Bug(
         "whole-text-not-read",
         "wdcli/features/clean.py",
         "        elif dtype == pl.String and column in texts and texts[column] is None:\n",

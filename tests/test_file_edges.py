@@ -170,3 +170,28 @@ def test_a_value_past_the_length_limit_is_refused_naming_column_and_limit(tiny, 
     assert "takes values of at most 1,000 bytes" in r.stderr and not (tmp_path / "out.csv").exists()
     frame.head(1).write_csv(tmp_path / "in.csv")  # (at the limit: scored)
     assert predict(tiny, tmp_path / "in.csv").exit_code == 0
+
+
+def test_paths_with_glob_characters_are_files_not_patterns(tmp_path):
+    """A walk's run folder was named 'init-crosses=[]-s0': Polars read every path as a pattern, so `rank --output`
+    into it failed with an internal error ('invalid glob pattern'), and a training file in a folder named 'data[1]'
+    was 'no such file'. A path is a file's; only data.train's own patterns are expanded (before any read)."""
+    folder = tmp_path / "data[1]"
+    folder.mkdir()
+    frame = rows(40)
+    for name in ("tiny.csv", "tiny.parquet", "tiny.ndjson"):
+        (
+            frame.write_csv
+            if name.endswith("csv")
+            else frame.write_parquet
+            if name.endswith("parquet")
+            else frame.write_ndjson
+        )(folder / name)
+        spec = (SPECS / "tiny.yaml").read_text().replace("data/tiny.csv", name)
+        (folder / "s.yaml").write_text(spec)
+        out = folder / f"runs[{name}]"
+        r = runner.invoke(app, ["train", str(folder / "s.yaml"), "-q", "--output", str(out), "--set", "train.epochs=1"])
+        assert r.exit_code == 0, r.output
+        r = predict(out, folder / name, "--output", str(folder / "out[2]" / "p.parquet"))
+        assert r.exit_code == 0, r.output
+        assert pl.read_parquet(folder / "out[2]" / "p.parquet", glob=False).height == 40

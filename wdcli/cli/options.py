@@ -25,7 +25,7 @@ def input_problem(text: str) -> str | None:
     """What is wrong with a file (or glob) to read, or None."""
     from ..data.io import type_problem
 
-    if glob.has_magic(text):
+    if glob.has_magic(text) and not Path(text).is_file():  # (a file's own name may hold [ ]: data[1]/a.csv)
         return None if glob.glob(text) else f"no file matches {text}"
     path = Path(text)
     if not path.exists():

@@ -77,8 +77,9 @@ def scan_one(path: str | Path, separator: str | None = None) -> pl.LazyFrame:
         sep = separator if separator is not None and fmt == "csv" else SEPARATORS[fmt]
         _check_first_line(path, fmt.upper())
         _check_header(path, sep)
-        return pl.scan_csv(path, infer_schema=False, separator=sep)
-    return pl.scan_parquet(path) if fmt == "parquet" else pl.scan_ndjson(path)
+        return pl.scan_csv(path, infer_schema=False, separator=sep, glob=False)
+    # a path is a file's, never a pattern (a folder named 'runs[1]' holds files): globs are expanded before
+    return pl.scan_parquet(path, glob=False) if fmt == "parquet" else pl.scan_ndjson(glob.escape(str(path)))
 
 
 def _check_regular(path: str | Path) -> None:
@@ -265,7 +266,7 @@ def write_batches(frames: Iterable[pl.DataFrame], path: str | Path, typed: bool 
                         frame = as_text(types.see(frame), fmt) if fmt == "ndjson" else types.see(frame)
                     frame.write_parquet(files[-1])
                     rows += len(frame)
-                joined = pl.scan_parquet(files) if files else pl.LazyFrame()
+                joined = pl.scan_parquet(files, glob=False) if files else pl.LazyFrame()
                 joined = joined.with_columns(types.casts()) if types is not None else joined
                 joined.sink_parquet(tmp) if fmt == "parquet" else joined.sink_ndjson(tmp)
             finally:

@@ -163,7 +163,7 @@ def load_pipeline(folder: Path, spec: Spec) -> FittedPipeline:
                 if not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
                     raise ArtifactError(f"{file}: features[{i}].{key} points outside the model folder")
                 try:  # (the file's one column: format 1 named it 'vocab')
-                    f[key] = pl.read_parquet(file_in(folder, rel)).to_series(0).to_list()
+                    f[key] = pl.read_parquet(file_in(folder, rel), glob=False).to_series(0).to_list()
                 except (OSError, pl.exceptions.PolarsError) as e:
                     raise ArtifactError(f"{folder / rel}: cannot be read ({str(e).splitlines()[0][:120]})") from None
     try:
