@@ -226,11 +226,11 @@ def test_all_numeric_data_drafts_a_spec_that_trains(workdir):
     assert r.exit_code == 0, r.output
 
 
-def test_a_list_whose_rows_mostly_hold_one_value_is_drafted_a_list(workdir):
-    """A walk's tweets: the accounts each mentions, '|'-joined, one in most rows and several in an eighth. With
-    under 1.5 pieces a value, init drafted the column categorical ('@a|@b' one value, silently); a column whose
-    '|' pieces are values of their own is a list. Prose with ';' between clauses, whose pieces never stand alone,
-    stays categorical; and so does text with commas, which prose holds too often to tell."""
+def test_a_list_whose_rows_mostly_hold_one_value_is_noted(workdir):
+    """A walk's tweets: the accounts each mentions, '|'-joined, one in most rows and several in an eighth. init
+    drafts it categorical ('@a|@b' a value of its own, which also tells that a row holds several: as a list, that
+    walk's draft lost 0.0115 test AUC), and its line says how to read it as a list. Prose with ';' between
+    clauses, whose pieces never stand alone, gets no such note."""
     rng = np.random.default_rng(0)
     accounts = [f"@user{i}" for i in range(40)]
     mentions = [
@@ -242,5 +242,7 @@ def test_a_list_whose_rows_mostly_hold_one_value_is_drafted_a_list(workdir):
     r = runner.invoke(app, ["init", "t.csv", "--label", "y", "-o", "s.yaml"])
     assert r.exit_code == 0, r.output
     columns = load_spec(workdir / "s.yaml").columns
-    assert columns["mentions"].kind == "multivalent" and columns["mentions"].separator == "|"
-    assert columns["notes"].kind == "categorical"
+    assert columns["mentions"].kind == "categorical" and columns["notes"].kind == "categorical"
+    text = (workdir / "s.yaml").read_text()
+    assert "of its values join values of its own with '|': --kind mentions=multivalent reads them as lists" in text
+    assert "--kind notes" not in text

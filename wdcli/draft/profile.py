@@ -165,7 +165,9 @@ def profile_column(name: str, s: pl.Series, total: int, identity: bool = False, 
     separator = _separator(clean.drop_nulls())
     if separator is not None:
         return _categorical(name, _split(clean, separator, markers), markers, separator, n, total, sampled)
-    return _categorical(name, clean, markers, None, n, total, sampled)
+    col = _categorical(name, clean, markers, None, n, total, sampled)
+    col.note = _joined(name, clean.drop_nulls()) if col.kind == "categorical" else ""
+    return col
 
 
 def _cleaned(name: str, s: pl.Series) -> tuple[pl.Series, list[str]]:
@@ -235,35 +237,40 @@ def _separator(text: pl.Series) -> str | None:
     """The separator of list-like text: one that many values hold, whose pieces repeat far more than whole values:
     fewer distinct pieces than half the distinct values (genres), or, with four pieces a value or more, each piece
     seen half again as often as each value (a history of item ids: thousands of items, yet each row's list its
-    own; a small sample sees each item a few times only); or, for '|' and ';' (which prose rarely holds), one
-    that some values hold whose pieces are mostly values of the column on their own (a walk's mentions of
-    tweets: most name one account, an eighth several, each also named alone)."""
+    own; a small sample sees each item a few times only)."""
     if len(text) < 20:
         return None
     distinct = text.n_unique()
     for sep in SEPARATORS:
         has = text.str.contains(sep, literal=True)
         if share(has) < 0.2:
-            if sep != "," and _pieces_stand_alone(text, has, sep):
-                return sep
             continue
         tokens = text.str.split(sep).explode().str.strip_chars()
         pieces = tokens.n_unique()
         many = tokens.len() >= 4 * len(text) and tokens.len() / pieces >= 1.5 * len(text) / distinct
         if tokens.len() >= 1.5 * len(text) and (pieces < 0.5 * distinct or many):
             return sep
-        if sep != "," and _pieces_stand_alone(text, has, sep):
-            return sep
     return None
 
 
-def _pieces_stand_alone(text: pl.Series, has: pl.Series, sep: str) -> bool:
-    """Whether 5% of the values (20 at least) hold `sep` and most of their pieces are values on their own."""
-    if share(has) < 0.05 or int(has.sum()) < 20:
-        return False
-    alone = text.filter(~has).str.strip_chars().unique()
-    pieces = text.filter(has).str.split(sep).explode().str.strip_chars()
-    return share(pieces.is_in(alone.implode())) >= 0.6
+def _joined(name: str, text: pl.Series) -> str:
+    """A note on text that may be a list of mostly one value: 5% of its values or more (20 at least) hold '|' or
+    ';', and their pieces are mostly values of the column on their own (a walk's mentions of tweets: one account
+    in most rows, several in an eighth). Drafted categorical all the same: '@a|@b' a value of its own, which also
+    tells that a row holds several, and on that walk's tweets the list cost 0.0115 test AUC (0.6599, categorical
+    0.6714); the note says how to read it as a list."""
+    for sep in ("|", ";"):
+        has = text.str.contains(sep, literal=True)
+        if share(has) < 0.05 or int(has.sum()) < 20:
+            continue
+        alone = text.filter(~has).str.strip_chars().unique()
+        pieces = text.filter(has).str.split(sep).explode().str.strip_chars()
+        if share(pieces.is_in(alone.implode())) >= 0.6:
+            return (
+                f"{share(has):.0%} of its values join values of its own with '{sep}': "
+                f"--kind {name}=multivalent reads them as lists"
+            )
+    return ""
 
 
 def _numeric(name: str, x: pl.Series, markers: list[str], n: int) -> Column:
