@@ -74,7 +74,11 @@ def closest(word: object, choices: Iterable[object]) -> str | None:
 
 def suggest(word: object, choices: Iterable[object]) -> str:
     """The hint " (did you mean 'x'?)" for the choice most like `word`, or "" when none is close enough."""
-    close = closest(word, choices)
+    return did_you_mean(closest(word, choices))
+
+
+def did_you_mean(close: str | None) -> str:
+    """The hint " (did you mean 'x'?)" for a close choice already found, or "" for none."""
     return f" (did you mean '{close}'?)" if close is not None else ""
 
 

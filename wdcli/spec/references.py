@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..errors import Problem, closest
+from ..errors import Problem, closest, did_you_mean
 from .overrides import problem_at
 from .types import (
     Spec,
@@ -39,7 +39,7 @@ class Finding(NamedTuple):
 
     def message(self, hint: str | None = None) -> str:
         if hint is None:
-            hint = f" (did you mean '{self.close}'?)" if self.close is not None else ""
+            hint = did_you_mean(self.close)
         return f"{self.head}{hint}{self.tail}"
 
 

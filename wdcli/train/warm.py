@@ -255,8 +255,8 @@ def kept_numbers(previous: Previous, fitted: FittedPipeline) -> tuple[FittedPipe
         if was == now and (now.kind != "values" or _same_values(known, new.known)):
             continue
         features[name] = new.model_copy(update={**flags, "known": known})
-        why = "a flag with missing values" if old.flag else "a spike" if old.spike else "an uneven effect"
-        why = "values that name things" if was.kind == "values" and not old.flag else why
+        why = "a spike" if old.spike else "values that name things" if was.kind == "values" else "an uneven effect"
+        why = "a flag with missing values" if old.flag else why
         if was == now:  # (values: the same form, other values)
             kept[name] = (
                 f"its {len(old.known):,} values as before: a value these rows add reads as one it does not know"
