@@ -117,10 +117,10 @@ def learn_cuts(
     )
     sizes = _edge(sizes, ranked, "test_at", pl.col("n") - pl.col("test"), pl.col("n"))
     sizes = _edge(sizes, ranked, "validation_at", pl.col("test_at") - pl.col("validation"), pl.col("test_at"))
-    cuts = {
+    cuts = {  # each part's first row in each group: a row per group, looked up by its place, not a pass of all
         part: _cuts(
             sizes.select("group"),
-            ranked.join(sizes.select("group", at), on="group", nulls_equal=True).filter(pl.col("i") == pl.col(at)),
+            sizes.select("group", at).join(ranked, left_on=["group", at], right_on=["group", "i"], nulls_equal=True),
         )
         for part, at in (("test", "test_at"), ("validation", "validation_at"))
     }

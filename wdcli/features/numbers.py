@@ -95,7 +95,10 @@ def flag(present: np.ndarray, missing: int) -> bool:
     holds a third value that is no quantity (a mean between no and yes), so `numeric_embedding: auto` gives each
     of its three states a vector (`values`): on a survey's six such flags, 0.6603 test AUC as numbers (the spike's
     periodic embedding), 0.6645 by their values, over three splits (LightGBM 0.6641), docs/benchmarks.md."""
-    return missing > 0 and len(present) > 0 and len(np.unique(present)) <= 2
+    if missing == 0 or len(present) == 0:
+        return False
+    low, high = present.min(), present.max()  # (two passes over the values, not a sort)
+    return bool(np.all((present == low) | (present == high)))
 
 
 def spiked(present: np.ndarray, missing: int, fill: float) -> bool:
