@@ -262,3 +262,24 @@ def test_reload_errors_name_no_absolute_path(runs, tmp_path):  # noqa: F811
     assert "clicked" in errors[0] and "holdout.csv" in errors[0] and newer.name in errors[1], errors
     assert "gone" in errors[2], errors
     assert not any(str(tmp_path.parent) in e or "/tmp" in e for e in errors), errors
+
+
+def test_a_list_joined_by_another_separator_is_refused_and_says_how_to_send_it(client):
+    """'app1,app2' where the spec splits on '|' is one unknown value: the row would be scored as if its list held
+    nothing the model knows. The request is refused (422), saying what to send; the same lists joined by '|',
+    sent as JSON lists, or holding one value each are scored; so is an unknown value that holds a comma."""
+    rows = candidates(20).to_dicts()
+    wrong = [{**row, "installed": row["installed"].replace("|", ",")} for row in rows]
+    assert any("," in row["installed"] for row in wrong)
+    r = client.post("/predict", json={"rows": wrong})
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert "column 'installed' holds 'app" in error and "each piece split on ',' is one" in error
+    assert "columns.installed.separator is '|': send each row's values as a list, or joined by '|'" in error
+    for fine in (
+        rows,
+        [{**row, "installed": row["installed"].split("|") if row["installed"] else []} for row in rows],
+        [{**row, "installed": "app1,unknown"} for row in rows],  # (a piece unknown: no sure mistake)
+    ):
+        r = client.post("/predict", json={"rows": fine})
+        assert r.status_code == 200, r.text

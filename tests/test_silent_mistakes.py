@@ -127,3 +127,17 @@ def test_init_takes_the_separator_and_writes_it(workdir):
     assert r.exit_code == 0, r.output
     assert "csv: {separator: ;}" in (workdir / "semi.yaml").read_text()
     assert invoke("validate", workdir / "semi.yaml").exit_code == 0
+
+
+def test_a_file_whose_lists_are_joined_by_another_separator_is_refused_by_predict(apps_spec, workdir):
+    """predict, eval and rank score through the same check as the server: 'app1;app2' where the run splits on '|'
+    is named, with what to do, and nothing is written."""
+    r = invoke("train", apps_spec, "-q", "--set", "train.epochs=1", "-o", workdir / "run")
+    assert r.exit_code == 0, r.output
+    frame = apps_frame(100, seed=3).with_columns(pl.col("installed").str.replace_all("|", ";", literal=True))
+    frame.write_csv(workdir / "semi.csv")
+    r = invoke("predict", "--model", workdir / "run", "--input", workdir / "semi.csv", "-o", workdir / "out.csv")
+    assert r.exit_code == 2, r.output
+    assert "semi.csv" in r.stderr and "column 'installed' holds 'app" in r.stderr
+    assert "each piece split on ';' is one; columns.installed.separator is '|'" in r.stderr
+    assert not (workdir / "out.csv").exists()

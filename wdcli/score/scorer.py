@@ -26,6 +26,7 @@ from ..artifact import Artifact, load_artifact, spec_names
 from ..data.batch import Batch
 from ..errors import DataError, MissingColumns, counted, suggest
 from ..features import Encoded, Encoder, FittedPipeline, label_array, weight_array
+from ..features.joined import check_joined
 from ..metrics import DEFAULT_K, evaluate, ranked_by_score, ranking_metrics_of, ranking_sums
 from ..model.device import resolve_device
 from ..model.widedeep import probabilities
@@ -68,9 +69,11 @@ class Scorer:
     def encode(self, frame: pl.DataFrame, where: str = "input") -> Encoded:
         """The model's input arrays of rows of raw columns (a missing column names this model)."""
         try:
-            return self.encoder(frame, where)
+            encoded = self.encoder(frame, where)
         except MissingColumns as e:
             raise self.mismatch(e) from None
+        check_joined(self.fitted, frame, where)  # (after the columns are checked: a list joined the wrong way)
+        return encoded
 
     @cached_property
     def encoding(self) -> str:
