@@ -2,11 +2,13 @@
 
 import numpy as np
 import polars as pl
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from wdcli.cli import app
 from wdcli.data import io
+from wdcli.data.split import load_splits
 from wdcli.draft import draft_spec, write_draft
 from wdcli.draft.crosses import MIN_GAIN
 from wdcli.spec import load_spec
@@ -25,13 +27,15 @@ def test_sample_table_is_a_seeded_uniform_sample_of_every_file(tmp_path):
         pl.DataFrame({"x": np.arange(i * 1000, (i + 1) * 1000), "f": [i] * 1000}).write_parquet(
             tmp_path / f"p{i}.parquet"
         )
-    sample, total = io.sample_table(str(tmp_path / "p*.parquet"), 600, seed=1)
-    assert total == 3000 and len(sample) == 600
+    sample, total, places = io.sample_table(str(tmp_path / "p*.parquet"), 600, seed=1)
+    assert total == 3000 and len(sample) == 600 and sample.columns == ["x", "f"]
+    assert places["file"].to_list() == sample["f"].to_list()  # each row's file, and its row in it
+    assert (places["row"] + 1000 * places["file"]).to_list() == sample["x"].to_list()
     assert sample["x"].is_sorted() and sample["x"].n_unique() == 600  # distinct rows, in file order
     assert set(sample["f"].to_list()) == {0, 1, 2}  # from every file, not only the first
     assert sample.equals(io.sample_table(str(tmp_path / "p*.parquet"), 600, seed=1)[0])
     assert not sample.equals(io.sample_table(str(tmp_path / "p*.parquet"), 600, seed=2)[0])
-    whole, total = io.sample_table(str(tmp_path / "p0.parquet"), 5000)
+    whole, total, _ = io.sample_table(str(tmp_path / "p0.parquet"), 5000)
     assert total == 1000 and whole["x"].to_list() == list(range(1000))
 
 
@@ -398,3 +402,40 @@ def test_init_says_where_min_count_auto_is_lowered(tmp_path):
     assert yaml.safe_load(text)["defaults"]["categorical"]["min_count"] == "auto"
     assert "fewer than 5 times share the out-of-vocabulary id; lower for columns of mostly rarer values " in text
     assert "(from the sample: pupil 2)" in text and "city" not in text.split("from the sample:")[1].split("\n")[0]
+
+
+@pytest.mark.parametrize("how", ["seeded", "key", "time", "time per group"])
+def test_the_draft_learns_from_no_row_its_split_tests_on(tmp_path, how):
+    """init chooses kinds, crosses and blocks from its sample's labels: the rows its drafted split tests on are
+    left out of the sample first (by the split training makes: the same hash of file and row, of the key, or
+    the same cut in time), so the draft's test figures are of rows none of its choices saw. Two files, so that
+    a row's place is its file's and its row's in that file."""
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        n = 3000
+        pl.DataFrame(
+            {
+                "rid": [f"{i}-{r}" for r in range(n)],
+                "user": rng.integers(0, 300, n),
+                "day": rng.integers(0, 200, n),
+                "x": rng.normal(size=n),
+                "y": rng.integers(0, 2, n),
+            }
+        ).write_csv(tmp_path / f"part{i}.csv")
+    kw = {
+        "seeded": {},
+        "key": {"group": "user"},
+        "time": {"time": "day"},
+        "time per group": {"group": "user", "time": "day"},
+    }[how]
+    d = draft_spec(str(tmp_path / "part*.csv"), "y", output=tmp_path / "s.yaml", sample_rows=5000, **kw)
+    spec = write_draft(d, tmp_path / "s.yaml")
+    assert (spec.data.split.time is not None) == ("time" in how) and spec.data.split.test == 0.2
+    assert (spec.data.split.per is not None) == (how == "time per group")
+    test = set(load_splits(spec.data)["test"]["rid"].cast(pl.String).to_list())
+    assert d.sample is not None and 900 < len(test) < 1500
+    drafted = set(d.sample["rid"].to_list())
+    assert d.rows == len(drafted) and d.held > 0 and d.rows + d.held == 5000
+    assert not drafted & test  # none of the rows the split tests on
+    read = set(io.sample_table(str(tmp_path / "part*.csv"), 5000)[0]["rid"].to_list())
+    assert read - drafted <= test and len(read - drafted) == d.held  # and only those

@@ -113,7 +113,7 @@ def init(
     """Draft a commented spec from a sample of the data: column kinds, missing markers, buckets, ranked crosses.
 
     The spec it writes validates and trains as it is; each choice has its reason in a comment."""
-    from ..draft import draft_spec, write_draft
+    from ..draft import draft_spec, split_notes, write_draft
     from ..errors import WdcliError
     from ..run import try_blocks, try_draft
 
@@ -146,7 +146,7 @@ def init(
             f"chance ({p.share:.0%} of sample rows; {escape(p.why)}); --positive VALUE chooses another",
             highlight=False,
         )
-    for line in draft.split_notes(output):
+    for line in split_notes(draft, output):
         err.print(line if line.startswith(" ") else f"note: {line}", markup=False, highlight=False)
     out.print(f"wrote {output}; next: wdcli validate {output} && wdcli train {output}", markup=False, highlight=False)
 

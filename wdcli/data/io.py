@@ -193,12 +193,17 @@ def scan_table(patterns: str | Path | list, separator: str | None = None) -> pl.
 
 def sample_table(
     patterns: str | Path | list, rows: int, seed: int = 0, separator: str | None = None
-) -> tuple[pl.DataFrame, int]:
-    """A uniform random sample of at most `rows` rows of every file matching the pattern(s), in file order, and
-    the number of rows there are. One streaming pass: memory holds the sample, never the files (the rows with
+) -> tuple[pl.DataFrame, int, pl.DataFrame]:
+    """A uniform random sample of at most `rows` rows of every file matching the pattern(s), in file order, the
+    number of rows there are, and each sample row's place (`file`: its file's index among the paths, `row`: its
+    row in that file). One streaming pass: memory holds the sample, never the files (the rows with
     the `rows` smallest hashes of their position are kept; the same seed and files give the same sample)."""
     paths = expand_paths(patterns)
-    lazy = scan_table(paths, separator).with_row_index("__row")
+    scans = [
+        scan_one(p, separator).with_row_index(PLACE[1]).with_columns(pl.lit(i, pl.UInt32).alias(PLACE[0]))
+        for i, p in enumerate(paths)
+    ]
+    lazy = (scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")).with_row_index("__row")
     try:
         total = lazy.select(pl.len()).collect(engine="streaming").item()
         if total <= rows:
@@ -212,7 +217,11 @@ def sample_table(
         raise _read_error(paths[0], e) from None
     if total == 0:
         read_one(paths[0], separator)  # an empty file: its clear error
-    return sample.drop("__row"), total
+    places = sample.select(file=pl.col(PLACE[0]), row=pl.col(PLACE[1]).cast(pl.Int64))
+    return sample.drop("__row", *PLACE), total, places
+
+
+PLACE = ("__file", "__in")  # (the names a sample's places have while it is read)
 
 
 def read_schema(path: str | Path, separator: str | None = None) -> pl.Schema:

@@ -65,17 +65,21 @@ class Rule:
 
     def parts(self, frame: pl.DataFrame, file: str, first_row: int) -> np.ndarray:
         """Each row's part (0 train, 1 validation, 2 test); `first_row` is the frame's first row in `file`."""
+        return self.parts_at(frame, file, np.arange(first_row, first_row + len(frame), dtype=np.int64))
+
+    def parts_at(self, frame: pl.DataFrame, file: str, rows: np.ndarray) -> np.ndarray:
+        """Each row's part, the frame's rows being rows `rows` of `file` (a sample's, say)."""
         if not self.splits:
             return np.zeros(len(frame), dtype=np.int8)
         if self.time is not None:
-            return time_parts(self.time, frame, file, first_row)
+            return time_parts(self.time, frame, file, rows)
         if self.key is not None:
             if self.key not in frame.columns:
                 raise DataError(f"{file}: missing column '{self.key}' (needed by data.split.key)")
             h = hashing.hash_strings(frame[self.key].cast(pl.String))
         else:
-            rows = np.arange(first_row, first_row + len(frame), dtype=np.uint64)
-            h = hashing.combine(np.full(len(frame), _file_hash(file), dtype=np.uint64), hashing.hash_ints(rows))
+            at = rows.astype(np.uint64)
+            h = hashing.combine(np.full(len(frame), _file_hash(file), dtype=np.uint64), hashing.hash_ints(at))
         u = (hashing.combine(h, np.full(len(h), hashing.hash_ints(np.array([self.seed]))[0])) >> np.uint64(11)).astype(
             np.float64
         ) / float(1 << 53)

@@ -172,15 +172,15 @@ def _cuts(names: pl.DataFrame, first: pl.DataFrame) -> tuple[Cut | None, ...]:
     )
 
 
-def time_parts(cuts: TimeCuts, frame: pl.DataFrame, file: str, first_row: int) -> np.ndarray:
-    """Each row's part (0 train, 1 validation, 2 test) by the cut points; `first_row`: the frame's in `file`."""
-    t, kind = times(frame, cuts.column, file, first_row)
+def time_parts(cuts: TimeCuts, frame: pl.DataFrame, file: str, rows: np.ndarray) -> np.ndarray:
+    """Each row's part (0 train, 1 validation, 2 test) by the cut points; `rows`: the frame's rows in `file`."""
+    t, kind = times(frame, cuts.column, file, int(rows[0]) if len(rows) else 0)
     if kind != cuts.kind:
         raise DataError(
             f"{file}: column '{cuts.column}' (data.split.time) holds {kind}s, but the split was learned on "
             f"{cuts.kind}s; give the times as the training files did"
         )
-    f, r = _file_index(cuts, file), np.arange(first_row, first_row + len(frame), dtype=np.int64)
+    f, r = _file_index(cuts, file), rows
     if cuts.per is None:
         validation, test = (_columns(c) for c in (cuts.validation[0], cuts.test[0]))
     else:

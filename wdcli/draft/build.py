@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -29,100 +28,19 @@ from ..spec import Spec, load_spec
 from . import gain as G
 from .blocks import MIN_ROWS, Tried, untried
 from .codes import candidates, choose, within_groups
-from .crosses import Bucketized, Cross, choose_crosses
-from .label import Positive, positive_of
+from .crosses import Bucketized, choose_crosses
+from .held import drafted_split, tested
+from .label import positive_of
 from .profile import MIN_BUCKET_GAIN, Column, given_kind, profile_column, settle, shared_tables
-from .render import flow, naming, render
-from .times import choose_time, follow_in_time, group_sizes, offer_notes, spans_times, time_split
+from .render import render
+from .state import Draft
+from .times import choose_time, group_sizes
 
 LEAK_AUC = 0.99
 
 
-# How else `--group` data can be split, offered when init splits by the group (one line per way)
-SPLIT_CHOICES = (
-    "to hold out rows of {group} values the model knows (each in every part), delete data.split.key from {spec}",
-    "to hold out the latest rows, split by time: {time}",
-)
-
-
 class DraftRejected(RuntimeError):
     """A draft that does not validate or fit: a bug in `wdcli init` (not in the data), reported as one."""
-
-
-@dataclass
-class Draft:
-    """What `wdcli init` writes and tells."""
-
-    text: str  # the spec, YAML with comments
-    rows: int  # sample rows read
-    total: int  # rows in the data
-    columns: list[Column] = field(default_factory=list)
-    buckets: list[Bucketized] = field(default_factory=list)
-    crosses: list[Cross] = field(default_factory=list)
-    scores: dict[str, tuple[float, float]] = field(default_factory=dict)  # feature -> (gain, held-out AUC)
-    label: Positive | None = None  # the label's positive value, and why
-    group: str | None = None
-    shared: dict[str, list[str]] = field(default_factory=dict)
-    sample: pl.DataFrame | None = field(default=None, repr=False)
-    time: str | None = None  # --time: the split's time column (data.split.time)
-    per: bool = False  # the split by time is per group (data.split.per: the --group column), which is a feature
-    follows: bool = False  # the groups follow one another in time (a day): one cut, not a split per group
-    few: bool = False  # the groups have too few rows each for a split per group to hold out rows (times.holds_out)
-    time_chosen: bool = False  # init chose the split by time (--group's rows span times; no --time given)
-    time_offers: list[tuple[str, str]] = field(default_factory=list)  # columns that look like times, and how
-    time_unusable: list[str] = field(default_factory=list)  # notes: columns that look like times but cannot split
-    tried: dict[str, Tried] = field(default_factory=dict)  # the deep part's blocks tried on the sample (blocks.py)
-    untried: str = ""  # why they were not tried
-
-    @property
-    def positive(self) -> str | None:
-        """label.positive as the draft writes it (None: a 0/1 or true/false label)."""
-        return self.label.value if self.label is not None else None
-
-    def split_notes(self, spec: str | Path) -> list[str]:
-        """What the split does with `--group` or `--time`, and the other ways to split; a split by time offered
-        when a column looks like a time."""
-        if self.time is not None:
-            t, g = self.time, self.group
-            what = time_split(self.time, self.group, self.per, self.few, self.follows)[1]
-            how = f"chosen: {g}'s rows span several times (users, not requests)" if self.time_chosen else "--time"
-            places = naming(self.text, g) if self.per and g else []
-            known = f"{g} is a feature (every {g} is in every part) and " if places else ""
-            notes = [f"data.split.time is {t} ({how}): {what}; {known}{t} is not a feature"]
-            if self.per:
-                cold = {"validation": 0.1, "test": 0.2, "seed": 42, "key": g}
-                where = " and ".join([", ".join(places[:-1]), places[-1]] if len(places) > 1 else places)
-                edit = f" and delete {g} from {where}" if places else ""
-                notes.append(
-                    f"  to hold out {g} values the model never saw (a cold-start split), write split: {flow(cold)} "
-                    f"in {spec}{edit}"
-                )
-            elif g is not None and not self.follows:  # one cut: a user's (a household's) latest rows, another way
-                notes.append(
-                    f"  to hold out each user's latest rows instead, add per: COLUMN to data.split in {spec} (COLUMN: "
-                    f"the user's, whose rows span several times; the {g} rows of one time stay in one part)"
-                )
-            return notes
-        if self.group is None:
-            return offer_notes(self.time_offers, None, False) + self.time_unusable
-        g = self.group
-        return [
-            f"data.split.key is {g} (--group): each {g}'s rows stay in one part, so the validation and test rows "
-            f"are of {g} values the model never saw: right for requests (each is new when served), a cold-start "
-            f"split for users; and {g} is not a feature",
-            *[f"  {choice.format(spec=spec, group=g, time=self._time_choice())}" for choice in SPLIT_CHOICES],
-            *self.time_unusable,
-        ]
-
-    def _time_choice(self) -> str:
-        """How to split by time with this group, for `SPLIT_CHOICES`."""
-        if not self.time_offers or self.sample is None or self.group is None:
-            return "init --time COLUMN"
-        name, how = self.time_offers[0]
-        spans = spans_times(self.sample, name, self.group)
-        follows = spans and follow_in_time(self.sample, name, self.group)
-        per = not self.few and spans and not follows
-        return f"init --time {name} ({how}): {time_split(name, self.group, per, self.few, follows)[1]}"
 
 
 Step = Callable[[str], None]  # told what starts now ("sampling data.csv"), for a progress display
@@ -155,7 +73,7 @@ def draft_spec(
     patterns = [str(data)] if isinstance(data, (str, Path)) else [str(p) for p in data]
     where = ", ".join(patterns)
     step(f"sampling {where}")
-    sample, total = io.sample_table(patterns, sample_rows, seed, separator)
+    sample, total, places = io.sample_table(patterns, sample_rows, seed, separator)
     kinds = kinds or {}
     _check_sample(
         sample, total, where, {"--label": label, "--group": group, "--time": time, **{f"--kind {c}": c for c in kinds}}
@@ -165,6 +83,11 @@ def draft_spec(
     split_time = choose_time(
         d, sample, time, label, where, lambda: group_sizes(sample, group, total, patterns, separator)
     )
+    test = tested(
+        drafted_split(d.time, group, d.per, d.few, d.follows)[0], sample, places, io.expand_paths(patterns), separator
+    )
+    sample, y, d.held = sample.filter(~test), y[~test], int(test.sum())
+    d.sample, d.rows, total = sample, len(sample), d.trained
     known = group if d.per else None  # each group in every part (its latest rows held out): a feature
     features = [c for c in sample.columns if c not in (label, d.time) and (c != group or c == known)]
     step(f"profiling {len(features)} columns of {len(sample):,} rows")
@@ -213,7 +136,7 @@ def _assemble(d: Draft, stats: G.Scorer, step: Step, text: Callable[[Draft], str
         why = "; ".join(f"{c.name}: {c.reason}" for c in d.columns[:5])
         raise DataError(f"{where}: no column is left to learn from ({why}); give columns that may predict {label}")
     d.buckets = _kept_buckets(d)
-    d.crosses = choose_crosses(d.columns, d.buckets, d.scores, coded, stats, (d.rows, d.total))
+    d.crosses = choose_crosses(d.columns, d.buckets, d.scores, coded, stats, (d.rows, d.trained))
     d.shared = shared_tables(d.columns)
     d.text = text(d)
     return d

@@ -34,8 +34,8 @@ import polars as pl
 from .blocks import BLOCK_GAIN, MIN_ROWS
 
 if TYPE_CHECKING:
-    from .build import Draft
     from .profile import Column
+    from .state import Draft
 
 AS_CATEGORIES = 0.002  # nats per row a candidate's categories must gain alone over its numbers to be tried
 VALUE_GAIN = 0.005  # nats per row a candidate that is not codes must save as categories (see above)

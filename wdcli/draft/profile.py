@@ -235,9 +235,10 @@ def _integral(x: pl.Series) -> bool:
 
 def _separator(text: pl.Series) -> str | None:
     """The separator of list-like text: one that many values hold, whose pieces repeat far more than whole values:
-    fewer distinct pieces than half the distinct values (genres), or, with four pieces a value or more, each piece
-    seen half again as often as each value (a history of item ids: thousands of items, yet each row's list its
-    own; a small sample sees each item a few times only)."""
+    fewer distinct pieces than half the distinct values (genres), or each piece seen four times as often as each
+    value, half again as often with four pieces a value or more (a history of item ids: thousands of items, yet
+    each row's list its own; a small sample sees each item a few times only). ("Austin, TX": the pieces, cities
+    and states, seen two or three times as often as the values.)"""
     if len(text) < 20:
         return None
     distinct = text.n_unique()
@@ -247,7 +248,7 @@ def _separator(text: pl.Series) -> str | None:
             continue
         tokens = text.str.split(sep).explode().str.strip_chars()
         pieces = tokens.n_unique()
-        many = tokens.len() >= 4 * len(text) and tokens.len() / pieces >= 1.5 * len(text) / distinct
+        many = tokens.len() / pieces >= (1.5 if tokens.len() >= 4 * len(text) else 4) * len(text) / distinct
         if tokens.len() >= 1.5 * len(text) and (pieces < 0.5 * distinct or many):
             return sep
     return None

@@ -9,9 +9,9 @@ import yaml
 from ..features.hashing import hash_ints
 from ..features.numbers import spiked, spread_rows, uneven_column
 from ..spec.vocabulary import auto_min_count
+from .held import drafted_split
 from .label import positive_of
 from .profile import MARKERS, MIN_BUCKET_GAIN, buckets_for
-from .times import time_split
 
 TYPE_NOTE = {"numeric": "numbers", "categorical": "values", "multivalent": "values in lists"}
 
@@ -46,14 +46,14 @@ TRAINED = 0.7  # the share of the rows the drafted split trains on (validation 0
 
 def _lowered(cols: list, rows: int, total: int) -> str:
     """What `min_count: auto` says of the columns whose values are mostly rarer than its threshold (the training
-    rows' threshold, the sample's counts scaled to all rows: a hint; the fit decides on the training rows). A
-    hashed column has no vocabulary."""
+    rows' threshold, the sample's counts scaled to the training rows: a hint; the fit decides on those). A hashed
+    column has no vocabulary."""
     lowered, trained = [], int(total * TRAINED)
     for c in cols:
         if c.hashed:
             continue
         values = c.series.explode() if c.kind == "multivalent" else c.series
-        counts = values.drop_nulls().value_counts(name="count")["count"].to_numpy() * (total / max(rows, 1))
+        counts = values.drop_nulls().value_counts(name="count")["count"].to_numpy() * (trained / max(rows, 1))
         if (mc := auto_min_count(trained, counts.round())) < auto_min_count(trained):
             lowered.append(f"{c.name} {mc}")
     return f"; lower for columns of mostly rarer values (from the sample: {', '.join(lowered)})" if lowered else ""
@@ -75,15 +75,12 @@ def render(
 
 
 def _data(d, paths: list[str], group: str | None, patterns: list[str], separator: str | None) -> list[str]:
-    sampled = "all of them" if d.rows == d.total else f"a random sample of {d.rows:,}"
-    split = {"validation": 0.1, "test": 0.2, "seed": 42, **({"key": group} if group else {})}
-    by_group = f"; by {group}: every validation and test {group} is new (delete key to split rows)" if group else ""
-    note = "seeded: the same rows every run" + by_group
-    if d.time is not None:
-        split, what = time_split(d.time, group, d.per, d.few, d.follows)
-        note = f"by time: {what}"
+    read = d.rows + d.held
+    sampled = "all of them" if read == d.total else f"a random sample of {read:,}"
+    less = f", less the {d.held:,} the split tests on" if d.held else ""
+    split, note = drafted_split(d.time, group, d.per, d.few, d.follows)
     out = [
-        f"# Drafted by `wdcli init` from {d.total:,} rows of {', '.join(patterns)} ({sampled}).",
+        f"# Drafted by `wdcli init` from {d.total:,} rows of {', '.join(patterns)} ({sampled}{less}).",
         "# Every choice has its reason beside it; 'alone: gain G, AUC A' is what the column alone does on held-out",
         "# sample rows (G: log loss saved over the base rate, in nats per row). Check it, then `wdcli train` it.",
         "data:",

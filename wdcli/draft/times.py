@@ -22,7 +22,7 @@ from .profile import Column, share
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .build import Draft
+    from .state import Draft
 
 NAME = re.compile(r"(^|[_\-\s.])(time|timestamp|datetime|date|ts|epoch)([_\-\s.]|$)|_at$|[a-z](Time|Date|At)$", re.I)
 EPOCHS = {"epoch seconds": (1e8, 4.2e9), "epoch milliseconds": (1e11, 4.2e12)}  # 1973 to 2100
