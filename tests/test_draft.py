@@ -439,3 +439,39 @@ def test_the_draft_learns_from_no_row_its_split_tests_on(tmp_path, how):
     assert not drafted & test  # none of the rows the split tests on
     read = set(io.sample_table(str(tmp_path / "part*.csv"), 5000)[0]["rid"].to_list())
     assert read - drafted <= test and len(read - drafted) == d.held  # and only those
+
+
+def test_the_rows_left_out_are_training_s_test_rows_when_files_type_the_key_otherwise(tmp_path):
+    """Two Parquet files, one with an Int64 user id and one with a Float64 one (pandas writes one where an id is
+    missing): read as one frame the sample has 5.0 where training reads each file's 5, which hashes otherwise.
+    The split's columns are read again from each file for the sampled rows, as training reads them."""
+    rng = np.random.default_rng(1)
+    for i, dtype in enumerate((pl.Int64, pl.Float64)):
+        n = 2500
+        pl.DataFrame(
+            {
+                "rid": [f"{i}-{r}" for r in range(n)],
+                "user": pl.Series(rng.integers(0, 400, n)).cast(dtype),
+                "x": rng.normal(size=n),
+                "y": rng.integers(0, 2, n),
+            }
+        ).write_parquet(tmp_path / f"part{i}.parquet")
+    d = draft_spec(str(tmp_path / "part*.parquet"), "y", group="user", output=tmp_path / "s.yaml", sample_rows=3000)
+    spec = write_draft(d, tmp_path / "s.yaml")
+    assert spec.data.split.key == "user"
+    test = set(load_splits(spec.data)["test"]["rid"].to_list())
+    assert d.sample is not None and not set(d.sample["rid"].to_list()) & test
+    read = set(io.sample_table(str(tmp_path / "part*.parquet"), 3000)[0]["rid"].to_list())
+    assert len(read - set(d.sample["rid"].to_list())) == d.held == len(read & test)
+
+
+def test_a_sample_whose_test_rows_leave_too_little_is_a_clear_error(tmp_path):
+    """Two groups, one of which the drafted split tests on: one group is left to draft from, which no held-out
+    gain can be measured on; init says so (exit 2), not an internal error or numpy's warnings."""
+    rows = [f"{'a' if i < 30 else 'b'},{i},{i % 2}" for i in range(60)]
+    (tmp_path / "tiny.csv").write_text("g,x,y\n" + "\n".join(rows) + "\n")
+    r = invoke("init", str(tmp_path / "tiny.csv"), "--label", "y", "--group", "g", "-o", str(tmp_path / "t.yaml"))
+    assert r.exit_code == 2, r.output
+    assert "of 60 sampled rows, the split init drafts" in r.stderr and "tests on 30" in r.stderr
+    assert "leaving rows of one 'g' value only to draft from; give more rows" in r.stderr
+    assert "Warning" not in r.output and not (tmp_path / "t.yaml").exists()

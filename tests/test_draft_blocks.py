@@ -151,7 +151,7 @@ def test_a_block_is_kept_only_past_its_threshold():
         assert Tried(block, value, base, (0.5000 - BLOCK_GAIN, 0.71)).written == value
         assert Tried(block, value, base, (0.5000 - BLOCK_GAIN, 0.71)).comment().endswith("; kept")
         small = Tried(block, value, base, (0.5000 + BLOCK_GAIN / 2, 0.70))
-        assert small.written == value and "kept (on by default, and it costs under 0.001 nats)" in small.comment()
+        assert small.written == value and "kept (on by default, and within 0.001 nats)" in small.comment()
         costly = Tried(block, value, base, (0.5000 + BLOCK_GAIN, 0.69))
         assert costly.written == "none" and "left out (it cost 0.001 nats or more)" in costly.comment()
     big = GROWS * 2.5  # the data: 10 times the trial's rows

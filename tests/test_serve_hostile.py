@@ -275,11 +275,14 @@ def test_a_list_joined_by_another_separator_is_refused_and_says_how_to_send_it(c
     assert r.status_code == 422, r.text
     error = r.json()["error"]
     assert "column 'installed' holds 'app" in error and "each piece split on ',' is one" in error
-    assert "columns.installed.separator is '|': send each row's values as a list, or joined by '|'" in error
+    assert "columns.installed.separator is '|': send each row's values as a JSON list, or joined by '|'" in error
+    joined_right = [{**row, "installed": "app1|app2"} for row in rows[:5]]
     for fine in (
         rows,
         [{**row, "installed": row["installed"].split("|") if row["installed"] else []} for row in rows],
         [{**row, "installed": "app1,unknown"} for row in rows],  # (a piece unknown: no sure mistake)
+        [{**row, "installed": "app1/app2"} for row in rows],  # ('/' is a part of names: 'Sci-Fi/Fantasy')
+        joined_right + [{**row, "installed": "app1,app2"} for row in rows[5:]],  # (a rare value, joined rows beside)
     ):
         r = client.post("/predict", json={"rows": fine})
         assert r.status_code == 200, r.text

@@ -139,5 +139,5 @@ def test_a_file_whose_lists_are_joined_by_another_separator_is_refused_by_predic
     r = invoke("predict", "--model", workdir / "run", "--input", workdir / "semi.csv", "-o", workdir / "out.csv")
     assert r.exit_code == 2, r.output
     assert "semi.csv" in r.stderr and "column 'installed' holds 'app" in r.stderr
-    assert "each piece split on ';' is one; columns.installed.separator is '|'" in r.stderr
+    assert "each piece split on ';' is one; columns.installed.separator is '|': join each row's values by '|'" in r.stderr
     assert not (workdir / "out.csv").exists()

@@ -278,7 +278,7 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
                     continue  # (it would build the draft as it is)
                 step(f"trying {block}: {form} on the sample")
                 found.append(
-                    Tried(block, form, first, held_out(overrides(block, form)), draft.total / len(frames["train"]))
+                    Tried(block, form, first, held_out(overrides(block, form)), draft.trained / len(frames["train"]))
                 )
             best = min(found, key=lambda t: (not t.kept, t.with_it[0]))  # (a form kept, of the lowest loss)
             tried[block] = replace(best, others=tuple((t.value, t.with_it[0]) for t in found if t is not best))

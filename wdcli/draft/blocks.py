@@ -89,7 +89,7 @@ class Tried:
         if self.sampled and not self.on_by_default and self.gain < SURE_GAIN:
             verdict = f"left out (off by default, and {hold}: a gain under {SURE_GAIN} nats can reverse on them)"
         elif self.on_by_default and self.gain < BLOCK_GAIN:
-            small = f"on by default; {hold}" if self.sampled else f"on by default, and it costs under {BLOCK_GAIN} nats"
+            small = f"on by default; {hold}" if self.sampled else f"on by default, and within {BLOCK_GAIN} nats"
             verdict = f"kept ({small})" if self.kept else f"left out (it cost {BLOCK_GAIN} nats or more)"
         elif self.kept:
             verdict = "kept"

@@ -83,9 +83,9 @@ def draft_spec(
     split_time = choose_time(
         d, sample, time, label, where, lambda: group_sizes(sample, group, total, patterns, separator)
     )
-    test = tested(
-        drafted_split(d.time, group, d.per, d.few, d.follows)[0], sample, places, io.expand_paths(patterns), separator
-    )
+    split = drafted_split(d.time, group, d.per, d.few, d.follows)
+    test = tested(split[0], sample, places, io.expand_paths(patterns), separator)
+    _check_left(y, test, where, split[1], label, sample[group] if group else None)
     sample, y, d.held = sample.filter(~test), y[~test], int(test.sum())
     d.sample, d.rows, total = sample, len(sample), d.trained
     known = group if d.per else None  # each group in every part (its latest rows held out): a feature
@@ -212,6 +212,25 @@ def _relative(pattern: str, base: Path) -> str:
     path = Path(pattern).absolute()
     rel = os.path.relpath(path, base)
     return str(path) if os.path.commonpath([path, base]) == path.anchor else rel
+
+
+def _check_left(y: np.ndarray, test: np.ndarray, where: str, split: str, label: str, groups: pl.Series | None) -> None:
+    """A clear error where the drafted split's test rows leave too little of the sample to draft from: under
+    two rows, one label value, or one group (a few big groups fell in test)."""
+    left = y[~test]
+    one_group = groups is not None and groups.filter(pl.Series(~test)).n_unique() < 2
+    if len(left) < 2 or len(np.unique(left)) < 2 or one_group:
+        what = (
+            f"{len(left)} row{'s' * (len(left) != 1)}"
+            if len(left) < 2
+            else f"rows of one '{label}' value only"
+            if len(np.unique(left)) < 2
+            else f"rows of one '{groups.name if groups is not None else ''}' value only"
+        )
+        raise DataError(
+            f"{where}: of {len(y):,} sampled rows, the split init drafts ({split}) tests on {int(test.sum()):,}, "
+            f"leaving {what} to draft from; give more rows, or a --group of more, smaller groups"
+        )
 
 
 def _label(sample: pl.DataFrame, label: str, positive: str | None, where: str, d: Draft) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from ..data import io
 from ..data.split import PARTS, Rule
 from ..data.time_split import learn_cuts
 from .times import time_split
@@ -31,7 +32,10 @@ def drafted_split(time: str | None, group: str | None, per: bool, few: bool, fol
 
 def tested(split: dict, sample: pl.DataFrame, places: pl.DataFrame, paths: list[str], separator) -> np.ndarray:
     """Whether each sample row is one `split` tests on; `places`: each row's file (its index in `paths`) and
-    row in it (`io.sample_table`); `separator`: of CSV files (a split by time reads their times)."""
+    row in it (`io.sample_table`); `separator`: of CSV files (a split by time reads their times). The columns the
+    split reads (its key, time, group) are read again from each file for its sampled rows: the sample, one frame
+    of every file, has them cast to one type (an Int64 key of one Parquet file and a Float64 one of another: 5.0,
+    which hashes otherwise than training's 5)."""
     time = split.get("time")
     cuts = (
         None
@@ -39,10 +43,22 @@ def tested(split: dict, sample: pl.DataFrame, places: pl.DataFrame, paths: list[
         else learn_cuts(paths, time, split.get("per"), split["validation"], split["test"], separator)
     )
     rule = Rule(split["validation"], split["test"], split.get("seed", 0), split.get("key"), cuts)
+    reads = [c for c in dict.fromkeys((split.get("key"), time, split.get("per"))) if c is not None]
     parts = np.zeros(len(sample), dtype=np.int8)
     files, rows = places["file"].to_numpy(), places["row"].to_numpy()
     for i, path in enumerate(paths):
         at = np.flatnonzero(files == i)
         if len(at):
-            parts[at] = rule.parts_at(sample[at], path, rows[at])
+            frame = _rows(path, reads, rows[at], separator) if reads else sample[at]
+            parts[at] = rule.parts_at(frame, path, rows[at])
     return parts == PARTS.index("test")
+
+
+def _rows(path: str, columns: list[str], rows: np.ndarray, separator) -> pl.DataFrame:
+    """Rows `rows` (ascending) of a file's `columns` (those it has: the split names one it lacks), as training
+    reads them."""
+    lazy = io.scan_one(path, separator)
+    have = set(lazy.collect_schema().names())
+    lazy = lazy.select([c for c in columns if c in have]).with_row_index("\0at")
+    at = pl.col("\0at").cast(pl.Int64).is_in(pl.Series(rows, dtype=pl.Int64))
+    return lazy.filter(at).drop("\0at").collect()
