@@ -443,6 +443,23 @@ BUGS += [
         "the drafted split's test rows leave one group: numpy's warnings and a draft of nothing measured",
     ),
     Bug(
+        "set-list-without-brackets-unexplained",
+        "wdcli/spec/loading.py",
+        'if t == "list_type" and isinstance(inp, str)',
+        "if False and isinstance(inp, str)",
+        ("tests/test_silent_mistakes.py::test_a_list_set_without_brackets_says_how_to_write_it",),
+        "--set deep.hidden=128,64 says 'should be a valid list' with no word of the brackets",
+    ),
+    Bug(
+        "init-known-users-edit-half-said",
+        "wdcli/draft/notes.py",
+        '"data.split.key from {spec} and add {group}: categorical to its columns (the model then learns each {group})",',
+        '"data.split.key from {spec}",',
+        ("tests/test_draft_traps.py::test_init_says_what_group_does_to_the_split",),
+        "init's note says to delete split.key for known users, not that the group must become a feature (a walk: "
+        "0.712 AUC as told, 0.838 with the user a feature)",
+    ),
+    Bug(
         "init-learns-from-its-test-rows",
         "wdcli/draft/build.py",
         "sample.filter(~test), y[~test], int(test.sum())",

@@ -218,5 +218,5 @@ def test_a_sample_too_small_to_measure_a_block_is_not_tried_and_the_draft_says_s
     assert r.exit_code == 0, r.output
     text = out.read_text()
     assert "interaction" not in yaml.safe_load(text)["deep"]
-    assert "sample rows; 5,000 measure them): the defaults (dot products" in text
+    assert "sample rows to learn from; 4,000 measure them): the defaults (dot products" in text
     assert re.search(r"not tried \([78]\d\d sample rows", text)  # (less the rows the split tests on)

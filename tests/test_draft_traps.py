@@ -136,9 +136,16 @@ def test_init_says_what_group_does_to_the_split(workdir):
     assert r.exit_code == 0, r.output
     assert "data.split.key is user_id (--group)" in r.stderr and "a cold-start split" in r.stderr
     assert "user_id is not a feature" in r.stderr
-    assert "delete data.split.key from ml.yaml" in r.stderr and "init --time COLUMN" in r.stderr
+    assert "delete data.split.key from ml.yaml and add user_id: categorical to its columns" in r.stderr
+    assert "init --time COLUMN" in r.stderr
     raw = yaml.safe_load((workdir / "ml.yaml").read_text())
     assert raw["data"]["split"]["key"] == "user_id"
+    # the edit, done as written, validates and makes the user a feature, each user in every part
+    del raw["data"]["split"]["key"]
+    raw["columns"]["user_id"] = "categorical"
+    (workdir / "known.yaml").write_text(yaml.safe_dump(raw))
+    spec = load_spec(workdir / "known.yaml")
+    assert spec.data.split.key is None and "user_id" in spec.columns
     r = invoke("init", workdir / "ml.csv", "--label", "liked", "-o", "plain.yaml")
     assert "split.key" not in r.stderr  # without --group, nothing to say
 

@@ -139,5 +139,16 @@ def test_a_file_whose_lists_are_joined_by_another_separator_is_refused_by_predic
     r = invoke("predict", "--model", workdir / "run", "--input", workdir / "semi.csv", "-o", workdir / "out.csv")
     assert r.exit_code == 2, r.output
     assert "semi.csv" in r.stderr and "column 'installed' holds 'app" in r.stderr
-    assert "each piece split on ';' is one; columns.installed.separator is '|': join each row's values by '|'" in r.stderr
+    assert (
+        "each piece split on ';' is one; columns.installed.separator is '|': join each row's values by '|'" in r.stderr
+    )
     assert not (workdir / "out.csv").exists()
+
+
+def test_a_list_set_without_brackets_says_how_to_write_it(apps_spec):
+    """`--set deep.hidden=128,64` (a walk's) reads as text: the message shows the list as YAML wants it."""
+    r = invoke("validate", apps_spec, "--set", "deep.hidden=16,8")
+    assert r.exit_code == 2
+    assert "--set deep.hidden: should be a valid list (got '16,8'); write a list in brackets: [16,8]" in r.stderr
+    r = invoke("validate", apps_spec, "--set", "deep.hidden=[16,8]")
+    assert r.exit_code == 0, r.output

@@ -81,7 +81,7 @@ def choose(d: Draft, names: list[str], assemble: Callable[[Draft], Draft], trial
     if not names:
         return d
     if trial is None or d.rows < MIN_ROWS:
-        why = "--no-trials" if trial is None else f"{d.rows:,} sample rows; {MIN_ROWS:,} measure it"
+        why = "--no-trials" if trial is None else f"{d.rows:,} sample rows to learn from; {MIN_ROWS:,} measure it"
         return _noted(d, {name: f"may be codes: try it as categorical (not tried: {why})" for name in names})
     a = trial(d)
     if a is None:

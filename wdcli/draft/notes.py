@@ -11,7 +11,8 @@ from .times import follow_in_time, offer_notes, spans_times, time_split
 
 # How else `--group` data can be split, offered when init splits by the group (one line per way)
 SPLIT_CHOICES = (
-    "to hold out rows of {group} values the model knows (each in every part), delete data.split.key from {spec}",
+    "to hold out rows of {group} values the model knows (each in every part: users, not requests), delete "
+    "data.split.key from {spec} and add {group}: categorical to its columns (the model then learns each {group})",
     "to hold out the latest rows, split by time: {time}",
 )
 

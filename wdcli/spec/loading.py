@@ -153,6 +153,8 @@ def _message(err: ErrorDetails, raw: str | None = None) -> str:
     msg = msg.replace("Input should be", "should be")
     if inp is not None and not isinstance(inp, (dict, list)) and t not in ("value_error",):
         msg += f" (got {inp!r})"
+    if t == "list_type" and isinstance(inp, str) and "," in inp and not inp.strip().startswith("["):
+        msg += f"; write a list in brackets: [{inp.strip()}]"
     return msg
 
 
