@@ -187,7 +187,11 @@ def read_table(patterns: str | Path | list, separator: str | None = None) -> pl.
 
 def scan_table(patterns: str | Path | list, separator: str | None = None) -> pl.LazyFrame:
     """Every file matching the pattern(s) as one LazyFrame (columns matched by name; nothing is read yet)."""
-    scans = [scan_one(p, separator) for p in expand_paths(patterns)]
+    return _stacked([scan_one(p, separator) for p in expand_paths(patterns)])
+
+
+def _stacked(scans: list[pl.LazyFrame]) -> pl.LazyFrame:
+    """Files' scans as one LazyFrame, their columns matched by name."""
     return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
 
 
@@ -203,7 +207,7 @@ def sample_table(
         scan_one(p, separator).with_row_index(PLACE[1]).with_columns(pl.lit(i, pl.UInt32).alias(PLACE[0]))
         for i, p in enumerate(paths)
     ]
-    lazy = (scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")).with_row_index("__row")
+    lazy = _stacked(scans).with_row_index("__row")
     try:
         total = lazy.select(pl.len()).collect(engine="streaming").item()
         if total <= rows:

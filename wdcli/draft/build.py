@@ -218,19 +218,18 @@ def _check_left(y: np.ndarray, test: np.ndarray, where: str, split: str, label: 
     """A clear error where the drafted split's test rows leave too little of the sample to draft from: under
     two rows, one label value, or one group (a few big groups fell in test)."""
     left = y[~test]
-    one_group = groups is not None and groups.filter(pl.Series(~test)).n_unique() < 2
-    if len(left) < 2 or len(np.unique(left)) < 2 or one_group:
-        what = (
-            f"{len(left)} row{'s' * (len(left) != 1)}"
-            if len(left) < 2
-            else f"rows of one '{label}' value only"
-            if len(np.unique(left)) < 2
-            else f"rows of one '{groups.name if groups is not None else ''}' value only"
-        )
-        raise DataError(
-            f"{where}: of {len(y):,} sampled rows, the split init drafts ({split}) tests on {int(test.sum()):,}, "
-            f"leaving {what} to draft from; give more rows, or a --group of more, smaller groups"
-        )
+    if len(left) < 2:
+        what = f"{len(left)} row{'s' * (len(left) != 1)}"
+    elif len(np.unique(left)) < 2:
+        what = f"rows of one '{label}' value only"
+    elif groups is not None and groups.filter(pl.Series(~test)).n_unique() < 2:
+        what = f"rows of one '{groups.name}' value only"
+    else:
+        return
+    raise DataError(
+        f"{where}: of {len(y):,} sampled rows, the split init drafts ({split}) tests on {int(test.sum()):,}, "
+        f"leaving {what} to draft from; give more rows, or a --group of more, smaller groups"
+    )
 
 
 def _label(sample: pl.DataFrame, label: str, positive: str | None, where: str, d: Draft) -> np.ndarray:

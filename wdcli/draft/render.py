@@ -75,8 +75,7 @@ def render(
 
 
 def _data(d, paths: list[str], group: str | None, patterns: list[str], separator: str | None) -> list[str]:
-    read = d.rows + d.held
-    sampled = "all of them" if read == d.total else f"a random sample of {read:,}"
+    sampled = "all of them" if d.read == d.total else f"a random sample of {d.read:,}"
     less = f", less the {d.held:,} the split tests on" if d.held else ""
     split, note = drafted_split(d.time, group, d.per, d.few, d.follows)
     out = [

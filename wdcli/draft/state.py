@@ -39,10 +39,14 @@ class Draft:
     held: int = 0  # sample rows left out: the drafted split tests on them (held.py)
 
     @property
+    def read(self) -> int:
+        """Sample rows read (those drafted from and those left out)."""
+        return self.rows + self.held
+
+    @property
     def trained(self) -> int:
         """The rows of the data the sample drafted from stands for (all but the test rows)."""
-        read = self.rows + self.held
-        return self.rows if read == self.total else round(self.total * self.rows / max(read, 1))
+        return self.rows if self.read == self.total else round(self.total * self.rows / max(self.read, 1))
 
     @property
     def positive(self) -> str | None:

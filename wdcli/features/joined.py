@@ -26,7 +26,7 @@ def check_joined(fitted: FittedPipeline, df: pl.DataFrame, where: str) -> None:
     """A DataError naming the first list column of `df` whose text was joined by another separator than the
     spec's (see above), with such values and what to send (`where`: "request" for a server's client, else a
     file); nothing otherwise (the common case: one `select` of a regex match per list column)."""
-    lists: dict[str, tuple[Vocabulary, str]] = {}
+    lists: dict[str, tuple[Vocabulary, tuple[str, ...]]] = {}
     for f in fitted.features.values():
         if isinstance(f, Vocabulary) and f.source.multivalent and f.source.separator is not None:
             if df.schema.get(f.source.column) == pl.String and (others := _others(f)):
@@ -34,7 +34,10 @@ def check_joined(fitted: FittedPipeline, df: pl.DataFrame, where: str) -> None:
     if not lists:
         return
     odd = df.select(
-        (pl.col(c).str.contains(others).any() & ~pl.col(c).str.contains(f.source.separator or "", literal=True).any())
+        (
+            pl.col(c).str.contains(_any_of(others)).any()
+            & ~pl.col(c).str.contains(f.source.separator or "", literal=True).any()
+        )
         for c, (f, others) in lists.items()
     ).row(0)
     for (column, (f, others)), found in zip(lists.items(), odd):
@@ -42,25 +45,29 @@ def check_joined(fitted: FittedPipeline, df: pl.DataFrame, where: str) -> None:
             raise DataError(f"{where}: {problem}")
 
 
-def _others(f: Vocabulary) -> str:
-    """A regex of the separators other than the column's that no known value holds ("" when every one is), built
-    once per model (a race builds it twice, alike)."""
+def _others(f: Vocabulary) -> tuple[str, ...]:
+    """The separators other than the column's that no known value holds, found once per model (a race finds
+    them twice, alike)."""
     cache = f.__dict__.setdefault("_joined", {})
     if "others" not in cache:
-        free = [c for c in OTHERS if c != f.source.separator and not any(c in v for v in f.values)]
-        cache["others"] = "[" + "".join(free) + "]" if free else ""  # (none is special in a character class)
+        cache["others"] = tuple(c for c in OTHERS if c != f.source.separator and not any(c in v for v in f.values))
     return cache["others"]
 
 
-def _misjoined(f: Vocabulary, text: pl.Series, others: str, request: bool) -> str | None:
+def _any_of(others: tuple[str, ...]) -> str:
+    """A regex matching any of `others` (none is special in a character class)."""
+    return "[" + "".join(others) + "]"
+
+
+def _misjoined(f: Vocabulary, text: pl.Series, others: tuple[str, ...], request: bool) -> str | None:
     sep, column = f.source.separator, f.source.column
     cache = f.__dict__.setdefault("_joined", {})
     if "known" not in cache:
         cache["known"] = frozenset(f.values)
     known = cache["known"]
     text = text.drop_nulls().str.strip_chars()
-    odd = text.filter(text.str.contains(others) & ~text.is_in(f.source.missing)).unique(maintain_order=True)
-    for other in (c for c in OTHERS if c in others):
+    odd = text.filter(text.str.contains(_any_of(others)) & ~text.is_in(f.source.missing)).unique(maintain_order=True)
+    for other in others:
         wrong = [v for v in odd.head(1000).to_list() if other in v and v not in known and _known(v, other, known)]
         if wrong:
             shown = ", ".join(repr(v) for v in wrong[:SHOWN]) + (" ..." if len(wrong) > SHOWN else "")
