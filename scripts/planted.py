@@ -559,8 +559,8 @@ BUGS += [
     Bug(
         "weights-label-weight-ignored-by-the-loss",
         "wdcli/train/trainer.py",
-        "loss = F.binary_cross_entropy_with_logits(logits, batch.label, weight=batch.weight)\n",
-        "loss = F.binary_cross_entropy_with_logits(logits, batch.label)\n",
+        "loss = F.binary_cross_entropy_with_logits(logits, label, weight=weight)\n",
+        "loss = F.binary_cross_entropy_with_logits(logits, label)\n",
         ("tests/test_weights.py",),
     ),
     Bug(
@@ -927,6 +927,34 @@ BUGS += [
         "if False:",
         ("tests/test_tune.py",),
         "20 trials each failing on one data error, each reading and fitting again",
+    ),
+]
+
+
+BUGS += [
+    # ---- deep.members: a packed ensemble, each member on its own loss, the model's logit their mean
+    Bug(
+        "members-logit-of-the-first-alone",
+        "wdcli/model/widedeep.py",
+        "return each[:, 0] if each.shape[1] == 1 else each.mean(dim=1)  # [B]",
+        "return each[:, 0]  # [B]",
+        ("tests/test_members.py",),
+        "a model of several members scores with its first member's logit alone",
+    ),
+    Bug(
+        "members-trained-on-the-loss-of-their-mean",
+        "wdcli/train/trainer.py",
+        "    return each, label.unsqueeze(1).expand(-1, k), weight, k",
+        "    return each.mean(dim=1, keepdim=True).expand(-1, k), label.unsqueeze(1).expand(-1, k), weight, k",
+        ("tests/test_members.py",),
+        "the members learn from the loss of their mean logit (one wider model), not each from its own",
+    ),
+    Bug(
+        "members-warm-start-pairs-every-member-with-the-first",
+        "wdcli/train/warm.py",
+        "    old, new = prefixes(previous.model), prefixes(model)",
+        "    old, new = [''] * len(prefixes(model)), prefixes(model)",
+        ("tests/test_members.py",),
     ),
 ]
 

@@ -45,6 +45,12 @@ CASES = {  # spec, rows to score, training overrides (small: the check is the gr
         lambda: pl.read_parquet(SPECS / "data" / "adult.parquet").tail(3000),
         ["train.max_rows=4000", "deep.numeric_embeddings={age: values, fnlwgt: {kind: values, dim: 4}}"],
     ),
+    # several members (deep.members): the graph averages their logits
+    "census-members": (
+        "census.yaml",
+        lambda: pl.read_parquet(SPECS / "data" / "adult.parquet").tail(3000),
+        ["train.max_rows=4000", "deep.members=3", "train.epochs=2"],
+    ),
     "apps-cross": (
         "apps.yaml",
         lambda: pl.read_csv(SPECS / "data" / "apps_candidates.csv"),

@@ -38,6 +38,7 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: D
                 "wide_size": cfg.wide_size,
                 "deep_input_width": cfg.deep_input_width if cfg.has_deep else 0,
                 "hidden": cfg.hidden,
+                "members": cfg.members,
                 "parameters": p,
                 "warnings": list(c.warnings),
             }
@@ -57,6 +58,7 @@ def validate(spec: SpecArg, set: SetOpt = None, json_: JsonOpt = False, debug: D
     out.print(
         f"model: {c.spec.model}   wide dimension: {cfg.wide_size:,}   deep input width: "
         f"{cfg.deep_input_width if cfg.has_deep else 0}   hidden: {cfg.hidden}"
+        + (f" x {cfg.members} members" if cfg.has_deep and cfg.members > 1 else "")
         + (f"   interaction: {cfg.interaction.kind}" if cfg.has_deep and cfg.interaction.kind != "none" else "")
     )
     out.print(f"parameters: {parameter_parts(p)}, total {p['total']:,}")

@@ -82,6 +82,7 @@ class ModelConfig:
     numeric: list[EmbeddedNumeric] = field(default_factory=list)  # numeric inputs with embeddings of their own
     interaction: Interaction = field(default_factory=Interaction)
     embedding_dropout: float = 0.0
+    members: int = 1  # MLPs over the deep part's input, each trained on its own loss, their outputs averaged
 
     @cached_property
     def layout(self) -> Layout:
@@ -131,6 +132,7 @@ class ModelConfig:
                 mlp += width * h + h + (2 * h if self.batch_norm else 0)
                 width = h
             mlp += width  # the output layer (no bias: the model has one shared bias)
+            mlp *= self.members
         counts = {"wide": wide, "embeddings": embeddings, "mlp": mlp, "bias": 1}
         if interaction:
             counts["interaction"] = interaction
@@ -157,6 +159,7 @@ class ModelConfig:
             numeric=[EmbeddedNumeric(**x) for x in d.get("numeric", [])],
             interaction=Interaction(**d.get("interaction", {})),
             embedding_dropout=float(d.get("embedding_dropout", 0.0)),
+            members=d.get("members", 1),
         )
         if problems := config.problems():
             raise ValueError("; ".join(problems[:5]))
@@ -191,6 +194,8 @@ class ModelConfig:
             out.append(f"activation: {self.activation!r} is not a name")
         if not (isinstance(self.dropout, int | float) and 0 <= self.dropout < 1):
             out.append(f"dropout: {self.dropout!r} is not in [0, 1)")
+        if not (_count(self.members) and self.members <= 32):
+            out.append(f"members: {self.members!r} is not an integer from 1 to 32")
         if not isinstance(self.batch_norm, bool):
             out.append(f"batch_norm: {self.batch_norm!r} is not true or false")
         return out
@@ -249,6 +254,7 @@ def build_config(fitted: FittedPipeline) -> ModelConfig:
         numeric,
         interaction,
         d.embedding_dropout,
+        d.members,
     )
 
 

@@ -89,6 +89,34 @@ def pool(bags: Bags, name: str, table: torch.Tensor, offset: int, combiner: str)
     return e / (norm if combiner == "mean" else norm.sqrt()).clamp(min=1e-12).unsqueeze(1)
 
 
+def _tower(cfg: ModelConfig, width: int) -> tuple[nn.Sequential, nn.Linear]:
+    """An MLP of the config's hidden layers over `width` inputs, and its output layer (no bias: the model has
+    one shared bias)."""
+    layers: list[nn.Module] = []
+    for h in cfg.hidden:
+        layers.append(_lecun(nn.Linear(width, h)))
+        if cfg.batch_norm:
+            layers.append(nn.BatchNorm1d(h))
+        layers.append(ACTIVATIONS[cfg.activation]())
+        if cfg.dropout > 0:
+            layers.append(nn.Dropout(cfg.dropout))
+        width = h
+    return nn.Sequential(*layers), nn.Linear(width, 1, bias=False)
+
+
+class Tower(nn.Module):
+    """One more member's MLP and output layer (`deep.members`; the first member's are the model's `mlp` and
+    `out`)."""
+
+    def __init__(self, cfg: ModelConfig, width: int):
+        super().__init__()
+        self.mlp, self.out = _tower(cfg, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The deep input [B, width] -> this member's deep output [B, 1]."""
+        return self.out(self.mlp(x))
+
+
 class WideDeep(nn.Module):
     wide_cols: torch.Tensor  # buffers [W]: the wide part's univalent columns of `sparse`, and their offsets
     wide_offsets: torch.Tensor
@@ -123,18 +151,10 @@ class WideDeep(nn.Module):
             if g.kind == "embedding":
                 self._index(f"offsets_{i}", [layout.tables[f.table].offset for f in g.fields])
         self._build_blocks(cfg)
-        layers: list[nn.Module] = []
-        width = layout.width
-        for h in cfg.hidden:
-            layers.append(_lecun(nn.Linear(width, h)))
-            if cfg.batch_norm:
-                layers.append(nn.BatchNorm1d(h))
-            layers.append(ACTIVATIONS[cfg.activation]())
-            if cfg.dropout > 0:
-                layers.append(nn.Dropout(cfg.dropout))
-            width = h
-        self.mlp = nn.Sequential(*layers)
-        self.out = nn.Linear(width, 1, bias=False)
+        self.mlp, self.out = _tower(cfg, layout.width)
+        # the other members (deep.members), each an MLP of its own over the same input, started after the first
+        # so that a model of one member is the model it was before members were made
+        self.towers = nn.ModuleList([Tower(cfg, layout.width) for _ in range(cfg.members - 1)])
 
     def _build_blocks(self, cfg: ModelConfig) -> None:
         """The optional blocks (`wdcli.model.blocks`): an embedding per group of embedded numeric columns, the
@@ -161,17 +181,24 @@ class WideDeep(nn.Module):
         return self.logits(sparse, RaggedBags(multi), dense)
 
     def logits(self, sparse: torch.Tensor, bags: Bags, dense: torch.Tensor) -> torch.Tensor:
-        """forward, with the multivalent features read through `bags` (ragged or padded) -> logits [B]."""
+        """forward, with the multivalent features read through `bags` (ragged or padded) -> logits [B]: of a
+        model of several members, the mean of theirs."""
+        each = self.member_logits(sparse, bags, dense)  # [B, K]
+        return each[:, 0] if each.shape[1] == 1 else each.mean(dim=1)  # [B]
+
+    def member_logits(self, sparse: torch.Tensor, bags: Bags, dense: torch.Tensor) -> torch.Tensor:
+        """Each member's logit [B, K]: the bias, the wide part and the member's own MLP over the deep input."""
         logit = self.bias.expand(sparse.shape[0])
         if self.cfg.wide:
             ids = sparse[:, self.wide_cols] + self.wide_offsets  # [B, W]
             logit = logit + self.wide(ids).sum(dim=(1, 2))  # [B]
             for name, offset in self.wide_multi:
                 logit = logit + bags.sum(name, self.wide.weight, offset).squeeze(-1)  # [B]
-        if self.cfg.has_deep:
-            x = self.deep_input(sparse, bags, dense)  # [B, layout.width]
-            logit = logit + self.out(self.mlp(x)).squeeze(-1)
-        return logit  # [B]
+        if not self.cfg.has_deep:
+            return logit.unsqueeze(1)  # [B, 1]
+        x = self.deep_input(sparse, bags, dense)  # [B, layout.width]
+        outs = [self.out(self.mlp(x))] + [tower(x) for tower in self.towers]  # K of [B, 1]
+        return logit.unsqueeze(1) + (outs[0] if len(outs) == 1 else torch.cat(outs, dim=1))  # [B, K]
 
     def deep_input(self, sparse: torch.Tensor, bags: Bags, dense: torch.Tensor) -> torch.Tensor:
         """The MLP's input [B, layout.width]: every field's columns, in the layout's order (through the cross

@@ -245,6 +245,9 @@ class Deep(Strict):
     )
     interaction: Interaction = Field(default_factory=Interaction, description="Explicit interactions of fields.")
     embedding_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the embeddings' outputs.")
+    members: int = Field(
+        1, ge=1, le=32, description="MLPs over the same input, each on its own loss; the model averages them."
+    )
 
     def numeric_embedding_of(self, column: str) -> NumericEmbedding:
         return self.numeric_embeddings.get(column, self.numeric_embedding)

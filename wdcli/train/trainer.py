@@ -19,12 +19,25 @@ from ..data.batch import Batch
 from ..metrics import evaluate
 from ..model.optim import load_optimizer_state, make_optimizers, optimizer_state, step_all
 from ..model.plan import ModelConfig
-from ..model.widedeep import WideDeep, probabilities
+from ..model.widedeep import RaggedBags, WideDeep, probabilities
 from ..spec.types import Train
 from .checkpoint import StoppingState, TrainerState
 from .exchange import Exchange
 from .runtime import Runtime
 from .schedule import Schedule
+
+
+def _by_member(
+    each: torch.Tensor, label: torch.Tensor, weight: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, int]:
+    """Each member's logits [B, K] as the loss reads them: of one member, its logits [B] and the labels as they
+    are; of several, every member's logit beside a copy of its row's label (and weight), so that the loss's
+    mean is the mean of the members' losses. Also K."""
+    k = each.shape[1]
+    if k == 1:
+        return each[:, 0], label, weight, 1
+    weight = weight.unsqueeze(1).expand(-1, k) if weight is not None else None
+    return each, label.unsqueeze(1).expand(-1, k), weight, k
 
 
 class Trainer:
@@ -52,18 +65,18 @@ class Trainer:
         if self.bias_pending:
             self.start_bias(batch)
         with self.runtime.autocast():
-            logits = self.model(batch.sparse, batch.multi, batch.dense)
-        logits = logits.float()
+            each = self.model.member_logits(batch.sparse, RaggedBags(batch.multi), batch.dense)  # [B, K]
+        assert batch.label is not None, "a training source's batches carry their labels"
+        logits, label, weight, members = _by_member(each.float(), batch.label, batch.weight)
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=True)
-        assert batch.label is not None, "a training source's batches carry their labels"
-        if self.exchange is None:
-            loss = F.binary_cross_entropy_with_logits(logits, batch.label, weight=batch.weight)
+        if self.exchange is None:  # (of several members: the mean of their losses, each on its own logit)
+            loss = F.binary_cross_entropy_with_logits(logits, label, weight=weight)
             loss.backward()
             total, rows = loss.detach().double() * len(batch), len(batch)
         else:  # this process's share of the global batch's mean loss
             assert global_rows is not None, "a data-parallel step is given the global batch's rows"
-            loss = F.binary_cross_entropy_with_logits(logits, batch.label, weight=batch.weight, reduction="sum")
+            loss = F.binary_cross_entropy_with_logits(logits, label, weight=weight, reduction="sum") / members
             (loss / global_rows).backward()
             shared = self.exchange(torch.cat([loss.detach().double().reshape(1).cpu(), self.flags]))
             total, rows, self.flags = shared[0], global_rows, shared[1:]
