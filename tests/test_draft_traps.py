@@ -118,6 +118,7 @@ def test_a_yes_no_label_means_yes_whichever_is_rarer(workdir):
         (["won", "lost"], [70, 30], "won"),
         (["kept", "skipped"], [70, 30], "kept"),  # one value reads as no: the other is yes, commoner or not
         (["failed", "ok"], [80, 20], "ok"),
+        (["churn", "no churn"], [70, 30], "churn"),  # 'no X' says 'not X', X the commoner and no word of YES
         (["A", "B"], [70, 30], "B"),  # neither reads as yes: the rarer, and the note says so
     ],
 )
@@ -128,6 +129,16 @@ def test_label_values_are_read_the_way_people_mean_them(values, counts, positive
     assert y.sum() == counts[values.index(p.shown.strip("'"))]  # the rows of the value named positive are 1
     if values == ["A", "B"]:
         assert "the rarer" in p.why and "check it" in p.why
+
+
+def test_positive_0_of_a_0_1_column_is_kept():
+    """`--positive 0` on a 0/1 column: the 0 rows are the positive class, and the spec says so (only 1 goes
+    without saying)."""
+    text = pl.Series("y", ["0"] * 30 + ["1"] * 70)
+    p, y = positive_of(text, "y", "0", "data.csv")
+    assert p.value == "0" and y.sum() == 30 and y[:30].all()
+    p, y = positive_of(text, "y", "1", "data.csv")
+    assert p.value is None and y.sum() == 70
 
 
 def test_init_says_what_group_does_to_the_split(workdir):

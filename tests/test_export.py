@@ -149,3 +149,35 @@ def test_export_force_replaces_an_export_whole(tmp_path):
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     (got,) = session.run(["score"], feeds(scorer.encoder(rows), scorer.fitted))
     assert np.abs(got - scorer.score(rows)).max() < 1e-5  # the new run's model, not the old one's
+
+
+@pytest.mark.parametrize("combiner", ["sum", "mean", "sqrtn"])
+def test_padded_bags_give_the_models_own_logits(combiner):
+    """The graph reads a list padded to its longest row, padding of weight 0: its logits equal the model's on the
+    ragged bags, for each combiner, weights other than 1, a row of no values, and a list whose rows sit at an
+    offset of the wide table and of its embedding table."""
+    import torch
+
+    from wdcli.data.batch import Bag
+    from wdcli.export.onnx import Exported, padded
+    from wdcli.features.transform import Ragged
+    from wdcli.model.plan import ModelConfig, SparseInput, Table
+    from wdcli.model.widedeep import WideDeep
+
+    cfg = ModelConfig(
+        "wide_deep",
+        wide=[SparseInput("a", 4, 0), SparseInput("tags", 6, -1)],
+        deep=[SparseInput("a", 4, 0), SparseInput("tags", 6, -1, combiner)],
+        tables=[Table("a", 4, 4, ["a"]), Table("tags", 6, 4, ["tags"])],
+        hidden=[3],
+    )
+    torch.manual_seed(0)
+    model = WideDeep(cfg).eval()
+    r = Ragged.of(np.array([1, 5, 2, 3, 4]), np.array([3, 0, 2]), np.array([1.0, 2.0, 0.5, 1.0, 3.0]))
+    ids, weights = padded(r, 3)
+    assert ids.tolist() == [[1, 5, 2], [0, 0, 0], [3, 4, 0]] and weights.tolist() == [[1, 2, 0.5], [0, 0, 0], [1, 3, 0]]
+    sparse, dense = torch.tensor([[1], [2], [3]]), torch.zeros(3, 0)
+    bag = Bag(*(torch.from_numpy(a) for a in (r.ids, r.offsets, r.weights)))
+    with torch.no_grad():
+        _, logit = Exported(model, ["tags"])(sparse, dense, torch.from_numpy(ids), torch.from_numpy(weights))
+        torch.testing.assert_close(logit, model(sparse, {"tags": bag}, dense), rtol=0, atol=1e-6)

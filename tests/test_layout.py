@@ -116,3 +116,69 @@ def test_probabilities_score_with_the_model_in_eval_mode_whatever_mode_it_was_in
     model.train()
     assert np.allclose(probabilities(model, [batch]), expected, atol=1e-6)
     assert not model.training
+
+
+def test_a_spec_compiles_to_the_tables_combiners_and_dims_it_names(tmp_path):
+    """build_config: a shared table holds the ids of its largest member (here `item`, whose min_count keeps more
+    values than `seen`'s); a list's combiner and a table's embedding_dims reach the model; the plan counts the
+    model's own parameters, batch norm's scales and shifts among them."""
+    import polars as pl
+
+    from wdcli.features import fit_pipeline
+    from wdcli.model.plan import build_config
+    from wdcli.spec import load_spec
+
+    n = 60
+    frame = pl.DataFrame(
+        {
+            "item": [f"i{k % 7}" for k in range(n)],
+            "seen": ["|".join(f"i{(k + j) % 7}" for j in range(k % 3 + 1)) for k in range(n)],
+            "city": [f"c{k % 4}" for k in range(n)],
+            "x": [float(k) for k in range(n)],
+            "y": [k % 2 for k in range(n)],
+        }
+    )
+    frame.write_parquet(tmp_path / "t.parquet")
+    (tmp_path / "s.yaml").write_text(
+        "data: {train: t.parquet}\nlabel: {column: y}\nmodel: deep\ncolumns:\n"
+        "  item: {kind: categorical, min_count: 1}\n"
+        "  seen: {kind: multivalent, separator: '|', combiner: sqrtn, min_count: 27}\n"
+        "  city: {kind: categorical, min_count: 1}\n  x: {kind: numeric}\n"
+        "deep:\n  embed: [seen, item, city]\n  embedding_dim: 4\n  embedding_dims: {items: 6, city: 3}\n"
+        "  shared: {items: [seen, item]}\n  hidden: [5]\n  batch_norm: true\n  interaction: none\n"
+    )
+    fitted = fit_pipeline(load_spec(tmp_path / "s.yaml"), frame)
+    assert (fitted.cardinality("item"), fitted.cardinality("seen")) == (9, 4)  # (i2 and i3 alone seen 27 times)
+    cfg = build_config(fitted)
+    assert [(t.name, t.cardinality, t.dim, t.features) for t in cfg.tables] == [
+        ("items", 9, 6, ["seen", "item"]),
+        ("city", 6, 3, ["city"]),
+    ]
+    assert {f.name: f.combiner for f in cfg.deep} == {"seen": "sqrtn", "item": "sum", "city": "sum"}
+    model = WideDeep(cfg)
+    assert sum(p.numel() for p in model.parameters()) == cfg.param_counts()["total"]
+    numbers = ModelConfig("deep", dense=[0], hidden=[5], dense_names=["x"])  # a deep part of numbers alone
+    assert numbers.has_deep and numbers.param_counts()["mlp"] == 1 * 5 + 5 + 5
+    assert sum(p.numel() for p in WideDeep(numbers).parameters()) == numbers.param_counts()["total"] == 16
+
+
+def test_two_lists_of_one_dimension_pool_apart():
+    """Each bag is a group of its own (one pooling each): two lists of one dimension sit side by side in the
+    MLP's input, each pooled from its own table's rows."""
+    cfg = ModelConfig(
+        "deep",
+        deep=[SparseInput("tags", 6, -1), SparseInput("apps", 3, -1, "mean")],
+        tables=[Table("tags", 6, 4, ["tags"]), Table("apps", 3, 4, ["apps"])],
+        hidden=[2],
+    )
+    assert [(g.kind, [f.name for f in g.fields]) for g in cfg.layout.groups()] == [("bag", ["tags"]), ("bag", ["apps"])]
+    torch.manual_seed(0)
+    model = WideDeep(cfg)
+    tags = Bag(torch.tensor([1, 5]), torch.tensor([0, 2]), torch.tensor([1.0, 1.0]))
+    apps = Bag(torch.tensor([1, 2]), torch.tensor([0, 2]), torch.tensor([1.0, 3.0]))
+    x = model.deep_input(
+        torch.zeros(1, 0, dtype=torch.long), RaggedBags({"tags": tags, "apps": apps}), torch.zeros(1, 0)
+    )
+    e4 = model.embed["4"].weight
+    assert x.shape == (1, 8)
+    assert torch.allclose(x[0, :4], e4[1] + e4[5]) and torch.allclose(x[0, 4:], (e4[6 + 1] + 3 * e4[6 + 2]) / 4)

@@ -423,3 +423,56 @@ def test_validate_says_what_clip_auto_made_of_each_number():
     rows = {line.split("│")[1].strip(): line for line in r.output.splitlines() if line.count("│") > 3}
     assert "clipped to [" in rows["age"] and "(auto: mean ± 5 sd)" in rows["age"]
     assert "(auto: the training range)" in rows["capital-gain"] and "periodic" in rows["capital-gain"]
+
+
+def test_each_id_is_missing_out_of_vocabulary_or_a_value_never_two_of_them():
+    """A sparse feature's ids: 0 = missing, then the out-of-vocabulary buckets, then the values. An unseen value
+    never takes id 0 (missing) or a known value's id, whichever of the buckets it hashes to; an identity id at or
+    past num_ids (or text) takes the one out-of-range id, never a row past the feature's cardinality."""
+    from wdcli.features.fitted import Identity, Text, Vocabulary
+
+    vocab = Vocabulary(name="c", source=Text(column="c"), values=["a", "b"], oov=3)
+    assert set(vocab.ids(pl.Series([f"unseen{i}" for i in range(200)])).tolist()) == {1, 2, 3}
+    assert vocab.ids(pl.Series(["a", "b", None])).tolist() == [4, 5, 0]
+    ids = Identity(name="i", source=Text(column="i"), num_ids=3)
+    assert ids.ids(pl.Series(["0", "2", "3", "4", "-1", "x", None])).tolist() == [2, 4, 1, 1, 1, 1, 0]
+    assert ids.cardinality == 5
+
+
+def test_log1p_keeps_the_sign_of_a_negative_number():
+    """log1p of a signed quantity (a capital loss, a balance) is sign(x) log(1 + |x|): -1000 reads as the mirror of
+    1000, not as 1000."""
+    from wdcli.features.fitted import Numeric
+    from wdcli.features.transform import DenseTransform
+
+    f = Numeric(name="x", transform="log1p", fill=0.0, mean=0.0, std=1.0, min=-1000.0, max=1000.0)
+    x = DenseTransform([f])(np.array([[-1000.0], [0.0], [1000.0], [np.nan]]))
+    np.testing.assert_array_equal(x[:, 0], np.float32([-np.log1p(1000), 0, np.log1p(1000), 0]))
+
+
+def test_a_vocabulary_cross_keeps_what_was_seen_min_count_times_the_most_frequent_first(tmp_path):
+    """A vocabulary cross keeps the combinations seen at least min_count times (exactly min_count is enough),
+    most frequent first; max_size keeps the most frequent of them."""
+    pairs = [("a", "x")] * 4 + [("a", "y")] * 3 + [("b", "y")] * 2 + [("b", "x")]
+    frame = pl.DataFrame({"p": [p for p, _ in pairs], "q": [q for _, q in pairs], "y": [i % 2 for i in range(10)]})
+    frame.write_parquet(tmp_path / "t.parquet")
+    columns = "data: {train: t.parquet}\nlabel: {column: y}\nmodel: wide\ncolumns:\n  p: {kind: categorical}\n"
+    columns += "  q: {kind: categorical}\ncrosses:\n"
+    for cross, kept in (
+        ("{columns: [p, q], min_count: 2}", ["p=a AND q=x", "p=a AND q=y", "p=b AND q=y"]),
+        ("{columns: [p, q], min_count: 2, max_size: 2}", ["p=a AND q=x", "p=a AND q=y"]),
+    ):
+        (tmp_path / "s.yaml").write_text(columns + f"  - {cross}\n")
+        fitted = fit_pipeline(load_spec(tmp_path / "s.yaml"), frame)
+        assert fitted.features["p_x_q"].names == kept
+        ids = transform(fitted, frame).sparse[:, fitted.univalent.index("p_x_q")]
+        assert ids.tolist() == [2] * 4 + [3] * 3 + [4 if len(kept) == 3 else 1] * 2 + [1]  # 1: not kept
+
+
+def test_a_bucket_holds_its_lower_boundary():
+    """Bucket i holds boundaries[i-1] <= x < boundaries[i], as its label says: 25 is in '[25,35)', not '<25'."""
+    from wdcli.features.fitted import Buckets
+
+    b = Buckets(name="age_b", column="age", boundaries=[25.0, 35.0])
+    assert b.ids(np.array([24.9, 25.0, 34.9, 35.0, np.nan])).tolist() == [1, 2, 2, 3, 0]
+    assert [b.label(i) for i in (1, 2, 3)] == ["<25", "[25,35)", ">=35"]

@@ -3,6 +3,9 @@ once an epoch and resumes bit-identically, chunked reading of every format, ragg
 
 from __future__ import annotations
 
+from functools import partial
+from io import StringIO
+
 import numpy as np
 import polars as pl
 import pytest
@@ -146,7 +149,7 @@ def test_eval_and_rank_stream_and_agree_with_memory(apps_spec, workdir):
     whole; an ungrouped one is ranked whole (and says so); eval in batches gives the metrics of eval whole."""
     from wdcli.score import Scorer
     from wdcli.score.evaluation import evaluate_file
-    from wdcli.score.files import rank_file
+    from wdcli.score.files import predict_file, rank_file
 
     _, model = run_training(load_spec(apps_spec, ["train.epochs=1"]))
     scorer = Scorer.load(model)
@@ -164,6 +167,12 @@ def test_eval_and_rank_stream_and_agree_with_memory(apps_spec, workdir):
         assert got["score"].to_list() == pytest.approx(whole.frame.sort(["user", "rank"])["score"].to_list())
     batched = evaluate_file(None, ungrouped, scorer=scorer, batch_rows=64)
     assert batched == pytest.approx(scorer.evaluate(frame), rel=1e-9)
+    # to stdout, batch after batch: one CSV, its header once
+    for score, rows in ((predict_file, len(frame)), (partial(rank_file, top_k=3), len(whole.frame))):
+        out = StringIO()
+        score(None, grouped, None, batch_rows=64, stdout=out, scorer=scorer)
+        lines = out.getvalue().splitlines()
+        assert len(lines) == 1 + rows and lines.count(lines[0]) == 1
 
 
 def test_reader_processes_encode_the_very_windows_of_a_thread(many_files, workdir):

@@ -19,7 +19,7 @@ from wdcli.errors import Interrupted, SpecError, WdcliError
 from wdcli.metrics import EpochRecord, RunMetrics
 from wdcli.spec import load_spec
 from wdcli.tune import check_space, default_space, tune
-from wdcli.tune.space import parse_space, spec_value
+from wdcli.tune.space import distributions, parse_space, spec_value
 
 from .conftest import SPECS
 
@@ -305,3 +305,22 @@ def test_overrides_reach_default_optimizers_and_short_columns():
     assert census.columns["age"].quantiles == 20 and census.columns["age"].transform == "standardize"  # (defaults)
     with pytest.raises(SpecError, match="unknown key 'lrr'"):
         load_spec(SPECS / "tiny.yaml", ["train.deep_optimizer.lrr=0.1"])
+
+
+def test_a_log_range_is_searched_on_a_log_scale_and_a_rounded_value_stays_in_range():
+    """log_uniform and log_int reach Optuna as log distributions (a learning rate in [1e-4, 1e-2] drawn uniformly
+    lands above 1e-3 nine trials in ten), uniform and int as linear ones; a sampled float, rounded to 4 digits,
+    stays inside its range (0.999996 of [0, 0.99999] is 0.99999, not a dropout of 1.0 the spec refuses)."""
+    space, problems = parse_space(
+        ["a={log_uniform: [0.0001, 0.01]}", "b={log_int: [1, 1024]}", "c={uniform: [0, 0.5]}", "d={int: [1, 4]}"]
+    )
+    assert not problems
+    d = distributions(space)
+    assert [(d[k].low, d[k].high, d[k].log) for k in "abcd"] == [
+        (0.0001, 0.01, True),
+        (1, 1024, True),
+        (0.0, 0.5, False),
+        (1, 4, False),
+    ]
+    dropout = parse_space(["deep.dropout={uniform: [0, 0.99999]}"])[0]["deep.dropout"]
+    assert spec_value(dropout, 0.999996) == 0.99999 and spec_value(dropout, 0.123456) == 0.1235
