@@ -1382,6 +1382,18 @@ BUGS += [
 ]
 
 
+BUGS += [
+    Bug(
+        "shared-table-vocabularies-of-unlike-oov-buckets-accepted",
+        "wdcli/spec/types.py",
+        'return None, None, column.get("min_count", "auto"), column.get("max_size"), column.get("oov_buckets", 1)',
+        'return None, None, column.get("min_count", "auto"), column.get("max_size")',
+        ("tests/test_bad_specs.py",),
+        "columns sharing a table with other oov_buckets read one value from different rows of it",
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)

@@ -318,9 +318,15 @@ def has_deep(model: Any) -> bool:
     return model in ("wide_deep", "deep")
 
 
-def table_encoding(column: dict) -> tuple[Any, Any]:
-    """What columns sharing an embedding table must agree on: vocabulary, or the same hash_buckets / num_ids."""
-    return column.get("hash_buckets"), column.get("num_ids")
+def table_encoding(column: dict) -> tuple[Any, ...]:
+    """What columns sharing an embedding table must agree on: the same hash_buckets / num_ids, or a vocabulary
+    with the same min_count, max_size and oov_buckets (each column's vocabulary is made from the counts of all,
+    and a value's id is its place after the column's out-of-vocabulary ids: a value must be the same row of the
+    table in each)."""
+    hashed, ids = column.get("hash_buckets"), column.get("num_ids")
+    if hashed is not None or ids is not None:
+        return hashed, ids
+    return None, None, column.get("min_count", "auto"), column.get("max_size"), column.get("oov_buckets", 1)
 
 
 # ----------------------------------------------------------------------------------------------- spec
