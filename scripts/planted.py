@@ -1373,11 +1373,20 @@ BUGS += [
         "the members learn from the loss of their mean logit (one wider model), not each from its own",
     ),
     Bug(
-        "members-warm-start-pairs-every-member-with-the-first",
-        "wdcli/train/warm.py",
-        "    old, new = prefixes(previous.model), prefixes(model)",
-        "    old, new = [''] * len(prefixes(model)), prefixes(model)",
+        "members-packed-rows-read-across-members",
+        "wdcli/model/widedeep.py",
+        "h = self.after[0](self.first(x)).view(b, self.k, self.hidden[0])  # [B, K, h0]",
+        "h = self.after[0](self.first(x)).view(b, self.hidden[0], self.k).transpose(1, 2)  # [B, K, h0]",
         ("tests/test_members.py",),
+        "the first layer's outputs are read member by member in the wrong order: each member mixes the others'",
+    ),
+    Bug(
+        "members-warm-start-across-member-counts",
+        "wdcli/train/warm.py",
+        "    if k != was:\n",
+        "    if k != was and min(k, was) == 1:\n",
+        ("tests/test_members.py",),
+        "a model of 3 members warm-starts from one of 2: blocks of rows that were other members' are copied",
     ),
 ]
 

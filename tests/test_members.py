@@ -36,6 +36,15 @@ def _inputs(enc):
     return torch.from_numpy(enc.sparse), RaggedBags({}), torch.from_numpy(enc.dense)
 
 
+def _member(model: WideDeep, x: torch.Tensor, j: int) -> torch.Tensor:
+    """Member j's deep output [B], from its own block of the packed weights, as one MLP computes it."""
+    m, h0 = model.members, model.cfg.hidden[0]
+    h = torch.relu(x @ m.first.weight[j * h0 : (j + 1) * h0].T + m.first.bias[j * h0 : (j + 1) * h0])
+    for w, b in zip(m.weight, m.bias):
+        h = torch.relu(h @ w[j] + b[j])
+    return h @ m.out[j]
+
+
 def test_the_models_logit_is_the_mean_of_its_members_each_the_wide_part_plus_its_own_mlp():
     _, _, cfg, enc = _tiny("deep.members=3")
     torch.manual_seed(0)
@@ -45,31 +54,29 @@ def test_the_models_logit_is_the_mean_of_its_members_each_the_wide_part_plus_its
         sparse, bags, dense = _inputs(enc)
         each = model.member_logits(sparse, bags, dense)
         x = model.deep_input(sparse, bags, dense)
-        mlps = [(model.mlp, model.out)] + [(t.mlp, t.out) for t in model.towers]
-        deep = torch.cat([out(mlp(x)) for mlp, out in mlps], dim=1)  # [B, 3]
+        deep = torch.stack([_member(model, x, j) for j in range(3)], dim=1)  # [B, 3]
         shared = each - deep  # the bias and the wide part: the same in every member
-        assert each.shape == (len(enc.sparse), 3) and torch.allclose(shared, shared[:, :1].expand(-1, 3))
+        assert each.shape == (len(enc.sparse), 3) and torch.allclose(shared, shared[:, :1].expand(-1, 3), atol=1e-6)
         assert not torch.allclose(deep[:, 0], deep[:, 1])  # (each member started from weights of its own)
         assert torch.allclose(model.logits(sparse, bags, dense), each.mean(dim=1))
 
 
-def test_a_model_of_one_member_is_the_model_it_was_before_members():
-    """The first member's layers are the model's `mlp` and `out`, started first, so one member (the default)
-    gives the same weights as before and every other member only adds its own."""
+def test_members_are_as_many_mlps_as_they_say_and_one_member_is_the_model_as_before():
     _, _, one, _ = _tiny()
     _, _, three, _ = _tiny("deep.members=3")
     torch.manual_seed(0)
-    a = WideDeep(one).state_dict()
-    torch.manual_seed(0)
-    b = WideDeep(three).state_dict()
-    assert set(b) - set(a) and all(k.startswith("towers.") for k in set(b) - set(a))
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    a = WideDeep(one)
+    b = WideDeep(three)
+    assert not any(n.startswith("members.") for n in a.state_dict())  # (one member: the paper's mlp and out)
     assert three.param_counts()["mlp"] == 3 * one.param_counts()["mlp"]
+    assert sum(p.numel() for n, p in b.named_parameters() if n.startswith("members.")) == three.param_counts()["mlp"]
+    first, fanin = b.members.first.weight, b.layout.width  # (each member's weights start at one MLP's scale)
+    assert abs(first.std().item() * fanin**0.5 - 1) < 0.05
 
 
 def test_each_member_learns_from_its_own_loss_not_from_the_loss_of_the_mean():
-    """The loss is the mean over members of each one's log loss: a member's output layer gets 1/K of the gradient
-    of its own loss (the loss of the mean logit would give it another)."""
+    """The loss is the mean over members of each one's log loss: a member's output gets 1/K of the gradient of
+    its own loss (the loss of the mean logit would give it another)."""
     _, _, cfg, enc = _tiny("deep.members=2")
     torch.manual_seed(0)
     model = WideDeep(cfg)
@@ -77,25 +84,32 @@ def test_each_member_learns_from_its_own_loss_not_from_the_loss_of_the_mean():
     label = torch.from_numpy(enc.label).float()
     logits, y, w, k = _by_member(model.member_logits(sparse, bags, dense), label, None)
     F.binary_cross_entropy_with_logits(logits, y, weight=w).backward()
-    got = model.towers[0].out.weight.grad.clone()
+    got = model.members.out.grad[1].clone()
     model.zero_grad()
     own = F.binary_cross_entropy_with_logits(model.member_logits(sparse, bags, dense)[:, 1], label)
     (own / k).backward()
-    assert k == 2 and torch.allclose(got, model.towers[0].out.weight.grad, atol=1e-7)
+    assert k == 2 and torch.allclose(got, model.members.out.grad[1], atol=1e-7)
 
 
-def test_a_warm_start_carries_each_member_from_its_own_and_starts_new_members_fresh():
-    first = train(load_spec(SPECS / "tiny.yaml", [*BASE, "deep.members=2"]))
-    spec, fitted, cfg, _ = _tiny("deep.members=3")
+def test_a_warm_start_carries_members_as_many_as_before_and_else_starts_them_fresh():
+    first = train(load_spec(SPECS / "tiny.yaml", [*BASE, "deep.members=2", "deep.embed=[education, occupation]"]))
+    spec, fitted, cfg, _ = _tiny("deep.members=2", "deep.embed=[education, native-country, occupation]")
     torch.manual_seed(0)
     model = WideDeep(cfg)
-    fresh = model.towers[1].out.weight.detach().clone()
+    fresh = model.members.first.weight.detach().clone()
     report = warm_start(previous_of(first), model, make_optimizers(model, spec.train), fitted)
-    assert report.mlp == "3 of 3 layers copied, in each of 2 members; 1 of 3 members fresh", report.mlp
-    assert torch.equal(model.towers[0].mlp[0].weight, first.model.towers[0].mlp[0].weight)
-    assert torch.equal(model.out.weight, first.model.out.weight)
-    assert not torch.equal(model.towers[0].out.weight, model.out.weight)
-    assert torch.equal(model.towers[1].out.weight, fresh)
+    assert report.mlp == "the first layer copied, 3 of 3 other parts, in 2 members", report.mlp
+    old_cols = {c: j for j, c in enumerate(first.config.layout.columns())}
+    pairs = [(j, old_cols[c]) for j, c in enumerate(model.layout.columns()) if c in old_cols]
+    w, old_w = model.members.first.weight, first.model.members.first.weight
+    assert len(pairs) < w.shape[1] and all(torch.equal(w[:, j], old_w[:, i]) for j, i in pairs)
+    new = [j for j in range(w.shape[1]) if j not in dict(pairs)]  # native-country's columns: fresh
+    assert new and torch.equal(w[:, new], fresh[:, new])
+    assert torch.equal(model.members.out, first.model.members.out)
+    spec, fitted, cfg, _ = _tiny("deep.members=3")
+    model = WideDeep(cfg)
+    report = warm_start(previous_of(first), model, make_optimizers(model, spec.train), fitted)
+    assert report.mlp == "fresh (members: 2 before, 3 now)"
 
 
 def test_init_drafts_an_ensemble_under_a_million_rows_and_says_what_it_would_cost_beyond():

@@ -214,7 +214,7 @@ def warm_start(
     mlp = _copy_mlp(copy, previous, model, fitted) if deep else "fresh (no deep part before)"
     # any other part (a block: dot projections, numeric embeddings, cross layers), whole, where the shape is the
     # same and so are the deep part's groups of fields (a block's parameters are kept by its group's position)
-    blocks = [n for n in copy.new if n != "bias" and not n.startswith(("wide.", "embed.", "mlp.", "out.", "towers."))]
+    blocks = [n for n in copy.new if n != "bias" and not n.startswith(("wide.", "embed.", "mlp.", "out.", "members."))]
     if blocks and deep and _blocks_by(previous.config.layout) != _blocks_by(model.layout):
         mlp += "; the blocks fresh (the deep part's groups of fields changed)"
         blocks = []
@@ -302,40 +302,30 @@ def _copy_tables(copy: _Copier, old_layout: Layout, model: WideDeep, fitted: Fit
 
 
 def _copy_mlp(copy: _Copier, previous: Previous, model: WideDeep, fitted: FittedPipeline) -> str:
-    """Each member's MLP (deep.members) from the previous model's member of the same place, where it had one
-    (`_copy_member`); a member it had not starts fresh. Returns what was copied, in words."""
+    """Pair the Linear (and batch-norm) layers in order; copy those whose shapes match. The first layer's input
+    columns are copied by the feature they read. Returns what was copied, in words. Of several members
+    (deep.members), the same: where the previous model had as many; else they start fresh."""
+    k, was = model.cfg.members, previous.model.cfg.members
+    if k != was:
+        return f"fresh (members: {was} before, {k} now)"
+    if k > 1:  # (packed: the first layer's rows are the members' blocks of rows, its columns the features)
+        first = model.cfg.hidden and _copy_first(copy, "members.first", "members.first", previous, model, fitted)
+        rest = [n for n in [*copy.new, *copy.new_buffers] if n.startswith("members.") and ".first." not in n]
+        carried = sum(copy.whole(n, n) for n in rest)
+        return f"the first layer {'copied' if first else 'fresh'}, {carried} of {len(rest)} other parts, in {k} members"
 
-    def prefixes(m: WideDeep) -> list[str]:  # (the first member's layers are the model's `mlp` and `out`)
-        return [""] + [f"towers.{k}." for k in range(len(m.towers))]
+    def layers(m: WideDeep, kind) -> list[str]:
+        names = [f"mlp.{i}" for i, layer in enumerate(m.mlp.children()) if isinstance(layer, kind)]
+        return names + (["out"] if kind is torch.nn.Linear else [])
 
-    old, new = prefixes(previous.model), prefixes(model)
-    said = [_copy_member(copy, previous, model, fitted, o, n) for o, n in zip(old, new)]
-    if len(new) == 1:
-        return said[0]
-    fresh = f"; {len(new) - len(old)} of {len(new)} members fresh" if len(new) > len(old) else ""
-    each = f"{said[0]}, in each of {len(said)} members" if len(set(said)) == 1 else "; ".join(said)
-    return each + fresh
-
-
-def _copy_member(copy: _Copier, previous: Previous, model: WideDeep, fitted: FittedPipeline, was: str, at: str) -> str:
-    """Pair one member's Linear (and batch-norm) layers in order (their names start with `was` in the previous
-    model, `at` in the new); copy those whose shapes match. The first layer's input columns are copied by the
-    feature they read. Returns what was copied, in words."""
-
-    def layers(m: torch.nn.Module, kind, prefix: str) -> list[str]:
-        mlp = m.get_submodule(f"{prefix}mlp")
-        names = [f"{prefix}mlp.{i}" for i, layer in enumerate(mlp.children()) if isinstance(layer, kind)]
-        return names + ([f"{prefix}out"] if kind is torch.nn.Linear else [])
-
-    old_lin, new_lin = layers(previous.model, torch.nn.Linear, was), layers(model, torch.nn.Linear, at)
+    old_lin, new_lin = layers(previous.model, torch.nn.Linear), layers(model, torch.nn.Linear)
     copied = 0
     for i, (o, n) in enumerate(zip(old_lin, new_lin)):
-        if i == 0 and n != f"{at}out" and o != f"{was}out":
+        if i == 0 and n != "out" and o != "out":
             copied += _copy_first(copy, o, n, previous, model, fitted)
         elif all(copy.whole(f"{n}.{p}", f"{o}.{p}") for p in ("weight", "bias") if f"{n}.{p}" in copy.new):
             copied += 1
-    norms = zip(layers(previous.model, torch.nn.BatchNorm1d, was), layers(model, torch.nn.BatchNorm1d, at))
-    for o, n in norms:
+    for o, n in zip(layers(previous.model, torch.nn.BatchNorm1d), layers(model, torch.nn.BatchNorm1d)):
         for key in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
             copy.whole(f"{n}.{key}", f"{o}.{key}")
     return f"{copied} of {len(new_lin)} layers copied"
