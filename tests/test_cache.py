@@ -382,3 +382,36 @@ def test_a_change_to_what_the_fit_learns_comes_with_a_new_cache_format():
         f"the fitted pipelines changed: bump FORMAT in wdcli/data/shards.py (now {FORMAT}) and pin "
         f"{digest.hexdigest()!r} in FITTED"
     )
+
+
+def test_the_encodings_kept_for_reuse_drop_the_least_recently_used(apps_spec):
+    """Two encodings are kept (tune's trials go back and forth between feature sets): made a, b, then a used
+    again and c made, b is dropped, not a (the first made, but the last used)."""
+    from wdcli.data.cache import Encodings
+
+    frame = apps_frame(200, seed=1)
+    a, b, c = (load_spec(apps_spec, [f"columns.age.quantiles={q}"]) for q in (3, 4, 5))
+    kept = Encodings(keep=2)
+    for spec in (a, b):
+        kept.put(spec, fit_pipeline(spec, frame), {})
+    assert kept.get(a) is not None
+    kept.put(c, fit_pipeline(c, frame), {})
+    assert kept.get(b) is None and kept.get(a) is not None and kept.get(c) is not None
+
+
+def test_a_stale_folder_is_removed_only_once_no_run_holds_it(many_files, tmp_path):  # noqa: F811
+    """A run reading a cache holds its folder: another run, on files changed since, makes a folder of its own
+    and leaves the held one; the next run to open the cache after the holder has closed it removes it."""
+    folder, path, _ = many_files
+    spec = load_spec(path)
+    held = Cache.open(tmp_path / "root", spec, Files.of(spec.data))
+    part = folder / "part-0.parquet"
+    stat = part.stat()
+    os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    newer = Cache.open(tmp_path / "root", spec, Files.of(spec.data))
+    assert newer.folder != held.folder and held.folder.is_dir()
+    held.close()
+    newer.close()
+    again = Cache.open(tmp_path / "root", spec, Files.of(spec.data))
+    again.close()
+    assert again.folder == newer.folder and not held.folder.exists()

@@ -197,3 +197,45 @@ def test_checkpoints_can_be_turned_off(apps_spec, workdir):
         run_training(spec, reporter=StopAfter(20))
     assert not checkpoint_path(spec, None).exists()
     assert not os.path.exists(workdir / "runs" / "apps" / "LATEST")
+
+
+def test_the_fingerprint_holds_what_a_resumed_run_depends_on(apps_spec):
+    """A checkpoint resumes only against the spec and the training files it was written for: a setting of the
+    run (its batches, its seed, a column) or a file rewritten (as many bytes at a new time, or another size at
+    the old time) changes the fingerprint; what may change between a run and its resumption does not."""
+    from wdcli.train.checkpoint import fingerprint
+
+    from .conftest import apps_frame
+
+    first = fingerprint(load_spec(apps_spec))
+    for change in ("train.batch_size=7", "train.seed=3", "columns.age.quantiles=5"):
+        assert fingerprint(load_spec(apps_spec, [change])) != first, change
+    may = ["train.epochs=9", "train.threads=1", "train.device=cpu", "train.data.cache=off", "train.output=elsewhere"]
+    assert fingerprint(load_spec(apps_spec, may)) == first
+    data = apps_spec.parent / "apps.csv"
+    stat = data.stat()
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert fingerprint(load_spec(apps_spec)) != first
+    first, stat = fingerprint(load_spec(apps_spec)), data.stat()
+    apps_frame(300, seed=9).write_csv(data)
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert data.stat().st_size != stat.st_size and fingerprint(load_spec(apps_spec)) != first
+
+
+def test_a_resumed_run_keeps_the_best_epoch_of_before_its_stop(apps_spec, workdir, monkeypatch):
+    """With only the first epoch counted as the best, a run stopped in its third epoch and resumed ends with the
+    first epoch's weights, as the run that never stopped does: early stopping's best value and weights are in
+    the checkpoint, not found again after the resumption."""
+    from wdcli.train.trainer import EarlyStopping
+
+    monkeypatch.setattr(EarlyStopping, "_better", lambda self, value: self.best is None)
+    sets = ["train.epochs=3", "train.batch_size=32", "train.checkpoint.every_steps=3", "train.threads=1"]
+    spec = load_spec(apps_spec, [*sets, "train.early_stopping.patience=9"])
+    straight, _ = run_training(spec, output=workdir / "straight")
+    assert [e.best for e in straight.metrics.history] == [True, False, False]
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_training(spec, output=workdir / "resumed", reporter=StopAfter(20))
+    resumed, _ = run_training(spec, output=workdir / "resumed", resume=True)
+    assert [e.best for e in resumed.metrics.history] == [True, False, False]
+    for k, v in straight.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k

@@ -201,3 +201,50 @@ def test_a_share_of_a_text_files_chunks_reads_the_file_once(tmp_path, ext, monke
     assert len(opened) == 1
     assert reader.read(Chunk(0, 10, 3))["a"].cast(pl.Int64).to_list() == [10, 11, 12]  # behind: reopened
     assert len(opened) == 2
+
+
+def test_auto_mode_holds_in_memory_the_parts_that_fit_what_is_left_of_the_budget(many_files, monkeypatch):
+    """`train.data.mode: auto` spends the memory budget part by part, held-out parts first: with 700 bytes and a
+    byte a row, validation (200 expected rows) and test (200) are held in memory and the 600 training rows,
+    which alone would fit, are streamed."""
+    import wdcli.train.sources as sources
+    from wdcli.data.memory import InMemory
+    from wdcli.data.stream import Stream
+    from wdcli.train.runtime import Runtime
+
+    _, path, _ = many_files
+    monkeypatch.setattr(sources, "row_bytes", lambda enc: 1.0)
+    monkeypatch.setattr(sources, "memory_budget", lambda mb: 700)
+    spec = load_spec(path, ["train.data.mode=auto", "train.data.cache=off"])
+    fitted, parts, _ = sources.prepare(spec, None, Runtime(torch.device("cpu")))
+    assert isinstance(parts["train"], Stream) and fitted.rows > 500
+    assert isinstance(parts["validation"], InMemory) and isinstance(parts["test"], InMemory)
+
+
+def test_rows_read_from_files_into_memory_are_shuffled_by_train_seed(many_files):
+    """The in-memory order of rows read from files follows train.seed: the same seed, the same first batch;
+    another seed, another."""
+    from wdcli.train.runtime import Runtime
+    from wdcli.train.sources import prepare
+
+    _, path, _ = many_files
+
+    def first_rows(seed: int) -> list:
+        spec = load_spec(path, ["train.data.mode=memory", "train.data.cache=off", f"train.seed={seed}"])
+        _, parts, _ = prepare(spec, None, Runtime(torch.device("cpu")))
+        return next(iter(parts["train"].batches())).dense.tolist()
+
+    assert first_rows(1) == first_rows(1) != first_rows(2)
+
+
+def test_train_max_rows_caps_the_rows_the_pipeline_is_fitted_on(many_files):
+    """From files (train.max_rows applied as the rows are read) and from frames alike."""
+    from wdcli.train import train
+    from wdcli.train.fitting import fit_training_rows
+    from wdcli.train.runtime import Runtime
+
+    _, path, frame = many_files
+    spec = load_spec(path, ["train.max_rows=333", "train.epochs=1"])
+    assert fit_training_rows(spec, Runtime(torch.device("cpu"))).rows == 333
+    result = train(spec, {"train": frame.head(500), "validation": frame.tail(100)})
+    assert result.fitted.rows == 333 and result.metrics.splits["train"]["rows"] == 333

@@ -233,3 +233,29 @@ def test_the_weights_kept_are_the_best_epochs_not_the_last(tmp_path, monkeypatch
     first, last = m.history[0], m.history[-1]
     assert m.best_epoch == 1 and m.epochs == 3 and first.auc != last.auc
     assert m.metric("auc", "validation") == first.auc and m.metric("logloss", "validation") == first.logloss
+
+
+def test_the_loop_steps_the_schedule_by_each_epochs_batches_and_tells_it_each_epochs_improvement(tmp_path, monkeypatch):
+    """250 training rows in batches of 100 are 3 steps an epoch (the last batch part-full), so a cosine over 2
+    epochs takes its last step at 5/6 of the way, not at its floor; and the plateau schedule (patience 0) halves
+    the step size after each epoch that is not the best: with only the first counted as the best, twice in 3."""
+    import math
+
+    from wdcli.train.schedule import ScheduleState
+    from wdcli.train.trainer import EarlyStopping
+
+    from .conftest import SIGNAL_SPEC, signal_frame
+
+    frame = signal_frame(500, seed=4)
+    frame.write_csv(tmp_path / "rows.csv")
+    (tmp_path / "s.yaml").write_text(SIGNAL_SPEC.format(path="rows.csv", validation=0.0, test=0.0))
+    frames = {"train": frame.head(250), "validation": frame.tail(250)}
+    cosine = ["train.epochs=2", "train.schedule={kind: cosine, min_factor: 0.1}"]
+    s = train(load_spec(tmp_path / "s.yaml", cosine), frames).trainer.schedule
+    assert s is not None and s.state.steps == 6
+    last = 0.1 + 0.9 * (1 + math.cos(math.pi * 5 / 6)) / 2
+    assert [g[key] / base for (g, key), base in zip(s.groups, s.base)] == pytest.approx([last] * len(s.groups))
+    monkeypatch.setattr(EarlyStopping, "_better", lambda self, value: self.best is None)
+    plateau = ["train.epochs=3", "train.early_stopping.patience=9", "train.schedule={kind: plateau, patience: 0}"]
+    s = train(load_spec(tmp_path / "s.yaml", plateau), frames).trainer.schedule
+    assert s is not None and s.state == ScheduleState(steps=9, plateau=0.25, waited=0)

@@ -423,3 +423,25 @@ def test_a_warm_start_trains_on_rows_encoded_as_its_model_scores_them(workdir, m
     scored = json.loads(r.stdout)
     assert scored["auc"] == pytest.approx(trained["auc"], abs=1e-12)
     assert scored["logloss"] == pytest.approx(trained["logloss"], abs=1e-9)
+
+
+def test_a_fit_a_warm_start_adjusts_is_never_taken_from_the_encodings_kept_for_reuse(apps_spec):
+    """Encodings kept for reuse hold a fit of the new rows alone; a warm start changes the fit (the numbers'
+    forms it keeps) before any row is encoded, so with it the rows are fitted and encoded again, and the
+    adjusted fit is the one trained."""
+    from wdcli.data.cache import Encodings
+    from wdcli.train.sources import prepare
+
+    from .conftest import apps_frame
+
+    spec, frame = load_spec(apps_spec), apps_frame(300, seed=2)
+    frames, runtime, kept = (
+        {"train": frame.head(200), "validation": frame.tail(100)},
+        Runtime(torch.device("cpu")),
+        Encodings(),
+    )
+    first, _, _ = prepare(spec, frames, runtime, reuse=kept)
+    adjusted = []
+    again, _, _ = prepare(spec, frames, runtime, reuse=kept, adjust=lambda fitted: adjusted.append(fitted) or fitted)
+    assert len(adjusted) == 1 and again is adjusted[0] and again is not first
+    assert prepare(spec, frames, runtime, reuse=kept)[0].features is first.features  # (without it: reused)
