@@ -1,10 +1,9 @@
 """The spec language: immutable, typed objects that forbid unknown keys.
 
-A spec is parsed once, at the edge (`wdcli.spec.loading.load_spec`), into a `Spec`. Column kinds are a tagged
-union on `kind`; everything a user need not decide has a default. How the sections refer to each other (a
-cross names declared columns, the wide part sparse columns and crosses, ...) is stated once, in the rules
-below: `Spec`'s methods apply them to the typed spec, and `wdcli.spec.references` to the raw data, so that a
-reference problem is reported with its YAML line together with the structural ones.
+A spec is parsed once, at the edge (`loading.load_spec`), into a `Spec`. Column kinds are a tagged union on `kind`;
+all a user need not decide has a default. How the sections refer to each other (a cross names declared columns,
+...) is stated once, in the rules below: `Spec`'s methods apply them to the typed spec, `references` to the raw
+data (so that a reference problem is reported with its YAML line, beside the structural ones).
 """
 
 from __future__ import annotations
@@ -245,9 +244,7 @@ class Deep(Strict):
     )
     interaction: Interaction = Field(default_factory=Interaction, description="Explicit interactions of fields.")
     embedding_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the embeddings' outputs.")
-    members: int = Field(
-        1, ge=1, le=32, description="MLPs over the same input, each on its own loss; the model averages them."
-    )
+    members: int = Field(1, ge=1, le=32, description="MLPs on one input, each on its own loss; scored by their mean")
 
     def numeric_embedding_of(self, column: str) -> NumericEmbedding:
         return self.numeric_embeddings.get(column, self.numeric_embedding)
@@ -319,14 +316,11 @@ def has_deep(model: Any) -> bool:
 
 
 def table_encoding(column: dict) -> tuple[Any, ...]:
-    """What columns sharing an embedding table must agree on: the same hash_buckets / num_ids, or a vocabulary
-    with the same min_count, max_size and oov_buckets (each column's vocabulary is made from the counts of all,
-    and a value's id is its place after the column's out-of-vocabulary ids: a value must be the same row of the
-    table in each)."""
+    """What columns sharing a table must agree on (a value one row of it in each): the same hash_buckets /
+    num_ids, or a vocabulary (made from the counts of all) with the same min_count, max_size, oov_buckets."""
     hashed, ids = column.get("hash_buckets"), column.get("num_ids")
-    if hashed is not None or ids is not None:
-        return hashed, ids
-    return None, None, column.get("min_count", "auto"), column.get("max_size"), column.get("oov_buckets", 1)
+    vocabulary = (column.get("min_count", "auto"), column.get("max_size"), column.get("oov_buckets", 1))
+    return (hashed, ids) if hashed is not None or ids is not None else (None, None, *vocabulary)
 
 
 # ----------------------------------------------------------------------------------------------- spec
