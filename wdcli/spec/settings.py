@@ -110,13 +110,14 @@ class Schedule(ShortForm):
     """How every optimizer's step size (FTRL's alpha, the others' lr) changes over a run, as a factor of the
     spec's value. constant: 1. warmup: from 0 up to 1 over the first `warmup` epochs, then 1. cosine: the
     warm-up, then down to `min_factor` along half a cosine by the last epoch (train.epochs). plateau: multiplied
-    by `factor` whenever `patience` epochs pass without a better early-stopping metric, down to `min_factor`."""
+    by `factor` whenever `patience` + 1 epochs in a row bring no better early-stopping metric (as torch's
+    ReduceLROnPlateau), down to `min_factor`."""
 
     kind: Literal["constant", "warmup", "cosine", "plateau"] = Field("constant", description="The schedule.")
     warmup: float = Field(0.0, ge=0, description="warmup, cosine: epochs (or a fraction of one) of warm-up.")
     min_factor: float = Field(0.01, ge=0, le=1, description="cosine, plateau: the smallest factor.")
     factor: float = Field(0.5, gt=0, lt=1, description="plateau: what a plateau multiplies the factor by.")
-    patience: int = Field(0, ge=0, description="plateau: epochs without improvement before it does.")
+    patience: int = Field(0, ge=0, description="plateau: epochs without improvement it lets pass; the next cuts.")
 
 
 class Train(Strict):
