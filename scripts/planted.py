@@ -1716,6 +1716,25 @@ BUGS += [
 ]
 
 
+BUGS += [
+    Bug(
+        "groups-split-apart-never-warned",
+        "wdcli/train/checks.py",
+        "if (lone := lone_share(sizes, fraction)) > LONE:",
+        "if (lone := lone_share(sizes, fraction)) > 1:",
+        ("tests/test_silent_mistakes.py",),
+        "a split by rows that leaves most test groups one row says nothing (a gAUC of fragments)",
+    ),
+    Bug(
+        "groups-lone-share-counts-groups-the-part-never-holds",
+        "wdcli/train/checks.py",
+        "return float((n * fraction * (1 - fraction) ** (n - 1)).sum() / kept.sum())",
+        "return float((n * fraction * (1 - fraction) ** (n - 1)).sum() / len(n))",
+        ("tests/test_silent_mistakes.py",),
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)

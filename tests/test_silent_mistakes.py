@@ -152,3 +152,41 @@ def test_a_list_set_without_brackets_says_how_to_write_it(apps_spec):
     assert "--set deep.hidden: should be a valid list (got '16,8'); write a list in brackets: [16,8]" in r.stderr
     r = invoke("validate", apps_spec, "--set", "deep.hidden=[16,8]")
     assert r.exit_code == 0, r.output
+
+
+def test_the_share_of_groups_a_part_leaves_one_row_is_the_binomials():
+    from wdcli.train.checks import lone_share
+
+    assert abs(lone_share(pl.Series([1, 1, 1]), 0.2) - 1) < 1e-12  # (a group of one row keeps it, if any)
+    assert abs(lone_share(pl.Series([2]), 0.5) - 0.5 / 0.75) < 1e-12  # P(X = 1) / P(X >= 1)
+    four, ten = lone_share(pl.Series([4]), 0.2), lone_share(pl.Series([10]), 0.2)
+    assert abs(four - 4 * 0.2 * 0.8**3 / (1 - 0.8**4)) < 1e-12 and 0.5 < four and ten < 0.5
+
+
+def test_small_groups_split_by_rows_are_warned_of_with_the_key_that_keeps_them_whole(tmp_path):
+    """A walk's choice data: each purchase a group of four brands, split by rows: most test purchases kept one row
+    (nothing to rank), and `train` reported a gAUC of fragments. Groups of 40 rows, a key, or a split by time:
+    no warning."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 4_000
+    frame = pl.DataFrame(
+        {"purchase": np.arange(n) // 4, "brand": rng.integers(0, 4, n).astype(str), "chosen": rng.integers(0, 2, n)}
+    )
+    frame.write_csv(tmp_path / "choice.csv")
+    (tmp_path / "spec.yaml").write_text(
+        "data: {train: choice.csv}\nlabel: {column: chosen, group: purchase}\ncolumns: {brand: categorical}\n"
+    )
+    r = invoke("validate", tmp_path / "spec.yaml")
+    assert r.exit_code == 0, r.output
+    assert "label.group 'purchase': the split takes rows, not groups" in r.stderr
+    assert "about 69% of the test part's groups would keep a single row" in r.stderr
+    assert "set data.split.key: purchase" in r.stderr and "validation part" not in r.stderr
+    r = invoke("validate", tmp_path / "spec.yaml", "--set", "train.early_stopping.metric=gauc")
+    assert "validation part's groups" in r.stderr
+    r = invoke("validate", tmp_path / "spec.yaml", "--set", "data.split.key=purchase")
+    assert r.exit_code == 0 and "split takes rows" not in r.stderr
+    frame.with_columns(pl.col("purchase") // 10).write_csv(tmp_path / "choice.csv")  # (groups of 40 rows)
+    r = invoke("validate", tmp_path / "spec.yaml")
+    assert r.exit_code == 0 and "split takes rows" not in r.stderr

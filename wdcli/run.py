@@ -34,8 +34,8 @@ from .spec.blocks import Interaction
 from .track import Tracking
 from .train import TrainResult, train
 from .train.checkpoint import checkpoint_path
+from .train.checks import data_warnings
 from .train.runtime import Processes, Runtime
-from .train.sources import check_separators
 from .train.warm import Previous
 
 
@@ -59,7 +59,7 @@ def check(spec: Spec) -> Checked:
     without training; and what trains but is likely a mistake (a list separator found in no value). The files
     are streamed: memory stays that of the fitted state and one chunk, whatever their size."""
     parts, names = Files.of(spec.data), split_names(spec.data)
-    warnings = check_separators(spec)
+    warnings = data_warnings(spec)
     read = spec.train.data.read_batch_rows
     fitted = fit_pipeline(spec, lambda: parts["train"].frames(read), names["train"])
     rows = {"train": fitted.rows}
@@ -105,7 +105,7 @@ def run_training(
         _say_checkpoint(say, checkpoint, resume)
     if lines := default_settings(spec):
         say(DEFAULTS_NOTE + "; ".join(lines))
-    for warning in check_separators(spec) if frames is None else []:  # (before the fit, as `check`)
+    for warning in data_warnings(spec) if frames is None else []:  # (before the fit, as `check`)
         say(f"warning: {warning}")
     cfg = spec.train
     split = record_split(spec.data, cfg.max_rows) if frames is None and processes.main else None  # (files as read)
@@ -216,7 +216,7 @@ def compare_models(spec: Spec, reporter=None, say: Callable[[str], None] | None 
     read and each model start."""
     if say is not None and (lines := default_settings(spec.model_copy(update={"model": "wide_deep"}))):
         say(DEFAULTS_NOTE + "; ".join(lines))
-    for warning in check_separators(spec):  # (before the fit, as `check`)
+    for warning in data_warnings(spec):  # (before the fit, as `check`)
         if say is not None:
             say(f"warning: {warning}")
     stage = getattr(reporter, "stage", None) or _silent

@@ -26,7 +26,7 @@ from ..spec.types import Range
 from ..spec.yaml_lines import compose
 from ..train import train
 from ..train.checkpoint import fingerprint
-from ..train.sources import check_separators
+from ..train.checks import data_warnings
 from .space import check_space, default_space, distributions, overrides_of, parse_space, spec_value
 
 
@@ -89,7 +89,7 @@ def tune(
     metric = spec.tune.metric or spec.train.early_stopping.metric
     maximize = metric != "logloss"
     total = trials or spec.tune.trials
-    for warning in check_separators(spec):  # (an error ends the study before its first trial: `wdcli validate`'s)
+    for warning in data_warnings(spec):  # (an error ends the study before its first trial: `wdcli validate`'s)
         if say is not None:
             say(f"warning: {warning}")
     frames = load_splits(spec.data)

@@ -1,0 +1,69 @@
+"""What trains but is likely a mistake, found in the first rows of the first training file before the fit:
+`data_warnings` (`wdcli validate`, `train`, `compare` and `tune` say them; an error among them stops the run).
+
+- a list separator found in no value (`sources.check_separators`);
+- groups split apart: `label.group` names small groups (a request's candidates, a purchase's brands) and the
+  split takes rows, not groups, so that most of the held-out part's groups keep one row: nothing to rank, and
+  the gAUC and NDCG it reports are those of fragments (a walk's choice data: test gAUC 0.948 on its fragments,
+  0.914 on whole held-out purchases).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from ..data.files import Files
+from ..data.io import scan_one
+from ..spec import Spec
+from .sources import check_separators
+
+GROUP_ROWS = 100_000  # first rows of the first training file whose groups `check_groups` counts
+LONE = 0.5  # warn when more than this share of a held-out part's groups would keep a single row
+
+
+def data_warnings(spec: Spec) -> list[str]:
+    return check_separators(spec) + check_groups(spec)
+
+
+def lone_share(sizes: pl.Series, fraction: float) -> float:
+    """Of the groups of these sizes, the share expected to keep exactly one row in a part that takes each row
+    with probability `fraction` (among those that keep any): n p (1 - p)^(n - 1) / (1 - (1 - p)^n), averaged
+    over the groups weighted by their chance to be in the part at all."""
+    n = sizes.cast(pl.Float64).to_numpy()
+    if not len(n) or not 0 < fraction < 1:
+        return 0.0
+    kept = 1 - (1 - fraction) ** n
+    return float((n * fraction * (1 - fraction) ** (n - 1)).sum() / kept.sum())
+
+
+def check_groups(spec: Spec) -> list[str]:
+    """A warning when the seeded split takes the rows of small groups apart (see the module's docstring): the
+    test part (and the validation part where early stopping reads the gAUC) of a split without `key` or `time`,
+    taken from the training files."""
+    group, split = spec.label.group, spec.data.split
+    if group is None or split.key is not None or split.time is not None:
+        return []
+    parts = {"test": split.test} if spec.data.test is None else {}
+    if spec.data.validation is None and spec.train.early_stopping.metric == "gauc":
+        parts["validation"] = split.validation
+    if not any(parts.values()):
+        return []
+    where = Files.of(spec.data)["train"].paths[0]
+    try:
+        head = scan_one(where, spec.data.csv.separator).select(group).head(GROUP_ROWS).collect()
+    except (pl.exceptions.PolarsError, OSError):  # (a file or column that cannot be read: the fit says why)
+        return []
+    sizes = head[group].value_counts()["count"]
+    median = float(np.median(sizes.to_numpy())) if len(sizes) else 0.0
+    out = []
+    for part, fraction in parts.items():
+        if (lone := lone_share(sizes, fraction)) > LONE:
+            out.append(
+                f"label.group '{group}': the split takes rows, not groups, and its groups are small (a median of "
+                f"{median:g} rows in the first {len(head):,} of {where}): about {lone:.0%} of the "
+                f"{part} part's groups would keep a single row, nothing to rank, and its gAUC and NDCG would be "
+                f"those of parts of groups; to keep each group whole set data.split.key: {group} (or split by "
+                "time: data.split.time)"
+            )
+    return out
