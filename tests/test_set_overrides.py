@@ -224,6 +224,10 @@ def test_set_messages_name_set_and_say_what_to_do(tmp_path):
     ]
     assert says("columns.c.kind=categorial")[0].startswith("--set columns.c: unknown kind 'categorial'")
     assert says("train.epochs") == ["--set train.epochs: expected KEY=VALUE, e.g. --set train.epochs=1"]
+    assert says("train.early_stopping={patience:5}") == [  # (a flow mapping's key and value, no space between)
+        "--set train.early_stopping.patience:5: unknown key 'patience:5': YAML reads 'patience:5' as one word; "
+        "write a space after the ':'"
+    ]
 
 
 def test_a_problem_the_file_and_set_make_together_names_both(tmp_path):

@@ -130,8 +130,12 @@ def _message(err: ErrorDetails, raw: str | None = None) -> str:
     if t == "extra_forbidden":
         model = _model_at(loc[:-1])
         allowed = sorted(model.model_fields) if model else []
-        hint = suggest(str(loc[-1]), allowed) or (f"; allowed: {', '.join(allowed)}" if allowed else "")
-        return f"unknown key '{loc[-1]}'{hint}"
+        key = str(loc[-1])
+        before, colon, after = key.partition(":")
+        if colon and before.strip() in allowed and after[:1] not in ("", " "):  # ({hash_buckets:1000}: one word)
+            return f"unknown key '{key}': YAML reads '{before}:{after}' as one word; write a space after the ':'"
+        hint = suggest(key, allowed) or (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        return f"unknown key '{key}'{hint}"
     if t == "too_short" and loc and loc[-1] == "columns":
         return f"a cross needs two or more columns (got {len(inp) if isinstance(inp, list) else 0})"
     if t == "missing":
