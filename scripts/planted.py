@@ -1735,6 +1735,20 @@ BUGS += [
 ]
 
 
+BUGS += [
+    Bug(
+        "init-test-file-still-holds-out-test-rows",
+        "wdcli/draft/held.py",
+        'return {**split, "test": 0.0}, what.split("; by ")[0]',
+        'return split, what.split("; by ")[0]',
+        (
+            "tests/test_draft.py::test_init_with_a_test_file_holds_out_validation_rows_alone_and_learns_from_every_training_row",
+        ),
+        "with the user's test file, the draft's split still holds out a fifth of the training rows",
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)

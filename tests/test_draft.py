@@ -475,3 +475,34 @@ def test_a_sample_whose_test_rows_leave_too_little_is_a_clear_error(tmp_path):
     assert "of 60 sampled rows, the split init drafts" in r.stderr and "tests on 30" in r.stderr
     assert "leaving rows of one 'g' value only to draft from; give more rows" in r.stderr
     assert "Warning" not in r.output and not (tmp_path / "t.yaml").exists()
+
+
+def test_init_with_a_test_file_holds_out_validation_rows_alone_and_learns_from_every_training_row(workdir):
+    """A user's own test rows (--test): the draft's data.test, and its split (seeded or by time) tests on none of
+    the training rows, so its sample leaves none out (walk 8: the draft's own test part cost churn 0.001 AUC)."""
+    rng = np.random.default_rng(0)
+    n = 3_000
+    frame = pl.DataFrame(
+        {
+            "day": rng.integers(0, 300, n),
+            "color": rng.choice(["red", "green", "blue"], n),
+            "size": rng.normal(size=n),
+            "y": rng.integers(0, 2, n),
+        }
+    )
+    frame.head(2_400).write_csv(workdir / "train.csv")
+    frame.tail(600).write_csv(workdir / "test.csv")
+    for extra in ([], ["--time", "day"]):
+        r = invoke(
+            "init", "train.csv", "--label", "y", "--test", "test.csv", "-o", "s.yaml", "--force", "--no-trials", *extra
+        )
+        assert r.exit_code == 0, r.output
+        text = (workdir / "s.yaml").read_text()
+        assert "from 2,400 rows of train.csv (all of them)." in text and "none held out" in text
+        spec = load_spec(workdir / "s.yaml")
+        assert spec.data.test == [str(workdir / "test.csv")] and spec.data.split.test == 0
+        assert (spec.data.split.time == "day") == bool(extra)
+        r = invoke("train", workdir / "s.yaml", "--set", "train.epochs=1", "-q", "--json")
+        assert r.exit_code == 0, r.output
+    r = invoke("init", "train.csv", "--label", "y", "--test", "nothere.csv", "-o", "t.yaml", "--no-trials")
+    assert r.exit_code == 2 and "nothere.csv" in r.stderr and not (workdir / "t.yaml").exists()

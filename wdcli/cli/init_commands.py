@@ -94,6 +94,15 @@ def init(
     time: TimeOpt = None,
     output: SpecOutOpt = None,
     kind: KindOpt = None,
+    test: Annotated[
+        str | None,
+        typer.Option(
+            "--test",
+            metavar="FILE",
+            help="Your own test rows (a file or quoted glob, the training files' columns): the draft's data.test, "
+            "and its split holds out validation rows alone, so that every other row trains.",
+        ),
+    ] = None,
     sample: Annotated[int, count_option("--sample", "Rows sampled (at random, in one streaming pass).")] = 100_000,
     force: Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")] = False,
     separator: Annotated[str | None, separator_option("a comma")] = None,
@@ -135,6 +144,7 @@ def init(
             try_blocks=blocks,
             try_draft=None if no_trials else try_draft,
             kinds=_kinds(kind),
+            test_file=test,
         )
         step(f"checking that the draft validates and fits ({draft.rows:,} rows)")
         write_draft(draft, output, overwrite=force)

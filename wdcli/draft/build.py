@@ -62,13 +62,16 @@ def draft_spec(
     try_blocks: TryBlocks | None = None,
     try_draft: TryDraft | None = None,
     kinds: dict[str, str] | None = None,
+    test_file: str | None = None,
 ) -> Draft:
     """Sample the data and draft a spec for it; `output` is where it will be written (data paths are made
     relative to its folder). `separator`: of CSV files (data.csv.separator); `step` hears each step start;
     `time`: split by this column's times (the latest rows held out), not by a seed; `try_blocks`: trains the
     draft on its sample with and without each of the deep part's blocks (issue 20), and the draft keeps those that
     help; `try_draft` trains a draft on its sample (a column of whole numbers tried as codes: `codes`); `kinds`:
-    column -> the kind `--kind` gives it (numeric, categorical, multivalent, skip), whatever its values suggest."""
+    column -> the kind `--kind` gives it (numeric, categorical, multivalent, skip), whatever its values suggest;
+    `test_file`: the user's test file(s) (--test), the final figures' rows: the split then holds out validation rows
+    alone, and the sample is all training rows."""
     step = step or (lambda what: None)
     patterns = [str(data)] if isinstance(data, (str, Path)) else [str(p) for p in data]
     where = ", ".join(patterns)
@@ -79,11 +82,14 @@ def draft_spec(
         sample, total, where, {"--label": label, "--group": group, "--time": time, **{f"--kind {c}": c for c in kinds}}
     )
     d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
+    if test_file is not None:
+        io.expand_paths([test_file])  # (a DataError naming it when no file matches)
+        d.test = _relative(test_file, Path(output).resolve().parent)
     y = _label(sample, label, positive, where, d)
     split_time = choose_time(
         d, sample, time, label, where, lambda: group_sizes(sample, group, total, patterns, separator)
     )
-    split = drafted_split(d.time, group, d.per, d.few, d.follows)
+    split = drafted_split(d, group)
     test = tested(split[0], sample, places, io.expand_paths(patterns), separator)
     _check_left(y, test, where, split[1], label, sample[group] if group else None)
     sample, y, d.held = sample.filter(~test), y[~test], int(test.sum())

@@ -20,14 +20,20 @@ from .times import time_split
 SPLIT = {"validation": 0.1, "test": 0.2, "seed": 42}  # the seeded split init drafts
 
 
-def drafted_split(time: str | None, group: str | None, per: bool, few: bool, follows: bool) -> tuple[dict, str]:
-    """`data.split` as init drafts it, and what it does (the comment beside it): by `time` when given (per
-    group where `per`), else seeded, by `group` where given."""
-    if time is not None:
-        split, what = time_split(time, group, per, few, follows)
-        return split, f"by time: {what}"
-    by_group = f"; by {group}: every validation and test {group} is new (delete key to split rows)" if group else ""
-    return {**SPLIT, **({"key": group} if group else {})}, "seeded: the same rows every run" + by_group
+def drafted_split(d, group: str | None) -> tuple[dict, str]:
+    """`data.split` as init drafts it, and what it does (the comment beside it): by `d.time` when given (per
+    group where `d.per`), else seeded, by `group` where given; of validation rows alone where the user gives the
+    test rows (`d.test`: --test)."""
+    if d.time is not None:
+        split, what = time_split(d.time, group, d.per, d.few, d.follows)
+        what = f"by time: {what}"
+    else:
+        split = {**SPLIT, **({"key": group} if group else {})}
+        by = f"; by {group}: every validation and test {group} is new (delete key to split rows)" if group else ""
+        what = "seeded: the same rows every run" + by
+    if d.test is None:
+        return split, what
+    return {**split, "test": 0.0}, what.split("; by ")[0] + "; the test rows are data.test's, so none held out"
 
 
 def tested(split: dict, sample: pl.DataFrame, places: pl.DataFrame, paths: list[str], separator) -> np.ndarray:
@@ -60,5 +66,5 @@ def _rows(path: str, columns: list[str], rows: np.ndarray, separator) -> pl.Data
     lazy = io.scan_one(path, separator)
     have = set(lazy.collect_schema().names())
     lazy = lazy.select([c for c in columns if c in have]).with_row_index("\0at")
-    at = pl.col("\0at").cast(pl.Int64).is_in(pl.Series(rows, dtype=pl.Int64))
+    at = pl.col("\0at").cast(pl.Int64).is_in(pl.Series(rows, dtype=pl.Int64).implode())
     return lazy.filter(at).drop("\0at").collect()

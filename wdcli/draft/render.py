@@ -77,7 +77,7 @@ def render(
 def _data(d, paths: list[str], group: str | None, patterns: list[str], separator: str | None) -> list[str]:
     sampled = "all of them" if d.read == d.total else f"a random sample of {d.read:,}"
     less = f", less the {d.held:,} the split tests on" if d.held else ""
-    split, note = drafted_split(d.time, group, d.per, d.few, d.follows)
+    split, note = drafted_split(d, group)
     out = [
         f"# Drafted by `wdcli init` from {d.total:,} rows of {', '.join(patterns)} ({sampled}{less}).",
         "# Every choice has its reason beside it; 'alone: gain G, AUC A' is what the column alone does on held-out",
@@ -85,6 +85,8 @@ def _data(d, paths: list[str], group: str | None, patterns: list[str], separator
         "data:",
         f"  train: {flow(paths[0] if len(paths) == 1 else paths)}",
     ]
+    if d.test is not None:
+        out.append(line(f"  test: {flow(d.test)}", "--test: the final figures are of these rows"))
     if separator not in (None, ","):
         out.append(line(f"  csv: {flow({'separator': separator})}", "how the CSV files separate their fields"))
     return [*out, line(f"  split: {flow(split)}", note)]

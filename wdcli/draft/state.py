@@ -37,6 +37,7 @@ class Draft:
     tried: dict[str, Tried] = field(default_factory=dict)  # the deep part's blocks tried on the sample (blocks.py)
     untried: str = ""  # why they were not tried
     held: int = 0  # sample rows left out: the drafted split tests on them (held.py)
+    test: str | None = None  # --test: the test file(s) as the spec holds them (the split then holds out none)
 
     @property
     def read(self) -> int:
