@@ -82,9 +82,7 @@ def draft_spec(
         sample, total, where, {"--label": label, "--group": group, "--time": time, **{f"--kind {c}": c for c in kinds}}
     )
     d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
-    if test_file is not None:
-        io.expand_paths([test_file])  # (a DataError naming it when no file matches)
-        d.test = _relative(test_file, Path(output).resolve().parent)
+    d.test = _test_path(test_file, output) if test_file is not None else None
     y = _label(sample, label, positive, where, d)
     split_time = choose_time(
         d, sample, time, label, where, lambda: group_sizes(sample, group, total, patterns, separator)
@@ -211,6 +209,12 @@ def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Sp
                 f"is kept in {kept} (please attach it to the report)"
             ) from e
     return spec
+
+
+def _test_path(test_file: str, output: str | Path) -> str:
+    """--test as the spec holds it; a DataError naming it when no file matches."""
+    io.expand_paths([test_file])
+    return _relative(test_file, Path(output).resolve().parent)
 
 
 def _relative(pattern: str, base: Path) -> str:
