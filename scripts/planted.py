@@ -1381,6 +1381,14 @@ BUGS += [
         "the first layer's outputs are read member by member in the wrong order: each member mixes the others'",
     ),
     Bug(
+        "members-own-weights-take-a-kth-of-their-gradient",
+        "wdcli/model/widedeep.py",
+        "p.register_hook(lambda g, k=k: g * k)",
+        "p.register_hook(lambda g, k=k: g)",
+        ("tests/test_members.py::test_each_member_learns_from_its_own_loss_not_from_the_loss_of_the_mean",),
+        "each member's weights learn at 1/K of their own loss's gradient (SGD K times slower, decay K times stronger)",
+    ),
+    Bug(
         "members-warm-start-across-member-counts",
         "wdcli/train/warm.py",
         "    if k != was:\n",
@@ -1395,8 +1403,8 @@ BUGS += [
     Bug(
         "shared-table-vocabularies-of-unlike-oov-buckets-accepted",
         "wdcli/spec/types.py",
-        'column.get("max_size"), column.get("oov_buckets", 1))',
-        'column.get("max_size"))',
+        'else (None, None, column.get("oov_buckets", 1))',
+        "else (None, None)",
         ("tests/test_bad_specs.py",),
         "columns sharing a table with other oov_buckets read one value from different rows of it",
     ),
@@ -1720,8 +1728,8 @@ BUGS += [
     Bug(
         "groups-split-apart-never-warned",
         "wdcli/train/checks.py",
-        "if (lone := lone_share(sizes, fraction)) > LONE:",
-        "if (lone := lone_share(sizes, fraction)) > 1:",
+        "if (share := lone_share(sizes, fraction)) > LONE}",
+        "if (share := lone_share(sizes, fraction)) > 1}",
         ("tests/test_silent_mistakes.py",),
         "a split by rows that leaves most test groups one row says nothing (a gAUC of fragments)",
     ),

@@ -76,7 +76,7 @@ EXPECTED = {
     # a value must be one row of a shared table in each column: a vocabulary's ids start after its oov buckets
     "shared_oov_unlike": [
         "{f}:14 deep.shared.jobs: columns sharing a table must be encoded alike (all vocabulary with the same "
-        "min_count, max_size and oov_buckets, or the same hash_buckets / num_ids)"
+        "oov_buckets, or the same hash_buckets / num_ids)"
     ],
     # problems only the data can show: the data file, the YAML path and the column are named
     "bucketized_source_undeclared": [

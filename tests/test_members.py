@@ -75,8 +75,10 @@ def test_members_are_as_many_mlps_as_they_say_and_one_member_is_the_model_as_bef
 
 
 def test_each_member_learns_from_its_own_loss_not_from_the_loss_of_the_mean():
-    """The loss is the mean over members of each one's log loss: a member's output gets 1/K of the gradient of
-    its own loss (the loss of the mean logit would give it another)."""
+    """The loss is the mean over members of each one's log loss, and a member's own weights take the gradient of
+    its own loss whole (as one MLP trained alone: the mean's 1/K made up), the shared bias the mean of theirs
+    (the loss of the mean logit would give the member another). Checked against the gradients written out: of
+    member j's output weights, mean_b (sigmoid(z_bj) - y_b) h_bj; of the bias, the mean of that over j."""
     _, _, cfg, enc = _tiny("deep.members=2")
     torch.manual_seed(0)
     model = WideDeep(cfg)
@@ -84,11 +86,15 @@ def test_each_member_learns_from_its_own_loss_not_from_the_loss_of_the_mean():
     label = torch.from_numpy(enc.label).float()
     logits, y, w, k = _by_member(model.member_logits(sparse, bags, dense), label, None)
     F.binary_cross_entropy_with_logits(logits, y, weight=w).backward()
-    got = model.members.out.grad[1].clone()
-    model.zero_grad()
-    own = F.binary_cross_entropy_with_logits(model.member_logits(sparse, bags, dense)[:, 1], label)
-    (own / k).backward()
-    assert k == 2 and torch.allclose(got, model.members.out.grad[1], atol=1e-7)
+    with torch.no_grad():
+        x, m = model.deep_input(sparse, bags, dense), model.members
+        error = torch.sigmoid(model.member_logits(sparse, bags, dense)) - label.unsqueeze(1)  # [B, K]
+        h0 = cfg.hidden[0]
+        for j in range(k):
+            h = torch.relu(x @ m.first.weight[j * h0 : (j + 1) * h0].T + m.first.bias[j * h0 : (j + 1) * h0])
+            h = torch.relu(h @ m.weight[0][j] + m.bias[0][j])  # [B, h1]: member j's last hidden layer
+            assert torch.allclose(m.out.grad[j], (error[:, j : j + 1] * h).mean(0), atol=1e-6)
+        assert torch.allclose(model.bias.grad, error.mean(), atol=1e-6) and k == 2
 
 
 def test_a_warm_start_carries_members_as_many_as_before_and_else_starts_them_fresh():
@@ -115,3 +121,14 @@ def test_a_warm_start_carries_members_as_many_as_before_and_else_starts_them_fre
 def test_init_leaves_members_at_one_and_says_what_they_did_on_the_benchmark():
     text = "\n".join(_members())
     assert yaml.safe_load(text) is None and "members: 8" in text and "-0.003 to +0.004" in text
+
+
+def test_members_score_no_rows_and_warm_start_from_members_without_hidden_layers():
+    _, _, cfg, enc = _tiny("deep.members=3", "deep.batch_norm=true", "deep.hidden=[8, 4, 2]")
+    sparse, bags, dense = _inputs(enc)
+    assert WideDeep(cfg).eval().member_logits(sparse[:0], bags, dense[:0]).shape == (0, 3)
+    first = train(load_spec(SPECS / "tiny.yaml", [*BASE, "deep.members=2", "deep.hidden=[]"]))
+    spec, fitted, cfg, _ = _tiny("deep.members=2", "deep.hidden=[8]")
+    model = WideDeep(cfg)
+    report = warm_start(previous_of(first), model, make_optimizers(model, spec.train), fitted)
+    assert report.mlp.startswith("the first layer fresh"), report.mlp

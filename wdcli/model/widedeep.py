@@ -124,6 +124,11 @@ class Members(nn.Module):
         self.after = nn.ModuleList([self._after(cfg, k * h) for h in hidden])  # norm, activation, dropout
         last = hidden[-1] if hidden else width
         self.out = nn.Parameter(torch.empty(k, last).uniform_(-1 / math.sqrt(last), 1 / math.sqrt(last)))
+        # the loss is the mean of the members' losses, which gives each member's own weights 1/K of the gradient
+        # of its loss: K times it is that gradient whole, each member's steps (and weight decay, and AdaGrad's
+        # start) those of an MLP trained alone; the shared parts keep the mean
+        for p in self.parameters():
+            p.register_hook(lambda g, k=k: g * k)
 
     @staticmethod
     def _after(cfg: ModelConfig, width: int) -> nn.Sequential:
@@ -139,7 +144,7 @@ class Members(nn.Module):
         h = self.after[0](self.first(x)).view(b, self.k, self.hidden[0])  # [B, K, h0]
         for i, (w, bias) in enumerate(zip(self.weight, self.bias)):
             h = torch.einsum("bki,kio->bko", h, w) + bias  # [B, K, h]
-            h = self.after[i + 1](h.reshape(b, -1)).view(b, self.k, -1)
+            h = self.after[i + 1](h.reshape(b, self.k * w.shape[2])).view(b, self.k, w.shape[2])
         return (h * self.out).sum(dim=-1)  # [B, K]
 
 

@@ -240,8 +240,8 @@ def _shared(shared: dict, d: _Declared) -> Found:
         if any(e != encodings[0] for e in encodings):
             yield (
                 ("deep", "shared", table),
-                "columns sharing a table must be encoded alike (all vocabulary with the same min_count, max_size "
-                "and oov_buckets, or the same hash_buckets / num_ids)",
+                "columns sharing a table must be encoded alike (all vocabulary with the same oov_buckets, or the "
+                "same hash_buckets / num_ids)",
             )
 
 

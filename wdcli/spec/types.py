@@ -317,10 +317,10 @@ def has_deep(model: Any) -> bool:
 
 def table_encoding(column: dict) -> tuple[Any, ...]:
     """What columns sharing a table must agree on (a value one row of it in each): the same hash_buckets /
-    num_ids, or a vocabulary (made from the counts of all) with the same min_count, max_size, oov_buckets."""
+    num_ids, or vocabularies of as many oov_buckets (a value's id follows them; the vocabularies, made from the
+    counts of all in one order, are each a prefix of the largest, whatever their min_count and max_size)."""
     hashed, ids = column.get("hash_buckets"), column.get("num_ids")
-    vocabulary = (column.get("min_count", "auto"), column.get("max_size"), column.get("oov_buckets", 1))
-    return (hashed, ids) if hashed is not None or ids is not None else (None, None, *vocabulary)
+    return (hashed, ids) if hashed is not None or ids is not None else (None, None, column.get("oov_buckets", 1))
 
 
 # ----------------------------------------------------------------------------------------------- spec

@@ -45,7 +45,7 @@ def check_groups(spec: Spec) -> list[str]:
     if group is None or split.key is not None or split.time is not None:
         return []
     parts = {"test": split.test} if spec.data.test is None else {}
-    if spec.data.validation is None and spec.train.early_stopping.metric == "gauc":
+    if spec.data.validation is None and "gauc" in (spec.train.early_stopping.metric, spec.tune.metric):
         parts["validation"] = split.validation
     if not any(parts.values()):
         return []
@@ -54,16 +54,15 @@ def check_groups(spec: Spec) -> list[str]:
         head = scan_one(where, spec.data.csv.separator).select(group).head(GROUP_ROWS).collect()
     except (pl.exceptions.PolarsError, OSError):  # (a file or column that cannot be read: the fit says why)
         return []
-    sizes = head[group].value_counts()["count"]
+    sizes = head[group].drop_nulls().value_counts()["count"]
     median = float(np.median(sizes.to_numpy())) if len(sizes) else 0.0
-    out = []
-    for part, fraction in parts.items():
-        if (lone := lone_share(sizes, fraction)) > LONE:
-            out.append(
-                f"label.group '{group}': the split takes rows, not groups, and its groups are small (a median of "
-                f"{median:g} rows in the first {len(head):,} of {where}): about {lone:.0%} of the "
-                f"{part} part's groups would keep a single row, nothing to rank, and its gAUC and NDCG would be "
-                f"those of parts of groups; to keep each group whole set data.split.key: {group} (or split by "
-                "time: data.split.time)"
-            )
-    return out
+    lone = {part: share for part, fraction in parts.items() if (share := lone_share(sizes, fraction)) > LONE}
+    if not lone:
+        return []
+    parts_said = " and ".join(f"about {share:.0%} of the {part} part's" for part, share in lone.items())
+    return [
+        f"label.group '{group}': the split takes rows, not groups, and its groups are small (a median of "
+        f"{median:g} rows in the first {len(head):,} of {where}): {parts_said} groups would keep a single row, "
+        f"nothing to rank, and their gAUC and NDCG would be those of parts of groups; to keep each group whole set "
+        f"data.split.key: {group} (or split by time: data.split.time)"
+    ]

@@ -309,7 +309,8 @@ def _copy_mlp(copy: _Copier, previous: Previous, model: WideDeep, fitted: Fitted
     if k != was:
         return f"fresh (members: {was} before, {k} now)"
     if k > 1:  # (packed: the first layer's rows are the members' blocks of rows, its columns the features)
-        first = model.cfg.hidden and _copy_first(copy, "members.first", "members.first", previous, model, fitted)
+        both = "members.first.weight" in copy.old and "members.first.weight" in copy.new  # (hidden: [] has none)
+        first = both and _copy_first(copy, "members.first", "members.first", previous, model, fitted)
         rest = [n for n in [*copy.new, *copy.new_buffers] if n.startswith("members.") and ".first." not in n]
         carried = sum(copy.whole(n, n) for n in rest)
         return f"the first layer {'copied' if first else 'fresh'}, {carried} of {len(rest)} other parts, in {k} members"
