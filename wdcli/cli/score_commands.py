@@ -136,7 +136,12 @@ def _inspected(art, rows) -> dict:
         "name": art.spec.name,
         "model": cfg.model,
         "parameters": cfg.param_counts(),
-        "deep": {"tables": len(cfg.tables), "input_width": cfg.deep_input_width, "hidden": cfg.hidden}
+        "deep": {
+            "tables": len(cfg.tables),
+            "input_width": cfg.deep_input_width,
+            "hidden": cfg.hidden,
+            "members": cfg.members,
+        }
         if cfg.has_deep
         else None,
         "wide": {
@@ -161,8 +166,9 @@ def _show_inspected(art, rows) -> None:
     )
     if cfg.has_deep:
         out.print(
-            f"deep: {len(cfg.tables)} tables, input width {cfg.deep_input_width}, hidden {cfg.hidden}, "
-            f"{cfg.activation}, dropout {cfg.dropout}, batch norm {cfg.batch_norm}"
+            f"deep: {len(cfg.tables)} tables, input width {cfg.deep_input_width}, hidden {cfg.hidden}"
+            + (f" x {cfg.members} members, " if cfg.members > 1 else ", ")
+            + f"{cfg.activation}, dropout {cfg.dropout}, batch norm {cfg.batch_norm}"
             + "".join(f", {b}" for b in _blocks(cfg)),
             highlight=False,
         )

@@ -216,10 +216,10 @@ def _deep(d, kept) -> list[str]:
 
 def _members() -> list[str]:
     """A comment on `deep.members` (an ensemble of MLPs): not drafted, as on the benchmark's drafts it moved
-    the test figures by -0.003 to +0.004 (their seeds' spread) at 1.5-3 times the training time."""
+    the test figures by -0.003 to +0.003 (within their seeds' spread)."""
     return [
         "  # members: 8 would train 8 MLPs, each on its own loss, scored by their mean (--set deep.members=8):",
-        "  # on the benchmark's drafts -0.003 to +0.004 test AUC / NDCG at 1.5-3x the time (docs/benchmarks.md)",
+        "  # on the benchmark's drafts -0.003 to +0.003 test AUC / NDCG / gAUC (docs/benchmarks.md)",
     ]
 
 
