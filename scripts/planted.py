@@ -1757,6 +1757,17 @@ BUGS += [
 ]
 
 
+BUGS += [
+    Bug(
+        "glued-kind-said-missing-without-the-space",
+        "wdcli/spec/loading.py",
+        "        if glued:  # ({kind:numeric}: one word to YAML)",
+        "        if False:  # ({kind:numeric}: one word to YAML)",
+        ("tests/test_bad_specs.py",),
+    ),
+]
+
+
 def copy_checkout(root: Path, to: Path) -> None:
     """The checkout's files (tracked, and untracked ones git does not ignore) copied to `to`."""
     if not (root / ".git").exists():  # (an exported tree: all of it but what git would ignore)

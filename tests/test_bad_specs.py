@@ -42,6 +42,9 @@ EXPECTED = {
         "{f}:11 columns.education: unknown kind 'categorial' (did you mean 'categorical'?); "
         "expected one of: numeric, bucketized, categorical, multivalent"
     ],
+    "kind_glued": [
+        "{f}:9 columns.age: 'kind' is missing: YAML reads 'kind:numeric' as one word; write a space after the ':'"
+    ],
     "unknown_optimizer": [
         "{f}:21 train.wide_optimizer: unknown name 'ftlr' (did you mean 'ftrl'?); "
         "expected one of: ftrl, adagrad, adam, adamw, sgd"

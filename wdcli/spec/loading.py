@@ -148,6 +148,9 @@ def _message(err: ErrorDetails, raw: str | None = None) -> str:
         return f"unknown {tag} '{got}'{suggest(str(got), expected)}; expected one of: {', '.join(expected)}"
     if t == "union_tag_not_found":
         tag = err.get("ctx", {}).get("discriminator", "kind").strip("'")
+        glued = [k for k in inp if isinstance(k, str) and k.startswith(f"{tag}:")] if isinstance(inp, dict) else []
+        if glued:  # ({kind:numeric}: one word to YAML)
+            return f"'{tag}' is missing: YAML reads '{glued[0]}' as one word; write a space after the ':'"
         return f"'{tag}' is missing; say which {tag} this is"
     msg = err["msg"]
     if t.startswith("value_error"):
