@@ -149,7 +149,7 @@ def values_for(world, opt, wrong: bool) -> st.SearchStrategy:
         return pick(["127.0.0.1", "localhost"], ["nope", "0.0.0.0"])  # (0.0.0.0 without --token: refused)
     if name == "--split":
         return pick(["test", "validation", "train"], ["tests", "", "holdout"])
-    if name in ("--input", "--verify-input"):
+    if name in ("--input", "--verify-input", "--test"):  # (init --test: a test file of the data's columns)
         return pick([world.data, "d*.csv"], [*b.values(), "nomatch*.csv", "*.csv", ""])
     if name == "--output":
         if command in ("train", "export"):  # DIR, FOLDER: a run or an export (an existing one needs --force)

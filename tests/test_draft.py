@@ -506,3 +506,9 @@ def test_init_with_a_test_file_holds_out_validation_rows_alone_and_learns_from_e
         assert r.exit_code == 0, r.output
     r = invoke("init", "train.csv", "--label", "y", "--test", "nothere.csv", "-o", "t.yaml", "--no-trials")
     assert r.exit_code == 2 and "nothere.csv" in r.stderr and not (workdir / "t.yaml").exists()
+    (workdir / "empty.csv").write_text("")
+    frame.drop("y").write_csv(workdir / "unlabelled.csv")
+    r = invoke("init", "train.csv", "--label", "y", "--test", "empty.csv", "-o", "t.yaml", "--no-trials")
+    assert r.exit_code == 2 and "--test empty.csv: cannot read it" in r.stderr and not (workdir / "t.yaml").exists()
+    r = invoke("init", "train.csv", "--label", "y", "--test", "unlabelled.csv", "-o", "t.yaml", "--no-trials")
+    assert r.exit_code == 2 and "it needs the label column 'y'" in r.stderr and not (workdir / "t.yaml").exists()

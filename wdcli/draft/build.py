@@ -82,7 +82,7 @@ def draft_spec(
         sample, total, where, {"--label": label, "--group": group, "--time": time, **{f"--kind {c}": c for c in kinds}}
     )
     d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
-    d.test = _test_path(test_file, output) if test_file is not None else None
+    d.test = _test_path(test_file, output, label, separator) if test_file is not None else None
     y = _label(sample, label, positive, where, d)
     split_time = choose_time(
         d, sample, time, label, where, lambda: group_sizes(sample, group, total, patterns, separator)
@@ -211,9 +211,16 @@ def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Sp
     return spec
 
 
-def _test_path(test_file: str, output: str | Path) -> str:
-    """--test as the spec holds it; a DataError naming it when no file matches."""
-    io.expand_paths([test_file])
+def _test_path(test_file: str, output: str | Path, label: str, separator: str | None) -> str:
+    """--test as the spec holds it; a DataError naming the file that is missing, unreadable, empty or without
+    the label column."""
+    for path in io.expand_paths([test_file]):
+        try:
+            head = io.scan_one(path, separator).head(1).collect()
+        except (pl.exceptions.PolarsError, OSError) as e:
+            raise DataError(f"--test {path}: cannot read it ({str(e).splitlines()[0]})") from None
+        if head.is_empty() or label not in head.columns:
+            raise DataError(f"--test {path}: it needs the label column '{label}' and rows (it has {len(head)})")
     return _relative(test_file, Path(output).resolve().parent)
 
 
