@@ -95,14 +95,16 @@ def _tower(cfg: ModelConfig, width: int) -> tuple[nn.Sequential, nn.Linear]:
     one shared bias)."""
     layers: list[nn.Module] = []
     for h in cfg.hidden:
-        layers.append(_lecun(nn.Linear(width, h)))
-        if cfg.batch_norm:
-            layers.append(nn.BatchNorm1d(h))
-        layers.append(ACTIVATIONS[cfg.activation]())
-        if cfg.dropout > 0:
-            layers.append(nn.Dropout(cfg.dropout))
+        layers += [_lecun(nn.Linear(width, h)), *_after(cfg, h)]
         width = h
     return nn.Sequential(*layers), nn.Linear(width, 1, bias=False)
+
+
+def _after(cfg: ModelConfig, width: int) -> list[nn.Module]:
+    """What follows each hidden linear layer of `width` outputs: batch norm (if any), the activation, dropout (if
+    any)."""
+    norm = [nn.BatchNorm1d(width)] if cfg.batch_norm else []
+    return [*norm, ACTIVATIONS[cfg.activation](), *([nn.Dropout(cfg.dropout)] if cfg.dropout > 0 else [])]
 
 
 class Members(nn.Module):
@@ -121,7 +123,8 @@ class Members(nn.Module):
         for a, b in zip(hidden, hidden[1:]):
             self.weight.append(nn.Parameter(torch.randn(k, a, b) / math.sqrt(a)))
             self.bias.append(nn.Parameter(torch.empty(k, b).uniform_(-1 / math.sqrt(a), 1 / math.sqrt(a))))
-        self.after = nn.ModuleList([self._after(cfg, k * h) for h in hidden])  # norm, activation, dropout
+        # norm, activation, dropout of each layer (a member's units: its own columns of batch norm)
+        self.after = nn.ModuleList([nn.Sequential(*_after(cfg, k * h)) for h in hidden])
         last = hidden[-1] if hidden else width
         self.out = nn.Parameter(torch.empty(k, last).uniform_(-1 / math.sqrt(last), 1 / math.sqrt(last)))
         # the loss is the mean of the members' losses, which gives each member's own weights 1/K of the gradient
@@ -129,12 +132,6 @@ class Members(nn.Module):
         # start) those of an MLP trained alone; the shared parts keep the mean
         for p in self.parameters():
             p.register_hook(lambda g, k=k: g * k)
-
-    @staticmethod
-    def _after(cfg: ModelConfig, width: int) -> nn.Sequential:
-        layers: list[nn.Module] = [nn.BatchNorm1d(width)] if cfg.batch_norm else []  # (per member: per column)
-        layers.append(ACTIVATIONS[cfg.activation]())
-        return nn.Sequential(*layers, *([nn.Dropout(cfg.dropout)] if cfg.dropout > 0 else []))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The deep input [B, width] -> each member's deep output [B, K]."""
