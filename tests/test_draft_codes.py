@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from wdcli.cli import app
 from wdcli.draft import Draft
 from wdcli.draft.blocks import BLOCK_GAIN
-from wdcli.draft.codes import VALUE_GAIN, choose
+from wdcli.draft.codes import GROUP_GAUC, VALUE_GAIN, choose
 from wdcli.draft.profile import Column
 
 runner = CliRunner()
@@ -147,6 +147,33 @@ def test_each_candidate_is_kept_as_categories_only_where_its_own_trial_gains_eno
     small.rows = 1_000
     d = choose(small, ["a"], lambda x: x, trial)
     assert d.columns[0].kind == "numeric" and "not tried: 1,000 sample rows" in d.columns[0].note
+
+
+def test_with_groups_a_trials_gauc_moves_by_group_gauc_before_it_decides():
+    """Fake trials (log loss saved, gAUC added): `a` saves 0.01 nats and loses GROUP_GAUC / 2 of gAUC (noise on a
+    sample: kept, as Cracker's household), `b` saves as much and loses GROUP_GAUC (not kept); `h`, of one value
+    in each group, costs 0.004 nats and adds 2 GROUP_GAUC (kept, as Catsup's household), `g` the same but not of
+    one value a group (not kept), `k` of one value a group adding GROUP_GAUC / 2 (not kept)."""
+    moves = {
+        "a": (0.01, -GROUP_GAUC / 2),
+        "b": (0.01, -GROUP_GAUC),
+        "h": (-0.004, 2 * GROUP_GAUC),
+        "g": (-0.004, 2 * GROUP_GAUC),
+        "k": (-0.004, GROUP_GAUC / 2),
+    }
+
+    def trial(d: Draft) -> tuple[float, ...]:
+        cats = [c.name for c in d.columns if c.kind == "categorical"]
+        return 0.5 - sum(moves[n][0] for n in cats), 0.7, 0.6 + sum(moves[n][1] for n in cats)
+
+    kinds, notes = {}, {}
+    for names in (["a", "b"], ["h", "g", "k"]):  # (candidates kept together must not lose log loss: apart)
+        d = choose(_draft(names), names, lambda x: x, trial, grouped=frozenset({"h", "k"}))
+        kinds |= {c.name: c.kind for c in d.columns}
+        notes |= {c.name: c.note for c in d.columns}
+    assert kinds == {"a": "categorical", "b": "numeric", "h": "categorical", "g": "numeric", "k": "numeric"}
+    assert "log loss 0.5000 -> 0.5040" in notes["h"] and "gAUC 0.600 -> 0.610" in notes["h"]
+    assert notes["g"].endswith("; kept as numbers")
 
 
 def test_numbers_that_are_not_codes_must_save_value_gain_as_categories():

@@ -111,11 +111,12 @@ def draft_spec(
     paths = [_relative(p, base) for p in patterns]
     text = lambda d: render(d, paths, label, group, patterns, separator)  # noqa: E731
     assemble = partial(_assemble, stats=stats, step=step, text=text, where=where, label=label)
-    codes = candidates(d.columns, gain, within_groups(sample, group, d.columns))
+    grouped = within_groups(sample, group, d.columns)
+    codes = candidates(d.columns, gain, grouped)
     d = assemble(d)
     if codes:
         step(f"trying {', '.join(codes)} as categories on the sample")
-    d = choose(d, codes, assemble, None if try_draft is None else lambda x: try_draft(x, Path(output)))
+    d = choose(d, codes, assemble, None if try_draft is None else lambda x: try_draft(x, Path(output)), grouped)
     d.text = text(d)
     if try_blocks is None or d.rows < MIN_ROWS:
         d.untried = untried(None if try_blocks is None else d.rows)
