@@ -875,7 +875,7 @@ BUGS += [
     Bug(
         "draft-blind-to-a-groups-number",
         "wdcli/draft/build.py",
-        "    codes = candidates(d.columns, gain, within_groups(sample, group, d.columns))\n",
+        "    codes = candidates(d.columns, gain, grouped)\n",
         "    codes = candidates(d.columns, gain)\n",
         ("tests/test_draft_codes.py::test_a_households_number_constant_in_each_group_is_tried_as_categories",),
         "a household's number, one value per choice, gains nothing alone and is never tried as categories",
