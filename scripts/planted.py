@@ -799,6 +799,30 @@ BUGS += [
         ("tests/test_draft_codes.py",),
         "any candidate read as categories on a gAUC gain alone, not only numbers of one value a group",
     ),
+    Bug(
+        "draft-known-users-never-seen",
+        "wdcli/draft/held.py",
+        "return share is not None and share >= 0.5",
+        "return share is not None and share >= 2",
+        ("tests/test_draft.py::test_init_with_a_test_file_of_known_users_splits_rows_and_learns_the_user",),
+        "a --test file of the training data's users drafted as a cold-start split",
+    ),
+    Bug(
+        "draft-known-user-no-feature",
+        "wdcli/draft/build.py",
+        "known = group if d.per or d.known else None",
+        "known = group if d.per else None",
+        ("tests/test_draft.py::test_init_with_a_test_file_of_known_users_splits_rows_and_learns_the_user",),
+        "known users (their --test rows later answers) left out of the features",
+    ),
+    Bug(
+        "draft-known-users-split-by-key",
+        "wdcli/draft/held.py",
+        "    elif d.known:\n",
+        "    elif False:\n",
+        ("tests/test_draft.py::test_init_with_a_test_file_of_known_users_splits_rows_and_learns_the_user",),
+        "known users validated on users the model never saw",
+    ),
     # ---- numeric_embedding values (issue 20): a number whose values name things
     Bug(
         "values-named-without-the-standard-errors",

@@ -477,6 +477,38 @@ def test_a_sample_whose_test_rows_leave_too_little_is_a_clear_error(tmp_path):
     assert "Warning" not in r.output and not (tmp_path / "t.yaml").exists()
 
 
+def test_init_with_a_test_file_of_known_users_splits_rows_and_learns_the_user(workdir):
+    """--group with a --test file whose users are the training file's (their later answers): the users are
+    known, so the draft validates on rows of known users and reads the user as a feature (InstEval's students:
+    pooled test AUC 0.6870 -> 0.6982, NDCG@10 and gAUC as before); a test file of new groups (requests) keeps
+    the split by group, the group no feature."""
+    rng = np.random.default_rng(1)
+    n = 4_000
+    frame = pl.DataFrame(
+        {
+            "user": rng.integers(0, 200, n).astype(str),
+            "item": rng.choice(["a", "b", "c", "d"], n),
+            "y": rng.integers(0, 2, n),
+        }
+    ).with_row_index("request")
+    frame.head(3_000).write_csv(workdir / "train.csv")
+    frame.tail(1_000).write_csv(workdir / "test.csv")
+    for group, known in (("user", True), ("request", False)):
+        args = ["train.csv", "--label", "y", "--group", group, "--test", "test.csv", "-o", "s.yaml", "--force"]
+        r = invoke("init", *args, "--no-trials")
+        assert r.exit_code == 0, r.output
+        spec = load_spec(workdir / "s.yaml")
+        assert (spec.data.split.key is None) == known and spec.data.split.test == 0
+        assert (group in spec.columns) == known and spec.label.group == group
+        said = " ".join(r.output.split())  # (rich wraps the notes)
+        assert ("most rows of data.test are of user values the training data holds" in said) == known, said
+        assert (
+            "write split: {validation: 0.1, test: 0, seed: 42, key: user} in s.yaml and delete user" in said
+        ) == known
+        r = invoke("train", workdir / "s.yaml", "--set", "train.epochs=1", "-q", "--json")
+        assert r.exit_code == 0, r.output
+
+
 def test_init_with_a_test_file_holds_out_validation_rows_alone_and_learns_from_every_training_row(workdir):
     """A user's own test rows (--test): the draft's data.test, and its split (seeded or by time) tests on none of
     the training rows, so its sample leaves none out (walk 8: the draft's own test part cost churn 0.001 AUC)."""

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -29,7 +30,7 @@ from . import gain as G
 from .blocks import MIN_ROWS, Tried, untried
 from .codes import candidates, choose, within_groups
 from .crosses import Bucketized, choose_crosses
-from .held import drafted_split, tested
+from .held import drafted_split, known_groups, tested
 from .label import positive_of
 from .profile import MIN_BUCKET_GAIN, Column, given_kind, profile_column, settle, shared_tables
 from .render import render
@@ -70,8 +71,8 @@ def draft_spec(
     draft on its sample with and without each of the deep part's blocks (issue 20), and the draft keeps those that
     help; `try_draft` trains a draft on its sample (a column of whole numbers tried as codes: `codes`); `kinds`:
     column -> the kind `--kind` gives it (numeric, categorical, multivalent, skip), whatever its values suggest;
-    `test_file`: the user's test file(s) (--test), the final figures' rows: the split then holds out validation rows
-    alone, and the sample is all training rows."""
+    `test_file`: the user's test file(s) (--test): the split holds out validation rows alone; the sample is all
+    training rows."""
     step = step or (lambda what: None)
     patterns = [str(data)] if isinstance(data, (str, Path)) else [str(p) for p in data]
     where = ", ".join(patterns)
@@ -83,6 +84,7 @@ def draft_spec(
     )
     d = Draft(text="", rows=len(sample), total=total, sample=sample, group=group)
     d.test = _test_path(test_file, output, label, separator) if test_file is not None else None
+    d.known = known_groups(group, time, test_file, patterns, separator)
     y = _label(sample, label, positive, where, d)
     split_time = choose_time(
         d, sample, time, label, where, lambda: group_sizes(sample, group, total, patterns, separator)
@@ -92,7 +94,7 @@ def draft_spec(
     _check_left(y, test, where, split[1], label, sample[group] if group else None)
     sample, y, d.held = sample.filter(~test), y[~test], int(test.sum())
     d.sample, d.rows, total = sample, len(sample), d.trained
-    known = group if d.per else None  # each group in every part (its latest rows held out): a feature
+    known = group if d.per or d.known else None  # each group in every part: a feature
     features = [c for c in sample.columns if c not in (label, d.time) and (c != group or c == known)]
     step(f"profiling {len(features)} columns of {len(sample):,} rows")
     typed = all(io.file_format(p) not in io.SEPARATORS for p in io.expand_paths(patterns))
@@ -151,6 +153,8 @@ def _scorer(d: Draft, sample: pl.DataFrame, y: np.ndarray, seed: int) -> G.Score
     """Halves of the sample as the split makes its parts: of groups (each new in validation), or with a split
     by time per group, each group's earlier and later rows (a cross then gains only over the group: by ranking
     its rows)."""
+    if d.known:  # halves of rows, each group in both: a cross gains by ranking a group's rows, as with `per`
+        return G.Scorer(y, seed, within=sample[cast(str, d.group)])
     if not d.per:
         return G.Scorer(y, seed, sample[d.group] if d.group else None)
     assert d.group is not None and d.time is not None

@@ -27,6 +27,9 @@ def drafted_split(d, group: str | None) -> tuple[dict, str]:
     if d.time is not None:
         split, what = time_split(d.time, group, d.per, d.few, d.follows)
         what = f"by time: {what}"
+    elif d.known:
+        why = f"most of data.test's {group}s are in the training data, so {group} is a feature"
+        return {**SPLIT, "test": 0.0}, f"seeded: the same rows every run; the test rows are data.test's ({why})"
     else:
         split = {**SPLIT, **({"key": group} if group else {})}
         by = f"; by {group}: every validation and test {group} is new (delete key to split rows)" if group else ""
@@ -34,6 +37,18 @@ def drafted_split(d, group: str | None) -> tuple[dict, str]:
     if d.test is None:
         return split, what
     return {**split, "test": 0.0}, what.split("; by ")[0] + "; the test rows are data.test's, so none held out"
+
+
+def known_groups(group: str | None, time: str | None, test_file: str | None, patterns: list[str], separator) -> bool:
+    """Whether most rows of the --test file are of --group values the training files hold: users (the test is
+    of their later rows), not requests (each new when served). Not asked with --time (the split by time says)."""
+    if group is None or time is not None or test_file is None:
+        return False
+    every = [io.scan_one(p, separator).select(pl.col(group).cast(pl.String)) for p in io.expand_paths(patterns)]
+    seen = pl.concat(every).unique().collect().to_series().implode()
+    tests = [io.scan_one(p, separator).select(pl.col(group).cast(pl.String)) for p in io.expand_paths([test_file])]
+    share = pl.concat(tests).select(pl.col(group).is_in(seen).mean()).collect().item()
+    return share is not None and share >= 0.5
 
 
 def tested(split: dict, sample: pl.DataFrame, places: pl.DataFrame, paths: list[str], separator) -> np.ndarray:

@@ -44,6 +44,16 @@ def split_notes(d: Draft, spec: str | Path) -> list[str]:
     if d.group is None:
         return offer_notes(d.time_offers, None, False) + d.time_unusable
     g = d.group
+    if d.known:
+        places = naming(d.text, g)
+        where = " and ".join([", ".join(places[:-1]), places[-1]] if len(places) > 1 else places)
+        edit = f" and delete {g} from {where}" if places else ""
+        return [
+            f"most rows of data.test are of {g} values the training data holds (users, not requests): the split "
+            f"holds out rows, each {g} in every part, and {g} is a feature",
+            f"  to validate on {g} values the model never saw (a cold-start split), write split: "
+            f"{flow({**SPLIT, 'test': 0.0, 'key': g})} in {spec}{edit}",
+        ]
     return [
         f"data.split.key is {g} (--group): each {g}'s rows stay in one part, so the validation and test rows "
         f"are of {g} values the model never saw: right for requests (each is new when served), a cold-start "

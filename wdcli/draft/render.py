@@ -101,7 +101,7 @@ def _label(d, label: str, group: str | None) -> list[str]:
         else:
             out.append(f"  # {d.label.shown} (true) is the positive class: {share}")
     if group is not None:
-        known = d.per and any(c.name == group and c.kind != "skip" for c in d.columns)
+        known = (d.per or d.known) and any(c.name == group and c.kind != "skip" for c in d.columns)
         why = "also a feature: every one is in every part" if known else "not a feature"
         out.append(line(f"  group: {flow(group)}", f"rows of one request/user: gAUC, ranking; {why}"))
     return out
@@ -176,8 +176,8 @@ def _columns(d, kept) -> list[str]:
 
 def _crosses(d, group: str | None) -> list[str]:
     halves = f"half the {group} values" if group else "half the sample"
-    if d.per:
-        halves = f"each {group}'s earlier rows, with a {group} term"
+    if d.per or d.known:
+        halves = f"each {group}'s earlier rows, with a {group} term" if d.per else f"half the rows, with a {group} term"
     if not d.crosses:
         return [f"crosses: []   # no pair of columns gained over its parts (fitted on {halves}, scored on the rest)"]
     out = [

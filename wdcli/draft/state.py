@@ -30,6 +30,7 @@ class Draft:
     time: str | None = None  # --time: the split's time column (data.split.time)
     per: bool = False  # the split by time is per group (data.split.per: the --group column), which is a feature
     follows: bool = False  # the groups follow one another in time (a day): one cut, not a split per group
+    known: bool = False  # --test holds the training data's groups (users): a feature, and the split is of rows
     few: bool = False  # the groups have too few rows each for a split per group to hold out rows (times.holds_out)
     time_chosen: bool = False  # init chose the split by time (--group's rows span times; no --time given)
     time_offers: list[tuple[str, str]] = field(default_factory=list)  # columns that look like times, and how
