@@ -79,6 +79,7 @@ def spec_file(d: Dataset, which: str) -> Path:
         args = ["init", str(d.train), "--label", d.label, "-o", str(path), "--force"]
         args += ["--positive", d.positive] if d.positive else []
         args += ["--group", d.group] if d.group else []
+        args += ["--test", str(d.test)] if d.test else []  # (the set's own test rows, as a user gives them)
         wdcli(*args)
     return path
 
