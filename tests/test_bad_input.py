@@ -1,6 +1,9 @@
 """Bad data gives a clear error (exit 2, no traceback) that names the file or column and what to do;
 merely unusual data (unseen values, nulls, extra columns) is scored."""
 
+import hashlib
+import json
+
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -161,6 +164,27 @@ def test_truncated_weights_are_reported_as_such(tmp_path, monkeypatch):
     weights.write_bytes(weights.read_bytes()[:100])
     r = runner.invoke(app, ["rank", "--model", "m", "--input", str(tmp_path / "data.csv"), "--group-by", "age"])
     assert r.exit_code == 2 and "weights.safetensors: checksum mismatch (corrupted or truncated)" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "pipeline.json", "model.json", "metrics.json", "split.json"])
+def test_run_files_nested_past_the_stack_or_with_endless_numbers_are_refused(tmp_path, monkeypatch, name):
+    """A run file of 200,000 nested lists (JSON's parser recurses past Python's stack) or a number of 5,001 digits
+    (past Python's limit on converting text to integers), its checksum made to match: exit 2 naming the file and
+    what to do, not 'a bug in wdcli' (a hostile probe: exit 1 from predict, rank, eval and serve --check)."""
+    monkeypatch.chdir(tmp_path)
+    spec = spec_for(tmp_path, GOOD)
+    assert runner.invoke(app, ["train", spec, "-q", "--output", "m"]).exit_code == 0
+    for text in ("[" * 200_000 + "]" * 200_000, '{"format_version": ' + "9" * 5001 + "}"):
+        (tmp_path / "m" / name).write_text(text)
+        manifest = json.loads((tmp_path / "m" / "manifest.json").read_text()) if name != "manifest.json" else None
+        if manifest is not None:
+            manifest["files"][name] = hashlib.sha256((tmp_path / "m" / name).read_bytes()).hexdigest()
+            (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
+        commands = [["predict", "--input", "data.csv"], ["eval", "--split", "test"], ["serve", "--check"]]
+        for args in commands if name != "split.json" else commands[1:2]:  # (only eval --split reads the split)
+            r = runner.invoke(app, [args[0], "--model", "m", *args[1:]])
+            assert r.exit_code == 2, (args, r.output)
+            assert "m" in r.stderr and "bug" not in r.stderr and "Traceback" not in r.output, r.stderr
 
 
 def test_unusual_training_data_trains(tmp_path, monkeypatch):

@@ -170,6 +170,8 @@ def test_access_token_host_origin_and_what_errors_tell(runs, monkeypatch):  # no
         assert c.post("/predict", content=raw, headers={**auth, "host": "evil.example"}).status_code == 421
         r = c.post("/predict", content=raw, headers={**auth, "origin": "http://evil.example"})
         assert r.status_code == 403
+        r = c.post("/reload", headers={**auth, "origin": "null"})  # (a sandboxed frame's script: a hostile probe)
+        assert r.status_code == 403 and "Origin: null" in r.json()["error"]
         assert c.post("/predict", content=raw, headers={**auth, "host": "localhost:8000"}).status_code == 200
         meta = c.run(c.http.get("/metadata", headers=auth)).json()
         assert "path" not in meta and str(runs) not in str(meta)
@@ -286,3 +288,46 @@ def test_a_list_joined_by_another_separator_is_refused_and_says_how_to_send_it(c
     ):
         r = client.post("/predict", json={"rows": fine})
         assert r.status_code == 200, r.text
+
+
+def test_list_values_past_max_values_are_refused_before_they_are_looked_up(runs):  # noqa: F811
+    """A list column's values are counted after splitting: a string of 2,000 separators is 2,001 values (a hostile
+    probe: 472 rows of 65,536 '|' took 2.5 GB and stalled every client for 6 s). Past --max-values, 413 naming
+    the option, joined or sent as lists; within it, scored."""
+    rows = candidates(20).to_dicts()
+    with InProcess(server(runs, max_values=1_000).app()) as c:
+        lists = [{**row, "installed": row["installed"].split("|")} for row in rows[1:]]
+        for first, rest in (("|" * 2_000, rows[1:]), (["app1"] * 2_000, lists)):
+            r = timed(c, "/predict", {"rows": [{**rows[0], "installed": first}] + rest})
+            assert r.status_code == 413 and "--max-values" in r.json()["error"] and "'installed'" in r.text, r.text
+        assert timed(c, "/predict", {"rows": [{**row, "installed": "|" * 40} for row in rows]}).status_code == 200
+
+
+def test_a_group_column_of_mixed_types_is_refused(client):
+    """`1`, `"1"` and `true` in /rank's group column would be read as one group by a table (a hostile probe: two
+    requests' candidates ranked together with a 200): 422; values of one type are ranked apart."""
+    rows = candidates(6).to_dicts()
+    mixed = [{**row, "user": v} for row, v in zip(rows, [1, "1", True, 1, "1", True])]
+    r = timed(client, "/rank", {"rows": mixed})
+    assert r.status_code == 422 and "column 'user' groups the candidates by values of several types" in r.text
+    same = [{**row, "user": v} for row, v in zip(rows, [1, 2, 3, 1, 2, 3])]
+    r = timed(client, "/rank", {"rows": same})
+    assert r.status_code == 200 and len(r.json()["groups"]) == 3, r.text
+
+
+def test_bodies_received_at_once_are_bounded_and_counted_back(runs):  # noqa: F811
+    """Bodies being received count against RECEIVING bodies of --max-body-mb a worker (40 bodies of 30 MB held a
+    byte short of their end took 1.2 GB): with others' bytes at the bound a body is answered 503 with
+    Retry-After; every body's bytes are counted back when it is read, whatever its answer."""
+    from wdcli.serve.app import RECEIVING
+
+    s = server(runs, max_body_mb=1)
+    raw = dumps({"rows": candidates(20).to_dicts()})
+    with InProcess(s.app()) as c:
+        assert c.post("/predict", content=raw, headers=JSON).status_code == 200
+        assert c.post("/predict", content=b"{" * 10 + b" " * (2 << 20), headers=JSON).status_code == 413
+        assert s.receiving == 0
+        s.receiving = RECEIVING * s.max_body - 100  # (others' bodies, arriving)
+        r = c.post("/predict", content=raw, headers=JSON)
+        assert r.status_code == 503 and r.headers["retry-after"] == "1" and "retry" in r.json()["error"]
+        assert s.receiving == RECEIVING * s.max_body - 100

@@ -229,7 +229,7 @@ def load_artifact(model: str | Path | None = None) -> Artifact:
         if config.dense and not config.dense_names:  # (model.json before the numeric inputs were named)
             config = dataclasses.replace(config, dense_names=[fitted.dense[i] for i in config.dense])
         metrics = RunMetrics.from_json(json.loads(file_in(path, "metrics.json").read_text()))
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:  # (JSON nested past Python's stack)
         raise ArtifactError(f"{path}: cannot be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     if problems := _mismatches(config, fitted):
         raise ArtifactError(f"{path}/model.json: does not match pipeline.json: " + "; ".join(problems[:5]))
@@ -258,7 +258,7 @@ def _manifest_files(path: Path) -> dict:
         version = manifest["format_version"]
         files = manifest["files"]
         assert isinstance(files, dict) and all(isinstance(v, str) for v in files.values())
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError, AssertionError):
+    except (ValueError, KeyError, TypeError, AssertionError, RecursionError):  # (a number past 4,300 digits too)
         raise ArtifactError(
             f"{path}/manifest.json: corrupted (not a wdcli manifest); retrain or restore the folder"
         ) from None
@@ -382,5 +382,5 @@ def load_split(art: Artifact) -> SplitRecord | None:
         raise ArtifactError(f"{file}: cannot be read ({e.strerror}); retrain or restore the folder") from None
     try:
         return SplitRecord.from_json(json.loads(raw))
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise ArtifactError(f"{file}: not a split record ({type(e).__name__}); retrain or restore the folder") from None

@@ -215,6 +215,7 @@ def serve(
     max_depth: Annotated[int, count_option("--max-depth", "Lists or objects nested within a value.")] = 8,
     max_containers: Annotated[int, count_option("--max-containers", "Lists and objects in one request.")] = 1_000_000,
     max_string: Annotated[int, count_option("--max-string", "Characters in one string value.")] = 65_536,
+    max_values: Annotated[int, count_option("--max-values", "Values of list columns per request.")] = 2_000_000,
     max_queue: Annotated[int, count_option("--max-queue", "Requests waiting to be scored (then 503).")] = 256,
     max_connections: Annotated[int, count_option("--max-connections", "Open connections per worker.")] = 1_000,
     header_timeout: HeaderTimeoutOpt = 10.0,

@@ -145,7 +145,7 @@ def load_pipeline(folder: Path, spec: Spec) -> FittedPipeline:
     file = folder / "pipeline.json"
     try:
         raw = json.loads(file_in(folder, "pipeline.json").read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # (not JSON, not UTF-8, nested or a number too long)
         raise ArtifactError(f"{file}: cannot be read ({type(e).__name__}); retrain or restore the folder") from None
     if not isinstance(raw, dict) or raw.get("format") not in (1, FORMAT):
         version = raw.get("format") if isinstance(raw, dict) else None

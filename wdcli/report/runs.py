@@ -39,7 +39,7 @@ def read_run(folder: Path) -> Run:
         manifest = json.loads(file_in(folder, "manifest.json").read_text())
         raw = json.loads(file_in(folder, "metrics.json").read_text())
         spec = read_run_spec(folder)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise ArtifactError(f"{folder}: not a readable run folder ({type(e).__name__}); retrain or remove it") from None
     if not isinstance(spec, dict) or not isinstance(raw, dict):
         raise ArtifactError(f"{folder}: not a readable run folder (spec.yaml or metrics.json is not a mapping)")

@@ -39,6 +39,8 @@ from .workers import Generation, die_with_parent
 
 ENVIRONMENT = "WDCLI_SERVE_CONFIG"  # how --workers N hands the options to each worker process
 PARSE_IN_THREAD = 64 << 10  # bodies larger than this are parsed off the event loop
+RANK_IN_THREAD = 2_000  # /rank answers of more candidates are made off the event loop
+RECEIVING = 8  # bodies of --max-body-mb a worker receives at once, at most (in bytes: 256 MB by default)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class ServeConfig:
     max_depth: int = 8  # lists or objects within a value
     max_containers: int = 1_000_000  # lists and objects in a body
     max_string: int = 65_536  # characters in a string
+    max_values: int = 2_000_000  # values of the list columns the model reads, after splitting, in a request
     max_queue: int = 256  # requests waiting to be scored, per worker; past it 503 with Retry-After
     max_connections: int = 1_000  # open connections per worker, fewer where the open-file limit is lower
     header_timeout: float = 10.0  # seconds for a request's line and headers to arrive
@@ -72,7 +75,9 @@ class ServeConfig:
     limits: Limits = field(init=False)
 
     def __post_init__(self):
-        limits = Limits(self.max_candidates, self.max_columns, self.max_depth, self.max_string, self.max_containers)
+        limits = Limits(
+            self.max_candidates, self.max_columns, self.max_depth, self.max_string, self.max_containers, self.max_values
+        )
         object.__setattr__(self, "limits", limits)
         if not is_loopback(self.host) and not self.token:
             raise WdcliError(
@@ -103,6 +108,7 @@ class Server:
             self.models, self.stats, config.batch_window_ms / 1000, config.max_batch, config.max_queue
         )
         self.max_body = int(config.max_body_mb * (1 << 20))
+        self.receiving = 0  # bytes of the bodies being received now (this worker's event loop: no lock)
         self.access = Access(config.host, config.token, config.allowed_hosts)
 
     # --------------------------------------------------------------------------------------- endpoints
@@ -117,7 +123,9 @@ class Server:
         parsed, scores, model = await self._scored(request, ranking=True)
         default = model.scorer.spec.label.group
         group = parsed.group_by or (default if default in parsed.frame.columns else None)
-        return _json({"model": model.run, "group_by": group, "groups": ranked(parsed, scores, group)})
+        answer = lambda: _json({"model": model.run, "group_by": group, "groups": ranked(parsed, scores, group)})  # noqa: E731
+        # (100,000 candidates' groups are a second of work: off the event loop, as a large body's parsing is)
+        return await asyncio.to_thread(answer) if len(scores) > RANK_IN_THREAD else answer()
 
     async def reload(self, request: Request) -> Response:
         status, body = await self.models.reload_all()
@@ -155,6 +163,9 @@ class Server:
         return parsed, scores, model
 
     async def _body(self, request: Request) -> bytes:
+        """The request's body, within --max-body-mb; and, so that many slow bodies at once cannot exhaust memory
+        (40 bodies of 30 MB held a byte short of their end took a worker's memory up by 1.2 GB), within
+        RECEIVING bodies of that size being received at once by this worker: past it 503, retry later."""
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > self.max_body:
             raise BadRequest(
@@ -166,11 +177,20 @@ class Server:
         try:
             async for chunk in request.stream():
                 total += len(chunk)
+                self.receiving += len(chunk)
                 if total > self.max_body:
                     raise BadRequest(413, f"the body is over {self.max_body:,} bytes (wdcli serve --max-body-mb)")
+                if self.receiving > RECEIVING * self.max_body:
+                    raise BadRequest(
+                        503,
+                        f"this server is receiving {self.receiving:,} bytes of bodies at once, its most; retry",
+                        {"Retry-After": "1"},
+                    )
                 chunks.append(chunk)
         except ClientDisconnect:
             raise BadRequest(400, "the client went away before sending the whole body") from None
+        finally:
+            self.receiving -= total
         return b"".join(chunks)
 
     def route(self, path: str, handler, methods: list[str]) -> Route:

@@ -84,7 +84,9 @@ class Access:
             return 400, "the request names no Host, which HTTP/1.1 requires; send the header 'Host: ADDRESS:PORT'"
         if self.hosts and host is not None and _name(host) not in self.hosts:
             return 421, f"this server does not answer to the name '{_name(host)}' (wdcli serve --allowed-host)"
-        if self.hosts and origin is not None and origin != "null" and _name(origin) not in self.hosts:
+        if self.hosts and origin == "null":  # (a sandboxed frame, a local file: a page's script, whosever)
+            return 403, "requests from pages of no origin (Origin: null) are not answered"
+        if self.hosts and origin is not None and _name(origin) not in self.hosts:
             return 403, f"requests from pages of '{_name(origin)}' are not answered"
         if self.token is not None:
             scheme, _, given = request.headers.get("authorization", "").partition(" ")
