@@ -871,6 +871,30 @@ BUGS += [
         ("tests/test_serve_hostile.py",),
         "bodies' bytes never counted back: the server answers 503 for ever",
     ),
+    Bug(
+        "draft-test-file-columns-unchecked",
+        "wdcli/draft/build.py",
+        "        _check_test_columns(spec)\n",
+        "",
+        ("tests/test_draft.py::test_init_with_a_test_file_of_known_users_splits_rows_and_learns_the_user",),
+        "a draft written for a --test file that lacks a column it reads (validate then refuses it)",
+    ),
+    Bug(
+        "eval-ungrouped-rows-unsaid",
+        "wdcli/metrics.py",
+        "if missing := len(y) - len(_grouped(y, p, groups)[0]):",
+        "if missing := 0:",
+        ("tests/test_metrics.py",),
+        "eval's gAUC and NDCG silently of the rows that have a group value",
+    ),
+    Bug(
+        "draft-block-gain-rounded-to-its-bar",
+        "wdcli/draft/blocks.py",
+        "digits = 5 if abs(",
+        "digits = 4 if abs(",
+        ("tests/test_draft_blocks.py",),
+        "'gain +0.0010 ... left out (under 0.001 nats)': a comment that contradicts itself",
+    ),
     # ---- numeric_embedding values (issue 20): a number whose values name things
     Bug(
         "values-named-without-the-standard-errors",

@@ -261,6 +261,9 @@ def test_1_set_reaches_a_column_written_in_short_form(w):
 def test_2_predict_mistakes_are_user_errors(w):
     clean_exit_2(invoke("predict", "--input", "nothere.csv"), "Invalid value for '--input': no such file: nothere.csv")
     clean_exit_2(invoke("predict", "--input", w.data, "--columns", "age,nope"), "no column 'nope' to keep")
+    clean_exit_2(
+        invoke("predict", "--input", w.data, "--columns", "agee"), "no column 'agee' to keep (did you mean 'age'?)"
+    )
     clean_exit_2(invoke("predict", "--input", w.data, "--columns", "age,,income"), "a column name is empty")
     r = invoke("predict", "--input", w.data, "--columns", "age,age")
     assert r.exit_code == 0 and r.stdout.splitlines()[0] == "age,score"

@@ -507,6 +507,15 @@ def test_init_with_a_test_file_of_known_users_splits_rows_and_learns_the_user(wo
         ) == known
         r = invoke("train", workdir / "s.yaml", "--set", "train.epochs=1", "-q", "--json")
         assert r.exit_code == 0, r.output
+    # a test file without the group: no users to know (and no internal error); without a column the draft
+    # reads: refused, naming it, and nothing written
+    frame.drop("user").write_csv(workdir / "nouser.csv")
+    frame.drop("item").write_csv(workdir / "noitem.csv")
+    r = invoke("init", "train.csv", "--label", "y", "--group", "user", "--test", "nouser.csv", "-o", "u.yaml")
+    assert r.exit_code == 0 and load_spec(workdir / "u.yaml").data.split.key == "user", r.output
+    r = invoke("init", "train.csv", "--label", "y", "--group", "user", "--test", "noitem.csv", "-o", "i.yaml")
+    assert r.exit_code == 2 and "noitem.csv: it lacks 'item', which the training data has" in r.stderr, r.output
+    assert not (workdir / "i.yaml").exists()
 
 
 def test_init_with_a_test_file_holds_out_validation_rows_alone_and_learns_from_every_training_row(workdir):

@@ -147,6 +147,8 @@ def test_a_block_is_kept_only_past_its_threshold():
         assert Tried(block, value, (0.5, 0.7, 0.65), (0.5 - 2 * BLOCK_GAIN, 0.71, 0.65)).kept
         worse = Tried(block, value, base, (0.5100, 0.69))
         assert worse.written == "none" and "gain -0.0100" in worse.comment() and "left out" in worse.comment()
+        near = Tried(block, value, base, (0.5000 - 0.00096, 0.70)).comment()  # (a walk: '+0.0010 ... under 0.001')
+        assert "(gain +0.00096)" in near and "left out (under 0.001 nats)" in near
     for block, value in [("interaction", "dot"), ("numeric_embedding", "auto")]:  # (trials of all the rows)
         assert Tried(block, value, base, (0.5000 - BLOCK_GAIN, 0.71)).written == value
         assert Tried(block, value, base, (0.5000 - BLOCK_GAIN, 0.71)).comment().endswith("; kept")

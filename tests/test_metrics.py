@@ -393,3 +393,24 @@ def test_ranking_sums_refuse_rows_not_ranked_one_to_n():
     frame = pl.DataFrame({"g": [0] * 4, "score": [0.9, 0.5, 0.5, 0.1], "rank": [1, 2, 2, 4]})
     with pytest.raises(ValueError, match="ranked 1..n"):
         ranking_sums(frame, "g", np.array([0, 1, 0, 0]), 3)
+
+
+def test_rows_of_no_group_are_counted_in_auc_and_said_to_be_left_out_of_the_groups_figures():
+    """A test file whose group column is empty in some rows (a walk: 378 rows blanked, eval's gAUC silently of the
+    rest): `evaluate` counts them in AUC, leaves them out of gAUC and NDCG@10, and says how many it left out, and
+    eval's table says so under it."""
+    from wdcli.cli.output import metrics_table
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 60)
+    s = rng.random(60)
+    groups = np.array([None if i < 12 else f"g{i % 6}" for i in range(60)], dtype=object)
+    m = evaluate(y, s, None, groups)
+    kept = np.arange(60) >= 12
+    assert m["rows"] == 60 and m["auc"] == pytest.approx(roc_auc_score(y, s))
+    assert m["ungrouped_rows"] == 12 and m["gauc"] == pytest.approx(
+        evaluate(y[kept], s[kept], None, groups[kept])["gauc"]
+    )
+    assert "ungrouped_rows" not in evaluate(y[kept], s[kept], None, groups[kept])
+    caption = metrics_table("t", {"test.csv": m}, ["rows", "auc"]).caption
+    assert caption == "test.csv: gauc and ndcg@10 leave out its 12 rows of no group value"

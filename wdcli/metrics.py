@@ -99,6 +99,8 @@ def evaluate(
         out["gauc"] = gauc(y, p, groups)
         if ndcg:
             out[f"ndcg@{DEFAULT_K}"] = grouped_ndcg(y, p, groups, DEFAULT_K)
+        if missing := len(y) - len(_grouped(y, p, groups)[0]):  # (rows of no group: in AUC, not in the groups')
+            out["ungrouped_rows"] = missing
     return out
 
 

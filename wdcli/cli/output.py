@@ -100,5 +100,10 @@ def metrics_table(title: str, rows: dict[str, dict], keys: list[str]) -> Table:
         "ndcg@10": "no group holds a positive",
     }
     nan = [k for k in why if k in keys and any(isinstance(m.get(k), float) and math.isnan(m[k]) for m in rows.values())]
-    t.caption = "; ".join(f"{k} nan: {why[k]}" for k in nan) or None
+    ungrouped = [
+        f"{name}: gauc and ndcg@10 leave out its {m['ungrouped_rows']:,} rows of no group value"
+        for name, m in rows.items()
+        if m.get("ungrouped_rows")
+    ]
+    t.caption = "; ".join([f"{k} nan: {why[k]}" for k in nan] + ungrouped) or None
     return t

@@ -25,6 +25,7 @@ from ..data.atomic import atomic_file
 from ..data.time_split import times
 from ..errors import DataError, SpecError, WdcliError, suggest
 from ..features import fit_pipeline
+from ..features.inputs import spec_inputs
 from ..spec import Spec, load_spec
 from . import gain as G
 from .blocks import MIN_ROWS, Tried, untried
@@ -68,11 +69,10 @@ def draft_spec(
     """Sample the data and draft a spec for it; `output` is where it will be written (data paths are made
     relative to its folder). `separator`: of CSV files (data.csv.separator); `step` hears each step start;
     `time`: split by this column's times (the latest rows held out), not by a seed; `try_blocks`: trains the
-    draft on its sample with and without each of the deep part's blocks (issue 20), and the draft keeps those that
-    help; `try_draft` trains a draft on its sample (a column of whole numbers tried as codes: `codes`); `kinds`:
-    column -> the kind `--kind` gives it (numeric, categorical, multivalent, skip), whatever its values suggest;
-    `test_file`: the user's test file(s) (--test): the split holds out validation rows alone; the sample is all
-    training rows."""
+    draft on its sample with and without each of the deep part's blocks, keeping those that help; `try_draft`
+    trains a draft on its sample (numbers tried as codes: `codes`); `kinds`: column -> the kind `--kind` gives it
+    (numeric, categorical, multivalent, skip), whatever its values suggest; `test_file`: the user's test file(s)
+    (--test): the split holds out validation rows alone; the sample is all training rows."""
     step = step or (lambda what: None)
     patterns = [str(data)] if isinstance(data, (str, Path)) else [str(p) for p in data]
     where = ", ".join(patterns)
@@ -213,7 +213,22 @@ def write_draft(draft: Draft, output: str | Path, overwrite: bool = False) -> Sp
                 f"init drafted a spec it rejects: {'; '.join(problems).replace(str(tmp), str(output))}; the draft "
                 f"is kept in {kept} (please attach it to the report)"
             ) from e
+        _check_test_columns(spec)
     return spec
+
+
+def _check_test_columns(spec: Spec) -> None:
+    """A DataError naming the --test file that lacks a column the draft reads (a walk: a test file without
+    `price` was drafted for, and `validate` refused the draft that `init` had just called checked)."""
+    need = list(spec_inputs(spec))
+    for path in io.expand_paths(spec.data.test) if spec.data.test else []:
+        have = set(io.scan_one(path, spec.data.csv.separator).collect_schema().names())
+        if missing := [c for c in need if c not in have]:
+            raise DataError(
+                f"--test {path}: it lacks {', '.join(map(repr, missing[:5]))}, which the training data has and the "
+                "draft reads; give the test rows the training data's columns, or --kind COLUMN=skip to leave "
+                f"{'them' if len(missing) > 1 else 'it'} out"
+            )
 
 
 def _test_path(test_file: str, output: str | Path, label: str, separator: str | None) -> str:

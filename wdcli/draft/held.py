@@ -46,7 +46,10 @@ def known_groups(group: str | None, time: str | None, test_file: str | None, pat
         return False
     every = [io.scan_one(p, separator).select(pl.col(group).cast(pl.String)) for p in io.expand_paths(patterns)]
     seen = pl.concat(every).unique().collect().to_series().implode()
-    tests = [io.scan_one(p, separator).select(pl.col(group).cast(pl.String)) for p in io.expand_paths([test_file])]
+    tests = [io.scan_one(p, separator) for p in io.expand_paths([test_file])]
+    if any(group not in t.collect_schema().names() for t in tests):  # (no group: no ranking to score there)
+        return False
+    tests = [t.select(pl.col(group).cast(pl.String)) for t in tests]
     share = pl.concat(tests).select(pl.col(group).is_in(seen).mean()).collect().item()
     return share is not None and share >= 0.5
 

@@ -106,8 +106,8 @@ class Scorer:
             absent = [c for c in dict.fromkeys(keep) if c not in frame.columns]
             if absent:
                 raise DataError(
-                    f"{where}: no column {', '.join(repr(c) for c in absent)} to keep; it has: "
-                    f"{', '.join(frame.columns[:20])}"
+                    f"{where}: no column {', '.join(repr(c) for c in absent)} to keep"
+                    f"{suggest(absent[0], frame.columns)}; it has: {', '.join(frame.columns[:20])}"
                 )
             keep = list(dict.fromkeys(keep))  # a column named twice is kept once
         out = frame if keep is None else frame.select(keep)
