@@ -895,6 +895,14 @@ BUGS += [
         ("tests/test_draft_blocks.py",),
         "'gain +0.0010 ... left out (under 0.001 nats)': a comment that contradicts itself",
     ),
+    Bug(
+        "check-split-key-feature-unsaid",
+        "wdcli/train/checks.py",
+        "return check_separators(spec) + check_groups(spec) + check_key_feature(spec)",
+        "return check_separators(spec) + check_groups(spec)",
+        ("tests/test_silent_mistakes.py",),
+        "a split key declared as a feature, of no use on any held-out row, said nothing",
+    ),
     # ---- numeric_embedding values (issue 20): a number whose values name things
     Bug(
         "values-named-without-the-standard-errors",

@@ -191,3 +191,28 @@ def test_small_groups_split_by_rows_are_warned_of_with_the_key_that_keeps_them_w
     frame.with_columns(pl.col("purchase") // 10).write_csv(tmp_path / "choice.csv")  # (groups of 40 rows)
     r = invoke("validate", tmp_path / "spec.yaml")
     assert r.exit_code == 0 and "split takes rows" not in r.stderr
+
+
+def test_a_split_key_read_as_a_feature_is_warned_of(tmp_path):
+    """A walk: `person` declared as a feature beside `split.key: person`: every validation and test person is new,
+    so its 3,308 learnt values served no held-out row, silently. Declared (or a bucketized column's source): a
+    warning naming both keys and the ways out; not declared: none."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 2_000
+    frame = pl.DataFrame({"person": rng.integers(0, 300, n), "car": rng.integers(0, 6, n).astype(str)})
+    frame.with_columns(chosen=rng.integers(0, 2, n)).write_csv(tmp_path / "cars.csv")
+    spec = "data: {train: cars.csv, split: {key: person}}\nlabel: {column: chosen}\ncolumns: {car: categorical%s}\n"
+    for extra, warned in (
+        ("", False),
+        (", person: categorical", True),
+        (", p: {kind: bucketized, source: person, boundaries: [9]}", True),
+    ):
+        (tmp_path / "spec.yaml").write_text(spec % extra)
+        r = invoke("validate", tmp_path / "spec.yaml")
+        assert r.exit_code == 0, r.output
+        said = " ".join(r.stderr.split())
+        assert (
+            "reads data.split.key 'person', so every validation and test row holds a 'person' value" in said
+        ) == warned

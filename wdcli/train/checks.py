@@ -5,7 +5,10 @@
 - groups split apart: `label.group` names small groups (a request's candidates, a purchase's brands) and the
   split takes rows, not groups, so that most of the held-out part's groups keep one row: nothing to rank, and
   the gAUC and NDCG it reports are those of fragments (a walk's choice data: test gAUC 0.948 on its fragments,
-  0.914 on whole held-out purchases).
+  0.914 on whole held-out purchases);
+- the split's key read as a feature: every validation and test row holds a value of it training never saw, so
+  what the model learns of each value is of no use there (a walk: `person` declared beside `split.key: person`,
+  3,308 values in its vocabulary and none of them in validation or test).
 """
 
 from __future__ import annotations
@@ -23,7 +26,20 @@ LONE = 0.5  # warn when more than this share of a held-out part's groups would k
 
 
 def data_warnings(spec: Spec) -> list[str]:
-    return check_separators(spec) + check_groups(spec)
+    return check_separators(spec) + check_groups(spec) + check_key_feature(spec)
+
+
+def check_key_feature(spec: Spec) -> list[str]:
+    """A warning when data.split.key is a feature (a declared column, or a bucketized column's source)."""
+    key = spec.data.split.key
+    names = [n for n, c in spec.columns.items() if n == key or getattr(c, "source", None) == key]
+    if key is None or not names:
+        return []
+    return [
+        f"columns.{names[0]}: reads data.split.key '{key}', so every validation and test row holds a '{key}' value "
+        f"training never saw and what the model learns of each is of no use there; leave it out of columns, "
+        f"or split rows (delete data.split.key) where the same '{key}' values come again when the model scores"
+    ]
 
 
 def lone_share(sizes: pl.Series, fraction: float) -> float:
