@@ -903,6 +903,14 @@ BUGS += [
         ("tests/test_silent_mistakes.py",),
         "a split key declared as a feature, of no use on any held-out row, said nothing",
     ),
+    Bug(
+        "set-quoted-name-split-on-its-dots",
+        "wdcli/spec/overrides.py",
+        "            parts.append(double or single)\n",
+        '            parts.extend((double or single).split("."))\n',
+        ("tests/test_set_overrides.py",),
+        "a quoted column name with dots split into keys: no --set reaches R's sleep.hours",
+    ),
     # ---- numeric_embedding values (issue 20): a number whose values name things
     Bug(
         "values-named-without-the-standard-errors",

@@ -310,3 +310,27 @@ def test_the_short_form_sweep_finds_the_known_short_forms(tmp_path):
     taken = {path_text(p) for p, _, kind, pre in SHORT if takes_short_form(p, kind, pre, tmp_path) is not None}
     known = {"columns.n", "columns.c", "columns.m", "deep.interaction", "deep.numeric_embedding"}
     assert known | {"deep.numeric_embeddings.n", "train.schedule"} <= taken, taken
+
+
+def test_a_column_whose_name_holds_dots_is_set_by_quoting_it(tmp_path):
+    """R's tables name columns `sleep.hours`: `--set columns.sleep.hours.min_count=3` cannot name it (a walk found
+    no escape), and says how; `columns."sleep.hours".KEY` and `columns.'sleep.hours'.KEY` do, and messages write
+    such a name quoted, as --set takes it."""
+    from wdcli.spec.overrides import parse_key
+    from wdcli.spec.yaml_lines import path_text
+
+    assert parse_key('columns."sleep.hours".min_count') == ("columns", "sleep.hours", "min_count")
+    assert parse_key("columns.'a.b'.quantiles") == ("columns", "a.b", "quantiles")
+    assert parse_key("crosses[0].columns[1]") == ("crosses", 0, "columns", 1)
+    assert parse_key('columns."2019".kind') == ("columns", "2019", "kind")  # (quoted: a name, never an index)
+    assert path_text(("columns", "sleep.hours", "clip")) == 'columns."sleep.hours".clip'
+    (tmp_path / "d.csv").write_text("sleep.hours,y\n1,0\n2,1\n")
+    spec = tmp_path / "s.yaml"
+    spec.write_text('data: {train: d.csv}\nlabel: {column: y}\ncolumns: {"sleep.hours": numeric}\n')
+    assert load_spec(spec, ['columns."sleep.hours".clip=[0, 5]']).columns["sleep.hours"].clip == (0.0, 5.0)
+    with pytest.raises(SpecError) as e:
+        load_spec(spec, ["columns.sleep.hours.clip=[0, 5]"])
+    assert 'quote it: columns."sleep.hours".KEY=VALUE' in str(e.value)
+    with pytest.raises(SpecError) as e:
+        load_spec(spec, ['columns."sleep.hours".clip=5'])
+    assert 'columns."sleep.hours".clip' in str(e.value)

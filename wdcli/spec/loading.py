@@ -255,7 +255,11 @@ def _structure_problems(
         if err["type"] == "union_tag_not_found" and line == FROM_SET and clean[:1] == ("columns",) and len(clean) == 2:
             columns = data["columns"] if isinstance(data.get("columns"), dict) else {}
             declared = [str(c) for c in columns if c != clean[1]]  # `--set columns.agee.clip=...`
-            if hint := suggest(str(clean[1]), declared):
+            dotted = [c for c in declared if c.startswith(f"{clean[1]}.")]  # `--set columns.sleep.hours.clip=...`
+            if dotted:
+                msg = f"no column '{clean[1]}' is declared; to set a column whose name holds dots, quote it: "
+                msg += f'columns."{dotted[0]}".KEY=VALUE'
+            elif hint := suggest(str(clean[1]), declared):
                 msg = (
                     f"no column '{clean[1]}' is declared{hint}; a new column needs its kind (e.g. {clean[1]}: numeric)"
                 )

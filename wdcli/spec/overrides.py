@@ -30,13 +30,20 @@ def problem_at(file: str, line: int | None, where: str, msg: str) -> Problem:
     return Problem("--set", None, where, msg) if line == FROM_SET else Problem(file, line, where, msg)
 
 
+_PIECE = re.compile(r"\"([^\"]*)\"|'([^']*)'|\[(\d+)\]|([^.\[\"']+)")  # "a.b", 'a.b', [0], or a name
+
+
 def parse_key(key: str) -> Path_:
+    """`train.epochs` -> ("train", "epochs"); `crosses[0]` -> ("crosses", 0); a name with dots quoted:
+    `columns."sleep.hours".min_count` -> ("columns", "sleep.hours", "min_count") (R's names often hold dots)."""
     parts: list[str | int] = []
-    for piece in re.split(r"\.|(?=\[)", key):
-        if not piece:
-            continue
-        m = re.fullmatch(r"\[(\d+)\]", piece)
-        parts.append(int(m.group(1)) if m else (int(piece) if piece.isdigit() else piece))
+    for double, single, index, plain in _PIECE.findall(key):
+        if index:
+            parts.append(int(index))
+        elif plain:
+            parts.append(int(plain) if plain.isdigit() else plain)
+        elif double or single:
+            parts.append(double or single)
     return tuple(parts)
 
 

@@ -176,9 +176,11 @@ def expanded_size(root: yaml.Node) -> int:
 
 def path_text(path: Path_) -> str:
     """A YAML path as messages write it: ("crosses", 0, "columns") is crosses[0].columns."""
-    out = ""
+    out, before = "", None
     for seg in path:
         index = isinstance(seg, int) and not isinstance(seg, bool)
+        dotted = isinstance(seg, str) and ("." in seg or "[" in seg) and before != "space"  # (tune's keys: paths)
+        before, seg = seg, f'"{seg}"' if dotted else seg  # (a name with dots, quoted as --set takes it)
         out += f"[{seg}]" if index else (f".{seg}" if out else str(seg))
     return out
 
