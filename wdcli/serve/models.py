@@ -113,8 +113,13 @@ class Models:
         them serve the same run, or after 10 s (`workers` in the answer says how many do)."""
         status, body = await self.reload(explicit=True)
         if self.generation is not None and status == 200:
+            run, every = self.current.run, self.generation.workers
+            if body.get("status") == "unchanged":  # (every worker serving it already: no round of the others)
+                now = await asyncio.to_thread(self.generation.current)
+                if (n := await asyncio.to_thread(self.generation.serving, now, run)) >= every:
+                    body["workers"] = {"serving": n, "of": every}
+                    return status, body
             generation = await asyncio.to_thread(self.generation.bump)
-            run = self.current.run
             await asyncio.to_thread(self.generation.ack, generation, run)
             body["workers"] = {"serving": await self.generation.wait(generation, run), "of": self.generation.workers}
         return status, body
