@@ -919,6 +919,14 @@ BUGS += [
         ("tests/test_serve_procs.py",),
         "every /reload of nothing new starts a round of the other workers (190 ms each, a storm's p50 four-fold)",
     ),
+    Bug(
+        "serve-parses-unbounded",
+        "wdcli/serve/app.py",
+        "self.parsing = self.parsing or asyncio.Semaphore(PARSES)",
+        "self.parsing = self.parsing or asyncio.Semaphore(64)",
+        ("tests/test_serve_hostile.py",),
+        "every large body parsed at once: memory grows with the bodies arriving together",
+    ),
     # ---- numeric_embedding values (issue 20): a number whose values name things
     Bug(
         "values-named-without-the-standard-errors",

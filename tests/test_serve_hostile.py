@@ -331,3 +331,35 @@ def test_bodies_received_at_once_are_bounded_and_counted_back(runs):  # noqa: F8
         r = c.post("/predict", content=raw, headers=JSON)
         assert r.status_code == 503 and r.headers["retry-after"] == "1" and "retry" in r.json()["error"]
         assert s.receiving == RECEIVING * s.max_body - 100
+
+
+def test_large_bodies_are_parsed_a_few_at_a_time(runs, monkeypatch):  # noqa: F811
+    """What parsing builds is what costs (a probe: 8 bodies of 6M strings at once took 2.5 GB): a worker parses at
+    most PARSES large bodies at once, the others waiting their turn; each is answered."""
+    from wdcli.serve import app as served
+
+    s = server(runs)
+    at_once = most = 0
+    real = served.parse
+
+    def parse(*args):
+        nonlocal at_once, most
+        at_once += 1
+        most = max(most, at_once)
+        time.sleep(0.05)
+        try:
+            return real(*args)
+        finally:
+            at_once -= 1
+
+    monkeypatch.setattr(served, "parse", parse)
+    raw = dumps({"rows": candidates(2000).to_dicts()})
+    assert len(raw) > served.PARSE_IN_THREAD
+
+    async def burst() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=s.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            return await asyncio.gather(*(c.post("/predict", content=raw, headers=JSON) for _ in range(8)))
+
+    assert all(r.status_code == 200 for r in asyncio.run(burst()))
+    assert most == served.PARSES

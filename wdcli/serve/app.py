@@ -39,6 +39,8 @@ from .workers import Generation, die_with_parent
 
 ENVIRONMENT = "WDCLI_SERVE_CONFIG"  # how --workers N hands the options to each worker process
 PARSE_IN_THREAD = 64 << 10  # bodies larger than this are parsed off the event loop
+PARSES = 2  # large bodies parsed at once by a worker (Python parses one at a time anyway: the GIL); what a
+# parse builds is what costs (a probe: 8 bodies of 6M strings in an unused list, parsed at once, took 2.5 GB)
 RANK_IN_THREAD = 2_000  # /rank answers of more candidates are made off the event loop
 RECEIVING = 8  # bodies of --max-body-mb a worker receives at once, at most (in bytes: 256 MB by default)
 
@@ -109,6 +111,7 @@ class Server:
         )
         self.max_body = int(config.max_body_mb * (1 << 20))
         self.receiving = 0  # bytes of the bodies being received now (this worker's event loop: no lock)
+        self.parsing: asyncio.Semaphore | None = None  # (made on the event loop that serves)
         self.access = Access(config.host, config.token, config.allowed_hosts)
 
     # --------------------------------------------------------------------------------------- endpoints
@@ -156,7 +159,12 @@ class Server:
                 ) from None
             spec = self.models.current.scorer.spec
             args = (body, spec, self.config.limits, ranking)
-            parsed = await asyncio.to_thread(parse, *args) if len(body) > PARSE_IN_THREAD else parse(*args)
+            if len(body) > PARSE_IN_THREAD:
+                self.parsing = self.parsing or asyncio.Semaphore(PARSES)
+                async with self.parsing:
+                    parsed = await asyncio.to_thread(parse, *args)
+            else:
+                parsed = parse(*args)
         finally:
             self.batcher.receiving_done()
         scores, model = await self.batcher.score(parsed.frame)
