@@ -100,7 +100,7 @@ class Tried:
             verdict = f"left out (under {BLOCK_GAIN} nats)"
         others = "".join(f"; as {value}: {loss:.4f}" for value, loss in self.others)
         # (a gain that rounds to a bar it missed is shown finer: '+0.0010 ... under 0.001 nats' reads as a slip)
-        digits = 5 if abs(round(abs(self.gain), 4) - BLOCK_GAIN) < 1e-9 or round(self.gain, 4) == SURE_GAIN else 4
+        digits = 5 if round(abs(self.gain), 4) == BLOCK_GAIN or round(self.gain, 4) == SURE_GAIN else 4
         return (
             f"{self.value} tried on the sample: held-out log loss {ll:.4f} -> {ll2:.4f} (gain {self.gain:+.{digits}f}), "
             f"AUC {auc:.3f} -> {auc2:.3f}{ranked}{others}; {verdict}"

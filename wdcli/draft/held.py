@@ -27,9 +27,8 @@ def drafted_split(d, group: str | None) -> tuple[dict, str]:
     if d.time is not None:
         split, what = time_split(d.time, group, d.per, d.few, d.follows)
         what = f"by time: {what}"
-    elif d.known:
-        why = f"most of data.test's {group}s are in the training data, so {group} is a feature"
-        return {**SPLIT, "test": 0.0}, f"seeded: the same rows every run; the test rows are data.test's ({why})"
+    elif d.known:  # (only with --test: the test rows are data.test's, below)
+        split, what = dict(SPLIT), f"seeded: the same rows every run; most of data.test's {group}s are known"
     else:
         split = {**SPLIT, **({"key": group} if group else {})}
         by = f"; by {group}: every validation and test {group} is new (delete key to split rows)" if group else ""
@@ -44,13 +43,13 @@ def known_groups(group: str | None, time: str | None, test_file: str | None, pat
     of their later rows), not requests (each new when served). Not asked with --time (the split by time says)."""
     if group is None or time is not None or test_file is None:
         return False
-    every = [io.scan_one(p, separator).select(pl.col(group).cast(pl.String)) for p in io.expand_paths(patterns)]
-    seen = pl.concat(every).unique().collect().to_series().implode()
     tests = [io.scan_one(p, separator) for p in io.expand_paths([test_file])]
     if any(group not in t.collect_schema().names() for t in tests):  # (no group: no ranking to score there)
         return False
-    tests = [t.select(pl.col(group).cast(pl.String)) for t in tests]
-    share = pl.concat(tests).select(pl.col(group).is_in(seen).mean()).collect().item()
+    every = [io.scan_one(p, separator).select(pl.col(group).cast(pl.String)) for p in io.expand_paths(patterns)]
+    seen = pl.concat(every).unique().collect().to_series().implode()
+    share = pl.concat([t.select(pl.col(group).cast(pl.String)) for t in tests]).select(pl.col(group).is_in(seen).mean())
+    share = share.collect().item()
     return share is not None and share >= 0.5
 
 

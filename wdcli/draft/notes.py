@@ -27,14 +27,8 @@ def split_notes(d: Draft, spec: str | Path) -> list[str]:
         places = naming(d.text, g) if d.per and g else []
         known = f"{g} is a feature (every {g} is in every part) and " if places else ""
         notes = [f"data.split.time is {t} ({how}): {what}; {known}{t} is not a feature"]
-        if d.per:
-            cold = {**SPLIT, "key": g}
-            where = " and ".join([", ".join(places[:-1]), places[-1]] if len(places) > 1 else places)
-            edit = f" and delete {g} from {where}" if places else ""
-            notes.append(
-                f"  to hold out {g} values the model never saw (a cold-start split), write split: {flow(cold)} "
-                f"in {spec}{edit}"
-            )
+        if d.per and g is not None:  # (per is of the group)
+            notes.append(_cold_start(f"to hold out {g} values", {**SPLIT, "key": g}, g, places, spec))
         elif g is not None and not d.follows:  # one cut: a user's (a household's) latest rows, another way
             notes.append(
                 f"  to hold out each user's latest rows instead, add per: COLUMN to data.split in {spec} (COLUMN: "
@@ -45,14 +39,10 @@ def split_notes(d: Draft, spec: str | Path) -> list[str]:
         return offer_notes(d.time_offers, None, False) + d.time_unusable
     g = d.group
     if d.known:
-        places = naming(d.text, g)
-        where = " and ".join([", ".join(places[:-1]), places[-1]] if len(places) > 1 else places)
-        edit = f" and delete {g} from {where}" if places else ""
         return [
             f"most rows of data.test are of {g} values the training data holds (users, not requests): the split "
             f"holds out rows, each {g} in every part, and {g} is a feature",
-            f"  to validate on {g} values the model never saw (a cold-start split), write split: "
-            f"{flow({**SPLIT, 'test': 0.0, 'key': g})} in {spec}{edit}",
+            _cold_start(f"to validate on {g} values", {**SPLIT, "test": 0.0, "key": g}, g, naming(d.text, g), spec),
         ]
     return [
         f"data.split.key is {g} (--group): each {g}'s rows stay in one part, so the validation and test rows "
@@ -61,6 +51,13 @@ def split_notes(d: Draft, spec: str | Path) -> list[str]:
         *[f"  {choice.format(spec=spec, group=g, time=_time_choice(d))}" for choice in SPLIT_CHOICES],
         *d.time_unusable,
     ]
+
+
+def _cold_start(what: str, split: dict, group: str, places: list[str], spec: str | Path) -> str:
+    """The note line that says how to split by `group` instead (a cold-start split), and where to delete it."""
+    where = " and ".join([", ".join(places[:-1]), places[-1]] if len(places) > 1 else places)
+    edit = f" and delete {group} from {where}" if places else ""
+    return f"  {what} the model never saw (a cold-start split), write split: {flow(split)} in {spec}{edit}"
 
 
 def _time_choice(d: Draft) -> str:

@@ -176,8 +176,10 @@ def _columns(d, kept) -> list[str]:
 
 def _crosses(d, group: str | None) -> list[str]:
     halves = f"half the {group} values" if group else "half the sample"
-    if d.per or d.known:
-        halves = f"each {group}'s earlier rows, with a {group} term" if d.per else f"half the rows, with a {group} term"
+    if d.per:
+        halves = f"each {group}'s earlier rows, with a {group} term"
+    elif d.known:
+        halves = f"half the rows, with a {group} term"
     if not d.crosses:
         return [f"crosses: []   # no pair of columns gained over its parts (fitted on {halves}, scored on the rest)"]
     out = [

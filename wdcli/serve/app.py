@@ -111,7 +111,7 @@ class Server:
         )
         self.max_body = int(config.max_body_mb * (1 << 20))
         self.receiving = 0  # bytes of the bodies being received now (this worker's event loop: no lock)
-        self.parsing: asyncio.Semaphore | None = None  # (made on the event loop that serves)
+        self.parsing = asyncio.Semaphore(PARSES)  # (bound to a loop only when a body waits its turn)
         self.access = Access(config.host, config.token, config.allowed_hosts)
 
     # --------------------------------------------------------------------------------------- endpoints
@@ -160,7 +160,6 @@ class Server:
             spec = self.models.current.scorer.spec
             args = (body, spec, self.config.limits, ranking)
             if len(body) > PARSE_IN_THREAD:
-                self.parsing = self.parsing or asyncio.Semaphore(PARSES)
                 async with self.parsing:
                     parsed = await asyncio.to_thread(parse, *args)
             else:

@@ -279,9 +279,7 @@ def _check_values(name: str, values: list, limits: Limits, use: str | None = Non
     reads it, or ranking groups by it) no object anywhere: no model reads one, and the keys of objects would each
     become a field of the table."""
     lists = single = 0
-    kinds = set()  # (a group column's values: text, numbers or true/false, one of them)
     for v in values:
-        kinds.add(str if type(v) is str else bool if type(v) is bool else float if type(v) in (int, float) else None)
         if type(v) is str:
             single += 1
             if len(v) > limits.string:
@@ -305,12 +303,15 @@ def _check_values(name: str, values: list, limits: Limits, use: str | None = Non
             single += 1
     if lists and single:
         raise BadRequest(422, f"column '{name}' holds lists beside single values; give every candidate a list")
-    if use == "group" and len(kinds - {None}) > 1:  # (a table would read 1, "1" and true as one group)
+    if use == "group" and len({_SCALARS.get(type(v)) for v in values} - {None}) > 1:  # (1, "1", true: one group)
         raise BadRequest(
             422,
             f"column '{name}' groups the candidates by values of several types (text, numbers, "
             "true/false); send its values as one type",
         )
+
+
+_SCALARS = {str: "text", int: "number", float: "number", bool: "true/false"}  # (a group column's kinds of value)
 
 
 def _check_nested(name: str, value: list | dict, limits: Limits) -> tuple[bool, bool]:
