@@ -68,7 +68,7 @@ def spec_file(d: Dataset, which: str) -> Path:
         label = f"{{column: {d.label}" + (f", positive: '{d.positive}'" if d.positive else "")
         label += (f", group: {d.group}" if d.group else "") + "}"
         columns = "\n".join(
-            f"  {c}: {{kind: {k}{SEPARATOR if k == 'multivalent' else ''}}}" for c, k in d.kinds.items()
+            f"  {json.dumps(c)}: {{kind: {k}{SEPARATOR if k == 'multivalent' else ''}}}" for c, k in d.kinds.items()
         )
         test = f"\n  test: {d.test}" if d.test else ""
         path.write_text(

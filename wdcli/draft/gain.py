@@ -26,6 +26,9 @@ from ..metrics import auc, logloss, loglosses
 
 PRIOR = 2.0  # L2 strength of every effect, in units of the Hessian (about 10 rows at a 20% base rate)
 SWEEPS = 8
+MAX_STEP = 6.0  # of a Newton step, in log-odds: at a rare label (1%) a full step from the base rate overshoots a
+# value's rate many times over, and the sweeps diverged (the bias at -1e13: every column of KDD Cup 2004's protein
+# data scored a gain of -0.09 and AUC 0.5); no step of the 27 benchmark sets' drafts reaches 6 (census's largest 4-6)
 
 
 class CrossGain(NamedTuple):
@@ -67,9 +70,9 @@ def _fit(terms: list[np.ndarray], sizes: list[int], y: np.ndarray) -> tuple[floa
             p = _sigmoid(bias + sum(e2[t2] for t2, e2 in zip(terms, effects)))
             grad = np.bincount(t, weights=y - p, minlength=len(e))
             hess = np.bincount(t, weights=p * (1 - p), minlength=len(e))
-            e += (grad - PRIOR * e) / (hess + PRIOR)
+            e += np.clip((grad - PRIOR * e) / (hess + PRIOR), -MAX_STEP, MAX_STEP)
         p = _sigmoid(bias + sum(e[t] for t, e in zip(terms, effects)))
-        bias += float((y - p).sum() / max((p * (1 - p)).sum(), 1e-9))
+        bias += float(np.clip((y - p).sum() / max((p * (1 - p)).sum(), 1e-9), -MAX_STEP, MAX_STEP))
     return bias, effects
 
 
