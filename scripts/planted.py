@@ -898,8 +898,8 @@ BUGS += [
     Bug(
         "check-split-key-feature-unsaid",
         "wdcli/train/checks.py",
-        "return check_separators(spec) + check_groups(spec) + check_key_feature(spec)",
-        "return check_separators(spec) + check_groups(spec)",
+        "+ check_time_groups(spec) + check_key_feature(spec)",
+        "+ check_time_groups(spec)",
         ("tests/test_silent_mistakes.py",),
         "a split key declared as a feature, of no use on any held-out row, said nothing",
     ),
@@ -934,6 +934,14 @@ BUGS += [
         "e += (grad - PRIOR * e) / (hess + PRIOR)",
         ("tests/test_draft.py",),
         "at a rare label the sweeps diverge: every column scores -0.09 nats and AUC 0.5, and init drafts blind",
+    ),
+    Bug(
+        "time-split-through-small-groups-silent",
+        "wdcli/train/checks.py",
+        "    if torn <= LONE:",
+        "    if True:",
+        ("tests/test_silent_mistakes.py",),
+        "a split by a time that differs within each choice situation cut 96% of them apart, and nothing said so",
     ),
     # ---- numeric_embedding values (issue 20): a number whose values name things
     Bug(

@@ -347,6 +347,24 @@ def test_4_yaml_booleans_are_explained_where_values_meet_data(churn, monkeypatch
     )
 
 
+def test_column_names_yaml_reads_as_numbers_are_named_at_their_lines_and_many_are_one_problem(tmp_path):
+    """A table whose columns are named 4, 5, ... (a protein data set's 74 features): each unquoted name is a
+    number to YAML. One is told at its own line; many in one mapping are one problem, not 74 alike."""
+    (tmp_path / "t.csv").write_text("y,4,5,6,7\n1,1,2,3,4\n0,2,3,4,5\n")
+    head = "name: t\ndata: {train: t.csv}\nlabel: {column: y}\ncolumns:\n"
+    (tmp_path / "one.yaml").write_text(head + '  "4": numeric\n  5: numeric\n')
+    clean_exit_2(
+        invoke("validate", tmp_path / "one.yaml"),
+        'one.yaml:6 columns.5: should be text: YAML read unquoted 5 as a number; quote it to keep it text: "5"',
+    )
+    (tmp_path / "many.yaml").write_text(head + "".join(f"  {c}: numeric\n" for c in (4, 5, 6, 7)))
+    r = invoke("validate", tmp_path / "many.yaml")
+    clean_exit_2(r, "many.yaml:5 columns: YAML read 4 unquoted names as numbers (4, 5, 6, ... 7); quote each")
+    assert "1 problem in the spec" in r.output
+    (tmp_path / "quoted.yaml").write_text(head + "".join(f'  "{c}": numeric\n' for c in (4, 5, 6, 7)))
+    assert invoke("validate", tmp_path / "quoted.yaml").exit_code == 0
+
+
 def test_5_every_command_that_loads_a_model_names_it_and_a_mismatch_suggests_model(w):
     for name in ("eval", "predict", "rank", "inspect"):
         args = [a for a in base_args(w)[name] if a != "-q"]

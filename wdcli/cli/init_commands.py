@@ -125,6 +125,8 @@ def init(
     from ..draft import draft_spec, split_notes, write_draft
     from ..errors import WdcliError
     from ..run import try_blocks, try_draft
+    from ..spec import load_spec
+    from ..train.checks import data_warnings
 
     output = output or default_output(data)
     if output.exists() and not force:
@@ -158,6 +160,8 @@ def init(
         )
     for line in split_notes(draft, output):
         err.print(line if line.startswith(" ") else f"note: {line}", markup=False, highlight=False)
+    for warning in data_warnings(load_spec(output)):  # (what `validate` would say of the draft: a --time misread)
+        err.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
     out.print(f"wrote {output}; next: wdcli validate {output} && wdcli train {output}", markup=False, highlight=False)
 
 

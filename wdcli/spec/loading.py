@@ -117,10 +117,8 @@ def _from_defaults(path: Path_, data: dict) -> Path_:
 
 
 def _as_written(path: Path_, booleans: dict[Path_, str]) -> Path_:
-    """The path with each key YAML read as a boolean written as in the file (`columns.on`, not `columns.True`)."""
-    return tuple(
-        booleans.get(path[: i + 1] + ("[key]",), seg) if isinstance(seg, bool) else seg for i, seg in enumerate(path)
-    )
+    """The path with each key YAML read as no text written as in the file (`columns.on`, not `columns.True`)."""
+    return tuple(booleans.get(path[: i + 1] + ("[key]",), seg) for i, seg in enumerate(path))
 
 
 def _message(err: ErrorDetails, raw: str | None = None) -> str:
@@ -267,4 +265,20 @@ def _structure_problems(
         if line != FROM_SET and setters:  # the file's mapping, as --set changed it
             msg += f" (after --set {', '.join(path_text(q) for q in setters)})"
         problems.append(problem_at(file, line, path_text(_as_written(clean, booleans)), msg))
+    return _numbered_keys(problems)
+
+
+def _numbered_keys(problems: list[Problem]) -> list[Problem]:
+    """Many keys of one mapping YAML read as numbers (a table whose columns are named 4, 5, ... 77) as one problem."""
+    numbered = [p for p in problems if " as a number; quote it" in p.message and "." in p.path]
+    parents = {p.path.rpartition(".")[0] for p in numbered}
+    for parent in parents:
+        keys = [p for p in numbered if p.path.rpartition(".")[0] == parent]
+        if len(keys) > 3:
+            names = [p.path.rpartition(".")[2] for p in keys]
+            shown = ", ".join(names[:3]) + f", ... {names[-1]}"
+            msg = (
+                f'YAML read {len(keys)} unquoted names as numbers ({shown}); quote each to keep it text: "{names[0]}":'
+            )
+            problems = [p for p in problems if p not in keys] + [problem_at(keys[0].file, keys[0].line, parent, msg)]
     return problems

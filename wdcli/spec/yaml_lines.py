@@ -13,6 +13,7 @@ Path_ = tuple[str | int, ...]
 
 
 BOOL_TAG = "tag:yaml.org,2002:bool"
+READ_AS = (BOOL_TAG, "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")  # keys YAML reads as no text (`on:`, `4:`)
 MAX_DEPTH = 64  # levels of [ ] and { }: a spec has three or four
 MAX_VALUES = 100_000  # values in a spec with its aliases expanded: a spec has hundreds; a "billion laughs" 10^9
 
@@ -56,7 +57,7 @@ def _walk(
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value
-            if key_node.tag == BOOL_TAG:  # an unquoted `on:` is the key True in the data
+            if key_node.tag in READ_AS:  # an unquoted `on:` is the key True in the data, `4:` the number 4
                 key = yaml.safe_load(key_node.value)
                 if booleans is not None:
                     booleans[path + (key, "[key]")] = key_node.value
