@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from .cli_world import base_args, commands, inside, invoke, make_world, unreadable
+from .conftest import SPECS
 
 COMMANDS = commands()
 
@@ -363,6 +364,16 @@ def test_column_names_yaml_reads_as_numbers_are_named_at_their_lines_and_many_ar
     assert "1 problem in the spec" in r.output
     (tmp_path / "quoted.yaml").write_text(head + "".join(f'  "{c}": numeric\n' for c in (4, 5, 6, 7)))
     assert invoke("validate", tmp_path / "quoted.yaml").exit_code == 0
+
+
+def test_a_section_key_given_at_the_top_names_its_section():
+    """A walk: `--set seed=1` listed the top-level keys, with no word of train.seed."""
+    spec = SPECS / "census.yaml"
+    clean_exit_2(
+        invoke("validate", spec, "--set", "seed=1"), "unknown key 'seed' (did you mean train.seed or tune.seed?)"
+    )
+    clean_exit_2(invoke("validate", spec, "--set", "hidden=[8]"), "unknown key 'hidden' (did you mean deep.hidden?)")
+    clean_exit_2(invoke("validate", spec, "--set", "trian.epochs=1"), "unknown key 'trian' (did you mean 'train'?)")
 
 
 def test_5_every_command_that_loads_a_model_names_it_and_a_mismatch_suggests_model(w):

@@ -272,6 +272,35 @@ def test_a_column_that_predicts_a_rare_label_is_scored_by_its_rates():
     assert saved > 0.008 and held_auc > 0.75
 
 
+def test_a_leak_its_bucketized_copy_finds_is_left_out(tmp_path):
+    """A walk's lab value: 45 (no amplification: negative) in most rows, under 45 in the positives. Cut at 20
+    quantiles the 45s share a bin with the 44s below them (AUC about 0.93, no leak by the column's own figure);
+    its bucketized copy cuts at 45 and gives the label away: the column is left out as a likely leak."""
+    rng = np.random.default_rng(0)
+    n = 4_000
+    y = rng.random(n) < 0.06
+    ct = np.where(y, rng.normal(29, 7, n).clip(14, 44.9).round(1), 45.0)
+    pl.DataFrame({"ct": ct, "age": rng.integers(1, 90, n), "result": np.where(y, "pos", "neg")}).write_csv(
+        tmp_path / "lab.csv"
+    )
+    r = invoke(
+        "init",
+        tmp_path / "lab.csv",
+        "--label",
+        "result",
+        "--positive",
+        "pos",
+        "--no-trials",
+        "-q",
+        "-o",
+        tmp_path / "d.yaml",
+    )
+    assert r.exit_code == 0, r.output
+    doc = yaml.safe_load((tmp_path / "d.yaml").read_text())
+    assert "ct" not in doc["columns"] and "ct_buckets" not in doc["columns"]
+    assert "# ct: left out: alone predicts the label with AUC 1.000" in (tmp_path / "d.yaml").read_text()
+
+
 def test_a_noise_cross_that_saves_by_chance_is_not_drafted(tmp_path):
     """Columns that have nothing to do with the label: x0 x x1 saves MIN_GAIN on the held-out half by chance
     (as 11 of 600 such pairs do over seeds 0-39), not two standard errors of that gain, which init also asks."""

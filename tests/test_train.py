@@ -259,3 +259,15 @@ def test_the_loop_steps_the_schedule_by_each_epochs_batches_and_tells_it_each_ep
     plateau = ["train.epochs=3", "train.early_stopping.patience=9", "train.schedule={kind: plateau, patience: 0}"]
     s = train(load_spec(tmp_path / "s.yaml", plateau), frames).trainer.schedule
     assert s is not None and s.state == ScheduleState(steps=9, plateau=0.25, waited=0)
+
+
+def test_batch_size_auto_is_256_a_step_where_512_would_make_under_64_steps_an_epoch():
+    """A walk's 11,000 COVID tests at 512 a step: 21 steps an epoch, and the validation AUC's noise stopped the run
+    before it had learnt (test AUC 0.711; at 256, 20 epochs and patience 3: 0.821, LightGBM 0.812)."""
+    from wdcli.spec.settings import SMALL_DATA, Train, batch_rows
+
+    t = Train()
+    assert t.batch_size == "auto" and t.epochs == 20 and t.early_stopping.patience == 3
+    assert SMALL_DATA == 64 * 512
+    assert batch_rows(t, SMALL_DATA - 1) == 256 and batch_rows(t, SMALL_DATA) == 512
+    assert batch_rows(Train(batch_size=1024), 10) == 1024

@@ -98,6 +98,8 @@ def train(
     overrides = list(set or []) + ([f"train.device={device}"] if device else [])
     overrides += _log_overrides(spec, overrides, log or [])
     s = load_spec(spec, overrides)
+    if output is not None and "output" not in s.train.model_fields_set:  # (the cache beside the run, not in ./runs)
+        s = s.model_copy(update={"train": s.train.model_copy(update={"output": str(output.parent)})})
     if nproc is not None and nproc > 1 and not processes.launched:
         raise typer.Exit(_spawn(nproc, spec, overrides, output, force, resume, quiet, json_, warm_start))
     replacing = _replacing(output, force) if output is not None else _no_run_at(Path(s.train.output) / str(s.name))

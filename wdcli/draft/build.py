@@ -334,12 +334,18 @@ def _leave_out_duplicates(columns: list[Column]) -> None:
 
 
 def _leave_out_leaks(d: Draft, coded: dict) -> None:
+    """Columns that alone, or through their bucketized copy, give the label away. (A copy's cut can find what the
+    column's 20 quantiles miss: a lab value of 45 in most rows, which means negative, shares its bin with the
+    44s below it, AUC 0.933; cut at 45 it has AUC 0.997.)"""
+    copies = {b.source: b.name for b in d.buckets if b.name in d.scores}
     for c in d.columns:
-        if c.name in d.scores and c.kind != "skip" and d.scores[c.name][1] >= LEAK_AUC:
+        named = [n for n in (c.name, copies.get(c.name)) if n in d.scores]
+        best = max((d.scores[n][1] for n in named), default=0.0)
+        if c.kind != "skip" and best >= LEAK_AUC:
             c.kind, c.reason = (
                 "skip",
                 (
-                    f"alone predicts the label with AUC {d.scores[c.name][1]:.3f} on held-out "
+                    f"alone predicts the label with AUC {best:.3f} on held-out "
                     "sample rows: likely a leak (known only with or after the label); add it "
                     "back if it is known when you score"
                 ),

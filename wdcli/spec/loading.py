@@ -75,6 +75,14 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
+def _in_a_section(key: str, parent: tuple) -> str:
+    """A top-level key that is a key of a section (`seed`, `epochs`: train's), as a did-you-mean."""
+    if parent:
+        return ""
+    places = [f"{name}.{key}" for name in Spec.model_fields if key in getattr(_model_at((name,)), "model_fields", {})]
+    return f" (did you mean {' or '.join(places)}?)" if places else ""
+
+
 def _clean_loc(loc: tuple, data: Any) -> Path_:
     """Drop the segments pydantic adds for union members (tags, type names) so the path matches the YAML."""
     out: list[str | int] = []
@@ -132,7 +140,11 @@ def _message(err: ErrorDetails, raw: str | None = None) -> str:
         before, colon, after = key.partition(":")
         if colon and before.strip() in allowed and after[:1] not in ("", " "):  # ({hash_buckets:1000}: one word)
             return f"unknown key '{key}': YAML reads '{before}:{after}' as one word; write a space after the ':'"
-        hint = suggest(key, allowed) or (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        hint = (
+            _in_a_section(key, loc[:-1])
+            or suggest(key, allowed)
+            or (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        )
         return f"unknown key '{key}'{hint}"
     if t == "too_short" and loc and loc[-1] == "columns":
         return f"a cross needs two or more columns (got {len(inp) if isinstance(inp, list) else 0})"

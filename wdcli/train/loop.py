@@ -32,6 +32,7 @@ from ..metrics import EpochRecord, RunMetrics, WarmReport
 from ..model.plan import ModelConfig, build_config
 from ..model.widedeep import WideDeep
 from ..spec import Spec
+from ..spec.settings import batch_rows
 from . import checkpoint as ckpt
 from .runtime import Runtime
 from .schedule import Schedule
@@ -155,7 +156,8 @@ class Recipe:
             run.checkpoint = checkpoint if spec.train.checkpoint.enabled else None
         if warm is not None:
             run.warm_report = warm_start(warm, run.trainer.model, run.trainer.optimizers, fitted, kept)
-        steps = -(-run.data.rows // spec.train.batch_size)  # (an epoch's steps: every process's rows together)
+        batch = batch_rows(spec.train, fitted.rows)
+        steps = -(-run.data.rows // batch)  # (an epoch's steps: every process's rows together)
         run.trainer.schedule = Schedule(spec.train.schedule, run.trainer.optimizers, steps, spec.train.epochs)
         run.start = run.last_save = time.perf_counter()  # (a run's seconds are its training's)
         return run

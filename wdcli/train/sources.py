@@ -28,6 +28,7 @@ from ..draft.profile import share
 from ..errors import DataError, counted
 from ..features import Encoded, FittedPipeline, fit_pipeline, transform
 from ..spec import Spec
+from ..spec.settings import batch_rows
 from ..spec.types import Multivalent
 from .fitting import Progress, fit_training_rows, quiet
 from .runtime import Runtime, usable_cpus
@@ -202,12 +203,12 @@ def _source(spec: Spec, files: Files, part: str, rows: int, memory: bool, fitted
         if not encoded:
             return None
         batch = Batch.of(concat(encoded) if cache is not None else Encoded.concat(encoded), runtime.device)
-        return InMemory(batch, cfg.batch_size, cfg.seed, runtime.rank, runtime.world)
+        return InMemory(batch, batch_rows(cfg, fitted.rows), cfg.seed, runtime.rank, runtime.world)
     readers = cfg.data.readers if cfg.data.readers is not None else default_readers(runtime)
     return Stream(
         files,
         fitted,
-        cfg.batch_size,
+        batch_rows(cfg, fitted.rows),
         cfg.seed,
         rows,
         cfg.data.shuffle_buffer,
@@ -256,7 +257,9 @@ def _from_frames(
     if reuse is not None and kept is None:
         reuse.put(spec, fitted, encoded)
     sources = {
-        part: InMemory(Batch.of(enc, runtime.device), cfg.batch_size, cfg.seed, runtime.rank, runtime.world)
+        part: InMemory(
+            Batch.of(enc, runtime.device), batch_rows(cfg, fitted.rows), cfg.seed, runtime.rank, runtime.world
+        )
         for part, enc in encoded.items()
     }
     return fitted, sources, names
