@@ -959,6 +959,14 @@ BUGS += [
         ("tests/test_train.py",),
         "small data trained at 512 a step: a few dozen steps an epoch, stopped by noise (COVID tests 0.711 vs 0.821)",
     ),
+    Bug(
+        "overconfident-held-out-unsaid",
+        "wdcli/metrics.py",
+        "        if loss > rate:  # (False where either is NaN)",
+        "        if loss > rate + 1:",
+        ("tests/test_metrics.py",),
+        "a kept epoch whose test log loss is worse than the base rate's said nothing",
+    ),
     # ---- numeric_embedding values (issue 20): a number whose values name things
     Bug(
         "values-named-without-the-standard-errors",

@@ -23,6 +23,7 @@ from wdcli.metrics import (
     ranking_metrics,
     ranking_metrics_of,
     ranking_sums,
+    worse_than_the_rate,
 )
 from wdcli.report.curves import curves
 
@@ -414,3 +415,19 @@ def test_rows_of_no_group_are_counted_in_auc_and_said_to_be_left_out_of_the_grou
     assert "ungrouped_rows" not in evaluate(y[kept], s[kept], None, groups[kept])
     caption = metrics_table("t", {"test.csv": m}, ["rows", "auc"]).caption
     assert caption == "test.csv: gauc and ndcg@10 leave out its 12 rows of no group value"
+
+
+def test_a_held_out_log_loss_above_the_training_rate_s_is_named_with_both_figures():
+    """The rate's log loss is sklearn's of a constant score at the training rows' rate; a part above it is named
+    (a walk's COVID draft, kept by its AUC: test 0.2204 against 0.2098), one under it, or a part absent, is not."""
+    y = np.array([0] * 946 + [1] * 54)
+    rate = log_loss(y, np.full(len(y), 0.0572))
+    splits = {
+        "train": {"base_rate": 0.0572, "logloss": 0.058},
+        "validation": {"base_rate": 0.0604, "logloss": 0.1989},
+        "test": {"base_rate": 0.054, "logloss": 0.2204},
+    }
+    ((part, loss, said),) = worse_than_the_rate(splits)
+    assert part == "test" and loss == 0.2204 and said == pytest.approx(rate, abs=1e-12)
+    assert worse_than_the_rate({"train": splits["train"], "validation": splits["validation"]}) == []
+    assert worse_than_the_rate({"validation": splits["test"]}) == []  # (no training rate: nothing to say)

@@ -116,6 +116,8 @@ def train(
 
 def show_trained(s, m, path: Path, json_: bool) -> None:
     """A trained run's figures (a `wdcli.metrics.RunMetrics`): tables, or JSON."""
+    from ..metrics import worse_than_the_rate
+
     if json_:
         emit_json(
             {
@@ -138,6 +140,17 @@ def show_trained(s, m, path: Path, json_: bool) -> None:
         metrics_table(f"{s.name}: {s.model}, {counted(m.epochs, 'epoch')} in {m.seconds:.1f}s", m.splits, METRIC_KEYS)
     )
     out.print(f"saved: {path}", markup=False, highlight=False)
+    for part, loss, rate in worse_than_the_rate(m.splits):
+        stop = s.train.early_stopping.metric
+        advice = "stop on log loss (--set train.early_stopping.metric=logloss)" if stop != "logloss" else "check it"
+        err.print(
+            f"warning: the {part} rows' log loss {loss:.4f} is above {rate:.4f}, that of scoring every row the "
+            f"training rows' positive rate: the run kept its best epoch by {stop}, whose scores rank but are "
+            f"overconfident as probabilities; where probabilities matter, {advice}",
+            markup=False,
+            highlight=False,
+            style="yellow",
+        )
 
 
 def _no_run_at(folder: Path) -> bool:
