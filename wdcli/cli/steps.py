@@ -22,6 +22,7 @@ class Steps:
     def __init__(self, console: Console, quiet: bool = False):
         self.console, self.quiet = console, quiet
         self.status: Status | None = None
+        self.last = ""  # (a step said again at once, as init ranks again for each draft it tries, is said once)
 
     def __enter__(self) -> Steps:
         return self
@@ -32,8 +33,9 @@ class Steps:
             self.status = None
 
     def __call__(self, what: str) -> None:
-        if self.quiet:
+        if self.quiet or what == self.last:
             return
+        self.last = what
         if not self.console.is_terminal:
             self.console.print(what, markup=False, highlight=False, soft_wrap=True)
             return
