@@ -254,24 +254,6 @@ def test_cache_off_writes_nothing_and_a_folder_can_be_named(many_files, workdir)
     assert cache_root("auto", "runs") == Path("runs/.cache") and cache_root("off", "runs") is None
 
 
-def test_train_output_elsewhere_keeps_the_cache_beside_that_run(workdir):
-    """A walk: every run went to `--output DIR`, and a runs/.cache still appeared in the working directory. The
-    cache (auto) now lies beside the run; a spec that names train.output keeps it there."""
-    from typer.testing import CliRunner
-
-    from wdcli.cli import app
-
-    from .conftest import SPECS
-
-    spec = str(SPECS / "tiny.yaml")
-    r = CliRunner().invoke(app, ["train", spec, "-q", "--output", str(workdir / "elsewhere" / "run")])
-    assert r.exit_code == 0, r.output
-    assert (workdir / "elsewhere" / ".cache").is_dir() and not (workdir / "runs").exists()
-    args = ["train", spec, "-q", "--output", str(workdir / "b" / "run"), "--set", f"train.output={workdir / 'mine'}"]
-    assert CliRunner().invoke(app, args).exit_code == 0
-    assert (workdir / "mine" / ".cache").is_dir() and not (workdir / "b" / ".cache").exists()
-
-
 def test_a_run_stopped_while_fitting_leaves_no_cache(many_files, workdir, monkeypatch):  # noqa: F811
     """Nothing of a run that failed before keeping anything (a bad column, Ctrl-C): neither its folder nor the
     empty folders made for it; other features' caches stay."""

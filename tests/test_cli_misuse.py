@@ -372,7 +372,10 @@ def test_a_section_key_given_at_the_top_names_its_section():
     clean_exit_2(
         invoke("validate", spec, "--set", "seed=1"), "unknown key 'seed' (did you mean train.seed or tune.seed?)"
     )
-    clean_exit_2(invoke("validate", spec, "--set", "hidden=[8]"), "unknown key 'hidden' (did you mean deep.hidden?)")
+    clean_exit_2(
+        invoke("validate", spec, "--set", "hidden=[8]"), "unknown key 'hidden' (did you mean 'wide' or deep.hidden?)"
+    )
+    clean_exit_2(invoke("validate", spec, "--set", "column=x"), "(did you mean 'columns' or label.column?)")
     clean_exit_2(invoke("validate", spec, "--set", "trian.epochs=1"), "unknown key 'trian' (did you mean 'train'?)")
 
 

@@ -591,6 +591,11 @@ def test_init_with_a_test_file_holds_out_validation_rows_alone_and_learns_from_e
         spec = load_spec(workdir / "s.yaml")
         assert spec.data.test == [str(workdir / "test.csv")] and spec.data.split.test == 0
         assert (spec.data.split.time == "day") == bool(extra)
+        # (a walk: "the latest 20% of rows are test" stood above test: 0, the test rows being data.test's)
+        assert ("# by time: the latest 10% of rows are validation; the test rows are data.test's" in text) == bool(
+            extra
+        )
+        assert "20% of rows are test" not in text
         r = invoke("train", workdir / "s.yaml", "--set", "train.epochs=1", "-q", "--json")
         assert r.exit_code == 0, r.output
     r = invoke("init", "train.csv", "--label", "y", "--test", "nothere.csv", "-o", "t.yaml", "--no-trials")

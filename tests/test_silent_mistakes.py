@@ -212,11 +212,23 @@ def test_a_split_by_a_time_that_differs_within_small_groups_is_warned_of(tmp_pat
     )
     frame.write_csv(tmp_path / "swiss.csv")
     spec = "data: {train: swiss.csv, split: {time: %s}}\nlabel: {column: chosen, group: %s}\ncolumns: {mode: categorical}\n"
-    said = "data.split.time 'travel_time': the split cuts through label.group 'situation''s groups"
+    said = "data.split.time 'travel_time' cuts through the groups of label.group 'situation'"
     for time, group, warned in (("travel_time", "situation", True), ("when", "situation", False)):
         (tmp_path / "spec.yaml").write_text(spec % (time, group))
         r = invoke("validate", tmp_path / "spec.yaml")
         assert r.exit_code == 0 and (said in " ".join(r.stderr.split())) == warned, r.output
+    frame.rename({"situation": "n"}).write_csv(tmp_path / "n.csv")  # (a group whose name the check's frame holds)
+    (tmp_path / "n.yaml").write_text((spec % ("travel_time", "n")).replace("swiss.csv", "n.csv"))
+    r = invoke("validate", tmp_path / "n.yaml")
+    assert r.exit_code == 0 and "cuts through the groups of label.group 'n'" in " ".join(r.stderr.split()), r.output
+    (tmp_path / "test.csv").write_text(frame.head(30).write_csv())
+    (tmp_path / "valid.csv").write_text(frame.head(30).write_csv())
+    given = "\ndata: {train: swiss.csv, validation: valid.csv, test: test.csv, split: {time: travel_time}}\n"
+    (tmp_path / "given.yaml").write_text(
+        given + "label: {column: chosen, group: situation}\ncolumns: {mode: categorical}\n"
+    )
+    r = invoke("validate", tmp_path / "given.yaml")  # (no part cut from the training rows: nothing to say)
+    assert r.exit_code == 0 and "cuts through" not in r.stderr, r.output
     frame.with_columns(pl.col("situation") // 10).write_csv(tmp_path / "swiss.csv")  # (users of 30 rows)
     (tmp_path / "spec.yaml").write_text(spec % ("travel_time", "situation"))
     assert "cuts through" not in invoke("validate", tmp_path / "spec.yaml").stderr

@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -271,3 +272,55 @@ def test_batch_size_auto_is_256_a_step_where_512_would_make_under_64_steps_an_ep
     assert SMALL_DATA == 64 * 512
     assert batch_rows(t, SMALL_DATA - 1) == 256 and batch_rows(t, SMALL_DATA) == 512
     assert batch_rows(Train(batch_size=1024), 10) == 1024
+
+
+@pytest.mark.parametrize("held", [True, False])
+def test_train_says_when_a_held_out_log_loss_is_above_the_training_rate_s(capsys, held):
+    """A walk's COVID draft, kept by its validation AUC: test log loss 0.2204 against 0.2098 for the training
+    rows' rate, and nothing said. Without validation rows (early stopping read the training rows) the advice is
+    to hold some out, not to stop on a log loss of rows it trained on."""
+    from types import SimpleNamespace
+
+    from wdcli.cli.train_commands import show_trained
+    from wdcli.spec import load_spec
+
+    from .conftest import SPECS
+
+    row = {"rows": 100, "auc": 0.8, "accuracy": 0.9, "mean_score": 0.06}
+    splits = {
+        "train": {**row, "base_rate": 0.0572, "logloss": 0.058},
+        "test": {**row, "base_rate": 0.054, "logloss": 0.2204},
+    }
+    if held:
+        splits["validation"] = {**row, "base_rate": 0.0604, "logloss": 0.1989}
+    m = SimpleNamespace(splits=splits, warm_start=None, epochs=3, seconds=1.0, history=[])
+    show_trained(load_spec(SPECS / "tiny.yaml"), m, Path("runs/x"), json_=True)
+    said = " ".join(capsys.readouterr().err.split())
+    assert "warning: the test rows' log loss 0.2204 is above 0.2102" in said and "validation rows'" not in said
+    advice = "stop on log loss" if held else "hold out validation rows (data.split.validation)"
+    assert advice in said
+
+
+def test_batch_size_auto_reaches_the_batches_and_the_schedule_s_steps(monkeypatch):
+    """Not only batch_rows: the training rows' batches are of 256 rows and an epoch's steps, which the schedule
+    counts, are the training rows over 256 (a review found every call could resolve 512 and no test fail)."""
+    import wdcli.train.loop as loop
+    import wdcli.train.sources as sources
+    from wdcli.run import train
+    from wdcli.spec import load_spec
+
+    from .conftest import SPECS
+
+    sizes, steps = [], []
+    real_memory, real_schedule = sources.InMemory, loop.Schedule
+    monkeypatch.setattr(
+        sources, "InMemory", lambda data, size, *a, **k: sizes.append(size) or real_memory(data, size, *a, **k)
+    )
+    monkeypatch.setattr(
+        loop, "Schedule", lambda cfg, opts, n, epochs: steps.append(n) or real_schedule(cfg, opts, n, epochs)
+    )
+    frame = pl.read_csv(SPECS / "data" / "tiny.csv", infer_schema=False)
+    frame = pl.concat([frame] * (3_000 // len(frame) + 1)).head(3_000)
+    spec = load_spec(SPECS / "tiny.yaml", ["train.batch_size=auto", "train.epochs=1"])
+    r = train(spec, {"train": frame.head(2_000), "validation": frame.tail(1_000)})
+    assert set(sizes) == {256} and steps == [-(-r.fitted.rows // 256)] and r.fitted.rows == 2_000

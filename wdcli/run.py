@@ -273,13 +273,10 @@ def try_blocks(draft: Draft, output: Path, step: Callable[[str], None] = _silent
             if block == "numeric_embedding" and not numeric:
                 continue
             found = []
-            for form in forms:
-                if form == "auto" and not embeds:
-                    continue  # (it would build the draft as it is)
+            for form in forms:  # (auto that embeds no number: the numbers read standardized, as the defaults do)
                 step(f"trying {block}: {form} on the sample")
-                found.append(
-                    Tried(block, form, first, held_out(overrides(block, form)), draft.trained / len(frames["train"]))
-                )
+                scale, plain = draft.trained / len(frames["train"]), form == "auto" and not embeds
+                found.append(Tried(block, form, first, held_out(overrides(block, form)), scale, plain=plain))
             best = min(found, key=lambda t: (not t.kept, t.with_it[0]))  # (a form kept, of the lowest loss)
             tried[block] = replace(best, others=tuple((t.value, t.with_it[0]) for t in found if t is not best))
         return tried

@@ -98,8 +98,6 @@ def train(
     overrides = list(set or []) + ([f"train.device={device}"] if device else [])
     overrides += _log_overrides(spec, overrides, log or [])
     s = load_spec(spec, overrides)
-    if output is not None and "output" not in s.train.model_fields_set:  # (the cache beside the run, not in ./runs)
-        s = s.model_copy(update={"train": s.train.model_copy(update={"output": str(output.parent)})})
     if nproc is not None and nproc > 1 and not processes.launched:
         raise typer.Exit(_spawn(nproc, spec, overrides, output, force, resume, quiet, json_, warm_start))
     replacing = _replacing(output, force) if output is not None else _no_run_at(Path(s.train.output) / str(s.name))
@@ -118,6 +116,24 @@ def show_trained(s, m, path: Path, json_: bool) -> None:
     """A trained run's figures (a `wdcli.metrics.RunMetrics`): tables, or JSON."""
     from ..metrics import worse_than_the_rate
 
+    for part, loss, rate in worse_than_the_rate(m.splits):
+        stop = s.train.early_stopping.metric
+        held = "validation" in m.splits
+        advice = (
+            "stop on log loss (--set train.early_stopping.metric=logloss)"
+            if held and stop != "logloss"
+            else "hold out validation rows (data.split.validation) for early stopping to read"
+            if not held
+            else "fewer epochs or more regularization may help"
+        )
+        err.print(
+            f"warning: the {part} rows' log loss {loss:.4f} is above {rate:.4f}, that of scoring every row the "
+            f"training rows' positive rate: the kept epoch (best by {stop}{'' if held else ' on the training rows'}) "
+            f"is overconfident as probabilities; where probabilities matter, {advice}",
+            markup=False,
+            highlight=False,
+            style="yellow",
+        )
     if json_:
         emit_json(
             {
@@ -140,17 +156,6 @@ def show_trained(s, m, path: Path, json_: bool) -> None:
         metrics_table(f"{s.name}: {s.model}, {counted(m.epochs, 'epoch')} in {m.seconds:.1f}s", m.splits, METRIC_KEYS)
     )
     out.print(f"saved: {path}", markup=False, highlight=False)
-    for part, loss, rate in worse_than_the_rate(m.splits):
-        stop = s.train.early_stopping.metric
-        advice = "stop on log loss (--set train.early_stopping.metric=logloss)" if stop != "logloss" else "check it"
-        err.print(
-            f"warning: the {part} rows' log loss {loss:.4f} is above {rate:.4f}, that of scoring every row the "
-            f"training rows' positive rate: the run kept its best epoch by {stop}, whose scores rank but are "
-            f"overconfident as probabilities; where probabilities matter, {advice}",
-            markup=False,
-            highlight=False,
-            style="yellow",
-        )
 
 
 def _no_run_at(folder: Path) -> bool:

@@ -6,8 +6,11 @@ Each candidate is the drafted spec with one block switched on; a block of severa
 as the default's `auto`, which embeds only the numbers with a spike, such as census's capital gains, or an
 uneven effect, such as flights' months, and as the
 periodic embedding of every number at two spreads of its frequencies: a smooth effect wants sigma 1, a sharp
-step 10) is tried in each and stands by its best form: one it would keep, of the lowest log loss (`auto` is
-not tried where it embeds no number: it would build the draft as it is). A block is kept when it lowers the
+step 10) is tried in each and stands by its best form: one it would keep, of the lowest log loss (where `auto`
+embeds no number its trial is of the numbers read standardized, as a spec that does not say reads them, against
+the draft's 50 quantiles: KDD Cup 2004's protein data, 74 numbers, 0.946 test AUC by quantiles, 0.963
+standardized; MovieLens 100K +0.003 NDCG@10, the crashes +0.002 AUC, the taste data -0.0035). A block is kept
+when it lowers the
 held-out log loss of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a group,
 does not lower the gAUC: ranking within groups is what such data are for). A form a spec that does not name
 the block has (dot products, `auto`: the defaults, chosen on many data sets) stands unless its trial says that it
@@ -52,6 +55,7 @@ class Tried:
     with_it: tuple[float, ...]
     scale: float = 1.0  # the data's rows over the trial's training rows
     others: tuple[tuple[str, float], ...] = ()  # its other forms tried and their held-out log loss
+    plain: bool = False  # auto, where it embeds no number: the numbers read standardized (the draft's: quantile)
 
     @property
     def gain(self) -> float:
@@ -101,8 +105,13 @@ class Tried:
         others = "".join(f"; as {value}: {loss:.4f}" for value, loss in self.others)
         # (a gain that rounds to a bar it missed is shown finer: '+0.0010 ... under 0.001 nats' reads as a slip)
         digits = 5 if round(abs(self.gain), 4) == BLOCK_GAIN or round(self.gain, 4) == SURE_GAIN else 4
+        value = (
+            f"{self.value} (no number embedded: the numbers standardized, not by 50 quantiles)"
+            if self.plain
+            else self.value
+        )
         return (
-            f"{self.value} tried on the sample: held-out log loss {ll:.4f} -> {ll2:.4f} (gain {self.gain:+.{digits}f}), "
+            f"{value} tried on the sample: held-out log loss {ll:.4f} -> {ll2:.4f} (gain {self.gain:+.{digits}f}), "
             f"AUC {auc:.3f} -> {auc2:.3f}{ranked}{others}; {verdict}"
         )
 

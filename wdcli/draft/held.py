@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from ..data import io
-from ..data.split import PARTS, Rule
+from ..data.split import PARTS, Rule, latest
 from ..data.time_split import learn_cuts
 from .times import time_split
 
@@ -35,6 +35,8 @@ def drafted_split(d, group: str | None) -> tuple[dict, str]:
         what = "seeded: the same rows every run" + by
     if d.test is None:
         return split, what
+    if d.time is not None:  # (what the split holds out with test 0: its validation rows alone)
+        what = f"by time: {latest(split['validation'], 0.0, group if d.per else None)}"
     return {**split, "test": 0.0}, what.split("; by ")[0] + "; the test rows are data.test's, so none held out"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import types
 import typing
 from pathlib import Path
@@ -73,6 +74,13 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     while typing.get_origin(tp) in (typing.Annotated,):
         tp = typing.get_args(tp)[0]
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _either(close: str, section: str) -> str:
+    """A did-you-mean of a close key (`column`: 'columns') and of a section's (`column`: label.column), as one."""
+    if close and section:
+        return close.replace("?)", f" or {section.removeprefix(' (did you mean ')}")
+    return close or section
 
 
 def _in_a_section(key: str, parent: tuple) -> str:
@@ -140,10 +148,8 @@ def _message(err: ErrorDetails, raw: str | None = None) -> str:
         before, colon, after = key.partition(":")
         if colon and before.strip() in allowed and after[:1] not in ("", " "):  # ({hash_buckets:1000}: one word)
             return f"unknown key '{key}': YAML reads '{before}:{after}' as one word; write a space after the ':'"
-        hint = (
-            _in_a_section(key, loc[:-1])
-            or suggest(key, allowed)
-            or (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        hint = _either(suggest(key, allowed), _in_a_section(key, loc[:-1])) or (
+            f"; allowed: {', '.join(allowed)}" if allowed else ""
         )
         return f"unknown key '{key}'{hint}"
     if t == "too_short" and loc and loc[-1] == "columns":
@@ -282,7 +288,7 @@ def _structure_problems(
 
 def _numbered_keys(problems: list[Problem]) -> list[Problem]:
     """Many keys of one mapping YAML read as numbers (a table whose columns are named 4, 5, ... 77) as one problem."""
-    numbered = [p for p in problems if " as a number; quote it" in p.message and "." in p.path]
+    numbered = [p for p in problems if " as a number; quote it" in p.message and re.search(r"\.\w+$", p.path)]
     parents = {p.path.rpartition(".")[0] for p in numbered}
     for parent in parents:
         keys = [p for p in numbered if p.path.rpartition(".")[0] == parent]

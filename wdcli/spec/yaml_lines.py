@@ -13,7 +13,10 @@ Path_ = tuple[str | int, ...]
 
 
 BOOL_TAG = "tag:yaml.org,2002:bool"
-READ_AS = (BOOL_TAG, "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")  # keys YAML reads as no text (`on:`, `4:`)
+READ_AS = (
+    BOOL_TAG,
+    "tag:yaml.org,2002:int",
+)  # keys YAML reads as no text (`on:`, `4:`; pydantic names float keys as text)
 MAX_DEPTH = 64  # levels of [ ] and { }: a spec has three or four
 MAX_VALUES = 100_000  # values in a spec with its aliases expanded: a spec has hundreds; a "billion laughs" 10^9
 

@@ -47,12 +47,12 @@ def check_time_groups(spec: Spec) -> list[str]:
         t = times(head, split.time, where)[0]
     except (pl.exceptions.PolarsError, OSError, DataError):  # (what cannot be read: the fit says why)
         return []
-    fractions = [f for f in (split.test if spec.data.test is None else 0.0, split.validation) if f > 0]
+    test = split.test if spec.data.test is None else 0.0  # (a part given its own files is cut from no rows)
+    validation = split.validation if spec.data.validation is None else 0.0
+    fractions = [f for f in (test, validation) if f > 0]
     cuts = np.quantile(t, 1 - np.cumsum(fractions)) if fractions and len(t) else np.array([])
-    spans = (
-        head.with_columns(pl.Series("t", t)).group_by(group).agg(n=pl.len(), lo=pl.col("t").min(), hi=pl.col("t").max())
-    )
-    spans = spans.filter(pl.col("n") > 1)
+    rows = pl.DataFrame({"g": head[group], "t": t}).drop_nulls("g")  # (names of its own: a group may be 'n')
+    spans = rows.group_by("g").agg(n=pl.len(), lo=pl.col("t").min(), hi=pl.col("t").max()).filter(pl.col("n") > 1)
     median = float(np.median(spans["n"].to_numpy())) if len(spans) else 0.0
     if not len(spans) or not len(cuts) or median > SMALL:
         return []
@@ -63,11 +63,11 @@ def check_time_groups(spec: Spec) -> list[str]:
     if torn <= LONE:
         return []
     return [
-        f"data.split.time '{split.time}': the split cuts through label.group '{group}''s groups: {torn:.0%} of the held-out ones "
-        f"in the first {len(head):,} rows of {where} (a median of {median:g} rows) hold times "
-        f"on both sides of a cut, so a held-out group keeps only part of its rows, and its gAUC and NDCG are those "
-        f"of parts of groups; a request's rows share its time: split by the column that says when it happened, or "
-        f"by key (data.split.key: {group})"
+        f"data.split.time '{split.time}' cuts through the groups of label.group '{group}': {torn:.0%} of the "
+        f"held-out ones in the first {len(head):,} rows of {where} (a median of {median:g} rows) hold times on both "
+        f"sides of a cut, so a held-out group keeps only part of its rows, and its gAUC and NDCG are those of parts "
+        f"of groups; a request's rows share its time: split by the column that says when it happened, or delete "
+        f"data.split.time and set data.split.key: {group}"
     ]
 
 
