@@ -95,8 +95,8 @@ def test_a_bad_space_is_an_error_before_any_trial(apps_spec, workdir):
     assert "Traceback" not in r.output
     assert f"{apps_spec}:{line} tune.space.deep.hiden: [8]: unknown key 'hiden' (did you mean 'hidden'?)" in err
     assert (
-        f"{apps_spec}:{line + 1} tune.space.train.batch_size: 40.5: should be a valid integer, got a number with a "
-        "fractional part"
+        f"{apps_spec}:{line + 1} tune.space.train.batch_size: 40.5: should be a whole number above 0, or auto "
+        "(got 40.5)"
     ) in err
     assert "--space deep.dropout: the range must be [low, high] with low <= high" in err
     assert "--space data.split.seed: a trial may not change this key" in err

@@ -11,8 +11,9 @@ Int64 (Float64) only when every value of it passed the same cast.
 
 A value is an int when it matches Polars' integer pattern and fits Int64; a float when it matches Polars' float
 pattern (`1.5`, `.5`, `1e3`, `inf`, `NaN`) and casts; an int column with a float is Float64, a column with any
-other value (or no value at all) text. Unlike Polars, `true`/`false` stay text and an int past Int64 keeps the
-column text (exact, where Polars gives Int128).
+other value (or no value at all) text. Unlike Polars, `true`/`false` stay text, an int past Int64 keeps the
+column text (exact, where Polars gives Int128), and so does an int written with leading zeros (a walk's customer
+ids, 00045971: as Int64 they came back 45971, and the model scored the written file's customers as unknown).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import polars as pl
 
 INTEGER = r"^-?\d+$"  # Polars' CSV inference (polars-io: INTEGER_RE)
+PADDED = r"^-?0\d"  # an int written with leading zeros (00045971): a code whose zeros an Int64 would lose
 FLOAT = r"^[-+]?((\d*\.\d+)([eE][-+]?\d+)?|inf|NaN|(\d+)[eE][-+]?\d+|\d+\.)$"  # (polars-io: FLOAT_RE)
 
 
@@ -38,7 +40,9 @@ class TextTypes:
         for i, c in enumerate(text):
             col = pl.col(c)
             absent = col.is_null()
-            whole = col.str.contains(INTEGER) & col.cast(pl.Int64, strict=False).is_not_null()
+            whole = (
+                col.str.contains(INTEGER) & ~col.str.contains(PADDED) & col.cast(pl.Int64, strict=False).is_not_null()
+            )
             number = whole | (col.str.contains(FLOAT) & col.cast(pl.Float64, strict=False).is_not_null())
             checks += [
                 (~absent).any().alias(f"{i}any"),

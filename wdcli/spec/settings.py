@@ -129,6 +129,8 @@ def _batch(value: Any) -> Any:
     """train.batch_size: auto or a whole number above 0, said once (not once for each of the two)."""
     if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
         return value
+    if isinstance(value, float) and value.is_integer() and value > 0:  # (16.0: a tune range's end, as int reads it)
+        return int(value)
     raise ValueError(f"should be a whole number above 0, or auto (got {value!r})")
 
 
