@@ -991,6 +991,14 @@ BUGS += [
         ("tests/test_silent_mistakes.py",),
         "data.test set to the training file reported test AUC 0.901 against 0.876, and nothing said so",
     ),
+    Bug(
+        "list-declared-categorical-unsaid",
+        "wdcli/train/checks.py",
+        "        + check_joined_lists(spec)\n",
+        "",
+        ("tests/test_silent_mistakes.py",),
+        "a previous basket 'a|b|c' declared categorical: each whole list one category, and nothing said",
+    ),
     # ---- numeric_embedding values (issue 20): a number whose values name things
     Bug(
         "values-named-without-the-standard-errors",

@@ -4,6 +4,8 @@ the wrong field separator; and the CSV field separator can be set (data.csv.sepa
 
 from __future__ import annotations
 
+import tempfile
+
 import polars as pl
 from typer.testing import CliRunner
 
@@ -299,3 +301,28 @@ def test_a_test_or_validation_file_that_is_a_training_file_is_warned_of(tmp_path
             "is also a training file, so its figures are of rows the model trained on" in said
         ) == bool(warned), (extra, r.output)
         assert warned is None or f"{warned}{tmp_path / 'train.csv'} is also" in said
+
+
+def test_a_list_column_declared_categorical_is_warned_of():
+    """A walk: a previous basket ('a|b|c', every row) declared categorical validated without a word, each whole
+    list one of 5,339 categories. Mostly joined values whose pieces recur: a warning naming multivalent; a column
+    where a few rows name two (a tweet's mentions), or one declared multivalent: none."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 600
+    items = [f"i{k}" for k in range(30)]
+    baskets = ["|".join(rng.choice(items, rng.integers(2, 6), replace=False)) for _ in range(n)]
+    mentions = [f"@u{k}|@u{k + 1}" if k % 10 == 0 else f"@u{k}" for k in rng.integers(0, 40, n)]
+    frame = pl.DataFrame({"basket": baskets, "mentions": mentions, "y": rng.integers(0, 2, n)})
+    with tempfile.TemporaryDirectory() as d:
+        frame.write_csv(f"{d}/t.csv")
+        spec = "data: {train: t.csv}\nlabel: {column: y}\ncolumns: {basket: %s, mentions: categorical}\n"
+        for kind, warned in (("categorical", True), ("{kind: multivalent, separator: '|'}", False)):
+            with open(f"{d}/s.yaml", "w") as f:
+                f.write(spec % kind)
+            r = invoke("validate", f"{d}/s.yaml")
+            said = " ".join(r.stderr.split())
+            assert r.exit_code == 0 and ("columns.basket is categorical, but" in said) == warned, r.output
+            assert "columns.mentions is categorical" not in said
+            assert not warned or "declare it kind: multivalent, separator: '|'" in said

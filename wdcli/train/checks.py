@@ -28,6 +28,7 @@ from ..data.split import PARTS
 from ..data.time_split import times
 from ..errors import DataError
 from ..spec import Spec
+from ..spec.types import Categorical
 from .sources import check_separators
 
 GROUP_ROWS = 100_000  # first rows of the first training file whose groups `check_groups` counts
@@ -42,7 +43,47 @@ def data_warnings(spec: Spec) -> list[str]:
         + check_time_groups(spec)
         + check_key_feature(spec)
         + check_held_out_files(spec)
+        + check_joined_lists(spec)
     )
+
+
+JOINED = 0.5  # share of a categorical column's first values that must hold '|' (or ';') for it to look like lists
+
+
+def check_joined_lists(spec: Spec) -> list[str]:
+    """A warning when a categorical column's values look like lists (a walk's previous basket, 'a|b|c' in every
+    row, declared categorical: each whole list one category, 5,339 of them, and nothing said): most of its first
+    values hold '|' or ';', and a piece recurs twice as often as a whole value or more. Lists read whole can be right (a
+    tweet's mentions, where `@a|@b` also says that the row names several), so it is a warning."""
+    names = [n for n, c in spec.columns.items() if isinstance(c, Categorical)]
+    if not names:
+        return []
+    where = Files.of(spec.data)["train"].paths[0]
+    try:
+        head = scan_one(where, spec.data.csv.separator).head(GROUP_ROWS // 100).collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return []
+    out = []
+    for name in [n for n in names if head.schema.get(n) == pl.String]:
+        values = head[name].drop_nulls()
+        for sep in ("|", ";"):
+            joined = values.str.contains(sep, literal=True)
+            held = int(joined.sum()) / max(len(values), 1)
+            if len(values) < 20 or held < JOINED:
+                continue
+            split = values.str.split(sep).explode().str.strip_chars()
+            pieces = split.n_unique()  # (a list's pieces recur across rows more than whole lists do: twice as often)
+            if len(split) / pieces < 2 * len(values) / values.n_unique():
+                continue
+            example = values.filter(joined)[0]
+            out.append(
+                f"columns.{name} is categorical, but {held:.0%} of its first values in {where} "
+                f"hold {sep!r} (such as {example!r}), so each whole list is one category ({values.n_unique():,} of "
+                f"them, of {pieces:,} distinct pieces); if a row holds several values, declare it kind: multivalent, "
+                f"separator: {sep!r}"
+            )
+            break
+    return out
 
 
 def check_held_out_files(spec: Spec) -> list[str]:
