@@ -117,15 +117,13 @@ def show_trained(s, m, path: Path, json_: bool) -> None:
     from ..metrics import worse_than_the_rate
 
     for part, loss, rate in worse_than_the_rate(m.splits):
-        stop = s.train.early_stopping.metric
-        held = "validation" in m.splits
-        advice = (
-            "stop on log loss (--set train.early_stopping.metric=logloss)"
-            if held and stop != "logloss"
-            else "hold out validation rows (data.split.validation) for early stopping to read"
-            if not held
-            else "fewer epochs or more regularization may help"
-        )
+        stop, held = s.train.early_stopping.metric, "validation" in m.splits
+        if not held:
+            advice = "hold out validation rows (data.split.validation) for early stopping to read"
+        elif stop != "logloss":
+            advice = "stop on log loss (--set train.early_stopping.metric=logloss)"
+        else:
+            advice = "fewer epochs or more regularization may help"
         err.print(
             f"warning: the {part} rows' log loss {loss:.4f} is above {rate:.4f}, that of scoring every row the "
             f"training rows' positive rate: the kept epoch (best by {stop}{'' if held else ' on the training rows'}) "

@@ -10,9 +10,8 @@ step 10) is tried in each and stands by its best form: one it would keep, of the
 embeds no number its trial is of the numbers read standardized, as a spec that does not say reads them, against
 the draft's 50 quantiles: KDD Cup 2004's protein data, 74 numbers, 0.946 test AUC by quantiles, 0.963
 standardized; MovieLens 100K +0.003 NDCG@10, the crashes +0.002 AUC, the taste data -0.0035). A block is kept
-when it lowers the
-held-out log loss of a short training on the sample by at least BLOCK_GAIN nats per row (and, with a group,
-does not lower the gAUC: ranking within groups is what such data are for). A form a spec that does not name
+when it lowers the held-out log loss of a short training on the sample by at least BLOCK_GAIN nats per row (and,
+with a group, does not lower the gAUC: ranking within groups is what such data are for). A form a spec that does not name
 the block has (dot products, `auto`: the defaults, chosen on many data sets) stands unless its trial says that it
 costs BLOCK_GAIN or more: a trial's figures move by a few thousandths with the rows it holds out, and the
 defaults' gains come with more rows (pairs: dot products -0.0008 nats on the sample, +0.016 AUC on the million

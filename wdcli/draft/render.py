@@ -123,17 +123,15 @@ def _defaults(d, kept, label: str) -> list[str]:
         )
         if kind == "numeric" and _embedded(d, cols, label):
             settings.update({"transform": "standardize", "fill": "median"})
-            plain = getattr(d.tried.get("numeric_embedding"), "plain", False)
-            note = "standardized: what the numbers' embedding " + (
-                "below reads"
-                if d.tried
-                else "reads (auto, the default: a number with a spike or an uneven effect in the sample)"
-            )
-            note = (
-                "standardized, as the defaults read numbers: their trial below chose it over 50 quantiles"
-                if plain
-                else note
-            )
+            if getattr(d.tried.get("numeric_embedding"), "plain", False):  # (auto that embeds no number, kept)
+                note = "standardized, as the defaults read numbers: their trial below chose it over 50 quantiles"
+            elif d.tried:
+                note = "standardized: what the numbers' embedding below reads"
+            else:
+                note = (
+                    "standardized: what the numbers' embedding reads (auto, the default: a number with a spike or "
+                    "an uneven effect in the sample)"
+                )
         elif kind == "numeric":
             settings.update({"transform": "quantile", "quantiles": 50, "fill": "median"})
             note = "the paper's CDF normalization into [0, 1]"

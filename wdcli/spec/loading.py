@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from ..errors import Problem, SpecError, suggest
+from ..errors import Problem, SpecError, closest, suggest
 from .overrides import FROM_SET, apply_overrides, problem_at
 from .references import path_problems, reference_problems
 from .types import Spec, expand_columns, kind_of
@@ -76,19 +76,18 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
-def _either(close: str, section: str) -> str:
-    """A did-you-mean of a close key (`column`: 'columns') and of a section's (`column`: label.column), as one."""
-    if close and section:
-        return close.replace("?)", f" or {section.removeprefix(' (did you mean ')}")
-    return close or section
-
-
-def _in_a_section(key: str, parent: tuple) -> str:
-    """A top-level key that is a key of a section (`seed`, `epochs`: train's), as a did-you-mean."""
-    if parent:
-        return ""
-    places = [f"{name}.{key}" for name in Spec.model_fields if key in getattr(_model_at((name,)), "model_fields", {})]
-    return f" (did you mean {' or '.join(places)}?)" if places else ""
+def _unknown_key_hint(key: str, allowed: list[str], parent: tuple) -> str:
+    """What an unknown key may have meant: a close key (`column`: 'columns') and, at the top, a section's key of
+    that name (`seed`: train.seed, tune.seed), as one did-you-mean; else the keys allowed."""
+    close = closest(key, allowed)
+    meant = [f"'{close}'"] if close is not None else []
+    if not parent:
+        meant += [
+            f"{name}.{key}" for name in Spec.model_fields if key in getattr(_model_at((name,)), "model_fields", {})
+        ]
+    if meant:
+        return f" (did you mean {' or '.join(meant)}?)"
+    return f"; allowed: {', '.join(allowed)}" if allowed else ""
 
 
 def _clean_loc(loc: tuple, data: Any) -> Path_:
@@ -148,10 +147,7 @@ def _message(err: ErrorDetails, raw: str | None = None) -> str:
         before, colon, after = key.partition(":")
         if colon and before.strip() in allowed and after[:1] not in ("", " "):  # ({hash_buckets:1000}: one word)
             return f"unknown key '{key}': YAML reads '{before}:{after}' as one word; write a space after the ':'"
-        hint = _either(suggest(key, allowed), _in_a_section(key, loc[:-1])) or (
-            f"; allowed: {', '.join(allowed)}" if allowed else ""
-        )
-        return f"unknown key '{key}'{hint}"
+        return f"unknown key '{key}'{_unknown_key_hint(key, allowed, loc[:-1])}"
     if t == "too_short" and loc and loc[-1] == "columns":
         return f"a cross needs two or more columns (got {len(inp) if isinstance(inp, list) else 0})"
     if t == "missing":

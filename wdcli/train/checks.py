@@ -29,7 +29,7 @@ from ..data.time_split import times
 from ..errors import DataError
 from ..spec import Spec
 from ..spec.types import Categorical
-from .sources import check_separators
+from .sources import SAMPLED, check_separators
 
 GROUP_ROWS = 100_000  # first rows of the first training file whose groups `check_groups` counts
 LONE = 0.5  # warn when more than this share of a held-out part's groups would keep a single row
@@ -60,7 +60,7 @@ def check_joined_lists(spec: Spec) -> list[str]:
         return []
     where = Files.of(spec.data)["train"].paths[0]
     try:
-        head = scan_one(where, spec.data.csv.separator).head(GROUP_ROWS // 100).collect()
+        head = scan_one(where, spec.data.csv.separator).head(SAMPLED).collect()
     except (pl.exceptions.PolarsError, OSError):
         return []
     out = []
