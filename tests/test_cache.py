@@ -347,7 +347,7 @@ def test_a_cache_that_cannot_be_written_is_said(many_files, workdir, monkeypatch
 
 
 # wdcli.data.shards.FORMAT -> the digest of the shipped specs' fitted pipelines (below)
-FITTED = {14: "a60eb76f67c98a756fb5d9891223d2e6d214c8014a96c0ddd3a40d11426a9dbb"}
+FITTED = {15: "a60eb76f67c98a756fb5d9891223d2e6d214c8014a96c0ddd3a40d11426a9dbb"}
 
 
 def _rounded(x):

@@ -16,13 +16,14 @@ from ..features import Encoded
 from ..features.transform import Ragged
 from .atomic import atomic_file
 
-FORMAT = 14  # of the shards and of what a cache folder's name hashes: a new one makes new folders (2: numbers keep
+FORMAT = 15  # of the shards and of what a cache folder's name hashes: a new one makes new folders (2: numbers keep
 # their spike; 3: and whether their effect is uneven; 4, 5: as read from the rows of the smallest keys; 6: clip: auto;
 # 7: min_count: auto lowered for a column of mostly rarer values; 8: numbers keep whether their values name things;
 # 9: and their values without a missing value's fill; 10: categories read whole floats as integers; 11: `named`
 # leaves one row out; 12: log1p read centered and scaled, quantile between its boundaries; 13: text "300.0" as "300"
 # where the training text holds such, a float NaN category missing, vocabulary crosses of float columns fixed; 14:
-# numbers keep whether they are flags with missing values, and lists their "300.0" text as "300")
+# numbers keep whether they are flags with missing values, and lists their "300.0" text as "300"; 15: clip: auto
+# of a number whose spread a few far values hold)
 # (tests/test_cache.py pins what the fit learns per FORMAT: a change to it fails there until FORMAT is bumped)
 MAGIC = b"WDCSHARD"
 ALIGN = 64  # bytes: where each array starts in a shard

@@ -237,6 +237,11 @@ class Fitter:
             fill = {"mean": raw.mean, "median": median(ordered), "zero": 0.0}[cast(str, col.fill)]
         g = log1p if col.transform == "log1p" else (lambda v: v)
         m = self.moments[name].with_copies(self.rows - raw.n, float(g(np.array([fill]))[0]))
+        if name in self.auto_clipped and (far := numbers.far_bounds(present)) is not None:  # (standardized: g is x)
+            raw = Moments()
+            raw.add(np.clip(present, *far))  # the moments of the sample's values clipped there, the fill's too
+            fill = raw.mean if col.fill == "mean" else fill
+            m = raw.with_copies(len(values) - len(present), fill)  # (the sample's missing rows, filled)
         bins = self.spec.piecewise_bins().get(name, 0)
         spike = spiked(present, len(values) - len(present), fill)
         bumpy, names = (f(values, self.sample[-1], self.sample_keys, r, col.bounds) for f, r in zip(_SPREAD, spread))

@@ -65,6 +65,27 @@ def spread_clip(mean: float, std: float) -> tuple[float, float] | None:
     return (low, high) if std > 0 and np.isfinite(low) and np.isfinite(high) else None
 
 
+FAR_SHARE = 0.001  # clip: auto's test for far values: the values winsorized at their 0.1% and 99.9% quantiles ...
+FAR_SPREAD = 0.5  # ... keep under half the standard deviation: a few rows hold over three quarters of the variance
+
+
+def far_bounds(present: np.ndarray) -> tuple[float, float] | None:
+    """`clip: auto`'s bounds where a few far values hold most of a column's spread: mean +- CLIP_SPREAD standard
+    deviations of the values winsorized at their 0.1% and 99.9% quantiles (`present`: the sample's values, no
+    NaN), where that deviation is under FAR_SPREAD of their own and not 0; else None (the moments' bounds). A
+    sentinel of 1e9 in 3 of census's 30,000 hours made the deviation 1e7, so every other hour standardized to ~0 and
+    clipped at +-5e7 nothing: test AUC 0.929 -> 0.921 (docs/benchmarks.md). Heavy tails keep theirs: census's
+    capital gains of 99,999 are 0.5% of the rows, inside the quantiles."""
+    if len(present) < 1 / FAR_SHARE:
+        return None
+    low, high = np.quantile(present, [FAR_SHARE, 1 - FAR_SHARE], method="inverted_cdf")
+    inner = np.clip(present, low, high)
+    spread = float(inner.std(ddof=1))
+    if not 0 < spread < FAR_SPREAD * float(present.std(ddof=1)):
+        return None
+    return spread_clip(float(inner.mean()), spread)
+
+
 SCALED = ("log1p",)  # the transforms whose values the model reads centered and scaled
 
 
