@@ -348,14 +348,24 @@ def bucket_boundaries(v: np.ndarray, n: int = 10) -> list[float]:
         edges.append(float(v[0]))
     q = np.unique(np.quantile(v, np.linspace(0, 1, n + 1)[1:-1], method="higher"))
     edges += [float(x) for x in q if x > v[0]]
-    return [b for b in sorted({_round(e) for e in edges}) if b > low]
+    return [b for b in _rounded(edges) if b > low]
 
 
-def _round(x: float) -> float:
+def _rounded(edges: list[float]) -> list[float]:
+    """The distinct edges rounded to two significant digits, or to the fewest more that keep them apart (two made
+    every year 2000, every longitude -120 and every air pressure 1000: one boundary where there were nine)."""
+    apart = len(set(edges))
+    for digits in range(2, 7):
+        rounded = sorted({_round(e, digits) for e in edges})
+        if len(rounded) == apart:
+            return rounded
+    return rounded
+
+
+def _round(x: float, digits: int = 2) -> float:
     if x == 0:
         return 0.0
-    digits = 1 - int(np.floor(np.log10(abs(x))))
-    r = round(x, digits)
+    r = round(x, digits - 1 - int(np.floor(np.log10(abs(x)))))
     return float(int(r)) if r == int(r) else float(r)
 
 
