@@ -1007,6 +1007,14 @@ BUGS += [
         ("tests/test_pipeline.py",),
         "a sentinel of 1e9 in 3 of 30,000 hours made their deviation 1e7: every hour read ~0 (census 0.929 -> 0.921)",
     ),
+    Bug(
+        "draft-buckets-merged-by-rounding",
+        "wdcli/draft/profile.py",
+        "    for digits in range(2, 7):",
+        "    for digits in range(2, 3):",
+        ("tests/test_draft_traps.py",),
+        "two significant digits made every year 2000 and every longitude -120: one boundary where there were nine",
+    ),
     # ---- numeric_embedding values (issue 20): a number whose values name things
     Bug(
         "values-named-without-the-standard-errors",

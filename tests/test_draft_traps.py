@@ -264,3 +264,23 @@ def test_a_list_whose_rows_mostly_hold_one_value_is_noted(workdir):
     text = (workdir / "s.yaml").read_text()
     assert "of its values join values of its own with '|': --kind mentions=multivalent reads them as lists" in text
     assert "--kind notes" not in text
+
+
+def test_a_bucketized_copy_keeps_its_quantiles_apart_however_large_its_values():
+    """Two significant digits made every year 2000, every longitude -120 and every air pressure 1000: one
+    boundary where the data had nine. The draft's boundaries keep the nine apart with the fewest digits that do,
+    and stay at two where two suffice (incomes)."""
+    from wdcli.draft.profile import bucket_boundaries
+
+    rng = np.random.default_rng(0)
+    years = rng.integers(1990, 2016, 5_000).astype(float)
+    longitudes = rng.uniform(-124.3, -114.3, 5_000)
+    pressures = rng.normal(1013, 7, 5_000)
+    for values in (years, longitudes, pressures):
+        edges = bucket_boundaries(values)
+        assert len(edges) == 9 and edges == sorted(edges), edges
+        cut = np.searchsorted(edges, values, side="right")
+        assert np.bincount(cut).min() > 0.05 * len(values)  # (about tenths: each bucket holds rows)
+    assert 1995 < bucket_boundaries(years)[2] < 2000 and all(e == int(e) for e in bucket_boundaries(years))
+    incomes = bucket_boundaries(rng.lognormal(1.2, 0.5, 5_000))
+    assert len(incomes) == 9 and all(len(f"{e:g}".replace(".", "").lstrip("0")) <= 2 for e in incomes), incomes

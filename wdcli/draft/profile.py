@@ -336,9 +336,9 @@ def _categorical(
 
 
 def bucket_boundaries(v: np.ndarray, n: int = 10) -> list[float]:
-    """About n bucket boundaries at quantiles of the values, rounded to two significant digits. When much of
-    the mass sits at the minimum (zero, for most rows of a capital gain), that value gets a bucket of its own
-    and the rest is cut at its own quantiles."""
+    """About n bucket boundaries at quantiles of the values, rounded to two significant digits (more where two
+    would merge them: `_rounded`). When much of the mass sits at the minimum (zero, for most rows of a capital
+    gain), that value gets a bucket of its own and the rest is cut at its own quantiles."""
     v = np.sort(v)
     low, edges = v[0], []
     if np.mean(v == low) > 0.3:
