@@ -30,7 +30,7 @@ from ..spec import Spec, load_spec
 from . import gain as G
 from .blocks import MIN_ROWS, Tried, untried
 from .codes import candidates, choose, within_groups
-from .crosses import Bucketized, choose_crosses
+from .crosses import Bucketized, bucket_codes, choose_crosses, finer_grids
 from .held import drafted_split, known_groups, tested
 from .label import positive_of
 from .profile import MIN_BUCKET_GAIN, Column, given_kind, profile_column, settle, shared_tables
@@ -144,6 +144,10 @@ def _assemble(d: Draft, stats: G.Scorer, step: Step, text: Callable[[Draft], str
         raise DataError(f"{where}: no column is left to learn from ({why}); give columns that may predict {label}")
     d.buckets = _kept_buckets(d)
     d.crosses = choose_crosses(d.columns, d.buckets, d.scores, coded, stats, (d.rows, d.trained))
+    values = {b.source: _numbers(d, b.source) for b in d.buckets}
+    d.crosses, grids = finer_grids(d.crosses, d.buckets, values, coded, stats, (d.rows, d.trained))
+    d.buckets += grids
+    d.scores |= {b.name: stats.single(coded[b.name]) for b in grids}
     d.shared = shared_tables(d.columns)
     d.text = text(d)
     return d
@@ -285,10 +289,13 @@ def _codes(d: Draft, n: int) -> dict[str, G.Coded]:
     20 quantiles (for their held-out AUC, which a leak through a non-monotone relation would not escape)."""
     out = {c.name: _code(c, n) for c in d.columns if c.kind != "skip"}
     for b in d.buckets:
-        x = next(c for c in d.columns if c.name == b.source).series.to_numpy().astype(np.float64)
-        ok = np.isfinite(x)
-        out[b.name] = G.code(b.name, np.where(ok, np.searchsorted(b.boundaries, np.where(ok, x, 0), side="right"), -1))
+        out[b.name] = bucket_codes(b.name, _numbers(d, b.source), b.boundaries)
     return out
+
+
+def _numbers(d: Draft, name: str) -> np.ndarray:
+    """A numeric column's sample values as float64 (NaN where missing)."""
+    return next(c for c in d.columns if c.name == name).series.to_numpy().astype(np.float64)
 
 
 def _code(c: Column, n: int) -> G.Coded:

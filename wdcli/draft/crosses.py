@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from . import gain as G
-from .profile import Column, buckets_for
+from .profile import Column, bucket_boundaries, buckets_for
 
 MIN_GAIN = 0.0005  # nats per row a suggested cross must save on held-out rows
 SURE = 2.0  # ... and standard errors of that gain over the held-out rows
 MAX_CROSSES = 5
 CANDIDATES = 20  # columns (best alone first) whose pairs are tried as crosses
+FINE = 20  # quantile buckets of each number in the finer grid a chosen cross of two numbers tries
 
 
 @dataclass
@@ -77,3 +79,50 @@ def _determined(values: dict[str, pl.Series], a: str, b: str) -> bool:
         return False  # (a bucketized column: not checked)
     pairs = pl.DataFrame([values[a].alias("a"), values[b].alias("b")]).unique().height
     return pairs in (values[a].n_unique(), values[b].n_unique())
+
+
+def bucket_codes(name: str, x: np.ndarray, boundaries: list[float]) -> G.Coded:
+    """A number's sample values (float64, NaN where missing) as the codes of its buckets (-1: missing)."""
+    ok = np.isfinite(x)
+    return G.code(name, np.where(ok, np.searchsorted(boundaries, np.where(ok, x, 0), side="right"), -1))
+
+
+def finer_grids(
+    crosses: list[Cross],
+    buckets: list[Bucketized],
+    values: dict[str, np.ndarray],
+    coded: dict,
+    stats: G.Scorer,
+    rows: tuple[int, int],
+) -> tuple[list[Cross], list[Bucketized]]:
+    """Each chosen cross of two bucketized numbers drawn on a finer grid (FINE quantile buckets of each, copies
+    of their own: `{source}_grid`) where the finer cuts and their cross save SURE standard errors over the
+    coarser cross on held-out rows: a map, latitude x longitude, at ten buckets a side was too coarse to add to
+    the numbers' embeddings (California housing: 0.9606 test AUC with it or without; at twenty, 0.9639).
+    `values`: each number's sample values. Returns the crosses and the grids' bucketized copies (new `coded`)."""
+    of = {b.name: b for b in buckets}
+    grids: dict[str, Bucketized] = {}
+    out = []
+    for x in crosses:
+        parts = [of.get(c) for c in x.columns]
+        if any(p is None for p in parts):
+            out.append(x)
+            continue
+        fine = []
+        for p in parts:
+            assert p is not None
+            v = values[p.source]
+            grid = grids.get(p.source) or Bucketized(
+                f"{p.source}_grid", p.source, bucket_boundaries(v[np.isfinite(v)], FINE)
+            )
+            coded.setdefault(grid.name, bucket_codes(grid.name, v, grid.boundaries))
+            fine.append(grid)
+        g = stats.finer_gain(coded[x.columns[0]], coded[x.columns[1]], coded[fine[0].name], coded[fine[1].name])
+        if g.gain < SURE * g.se or any(len(f.boundaries) <= len(of[c].boundaries) for f, c in zip(fine, x.columns)):
+            out.append(x)
+            continue
+        grids.update({f.source: f for f in fine})
+        out.append(
+            Cross((fine[0].name, fine[1].name), x.gain + g.gain, g.combinations, buckets_for(g.combinations, *rows))
+        )
+    return out, list(grids.values())
