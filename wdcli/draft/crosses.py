@@ -34,6 +34,7 @@ class Cross:
     gain: float
     combinations: int  # seen in the sample
     hash_buckets: int
+    finer: float = 0.0  # of the gain, what a finer grid of two numbers saved over the coarser one's cross
 
 
 def choose_crosses(
@@ -122,7 +123,6 @@ def finer_grids(
             out.append(x)
             continue
         grids.update({f.source: f for f in fine})
-        out.append(
-            Cross((fine[0].name, fine[1].name), x.gain + g.gain, g.combinations, buckets_for(g.combinations, *rows))
-        )
+        hashed = buckets_for(g.combinations, *rows)
+        out.append(Cross((fine[0].name, fine[1].name), x.gain + g.gain, g.combinations, hashed, g.gain))
     return out, list(grids.values())

@@ -192,7 +192,8 @@ def _crosses(d, group: str | None) -> list[str]:
     ]
     for x in d.crosses:
         cross = {"columns": list(x.columns), "hash_buckets": x.hash_buckets}
-        out.append(line(f"  - {flow(cross)}", f"gain {x.gain:.4f}, {x.combinations:,} combinations seen"))
+        grid = f" ({x.finer:.4f} of it a finer grid's, over ten buckets a side)" if x.finer else ""
+        out.append(line(f"  - {flow(cross)}", f"gain {x.gain:.4f}{grid}, {x.combinations:,} combinations seen"))
     return out
 
 
