@@ -1009,7 +1009,7 @@ BUGS += [
     ),
     Bug(
         "draft-buckets-merged-by-rounding",
-        "wdcli/draft/profile.py",
+        "wdcli/draft/cuts.py",
         "    for digits in range(2, 7):",
         "    for digits in range(2, 3):",
         ("tests/test_draft_traps.py",),

@@ -270,7 +270,7 @@ def test_a_bucketized_copy_keeps_its_quantiles_apart_however_large_its_values():
     """Two significant digits made every year 2000, every longitude -120 and every air pressure 1000: one
     boundary where the data had nine. The draft's boundaries keep the nine apart with the fewest digits that do,
     and stay at two where two suffice (incomes)."""
-    from wdcli.draft.profile import bucket_boundaries
+    from wdcli.draft.cuts import bucket_boundaries
 
     rng = np.random.default_rng(0)
     years = rng.integers(1990, 2016, 5_000).astype(float)
@@ -293,7 +293,7 @@ def test_a_cross_of_two_numbers_is_drawn_on_a_finer_grid_where_held_out_rows_say
     cross of two numbers the label ignores keeps its ten."""
     from wdcli.draft import gain as G
     from wdcli.draft.crosses import Bucketized, Cross, bucket_codes, finer_grids
-    from wdcli.draft.profile import bucket_boundaries
+    from wdcli.draft.cuts import bucket_boundaries
 
     rng = np.random.default_rng(1)  # (not the scorer's seed: its halves would be x < 0.5 and x >= 0.5)
     n = 20_000

@@ -12,7 +12,8 @@ import numpy as np
 import polars as pl
 
 from . import gain as G
-from .profile import Column, bucket_boundaries, buckets_for
+from .cuts import bucket_boundaries
+from .profile import Column, buckets_for
 
 MIN_GAIN = 0.0005  # nats per row a suggested cross must save on held-out rows
 SURE = 2.0  # ... and standard errors of that gain over the held-out rows
