@@ -303,7 +303,7 @@ def test_a_cross_of_two_numbers_is_drawn_on_a_finer_grid_where_held_out_rows_say
     buckets = [Bucketized(f"{c}_buckets", c, bucket_boundaries(values[c])) for c in values]
     coded = {b.name: bucket_codes(b.name, values[b.source], b.boundaries) for b in buckets}
     crosses = [Cross(("x_buckets", "y_buckets"), 0.05, 100, 1000), Cross(("u_buckets", "v_buckets"), 0.001, 100, 1000)]
-    chosen, grids = finer_grids(crosses, buckets, values, coded, G.Scorer(label, 0), (n, n))
+    chosen, grids = finer_grids(crosses, buckets, values.__getitem__, coded, G.Scorer(label, 0), (n, n))
     assert chosen[0].columns == ("x_grid", "y_grid") and chosen[0].finer > 0.01
     assert chosen[0].gain == pytest.approx(0.05 + chosen[0].finer) and chosen[1] == crosses[1]
     assert [(g.name, g.source, len(g.boundaries)) for g in grids] == [("x_grid", "x", 19), ("y_grid", "y", 19)]

@@ -144,8 +144,7 @@ def _assemble(d: Draft, stats: G.Scorer, step: Step, text: Callable[[Draft], str
         raise DataError(f"{where}: no column is left to learn from ({why}); give columns that may predict {label}")
     d.buckets = _kept_buckets(d)
     d.crosses = choose_crosses(d.columns, d.buckets, d.scores, coded, stats, (d.rows, d.trained))
-    values = {b.source: _numbers(d, b.source) for b in d.buckets}
-    d.crosses, grids = finer_grids(d.crosses, d.buckets, values, coded, stats, (d.rows, d.trained))
+    d.crosses, grids = finer_grids(d.crosses, d.buckets, partial(_numbers, d), coded, stats, (d.rows, d.trained))
     d.buckets += grids
     d.scores |= {b.name: stats.single(coded[b.name]) for b in grids}
     d.shared = shared_tables(d.columns)

@@ -141,14 +141,10 @@ class Scorer:
         """The held-out log-loss gain of a x b over a + b, its standard error, and the combinations seen."""
         (ta, tb), rows = self._aligned([a, b])
         cell = dense_codes(ta * (b.size + 1) + tb)
-        terms, sizes = [ta, tb], [a.size + 1, b.size + 1]
-        if self.within is not None:
-            terms, sizes = [*terms, self.within.codes[rows]], [*sizes, self.within.size]
+        terms, sizes = self._parts(ta, tb, a, b, rows)
         parts, _ = self._loss(terms, sizes, rows)
         whole, _ = self._loss([*terms, cell], [*sizes, int(cell.max()) + 1], rows)
-        saved = parts - whole
-        se = float(saved.std() / np.sqrt(max(len(saved), 1)))
-        return CrossGain(float(np.average(parts)) - float(np.average(whole)), se, int(cell.max()) + 1)
+        return _saved(parts, whole, int(cell.max()) + 1)
 
     def finer_gain(self, a: Coded, b: Coded, fine_a: Coded, fine_b: Coded) -> CrossGain:
         """The held-out log-loss gain of finer cuts of two numbers and their cross (fine_a + fine_b + fine_a x
@@ -156,13 +152,25 @@ class Scorer:
         finer cross's combinations seen."""
         (ta, tb, fa, fb), rows = self._aligned([a, b, fine_a, fine_b])
         coarse, fine = dense_codes(ta * (b.size + 1) + tb), dense_codes(fa * (fine_b.size + 1) + fb)
-        terms, sizes = [ta, tb], [a.size + 1, b.size + 1]
-        if self.within is not None:
-            terms, sizes = [*terms, self.within.codes[rows]], [*sizes, self.within.size]
+        terms, sizes = self._parts(ta, tb, a, b, rows)
         before, _ = self._loss([*terms, coarse], [*sizes, int(coarse.max()) + 1], rows)
         after, _ = self._loss(
             [*terms, fa, fb, fine], [*sizes, fine_a.size + 1, fine_b.size + 1, int(fine.max()) + 1], rows
         )
-        saved = before - after
-        se = float(saved.std() / np.sqrt(max(len(saved), 1)))
-        return CrossGain(float(np.average(saved)), se, int(fine.max()) + 1)
+        return _saved(before, after, int(fine.max()) + 1)
+
+    def _parts(
+        self, ta: np.ndarray, tb: np.ndarray, a: Coded, b: Coded, rows: np.ndarray
+    ) -> tuple[list[np.ndarray], list[int]]:
+        """The terms (and their sizes) a cross is scored over: its two columns, and the groups ranked within."""
+        terms, sizes = [ta, tb], [a.size + 1, b.size + 1]
+        if self.within is not None:
+            terms, sizes = [*terms, self.within.codes[rows]], [*sizes, self.within.size]
+        return terms, sizes
+
+
+def _saved(before: np.ndarray, after: np.ndarray, combinations: int) -> CrossGain:
+    """The gain of the `after` model over `before` from their held-out rows' log losses, and its standard error."""
+    saved = before - after
+    se = float(saved.std() / np.sqrt(max(len(saved), 1)))
+    return CrossGain(float(np.average(before)) - float(np.average(after)), se, combinations)

@@ -231,16 +231,18 @@ class Fitter:
         if col.bounds is not None:
             present = np.clip(present, *col.bounds)
         ordered = sort(present) if col.fill == "median" or col.transform == "quantile" else present
+        far = numbers.far_bounds(present) if name in self.auto_clipped else None
+        if far is not None:  # the moments of the sample's values clipped there (standardized: raw values)
+            raw = Moments()
+            raw.add(np.clip(present, *far))
         if isinstance(col.fill, float | int) and not isinstance(col.fill, bool):
             fill = float(col.fill)
         else:
             fill = {"mean": raw.mean, "median": median(ordered), "zero": 0.0}[cast(str, col.fill)]
         g = log1p if col.transform == "log1p" else (lambda v: v)
-        m = self.moments[name].with_copies(self.rows - raw.n, float(g(np.array([fill]))[0]))
-        if name in self.auto_clipped and (far := numbers.far_bounds(present)) is not None:  # (standardized: g is x)
-            raw = Moments()
-            raw.add(np.clip(present, *far))  # the moments of the sample's values clipped there, the fill's too
-            fill = raw.mean if col.fill == "mean" else fill
+        if far is None:
+            m = self.moments[name].with_copies(self.rows - raw.n, float(g(np.array([fill]))[0]))
+        else:
             m = raw.with_copies(len(values) - len(present), fill)  # (the sample's missing rows, filled)
         bins = self.spec.piecewise_bins().get(name, 0)
         spike = spiked(present, len(values) - len(present), fill)
