@@ -36,7 +36,6 @@ from wdcli.model.plan import build_config  # noqa: E402
 from wdcli.model.widedeep import probabilities  # noqa: E402
 from wdcli.spec import load_spec  # noqa: E402
 from wdcli.train.runtime import Runtime  # noqa: E402
-from wdcli.train.sources import default_readers  # noqa: E402
 from wdcli.train.trainer import Trainer  # noqa: E402
 
 
@@ -65,7 +64,7 @@ def main() -> None:
     ap.add_argument("--batches", default="1024,8192,65536")
     ap.add_argument("--precisions", default="fp32,bf16")
     ap.add_argument("--stream-batches", default="8192,65536")
-    ap.add_argument("--readers", type=int, default=None, help="stream reader processes; default as training's")
+    ap.add_argument("--readers", type=int, default=None, help="stream reader processes; default 0 (a thread), as training's")
     ap.add_argument("--json", default=None, help="also write the figures here")
     a = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="wdcli-device-"))
@@ -109,7 +108,7 @@ def main() -> None:
             epoch(trainer, InMemory(data, bs, seed=1), device, max_rows=min(len(data), 20 * bs))  # warm-up
             row("train, rows held on the device", bs, precision, epoch(trainer, InMemory(data, bs, seed=0), device))
     files = Files.of(spec.data)["train"]
-    readers = default_readers(runtime) if a.readers is None else a.readers
+    readers = a.readers or 0
     for bs in [int(x) for x in a.stream_batches.split(",") if x]:
         trainer = Trainer(config, spec.train.model_copy(update={"batch_size": bs}), Runtime(device))
         stream = Stream(files, fitted, bs, seed=0, rows=len(data), device=device, processes=readers)

@@ -89,8 +89,8 @@ class TrainData(Strict):
     readers: int | None = Field(
         None,
         ge=0,
-        description="Stream: processes that read and encode windows (0: a "
-        "thread); default: half the CPUs this process may use, up to 8, when training on a GPU, else 0.",
+        description="Stream: processes that read and encode windows; default 0, a "
+        "background thread (faster than processes on every machine measured, a 16-core GPU one too).",
     )
     cache: str = Field(
         "auto",

@@ -31,7 +31,7 @@ from ..spec import Spec
 from ..spec.settings import batch_rows
 from ..spec.types import Multivalent
 from .fitting import Progress, fit_training_rows, quiet
-from .runtime import Runtime, usable_cpus
+from .runtime import Runtime
 
 SAMPLED = 1_000  # first rows of the first training file whose lists `check_separators` looks at
 SEPARATED = 0.2  # share of sampled values that must hold another separator for it to be named as the likely one
@@ -81,12 +81,6 @@ def memory_budget(mb: int | None) -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
     except (ValueError, OSError, AttributeError):
         return 4 * 2**30
-
-
-def default_readers(runtime: Runtime) -> int:
-    """Reader processes of a stream: half the CPUs this process may use (`usable_cpus`), up to 8, to feed a GPU;
-    none (a reader thread) on a CPU, whose cores the training itself uses."""
-    return min(8, usable_cpus() // 2) if runtime.device.type == "cuda" else 0
 
 
 def row_bytes(enc: Encoded) -> float:
@@ -204,7 +198,6 @@ def _source(spec: Spec, files: Files, part: str, rows: int, memory: bool, fitted
             return None
         batch = Batch.of(concat(encoded) if cache is not None else Encoded.concat(encoded), runtime.device)
         return InMemory(batch, batch_rows(cfg, fitted.rows), cfg.seed, runtime.rank, runtime.world)
-    readers = cfg.data.readers if cfg.data.readers is not None else default_readers(runtime)
     return Stream(
         files,
         fitted,
@@ -217,7 +210,7 @@ def _source(spec: Spec, files: Files, part: str, rows: int, memory: bool, fitted
         runtime.device,
         rank=runtime.rank,
         world=runtime.world,
-        processes=readers if part == "train" else 0,
+        processes=(cfg.data.readers or 0) if part == "train" else 0,
         cache=cache,
     )
 
