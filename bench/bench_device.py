@@ -64,7 +64,9 @@ def main() -> None:
     ap.add_argument("--batches", default="1024,8192,65536")
     ap.add_argument("--precisions", default="fp32,bf16")
     ap.add_argument("--stream-batches", default="8192,65536")
-    ap.add_argument("--readers", type=int, default=None, help="stream reader processes; default 0 (a thread), as training's")
+    ap.add_argument(
+        "--readers", type=int, default=None, help="stream reader processes; default 0 (a thread), as training's"
+    )
     ap.add_argument("--json", default=None, help="also write the figures here")
     a = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="wdcli-device-"))

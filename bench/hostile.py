@@ -61,7 +61,7 @@ def kinds(candidates: Path) -> list[tuple[str, tuple[int, ...], Sender]]:
     kept = json.dumps({"rows": lacking, "keep": [f"c{i}" for i in range(900)]}).encode()
     return [
         ("deep nesting (1,000 levels) in a read column", (413,), post("/predict", rows_with("country", nested(1000)))),
-        ("deep nesting in an unused column", (200,), post("/predict", rows_with("unused", nested(1000)))),
+        ("deep nesting in an unused column", (413,), post("/predict", rows_with("unused", nested(1000)))),
         ("6,000 distinct keys", (413,), post("/predict", distinct)),
         (
             "a 2 MB string in impression_app",
