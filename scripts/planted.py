@@ -1023,6 +1023,14 @@ BUGS += [
         ("tests/test_draft_traps.py",),
         "a map of two numbers drawn at ten buckets a side: California's latitude x longitude cross added nothing",
     ),
+    Bug(
+        "still-improving-said-after-patience",
+        "wdcli/cli/train_commands.py",
+        "    if best == 1 or len(h) - best >= max(stop.patience, 1):\n",
+        "    if best == 1 or len(h) - best > max(stop.patience, 1):\n",
+        ("tests/test_first_day.py::test_a_run_its_epochs_cut_while_it_improved_says_more_may_help",),
+        "a run whose last `patience` epochs brought nothing better told more epochs may help",
+    ),
     # ---- numeric_embedding values (issue 20): a number whose values name things
     Bug(
         "values-named-without-the-standard-errors",

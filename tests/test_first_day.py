@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from wdcli.cli import app
 from wdcli.features.clean import REQUEST, numbers
 
-from .conftest import apps_frame
+from .conftest import SPECS, apps_frame
 
 runner = CliRunner()
 
@@ -122,3 +122,27 @@ def test_a_run_trained_into_the_specs_runs_folder_is_not_nested_into(apps_spec, 
     said = " ".join(r.stderr.split())
     assert r.exit_code == 2 and "runs/apps is a run folder" in said and "pass --output DIR" in said, r.output
     assert sorted(p.name for p in (apps_spec.parent / "runs" / "apps").iterdir()) == before
+
+
+def test_a_run_its_epochs_cut_while_it_improved_says_more_may_help():
+    from wdcli.cli.train_commands import still_improving
+    from wdcli.metrics import EpochRecord, RunMetrics
+    from wdcli.spec import load_spec
+
+    s = load_spec(SPECS / "tiny.yaml", ["train.epochs=20", "train.early_stopping.patience=3"])
+
+    def run(best: set[int], n: int = 20, validation: bool = True) -> RunMetrics:
+        history = [EpochRecord(e, 0.5, 1.0, 100.0, best=e in best) for e in range(1, n + 1)]
+        return RunMetrics({"train": {}, **({"validation": {}} if validation else {})}, history)
+
+    said = still_improving(s, run({1, 5, 18}))
+    assert said and "all 20 epochs" in said and "validation auc" in said and "best at epoch 18" in said
+    assert "--set train.epochs=40" in said
+    assert still_improving(s, run({1, 5, 20}))
+    assert still_improving(s, run({1, 5, 17})) is None  # `patience` epochs without a better one: early stopping's say
+    assert still_improving(s, run({1})) is None  # never better than the first
+    assert still_improving(s, run({1, 11}, n=12)) is None  # stopped early
+    assert still_improving(s, run({1, 19}, validation=False)) is None  # no validation rows: nothing to go on
+    assert still_improving(load_spec(SPECS / "tiny.yaml", ["train.epochs=1"]), run({1}, n=1)) is None
+    patient = load_spec(SPECS / "tiny.yaml", ["train.epochs=20", "train.early_stopping.patience=0"])
+    assert still_improving(patient, run({1, 20})) and still_improving(patient, run({1, 19})) is None
