@@ -65,7 +65,7 @@ def main() -> None:
     ap.add_argument("--precisions", default="fp32,bf16")
     ap.add_argument("--stream-batches", default="8192,65536")
     ap.add_argument(
-        "--readers", type=int, default=None, help="stream reader processes; default 0 (a thread), as training's"
+        "--readers", type=int, default=0, help="stream reader processes; default 0 (a thread), as training's"
     )
     ap.add_argument("--json", default=None, help="also write the figures here")
     a = ap.parse_args()
@@ -110,12 +110,11 @@ def main() -> None:
             epoch(trainer, InMemory(data, bs, seed=1), device, max_rows=min(len(data), 20 * bs))  # warm-up
             row("train, rows held on the device", bs, precision, epoch(trainer, InMemory(data, bs, seed=0), device))
     files = Files.of(spec.data)["train"]
-    readers = a.readers or 0
     for bs in [int(x) for x in a.stream_batches.split(",") if x]:
         trainer = Trainer(config, spec.train.model_copy(update={"batch_size": bs}), Runtime(device))
-        stream = Stream(files, fitted, bs, seed=0, rows=len(data), device=device, processes=readers)
+        stream = Stream(files, fitted, bs, seed=0, rows=len(data), device=device, processes=a.readers)
         epoch(trainer, stream, device, max_rows=1)  # the reader processes start (once, kept across epochs)
-        row(f"train, streamed ({readers} readers)", bs, "fp32", epoch(trainer, stream, device))
+        row(f"train, streamed ({a.readers} readers)", bs, "fp32", epoch(trainer, stream, device))
     model = trainer.model
     for precision in a.precisions.split(","):
         rt = Runtime(device, precision)
